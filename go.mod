@@ -1,0 +1,3 @@
+module github.com/slotless/slotless
+
+go 1.25.0
