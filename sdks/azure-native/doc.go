@@ -1,0 +1,2 @@
+// A native Pulumi package for creating and managing Azure resources.
+package pulumiazurenativesdk
