@@ -104,10 +104,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		body = []byte(`{"error":"internal error"}`)
 	}
 	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
+	h["Content-Type"] = jsonContentType
 	// Responses identify a colour; a cache in front of APIM must not serve
 	// green's answer after traffic moved to blue.
-	h.Set("Cache-Control", "no-store")
+	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
-	_, _ = w.Write(append(body, '\n'))
+	_, _ = w.Write(body)
+	_, _ = w.Write(newline)
 }
+
+// Shared, read-only header values and suffix; see app.slotHeader for why.
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	noStore         = []string{"no-store"}
+	newline         = []byte{'\n'}
+)

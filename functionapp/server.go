@@ -22,11 +22,21 @@ type app struct {
 	checks  []Check
 	started time.Time
 	now     func() time.Time
+
+	// Header values are built once: assigning a shared slice skips the
+	// per-request allocation and key canonicalisation of Header.Set. net/http
+	// only reads these slices, so sharing them is safe.
+	slotHeader    []string
+	versionHeader []string
 }
 
 // newApp wires an app with the real clock.
 func newApp(cfg Config, logger *slog.Logger, checks []Check) *app {
-	return &app{cfg: cfg, logger: logger, checks: checks, started: time.Now(), now: time.Now}
+	return &app{
+		cfg: cfg, logger: logger, checks: checks, started: time.Now(), now: time.Now,
+		slotHeader:    []string{cfg.Slot},
+		versionHeader: []string{cfg.Version},
+	}
 }
 
 // routes maps the paths the Functions host forwards. In forwarding mode the
@@ -45,8 +55,8 @@ func (a *app) routes() http.Handler {
 func (a *app) withIdentity(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("X-Slot", a.cfg.Slot)
-		h.Set("X-Version", a.cfg.Version)
+		h["X-Slot"] = a.slotHeader
+		h["X-Version"] = a.versionHeader
 		next.ServeHTTP(w, r)
 	})
 }
