@@ -3,13 +3,16 @@ module github.com/slotless/slotless
 go 1.26.6
 
 require (
+	github.com/google/uuid v1.6.0
 	github.com/pulumi/pulumi-azure-native-sdk/apimanagement/v3 v3.28.0
 	github.com/pulumi/pulumi-azure-native-sdk/applicationinsights/v3 v3.28.0
 	github.com/pulumi/pulumi-azure-native-sdk/authorization/v3 v3.28.0
+	github.com/pulumi/pulumi-azure-native-sdk/config/v3 v3.28.0
 	github.com/pulumi/pulumi-azure-native-sdk/managedidentity/v3 v3.28.0
 	github.com/pulumi/pulumi-azure-native-sdk/operationalinsights/v3 v3.28.0
 	github.com/pulumi/pulumi-azure-native-sdk/resources/v3 v3.28.0
 	github.com/pulumi/pulumi-azure-native-sdk/storage/v3 v3.28.0
+	github.com/pulumi/pulumi-azure-native-sdk/v3 v3.28.0
 	github.com/pulumi/pulumi-azure-native-sdk/web/v3 v3.28.0
 	github.com/pulumi/pulumi/sdk/v3 v3.274.1
 )
@@ -52,7 +55,6 @@ require (
 	github.com/gogo/protobuf v1.3.2 // indirect
 	github.com/golang/glog v1.2.5 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
-	github.com/google/uuid v1.6.0 // indirect
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.29.0 // indirect
 	github.com/grpc-ecosystem/grpc-opentracing v0.0.0-20180507213350-8e809c8a8645 // indirect
 	github.com/hashicorp/errwrap v1.1.0 // indirect
@@ -81,12 +83,12 @@ require (
 	github.com/pkg/errors v0.9.1 // indirect
 	github.com/pkg/term v1.1.0 // indirect
 	github.com/pulumi/appdash v0.0.0-20231130102222-75f619a67231 // indirect
-	github.com/pulumi/pulumi-azure-native-sdk/v3 v3.28.0 // indirect
 	github.com/pulumi/pulumi-cloud-sdk/go v1.20261104.0 // indirect
 	github.com/rivo/uniseg v0.4.7 // indirect
 	github.com/rogpeppe/go-internal v1.14.1 // indirect
 	github.com/santhosh-tekuri/jsonschema/v5 v5.0.0 // indirect
 	github.com/sergi/go-diff v1.4.0 // indirect
+	github.com/spf13/cast v1.4.1 // indirect
 	github.com/spf13/cobra v1.10.2 // indirect
 	github.com/spf13/pflag v1.0.10 // indirect
 	github.com/texttheater/golang-levenshtein v1.0.1 // indirect

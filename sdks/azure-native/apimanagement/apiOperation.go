@@ -128,6 +128,8 @@ type apiOperationArgs struct {
 	ResourceGroupName string `pulumi:"resourceGroupName"`
 	// The name of the API Management service.
 	ServiceName string `pulumi:"serviceName"`
+	// Collection of URL template parameters.
+	TemplateParameters []ParameterContract `pulumi:"templateParameters"`
 	// Relative URL template identifying the target resource for this operation. May include parameters. Example: /customers/{cid}/orders/{oid}/?date={date}
 	UrlTemplate string `pulumi:"urlTemplate"`
 }
@@ -148,6 +150,8 @@ type ApiOperationArgs struct {
 	ResourceGroupName pulumi.StringInput
 	// The name of the API Management service.
 	ServiceName pulumi.StringInput
+	// Collection of URL template parameters.
+	TemplateParameters ParameterContractArrayInput
 	// Relative URL template identifying the target resource for this operation. May include parameters. Example: /customers/{cid}/orders/{oid}/?date={date}
 	UrlTemplate pulumi.StringInput
 }

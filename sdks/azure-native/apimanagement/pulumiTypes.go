@@ -1862,6 +1862,133 @@ func (o FailureStatusCodeRangeResponseArrayOutput) Index(i pulumi.IntInput) Fail
 	}).(FailureStatusCodeRangeResponseOutput)
 }
 
+// Operation parameters details.
+type ParameterContract struct {
+	// Parameter description.
+	Description *string `pulumi:"description"`
+	// Parameter name.
+	Name string `pulumi:"name"`
+	// Specifies whether parameter is required or not.
+	Required *bool `pulumi:"required"`
+	// Parameter type.
+	Type string `pulumi:"type"`
+}
+
+// ParameterContractInput is an input type that accepts ParameterContractArgs and ParameterContractOutput values.
+// You can construct a concrete instance of `ParameterContractInput` via:
+//
+//	ParameterContractArgs{...}
+type ParameterContractInput interface {
+	pulumi.Input
+
+	ToParameterContractOutput() ParameterContractOutput
+	ToParameterContractOutputWithContext(context.Context) ParameterContractOutput
+}
+
+// Operation parameters details.
+type ParameterContractArgs struct {
+	// Parameter description.
+	Description pulumi.StringPtrInput `pulumi:"description"`
+	// Parameter name.
+	Name pulumi.StringInput `pulumi:"name"`
+	// Specifies whether parameter is required or not.
+	Required pulumi.BoolPtrInput `pulumi:"required"`
+	// Parameter type.
+	Type pulumi.StringInput `pulumi:"type"`
+}
+
+func (ParameterContractArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*ParameterContract)(nil)).Elem()
+}
+
+func (i ParameterContractArgs) ToParameterContractOutput() ParameterContractOutput {
+	return i.ToParameterContractOutputWithContext(context.Background())
+}
+
+func (i ParameterContractArgs) ToParameterContractOutputWithContext(ctx context.Context) ParameterContractOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ParameterContractOutput)
+}
+
+// ParameterContractArrayInput is an input type that accepts ParameterContractArray and ParameterContractArrayOutput values.
+// You can construct a concrete instance of `ParameterContractArrayInput` via:
+//
+//	ParameterContractArray{ ParameterContractArgs{...} }
+type ParameterContractArrayInput interface {
+	pulumi.Input
+
+	ToParameterContractArrayOutput() ParameterContractArrayOutput
+	ToParameterContractArrayOutputWithContext(context.Context) ParameterContractArrayOutput
+}
+
+type ParameterContractArray []ParameterContractInput
+
+func (ParameterContractArray) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]ParameterContract)(nil)).Elem()
+}
+
+func (i ParameterContractArray) ToParameterContractArrayOutput() ParameterContractArrayOutput {
+	return i.ToParameterContractArrayOutputWithContext(context.Background())
+}
+
+func (i ParameterContractArray) ToParameterContractArrayOutputWithContext(ctx context.Context) ParameterContractArrayOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ParameterContractArrayOutput)
+}
+
+// Operation parameters details.
+type ParameterContractOutput struct{ *pulumi.OutputState }
+
+func (ParameterContractOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*ParameterContract)(nil)).Elem()
+}
+
+func (o ParameterContractOutput) ToParameterContractOutput() ParameterContractOutput {
+	return o
+}
+
+func (o ParameterContractOutput) ToParameterContractOutputWithContext(ctx context.Context) ParameterContractOutput {
+	return o
+}
+
+// Parameter description.
+func (o ParameterContractOutput) Description() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ParameterContract) *string { return v.Description }).(pulumi.StringPtrOutput)
+}
+
+// Parameter name.
+func (o ParameterContractOutput) Name() pulumi.StringOutput {
+	return o.ApplyT(func(v ParameterContract) string { return v.Name }).(pulumi.StringOutput)
+}
+
+// Specifies whether parameter is required or not.
+func (o ParameterContractOutput) Required() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v ParameterContract) *bool { return v.Required }).(pulumi.BoolPtrOutput)
+}
+
+// Parameter type.
+func (o ParameterContractOutput) Type() pulumi.StringOutput {
+	return o.ApplyT(func(v ParameterContract) string { return v.Type }).(pulumi.StringOutput)
+}
+
+type ParameterContractArrayOutput struct{ *pulumi.OutputState }
+
+func (ParameterContractArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]ParameterContract)(nil)).Elem()
+}
+
+func (o ParameterContractArrayOutput) ToParameterContractArrayOutput() ParameterContractArrayOutput {
+	return o
+}
+
+func (o ParameterContractArrayOutput) ToParameterContractArrayOutputWithContext(ctx context.Context) ParameterContractArrayOutput {
+	return o
+}
+
+func (o ParameterContractArrayOutput) Index(i pulumi.IntInput) ParameterContractOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) ParameterContract {
+		return vs[0].([]ParameterContract)[vs[1].(int)]
+	}).(ParameterContractOutput)
+}
+
 func init() {
 	pulumi.RegisterOutputType(ApiManagementServiceSkuPropertiesOutput{})
 	pulumi.RegisterOutputType(ApiManagementServiceSkuPropertiesResponseOutput{})
@@ -1897,4 +2024,6 @@ func init() {
 	pulumi.RegisterOutputType(FailureStatusCodeRangeArrayOutput{})
 	pulumi.RegisterOutputType(FailureStatusCodeRangeResponseOutput{})
 	pulumi.RegisterOutputType(FailureStatusCodeRangeResponseArrayOutput{})
+	pulumi.RegisterOutputType(ParameterContractOutput{})
+	pulumi.RegisterOutputType(ParameterContractArrayOutput{})
 }

@@ -1,0 +1,269 @@
+package stack
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pulumi/pulumi-azure-native-sdk/apimanagement/v3"
+	"github.com/pulumi/pulumi-azure-native-sdk/web/v3"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// CurrentSlotNamedValue is the named value recording the live slot's backend id.
+const CurrentSlotNamedValue = "current-slot-name"
+
+// APIID is the API's id in API Management.
+const APIID = "slotless"
+
+// Gateway is the API Management side: the service, the per-slot backends, the pool, the API.
+type Gateway struct {
+	ServiceName string
+	GatewayURL  pulumi.StringOutput
+	Backends    map[Slot]*apimanagement.Backend
+	Pool        *apimanagement.Backend
+	API         *apimanagement.Api
+	CurrentSlot *apimanagement.NamedValue
+}
+
+// gatewayArgs are what the gateway needs from the rest of the stack.
+type gatewayArgs struct {
+	names         Names
+	cfg           *Config
+	resourceGroup pulumi.StringInput
+	colours       map[Slot]*Colour
+	tags          pulumi.StringMap
+}
+
+func newGateway(ctx *pulumi.Context, a gatewayArgs) (*Gateway, error) {
+	g := &Gateway{ServiceName: a.names.APIM(), Backends: map[Slot]*apimanagement.Backend{}}
+	var svcRG pulumi.StringInput = pulumi.String(a.names.APIMResourceGroup())
+	var svcDeps []pulumi.Resource
+	if a.cfg.APIM.Reuse() {
+		existing := apimanagement.LookupApiManagementServiceOutput(ctx, apimanagement.LookupApiManagementServiceOutputArgs{
+			ResourceGroupName: svcRG,
+			ServiceName:       pulumi.String(g.ServiceName),
+		})
+		g.GatewayURL = existing.GatewayUrl()
+	} else {
+		svc, err := apimanagement.NewApiManagementService(ctx, "apim", &apimanagement.ApiManagementServiceArgs{
+			ServiceName:       pulumi.String(g.ServiceName),
+			ResourceGroupName: a.resourceGroup,
+			Location:          pulumi.String(a.cfg.Location),
+			PublisherName:     pulumi.String(a.cfg.APIM.PublisherName),
+			PublisherEmail:    pulumi.String(a.cfg.APIM.PublisherEmail),
+			Sku: &apimanagement.ApiManagementServiceSkuPropertiesArgs{
+				Name:     pulumi.String(a.cfg.APIM.SKU),
+				Capacity: pulumi.Int(a.cfg.APIM.Capacity),
+			},
+			Tags: a.tags,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("apim service: %w", err)
+		}
+		g.GatewayURL = svc.GatewayUrl
+		svcDeps = append(svcDeps, svc)
+		svcRG = a.resourceGroup
+	}
+	on := pulumi.DependsOn(svcDeps)
+	svcName := pulumi.String(g.ServiceName)
+
+	for _, slot := range Slots {
+		b, err := newSlotBackend(ctx, slot, a.colours[slot], svcRG, svcName, a.resourceGroup, on)
+		if err != nil {
+			return nil, err
+		}
+		g.Backends[slot] = b
+	}
+
+	pool, err := apimanagement.NewBackend(ctx, PoolID, &apimanagement.BackendArgs{
+		BackendId:         pulumi.String(PoolID),
+		ResourceGroupName: svcRG,
+		ServiceName:       svcName,
+		Type:              pulumi.String(apimanagement.BackendTypePool),
+		Description:       pulumi.String("Weighted pool over the green and blue slots; weights come from stack config"),
+		// No url and no protocol: APIM rejects both on a pool. No circuit breaker either: it
+		// belongs on the single backends.
+		Pool: &apimanagement.BackendBaseParametersPoolArgs{Services: poolMembers(a.cfg.Weights, g.Backends)},
+	}, on)
+	if err != nil {
+		return nil, fmt.Errorf("apim backend %s: %w", PoolID, err)
+	}
+	g.Pool = pool
+
+	if err := g.declareAPI(ctx, a, svcRG, svcName, on); err != nil {
+		return nil, err
+	}
+
+	// During a release the name stays what it was when the release began (see
+	// Weights.SlotNameFrozen); at 0 and 100 it follows the weights.
+	nvOpts := []pulumi.ResourceOption{on}
+	if a.cfg.Weights.SlotNameFrozen() {
+		nvOpts = append(nvOpts, pulumi.IgnoreChanges([]string{"value"}))
+	}
+	current, err := apimanagement.NewNamedValue(ctx, CurrentSlotNamedValue, &apimanagement.NamedValueArgs{
+		NamedValueId:      pulumi.String(CurrentSlotNamedValue),
+		DisplayName:       pulumi.String(CurrentSlotNamedValue),
+		ResourceGroupName: svcRG,
+		ServiceName:       svcName,
+		Value:             pulumi.String(a.cfg.Weights.CurrentSlotName()),
+		Secret:            pulumi.Bool(false),
+	}, nvOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("apim named value %s: %w", CurrentSlotNamedValue, err)
+	}
+	g.CurrentSlot = current
+	return g, nil
+}
+
+// poolMembers lists both single backends with the configured weights, green first, at equal
+// priority so the weights alone decide.
+func poolMembers(w Weights, backends map[Slot]*apimanagement.Backend) apimanagement.BackendPoolItemArray {
+	var items apimanagement.BackendPoolItemArray
+	for _, slot := range Slots {
+		items = append(items, apimanagement.BackendPoolItemArgs{
+			Id:       backends[slot].ID().ToStringOutput(),
+			Priority: pulumi.Int(1),
+			Weight:   pulumi.Int(w.Of(slot)),
+		})
+	}
+	return items
+}
+
+// functionKeyName is the named value holding a slot's function key.
+func functionKeyName(slot Slot) string { return string(slot) + "-function-key" }
+
+// newSlotBackend stores the slot's function key as a secret named value and declares the single
+// backend that sends it as x-functions-key by reference, so the key is never in a backend's
+// properties, title or description.
+func newSlotBackend(ctx *pulumi.Context, slot Slot, c *Colour, svcRG, svcName, appRG pulumi.StringInput, on pulumi.ResourceOption) (*apimanagement.Backend, error) {
+	key := functionKey(ctx, c.App, appRG)
+	keyName := functionKeyName(slot)
+	nv, err := apimanagement.NewNamedValue(ctx, keyName, &apimanagement.NamedValueArgs{
+		NamedValueId:      pulumi.String(keyName),
+		DisplayName:       pulumi.String(keyName),
+		ResourceGroupName: svcRG,
+		ServiceName:       svcName,
+		Value:             pulumi.ToSecret(key).(pulumi.StringOutput),
+		Secret:            pulumi.Bool(true),
+	}, on)
+	if err != nil {
+		return nil, fmt.Errorf("apim named value %s: %w", keyName, err)
+	}
+	id := slot.BackendID()
+	b, err := apimanagement.NewBackend(ctx, id, &apimanagement.BackendArgs{
+		BackendId:         pulumi.String(id),
+		ResourceGroupName: svcRG,
+		ServiceName:       svcName,
+		Title:             pulumi.String(string(slot) + " slot"),
+		Description:       pulumi.String("The " + string(slot) + " Flex Consumption function app"),
+		Url:               pulumi.Sprintf("https://%s/api", c.Hostname),
+		// "http" is APIM's protocol value for any HTTP(S) backend; "https" is not valid.
+		Protocol: pulumi.String(apimanagement.BackendProtocolHttp),
+		Credentials: &apimanagement.BackendCredentialsContractArgs{
+			Header: pulumi.StringArrayMap{"x-functions-key": pulumi.StringArray{pulumi.String("{{" + keyName + "}}")}},
+		},
+		Tls: &apimanagement.BackendTlsPropertiesArgs{
+			ValidateCertificateChain: pulumi.Bool(true),
+			ValidateCertificateName:  pulumi.Bool(true),
+		},
+	}, on, pulumi.DependsOn([]pulumi.Resource{nv}))
+	if err != nil {
+		return nil, fmt.Errorf("apim backend %s: %w", id, err)
+	}
+	return b, nil
+}
+
+// Function keys can lag a new app's creation, so the lookup retries for a while before failing.
+var (
+	keyAttempts = 10
+	keyBackoff  = 6 * time.Second
+)
+
+// functionKey reads the app's default function key once the app exists.
+func functionKey(ctx *pulumi.Context, app *web.WebApp, rg pulumi.StringInput) pulumi.StringOutput {
+	return pulumi.All(app.Name, rg).ApplyT(func(v []any) (string, error) {
+		name, group := v[0].(string), v[1].(string)
+		var lastErr error
+		for attempt := 1; attempt <= keyAttempts; attempt++ {
+			keys, err := web.ListWebAppHostKeys(ctx, &web.ListWebAppHostKeysArgs{Name: name, ResourceGroupName: group})
+			switch {
+			case err != nil:
+				lastErr = err
+			case keys.FunctionKeys["default"] != "":
+				return keys.FunctionKeys["default"], nil
+			default:
+				lastErr = errors.New("no default function key yet")
+			}
+			if attempt < keyAttempts {
+				_ = ctx.Log.Info(fmt.Sprintf("function key of %s not ready (attempt %d/%d): %v", name, attempt, keyAttempts, lastErr), nil)
+				time.Sleep(keyBackoff)
+			}
+		}
+		return "", fmt.Errorf("function key of %s: %w", name, lastErr)
+	}).(pulumi.StringOutput)
+}
+
+// Operation is one API operation, mapped onto a function route.
+type Operation struct {
+	ID, Method, URLTemplate, DisplayName string
+	// Params are the URL template parameters, which APIM requires to be declared.
+	Params []string
+}
+
+// Operations are the function app's routes as the API exposes them.
+var Operations = []Operation{
+	{ID: "list-orders", Method: "GET", URLTemplate: "/orders", DisplayName: "List orders"},
+	{ID: "get-order", Method: "GET", URLTemplate: "/orders/{id}", DisplayName: "Get an order", Params: []string{"id"}},
+	{ID: "health", Method: "GET", URLTemplate: "/health", DisplayName: "Health of the slot serving the request"},
+}
+
+func (g *Gateway) declareAPI(ctx *pulumi.Context, a gatewayArgs, svcRG, svcName pulumi.StringInput, on pulumi.ResourceOption) error {
+	api, err := apimanagement.NewApi(ctx, "api", &apimanagement.ApiArgs{
+		ApiId:                pulumi.String(APIID),
+		ResourceGroupName:    svcRG,
+		ServiceName:          svcName,
+		DisplayName:          pulumi.String("slotless"),
+		Description:          pulumi.String("Routes every request through the green/blue weighted pool"),
+		Path:                 pulumi.String(a.cfg.API.Path),
+		Protocols:            pulumi.StringArray{pulumi.String(string(apimanagement.ProtocolHttps))},
+		SubscriptionRequired: pulumi.Bool(a.cfg.API.SubscriptionRequired),
+	}, on)
+	if err != nil {
+		return fmt.Errorf("apim api: %w", err)
+	}
+	g.API = api
+	for _, op := range Operations {
+		var params apimanagement.ParameterContractArray
+		for _, p := range op.Params {
+			params = append(params, apimanagement.ParameterContractArgs{Name: pulumi.String(p), Type: pulumi.String("string"), Required: pulumi.Bool(true)})
+		}
+		if _, err := apimanagement.NewApiOperation(ctx, "op-"+op.ID, &apimanagement.ApiOperationArgs{
+			OperationId:        pulumi.String(op.ID),
+			ApiId:              pulumi.String(APIID),
+			ResourceGroupName:  svcRG,
+			ServiceName:        svcName,
+			DisplayName:        pulumi.String(op.DisplayName),
+			Method:             pulumi.String(op.Method),
+			UrlTemplate:        pulumi.String(op.URLTemplate),
+			TemplateParameters: params,
+		}, pulumi.DependsOn([]pulumi.Resource{api})); err != nil {
+			return fmt.Errorf("apim operation %s: %w", op.ID, err)
+		}
+	}
+	xml, err := RenderPolicy(PolicyInput{PoolID: PoolID, CORSOrigins: a.cfg.API.CORSOrigins})
+	if err != nil {
+		return err
+	}
+	if _, err := apimanagement.NewApiPolicy(ctx, "api-policy", &apimanagement.ApiPolicyArgs{
+		ApiId:             pulumi.String(APIID),
+		PolicyId:          pulumi.String("policy"),
+		ResourceGroupName: svcRG,
+		ServiceName:       svcName,
+		Format:            pulumi.String(apimanagement.PolicyContentFormatRawxml),
+		Value:             pulumi.String(xml),
+	}, pulumi.DependsOn([]pulumi.Resource{api, g.Pool})); err != nil {
+		return fmt.Errorf("apim api policy: %w", err)
+	}
+	return nil
+}

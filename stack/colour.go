@@ -1,0 +1,197 @@
+package stack
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi-azure-native-sdk/authorization/v3"
+	"github.com/pulumi/pulumi-azure-native-sdk/managedidentity/v3"
+	"github.com/pulumi/pulumi-azure-native-sdk/web/v3"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// ColourType is the Pulumi type token of the per-slot component.
+const ColourType = "slotless:stack:Colour"
+
+// Colour is one slot: its FC1 plan, its function app and the identity the app runs as, with
+// the roles that identity needs. Green and blue are two instances of it, identical but for the
+// name and SLOT_NAME, so a release can go either way.
+type Colour struct {
+	pulumi.ResourceState
+
+	Slot     Slot
+	Identity *managedidentity.UserAssignedIdentity
+	Plan     *web.AppServicePlan
+	App      *web.WebApp
+	// Hostname is the app's default host name, e.g. <app>.azurewebsites.net.
+	Hostname pulumi.StringOutput
+}
+
+// colourArgs are what a slot needs from the shared resources.
+type colourArgs struct {
+	names         Names
+	cfg           *Config
+	resourceGroup pulumi.StringInput
+	storage       *Storage
+	monitoring    *Monitoring
+	tags          pulumi.StringMap
+}
+
+func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.ResourceOption) (*Colour, error) {
+	c := &Colour{Slot: slot}
+	name := string(slot)
+	if err := ctx.RegisterComponentResource(ColourType, name, c, opts...); err != nil {
+		return nil, fmt.Errorf("colour %s: %w", slot, err)
+	}
+	parent := pulumi.Parent(c)
+	n, cfg := a.names, a.cfg
+
+	id, err := managedidentity.NewUserAssignedIdentity(ctx, name+"-identity", &managedidentity.UserAssignedIdentityArgs{
+		ResourceName:      pulumi.String(n.Identity(slot)),
+		ResourceGroupName: a.resourceGroup,
+		Location:          pulumi.String(cfg.Location),
+		Tags:              a.tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("colour %s identity: %w", slot, err)
+	}
+	c.Identity = id
+
+	roles, err := c.grantRoles(ctx, a, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	plan, err := web.NewAppServicePlan(ctx, name+"-plan", &web.AppServicePlanArgs{
+		Name:              pulumi.String(n.Plan(slot)),
+		ResourceGroupName: a.resourceGroup,
+		Location:          pulumi.String(cfg.Location),
+		Kind:              pulumi.String("functionapp"),
+		Reserved:          pulumi.Bool(true),
+		Sku:               &web.SkuDescriptionArgs{Name: pulumi.String("FC1"), Tier: pulumi.String("FlexConsumption")},
+		Tags:              a.tags,
+	}, parent)
+	if err != nil {
+		return nil, fmt.Errorf("colour %s plan: %w", slot, err)
+	}
+	c.Plan = plan
+
+	blobEndpoint := a.storage.BlobEndpoint
+	accountName := a.storage.Account.Name
+	app, err := web.NewWebApp(ctx, name+"-app", &web.WebAppArgs{
+		Name:              pulumi.String(n.FunctionApp(slot)),
+		ResourceGroupName: a.resourceGroup,
+		Location:          pulumi.String(cfg.Location),
+		Kind:              pulumi.String("functionapp,linux"),
+		ServerFarmId:      plan.ID().ToStringOutput(),
+		HttpsOnly:         pulumi.Bool(true),
+		Identity: &web.ManagedServiceIdentityArgs{
+			Type:                   web.ManagedServiceIdentityTypeUserAssigned,
+			UserAssignedIdentities: pulumi.StringArray{id.ID().ToStringOutput()},
+		},
+		FunctionAppConfig: &web.FunctionAppConfigArgs{
+			Deployment: &web.FunctionsDeploymentArgs{Storage: &web.FunctionsDeploymentStorageArgs{
+				Type:  pulumi.String(web.FunctionsDeploymentStorageTypeBlobContainer),
+				Value: a.storage.ContainerURL(slot),
+				Authentication: &web.FunctionsDeploymentStorageAuthenticationArgs{
+					Type:                           pulumi.String(web.AuthenticationTypeUserAssignedIdentity),
+					UserAssignedIdentityResourceId: id.ID().ToStringOutput(),
+				},
+			}},
+			Runtime: &web.FunctionsRuntimeArgs{Name: pulumi.String(web.RuntimeNameCustom), Version: pulumi.String("1.0")},
+			ScaleAndConcurrency: &web.FunctionsScaleAndConcurrencyArgs{
+				MaximumInstanceCount: pulumi.Int(cfg.MaximumInstanceCount),
+				InstanceMemoryMB:     pulumi.Int(cfg.InstanceMemoryMB),
+			},
+		},
+		SiteConfig: &web.SiteConfigArgs{
+			AppSettings:      appSettings(slot, accountName, blobEndpoint, id.ClientId, a.monitoring.AppInsights.ConnectionString),
+			MinTlsVersion:    pulumi.String(web.SupportedTlsVersions_SupportedTlsVersions_1_2),
+			ScmMinTlsVersion: pulumi.String(web.SupportedTlsVersions_SupportedTlsVersions_1_2),
+			FtpsState:        pulumi.String(web.FtpsStateDisabled),
+			Http20Enabled:    pulumi.Bool(true),
+		},
+		Tags: a.tags,
+	}, parent, pulumi.DependsOn(roles))
+	if err != nil {
+		return nil, fmt.Errorf("colour %s app: %w", slot, err)
+	}
+	c.App = app
+	c.Hostname = app.DefaultHostName
+
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"appName":  app.Name,
+		"hostname": app.DefaultHostName,
+	}); err != nil {
+		return nil, fmt.Errorf("colour %s outputs: %w", slot, err)
+	}
+	return c, nil
+}
+
+// appSettings are identity-based. Nothing Flex Consumption rejects is set here
+// (FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE, ...): the
+// runtime comes from functionAppConfig. The list is sorted by name so ARM's echo of it never
+// shows as a diff.
+func appSettings(slot Slot, account, blobEndpoint, clientID, aiConnection pulumi.StringOutput) web.NameValuePairArray {
+	endpoint := func(service string) pulumi.StringOutput {
+		return pulumi.Sprintf("https://%s.%s.core.windows.net", account, service)
+	}
+	pair := func(name string, value pulumi.StringInput) web.NameValuePairInput {
+		return web.NameValuePairArgs{Name: pulumi.String(name), Value: value}
+	}
+	return web.NameValuePairArray{
+		pair("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", pulumi.Sprintf("ClientId=%s;Authorization=AAD", clientID)),
+		pair("APPLICATIONINSIGHTS_CONNECTION_STRING", aiConnection),
+		pair("AzureWebJobsStorage__blobServiceUri", blobEndpoint.ApplyT(func(s string) string { return strings.TrimSuffix(s, "/") }).(pulumi.StringOutput)),
+		pair("AzureWebJobsStorage__clientId", clientID),
+		pair("AzureWebJobsStorage__credential", pulumi.String("managedidentity")),
+		pair("AzureWebJobsStorage__queueServiceUri", endpoint("queue")),
+		pair("AzureWebJobsStorage__tableServiceUri", endpoint("table")),
+		pair("SLOT_NAME", pulumi.String(string(slot))),
+	}
+}
+
+// grantRoles gives the slot's identity what the Functions host needs: blob (deployment package
+// and host storage), queue and table data access on the account, and metric publishing to
+// Application Insights for Entra-only ingestion.
+func (c *Colour) grantRoles(ctx *pulumi.Context, a colourArgs, parent pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	storageID := a.storage.Account.ID().ToStringOutput()
+	aiID := a.monitoring.AppInsights.ID().ToStringOutput()
+	grants := []struct {
+		key, role string
+		scope     pulumi.StringOutput
+	}{
+		{"blob-owner", roleStorageBlobDataOwner, storageID},
+		{"queue-contributor", roleStorageQueueDataContrib, storageID},
+		{"table-contributor", roleStorageTableDataContrib, storageID},
+		{"metrics-publisher", roleMonitoringMetricsPublisher, aiID},
+	}
+	var out []pulumi.Resource
+	for _, g := range grants {
+		ra, err := authorization.NewRoleAssignment(ctx, string(c.Slot)+"-"+g.key, &authorization.RoleAssignmentArgs{
+			RoleAssignmentName: pulumi.String(a.names.RoleAssignment(c.Slot, g.key)),
+			PrincipalId:        c.Identity.PrincipalId,
+			PrincipalType:      pulumi.String(authorization.PrincipalTypeServicePrincipal),
+			RoleDefinitionId:   roleDefinitionID(g.scope, g.role),
+			Scope:              g.scope,
+			Description:        pulumi.String(fmt.Sprintf("slotless %s slot: %s", c.Slot, g.key)),
+		}, parent)
+		if err != nil {
+			return nil, fmt.Errorf("colour %s role %s: %w", c.Slot, g.key, err)
+		}
+		out = append(out, ra)
+	}
+	return out, nil
+}
+
+// roleDefinitionID builds the subscription-scoped role definition id from the scope's own id,
+// so the program needs no separate lookup of the subscription.
+func roleDefinitionID(scope pulumi.StringOutput, role string) pulumi.StringOutput {
+	return scope.ApplyT(func(id string) (string, error) {
+		parts := strings.Split(strings.TrimPrefix(id, "/"), "/")
+		if len(parts) < 2 || !strings.EqualFold(parts[0], "subscriptions") {
+			return "", fmt.Errorf("resource id %q does not start with /subscriptions/<id>", id)
+		}
+		return "/subscriptions/" + parts[1] + "/providers/Microsoft.Authorization/roleDefinitions/" + role, nil
+	}).(pulumi.StringOutput)
+}

@@ -1,0 +1,384 @@
+package stack
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+)
+
+// Project is the Pulumi project name, and so the namespace of every config key below.
+const Project = "slotless"
+
+// Config is the validated stack configuration. Every value the program uses comes from here.
+type Config struct {
+	Weights Weights
+
+	// Location is azure-native:location, where everything is created.
+	Location string
+	// Prefix starts every resource name.
+	Prefix string
+	// ResourceGroupName names an existing resource group to deploy into; empty creates one.
+	ResourceGroupName string
+	// StorageAccountName overrides the derived, globally unique storage account name.
+	StorageAccountName string
+
+	MaximumInstanceCount int
+	InstanceMemoryMB     int
+	LogRetentionDays     int
+
+	APIM APIMConfig
+	API  APIConfig
+}
+
+// APIMConfig says whether API Management is created or reused.
+type APIMConfig struct {
+	// ExistingName and ExistingResourceGroup name a service to reuse; empty creates one.
+	ExistingName          string
+	ExistingResourceGroup string
+	SKU                   string
+	Capacity              int
+	PublisherName         string
+	PublisherEmail        string
+}
+
+// Reuse reports whether an existing API Management service is used.
+func (a APIMConfig) Reuse() bool { return a.ExistingName != "" }
+
+// APIConfig shapes the API in front of the pool.
+type APIConfig struct {
+	Path                 string
+	SubscriptionRequired bool
+	CORSOrigins          []string
+}
+
+// Key describes one config key: its name, default and what it allows. The README's config table
+// and the offline plan's unknown-key check are both read from Keys, so they cannot drift.
+type Key struct {
+	Name    string
+	Default string
+	Allowed string
+	Doc     string
+}
+
+// APIMSKUs are the API Management tiers this stack can create. Developer and Premium are v1 tiers
+// with capacity units; the v2 tiers and Consumption support backend pools too.
+var APIMSKUs = []string{"Consumption", "Developer", "Basic", "Standard", "Premium", "BasicV2", "StandardV2"}
+
+// InstanceMemorySizes are the instance sizes Flex Consumption offers.
+var InstanceMemorySizes = []int{512, 2048, 4096}
+
+// Keys lists every project config key.
+var Keys = []Key{
+	{"blueWeight", "0", "integer 0..100", "percent of API traffic sent to blue; green gets the rest"},
+	{"greenWeight", "100 - blueWeight", "integer 0..100, summing to 100 with blueWeight", "optional; when set it must agree with blueWeight"},
+	{"prefix", "slotless", "3..12 lower-case letters and digits, starting with a letter", "starts every resource name"},
+	{"resourceGroupName", "(create <prefix>-<stack>-rg)", "an existing resource group name, 1..90 characters", "deploy into this resource group instead of creating one"},
+	{"storageAccountName", "(st<prefix><hash>)", "3..24 lower-case letters and digits", "override the derived, globally unique storage account name"},
+	{"maximumInstanceCount", "100", "integer 40..1000", "Flex Consumption scale-out limit of each app"},
+	{"instanceMemoryMB", "2048", "512, 2048 or 4096", "Flex Consumption instance size of each app"},
+	{"logRetentionDays", "30", "integer 30..730", "Log Analytics retention"},
+	{"apimName", "(create one)", "an existing API Management service name", "reuse this service instead of creating one"},
+	{"apimResourceGroupName", "(required with apimName)", "the existing service's resource group", "where apimName lives"},
+	{"apimSku", "Consumption", strings.Join(APIMSKUs, ", "), "tier of a created service"},
+	{"apimCapacity", "0 for Consumption, else 1", "0 for Consumption, else integer 1..12", "scale units of a created service"},
+	{"publisherName", "slotless", "1..100 characters", "publisher name of a created service"},
+	{"publisherEmail", "(required to create a service)", "an e-mail address", "publisher e-mail of a created service"},
+	{"apiPath", "slotless", "1..80 of letters, digits, '-', '_' and '/', not starting or ending with '/'", "the API's path under the gateway"},
+	{"subscriptionRequired", "true", "true or false", "whether callers need an APIM subscription key"},
+	{"corsOrigins", "[] (no CORS policy)", "a list of http(s) origins, or [\"*\"]", "origins allowed by the API's CORS policy"},
+}
+
+// KeyNames returns the names of Keys, for messages that list what is allowed.
+func KeyNames() []string {
+	names := make([]string, len(Keys))
+	for i, k := range Keys {
+		names[i] = k.Name
+	}
+	return names
+}
+
+// Source looks up one raw config value. ok is false when the key is not set.
+type Source func(key string) (value string, ok bool)
+
+// Load reads and validates the stack configuration from the Pulumi context.
+func Load(ctx *pulumi.Context) (*Config, error) {
+	project := config.New(ctx, Project)
+	azure := config.New(ctx, "azure-native")
+	src := func(key string) (string, bool) {
+		if key == "azure-native:location" {
+			v, err := azure.Try("location")
+			return v, err == nil
+		}
+		v, err := project.Try(key)
+		return v, err == nil
+	}
+	return Parse(src)
+}
+
+var (
+	prefixRE      = regexp.MustCompile(`^[a-z][a-z0-9]{2,11}$`)
+	storageNameRE = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
+	rgNameRE      = regexp.MustCompile(`^[-\w._()]{1,90}$`)
+	apimNameRE    = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{0,48}[a-zA-Z0-9]$`)
+	apiPathRE     = regexp.MustCompile(`^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$`)
+	locationRE    = regexp.MustCompile(`^[a-z][a-z0-9]{1,39}$`)
+)
+
+// Parse validates raw config values. It reports every bad key at once, one line each, naming
+// the key, the value and what is allowed, and it never panics on any input.
+func Parse(src Source) (*Config, error) {
+	p := &parser{src: src}
+	c := &Config{}
+
+	blue := p.intIn("blueWeight", 0, 0, 100)
+	green := 100 - blue
+	if raw, ok := src("greenWeight"); ok {
+		g, err := atoi(raw)
+		switch {
+		case err != nil:
+			p.fail("greenWeight", raw, "an integer 0..100")
+		case g < 0 || g > 100:
+			p.failf("greenWeight: %d is out of range 0..100", g)
+		case g+blue != 100 && !p.failed("blueWeight"):
+			p.failf("greenWeight: %d and blueWeight %d sum to %d, want 100", g, blue, g+blue)
+		}
+	}
+	c.Weights = Weights{Green: green, Blue: blue}
+
+	loc, ok := src("azure-native:location")
+	switch {
+	case !ok || strings.TrimSpace(loc) == "":
+		p.failf("azure-native:location: is not set; set it with `pulumi config set azure-native:location westeurope`")
+	default:
+		// ARM accepts display names too ("West Europe"); normalise to the canonical form.
+		loc = strings.ToLower(strings.ReplaceAll(loc, " ", ""))
+		if !locationRE.MatchString(loc) {
+			p.fail("azure-native:location", loc, "an Azure region name such as westeurope")
+		}
+	}
+	c.Location = loc
+
+	c.Prefix = p.match("prefix", "slotless", prefixRE, "3..12 lower-case letters and digits, starting with a letter")
+	c.ResourceGroupName = p.match("resourceGroupName", "", rgNameRE, "a resource group name of 1..90 letters, digits, '-', '_', '.', '(' or ')'")
+	c.StorageAccountName = p.match("storageAccountName", "", storageNameRE, "3..24 lower-case letters and digits")
+	c.MaximumInstanceCount = p.intIn("maximumInstanceCount", 100, 40, 1000)
+	c.InstanceMemoryMB = p.intOneOf("instanceMemoryMB", 2048, InstanceMemorySizes)
+	c.LogRetentionDays = p.intIn("logRetentionDays", 30, 30, 730)
+
+	c.APIM.ExistingName = p.match("apimName", "", apimNameRE, "an API Management service name (1..50 letters, digits and '-', starting with a letter)")
+	c.APIM.ExistingResourceGroup = p.match("apimResourceGroupName", "", rgNameRE, "a resource group name of 1..90 letters, digits, '-', '_', '.', '(' or ')'")
+	c.APIM.SKU = p.oneOf("apimSku", "Consumption", APIMSKUs)
+	defaultCapacity := 1
+	if c.APIM.SKU == "Consumption" {
+		defaultCapacity = 0
+	}
+	if c.APIM.SKU == "Consumption" {
+		c.APIM.Capacity = p.intIn("apimCapacity", defaultCapacity, 0, 0)
+	} else {
+		c.APIM.Capacity = p.intIn("apimCapacity", defaultCapacity, 1, 12)
+	}
+	c.APIM.PublisherName = p.str("publisherName", "slotless", 1, 100)
+	c.APIM.PublisherEmail = p.email("publisherEmail")
+	switch {
+	case c.APIM.ExistingName != "" && c.APIM.ExistingResourceGroup == "" && !p.failed("apimResourceGroupName"):
+		p.failf("apimResourceGroupName: is not set; it is required with apimName %q", c.APIM.ExistingName)
+	case c.APIM.ExistingName == "" && c.APIM.ExistingResourceGroup != "":
+		p.failf("apimName: is not set; apimResourceGroupName %q names where an existing service lives, so set apimName too", c.APIM.ExistingResourceGroup)
+	case c.APIM.ExistingName == "" && c.APIM.PublisherEmail == "" && !p.failed("publisherEmail"):
+		p.failf("publisherEmail: is not set; it is required to create an API Management service (or set apimName to reuse one)")
+	}
+
+	c.API.Path = p.match("apiPath", "slotless", apiPathRE, "1..80 of letters, digits, '-', '_' and '/', not starting or ending with '/'")
+	if len(c.API.Path) > 80 {
+		p.fail("apiPath", c.API.Path, "at most 80 characters")
+	}
+	c.API.SubscriptionRequired = p.boolean("subscriptionRequired", true)
+	c.API.CORSOrigins = p.origins("corsOrigins")
+
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	return c, nil
+}
+
+// parser collects one error per bad key, so a user fixes every key in one round.
+type parser struct {
+	src        Source
+	errs       []error
+	failedKeys []string
+}
+
+func (p *parser) failf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if key, _, ok := strings.Cut(msg, ":"); ok {
+		p.failedKeys = append(p.failedKeys, key)
+	}
+	p.errs = append(p.errs, errors.New(msg))
+}
+
+func (p *parser) fail(key, raw, allowed string) {
+	if raw == "" {
+		p.failf("%s: the value is empty, want %s", key, allowed)
+		return
+	}
+	p.failf("%s: %q is not valid, want %s", key, raw, allowed)
+}
+
+func (p *parser) failed(key string) bool { return slices.Contains(p.failedKeys, key) }
+
+// atoi accepts a plain decimal integer; "1e2", "0x10" and "10.0" are rejected.
+func atoi(raw string) (int, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" || len(s) > 10 {
+		return 0, strconv.ErrSyntax
+	}
+	return strconv.Atoi(s)
+}
+
+func (p *parser) intIn(key string, def, lo, hi int) int {
+	raw, ok := p.src(key)
+	if !ok {
+		return def
+	}
+	n, err := atoi(raw)
+	if err != nil {
+		p.fail(key, raw, fmt.Sprintf("an integer %d..%d", lo, hi))
+		return def
+	}
+	if n < lo || n > hi {
+		if lo == hi {
+			p.failf("%s: %d is out of range; it must be %d here", key, n, lo)
+		} else {
+			p.failf("%s: %d is out of range %d..%d", key, n, lo, hi)
+		}
+		return def
+	}
+	return n
+}
+
+func (p *parser) intOneOf(key string, def int, allowed []int) int {
+	raw, ok := p.src(key)
+	if !ok {
+		return def
+	}
+	words := make([]string, len(allowed))
+	for i, a := range allowed {
+		words[i] = strconv.Itoa(a)
+	}
+	n, err := atoi(raw)
+	if err != nil || !slices.Contains(allowed, n) {
+		p.fail(key, raw, "one of "+strings.Join(words, ", "))
+		return def
+	}
+	return n
+}
+
+func (p *parser) oneOf(key, def string, allowed []string) string {
+	raw, ok := p.src(key)
+	if !ok {
+		return def
+	}
+	if !slices.Contains(allowed, raw) {
+		p.fail(key, raw, "one of "+strings.Join(allowed, ", "))
+		return def
+	}
+	return raw
+}
+
+func (p *parser) match(key, def string, re *regexp.Regexp, allowed string) string {
+	raw, ok := p.src(key)
+	if !ok {
+		return def
+	}
+	if !re.MatchString(raw) {
+		p.fail(key, raw, allowed)
+		return def
+	}
+	return raw
+}
+
+func (p *parser) str(key, def string, lo, hi int) string {
+	raw, ok := p.src(key)
+	if !ok {
+		return def
+	}
+	if n := len(strings.TrimSpace(raw)); n < lo || len(raw) > hi {
+		p.fail(key, raw, fmt.Sprintf("%d..%d characters", lo, hi))
+		return def
+	}
+	return raw
+}
+
+func (p *parser) boolean(key string, def bool) bool {
+	raw, ok := p.src(key)
+	if !ok {
+		return def
+	}
+	switch strings.TrimSpace(raw) {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	p.fail(key, raw, "true or false")
+	return def
+}
+
+func (p *parser) email(key string) string {
+	raw, ok := p.src(key)
+	if !ok {
+		return ""
+	}
+	addr, err := mail.ParseAddress(raw)
+	// A bare address only: "Name <a@b.c>" parses too, but APIM wants the address alone.
+	if err != nil || addr.Address != raw || !strings.Contains(raw[strings.LastIndex(raw, "@")+1:], ".") {
+		p.fail(key, raw, "an e-mail address such as ops@example.com")
+		return ""
+	}
+	return raw
+}
+
+// origins reads a JSON list of CORS origins, as Pulumi passes a list-typed config value.
+func (p *parser) origins(key string) []string {
+	raw, ok := p.src(key)
+	if !ok {
+		return nil
+	}
+	const allowed = `a JSON list of origins such as ["https://app.example.com"], or ["*"]`
+	var list []string
+	if err := json.Unmarshal([]byte(raw), &list); err != nil {
+		p.fail(key, raw, allowed)
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, o := range list {
+		if o == "*" {
+			if len(list) != 1 {
+				p.fail(key, raw, `"*" alone, or a list of origins without "*"`)
+				return nil
+			}
+			return []string{"*"}
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			p.fail(key, o, "an origin such as https://app.example.com (scheme and host, no path)")
+			return nil
+		}
+		origin := u.Scheme + "://" + u.Host
+		if !seen[origin] {
+			seen[origin] = true
+			out = append(out, origin)
+		}
+	}
+	return out
+}

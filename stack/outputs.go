@@ -1,0 +1,54 @@
+package stack
+
+import (
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Output names. The pipelines and the slotless CLI read these, so they are part of the contract.
+const (
+	OutGatewayURL        = "gatewayUrl"
+	OutAPIURL            = "apiUrl"
+	OutGreenWeight       = "greenWeight"
+	OutBlueWeight        = "blueWeight"
+	OutLiveSlot          = "liveSlot"
+	OutIdleSlot          = "idleSlot"
+	OutResourceGroup     = "resourceGroupName"
+	OutAPIMName          = "apimName"
+	OutAPIMResourceGroup = "apimResourceGroupName"
+	OutAppInsightsName   = "appInsightsName"
+	OutStorageAccount    = "storageAccountName"
+)
+
+// OutAppName names a slot's function app output, e.g. greenAppName.
+func OutAppName(s Slot) string { return string(s) + "AppName" }
+
+// OutHostname names a slot's default host name output, e.g. blueHostname.
+func OutHostname(s Slot) string { return string(s) + "Hostname" }
+
+// OutContainerURL names a slot's deployment container URL output.
+func OutContainerURL(s Slot) string { return string(s) + "DeploymentContainerUrl" }
+
+func exportOutputs(ctx *pulumi.Context, cfg *Config, n Names, rg pulumi.StringInput, st *Storage, mon *Monitoring, colours map[Slot]*Colour, gw *Gateway) {
+	ctx.Export(OutGatewayURL, gw.GatewayURL)
+	ctx.Export(OutAPIURL, gw.GatewayURL.ApplyT(func(u string) string {
+		return strings.TrimSuffix(u, "/") + "/" + cfg.API.Path
+	}).(pulumi.StringOutput))
+	ctx.Export(OutGreenWeight, pulumi.Int(cfg.Weights.Green))
+	ctx.Export(OutBlueWeight, pulumi.Int(cfg.Weights.Blue))
+	ctx.Export(OutLiveSlot, pulumi.String(string(cfg.Weights.Live())))
+	// Empty while a release is in progress: there is no slot a deploy may safely target.
+	idle, _ := cfg.Weights.Idle()
+	ctx.Export(OutIdleSlot, pulumi.String(string(idle)))
+	ctx.Export(OutResourceGroup, rg)
+	ctx.Export(OutAPIMName, pulumi.String(n.APIM()))
+	ctx.Export(OutAPIMResourceGroup, pulumi.String(n.APIMResourceGroup()))
+	ctx.Export(OutAppInsightsName, mon.AppInsights.Name)
+	ctx.Export(OutStorageAccount, st.Account.Name)
+	for _, s := range Slots {
+		ctx.Export(OutAppName(s), colours[s].App.Name)
+		ctx.Export(OutHostname(s), colours[s].Hostname)
+		ctx.Export(OutContainerURL(s), st.ContainerURL(s))
+	}
+}

@@ -1,0 +1,47 @@
+package stack
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/xml"
+	"fmt"
+	"strings"
+	"text/template"
+)
+
+// PoolID is the APIM backend id of the weighted pool every request goes through.
+const PoolID = "green-blue-pool"
+
+//go:embed policy.xml
+var policyTemplate string
+
+var policyTmpl = template.Must(template.New("policy.xml").Funcs(template.FuncMap{"xml": xmlEscape}).Parse(policyTemplate))
+
+func xmlEscape(s string) (string, error) {
+	var b strings.Builder
+	if err := xml.EscapeText(&b, []byte(s)); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// PolicyInput is what the API policy depends on.
+type PolicyInput struct {
+	PoolID      string
+	CORSOrigins []string
+}
+
+// RenderPolicy renders the API policy canonically: a fixed template, tabs for indentation,
+// one element a line, no trailing whitespace, and escaped values. The same config always yields
+// the same bytes, so re-applying it never shows a whitespace-only diff.
+func RenderPolicy(in PolicyInput) (string, error) {
+	var b bytes.Buffer
+	if err := policyTmpl.Execute(&b, in); err != nil {
+		return "", fmt.Errorf("render api policy: %w", err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(l, " \t")
+	}
+	return strings.Join(lines, "\n") + "\n", nil
+}

@@ -1,0 +1,69 @@
+// Package stack is the slotless Pulumi program: two Flex Consumption function apps, green and
+// blue, behind an API Management weighted backend pool whose weights are stack config.
+//
+// Data flows one way: config → Config (validated) → Weights (pure) → resources → outputs.
+package stack
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-azure-native-sdk/resources/v3"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Program declares the whole stack. It validates every config key before registering any
+// resource, so bad input fails fast with one message per key.
+func Program(ctx *pulumi.Context) error {
+	cfg, err := Load(ctx)
+	if err != nil {
+		return fmt.Errorf("invalid stack config:\n%w", err)
+	}
+	names := NewNames(ctx.Project(), ctx.Stack(), cfg)
+	tags := pulumi.StringMap{
+		"app":   pulumi.String(Project),
+		"stack": pulumi.String(ctx.Stack()),
+	}
+
+	rg, err := resourceGroup(ctx, names, cfg, tags)
+	if err != nil {
+		return err
+	}
+	st, err := newStorage(ctx, names, rg, cfg, tags)
+	if err != nil {
+		return err
+	}
+	mon, err := newMonitoring(ctx, names, rg, cfg, tags)
+	if err != nil {
+		return err
+	}
+	colours := map[Slot]*Colour{}
+	for _, slot := range Slots {
+		c, err := newColour(ctx, slot, colourArgs{names: names, cfg: cfg, resourceGroup: rg, storage: st, monitoring: mon, tags: tags})
+		if err != nil {
+			return err
+		}
+		colours[slot] = c
+	}
+	gw, err := newGateway(ctx, gatewayArgs{names: names, cfg: cfg, resourceGroup: rg, colours: colours, tags: tags})
+	if err != nil {
+		return err
+	}
+	exportOutputs(ctx, cfg, names, rg, st, mon, colours, gw)
+	return nil
+}
+
+// resourceGroup creates the stack's group, or names an existing one without managing it.
+func resourceGroup(ctx *pulumi.Context, n Names, cfg *Config, tags pulumi.StringMap) (pulumi.StringInput, error) {
+	if cfg.ResourceGroupName != "" {
+		return pulumi.String(cfg.ResourceGroupName), nil
+	}
+	rg, err := resources.NewResourceGroup(ctx, "rg", &resources.ResourceGroupArgs{
+		ResourceGroupName: pulumi.String(n.ResourceGroup()),
+		Location:          pulumi.String(cfg.Location),
+		Tags:              tags,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("resource group: %w", err)
+	}
+	return rg.Name, nil
+}
