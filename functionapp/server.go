@@ -14,6 +14,19 @@ import (
 // logging it lets an access line be joined with the host's own telemetry.
 const headerInvocationID = "X-Azure-Functions-InvocationId"
 
+// invocationIDKey is headerInvocationID in the canonical form net/http stores
+// it under. The constant itself is not canonical ("InvocationId"), so
+// Header.Get would build a new key string on every request.
+var invocationIDKey = http.CanonicalHeaderKey(headerInvocationID)
+
+// invocationID returns the host's invocation id for r, or "".
+func invocationID(r *http.Request) string {
+	if v := r.Header[invocationIDKey]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 // app holds what the handlers share. It is built once and read-only after, so
 // handlers need no locking.
 type app struct {
@@ -117,7 +130,7 @@ func (a *app) withAccessLog(next http.Handler) http.Handler {
 				return
 			}
 			a.logger.LogAttrs(ctx, level, "request",
-				slog.String("invocationId", r.Header.Get(headerInvocationID)),
+				slog.String("invocationId", invocationID(r)),
 				slog.String("method", r.Method),
 				slog.String("path", r.URL.Path),
 				slog.Int("status", status),

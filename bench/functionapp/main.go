@@ -8,6 +8,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -21,6 +22,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -50,8 +52,8 @@ func main() {
 	flag.StringVar(&o.bin, "bin", "", "function app binary to run; empty builds ./functionapp natively")
 	flag.StringVar(&o.zip, "zip", "", "deployment zip to measure; empty skips the zip size")
 	flag.IntVar(&o.starts, "starts", 30, "process starts to time")
-	flag.IntVar(&o.rounds, "rounds", 9, "alternating throughput rounds per server")
-	flag.DurationVar(&o.duration, "duration", time.Second, "length of one throughput round")
+	flag.IntVar(&o.rounds, "rounds", 15, "alternating throughput rounds per server")
+	flag.DurationVar(&o.duration, "duration", 500*time.Millisecond, "length of one throughput round")
 	flag.IntVar(&o.concurrency, "c", 16, "concurrent load connections")
 	flag.Int64Var(&o.maxRequests, "max-requests", 2_000_000, "upper bound on requests in one round")
 	flag.BoolVar(&o.strict, "strict", false, "exit 1 when a target is missed")
@@ -147,6 +149,10 @@ func run(o options) (bool, error) {
 		tp.app, rounds(tp.appRounds), o.concurrency, o.duration, o.rounds)
 	fmt.Printf("throughput ratio   %8.3f  median of per-round ratios %v  target >= %.1f  %s\n",
 		tp.ratio, ratios(tp.ratios), targetThroughputX, verdict(tp.ratio >= targetThroughputX))
+	if tp.bareCPU > 0 && tp.appCPU > 0 {
+		fmt.Printf("server CPU/request bare %v  app %v  (bare/app %.3f; from /proc, not a target)\n",
+			tp.bareCPU, tp.appCPU, float64(tp.bareCPU)/float64(tp.appCPU))
+	}
 	fmt.Printf("errors             %8d  target 0  %s\n", tp.errors, verdict(tp.errors == 0))
 	return allOK, nil
 }
@@ -291,6 +297,10 @@ type throughput struct {
 	ratios                []float64
 	ratio                 float64
 	errors                int64
+	// CPU time each server used per request, from /proc; zero where /proc
+	// is missing. Unlike req/s it hardly moves when other processes share
+	// the machine, so it shows whether a low ratio is the app or the noise.
+	bareCPU, appCPU time.Duration
 }
 
 // measureThroughput runs short back-to-back rounds on the two servers and
@@ -333,21 +343,29 @@ func measureThroughput(bin string, o options) (throughput, error) {
 	warm := o
 	warm.duration = o.duration / 4
 	for _, u := range []string{bareURL, appURL} {
-		if _, _, err := load(u, "", warm); err != nil {
+		if _, _, _, err := load(u, "", warm); err != nil {
 			return tp, err
 		}
 	}
 
+	var bareCPU, appCPU time.Duration
+	var bareN, appN int64
 	for r := 0; r < o.rounds; r++ {
 		var bareRPS, appRPS float64
 		runBare := func() error {
-			rps, errs, err := load(bareURL, "", o)
+			c0 := procCPU(bare.cmd.Process.Pid)
+			rps, errs, n, err := load(bareURL, "", o)
 			bareRPS, tp.errors = rps, tp.errors+errs
+			bareCPU += procCPU(bare.cmd.Process.Pid) - c0
+			bareN += n
 			return err
 		}
 		runApp := func() error {
-			rps, errs, err := load(appURL, "green", o)
+			c0 := procCPU(app.cmd.Process.Pid)
+			rps, errs, n, err := load(appURL, "green", o)
 			appRPS, tp.errors = rps, tp.errors+errs
+			appCPU += procCPU(app.cmd.Process.Pid) - c0
+			appN += n
 			return err
 		}
 		first, second := runBare, runApp
@@ -367,6 +385,10 @@ func measureThroughput(bin string, o options) (throughput, error) {
 	tp.bare = median(tp.bareRounds)
 	tp.app = median(tp.appRounds)
 	tp.ratio = median(tp.ratios)
+	if bareN > 0 && appN > 0 {
+		tp.bareCPU = bareCPU / time.Duration(bareN)
+		tp.appCPU = appCPU / time.Duration(appN)
+	}
 	return tp, nil
 }
 
@@ -380,7 +402,7 @@ func median(xs []float64) float64 {
 // round's duration or request cap is reached. A response counts as an error
 // unless it is 200, has a readable body and, when wantSlot is set, carries
 // that X-Slot.
-func load(url, wantSlot string, o options) (rps float64, errs int64, err error) {
+func load(url, wantSlot string, o options) (rps float64, errs, served int64, err error) {
 	tr := &http.Transport{MaxIdleConns: o.concurrency, MaxIdleConnsPerHost: o.concurrency}
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr, Timeout: 5 * time.Second}
@@ -414,5 +436,30 @@ func load(url, wantSlot string, o options) (rps float64, errs int64, err error) 
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	return float64(ok.Load()) / elapsed.Seconds(), bad.Load(), nil
+	return float64(ok.Load()) / elapsed.Seconds(), bad.Load(), ok.Load() + bad.Load(), nil
+}
+
+// procCPU returns the user+system CPU time of pid from /proc/<pid>/stat, or 0
+// where that file does not exist (non-Linux).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command name; utime and stime are the
+	// 14th and 15th fields overall, in clock ticks (USER_HZ, 100 on Linux).
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
