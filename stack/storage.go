@@ -13,6 +13,8 @@ type Storage struct {
 	Containers map[Slot]*storage.BlobContainer
 	// BlobEndpoint is https://<account>.blob.core.windows.net/ with its trailing slash.
 	BlobEndpoint pulumi.StringOutput
+
+	containerNames map[Slot]string
 }
 
 // newStorage declares an account that accepts identity-based access only: no shared keys, no
@@ -34,7 +36,7 @@ func newStorage(ctx *pulumi.Context, n Names, rg pulumi.StringInput, cfg *Config
 	if err != nil {
 		return nil, fmt.Errorf("storage account: %w", err)
 	}
-	s := &Storage{Account: acct, Containers: map[Slot]*storage.BlobContainer{}}
+	s := &Storage{Account: acct, Containers: map[Slot]*storage.BlobContainer{}, containerNames: map[Slot]string{}}
 	for _, slot := range Slots {
 		c, err := storage.NewBlobContainer(ctx, "deploy-"+string(slot), &storage.BlobContainerArgs{
 			AccountName:       acct.Name,
@@ -46,13 +48,17 @@ func newStorage(ctx *pulumi.Context, n Names, rg pulumi.StringInput, cfg *Config
 			return nil, fmt.Errorf("deployment container %s: %w", slot, err)
 		}
 		s.Containers[slot] = c
+		s.containerNames[slot] = n.DeploymentContainer(slot)
 	}
 	// Derived from the name rather than read from primaryEndpoints, so it is known at preview.
 	s.BlobEndpoint = pulumi.Sprintf("https://%s.blob.core.windows.net/", acct.Name)
 	return s, nil
 }
 
-// ContainerURL is the deployment container URL a slot's app deploys from.
+// ContainerURL is the deployment container URL a slot's app deploys from. It waits for the
+// container, so the app is never created pointing at a container that does not exist yet.
 func (s *Storage) ContainerURL(slot Slot) pulumi.StringOutput {
-	return pulumi.Sprintf("%s%s", s.BlobEndpoint, s.Containers[slot].Name)
+	return pulumi.Sprintf("%s%s", s.BlobEndpoint, s.Containers[slot].Name.ApplyT(func(string) string {
+		return s.containerNames[slot]
+	}).(pulumi.StringOutput))
 }

@@ -1,0 +1,165 @@
+package plan
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/slotless/slotless/stack"
+)
+
+// SecretPlaceholder stands for a secret value, which the offline plan never decrypts or shows.
+const SecretPlaceholder = "[secret]"
+
+// StackConfig is a stack's flattened configuration as Pulumi hands it to the program:
+// namespaced keys ("slotless:blueWeight") to string values, lists and maps as JSON.
+type StackConfig struct {
+	Values  map[string]string
+	Secrets []string
+}
+
+// Clone returns an independent copy, so a caller can layer changes over a base.
+func (c StackConfig) Clone() StackConfig {
+	out := StackConfig{Values: map[string]string{}, Secrets: slices.Clone(c.Secrets)}
+	for k, v := range c.Values {
+		out.Values[k] = v
+	}
+	return out
+}
+
+// Set applies one "key=value" override. A bare key belongs to the project namespace.
+func (c *StackConfig) Set(assignment string) error {
+	key, value, ok := strings.Cut(assignment, "=")
+	if !ok || key == "" {
+		return fmt.Errorf("--set %q: want key=value, e.g. blueWeight=10", assignment)
+	}
+	c.Values[namespaced(key)] = value
+	return nil
+}
+
+func namespaced(key string) string {
+	if strings.Contains(key, ":") {
+		return key
+	}
+	return stack.Project + ":" + key
+}
+
+// LoadConfig layers the project defaults from Pulumi.yaml under the stack's Pulumi.<stack>.yaml,
+// as the Pulumi CLI does, both read from dir.
+func LoadConfig(dir, stackName string) (StackConfig, error) {
+	cfg := StackConfig{Values: map[string]string{}}
+	project, err := os.ReadFile(filepath.Join(dir, "Pulumi.yaml"))
+	if err != nil {
+		return cfg, fmt.Errorf("read project file: %w", err)
+	}
+	if err := cfg.mergeProject(project); err != nil {
+		return cfg, fmt.Errorf("Pulumi.yaml: %w", err)
+	}
+	stackFile := filepath.Join(dir, "Pulumi."+stackName+".yaml")
+	raw, err := os.ReadFile(stackFile)
+	if err != nil {
+		return cfg, fmt.Errorf("stack %q: %w", stackName, err)
+	}
+	if err := cfg.MergeStack(raw); err != nil {
+		return cfg, fmt.Errorf("%s: %w", filepath.Base(stackFile), err)
+	}
+	return cfg, nil
+}
+
+func (c *StackConfig) mergeProject(raw []byte) error {
+	var project struct {
+		Config map[string]struct {
+			Default any `yaml:"default"`
+		} `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(raw, &project); err != nil {
+		return fmt.Errorf("parse: %w", err)
+	}
+	for key, spec := range project.Config {
+		if spec.Default == nil {
+			continue
+		}
+		v, err := flatten(spec.Default)
+		if err != nil {
+			return fmt.Errorf("default of %s: %w", key, err)
+		}
+		c.Values[namespaced(key)] = v
+	}
+	return nil
+}
+
+// MergeStack layers a stack file's config over c. Secure values stay encrypted and show as
+// SecretPlaceholder.
+func (c *StackConfig) MergeStack(raw []byte) error {
+	var st struct {
+		Config map[string]any `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(raw, &st); err != nil {
+		return fmt.Errorf("parse: %w", err)
+	}
+	for key, value := range st.Config {
+		key = namespaced(key)
+		if m, ok := value.(map[string]any); ok {
+			if _, secure := m["secure"]; secure && len(m) == 1 {
+				c.Values[key] = SecretPlaceholder
+				if !slices.Contains(c.Secrets, key) {
+					c.Secrets = append(c.Secrets, key)
+				}
+				continue
+			}
+		}
+		v, err := flatten(value)
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		c.Values[key] = v
+	}
+	sort.Strings(c.Secrets)
+	return nil
+}
+
+// flatten renders a YAML value the way Pulumi passes config to a program: scalars as their
+// text, lists and maps as JSON.
+func flatten(v any) (string, error) {
+	switch t := v.(type) {
+	case string:
+		return t, nil
+	case []any, map[string]any:
+		b, err := json.Marshal(t)
+		return string(b), err
+	default:
+		return fmt.Sprint(t), nil
+	}
+}
+
+// CheckKeys rejects project keys the program does not know, which would otherwise be ignored
+// silently: a misspelt "bluWeight" must not look like a shift.
+func (c StackConfig) CheckKeys() error {
+	known := stack.KeyNames()
+	var unknown []string
+	for key := range c.Values {
+		name, ok := strings.CutPrefix(key, stack.Project+":")
+		if ok && !slices.Contains(known, name) {
+			unknown = append(unknown, name)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	return fmt.Errorf("unknown config key(s) %s; known keys are %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
+}
+
+// Source exposes the config to stack.Parse.
+func (c StackConfig) Source() stack.Source {
+	return func(key string) (string, bool) {
+		v, ok := c.Values[namespaced(key)]
+		return v, ok
+	}
+}

@@ -1,0 +1,154 @@
+package plan
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// MockSubscription is the subscription id the mock engine puts in every resource id.
+const MockSubscription = "00000000-0000-0000-0000-000000000000"
+
+// armTypes maps the Pulumi tokens of the program onto ARM resource types, so mock ids look like
+// the ids Azure returns and code that parses them is exercised.
+var armTypes = map[string]string{
+	"azure-native:storage:StorageAccount":               "Microsoft.Storage/storageAccounts",
+	"azure-native:storage:BlobContainer":                "Microsoft.Storage/storageAccounts/blobServices/default/containers",
+	"azure-native:operationalinsights:Workspace":        "Microsoft.OperationalInsights/workspaces",
+	"azure-native:applicationinsights:Component":        "Microsoft.Insights/components",
+	"azure-native:managedidentity:UserAssignedIdentity": "Microsoft.ManagedIdentity/userAssignedIdentities",
+	"azure-native:authorization:RoleAssignment":         "Microsoft.Authorization/roleAssignments",
+	"azure-native:web:AppServicePlan":                   "Microsoft.Web/serverfarms",
+	"azure-native:web:WebApp":                           "Microsoft.Web/sites",
+	"azure-native:apimanagement:ApiManagementService":   "Microsoft.ApiManagement/service",
+	"azure-native:apimanagement:Backend":                "Microsoft.ApiManagement/service/backends",
+	"azure-native:apimanagement:NamedValue":             "Microsoft.ApiManagement/service/namedValues",
+	"azure-native:apimanagement:Api":                    "Microsoft.ApiManagement/service/apis",
+	"azure-native:apimanagement:ApiOperation":           "Microsoft.ApiManagement/service/apis/operations",
+	"azure-native:apimanagement:ApiPolicy":              "Microsoft.ApiManagement/service/apis/policies",
+	"azure-native:resources:ResourceGroup":              "",
+}
+
+// nameKeys are the input properties that carry each resource's Azure name.
+var nameKeys = map[string]string{
+	"azure-native:resources:ResourceGroup":              "resourceGroupName",
+	"azure-native:storage:StorageAccount":               "accountName",
+	"azure-native:storage:BlobContainer":                "containerName",
+	"azure-native:operationalinsights:Workspace":        "workspaceName",
+	"azure-native:applicationinsights:Component":        "resourceName",
+	"azure-native:managedidentity:UserAssignedIdentity": "resourceName",
+	"azure-native:authorization:RoleAssignment":         "roleAssignmentName",
+	"azure-native:web:AppServicePlan":                   "name",
+	"azure-native:web:WebApp":                           "name",
+	"azure-native:apimanagement:ApiManagementService":   "serviceName",
+	"azure-native:apimanagement:Backend":                "backendId",
+	"azure-native:apimanagement:NamedValue":             "namedValueId",
+	"azure-native:apimanagement:Api":                    "apiId",
+	"azure-native:apimanagement:ApiOperation":           "operationId",
+	"azure-native:apimanagement:ApiPolicy":              "policyId",
+}
+
+// Recorded is one resource registration as the engine saw it.
+type Recorded struct {
+	Type     string
+	Name     string
+	Custom   bool
+	Inputs   resource.PropertyMap
+	Parent   string
+	Ignore   []string
+	Provider string
+}
+
+// Mocks is a mock engine that records registrations and answers with plausible Azure outputs:
+// the inputs echoed back plus the computed properties the program reads.
+type Mocks struct {
+	mu       sync.Mutex
+	Recorded []Recorded
+	Calls    []pulumi.MockCallArgs
+}
+
+// NewResource records the registration and returns ARM-shaped ids and outputs.
+func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	r := Recorded{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: args.Inputs, Provider: args.Provider}
+	if rpc := args.RegisterRPC; rpc != nil {
+		r.Parent = rpc.GetParent()
+		r.Ignore = rpc.GetIgnoreChanges()
+	}
+	m.mu.Lock()
+	m.Recorded = append(m.Recorded, r)
+	m.mu.Unlock()
+
+	out := args.Inputs.Copy()
+	name := azureName(args.TypeToken, args.Inputs, args.Name)
+	rg := "rg"
+	if v, ok := args.Inputs["resourceGroupName"]; ok && v.IsString() {
+		rg = v.StringValue()
+	}
+	id := armID(args.TypeToken, rg, args.Inputs, name)
+	out["name"] = resource.NewStringProperty(name)
+	switch args.TypeToken {
+	case "azure-native:web:WebApp":
+		out["defaultHostName"] = resource.NewStringProperty(name + ".azurewebsites.net")
+	case "azure-native:managedidentity:UserAssignedIdentity":
+		out["clientId"] = resource.NewStringProperty("client-id-of-" + name)
+		out["principalId"] = resource.NewStringProperty("principal-id-of-" + name)
+	case "azure-native:applicationinsights:Component":
+		out["connectionString"] = resource.NewStringProperty("InstrumentationKey=mock;IngestionEndpoint=https://" + name + ".in.applicationinsights.azure.com/")
+	case "azure-native:apimanagement:ApiManagementService":
+		out["gatewayUrl"] = resource.NewStringProperty("https://" + name + ".azure-api.net")
+	}
+	return id, out, nil
+}
+
+// Call answers the two functions the program invokes.
+func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	m.mu.Lock()
+	m.Calls = append(m.Calls, args)
+	m.mu.Unlock()
+	switch args.Token {
+	case "azure-native:web:listWebAppHostKeys":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"functionKeys": map[string]any{"default": "mock-function-key-of-" + args.Args["name"].StringValue()},
+		}), nil
+	case "azure-native:apimanagement:getApiManagementService":
+		name := args.Args["serviceName"].StringValue()
+		return resource.NewPropertyMapFromMap(map[string]any{"name": name, "gatewayUrl": "https://" + name + ".azure-api.net"}), nil
+	}
+	return nil, fmt.Errorf("mock engine: no answer for %s", args.Token)
+}
+
+func azureName(token string, in resource.PropertyMap, logical string) string {
+	if v, ok := in[resource.PropertyKey(nameKeys[token])]; ok && v.IsString() && v.StringValue() != "" {
+		return v.StringValue()
+	}
+	return logical
+}
+
+func armID(token, rg string, in resource.PropertyMap, name string) string {
+	base := "/subscriptions/" + MockSubscription + "/resourceGroups/" + rg
+	str := func(k string) string {
+		if v, ok := in[resource.PropertyKey(k)]; ok && v.IsString() {
+			return v.StringValue()
+		}
+		return "unknown"
+	}
+	arm, ok := armTypes[token]
+	switch {
+	case !ok:
+		return name + "-id"
+	case arm == "":
+		return base
+	case token == "azure-native:storage:BlobContainer":
+		return base + "/providers/Microsoft.Storage/storageAccounts/" + str("accountName") + "/blobServices/default/containers/" + name
+	case token == "azure-native:apimanagement:ApiOperation":
+		return base + "/providers/Microsoft.ApiManagement/service/" + str("serviceName") + "/apis/" + str("apiId") + "/operations/" + name
+	case token == "azure-native:apimanagement:ApiPolicy":
+		return base + "/providers/Microsoft.ApiManagement/service/" + str("serviceName") + "/apis/" + str("apiId") + "/policies/" + name
+	case strings.HasPrefix(arm, "Microsoft.ApiManagement/service/"):
+		return base + "/providers/Microsoft.ApiManagement/service/" + str("serviceName") + "/" + strings.TrimPrefix(arm, "Microsoft.ApiManagement/service/") + "/" + name
+	}
+	return base + "/providers/" + arm + "/" + name
+}
