@@ -1,9 +1,13 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -95,14 +99,13 @@ func TestOrdersBody(t *testing.T) {
 				Slot:         tt.wantSlot,
 				Version:      tt.version,
 				Message:      tt.wantMsg,
-				Timestamp:    fixedNow,
+				Timestamp:    fixedNow.Format(time.RFC3339Nano),
 				OrderID:      tt.wantID,
 				InvocationID: tt.invocID,
 			}
-			if !body.Timestamp.Equal(want.Timestamp) {
-				t.Errorf("timestamp: got %v, want %v", body.Timestamp, want.Timestamp)
+			if ts, err := time.Parse(time.RFC3339Nano, body.Timestamp); err != nil || !ts.Equal(fixedNow) {
+				t.Errorf("timestamp: got %v (parse error %v), want %v", body.Timestamp, err, fixedNow)
 			}
-			body.Timestamp = want.Timestamp
 			if body != want {
 				t.Errorf("body: got %+v, want %+v", body, want)
 			}
@@ -169,5 +172,34 @@ func TestDebugDelay(t *testing.T) {
 				t.Errorf("delay applied: got %v, want %v", got, tt.wantDelay)
 			}
 		})
+	}
+}
+
+func TestConcurrentResponsesDoNotMix(t *testing.T) {
+	// writeJSON reuses pooled buffers; under -race this also proves no two
+	// requests ever share one.
+	a, _ := newTestApp(goodConfig(), slog.LevelInfo, nil)
+	h := a.routes()
+	var wg sync.WaitGroup
+	errs := make(chan string, 64)
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			id := "o" + strconv.Itoa(i)
+			for j := 0; j < 20; j++ {
+				rec := do(h, http.MethodGet, "/api/orders/"+id, nil)
+				var body orderResponse
+				if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.OrderID != id {
+					errs <- fmt.Sprintf("orderId: got %q (err %v), want %q", body.OrderID, err, id)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
