@@ -59,7 +59,7 @@ func LoadConfig(dir, stackName string) (StackConfig, error) {
 		return cfg, fmt.Errorf("read project file: %w", err)
 	}
 	if err := cfg.mergeProject(project); err != nil {
-		return cfg, fmt.Errorf("Pulumi.yaml: %w", err)
+		return cfg, fmt.Errorf("project file Pulumi.yaml: %w", err)
 	}
 	stackFile := filepath.Join(dir, "Pulumi."+stackName+".yaml")
 	raw, err := os.ReadFile(stackFile)

@@ -53,13 +53,9 @@ func Run(stackName string, cfg StackConfig) (*Plan, error) {
 		// The program would fail with the same message; saying it here keeps the wording.
 		return nil, &ConfigError{fmt.Errorf("invalid stack config:\n%w", err)}
 	}
-	mocks := &Mocks{}
-	withConfig := func(info *pulumi.RunInfo) {
-		info.Config = cfg.Values
-		info.ConfigSecretKeys = cfg.Secrets
-	}
-	if err := pulumi.RunErr(stack.Program, pulumi.WithMocks(stack.Project, stackName, mocks), withConfig); err != nil {
-		return nil, fmt.Errorf("plan %s: %w", stackName, err)
+	mocks, err := Execute(stackName, cfg)
+	if err != nil {
+		return nil, err
 	}
 	p := &Plan{
 		Stack:   stackName,
@@ -76,6 +72,19 @@ func Run(stackName string, cfg StackConfig) (*Plan, error) {
 		return a.Name < b.Name
 	})
 	return p, nil
+}
+
+// Execute runs stack.Program under the mock engine with cfg and returns what the engine saw.
+func Execute(stackName string, cfg StackConfig) (*Mocks, error) {
+	mocks := &Mocks{}
+	withConfig := func(info *pulumi.RunInfo) {
+		info.Config = cfg.Values
+		info.ConfigSecretKeys = cfg.Secrets
+	}
+	if err := pulumi.RunErr(stack.Program, pulumi.WithMocks(stack.Project, stackName, mocks), withConfig); err != nil {
+		return nil, fmt.Errorf("plan %s: %w", stackName, err)
+	}
+	return mocks, nil
 }
 
 // plain turns engine property values into JSON values, hiding secrets.

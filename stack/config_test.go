@@ -1,0 +1,148 @@
+package stack
+
+import (
+	"strings"
+	"testing"
+)
+
+// source builds a config Source from a base that creates a stack, plus overrides; a value of
+// "<unset>" removes a key.
+func source(overrides map[string]string) Source {
+	m := map[string]string{
+		"azure-native:location": "westeurope",
+		"publisherEmail":        "ops@example.com",
+	}
+	for k, v := range overrides {
+		if v == "<unset>" {
+			delete(m, k)
+			continue
+		}
+		m[k] = v
+	}
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestParseAccepts(t *testing.T) {
+	tests := []struct {
+		name  string
+		set   map[string]string
+		check func(c *Config) bool
+	}{
+		{"defaults", nil, func(c *Config) bool {
+			return c.Weights == Weights{100, 0} && c.Prefix == "slotless" && c.MaximumInstanceCount == 100 &&
+				c.InstanceMemoryMB == 2048 && c.APIM.SKU == "Consumption" && c.APIM.Capacity == 0 &&
+				c.API.Path == "slotless" && c.API.SubscriptionRequired && c.API.CORSOrigins == nil && c.LogRetentionDays == 30
+		}},
+		{"canary", map[string]string{"blueWeight": "10"}, func(c *Config) bool { return c.Weights == Weights{90, 10} }},
+		{"both weights agreeing", map[string]string{"blueWeight": "30", "greenWeight": "70"}, func(c *Config) bool { return c.Weights == Weights{70, 30} }},
+		{"space around integer", map[string]string{"blueWeight": " 50 "}, func(c *Config) bool { return c.Weights.Blue == 50 }},
+		{"display-name location", map[string]string{"azure-native:location": "West Europe"}, func(c *Config) bool { return c.Location == "westeurope" }},
+		{"developer sku gets capacity 1", map[string]string{"apimSku": "Developer"}, func(c *Config) bool { return c.APIM.Capacity == 1 }},
+		{"reuse apim needs no email", map[string]string{"apimName": "shared-apim", "apimResourceGroupName": "shared-rg", "publisherEmail": "<unset>"}, func(c *Config) bool {
+			return c.APIM.Reuse() && c.APIM.ExistingResourceGroup == "shared-rg"
+		}},
+		{"cors list normalised", map[string]string{"corsOrigins": `["https://a.example.com/", "https://a.example.com", "http://localhost:3000"]`}, func(c *Config) bool {
+			return strings.Join(c.API.CORSOrigins, " ") == "https://a.example.com http://localhost:3000"
+		}},
+		{"cors wildcard when configured", map[string]string{"corsOrigins": `["*"]`}, func(c *Config) bool { return c.API.CORSOrigins[0] == "*" }},
+		{"memory 4096", map[string]string{"instanceMemoryMB": "4096"}, func(c *Config) bool { return c.InstanceMemoryMB == 4096 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse(source(tt.set))
+			if err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			if !tt.check(c) {
+				t.Fatalf("got %+v, which fails the check", *c)
+			}
+		})
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		set  map[string]string
+		want string
+	}{
+		{"weight too high", map[string]string{"blueWeight": "150"}, "blueWeight: 150 is out of range 0..100"},
+		{"negative weight", map[string]string{"blueWeight": "-5"}, "blueWeight: -5 is out of range 0..100"},
+		{"non-integer weight", map[string]string{"blueWeight": "10.5"}, `blueWeight: "10.5" is not valid, want an integer 0..100`},
+		{"word weight", map[string]string{"blueWeight": "half"}, `blueWeight: "half" is not valid, want an integer 0..100`},
+		{"empty weight", map[string]string{"blueWeight": ""}, "blueWeight: the value is empty, want an integer 0..100"},
+		{"weights not summing", map[string]string{"blueWeight": "10", "greenWeight": "80"}, "greenWeight: 80 and blueWeight 10 sum to 90, want 100"},
+		{"green weight range", map[string]string{"greenWeight": "101"}, "greenWeight: 101 is out of range 0..100"},
+		{"unknown sku", map[string]string{"apimSku": "Gold"}, `apimSku: "Gold" is not valid, want one of Consumption, Developer, Basic, Standard, Premium, BasicV2, StandardV2`},
+		{"malformed email", map[string]string{"publisherEmail": "ops-at-example"}, `publisherEmail: "ops-at-example" is not valid, want an e-mail address such as ops@example.com`},
+		{"email with name", map[string]string{"publisherEmail": "Ops <ops@example.com>"}, `publisherEmail: "Ops <ops@example.com>" is not valid`},
+		{"missing email", map[string]string{"publisherEmail": "<unset>"}, "publisherEmail: is not set; it is required to create an API Management service"},
+		{"missing location", map[string]string{"azure-native:location": "<unset>"}, "azure-native:location: is not set"},
+		{"memory size", map[string]string{"instanceMemoryMB": "1024"}, `instanceMemoryMB: "1024" is not valid, want one of 512, 2048, 4096`},
+		{"instances low", map[string]string{"maximumInstanceCount": "10"}, "maximumInstanceCount: 10 is out of range 40..1000"},
+		{"retention", map[string]string{"logRetentionDays": "7"}, "logRetentionDays: 7 is out of range 30..730"},
+		{"prefix", map[string]string{"prefix": "Slot-less"}, `prefix: "Slot-less" is not valid, want 3..12 lower-case letters and digits, starting with a letter`},
+		{"storage name", map[string]string{"storageAccountName": "Has_Upper"}, `storageAccountName: "Has_Upper" is not valid`},
+		{"consumption capacity", map[string]string{"apimCapacity": "2"}, "apimCapacity: 2 is out of range; it must be 0 here"},
+		{"standard capacity", map[string]string{"apimSku": "Standard", "apimCapacity": "0"}, "apimCapacity: 0 is out of range 1..12"},
+		{"apim without group", map[string]string{"apimName": "shared"}, `apimResourceGroupName: is not set; it is required with apimName "shared"`},
+		{"group without apim", map[string]string{"apimResourceGroupName": "rg"}, `apimName: is not set`},
+		{"api path slash", map[string]string{"apiPath": "/orders"}, `apiPath: "/orders" is not valid`},
+		{"subscription bool", map[string]string{"subscriptionRequired": "yes"}, `subscriptionRequired: "yes" is not valid, want true or false`},
+		{"cors not json", map[string]string{"corsOrigins": "https://a.example.com"}, `corsOrigins: "https://a.example.com" is not valid, want a JSON list`},
+		{"cors path", map[string]string{"corsOrigins": `["https://a.example.com/app"]`}, `corsOrigins: "https://a.example.com/app" is not valid, want an origin`},
+		{"cors wildcard mixed", map[string]string{"corsOrigins": `["*", "https://a.example.com"]`}, `want "*" alone`},
+		{"unknown colour in origin scheme", map[string]string{"corsOrigins": `["ftp://a.example.com"]`}, `corsOrigins: "ftp://a.example.com" is not valid`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(source(tt.set))
+			if err == nil {
+				t.Fatalf("got no error, want %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseReportsEveryBadKey(t *testing.T) {
+	_, err := Parse(source(map[string]string{"blueWeight": "150", "apimSku": "Gold", "instanceMemoryMB": "1"}))
+	if err == nil {
+		t.Fatal("got no error, want three")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("got %d lines %q, want 3, one per bad key", len(lines), lines)
+	}
+}
+
+// FuzzParse feeds arbitrary values to every key: Parse must never panic, and every rejection
+// must name a key.
+func FuzzParse(f *testing.F) {
+	f.Add("blueWeight", "150")
+	f.Add("greenWeight", "-1")
+	f.Add("corsOrigins", `["*"]`)
+	f.Add("publisherEmail", "a@b")
+	f.Add("apimSku", "")
+	f.Add("instanceMemoryMB", "2048\x00")
+	keys := append(KeyNames(), "azure-native:location")
+	f.Fuzz(func(t *testing.T, key, value string) {
+		for _, k := range keys {
+			c, err := Parse(source(map[string]string{k: value, key: value}))
+			if err != nil {
+				for _, line := range strings.Split(err.Error(), "\n") {
+					name, _, ok := strings.Cut(line, ": ")
+					if !ok || name == "" {
+						t.Fatalf("rejection %q of %s=%q does not name its key", line, k, value)
+					}
+				}
+				continue
+			}
+			if c.Weights.Green+c.Weights.Blue != 100 || c.Weights.Blue < 0 || c.Weights.Green < 0 {
+				t.Fatalf("accepted weights %+v for %s=%q", c.Weights, k, value)
+			}
+		}
+	})
+}

@@ -1,0 +1,398 @@
+package stack_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"github.com/slotless/slotless/internal/plan"
+	"github.com/slotless/slotless/stack"
+)
+
+// config returns a stack config that creates everything, with overrides as bare project keys
+// (or namespaced ones); "<unset>" removes a key.
+func config(t testing.TB, overrides map[string]string) plan.StackConfig {
+	t.Helper()
+	c := plan.StackConfig{Values: map[string]string{
+		"azure-native:location":   "westeurope",
+		"slotless:publisherEmail": "ops@example.com",
+		"slotless:corsOrigins":    `["https://app.example.com"]`,
+	}}
+	for k, v := range overrides {
+		if !strings.Contains(k, ":") {
+			k = "slotless:" + k
+		}
+		if v == "<unset>" {
+			delete(c.Values, k)
+			continue
+		}
+		c.Values[k] = v
+	}
+	return c
+}
+
+// hash is the name hash of the "test" stack with the default prefix.
+var hash = strings.TrimPrefix(stack.NewNames(stack.Project, "test", &stack.Config{Prefix: "slotless"}).StorageAccount(), "stslotless")
+
+// q is a string as Flatten renders it.
+func q(s string) string { return `"` + s + `"` }
+
+func runPlan(t testing.TB, overrides map[string]string) *plan.Plan {
+	t.Helper()
+	p, err := plan.Run("test", config(t, overrides))
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	return p
+}
+
+func find(t testing.TB, p *plan.Plan, typ, name string) plan.Resource {
+	t.Helper()
+	r := p.Find(typ, name)
+	if r == nil {
+		t.Fatalf("no %s %q in the plan", typ, name)
+	}
+	return *r
+}
+
+func TestEveryResourceAndItsKeyProperties(t *testing.T) {
+	p := runPlan(t, nil)
+	tests := []struct {
+		typ, name string
+		want      map[string]string // flattened input path -> JSON value
+	}{
+		{"azure-native:resources:ResourceGroup", "rg", map[string]string{"location": `"westeurope"`, "resourceGroupName": `"slotless-test-rg"`}},
+		{"azure-native:storage:StorageAccount", "storage", map[string]string{
+			"allowSharedKeyAccess": "false", "allowBlobPublicAccess": "false", "minimumTlsVersion": `"TLS1_2"`,
+			"enableHttpsTrafficOnly": "true", "kind": `"StorageV2"`, "sku.name": `"Standard_LRS"`}},
+		{"azure-native:storage:BlobContainer", "deploy-green", map[string]string{"containerName": `"app-package-green"`, "publicAccess": `"None"`}},
+		{"azure-native:storage:BlobContainer", "deploy-blue", map[string]string{"containerName": `"app-package-blue"`}},
+		{"azure-native:operationalinsights:Workspace", "logs", map[string]string{"sku.name": `"PerGB2018"`, "retentionInDays": "30"}},
+		{"azure-native:applicationinsights:Component", "appinsights", map[string]string{"kind": `"web"`, "ingestionMode": `"LogAnalytics"`, "disableLocalAuth": "true"}},
+		{"azure-native:web:AppServicePlan", "green-plan", map[string]string{"sku.name": `"FC1"`, "sku.tier": `"FlexConsumption"`, "reserved": "true"}},
+		{"azure-native:web:AppServicePlan", "blue-plan", map[string]string{"sku.name": `"FC1"`}},
+		{"azure-native:web:WebApp", "blue-app", map[string]string{
+			"kind": `"functionapp,linux"`, "httpsOnly": "true",
+			"functionAppConfig.runtime.name": `"custom"`, "functionAppConfig.runtime.version": `"1.0"`,
+			"functionAppConfig.deployment.storage.type":                  `"blobContainer"`,
+			"functionAppConfig.deployment.storage.value":                 q("https://stslotless" + hash + ".blob.core.windows.net/app-package-blue"),
+			"functionAppConfig.deployment.storage.authentication.type":   `"UserAssignedIdentity"`,
+			"functionAppConfig.scaleAndConcurrency.maximumInstanceCount": "100",
+			"functionAppConfig.scaleAndConcurrency.instanceMemoryMB":     "2048",
+			"siteConfig.minTlsVersion":                                   `"1.2"`, "siteConfig.ftpsState": `"Disabled"`, "identity.type": `"UserAssigned"`,
+		}},
+		{"azure-native:managedidentity:UserAssignedIdentity", "green-identity", map[string]string{"resourceName": q("slotless-" + hash + "-green-id")}},
+		{"azure-native:authorization:RoleAssignment", "green-blob-owner", map[string]string{
+			"principalType":    `"ServicePrincipal"`,
+			"roleDefinitionId": `"/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/roleDefinitions/b7e6dc6d-f1e8-4753-8033-0f276bb0955b"`}},
+		{"azure-native:authorization:RoleAssignment", "blue-metrics-publisher", map[string]string{
+			"roleDefinitionId": `"/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/roleDefinitions/3913510d-42f4-4e42-8a64-420c390055eb"`}},
+		{"azure-native:apimanagement:ApiManagementService", "apim", map[string]string{"sku.name": `"Consumption"`, "sku.capacity": "0", "publisherEmail": `"ops@example.com"`}},
+		{"azure-native:apimanagement:Backend", "green-backend", map[string]string{
+			"url": q("https://slotless-" + hash + "-green.azurewebsites.net/api"), "protocol": `"http"`,
+			"credentials.header.x-functions-key[0]": `"{{green-function-key}}"`, "title": `"green slot"`,
+			"tls.validateCertificateChain": "true", "tls.validateCertificateName": "true"}},
+		{"azure-native:apimanagement:Backend", "green-blue-pool", map[string]string{"type": `"Pool"`, "pool.services[0].weight": "100", "pool.services[1].weight": "0"}},
+		{"azure-native:apimanagement:NamedValue", "green-function-key", map[string]string{"secret": "true", "value": `"[secret]"`}},
+		{"azure-native:apimanagement:NamedValue", "current-slot-name", map[string]string{"value": `"green-backend"`, "secret": "false"}},
+		{"azure-native:apimanagement:Api", "api", map[string]string{"path": `"slotless"`, "protocols[0]": `"https"`, "subscriptionRequired": "true"}},
+		{"azure-native:apimanagement:ApiOperation", "op-get-order", map[string]string{"urlTemplate": `"/orders/{id}"`, "templateParameters[0].name": `"id"`}},
+		{"azure-native:apimanagement:ApiOperation", "op-health", map[string]string{"urlTemplate": `"/health"`, "method": `"GET"`}},
+		{"azure-native:apimanagement:ApiPolicy", "api-policy", map[string]string{"format": `"rawxml"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typ+"/"+tt.name, func(t *testing.T) {
+			flat := plan.Flatten(find(t, p, tt.typ, tt.name).Inputs)
+			for path, want := range tt.want {
+				if got := flat[path]; got != want {
+					t.Errorf("%s: got %v, want %v", path, got, want)
+				}
+			}
+		})
+	}
+	counts := map[string]int{}
+	for _, r := range p.Resources {
+		counts[r.Type]++
+	}
+	wantCounts := map[string]int{
+		"azure-native:authorization:RoleAssignment": 8, "azure-native:apimanagement:Backend": 3,
+		"azure-native:apimanagement:NamedValue": 3, "azure-native:apimanagement:ApiOperation": 3,
+		"azure-native:web:WebApp": 2, stack.ColourType: 2,
+	}
+	for typ, want := range wantCounts {
+		if counts[typ] != want {
+			t.Errorf("%s count: got %d, want %d", typ, counts[typ], want)
+		}
+	}
+}
+
+func TestPoolHasNoURLProtocolOrCircuitBreaker(t *testing.T) {
+	pool := find(t, runPlan(t, nil), "azure-native:apimanagement:Backend", stack.PoolID)
+	for _, k := range []string{"url", "protocol", "circuitBreaker"} {
+		if _, ok := pool.Inputs[k]; ok {
+			t.Errorf("pool has %s; APIM rejects it on a pool", k)
+		}
+	}
+}
+
+func TestPoolWeightsFollowConfig(t *testing.T) {
+	tests := []struct {
+		set         map[string]string
+		green, blue string
+		live        string
+	}{
+		{nil, "100", "0", "green"},
+		{map[string]string{"blueWeight": "10"}, "90", "10", "green"},
+		{map[string]string{"blueWeight": "50"}, "50", "50", "green"},
+		{map[string]string{"blueWeight": "60", "greenWeight": "40"}, "40", "60", "blue"},
+		{map[string]string{"blueWeight": "100"}, "0", "100", "blue"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.set), func(t *testing.T) {
+			p := runPlan(t, tt.set)
+			flat := plan.Flatten(find(t, p, "azure-native:apimanagement:Backend", stack.PoolID).Inputs)
+			if flat["pool.services[0].weight"] != tt.green || flat["pool.services[1].weight"] != tt.blue {
+				t.Errorf("weights: got green %v blue %v, want %v %v", flat["pool.services[0].weight"], flat["pool.services[1].weight"], tt.green, tt.blue)
+			}
+			if !strings.HasSuffix(flat["pool.services[0].id"], `/backends/green-backend"`) || !strings.HasSuffix(flat["pool.services[1].id"], `/backends/blue-backend"`) {
+				t.Errorf("members: got %v and %v, want the green then blue single backends", flat["pool.services[0].id"], flat["pool.services[1].id"])
+			}
+			if p.Traffic.Live != tt.live {
+				t.Errorf("live: got %v, want %v", p.Traffic.Live, tt.live)
+			}
+		})
+	}
+}
+
+func TestCurrentSlotName(t *testing.T) {
+	tests := []struct {
+		blue   string
+		value  string
+		frozen bool
+	}{
+		{"0", "green-backend", false},
+		{"10", "green-backend", true},
+		{"90", "blue-backend", true},
+		{"100", "blue-backend", false},
+	}
+	for _, tt := range tests {
+		t.Run("blue "+tt.blue, func(t *testing.T) {
+			nv := find(t, runPlan(t, map[string]string{"blueWeight": tt.blue}), "azure-native:apimanagement:NamedValue", stack.CurrentSlotNamedValue)
+			if nv.Inputs["value"] != tt.value {
+				t.Errorf("value: got %v, want %v", nv.Inputs["value"], tt.value)
+			}
+			frozen := len(nv.IgnoreChanges) == 1 && nv.IgnoreChanges[0] == "value"
+			if frozen != tt.frozen {
+				t.Errorf("ignoreChanges: got %v, want frozen=%v", nv.IgnoreChanges, tt.frozen)
+			}
+		})
+	}
+}
+
+func TestPolicyRoutesToThePool(t *testing.T) {
+	p := runPlan(t, nil)
+	want, err := stack.RenderPolicy(stack.PolicyInput{PoolID: stack.PoolID, CORSOrigins: []string{"https://app.example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := find(t, p, "azure-native:apimanagement:ApiPolicy", "api-policy").Inputs["value"]
+	if got != want {
+		t.Errorf("policy: got\n%v\nwant\n%v", got, want)
+	}
+	if !strings.Contains(want, `<set-backend-service backend-id="green-blue-pool" />`) {
+		t.Errorf("policy does not route to the pool:\n%s", want)
+	}
+}
+
+// TestFunctionKeysAreSecret checks at the engine boundary that each key reaches APIM only as a
+// secret named value, and that the key appears nowhere else in plain text.
+func TestFunctionKeysAreSecret(t *testing.T) {
+	mocks, err := plan.Execute("test", config(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretValues := 0
+	for _, r := range mocks.Recorded {
+		if r.Type == "azure-native:apimanagement:NamedValue" && strings.HasSuffix(r.Name, "-function-key") {
+			if !r.Inputs["value"].ContainsSecrets() {
+				t.Errorf("%s value is not secret", r.Name)
+			}
+			if !r.Inputs["secret"].BoolValue() {
+				t.Errorf("%s is not an APIM secret named value", r.Name)
+			}
+			secretValues++
+			continue
+		}
+		if leak := findPlain(resource.NewObjectProperty(r.Inputs), "mock-function-key"); leak != "" {
+			t.Errorf("%s %s carries a function key in plain text at %s", r.Type, r.Name, leak)
+		}
+	}
+	if secretValues != 2 {
+		t.Errorf("got %d function key named values, want 2", secretValues)
+	}
+}
+
+func findPlain(v resource.PropertyValue, needle string) string {
+	switch {
+	case v.IsSecret(), v.IsOutput() && v.OutputValue().Secret:
+		return ""
+	case v.IsOutput():
+		return findPlain(v.OutputValue().Element, needle)
+	case v.IsString() && strings.Contains(v.StringValue(), needle):
+		return v.StringValue()
+	case v.IsArray():
+		for _, e := range v.ArrayValue() {
+			if s := findPlain(e, needle); s != "" {
+				return s
+			}
+		}
+	case v.IsObject():
+		for k, e := range v.ObjectValue() {
+			if s := findPlain(e, needle); s != "" {
+				return string(k) + ": " + s
+			}
+		}
+	}
+	return ""
+}
+
+func TestFlexRejectedSettingsAreNeverSet(t *testing.T) {
+	forbidden := []string{"FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "WEBSITE_RUN_FROM_PACKAGE",
+		"WEBSITE_CONTENTSHARE", "WEBSITE_CONTENTAZUREFILECONNECTIONSTRING", "SCM_DO_BUILD_DURING_DEPLOYMENT",
+		"ENABLE_ORYX_BUILD", "WEBSITE_NODE_DEFAULT_VERSION", "APPINSIGHTS_INSTRUMENTATIONKEY"}
+	p := runPlan(t, nil)
+	for _, slot := range stack.Slots {
+		app := find(t, p, "azure-native:web:WebApp", string(slot)+"-app")
+		flat := plan.Flatten(app.Inputs)
+		settings := map[string]string{}
+		for path, v := range flat {
+			if strings.HasPrefix(path, "siteConfig.appSettings[") && strings.HasSuffix(path, "].name") {
+				value := flat[strings.TrimSuffix(path, "name")+"value"]
+				settings[strings.Trim(v, `"`)] = strings.Trim(value, `"`)
+			}
+		}
+		for _, f := range forbidden {
+			if _, ok := settings[f]; ok {
+				t.Errorf("%s sets %s", slot, f)
+			}
+		}
+		for _, k := range []string{"alwaysOn", "linuxFxVersion", "use32BitWorkerProcess"} {
+			if _, ok := flat["siteConfig."+k]; ok {
+				t.Errorf("%s sets siteConfig.%s", slot, k)
+			}
+		}
+		want := map[string]string{
+			"SLOT_NAME": string(slot), "AzureWebJobsStorage__credential": "managedidentity",
+			"AzureWebJobsStorage__clientId":         "client-id-of-slotless-" + hash + "-" + string(slot) + "-id",
+			"APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=mock;IngestionEndpoint=https://slotless-" + hash + "-appi.in.applicationinsights.azure.com/",
+		}
+		for k, v := range want {
+			if settings[k] != v {
+				t.Errorf("%s %s: got %q, want %q", slot, k, settings[k], v)
+			}
+		}
+	}
+}
+
+func TestReuseExistingAPIMAndResourceGroup(t *testing.T) {
+	cfg := config(t, map[string]string{"apimName": "shared-apim", "apimResourceGroupName": "shared-rg", "publisherEmail": "<unset>", "resourceGroupName": "existing-rg"})
+	mocks, err := plan.Execute("test", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := plan.Run("test", cfg)
+	for _, r := range p.Resources {
+		if r.Type == "azure-native:apimanagement:ApiManagementService" || r.Type == "azure-native:resources:ResourceGroup" {
+			t.Errorf("got %s %s, want the existing one reused", r.Type, r.Name)
+		}
+		if strings.HasPrefix(r.Type, "azure-native:apimanagement:") && r.Inputs["resourceGroupName"] != "shared-rg" {
+			t.Errorf("%s %s: got resourceGroupName %v, want shared-rg", r.Type, r.Name, r.Inputs["resourceGroupName"])
+		}
+		if strings.HasPrefix(r.Type, "azure-native:web:") && r.Inputs["resourceGroupName"] != "existing-rg" {
+			t.Errorf("%s %s: got resourceGroupName %v, want existing-rg", r.Type, r.Name, r.Inputs["resourceGroupName"])
+		}
+	}
+	looked := false
+	for _, c := range mocks.Calls {
+		looked = looked || c.Token == "azure-native:apimanagement:getApiManagementService"
+	}
+	if !looked {
+		t.Error("got no getApiManagementService call, want the existing service looked up")
+	}
+}
+
+func TestInvalidConfigRegistersNothing(t *testing.T) {
+	mocks := &plan.Mocks{}
+	_, err := plan.Execute("test", config(t, map[string]string{"blueWeight": "150"}))
+	if err == nil || !strings.Contains(err.Error(), "blueWeight: 150 is out of range 0..100") {
+		t.Fatalf("got %v, want the blueWeight range error", err)
+	}
+	if len(mocks.Recorded) != 0 {
+		t.Fatalf("got %d resources registered, want none", len(mocks.Recorded))
+	}
+}
+
+func TestColourChildrenAreParented(t *testing.T) {
+	mocks, err := plan.Execute("test", config(t, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range mocks.Recorded {
+		if strings.HasPrefix(r.Name, "green-") && (strings.Contains(r.Type, ":web:") || strings.Contains(r.Type, ":managedidentity:") || strings.Contains(r.Type, ":authorization:")) {
+			if !strings.Contains(r.Parent, stack.ColourType+"::green") {
+				t.Errorf("%s %s: got parent %q, want the green Colour component", r.Type, r.Name, r.Parent)
+			}
+		}
+	}
+}
+
+func TestRerunChangesNothing(t *testing.T) {
+	for _, blue := range []string{"0", "10", "100"} {
+		a := runPlan(t, map[string]string{"blueWeight": blue})
+		b := runPlan(t, map[string]string{"blueWeight": blue})
+		if d := plan.Diff(a, b); len(d) != 0 {
+			t.Errorf("blue %s: a second run changes %+v, want nothing", blue, d)
+		}
+	}
+}
+
+// TestBlastRadius checks what a traffic change touches, as `pulumi up` would see it: a shift
+// changes only the pool; completing or rolling back a release changes only the pool and
+// current-slot-name.
+func TestBlastRadius(t *testing.T) {
+	values := []int{0, 1, 10, 49, 50, 51, 90, 99, 100}
+	plans := map[int]*plan.Plan{}
+	for _, v := range values {
+		plans[v] = runPlan(t, map[string]string{"blueWeight": fmt.Sprint(v)})
+	}
+	for _, from := range values {
+		for _, to := range values {
+			if from == to {
+				continue
+			}
+			t.Run(fmt.Sprintf("%d->%d", from, to), func(t *testing.T) {
+				allowed := map[string]bool{stack.PoolID: true}
+				completes := to == 0 || to == 100
+				if completes {
+					allowed[stack.CurrentSlotNamedValue] = true
+				}
+				changes := plan.Diff(plans[from], plans[to])
+				sawPool := false
+				for _, c := range changes {
+					if !allowed[c.Name] {
+						t.Errorf("changes %s %s (%v), want only %v", c.Type, c.Name, c.Properties, allowed)
+					}
+					sawPool = sawPool || c.Name == stack.PoolID
+				}
+				if !sawPool {
+					t.Errorf("got changes %v, want the pool among them", changes)
+				}
+				if !completes && len(changes) != 1 {
+					t.Errorf("got %d changed resources, want exactly 1, the pool", len(changes))
+				}
+			})
+		}
+	}
+}
