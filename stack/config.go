@@ -67,6 +67,18 @@ type Key struct {
 	Default string
 	Allowed string
 	Doc     string
+	// Secret keys hold credentials: set them with `pulumi config set --secret`.
+	Secret bool
+}
+
+// LookupKey returns the description of a config key.
+func LookupKey(name string) (Key, bool) {
+	for _, k := range Keys {
+		if k.Name == name {
+			return k, true
+		}
+	}
+	return Key{}, false
 }
 
 // APIMSKUs are the API Management tiers this stack can create. Developer and Premium are v1 tiers
@@ -78,23 +90,23 @@ var InstanceMemorySizes = []int{512, 2048, 4096}
 
 // Keys lists every project config key.
 var Keys = []Key{
-	{"blueWeight", "0", "integer 0..100", "percent of API traffic sent to blue; green gets the rest"},
-	{"greenWeight", "100 - blueWeight", "integer 0..100, summing to 100 with blueWeight", "optional; when set it must agree with blueWeight"},
-	{"prefix", "slotless", "3..12 lower-case letters and digits, starting with a letter", "starts every resource name"},
-	{"resourceGroupName", "(create <prefix>-<stack>-rg)", "an existing resource group name, 1..90 characters", "deploy into this resource group instead of creating one"},
-	{"storageAccountName", "(st<prefix><hash>)", "3..24 lower-case letters and digits", "override the derived, globally unique storage account name"},
-	{"maximumInstanceCount", "100", "integer 40..1000", "Flex Consumption scale-out limit of each app"},
-	{"instanceMemoryMB", "2048", "512, 2048 or 4096", "Flex Consumption instance size of each app"},
-	{"logRetentionDays", "30", "integer 30..730", "Log Analytics retention"},
-	{"apimName", "(create one)", "an existing API Management service name", "reuse this service instead of creating one"},
-	{"apimResourceGroupName", "(required with apimName)", "the existing service's resource group", "where apimName lives"},
-	{"apimSku", "Consumption", strings.Join(APIMSKUs, ", "), "tier of a created service"},
-	{"apimCapacity", "0 for Consumption, else 1", "0 for Consumption, else integer 1..12", "scale units of a created service"},
-	{"publisherName", "slotless", "1..100 characters", "publisher name of a created service"},
-	{"publisherEmail", "(required to create a service)", "an e-mail address", "publisher e-mail of a created service"},
-	{"apiPath", "slotless", "1..80 of letters, digits, '-', '_' and '/', not starting or ending with '/'", "the API's path under the gateway"},
-	{"subscriptionRequired", "true", "true or false", "whether callers need an APIM subscription key"},
-	{"corsOrigins", "[] (no CORS policy)", "a list of http(s) origins, or [\"*\"]", "origins allowed by the API's CORS policy"},
+	{"blueWeight", "0", "integer 0..100", "percent of API traffic sent to blue; green gets the rest", false},
+	{"greenWeight", "100 - blueWeight", "integer 0..100, summing to 100 with blueWeight", "optional; when set it must agree with blueWeight", false},
+	{"prefix", "slotless", "3..12 lower-case letters and digits, starting with a letter", "starts every resource name", false},
+	{"resourceGroupName", "(create <prefix>-<stack>-rg)", "an existing resource group name, 1..90 characters", "deploy into this resource group instead of creating one", false},
+	{"storageAccountName", "(st<prefix><hash>)", "3..24 lower-case letters and digits", "override the derived, globally unique storage account name", false},
+	{"maximumInstanceCount", "100", "integer 40..1000", "Flex Consumption scale-out limit of each app", false},
+	{"instanceMemoryMB", "2048", "512, 2048 or 4096", "Flex Consumption instance size of each app", false},
+	{"logRetentionDays", "30", "integer 30..730", "Log Analytics retention", false},
+	{"apimName", "(create one)", "an existing API Management service name", "reuse this service instead of creating one", false},
+	{"apimResourceGroupName", "(required with apimName)", "the existing service's resource group", "where apimName lives", false},
+	{"apimSku", "Consumption", strings.Join(APIMSKUs, ", "), "tier of a created service", false},
+	{"apimCapacity", "0 for Consumption, else 1", "0 for Consumption, else integer 1..12", "scale units of a created service", false},
+	{"publisherName", "slotless", "1..100 characters", "publisher name of a created service", false},
+	{"publisherEmail", "(required to create a service)", "an e-mail address", "publisher e-mail of a created service", false},
+	{"apiPath", "slotless", "1..80 of letters, digits, '-', '_' and '/', not starting or ending with '/'", "the API's path under the gateway", false},
+	{"subscriptionRequired", "true", "true or false", "whether callers need an APIM subscription key", false},
+	{"corsOrigins", "[] (no CORS policy)", "a list of http(s) origins, or [\"*\"]", "origins allowed by the API's CORS policy", false},
 }
 
 // KeyNames returns the names of Keys, for messages that list what is allowed.

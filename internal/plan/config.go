@@ -163,3 +163,23 @@ func (c StackConfig) Source() stack.Source {
 		return v, ok
 	}
 }
+
+// CheckSecrets rejects encrypted values of keys the program validates: the offline plan cannot
+// decrypt them, and a placeholder would fail validation with a misleading message. Keys meant
+// to be secret accept the placeholder.
+func (c StackConfig) CheckSecrets() error {
+	var problems []string
+	for _, key := range c.Secrets {
+		name, ok := strings.CutPrefix(key, stack.Project+":")
+		if !ok || c.Values[key] != SecretPlaceholder {
+			continue
+		}
+		if k, known := stack.LookupKey(name); known && !k.Secret {
+			problems = append(problems, fmt.Sprintf("%s: is encrypted in the stack file, and the offline plan cannot decrypt it; pass --set %s=<value>, or keep it in plain text since it is not a secret", name, name))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "\n"))
+	}
+	return nil
+}

@@ -48,6 +48,9 @@ func Run(stackName string, cfg StackConfig) (*Plan, error) {
 	if err := cfg.CheckKeys(); err != nil {
 		return nil, &ConfigError{err}
 	}
+	if err := cfg.CheckSecrets(); err != nil {
+		return nil, &ConfigError{err}
+	}
 	parsed, err := stack.Parse(cfg.Source())
 	if err != nil {
 		// The program would fail with the same message; saying it here keeps the wording.

@@ -1,0 +1,78 @@
+package plan
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestLoadConfigLayersDefaultsStackAndSet(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Pulumi.yaml", "name: slotless\nruntime: go\nconfig:\n  blueWeight:\n    type: integer\n    default: 0\n  apiPath:\n    default: slotless\n  corsOrigins:\n    type: array\n")
+	write("Pulumi.s.yaml", "config:\n  slotless:blueWeight: 10\n  azure-native:location: westeurope\n  slotless:corsOrigins:\n    - https://a.example.com\n  slotless:token:\n    secure: v1:xyz\n")
+	cfg, err := LoadConfig(dir, "s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Set("apiPath=orders"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ key, want string }{
+		{"slotless:blueWeight", "10"},                         // the stack file beats the default
+		{"slotless:apiPath", "orders"},                        // --set beats both
+		{"azure-native:location", "westeurope"},               // other namespaces pass through
+		{"slotless:corsOrigins", `["https://a.example.com"]`}, // lists reach the program as JSON
+		{"slotless:token", SecretPlaceholder},                 // never decrypted
+	}
+	for _, tt := range tests {
+		if got := cfg.Values[tt.key]; got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.key, got, tt.want)
+		}
+	}
+	if len(cfg.Secrets) != 1 || cfg.Secrets[0] != "slotless:token" {
+		t.Errorf("secrets: got %v, want [slotless:token]", cfg.Secrets)
+	}
+}
+
+func TestDiff(t *testing.T) {
+	res := func(name string, inputs map[string]any, ignore ...string) Resource {
+		return Resource{Type: "t", Name: name, Inputs: inputs, IgnoreChanges: ignore}
+	}
+	before := &Plan{Resources: []Resource{
+		res("same", map[string]any{"a": 1.0}),
+		res("pool", map[string]any{"pool": map[string]any{"services": []any{map[string]any{"weight": 100.0}}}}),
+		res("frozen", map[string]any{"value": "green-backend"}),
+		res("gone", map[string]any{}),
+	}}
+	after := &Plan{Resources: []Resource{
+		res("same", map[string]any{"a": 1.0}),
+		res("pool", map[string]any{"pool": map[string]any{"services": []any{map[string]any{"weight": 90.0}}}}),
+		res("frozen", map[string]any{"value": "blue-backend"}, "value"),
+		res("new", map[string]any{}),
+	}}
+	got := Diff(before, after)
+	want := []Change{
+		{Type: "t", Name: "gone", Kind: Delete},
+		{Type: "t", Name: "new", Kind: Create},
+		{Type: "t", Name: "pool", Kind: Update, Properties: []PropertyChange{{Path: "pool.services[0].weight", Before: "100", After: "90"}}},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i].Name != want[i].Name || got[i].Kind != want[i].Kind || len(got[i].Properties) != len(want[i].Properties) {
+			t.Errorf("change %d: got %+v, want %+v", i, got[i], want[i])
+			continue
+		}
+		for j := range want[i].Properties {
+			if got[i].Properties[j] != want[i].Properties[j] {
+				t.Errorf("change %d property %d: got %+v, want %+v", i, j, got[i].Properties[j], want[i].Properties[j])
+			}
+		}
+	}
+}
