@@ -69,7 +69,7 @@ func newGateway(ctx *pulumi.Context, a gatewayArgs) (*Gateway, error) {
 	svcName := pulumi.String(g.ServiceName)
 
 	for _, slot := range Slots {
-		b, err := newSlotBackend(ctx, slot, a.colours[slot], svcRG, svcName, a.resourceGroup, on)
+		b, err := newSlotBackend(ctx, slot, a.colours[slot], a.cfg.CircuitBreaker, svcRG, svcName, a.resourceGroup, on)
 		if err != nil {
 			return nil, err
 		}
@@ -136,7 +136,7 @@ func functionKeyName(slot Slot) string { return string(slot) + "-function-key" }
 // newSlotBackend stores the slot's function key as a secret named value and declares the single
 // backend that sends it as x-functions-key by reference, so the key is never in a backend's
 // properties, title or description.
-func newSlotBackend(ctx *pulumi.Context, slot Slot, c *Colour, svcRG, svcName, appRG pulumi.StringInput, on pulumi.ResourceOption) (*apimanagement.Backend, error) {
+func newSlotBackend(ctx *pulumi.Context, slot Slot, c *Colour, cb CircuitBreakerConfig, svcRG, svcName, appRG pulumi.StringInput, on pulumi.ResourceOption) (*apimanagement.Backend, error) {
 	key := functionKey(ctx, c.App, appRG)
 	keyName := functionKeyName(slot)
 	nv, err := apimanagement.NewNamedValue(ctx, keyName, &apimanagement.NamedValueArgs{
@@ -167,11 +167,34 @@ func newSlotBackend(ctx *pulumi.Context, slot Slot, c *Colour, svcRG, svcName, a
 			ValidateCertificateChain: pulumi.Bool(true),
 			ValidateCertificateName:  pulumi.Bool(true),
 		},
+		CircuitBreaker: circuitBreaker(cb),
 	}, on, pulumi.DependsOn([]pulumi.Resource{nv}))
 	if err != nil {
 		return nil, fmt.Errorf("apim backend %s: %w", id, err)
 	}
 	return b, nil
+}
+
+// circuitBreaker is the one rule APIM allows per single backend: trip on repeated 5xx answers,
+// so the pool routes around a failing canary before any pipeline reacts. Nil when off.
+func circuitBreaker(cb CircuitBreakerConfig) apimanagement.BackendCircuitBreakerPtrInput {
+	if cb.Failures == 0 {
+		return nil
+	}
+	return &apimanagement.BackendCircuitBreakerArgs{Rules: apimanagement.CircuitBreakerRuleArray{
+		apimanagement.CircuitBreakerRuleArgs{
+			Name:             pulumi.String("slotless-5xx"),
+			AcceptRetryAfter: pulumi.Bool(true),
+			TripDuration:     pulumi.String(cb.TripDuration),
+			FailureCondition: &apimanagement.CircuitBreakerFailureConditionArgs{
+				Count:    pulumi.Int(cb.Failures),
+				Interval: pulumi.String(cb.Interval),
+				StatusCodeRanges: apimanagement.FailureStatusCodeRangeArray{
+					apimanagement.FailureStatusCodeRangeArgs{Min: pulumi.Int(500), Max: pulumi.Int(599)},
+				},
+			},
+		},
+	}}
 }
 
 // Function keys can lag a new app's creation, so the lookup retries for a while before failing.
@@ -251,7 +274,28 @@ func (g *Gateway) declareAPI(ctx *pulumi.Context, a gatewayArgs, svcRG, svcName 
 			return fmt.Errorf("apim operation %s: %w", op.ID, err)
 		}
 	}
-	xml, err := RenderPolicy(PolicyInput{PoolID: PoolID, CORSOrigins: a.cfg.API.CORSOrigins})
+	policyIn := NewPolicyInput(a.cfg)
+	policyDeps := []pulumi.Resource{api, g.Pool}
+	for _, b := range g.Backends {
+		policyDeps = append(policyDeps, b)
+	}
+	if policyIn.PinTokenNamedValue != "" {
+		// The policy names the token by reference; APIM rejects a policy whose named value
+		// does not exist yet.
+		token, err := apimanagement.NewNamedValue(ctx, PinTokenNamedValue, &apimanagement.NamedValueArgs{
+			NamedValueId:      pulumi.String(PinTokenNamedValue),
+			DisplayName:       pulumi.String(PinTokenNamedValue),
+			ResourceGroupName: svcRG,
+			ServiceName:       svcName,
+			Value:             pulumi.ToSecret(pulumi.String(a.cfg.PinToken)).(pulumi.StringOutput),
+			Secret:            pulumi.Bool(true),
+		}, on)
+		if err != nil {
+			return fmt.Errorf("apim named value %s: %w", PinTokenNamedValue, err)
+		}
+		policyDeps = append(policyDeps, token)
+	}
+	xml, err := RenderPolicy(policyIn)
 	if err != nil {
 		return err
 	}
@@ -262,7 +306,7 @@ func (g *Gateway) declareAPI(ctx *pulumi.Context, a gatewayArgs, svcRG, svcName 
 		ServiceName:       svcName,
 		Format:            pulumi.String(apimanagement.PolicyContentFormatRawxml),
 		Value:             pulumi.String(xml),
-	}, pulumi.DependsOn([]pulumi.Resource{api, g.Pool})); err != nil {
+	}, pulumi.DependsOn(policyDeps)); err != nil {
 		return fmt.Errorf("apim api policy: %w", err)
 	}
 	return nil

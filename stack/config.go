@@ -37,6 +37,22 @@ type Config struct {
 
 	APIM APIMConfig
 	API  APIConfig
+
+	// PinToken enables slot pinning: a request with X-Slotless-Slot and this token in
+	// X-Slotless-Token goes to that slot. Empty disables pinning.
+	PinToken string
+	// MaxStep is the largest traffic step towards a release slot that shift and plan accept
+	// without forcing. Rollbacks are never limited.
+	MaxStep        int
+	CircuitBreaker CircuitBreakerConfig
+}
+
+// CircuitBreakerConfig is the rule put on each single backend, never on the pool.
+type CircuitBreakerConfig struct {
+	// Failures is how many 5xx answers within Interval trip the breaker; 0 turns it off.
+	Failures     int
+	Interval     string
+	TripDuration string
 }
 
 // APIMConfig says whether API Management is created or reused.
@@ -100,13 +116,18 @@ var Keys = []Key{
 	{"logRetentionDays", "30", "integer 30..730", "Log Analytics retention", false},
 	{"apimName", "(create one)", "an existing API Management service name", "reuse this service instead of creating one", false},
 	{"apimResourceGroupName", "(required with apimName)", "the existing service's resource group", "where apimName lives", false},
-	{"apimSku", "Consumption", strings.Join(APIMSKUs, ", "), "tier of a created service", false},
+	{"apimSku", "Consumption", strings.Join(APIMSKUs, ", "), "tier of the created service, or of the reused one (it decides whether circuit breakers are possible)", false},
 	{"apimCapacity", "0 for Consumption, else 1", "0 for Consumption, else integer 1..12", "scale units of a created service", false},
 	{"publisherName", "slotless", "1..100 characters", "publisher name of a created service", false},
 	{"publisherEmail", "(required to create a service)", "an e-mail address", "publisher e-mail of a created service", false},
 	{"apiPath", "slotless", "1..80 of letters, digits, '-', '_' and '/', not starting or ending with '/'", "the API's path under the gateway", false},
 	{"subscriptionRequired", "true", "true or false", "whether callers need an APIM subscription key", false},
 	{"corsOrigins", "[] (no CORS policy)", "a list of http(s) origins, or [\"*\"]", "origins allowed by the API's CORS policy", false},
+	{"pinToken", "(unset: pinning off)", "16..256 characters without spaces; set with --secret", "token that lets gates and testers pin a request to one slot with X-Slotless-Slot", true},
+	{"maxStep", "50", "integer 1..100", "largest traffic step towards a release slot without --allow-jump/--force; 100 allows pure blue/green", false},
+	{"circuitBreakerFailures", "0 on Consumption, else 10", "integer 0..10000; must be 0 on Consumption", "5xx answers within the interval that trip a slot's backend; 0 turns the breaker off", false},
+	{"circuitBreakerInterval", "PT1M", "ISO 8601 duration, e.g. PT30S, PT1M, PT5M", "window the failures are counted in", false},
+	{"circuitBreakerTripDuration", "PT1M", "ISO 8601 duration", "how long a tripped backend is taken out of the pool", false},
 }
 
 // KeyNames returns the names of Keys, for messages that list what is allowed.
@@ -143,6 +164,8 @@ var (
 	apimNameRE    = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{0,48}[a-zA-Z0-9]$`)
 	apiPathRE     = regexp.MustCompile(`^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$`)
 	locationRE    = regexp.MustCompile(`^[a-z][a-z0-9]{1,39}$`)
+	pinTokenRE    = regexp.MustCompile(`^\S{16,256}$`)
+	isoDurationRE = regexp.MustCompile(`^P(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?$`)
 )
 
 // Parse validates raw config values. It reports every bad key at once, one line each, naming
@@ -215,6 +238,27 @@ func Parse(src Source) (*Config, error) {
 	}
 	c.API.SubscriptionRequired = p.boolean("subscriptionRequired", true)
 	c.API.CORSOrigins = p.origins("corsOrigins")
+
+	c.PinToken = p.match("pinToken", "", pinTokenRE, "16..256 characters without spaces")
+	c.MaxStep = p.intIn("maxStep", 50, 1, 100)
+	if c.APIM.SKU == "Consumption" {
+		// The Consumption tier does not support circuit breakers.
+		if raw, ok := src("circuitBreakerFailures"); ok {
+			if n, err := atoi(raw); err != nil || n != 0 {
+				p.failf("circuitBreakerFailures: %q is not allowed on the Consumption tier, which does not support circuit breakers; want 0, or another apimSku", raw)
+			}
+		}
+	} else {
+		c.CircuitBreaker.Failures = p.intIn("circuitBreakerFailures", 10, 0, 10000)
+	}
+	c.CircuitBreaker.Interval = p.match("circuitBreakerInterval", "PT1M", isoDurationRE, "an ISO 8601 duration such as PT1M")
+	c.CircuitBreaker.TripDuration = p.match("circuitBreakerTripDuration", "PT1M", isoDurationRE, "an ISO 8601 duration such as PT1M")
+	for key, v := range map[string]string{"circuitBreakerInterval": c.CircuitBreaker.Interval, "circuitBreakerTripDuration": c.CircuitBreaker.TripDuration} {
+		// The pattern lets an empty "P" or "PT" through; a duration needs a number.
+		if !strings.ContainsAny(v, "0123456789") {
+			p.fail(key, v, "an ISO 8601 duration such as PT1M")
+		}
+	}
 
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)

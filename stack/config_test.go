@@ -45,6 +45,11 @@ func TestParseAccepts(t *testing.T) {
 			return strings.Join(c.API.CORSOrigins, " ") == "https://a.example.com http://localhost:3000"
 		}},
 		{"cors wildcard when configured", map[string]string{"corsOrigins": `["*"]`}, func(c *Config) bool { return c.API.CORSOrigins[0] == "*" }},
+		{"pinning and breaker on a v2 tier", map[string]string{"pinToken": "0123456789abcdef", "apimSku": "StandardV2", "circuitBreakerFailures": "5", "circuitBreakerInterval": "PT30S"}, func(c *Config) bool {
+			return c.PinToken == "0123456789abcdef" && c.CircuitBreaker == CircuitBreakerConfig{5, "PT30S", "PT1M"}
+		}},
+		{"breaker on by default off Consumption", map[string]string{"apimSku": "Premium"}, func(c *Config) bool { return c.CircuitBreaker.Failures == 10 }},
+		{"breaker off on Consumption", nil, func(c *Config) bool { return c.CircuitBreaker.Failures == 0 && c.MaxStep == 50 }},
 		{"memory 4096", map[string]string{"instanceMemoryMB": "4096"}, func(c *Config) bool { return c.InstanceMemoryMB == 4096 }},
 	}
 	for _, tt := range tests {
@@ -92,6 +97,11 @@ func TestParseRejects(t *testing.T) {
 		{"cors not json", map[string]string{"corsOrigins": "https://a.example.com"}, `corsOrigins: "https://a.example.com" is not valid, want a JSON list`},
 		{"cors path", map[string]string{"corsOrigins": `["https://a.example.com/app"]`}, `corsOrigins: "https://a.example.com/app" is not valid, want an origin`},
 		{"cors wildcard mixed", map[string]string{"corsOrigins": `["*", "https://a.example.com"]`}, `want "*" alone`},
+		{"breaker on consumption", map[string]string{"circuitBreakerFailures": "5"}, `circuitBreakerFailures: "5" is not allowed on the Consumption tier, which does not support circuit breakers`},
+		{"breaker interval", map[string]string{"apimSku": "Basic", "circuitBreakerInterval": "1m"}, `circuitBreakerInterval: "1m" is not valid, want an ISO 8601 duration`},
+		{"breaker empty duration", map[string]string{"apimSku": "Basic", "circuitBreakerTripDuration": "PT"}, `circuitBreakerTripDuration: "PT" is not valid`},
+		{"short pin token", map[string]string{"pinToken": "short"}, `pinToken: "short" is not valid, want 16..256 characters without spaces`},
+		{"max step", map[string]string{"maxStep": "0"}, "maxStep: 0 is out of range 1..100"},
 		{"unknown colour in origin scheme", map[string]string{"corsOrigins": `["ftp://a.example.com"]`}, `corsOrigins: "ftp://a.example.com" is not valid`},
 	}
 	for _, tt := range tests {

@@ -29,6 +29,33 @@ func xmlEscape(s string) (string, error) {
 type PolicyInput struct {
 	PoolID      string
 	CORSOrigins []string
+	// PinTokenNamedValue names the secret named value holding the pinning token; empty turns
+	// slot pinning off. The token itself never appears in the policy, only {{name}}.
+	PinTokenNamedValue string
+	// PinnedBackends are the single backends a pinned request can go to.
+	PinnedBackends []PinnedBackend
+}
+
+// PinnedBackend maps a slot name in X-Slotless-Slot to its backend.
+type PinnedBackend struct {
+	Slot      Slot
+	BackendID string
+}
+
+// PinTokenNamedValue is the secret named value holding the slot pinning token.
+const PinTokenNamedValue = "slotless-pin-token"
+
+// NewPolicyInput builds the policy input for a config: the pool, CORS, and slot pinning when a
+// pinning token is configured.
+func NewPolicyInput(cfg *Config) PolicyInput {
+	in := PolicyInput{PoolID: PoolID, CORSOrigins: cfg.API.CORSOrigins}
+	if cfg.PinToken != "" {
+		in.PinTokenNamedValue = PinTokenNamedValue
+		for _, s := range Slots {
+			in.PinnedBackends = append(in.PinnedBackends, PinnedBackend{Slot: s, BackendID: s.BackendID()})
+		}
+	}
+	return in
 }
 
 // RenderPolicy renders the API policy canonically: a fixed template, tabs for indentation,

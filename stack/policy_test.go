@@ -63,3 +63,61 @@ func TestRenderPolicy(t *testing.T) {
 		})
 	}
 }
+
+func TestRenderPolicyWithPinning(t *testing.T) {
+	cfg := &Config{PinToken: "0123456789abcdef0123", API: APIConfig{}}
+	got, err := RenderPolicy(NewPolicyInput(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Inbound struct {
+			SetVariable struct {
+				Value string `xml:"value,attr"`
+			} `xml:"set-variable"`
+			SetHeader struct {
+				Name   string `xml:"name,attr"`
+				Action string `xml:"exists-action,attr"`
+			} `xml:"set-header"`
+			Choose struct {
+				When []struct {
+					Condition string `xml:"condition,attr"`
+					Backend   struct {
+						ID string `xml:"backend-id,attr"`
+					} `xml:"set-backend-service"`
+				} `xml:"when"`
+				Otherwise struct {
+					Backend struct {
+						ID string `xml:"backend-id,attr"`
+					} `xml:"set-backend-service"`
+				} `xml:"otherwise"`
+			} `xml:"choose"`
+		} `xml:"inbound"`
+	}
+	if err := xml.Unmarshal([]byte(got), &doc); err != nil {
+		t.Fatalf("policy is not XML: %v\n%s", err, got)
+	}
+	in := doc.Inbound
+	if !strings.Contains(in.SetVariable.Value, `GetValueOrDefault("X-Slotless-Token", "") == "{{slotless-pin-token}}"`) {
+		t.Errorf("pinning needs the token: got %q", in.SetVariable.Value)
+	}
+	if strings.Contains(got, cfg.PinToken) {
+		t.Errorf("the token itself is in the policy; want only its named value reference")
+	}
+	if in.SetHeader.Name != "X-Slotless-Token" || in.SetHeader.Action != "delete" {
+		t.Errorf("token header: got %+v, want it deleted before the backend", in.SetHeader)
+	}
+	want := map[string]string{"green": "green-backend", "blue": "blue-backend"}
+	if len(in.Choose.When) != 2 {
+		t.Fatalf("got %d pinned routes, want 2", len(in.Choose.When))
+	}
+	for _, w := range in.Choose.When {
+		slot := strings.TrimSuffix(strings.SplitAfter(w.Condition, `== "`)[1], `")`)
+		if want[slot] != w.Backend.ID {
+			t.Errorf("pinned %s: got backend %q, want %q", slot, w.Backend.ID, want[slot])
+		}
+	}
+	if in.Choose.Otherwise.Backend.ID != PoolID {
+		t.Errorf("unpinned: got %q, want the pool", in.Choose.Otherwise.Backend.ID)
+	}
+}

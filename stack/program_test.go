@@ -396,3 +396,64 @@ func TestBlastRadius(t *testing.T) {
 		}
 	}
 }
+
+func TestCircuitBreakerOnSingleBackendsOnly(t *testing.T) {
+	tests := []struct {
+		set  map[string]string
+		want bool
+	}{
+		{nil, false}, // Consumption does not support circuit breakers
+		{map[string]string{"apimSku": "StandardV2"}, true},
+		{map[string]string{"apimSku": "Premium", "circuitBreakerFailures": "0"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.set), func(t *testing.T) {
+			p := runPlan(t, tt.set)
+			for _, slot := range stack.Slots {
+				flat := plan.Flatten(find(t, p, "azure-native:apimanagement:Backend", slot.BackendID()).Inputs)
+				_, got := flat["circuitBreaker.rules[0].failureCondition.count"]
+				if got != tt.want {
+					t.Errorf("%s breaker: got %v, want %v", slot, got, tt.want)
+				}
+				if got && flat["circuitBreaker.rules[0].failureCondition.statusCodeRanges[0].min"] != "500" {
+					t.Errorf("%s breaker trips on %v, want 5xx", slot, flat["circuitBreaker.rules[0].failureCondition.statusCodeRanges[0].min"])
+				}
+			}
+			if _, ok := find(t, p, "azure-native:apimanagement:Backend", stack.PoolID).Inputs["circuitBreaker"]; ok {
+				t.Error("the pool has a circuit breaker; APIM rejects that")
+			}
+		})
+	}
+}
+
+func TestPinTokenIsASecretNamedValue(t *testing.T) {
+	const token = "pin-token-0123456789abcdef"
+	mocks, err := plan.Execute("test", config(t, map[string]string{"pinToken": token}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range mocks.Recorded {
+		if r.Type == "azure-native:apimanagement:NamedValue" && r.Name == stack.PinTokenNamedValue {
+			found = true
+			if !r.Inputs["value"].ContainsSecrets() || !r.Inputs["secret"].BoolValue() {
+				t.Errorf("pin token named value: got %v, want a secret value in a secret named value", r.Inputs)
+			}
+			continue
+		}
+		if leak := findPlain(resource.NewObjectProperty(r.Inputs), token); leak != "" {
+			t.Errorf("%s %s carries the pin token in plain text at %s", r.Type, r.Name, leak)
+		}
+	}
+	if !found {
+		t.Fatal("no pin token named value")
+	}
+	p, _ := plan.Run("test", config(t, map[string]string{"pinToken": token}))
+	policy := find(t, p, "azure-native:apimanagement:ApiPolicy", "api-policy").Inputs["value"].(string)
+	if !strings.Contains(policy, "{{slotless-pin-token}}") || !strings.Contains(policy, `backend-id="blue-backend"`) {
+		t.Errorf("policy does not pin with the token:\n%s", policy)
+	}
+	if none := find(t, runPlan(t, nil), "azure-native:apimanagement:ApiPolicy", "api-policy").Inputs["value"].(string); strings.Contains(none, "X-Slotless") {
+		t.Errorf("pinning is on without a token:\n%s", none)
+	}
+}

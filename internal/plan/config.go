@@ -17,6 +17,11 @@ import (
 // SecretPlaceholder stands for a secret value, which the offline plan never decrypts or shows.
 const SecretPlaceholder = "[secret]"
 
+// SecretStandIn is what the program is given for an encrypted value the offline plan cannot
+// decrypt. It passes validation of keys meant to be secret, and the program marks every such
+// value secret, so it shows as SecretPlaceholder.
+const SecretStandIn = "offline-plan-stand-in-for-an-encrypted-value"
+
 // StackConfig is a stack's flattened configuration as Pulumi hands it to the program:
 // namespaced keys ("slotless:blueWeight") to string values, lists and maps as JSON.
 type StackConfig struct {
@@ -107,7 +112,7 @@ func (c *StackConfig) MergeStack(raw []byte) error {
 		key = namespaced(key)
 		if m, ok := value.(map[string]any); ok {
 			if _, secure := m["secure"]; secure && len(m) == 1 {
-				c.Values[key] = SecretPlaceholder
+				c.Values[key] = SecretStandIn
 				if !slices.Contains(c.Secrets, key) {
 					c.Secrets = append(c.Secrets, key)
 				}
@@ -171,7 +176,7 @@ func (c StackConfig) CheckSecrets() error {
 	var problems []string
 	for _, key := range c.Secrets {
 		name, ok := strings.CutPrefix(key, stack.Project+":")
-		if !ok || c.Values[key] != SecretPlaceholder {
+		if !ok || c.Values[key] != SecretStandIn {
 			continue
 		}
 		if k, known := stack.LookupKey(name); known && !k.Secret {

@@ -27,7 +27,7 @@ func TestLoadConfigLayersDefaultsStackAndSet(t *testing.T) {
 		{"slotless:apiPath", "orders"},                        // --set beats both
 		{"azure-native:location", "westeurope"},               // other namespaces pass through
 		{"slotless:corsOrigins", `["https://a.example.com"]`}, // lists reach the program as JSON
-		{"slotless:token", SecretPlaceholder},                 // never decrypted
+		{"slotless:token", SecretStandIn},                     // never decrypted
 	}
 	for _, tt := range tests {
 		if got := cfg.Values[tt.key]; got != tt.want {
