@@ -1,0 +1,378 @@
+package gate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Defaults for the zero fields of HealthConfig. A deployment to Flex
+// Consumption can take minutes to reach every instance, hence the long
+// overall timeout; the request timeout stays under APIM's default backend
+// timeout so a hung app shows up as ours, not as a gateway error.
+const (
+	DefaultSuccesses      = 3
+	DefaultInterval       = 5 * time.Second
+	DefaultTimeout        = 5 * time.Minute
+	DefaultRequestTimeout = 10 * time.Second
+)
+
+// maxHealthBody bounds what a poll reads, so a misrouted URL serving a large
+// page cannot make the gate buffer it.
+const maxHealthBody = 64 << 10
+
+// healthStatusOK is the functionapp's "status" when every check passes.
+const healthStatusOK = "ok"
+
+// HealthConfig says which health endpoint to poll and what counts as healthy.
+type HealthConfig struct {
+	// URL is the full health URL: the app's /api/health, or APIM's <api>/health.
+	URL string
+	// Headers are sent with every poll (pinning token, subscription key,
+	// function key). Their values are never written anywhere.
+	Headers map[string]string
+	// Slot is the colour that must answer, in the body and in X-Slot.
+	Slot string
+	// ExpectVersion, when set, is the version that must answer.
+	ExpectVersion string
+	// Successes is how many healthy answers in a row pass the gate; one good
+	// answer can come from an instance that is about to be replaced.
+	Successes int
+	// Interval is the pause between polls.
+	Interval time.Duration
+	// Timeout bounds the whole gate.
+	Timeout time.Duration
+	// RequestTimeout bounds each poll.
+	RequestTimeout time.Duration
+	// Client sends the polls; nil means a plain client. Redirects are never
+	// followed, whichever client is given, because net/http would forward the
+	// custom headers, and with them the token, to wherever a redirect points.
+	Client *http.Client
+}
+
+// HealthResult describes what the gate saw, pass or fail.
+type HealthResult struct {
+	// Target is URL without query or user info, safe to print.
+	Target string
+	// Attempts is how many polls were sent.
+	Attempts int
+	// Consecutive is the healthy streak at the end.
+	Consecutive int
+	// Slot, Version and Checks are from the last healthy answer.
+	Slot, Version string
+	Checks        map[string]string
+	// Elapsed is the time the gate ran.
+	Elapsed time.Duration
+}
+
+// healthBody is the functionapp's /api/health payload, as far as the gate
+// reads it.
+type healthBody struct {
+	Status  string `json:"status"`
+	Slot    string `json:"slot"`
+	Version string `json:"version"`
+	Checks  map[string]struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+	} `json:"checks"`
+}
+
+// observation is the verdict on one poll.
+type observation struct {
+	ok      bool
+	reason  Reason
+	detail  string
+	summary string // status line for progress, without header values
+	slot    string
+	version string
+	checks  map[string]string
+}
+
+// errGateDeadline marks the gate's own timeout, so it can be told apart from
+// the caller cancelling and from one poll's timeout.
+var errGateDeadline = errors.New("health gate timeout")
+
+// Health polls cfg.URL until it has seen cfg.Successes healthy answers in a row
+// or cfg.Timeout has passed, writing one line per poll to progress. It keeps
+// polling through failures because a slot that was just deployed is expected
+// to fail for a while; when time runs out, the last failure seen decides the
+// reason, since that is the state the slot was left in.
+func Health(ctx context.Context, cfg HealthConfig, progress io.Writer) (HealthResult, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return HealthResult{}, fmt.Errorf("health gate config: %w", err)
+	}
+	if progress == nil {
+		progress = io.Discard
+	}
+	client := noRedirects(cfg.Client)
+	res := HealthResult{Target: redactURL(cfg.URL)}
+
+	fmt.Fprintf(progress, "health gate: GET %s as slot %s", res.Target, cfg.Slot)
+	if cfg.ExpectVersion != "" {
+		fmt.Fprintf(progress, ", version %s", cfg.ExpectVersion)
+	}
+	fmt.Fprintf(progress, "; %d in a row, every %s, up to %s, %s per request", cfg.Successes, cfg.Interval, cfg.Timeout, cfg.RequestTimeout)
+	if names := headerNames(cfg.Headers); len(names) > 0 {
+		fmt.Fprintf(progress, "; headers %s", strings.Join(names, ", "))
+	}
+	fmt.Fprintln(progress)
+
+	start := time.Now()
+	gctx, cancel := context.WithTimeoutCause(ctx, cfg.Timeout, errGateDeadline)
+	defer cancel()
+
+	var last *observation
+	lastAttempt := 0
+polling:
+	for attempt := 1; ; attempt++ {
+		obs := probe(gctx, client, cfg)
+		res.Attempts = attempt
+		res.Elapsed = time.Since(start)
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("health gate stopped after %d attempts: %w", attempt, err)
+		}
+		if gctx.Err() != nil && !obs.ok {
+			// The gate's deadline cut this poll short; that says nothing about
+			// the slot unless it is all we have.
+			fmt.Fprintf(progress, "attempt %d: cut short by the gate timeout\n", attempt)
+			if last == nil {
+				last = &observation{reason: ReasonTimeout, detail: fmt.Sprintf("no answer within the gate timeout of %s", cfg.Timeout)}
+				lastAttempt = attempt
+			}
+			break
+		}
+		if obs.ok {
+			res.Consecutive++
+			res.Slot, res.Version, res.Checks = obs.slot, obs.version, obs.checks
+			fmt.Fprintf(progress, "attempt %d: %s: healthy (%d/%d in a row)\n", attempt, obs.summary, res.Consecutive, cfg.Successes)
+			if res.Consecutive >= cfg.Successes {
+				fmt.Fprintf(progress, "health gate passed after %d attempts in %s\n", attempt, res.Elapsed.Round(time.Millisecond))
+				return res, nil
+			}
+		} else {
+			res.Consecutive = 0
+			last, lastAttempt = &obs, attempt
+			fmt.Fprintf(progress, "attempt %d: %s: %s: %s (0/%d in a row)\n", attempt, obs.summary, obs.reason, obs.detail, cfg.Successes)
+		}
+		select {
+		case <-gctx.Done():
+			break polling
+		case <-time.After(cfg.Interval):
+		}
+	}
+	res.Elapsed = time.Since(start)
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("health gate stopped after %d attempts: %w", res.Attempts, err)
+	}
+
+	detail := fmt.Sprintf("no %d healthy answers in a row from slot %s within %s (%d attempts)", cfg.Successes, cfg.Slot, cfg.Timeout, res.Attempts)
+	if last == nil {
+		return res, &GateError{Reason: ReasonTimeout, Detail: detail}
+	}
+	detail += fmt.Sprintf("; last failure, attempt %d: %s", lastAttempt, last.detail)
+	if res.Consecutive > 0 {
+		detail += fmt.Sprintf("; then %d healthy", res.Consecutive)
+	}
+	return res, &GateError{Reason: last.reason, Detail: detail}
+}
+
+// withDefaults fills zero fields and rejects values that cannot work.
+func (cfg HealthConfig) withDefaults() (HealthConfig, error) {
+	u, err := url.Parse(cfg.URL)
+	if err != nil {
+		// url.Parse echoes the URL, which may carry ?code=; say only what is wrong.
+		return cfg, errors.New("url: not a valid URL")
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return cfg, fmt.Errorf("url %s: want an absolute http or https URL", redactURL(cfg.URL))
+	}
+	if cfg.Slot == "" {
+		return cfg, errors.New("slot: empty")
+	}
+	if cfg.Successes == 0 {
+		cfg.Successes = DefaultSuccesses
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = DefaultInterval
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	switch {
+	case cfg.Successes < 0:
+		return cfg, fmt.Errorf("successes: %d, want at least 1", cfg.Successes)
+	case cfg.Interval < 0:
+		return cfg, fmt.Errorf("interval: %s, want a positive duration", cfg.Interval)
+	case cfg.Timeout < 0:
+		return cfg, fmt.Errorf("timeout: %s, want a positive duration", cfg.Timeout)
+	case cfg.RequestTimeout < 0:
+		return cfg, fmt.Errorf("request timeout: %s, want a positive duration", cfg.RequestTimeout)
+	}
+	return cfg, nil
+}
+
+// probe sends one poll and judges the answer.
+func probe(ctx context.Context, client *http.Client, cfg HealthConfig) observation {
+	rctx, cancel := context.WithTimeout(ctx, cfg.RequestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, cfg.URL, nil)
+	if err != nil {
+		return observation{reason: ReasonUnreachable, summary: "no request", detail: "build request failed"}
+	}
+	for k, v := range cfg.Headers {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return transportFailure(err, rctx, cfg.RequestTimeout)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxHealthBody))
+	if err != nil {
+		obs := transportFailure(err, rctx, cfg.RequestTimeout)
+		obs.summary = fmt.Sprintf("HTTP %d, body cut off", resp.StatusCode)
+		return obs
+	}
+	return judge(resp.StatusCode, resp.Header, body, cfg)
+}
+
+// transportFailure classifies a poll that got no complete answer. The
+// *url.Error wrapper is dropped because its text repeats the URL, query
+// string (and possibly a function key) included.
+func transportFailure(err error, rctx context.Context, limit time.Duration) observation {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		err = ue.Err
+	}
+	var ne net.Error
+	if errors.Is(rctx.Err(), context.DeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return observation{reason: ReasonTimeout, summary: "no answer", detail: fmt.Sprintf("no answer within the request timeout of %s", limit)}
+	}
+	return observation{reason: ReasonUnreachable, summary: "no answer", detail: err.Error()}
+}
+
+// judge decides whether one answer is healthy. Unhealthy is checked before
+// slot and version: an app whose config check fails usually also reports a
+// wrong slot, and the failing check is the more useful thing to show.
+func judge(status int, header http.Header, body []byte, cfg HealthConfig) observation {
+	var h healthBody
+	jsonErr := json.Unmarshal(body, &h)
+	headerSlot, headerVersion := header.Get("X-Slot"), header.Get("X-Version")
+	obs := observation{slot: h.Slot, version: h.Version}
+	if jsonErr != nil {
+		obs.slot, obs.version = headerSlot, headerVersion
+	}
+	obs.summary = fmt.Sprintf("HTTP %d slot=%s version=%s", status, orDash(obs.slot), orDash(obs.version))
+	if len(h.Checks) > 0 {
+		obs.checks = make(map[string]string, len(h.Checks))
+		for name, c := range h.Checks {
+			obs.checks[name] = c.Status
+		}
+	}
+
+	switch {
+	case status != http.StatusOK && jsonErr == nil && h.Status != "":
+		obs.reason, obs.detail = ReasonUnhealthy, fmt.Sprintf("HTTP %d, status %q%s", status, h.Status, failingChecks(h))
+	case status != http.StatusOK:
+		obs.reason, obs.detail = ReasonUnhealthy, fmt.Sprintf("HTTP %d %s", status, http.StatusText(status))
+	case jsonErr != nil:
+		obs.reason, obs.detail = ReasonUnhealthy, "HTTP 200 but the body is not health JSON"
+	case h.Status != healthStatusOK:
+		obs.reason, obs.detail = ReasonUnhealthy, fmt.Sprintf("status %q%s", h.Status, failingChecks(h))
+	case h.Slot != cfg.Slot || headerSlot != cfg.Slot:
+		obs.reason, obs.detail = ReasonWrongSlot, fmt.Sprintf("answered by slot %q (X-Slot %q), want %q", h.Slot, headerSlot, cfg.Slot)
+	case cfg.ExpectVersion != "" && (h.Version != cfg.ExpectVersion || (headerVersion != "" && headerVersion != cfg.ExpectVersion)):
+		obs.reason, obs.detail = ReasonWrongVersion, fmt.Sprintf("version %q (X-Version %q), want %q", h.Version, headerVersion, cfg.ExpectVersion)
+	default:
+		obs.ok = true
+	}
+	return obs
+}
+
+// failingChecks lists the checks that did not pass, with their errors, which
+// the functionapp keeps free of secrets by design.
+func failingChecks(h healthBody) string {
+	var parts []string
+	for name, c := range h.Checks {
+		if c.Status == healthStatusOK {
+			continue
+		}
+		p := name
+		if c.Error != "" {
+			p += " (" + clip(c.Error, 200) + ")"
+		}
+		parts = append(parts, p)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	sort.Strings(parts)
+	return ", failing checks: " + strings.Join(parts, "; ")
+}
+
+// clip shortens s and drops control characters so an odd error text cannot
+// break the one-line-per-poll progress output.
+func clip(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// noRedirects returns a copy of c that hands 3xx answers back instead of
+// following them, so the pinning token never travels to another host.
+func noRedirects(c *http.Client) *http.Client {
+	var cc http.Client
+	if c != nil {
+		cc = *c
+	}
+	cc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cc
+}
+
+// redactURL drops user info and query, the parts that can carry credentials.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(invalid URL)"
+	}
+	u.User, u.RawQuery, u.ForceQuery, u.Fragment = nil, "", false, ""
+	return u.String()
+}
+
+// headerNames lists which headers are sent, so a wrong key can be diagnosed
+// without ever printing one.
+func headerNames(h map[string]string) []string {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, http.CanonicalHeaderKey(k))
+	}
+	sort.Strings(names)
+	return names
+}
