@@ -9,7 +9,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/monitor/azquery"
@@ -305,17 +304,17 @@ func judgeMetrics(cfg MetricsConfig, res *MetricsResult) *GateError {
 	return nil
 }
 
-// printFigures writes the side-by-side table the pipeline log shows.
+// printFigures writes the side-by-side table the pipeline log shows: names
+// left-aligned, figures right-aligned so they can be compared at a glance.
 func printFigures(w io.Writer, res MetricsResult) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "role\tapp\trequests\tfailed\tfailure rate\tp95 ms\t")
+	width := max(len("app"), len(res.Canary.App), len(res.Stable.App))
+	fmt.Fprintf(w, "%-6s  %-*s  %9s  %7s  %12s  %9s\n", "role", width, "app", "requests", "failed", "failure rate", "p95 ms")
 	for _, r := range []struct {
 		role string
 		f    SlotFigures
 	}{{"canary", res.Canary}, {"stable", res.Stable}} {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.2f%%\t%.1f\t\n", r.role, r.f.App, r.f.Requests, r.f.Failed, 100*r.f.FailureRate, r.f.P95Ms)
+		fmt.Fprintf(w, "%-6s  %-*s  %9d  %7d  %11.2f%%  %9.1f\n", r.role, width, r.f.App, r.f.Requests, r.f.Failed, 100*r.f.FailureRate, r.f.P95Ms)
 	}
-	_ = tw.Flush()
 	fmt.Fprintf(w, "verdict: %s: %s\n", res.Verdict, strings.Join(res.Reasons, "; "))
 }
 
