@@ -58,13 +58,9 @@ func namespaced(key string) string {
 // LoadConfig layers the project defaults from Pulumi.yaml under the stack's Pulumi.<stack>.yaml,
 // as the Pulumi CLI does, both read from dir.
 func LoadConfig(dir, stackName string) (StackConfig, error) {
-	cfg := StackConfig{Values: map[string]string{}}
-	project, err := os.ReadFile(filepath.Join(dir, "Pulumi.yaml"))
+	cfg, err := ProjectDefaults(dir)
 	if err != nil {
-		return cfg, fmt.Errorf("read project file: %w", err)
-	}
-	if err := cfg.mergeProject(project); err != nil {
-		return cfg, fmt.Errorf("project file Pulumi.yaml: %w", err)
+		return cfg, err
 	}
 	stackFile := filepath.Join(dir, "Pulumi."+stackName+".yaml")
 	raw, err := os.ReadFile(stackFile)
@@ -73,6 +69,19 @@ func LoadConfig(dir, stackName string) (StackConfig, error) {
 	}
 	if err := cfg.MergeStack(raw); err != nil {
 		return cfg, fmt.Errorf("%s: %w", filepath.Base(stackFile), err)
+	}
+	return cfg, nil
+}
+
+// ProjectDefaults is the config from Pulumi.yaml's defaults alone.
+func ProjectDefaults(dir string) (StackConfig, error) {
+	cfg := StackConfig{Values: map[string]string{}}
+	project, err := os.ReadFile(filepath.Join(dir, "Pulumi.yaml"))
+	if err != nil {
+		return cfg, fmt.Errorf("read project file: %w", err)
+	}
+	if err := cfg.mergeProject(project); err != nil {
+		return cfg, fmt.Errorf("project file Pulumi.yaml: %w", err)
 	}
 	return cfg, nil
 }
