@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/monitor/azquery"
+
+	"github.com/slotless/slotless/internal/gate"
+)
+
+func envFunc(env map[string]string) func(string) string {
+	return func(k string) string { return env[k] }
+}
+
+func TestGateHealthFlags(t *testing.T) {
+	pinEnv := map[string]string{envAPIURL: "https://apim.example/orders/", envPinToken: "pin-0123456789abcdef", envSubscriptionKey: "sub"}
+	tests := []struct {
+		name        string
+		args        []string
+		env         map[string]string
+		wantErr     string // "" means valid
+		wantURL     string
+		wantHeaders []string
+	}{
+		{name: "api url from env", args: []string{"--slot", "blue"}, env: pinEnv,
+			wantURL: "https://apim.example/orders/health", wantHeaders: []string{"Ocp-Apim-Subscription-Key", "X-Slotless-Slot", "X-Slotless-Token"}},
+		{name: "api url flag wins", args: []string{"--slot", "green", "--api-url", "https://other.example/api"}, env: pinEnv,
+			wantURL: "https://other.example/api/health", wantHeaders: []string{"Ocp-Apim-Subscription-Key", "X-Slotless-Slot", "X-Slotless-Token"}},
+		{name: "direct url with function key", args: []string{"--slot", "green", "--url", "https://app.example/api/health"}, env: map[string]string{envFunctionKey: "fk", envPinToken: "ignored-0123456789"},
+			wantURL: "https://app.example/api/health", wantHeaders: []string{"x-functions-key"}},
+		{name: "direct url without keys", args: []string{"--slot", "green", "--url", "http://127.0.0.1:8080/api/health", "--successes", "1", "--interval", "1s", "--timeout", "1m", "--request-timeout", "2s"},
+			wantURL: "http://127.0.0.1:8080/api/health", wantHeaders: []string{}},
+		{name: "bad slot", args: []string{"--slot", "red"}, env: pinEnv, wantErr: `--slot: "red" is not a slot, want green or blue`},
+		{name: "no slot", args: []string{}, env: pinEnv, wantErr: "--slot: required, want green or blue"},
+		{name: "no token", args: []string{"--slot", "blue", "--api-url", "https://apim.example"}, wantErr: "needs the pinning token (stack config pinToken) in SLOTLESS_PIN_TOKEN"},
+		{name: "no target", args: []string{"--slot", "blue"}, wantErr: "give --url, or --api-url or SLOTLESS_API_URL"},
+		{name: "both targets", args: []string{"--slot", "blue", "--url", "http://a/x", "--api-url", "http://b"}, env: pinEnv, wantErr: "--url and --api-url: give one, not both"},
+		{name: "relative url", args: []string{"--slot", "blue", "--url", "/api/health?code=SECRET"}, wantErr: "--url: want an absolute http or https URL"},
+		{name: "bad api url", args: []string{"--slot", "blue", "--api-url", "apim.example"}, env: pinEnv, wantErr: `--api-url: "apim.example" is not an absolute`},
+		{name: "zero successes", args: []string{"--slot", "blue", "--successes", "0"}, env: pinEnv, wantErr: "--successes: 0, want at least 1"},
+		{name: "negative interval", args: []string{"--slot", "blue", "--interval", "-1s"}, env: pinEnv, wantErr: "--interval: -1s, want a positive duration"},
+		{name: "zero timeout", args: []string{"--slot", "blue", "--timeout", "0s"}, env: pinEnv, wantErr: "--timeout: 0s, want a positive duration"},
+		{name: "zero request timeout", args: []string{"--slot", "blue", "--request-timeout", "0"}, env: pinEnv, wantErr: "--request-timeout: 0s"},
+		{name: "unparseable duration", args: []string{"--slot", "blue", "--interval", "soon"}, env: pinEnv, wantErr: `gate health: invalid value "soon" for flag -interval`},
+		{name: "unknown flag", args: []string{"--slot", "blue", "--retries", "3"}, env: pinEnv, wantErr: "flag provided but not defined: -retries"},
+		{name: "stray argument", args: []string{"--slot", "blue", "now"}, env: pinEnv, wantErr: `unexpected argument "now"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := parseGateHealth(tt.args, envFunc(tt.env))
+			if tt.wantErr != "" {
+				var ue usageError
+				if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want a usage error containing %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "SECRET") {
+					t.Errorf("error %q repeats the URL's query", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			if cfg.URL != tt.wantURL {
+				t.Errorf("url: got %q, want %q", cfg.URL, tt.wantURL)
+			}
+			names := make([]string, 0, len(cfg.Headers))
+			for k := range cfg.Headers {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			if got, want := strings.Join(names, ","), strings.Join(tt.wantHeaders, ","); got != want {
+				t.Errorf("headers: got %v, want %v", got, want)
+			}
+			if v, ok := cfg.Headers[headerPinSlot]; ok && v != cfg.Slot {
+				t.Errorf("pin header: got %q, want %q", v, cfg.Slot)
+			}
+		})
+	}
+}
+
+func TestGateMetricsFlags(t *testing.T) {
+	base := []string{"--slot", "blue", "--canary-app", "app-blue", "--stable-app", "app-green", "--workspace-id", "ws"}
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		want    gate.MetricsConfig
+	}{
+		{name: "defaults", args: base, want: gate.MetricsConfig{WorkspaceID: "ws", CanaryApp: "app-blue", StableApp: "app-green", Window: 10 * time.Minute, MinRequests: 50, MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5}},
+		{name: "all set", args: append(base, "--window", "30m", "--min-requests", "5", "--max-failure-rate-delta", "0", "--max-p95-ratio", "2", "--inconclusive", "fail"),
+			want: gate.MetricsConfig{WorkspaceID: "ws", CanaryApp: "app-blue", StableApp: "app-green", Window: 30 * time.Minute, MinRequests: 5, MaxFailureRateDelta: 0, MaxP95Ratio: 2, InconclusiveBlocks: true}},
+		{name: "bad slot", args: []string{"--slot", "red"}, wantErr: `--slot: "red" is not a slot, want green or blue`},
+		{name: "missing names", args: []string{"--slot", "blue"}, wantErr: "--canary-app: required; --stable-app: required; --workspace-id: required"},
+		{name: "bad inconclusive", args: append(base, "--inconclusive", "maybe"), wantErr: `--inconclusive: "maybe", want pass or fail`},
+		{name: "delta as a percentage", args: append(base, "--max-failure-rate-delta", "2"), wantErr: "--max-failure-rate-delta: 2, want 0 to 1"},
+		{name: "zero ratio", args: append(base, "--max-p95-ratio", "0"), wantErr: "--max-p95-ratio: 0"},
+		{name: "zero min requests", args: append(base, "--min-requests", "0"), wantErr: "--min-requests: 0, want at least 1"},
+		{name: "zero window", args: append(base, "--window", "0s"), wantErr: "--window: 0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, slot, err := parseGateMetrics(tt.args)
+			if tt.wantErr != "" {
+				var ue usageError
+				if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want a usage error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			if cfg != tt.want || slot != "blue" {
+				t.Errorf("got %+v slot %s, want %+v slot blue", cfg, slot, tt.want)
+			}
+		})
+	}
+}
+
+func TestGateCommandUsage(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "want a subcommand: health or metrics"},
+		{[]string{"latency"}, `unknown subcommand "latency"`},
+		{[]string{"health", "--slot", "red"}, `--slot: "red" is not a slot`},
+		{[]string{"metrics", "--slot", "blue"}, "--canary-app: required"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			err := gateCmd(tt.args, &bytes.Buffer{})
+			var ue usageError
+			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want a usage error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestGateHealthCommand runs the command end to end against a fake health
+// endpoint that wants the function key from the environment.
+func TestGateHealthCommand(t *testing.T) {
+	const key = "fk-SECRET"
+	t.Setenv(envFunctionKey, key)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/health" || r.Header.Get("x-functions-key") != key {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("X-Slot", "green")
+		w.Header().Set("X-Version", "1.4.0")
+		fmt.Fprint(w, `{"status":"ok","slot":"green","version":"1.4.0","uptimeSeconds":3,"checks":{"config":{"status":"ok","durationMs":0.01}}}`)
+	}))
+	t.Cleanup(srv.Close)
+	tests := []struct {
+		name    string
+		version string
+		wantErr string // prefix; "" means the gate passes
+		wantOut string
+	}{
+		{name: "pass", version: "1.4.0", wantOut: "health gate passed after 2 attempts"},
+		{name: "wrong version", version: "1.5.0", wantErr: `gate failed: wrong-version: no 2 healthy answers in a row from slot green`, wantOut: `want "1.5.0"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := gateCmd([]string{"health", "--slot", "green", "--expect-version", tt.version, "--url", srv.URL + "/api/health",
+				"--successes", "2", "--interval", "10ms", "--timeout", "300ms", "--request-timeout", "1s"}, &out)
+			if tt.wantErr == "" && err != nil {
+				t.Fatalf("got error %v, want none\n%s", err, out.String())
+			}
+			if tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)) {
+				t.Fatalf("got error %v, want it to start with %q", err, tt.wantErr)
+			}
+			if !strings.Contains(out.String(), tt.wantOut) {
+				t.Errorf("output: got %q, want %q in it", out.String(), tt.wantOut)
+			}
+			if strings.Contains(out.String(), key) || (err != nil && strings.Contains(err.Error(), key)) {
+				t.Errorf("function key leaked into the output or error")
+			}
+		})
+	}
+}
+
+// fakeCredential stands in for DefaultAzureCredential.
+type fakeCredential struct{}
+
+func (fakeCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: "t", ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// TestGateMetricsCommand runs the metrics command with the real azquery client
+// pointed at a fake Log Analytics query API.
+func TestGateMetricsCommand(t *testing.T) {
+	tests := []struct {
+		name         string
+		canary       []any
+		inconclusive string
+		wantErr      string
+		wantOut      string
+	}{
+		{name: "pass", canary: []any{"app-blue", 400, 2, 0.005, 105.0}, inconclusive: "pass", wantOut: "verdict: pass"},
+		{name: "failure rate", canary: []any{"app-blue", 400, 40, 0.1, 105.0}, inconclusive: "pass", wantErr: "gate failed: failure-rate: canary failure rate 10.00% vs stable 0.50%"},
+		{name: "inconclusive passes", canary: []any{"app-blue", 3, 3, 1.0, 900.0}, inconclusive: "pass", wantOut: "inconclusive does not block"},
+		{name: "inconclusive blocks", canary: []any{"app-blue", 3, 3, 1.0, 900.0}, inconclusive: "fail", wantErr: "gate failed: inconclusive: canary app-blue had 3 requests"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			body, _ := json.Marshal(map[string]any{"tables": []any{map[string]any{
+				"name": "PrimaryResult",
+				"columns": []map[string]string{
+					{"name": "AppRoleName", "type": "string"}, {"name": "Requests", "type": "long"}, {"name": "Failed", "type": "long"},
+					{"name": "FailureRate", "type": "real"}, {"name": "P95DurationMs", "type": "real"},
+				},
+				"rows": [][]any{tt.canary, {"app-green", 2000, 10, 0.005, 100.0}},
+			}}})
+			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/v1/workspaces/ws-9/query" {
+					http.NotFound(w, r)
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write(body)
+			}))
+			t.Cleanup(srv.Close)
+			orig := newLogsQuerier
+			t.Cleanup(func() { newLogsQuerier = orig })
+			newLogsQuerier = func() (gate.LogsQuerier, error) {
+				return azquery.NewLogsClient(fakeCredential{}, &azquery.LogsClientOptions{ClientOptions: azcore.ClientOptions{
+					Cloud: cloud.Configuration{Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
+						azquery.ServiceNameLogs: {Endpoint: srv.URL + "/v1", Audience: "https://api.loganalytics.io"},
+					}},
+					Transport: srv.Client(),
+					Retry:     policy.RetryOptions{MaxRetries: -1},
+				}})
+			}
+			var out bytes.Buffer
+			err := gateCmd([]string{"metrics", "--slot", "blue", "--canary-app", "app-blue", "--stable-app", "app-green", "--workspace-id", "ws-9", "--inconclusive", tt.inconclusive}, &out)
+			if tt.wantErr == "" && err != nil {
+				t.Fatalf("got error %v, want none\n%s", err, out.String())
+			}
+			if tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)) {
+				t.Fatalf("got error %v, want it to start with %q", err, tt.wantErr)
+			}
+			for _, w := range []string{"canary slot blue is app app-blue; stable slot green is app app-green", "canary  app-blue", tt.wantOut} {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output: got\n%s\nwant %q in it", out.String(), w)
+				}
+			}
+		})
+	}
+}
