@@ -166,6 +166,9 @@ func TestHealthAgainstFunctionApp(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			// Most of each case is waiting for the gate's timeout, so the
+			// cases overlap well.
+			t.Parallel()
 			base := "http://" + closedPort(t)
 			if tt.env != nil {
 				base = startApp(t, tt.env(t)...)
@@ -285,6 +288,7 @@ func TestHealthScripted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			srv, _, _ := scripted(t, tt.answers...)
 			successes := tt.successes
 			if successes == 0 {
