@@ -1,0 +1,410 @@
+package pipelines
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+const (
+	ghRelease = ".github/workflows/release.yml"
+	ghPRPlan  = ".github/workflows/pr-plan.yml"
+	ghCI      = ".github/workflows/ci.yml"
+)
+
+var ghWorkflows = []string{ghCI, ghRelease, ghPRPlan}
+
+type workflow struct {
+	On          map[string]yaml.Node `yaml:"on"`
+	Permissions map[string]string    `yaml:"permissions"`
+	Env         map[string]string    `yaml:"env"`
+	Jobs        map[string]*ghJob    `yaml:"jobs"`
+}
+
+type ghJob struct {
+	Needs       stringList        `yaml:"needs"`
+	If          string            `yaml:"if"`
+	Environment environment       `yaml:"environment"`
+	Permissions map[string]string `yaml:"permissions"`
+	Steps       []ghStep          `yaml:"steps"`
+}
+
+type ghStep struct {
+	Name string            `yaml:"name"`
+	ID   string            `yaml:"id"`
+	If   string            `yaml:"if"`
+	Uses string            `yaml:"uses"`
+	Run  string            `yaml:"run"`
+	With map[string]string `yaml:"with"`
+	Env  map[string]string `yaml:"env"`
+}
+
+func (w *workflow) job(name string) (*ghJob, error) {
+	j, ok := w.Jobs[name]
+	if !ok {
+		return nil, fmt.Errorf("got no job %s, want one", name)
+	}
+	return j, nil
+}
+
+// permission is a job's permission for scope, inheriting the workflow's when the job sets none.
+func (w *workflow) permission(j *ghJob, scope string) string {
+	if j.Permissions != nil {
+		return j.Permissions[scope]
+	}
+	return w.Permissions[scope]
+}
+
+func runsOf(steps []ghStep) []string {
+	out := make([]string, len(steps))
+	for i, s := range steps {
+		out[i] = s.Run
+	}
+	return out
+}
+
+var ghTrafficJobs = []struct {
+	job, environment, command string
+}{
+	{"canary", "slotless-canary", `slotless shift --stack "$STACK" --slot "$IDLE" --to 10`},
+	{"ring-a", "slotless-ring-a", `slotless shift --stack "$STACK" --slot "$IDLE" --to 50`},
+	{"ga", "slotless-ga", `slotless promote --stack "$STACK" --slot "$IDLE"`},
+}
+
+func checkGHTrafficJob(w *workflow, name, env, command string) error {
+	j, err := w.job(name)
+	if err != nil {
+		return err
+	}
+	if string(j.Environment) != env {
+		return fmt.Errorf("%s environment: got %q, want %q", name, j.Environment, env)
+	}
+	if err := checkShiftBakeGate(runsOf(j.Steps), command); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// checkGHChain asserts each job waits for the one before it, so no traffic moves before the
+// previous step's gate passed.
+func checkGHChain(w *workflow) error {
+	chain := []string{"build", "deploy-idle", "verify", "canary", "ring-a", "ga"}
+	for i := 1; i < len(chain); i++ {
+		j, err := w.job(chain[i])
+		if err != nil {
+			return err
+		}
+		if !j.Needs.has(chain[i-1]) {
+			return fmt.Errorf("%s needs: got %v, want it to include %s", chain[i], j.Needs, chain[i-1])
+		}
+	}
+	return nil
+}
+
+func checkGHRollback(w *workflow) error {
+	j, err := w.job("rollback")
+	if err != nil {
+		return err
+	}
+	for _, want := range []string{"verify", "canary", "ring-a", "ga"} {
+		if !j.Needs.has(want) {
+			return fmt.Errorf("rollback needs: got %v, want it to include %s", j.Needs, want)
+		}
+	}
+	if !strings.Contains(j.If, "failure()") {
+		return fmt.Errorf("rollback if: got %q, want one that runs on failure()", j.If)
+	}
+	if indexOf(runsOf(j.Steps), `slotless rollback --stack "$STACK" --slot "$IDLE"`) < 0 {
+		return errors.New("rollback: got no step running slotless rollback, want one")
+	}
+	return nil
+}
+
+// checkGHOIDC asserts that every job signing in to Azure, or running `pulumi up` (whose
+// azure-native provider exchanges the job's GitHub token), may request an OIDC token, and that
+// azure/login is given ids only.
+func checkGHOIDC(w *workflow) error {
+	if got := w.Env["ARM_USE_OIDC"]; got != "true" {
+		return fmt.Errorf("env ARM_USE_OIDC: got %q, want \"true\"", got)
+	}
+	for _, name := range slices.Sorted(maps.Keys(w.Jobs)) {
+		j := w.Jobs[name]
+		azure := false
+		for _, s := range j.Steps {
+			if strings.HasPrefix(s.Uses, "azure/login@") {
+				azure = true
+				for _, k := range []string{"client-id", "tenant-id", "subscription-id"} {
+					if s.With[k] == "" {
+						return fmt.Errorf("%s azure/login %s: got none, want one", name, k)
+					}
+				}
+				if _, ok := s.With["creds"]; ok {
+					return fmt.Errorf("%s azure/login: got creds, want OIDC ids only", name)
+				}
+			}
+			if changesTraffic.MatchString(s.Run) {
+				azure = true
+			}
+		}
+		if azure && w.permission(j, "id-token") != "write" {
+			return fmt.Errorf("%s permissions id-token: got %q, want \"write\"", name, w.permission(j, "id-token"))
+		}
+	}
+	return nil
+}
+
+func checkGHNoSecrets(w *workflow) error {
+	b, err := yaml.Marshal(w)
+	if err != nil {
+		return err
+	}
+	if err := secretIn(string(b)); err != nil {
+		return err
+	}
+	for name, j := range w.Jobs {
+		for _, s := range j.Steps {
+			if err := checkAzArgsFromVariables(s.Run); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			if needsPulumiToken.MatchString(s.Run) && s.Env["PULUMI_ACCESS_TOKEN"] != "${{ secrets.PULUMI_ACCESS_TOKEN }}" {
+				return fmt.Errorf("%s step %q env PULUMI_ACCESS_TOKEN: got %q, want the PULUMI_ACCESS_TOKEN secret", name, s.Name, s.Env["PULUMI_ACCESS_TOKEN"])
+			}
+		}
+	}
+	return nil
+}
+
+func TestGitHubRelease(t *testing.T) {
+	w := decode[workflow](t, ghRelease)
+	checks := []struct {
+		name  string
+		check func(*workflow) error
+	}{
+		{"job chain", checkGHChain},
+		{"rollback on failure", checkGHRollback},
+		{"OIDC only", checkGHOIDC},
+		{"no client secret, tokens mapped", checkGHNoSecrets},
+	}
+	for _, tj := range ghTrafficJobs {
+		checks = append(checks, struct {
+			name  string
+			check func(*workflow) error
+		}{"traffic job " + tj.job, func(w *workflow) error {
+			return checkGHTrafficJob(w, tj.job, tj.environment, tj.command)
+		}})
+	}
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.check(w); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	t.Run("manual trigger", func(t *testing.T) {
+		if _, ok := w.On["workflow_dispatch"]; !ok {
+			t.Errorf("on: got %v, want workflow_dispatch", slices.Sorted(maps.Keys(w.On)))
+		}
+	})
+}
+
+// TestGitHubChecksCatchBreakage breaks a fresh copy of the release workflow one way at a time.
+func TestGitHubChecksCatchBreakage(t *testing.T) {
+	mustJob := func(w *workflow, name string) *ghJob {
+		j, err := w.job(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	drop := func(j *ghJob, match string) {
+		j.Steps = slices.DeleteFunc(j.Steps, func(s ghStep) bool { return strings.Contains(s.Run, match) })
+	}
+	unneed := func(j *ghJob, name string) {
+		j.Needs = slices.DeleteFunc(j.Needs, func(s string) bool { return s == name })
+	}
+	ringA := func(w *workflow) error {
+		return checkGHTrafficJob(w, "ring-a", "slotless-ring-a", ghTrafficJobs[1].command)
+	}
+	cases := []struct {
+		name   string
+		break_ func(*workflow)
+		check  func(*workflow) error
+	}{
+		{"ring-a gate removed", func(w *workflow) { drop(mustJob(w, "ring-a"), "slotless gate") }, ringA},
+		{"ring-a bake removed", func(w *workflow) { drop(mustJob(w, "ring-a"), "sleep") }, ringA},
+		{"ring-a without approvals", func(w *workflow) { mustJob(w, "ring-a").Environment = "" }, ringA},
+		{"canary does not wait for verify", func(w *workflow) { unneed(mustJob(w, "canary"), "verify") }, checkGHChain},
+		{"ga does not wait for ring-a", func(w *workflow) { unneed(mustJob(w, "ga"), "ring-a") }, checkGHChain},
+		{"rollback ignores ga", func(w *workflow) { unneed(mustJob(w, "rollback"), "ga") }, checkGHRollback},
+		{"rollback always runs", func(w *workflow) { mustJob(w, "rollback").If = "always()" }, checkGHRollback},
+		{"no id-token for ga", func(w *workflow) { mustJob(w, "ga").Permissions = map[string]string{"contents": "write"} }, checkGHOIDC},
+		{"login with creds", func(w *workflow) {
+			j := mustJob(w, "deploy-idle")
+			for i := range j.Steps {
+				if strings.HasPrefix(j.Steps[i].Uses, "azure/login@") {
+					j.Steps[i].With["creds"] = "${{ secrets.AZURE_CREDENTIALS }}"
+				}
+			}
+		}, checkGHOIDC},
+		{"client secret in env", func(w *workflow) { w.Env["ARM_CLIENT_SECRET"] = "${{ secrets.X }}" }, checkGHNoSecrets},
+		{"token not mapped", func(w *workflow) {
+			j := mustJob(w, "canary")
+			j.Steps = append(j.Steps, ghStep{Run: `slotless gate health --slot "$IDLE"`})
+		}, checkGHNoSecrets},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			w := decode[workflow](t, ghRelease)
+			if err := c.check(w); err != nil {
+				t.Fatalf("before breaking: got %v, want nil", err)
+			}
+			c.break_(w)
+			if err := c.check(w); err == nil {
+				t.Errorf("after breaking: got nil, want an error")
+			}
+		})
+	}
+}
+
+func checkPRPlan(w *workflow, script string) error {
+	var pr struct {
+		Paths []string `yaml:"paths"`
+	}
+	n, ok := w.On["pull_request"]
+	if !ok {
+		return fmt.Errorf("on: got %v, want pull_request", slices.Sorted(maps.Keys(w.On)))
+	}
+	if err := n.Decode(&pr); err != nil {
+		return err
+	}
+	if !slices.Contains(pr.Paths, "Pulumi.*.yaml") {
+		return fmt.Errorf("pull_request paths: got %v, want Pulumi.*.yaml", pr.Paths)
+	}
+	if _, ok := w.On["pull_request_target"]; ok {
+		return errors.New("on: got pull_request_target, want pull_request (the plan runs the PR's code)")
+	}
+	want := map[string]string{"contents": "read", "pull-requests": "write"}
+	if !maps.Equal(w.Permissions, want) {
+		return fmt.Errorf("permissions: got %v, want %v", w.Permissions, want)
+	}
+	j, err := w.job("plan")
+	if err != nil {
+		return err
+	}
+	checkout, plan, comment, fail := -1, -1, -1, -1
+	for i, s := range j.Steps {
+		switch {
+		case strings.HasPrefix(s.Uses, "actions/checkout@"):
+			checkout = i
+			if s.With["fetch-depth"] != "0" {
+				return fmt.Errorf("checkout fetch-depth: got %q, want \"0\" (the plan reads the base revision)", s.With["fetch-depth"])
+			}
+		case strings.Contains(s.Run, "scripts/pr-plan.sh"):
+			plan = i
+			if !strings.Contains(s.Run, "|| status=$?") {
+				return fmt.Errorf("plan step: got %q, want it to record the status instead of failing before the comment", s.Run)
+			}
+		case strings.HasPrefix(s.Uses, "actions/github-script@") || strings.HasPrefix(s.Uses, "marocchino/sticky-pull-request-comment@"):
+			comment = i
+			if !strings.Contains(s.If, "always()") {
+				return fmt.Errorf("comment step if: got %q, want always()", s.If)
+			}
+		case strings.Contains(s.Run, "exit 1") && fail < 0:
+			fail = i
+		}
+	}
+	if got := []int{checkout, plan, comment, fail}; slices.Contains(got, -1) || !slices.IsSorted(got) {
+		return fmt.Errorf("step order (checkout, plan, comment, fail): got %v, want all present and ascending", got)
+	}
+	for _, want := range []string{"go run ./cmd/slotless plan", "--against", "--markdown"} {
+		if !strings.Contains(script, want) {
+			return fmt.Errorf("scripts/pr-plan.sh: got no %q, want it", want)
+		}
+	}
+	return nil
+}
+
+func TestPRPlan(t *testing.T) {
+	script := string(readFile(t, "scripts/pr-plan.sh"))
+	if err := checkPRPlan(decode[workflow](t, ghPRPlan), script); err != nil {
+		t.Error(err)
+	}
+	breaks := []struct {
+		name   string
+		break_ func(*workflow)
+	}{
+		{"no stack paths", func(w *workflow) {
+			w.On["pull_request"] = yaml.Node{Kind: yaml.MappingNode}
+		}},
+		{"write-all contents", func(w *workflow) { w.Permissions["contents"] = "write" }},
+		{"fail before comment", func(w *workflow) {
+			j := w.Jobs["plan"]
+			j.Steps = append(j.Steps[:1], append([]ghStep{{Run: "exit 1"}}, j.Steps[1:]...)...)
+		}},
+	}
+	for _, b := range breaks {
+		t.Run(b.name, func(t *testing.T) {
+			w := decode[workflow](t, ghPRPlan)
+			b.break_(w)
+			if err := checkPRPlan(w, script); err == nil {
+				t.Errorf("after breaking: got nil, want an error")
+			}
+		})
+	}
+}
+
+func TestCI(t *testing.T) {
+	w := decode[workflow](t, ghCI)
+	j, err := w.job("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := runsOf(j.Steps)
+	for _, want := range []string{"go vet ./...", "honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...", "make test", "make -C functionapp package"} {
+		if indexOf(runs, want) < 0 {
+			t.Errorf("ci steps: got %q, want one running %q", runs, want)
+		}
+	}
+	uploaded := false
+	for _, s := range j.Steps {
+		if strings.HasPrefix(s.Uses, "actions/upload-artifact@") && s.With["path"] == "functionapp/dist/functionapp.zip" {
+			uploaded = true
+		}
+	}
+	if !uploaded {
+		t.Errorf("ci: got no upload of functionapp/dist/functionapp.zip, want one")
+	}
+}
+
+// majorPin is owner/repo[/path]@vN: a major version tag, never a branch.
+var majorPin = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_./-]+)?@v[0-9]+$`)
+
+func TestActionsPinnedToMajor(t *testing.T) {
+	for _, file := range ghWorkflows {
+		w := decode[workflow](t, file)
+		for name, j := range w.Jobs {
+			for _, s := range j.Steps {
+				if s.Uses == "" || strings.HasPrefix(s.Uses, "./") {
+					continue
+				}
+				if !majorPin.MatchString(s.Uses) {
+					t.Errorf("%s %s: got uses %q, want owner/repo@vN", file, name, s.Uses)
+				}
+			}
+		}
+	}
+}
+
+func TestWorkflowsHaveNoClientSecret(t *testing.T) {
+	for _, file := range ghWorkflows {
+		if err := secretIn(string(readFile(t, file))); err != nil {
+			t.Errorf("%s: %v", file, err)
+		}
+	}
+}
