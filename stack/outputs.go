@@ -19,6 +19,8 @@ const (
 	OutAPIMResourceGroup = "apimResourceGroupName"
 	OutAppInsightsName   = "appInsightsName"
 	OutStorageAccount    = "storageAccountName"
+	// OutWorkspaceID is the Log Analytics workspace id (a GUID) the metrics gate queries.
+	OutWorkspaceID = "logAnalyticsWorkspaceId"
 )
 
 // OutAppName names a slot's function app output, e.g. greenAppName.
@@ -46,6 +48,7 @@ func exportOutputs(ctx *pulumi.Context, cfg *Config, n Names, rg pulumi.StringIn
 	ctx.Export(OutAPIMResourceGroup, pulumi.String(n.APIMResourceGroup()))
 	ctx.Export(OutAppInsightsName, mon.AppInsights.Name)
 	ctx.Export(OutStorageAccount, st.Account.Name)
+	ctx.Export(OutWorkspaceID, mon.Workspace.CustomerId)
 	for _, s := range Slots {
 		ctx.Export(OutAppName(s), colours[s].App.Name)
 		ctx.Export(OutHostname(s), colours[s].Hostname)

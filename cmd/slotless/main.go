@@ -1,7 +1,9 @@
 // Command slotless is the release tool of the slotless stack. Its subcommands share one
 // implementation between laptops and pipelines:
 //
-//	slotless plan [--stack dev] [--set key=value]... [--json]
+//	slotless plan [--stack dev] [--set key=value]... [--json] [--against REV|FILE [--markdown]]
+//	slotless gate health|metrics --slot green|blue ...
+//	slotless shift --slot blue --to 10 | promote --slot blue | rollback --slot blue
 package main
 
 import (
@@ -23,7 +25,12 @@ func (e usageError) Error() string { return e.msg }
 const usage = `usage: slotless <command> [flags]
 
 commands:
-  plan    print the desired state of a stack, offline, under Pulumi's mock runtime
+  plan      print the desired state of a stack, offline, under Pulumi's mock runtime;
+            with --against REV|FILE, review a config change and its guard rails
+  gate      health|metrics: the release gates of one slot
+  shift     set one slot's share of traffic (--slot, --to), guarded, then pulumi up
+  promote   shift a slot to 100%
+  rollback  shift a slot back to 0%; never blocked
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -35,6 +42,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "plan":
 		err = planCmd(args[1:], stdout)
+	case "gate":
+		err = gateCmd(args[1:], stdout)
+	case "shift", "promote", "rollback":
+		err = releaseCmd(args[0], args[1:], stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

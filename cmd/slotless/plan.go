@@ -23,6 +23,10 @@ func planCmd(args []string, stdout io.Writer) error {
 	stackName := fs.String("stack", "dev", "stack whose Pulumi.<stack>.yaml to read")
 	dir := fs.String("dir", ".", "project directory holding Pulumi.yaml")
 	asJSON := fs.Bool("json", false, "print JSON for machines")
+	against := fs.String("against", "", "compare with the stack config of a git revision or a stack file")
+	markdown := fs.Bool("markdown", false, "with --against: print a pull-request comment")
+	allowJump := fs.Bool("allow-jump", false, "with --against: accept a traffic step larger than maxStep")
+	allowLive := fs.Bool("allow-live-change", false, "with --against: accept changes to a slot's app while it carries traffic")
 	var sets setFlags
 	fs.Var(&sets, "set", "override one config value, key=value (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -36,6 +40,13 @@ func planCmd(args []string, stdout io.Writer) error {
 		if err := cfg.Set(s); err != nil {
 			return usageError{err.Error()}
 		}
+	}
+	if *against != "" {
+		return againstCmd(stdout, againstArgs{dir: *dir, stack: *stackName, ref: *against, head: cfg,
+			asJSON: *asJSON, markdown: *markdown, allowJump: *allowJump, allowLive: *allowLive})
+	}
+	if *markdown || *allowJump || *allowLive {
+		return usageError{"plan: --markdown, --allow-jump and --allow-live-change go with --against"}
 	}
 	p, err := plan.Run(*stackName, cfg)
 	if err != nil {
