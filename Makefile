@@ -8,10 +8,11 @@ ACTIONLINT  ?= $(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 NPM_DIR     ?= $(CURDIR)/.cache/azure-native-3.28.0
 export AZURE_NATIVE_NPM_DIR := $(NPM_DIR)/package
 
-.PHONY: test lint unit sdk sdk-check conform plan package bench bench-build clean
+.PHONY: test lint unit sdk sdk-check conform pipelines-lint plan package bench clean
 
-## test: everything CI checks — lint, unit and mock tests, SDK regeneration and conformance
-test: lint unit sdk-check conform
+## test: everything CI checks — lint, unit and mock tests, SDK regeneration and conformance,
+## and the pipeline definitions
+test: lint unit sdk-check conform pipelines-lint
 
 ## lint: go vet, gofmt and staticcheck over every module
 lint:
@@ -42,6 +43,13 @@ $(NPM_DIR)/package/package.json:
 conform: $(NPM_DIR)/package/package.json
 	cd sdks/gen && $(GO) run . conform -schema ../azure-native/schema.json -npm $(AZURE_NATIVE_NPM_DIR)
 	cd sdks/gen && $(GO) test -count=1 ./...
+
+## pipelines-lint: actionlint on every workflow (it runs shellcheck on their scripts) and
+## shellcheck on every script; shellcheck comes from Debian's package
+pipelines-lint:
+	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install -y shellcheck"; exit 1; }
+	$(ACTIONLINT) .github/workflows/*.yml
+	shellcheck scripts/*.sh bench/*.sh .ci/run
 
 ## plan: the offline plan of a stack (STACK=dev)
 plan:

@@ -23,7 +23,7 @@ measure() { # label pkg cache
 	echo "$1 $secs $user $sys $kb"
 }
 
-for r in $(seq 1 "$runs"); do
+for _ in $(seq 1 "$runs"); do
 	rm -rf "$out/a" "$out/b"
 	measure floor ./bench/coldbuild/floor "$out/a"
 	measure added ./bench/coldbuild/all "$out/a"
