@@ -5,13 +5,18 @@
 #
 #   scripts/pr-plan.sh BASE_REVISION > comment.md
 #
-# SLOTLESS_ALLOW_JUMP=true passes --allow-jump (a reviewed pure blue/green switch).
+# SLOTLESS_ALLOW_JUMP=true passes --allow-jump (a reviewed pure blue/green switch), and
+# SLOTLESS_ALLOW_LIVE_CHANGE=true passes --allow-live-change (a reviewed change to a slot's app
+# while it carries traffic).
 set -euo pipefail
 
 base="${1:?usage: pr-plan.sh BASE_REVISION}"
 extra=()
 if [ "${SLOTLESS_ALLOW_JUMP:-false}" = true ]; then
 	extra+=(--allow-jump)
+fi
+if [ "${SLOTLESS_ALLOW_LIVE_CHANGE:-false}" = true ]; then
+	extra+=(--allow-live-change)
 fi
 
 # Stack config files only: Pulumi.yaml is the project and Pulumi.<stack>.deploy.yaml are

@@ -6,7 +6,7 @@
 #   scripts/release-target.sh STACK [OUTPUTS_JSON_FILE]
 #
 # Without a file it runs `pulumi stack output --json --stack STACK`. SLOTLESS_WORKSPACE_ID, when
-# set, is used as is instead of being looked up with az.
+# set, wins over the stack's logAnalyticsWorkspaceId output.
 set -euo pipefail
 
 stack="${1:?usage: release-target.sh STACK [OUTPUTS_JSON_FILE]}"
@@ -55,9 +55,9 @@ for pair in "${idle}AppName=$idle_app" "${live}AppName=$live_app" "resourceGroup
 	[ -n "${pair#*=}" ] || fail "stack $stack has no ${pair%%=*} output"
 done
 
-# The metrics gate queries the Log Analytics workspace behind Application Insights; only its
-# resource id is on the component, and the query API wants the workspace's customer id.
-workspace_id="${SLOTLESS_WORKSPACE_ID:-}"
+# The metrics gate queries the Log Analytics workspace behind Application Insights. The stack
+# exports its id; stacks last deployed before that output existed are looked up with az.
+workspace_id="${SLOTLESS_WORKSPACE_ID:-$(out logAnalyticsWorkspaceId)}"
 if [ -z "$workspace_id" ]; then
 	workspace_resource="$(az resource show -g "$rg" -n "$app_insights" \
 		--resource-type Microsoft.Insights/components \

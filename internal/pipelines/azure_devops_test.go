@@ -359,6 +359,13 @@ func TestAzureDevOpsChecksCatchBreakage(t *testing.T) {
 		{"canary is a plain job", func(p *adoPipeline) { stageOf(p, "Canary").Jobs[0].Deployment = "" }, canary},
 		{"canary without approvals", func(p *adoPipeline) { stageOf(p, "Canary").Jobs[0].Environment = "slotless-dev" }, canary},
 		{"GA promote removed", func(p *adoPipeline) { dropSteps(stageOf(p, "GA"), "slotless promote") }, ga},
+		{"canary shift without health target", func(p *adoPipeline) {
+			for _, s := range stageOf(p, "Canary").Jobs[0].steps() {
+				if in := asMap(s["inputs"]); in != nil && strings.Contains(s.script(), "slotless shift") {
+					in["inlineScript"] = strings.ReplaceAll(s.script(), "--api-url", "--url")
+				}
+			}
+		}, canary},
 		{"rollback ignores GA", func(p *adoPipeline) {
 			st := stageOf(p, "Rollback")
 			st.DependsOn = slices.DeleteFunc(st.DependsOn, func(s string) bool { return s == "GA" })
@@ -424,6 +431,7 @@ func TestReleaseTarget(t *testing.T) {
 			"a release is in progress: green carries traffic and no slot is idle; finish or roll back first"},
 		{"never deployed", map[string]string{"liveSlot": "", "idleSlot": ""}, "", "no liveSlot output"},
 		{"missing app name", map[string]string{"idleSlot": "blue", "blueAppName": ""}, "", "no blueAppName output"},
+		{"workspace from output", map[string]string{"idleSlot": "blue", "logAnalyticsWorkspaceId": "ws-out"}, "workspaceId=ws-out", ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -450,7 +458,11 @@ func TestReleaseTarget(t *testing.T) {
 				t.Fatal(err)
 			}
 			cmd := exec.Command("bash", filepath.Join(root, "scripts", "release-target.sh"), "dev", file)
-			cmd.Env = append(os.Environ(), "SLOTLESS_WORKSPACE_ID=ws-1", "TF_BUILD=", "GITHUB_ACTIONS=")
+			ws := "SLOTLESS_WORKSPACE_ID=ws-1"
+			if outs["logAnalyticsWorkspaceId"] != "" {
+				ws = "SLOTLESS_WORKSPACE_ID="
+			}
+			cmd.Env = append(os.Environ(), ws, "TF_BUILD=", "GITHUB_ACTIONS=")
 			var stdout, stderr strings.Builder
 			cmd.Stdout, cmd.Stderr = &stdout, &stderr
 			err := cmd.Run()
@@ -463,8 +475,8 @@ func TestReleaseTarget(t *testing.T) {
 			if err != nil {
 				t.Fatalf("got %v (%s), want success", err, stderr.String())
 			}
-			if !strings.Contains(stdout.String(), c.wantOut) || !strings.Contains(stdout.String(), "workspaceId=ws-1") {
-				t.Errorf("got %q, want it to contain %q and workspaceId=ws-1", stdout.String(), c.wantOut)
+			if !strings.Contains(stdout.String(), c.wantOut) || !strings.Contains(stdout.String(), "workspaceId=ws-") {
+				t.Errorf("got %q, want it to contain %q and a workspaceId", stdout.String(), c.wantOut)
 			}
 		})
 	}

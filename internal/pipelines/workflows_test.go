@@ -239,6 +239,14 @@ func TestGitHubChecksCatchBreakage(t *testing.T) {
 		{"ring-a gate removed", func(w *workflow) { drop(mustJob(w, "ring-a"), "slotless gate") }, ringA},
 		{"ring-a bake removed", func(w *workflow) { drop(mustJob(w, "ring-a"), "sleep") }, ringA},
 		{"ring-a without approvals", func(w *workflow) { mustJob(w, "ring-a").Environment = "" }, ringA},
+		{"ring-a shift without health target", func(w *workflow) {
+			j := mustJob(w, "ring-a")
+			for i := range j.Steps {
+				if strings.Contains(j.Steps[i].Run, "slotless shift") {
+					j.Steps[i].Run = strings.ReplaceAll(j.Steps[i].Run, ". scripts/gate-env.sh", "true")
+				}
+			}
+		}, ringA},
 		{"canary does not wait for verify", func(w *workflow) { unneed(mustJob(w, "canary"), "verify") }, checkGHChain},
 		{"ga does not wait for ring-a", func(w *workflow) { unneed(mustJob(w, "ga"), "ring-a") }, checkGHChain},
 		{"rollback ignores ga", func(w *workflow) { unneed(mustJob(w, "rollback"), "ga") }, checkGHRollback},

@@ -113,6 +113,13 @@ func checkShiftBakeGate(scripts []string, command string) error {
 	if shift < 0 {
 		return fmt.Errorf("got no step running %q, want one", command)
 	}
+	// An advance without a health target is refused by the CLI itself (unless forced), so a
+	// shift step that lacks one fails at run time, after its approval.
+	for _, want := range []string{"--api-url", ". scripts/gate-env.sh"} {
+		if !strings.Contains(scripts[shift], want) {
+			return fmt.Errorf("step running %q: got no %q, want the health gate's target and token", command, want)
+		}
+	}
 	bake := indexOf(scripts[shift+1:], "sleep")
 	if bake < 0 {
 		return fmt.Errorf("got no bake (sleep) after %q, want one", command)
