@@ -37,8 +37,6 @@ err="$(mktemp)"
 trap 'rm -f "$err"' EXIT
 status=0
 for stack in "${stacks[@]}"; do
-	echo "### stack \`$stack\`"
-	echo
 	rc=0
 	go run ./cmd/slotless plan --stack "$stack" --against "$base" --markdown "${extra[@]}" 2>"$err" || rc=$?
 	if [ "$rc" -ne 0 ]; then
