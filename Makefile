@@ -12,7 +12,7 @@ export AZURE_NATIVE_NPM_DIR := $(NPM_DIR)/package
 
 ## test: everything CI checks — lint, unit and mock tests, SDK regeneration and conformance,
 ## and the pipeline definitions
-test: lint unit sdk-check conform pipelines-lint
+test: lint sdk-check conform pipelines-lint unit
 
 ## lint: go vet, gofmt and staticcheck over every module
 lint:
