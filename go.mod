@@ -10,7 +10,6 @@ require (
 	github.com/pulumi/pulumi-azure-native-sdk/apimanagement/v3 v3.28.0
 	github.com/pulumi/pulumi-azure-native-sdk/applicationinsights/v3 v3.28.0
 	github.com/pulumi/pulumi-azure-native-sdk/authorization/v3 v3.28.0
-	github.com/pulumi/pulumi-azure-native-sdk/config/v3 v3.28.0
 	github.com/pulumi/pulumi-azure-native-sdk/managedidentity/v3 v3.28.0
 	github.com/pulumi/pulumi-azure-native-sdk/operationalinsights/v3 v3.28.0
 	github.com/pulumi/pulumi-azure-native-sdk/resources/v3 v3.28.0
@@ -148,7 +147,6 @@ replace (
 	github.com/pulumi/pulumi-azure-native-sdk/apimanagement/v3 => ./sdks/azure-native/apimanagement
 	github.com/pulumi/pulumi-azure-native-sdk/applicationinsights/v3 => ./sdks/azure-native/applicationinsights
 	github.com/pulumi/pulumi-azure-native-sdk/authorization/v3 => ./sdks/azure-native/authorization
-	github.com/pulumi/pulumi-azure-native-sdk/config/v3 => ./sdks/azure-native/config
 	github.com/pulumi/pulumi-azure-native-sdk/managedidentity/v3 => ./sdks/azure-native/managedidentity
 	github.com/pulumi/pulumi-azure-native-sdk/operationalinsights/v3 => ./sdks/azure-native/operationalinsights
 	github.com/pulumi/pulumi-azure-native-sdk/resources/v3 => ./sdks/azure-native/resources

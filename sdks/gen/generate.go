@@ -25,6 +25,10 @@ const pulumiSDKVersion = "v3.274.1"
 // goDirective matches the go directive of the Pulumi SDK the generated code builds against.
 const goDirective = "1.26.6"
 
+// rootPackages live in the root module, as in the published SDK: utilities, and config, which
+// programs import as github.com/pulumi/pulumi-azure-native-sdk/v3/config.
+var rootPackages = map[string]bool{"utilities": true, "config": true, "internal": true}
+
 // noLoader refuses every package lookup: the subset references no other Pulumi package,
 // and BindSpec insists on a non-nil loader.
 type noLoader struct{}
@@ -81,7 +85,7 @@ func generate(schemaPath, out string) error {
 		if rel == ".gitattributes" {
 			continue
 		}
-		if dir, _, found := strings.Cut(rel, "/"); found && dir != "utilities" && dir != "internal" {
+		if dir, _, found := strings.Cut(rel, "/"); found && !rootPackages[dir] {
 			modules[dir] = true
 		}
 		if err := write(filepath.Join(out, rel), body); err != nil {

@@ -6,12 +6,12 @@ import (
 	"github.com/pulumi/pulumi-azure-native-sdk/apimanagement/v3"
 	"github.com/pulumi/pulumi-azure-native-sdk/applicationinsights/v3"
 	"github.com/pulumi/pulumi-azure-native-sdk/authorization/v3"
-	"github.com/pulumi/pulumi-azure-native-sdk/config/v3"
 	"github.com/pulumi/pulumi-azure-native-sdk/managedidentity/v3"
 	"github.com/pulumi/pulumi-azure-native-sdk/operationalinsights/v3"
 	"github.com/pulumi/pulumi-azure-native-sdk/resources/v3"
 	"github.com/pulumi/pulumi-azure-native-sdk/storage/v3"
 	pulumiazurenativesdk "github.com/pulumi/pulumi-azure-native-sdk/v3"
+	"github.com/pulumi/pulumi-azure-native-sdk/v3/config"
 	"github.com/pulumi/pulumi-azure-native-sdk/web/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
