@@ -106,8 +106,8 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 		},
 		SiteConfig: &web.SiteConfigArgs{
 			AppSettings:      appSettings(slot, accountName, blobEndpoint, id.ClientId, a.monitoring.AppInsights.ConnectionString),
-			MinTlsVersion:    pulumi.String(web.SupportedTlsVersions_SupportedTlsVersions_1_2),
-			ScmMinTlsVersion: pulumi.String(web.SupportedTlsVersions_SupportedTlsVersions_1_2),
+			MinTlsVersion:    pulumi.String(web.SupportedTlsVersions_1_2),
+			ScmMinTlsVersion: pulumi.String(web.SupportedTlsVersions_1_2),
 			FtpsState:        pulumi.String(web.FtpsStateDisabled),
 			Http20Enabled:    pulumi.Bool(true),
 		},

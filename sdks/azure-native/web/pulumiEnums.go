@@ -863,10 +863,10 @@ func (in *runtimeNamePtr) ToRuntimeNamePtrOutputWithContext(ctx context.Context)
 type SupportedTlsVersions string
 
 const (
-	SupportedTlsVersions_SupportedTlsVersions_1_0 = SupportedTlsVersions("1.0")
-	SupportedTlsVersions_SupportedTlsVersions_1_1 = SupportedTlsVersions("1.1")
-	SupportedTlsVersions_SupportedTlsVersions_1_2 = SupportedTlsVersions("1.2")
-	SupportedTlsVersions_SupportedTlsVersions_1_3 = SupportedTlsVersions("1.3")
+	SupportedTlsVersions_1_0 = SupportedTlsVersions("1.0")
+	SupportedTlsVersions_1_1 = SupportedTlsVersions("1.1")
+	SupportedTlsVersions_1_2 = SupportedTlsVersions("1.2")
+	SupportedTlsVersions_1_3 = SupportedTlsVersions("1.3")
 )
 
 func (SupportedTlsVersions) ElementType() reflect.Type {
@@ -991,10 +991,10 @@ func (o SupportedTlsVersionsPtrOutput) ToStringPtrOutputWithContext(ctx context.
 // SupportedTlsVersionsInput is an input type that accepts values of the SupportedTlsVersions enum
 // A concrete instance of `SupportedTlsVersionsInput` can be one of the following:
 //
-//	SupportedTlsVersions_SupportedTlsVersions_1_0
-//	SupportedTlsVersions_SupportedTlsVersions_1_1
-//	SupportedTlsVersions_SupportedTlsVersions_1_2
-//	SupportedTlsVersions_SupportedTlsVersions_1_3
+//	SupportedTlsVersions_1_0
+//	SupportedTlsVersions_1_1
+//	SupportedTlsVersions_1_2
+//	SupportedTlsVersions_1_3
 type SupportedTlsVersionsInput interface {
 	pulumi.Input
 

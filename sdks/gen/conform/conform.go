@@ -364,8 +364,12 @@ func (c *checker) typ(tok string, t *Object, input bool) {
 		}
 		for _, e := range t.Enum {
 			c.checked++
-			if got, ok := values[e.Name]; !ok || got != fmt.Sprint(e.Value) {
-				c.fail(tok+"."+e.Name, "enum value %v is not published (published: %v)", e.Value, values)
+			n := e.Name
+			if n == "" {
+				n = derivedEnumName(name, fmt.Sprint(e.Value))
+			}
+			if got, ok := values[n]; !ok || got != fmt.Sprint(e.Value) {
+				c.fail(tok+"."+n, "enum value %v is not published (published: %v)", e.Value, values)
 			}
 		}
 		return
@@ -390,6 +394,20 @@ func (c *checker) typ(tok string, t *Object, input bool) {
 		return
 	}
 	c.compare(tok, t.Properties, t.Required, members(body), input, true)
+}
+
+// derivedEnumName is the name the SDK generators give an enum value the schema leaves unnamed:
+// the value with non-alphanumerics as "_", title-cased, prefixed by the type when it starts
+// with a digit.
+func derivedEnumName(typeName, value string) string {
+	b := []rune(regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(value, "_"))
+	if len(b) == 0 {
+		return typeName
+	}
+	if b[0] >= '0' && b[0] <= '9' {
+		return typeName + "_" + string(b)
+	}
+	return strings.ToUpper(string(b[:1])) + string(b[1:])
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -138,3 +138,16 @@ func TestParsesDeclarationShapes(t *testing.T) {
 		})
 	}
 }
+
+func TestDerivedEnumName(t *testing.T) {
+	tests := []struct{ typ, value, want string }{
+		{"SupportedTlsVersions", "1.2", "SupportedTlsVersions_1_2"},
+		{"PolicyContentFormat", "xml-link", "Xml_link"},
+		{"BackendProtocol", "http", "Http"},
+	}
+	for _, tt := range tests {
+		if got := derivedEnumName(tt.typ, tt.value); got != tt.want {
+			t.Errorf("derivedEnumName(%s, %s): got %v, want %v", tt.typ, tt.value, got, tt.want)
+		}
+	}
+}
