@@ -1,0 +1,56 @@
+package review
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/slotless/slotless/internal/plan"
+	"github.com/slotless/slotless/stack"
+)
+
+func planOf(blue int, resources ...plan.Resource) *plan.Plan {
+	return &plan.Plan{Stack: "dev", Traffic: plan.Traffic{Green: 100 - blue, Blue: blue}, Resources: resources}
+}
+
+func app(name string, memory float64) plan.Resource {
+	return plan.Resource{Type: "azure-native:web:WebApp", Name: name, Inputs: map[string]any{"memory": memory}}
+}
+
+func TestReview(t *testing.T) {
+	tests := []struct {
+		name       string
+		base, head *plan.Plan
+		opts       Options
+		rules      []string
+	}{
+		{"small step", planOf(0), planOf(10), Options{MaxStep: 50}, nil},
+		{"jump", planOf(0), planOf(100), Options{MaxStep: 50}, []string{"max-step"}},
+		{"jump allowed", planOf(0), planOf(100), Options{MaxStep: 50, AllowJump: true}, nil},
+		{"rollback", planOf(90), planOf(0), Options{MaxStep: 10, Origin: stack.Green}, nil},
+		{"idle slot may change", planOf(0, app("blue-app", 1)), planOf(0, app("blue-app", 2)), Options{MaxStep: 50}, nil},
+		{"live slot may not", planOf(0, app("green-app", 1)), planOf(0, app("green-app", 2)), Options{MaxStep: 50}, []string{"live-slot-change"}},
+		{"slot gaining traffic may not", planOf(0, app("blue-app", 1)), planOf(10, app("blue-app", 2)), Options{MaxStep: 50}, []string{"live-slot-change"}},
+		{"live change allowed", planOf(0, app("green-app", 1)), planOf(0, app("green-app", 2)), Options{MaxStep: 50, AllowLiveChange: true}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Review(tt.base, tt.head, tt.opts)
+			var rules []string
+			for _, f := range r.Findings {
+				rules = append(rules, f.Rule)
+			}
+			if strings.Join(rules, ",") != strings.Join(tt.rules, ",") {
+				t.Errorf("findings: got %v, want %v", rules, tt.rules)
+			}
+			if r.OK() != (len(tt.rules) == 0) {
+				t.Errorf("OK: got %v with findings %v", r.OK(), rules)
+			}
+			var md bytes.Buffer
+			r.Markdown(&md)
+			if tt.base.Traffic.Blue != tt.head.Traffic.Blue && !strings.Contains(md.String(), "blue ") {
+				t.Errorf("markdown does not lead with the traffic change:\n%s", md.String())
+			}
+		})
+	}
+}
