@@ -324,8 +324,7 @@ func TestReuseExistingAPIMAndResourceGroup(t *testing.T) {
 }
 
 func TestInvalidConfigRegistersNothing(t *testing.T) {
-	mocks := &plan.Mocks{}
-	_, err := plan.Execute("test", config(t, map[string]string{"blueWeight": "150"}))
+	mocks, err := plan.Execute("test", config(t, map[string]string{"blueWeight": "150"}))
 	if err == nil || !strings.Contains(err.Error(), "blueWeight: 150 is out of range 0..100") {
 		t.Fatalf("got %v, want the blueWeight range error", err)
 	}

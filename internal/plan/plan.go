@@ -77,7 +77,8 @@ func Run(stackName string, cfg StackConfig) (*Plan, error) {
 	return p, nil
 }
 
-// Execute runs stack.Program under the mock engine with cfg and returns what the engine saw.
+// Execute runs stack.Program under the mock engine with cfg and returns what the engine saw,
+// also when the program fails, so a caller can see what was registered before the failure.
 func Execute(stackName string, cfg StackConfig) (*Mocks, error) {
 	mocks := &Mocks{}
 	withConfig := func(info *pulumi.RunInfo) {
@@ -85,7 +86,7 @@ func Execute(stackName string, cfg StackConfig) (*Mocks, error) {
 		info.ConfigSecretKeys = cfg.Secrets
 	}
 	if err := pulumi.RunErr(stack.Program, pulumi.WithMocks(stack.Project, stackName, mocks), withConfig); err != nil {
-		return nil, fmt.Errorf("plan %s: %w", stackName, err)
+		return mocks, fmt.Errorf("plan %s: %w", stackName, err)
 	}
 	return mocks, nil
 }
