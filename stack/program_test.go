@@ -338,12 +338,18 @@ func TestColourChildrenAreParented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	children := 0
 	for _, r := range mocks.Recorded {
 		if strings.HasPrefix(r.Name, "green-") && (strings.Contains(r.Type, ":web:") || strings.Contains(r.Type, ":managedidentity:") || strings.Contains(r.Type, ":authorization:")) {
+			children++
 			if !strings.Contains(r.Parent, stack.ColourType+"::green") {
 				t.Errorf("%s %s: got parent %q, want the green Colour component", r.Type, r.Name, r.Parent)
 			}
 		}
+	}
+	// identity, four role assignments, plan, app
+	if children != 7 {
+		t.Errorf("got %d green children, want 7", children)
 	}
 }
 
