@@ -61,11 +61,10 @@ type FileStack struct{ Path string }
 
 // GetConfig implements Stack.
 func (f FileStack) GetConfig(_ context.Context, key string) (string, bool, error) {
-	doc, cfg, err := f.load()
+	_, cfg, err := f.load()
 	if err != nil {
 		return "", false, err
 	}
-	_ = doc
 	for i := 0; i+1 < len(cfg.Content); i += 2 {
 		if cfg.Content[i].Value == key {
 			return cfg.Content[i+1].Value, true, nil
