@@ -8,11 +8,11 @@ ACTIONLINT  ?= $(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 NPM_DIR     ?= $(CURDIR)/.cache/azure-native-3.28.0
 export AZURE_NATIVE_NPM_DIR := $(NPM_DIR)/package
 
-.PHONY: test lint unit sdk sdk-check conform pipelines-lint plan package bench clean
+.PHONY: test lint unit e2e engine sdk sdk-check conform pipelines-lint plan package bench clean
 
 ## test: everything CI checks — lint, unit and mock tests, SDK regeneration and conformance,
 ## and the pipeline definitions
-test: lint sdk-check conform pipelines-lint unit
+test: lint sdk-check conform pipelines-lint unit e2e
 
 ## lint: go vet, gofmt and staticcheck over every module
 lint:
@@ -25,6 +25,25 @@ lint:
 ## unit: the program, CLI, function app and SDK mock tests
 unit:
 	$(GO) test -count=1 ./...
+
+PULUMI_VERSION := v3.274.1
+PULUMI_CLI     := $(CURDIR)/.cache/bin/pulumi
+
+## engine: the Pulumi CLI, built from the Go module proxy into .cache/bin/pulumi (about 9 min and
+## 2.3 GB cold on 2 cores; reused when present). The version is linked in, or the Automation API
+## cannot parse it.
+engine: $(PULUMI_CLI)
+$(PULUMI_CLI): e2e/cli/go.mod
+	@echo "building the Pulumi CLI $(PULUMI_VERSION) (about 9 minutes from a cold cache)..."
+	cd e2e/cli && $(GO) build -o $(PULUMI_CLI) \
+		-ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$(PULUMI_VERSION)" \
+		github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+	$(PULUMI_CLI) version
+
+## e2e: the engine suite: README flows through the real CLI and engine, against the azure-native
+## stand-in in e2e/azurefake
+e2e: engine
+	$(GO) test -count=1 -tags e2e -timeout 40m ./e2e/
 
 ## sdk: regenerate sdks/azure-native from sdks/azure-native/schema.json
 sdk:

@@ -1,0 +1,166 @@
+package azurefake
+
+import (
+	"fmt"
+	"strings"
+)
+
+// autoName is how a resource's name input is filled in when the program leaves it out, as
+// azure-native's AutoName metadata says: random (logical name plus eight hex characters) or a
+// UUID (role assignments).
+type autoName int
+
+const (
+	autoRandom autoName = iota
+	autoUUID
+	autoFixed
+)
+
+// armSpec is what the stand-in knows of one resource type beyond the package schema: how ARM
+// addresses it (the REST path of its PUT), which input is its name and how that is generated,
+// which namespace its name must be unique in, and what ARM computes on create.
+type armSpec struct {
+	// armType is the resource's ARM type, as in its id and its `type` output.
+	armType string
+	// nameKey is the input that names the resource; autoname how it is generated when absent.
+	nameKey  string
+	autoname autoName
+	// fixedName is the name autoFixed gives (ApiPolicy's policyId is always "policy").
+	fixedName string
+	// path builds the ARM id from the subscription and the checked inputs.
+	path func(sub string, in map[string]any) string
+	// global names the Azure-wide namespace the name lives in (storage account names, web app
+	// host names, API Management service names), or "" when the name is scoped to its parent.
+	global string
+}
+
+func str(in map[string]any, k string) string {
+	s, _ := in[k].(string)
+	return s
+}
+
+func rgPath(sub string, in map[string]any) string {
+	return fmt.Sprintf("/subscriptions/%s/resourceGroups/%s", sub, str(in, "resourceGroupName"))
+}
+
+func providerPath(provider, typ, nameKey string) func(string, map[string]any) string {
+	return func(sub string, in map[string]any) string {
+		return fmt.Sprintf("%s/providers/%s/%s/%s", rgPath(sub, in), provider, typ, str(in, nameKey))
+	}
+}
+
+func apimPath(sub string, in map[string]any) string {
+	return fmt.Sprintf("%s/providers/Microsoft.ApiManagement/service/%s", rgPath(sub, in), str(in, "serviceName"))
+}
+
+// armSpecs covers every resource type in the subset schema. The paths are the REST paths of
+// each resource's PUT in the API versions azure-native 3.28.0 uses (see azure-facts.md).
+var armSpecs = map[string]armSpec{
+	"azure-native:resources:ResourceGroup": {
+		armType: "Microsoft.Resources/resourceGroups", nameKey: "resourceGroupName",
+		path: func(sub string, in map[string]any) string { return rgPath(sub, in) },
+	},
+	"azure-native:storage:StorageAccount": {
+		armType: "Microsoft.Storage/storageAccounts", nameKey: "accountName", global: "storage account",
+		path: providerPath("Microsoft.Storage", "storageAccounts", "accountName"),
+	},
+	"azure-native:storage:BlobContainer": {
+		armType: "Microsoft.Storage/storageAccounts/blobServices/containers", nameKey: "containerName",
+		path: func(sub string, in map[string]any) string {
+			return fmt.Sprintf("%s/providers/Microsoft.Storage/storageAccounts/%s/blobServices/default/containers/%s",
+				rgPath(sub, in), str(in, "accountName"), str(in, "containerName"))
+		},
+	},
+	"azure-native:operationalinsights:Workspace": {
+		armType: "Microsoft.OperationalInsights/workspaces", nameKey: "workspaceName",
+		path: providerPath("Microsoft.OperationalInsights", "workspaces", "workspaceName"),
+	},
+	"azure-native:applicationinsights:Component": {
+		armType: "Microsoft.Insights/components", nameKey: "resourceName",
+		path: providerPath("Microsoft.Insights", "components", "resourceName"),
+	},
+	"azure-native:managedidentity:UserAssignedIdentity": {
+		armType: "Microsoft.ManagedIdentity/userAssignedIdentities", nameKey: "resourceName",
+		path: providerPath("Microsoft.ManagedIdentity", "userAssignedIdentities", "resourceName"),
+	},
+	"azure-native:authorization:RoleAssignment": {
+		armType: "Microsoft.Authorization/roleAssignments", nameKey: "roleAssignmentName", autoname: autoUUID,
+		path: func(_ string, in map[string]any) string {
+			return fmt.Sprintf("%s/providers/Microsoft.Authorization/roleAssignments/%s", str(in, "scope"), str(in, "roleAssignmentName"))
+		},
+	},
+	"azure-native:web:AppServicePlan": {
+		armType: "Microsoft.Web/serverfarms", nameKey: "name",
+		path: providerPath("Microsoft.Web", "serverfarms", "name"),
+	},
+	"azure-native:web:WebApp": {
+		armType: "Microsoft.Web/sites", nameKey: "name", global: "web app host name",
+		path: providerPath("Microsoft.Web", "sites", "name"),
+	},
+	"azure-native:apimanagement:ApiManagementService": {
+		armType: "Microsoft.ApiManagement/service", nameKey: "serviceName", global: "API Management service",
+		path: apimPath,
+	},
+	"azure-native:apimanagement:NamedValue": {
+		armType: "Microsoft.ApiManagement/service/namedValues", nameKey: "namedValueId",
+		path: func(sub string, in map[string]any) string {
+			return apimPath(sub, in) + "/namedValues/" + str(in, "namedValueId")
+		},
+	},
+	"azure-native:apimanagement:Backend": {
+		armType: "Microsoft.ApiManagement/service/backends", nameKey: "backendId",
+		path: func(sub string, in map[string]any) string { return apimPath(sub, in) + "/backends/" + str(in, "backendId") },
+	},
+	"azure-native:apimanagement:Api": {
+		armType: "Microsoft.ApiManagement/service/apis", nameKey: "apiId",
+		path: func(sub string, in map[string]any) string { return apimPath(sub, in) + "/apis/" + str(in, "apiId") },
+	},
+	"azure-native:apimanagement:ApiOperation": {
+		armType: "Microsoft.ApiManagement/service/apis/operations", nameKey: "operationId",
+		path: func(sub string, in map[string]any) string {
+			return apimPath(sub, in) + "/apis/" + str(in, "apiId") + "/operations/" + str(in, "operationId")
+		},
+	},
+	"azure-native:apimanagement:ApiPolicy": {
+		armType: "Microsoft.ApiManagement/service/apis/policies", nameKey: "policyId", autoname: autoFixed, fixedName: "policy",
+		path: func(sub string, in map[string]any) string {
+			return apimPath(sub, in) + "/apis/" + str(in, "apiId") + "/policies/" + str(in, "policyId")
+		},
+	},
+}
+
+// parentID is the id of the resource an id is created under: its resource group for a
+// top-level resource, the resource above it for a child, or "" for a resource group. ARM
+// refuses to create a resource whose parent does not exist (ResourceGroupNotFound,
+// ParentResourceNotFound).
+func parentID(id string) string {
+	parts := strings.Split(strings.Trim(id, "/"), "/")
+	prov := -1
+	for i, p := range parts {
+		if strings.EqualFold(p, "providers") {
+			prov = i
+		}
+	}
+	switch {
+	case prov < 0:
+		return "" // a resource group
+	case strings.EqualFold(parts[prov+1], "Microsoft.Authorization"):
+		// A role assignment lives under its scope, which is any resource.
+		return "/" + strings.Join(parts[:prov], "/")
+	}
+	rest := parts[prov+2:] // type/name[/type/name...]
+	if len(rest) <= 2 {
+		return "/" + strings.Join(parts[:prov], "/")
+	}
+	parent := parts[:len(parts)-2]
+	// blobServices/default is implicit: a container's parent is the storage account.
+	if len(parent) >= 2 && strings.EqualFold(parent[len(parent)-2], "blobServices") {
+		parent = parent[:len(parent)-2]
+	}
+	return "/" + strings.Join(parent, "/")
+}
+
+// lastSegment returns the last name in an ARM id.
+func lastSegment(id string) string {
+	return id[strings.LastIndex(id, "/")+1:]
+}

@@ -1,0 +1,184 @@
+package azurefake
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// Cloud is a test's Azure: the resources that exist, in which subscription, with the
+// properties ARM would return for them. It lives in one JSON file shared by every provider
+// process of a test (two users' stacks included), guarded by a lock file.
+type Cloud struct {
+	// Resources by lower-cased ARM id: ARM ids are case-insensitive.
+	Resources map[string]*Resource `json:"resources"`
+	// HostsDown lists function apps whose Functions host does not start, so the host-served
+	// APIs (listWebAppHostKeys) fail as they do on Azure.
+	HostsDown []string `json:"hostsDown,omitempty"`
+	// Calls records every create, update, delete and invoke, for tests to read.
+	Calls []Call `json:"calls,omitempty"`
+}
+
+// Resource is one resource as ARM holds it.
+type Resource struct {
+	ID           string `json:"id"`
+	Token        string `json:"token"`
+	Subscription string `json:"subscription"`
+	// Properties are the resource's outputs in the SDK's shape.
+	Properties map[string]any `json:"properties"`
+	// FunctionKey is a function app's default host key.
+	FunctionKey string `json:"functionKey,omitempty"`
+	// Secret holds a secret named value's value, which ARM never returns on GET.
+	Secret string `json:"secret,omitempty"`
+}
+
+// Name is the resource's name, the last segment of its id.
+func (r *Resource) Name() string { return lastSegment(r.ID) }
+
+// Call is one operation the provider carried out, or refused.
+type Call struct {
+	Op      string `json:"op"`
+	Token   string `json:"token"`
+	Target  string `json:"target,omitempty"`
+	Preview bool   `json:"preview,omitempty"`
+	Error   string `json:"error,omitempty"`
+}
+
+// Get returns the resource with an id, matched case-insensitively.
+func (c *Cloud) Get(id string) (*Resource, bool) {
+	r, ok := c.Resources[strings.ToLower(id)]
+	return r, ok
+}
+
+// Put stores a resource.
+func (c *Cloud) Put(r *Resource) {
+	if c.Resources == nil {
+		c.Resources = map[string]*Resource{}
+	}
+	c.Resources[strings.ToLower(r.ID)] = r
+}
+
+// Delete removes a resource and everything under it, as deleting a resource group or an API
+// Management service does.
+func (c *Cloud) Delete(id string) {
+	prefix := strings.ToLower(id) + "/"
+	for k := range c.Resources {
+		if k == strings.ToLower(id) || strings.HasPrefix(k, prefix) {
+			delete(c.Resources, k)
+		}
+	}
+}
+
+// ByType lists the resources of one type token, sorted by id.
+func (c *Cloud) ByType(token string) []*Resource {
+	var out []*Resource
+	for _, r := range c.Resources {
+		if r.Token == token {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// HostDown reports whether a function app's host is down.
+func (c *Cloud) HostDown(app string) bool {
+	for _, a := range c.HostsDown {
+		if strings.EqualFold(a, app) {
+			return true
+		}
+	}
+	return false
+}
+
+// Store is the file a Cloud lives in.
+type Store struct{ Path string }
+
+// Update runs fn on the cloud under the lock and saves what it leaves, even when fn fails,
+// so a refused call is still recorded.
+func (s Store) Update(fn func(*Cloud) error) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	c, err := s.read()
+	if err != nil {
+		return err
+	}
+	fnErr := fn(c)
+	if err := s.write(c); err != nil {
+		return errors.Join(fnErr, err)
+	}
+	return fnErr
+}
+
+// Load reads the cloud under the lock.
+func (s Store) Load() (*Cloud, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return s.read()
+}
+
+func (s Store) lock() (func(), error) {
+	f, err := os.OpenFile(s.Path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("cloud lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cloud lock: %w", err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
+func (s Store) read() (*Cloud, error) {
+	c := &Cloud{Resources: map[string]*Resource{}}
+	raw, err := os.ReadFile(s.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read cloud: %w", err)
+	}
+	if len(raw) == 0 {
+		return c, nil
+	}
+	if err := json.Unmarshal(raw, c); err != nil {
+		return nil, fmt.Errorf("parse cloud %s: %w", s.Path, err)
+	}
+	if c.Resources == nil {
+		c.Resources = map[string]*Resource{}
+	}
+	return c, nil
+}
+
+func (s Store) write(c *Cloud) error {
+	raw, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("render cloud: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(s.Path), ".cloud-*")
+	if err != nil {
+		return fmt.Errorf("write cloud: %w", err)
+	}
+	if _, err := tmp.Write(raw); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write cloud: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write cloud: %w", err)
+	}
+	return os.Rename(tmp.Name(), s.Path)
+}

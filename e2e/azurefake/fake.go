@@ -1,0 +1,368 @@
+package azurefake
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+)
+
+// createBeforeDeleteKey is the input azure-native adds to a randomly named resource, so a
+// replacement creates the new one before deleting the old.
+const createBeforeDeleteKey = "__createBeforeDelete"
+
+// Fake is the stand-in's behaviour, free of gRPC so that unit tests drive it directly: Check
+// against the schema, CRUD against a Cloud, invokes, and Azure's refusals.
+type Fake struct {
+	Schema *Schema
+	Store  Store
+	// Subscription is the subscription the provider is configured for.
+	Subscription string
+	// Location is azure-native:location, the default location of new resources.
+	Location string
+}
+
+// AzureError is an error as azure-native reports ARM's answers.
+type AzureError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *AzureError) Error() string {
+	return fmt.Sprintf("Status=%d Code=%q Message=%q", e.Status, e.Code, e.Message)
+}
+
+func azErr(status int, code, format string, args ...any) error {
+	return &AzureError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Check fills in what azure-native fills in (the name when absent, the location, the API
+// version) and validates the result against the schema. urnName is the resource's logical
+// name; olds are its previous checked inputs, so a generated name stays what it was.
+func (f *Fake) Check(token, urnName string, olds, news resource.PropertyMap, randomSeed []byte) (resource.PropertyMap, []string, error) {
+	spec, ok := armSpecs[token]
+	if !ok {
+		return nil, nil, fmt.Errorf("resource type %s not found", token)
+	}
+	checked := news.Copy()
+	key := resource.PropertyKey(spec.nameKey)
+	if v, has := checked[key]; !has || v.IsNull() {
+		if old, ok := olds[key]; ok {
+			checked[key] = old
+			if flag, ok := olds[createBeforeDeleteKey]; ok {
+				checked[createBeforeDeleteKey] = flag
+			}
+		} else {
+			name, random, err := generateName(spec, urnName, randomSeed)
+			if err != nil {
+				return nil, nil, err
+			}
+			checked[key] = resource.NewStringProperty(name)
+			if random {
+				checked[createBeforeDeleteKey] = resource.NewBoolProperty(true)
+			}
+		}
+	}
+	if in, ok := f.Schema.Resources[token].InputProperties["location"]; ok && in.Type != "" && !checked.HasValue("location") && f.Location != "" {
+		checked["location"] = resource.NewStringProperty(f.Location)
+	}
+	if !checked.HasValue("azureApiVersion") {
+		if v := apiVersions[strings.Split(token, ":")[1]]; v != "" {
+			checked["azureApiVersion"] = resource.NewStringProperty(v)
+		}
+	}
+	failures, err := f.Schema.CheckResource(token, checked)
+	return checked, failures, err
+}
+
+// apiVersions are the default REST API versions of azure-native 3.28.0 per module.
+var apiVersions = map[string]string{
+	"apimanagement":       "2024-05-01",
+	"web":                 "2025-05-01",
+	"storage":             "2024-01-01",
+	"applicationinsights": "2020-02-02",
+	"operationalinsights": "2023-09-01",
+	"managedidentity":     "2023-01-31",
+	"authorization":       "2022-04-01",
+	"resources":           "2024-03-01",
+}
+
+func generateName(spec armSpec, urnName string, seed []byte) (string, bool, error) {
+	switch spec.autoname {
+	case autoUUID:
+		hex, err := resource.NewUniqueName(seed, "", 32, 0, nil)
+		if err != nil {
+			return "", false, err
+		}
+		return uuid.MustParse(hex).String(), true, nil
+	case autoFixed:
+		return spec.fixedName, false, nil
+	}
+	// azure-native: "Resource name is URN name + random suffix."
+	name, err := resource.NewUniqueName(seed, urnName, 8, 0, nil)
+	return name, true, err
+}
+
+// Diff compares checked inputs, as azure-native does (inputs against inputs, not against
+// ARM's state). It returns the top-level keys that changed, and those among them that force a
+// replacement: the name and the parents in the resource's ARM path.
+func (f *Fake) Diff(token string, olds, news resource.PropertyMap) (changed, replaces []string) {
+	spec := armSpecs[token]
+	keys := map[resource.PropertyKey]bool{}
+	for k := range olds {
+		keys[k] = true
+	}
+	for k := range news {
+		keys[k] = true
+	}
+	for k := range keys {
+		if k == createBeforeDeleteKey {
+			continue
+		}
+		o, n := olds[k], news[k]
+		if o.DeepEquals(n) {
+			continue
+		}
+		changed = append(changed, string(k))
+		if pathKey(spec, string(k)) {
+			replaces = append(replaces, string(k))
+		}
+	}
+	sort.Strings(changed)
+	sort.Strings(replaces)
+	return changed, replaces
+}
+
+// pathKey reports whether an input is part of the resource's ARM id; changing one means a
+// different resource, so azure-native replaces.
+func pathKey(spec armSpec, key string) bool {
+	probe := map[string]any{}
+	for _, k := range []string{"resourceGroupName", "serviceName", "apiId", "accountName", "scope", spec.nameKey} {
+		probe[k] = "{" + k + "}"
+	}
+	return key == spec.nameKey || strings.Contains(spec.path("sub", probe), "{"+key+"}")
+}
+
+// ID is the ARM id a resource with these checked inputs has in the configured subscription.
+func (f *Fake) ID(token string, inputs map[string]any) string {
+	return armSpecs[token].path(f.Subscription, inputs)
+}
+
+// Create creates a resource. At preview it only computes the outputs the way azure-native's
+// PreviewOutputs does: every output property that has a same-named input takes that input,
+// every other one is unknown. It refuses what ARM and azure-native refuse.
+func (f *Fake) Create(token string, inputs resource.PropertyMap, preview bool) (string, resource.PropertyMap, error) {
+	if preview {
+		return "", f.previewOutputs(token, inputs, nil), nil
+	}
+	in := plain(inputs)
+	id := f.ID(token, in)
+	var outputs map[string]any
+	err := f.Store.Update(func(c *Cloud) error {
+		err := f.create(c, token, id, in)
+		c.Calls = append(c.Calls, Call{Op: "create", Token: token, Target: id, Error: errString(err)})
+		if err != nil {
+			return err
+		}
+		r, _ := c.Get(id)
+		outputs = r.Properties
+		return nil
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return id, resource.NewPropertyMapFromMap(outputs), nil
+}
+
+func (f *Fake) create(c *Cloud, token, id string, in map[string]any) error {
+	spec := armSpecs[token]
+	if _, exists := c.Get(id); exists {
+		// azure-native's CanCreate: ARM would upsert, so the provider refuses instead.
+		return fmt.Errorf("cannot create already existing resource '%s'", id)
+	}
+	if err := checkParent(c, id); err != nil {
+		return err
+	}
+	if spec.global != "" {
+		if err := checkGlobalName(c, token, spec, lastSegment(id)); err != nil {
+			return err
+		}
+	}
+	if err := f.refuse(c, token, id, in); err != nil {
+		return err
+	}
+	r := &Resource{ID: id, Token: token, Subscription: f.Subscription}
+	r.Properties = f.outputs(token, id, in, nil)
+	computeOnCreate(r, in)
+	c.Put(r)
+	return nil
+}
+
+// Update changes a resource in place, refusing what ARM refuses. At preview it returns the
+// outputs the update would give, with ARM-computed properties carried over.
+func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource.PropertyMap, preview bool) (resource.PropertyMap, error) {
+	if preview {
+		return f.previewOutputs(token, news, olds), nil
+	}
+	in := plain(news)
+	var outputs map[string]any
+	err := f.Store.Update(func(c *Cloud) error {
+		r, ok := c.Get(id)
+		var err error
+		switch {
+		case !ok:
+			err = azErr(404, "ResourceNotFound", "The Resource '%s' was not found.", id)
+		default:
+			err = f.refuse(c, token, id, in)
+		}
+		c.Calls = append(c.Calls, Call{Op: "update", Token: token, Target: id, Error: errString(err)})
+		if err != nil {
+			return err
+		}
+		r.Properties = f.outputs(token, id, in, r.Properties)
+		if token == "azure-native:apimanagement:NamedValue" {
+			r.Secret = secretOf(in)
+		}
+		outputs = r.Properties
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return resource.NewPropertyMapFromMap(outputs), nil
+}
+
+// Read returns a resource's current outputs; ok is false when it no longer exists.
+func (f *Fake) Read(id string) (resource.PropertyMap, bool, error) {
+	c, err := f.Store.Load()
+	if err != nil {
+		return nil, false, err
+	}
+	r, ok := c.Get(id)
+	if !ok {
+		return nil, false, nil
+	}
+	return resource.NewPropertyMapFromMap(r.Properties), true, nil
+}
+
+// Delete deletes a resource; deleting one that is already gone succeeds, as ARM's DELETE does.
+func (f *Fake) Delete(token, id string) error {
+	return f.Store.Update(func(c *Cloud) error {
+		c.Delete(id)
+		c.Calls = append(c.Calls, Call{Op: "delete", Token: token, Target: id})
+		return nil
+	})
+}
+
+// outputs are the resource's properties as ARM returns them: the inputs that are also output
+// properties, the name and type, and what ARM computed before (prev).
+func (f *Fake) outputs(token, id string, in map[string]any, prev map[string]any) map[string]any {
+	spec := armSpecs[token]
+	out := map[string]any{}
+	for name := range f.Schema.Resources[token].Properties {
+		if v, ok := in[name]; ok {
+			out[name] = v
+		} else if v, ok := prev[name]; ok {
+			out[name] = v
+		}
+	}
+	out["name"] = lastSegment(id)
+	out["type"] = spec.armType
+	if v, ok := in["azureApiVersion"]; ok {
+		out["azureApiVersion"] = v
+	}
+	if token == "azure-native:apimanagement:NamedValue" && in["secret"] == true {
+		// ARM never returns a secret named value's value on GET.
+		delete(out, "value")
+	}
+	return out
+}
+
+// previewOutputs mirrors azure-native's PreviewOutputs: an output property takes the
+// same-named input, or is unknown. For an update, what ARM computed stays as it was.
+func (f *Fake) previewOutputs(token string, inputs, olds resource.PropertyMap) resource.PropertyMap {
+	out := resource.PropertyMap{}
+	for name := range f.Schema.Resources[token].Properties {
+		k := resource.PropertyKey(name)
+		switch {
+		case inputs.HasValue(k):
+			out[k] = inputs[k]
+		case olds.HasValue(k):
+			out[k] = olds[k]
+		default:
+			out[k] = resource.MakeComputed(resource.NewStringProperty(""))
+		}
+	}
+	return out
+}
+
+// computeOnCreate sets what ARM generates for a new resource.
+func computeOnCreate(r *Resource, in map[string]any) {
+	p := r.Properties
+	name := r.Name()
+	switch r.Token {
+	case "azure-native:storage:StorageAccount":
+		p["primaryEndpoints"] = map[string]any{
+			"blob":  "https://" + name + ".blob.core.windows.net/",
+			"queue": "https://" + name + ".queue.core.windows.net/",
+			"table": "https://" + name + ".table.core.windows.net/",
+			"file":  "https://" + name + ".file.core.windows.net/",
+		}
+	case "azure-native:operationalinsights:Workspace":
+		p["customerId"] = uuid.NewString()
+	case "azure-native:applicationinsights:Component":
+		key := uuid.NewString()
+		p["instrumentationKey"] = key
+		p["appId"] = uuid.NewString()
+		p["connectionString"] = fmt.Sprintf("InstrumentationKey=%s;IngestionEndpoint=https://%s-0.in.applicationinsights.azure.com/;ApplicationId=%s", key, str(in, "location"), p["appId"])
+	case "azure-native:managedidentity:UserAssignedIdentity":
+		p["principalId"] = uuid.NewString()
+		p["clientId"] = uuid.NewString()
+		p["tenantId"] = uuid.NewString()
+	case "azure-native:web:WebApp":
+		p["defaultHostName"] = name + ".azurewebsites.net"
+		p["state"] = "Running"
+		r.FunctionKey = randomKey()
+	case "azure-native:apimanagement:ApiManagementService":
+		p["gatewayUrl"] = "https://" + name + ".azure-api.net"
+	case "azure-native:apimanagement:NamedValue":
+		r.Secret = secretOf(in)
+	}
+}
+
+func secretOf(in map[string]any) string {
+	if in["secret"] == true {
+		return str(in, "value")
+	}
+	return ""
+}
+
+// randomKey is shaped like a Functions host key: 56 URL-safe base64 characters.
+func randomKey() string {
+	b := make([]byte, 42)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// plain turns checked inputs into plain values: secrets unwrapped (the stand-in is Azure, which
+// holds them), no unknowns (the engine sends none outside preview).
+func plain(m resource.PropertyMap) map[string]any {
+	return m.MapRepl(nil, func(v resource.PropertyValue) (any, bool) {
+		if v.IsSecret() {
+			return plain(resource.PropertyMap{"v": v.SecretValue().Element})["v"], true
+		}
+		return nil, false
+	})
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -1,0 +1,102 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/slotless/slotless/stack"
+)
+
+// readmeCommands returns the pulumi commands of the first sh block under a README heading, in
+// order: the lines a user copies. Other commands (make, az) are not the engine's.
+func readmeCommands(t *testing.T, heading string) []string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(raw)
+	i := strings.Index(text, "\n"+heading+"\n")
+	if i < 0 {
+		t.Fatalf("README has no %q section", heading)
+	}
+	text = text[i:]
+	start := strings.Index(text, "```sh\n")
+	if start < 0 {
+		t.Fatalf("README section %q has no sh block", heading)
+	}
+	block := text[start+len("```sh\n"):]
+	block = block[:strings.Index(block, "```")]
+	var cmds []string
+	for _, l := range strings.Split(block, "\n") {
+		if strings.HasPrefix(l, "pulumi ") && !strings.Contains(l, "$(pulumi stack output") {
+			cmds = append(cmds, strings.TrimSpace(l))
+		}
+	}
+	if len(cmds) == 0 {
+		t.Fatalf("README section %q has no pulumi commands", heading)
+	}
+	return cmds
+}
+
+// deploy runs the README's deploy section for a user: preview, then up, as a careful user does.
+func deploy(t *testing.T, u *user) {
+	t.Helper()
+	for _, line := range readmeCommands(t, "## Deploying to Azure") {
+		if line == "pulumi up" {
+			u.preview("dev")
+			u.up("dev")
+			continue
+		}
+		u.run(line)
+	}
+}
+
+// TestDeploy is the README's deploy section on a fresh dev stack: the committed Pulumi.yaml and
+// Pulumi.dev.yaml plus the README's config lines. Preview and up succeed, the preview asks
+// nothing of resources that do not exist yet, and a second up changes nothing.
+func TestDeploy(t *testing.T) {
+	u := newUser(t, newCloud(t), "00000000-0000-0000-0000-0000000a11ce")
+	for _, line := range readmeCommands(t, "## Deploying to Azure") {
+		if line != "pulumi up" {
+			u.run(line)
+			continue
+		}
+		pre := u.preview("dev")
+		if n := pre.Counts["create"]; n < 20 {
+			t.Errorf("preview plans %d creates, want the whole stack (at least 20): %v", n, pre.Steps)
+		}
+		for _, c := range u.calls() {
+			// Anything the preview asked of Azure ran against resources that do not exist yet.
+			if c.Op == "invoke" {
+				t.Errorf("preview of a new stack invoked %s on %s (error %q); it must not depend on resources that do not exist yet", c.Token, c.Target, c.Error)
+			}
+		}
+		got := u.up("dev")
+		if got.Counts["create"] != pre.Counts["create"] {
+			t.Errorf("up created %d resources, preview planned %d", got.Counts["create"], pre.Counts["create"])
+		}
+	}
+
+	outs, err := u.stack("dev").PlainOutputs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{stack.OutGatewayURL, stack.OutAPIURL, stack.OutAppName(stack.Green), stack.OutAppName(stack.Blue), stack.OutHostname(stack.Green), stack.OutStorageAccount, stack.OutWorkspaceID} {
+		if v, _ := outs[k].(string); v == "" {
+			t.Errorf("output %s is empty after up", k)
+		}
+	}
+	if outs[stack.OutLiveSlot] != "green" || outs[stack.OutIdleSlot] != "blue" {
+		t.Errorf("live/idle = %v/%v, want green/blue", outs[stack.OutLiveSlot], outs[stack.OutIdleSlot])
+	}
+
+	again := u.up("dev")
+	if changed := again.Changed(); len(changed) != 0 {
+		t.Errorf("a second up with no config change changed %v, want nothing", changed)
+	}
+}

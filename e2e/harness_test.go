@@ -1,0 +1,235 @@
+//go:build e2e
+
+// Package e2e is the engine suite: the flows users run (the README's deploy, a shift, a
+// rollback, a preview) through the real Pulumi CLI and engine, with the program hosted
+// in-process by the Automation API and the azure-native provider played by the stand-in in
+// e2e/azurefake. Run it with `make e2e`.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slotless/slotless/e2e/azurefake"
+	"github.com/slotless/slotless/internal/engine"
+)
+
+var (
+	repoRoot   string
+	pulumiRoot string // holds bin/pulumi
+	pulumiHome string // PULUMI_HOME with the stand-in installed
+)
+
+func TestMain(m *testing.M) {
+	code, err := setup(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func setup(m *testing.M) (int, error) {
+	_, file, _, _ := runtime.Caller(0)
+	repoRoot = filepath.Dir(filepath.Dir(file))
+	pulumiRoot = os.Getenv("SLOTLESS_PULUMI_ROOT")
+	if pulumiRoot == "" {
+		pulumiRoot = filepath.Join(repoRoot, ".cache")
+	}
+	if _, err := os.Stat(filepath.Join(pulumiRoot, "bin", "pulumi")); err != nil {
+		return 0, fmt.Errorf("no pulumi CLI at %s/bin/pulumi: run make engine", pulumiRoot)
+	}
+	tmp, err := os.MkdirTemp("", "slotless-e2e-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmp)
+
+	// The stand-in's plugin archive: the binary and the schema it validates against.
+	pluginDir := filepath.Join(tmp, "plugin")
+	build := exec.Command("go", "build", "-o", filepath.Join(pluginDir, "pulumi-resource-azure-native"), "./e2e/azurefake/cmd/pulumi-resource-azure-native")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("build the stand-in provider: %v\n%s", err, out)
+	}
+	schema, err := os.ReadFile(filepath.Join(repoRoot, "sdks", "azure-native", "schema.json"))
+	if err != nil {
+		return 0, err
+	}
+	if err := os.WriteFile(filepath.Join(pluginDir, "schema.json"), schema, 0o644); err != nil {
+		return 0, err
+	}
+	tgz := filepath.Join(tmp, "azure-native-3.28.0.tgz")
+	if out, err := exec.Command("tar", "czf", tgz, "-C", pluginDir, ".").CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("pack the stand-in: %v\n%s", err, out)
+	}
+	pulumiHome = filepath.Join(tmp, "home")
+	install := exec.Command(filepath.Join(pulumiRoot, "bin", "pulumi"), "plugin", "install", "resource", azurefake.Name, azurefake.Version, "-f", tgz)
+	install.Env = append(os.Environ(), "PULUMI_HOME="+pulumiHome, "PULUMI_SKIP_UPDATE_CHECK=true")
+	if out, err := install.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("pulumi plugin install: %v\n%s", err, out)
+	}
+	return m.Run(), nil
+}
+
+// user is one person with a laptop: a subscription, a backend, and a copy of the project.
+type user struct {
+	t       *testing.T
+	dir     string // the project copy
+	backend string
+	sub     string
+	cloud   azurefake.Store
+}
+
+// newUser copies the committed Pulumi.yaml and Pulumi.dev.yaml into a fresh folder, as a clone
+// would have them, with its own file backend, in the given cloud.
+func newUser(t *testing.T, cloud azurefake.Store, sub string) *user {
+	t.Helper()
+	u := &user{t: t, dir: t.TempDir(), backend: t.TempDir(), sub: sub, cloud: cloud}
+	for _, f := range []string{"Pulumi.yaml", "Pulumi.dev.yaml"} {
+		raw, err := os.ReadFile(filepath.Join(repoRoot, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(u.dir, f), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return u
+}
+
+// newCloud is an empty Azure for one test.
+func newCloud(t *testing.T) azurefake.Store {
+	return azurefake.Store{Path: filepath.Join(t.TempDir(), "cloud.json")}
+}
+
+// env is what every pulumi process of this user sees: a passphrase-secured file backend, the
+// stand-in's PULUMI_HOME, and the cloud; the subscription is the one `az login` would select.
+func (u *user) env() map[string]string {
+	return map[string]string{
+		"PULUMI_HOME":                        pulumiHome,
+		"PULUMI_BACKEND_URL":                 "file://" + u.backend,
+		"PULUMI_CONFIG_PASSPHRASE":           "correct horse battery staple",
+		"PULUMI_SKIP_UPDATE_CHECK":           "true",
+		"PULUMI_IGNORE_AMBIENT_PLUGINS":      "true",
+		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+		azurefake.CloudEnv:                   u.cloud.Path,
+		azurefake.DefaultSubscriptionEnv:     u.sub,
+	}
+}
+
+// sh runs a command line as the user types it, in the project copy, with the pulumi CLI first
+// on PATH. It returns the combined output and fails the test on a non-zero exit.
+func (u *user) sh(line string) string {
+	u.t.Helper()
+	out, err := u.trySh(line)
+	if err != nil {
+		u.t.Fatalf("%s: %v\n%s", line, err, out)
+	}
+	return out
+}
+
+func (u *user) trySh(line string) (string, error) {
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", line)
+	cmd.Dir = u.dir
+	cmd.Env = os.Environ()
+	for k, v := range u.env() {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, "PATH="+filepath.Join(pulumiRoot, "bin")+":"+os.Getenv("PATH"))
+	var b bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &b, &b
+	err := cmd.Run()
+	return b.String(), err
+}
+
+// stack opens the user's stack through the same engine path slotless shift uses.
+func (u *user) stack(name string) *engine.Stack {
+	u.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s, err := engine.Open(ctx, engine.Options{Dir: u.dir, Stack: name, Env: u.env(), PulumiRoot: pulumiRoot})
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	return s
+}
+
+// up is `pulumi up` on a stack: the engine, with the program in-process.
+func (u *user) up(name string) engine.Changes {
+	u.t.Helper()
+	ch, out, err := u.tryUp(name)
+	if err != nil {
+		u.t.Fatalf("pulumi up %s: %v\n%s", name, err, out)
+	}
+	return ch
+}
+
+func (u *user) tryUp(name string) (engine.Changes, string, error) {
+	var b bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	ch, err := u.stack(name).Up(ctx, io.MultiWriter(&b, testWriter{u.t}))
+	return ch, b.String(), err
+}
+
+// preview is `pulumi preview` on a stack.
+func (u *user) preview(name string) engine.Changes {
+	u.t.Helper()
+	var b bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	ch, err := u.stack(name).Preview(ctx, io.MultiWriter(&b, testWriter{u.t}))
+	if err != nil {
+		u.t.Fatalf("pulumi preview %s: %v\n%s", name, err, b.String())
+	}
+	return ch
+}
+
+// run runs one line of a README or of a user's shell: `pulumi up` goes to the engine with the
+// program in-process (the Go language plugin is not available here), every other command runs
+// as written. Lines joined by && run in order and stop at the first failure.
+func (u *user) run(line string) engine.Changes {
+	u.t.Helper()
+	var last engine.Changes
+	for _, part := range strings.Split(line, "&&") {
+		part = strings.TrimSpace(part)
+		if part == "pulumi up" || strings.HasPrefix(part, "pulumi up ") {
+			last = u.up("dev")
+			continue
+		}
+		u.sh(part)
+	}
+	return last
+}
+
+// testWriter streams engine progress into the test log, line by line.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
+		if strings.TrimSpace(l) != "" {
+			w.t.Log(l)
+		}
+	}
+	return len(p), nil
+}
+
+// calls returns the cloud's recorded calls.
+func (u *user) calls() []azurefake.Call {
+	u.t.Helper()
+	c, err := u.cloud.Load()
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	return c.Calls
+}

@@ -1,0 +1,214 @@
+// Package engine runs the slotless program through the real Pulumi engine, in-process. The
+// Automation API's inline source hosts stack.Program inside this binary and the pulumi CLI drives
+// the engine and the providers, so a shift, a promote or a rollback needs the slotless binary and
+// the pulumi CLI: no Go toolchain, no Go language plugin and no compile of the program.
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/slotless/slotless/stack"
+)
+
+// Options say which stack of which project directory to run, and how.
+type Options struct {
+	// Dir is the project directory, holding Pulumi.yaml and Pulumi.<stack>.yaml.
+	Dir string
+	// Stack is the stack name, e.g. dev.
+	Stack string
+	// Env is added to the environment of the pulumi CLI and the plugins it starts.
+	Env map[string]string
+	// PulumiRoot is a directory whose bin/pulumi is the CLI to use; empty means pulumi on PATH.
+	PulumiRoot string
+	// Program is the program to host; nil means stack.Program.
+	Program pulumi.RunFunc
+}
+
+// Stack is one stack of the project, run in-process.
+type Stack struct {
+	auto.Stack
+	opts Options
+}
+
+// Open selects an existing stack. Like `pulumi up`, it needs the pulumi CLI and a backend the
+// user is logged in to (or PULUMI_BACKEND_URL).
+func Open(ctx context.Context, o Options) (*Stack, error) {
+	if o.Program == nil {
+		o.Program = stack.Program
+	}
+	if _, err := os.Stat(filepath.Join(o.Dir, "Pulumi.yaml")); err != nil {
+		return nil, fmt.Errorf("no Pulumi.yaml in %s: run slotless from the project directory, or pass --dir", o.Dir)
+	}
+	wsOpts := []auto.LocalWorkspaceOption{auto.WorkDir(o.Dir), auto.EnvVars(o.Env)}
+	cmd, err := pulumiCommand(o.PulumiRoot)
+	if err != nil {
+		return nil, err
+	}
+	wsOpts = append(wsOpts, auto.Pulumi(cmd))
+	s, err := auto.SelectStackInlineSource(ctx, o.Stack, stack.Project, o.Program, wsOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("select stack %s in %s: %w", o.Stack, o.Dir, err)
+	}
+	return &Stack{Stack: s, opts: o}, nil
+}
+
+// lookPath finds the CLI; tests replace it.
+var lookPath = exec.LookPath
+
+func pulumiCommand(root string) (auto.PulumiCommand, error) {
+	if root == "" {
+		if _, err := lookPath("pulumi"); err != nil {
+			return nil, fmt.Errorf("the pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/) or run make engine")
+		}
+	}
+	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root})
+	if err != nil {
+		return nil, fmt.Errorf("pulumi CLI: %w", err)
+	}
+	return cmd, nil
+}
+
+// Step is one resource operation the engine planned or carried out.
+type Step struct {
+	Op   string `json:"op"`
+	URN  string `json:"urn"`
+	Type string `json:"type"`
+	// Name is the resource's logical name.
+	Name string `json:"name"`
+	// Diffs are the top-level properties that differ.
+	Diffs []string `json:"diffs,omitempty"`
+}
+
+// Changes is what an update or a preview did: every step other than "same", and counts by
+// operation.
+type Changes struct {
+	Steps  []Step         `json:"steps"`
+	Counts map[string]int `json:"counts"`
+}
+
+// Changed lists the steps that change something, in URN order.
+func (c Changes) Changed() []Step {
+	var out []Step
+	for _, s := range c.Steps {
+		if s.Op != string(apitype.OpSame) && s.Op != string(apitype.OpRead) && s.Type != "pulumi:pulumi:Stack" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// String summarises the counts the way the CLI does: "1 updated, 24 unchanged".
+func (c Changes) String() string {
+	words := map[string]string{"create": "created", "update": "updated", "delete": "deleted", "replace": "replaced", "same": "unchanged"}
+	var parts []string
+	for _, op := range []string{"create", "update", "replace", "delete", "same"} {
+		if n := c.Counts[op]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, words[op]))
+		}
+	}
+	if len(parts) == 0 {
+		return "no changes"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// collector gathers step events from the engine's event stream.
+type collector struct {
+	ch    chan events.EngineEvent
+	done  chan struct{}
+	mu    sync.Mutex
+	steps map[string]Step
+}
+
+func newCollector() *collector {
+	c := &collector{ch: make(chan events.EngineEvent), done: make(chan struct{}), steps: map[string]Step{}}
+	go func() {
+		defer close(c.done)
+		for e := range c.ch {
+			if e.ResourcePreEvent == nil {
+				continue
+			}
+			m := e.ResourcePreEvent.Metadata
+			if m.Op == apitype.OpRefresh {
+				continue
+			}
+			c.mu.Lock()
+			c.steps[m.URN] = Step{Op: string(m.Op), URN: m.URN, Type: m.Type, Name: urnName(m.URN), Diffs: m.Diffs}
+			c.mu.Unlock()
+		}
+	}()
+	return c
+}
+
+func (c *collector) changes() Changes {
+	<-c.done
+	out := Changes{Counts: map[string]int{}}
+	for _, s := range c.steps {
+		if s.Type == "pulumi:pulumi:Stack" {
+			continue
+		}
+		out.Steps = append(out.Steps, s)
+		op := s.Op
+		if strings.HasPrefix(op, "create-replacement") || strings.HasPrefix(op, "delete-replaced") || op == "replace" {
+			op = "replace"
+		}
+		out.Counts[op]++
+	}
+	sort.Slice(out.Steps, func(i, j int) bool { return out.Steps[i].URN < out.Steps[j].URN })
+	return out
+}
+
+func urnName(urn string) string { return urn[strings.LastIndex(urn, "::")+2:] }
+
+// Preview runs `pulumi preview` through the engine and returns the steps it plans.
+func (s *Stack) Preview(ctx context.Context, out io.Writer, opts ...optpreview.Option) (Changes, error) {
+	c := newCollector()
+	opts = append(opts, optpreview.EventStreams(c.ch))
+	if out != nil {
+		opts = append(opts, optpreview.ProgressStreams(out))
+	}
+	_, err := s.Stack.Preview(ctx, opts...)
+	return c.changes(), err
+}
+
+// Up runs `pulumi up` through the engine (the Automation API skips the CLI's own preview) and
+// returns the steps it carried out.
+func (s *Stack) Up(ctx context.Context, out io.Writer, opts ...optup.Option) (Changes, error) {
+	c := newCollector()
+	opts = append(opts, optup.EventStreams(c.ch))
+	if out != nil {
+		opts = append(opts, optup.ProgressStreams(out))
+	}
+	_, err := s.Stack.Up(ctx, opts...)
+	return c.changes(), err
+}
+
+// PlainOutputs returns the stack's outputs as plain values; secret outputs are left out.
+func (s *Stack) PlainOutputs(ctx context.Context) (map[string]any, error) {
+	outs, err := s.Stack.Outputs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("stack outputs: %w", err)
+	}
+	m := map[string]any{}
+	for k, v := range outs {
+		if !v.Secret {
+			m[k] = v.Value
+		}
+	}
+	return m, nil
+}
