@@ -32,7 +32,9 @@ func decode[T any](t *testing.T, rel string) *T {
 	return &v
 }
 
-// stringList accepts both `key: a` and `key: [a, b]`, as dependsOn and needs do.
+// stringList accepts both `key: a` and `key: [a, b]`, as dependsOn and needs do. An explicit
+// `key: []` decodes to an empty, non-nil list, so it differs from an absent key (nil): a stage
+// without dependsOn depends on the stage before it, one with `dependsOn: []` on none.
 type stringList []string
 
 func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
@@ -40,7 +42,7 @@ func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
 		*l = stringList{n.Value}
 		return nil
 	}
-	var s []string
+	s := []string{}
 	if err := n.Decode(&s); err != nil {
 		return err
 	}
