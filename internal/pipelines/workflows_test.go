@@ -520,6 +520,67 @@ func TestActionsPinnedToMajor(t *testing.T) {
 	}
 }
 
+// node24Majors are the majors allowed for each action the workflows use: each runs on Node 24
+// (`runs.using: node24` in the action.yml of that major tag in the action's own repository).
+// GitHub is retiring Node 20 on its runners; upload-artifact@v5, download-artifact@v5 (and
+// v6), pulumi/actions@v6 and azure/login@v2 still declare node20. A new action or major goes
+// here only after its action.yml was read.
+var node24Majors = map[string]string{
+	"actions/checkout":          "v5",
+	"actions/setup-go":          "v6",
+	"actions/setup-node":        "v5",
+	"actions/upload-artifact":   "v7",
+	"actions/download-artifact": "v8",
+	"actions/github-script":     "v8",
+	"pulumi/actions":            "v7",
+	"azure/login":               "v3",
+}
+
+func checkNode24Majors(w *workflow) error {
+	for _, name := range slices.Sorted(maps.Keys(w.Jobs)) {
+		for _, s := range w.Jobs[name].Steps {
+			if s.Uses == "" || strings.HasPrefix(s.Uses, "./") {
+				continue
+			}
+			action, major, _ := strings.Cut(s.Uses, "@")
+			want, ok := node24Majors[strings.ToLower(action)]
+			if !ok {
+				return fmt.Errorf("%s uses %s: got an action with no checked major, want one of %v", name, s.Uses, slices.Sorted(maps.Keys(node24Majors)))
+			}
+			if major != want {
+				return fmt.Errorf("%s uses %s: got %s, want %s (the major that runs on Node 24)", name, s.Uses, major, want)
+			}
+		}
+	}
+	return nil
+}
+
+func TestActionsRunOnNode24(t *testing.T) {
+	for _, file := range ghWorkflows {
+		if err := checkNode24Majors(decode[workflow](t, file)); err != nil {
+			t.Errorf("%s: %v", file, err)
+		}
+	}
+	breaks := []struct{ name, uses string }{
+		{"upload-artifact v5", "actions/upload-artifact@v5"},
+		{"download-artifact v5", "actions/download-artifact@v5"},
+		{"pulumi/actions v6", "pulumi/actions@v6"},
+		{"azure/login v2", "azure/login@v2"},
+		{"checkout v4", "actions/checkout@v4"},
+		{"unchecked action", "someone/action@v1"},
+	}
+	for _, b := range breaks {
+		t.Run(b.name, func(t *testing.T) {
+			w := decode[workflow](t, ghRelease)
+			j := w.Jobs["build"]
+			j.Steps = append(j.Steps, ghStep{Uses: b.uses})
+			if err := checkNode24Majors(w); err == nil {
+				t.Errorf("with %s: got nil, want an error", b.uses)
+			}
+		})
+	}
+}
+
 func TestWorkflowsHaveNoClientSecret(t *testing.T) {
 	for _, file := range ghWorkflows {
 		if err := secretIn(string(readFile(t, file))); err != nil {
