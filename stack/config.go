@@ -101,6 +101,9 @@ func LookupKey(name string) (Key, bool) {
 // with capacity units; the v2 tiers and Consumption support backend pools too.
 var APIMSKUs = []string{"Consumption", "Developer", "Basic", "Standard", "Premium", "BasicV2", "StandardV2"}
 
+// PinTokenAllowed says which pinning tokens are accepted: URL-safe characters only.
+const PinTokenAllowed = "16..256 URL-safe characters: letters, digits, '.', '_', '~' and '-'"
+
 // InstanceMemorySizes are the instance sizes Flex Consumption offers.
 var InstanceMemorySizes = []int{512, 2048, 4096}
 
@@ -123,7 +126,7 @@ var Keys = []Key{
 	{"apiPath", "slotless", "1..80 of letters, digits, '-', '_' and '/', not starting or ending with '/'", "the API's path under the gateway", false},
 	{"subscriptionRequired", "true", "true or false", "whether callers need an APIM subscription key", false},
 	{"corsOrigins", "[] (no CORS policy)", "a list of http(s) origins, or [\"*\"]", "origins allowed by the API's CORS policy", false},
-	{"pinToken", "(unset: pinning off)", "16..256 characters without spaces; set with --secret", "token that lets gates and testers pin a request to one slot with X-Slotless-Slot", true},
+	{"pinToken", "(unset: pinning off)", PinTokenAllowed + "; set with --secret", "token that lets gates and testers pin a request to one slot with X-Slotless-Slot", true},
 	{"maxStep", "50", "integer 1..100", "largest traffic step towards a release slot without --allow-jump/--force; 100 allows pure blue/green", false},
 	{"circuitBreakerFailures", "0 on Consumption, else 10", "integer 0..10000; must be 0 on Consumption", "5xx answers within the interval that trip a slot's backend; 0 turns the breaker off", false},
 	{"circuitBreakerInterval", "PT1M", "ISO 8601 duration, e.g. PT30S, PT1M, PT5M", "window the failures are counted in", false},
@@ -164,7 +167,10 @@ var (
 	apimNameRE    = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{0,48}[a-zA-Z0-9]$`)
 	apiPathRE     = regexp.MustCompile(`^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$`)
 	locationRE    = regexp.MustCompile(`^[a-z][a-z0-9]{1,39}$`)
-	pinTokenRE    = regexp.MustCompile(`^\S{16,256}$`)
+	// The token is substituted into a C# string literal of the API policy ({{slotless-pin-token}}
+	// inside "..."), so a quote or backslash would break every request; URL-safe characters
+	// cannot, and `openssl rand -hex 24` or a base64url token fits.
+	pinTokenRE    = regexp.MustCompile(`^[A-Za-z0-9._~-]{16,256}$`)
 	isoDurationRE = regexp.MustCompile(`^P(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?$`)
 )
 
@@ -239,7 +245,7 @@ func Parse(src Source) (*Config, error) {
 	c.API.SubscriptionRequired = p.boolean("subscriptionRequired", true)
 	c.API.CORSOrigins = p.origins("corsOrigins")
 
-	c.PinToken = p.match("pinToken", "", pinTokenRE, "16..256 characters without spaces")
+	c.PinToken = p.match("pinToken", "", pinTokenRE, PinTokenAllowed+", such as the output of `openssl rand -hex 24`")
 	c.MaxStep = p.intIn("maxStep", 50, 1, 100)
 	if c.APIM.SKU == "Consumption" {
 		// The Consumption tier does not support circuit breakers.
@@ -284,6 +290,11 @@ func (p *parser) failf(format string, args ...any) {
 func (p *parser) fail(key, raw, allowed string) {
 	if raw == "" {
 		p.failf("%s: the value is empty, want %s", key, allowed)
+		return
+	}
+	if k, ok := LookupKey(key); ok && k.Secret {
+		// A secret is never echoed, not even a rejected one: it may be a real credential.
+		p.failf("%s: the value (secret, %d characters) is not valid, want %s", key, len(raw), allowed)
 		return
 	}
 	p.failf("%s: %q is not valid, want %s", key, raw, allowed)

@@ -1,8 +1,14 @@
 package stack
 
 import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"os"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // source builds a config Source from a base that creates a stack, plus overrides; a value of
@@ -100,7 +106,7 @@ func TestParseRejects(t *testing.T) {
 		{"breaker on consumption", map[string]string{"circuitBreakerFailures": "5"}, `circuitBreakerFailures: "5" is not allowed on the Consumption tier, which does not support circuit breakers`},
 		{"breaker interval", map[string]string{"apimSku": "Basic", "circuitBreakerInterval": "1m"}, `circuitBreakerInterval: "1m" is not valid, want an ISO 8601 duration`},
 		{"breaker empty duration", map[string]string{"apimSku": "Basic", "circuitBreakerTripDuration": "PT"}, `circuitBreakerTripDuration: "PT" is not valid`},
-		{"short pin token", map[string]string{"pinToken": "short"}, `pinToken: "short" is not valid, want 16..256 characters without spaces`},
+		{"short pin token", map[string]string{"pinToken": "short"}, `pinToken: the value (secret, 5 characters) is not valid, want 16..256 URL-safe characters`},
 		{"max step", map[string]string{"maxStep": "0"}, "maxStep: 0 is out of range 1..100"},
 		{"unknown colour in origin scheme", map[string]string{"corsOrigins": `["ftp://a.example.com"]`}, `corsOrigins: "ftp://a.example.com" is not valid`},
 	}
@@ -155,4 +161,93 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestParsePinToken: the token lands inside a C# string literal of the API policy, so only
+// URL-safe characters pass, and a rejection names the key and the allowed characters without
+// echoing the secret.
+func TestParsePinToken(t *testing.T) {
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		if _, err := rand.Read(b); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	accepted := []struct{ name, token string }{
+		{"openssl rand -hex 24", hex.EncodeToString(random(24))},
+		{"base64url", base64.RawURLEncoding.EncodeToString(random(32))},
+		{"all allowed punctuation", "abc.DEF_123~xyz-0"},
+		{"shortest", strings.Repeat("a", 16)},
+		{"longest", strings.Repeat("Z", 256)},
+	}
+	for _, tt := range accepted {
+		t.Run("accepts "+tt.name, func(t *testing.T) {
+			c, err := Parse(source(map[string]string{"pinToken": tt.token}))
+			if err != nil {
+				t.Fatalf("got error %v, want %q accepted", err, tt.token)
+			}
+			if c.PinToken != tt.token {
+				t.Errorf("got token %q, want %q", c.PinToken, tt.token)
+			}
+		})
+	}
+	const base = "0123456789abcdef"
+	rejected := []struct{ name, token string }{
+		{"double quote", base + `"`},
+		{"backslash", base + `\`},
+		{"space", base + " x"},
+		{"open brace", base + "{"},
+		{"close brace", base + "}"},
+		{"named value reference", "{{" + base + "}}"},
+		{"angle bracket", base + "<"},
+		{"ampersand", base + "&"},
+		{"tab", base + "\t"},
+		{"non-ASCII letter", base + "é"},
+		{"too short", "abc"},
+		{"too long", strings.Repeat("a", 257)},
+	}
+	for _, tt := range rejected {
+		t.Run("rejects "+tt.name, func(t *testing.T) {
+			_, err := Parse(source(map[string]string{"pinToken": tt.token}))
+			if err == nil {
+				t.Fatalf("got no error for %q, want it rejected", tt.token)
+			}
+			msg := err.Error()
+			for _, want := range []string{"pinToken: ", PinTokenAllowed} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("got %q, want it to contain %q", msg, want)
+				}
+			}
+			if strings.Contains(msg, tt.token) {
+				t.Errorf("got %q, which echoes the secret token", msg)
+			}
+		})
+	}
+}
+
+// TestPinTokenDocumented: the project file's description tells `pulumi config` users the same
+// rule as the README table (which TestREADMEDocumentsEveryKey reads from Keys).
+func TestPinTokenDocumented(t *testing.T) {
+	raw, err := os.ReadFile("../Pulumi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var project struct {
+		Config map[string]struct {
+			Description string `yaml:"description"`
+		} `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(raw, &project); err != nil {
+		t.Fatal(err)
+	}
+	got := project.Config["pinToken"].Description
+	for _, want := range []string{"URL-safe", "letters, digits, '.', '_', '~' and '-'"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Pulumi.yaml pinToken description: got %q, want it to contain %q", got, want)
+		}
+	}
+	if k, _ := LookupKey("pinToken"); !strings.HasPrefix(k.Allowed, PinTokenAllowed) {
+		t.Errorf("Keys pinToken Allowed: got %q, want it to start with %q", k.Allowed, PinTokenAllowed)
+	}
 }

@@ -15,7 +15,10 @@ const PoolID = "green-blue-pool"
 //go:embed policy.xml
 var policyTemplate string
 
-var policyTmpl = template.Must(template.New("policy.xml").Funcs(template.FuncMap{"xml": xmlEscape}).Parse(policyTemplate))
+var policyTmpl = template.Must(template.New("policy.xml").Funcs(template.FuncMap{
+	"xml":                   xmlEscape,
+	"subscriptionKeyHeader": func() string { return SubscriptionKeyHeader },
+}).Parse(policyTemplate))
 
 func xmlEscape(s string) (string, error) {
 	var b strings.Builder
@@ -25,10 +28,33 @@ func xmlEscape(s string) (string, error) {
 	return b.String(), nil
 }
 
+// SubscriptionKeyHeader is the header APIM reads a subscription key from (the service default;
+// the API does not rename it).
+const SubscriptionKeyHeader = "Ocp-Apim-Subscription-Key"
+
 // PolicyInput is what the API policy depends on.
+//
+// CORS, when origins are set, follows the APIM cors policy reference (MicrosoftDocs/azure-docs,
+// articles/api-management/cors-policy.md):
+//   - "Only the cors policy is evaluated on the OPTIONS request during preflight", so the
+//     subscription check does not answer a preflight at API scope; but the preflight asks for
+//     every header the real request carries, and a browser sends the subscription key as the
+//     Ocp-Apim-Subscription-Key header, so that header must be allowed when a subscription is
+//     required, or the browser never sends the request.
+//   - "unexpected behavior if the cors policy is not the first policy in the inbound section",
+//     and "generally, only the first cors policy is applied": it goes before <base />, so a
+//     cors policy at a wider scope cannot shadow this API's.
+//   - terminate-unmatched-request is set explicitly: the reference gives its default both as
+//     false (attribute table) and as true (common configuration issues). With false, a request
+//     from an origin not listed proceeds without CORS headers (the browser withholds the
+//     answer from the page) instead of ending in an empty 200 that hides what happened.
+//   - The API defines no OPTIONS operation; one would take over the preflight from the policy.
 type PolicyInput struct {
 	PoolID      string
 	CORSOrigins []string
+	// SubscriptionRequired mirrors the API's subscriptionRequired: browsers then send
+	// SubscriptionKeyHeader, which CORS must allow.
+	SubscriptionRequired bool
 	// PinTokenNamedValue names the secret named value holding the pinning token; empty turns
 	// slot pinning off. The token itself never appears in the policy, only {{name}}.
 	PinTokenNamedValue string
@@ -48,7 +74,7 @@ const PinTokenNamedValue = "slotless-pin-token"
 // NewPolicyInput builds the policy input for a config: the pool, CORS, and slot pinning when a
 // pinning token is configured.
 func NewPolicyInput(cfg *Config) PolicyInput {
-	in := PolicyInput{PoolID: PoolID, CORSOrigins: cfg.API.CORSOrigins}
+	in := PolicyInput{PoolID: PoolID, CORSOrigins: cfg.API.CORSOrigins, SubscriptionRequired: cfg.API.SubscriptionRequired}
 	if cfg.PinToken != "" {
 		in.PinTokenNamedValue = PinTokenNamedValue
 		for _, s := range Slots {

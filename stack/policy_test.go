@@ -2,6 +2,7 @@ package stack
 
 import (
 	"encoding/xml"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -119,5 +120,100 @@ func TestRenderPolicyWithPinning(t *testing.T) {
 	}
 	if in.Choose.Otherwise.Backend.ID != PoolID {
 		t.Errorf("unpinned: got %q, want the pool", in.Choose.Otherwise.Backend.ID)
+	}
+}
+
+// inboundOrder is the names of a rendered policy's inbound elements, in order.
+type inboundOrder struct {
+	Inbound struct {
+		Elements []struct {
+			XMLName xml.Name
+		} `xml:",any"`
+	} `xml:"inbound"`
+}
+
+// corsDoc is the CORS part of a rendered policy.
+type corsDoc struct {
+	Inbound struct {
+		CORS []struct {
+			Terminate string   `xml:"terminate-unmatched-request,attr"`
+			Methods   []string `xml:"allowed-methods>method"`
+			Headers   []string `xml:"allowed-headers>header"`
+		} `xml:"cors"`
+	} `xml:"inbound"`
+}
+
+// TestRenderPolicyCORSPreflight: a browser's preflight names every header of the real request
+// in Access-Control-Request-Headers; with a subscription required the real request carries
+// Ocp-Apim-Subscription-Key, so CORS must allow it, or the browser never sends the request.
+func TestRenderPolicyCORSPreflight(t *testing.T) {
+	tests := []struct {
+		name         string
+		set          map[string]string
+		wantCORS     bool
+		wantKeyAllow bool
+	}{
+		// The dev stack: origins set, subscriptionRequired left at its default (true).
+		{"origins with the default subscription", map[string]string{"corsOrigins": `["https://dev.example.com"]`}, true, true},
+		{"origins with a subscription", map[string]string{"corsOrigins": `["https://dev.example.com"]`, "subscriptionRequired": "true"}, true, true},
+		{"wildcard origin with a subscription", map[string]string{"corsOrigins": `["*"]`}, true, true},
+		{"origins without a subscription", map[string]string{"corsOrigins": `["https://dev.example.com"]`, "subscriptionRequired": "false"}, true, false},
+		{"no origins", nil, false, false},
+		{"pinning and origins", map[string]string{"corsOrigins": `["https://dev.example.com"]`, "pinToken": "0123456789abcdef0123"}, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse(source(tt.set))
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := NewPolicyInput(cfg)
+			if in.SubscriptionRequired != cfg.API.SubscriptionRequired {
+				t.Errorf("policy input SubscriptionRequired: got %v, want %v (the API's)", in.SubscriptionRequired, cfg.API.SubscriptionRequired)
+			}
+			got, err := RenderPolicy(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc corsDoc
+			if err := xml.Unmarshal([]byte(got), &doc); err != nil {
+				t.Fatalf("policy is not XML: %v\n%s", err, got)
+			}
+			if has := len(doc.Inbound.CORS) == 1; has != tt.wantCORS {
+				t.Fatalf("cors present: got %v, want %v\n%s", has, tt.wantCORS, got)
+			}
+			if !tt.wantCORS {
+				return
+			}
+			cors := doc.Inbound.CORS[0]
+			allowed := map[string]bool{}
+			for _, h := range cors.Headers {
+				allowed[strings.ToLower(h)] = true
+			}
+			if got := allowed[strings.ToLower(SubscriptionKeyHeader)]; got != tt.wantKeyAllow {
+				t.Errorf("allowed-headers %v: %s allowed got %v, want %v", cors.Headers, SubscriptionKeyHeader, got, tt.wantKeyAllow)
+			}
+			for _, h := range []string{"Content-Type", "Authorization"} {
+				if !allowed[strings.ToLower(h)] {
+					t.Errorf("allowed-headers %v: got no %s, want it", cors.Headers, h)
+				}
+			}
+			if !slices.Contains(cors.Methods, "GET") {
+				t.Errorf("allowed-methods: got %v, want GET (every operation is a GET)", cors.Methods)
+			}
+			var order inboundOrder
+			if err := xml.Unmarshal([]byte(got), &order); err != nil {
+				t.Fatal(err)
+			}
+			if first := order.Inbound.Elements[0].XMLName.Local; first != "cors" {
+				t.Errorf("first inbound policy: got %s, want cors (APIM applies the first cors policy only)", first)
+			}
+			if cors.Terminate != "false" {
+				t.Errorf("terminate-unmatched-request: got %q, want \"false\" set explicitly", cors.Terminate)
+			}
+			if strings.Count(got, "<base />") != 4 {
+				t.Errorf("got %d <base /> elements, want one in each section", strings.Count(got, "<base />"))
+			}
+		})
 	}
 }

@@ -193,7 +193,7 @@ func TestCurrentSlotName(t *testing.T) {
 
 func TestPolicyRoutesToThePool(t *testing.T) {
 	p := runPlan(t, nil)
-	want, err := stack.RenderPolicy(stack.PolicyInput{PoolID: stack.PoolID, CORSOrigins: []string{"https://app.example.com"}})
+	want, err := stack.RenderPolicy(stack.PolicyInput{PoolID: stack.PoolID, CORSOrigins: []string{"https://app.example.com"}, SubscriptionRequired: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,8 @@ type ghStep struct {
 	Run  string            `yaml:"run"`
 	With map[string]string `yaml:"with"`
 	Env  map[string]string `yaml:"env"`
+	// ContinueOnError is "true" for a step whose failure does not fail the job.
+	ContinueOnError string `yaml:"continue-on-error"`
 }
 
 func (w *workflow) job(name string) (*ghJob, error) {
@@ -330,9 +332,96 @@ func checkPRPlan(w *workflow, script string) error {
 	if got := []int{checkout, plan, comment, fail}; slices.Contains(got, -1) || !slices.IsSorted(got) {
 		return fmt.Errorf("step order (checkout, plan, comment, fail): got %v, want all present and ascending", got)
 	}
+	if fail != len(j.Steps)-1 {
+		return fmt.Errorf("verdict step: got it at %d of %d steps, want it last, so nothing after it can change the check", fail+1, len(j.Steps))
+	}
+	if j.Steps[fail].ContinueOnError != "" && j.Steps[fail].ContinueOnError != "false" {
+		return fmt.Errorf("verdict step continue-on-error: got %q, want none", j.Steps[fail].ContinueOnError)
+	}
+	if err := checkPRPlanOutcomes(j); err != nil {
+		return err
+	}
 	for _, want := range []string{"go run ./cmd/slotless plan", "--against", "--markdown"} {
 		if !strings.Contains(script, want) {
 			return fmt.Errorf("scripts/pr-plan.sh: got no %q, want it", want)
+		}
+	}
+	return nil
+}
+
+// prScenario is one pull request run of pr-plan: where the PR comes from, what the plan
+// exits with, and whether posting the comment fails (a fork's read-only token answers 403).
+type prScenario struct {
+	name         string
+	fork         bool
+	planStatus   string
+	commentFails bool
+	wantFailed   bool
+	// wantComment: the comment step runs; a fork's never should, as it can only fail.
+	wantComment bool
+}
+
+var prScenarios = []prScenario{
+	{"same repo, plan passes", false, "0", false, false, true},
+	{"same repo, guard rail broken", false, "1", false, true, true},
+	{"same repo, plan passes, comment refused", false, "0", true, false, true},
+	{"same repo, guard rail broken, comment refused", false, "1", true, true, true},
+	{"fork, plan passes", true, "0", true, false, false},
+	{"fork, guard rail broken", true, "1", true, true, false},
+}
+
+// simulatePRPlan runs the plan job's steps on paper, with GitHub's rules: a step runs when its
+// `if` holds; a failed step fails the job unless it has continue-on-error.
+func simulatePRPlan(j *ghJob, sc prScenario) (failed, commented bool, err error) {
+	ctx := ghContext{values: map[string]string{
+		"github.repository":                             "acme/slotless",
+		"github.event.pull_request.head.repo.full_name": "acme/slotless",
+	}}
+	if sc.fork {
+		ctx.values["github.event.pull_request.head.repo.full_name"] = "someone/slotless"
+	}
+	for _, s := range j.Steps {
+		ctx.failed = failed
+		runs, err := evalStepIf(s.If, ctx)
+		if err != nil {
+			return false, false, fmt.Errorf("step %q if %q: %w", s.Name, s.If, err)
+		}
+		if !runs {
+			continue
+		}
+		ok := true
+		switch {
+		case strings.Contains(s.Run, "scripts/pr-plan.sh"):
+			if s.ID == "" {
+				return false, false, fmt.Errorf("plan step: got no id, want one its status output can be read by")
+			}
+			ctx.values["steps."+s.ID+".outputs.status"] = sc.planStatus
+		case strings.HasPrefix(s.Uses, "actions/github-script@") || strings.HasPrefix(s.Uses, "marocchino/sticky-pull-request-comment@"):
+			commented = true
+			ok = !sc.commentFails
+		case strings.Contains(s.Run, "exit 1"):
+			ok = false
+		}
+		if !ok && s.ContinueOnError != "true" {
+			failed = true
+		}
+	}
+	return failed, commented, nil
+}
+
+// checkPRPlanOutcomes: the check fails exactly when the plan does, whoever opened the PR and
+// whether or not the comment could be posted; a fork's PR never tries to comment.
+func checkPRPlanOutcomes(j *ghJob) error {
+	for _, sc := range prScenarios {
+		failed, commented, err := simulatePRPlan(j, sc)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.name, err)
+		}
+		if failed != sc.wantFailed {
+			return fmt.Errorf("%s: got check failed=%v, want %v", sc.name, failed, sc.wantFailed)
+		}
+		if commented != sc.wantComment {
+			return fmt.Errorf("%s: got comment step run=%v, want %v", sc.name, commented, sc.wantComment)
 		}
 	}
 	return nil
@@ -354,6 +443,28 @@ func TestPRPlan(t *testing.T) {
 		{"fail before comment", func(w *workflow) {
 			j := w.Jobs["plan"]
 			j.Steps = append(j.Steps[:1], append([]ghStep{{Run: "exit 1"}}, j.Steps[1:]...)...)
+		}},
+		{"comment failure fails the check", func(w *workflow) {
+			for i, s := range w.Jobs["plan"].Steps {
+				if strings.HasPrefix(s.Uses, "actions/github-script@") {
+					w.Jobs["plan"].Steps[i].ContinueOnError = ""
+				}
+			}
+		}},
+		{"fork PR tries to comment", func(w *workflow) {
+			for i, s := range w.Jobs["plan"].Steps {
+				if strings.HasPrefix(s.Uses, "actions/github-script@") {
+					w.Jobs["plan"].Steps[i].If = "always() && steps.plan.outputs.status != ''"
+				}
+			}
+		}},
+		{"verdict tolerated", func(w *workflow) {
+			j := w.Jobs["plan"]
+			j.Steps[len(j.Steps)-1].ContinueOnError = "true"
+		}},
+		{"verdict not last", func(w *workflow) {
+			j := w.Jobs["plan"]
+			j.Steps = append(j.Steps, ghStep{Run: "echo done"})
 		}},
 	}
 	for _, b := range breaks {
@@ -406,6 +517,67 @@ func TestActionsPinnedToMajor(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// node24Majors are the majors allowed for each action the workflows use: each runs on Node 24
+// (`runs.using: node24` in the action.yml of that major tag in the action's own repository).
+// GitHub is retiring Node 20 on its runners; upload-artifact@v5, download-artifact@v5 (and
+// v6), pulumi/actions@v6 and azure/login@v2 still declare node20. A new action or major goes
+// here only after its action.yml was read.
+var node24Majors = map[string]string{
+	"actions/checkout":          "v5",
+	"actions/setup-go":          "v6",
+	"actions/setup-node":        "v5",
+	"actions/upload-artifact":   "v7",
+	"actions/download-artifact": "v8",
+	"actions/github-script":     "v8",
+	"pulumi/actions":            "v7",
+	"azure/login":               "v3",
+}
+
+func checkNode24Majors(w *workflow) error {
+	for _, name := range slices.Sorted(maps.Keys(w.Jobs)) {
+		for _, s := range w.Jobs[name].Steps {
+			if s.Uses == "" || strings.HasPrefix(s.Uses, "./") {
+				continue
+			}
+			action, major, _ := strings.Cut(s.Uses, "@")
+			want, ok := node24Majors[strings.ToLower(action)]
+			if !ok {
+				return fmt.Errorf("%s uses %s: got an action with no checked major, want one of %v", name, s.Uses, slices.Sorted(maps.Keys(node24Majors)))
+			}
+			if major != want {
+				return fmt.Errorf("%s uses %s: got %s, want %s (the major that runs on Node 24)", name, s.Uses, major, want)
+			}
+		}
+	}
+	return nil
+}
+
+func TestActionsRunOnNode24(t *testing.T) {
+	for _, file := range ghWorkflows {
+		if err := checkNode24Majors(decode[workflow](t, file)); err != nil {
+			t.Errorf("%s: %v", file, err)
+		}
+	}
+	breaks := []struct{ name, uses string }{
+		{"upload-artifact v5", "actions/upload-artifact@v5"},
+		{"download-artifact v5", "actions/download-artifact@v5"},
+		{"pulumi/actions v6", "pulumi/actions@v6"},
+		{"azure/login v2", "azure/login@v2"},
+		{"checkout v4", "actions/checkout@v4"},
+		{"unchecked action", "someone/action@v1"},
+	}
+	for _, b := range breaks {
+		t.Run(b.name, func(t *testing.T) {
+			w := decode[workflow](t, ghRelease)
+			j := w.Jobs["build"]
+			j.Steps = append(j.Steps, ghStep{Uses: b.uses})
+			if err := checkNode24Majors(w); err == nil {
+				t.Errorf("with %s: got nil, want an error", b.uses)
+			}
+		})
 	}
 }
 
