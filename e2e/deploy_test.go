@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/slotless/slotless/e2e/azurefake"
 	"github.com/slotless/slotless/stack"
 )
 
@@ -58,45 +59,75 @@ func deploy(t *testing.T, u *user) {
 
 // TestDeploy is the README's deploy section on a fresh dev stack: the committed Pulumi.yaml and
 // Pulumi.dev.yaml plus the README's config lines. Preview and up succeed, the preview asks
-// nothing of resources that do not exist yet, and a second up changes nothing.
+// nothing of resources that do not exist yet, and a second up changes nothing. It runs into a
+// resource group the stack creates, and into one that already exists (resourceGroupName), where
+// every name the program derives is known at preview.
 func TestDeploy(t *testing.T) {
-	u := newUser(t, newCloud(t), "00000000-0000-0000-0000-0000000a11ce")
-	for _, line := range readmeCommands(t, "## Deploying to Azure") {
-		if line != "pulumi up" {
-			u.run(line)
-			continue
-		}
-		pre := u.preview("dev")
-		if n := pre.Counts["create"]; n < 20 {
-			t.Errorf("preview plans %d creates, want the whole stack (at least 20): %v", n, pre.Steps)
-		}
-		for _, c := range u.calls() {
-			// Anything the preview asked of Azure ran against resources that do not exist yet.
-			if c.Op == "invoke" {
-				t.Errorf("preview of a new stack invoked %s on %s (error %q); it must not depend on resources that do not exist yet", c.Token, c.Target, c.Error)
+	const sub = "00000000-0000-0000-0000-0000000a11ce"
+	for _, tc := range []struct {
+		name  string
+		extra []string
+		seed  func(c *azurefake.Cloud)
+	}{
+		{name: "new resource group"},
+		{
+			name:  "existing resource group",
+			extra: []string{"pulumi config set resourceGroupName team-rg"},
+			seed: func(c *azurefake.Cloud) {
+				c.Put(&azurefake.Resource{ID: "/subscriptions/" + sub + "/resourceGroups/team-rg", Token: "azure-native:resources:ResourceGroup", Subscription: sub,
+					Properties: map[string]any{"name": "team-rg", "location": "westeurope"}})
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cloud := newCloud(t)
+			if tc.seed != nil {
+				if err := cloud.Update(func(c *azurefake.Cloud) error { tc.seed(c); return nil }); err != nil {
+					t.Fatal(err)
+				}
 			}
-		}
-		got := u.up("dev")
-		if got.Counts["create"] != pre.Counts["create"] {
-			t.Errorf("up created %d resources, preview planned %d", got.Counts["create"], pre.Counts["create"])
-		}
-	}
+			u := newUser(t, cloud, sub)
+			for _, line := range readmeCommands(t, "## Deploying to Azure") {
+				if line != "pulumi up" {
+					u.run(line)
+					continue
+				}
+				for _, extra := range tc.extra {
+					u.run(extra)
+				}
+				pre := u.preview("dev")
+				if n := pre.Counts["create"]; n < 20 {
+					t.Errorf("preview plans %d creates, want the whole stack (at least 20): %v", n, pre.Steps)
+				}
+				for _, c := range u.calls() {
+					// Anything the preview asked of Azure ran against resources that do not exist yet.
+					if c.Op == "invoke" {
+						t.Errorf("preview of a new stack invoked %s on %s (error %q); it must not depend on resources that do not exist yet", c.Token, c.Target, c.Error)
+					}
+				}
+				got := u.up("dev")
+				if got.Counts["create"] != pre.Counts["create"] {
+					t.Errorf("up created %d resources, preview planned %d", got.Counts["create"], pre.Counts["create"])
+				}
+			}
 
-	outs, err := u.stack("dev").PlainOutputs(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{stack.OutGatewayURL, stack.OutAPIURL, stack.OutAppName(stack.Green), stack.OutAppName(stack.Blue), stack.OutHostname(stack.Green), stack.OutStorageAccount, stack.OutWorkspaceID} {
-		if v, _ := outs[k].(string); v == "" {
-			t.Errorf("output %s is empty after up", k)
-		}
-	}
-	if outs[stack.OutLiveSlot] != "green" || outs[stack.OutIdleSlot] != "blue" {
-		t.Errorf("live/idle = %v/%v, want green/blue", outs[stack.OutLiveSlot], outs[stack.OutIdleSlot])
-	}
+			outs, err := u.stack("dev").PlainOutputs(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{stack.OutGatewayURL, stack.OutAPIURL, stack.OutAppName(stack.Green), stack.OutAppName(stack.Blue), stack.OutHostname(stack.Green), stack.OutStorageAccount, stack.OutWorkspaceID} {
+				if v, _ := outs[k].(string); v == "" {
+					t.Errorf("output %s is empty after up", k)
+				}
+			}
+			if outs[stack.OutLiveSlot] != "green" || outs[stack.OutIdleSlot] != "blue" {
+				t.Errorf("live/idle = %v/%v, want green/blue", outs[stack.OutLiveSlot], outs[stack.OutIdleSlot])
+			}
 
-	again := u.up("dev")
-	if changed := again.Changed(); len(changed) != 0 {
-		t.Errorf("a second up with no config change changed %v, want nothing", changed)
+			again := u.up("dev")
+			if changed := again.Changed(); len(changed) != 0 {
+				t.Errorf("a second up with no config change changed %v, want nothing", changed)
+			}
+		})
 	}
 }

@@ -203,10 +203,13 @@ var (
 	keyBackoff  = 6 * time.Second
 )
 
-// functionKey reads the app's default function key once the app exists.
+// functionKey reads the app's default function key once the app exists. It waits on the app's
+// id, not its name: at preview azure-native already knows a new app's name (its outputs echo
+// its inputs) but not its id, so keyed on the id the lookup never runs against an app that does
+// not exist yet.
 func functionKey(ctx *pulumi.Context, app *web.WebApp, rg pulumi.StringInput) pulumi.StringOutput {
-	return pulumi.All(app.Name, rg).ApplyT(func(v []any) (string, error) {
-		name, group := v[0].(string), v[1].(string)
+	return pulumi.All(app.ID(), app.Name, rg).ApplyT(func(v []any) (string, error) {
+		name, group := v[1].(string), v[2].(string)
 		var lastErr error
 		for attempt := 1; attempt <= keyAttempts; attempt++ {
 			keys, err := web.ListWebAppHostKeys(ctx, &web.ListWebAppHostKeysArgs{Name: name, ResourceGroupName: group})
@@ -304,8 +307,10 @@ func (g *Gateway) declareAPI(ctx *pulumi.Context, a gatewayArgs, svcRG, svcName 
 		PolicyId:          pulumi.String("policy"),
 		ResourceGroupName: svcRG,
 		ServiceName:       svcName,
-		Format:            pulumi.String(apimanagement.PolicyContentFormatRawxml),
-		Value:             pulumi.String(xml),
+		// "xml": the policy is an XML document whose expressions are XML-encoded (&quot;), as the
+		// template writes them. "rawxml" would hand the entities to the expression compiler as written.
+		Format: pulumi.String(apimanagement.PolicyContentFormatXml),
+		Value:  pulumi.String(xml),
 	}, pulumi.DependsOn(policyDeps)); err != nil {
 		return fmt.Errorf("apim api policy: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
@@ -155,8 +156,20 @@ func newCollector() *collector {
 	return c
 }
 
-func (c *collector) changes() Changes {
-	<-c.done
+// changes returns what the events said. After a failed operation the Automation API may never
+// close the event stream (the CLI can fail before it writes the event log), so then it waits
+// only briefly.
+func (c *collector) changes(failed bool) Changes {
+	if failed {
+		select {
+		case <-c.done:
+		case <-time.After(5 * time.Second):
+		}
+	} else {
+		<-c.done
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	out := Changes{Counts: map[string]int{}}
 	for _, s := range c.steps {
 		if s.Type == "pulumi:pulumi:Stack" {
@@ -183,7 +196,7 @@ func (s *Stack) Preview(ctx context.Context, out io.Writer, opts ...optpreview.O
 		opts = append(opts, optpreview.ProgressStreams(out))
 	}
 	_, err := s.Stack.Preview(ctx, opts...)
-	return c.changes(), err
+	return c.changes(err != nil), err
 }
 
 // Up runs `pulumi up` through the engine (the Automation API skips the CLI's own preview) and
@@ -195,7 +208,7 @@ func (s *Stack) Up(ctx context.Context, out io.Writer, opts ...optup.Option) (Ch
 		opts = append(opts, optup.ProgressStreams(out))
 	}
 	_, err := s.Stack.Up(ctx, opts...)
-	return c.changes(), err
+	return c.changes(err != nil), err
 }
 
 // PlainOutputs returns the stack's outputs as plain values; secret outputs are left out.
