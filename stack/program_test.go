@@ -100,7 +100,7 @@ func TestEveryResourceAndItsKeyProperties(t *testing.T) {
 		{"azure-native:apimanagement:Api", "api", map[string]string{"path": `"slotless"`, "protocols[0]": `"https"`, "subscriptionRequired": "true"}},
 		{"azure-native:apimanagement:ApiOperation", "op-get-order", map[string]string{"urlTemplate": `"/orders/{id}"`, "templateParameters[0].name": `"id"`}},
 		{"azure-native:apimanagement:ApiOperation", "op-health", map[string]string{"urlTemplate": `"/health"`, "method": `"GET"`}},
-		{"azure-native:apimanagement:ApiPolicy", "api-policy", map[string]string{"format": `"rawxml"`}},
+		{"azure-native:apimanagement:ApiPolicy", "api-policy", map[string]string{"format": `"xml"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.typ+"/"+tt.name, func(t *testing.T) {
