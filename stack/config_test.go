@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"strings"
 	"testing"
-
 )
 
 // source builds a config Source from a base that creates a stack, plus overrides; a value of
