@@ -66,10 +66,10 @@ pipelines-lint: $(SHELLCHECK)
 plan:
 	$(GO) run ./cmd/slotless plan --stack $(STACK)
 
-## build: bin/slotless with the version stamped (VERSION=v1.2.3 to choose it); then
-## bin/slotless plan runs without compiling
+## build: bin/slotless with the version stamped (VERSION=v1.2.3 to choose it), naming each
+## package as it compiles; then bin/slotless plan runs without compiling
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/slotless
+	$(GO) build -v -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/slotless
 
 ## package: the deployable function zip
 package:

@@ -115,6 +115,9 @@ and reports where a release stands. Laptops and pipelines run the same commands.
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetVersionTemplate("slotless {{.Version}}\n")
+	// A command that groups others runs only to report a missing subcommand, so its usage
+	// shows "slotless gate [command]" and not also "slotless gate [flags]".
+	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{if .Runnable}}", "{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{prefix(c) + err.Error()}
 	})
