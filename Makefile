@@ -11,7 +11,9 @@ NPM_DIR     ?= $(CURDIR)/.cache/azure-native-3.28.0
 export AZURE_NATIVE_NPM_DIR := $(NPM_DIR)/package
 # shellcheck from PATH when there is one, else Debian's package fetched into .cache/tools.
 TOOLS       ?= $(CURDIR)/.cache/tools
-SHELLCHECK  ?= $(or $(shell command -v shellcheck 2>/dev/null),$(TOOLS)/usr/bin/shellcheck)
+ifndef SHELLCHECK
+SHELLCHECK  := $(or $(shell command -v shellcheck 2>/dev/null),$(TOOLS)/usr/bin/shellcheck)
+endif
 # make build: the CLI with its version stamped, for repeat use without go run's compile check.
 BIN         ?= bin/slotless
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)

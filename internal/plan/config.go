@@ -86,6 +86,7 @@ type UnknownStackError struct {
 	Known []string
 }
 
+// Error names the stack and the stacks that exist.
 func (e *UnknownStackError) Error() string {
 	msg := fmt.Sprintf("stack %q: no Pulumi.%s.yaml in %s", e.Stack, e.Stack, e.Dir)
 	if len(e.Known) == 0 {
