@@ -114,6 +114,8 @@ func TestEveryUsageErrorExitsTwo(t *testing.T) {
 	}
 	tests = append(tests, []usage{
 		{[]string{"gat"}, "(did you mean gate?)"},
+		{[]string{"help", "nosuch"}, `help: unknown command "nosuch"`},
+		{[]string{"help", "gate", "latency"}, `help: unknown command "gate latency"`},
 		{[]string{"plan", "--version"}, "unknown flag: --version"},
 		{[]string{"plan", "--dir", dir, "--stack", "prod"}, `stack "prod": no Pulumi.prod.yaml`},
 		{[]string{"plan", "--dir", dir, "--stack", "ci", "--set", "novalue"}, "want key=value"},
@@ -176,6 +178,19 @@ func TestExitCodes(t *testing.T) {
 	run([]string{"--help"}, &out, &errb)
 	if !strings.Contains(out.String(), exitCodesHelp) {
 		t.Errorf("slotless --help does not document the exit codes:\n%s", out.String())
+	}
+}
+
+func TestHelpCommand(t *testing.T) {
+	for _, path := range commands() {
+		var viaHelp, viaFlag, errb bytes.Buffer
+		if code := run(append([]string{"help"}, path...), &viaHelp, &errb); code != 0 {
+			t.Fatalf("slotless help %v: exit %d\n%s", path, code, errb.String())
+		}
+		run(append(append([]string{}, path...), "--help"), &viaFlag, &errb)
+		if viaHelp.String() != viaFlag.String() {
+			t.Errorf("slotless help %v differs from %s --help", path, name(path))
+		}
 	}
 }
 

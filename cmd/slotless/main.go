@@ -121,6 +121,22 @@ and reports where a release stands. Laptops and pipelines run the same commands.
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{prefix(c) + err.Error()}
 	})
+	root.SetHelpCommand(&cobra.Command{
+		Use:     "help [command]",
+		Short:   "Help about any command",
+		Example: "  slotless help gate health",
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			// cobra's own help command answers an unknown topic with exit code 0.
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return usagef("help: unknown command %q", strings.Join(args, " "))
+			}
+			cmd.InitDefaultHelpFlag()
+			cmd.InitDefaultVersionFlag()
+			return cmd.Help()
+		},
+	})
 	root.AddCommand(newPlanCmd(), newStatusCmd(), newGateCmd(), newCompletionCmd())
 	for _, name := range []string{"shift", "promote", "rollback"} {
 		root.AddCommand(newReleaseCmd(name))
