@@ -226,7 +226,7 @@ polling:
 			unreachableSince = sent
 		} else if down := time.Since(unreachableSince); down >= cfg.UnreachableAfter {
 			res.Elapsed = time.Since(start)
-			fmt.Fprintf(progress, "health gate failed: no HTTP answer for %s, the unreachable window\n", down.Round(time.Millisecond))
+			fmt.Fprintf(progress, "health gate failed: no HTTP answer for %s, beyond the unreachable window of %s\n", down.Round(time.Millisecond), cfg.UnreachableAfter)
 			return res, &GateError{Reason: ReasonUnreachable, Detail: fmt.Sprintf(
 				"no HTTP answer from %s for %s (%d attempts), longer than the unreachable window of %s; last: %s",
 				res.Target, down.Round(time.Millisecond), res.Attempts, cfg.UnreachableAfter, obs.detail)}
