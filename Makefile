@@ -1,5 +1,7 @@
 # slotless: the Pulumi program, its release tool, the function app and the subset SDK.
-# `make test` is what CI runs; it needs the Go module proxy and the npm registry, nothing else.
+# `make test` is what CI runs; it needs Go, git, npm, the Go module proxy and the npm registry.
+# Every other tool it fetches itself: staticcheck and actionlint through `go run`, shellcheck as
+# Debian's package unpacked into .cache/tools (see .ci/fetch-shellcheck).
 
 GO          ?= go
 STACK       ?= dev
@@ -7,8 +9,16 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 ACTIONLINT  ?= $(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 NPM_DIR     ?= $(CURDIR)/.cache/azure-native-3.28.0
 export AZURE_NATIVE_NPM_DIR := $(NPM_DIR)/package
+# shellcheck from PATH when there is one, else Debian's package fetched into .cache/tools.
+TOOLS       ?= $(CURDIR)/.cache/tools
+ifndef SHELLCHECK
+SHELLCHECK  := $(or $(shell command -v shellcheck 2>/dev/null),$(TOOLS)/usr/bin/shellcheck)
+endif
+# make build: the CLI with its version stamped, for repeat use without go run's compile check.
+BIN         ?= bin/slotless
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
-.PHONY: test lint unit e2e engine sdk sdk-check conform pipelines-lint plan package bench clean
+.PHONY: test lint unit e2e engine sdk sdk-check conform pipelines-lint plan build package bench clean
 
 ## test: everything CI checks — lint, unit and mock tests, SDK regeneration and conformance,
 ## and the pipeline definitions
@@ -17,6 +27,7 @@ test: lint sdk-check conform pipelines-lint unit e2e
 ## lint: go vet, gofmt and staticcheck over every module
 lint:
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
 	cd sdks/gen && $(GO) vet ./...
 	@out="$$(gofmt -l $$(git ls-files '*.go' | grep -v '^sdks/azure-native/'))"; \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -63,16 +74,24 @@ conform: $(NPM_DIR)/package/package.json
 	cd sdks/gen && $(GO) run . conform -schema ../azure-native/schema.json -npm $(AZURE_NATIVE_NPM_DIR)
 	cd sdks/gen && $(GO) test -count=1 ./...
 
+$(TOOLS)/usr/bin/shellcheck:
+	.ci/fetch-shellcheck $(TOOLS)
+
 ## pipelines-lint: actionlint on every workflow (it runs shellcheck on their scripts) and
-## shellcheck on every script; shellcheck comes from Debian's package
-pipelines-lint:
-	@command -v shellcheck >/dev/null || { echo "shellcheck is missing: apt-get install -y shellcheck"; exit 1; }
-	$(ACTIONLINT) .github/workflows/*.yml
-	shellcheck scripts/*.sh bench/*.sh .ci/run
+## shellcheck on every script; shellcheck is fetched when it is not on PATH
+pipelines-lint: $(SHELLCHECK)
+	@echo "shellcheck $(SHELLCHECK): $$($(SHELLCHECK) --version | sed -n 2p)"
+	$(ACTIONLINT) -shellcheck=$(SHELLCHECK) .github/workflows/*.yml
+	$(SHELLCHECK) scripts/*.sh bench/*.sh .ci/run .ci/fetch-shellcheck
 
 ## plan: the offline plan of a stack (STACK=dev)
 plan:
 	$(GO) run ./cmd/slotless plan --stack $(STACK)
+
+## build: bin/slotless with the version stamped (VERSION=v1.2.3 to choose it), naming each
+## package as it compiles; then bin/slotless plan runs without compiling
+build:
+	$(GO) build -v -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/slotless
 
 ## package: the deployable function zip
 package:
@@ -85,4 +104,4 @@ bench:
 
 clean:
 	$(MAKE) -C functionapp clean
-	rm -rf .cache
+	rm -rf .cache bin

@@ -20,7 +20,8 @@ type againstArgs struct {
 	allowJump, allowLive bool
 }
 
-// errGuardRail makes the command exit non-zero after printing a report with findings.
+// errGuardRail makes the command exit 3, a guard-rail refusal, after printing a report with
+// findings.
 var errGuardRail = errors.New("guard rails broken")
 
 // againstCmd plans the base (a stack file, or the stack file at a git revision) and the head,

@@ -33,7 +33,7 @@ func TestPlanAgainst(t *testing.T) {
 	}{
 		{"canary", stackYAML("slotless:blueWeight: 0"), stackYAML("slotless:blueWeight: 10"), nil, 0,
 			"advance: blue 0% → 10% (+10)", nil, []string{"green-blue-pool"}, []string{"blue 0% → 10%", "none broken"}},
-		{"jump", stackYAML("slotless:blueWeight: 0"), stackYAML("slotless:blueWeight: 100"), nil, 1,
+		{"jump", stackYAML("slotless:blueWeight: 0"), stackYAML("slotless:blueWeight: 100"), nil, 3,
 			"advance: blue 0% → 100% (+100)", []string{"max-step"}, []string{"green-blue-pool", "current-slot-name"}, []string{"❌", "max-step"}},
 		{"jump allowed", stackYAML("slotless:blueWeight: 0"), stackYAML("slotless:blueWeight: 100"), []string{"--allow-jump"}, 0,
 			"advance", nil, nil, nil},
@@ -41,7 +41,7 @@ func TestPlanAgainst(t *testing.T) {
 			"advance", nil, nil, nil},
 		{"rollback is never blocked", stackYAML("slotless:blueWeight: 40"), stackYAML("slotless:blueWeight: 0", "slotless:maxStep: 10"), nil, 0,
 			"rollback: blue 40% → 0%", nil, []string{"green-blue-pool"}, nil},
-		{"new code on a live slot", stackYAML("slotless:blueWeight: 0"), stackYAML("slotless:blueWeight: 0", "slotless:instanceMemoryMB: 4096"), nil, 1,
+		{"new code on a live slot", stackYAML("slotless:blueWeight: 0"), stackYAML("slotless:blueWeight: 0", "slotless:instanceMemoryMB: 4096"), nil, 3,
 			"no traffic change", []string{"live-slot-change"}, []string{"blue-app", "green-app"}, []string{"live-slot-change"}},
 		{"live change allowed", stackYAML("slotless:blueWeight: 0"), stackYAML("slotless:maxStep: 20", "slotless:instanceMemoryMB: 4096"), []string{"--allow-live-change"}, 0,
 			"no traffic change", nil, nil, nil},

@@ -3,18 +3,15 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/monitor/azquery"
+	"github.com/spf13/cobra"
 
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/stack"
@@ -55,42 +52,174 @@ var newLogsQuerier = func() (gate.LogsQuerier, error) {
 	return c, nil
 }
 
-func gateCmd(args []string, stdout io.Writer) error {
-	if len(args) == 0 {
-		return usageError{"gate: want a subcommand: health or metrics"}
+// runHealthGate and runMetricsGate run the gates; tests replace them to see the config a
+// command line yields.
+var (
+	runHealthGate  = gate.Health
+	runMetricsGate = gate.Metrics
+)
+
+func newGateCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "gate",
+		Short: "The release gates of one slot: health and metrics",
+		Long: `A gate decides whether a release may take its next step. health polls a slot's
+/api/health, pinned to the slot through API Management; metrics compares the canary
+slot's requests with the stable slot's in Application Insights. A gate that says no
+prints "gate failed: <reason>: ..." and exits 1.`,
+		Example: `  slotless gate health --slot blue --expect-version 1.1.0
+  slotless gate metrics --slot blue --canary-app app-blue --stable-app app-green --workspace-id <id>`,
+		Args: cobra.ArbitraryArgs,
+		RunE: needSubcommand,
 	}
-	// Ctrl-C or a cancelled pipeline stops polling at once and is reported as
-	// an interruption, not as a failed gate.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	switch args[0] {
-	case "health":
-		cfg, err := parseGateHealth(args[1:], os.Getenv)
-		if err != nil {
-			return err
-		}
-		_, err = gate.Health(ctx, cfg, stdout)
-		return gateResult("health", err)
-	case "metrics":
-		cfg, slot, err := parseGateMetrics(args[1:])
-		if err != nil {
-			return err
-		}
-		client, err := newLogsQuerier()
-		if err != nil {
-			return fmt.Errorf("gate metrics: %w", err)
-		}
-		ctx, cancel := context.WithTimeout(ctx, metricsQueryTimeout)
-		defer cancel()
-		fmt.Fprintf(stdout, "canary slot %s is app %s; stable slot %s is app %s\n", slot, cfg.CanaryApp, slot.Other(), cfg.StableApp)
-		res, err := gate.Metrics(ctx, client, cfg, stdout)
-		if err == nil && res.Verdict == gate.VerdictInconclusive {
-			fmt.Fprintln(stdout, "inconclusive does not block this gate (--inconclusive pass)")
-		}
-		return gateResult("metrics", err)
-	default:
-		return usageError{fmt.Sprintf("gate: unknown subcommand %q, want health or metrics", args[0])}
+	cmd.AddCommand(newGateHealthCmd(os.Getenv), newGateMetricsCmd())
+	return cmd
+}
+
+// healthOptions are the flags of gate health.
+type healthOptions struct {
+	slot, version, url, apiURL                      string
+	successes                                       int
+	interval, timeout, reqTimeout, unreachableAfter time.Duration
+}
+
+func newGateHealthCmd(getenv func(string) string) *cobra.Command {
+	var o healthOptions
+	cmd := &cobra.Command{
+		Use:   "health",
+		Short: "Poll a slot's /api/health until it answers healthy enough times in a row",
+		Long: `Health polls the slot's /api/health until --successes healthy answers in a row come
+from the right slot (and --expect-version, when given), or --timeout passes. Through API
+Management (--api-url, or SLOTLESS_API_URL) each request is pinned to the slot with the
+X-Slotless-Slot header and the token in SLOTLESS_PIN_TOKEN; --url polls one address
+directly, without pinning. --timeout bounds the whole gate and each request within it.
+
+It fails with the reason of the last failure: wrong-version, wrong-slot, unhealthy,
+timeout, or unreachable. No HTTP answer at all (connection refused, unknown host, TLS
+failure) is retried only for --unreachable-after, since a gateway always answers and an
+address nothing listens on for that long is a wrong address; then the gate fails as
+unreachable without waiting out --timeout.`,
+		Example: `  SLOTLESS_PIN_TOKEN=... slotless gate health --slot blue --expect-version 1.1.0 \
+    --api-url "$(pulumi stack output apiUrl)"
+  SLOTLESS_FUNCTION_KEY=... slotless gate health --slot green \
+    --url https://slotless-3e4d7f-green.azurewebsites.net/api/health`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := o.config(getenv)
+			if err != nil {
+				return err
+			}
+			_, err = runHealthGate(cmd.Context(), cfg, cmd.OutOrStdout())
+			return gateResult("health", err)
+		},
 	}
+	f := cmd.Flags()
+	slotFlag(cmd, &o.slot, "the slot that must answer: green or blue (required)")
+	f.StringVar(&o.version, "expect-version", "", "the version that must answer (any when empty)")
+	f.StringVar(&o.url, "url", "", "full health URL, e.g. a function app's /api/health; no slot pinning")
+	f.StringVar(&o.apiURL, "api-url", "", "APIM API URL (stack output apiUrl); default $"+envAPIURL)
+	f.IntVar(&o.successes, "successes", gate.DefaultSuccesses, "healthy answers in a row that pass the gate")
+	f.DurationVar(&o.interval, "interval", gate.DefaultInterval, "pause between polls")
+	f.DurationVar(&o.timeout, "timeout", gate.DefaultTimeout, "give up after this long; also bounds each request")
+	f.DurationVar(&o.reqTimeout, "request-timeout", gate.DefaultRequestTimeout, "limit for each poll, cut to --timeout when longer")
+	f.DurationVar(&o.unreachableAfter, "unreachable-after", gate.DefaultUnreachableAfter, "fail as unreachable after this long without any HTTP answer")
+	return cmd
+}
+
+// config validates the flags and environment into a health gate config.
+func (o healthOptions) config(getenv func(string) string) (gate.HealthConfig, error) {
+	slot, err := parseSlotFlag(o.slot)
+	if err != nil {
+		return gate.HealthConfig{}, err
+	}
+	if o.successes < 1 {
+		return gate.HealthConfig{}, usagef("--successes: %d, want at least 1", o.successes)
+	}
+	for _, d := range []struct {
+		name  string
+		value time.Duration
+	}{{"--interval", o.interval}, {"--timeout", o.timeout}, {"--request-timeout", o.reqTimeout}, {"--unreachable-after", o.unreachableAfter}} {
+		if d.value <= 0 {
+			return gate.HealthConfig{}, usagef("%s: %s, want a positive duration", d.name, d.value)
+		}
+	}
+	target, err := newHealthTarget(o.url, o.apiURL, getenv)
+	if err != nil {
+		return gate.HealthConfig{}, err
+	}
+	if target == nil {
+		return gate.HealthConfig{}, usagef("gate health: give --url, or --api-url or %s", envAPIURL)
+	}
+	cfg := target.config(slot)
+	cfg.ExpectVersion, cfg.Successes = o.version, o.successes
+	cfg.Interval, cfg.Timeout, cfg.RequestTimeout, cfg.UnreachableAfter = o.interval, o.timeout, o.reqTimeout, o.unreachableAfter
+	return cfg, nil
+}
+
+// healthTarget is where a health gate sends its requests, and with which headers. gate health,
+// shift and promote build it the same way, so the secrets each sends agree.
+type healthTarget struct {
+	url     string
+	headers map[string]string
+	// pinned is true through API Management: each request names its slot.
+	pinned bool
+}
+
+// newHealthTarget validates --url and --api-url (or SLOTLESS_API_URL). It returns nil, and no
+// error, when neither is given.
+//
+// The function key goes only to a direct --url: through API Management the gateway adds its
+// own key on the way to the backend, and a key sent to the gateway would sit in its request
+// logs for nothing. The pinning token goes only to the gateway, the only place that reads it.
+func newHealthTarget(rawURL, apiURL string, getenv func(string) string) (*healthTarget, error) {
+	t := &healthTarget{headers: map[string]string{}}
+	if key := getenv(envSubscriptionKey); key != "" {
+		t.headers[headerSubscriptionKey] = key
+	}
+	if rawURL != "" {
+		if apiURL != "" {
+			return nil, usageError{"--url and --api-url: give one, not both"}
+		}
+		// The URL may carry ?code=, so it is never echoed back.
+		if !absoluteHTTP(rawURL) {
+			return nil, usageError{"--url: want an absolute http or https URL"}
+		}
+		t.url = rawURL
+		if key := getenv(envFunctionKey); key != "" {
+			t.headers[headerFunctionKey] = key
+		}
+		return t, nil
+	}
+	base := apiURL
+	if base == "" {
+		base = getenv(envAPIURL)
+	}
+	if base == "" {
+		return nil, nil
+	}
+	if !absoluteHTTP(base) {
+		return nil, usagef("--api-url: %q is not an absolute http or https URL", base)
+	}
+	token := getenv(envPinToken)
+	if token == "" {
+		return nil, usagef("a health gate through APIM pins each request to its slot and needs the pinning token (stack config pinToken) in %s", envPinToken)
+	}
+	t.url = strings.TrimSuffix(base, "/") + "/health"
+	t.headers[headerPinToken] = token
+	t.pinned = true
+	return t, nil
+}
+
+// config is the gate's config for one slot, with the other fields at their defaults.
+func (t *healthTarget) config(slot stack.Slot) gate.HealthConfig {
+	h := make(map[string]string, len(t.headers)+1)
+	for k, v := range t.headers {
+		h[k] = v
+	}
+	if t.pinned {
+		h[headerPinSlot] = string(slot)
+	}
+	return gate.HealthConfig{URL: t.url, Headers: h, Slot: string(slot)}
 }
 
 // gateResult gives a gate's "no" the fixed "gate failed: <reason>:" prefix
@@ -106,135 +235,99 @@ func gateResult(name string, err error) error {
 	return fmt.Errorf("gate %s: %w", name, err)
 }
 
-// parseGateHealth turns flags and environment into a health gate config.
-func parseGateHealth(args []string, getenv func(string) string) (gate.HealthConfig, error) {
-	fs := flag.NewFlagSet("gate health", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	slotFlag := fs.String("slot", "", "the slot that must answer: green or blue")
-	version := fs.String("expect-version", "", "the version that must answer (any when empty)")
-	rawURL := fs.String("url", "", "full health URL, e.g. a function app's /api/health; no slot pinning")
-	apiURL := fs.String("api-url", "", "APIM API URL (stack output apiUrl); default $"+envAPIURL)
-	successes := fs.Int("successes", gate.DefaultSuccesses, "healthy answers in a row that pass the gate")
-	interval := fs.Duration("interval", gate.DefaultInterval, "pause between polls")
-	timeout := fs.Duration("timeout", gate.DefaultTimeout, "give up after this long")
-	reqTimeout := fs.Duration("request-timeout", gate.DefaultRequestTimeout, "limit for each poll")
-	if err := fs.Parse(args); err != nil {
-		return gate.HealthConfig{}, usageError{fmt.Sprintf("gate health: %v", err)}
-	}
-	if fs.NArg() > 0 {
-		return gate.HealthConfig{}, usageError{fmt.Sprintf("gate health: unexpected argument %q", fs.Arg(0))}
-	}
-	slot, err := parseSlotFlag(*slotFlag)
-	if err != nil {
-		return gate.HealthConfig{}, err
-	}
-	if *successes < 1 {
-		return gate.HealthConfig{}, usageError{fmt.Sprintf("--successes: %d, want at least 1", *successes)}
-	}
-	for _, d := range []struct {
-		name  string
-		value time.Duration
-	}{{"--interval", *interval}, {"--timeout", *timeout}, {"--request-timeout", *reqTimeout}} {
-		if d.value <= 0 {
-			return gate.HealthConfig{}, usageError{fmt.Sprintf("%s: %s, want a positive duration", d.name, d.value)}
-		}
-	}
-
-	cfg := gate.HealthConfig{
-		Slot: string(slot), ExpectVersion: *version, Headers: map[string]string{},
-		Successes: *successes, Interval: *interval, Timeout: *timeout, RequestTimeout: *reqTimeout,
-	}
-	if key := getenv(envSubscriptionKey); key != "" {
-		cfg.Headers[headerSubscriptionKey] = key
-	}
-	if *rawURL != "" {
-		if *apiURL != "" {
-			return gate.HealthConfig{}, usageError{"--url and --api-url: give one, not both"}
-		}
-		// The URL may carry ?code=, so it is never echoed back.
-		if !absoluteHTTP(*rawURL) {
-			return gate.HealthConfig{}, usageError{"--url: want an absolute http or https URL"}
-		}
-		cfg.URL = *rawURL
-		// The function key only goes to a direct URL: through APIM the
-		// gateway adds its own, and the key has no business at the gateway.
-		if key := getenv(envFunctionKey); key != "" {
-			cfg.Headers[headerFunctionKey] = key
-		}
-		return cfg, nil
-	}
-
-	base := *apiURL
-	if base == "" {
-		base = getenv(envAPIURL)
-	}
-	if base == "" {
-		return gate.HealthConfig{}, usageError{fmt.Sprintf("gate health: give --url, or --api-url or %s", envAPIURL)}
-	}
-	if !absoluteHTTP(base) {
-		return gate.HealthConfig{}, usageError{fmt.Sprintf("--api-url: %q is not an absolute http or https URL", base)}
-	}
-	token := getenv(envPinToken)
-	if token == "" {
-		return gate.HealthConfig{}, usageError{fmt.Sprintf("gate health through APIM pins the request to slot %s and needs the pinning token (stack config pinToken) in %s", slot, envPinToken)}
-	}
-	cfg.URL = strings.TrimSuffix(base, "/") + "/health"
-	cfg.Headers[headerPinSlot] = string(slot)
-	cfg.Headers[headerPinToken] = token
-	return cfg, nil
+// metricsOptions are the flags of gate metrics.
+type metricsOptions struct {
+	slot, canaryApp, stableApp, workspace, inconclusive string
+	window                                              time.Duration
+	minRequests                                         int
+	maxDelta, maxRatio                                  float64
 }
 
-// parseGateMetrics turns flags into a metrics gate config and the canary slot.
-func parseGateMetrics(args []string) (gate.MetricsConfig, stack.Slot, error) {
-	fs := flag.NewFlagSet("gate metrics", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	slotFlag := fs.String("slot", "", "the canary slot: green or blue")
-	canaryApp := fs.String("canary-app", "", "the canary slot's function app name (stack output <slot>AppName)")
-	stableApp := fs.String("stable-app", "", "the stable slot's function app name")
-	workspace := fs.String("workspace-id", "", "Log Analytics workspace ID (GUID) that Application Insights writes to")
-	window := fs.Duration("window", gate.DefaultWindow, "how far back to look")
-	minRequests := fs.Int("min-requests", gate.DefaultMinRequests, "fewest requests per app for a verdict")
-	maxDelta := fs.Float64("max-failure-rate-delta", gate.DefaultMaxFailureRateDelta, "how far the canary's failure rate (0..1) may exceed the stable slot's")
-	maxRatio := fs.Float64("max-p95-ratio", gate.DefaultMaxP95Ratio, "largest allowed canary p95 / stable p95")
-	inconclusive := fs.String("inconclusive", "pass", "what too little traffic means: pass or fail")
-	if err := fs.Parse(args); err != nil {
-		return gate.MetricsConfig{}, "", usageError{fmt.Sprintf("gate metrics: %v", err)}
+func newGateMetricsCmd() *cobra.Command {
+	var o metricsOptions
+	cmd := &cobra.Command{
+		Use:   "metrics",
+		Short: "Compare the canary slot's requests with the stable slot's in Application Insights",
+		Long: `Metrics reads request count, failure rate and p95 duration of both slots' apps over
+--window from the Log Analytics workspace Application Insights writes to (query API,
+Azure credentials from the environment: az login, OIDC or a managed identity), and fails
+when the canary's failure rate exceeds the stable slot's by more than
+--max-failure-rate-delta, or its p95 exceeds --max-p95-ratio times the stable p95. Fewer
+than --min-requests on either side is inconclusive, which blocks only with
+--inconclusive fail.`,
+		Example: `  slotless gate metrics --slot blue --window 10m \
+    --canary-app "$(pulumi stack output blueAppName)" \
+    --stable-app "$(pulumi stack output greenAppName)" \
+    --workspace-id "$(pulumi stack output logAnalyticsWorkspaceId)"`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, slot, err := o.config()
+			if err != nil {
+				return err
+			}
+			client, err := newLogsQuerier()
+			if err != nil {
+				return fmt.Errorf("gate metrics: %w", err)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), metricsQueryTimeout)
+			defer cancel()
+			stdout := cmd.OutOrStdout()
+			fmt.Fprintf(stdout, "canary slot %s is app %s; stable slot %s is app %s\n", slot, cfg.CanaryApp, slot.Other(), cfg.StableApp)
+			res, err := runMetricsGate(ctx, client, cfg, stdout)
+			if err == nil && res.Verdict == gate.VerdictInconclusive {
+				fmt.Fprintln(stdout, "inconclusive does not block this gate (--inconclusive pass)")
+			}
+			return gateResult("metrics", err)
+		},
 	}
-	if fs.NArg() > 0 {
-		return gate.MetricsConfig{}, "", usageError{fmt.Sprintf("gate metrics: unexpected argument %q", fs.Arg(0))}
-	}
-	slot, err := parseSlotFlag(*slotFlag)
+	f := cmd.Flags()
+	slotFlag(cmd, &o.slot, "the canary slot: green or blue (required)")
+	f.StringVar(&o.canaryApp, "canary-app", "", "the canary slot's function app name, stack output <slot>AppName (required)")
+	f.StringVar(&o.stableApp, "stable-app", "", "the stable slot's function app name (required)")
+	f.StringVar(&o.workspace, "workspace-id", "", "Log Analytics workspace ID (GUID), stack output logAnalyticsWorkspaceId (required)")
+	f.DurationVar(&o.window, "window", gate.DefaultWindow, "how far back to look")
+	f.IntVar(&o.minRequests, "min-requests", gate.DefaultMinRequests, "fewest requests per app for a verdict")
+	f.Float64Var(&o.maxDelta, "max-failure-rate-delta", gate.DefaultMaxFailureRateDelta, "how far the canary's failure rate (0..1) may exceed the stable slot's")
+	f.Float64Var(&o.maxRatio, "max-p95-ratio", gate.DefaultMaxP95Ratio, "largest allowed canary p95 / stable p95")
+	f.StringVar(&o.inconclusive, "inconclusive", "pass", "what too little traffic means: pass or fail")
+	_ = cmd.RegisterFlagCompletionFunc("inconclusive", cobra.FixedCompletions([]string{"pass", "fail"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// config validates the flags into a metrics gate config and the canary slot.
+func (o metricsOptions) config() (gate.MetricsConfig, stack.Slot, error) {
+	slot, err := parseSlotFlag(o.slot)
 	if err != nil {
 		return gate.MetricsConfig{}, "", err
 	}
 	var problems []string
-	for _, req := range []struct{ name, value string }{{"--canary-app", *canaryApp}, {"--stable-app", *stableApp}, {"--workspace-id", *workspace}} {
+	for _, req := range []struct{ name, value string }{{"--canary-app", o.canaryApp}, {"--stable-app", o.stableApp}, {"--workspace-id", o.workspace}} {
 		if strings.TrimSpace(req.value) == "" {
 			problems = append(problems, req.name+": required")
 		}
 	}
-	if *window <= 0 {
-		problems = append(problems, fmt.Sprintf("--window: %s, want a positive duration", *window))
+	if o.window <= 0 {
+		problems = append(problems, fmt.Sprintf("--window: %s, want a positive duration", o.window))
 	}
-	if *minRequests < 1 {
-		problems = append(problems, fmt.Sprintf("--min-requests: %d, want at least 1", *minRequests))
+	if o.minRequests < 1 {
+		problems = append(problems, fmt.Sprintf("--min-requests: %d, want at least 1", o.minRequests))
 	}
-	if !(*maxDelta >= 0 && *maxDelta <= 1) {
-		problems = append(problems, fmt.Sprintf("--max-failure-rate-delta: %g, want 0 to 1 (0.02 is 2 points)", *maxDelta))
+	if !(o.maxDelta >= 0 && o.maxDelta <= 1) {
+		problems = append(problems, fmt.Sprintf("--max-failure-rate-delta: %g, want 0 to 1 (0.02 is 2 points)", o.maxDelta))
 	}
-	if !(*maxRatio > 0) {
-		problems = append(problems, fmt.Sprintf("--max-p95-ratio: %g, want a positive number", *maxRatio))
+	if !(o.maxRatio > 0) {
+		problems = append(problems, fmt.Sprintf("--max-p95-ratio: %g, want a positive number", o.maxRatio))
 	}
-	if *inconclusive != "pass" && *inconclusive != "fail" {
-		problems = append(problems, fmt.Sprintf("--inconclusive: %q, want pass or fail", *inconclusive))
+	if o.inconclusive != "pass" && o.inconclusive != "fail" {
+		problems = append(problems, fmt.Sprintf("--inconclusive: %q, want pass or fail", o.inconclusive))
 	}
 	if len(problems) > 0 {
 		return gate.MetricsConfig{}, "", usageError{strings.Join(problems, "; ")}
 	}
 	return gate.MetricsConfig{
-		WorkspaceID: *workspace, CanaryApp: *canaryApp, StableApp: *stableApp,
-		Window: *window, MinRequests: *minRequests, MaxFailureRateDelta: *maxDelta, MaxP95Ratio: *maxRatio,
-		InconclusiveBlocks: *inconclusive == "fail",
+		WorkspaceID: o.workspace, CanaryApp: o.canaryApp, StableApp: o.stableApp,
+		Window: o.window, MinRequests: o.minRequests, MaxFailureRateDelta: o.maxDelta, MaxP95Ratio: o.maxRatio,
+		InconclusiveBlocks: o.inconclusive == "fail",
 	}, slot, nil
 }
 
@@ -245,7 +338,7 @@ func parseSlotFlag(v string) (stack.Slot, error) {
 	}
 	slot, err := stack.ParseSlot(v)
 	if err != nil {
-		return "", usageError{fmt.Sprintf("--slot: %v", err)}
+		return "", usagef("--slot: %v", err)
 	}
 	return slot, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -23,6 +24,46 @@ import (
 
 func envFunc(env map[string]string) func(string) string {
 	return func(k string) string { return env[k] }
+}
+
+// parseGateHealth runs gate health on args with the gate itself replaced, and returns the
+// config the command line yields.
+func parseGateHealth(args []string, getenv func(string) string) (gate.HealthConfig, error) {
+	var got gate.HealthConfig
+	orig := runHealthGate
+	defer func() { runHealthGate = orig }()
+	runHealthGate = func(_ context.Context, cfg gate.HealthConfig, _ io.Writer) (gate.HealthResult, error) {
+		got = cfg
+		return gate.HealthResult{}, nil
+	}
+	cmd := newGateHealthCmd(getenv)
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	err := cmd.Execute()
+	return got, err
+}
+
+// parseGateMetrics does the same for gate metrics, returning the canary slot it announces.
+func parseGateMetrics(args []string) (gate.MetricsConfig, string, error) {
+	var got gate.MetricsConfig
+	origRun, origQ := runMetricsGate, newLogsQuerier
+	defer func() { runMetricsGate, newLogsQuerier = origRun, origQ }()
+	newLogsQuerier = func() (gate.LogsQuerier, error) { return nil, nil }
+	runMetricsGate = func(_ context.Context, _ gate.LogsQuerier, cfg gate.MetricsConfig, _ io.Writer) (gate.MetricsResult, error) {
+		got = cfg
+		return gate.MetricsResult{}, nil
+	}
+	cmd := newGateMetricsCmd()
+	var out bytes.Buffer
+	cmd.SetArgs(args)
+	cmd.SetOut(&out)
+	cmd.SetErr(io.Discard)
+	cmd.SilenceErrors, cmd.SilenceUsage = true, true
+	err := cmd.Execute()
+	slot, _, _ := strings.Cut(strings.TrimPrefix(out.String(), "canary slot "), " ")
+	return got, slot, err
 }
 
 func TestGateHealthFlags(t *testing.T) {
@@ -43,6 +84,8 @@ func TestGateHealthFlags(t *testing.T) {
 			wantURL: "https://app.example/api/health", wantHeaders: []string{"x-functions-key"}},
 		{name: "direct url without keys", args: []string{"--slot", "green", "--url", "http://127.0.0.1:8080/api/health", "--successes", "1", "--interval", "1s", "--timeout", "1m", "--request-timeout", "2s"},
 			wantURL: "http://127.0.0.1:8080/api/health", wantHeaders: []string{}},
+		{name: "function key never goes to the gateway", args: []string{"--slot", "blue"}, env: map[string]string{envAPIURL: "https://apim.example/orders", envPinToken: "pin-0123456789abcdef", envFunctionKey: "fk"},
+			wantURL: "https://apim.example/orders/health", wantHeaders: []string{"X-Slotless-Slot", "X-Slotless-Token"}},
 		{name: "bad slot", args: []string{"--slot", "red"}, env: pinEnv, wantErr: `--slot: "red" is not a slot, want green or blue`},
 		{name: "no slot", args: []string{}, env: pinEnv, wantErr: "--slot: required, want green or blue"},
 		{name: "no token", args: []string{"--slot", "blue", "--api-url", "https://apim.example"}, wantErr: "needs the pinning token (stack config pinToken) in SLOTLESS_PIN_TOKEN"},
@@ -54,8 +97,7 @@ func TestGateHealthFlags(t *testing.T) {
 		{name: "negative interval", args: []string{"--slot", "blue", "--interval", "-1s"}, env: pinEnv, wantErr: "--interval: -1s, want a positive duration"},
 		{name: "zero timeout", args: []string{"--slot", "blue", "--timeout", "0s"}, env: pinEnv, wantErr: "--timeout: 0s, want a positive duration"},
 		{name: "zero request timeout", args: []string{"--slot", "blue", "--request-timeout", "0"}, env: pinEnv, wantErr: "--request-timeout: 0s"},
-		{name: "unparseable duration", args: []string{"--slot", "blue", "--interval", "soon"}, env: pinEnv, wantErr: `gate health: invalid value "soon" for flag -interval`},
-		{name: "unknown flag", args: []string{"--slot", "blue", "--retries", "3"}, env: pinEnv, wantErr: "flag provided but not defined: -retries"},
+		{name: "zero unreachable window", args: []string{"--slot", "blue", "--unreachable-after", "0s"}, env: pinEnv, wantErr: "--unreachable-after: 0s, want a positive duration"},
 		{name: "stray argument", args: []string{"--slot", "blue", "now"}, env: pinEnv, wantErr: `unexpected argument "now"`},
 	}
 	for _, tt := range tests {
@@ -131,27 +173,6 @@ func TestGateMetricsFlags(t *testing.T) {
 	}
 }
 
-func TestGateCommandUsage(t *testing.T) {
-	tests := []struct {
-		args []string
-		want string
-	}{
-		{nil, "want a subcommand: health or metrics"},
-		{[]string{"latency"}, `unknown subcommand "latency"`},
-		{[]string{"health", "--slot", "red"}, `--slot: "red" is not a slot`},
-		{[]string{"metrics", "--slot", "blue"}, "--canary-app: required"},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			err := gateCmd(tt.args, &bytes.Buffer{})
-			var ue usageError
-			if !errors.As(err, &ue) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v, want a usage error containing %q", err, tt.want)
-			}
-		})
-	}
-}
-
 // TestGateHealthCommand runs the command end to end against a fake health
 // endpoint that wants the function key from the environment.
 func TestGateHealthCommand(t *testing.T) {
@@ -178,19 +199,19 @@ func TestGateHealthCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var out bytes.Buffer
-			err := gateCmd([]string{"health", "--slot", "green", "--expect-version", tt.version, "--url", srv.URL + "/api/health",
-				"--successes", "2", "--interval", "10ms", "--timeout", "300ms", "--request-timeout", "1s"}, &out)
-			if tt.wantErr == "" && err != nil {
-				t.Fatalf("got error %v, want none\n%s", err, out.String())
+			var out, errb bytes.Buffer
+			code := run([]string{"gate", "health", "--slot", "green", "--expect-version", tt.version, "--url", srv.URL + "/api/health",
+				"--successes", "2", "--interval", "10ms", "--timeout", "300ms", "--request-timeout", "1s"}, &out, &errb)
+			if tt.wantErr == "" && code != 0 {
+				t.Fatalf("exit %d, want 0\n%s%s", code, out.String(), errb.String())
 			}
-			if tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)) {
-				t.Fatalf("got error %v, want it to start with %q", err, tt.wantErr)
+			if tt.wantErr != "" && (code != 1 || !strings.HasPrefix(errb.String(), "slotless: "+tt.wantErr)) {
+				t.Fatalf("exit %d, stderr %q; want exit 1 and stderr starting with %q", code, errb.String(), tt.wantErr)
 			}
 			if !strings.Contains(out.String(), tt.wantOut) {
 				t.Errorf("output: got %q, want %q in it", out.String(), tt.wantOut)
 			}
-			if strings.Contains(out.String(), key) || (err != nil && strings.Contains(err.Error(), key)) {
+			if strings.Contains(out.String(), key) || strings.Contains(errb.String(), key) {
 				t.Errorf("function key leaked into the output or error")
 			}
 		})
@@ -249,13 +270,13 @@ func TestGateMetricsCommand(t *testing.T) {
 					Retry:     policy.RetryOptions{MaxRetries: -1},
 				}})
 			}
-			var out bytes.Buffer
-			err := gateCmd([]string{"metrics", "--slot", "blue", "--canary-app", "app-blue", "--stable-app", "app-green", "--workspace-id", "ws-9", "--inconclusive", tt.inconclusive}, &out)
-			if tt.wantErr == "" && err != nil {
-				t.Fatalf("got error %v, want none\n%s", err, out.String())
+			var out, errb bytes.Buffer
+			code := run([]string{"gate", "metrics", "--slot", "blue", "--canary-app", "app-blue", "--stable-app", "app-green", "--workspace-id", "ws-9", "--inconclusive", tt.inconclusive}, &out, &errb)
+			if tt.wantErr == "" && code != 0 {
+				t.Fatalf("exit %d, want 0\n%s%s", code, out.String(), errb.String())
 			}
-			if tt.wantErr != "" && (err == nil || !strings.HasPrefix(err.Error(), tt.wantErr)) {
-				t.Fatalf("got error %v, want it to start with %q", err, tt.wantErr)
+			if tt.wantErr != "" && (code != 1 || !strings.HasPrefix(errb.String(), "slotless: "+tt.wantErr)) {
+				t.Fatalf("exit %d, stderr %q; want exit 1 and stderr starting with %q", code, errb.String(), tt.wantErr)
 			}
 			for _, w := range []string{"canary slot blue is app app-blue; stable slot green is app app-green", "canary  app-blue", tt.wantOut} {
 				if !strings.Contains(out.String(), w) {

@@ -1,65 +1,216 @@
-// Command slotless is the release tool of the slotless stack. Its subcommands share one
-// implementation between laptops and pipelines:
-//
-//	slotless plan [--stack dev] [--set key=value]... [--json] [--against REV|FILE [--markdown]]
-//	slotless gate health|metrics --slot green|blue ...
-//	slotless shift --slot blue --to 10 | promote --slot blue | rollback --slot blue
+// Command slotless is the release tool of the slotless stack: the offline plan, the release
+// gates, traffic shifts with guard rails, and where a release stands. Laptops and pipelines run
+// the same commands. `slotless --help` lists them, the exit codes and the environment they read;
+// the README's command reference is generated from the same help texts.
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slotless/slotless/internal/plan"
+	"github.com/slotless/slotless/internal/release"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// usageError is bad command-line input: exit code 2, as flag parsing does.
+// Exit codes. Pipelines tell a refusal from a failure by them, so they are part of the contract.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+	exitBlocked = 3
+)
+
+// exitCodesHelp documents the exit codes in `slotless --help`; the README carries the same text
+// through the generated command reference.
+const exitCodesHelp = `Exit codes:
+  0  success
+  1  failure: a gate said no, a stack could not be read or applied, invalid stack config
+  2  usage error: an unknown command or flag, a bad or missing flag value, an unknown stack
+  3  refused by a guard rail: a traffic step above maxStep, an advance whose health gate
+     failed or is not configured, a plan --against that breaks a guard rail`
+
+const envHelp = `Environment (secrets come from the environment, never from flags, so they stay out of
+process listings and pipeline logs):
+  SLOTLESS_API_URL           the API's URL, stack output apiUrl (gate health, shift, promote)
+  SLOTLESS_PIN_TOKEN         the slot-pinning token, stack config pinToken
+  SLOTLESS_SUBSCRIPTION_KEY  an APIM subscription key, when the API requires one
+  SLOTLESS_FUNCTION_KEY      a function key, sent only to a direct --url, never to the gateway`
+
+// usageError is bad command-line input: exit code 2.
 type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-const usage = `usage: slotless <command> [flags]
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
-commands:
-  plan      print the desired state of a stack, offline, under Pulumi's mock runtime;
-            with --against REV|FILE, review a config change and its guard rails
-  gate      health|metrics: the release gates of one slot
-  shift     set one slot's share of traffic (--slot, --to), guarded, then pulumi up
-  promote   shift a slot to 100%
-  rollback  shift a slot back to 0%; never blocked
-`
-
+// run executes one command line and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	var err error
-	switch args[0] {
-	case "plan":
-		err = planCmd(args[1:], stdout)
-	case "gate":
-		err = gateCmd(args[1:], stdout)
-	case "shift", "promote", "rollback":
-		err = releaseCmd(args[0], args[1:], stdout)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "slotless: unknown command %q\n%s", args[0], usage)
-		return 2
-	}
+	// Ctrl-C or a cancelled pipeline stops a gate or a shift at once, reported as an
+	// interruption rather than as a failed gate.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
-		return 0
+		return exitOK
 	}
 	fmt.Fprintln(stderr, "slotless:", err)
-	var ue usageError
-	if errors.As(err, &ue) {
-		return 2
+	code := exitCode(err)
+	if code == exitUsage && cmd != nil {
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
 	}
-	return 1
+	return code
+}
+
+// exitCode maps an error to the documented exit codes.
+func exitCode(err error) int {
+	var ue usageError
+	var us *plan.UnknownStackError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue), errors.As(err, &us):
+		return exitUsage
+	case errors.Is(err, release.ErrBlocked), errors.Is(err, errGuardRail):
+		return exitBlocked
+	}
+	return exitFailure
+}
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "slotless",
+		Short: "Zero-downtime, progressive releases of Azure Functions on Flex Consumption",
+		Long: `slotless releases Azure Functions on Flex Consumption without downtime: two function apps,
+green and blue, behind an API Management weighted backend pool whose weights are stack
+config. It plans a stack offline, runs the release gates, shifts traffic with guard rails
+and reports where a release stands. Laptops and pipelines run the same commands.
+
+` + exitCodesHelp + "\n\n" + envHelp,
+		Example: `  slotless plan --stack dev
+  slotless status --stack dev
+  slotless gate health --slot blue --expect-version 1.1.0
+  slotless shift --slot blue --to 10`,
+		Version:       buildVersion(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		Args:          cobra.ArbitraryArgs,
+		RunE:          needSubcommand,
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetVersionTemplate("slotless {{.Version}}\n")
+	// A command that groups others runs only to report a missing subcommand, so its usage
+	// shows "slotless gate [command]" and not also "slotless gate [flags]".
+	root.SetUsageTemplate(strings.Replace(root.UsageTemplate(), "{{if .Runnable}}", "{{if and .Runnable (not .HasAvailableSubCommands)}}", 1))
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{prefix(c) + err.Error()}
+	})
+	root.SetHelpCommand(&cobra.Command{
+		Use:     "help [command]",
+		Short:   "Help about any command",
+		Example: "  slotless help gate health",
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			// cobra's own help command answers an unknown topic with exit code 0.
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || len(rest) > 0 {
+				return usagef("help: unknown command %q", strings.Join(args, " "))
+			}
+			cmd.InitDefaultHelpFlag()
+			cmd.InitDefaultVersionFlag()
+			return cmd.Help()
+		},
+	})
+	root.AddCommand(newPlanCmd(), newStatusCmd(), newGateCmd(), newCompletionCmd())
+	for _, name := range []string{"shift", "promote", "rollback"} {
+		root.AddCommand(newReleaseCmd(name))
+	}
+	return root
+}
+
+// needSubcommand is the RunE of a command that only groups others: without a known
+// subcommand it is a usage error, not a help page with exit code 0.
+func needSubcommand(cmd *cobra.Command, args []string) error {
+	var names []string
+	for _, c := range cmd.Commands() {
+		if c.IsAvailableCommand() {
+			names = append(names, c.Name())
+		}
+	}
+	want := strings.Join(names, ", ")
+	if len(args) == 0 {
+		return usagef("%swant a command: %s", prefix(cmd), want)
+	}
+	msg := fmt.Sprintf("%sunknown command %q, want one of %s", prefix(cmd), args[0], want)
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += fmt.Sprintf(" (did you mean %s?)", s[0])
+	}
+	return usageError{msg}
+}
+
+// noArgs rejects positional arguments on a command that takes none.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%sunexpected argument %q", prefix(cmd), args[0])
+	}
+	return nil
+}
+
+// prefix names a subcommand at the start of its messages ("gate health: "), which follow
+// the program's own "slotless: ".
+func prefix(cmd *cobra.Command) string {
+	p := strings.TrimSpace(strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()))
+	if p == "" {
+		return ""
+	}
+	return p + ": "
+}
+
+// version is stamped by `make build` (-ldflags "-X main.version=..."); see buildVersion.
+var version string
+
+// buildVersion is the stamped version, else what the Go toolchain recorded: the module version
+// of `go install ...@v1.2.3`, or the VCS revision of a build from a checkout.
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(devel)"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return "(devel)"
+	}
+	return "(devel) " + rev[:min(12, len(rev))] + dirty
 }

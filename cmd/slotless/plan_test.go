@@ -46,11 +46,13 @@ func TestPlanCommand(t *testing.T) {
 		{"json", []string{"plan", "--dir", dir, "--stack", "ci", "--json"}, 0, nil, nil, true},
 		{"set overrides the stack file", []string{"plan", "--dir", dir, "--stack", "ci", "--set", "blueWeight=100"}, 0, []string{"green 0% / blue 100%, live blue"}, nil, false},
 		{"invalid value", []string{"plan", "--dir", dir, "--stack", "ci", "--set", "blueWeight=150"}, 1, nil, []string{"invalid stack config:", "blueWeight: 150 is out of range 0..100"}, false},
-		{"unknown key", []string{"plan", "--dir", dir, "--stack", "ci", "--set", "bluWeight=50"}, 1, nil, []string{"unknown config key(s) bluWeight; known keys are blueWeight"}, false},
-		{"missing stack", []string{"plan", "--dir", dir, "--stack", "prod"}, 1, nil, []string{`stack "prod"`}, false},
+		{"misspelt key", []string{"plan", "--dir", dir, "--stack", "ci", "--set", "bluWeight=50"}, 1, nil, []string{"unknown config key bluWeight: did you mean blueWeight?"}, false},
+		{"unknown stack lists the stacks", []string{"plan", "--dir", dir, "--stack", "prod"}, 2, nil, []string{`stack "prod": no Pulumi.prod.yaml in ` + dir + "; stacks here: ci"}, false},
+		{"components without empty inputs", []string{"plan", "--dir", dir, "--stack", "ci"}, 0, []string{"slotless:stack:Colour  blue\n\n  "}, nil, false},
 		{"bad set", []string{"plan", "--dir", dir, "--stack", "ci", "--set", "novalue"}, 2, nil, []string{"want key=value"}, false},
 		{"encrypted plain key", []string{"plan", "--dir", project(t, baseStack+"  slotless:prefix:\n    secure: v1:abcdefgh\n"), "--stack", "ci"}, 1, nil, []string{"prefix: is encrypted in the stack file, and the offline plan cannot decrypt it; pass --set prefix=<value>"}, false},
 		{"unknown command", []string{"deploy"}, 2, nil, []string{`unknown command "deploy"`}, false},
+		{"markdown without against", []string{"plan", "--dir", dir, "--stack", "ci", "--markdown"}, 2, nil, []string{"go with --against"}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -58,6 +60,9 @@ func TestPlanCommand(t *testing.T) {
 			code := run(tt.args, &out, &errb)
 			if code != tt.code {
 				t.Fatalf("exit code: got %d, want %d (stderr %s)", code, tt.code, errb.String())
+			}
+			if strings.Contains(out.String(), "\n       = {}") {
+				t.Errorf("stdout: a resource printed with empty inputs (= {}):\n%s", out.String())
 			}
 			for _, want := range tt.stdout {
 				if !strings.Contains(out.String(), want) {

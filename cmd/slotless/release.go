@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/plan"
@@ -20,41 +17,107 @@ import (
 
 // openStack is how release commands reach Pulumi; tests replace it.
 var openStack = func(ctx context.Context, dir, name string) (release.Stack, error) {
+	if err := needPulumi(); err != nil {
+		return nil, err
+	}
 	return release.OpenStack(ctx, dir, name)
 }
 
-// releaseCmd runs shift, promote and rollback: promote is a shift to 100, rollback a shift to 0.
-func releaseCmd(name string, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	stackName := fs.String("stack", "dev", "stack to change")
-	dir := fs.String("dir", ".", "project directory holding Pulumi.yaml")
-	slotFlag := fs.String("slot", "", "the slot whose share changes: green or blue")
-	to := fs.Int("to", -1, "shift: the slot's new share of traffic, 0..100")
-	force := fs.Bool("force", false, "lift the step limit and skip the health gate")
-	writeOnly := fs.Bool("write-only", false, "only edit Pulumi.<stack>.yaml, for GitOps; do not run pulumi up")
-	apiURL := fs.String("api-url", os.Getenv("SLOTLESS_API_URL"), "the API's URL (stack output apiUrl), for the health gate through APIM")
-	healthURL := fs.String("url", "", "a full health URL, overriding --api-url")
-	healthTimeout := fs.Duration("health-timeout", 5*time.Minute, "how long the health gate may take")
-	if err := fs.Parse(args); err != nil {
-		return usageError{fmt.Sprintf("%s: %v", name, err)}
-	}
-	slot, err := stack.ParseSlot(*slotFlag)
-	if err != nil {
-		return usageError{fmt.Sprintf("%s: --slot: %v", name, err)}
-	}
-	switch name {
-	case "promote":
-		*to = 100
-	case "rollback":
-		*to = 0
-	default:
-		if *to < 0 || *to > 100 {
-			return usageError{fmt.Sprintf("shift: --to: %d is out of range 0..100 (and required)", *to)}
-		}
-	}
+// releaseOptions are the flags of shift, promote and rollback.
+type releaseOptions struct {
+	stack, dir, slot string
+	to               int
+	force, writeOnly bool
+	apiURL, url      string
+	healthTimeout    time.Duration
+}
 
-	cfg, err := plan.LoadConfig(*dir, *stackName)
+// releaseHelp is each release command's help: what it does and an example.
+var releaseHelp = map[string]struct{ use, short, long, example string }{
+	"shift": {
+		use:   "shift",
+		short: "Set one slot's share of traffic, guarded, then pulumi up",
+		long: `Shift sets the slot's share of API traffic to --to percent: it edits blueWeight (and
+greenWeight, when the stack sets it) and runs pulumi up through the Automation API,
+printing what changed. It needs the Pulumi CLI and a logged-in backend, unless
+--write-only.
+
+Guard rails, each a refusal with exit code 3: a step towards the release slot larger than
+maxStep, and an advance whose health gate does not pass or is not configured (give
+--api-url or SLOTLESS_API_URL with SLOTLESS_PIN_TOKEN, or --url). --force lifts both. A
+move back towards the slot that was live when the release began is a rollback and is
+never refused.`,
+		example: `  SLOTLESS_PIN_TOKEN=... slotless shift --stack dev --slot blue --to 10 \
+    --api-url "$(pulumi stack output apiUrl)"
+  slotless shift --slot blue --to 50 --write-only --force   # edit Pulumi.dev.yaml only, for GitOps`,
+	},
+	"promote": {
+		use:   "promote",
+		short: "Shift a slot to 100% of traffic, guarded, then pulumi up",
+		long: `Promote is shift --to 100: the release slot takes all traffic and becomes live, and
+current-slot-name follows it. The same guard rails apply (maxStep, the health gate), each a
+refusal with exit code 3; --force lifts them.`,
+		example: `  SLOTLESS_PIN_TOKEN=... slotless promote --stack dev --slot blue \
+    --api-url "$(pulumi stack output apiUrl)"`,
+	},
+	"rollback": {
+		use:   "rollback",
+		short: "Shift a slot back to 0% of traffic, then pulumi up",
+		long: `Rollback is shift --to 0: the slot being released loses all its traffic to the slot that
+was live when the release began. A rollback needs no health gate and is not limited by
+maxStep.`,
+		example: `  slotless rollback --stack dev --slot blue
+  slotless rollback --slot blue --write-only   # edit Pulumi.dev.yaml only, for GitOps`,
+	},
+}
+
+func newReleaseCmd(name string) *cobra.Command {
+	var o releaseOptions
+	h := releaseHelp[name]
+	cmd := &cobra.Command{
+		Use:     h.use,
+		Short:   h.short,
+		Long:    h.long,
+		Example: h.example,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch {
+			case name == "promote":
+				o.to = 100
+			case name == "rollback":
+				o.to = 0
+			case !cmd.Flags().Changed("to"):
+				return usageError{"shift: --to: required, the slot's new share of traffic, 0..100"}
+			case o.to < 0 || o.to > 100:
+				return usagef("shift: --to: %d is out of range 0..100", o.to)
+			}
+			return o.run(cmd.Context(), cmd, name)
+		},
+	}
+	f := cmd.Flags()
+	stackFlags(cmd, &o.stack, &o.dir, "stack to change")
+	slotFlag(cmd, &o.slot, "the slot whose share changes: green or blue (required)")
+	if name == "shift" {
+		f.IntVar(&o.to, "to", 0, "the slot's new share of traffic, 0..100 (required)")
+	}
+	f.BoolVar(&o.writeOnly, "write-only", false, "only edit Pulumi.<stack>.yaml, for GitOps; do not run pulumi up")
+	f.BoolVar(&o.force, "force", false, "lift the step limit and skip the health gate")
+	if name != "rollback" {
+		f.StringVar(&o.apiURL, "api-url", "", "the API's URL (stack output apiUrl), for the health gate through APIM; default $"+envAPIURL)
+		f.StringVar(&o.url, "url", "", "a full health URL, overriding --api-url")
+		f.DurationVar(&o.healthTimeout, "health-timeout", 5*time.Minute, "how long the health gate may take")
+	}
+	return cmd
+}
+
+// run carries out shift, promote and rollback: promote is a shift to 100, rollback a shift to 0.
+func (o releaseOptions) run(ctx context.Context, cmd *cobra.Command, name string) error {
+	stdout := cmd.OutOrStdout()
+	slot, err := parseSlotFlag(o.slot)
+	if err != nil {
+		return usagef("%s: %v", name, err)
+	}
+	cfg, err := plan.LoadConfig(o.dir, o.stack)
 	if err != nil {
 		return err
 	}
@@ -62,56 +125,42 @@ func releaseCmd(name string, args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("invalid stack config:\n%w", err)
 	}
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
 
-	stackFile := "Pulumi." + *stackName + ".yaml"
+	stackFile := "Pulumi." + o.stack + ".yaml"
 	req := release.ShiftRequest{
-		Slot: slot, To: *to, Force: *force, WriteOnly: *writeOnly, MaxStep: parsed.MaxStep,
-		History: func() (stack.Slot, bool) { return release.OriginFromGit(*dir, "HEAD", stackFile) },
+		Slot: slot, To: o.to, Force: o.force, WriteOnly: o.writeOnly, MaxStep: parsed.MaxStep,
+		History: func() (stack.Slot, bool) { return release.OriginFromGit(o.dir, "HEAD", stackFile) },
 	}
-	if h, err := healthGate(*apiURL, *healthURL, *healthTimeout, stdout); err != nil {
-		return err
-	} else if h != nil {
-		req.Health = h
+	if name != "rollback" {
+		if h, err := healthGate(o.apiURL, o.url, o.healthTimeout, os.Getenv, cmd); err != nil {
+			return err
+		} else if h != nil {
+			req.Health = h
+		}
 	}
 
 	var st release.Stack
-	if *writeOnly {
-		st = release.FileStack{Path: filepath.Join(*dir, stackFile)}
-	} else if st, err = openStack(ctx, *dir, *stackName); err != nil {
+	if o.writeOnly {
+		st = release.FileStack{Path: filepath.Join(o.dir, stackFile)}
+	} else if st, err = openStack(ctx, o.dir, o.stack); err != nil {
 		return err
 	}
 	_, err = release.Shift(ctx, st, req, stdout)
 	return err
 }
 
-// healthGate builds the health check an advance must pass, or nil when no target is given.
-func healthGate(apiURL, url string, timeout time.Duration, progress io.Writer) (release.HealthCheck, error) {
-	if apiURL == "" && url == "" {
-		return nil, nil
+// healthGate builds the health check an advance must pass, or nil when no target is given. It
+// sends what gate health sends to the same target: never the function key to the gateway.
+func healthGate(apiURL, url string, timeout time.Duration, getenv func(string) string, cmd *cobra.Command) (release.HealthCheck, error) {
+	target, err := newHealthTarget(url, apiURL, getenv)
+	if err != nil || target == nil {
+		return nil, err
 	}
-	headers := map[string]string{}
-	if url == "" {
-		token := os.Getenv("SLOTLESS_PIN_TOKEN")
-		if token == "" {
-			return nil, usageError{"the health gate through APIM needs the pinning token in SLOTLESS_PIN_TOKEN (stack config pinToken)"}
-		}
-		url = strings.TrimSuffix(apiURL, "/") + "/health"
-		headers["X-Slotless-Token"] = token
-	}
-	if key := os.Getenv("SLOTLESS_SUBSCRIPTION_KEY"); key != "" {
-		headers["Ocp-Apim-Subscription-Key"] = key
-	}
-	if key := os.Getenv("SLOTLESS_FUNCTION_KEY"); key != "" {
-		headers["x-functions-key"] = key
-	}
+	progress := cmd.OutOrStdout()
 	return func(ctx context.Context, slot stack.Slot) error {
-		h := map[string]string{"X-Slotless-Slot": string(slot)}
-		for k, v := range headers {
-			h[k] = v
-		}
-		_, err := gate.Health(ctx, gate.HealthConfig{URL: url, Headers: h, Slot: string(slot), Timeout: timeout}, progress)
+		cfg := target.config(slot)
+		cfg.Timeout = timeout
+		_, err := gate.Health(ctx, cfg, progress)
 		return err
 	}, nil
 }

@@ -17,12 +17,17 @@ import (
 // Defaults for the zero fields of HealthConfig. A deployment to Flex
 // Consumption can take minutes to reach every instance, hence the long
 // overall timeout; the request timeout stays under APIM's default backend
-// timeout so a hung app shows up as ours, not as a gateway error.
+// timeout so a hung app shows up as ours, not as a gateway error. No HTTP
+// answer at all (refused, unknown host, TLS failure) is a different matter:
+// through APIM the gateway always answers, and a direct URL that nothing
+// listens on for half a minute is a wrong URL, not a slot still starting, so
+// the gate gives up on it long before its overall timeout.
 const (
-	DefaultSuccesses      = 3
-	DefaultInterval       = 5 * time.Second
-	DefaultTimeout        = 5 * time.Minute
-	DefaultRequestTimeout = 10 * time.Second
+	DefaultSuccesses        = 3
+	DefaultInterval         = 5 * time.Second
+	DefaultTimeout          = 5 * time.Minute
+	DefaultRequestTimeout   = 10 * time.Second
+	DefaultUnreachableAfter = 30 * time.Second
 )
 
 // maxHealthBody bounds what a poll reads, so a misrouted URL serving a large
@@ -50,8 +55,12 @@ type HealthConfig struct {
 	Interval time.Duration
 	// Timeout bounds the whole gate.
 	Timeout time.Duration
-	// RequestTimeout bounds each poll.
+	// RequestTimeout bounds each poll. It never exceeds Timeout: a longer
+	// value is cut down to it.
 	RequestTimeout time.Duration
+	// UnreachableAfter is how long polls may go without any HTTP answer
+	// before the gate fails as unreachable, without waiting out Timeout.
+	UnreachableAfter time.Duration
 	// Client sends the polls; nil means a plain client. Redirects are never
 	// followed, whichever client is given, because net/http would forward the
 	// custom headers, and with them the token, to wherever a redirect points.
@@ -87,13 +96,56 @@ type healthBody struct {
 
 // observation is the verdict on one poll.
 type observation struct {
-	ok      bool
-	reason  Reason
-	detail  string
-	summary string // status line for progress, without header values
-	slot    string
-	version string
-	checks  map[string]string
+	ok         bool
+	reason     Reason
+	detail     string
+	summary    string // status line for progress, without header values
+	httpStatus int
+	status     string
+	slot       string
+	version    string
+	checks     map[string]string
+}
+
+// Answer is what one health request saw: the verdict of a single poll of the gate.
+type Answer struct {
+	// Healthy is true when the answer passes the gate's checks.
+	Healthy bool `json:"healthy"`
+	// Reason and Detail say why not; empty when healthy.
+	Reason Reason `json:"reason,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	// HTTPStatus is 0 when no HTTP answer came.
+	HTTPStatus int `json:"httpStatus"`
+	// Status, Slot and Version are from the body, or the X-Slot and
+	// X-Version headers when the body is not health JSON.
+	Status  string `json:"status,omitempty"`
+	Slot    string `json:"slot,omitempty"`
+	Version string `json:"version,omitempty"`
+	// Checks maps each check of the app to its status.
+	Checks map[string]string `json:"checks,omitempty"`
+}
+
+// Probe sends one request to cfg.URL, bounded by cfg.RequestTimeout, and judges the answer
+// as one poll of Health would. It is for reports, such as where a release stands; a gate
+// needs Health's run of consecutive answers. Only URL, Headers, Slot, ExpectVersion,
+// RequestTimeout and Client are read.
+func Probe(ctx context.Context, cfg HealthConfig) (Answer, error) {
+	if cfg.Timeout == 0 {
+		// Only the request timeout bounds a probe.
+		cfg.Timeout = max(cfg.RequestTimeout, DefaultRequestTimeout)
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return Answer{}, fmt.Errorf("health probe config: %w", err)
+	}
+	obs := probe(ctx, noRedirects(cfg.Client), cfg)
+	if err := ctx.Err(); err != nil {
+		return Answer{}, fmt.Errorf("health probe of %s: %w", redactURL(cfg.URL), err)
+	}
+	return Answer{
+		Healthy: obs.ok, Reason: obs.reason, Detail: obs.detail, HTTPStatus: obs.httpStatus,
+		Status: obs.status, Slot: obs.slot, Version: obs.version, Checks: obs.checks,
+	}, nil
 }
 
 // errGateDeadline marks the gate's own timeout, so it can be told apart from
@@ -120,7 +172,8 @@ func Health(ctx context.Context, cfg HealthConfig, progress io.Writer) (HealthRe
 	if cfg.ExpectVersion != "" {
 		fmt.Fprintf(progress, ", version %s", cfg.ExpectVersion)
 	}
-	fmt.Fprintf(progress, "; %d in a row, every %s, up to %s, %s per request", cfg.Successes, cfg.Interval, cfg.Timeout, cfg.RequestTimeout)
+	fmt.Fprintf(progress, "; %d healthy in a row, polling every %s for up to %s (each request up to %s; no connection for %s fails the gate)",
+		cfg.Successes, cfg.Interval, cfg.Timeout, cfg.RequestTimeout, cfg.UnreachableAfter)
 	if names := headerNames(cfg.Headers); len(names) > 0 {
 		fmt.Fprintf(progress, "; headers %s", strings.Join(names, ", "))
 	}
@@ -132,8 +185,12 @@ func Health(ctx context.Context, cfg HealthConfig, progress io.Writer) (HealthRe
 
 	var last *observation
 	lastAttempt := 0
+	// unreachableSince is when the current run of polls without any HTTP
+	// answer began; zero while answers come.
+	var unreachableSince time.Time
 polling:
 	for attempt := 1; ; attempt++ {
+		sent := time.Now()
 		obs := probe(gctx, client, cfg)
 		res.Attempts = attempt
 		res.Elapsed = time.Since(start)
@@ -162,6 +219,17 @@ polling:
 			res.Consecutive = 0
 			last, lastAttempt = &obs, attempt
 			fmt.Fprintf(progress, "attempt %d: %s: %s: %s (0/%d in a row)\n", attempt, obs.summary, obs.reason, obs.detail, cfg.Successes)
+		}
+		if obs.reason != ReasonUnreachable {
+			unreachableSince = time.Time{}
+		} else if unreachableSince.IsZero() {
+			unreachableSince = sent
+		} else if down := time.Since(unreachableSince); down >= cfg.UnreachableAfter {
+			res.Elapsed = time.Since(start)
+			fmt.Fprintf(progress, "health gate failed: no HTTP answer for %s, beyond the unreachable window of %s\n", down.Round(time.Millisecond), cfg.UnreachableAfter)
+			return res, &GateError{Reason: ReasonUnreachable, Detail: fmt.Sprintf(
+				"no HTTP answer from %s for %s (%d attempts), longer than the unreachable window of %s; last: %s",
+				res.Target, down.Round(time.Millisecond), res.Attempts, cfg.UnreachableAfter, obs.detail)}
 		}
 		select {
 		case <-gctx.Done():
@@ -210,6 +278,9 @@ func (cfg HealthConfig) withDefaults() (HealthConfig, error) {
 	if cfg.RequestTimeout == 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
+	if cfg.UnreachableAfter == 0 {
+		cfg.UnreachableAfter = DefaultUnreachableAfter
+	}
 	switch {
 	case cfg.Successes < 0:
 		return cfg, fmt.Errorf("successes: %d, want at least 1", cfg.Successes)
@@ -219,7 +290,12 @@ func (cfg HealthConfig) withDefaults() (HealthConfig, error) {
 		return cfg, fmt.Errorf("timeout: %s, want a positive duration", cfg.Timeout)
 	case cfg.RequestTimeout < 0:
 		return cfg, fmt.Errorf("request timeout: %s, want a positive duration", cfg.RequestTimeout)
+	case cfg.UnreachableAfter < 0:
+		return cfg, fmt.Errorf("unreachable after: %s, want a positive duration", cfg.UnreachableAfter)
 	}
+	// The gate's deadline cuts every request short anyway; saying so keeps
+	// the banner honest.
+	cfg.RequestTimeout = min(cfg.RequestTimeout, cfg.Timeout)
 	return cfg, nil
 }
 
@@ -271,7 +347,7 @@ func judge(status int, header http.Header, body []byte, cfg HealthConfig) observ
 	var h healthBody
 	jsonErr := json.Unmarshal(body, &h)
 	headerSlot, headerVersion := header.Get("X-Slot"), header.Get("X-Version")
-	obs := observation{slot: h.Slot, version: h.Version}
+	obs := observation{httpStatus: status, status: h.Status, slot: h.Slot, version: h.Version}
 	if jsonErr != nil {
 		obs.slot, obs.version = headerSlot, headerVersion
 	}

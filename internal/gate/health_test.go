@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -413,5 +414,105 @@ func TestHealthCancelledIsNotAGateFailure(t *testing.T) {
 	_, err := Health(ctx, HealthConfig{URL: srv.URL, Slot: "green", Interval: time.Millisecond, Timeout: time.Second}, nil)
 	if !errors.Is(err, context.Canceled) || gateReason(err) != "" {
 		t.Fatalf("got %v, want context.Canceled and no gate reason", err)
+	}
+}
+
+// refuseFirst is a transport whose first n requests fail as a refused
+// connection would, and the rest go through.
+type refuseFirst struct {
+	n    atomic.Int64
+	next http.RoundTripper
+}
+
+func (r *refuseFirst) RoundTrip(req *http.Request) (*http.Response, error) {
+	if r.n.Add(-1) >= 0 {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	}
+	return r.next.RoundTrip(req)
+}
+
+func TestHealthUnreachableWindow(t *testing.T) {
+	t.Run("a refused connection fails the gate after the window, not the timeout", func(t *testing.T) {
+		var progress bytes.Buffer
+		res, err := Health(context.Background(), HealthConfig{
+			URL: "http://" + closedPort(t) + "/health", Slot: "green", Successes: 1,
+			Interval: 20 * time.Millisecond, Timeout: time.Minute, UnreachableAfter: 100 * time.Millisecond,
+		}, &progress)
+		if got := gateReason(err); got != ReasonUnreachable {
+			t.Fatalf("reason: got %q, want %q (err %v)", got, ReasonUnreachable, err)
+		}
+		if !strings.Contains(err.Error(), "longer than the unreachable window of 100ms") {
+			t.Errorf("error: got %q, want it to name the unreachable window", err)
+		}
+		if res.Attempts < 2 {
+			t.Errorf("attempts: got %d, want the refusal retried within the window", res.Attempts)
+		}
+		if !strings.Contains(progress.String(), "no connection for 100ms fails the gate") {
+			t.Errorf("banner: got %q, want it to state the window", progress.String())
+		}
+	})
+	t.Run("refusals inside the window are retried", func(t *testing.T) {
+		srv, _, _ := scripted(t, answer{status: 200, slot: "green", version: "2.0.0"})
+		tr := &refuseFirst{next: http.DefaultTransport}
+		tr.n.Store(3)
+		var progress bytes.Buffer
+		res, err := Health(context.Background(), HealthConfig{
+			URL: srv.URL + "/health", Slot: "green", Successes: 1, Client: &http.Client{Transport: tr},
+			Interval: time.Millisecond, Timeout: time.Minute, UnreachableAfter: time.Hour,
+		}, &progress)
+		if err != nil {
+			t.Fatalf("got error %v, want the gate to pass\n%s", err, progress.String())
+		}
+		if res.Attempts != 4 {
+			t.Errorf("attempts: got %d, want 4 (3 refused, 1 healthy)", res.Attempts)
+		}
+		if !strings.Contains(progress.String(), "connection refused") {
+			t.Errorf("progress: got %q, want the refusals shown", progress.String())
+		}
+	})
+}
+
+func TestHealthRequestTimeoutNeverExceedsTheGate(t *testing.T) {
+	srv, _, _ := scripted(t, answer{status: 200, slot: "green", version: "2.0.0"})
+	var progress bytes.Buffer
+	if _, err := Health(context.Background(), HealthConfig{
+		URL: srv.URL, Slot: "green", Successes: 1, Timeout: 5 * time.Second, RequestTimeout: 10 * time.Second,
+	}, &progress); err != nil {
+		t.Fatalf("got error %v, want none", err)
+	}
+	banner, _, _ := strings.Cut(progress.String(), "\n")
+	if !strings.Contains(banner, "for up to 5s (each request up to 5s;") {
+		t.Errorf("banner: got %q, want each request bounded by the gate's 5s", banner)
+	}
+}
+
+func TestProbe(t *testing.T) {
+	healthy, _, seen := scripted(t, answer{status: 200, slot: "blue", version: "1.1.0"})
+	wrongSlot, _, _ := scripted(t, answer{status: 200, slot: "green", version: "1.0.0"})
+	sick, _, _ := scripted(t, answer{status: 503, slot: "blue", version: "1.1.0"})
+	tests := []struct {
+		name string
+		url  string
+		want Answer
+	}{
+		{"healthy", healthy.URL, Answer{Healthy: true, HTTPStatus: 200, Status: "ok", Slot: "blue", Version: "1.1.0", Checks: map[string]string{"config": "ok"}}},
+		{"answered by the other slot", wrongSlot.URL, Answer{Reason: ReasonWrongSlot, HTTPStatus: 200, Status: "ok", Slot: "green", Version: "1.0.0", Checks: map[string]string{"config": "ok"}}},
+		{"unhealthy", sick.URL, Answer{Reason: ReasonUnhealthy, HTTPStatus: 503, Status: "fail", Slot: "blue", Version: "1.1.0", Checks: map[string]string{"config": "fail"}}},
+		{"refused", "http://" + closedPort(t), Answer{Reason: ReasonUnreachable}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Probe(context.Background(), HealthConfig{URL: tt.url, Slot: "blue", Headers: map[string]string{"X-Slotless-Slot": "blue"}, RequestTimeout: 5 * time.Second})
+			if err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			got.Detail = ""
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+	if v, _ := seen.Load("X-Slotless-Slot"); v != "blue" {
+		t.Errorf("X-Slotless-Slot: got %v, want blue", v)
 	}
 }

@@ -2,7 +2,9 @@ package plan
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -64,6 +66,10 @@ func LoadConfig(dir, stackName string) (StackConfig, error) {
 	}
 	stackFile := filepath.Join(dir, "Pulumi."+stackName+".yaml")
 	raw, err := os.ReadFile(stackFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		known, _ := Stacks(dir)
+		return cfg, &UnknownStackError{Stack: stackName, Dir: dir, Known: known}
+	}
 	if err != nil {
 		return cfg, fmt.Errorf("stack %q: %w", stackName, err)
 	}
@@ -71,6 +77,41 @@ func LoadConfig(dir, stackName string) (StackConfig, error) {
 		return cfg, fmt.Errorf("%s: %w", filepath.Base(stackFile), err)
 	}
 	return cfg, nil
+}
+
+// UnknownStackError is a stack with no Pulumi.<stack>.yaml in the project directory.
+type UnknownStackError struct {
+	Stack, Dir string
+	// Known lists the stacks that have a file there.
+	Known []string
+}
+
+// Error names the stack and the stacks that exist.
+func (e *UnknownStackError) Error() string {
+	msg := fmt.Sprintf("stack %q: no Pulumi.%s.yaml in %s", e.Stack, e.Stack, e.Dir)
+	if len(e.Known) == 0 {
+		return msg + "; no stack files there either (is it the project directory?)"
+	}
+	return msg + "; stacks here: " + strings.Join(e.Known, ", ")
+}
+
+// Stacks lists the stacks of the project in dir: every Pulumi.<stack>.yaml, sorted.
+// Files of other tools that share the pattern, such as Pulumi.<stack>.deploy.yaml,
+// are left out.
+func Stacks(dir string) ([]string, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "Pulumi.*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml")
+		if name != "" && !strings.Contains(name, ".") {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
 }
 
 // ProjectDefaults is the config from Pulumi.yaml's defaults alone.
@@ -153,7 +194,8 @@ func flatten(v any) (string, error) {
 }
 
 // CheckKeys rejects project keys the program does not know, which would otherwise be ignored
-// silently: a misspelt "bluWeight" must not look like a shift.
+// silently: a misspelt "bluWeight" must not look like a shift. Each unknown key gets one line,
+// naming the nearest known key when one is close enough to be a typo.
 func (c StackConfig) CheckKeys() error {
 	known := stack.KeyNames()
 	var unknown []string
@@ -167,7 +209,57 @@ func (c StackConfig) CheckKeys() error {
 		return nil
 	}
 	sort.Strings(unknown)
-	return fmt.Errorf("unknown config key(s) %s; known keys are %s", strings.Join(unknown, ", "), strings.Join(known, ", "))
+	lines := make([]string, 0, len(unknown))
+	listAll := false
+	for _, name := range unknown {
+		if s, ok := Nearest(name, known); ok {
+			lines = append(lines, fmt.Sprintf("unknown config key %s: did you mean %s?", name, s))
+		} else {
+			lines = append(lines, fmt.Sprintf("unknown config key %s", name))
+			listAll = true
+		}
+	}
+	if listAll {
+		lines = append(lines, "known keys: "+strings.Join(known, ", "))
+	}
+	return errors.New(strings.Join(lines, "\n"))
+}
+
+// Nearest returns the candidate closest to name by edit distance, ignoring case, when it is
+// close enough to be a typo: at most a third of the name's length, and at least one edit is
+// always allowed.
+func Nearest(name string, candidates []string) (string, bool) {
+	best, bestDist := "", -1
+	for _, c := range candidates {
+		d := editDistance(strings.ToLower(name), strings.ToLower(c))
+		if bestDist < 0 || d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	limit := max(1, len([]rune(name))/3)
+	return best, bestDist >= 0 && bestDist <= limit
+}
+
+// editDistance is the Levenshtein distance between a and b, over runes.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
 }
 
 // Source exposes the config to stack.Parse.

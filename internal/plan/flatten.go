@@ -7,14 +7,16 @@ import (
 )
 
 // Flatten turns nested inputs into dotted paths ("pool.services[1].weight") with JSON-encoded
-// leaf values, which is what a reviewer reads and what a diff compares.
+// leaf values, which is what a reviewer reads and what a diff compares. A resource without
+// inputs, such as a component, flattens to nothing; an empty map or list below the top stays,
+// as "{}" or "[]", since setting one is a value of its own.
 func Flatten(inputs map[string]any) map[string]string {
 	out := map[string]string{}
 	var walk func(prefix string, v any)
 	walk = func(prefix string, v any) {
 		switch t := v.(type) {
 		case map[string]any:
-			if len(t) == 0 {
+			if len(t) == 0 && prefix != "" {
 				out[prefix] = "{}"
 			}
 			for k, e := range t {

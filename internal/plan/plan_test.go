@@ -1,8 +1,10 @@
 package plan
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -74,5 +76,95 @@ func TestDiff(t *testing.T) {
 				t.Errorf("change %d property %d: got %+v, want %+v", i, j, got[i].Properties[j], want[i].Properties[j])
 			}
 		}
+	}
+}
+
+func TestNearest(t *testing.T) {
+	known := []string{"blueWeight", "greenWeight", "maxStep", "pinToken", "apiPath", "apimSku", "prefix"}
+	tests := []struct {
+		name, want string
+		ok         bool
+	}{
+		{"bluWeight", "blueWeight", true},
+		{"blueweight", "blueWeight", true}, // case alone is a typo
+		{"greenWieght", "greenWeight", true},
+		{"maxstep", "maxStep", true},
+		{"apimSKU", "apimSku", true},
+		{"pinTokn", "pinToken", true},
+		{"region", "", false},
+		{"x", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := Nearest(tt.name, known)
+			if ok != tt.ok || (ok && got != tt.want) {
+				t.Errorf("Nearest(%q): got %q %v, want %q %v", tt.name, got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
+
+func TestCheckKeysSuggestsTheNearestKey(t *testing.T) {
+	tests := []struct {
+		name    string
+		keys    []string
+		want    []string
+		notWant []string
+	}{
+		{"misspelt", []string{"bluWeight"}, []string{"unknown config key bluWeight: did you mean blueWeight?"}, []string{"known keys:"}},
+		{"two misspelt", []string{"bluWeight", "maxstep"}, []string{"bluWeight: did you mean blueWeight?", "maxstep: did you mean maxStep?"}, nil},
+		{"nothing close", []string{"region"}, []string{"unknown config key region\n", "known keys: blueWeight, greenWeight"}, []string{"did you mean"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := StackConfig{Values: map[string]string{"slotless:blueWeight": "0", "azure-native:location": "westeurope"}}
+			for _, k := range tt.keys {
+				cfg.Values["slotless:"+k] = "1"
+			}
+			err := cfg.CheckKeys()
+			if err == nil {
+				t.Fatalf("got no error, want unknown keys %v", tt.keys)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got %q, want it to contain %q", err, w)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(err.Error(), w) {
+					t.Errorf("got %q, want no %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestUnknownStackListsTheStacks(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.dev.deploy.yaml"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("config: {}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := LoadConfig(dir, "prod")
+	var use *UnknownStackError
+	if !errors.As(err, &use) {
+		t.Fatalf("got %v, want an UnknownStackError", err)
+	}
+	if want := "stack \"prod\": no Pulumi.prod.yaml in " + dir + "; stacks here: dev, staging"; err.Error() != want {
+		t.Errorf("got %q, want %q", err, want)
+	}
+	if _, err := LoadConfig(t.TempDir(), "dev"); err == nil || !strings.Contains(err.Error(), "read project file") {
+		t.Errorf("no project: got %v, want the project file named", err)
+	}
+}
+
+func TestFlattenLeavesNoEntryForAResourceWithoutInputs(t *testing.T) {
+	if got := Flatten(map[string]any{}); len(got) != 0 {
+		t.Errorf("empty inputs: got %v, want no entries", got)
+	}
+	got := Flatten(map[string]any{"tags": map[string]any{}, "ips": []any{}})
+	if got["tags"] != "{}" || got["ips"] != "[]" || len(got) != 2 {
+		t.Errorf("nested empties: got %v, want tags {} and ips []", got)
 	}
 }
