@@ -40,6 +40,8 @@ func (r *recorder) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 		return resource.NewPropertyMapFromMap(map[string]any{"functionKeys": map[string]any{"default": "k"}}), nil
 	case "azure-native:apimanagement:getApiManagementService":
 		return resource.NewPropertyMapFromMap(map[string]any{"name": args.Args["serviceName"].StringValue(), "gatewayUrl": "https://gw"}), nil
+	case "azure-native:apimanagement:listNamedValue":
+		return resource.NewPropertyMapFromMap(map[string]any{"value": "v-" + args.Args["namedValueId"].StringValue()}), nil
 	}
 	return resource.PropertyMap{}, nil
 }
@@ -214,7 +216,7 @@ func TestResourcesReachTheEngineAsTheSchemaSays(t *testing.T) {
 
 func TestFunctionsReachTheEngineAsTheSchemaSays(t *testing.T) {
 	rec := &recorder{}
-	var keys, gateway string
+	var keys, gateway, named string
 	err := pulumi.RunErr(func(ctx *pulumi.Context) error {
 		k, err := web.ListWebAppHostKeys(ctx, &web.ListWebAppHostKeysArgs{Name: "app", ResourceGroupName: "rg"})
 		if err != nil {
@@ -226,6 +228,13 @@ func TestFunctionsReachTheEngineAsTheSchemaSays(t *testing.T) {
 			return err
 		}
 		gateway = s.GatewayUrl
+		nv, err := apimanagement.ListNamedValue(ctx, &apimanagement.ListNamedValueArgs{NamedValueId: "green-function-key", ResourceGroupName: "rg", ServiceName: "apim"})
+		if err != nil {
+			return err
+		}
+		if nv.Value != nil {
+			named = *nv.Value
+		}
 		return nil
 	}, pulumi.WithMocks("project", "stack", rec))
 	if err != nil {
@@ -237,6 +246,12 @@ func TestFunctionsReachTheEngineAsTheSchemaSays(t *testing.T) {
 	}
 	if got := rec.calls[0].Args["resourceGroupName"].StringValue(); got != "rg" {
 		t.Errorf("got resourceGroupName %v, want rg", got)
+	}
+	if got := rec.calls[2].Token; got != "azure-native:apimanagement:listNamedValue" {
+		t.Errorf("got token %v, want listNamedValue", got)
+	}
+	if got := rec.calls[2].Args["namedValueId"].StringValue(); got != "green-function-key" || named != "v-green-function-key" {
+		t.Errorf("listNamedValue: got id %q value %q, want green-function-key and v-green-function-key", got, named)
 	}
 	if keys != "k" || gateway != "https://gw" {
 		t.Errorf("got keys %q gateway %q, want k and https://gw", keys, gateway)
