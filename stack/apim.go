@@ -1,12 +1,9 @@
 package stack
 
 import (
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/pulumi/pulumi-azure-native-sdk/apimanagement/v3"
-	"github.com/pulumi/pulumi-azure-native-sdk/web/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -137,8 +134,8 @@ func functionKeyName(slot Slot) string { return string(slot) + "-function-key" }
 // backend that sends it as x-functions-key by reference, so the key is never in a backend's
 // properties, title or description.
 func newSlotBackend(ctx *pulumi.Context, slot Slot, c *Colour, cb CircuitBreakerConfig, svcRG, svcName, appRG pulumi.StringInput, on pulumi.ResourceOption) (*apimanagement.Backend, error) {
-	key := functionKey(ctx, c.App, appRG)
 	keyName := functionKeyName(slot)
+	key := functionKey(ctx, c.App, appRG, svcRG, svcName, keyName)
 	nv, err := apimanagement.NewNamedValue(ctx, keyName, &apimanagement.NamedValueArgs{
 		NamedValueId:      pulumi.String(keyName),
 		DisplayName:       pulumi.String(keyName),
@@ -195,39 +192,6 @@ func circuitBreaker(cb CircuitBreakerConfig) apimanagement.BackendCircuitBreaker
 			},
 		},
 	}}
-}
-
-// Function keys can lag a new app's creation, so the lookup retries for a while before failing.
-var (
-	keyAttempts = 10
-	keyBackoff  = 6 * time.Second
-)
-
-// functionKey reads the app's default function key once the app exists. It waits on the app's
-// id, not its name: at preview azure-native already knows a new app's name (its outputs echo
-// its inputs) but not its id, so keyed on the id the lookup never runs against an app that does
-// not exist yet.
-func functionKey(ctx *pulumi.Context, app *web.WebApp, rg pulumi.StringInput) pulumi.StringOutput {
-	return pulumi.All(app.ID(), app.Name, rg).ApplyT(func(v []any) (string, error) {
-		name, group := v[1].(string), v[2].(string)
-		var lastErr error
-		for attempt := 1; attempt <= keyAttempts; attempt++ {
-			keys, err := web.ListWebAppHostKeys(ctx, &web.ListWebAppHostKeysArgs{Name: name, ResourceGroupName: group})
-			switch {
-			case err != nil:
-				lastErr = err
-			case keys.FunctionKeys["default"] != "":
-				return keys.FunctionKeys["default"], nil
-			default:
-				lastErr = errors.New("no default function key yet")
-			}
-			if attempt < keyAttempts {
-				_ = ctx.Log.Info(fmt.Sprintf("function key of %s not ready (attempt %d/%d): %v", name, attempt, keyAttempts, lastErr), nil)
-				time.Sleep(keyBackoff)
-			}
-		}
-		return "", fmt.Errorf("function key of %s: %w", name, lastErr)
-	}).(pulumi.StringOutput)
 }
 
 // Operation is one API operation, mapped onto a function route.

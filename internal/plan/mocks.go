@@ -103,7 +103,8 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	return id, out, nil
 }
 
-// Call answers the two functions the program invokes.
+// Call answers the functions the program invokes. The plan is of a stack as if new, so API
+// Management holds no function key yet and the program reads it from the (mock) host.
 func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Lock()
 	m.Calls = append(m.Calls, args)
@@ -116,6 +117,8 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	case "azure-native:apimanagement:getApiManagementService":
 		name := args.Args["serviceName"].StringValue()
 		return resource.NewPropertyMapFromMap(map[string]any{"name": name, "gatewayUrl": "https://" + name + ".azure-api.net"}), nil
+	case "azure-native:apimanagement:listNamedValue":
+		return nil, fmt.Errorf("Status=404 Code=%q Message=%q", "ResourceNotFound", "named value "+args.Args["namedValueId"].StringValue()+" not found")
 	}
 	return nil, fmt.Errorf("mock engine: no answer for %s", args.Token)
 }
