@@ -70,10 +70,9 @@ type ReleaseConfig struct {
 	WarmupLatencyMs int
 }
 
-// MetricsThresholds are the metrics gate's limits, with the meaning of its flags.
+// MetricsThresholds are the metrics gate's limits, with the meaning of its flags. Its window is
+// the analysis interval.
 type MetricsThresholds struct {
-	// WindowMinutes is the longest look-back of one analysis.
-	WindowMinutes int
 	// MaxFailureRateDelta is how far the canary's failure rate (0..1) may exceed the stable
 	// slot's.
 	MaxFailureRateDelta float64
@@ -168,8 +167,7 @@ var Keys = []Key{
 	{"circuitBreakerTripDuration", "PT1M", "ISO 8601 duration", "how long a tripped backend is taken out of the pool", false},
 	{"releaseSteps", "[10, 50, 100]", "a JSON list of integers 1..100, strictly ascending, ending at 100", "the release slot's traffic steps in `slotless release`, which refuses a step more than maxStep above the one before (the first counts from 0); for pure blue/green set `[100]` and `maxStep` 100", false},
 	{"bakeMinutes", "10", "integer 0..1440", "how long each step is watched before the next, the same for every step; 0 skips the bake and its analyses", false},
-	{"analysisIntervalSeconds", "60", "integer 10..3600, at most bakeMinutes × 60", "how often the health and metrics gates run during a bake: the longest a failing canary keeps its traffic before the rollback starts", false},
-	{"metricsWindowMinutes", "10", "integer 1..1440", "the longest look-back of one metrics analysis; an analysis never looks back past the start of its step", false},
+	{"analysisIntervalSeconds", "60", "integer 10..3600, at most bakeMinutes × 60", "how often the health and metrics gates run during a bake, and the metrics window: each analysis judges the requests since the one before, so this is the longest a failing canary keeps its traffic before the rollback starts; raise it when too little traffic makes verdicts inconclusive", false},
 	{"metricsMaxFailureRateDelta", "0.02", "a number 0..1 (0.02 is 2 points)", "how far the canary's failure rate may exceed the stable slot's", false},
 	{"metricsMaxP95Ratio", "1.5", "a number above 0, at most 100", "largest allowed canary p95 / stable p95", false},
 	{"metricsMinRequests", "50", "integer 1..1000000", "fewest requests each slot needs in the window for a metrics verdict; fewer is inconclusive", false},
@@ -513,7 +511,6 @@ func (p *parser) release() ReleaseConfig {
 		p.failf("analysisIntervalSeconds: %d is longer than the bake of %d minutes; want at most %d, or a longer bakeMinutes", r.AnalysisIntervalSeconds, r.BakeMinutes, bake)
 	}
 	r.Metrics = MetricsThresholds{
-		WindowMinutes:       p.intIn("metricsWindowMinutes", 10, 1, 1440),
 		MaxFailureRateDelta: p.decimal("metricsMaxFailureRateDelta", 0.02, 0, 1, true, "a number 0..1 such as 0.02 (2 points)"),
 		MaxP95Ratio:         p.decimal("metricsMaxP95Ratio", 1.5, 0, 100, false, "a number above 0, at most 100, such as 1.5"),
 		MinRequests:         p.intIn("metricsMinRequests", 50, 1, 1000000),

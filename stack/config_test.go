@@ -167,7 +167,7 @@ func FuzzParse(f *testing.F) {
 func TestParseReleasePlan(t *testing.T) {
 	defaults := ReleaseConfig{
 		Steps: []int{10, 50, 100}, BakeMinutes: 10, AnalysisIntervalSeconds: 60, WarmupRequests: 10, WarmupLatencyMs: 1000,
-		Metrics: MetricsThresholds{WindowMinutes: 10, MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5, MinRequests: 50},
+		Metrics: MetricsThresholds{MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5, MinRequests: 50},
 	}
 	tests := []struct {
 		name        string
@@ -185,8 +185,8 @@ func TestParseReleasePlan(t *testing.T) {
 			r.BakeMinutes, r.AnalysisIntervalSeconds = 0, 3600
 		}, 0},
 		{"interval equal to the bake", map[string]string{"bakeMinutes": "1", "analysisIntervalSeconds": "60"}, func(r *ReleaseConfig) { r.BakeMinutes = 1 }, 0},
-		{"thresholds", map[string]string{"metricsMaxFailureRateDelta": "0.005", "metricsMaxP95Ratio": "2", "metricsMinRequests": "200", "metricsInconclusive": "fail", "metricsWindowMinutes": "5"}, func(r *ReleaseConfig) {
-			r.Metrics = MetricsThresholds{WindowMinutes: 5, MaxFailureRateDelta: 0.005, MaxP95Ratio: 2, MinRequests: 200, InconclusiveFails: true}
+		{"thresholds", map[string]string{"metricsMaxFailureRateDelta": "0.005", "metricsMaxP95Ratio": "2", "metricsMinRequests": "200", "metricsInconclusive": "fail"}, func(r *ReleaseConfig) {
+			r.Metrics = MetricsThresholds{MaxFailureRateDelta: 0.005, MaxP95Ratio: 2, MinRequests: 200, InconclusiveFails: true}
 		}, 0},
 		{"zero failure delta allows no extra failures", map[string]string{"metricsMaxFailureRateDelta": "0"}, func(r *ReleaseConfig) { r.Metrics.MaxFailureRateDelta = 0 }, 0},
 		{"warm-up", map[string]string{"warmupRequests": "100", "warmupLatencyMs": "250"}, func(r *ReleaseConfig) { r.WarmupRequests, r.WarmupLatencyMs = 100, 250 }, 0},
@@ -232,7 +232,6 @@ func TestParseRejectsReleasePlan(t *testing.T) {
 		{"bake negative", map[string]string{"bakeMinutes": "-1"}, "bakeMinutes: -1 is out of range 0..1440"},
 		{"interval too short", map[string]string{"analysisIntervalSeconds": "5"}, "analysisIntervalSeconds: 5 is out of range 10..3600"},
 		{"interval longer than the bake", map[string]string{"bakeMinutes": "5", "analysisIntervalSeconds": "600"}, "analysisIntervalSeconds: 600 is longer than the bake of 5 minutes; want at most 300, or a longer bakeMinutes"},
-		{"window zero", map[string]string{"metricsWindowMinutes": "0"}, "metricsWindowMinutes: 0 is out of range 1..1440"},
 		{"delta as percent", map[string]string{"metricsMaxFailureRateDelta": "2"}, `metricsMaxFailureRateDelta: "2" is not valid, want a number 0..1 such as 0.02 (2 points)`},
 		{"delta negative", map[string]string{"metricsMaxFailureRateDelta": "-0.1"}, `metricsMaxFailureRateDelta: "-0.1" is not valid`},
 		{"delta exponent", map[string]string{"metricsMaxFailureRateDelta": "2e-2"}, `metricsMaxFailureRateDelta: "2e-2" is not valid`},
@@ -306,7 +305,7 @@ func TestPulumiYAMLDefaultsAreParseDefaults(t *testing.T) {
 	if !reflect.DeepEqual(fromYAML, unset) {
 		t.Errorf("with Pulumi.yaml's defaults got\n%+v\nwith no keys set got\n%+v", *fromYAML, *unset)
 	}
-	for _, key := range []string{"releaseSteps", "bakeMinutes", "analysisIntervalSeconds", "metricsWindowMinutes", "metricsMaxFailureRateDelta",
+	for _, key := range []string{"releaseSteps", "bakeMinutes", "analysisIntervalSeconds", "metricsMaxFailureRateDelta",
 		"metricsMaxP95Ratio", "metricsMinRequests", "metricsInconclusive", "warmupRequests", "warmupLatencyMs", "alwaysReadyInstances"} {
 		// The engine treats a declared key without a default as required.
 		if _, ok := set[key]; !ok {

@@ -20,9 +20,10 @@ const (
 
 // Timing of the analysis health gate: the first healthy answer passes, and a slot with none
 // within AnalysisHealthTimeout fails the analysis, so a dead slot costs at most that on top of
-// the analysis interval.
+// the analysis interval. One failed probe alone does not roll back: an instance being replaced
+// can drop one answer.
 const (
-	AnalysisHealthTimeout  = 20 * time.Second
+	AnalysisHealthTimeout  = 10 * time.Second
 	AnalysisHealthInterval = 2 * time.Second
 )
 

@@ -16,11 +16,10 @@ type Plan struct {
 	Steps []int
 	// MaxStep is the stack's maxStep; no step of the plan may be larger.
 	MaxStep int
-	// Bake is how long each step is watched; Interval the pause between its analyses.
+	// Bake is how long each step is watched; Interval the pause between its analyses, and so
+	// the metrics window of each.
 	Bake, Interval time.Duration
-	// Window is the longest look-back of one metrics analysis.
-	Window     time.Duration
-	Thresholds Thresholds
+	Thresholds     Thresholds
 	// WarmupRequests is the warm-up's concurrency, WarmupLatency the bound its requests must
 	// answer within.
 	WarmupRequests int
@@ -52,7 +51,6 @@ func NewPlan(c *stack.Config) (Plan, error) {
 		MaxStep:  c.MaxStep,
 		Bake:     time.Duration(r.BakeMinutes) * time.Minute,
 		Interval: time.Duration(r.AnalysisIntervalSeconds) * time.Second,
-		Window:   time.Duration(r.Metrics.WindowMinutes) * time.Minute,
 		Thresholds: Thresholds{
 			MaxFailureRateDelta: r.Metrics.MaxFailureRateDelta,
 			MaxP95Ratio:         r.Metrics.MaxP95Ratio,
@@ -85,9 +83,6 @@ func (p Plan) validate() error {
 	}
 	if p.Bake > 0 && (p.Interval <= 0 || p.Interval > p.Bake) {
 		errs = append(errs, fmt.Errorf("analysis interval %s: want above 0 and at most the bake of %s", p.Interval, p.Bake))
-	}
-	if p.Bake > 0 && p.Window <= 0 {
-		errs = append(errs, fmt.Errorf("metrics window %s: want above 0", p.Window))
 	}
 	if p.WarmupRequests < 1 || p.WarmupLatency <= 0 {
 		errs = append(errs, fmt.Errorf("warm-up of %d requests within %s: want at least 1 request and a positive bound", p.WarmupRequests, p.WarmupLatency))

@@ -243,7 +243,11 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, sr *StepRecord
 			return "", err
 		}
 		final := n == len(offsets)-1
-		a := c.analyse(ctx, p, o, sr.To, start, final)
+		since := start
+		if n > 0 {
+			since = start.Add(offsets[n-1])
+		}
+		a := c.analyse(ctx, p, o, sr.To, since, final)
 		a.N = n + 1
 		sr.Analyses = append(sr.Analyses, a)
 		if ctx.Err() != nil {
@@ -279,18 +283,24 @@ func errorCount(n int, final bool) string {
 	return fmt.Sprintf("%d in a row", n)
 }
 
-// analyse runs the health gate and then, if it passed, the metrics gate. A failing health gate
-// skips the metrics query, since the verdict is already in and a rollback is waiting on it.
-func (c *Controller) analyse(ctx context.Context, p Plan, o Options, at int, bakeStart time.Time, final bool) Analysis {
+// analyse runs the health gate and then, if it passed, the metrics gate over the requests since
+// the previous analysis (or the start of the bake). A failing health gate skips the metrics
+// query, since the verdict is already in and a rollback is waiting on it.
+//
+// Windows that follow one another judge every request once, at full strength: a canary that
+// starts failing just after one analysis fills the whole window of the next. A longer,
+// overlapping window would dilute a new failure with the minutes before it, and the rollback
+// could then come intervals later.
+func (c *Controller) analyse(ctx context.Context, p Plan, o Options, at int, since time.Time, final bool) Analysis {
 	a := Analysis{At: c.clock.Now()}
 	a.Health, _ = c.checkHealth(ctx, o, c.health.Check)
 	if a.Health.Verdict != VerdictPass || ctx.Err() != nil {
 		a.Verdict = a.Health.Verdict
 		return a
 	}
-	// The window never reaches back past the start of the step: the figures then describe this
+	// The window never reaches back past the start of the step, so the figures describe this
 	// weight alone, and not the warm-up's cold requests before the shift.
-	window := min(p.Window, c.clock.Now().Sub(bakeStart))
+	window := max(c.clock.Now().Sub(since), time.Second)
 	m := c.checkMetrics(ctx, p, o, window, at, final)
 	a.Metrics = &m
 	a.Verdict = m.Verdict
@@ -441,8 +451,8 @@ func (c *Controller) printPlan(p Plan, o Options, st Status, steps []PlannedStep
 	if p.Thresholds.InconclusiveFails {
 		inconclusive = "fails at the last analysis of a bake below 100%"
 	}
-	c.logf("  each analysis: health gate (slot %s, version %s), then metrics gate: canary failure rate at most %+.2f points over stable, p95 at most %.2f× stable, at least %d requests each, over the last %s or since the step began; too little traffic %s",
-		o.Slot, o.Version, 100*p.Thresholds.MaxFailureRateDelta, p.Thresholds.MaxP95Ratio, p.Thresholds.MinRequests, p.Window, inconclusive)
+	c.logf("  each analysis: health gate (slot %s, version %s), then metrics gate: canary failure rate at most %+.2f points over stable, p95 at most %.2f× stable, at least %d requests each, over the requests since the previous analysis; too little traffic %s",
+		o.Slot, o.Version, 100*p.Thresholds.MaxFailureRateDelta, p.Thresholds.MaxP95Ratio, p.Thresholds.MinRequests, inconclusive)
 	for i, s := range steps {
 		if s.Resumed {
 			c.logf("  step %d: stands at %d%%: bake %s again (%d analyses), no shift", i+1, s.To, s.Bake, s.Analyses)
