@@ -89,7 +89,7 @@ func TestWarmupFailures(t *testing.T) {
 		want    string
 		maxTook time.Duration
 	}{
-		{"never warm", func(a *coldApp) { a.cold, a.slow = 1 << 30, 200 * time.Millisecond }, time.Second,
+		{"never warm", func(a *coldApp) { a.cold, a.slow = 1<<30, 200*time.Millisecond }, time.Second,
 			"warm-up of blue: no round of 3 requests all answered within 50ms in 1s", 10 * time.Second},
 		{"pinning not in effect", func(a *coldApp) { a.slot = stack.Green }, time.Minute,
 			`answered by another slot: pinning is not in effect (is pinToken set in the stack and the token given?): X-Slot "green", want "blue"`, 10 * time.Second},
