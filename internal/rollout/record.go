@@ -18,6 +18,7 @@ const (
 	OutcomePaused         Outcome = "paused"          // stopped after the step that reached --until
 	OutcomeNothingToDo    Outcome = "nothing-to-do"   // the release already stands past --until
 	OutcomeDryRun         Outcome = "dry-run"         // printed the plan, changed nothing
+	OutcomeInvalid        Outcome = "invalid"         // bad options or plan; nothing was read or moved
 	OutcomeRefused        Outcome = "refused"         // a guard rail said no before anything moved
 	OutcomeRolledBack     Outcome = "rolled-back"     // an analysis failed and the slot is back at 0%
 	OutcomeAborted        Outcome = "aborted"         // an analysis failed while the slot had no traffic

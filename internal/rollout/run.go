@@ -44,7 +44,7 @@ func (c *Controller) Run(ctx context.Context, p Plan, o Options) (Record, error)
 
 func (c *Controller) run(ctx context.Context, p Plan, o Options, rec *Record) error {
 	if err := checkOptions(p, o); err != nil {
-		rec.Outcome = OutcomeRefused
+		rec.Outcome = OutcomeInvalid
 		return err
 	}
 	if err := p.checkSteps(); err != nil {
@@ -52,6 +52,7 @@ func (c *Controller) run(ctx context.Context, p Plan, o Options, rec *Record) er
 		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	if c.traffic == nil {
+		rec.Outcome = OutcomeInvalid
 		return fmt.Errorf("%w: no traffic source to read the deployed stack from", ErrInvalid)
 	}
 
@@ -77,22 +78,34 @@ func (c *Controller) run(ctx context.Context, p Plan, o Options, rec *Record) er
 		return nil
 	}
 	if c.health == nil || c.metrics == nil || c.warmer == nil {
+		rec.Outcome = OutcomeInvalid
 		return fmt.Errorf("%w: a release needs the health gate, the metrics gate and the warmer", ErrInvalid)
 	}
 
-	// The start gate: the same pinned health gate, with the version.
+	// The start gate: the pinned health gate, patient, with the version.
+	current := st.Weights.Of(o.Slot)
 	chk, err := c.checkHealth(ctx, o, c.health.Ready)
 	rec.Start = &chk
-	if err := interrupted(ctx, rec, o.Slot, st.Weights.Of(o.Slot)); err != nil {
+	if err := interrupted(ctx, rec, o.Slot, current); err != nil {
 		return err
 	}
 	if err != nil || chk.Verdict != VerdictPass {
+		// A resumed release whose slot is at fault is a failing analysis like any other. A
+		// wrong version, a wrong slot or no answer at all more likely means a wrong --version
+		// or a runner that cannot reach the API, and rolling back a healthy canary for that
+		// would be a release lost to a typo: refuse, and leave the traffic.
+		if current > 0 && slotAtFault(chk.Reason) {
+			return c.abort(ctx, rec, o.Slot, current, fmt.Sprintf("the start gate of the release standing at %d%%: %s", current, chk.Detail))
+		}
 		rec.Outcome = OutcomeRefused
-		return fmt.Errorf("%w: %s does not pass the health gate serving %s: %s", ErrRefused, o.Slot, o.Version, chk.Detail)
+		err := fmt.Errorf("%w: %s does not pass the health gate serving %s: %s", ErrRefused, o.Slot, o.Version, chk.Detail)
+		if current > 0 {
+			err = fmt.Errorf("%w; %s still carries %d%%: roll it back if the slot is at fault", err, o.Slot, current)
+		}
+		return err
 	}
 	c.logf("health gate: %s serves %s", o.Slot, o.Version)
 
-	current := st.Weights.Of(o.Slot)
 	for i, s := range steps {
 		sr := StepRecord{From: s.From, To: s.To, Resumed: s.Resumed, Changes: s.Changes}
 		if s.Resumed {
@@ -199,6 +212,11 @@ func checkStatus(st Status, slot stack.Slot) error {
 		return fmt.Errorf("%w: %s carries all traffic but current-slot-name is %s; the stack is half-applied: run pulumi up first", ErrRefused, slot, st.CurrentSlotName)
 	}
 	return nil
+}
+
+// slotAtFault reports whether a health gate's reason blames the slot itself.
+func slotAtFault(reason string) bool {
+	return reason == string(gate.ReasonUnhealthy) || reason == string(gate.ReasonTimeout)
 }
 
 // interrupted turns a cancelled run into its record and error. Traffic is left where it is: a

@@ -334,6 +334,10 @@ func TestRefusals(t *testing.T) {
 		{"idle but half-applied", func(s *scene, _ *Plan, _ *Options) { s.traffic.name = "blue-backend" }, ErrRefused, "blue is idle but current-slot-name is blue-backend"},
 		{"unknown current-slot-name", func(s *scene, _ *Plan, _ *Options) { s.traffic.name = "" }, ErrRefused, `current-slot-name "" is neither green-backend nor blue-backend`},
 		{"step above maxStep", func(_ *scene, p *Plan, _ *Options) { p.MaxStep = 40 }, ErrRefused, "releaseSteps: the step from 50 to 100 is 50 points, more than maxStep 40"},
+		{"resumed with another version", func(s *scene, _ *Plan, _ *Options) {
+			s.traffic.w = stack.Weights{Green: 50, Blue: 50}
+			s.app.deploy(stack.Blue, epoch, "1.1.1")
+		}, ErrRefused, "blue still carries 50%: roll it back if the slot is at fault"},
 		{"until not a step", func(_ *scene, _ *Plan, o *Options) { o.Until = 30 }, ErrInvalid, "until: 30 is not a step, want one of releaseSteps 10, 50, 100"},
 		{"no version", func(_ *scene, _ *Plan, o *Options) { o.Version = " " }, ErrInvalid, "version: required"},
 		{"no slot", func(_ *scene, _ *Plan, o *Options) { o.Slot = "red" }, ErrInvalid, `slot: "red" is not a slot`},
@@ -357,10 +361,29 @@ func TestRefusals(t *testing.T) {
 			if errors.Is(err, ErrAborted) {
 				t.Errorf("got %v, want a refusal, not an abort", err)
 			}
-			if rec.Outcome != OutcomeRefused || len(s.traffic.shifts) != 0 || len(s.traffic.rollbacks) != 0 || s.traffic.weights() != before {
+			wantOutcome := OutcomeRefused
+			if errors.Is(err, ErrInvalid) {
+				wantOutcome = OutcomeInvalid
+			}
+			if rec.Outcome != wantOutcome || len(s.traffic.shifts) != 0 || len(s.traffic.rollbacks) != 0 || s.traffic.weights() != before {
 				t.Errorf("got outcome %s, shifts %v, rollbacks %d; want a refusal that moved nothing", rec.Outcome, s.traffic.shifts, len(s.traffic.rollbacks))
 			}
 		})
+	}
+}
+
+// TestResumedReleaseOfAFailingSlotRollsBack: a resumed release whose slot is down is a failing
+// analysis, not a refusal that would leave its traffic on it.
+func TestResumedReleaseOfAFailingSlotRollsBack(t *testing.T) {
+	s := newScene(t)
+	s.traffic.w = stack.Weights{Green: 50, Blue: 50}
+	s.app.down(stack.Blue, epoch)
+	rec, err := s.run(context.Background(), testPlan(), Options{})
+	if !errors.Is(err, ErrAborted) || errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "unhealthy") {
+		t.Fatalf("got %v, want an abort naming the unhealthy slot", err)
+	}
+	if rec.Outcome != OutcomeRolledBack || s.traffic.weights().Blue != 0 || len(s.traffic.shifts) != 0 {
+		t.Errorf("got %s, blue %d%%, shifts %v; want rolled back with no shift", rec.Outcome, s.traffic.weights().Blue, s.traffic.shifts)
 	}
 }
 
