@@ -118,16 +118,18 @@ func (p Plan) analysisOffsets() []time.Duration {
 // PlannedStep is one step of a run as planned from the deployed status.
 type PlannedStep struct {
 	// From and To are the release slot's share before and after the step.
-	From, To int
+	From int `json:"from"`
+	To   int `json:"to"`
 	// Resumed marks the step a resumed release stands on: no warm-up and no shift, only its
 	// bake again, because the deployed state cannot tell an interrupted bake from a finished
 	// one, and a pause (an approval) may have lasted hours with nobody watching.
-	Resumed bool
+	Resumed bool `json:"resumed"`
 	// Changes lists what the shift changes in the stack; empty for a resumed step.
-	Changes []string
+	Changes []string `json:"changes,omitempty"`
 	// Bake and Analyses are how long the step is watched and how many analyses that takes.
-	Bake     time.Duration
-	Analyses int
+	Bake        time.Duration `json:"-"`
+	BakeSeconds int64         `json:"bakeSeconds"`
+	Analyses    int           `json:"analyses"`
 }
 
 // Schedule plans the rest of a release of slot from where the deployed status stands, up to
@@ -145,14 +147,14 @@ func Schedule(p Plan, slot stack.Slot, from stack.Weights, until int) []PlannedS
 	var out []PlannedStep
 	bake, n := p.Bake, len(p.analysisOffsets())
 	if now > 0 {
-		out = append(out, PlannedStep{From: now, To: now, Resumed: true, Bake: bake, Analyses: n})
+		out = append(out, PlannedStep{From: now, To: now, Resumed: true, Bake: bake, BakeSeconds: int64(bake / time.Second), Analyses: n})
 	}
 	for _, to := range p.Steps {
 		if to <= now || to > until {
 			continue
 		}
 		before, after := share(slot, now), share(slot, to)
-		out = append(out, PlannedStep{From: now, To: to, Changes: Changes(before, after, slot.Other(), p.AlwaysReady), Bake: bake, Analyses: n})
+		out = append(out, PlannedStep{From: now, To: to, Changes: Changes(before, after, slot.Other(), p.AlwaysReady), Bake: bake, BakeSeconds: int64(bake / time.Second), Analyses: n})
 		now = to
 	}
 	return out

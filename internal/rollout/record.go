@@ -50,6 +50,8 @@ type Record struct {
 	Finished        time.Time     `json:"finished"`
 	Outcome         Outcome       `json:"outcome"`
 	Error           string        `json:"error,omitempty"`
+	// Planned is the plan of the run from where it started, as a dry run prints it.
+	Planned []PlannedStep `json:"planned"`
 	// Start is the health gate that let the release start.
 	Start      *Check       `json:"start,omitempty"`
 	StepsTaken []StepRecord `json:"stepRecords"`

@@ -67,6 +67,7 @@ func (c *Controller) run(ctx context.Context, p Plan, o Options, rec *Record) er
 		return err
 	}
 	steps := Schedule(p, o.Slot, st.Weights, o.Until)
+	rec.Planned = steps
 	c.printPlan(p, o, st, steps)
 	if o.DryRun {
 		rec.Outcome = OutcomeDryRun

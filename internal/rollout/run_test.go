@@ -307,6 +307,9 @@ func TestDryRunChangesNothing(t *testing.T) {
 				t.Errorf("got outcome %s, shifts %v, rollbacks %d, %d health requests, %d queries; want a dry run that touched nothing",
 					rec.Outcome, s.traffic.shifts, len(s.traffic.rollbacks), s.app.count(), len(s.logs.log()))
 			}
+			if len(rec.Planned) == 0 || rec.Planned[len(rec.Planned)-1].To != 100 {
+				t.Errorf("planned: got %+v, want the steps up to 100", rec.Planned)
+			}
 			if got := s.clock.Now(); !got.Equal(epoch) {
 				t.Errorf("a dry run took %s of fake time, want none", got.Sub(epoch))
 			}
@@ -534,7 +537,7 @@ func TestRecordJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &got); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"slot", "version", "steps", "from", "currentSlotName", "started", "finished", "outcome", "start", "stepRecords"} {
+	for _, k := range []string{"slot", "version", "steps", "from", "currentSlotName", "started", "finished", "outcome", "planned", "start", "stepRecords"} {
 		if _, ok := got[k]; !ok {
 			t.Errorf("record has no %q: %s", k, b)
 		}
