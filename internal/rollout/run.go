@@ -240,7 +240,7 @@ func (c *Controller) warm(ctx context.Context, p Plan, o Options, sr *StepRecord
 		c.logf("warm-up of %s failed: %v", o.Slot, err)
 		return err
 	}
-	c.logf("warm-up: %d rounds of %d pinned requests; cold %s, warm %s (bound %s)", res.Rounds, p.WarmupRequests, res.Cold.Round(time.Millisecond), res.Warm.Round(time.Millisecond), p.WarmupLatency)
+	c.logf("warm-up: %s of %d pinned requests; cold %s, warm %s (bound %s)", plural(res.Rounds, "round"), p.WarmupRequests, res.Cold.Round(time.Millisecond), res.Warm.Round(time.Millisecond), p.WarmupLatency)
 	return nil
 }
 
@@ -382,7 +382,11 @@ func (c *Controller) checkMetrics(ctx context.Context, p Plan, o Options, window
 		chk.Verdict, chk.Detail = VerdictPass, strings.Join(res.Reasons, "; ")
 		return chk
 	}
-	if p.Thresholds.InconclusiveFails && final && at < 100 {
+	if at == 100 {
+		chk.Detail += " (at 100% the stable slot has no traffic to compare with, so this never blocks)"
+		return chk
+	}
+	if p.Thresholds.InconclusiveFails && final {
 		chk.Verdict, chk.Reason = VerdictFail, string(gate.ReasonInconclusive)
 		chk.Detail = "inconclusive at the end of the bake, and metricsInconclusive is fail: " + chk.Detail
 	}
@@ -488,6 +492,13 @@ func (c *Controller) printPlan(p Plan, o Options, st Status, steps []PlannedStep
 	last := steps[len(steps)-1].To
 	rb := Changes(share(o.Slot, last), share(o.Slot, 0), o.Slot.Other(), p.AlwaysReady)
 	c.logf("  on a failing analysis: roll %s back to 0%% at once, never blocked (from %d%% that changes %s)", o.Slot, last, describeChanges(rb))
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func orDash(s string) string {
