@@ -153,14 +153,14 @@ func (c *Controller) run(ctx context.Context, p Plan, o Options, rec *Record) er
 
 		reason, err := c.bake(ctx, p, o, &sr)
 		rec.StepsTaken = append(rec.StepsTaken, sr)
+		if reason != "" {
+			return c.abort(ctx, rec, o.Slot, current, reason)
+		}
 		if ierr := interrupted(ctx, rec, o.Slot, current); ierr != nil {
 			return ierr
 		}
 		if err != nil {
 			return err
-		}
-		if reason != "" {
-			return c.abort(ctx, rec, o.Slot, current, reason)
 		}
 	}
 
@@ -269,7 +269,9 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, sr *StepRecord
 		a := c.analyse(ctx, p, o, sr.To, since, final)
 		a.N = n + 1
 		sr.Analyses = append(sr.Analyses, a)
-		if ctx.Err() != nil {
+		// A "no" in hand is acted on even if the run was cancelled meanwhile: leaving traffic
+		// on a slot known to fail is worse than a rollback nobody waited for.
+		if ctx.Err() != nil && a.Verdict != VerdictFail {
 			return "", ctx.Err()
 		}
 		c.logf("analysis %d/%d at %d%%: %s", a.N, len(offsets), sr.To, describeAnalysis(a))
@@ -412,7 +414,11 @@ func (c *Controller) abort(ctx context.Context, rec *Record, slot stack.Slot, at
 		rb.Error = err.Error()
 		rec.Outcome = OutcomeRollbackFailed
 		c.logf("ROLLBACK FAILED: %v", err)
-		return fmt.Errorf("%w: %s; %w: %w; traffic may still reach %s: roll back by hand (slotless rollback --slot %s, or %sWeight 0)", ErrAborted, reason, ErrRollbackFailed, err, slot, slot, slot)
+		byHand := "blueWeight 0"
+		if slot == stack.Green {
+			byHand = "blueWeight 100"
+		}
+		return fmt.Errorf("%w: %s; %w: %w; traffic may still reach %s: roll back by hand (slotless rollback --slot %s, or %s and pulumi up)", ErrAborted, reason, ErrRollbackFailed, err, slot, slot, byHand)
 	}
 	rec.Outcome = OutcomeRolledBack
 	if st, err := c.traffic.Status(context.WithoutCancel(ctx)); err == nil {

@@ -92,7 +92,7 @@ func TestFailingCanaryIsRolledBackWithinOneInterval(t *testing.T) {
 			// The bake of step 10% starts once the warm-up and the shift are done, so the
 			// failure is scripted from the moment the shift applied.
 			var onset, shiftedAt time.Time
-			rec, err := runWithOnsetAfterShift(s, p, time.Minute, &onset, &shiftedAt, tt.script)
+			rec, err := runWithOnsetAfterShift(context.Background(), s, p, time.Minute, &onset, &shiftedAt, tt.script)
 			if !errors.Is(err, ErrAborted) || errors.Is(err, ErrRollbackFailed) {
 				t.Fatalf("got error %v, want ErrAborted alone", err)
 			}
@@ -137,7 +137,7 @@ func TestFailingCanaryIsRolledBackWithinOneInterval(t *testing.T) {
 
 // runWithOnsetAfterShift runs a release in which the canary starts failing `after` into the
 // bake of the first step: the scene's shift is wrapped so the script knows when the bake began.
-func runWithOnsetAfterShift(s *scene, p Plan, after time.Duration, onset, shiftedAt *time.Time, script func(*scene, time.Time)) (Record, error) {
+func runWithOnsetAfterShift(ctx context.Context, s *scene, p Plan, after time.Duration, onset, shiftedAt *time.Time, script func(*scene, time.Time)) (Record, error) {
 	s.traffic.onShift = func(at time.Time) {
 		if shiftedAt.IsZero() {
 			*shiftedAt = at
@@ -145,7 +145,7 @@ func runWithOnsetAfterShift(s *scene, p Plan, after time.Duration, onset, shifte
 			script(s, *onset)
 		}
 	}
-	return s.run(context.Background(), p, Options{})
+	return s.run(ctx, p, Options{})
 }
 
 // TestWorstCaseFailureToZero sweeps the moment the canary starts failing, second by second,
@@ -165,7 +165,7 @@ func TestWorstCaseFailureToZero(t *testing.T) {
 	for off := time.Minute; off < time.Minute+p.Interval; off += time.Second {
 		s := newScene(t)
 		var onset, shiftedAt time.Time
-		_, err := runWithOnsetAfterShift(s, p, off, &onset, &shiftedAt, func(s *scene, at time.Time) { s.logs.failCanaryFrom(at) })
+		_, err := runWithOnsetAfterShift(context.Background(), s, p, off, &onset, &shiftedAt, func(s *scene, at time.Time) { s.logs.failCanaryFrom(at) })
 		if !errors.Is(err, ErrAborted) || len(s.traffic.rollbacks) != 1 {
 			t.Fatalf("onset %s into the bake: got %v with %d rollbacks, want one rollback", off, err, len(s.traffic.rollbacks))
 		}
@@ -390,11 +390,31 @@ func TestResumedReleaseOfAFailingSlotRollsBack(t *testing.T) {
 	}
 }
 
+// TestCancelDuringTheRollbackDoesNotCutItShort: Ctrl-C, or a cancelled pipeline, arriving while
+// the rollback runs must not leave traffic on the failing slot.
+func TestCancelDuringTheRollbackDoesNotCutItShort(t *testing.T) {
+	s := newScene(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var onset, shiftedAt time.Time
+	s.traffic.onRollbackStart = func(at time.Time) { s.clock.at(at.Add(upTook/4), cancel) }
+	rec, err := runWithOnsetAfterShift(ctx, s, testPlan(), time.Minute, &onset, &shiftedAt, func(s *scene, at time.Time) { s.logs.failCanaryFrom(at) })
+	if ctx.Err() == nil {
+		t.Fatal("the scene did not cancel during the rollback")
+	}
+	if !errors.Is(err, ErrAborted) || rec.Outcome != OutcomeRolledBack {
+		t.Fatalf("got %v, %s; want the failing analysis acted on", err, rec.Outcome)
+	}
+	if got := s.traffic.weights(); got.Blue != 0 || len(s.traffic.rollbacks) != 1 {
+		t.Errorf("got %s after %d rollbacks, want blue at 0%% after one", got, len(s.traffic.rollbacks))
+	}
+}
+
 func TestRollbackFailureReportsBoth(t *testing.T) {
 	s := newScene(t)
 	s.traffic.rollbackErr = errors.New("pulumi up: [409] Another update is currently in progress")
 	var onset, shiftedAt time.Time
-	rec, err := runWithOnsetAfterShift(s, testPlan(), time.Minute, &onset, &shiftedAt, func(s *scene, at time.Time) { s.logs.failCanaryFrom(at) })
+	rec, err := runWithOnsetAfterShift(context.Background(), s, testPlan(), time.Minute, &onset, &shiftedAt, func(s *scene, at time.Time) { s.logs.failCanaryFrom(at) })
 	if !errors.Is(err, ErrAborted) || !errors.Is(err, ErrRollbackFailed) {
 		t.Fatalf("got %v, want ErrAborted and ErrRollbackFailed", err)
 	}

@@ -114,8 +114,9 @@ type fakeTraffic struct {
 	shiftErr    error
 	rollbackErr error
 	// onShiftStart runs as a shift begins, onShift once it has applied.
-	onShiftStart func(at time.Time, to int)
-	onShift      func(at time.Time)
+	onShiftStart    func(at time.Time, to int)
+	onShift         func(at time.Time)
+	onRollbackStart func(at time.Time)
 }
 
 func (f *fakeTraffic) Status(context.Context) (Status, error) {
@@ -150,8 +151,15 @@ func (f *fakeTraffic) Shift(_ context.Context, slot stack.Slot, to int) error {
 	return nil
 }
 
-func (f *fakeTraffic) Rollback(_ context.Context, slot stack.Slot) error {
-	f.clock.advance(context.Background(), f.upTook)
+func (f *fakeTraffic) Rollback(ctx context.Context, slot stack.Slot) error {
+	if f.onRollbackStart != nil {
+		f.onRollbackStart(f.clock.Now())
+	}
+	// As a real up does, a rollback whose context ends before it applied does not apply.
+	f.clock.advance(ctx, f.upTook)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.rollbackErr != nil {
