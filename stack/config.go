@@ -493,8 +493,8 @@ func (p *parser) origins(key string) []string {
 	return out
 }
 
-// DefaultReleaseSteps is the release plan when releaseSteps is not set: canary, ring, GA.
-var DefaultReleaseSteps = []int{10, 50, 100}
+// defaultReleaseSteps is the release plan when releaseSteps is not set: canary, ring, GA.
+var defaultReleaseSteps = []int{10, 50, 100}
 
 // release reads the release plan keys. The steps are checked against maxStep by CheckSteps
 // where a release runs, not here: an error here fails every `pulumi up`, a rollback's included,
@@ -521,7 +521,7 @@ func (p *parser) release() ReleaseConfig {
 
 // steps reads a JSON list of traffic steps, as Pulumi passes a list-typed config value.
 func (p *parser) steps(key string) []int {
-	def := slices.Clone(DefaultReleaseSteps)
+	def := slices.Clone(defaultReleaseSteps)
 	raw, ok := p.src(key)
 	if !ok {
 		return def
