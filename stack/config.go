@@ -45,6 +45,43 @@ type Config struct {
 	// without forcing. Rollbacks are never limited.
 	MaxStep        int
 	CircuitBreaker CircuitBreakerConfig
+
+	// Release is the plan `slotless release` walks: steps, bakes, analyses and warm-up.
+	Release ReleaseConfig
+	// AlwaysReadyInstances is Flex Consumption's alwaysReady count for the live slot's app; see
+	// Weights.AlwaysReady for which app gets it when.
+	AlwaysReadyInstances int
+}
+
+// ReleaseConfig is the release plan. It is stack config so a change to it is reviewed in the
+// pull request, like the weights.
+type ReleaseConfig struct {
+	// Steps are the release slot's traffic shares in percent, strictly ascending, ending at 100.
+	Steps []int
+	// BakeMinutes is how long each step is watched before the next; the same for every step.
+	BakeMinutes int
+	// AnalysisIntervalSeconds is the pause between the analyses (health and metrics gates) of
+	// a bake.
+	AnalysisIntervalSeconds int
+	Metrics                 MetricsThresholds
+	// WarmupRequests is the concurrency of the warm-up before each shift.
+	WarmupRequests int
+	// WarmupLatencyMs is the bound every warm-up request of a round must answer within.
+	WarmupLatencyMs int
+}
+
+// MetricsThresholds are the metrics gate's limits, with the meaning of its flags. Its window is
+// the analysis interval.
+type MetricsThresholds struct {
+	// MaxFailureRateDelta is how far the canary's failure rate (0..1) may exceed the stable
+	// slot's.
+	MaxFailureRateDelta float64
+	// MaxP95Ratio is the largest allowed canary p95 / stable p95.
+	MaxP95Ratio float64
+	// MinRequests is the fewest requests each slot needs in the window for a verdict.
+	MinRequests int
+	// InconclusiveFails makes too little traffic block, as the gate's --inconclusive fail.
+	InconclusiveFails bool
 }
 
 // CircuitBreakerConfig is the rule put on each single backend, never on the pool.
@@ -131,6 +168,16 @@ var Keys = []Key{
 	{"circuitBreakerFailures", "0 on Consumption, else 10", "integer 0..10000; must be 0 on Consumption", "5xx answers within the interval that trip a slot's backend; 0 turns the breaker off", false},
 	{"circuitBreakerInterval", "PT1M", "ISO 8601 duration, e.g. PT30S, PT1M, PT5M", "window the failures are counted in", false},
 	{"circuitBreakerTripDuration", "PT1M", "ISO 8601 duration", "how long a tripped backend is taken out of the pool", false},
+	{"releaseSteps", "[10, 50, 100]", "a JSON list of integers 1..100, strictly ascending, ending at 100", "the release slot's traffic steps in `slotless release`, which refuses a step more than maxStep above the one before (the first counts from 0); for pure blue/green set `[100]` and `maxStep` 100", false},
+	{"bakeMinutes", "10", "integer 0..1440", "how long each step is watched before the next, the same for every step; 0 skips the bake and its analyses", false},
+	{"analysisIntervalSeconds", "60", "integer 10..3600, at most bakeMinutes × 60", "how often the health and metrics gates run during a bake, and the metrics window: each analysis judges the requests since the one before, so this is the longest a failing canary keeps its traffic before the rollback starts; raise it when too little traffic makes verdicts inconclusive", false},
+	{"metricsMaxFailureRateDelta", "0.02", "a number 0..1 (0.02 is 2 points)", "how far the canary's failure rate may exceed the stable slot's", false},
+	{"metricsMaxP95Ratio", "1.5", "a number above 0, at most 100", "largest allowed canary p95 / stable p95", false},
+	{"metricsMinRequests", "50", "integer 1..1000000", "fewest requests each slot needs in the window for a metrics verdict; fewer is inconclusive", false},
+	{"metricsInconclusive", "pass", "pass or fail", "what too little traffic means; with `fail`, the last analysis of each bake below 100% must be conclusive (at 100% the stable slot has no traffic to compare with, so it never blocks there)", false},
+	{"warmupRequests", "10", "integer 1..100", "concurrent requests, pinned to the release slot's health endpoint, that warm it before each shift", false},
+	{"warmupLatencyMs", "1000", "integer 10..60000", "the warm-up ends once every request of a round answers within this many milliseconds", false},
+	{"alwaysReadyInstances", "0", "integer 0..1000, at most maximumInstanceCount", "Flex always-ready instances: the live slot's app gets them and the idle slot's 0, both during a release; when above 0 the first step of a release also changes the release slot's app and the last step the old slot's app, not only the pool", false},
 }
 
 // KeyNames returns the names of Keys, for messages that list what is allowed.
@@ -172,6 +219,7 @@ var (
 	// cannot, and `openssl rand -hex 24` or a base64url token fits.
 	pinTokenRE    = regexp.MustCompile(`^[A-Za-z0-9._~-]{16,256}$`)
 	isoDurationRE = regexp.MustCompile(`^P(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?$`)
+	decimalRE     = regexp.MustCompile(`^\d{1,6}(\.\d{1,9})?$`)
 )
 
 // Parse validates raw config values. It reports every bad key at once, one line each, naming
@@ -264,6 +312,12 @@ func Parse(src Source) (*Config, error) {
 		if !strings.ContainsAny(v, "0123456789") {
 			p.fail(key, v, "an ISO 8601 duration such as PT1M")
 		}
+	}
+
+	c.Release = p.release()
+	c.AlwaysReadyInstances = p.intIn("alwaysReadyInstances", 0, 0, 1000)
+	if c.AlwaysReadyInstances > c.MaximumInstanceCount && !p.failed("maximumInstanceCount") {
+		p.failf("alwaysReadyInstances: %d is more than maximumInstanceCount %d; want at most %d", c.AlwaysReadyInstances, c.MaximumInstanceCount, c.MaximumInstanceCount)
 	}
 
 	if len(p.errs) > 0 {
@@ -448,4 +502,116 @@ func (p *parser) origins(key string) []string {
 		}
 	}
 	return out
+}
+
+// defaultReleaseSteps is the release plan when releaseSteps is not set: canary, ring, GA.
+var defaultReleaseSteps = []int{10, 50, 100}
+
+// release reads the release plan keys. The steps are checked against maxStep by CheckSteps
+// where a release runs, not here: an error here fails every `pulumi up`, a rollback's included,
+// and lowering maxStep must never block a rollback.
+func (p *parser) release() ReleaseConfig {
+	r := ReleaseConfig{
+		Steps:                   p.steps("releaseSteps"),
+		BakeMinutes:             p.intIn("bakeMinutes", 10, 0, 1440),
+		AnalysisIntervalSeconds: p.intIn("analysisIntervalSeconds", 60, 10, 3600),
+		WarmupRequests:          p.intIn("warmupRequests", 10, 1, 100),
+		WarmupLatencyMs:         p.intIn("warmupLatencyMs", 1000, 10, 60000),
+	}
+	if bake := r.BakeMinutes * 60; bake > 0 && r.AnalysisIntervalSeconds > bake && !p.failed("bakeMinutes") {
+		p.failf("analysisIntervalSeconds: %d is longer than the bake of %d minutes; want at most %d, or a longer bakeMinutes", r.AnalysisIntervalSeconds, r.BakeMinutes, bake)
+	}
+	r.Metrics = MetricsThresholds{
+		MaxFailureRateDelta: p.decimal("metricsMaxFailureRateDelta", 0.02, 0, 1, true, "a number 0..1 such as 0.02 (2 points)"),
+		MaxP95Ratio:         p.decimal("metricsMaxP95Ratio", 1.5, 0, 100, false, "a number above 0, at most 100, such as 1.5"),
+		MinRequests:         p.intIn("metricsMinRequests", 50, 1, 1000000),
+		InconclusiveFails:   p.oneOf("metricsInconclusive", "pass", []string{"pass", "fail"}) == "fail",
+	}
+	return r
+}
+
+// steps reads a JSON list of traffic steps, as Pulumi passes a list-typed config value.
+func (p *parser) steps(key string) []int {
+	def := slices.Clone(defaultReleaseSteps)
+	raw, ok := p.src(key)
+	if !ok {
+		return def
+	}
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	var items []any
+	if err := dec.Decode(&items); err != nil || dec.More() {
+		p.fail(key, raw, "a JSON list of integers such as [10, 50, 100]")
+		return def
+	}
+	list := make([]json.Number, len(items))
+	for i, item := range items {
+		// json.Number alone would also take "10" in quotes.
+		n, ok := item.(json.Number)
+		if !ok {
+			p.fail(key, raw, "a JSON list of integers such as [10, 50, 100]")
+			return def
+		}
+		list[i] = n
+	}
+	if len(list) == 0 {
+		p.failf("%s: the list is empty, want at least one step, the last 100", key)
+		return def
+	}
+	steps := make([]int, len(list))
+	prev := 0
+	for i, n := range list {
+		v, err := atoi(n.String())
+		switch {
+		case err != nil:
+			p.failf("%s: step %q is not an integer, want integers 1..100", key, n.String())
+			return def
+		case v < 1 || v > 100:
+			p.failf("%s: step %d is out of range 1..100", key, v)
+			return def
+		case i > 0 && v <= prev:
+			p.failf("%s: %d follows %d, want strictly ascending steps", key, v, prev)
+			return def
+		}
+		steps[i], prev = v, v
+	}
+	if prev != 100 {
+		p.failf("%s: the last step is %d, want 100: a release ends with all traffic on the new slot", key, prev)
+		return def
+	}
+	return steps
+}
+
+// CheckSteps reports the first step of the plan larger than maxStep, counting the first from 0.
+// A plan that passes never needs --allow-jump or --force: a larger step is a reviewed change of
+// maxStep, the one guard rail on step size, not a second knob that only the plan could turn.
+func (r ReleaseConfig) CheckSteps(maxStep int) error {
+	prev := 0
+	for _, s := range r.Steps {
+		if s-prev > maxStep {
+			return fmt.Errorf("releaseSteps: the step from %d to %d is %d points, more than maxStep %d; add a step in between or raise maxStep", prev, s, s-prev, maxStep)
+		}
+		prev = s
+	}
+	return nil
+}
+
+// decimal reads a plain decimal number in lo..hi, lo itself only when withLo; exponents, signs,
+// NaN and infinities are rejected, so what the reviewer reads is what the gate applies.
+func (p *parser) decimal(key string, def, lo, hi float64, withLo bool, allowed string) float64 {
+	raw, ok := p.src(key)
+	if !ok {
+		return def
+	}
+	s := strings.TrimSpace(raw)
+	if !decimalRE.MatchString(s) {
+		p.fail(key, raw, allowed)
+		return def
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil || v < lo || (v == lo && !withLo) || v > hi {
+		p.fail(key, raw, allowed)
+		return def
+	}
+	return v
 }

@@ -4,8 +4,15 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // source builds a config Source from a base that creates a stack, plus overrides; a value of
@@ -229,5 +236,183 @@ func TestParsePinToken(t *testing.T) {
 func TestPinTokenDocumented(t *testing.T) {
 	if k, _ := LookupKey("pinToken"); !strings.HasPrefix(k.Allowed, PinTokenAllowed) {
 		t.Errorf("Keys pinToken Allowed: got %q, want it to start with %q", k.Allowed, PinTokenAllowed)
+	}
+}
+
+func TestParseReleasePlan(t *testing.T) {
+	defaults := ReleaseConfig{
+		Steps: []int{10, 50, 100}, BakeMinutes: 10, AnalysisIntervalSeconds: 60, WarmupRequests: 10, WarmupLatencyMs: 1000,
+		Metrics: MetricsThresholds{MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5, MinRequests: 50},
+	}
+	tests := []struct {
+		name        string
+		set         map[string]string
+		want        func(r *ReleaseConfig)
+		alwaysReady int
+	}{
+		{"defaults", nil, func(*ReleaseConfig) {}, 0},
+		{"five steps", map[string]string{"releaseSteps": "[1, 5, 25, 50, 100]"}, func(r *ReleaseConfig) { r.Steps = []int{1, 5, 25, 50, 100} }, 0},
+		{"yaml list as Pulumi passes it", map[string]string{"releaseSteps": "[10,50,100]"}, func(*ReleaseConfig) {}, 0},
+		{"blue/green", map[string]string{"releaseSteps": "[100]", "maxStep": "100"}, func(r *ReleaseConfig) { r.Steps = []int{100} }, 0},
+		// maxStep is checked where a release runs, so lowering it never fails an up (a rollback's).
+		{"steps above a lowered maxStep", map[string]string{"maxStep": "10"}, func(*ReleaseConfig) {}, 0},
+		{"no bake lifts the interval bound", map[string]string{"bakeMinutes": "0", "analysisIntervalSeconds": "3600"}, func(r *ReleaseConfig) {
+			r.BakeMinutes, r.AnalysisIntervalSeconds = 0, 3600
+		}, 0},
+		{"interval equal to the bake", map[string]string{"bakeMinutes": "1", "analysisIntervalSeconds": "60"}, func(r *ReleaseConfig) { r.BakeMinutes = 1 }, 0},
+		{"thresholds", map[string]string{"metricsMaxFailureRateDelta": "0.005", "metricsMaxP95Ratio": "2", "metricsMinRequests": "200", "metricsInconclusive": "fail"}, func(r *ReleaseConfig) {
+			r.Metrics = MetricsThresholds{MaxFailureRateDelta: 0.005, MaxP95Ratio: 2, MinRequests: 200, InconclusiveFails: true}
+		}, 0},
+		{"zero failure delta allows no extra failures", map[string]string{"metricsMaxFailureRateDelta": "0"}, func(r *ReleaseConfig) { r.Metrics.MaxFailureRateDelta = 0 }, 0},
+		{"warm-up", map[string]string{"warmupRequests": "100", "warmupLatencyMs": "250"}, func(r *ReleaseConfig) { r.WarmupRequests, r.WarmupLatencyMs = 100, 250 }, 0},
+		{"always ready up to the scale-out limit", map[string]string{"alwaysReadyInstances": "40", "maximumInstanceCount": "40"}, func(*ReleaseConfig) {}, 40},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse(source(tt.set))
+			if err != nil {
+				t.Fatalf("got error %v, want none", err)
+			}
+			want := defaults
+			want.Steps = slices.Clone(defaults.Steps)
+			tt.want(&want)
+			if !reflect.DeepEqual(c.Release, want) {
+				t.Errorf("got %+v, want %+v", c.Release, want)
+			}
+			if c.AlwaysReadyInstances != tt.alwaysReady {
+				t.Errorf("alwaysReadyInstances: got %d, want %d", c.AlwaysReadyInstances, tt.alwaysReady)
+			}
+		})
+	}
+}
+
+func TestParseRejectsReleasePlan(t *testing.T) {
+	tests := []struct {
+		name string
+		set  map[string]string
+		want string
+	}{
+		{"steps not a list", map[string]string{"releaseSteps": "10,50,100"}, `releaseSteps: "10,50,100" is not valid, want a JSON list of integers such as [10, 50, 100]`},
+		{"steps trailing garbage", map[string]string{"releaseSteps": "[10, 50, 100] [1]"}, `releaseSteps: "[10, 50, 100] [1]" is not valid, want a JSON list of integers`},
+		{"steps of strings", map[string]string{"releaseSteps": `["10", "100"]`}, `releaseSteps: "[\"10\", \"100\"]" is not valid, want a JSON list of integers`},
+		{"empty steps", map[string]string{"releaseSteps": "[]"}, "releaseSteps: the list is empty, want at least one step, the last 100"},
+		{"fractional step", map[string]string{"releaseSteps": "[10.5, 50, 100]"}, `releaseSteps: step "10.5" is not an integer, want integers 1..100`},
+		{"exponent step", map[string]string{"releaseSteps": "[1e1, 50, 100]"}, `releaseSteps: step "1e1" is not an integer`},
+		{"zero step", map[string]string{"releaseSteps": "[0, 50, 100]"}, "releaseSteps: step 0 is out of range 1..100"},
+		{"step above 100", map[string]string{"releaseSteps": "[50, 100, 150]"}, "releaseSteps: step 150 is out of range 1..100"},
+		{"descending", map[string]string{"releaseSteps": "[50, 10, 100]"}, "releaseSteps: 10 follows 50, want strictly ascending steps"},
+		{"repeated", map[string]string{"releaseSteps": "[10, 50, 50, 100]"}, "releaseSteps: 50 follows 50, want strictly ascending steps"},
+		{"not ending at 100", map[string]string{"releaseSteps": "[10, 50]"}, "releaseSteps: the last step is 50, want 100"},
+		{"bake too long", map[string]string{"bakeMinutes": "1441"}, "bakeMinutes: 1441 is out of range 0..1440"},
+		{"bake negative", map[string]string{"bakeMinutes": "-1"}, "bakeMinutes: -1 is out of range 0..1440"},
+		{"interval too short", map[string]string{"analysisIntervalSeconds": "5"}, "analysisIntervalSeconds: 5 is out of range 10..3600"},
+		{"interval longer than the bake", map[string]string{"bakeMinutes": "5", "analysisIntervalSeconds": "600"}, "analysisIntervalSeconds: 600 is longer than the bake of 5 minutes; want at most 300, or a longer bakeMinutes"},
+		{"delta as percent", map[string]string{"metricsMaxFailureRateDelta": "2"}, `metricsMaxFailureRateDelta: "2" is not valid, want a number 0..1 such as 0.02 (2 points)`},
+		{"delta negative", map[string]string{"metricsMaxFailureRateDelta": "-0.1"}, `metricsMaxFailureRateDelta: "-0.1" is not valid`},
+		{"delta exponent", map[string]string{"metricsMaxFailureRateDelta": "2e-2"}, `metricsMaxFailureRateDelta: "2e-2" is not valid`},
+		{"delta NaN", map[string]string{"metricsMaxFailureRateDelta": "NaN"}, `metricsMaxFailureRateDelta: "NaN" is not valid`},
+		{"ratio zero", map[string]string{"metricsMaxP95Ratio": "0"}, `metricsMaxP95Ratio: "0" is not valid, want a number above 0, at most 100, such as 1.5`},
+		{"ratio zero point zero", map[string]string{"metricsMaxP95Ratio": "0.0"}, `metricsMaxP95Ratio: "0.0" is not valid`},
+		{"ratio huge", map[string]string{"metricsMaxP95Ratio": "1000"}, `metricsMaxP95Ratio: "1000" is not valid`},
+		{"min requests zero", map[string]string{"metricsMinRequests": "0"}, "metricsMinRequests: 0 is out of range 1..1000000"},
+		{"inconclusive word", map[string]string{"metricsInconclusive": "block"}, `metricsInconclusive: "block" is not valid, want one of pass, fail`},
+		{"warm-up zero", map[string]string{"warmupRequests": "0"}, "warmupRequests: 0 is out of range 1..100"},
+		{"warm-up latency", map[string]string{"warmupLatencyMs": "5"}, "warmupLatencyMs: 5 is out of range 10..60000"},
+		{"always ready negative", map[string]string{"alwaysReadyInstances": "-1"}, "alwaysReadyInstances: -1 is out of range 0..1000"},
+		{"always ready above scale-out", map[string]string{"alwaysReadyInstances": "50", "maximumInstanceCount": "40"}, "alwaysReadyInstances: 50 is more than maximumInstanceCount 40; want at most 40"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(source(tt.set))
+			if err == nil {
+				t.Fatalf("got no error, want %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %q, want it to contain %q", err, tt.want)
+			}
+			if n := len(strings.Split(err.Error(), "\n")); n != 1 {
+				t.Errorf("got %d lines %q, want one line for the one bad key", n, err)
+			}
+		})
+	}
+}
+
+// TestPulumiYAMLDefaultsAreParseDefaults ties the two places a default is written: the engine
+// applies Pulumi.yaml's, Parse applies its own when a key is unset, and both must give the same
+// Config.
+func TestPulumiYAMLDefaultsAreParseDefaults(t *testing.T) {
+	raw, err := os.ReadFile("../Pulumi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var project struct {
+		Config map[string]struct {
+			Default any `yaml:"default"`
+		} `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(raw, &project); err != nil {
+		t.Fatal(err)
+	}
+	set := map[string]string{}
+	for key, spec := range project.Config {
+		if spec.Default == nil {
+			continue
+		}
+		// As the engine passes config to a program: scalars as text, lists as JSON.
+		if list, ok := spec.Default.([]any); ok {
+			b, err := json.Marshal(list)
+			if err != nil {
+				t.Fatal(err)
+			}
+			set[key] = string(b)
+		} else {
+			set[key] = fmt.Sprint(spec.Default)
+		}
+	}
+	fromYAML, err := Parse(source(set))
+	if err != nil {
+		t.Fatalf("Pulumi.yaml's defaults do not parse: %v", err)
+	}
+	unset, err := Parse(source(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fromYAML, unset) {
+		t.Errorf("with Pulumi.yaml's defaults got\n%+v\nwith no keys set got\n%+v", *fromYAML, *unset)
+	}
+	for _, key := range []string{"releaseSteps", "bakeMinutes", "analysisIntervalSeconds", "metricsMaxFailureRateDelta",
+		"metricsMaxP95Ratio", "metricsMinRequests", "metricsInconclusive", "warmupRequests", "warmupLatencyMs", "alwaysReadyInstances"} {
+		// The engine treats a declared key without a default as required.
+		if _, ok := set[key]; !ok {
+			t.Errorf("Pulumi.yaml declares no default for %s", key)
+		}
+	}
+}
+
+func TestCheckSteps(t *testing.T) {
+	tests := []struct {
+		steps   []int
+		maxStep int
+		want    string
+	}{
+		{[]int{10, 50, 100}, 50, ""},
+		{[]int{10, 50, 100}, 40, "releaseSteps: the step from 50 to 100 is 50 points, more than maxStep 40"},
+		{[]int{10, 50, 100}, 39, "releaseSteps: the step from 10 to 50 is 40 points, more than maxStep 39"},
+		{[]int{10, 100}, 50, "releaseSteps: the step from 10 to 100 is 90 points, more than maxStep 50; add a step in between or raise maxStep"},
+		{[]int{60, 100}, 50, "releaseSteps: the step from 0 to 60 is 60 points, more than maxStep 50"},
+		{[]int{100}, 50, "releaseSteps: the step from 0 to 100 is 100 points, more than maxStep 50"},
+		{[]int{100}, 100, ""},
+		{[]int{20, 100}, 80, ""},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%v maxStep %d", tt.steps, tt.maxStep), func(t *testing.T) {
+			err := ReleaseConfig{Steps: tt.steps}.CheckSteps(tt.maxStep)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("got %v, want no error", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -92,3 +92,18 @@ func (w Weights) SlotNameFrozen() bool { return w.InProgress() }
 func (w Weights) String() string {
 	return fmt.Sprintf("green %d%% / blue %d%%", w.Green, w.Blue)
 }
+
+// AlwaysReady is how many Flex Consumption always-ready instances slot's app keeps at these
+// weights, given alwaysReadyInstances n. At steady state only the live slot is paid warm and the
+// idle slot gets 0, as the seed intends; while a release is in progress both slots serve users,
+// so both get n. So the apps change at the first step of a release (the release slot 0 → n) and
+// at its end (the slot left idle n → 0), and a shift inside a release leaves them alone.
+func (w Weights) AlwaysReady(slot Slot, n int) int {
+	if n <= 0 {
+		return 0
+	}
+	if w.InProgress() || w.Live() == slot {
+		return n
+	}
+	return 0
+}

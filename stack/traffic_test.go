@@ -1,6 +1,9 @@
 package stack
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestWeights(t *testing.T) {
 	tests := []struct {
@@ -59,5 +62,34 @@ func TestSlots(t *testing.T) {
 	}
 	if _, err := ParseSlot("red"); err == nil || err.Error() != `"red" is not a slot, want green or blue` {
 		t.Errorf("ParseSlot(red): got %v, want an error naming the allowed slots", err)
+	}
+}
+
+func TestAlwaysReady(t *testing.T) {
+	tests := []struct {
+		blue                int
+		n                   int
+		wantGreen, wantBlue int
+	}{
+		{0, 0, 0, 0},
+		{100, 0, 0, 0},
+		{50, 0, 0, 0},
+		{0, 3, 3, 0},  // steady state on green: only green is paid warm
+		{1, 3, 3, 3},  // a release in progress: both serve users
+		{50, 3, 3, 3}, // the tie that keeps green live still warms both
+		{99, 3, 3, 3},
+		{100, 3, 0, 3}, // steady state on blue
+		{0, -1, 0, 0},
+	}
+	for _, tt := range tests {
+		w := Weights{Green: 100 - tt.blue, Blue: tt.blue}
+		t.Run(fmt.Sprintf("%s n=%d", w, tt.n), func(t *testing.T) {
+			if got := w.AlwaysReady(Green, tt.n); got != tt.wantGreen {
+				t.Errorf("green: got %d, want %d", got, tt.wantGreen)
+			}
+			if got := w.AlwaysReady(Blue, tt.n); got != tt.wantBlue {
+				t.Errorf("blue: got %d, want %d", got, tt.wantBlue)
+			}
+		})
 	}
 }

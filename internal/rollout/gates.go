@@ -1,0 +1,114 @@
+package rollout
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"time"
+
+	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/stack"
+)
+
+// Headers APIM's policy reads to pin a request to one slot; the token header is removed before
+// the backend.
+const (
+	headerPinSlot  = "X-Slotless-Slot"
+	headerPinToken = "X-Slotless-Token"
+)
+
+// Timing of the analysis health gate: the first healthy answer passes, and a slot with none
+// within AnalysisHealthTimeout fails the analysis, so a dead slot costs at most that on top of
+// the analysis interval. One failed probe alone does not roll back: an instance being replaced
+// can drop one answer.
+const (
+	AnalysisHealthTimeout  = 10 * time.Second
+	AnalysisHealthInterval = 2 * time.Second
+)
+
+// GateHealth is internal/gate's health gate as a HealthGate, pinned through APIM.
+type GateHealth struct {
+	// Start and Analysis are the gate's configs for Ready and Check; Slot and the pinning
+	// headers are set per call.
+	Start, Analysis gate.HealthConfig
+	// PinToken is the stack's pinToken.
+	PinToken string
+	// Progress receives the gate's lines; nil discards them.
+	Progress io.Writer
+}
+
+// NewGateHealth builds both gates against the API's health URL (stack output apiUrl +
+// "/health"), expecting version: the start gate with the gate's defaults (three healthy answers
+// in a row within five minutes), the analysis gate quick. headers carry what else the gateway
+// needs, such as the subscription key; never the function key, which has no business at the
+// gateway.
+func NewGateHealth(healthURL string, headers map[string]string, pinToken, version string, progress io.Writer) GateHealth {
+	base := gate.HealthConfig{URL: healthURL, Headers: headers, ExpectVersion: version}
+	analysis := base
+	analysis.Successes, analysis.Interval, analysis.Timeout = 1, AnalysisHealthInterval, AnalysisHealthTimeout
+	return GateHealth{Start: base, Analysis: analysis, PinToken: pinToken, Progress: progress}
+}
+
+// Ready runs the start gate.
+func (g GateHealth) Ready(ctx context.Context, slot stack.Slot) (gate.HealthResult, error) {
+	return g.run(ctx, g.Start, slot)
+}
+
+// Check runs the analysis gate.
+func (g GateHealth) Check(ctx context.Context, slot stack.Slot) (gate.HealthResult, error) {
+	return g.run(ctx, g.Analysis, slot)
+}
+
+func (g GateHealth) run(ctx context.Context, cfg gate.HealthConfig, slot stack.Slot) (gate.HealthResult, error) {
+	cfg.Slot = string(slot)
+	cfg.Headers = pinned(cfg.Headers, slot, g.PinToken)
+	progress := g.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	return gate.Health(ctx, cfg, progress)
+}
+
+// pinned returns a copy of headers that pins a request to slot.
+func pinned(headers map[string]string, slot stack.Slot, token string) map[string]string {
+	out := maps.Clone(headers)
+	if out == nil {
+		out = map[string]string{}
+	}
+	out[headerPinSlot] = string(slot)
+	out[headerPinToken] = token
+	return out
+}
+
+// GateMetrics is internal/gate's metrics gate as a MetricsGate.
+type GateMetrics struct {
+	Client gate.LogsQuerier
+	// WorkspaceID is the stack output logAnalyticsWorkspaceId.
+	WorkspaceID string
+	// Apps are the function app names of each slot (stack outputs greenAppName, blueAppName),
+	// which Application Insights records as AppRoleName.
+	Apps       map[stack.Slot]string
+	Thresholds Thresholds
+	// Progress receives the gate's figures table; nil discards it, as the controller prints
+	// its own line per analysis.
+	Progress io.Writer
+}
+
+// Metrics runs the gate over window. Too little traffic never blocks here, whatever the
+// thresholds say: the controller decides, since that depends on the step.
+func (g GateMetrics) Metrics(ctx context.Context, canary, stable stack.Slot, window time.Duration) (gate.MetricsResult, error) {
+	cfg := gate.MetricsConfig{
+		WorkspaceID: g.WorkspaceID, CanaryApp: g.Apps[canary], StableApp: g.Apps[stable], Window: window,
+		MinRequests: g.Thresholds.MinRequests, MaxFailureRateDelta: g.Thresholds.MaxFailureRateDelta, MaxP95Ratio: g.Thresholds.MaxP95Ratio,
+	}
+	progress := g.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	res, err := gate.Metrics(ctx, g.Client, cfg, progress)
+	if err != nil {
+		return res, fmt.Errorf("metrics gate %s against %s: %w", canary, stable, err)
+	}
+	return res, nil
+}

@@ -1,0 +1,207 @@
+package rollout
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/slotless/slotless/stack"
+)
+
+// Plan is the release plan: the stack's release config in the units the controller works in.
+type Plan struct {
+	// Steps are the release slot's shares in percent, ascending, ending at 100.
+	Steps []int
+	// MaxStep is the stack's maxStep; no step of the plan may be larger.
+	MaxStep int
+	// Bake is how long each step is watched; Interval the pause between its analyses, and so
+	// the metrics window of each.
+	Bake, Interval time.Duration
+	Thresholds     Thresholds
+	// WarmupRequests is the warm-up's concurrency, WarmupLatency the bound its requests must
+	// answer within.
+	WarmupRequests int
+	WarmupLatency  time.Duration
+	// AlwaysReady is the stack's alwaysReadyInstances; it decides whether a shift changes the
+	// apps as well as the pool.
+	AlwaysReady int
+}
+
+// Thresholds are the metrics gate's limits, with the meaning of its flags.
+type Thresholds struct {
+	MaxFailureRateDelta float64
+	MaxP95Ratio         float64
+	MinRequests         int
+	// InconclusiveFails makes too little traffic at the end of a bake block the step.
+	InconclusiveFails bool
+}
+
+// NewPlan builds the plan from a validated stack config. It refuses a plan with a step larger
+// than maxStep, which stack.Parse leaves to the release so that lowering maxStep never fails
+// the `pulumi up` of a rollback.
+func NewPlan(c *stack.Config) (Plan, error) {
+	r := c.Release
+	if err := r.CheckSteps(c.MaxStep); err != nil {
+		return Plan{}, fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	return Plan{
+		Steps:    slices.Clone(r.Steps),
+		MaxStep:  c.MaxStep,
+		Bake:     time.Duration(r.BakeMinutes) * time.Minute,
+		Interval: time.Duration(r.AnalysisIntervalSeconds) * time.Second,
+		Thresholds: Thresholds{
+			MaxFailureRateDelta: r.Metrics.MaxFailureRateDelta,
+			MaxP95Ratio:         r.Metrics.MaxP95Ratio,
+			MinRequests:         r.Metrics.MinRequests,
+			InconclusiveFails:   r.Metrics.InconclusiveFails,
+		},
+		WarmupRequests: r.WarmupRequests,
+		WarmupLatency:  time.Duration(r.WarmupLatencyMs) * time.Millisecond,
+		AlwaysReady:    c.AlwaysReadyInstances,
+	}, nil
+}
+
+// validate rejects a plan the controller cannot walk. NewPlan's plans pass; this guards plans
+// built by hand.
+func (p Plan) validate() error {
+	var errs []error
+	if len(p.Steps) == 0 || p.Steps[len(p.Steps)-1] != 100 {
+		errs = append(errs, fmt.Errorf("steps %v: want ascending steps ending at 100", p.Steps))
+	}
+	prev := 0
+	for _, s := range p.Steps {
+		if s <= prev || s > 100 {
+			errs = append(errs, fmt.Errorf("steps %v: want strictly ascending steps 1..100", p.Steps))
+			break
+		}
+		prev = s
+	}
+	if p.Bake < 0 {
+		errs = append(errs, fmt.Errorf("bake %s: want 0 or more", p.Bake))
+	}
+	if p.Bake > 0 && (p.Interval <= 0 || p.Interval > p.Bake) {
+		errs = append(errs, fmt.Errorf("analysis interval %s: want above 0 and at most the bake of %s", p.Interval, p.Bake))
+	}
+	if p.WarmupRequests < 1 || p.WarmupLatency <= 0 {
+		errs = append(errs, fmt.Errorf("warm-up of %d requests within %s: want at least 1 request and a positive bound", p.WarmupRequests, p.WarmupLatency))
+	}
+	if p.MaxStep < 1 {
+		errs = append(errs, fmt.Errorf("maxStep %d: want 1..100", p.MaxStep))
+	}
+	return errors.Join(errs...)
+}
+
+// checkSteps is stack.ReleaseConfig.CheckSteps for a plan.
+func (p Plan) checkSteps() error {
+	return stack.ReleaseConfig{Steps: p.Steps}.CheckSteps(p.MaxStep)
+}
+
+// analysisOffsets are the times after a bake starts at which it is analysed: every interval,
+// and once more at the very end when the bake is not a whole number of intervals, so a bake
+// always ends with an analysis.
+func (p Plan) analysisOffsets() []time.Duration {
+	if p.Bake <= 0 {
+		return nil
+	}
+	var out []time.Duration
+	for t := p.Interval; t <= p.Bake; t += p.Interval {
+		out = append(out, t)
+	}
+	if len(out) == 0 || out[len(out)-1] < p.Bake {
+		out = append(out, p.Bake)
+	}
+	return out
+}
+
+// PlannedStep is one step of a run as planned from the deployed status.
+type PlannedStep struct {
+	// From and To are the release slot's share before and after the step.
+	From int `json:"from"`
+	To   int `json:"to"`
+	// Resumed marks the step a resumed release stands on: no warm-up and no shift, only its
+	// bake again, because the deployed state cannot tell an interrupted bake from a finished
+	// one, and a pause (an approval) may have lasted hours with nobody watching.
+	Resumed bool `json:"resumed"`
+	// Changes lists what the shift changes in the stack; empty for a resumed step.
+	Changes []string `json:"changes,omitempty"`
+	// Bake and Analyses are how long the step is watched and how many analyses that takes.
+	Bake        time.Duration `json:"-"`
+	BakeSeconds int64         `json:"bakeSeconds"`
+	Analyses    int           `json:"analyses"`
+}
+
+// Schedule plans the rest of a release of slot from where the deployed status stands, up to
+// and including the step that reaches until (0 means 100). A release standing on a step, or
+// between two, bakes where it stands first and then takes the next step above it; it never
+// starts again from 0. A release already past until has nothing to do.
+func Schedule(p Plan, slot stack.Slot, from stack.Weights, until int) []PlannedStep {
+	if until == 0 {
+		until = 100
+	}
+	now := from.Of(slot)
+	if now > until {
+		return nil
+	}
+	var out []PlannedStep
+	bake, n := p.Bake, len(p.analysisOffsets())
+	if now > 0 {
+		out = append(out, PlannedStep{From: now, To: now, Resumed: true, Bake: bake, BakeSeconds: int64(bake / time.Second), Analyses: n})
+	}
+	for _, to := range p.Steps {
+		if to <= now || to > until {
+			continue
+		}
+		before, after := share(slot, now), share(slot, to)
+		out = append(out, PlannedStep{From: now, To: to, Changes: Changes(before, after, slot.Other(), p.AlwaysReady), Bake: bake, BakeSeconds: int64(bake / time.Second), Analyses: n})
+		now = to
+	}
+	return out
+}
+
+// share is the weights that give slot pct percent.
+func share(slot stack.Slot, pct int) stack.Weights {
+	if slot == stack.Blue {
+		return stack.Weights{Green: 100 - pct, Blue: pct}
+	}
+	return stack.Weights{Green: pct, Blue: 100 - pct}
+}
+
+// Changes lists what moving the weights from one value to another changes in the stack, for a
+// release that started from origin, using the program's own rules: the pool when the weights
+// differ, current-slot-name when its value at the two weights differs (it is frozen at origin
+// while both slots carry traffic), and each app whose alwaysReady count differs.
+func Changes(from, to stack.Weights, origin stack.Slot, alwaysReady int) []string {
+	var out []string
+	if from != to {
+		out = append(out, "pool weights")
+	}
+	if a, b := slotName(from, origin), slotName(to, origin); a != b {
+		out = append(out, fmt.Sprintf("current-slot-name %s → %s", a, b))
+	}
+	for _, s := range stack.Slots {
+		if a, b := from.AlwaysReady(s, alwaysReady), to.AlwaysReady(s, alwaysReady); a != b {
+			out = append(out, fmt.Sprintf("%s app alwaysReady %d → %d", s, a, b))
+		}
+	}
+	return out
+}
+
+func slotName(w stack.Weights, origin stack.Slot) string {
+	if w.SlotNameFrozen() {
+		return origin.BackendID()
+	}
+	return w.CurrentSlotName()
+}
+
+// describeChanges renders Changes for a progress line.
+func describeChanges(c []string) string {
+	switch {
+	case len(c) == 0:
+		return "nothing"
+	case len(c) == 1 && c[0] == "pool weights":
+		return "pool weights only"
+	}
+	return strings.Join(c, " + ")
+}

@@ -1,0 +1,158 @@
+package rollout
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/stack"
+)
+
+// Outcome is how a run ended.
+type Outcome string
+
+// Outcomes of a run.
+const (
+	OutcomeComplete       Outcome = "complete"        // the step at 100 baked clean
+	OutcomePaused         Outcome = "paused"          // stopped after the step that reached --until
+	OutcomeNothingToDo    Outcome = "nothing-to-do"   // the release already stands past --until
+	OutcomeDryRun         Outcome = "dry-run"         // printed the plan, changed nothing
+	OutcomeInvalid        Outcome = "invalid"         // bad options or plan; nothing was read or moved
+	OutcomeRefused        Outcome = "refused"         // a guard rail said no before anything moved
+	OutcomeRolledBack     Outcome = "rolled-back"     // an analysis failed and the slot is back at 0%
+	OutcomeAborted        Outcome = "aborted"         // an analysis failed while the slot had no traffic
+	OutcomeRollbackFailed Outcome = "rollback-failed" // an analysis failed and so did the rollback
+	OutcomeInterrupted    Outcome = "interrupted"     // cancelled; traffic stays where it is, a new run resumes
+	OutcomeFailed         Outcome = "failed"          // something other than the slot failed, e.g. a shift
+)
+
+// Verdicts of one analysis or check.
+const (
+	VerdictPass         = "pass"
+	VerdictFail         = "fail"
+	VerdictInconclusive = "inconclusive"
+	// VerdictError is a check that could not run: it says nothing about the slot.
+	VerdictError = "error"
+)
+
+// Record is everything a run did, for --json.
+type Record struct {
+	Slot    stack.Slot `json:"slot"`
+	Version string     `json:"version"`
+	Steps   []int      `json:"steps"`
+	Until   int        `json:"until"`
+	// From is the deployed traffic when the run started.
+	From            stack.Weights `json:"-"`
+	FromWeights     Shares        `json:"from"`
+	CurrentSlotName string        `json:"currentSlotName"`
+	Started         time.Time     `json:"started"`
+	Finished        time.Time     `json:"finished"`
+	Outcome         Outcome       `json:"outcome"`
+	Error           string        `json:"error,omitempty"`
+	// Planned is the plan of the run from where it started, as a dry run prints it.
+	Planned []PlannedStep `json:"planned"`
+	// Start is the health gate that let the release start.
+	Start      *Check       `json:"start,omitempty"`
+	StepsTaken []StepRecord `json:"stepRecords"`
+	Rollback   *RollbackRec `json:"rollback,omitempty"`
+}
+
+// Shares is a weights pair as JSON.
+type Shares struct {
+	Green int `json:"green"`
+	Blue  int `json:"blue"`
+}
+
+func sharesOf(w stack.Weights) Shares { return Shares{Green: w.Green, Blue: w.Blue} }
+
+// StepRecord is one step: its warm-up, its shift and its bake.
+type StepRecord struct {
+	From    int      `json:"from"`
+	To      int      `json:"to"`
+	Resumed bool     `json:"resumed"`
+	Changes []string `json:"changes,omitempty"`
+	Warmup  *Warmup  `json:"warmup,omitempty"`
+	// ShiftStarted and ShiftFinished bracket the shift; zero for a resumed step.
+	ShiftStarted  time.Time `json:"shiftStarted,omitzero"`
+	ShiftFinished time.Time `json:"shiftFinished,omitzero"`
+	// Weights are the deployed weights read back after the shift.
+	Weights     Shares     `json:"weights"`
+	BakeStarted time.Time  `json:"bakeStarted,omitzero"`
+	BakeEnded   time.Time  `json:"bakeEnded,omitzero"`
+	Analyses    []Analysis `json:"analyses"`
+	Verdict     string     `json:"verdict"`
+}
+
+// Warmup is a warm-up as recorded.
+type Warmup struct {
+	ColdMs   int64  `json:"coldMs"`
+	WarmMs   int64  `json:"warmMs"`
+	Rounds   int    `json:"rounds"`
+	Requests int    `json:"requests"`
+	Error    string `json:"error,omitempty"`
+}
+
+// Analysis is one run of the gates during a bake.
+type Analysis struct {
+	N       int       `json:"n"`
+	At      time.Time `json:"at"`
+	Health  Check     `json:"health"`
+	Metrics *Check    `json:"metrics,omitempty"`
+	Verdict string    `json:"verdict"`
+}
+
+// Check is one gate's answer.
+type Check struct {
+	Verdict string `json:"verdict"`
+	// Reason is the gate's machine-readable reason for a "no" (gate.Reason).
+	Reason string `json:"reason,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	// Version and Attempts are the health gate's; Canary, Stable and WindowSeconds the
+	// metrics gate's.
+	Version       string            `json:"version,omitempty"`
+	Attempts      int               `json:"attempts,omitempty"`
+	WindowSeconds int64             `json:"windowSeconds,omitempty"`
+	Canary        *gate.SlotFigures `json:"canary,omitempty"`
+	Stable        *gate.SlotFigures `json:"stable,omitempty"`
+	// Ms is how long the check took.
+	Ms int64 `json:"ms"`
+}
+
+// RollbackRec is the rollback of an aborted release.
+type RollbackRec struct {
+	Reason   string    `json:"reason"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Weights  Shares    `json:"weights"`
+	Error    string    `json:"error,omitempty"`
+}
+
+// WriteSummary writes the closing lines of a run for people.
+func (r Record) WriteSummary(w io.Writer) {
+	took := r.Finished.Sub(r.Started).Round(time.Second)
+	fmt.Fprintf(w, "summary: release of %s %s: %s after %s\n", r.Slot, r.Version, r.Outcome, took)
+	for _, s := range r.StepsTaken {
+		what := fmt.Sprintf("%d%% → %d%%", s.From, s.To)
+		if s.Resumed {
+			what = fmt.Sprintf("%d%% (resumed: bake again)", s.To)
+		}
+		line := fmt.Sprintf("  %-28s %-12s %d analyses", what, s.Verdict, len(s.Analyses))
+		if s.Warmup != nil {
+			line += fmt.Sprintf(", warm-up cold %s warm %s", ms(s.Warmup.ColdMs), ms(s.Warmup.WarmMs))
+		}
+		fmt.Fprintln(w, line)
+	}
+	if rb := r.Rollback; rb != nil {
+		fmt.Fprintf(w, "  rollback (%s) took %s", rb.Reason, rb.Finished.Sub(rb.Started).Round(time.Second))
+		if rb.Error != "" {
+			fmt.Fprintf(w, " and FAILED: %s", rb.Error)
+		}
+		fmt.Fprintln(w)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(w, "  error: %s\n", r.Error)
+	}
+}
+
+func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }

@@ -1,0 +1,170 @@
+// Package rollout is the release controller behind `slotless release`: it walks the release
+// slot through the stack's releaseSteps, warming the slot before each shift and watching each
+// step for bakeMinutes with the health and metrics gates every analysisIntervalSeconds, and it
+// rolls back at the first failing analysis.
+//
+// Everything outside the process sits behind a small interface, so the controller is the same
+// against Azure and against fakes:
+//
+//   - Traffic reads where the deployed stack stands and shifts or rolls back through the
+//     guarded, traffic-only path; a rollback is never refused.
+//   - HealthGate and MetricsGate are the gates of internal/gate (GateHealth and GateMetrics
+//     adapt them).
+//   - Warmer sends pinned requests to the slot's health endpoint (HTTPWarmer).
+//   - Clock says what time it is and sleeps; tests pass a fake one so no test sleeps
+//     through a bake.
+//
+// Where a release stands is read from the deployed stack on every run, never from a local file:
+// the weights say which step it is on, and the frozen current-slot-name says which slot it
+// started from. So a second run after a crash or an approval resumes where the first stopped,
+// and never starts again from 0.
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/stack"
+)
+
+// Errors a run wraps, so the CLI can map each to its exit code with errors.Is.
+var (
+	// ErrInvalid is bad input to Run: no version, an --until that is not a step, a plan that
+	// cannot be walked.
+	ErrInvalid = errors.New("invalid release request")
+	// ErrRefused is a guard rail saying no before any traffic moved: the slot is not idle and
+	// not mid-release towards itself, it does not serve the version, or a step of the plan is
+	// larger than maxStep.
+	ErrRefused = errors.New("release refused")
+	// ErrAborted is a failing analysis (or warm-up) during the release; the release slot was
+	// rolled back to 0% unless ErrRollbackFailed is wrapped too.
+	ErrAborted = errors.New("release aborted")
+	// ErrRollbackFailed is wrapped together with ErrAborted when the rollback itself failed,
+	// so traffic may still reach the failing slot.
+	ErrRollbackFailed = errors.New("rollback failed")
+)
+
+// Status is where traffic stands in the deployed stack (its outputs), not in a local file.
+type Status struct {
+	Weights stack.Weights
+	// CurrentSlotName is the deployed current-slot-name: the live slot's backend id at 0 and
+	// 100, and, while both slots carry traffic, the backend id of the slot that was live when
+	// the release began.
+	CurrentSlotName string
+}
+
+// Origin is the slot the current-slot-name names: the slot a release in progress started from.
+func (s Status) Origin() (stack.Slot, error) {
+	for _, slot := range stack.Slots {
+		if s.CurrentSlotName == slot.BackendID() {
+			return slot, nil
+		}
+	}
+	return "", fmt.Errorf("current-slot-name %q is neither %s nor %s", s.CurrentSlotName, stack.Green.BackendID(), stack.Blue.BackendID())
+}
+
+// Traffic is the deployed stack's traffic: where it stands, and the two ways to move it.
+type Traffic interface {
+	// Status reads the deployed weights and current-slot-name.
+	Status(ctx context.Context) (Status, error)
+	// Shift sets slot's share of traffic to `to` percent through the guarded, traffic-only
+	// path: it changes the pool (and, at 0 and 100, current-slot-name and the apps'
+	// alwaysReady) and nothing else.
+	Shift(ctx context.Context, slot stack.Slot, to int) error
+	// Rollback sets slot's share to 0. It is never refused by a guard rail and never waits
+	// on a function host.
+	Rollback(ctx context.Context, slot stack.Slot) error
+}
+
+// HealthGate is the health gate pinned to one slot, in two tempers. A "no" is a
+// *gate.GateError; any other error means the gate could not run.
+type HealthGate interface {
+	// Ready is the start gate: patient, since a slot that was just deployed to is expected to
+	// fail for a while before it answers.
+	Ready(ctx context.Context, slot stack.Slot) (gate.HealthResult, error)
+	// Check is the gate of one analysis: quick, since a slot that does not answer now must be
+	// reported within the analysis, not after a start gate's timeout.
+	Check(ctx context.Context, slot stack.Slot) (gate.HealthResult, error)
+}
+
+// MetricsGate compares the canary slot's requests with the stable slot's over the last window.
+// A breach is a *gate.GateError with the figures in the result; any other error means the query
+// could not run. Too little traffic is VerdictInconclusive without an error: whether that
+// blocks is the controller's call, since it depends on the step.
+type MetricsGate interface {
+	Metrics(ctx context.Context, canary, stable stack.Slot, window time.Duration) (gate.MetricsResult, error)
+}
+
+// Warmer warms a slot before it takes more traffic: Flex Consumption scales an idle app to zero,
+// and the first users routed to it would otherwise pay its cold start.
+type Warmer interface {
+	// Warmup sends rounds of concurrency pinned requests to slot's health endpoint until every
+	// request of a round answers within bound.
+	Warmup(ctx context.Context, slot stack.Slot, concurrency int, bound time.Duration) (WarmupResult, error)
+}
+
+// WarmupResult is what a warm-up saw.
+type WarmupResult struct {
+	// Cold is the slowest answer of the first round, Warm the slowest of the round that passed.
+	Cold, Warm time.Duration
+	// Rounds and Requests count what was sent.
+	Rounds, Requests int
+}
+
+// Options is one `slotless release` invocation.
+type Options struct {
+	// Slot is the release slot, the one taking traffic.
+	Slot stack.Slot
+	// Version must be what Slot serves, before the first shift and at every analysis.
+	Version string
+	// Until stops the run after the step that reaches it; it must be one of the plan's steps,
+	// and 0 means 100.
+	Until int
+	// DryRun prints the plan from the deployed status and changes nothing: no warm-up, gate,
+	// shift or rollback is called.
+	DryRun bool
+}
+
+// Controller runs releases. Build it with New.
+type Controller struct {
+	clock   Clock
+	traffic Traffic
+	health  HealthGate
+	metrics MetricsGate
+	warmer  Warmer
+	out     io.Writer
+	start   time.Time
+}
+
+// New returns a controller over the given dependencies; a nil clock is the system clock and a
+// nil out discards progress. The others may be nil only for a dry run, which calls none of
+// them but traffic.Status.
+func New(clock Clock, traffic Traffic, health HealthGate, metrics MetricsGate, warmer Warmer, out io.Writer) *Controller {
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	if out == nil {
+		out = io.Discard
+	}
+	return &Controller{clock: clock, traffic: traffic, health: health, metrics: metrics, warmer: warmer, out: out}
+}
+
+// logf writes one progress line, prefixed with the time since the run started.
+func (c *Controller) logf(format string, args ...any) {
+	elapsed := c.clock.Now().Sub(c.start).Round(time.Second)
+	fmt.Fprintf(c.out, "[%8s] %s\n", elapsed, fmt.Sprintf(format, args...))
+}
+
+// joinInts renders steps the way the config is written.
+func joinInts(v []int) string {
+	parts := make([]string, len(v))
+	for i, n := range v {
+		parts[i] = fmt.Sprint(n)
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,515 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/stack"
+)
+
+// errorLimit is how many analyses in a row may fail to run (a query error, not a "no") before
+// the bake counts as unobserved and the release aborts: one is a blip, two leave a canary
+// carrying traffic with nobody watching.
+const errorLimit = 2
+
+// Run walks the release described by o through plan p, from where the deployed stack stands.
+//
+// It refuses to start (ErrRefused) unless o.Slot is idle, or mid-release towards itself, and
+// passes the health gate serving o.Version. Then, for each remaining step up to o.Until, it warms
+// the slot, shifts, and bakes: the health and metrics gates run every p.Interval for p.Bake. The
+// first failing analysis aborts the release and rolls the slot back at once (ErrAborted; with
+// ErrRollbackFailed too if the rollback fails). A cancelled ctx stops the run where it is without
+// moving traffic, so the next run resumes. The Record is returned in every case.
+func (c *Controller) Run(ctx context.Context, p Plan, o Options) (Record, error) {
+	c.start = c.clock.Now()
+	rec := Record{Slot: o.Slot, Version: o.Version, Steps: slices.Clone(p.Steps), Until: o.Until, Started: c.start}
+	err := c.run(ctx, p, o, &rec)
+	rec.Finished = c.clock.Now()
+	if err != nil {
+		rec.Error = err.Error()
+		if rec.Outcome == "" {
+			rec.Outcome = OutcomeFailed
+		}
+	}
+	if !o.DryRun {
+		rec.WriteSummary(c.out)
+	}
+	return rec, err
+}
+
+func (c *Controller) run(ctx context.Context, p Plan, o Options, rec *Record) error {
+	if err := checkOptions(p, o); err != nil {
+		rec.Outcome = OutcomeInvalid
+		return err
+	}
+	if err := p.checkSteps(); err != nil {
+		rec.Outcome = OutcomeRefused
+		return fmt.Errorf("%w: %w", ErrRefused, err)
+	}
+	if c.traffic == nil {
+		rec.Outcome = OutcomeInvalid
+		return fmt.Errorf("%w: no traffic source to read the deployed stack from", ErrInvalid)
+	}
+
+	st, err := c.traffic.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("read the deployed traffic: %w", err)
+	}
+	rec.From, rec.FromWeights, rec.CurrentSlotName = st.Weights, sharesOf(st.Weights), st.CurrentSlotName
+	c.logf("deployed: %s, current-slot-name %s", st.Weights, orDash(st.CurrentSlotName))
+	if err := checkStatus(st, o.Slot); err != nil {
+		rec.Outcome = OutcomeRefused
+		return err
+	}
+	steps := Schedule(p, o.Slot, st.Weights, o.Until)
+	rec.Planned = steps
+	c.printPlan(p, o, st, steps)
+	if o.DryRun {
+		rec.Outcome = OutcomeDryRun
+		return nil
+	}
+	if len(steps) == 0 {
+		c.logf("%s already carries %d%%, past --until %d: nothing to do", o.Slot, st.Weights.Of(o.Slot), o.Until)
+		rec.Outcome = OutcomeNothingToDo
+		return nil
+	}
+	if c.health == nil || c.metrics == nil || c.warmer == nil {
+		rec.Outcome = OutcomeInvalid
+		return fmt.Errorf("%w: a release needs the health gate, the metrics gate and the warmer", ErrInvalid)
+	}
+
+	// The start gate: the pinned health gate, patient, with the version.
+	current := st.Weights.Of(o.Slot)
+	chk, err := c.checkHealth(ctx, o, c.health.Ready)
+	rec.Start = &chk
+	if err := interrupted(ctx, rec, o.Slot, current); err != nil {
+		return err
+	}
+	if err != nil || chk.Verdict != VerdictPass {
+		// A resumed release whose slot is at fault is a failing analysis like any other. A
+		// wrong version, a wrong slot or no answer at all more likely means a wrong --version
+		// or a runner that cannot reach the API, and rolling back a healthy canary for that
+		// would be a release lost to a typo: refuse, and leave the traffic.
+		if current > 0 && slotAtFault(chk.Reason) {
+			return c.abort(ctx, rec, o.Slot, current, fmt.Sprintf("the start gate of the release standing at %d%%: %s", current, chk.Detail))
+		}
+		rec.Outcome = OutcomeRefused
+		err := fmt.Errorf("%w: %s does not pass the health gate serving %s: %s", ErrRefused, o.Slot, o.Version, chk.Detail)
+		if current > 0 {
+			err = fmt.Errorf("%w; %s still carries %d%%: roll it back if the slot is at fault", err, o.Slot, current)
+		}
+		return err
+	}
+	c.logf("health gate: %s serves %s", o.Slot, o.Version)
+
+	for i, s := range steps {
+		sr := StepRecord{From: s.From, To: s.To, Resumed: s.Resumed, Changes: s.Changes}
+		if s.Resumed {
+			c.logf("step %d/%d: %s stands at %d%%: bake it again before going on", i+1, len(steps), o.Slot, s.To)
+		} else {
+			c.logf("step %d/%d: %s %d%% → %d%% (changes %s)", i+1, len(steps), o.Slot, s.From, s.To, describeChanges(s.Changes))
+			if err := c.warm(ctx, p, o, &sr); err != nil {
+				rec.StepsTaken = append(rec.StepsTaken, sr)
+				if ierr := interrupted(ctx, rec, o.Slot, current); ierr != nil {
+					return ierr
+				}
+				return c.abort(ctx, rec, o.Slot, current, fmt.Sprintf("warm-up before %d%%: %v", s.To, err))
+			}
+			sr.ShiftStarted = c.clock.Now()
+			err := c.traffic.Shift(ctx, o.Slot, s.To)
+			sr.ShiftFinished = c.clock.Now()
+			if err != nil {
+				sr.Verdict = VerdictError
+				rec.StepsTaken = append(rec.StepsTaken, sr)
+				if ierr := interrupted(ctx, rec, o.Slot, current); ierr != nil {
+					return fmt.Errorf("during the shift to %d%%, which may or may not have applied: %w", s.To, ierr)
+				}
+				// A shift that did not go through says nothing about the slot, so this is not
+				// an abort: traffic stays on the last step that baked clean, and the next run
+				// resumes from whatever the stack shows.
+				return fmt.Errorf("shift %s to %d%%: %w; traffic was not rolled back: run the release again to resume, or roll back", o.Slot, s.To, err)
+			}
+			after, err := c.traffic.Status(ctx)
+			if err != nil {
+				rec.StepsTaken = append(rec.StepsTaken, sr)
+				return fmt.Errorf("read the deployed traffic after the shift to %d%%: %w", s.To, err)
+			}
+			sr.Weights = sharesOf(after.Weights)
+			current = after.Weights.Of(o.Slot)
+			if current != s.To {
+				rec.StepsTaken = append(rec.StepsTaken, sr)
+				return fmt.Errorf("after the shift to %d%% the deployed stack gives %s %d%% (%s): something else changed the traffic", s.To, o.Slot, current, after.Weights)
+			}
+			c.logf("shifted in %s: %s", sr.ShiftFinished.Sub(sr.ShiftStarted).Round(time.Second), after.Weights)
+		}
+		if s.Resumed {
+			sr.Weights = sharesOf(st.Weights)
+		}
+
+		reason, err := c.bake(ctx, p, o, &sr)
+		rec.StepsTaken = append(rec.StepsTaken, sr)
+		if reason != "" {
+			return c.abort(ctx, rec, o.Slot, current, reason)
+		}
+		if ierr := interrupted(ctx, rec, o.Slot, current); ierr != nil {
+			return ierr
+		}
+		if err != nil {
+			return err
+		}
+	}
+
+	last := steps[len(steps)-1].To
+	if last == 100 {
+		rec.Outcome = OutcomeComplete
+		c.logf("release complete: %s carries 100%% with %s", o.Slot, o.Version)
+	} else {
+		rec.Outcome = OutcomePaused
+		c.logf("stopped at %d%% as asked (--until %d); run again without --until, or with a later step, to go on", last, o.Until)
+	}
+	return nil
+}
+
+// checkOptions rejects input the CLI should have caught.
+func checkOptions(p Plan, o Options) error {
+	var problems []string
+	if _, err := stack.ParseSlot(string(o.Slot)); err != nil {
+		problems = append(problems, fmt.Sprintf("slot: %v", err))
+	}
+	if strings.TrimSpace(o.Version) == "" {
+		problems = append(problems, "version: required, the version the release slot must serve")
+	}
+	if o.Until != 0 && !slices.Contains(p.Steps, o.Until) {
+		problems = append(problems, fmt.Sprintf("until: %d is not a step, want one of releaseSteps %s", o.Until, joinInts(p.Steps)))
+	}
+	if err := p.validate(); err != nil {
+		problems = append(problems, fmt.Sprintf("plan: %v", err))
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// checkStatus is the start guard on the deployed state: slot must be idle with the other slot
+// live, or be mid-release (or at 100) in a release that started from the other slot.
+func checkStatus(st Status, slot stack.Slot) error {
+	origin, err := st.Origin()
+	if err != nil {
+		return fmt.Errorf("%w: %v; the deployed stack is not in a state a release can start from", ErrRefused, err)
+	}
+	w := st.Weights.Of(slot)
+	switch {
+	case w == 0 && origin != slot.Other():
+		return fmt.Errorf("%w: %s is idle but current-slot-name is %s; the stack is half-applied: run pulumi up first", ErrRefused, slot, st.CurrentSlotName)
+	case w > 0 && w < 100 && origin == slot:
+		return fmt.Errorf("%w: a release of %s is in progress (%s, started from %s, current-slot-name %s); finish or roll it back first", ErrRefused, slot.Other(), st.Weights, slot, st.CurrentSlotName)
+	case w == 100 && origin != slot:
+		return fmt.Errorf("%w: %s carries all traffic but current-slot-name is %s; the stack is half-applied: run pulumi up first", ErrRefused, slot, st.CurrentSlotName)
+	}
+	return nil
+}
+
+// slotAtFault reports whether a health gate's reason blames the slot itself.
+func slotAtFault(reason string) bool {
+	return reason == string(gate.ReasonUnhealthy) || reason == string(gate.ReasonTimeout)
+}
+
+// interrupted turns a cancelled run into its record and error. Traffic is left where it is: a
+// cancelled pipeline is not a failing canary, and the next run resumes from the deployed state.
+func interrupted(ctx context.Context, rec *Record, slot stack.Slot, at int) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	rec.Outcome = OutcomeInterrupted
+	return fmt.Errorf("release interrupted with %s at %d%%: %w; traffic is left as it is, and a new run resumes from what the stack shows", slot, at, ctx.Err())
+}
+
+// warm runs the warm-up before a shift.
+func (c *Controller) warm(ctx context.Context, p Plan, o Options, sr *StepRecord) error {
+	res, err := c.warmer.Warmup(ctx, o.Slot, p.WarmupRequests, p.WarmupLatency)
+	sr.Warmup = &Warmup{ColdMs: res.Cold.Milliseconds(), WarmMs: res.Warm.Milliseconds(), Rounds: res.Rounds, Requests: res.Requests}
+	if err != nil {
+		sr.Warmup.Error = err.Error()
+		sr.Verdict = VerdictFail
+		c.logf("warm-up of %s failed: %v", o.Slot, err)
+		return err
+	}
+	c.logf("warm-up: %s of %d pinned requests; cold %s, warm %s (bound %s)", plural(res.Rounds, "round"), p.WarmupRequests, res.Cold.Round(time.Millisecond), res.Warm.Round(time.Millisecond), p.WarmupLatency)
+	return nil
+}
+
+// bake watches one step. It returns the reason to abort, or an error when ctx ends.
+func (c *Controller) bake(ctx context.Context, p Plan, o Options, sr *StepRecord) (string, error) {
+	start := c.clock.Now()
+	sr.BakeStarted = start
+	offsets := p.analysisOffsets()
+	if len(offsets) == 0 {
+		c.logf("no bake (bakeMinutes 0): %d%% passes unwatched", sr.To)
+		sr.Verdict = VerdictPass
+		sr.BakeEnded = start
+		return "", nil
+	}
+	c.logf("bake %s at %d%%: %d analyses, one every %s", p.Bake, sr.To, len(offsets), p.Interval)
+	errorsInARow := 0
+	for n, off := range offsets {
+		if err := c.clock.Sleep(ctx, start.Add(off).Sub(c.clock.Now())); err != nil {
+			return "", err
+		}
+		final := n == len(offsets)-1
+		since := start
+		if n > 0 {
+			since = start.Add(offsets[n-1])
+		}
+		a := c.analyse(ctx, p, o, sr.To, since, final)
+		a.N = n + 1
+		sr.Analyses = append(sr.Analyses, a)
+		// A "no" in hand is acted on even if the run was cancelled meanwhile: leaving traffic
+		// on a slot known to fail is worse than a rollback nobody waited for.
+		if ctx.Err() != nil && a.Verdict != VerdictFail {
+			return "", ctx.Err()
+		}
+		c.logf("analysis %d/%d at %d%%: %s", a.N, len(offsets), sr.To, describeAnalysis(a))
+		switch a.Verdict {
+		case VerdictFail:
+			sr.Verdict = VerdictFail
+			sr.BakeEnded = c.clock.Now()
+			return fmt.Sprintf("analysis %d at %d%% failed: %s", a.N, sr.To, failure(a)), nil
+		case VerdictError:
+			errorsInARow++
+			if errorsInARow >= errorLimit || final {
+				sr.Verdict = VerdictFail
+				sr.BakeEnded = c.clock.Now()
+				return fmt.Sprintf("analysis %d at %d%% could not run (%s), so the step cannot be passed: %s", a.N, sr.To, errorCount(errorsInARow, final), failure(a)), nil
+			}
+		default:
+			errorsInARow = 0
+		}
+	}
+	sr.Verdict = VerdictPass
+	sr.BakeEnded = c.clock.Now()
+	c.logf("bake at %d%% passed", sr.To)
+	return "", nil
+}
+
+func errorCount(n int, final bool) string {
+	if final && n < errorLimit {
+		return "the last of the bake"
+	}
+	return fmt.Sprintf("%d in a row", n)
+}
+
+// analyse runs the health gate and then, if it passed, the metrics gate over the requests since
+// the previous analysis (or the start of the bake). A failing health gate skips the metrics
+// query, since the verdict is already in and a rollback is waiting on it.
+//
+// Windows that follow one another judge every request once, at full strength: a canary that
+// starts failing just after one analysis fills the whole window of the next. A longer,
+// overlapping window would dilute a new failure with the minutes before it, and the rollback
+// could then come intervals later.
+func (c *Controller) analyse(ctx context.Context, p Plan, o Options, at int, since time.Time, final bool) Analysis {
+	a := Analysis{At: c.clock.Now()}
+	a.Health, _ = c.checkHealth(ctx, o, c.health.Check)
+	if a.Health.Verdict != VerdictPass || ctx.Err() != nil {
+		a.Verdict = a.Health.Verdict
+		return a
+	}
+	// The window never reaches back past the start of the step, so the figures describe this
+	// weight alone, and not the warm-up's cold requests before the shift.
+	window := max(c.clock.Now().Sub(since), time.Second)
+	m := c.checkMetrics(ctx, p, o, window, at, final)
+	a.Metrics = &m
+	a.Verdict = m.Verdict
+	if m.Verdict == VerdictInconclusive {
+		a.Verdict = VerdictPass
+	}
+	return a
+}
+
+// checkHealth runs one of the health gates and checks the version it reports.
+func (c *Controller) checkHealth(ctx context.Context, o Options, gateFn func(context.Context, stack.Slot) (gate.HealthResult, error)) (Check, error) {
+	t0 := c.clock.Now()
+	res, err := gateFn(ctx, o.Slot)
+	chk := Check{Version: res.Version, Attempts: res.Attempts, Ms: c.clock.Now().Sub(t0).Milliseconds()}
+	var ge *gate.GateError
+	switch {
+	case errors.As(err, &ge):
+		chk.Verdict, chk.Reason, chk.Detail = VerdictFail, string(ge.Reason), ge.Error()
+	case err != nil:
+		chk.Verdict, chk.Detail = VerdictError, err.Error()
+	case res.Version != o.Version:
+		// The gate may have been built without the version; the controller checks it anyway,
+		// because a slot that changes version under traffic is being deployed over.
+		chk.Verdict, chk.Reason = VerdictFail, string(gate.ReasonWrongVersion)
+		chk.Detail = fmt.Sprintf("%s: %s serves %q, want %q", gate.ReasonWrongVersion, o.Slot, res.Version, o.Version)
+	default:
+		chk.Verdict = VerdictPass
+	}
+	return chk, err
+}
+
+// checkMetrics runs the metrics gate over window and applies the inconclusive policy: too little
+// traffic blocks only with metricsInconclusive fail, only at the last analysis of a bake (earlier
+// ones may simply not have enough data yet), and never at 100%, where the stable slot has no
+// traffic to compare with.
+func (c *Controller) checkMetrics(ctx context.Context, p Plan, o Options, window time.Duration, at int, final bool) Check {
+	t0 := c.clock.Now()
+	res, err := c.metrics.Metrics(ctx, o.Slot, o.Slot.Other(), window)
+	chk := Check{WindowSeconds: int64(window.Round(time.Second) / time.Second), Ms: c.clock.Now().Sub(t0).Milliseconds()}
+	if res.Canary.App != "" || res.Stable.App != "" {
+		canary, stable := res.Canary, res.Stable
+		chk.Canary, chk.Stable = &canary, &stable
+	}
+	var ge *gate.GateError
+	switch {
+	case errors.As(err, &ge) && ge.Reason == gate.ReasonInconclusive:
+		chk.Verdict, chk.Detail = VerdictInconclusive, ge.Error()
+	case errors.As(err, &ge):
+		chk.Verdict, chk.Reason, chk.Detail = VerdictFail, string(ge.Reason), ge.Error()
+		return chk
+	case err != nil:
+		chk.Verdict, chk.Detail = VerdictError, err.Error()
+		return chk
+	case res.Verdict == gate.VerdictFail:
+		chk.Verdict, chk.Detail = VerdictFail, strings.Join(res.Reasons, "; ")
+		return chk
+	case res.Verdict == gate.VerdictInconclusive:
+		chk.Verdict, chk.Detail = VerdictInconclusive, strings.Join(res.Reasons, "; ")
+	default:
+		chk.Verdict, chk.Detail = VerdictPass, strings.Join(res.Reasons, "; ")
+		return chk
+	}
+	if at == 100 {
+		chk.Detail += " (at 100% the stable slot has no traffic to compare with, so this never blocks)"
+		return chk
+	}
+	if p.Thresholds.InconclusiveFails && final {
+		chk.Verdict, chk.Reason = VerdictFail, string(gate.ReasonInconclusive)
+		chk.Detail = "inconclusive at the end of the bake, and metricsInconclusive is fail: " + chk.Detail
+	}
+	return chk
+}
+
+// abort rolls the slot back after a failing analysis. The rollback runs on a context that
+// outlives a cancellation, because stopping it half-way would leave traffic on a slot known to
+// fail; the Traffic implementation bounds how long it may take.
+func (c *Controller) abort(ctx context.Context, rec *Record, slot stack.Slot, at int, reason string) error {
+	if at == 0 {
+		rec.Outcome = OutcomeAborted
+		c.logf("aborting: %s; %s carries no traffic, so there is nothing to roll back", reason, slot)
+		return fmt.Errorf("%w: %s; %s carries no traffic, nothing was rolled back", ErrAborted, reason, slot)
+	}
+	c.logf("aborting: %s", reason)
+	c.logf("rolling back: %s %d%% → 0%% (never blocked)", slot, at)
+	rb := &RollbackRec{Reason: reason, Started: c.clock.Now()}
+	rec.Rollback = rb
+	err := c.traffic.Rollback(context.WithoutCancel(ctx), slot)
+	rb.Finished = c.clock.Now()
+	if err != nil {
+		rb.Error = err.Error()
+		rec.Outcome = OutcomeRollbackFailed
+		c.logf("ROLLBACK FAILED: %v", err)
+		byHand := "blueWeight 0"
+		if slot == stack.Green {
+			byHand = "blueWeight 100"
+		}
+		return fmt.Errorf("%w: %s; %w: %w; traffic may still reach %s: roll back by hand (slotless rollback --slot %s, or %s and pulumi up)", ErrAborted, reason, ErrRollbackFailed, err, slot, slot, byHand)
+	}
+	rec.Outcome = OutcomeRolledBack
+	if st, err := c.traffic.Status(context.WithoutCancel(ctx)); err == nil {
+		rb.Weights = sharesOf(st.Weights)
+		c.logf("rolled back in %s: %s", rb.Finished.Sub(rb.Started).Round(time.Second), st.Weights)
+	} else {
+		c.logf("rolled back in %s (the weights could not be read back: %v)", rb.Finished.Sub(rb.Started).Round(time.Second), err)
+	}
+	return fmt.Errorf("%w: %s; rolled back: %s carries 0%%", ErrAborted, reason, slot)
+}
+
+// failure is the one-line cause of a failing or errored analysis.
+func failure(a Analysis) string {
+	if a.Health.Verdict != VerdictPass {
+		return "health gate: " + a.Health.Detail
+	}
+	if a.Metrics != nil {
+		return "metrics gate: " + a.Metrics.Detail
+	}
+	return a.Verdict
+}
+
+// describeAnalysis is the progress line of one analysis.
+func describeAnalysis(a Analysis) string {
+	h := a.Health
+	line := a.Verdict + "; health " + h.Verdict
+	if h.Verdict == VerdictPass {
+		line += fmt.Sprintf(" (%s in %s)", h.Version, ms(h.Ms))
+	} else {
+		return line + ": " + h.Detail
+	}
+	if m := a.Metrics; m != nil {
+		line += fmt.Sprintf("; metrics %s over %s", m.Verdict, time.Duration(m.WindowSeconds)*time.Second)
+		if m.Canary != nil && m.Stable != nil {
+			line += fmt.Sprintf(": canary %d requests, %.2f%% failed, p95 %.0f ms; stable %d requests, %.2f%% failed, p95 %.0f ms",
+				m.Canary.Requests, 100*m.Canary.FailureRate, m.Canary.P95Ms, m.Stable.Requests, 100*m.Stable.FailureRate, m.Stable.P95Ms)
+		}
+		if m.Verdict != VerdictPass && m.Detail != "" {
+			line += ": " + m.Detail
+		}
+	}
+	return line
+}
+
+// printPlan writes the plan the run is about to walk; a dry run stops after it.
+func (c *Controller) printPlan(p Plan, o Options, st Status, steps []PlannedStep) {
+	head := "release plan"
+	if o.DryRun {
+		head += " (dry run: nothing is changed)"
+	}
+	until := o.Until
+	if until == 0 {
+		until = 100
+	}
+	c.logf("%s: %s %s, releaseSteps %s, until %d%%", head, o.Slot, o.Version, joinInts(p.Steps), until)
+	c.logf("  before the first shift: the pinned health gate on %s must pass serving %s", o.Slot, o.Version)
+	c.logf("  before each shift: warm %s with %d concurrent pinned requests to its health endpoint until all answer within %s", o.Slot, p.WarmupRequests, p.WarmupLatency)
+	inconclusive := "passes"
+	if p.Thresholds.InconclusiveFails {
+		inconclusive = "fails at the last analysis of a bake below 100%"
+	}
+	c.logf("  each analysis: health gate (slot %s, version %s), then metrics gate: canary failure rate at most %+.2f points over stable, p95 at most %.2f× stable, at least %d requests each, over the requests since the previous analysis; too little traffic %s",
+		o.Slot, o.Version, 100*p.Thresholds.MaxFailureRateDelta, p.Thresholds.MaxP95Ratio, p.Thresholds.MinRequests, inconclusive)
+	for i, s := range steps {
+		if s.Resumed {
+			c.logf("  step %d: stands at %d%%: bake %s again (%d analyses), no shift", i+1, s.To, s.Bake, s.Analyses)
+			continue
+		}
+		c.logf("  step %d: %d%% → %d%%: changes %s; bake %s (%d analyses, every %s)", i+1, s.From, s.To, describeChanges(s.Changes), s.Bake, s.Analyses, p.Interval)
+	}
+	if len(steps) == 0 {
+		c.logf("  no steps: %s already carries %d%%, past %d%%", o.Slot, st.Weights.Of(o.Slot), until)
+		return
+	}
+	// What a rollback from the furthest step would change, so the blast radius of the way back
+	// is reviewed with the way forward.
+	last := steps[len(steps)-1].To
+	rb := Changes(share(o.Slot, last), share(o.Slot, 0), o.Slot.Other(), p.AlwaysReady)
+	c.logf("  on a failing analysis: roll %s back to 0%% at once, never blocked (from %d%% that changes %s)", o.Slot, last, describeChanges(rb))
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,582 @@
+package rollout
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slotless/slotless/stack"
+)
+
+func TestHealthyReleaseReachesHundred(t *testing.T) {
+	s := newScene(t)
+	p := testPlan()
+	rec, err := s.run(context.Background(), p, Options{})
+	if err != nil {
+		t.Fatalf("got error %v, want none", err)
+	}
+	if rec.Outcome != OutcomeComplete {
+		t.Errorf("outcome: got %s, want %s", rec.Outcome, OutcomeComplete)
+	}
+	if got := s.traffic.weights(); got != (stack.Weights{Green: 0, Blue: 100}) {
+		t.Errorf("traffic: got %s, want blue 100%%", got)
+	}
+	if s.traffic.name != "blue-backend" {
+		t.Errorf("current-slot-name: got %s, want blue-backend", s.traffic.name)
+	}
+	if !slices.Equal(s.traffic.shifts, []int{10, 50, 100}) {
+		t.Errorf("shifts: got %v, want [10 50 100]", s.traffic.shifts)
+	}
+	if len(rec.StepsTaken) != 3 {
+		t.Fatalf("steps: got %d, want 3", len(rec.StepsTaken))
+	}
+	for _, st := range rec.StepsTaken {
+		if st.Verdict != VerdictPass || len(st.Analyses) != 10 {
+			t.Errorf("step %d%%: got %s with %d analyses, want pass with 10", st.To, st.Verdict, len(st.Analyses))
+		}
+		if st.Warmup == nil || st.Warmup.Rounds < 1 {
+			t.Errorf("step %d%%: got warm-up %+v, want one before the shift", st.To, st.Warmup)
+		}
+		if got := st.BakeEnded.Sub(st.BakeStarted); got < p.Bake {
+			t.Errorf("step %d%%: baked %s, want at least %s", st.To, got, p.Bake)
+		}
+		for i := 1; i < len(st.Analyses); i++ {
+			// Analyses keep to the interval's grid: their own time does not push the next one.
+			if gap := st.Analyses[i].At.Sub(st.Analyses[i-1].At); gap != p.Interval {
+				t.Errorf("step %d%%: analyses %d and %d are %s apart, want %s", st.To, i, i+1, gap, p.Interval)
+			}
+		}
+	}
+	// Each metrics analysis judges the requests since the one before: one interval, which never
+	// reaches back past the start of its step.
+	for _, q := range s.logs.log() {
+		if q.window < p.Interval || q.window > p.Interval+probeTook+time.Second {
+			t.Errorf("metrics window %s: want the interval %s (plus the health probe before the query)", q.window, p.Interval)
+		}
+	}
+	if len(s.logs.log()) != 30 {
+		t.Errorf("metrics queries: got %d, want 30", len(s.logs.log()))
+	}
+	// At 100% the stable slot has no traffic: inconclusive, which does not block there.
+	last := rec.StepsTaken[2].Analyses[9]
+	if last.Metrics == nil || last.Metrics.Verdict != VerdictInconclusive || last.Verdict != VerdictPass {
+		t.Errorf("last analysis at 100%%: got %+v, want an inconclusive metrics verdict that passes", last)
+	}
+	if took := rec.Finished.Sub(rec.Started); took < 3*p.Bake {
+		t.Errorf("release took %s of fake time, want at least three bakes", took)
+	}
+}
+
+// TestFailingCanaryIsRolledBackWithinOneInterval starts the canary failing one minute into the
+// bake of its first step, in each of the ways it can fail, and checks that the rollback follows
+// the first analysis that sees it.
+func TestFailingCanaryIsRolledBackWithinOneInterval(t *testing.T) {
+	tests := []struct {
+		name   string
+		script func(s *scene, at time.Time)
+		reason string
+	}{
+		{"failure rate", func(s *scene, at time.Time) { s.logs.failCanaryFrom(at) }, "failure-rate"},
+		{"health endpoint down", func(s *scene, at time.Time) { s.app.down(stack.Blue, at) }, "unhealthy"},
+		{"slot deployed over", func(s *scene, at time.Time) { s.app.deploy(stack.Blue, at, "1.2.0-rc") }, "wrong-version"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScene(t)
+			p := testPlan()
+			// The bake of step 10% starts once the warm-up and the shift are done, so the
+			// failure is scripted from the moment the shift applied.
+			var onset, shiftedAt time.Time
+			rec, err := runWithOnsetAfterShift(context.Background(), s, p, time.Minute, &onset, &shiftedAt, tt.script)
+			if !errors.Is(err, ErrAborted) || errors.Is(err, ErrRollbackFailed) {
+				t.Fatalf("got error %v, want ErrAborted alone", err)
+			}
+			if !strings.Contains(err.Error(), tt.reason) {
+				t.Errorf("error %q does not name %s", err, tt.reason)
+			}
+			if rec.Outcome != OutcomeRolledBack || rec.Rollback == nil {
+				t.Fatalf("outcome: got %s, rollback %+v; want rolled-back", rec.Outcome, rec.Rollback)
+			}
+			if got := s.traffic.weights(); got.Blue != 0 || s.traffic.name != "green-backend" {
+				t.Errorf("after rollback: got %s, %s; want blue 0%%, green-backend", got, s.traffic.name)
+			}
+			if !slices.Equal(s.traffic.shifts, []int{10}) {
+				t.Errorf("shifts: got %v, want [10] and no further", s.traffic.shifts)
+			}
+			step := rec.StepsTaken[0]
+			failing := step.Analyses[len(step.Analyses)-1]
+			if failing.Verdict != VerdictFail {
+				t.Fatalf("last analysis: got %s, want fail", failing.Verdict)
+			}
+			for _, a := range step.Analyses[:len(step.Analyses)-1] {
+				if a.Verdict != VerdictPass {
+					t.Errorf("analysis %d before the failure: got %s, want pass", a.N, a.Verdict)
+				}
+			}
+			// The first failing probe is the first analysis after the onset, and the rollback
+			// starts as soon as it has its verdict.
+			if failing.At.Before(onset) || failing.At.Sub(onset) > p.Interval {
+				t.Errorf("first failing analysis at %s, onset %s: want within one interval (%s) after it", failing.At.Sub(epoch), onset.Sub(epoch), p.Interval)
+			}
+			if got := rec.Rollback.Started.Sub(failing.At); got > p.Interval {
+				t.Errorf("rollback started %s after the first failing probe, want at most one interval (%s)", got, p.Interval)
+			}
+			toZero := s.traffic.rollbacks[0].Sub(onset)
+			if limit := p.Interval + AnalysisHealthTimeout + queryTook + upTook; toZero > limit {
+				t.Errorf("canary failing to traffic 0: %s, want at most %s (interval + one analysis + one up)", toZero, limit)
+			}
+			t.Logf("canary failing (%s) to traffic 0: %s", tt.name, toZero)
+		})
+	}
+}
+
+// runWithOnsetAfterShift runs a release in which the canary starts failing `after` into the
+// bake of the first step: the scene's shift is wrapped so the script knows when the bake began.
+func runWithOnsetAfterShift(ctx context.Context, s *scene, p Plan, after time.Duration, onset, shiftedAt *time.Time, script func(*scene, time.Time)) (Record, error) {
+	s.traffic.onShift = func(at time.Time) {
+		if shiftedAt.IsZero() {
+			*shiftedAt = at
+			*onset = at.Add(after)
+			script(s, *onset)
+		}
+	}
+	return s.run(ctx, p, Options{})
+}
+
+// TestWorstCaseFailureToZero sweeps the moment the canary starts failing, second by second,
+// across one analysis interval of the first bake, and reports the longest time from the first
+// failing request to the canary's traffic being 0. The scripted costs are a 40 s traffic-only
+// up, 200 ms per health probe and 3 s per Log Analytics query; the delay before real telemetry
+// can be queried is not modelled.
+//
+// The bound: the failure is caught by the first analysis whose window it fills enough to
+// breach the threshold. A canary failing a share r of its requests breaches a delta d once it
+// fills d/r of a window, so at worst it began d/r of an interval before an analysis, slipped
+// under, and the next analysis catches it; then that analysis's own time and one up.
+func TestWorstCaseFailureToZero(t *testing.T) {
+	p := testPlan()
+	var worst time.Duration
+	var worstAt time.Duration
+	for off := time.Minute; off < time.Minute+p.Interval; off += time.Second {
+		s := newScene(t)
+		var onset, shiftedAt time.Time
+		_, err := runWithOnsetAfterShift(context.Background(), s, p, off, &onset, &shiftedAt, func(s *scene, at time.Time) { s.logs.failCanaryFrom(at) })
+		if !errors.Is(err, ErrAborted) || len(s.traffic.rollbacks) != 1 {
+			t.Fatalf("onset %s into the bake: got %v with %d rollbacks, want one rollback", off, err, len(s.traffic.rollbacks))
+		}
+		if d := s.traffic.rollbacks[0].Sub(onset); d > worst {
+			worst, worstAt = d, off
+		}
+	}
+	failRate := newScene(t).logs.failRate
+	under := time.Duration(float64(p.Interval) * p.Thresholds.MaxFailureRateDelta / failRate)
+	if limit := p.Interval + under + probeTook + queryTook + upTook; worst > limit {
+		t.Errorf("worst case %s, want at most %s: one interval, the %s a %.0f%% failure hides under a %.0f-point delta, one analysis and one up",
+			worst, limit, under, 100*failRate, 100*p.Thresholds.MaxFailureRateDelta)
+	}
+	t.Logf("worst case, canary failing to traffic 0: %s (onset %s into the bake; interval %s, analysis %s, up %s)", worst, worstAt, p.Interval, probeTook+queryTook, upTook)
+}
+
+// TestCrashMidStepResumesAtThatStep kills a run during a step, then starts a new one against
+// the same deployed stack, as a pipeline retry or a laptop would.
+func TestCrashMidStepResumesAtThatStep(t *testing.T) {
+	tests := []struct {
+		name  string
+		crash time.Duration // after the shift to 50% began
+	}{
+		{"during the bake", 4 * time.Minute},
+		{"during the shift, which applied", upTook / 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScene(t)
+			p := testPlan()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			s.traffic.onShiftStart = func(at time.Time, to int) {
+				if to == 50 {
+					s.clock.at(at.Add(tt.crash), cancel)
+				}
+			}
+			rec, err := s.run(ctx, p, Options{})
+			if !errors.Is(err, context.Canceled) || errors.Is(err, ErrAborted) {
+				t.Fatalf("first run: got %v, want an interruption, not an abort", err)
+			}
+			if rec.Outcome != OutcomeInterrupted {
+				t.Errorf("first run outcome: got %s, want interrupted", rec.Outcome)
+			}
+			if got := s.traffic.weights(); got.Blue != 50 || s.traffic.name != "green-backend" {
+				t.Fatalf("after the crash: got %s, %s; want blue 50%%, current-slot-name frozen at green-backend", got, s.traffic.name)
+			}
+			if len(s.traffic.rollbacks) != 0 {
+				t.Errorf("a crash rolled back %d times, want traffic left for the next run", len(s.traffic.rollbacks))
+			}
+
+			s.traffic.onShiftStart = nil
+			rec, err = s.run(context.Background(), p, Options{})
+			if err != nil {
+				t.Fatalf("second run: got %v, want none", err)
+			}
+			if !slices.Equal(s.traffic.shifts, []int{10, 50, 100}) {
+				t.Errorf("shifts over both runs: got %v, want [10 50 100]: the second run must not start again at 10", s.traffic.shifts)
+			}
+			if first := rec.StepsTaken[0]; !first.Resumed || first.To != 50 || len(first.Analyses) != 10 || first.Warmup != nil {
+				t.Errorf("second run's first step: got %+v, want 50%% resumed: its bake again, no warm-up, no shift", first)
+			}
+			if len(rec.StepsTaken) != 2 || rec.StepsTaken[1].To != 100 || rec.Outcome != OutcomeComplete {
+				t.Errorf("second run: got %d steps, outcome %s; want the resumed 50%% then 100%%, complete", len(rec.StepsTaken), rec.Outcome)
+			}
+		})
+	}
+}
+
+func TestUntilStopsAfterTheStepThatReachesIt(t *testing.T) {
+	s := newScene(t)
+	p := testPlan()
+	rec, err := s.run(context.Background(), p, Options{Until: 50})
+	if err != nil {
+		t.Fatalf("got %v, want none", err)
+	}
+	if rec.Outcome != OutcomePaused || !slices.Equal(s.traffic.shifts, []int{10, 50}) || s.traffic.weights().Blue != 50 {
+		t.Fatalf("got outcome %s, shifts %v, traffic %s; want paused at 50 after [10 50]", rec.Outcome, s.traffic.shifts, s.traffic.weights())
+	}
+	if st := rec.StepsTaken[1]; st.To != 50 || len(st.Analyses) != 10 || st.Verdict != VerdictPass {
+		t.Errorf("step 50%%: got %+v, want a full bake that passed", st)
+	}
+
+	// A rerun of the same stage after an approval: it bakes 50% again and stops.
+	rec, err = s.run(context.Background(), p, Options{Until: 50})
+	if err != nil || rec.Outcome != OutcomePaused || len(rec.StepsTaken) != 1 || !rec.StepsTaken[0].Resumed || len(s.traffic.shifts) != 2 {
+		t.Errorf("rerun with --until 50: got %v, %s, %d steps, shifts %v; want one resumed bake and no shift", err, rec.Outcome, len(rec.StepsTaken), s.traffic.shifts)
+	}
+	// An earlier stage run again changes nothing.
+	rec, err = s.run(context.Background(), p, Options{Until: 10})
+	if err != nil || rec.Outcome != OutcomeNothingToDo || len(rec.StepsTaken) != 0 {
+		t.Errorf("rerun with --until 10: got %v, %s, %d steps; want nothing to do", err, rec.Outcome, len(rec.StepsTaken))
+	}
+	// The next stage takes it to GA.
+	rec, err = s.run(context.Background(), p, Options{Until: 100})
+	if err != nil || rec.Outcome != OutcomeComplete || !slices.Equal(s.traffic.shifts, []int{10, 50, 100}) {
+		t.Errorf("--until 100: got %v, %s, shifts %v; want complete after [10 50 100]", err, rec.Outcome, s.traffic.shifts)
+	}
+}
+
+func TestDryRunChangesNothing(t *testing.T) {
+	tests := []struct {
+		name        string
+		blue        int
+		name_       string
+		alwaysReady int
+		want        []string
+	}{
+		{"fresh release", 0, "green-backend", 0, []string{
+			"release plan (dry run: nothing is changed): blue 1.1.0, releaseSteps 10, 50, 100, until 100%",
+			"step 1: 0% → 10%: changes pool weights only; bake 10m0s (10 analyses, every 1m0s)",
+			"step 2: 10% → 50%: changes pool weights only;",
+			"step 3: 50% → 100%: changes pool weights + current-slot-name green-backend → blue-backend;",
+			"roll blue back to 0% at once, never blocked (from 100% that changes pool weights + current-slot-name blue-backend → green-backend)",
+		}},
+		{"with always-ready instances", 0, "green-backend", 2, []string{
+			"step 1: 0% → 10%: changes pool weights + blue app alwaysReady 0 → 2;",
+			"step 2: 10% → 50%: changes pool weights only;",
+			"step 3: 50% → 100%: changes pool weights + current-slot-name green-backend → blue-backend + green app alwaysReady 2 → 0;",
+		}},
+		{"resumed", 50, "green-backend", 0, []string{
+			"step 1: stands at 50%: bake 10m0s again (10 analyses), no shift",
+			"step 2: 50% → 100%: changes pool weights + current-slot-name green-backend → blue-backend;",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScene(t)
+			s.traffic.w, s.traffic.name = share(stack.Blue, tt.blue), tt.name_
+			p := testPlan()
+			p.AlwaysReady = tt.alwaysReady
+			var out strings.Builder
+			// Only Status is given: a dry run needs nothing else.
+			rec, err := New(s.clock, s.traffic, nil, nil, nil, &out).Run(context.Background(), p, Options{Slot: stack.Blue, Version: "1.1.0", DryRun: true})
+			if err != nil {
+				t.Fatalf("got %v, want none", err)
+			}
+			if rec.Outcome != OutcomeDryRun || len(s.traffic.shifts) != 0 || len(s.traffic.rollbacks) != 0 || s.app.count() != 0 || len(s.logs.log()) != 0 {
+				t.Errorf("got outcome %s, shifts %v, rollbacks %d, %d health requests, %d queries; want a dry run that touched nothing",
+					rec.Outcome, s.traffic.shifts, len(s.traffic.rollbacks), s.app.count(), len(s.logs.log()))
+			}
+			if len(rec.Planned) == 0 || rec.Planned[len(rec.Planned)-1].To != 100 {
+				t.Errorf("planned: got %+v, want the steps up to 100", rec.Planned)
+			}
+			if got := s.clock.Now(); !got.Equal(epoch) {
+				t.Errorf("a dry run took %s of fake time, want none", got.Sub(epoch))
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output\n%s\nwant it to contain %q", out.String(), w)
+				}
+			}
+		})
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(s *scene, p *Plan, o *Options)
+		want    error
+		message string
+	}{
+		{"wrong version", func(s *scene, _ *Plan, _ *Options) { s.app.deploy(stack.Blue, epoch, "1.0.9") }, ErrRefused, `wrong-version`},
+		{"slot down", func(s *scene, _ *Plan, _ *Options) { s.app.down(stack.Blue, epoch) }, ErrRefused, "does not pass the health gate serving 1.1.0: unhealthy"},
+		{"the other slot's release in progress", func(s *scene, _ *Plan, _ *Options) {
+			s.traffic.w, s.traffic.name = stack.Weights{Green: 40, Blue: 60}, "blue-backend"
+		}, ErrRefused, "a release of green is in progress"},
+		{"idle but half-applied", func(s *scene, _ *Plan, _ *Options) { s.traffic.name = "blue-backend" }, ErrRefused, "blue is idle but current-slot-name is blue-backend"},
+		{"unknown current-slot-name", func(s *scene, _ *Plan, _ *Options) { s.traffic.name = "" }, ErrRefused, `current-slot-name "" is neither green-backend nor blue-backend`},
+		{"step above maxStep", func(_ *scene, p *Plan, _ *Options) { p.MaxStep = 40 }, ErrRefused, "releaseSteps: the step from 50 to 100 is 50 points, more than maxStep 40"},
+		{"resumed with another version", func(s *scene, _ *Plan, _ *Options) {
+			s.traffic.w = stack.Weights{Green: 50, Blue: 50}
+			s.app.deploy(stack.Blue, epoch, "1.1.1")
+		}, ErrRefused, "blue still carries 50%: roll it back if the slot is at fault"},
+		{"until not a step", func(_ *scene, _ *Plan, o *Options) { o.Until = 30 }, ErrInvalid, "until: 30 is not a step, want one of releaseSteps 10, 50, 100"},
+		{"no version", func(_ *scene, _ *Plan, o *Options) { o.Version = " " }, ErrInvalid, "version: required"},
+		{"no slot", func(_ *scene, _ *Plan, o *Options) { o.Slot = "red" }, ErrInvalid, `slot: "red" is not a slot`},
+		{"plan not ending at 100", func(_ *scene, p *Plan, _ *Options) { p.Steps = []int{10, 50} }, ErrInvalid, "want ascending steps ending at 100"},
+		{"interval above the bake", func(_ *scene, p *Plan, _ *Options) { p.Interval = time.Hour }, ErrInvalid, "analysis interval 1h0m0s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScene(t)
+			p := testPlan()
+			o := Options{Slot: stack.Blue, Version: "1.1.0"}
+			tt.setup(s, &p, &o)
+			before := s.traffic.weights()
+			rec, err := New(s.clock, s.traffic, s.health, s.metrics, s.warmer, &s.out).Run(context.Background(), p, o)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("got %v, want %v", err, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.message) {
+				t.Errorf("got %q, want it to contain %q", err, tt.message)
+			}
+			if errors.Is(err, ErrAborted) {
+				t.Errorf("got %v, want a refusal, not an abort", err)
+			}
+			wantOutcome := OutcomeRefused
+			if errors.Is(err, ErrInvalid) {
+				wantOutcome = OutcomeInvalid
+			}
+			if rec.Outcome != wantOutcome || len(s.traffic.shifts) != 0 || len(s.traffic.rollbacks) != 0 || s.traffic.weights() != before {
+				t.Errorf("got outcome %s, shifts %v, rollbacks %d; want a refusal that moved nothing", rec.Outcome, s.traffic.shifts, len(s.traffic.rollbacks))
+			}
+		})
+	}
+}
+
+// TestResumedReleaseOfAFailingSlotRollsBack: a resumed release whose slot is down is a failing
+// analysis, not a refusal that would leave its traffic on it.
+func TestResumedReleaseOfAFailingSlotRollsBack(t *testing.T) {
+	s := newScene(t)
+	s.traffic.w = stack.Weights{Green: 50, Blue: 50}
+	s.app.down(stack.Blue, epoch)
+	rec, err := s.run(context.Background(), testPlan(), Options{})
+	if !errors.Is(err, ErrAborted) || errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "unhealthy") {
+		t.Fatalf("got %v, want an abort naming the unhealthy slot", err)
+	}
+	if rec.Outcome != OutcomeRolledBack || s.traffic.weights().Blue != 0 || len(s.traffic.shifts) != 0 {
+		t.Errorf("got %s, blue %d%%, shifts %v; want rolled back with no shift", rec.Outcome, s.traffic.weights().Blue, s.traffic.shifts)
+	}
+}
+
+// TestCancelDuringTheRollbackDoesNotCutItShort: Ctrl-C, or a cancelled pipeline, arriving while
+// the rollback runs must not leave traffic on the failing slot.
+func TestCancelDuringTheRollbackDoesNotCutItShort(t *testing.T) {
+	s := newScene(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var onset, shiftedAt time.Time
+	s.traffic.onRollbackStart = func(at time.Time) { s.clock.at(at.Add(upTook/4), cancel) }
+	rec, err := runWithOnsetAfterShift(ctx, s, testPlan(), time.Minute, &onset, &shiftedAt, func(s *scene, at time.Time) { s.logs.failCanaryFrom(at) })
+	if ctx.Err() == nil {
+		t.Fatal("the scene did not cancel during the rollback")
+	}
+	if !errors.Is(err, ErrAborted) || rec.Outcome != OutcomeRolledBack {
+		t.Fatalf("got %v, %s; want the failing analysis acted on", err, rec.Outcome)
+	}
+	if got := s.traffic.weights(); got.Blue != 0 || len(s.traffic.rollbacks) != 1 {
+		t.Errorf("got %s after %d rollbacks, want blue at 0%% after one", got, len(s.traffic.rollbacks))
+	}
+}
+
+func TestRollbackFailureReportsBoth(t *testing.T) {
+	s := newScene(t)
+	s.traffic.rollbackErr = errors.New("pulumi up: [409] Another update is currently in progress")
+	var onset, shiftedAt time.Time
+	rec, err := runWithOnsetAfterShift(context.Background(), s, testPlan(), time.Minute, &onset, &shiftedAt, func(s *scene, at time.Time) { s.logs.failCanaryFrom(at) })
+	if !errors.Is(err, ErrAborted) || !errors.Is(err, ErrRollbackFailed) {
+		t.Fatalf("got %v, want ErrAborted and ErrRollbackFailed", err)
+	}
+	for _, w := range []string{"failure-rate", "Another update is currently in progress", "slotless rollback --slot blue"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+	if rec.Outcome != OutcomeRollbackFailed || rec.Rollback == nil || rec.Rollback.Error == "" {
+		t.Errorf("got outcome %s, rollback %+v; want rollback-failed with its error", rec.Outcome, rec.Rollback)
+	}
+}
+
+func TestShiftFailureIsNotAnAbort(t *testing.T) {
+	s := newScene(t)
+	blocked := errors.New("blocked by a guard rail: the preview changes more than traffic")
+	s.traffic.shiftErr = blocked
+	rec, err := s.run(context.Background(), testPlan(), Options{})
+	if !errors.Is(err, blocked) || errors.Is(err, ErrAborted) {
+		t.Fatalf("got %v, want the shift's own error and no abort", err)
+	}
+	if rec.Outcome != OutcomeFailed || len(s.traffic.rollbacks) != 0 {
+		t.Errorf("got outcome %s and %d rollbacks, want failed with none", rec.Outcome, len(s.traffic.rollbacks))
+	}
+}
+
+func TestAnalysesThatCannotRun(t *testing.T) {
+	t.Run("one blip is tolerated", func(t *testing.T) {
+		s := newScene(t)
+		s.logs.errorsToGive = 1
+		rec, err := s.run(context.Background(), testPlan(), Options{Until: 10})
+		if err != nil || rec.Outcome != OutcomePaused {
+			t.Fatalf("got %v, %s; want paused at 10", err, rec.Outcome)
+		}
+		if got := rec.StepsTaken[0].Analyses[0].Verdict; got != VerdictError {
+			t.Errorf("first analysis: got %s, want error", got)
+		}
+	})
+	t.Run("two in a row abort", func(t *testing.T) {
+		s := newScene(t)
+		s.logs.errorsToGive = 2
+		rec, err := s.run(context.Background(), testPlan(), Options{})
+		if !errors.Is(err, ErrAborted) || !strings.Contains(err.Error(), "could not run (2 in a row)") {
+			t.Fatalf("got %v, want an abort after two analyses that could not run", err)
+		}
+		if rec.Outcome != OutcomeRolledBack || s.traffic.weights().Blue != 0 {
+			t.Errorf("got %s with blue at %d%%, want rolled back", rec.Outcome, s.traffic.weights().Blue)
+		}
+	})
+}
+
+func TestInconclusivePolicy(t *testing.T) {
+	tests := []struct {
+		name     string
+		fails    bool
+		until    int
+		wantErr  bool
+		analyses int
+	}{
+		{"pass lets thin traffic through", false, 10, false, 10},
+		{"fail blocks at the end of a bake, not before", true, 10, true, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScene(t)
+			s.logs.totalPerSecond = 0.1 // 6 requests a minute: always under metricsMinRequests
+			p := testPlan()
+			p.Thresholds.InconclusiveFails = tt.fails
+			rec, err := s.run(context.Background(), p, Options{Until: tt.until})
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("got %v, want error %v", err, tt.wantErr)
+			}
+			if got := len(rec.StepsTaken[0].Analyses); got != tt.analyses {
+				t.Errorf("analyses at 10%%: got %d, want %d", got, tt.analyses)
+			}
+			if tt.wantErr && !strings.Contains(err.Error(), "inconclusive at the end of the bake") {
+				t.Errorf("got %v, want the inconclusive policy named", err)
+			}
+		})
+	}
+
+	// At 100% the comparison has no baseline, so even with fail a resumed GA bake passes.
+	s := newScene(t)
+	s.traffic.w, s.traffic.name = stack.Weights{Blue: 100}, "blue-backend"
+	s.logs.totalPerSecond = 0.1
+	p := testPlan()
+	p.Thresholds.InconclusiveFails = true
+	rec, err := s.run(context.Background(), p, Options{})
+	if err != nil || rec.Outcome != OutcomeComplete {
+		t.Errorf("GA bake with thin traffic: got %v, %s; want complete", err, rec.Outcome)
+	}
+}
+
+func TestWarmupFailure(t *testing.T) {
+	t.Run("before any traffic: abort, nothing to roll back", func(t *testing.T) {
+		s := newScene(t)
+		w := &countingWarmer{err: errors.New("no round of 10 requests all answered within 1s")}
+		s.warmer = w
+		rec, err := s.run(context.Background(), testPlan(), Options{})
+		if !errors.Is(err, ErrAborted) || rec.Outcome != OutcomeAborted || len(s.traffic.shifts) != 0 || len(s.traffic.rollbacks) != 0 {
+			t.Errorf("got %v, %s, shifts %v, %d rollbacks; want an abort that moved nothing", err, rec.Outcome, s.traffic.shifts, len(s.traffic.rollbacks))
+		}
+	})
+	t.Run("with traffic: roll back", func(t *testing.T) {
+		s := newScene(t)
+		s.traffic.w = stack.Weights{Green: 90, Blue: 10}
+		s.warmer = &countingWarmer{err: errors.New("no round of 10 requests all answered within 1s")}
+		rec, err := s.run(context.Background(), testPlan(), Options{})
+		if !errors.Is(err, ErrAborted) || rec.Outcome != OutcomeRolledBack || s.traffic.weights().Blue != 0 {
+			t.Errorf("got %v, %s, blue %d%%; want rolled back", err, rec.Outcome, s.traffic.weights().Blue)
+		}
+	})
+}
+
+func TestReleaseOfGreen(t *testing.T) {
+	s := newScene(t)
+	s.traffic.w, s.traffic.name = stack.Weights{Blue: 100}, "blue-backend"
+	s.app.deploy(stack.Green, epoch, "1.2.0")
+	s.health.Start.ExpectVersion, s.health.Analysis.ExpectVersion = "1.2.0", "1.2.0"
+	rec, err := s.run(context.Background(), testPlan(), Options{Slot: stack.Green, Version: "1.2.0", Until: 50})
+	if err != nil || rec.Outcome != OutcomePaused {
+		t.Fatalf("got %v, %s; want paused at 50", err, rec.Outcome)
+	}
+	if got := s.traffic.weights(); got != (stack.Weights{Green: 50, Blue: 50}) || s.traffic.name != "blue-backend" {
+		t.Errorf("got %s, %s; want 50/50 with current-slot-name frozen at blue-backend", got, s.traffic.name)
+	}
+}
+
+func TestRecordJSON(t *testing.T) {
+	s := newScene(t)
+	rec, err := s.run(context.Background(), testPlan(), Options{Until: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"slot", "version", "steps", "from", "currentSlotName", "started", "finished", "outcome", "planned", "start", "stepRecords"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("record has no %q: %s", k, b)
+		}
+	}
+	steps := got["stepRecords"].([]any)
+	step := steps[0].(map[string]any)
+	for _, k := range []string{"from", "to", "warmup", "shiftStarted", "shiftFinished", "weights", "bakeStarted", "bakeEnded", "analyses", "verdict"} {
+		if _, ok := step[k]; !ok {
+			t.Errorf("step record has no %q", k)
+		}
+	}
+	a := step["analyses"].([]any)[0].(map[string]any)
+	m := a["metrics"].(map[string]any)
+	for _, k := range []string{"verdict", "windowSeconds", "canary", "stable"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("metrics check has no %q: %v", k, m)
+		}
+	}
+	if fmt.Sprint(step["weights"]) != "map[blue:10 green:90]" {
+		t.Errorf("step weights: got %v, want green 90 blue 10", step["weights"])
+	}
+}

@@ -1,0 +1,457 @@
+package rollout
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/monitor/azquery"
+
+	"github.com/slotless/slotless/stack"
+)
+
+// This file is the scripted world the controller is tested in: one fake clock; a fake deployed
+// stack (the only fake of production code, standing in for the traffic-only shift path); a
+// scripted health endpoint that answers as APIM with slot pinning would; and a scripted Log
+// Analytics query API behind the real azquery client. The real gates, adapters and warmer run
+// against them.
+
+// epoch is when every scene starts.
+var epoch = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+
+// fakeClock jumps instead of sleeping. Hooks fire when time passes their instant, which is how
+// a scene crashes a run at a chosen moment.
+type fakeClock struct {
+	mu    sync.Mutex
+	now   time.Time
+	hooks []hook
+}
+
+type hook struct {
+	at time.Time
+	fn func()
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: epoch} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// at registers fn to run once time reaches t.
+func (c *fakeClock) at(t time.Time, fn func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.hooks = append(c.hooks, hook{t, fn})
+}
+
+// advance moves time forward by d, firing due hooks on the way, and stops at the first hook
+// that leaves ctx done, as a crash would. Operations that complete whatever happens (an up
+// under way, an HTTP answer) pass context.Background().
+func (c *fakeClock) advance(ctx context.Context, d time.Duration) {
+	c.mu.Lock()
+	target := c.now.Add(d)
+	for {
+		next := -1
+		for i, h := range c.hooks {
+			if !h.at.After(target) && (next < 0 || h.at.Before(c.hooks[next].at)) {
+				next = i
+			}
+		}
+		if next < 0 {
+			break
+		}
+		h := c.hooks[next]
+		c.hooks = append(c.hooks[:next], c.hooks[next+1:]...)
+		if h.at.After(c.now) {
+			c.now = h.at
+		}
+		c.mu.Unlock()
+		h.fn()
+		c.mu.Lock()
+		if ctx.Err() != nil {
+			c.mu.Unlock()
+			return
+		}
+	}
+	c.now = target
+	c.mu.Unlock()
+}
+
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d > 0 {
+		c.advance(ctx, d)
+	}
+	return ctx.Err()
+}
+
+// fakeTraffic is a deployed stack that follows the program's rules for current-slot-name: it
+// follows the live slot at 0 and 100 and stays frozen while both slots carry traffic.
+type fakeTraffic struct {
+	mu          sync.Mutex
+	clock       *fakeClock
+	w           stack.Weights
+	name        string
+	upTook      time.Duration // one traffic-only up, a shift's or a rollback's
+	shifts      []int
+	rollbacks   []time.Time // when each rollback had applied
+	shiftErr    error
+	rollbackErr error
+	// onShiftStart runs as a shift begins, onShift once it has applied.
+	onShiftStart    func(at time.Time, to int)
+	onShift         func(at time.Time)
+	onRollbackStart func(at time.Time)
+}
+
+func (f *fakeTraffic) Status(context.Context) (Status, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return Status{Weights: f.w, CurrentSlotName: f.name}, nil
+}
+
+func (f *fakeTraffic) apply(w stack.Weights) {
+	f.w = w
+	if !w.SlotNameFrozen() {
+		f.name = w.CurrentSlotName()
+	}
+}
+
+func (f *fakeTraffic) Shift(_ context.Context, slot stack.Slot, to int) error {
+	if f.onShiftStart != nil {
+		f.onShiftStart(f.clock.Now(), to)
+	}
+	f.clock.advance(context.Background(), f.upTook)
+	f.mu.Lock()
+	if f.shiftErr != nil {
+		f.mu.Unlock()
+		return f.shiftErr
+	}
+	f.shifts = append(f.shifts, to)
+	f.apply(share(slot, to))
+	f.mu.Unlock()
+	if f.onShift != nil {
+		f.onShift(f.clock.Now())
+	}
+	return nil
+}
+
+func (f *fakeTraffic) Rollback(ctx context.Context, slot stack.Slot) error {
+	if f.onRollbackStart != nil {
+		f.onRollbackStart(f.clock.Now())
+	}
+	// As a real up does, a rollback whose context ends before it applied does not apply.
+	f.clock.advance(ctx, f.upTook)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rollbackErr != nil {
+		return f.rollbackErr
+	}
+	f.apply(share(slot, 0))
+	f.rollbacks = append(f.rollbacks, f.clock.Now())
+	return nil
+}
+
+func (f *fakeTraffic) weights() stack.Weights {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.w
+}
+
+// scriptedApp is the API's health endpoint as APIM serves it with slot pinning: a request with
+// the slot header and the right token reaches that slot; each answer takes probeTook.
+type scriptedApp struct {
+	mu        sync.Mutex
+	clock     *fakeClock
+	token     string
+	version   map[stack.Slot]string
+	redeploy  map[stack.Slot]redeploy // a version that lands on a slot at a given time
+	downFrom  map[stack.Slot]time.Time
+	probeTook time.Duration
+	requests  int
+}
+
+type redeploy struct {
+	at      time.Time
+	version string
+}
+
+func (a *scriptedApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := a.clock.Now()
+	a.clock.advance(context.Background(), a.probeTook)
+	a.mu.Lock()
+	a.requests++
+	slot := stack.Green
+	if s, err := stack.ParseSlot(r.Header.Get(headerPinSlot)); err == nil && r.Header.Get(headerPinToken) == a.token {
+		slot = s
+	}
+	version := a.version[slot]
+	if rd, ok := a.redeploy[slot]; ok && !now.Before(rd.at) {
+		version = rd.version
+	}
+	down := !a.downFrom[slot].IsZero() && !now.Before(a.downFrom[slot])
+	a.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Slot", string(slot))
+	w.Header().Set("X-Version", version)
+	status, word := http.StatusOK, "ok"
+	if down {
+		status, word = http.StatusServiceUnavailable, "unhealthy"
+	}
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"status":%q,"slot":%q,"version":%q,"checks":{"config":{"status":%q}}}`, word, slot, version, word)
+}
+
+// down makes slot's health endpoint fail from at on.
+func (a *scriptedApp) down(slot stack.Slot, at time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.downFrom[slot] = at
+}
+
+// deploy lands version on slot at at, as a deployment over a slot carrying traffic would.
+func (a *scriptedApp) deploy(slot stack.Slot, at time.Time, version string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.redeploy[slot] = redeploy{at, version}
+}
+
+func (a *scriptedApp) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.requests
+}
+
+// scriptedLogs is the Log Analytics query API with request figures that follow the deployed
+// weights: totalPerSecond requests split by weight, a base failure rate, and from failFrom on a
+// canary failing failRate of its requests. Each query takes queryTook.
+type scriptedLogs struct {
+	mu             sync.Mutex
+	clock          *fakeClock
+	traffic        *fakeTraffic
+	totalPerSecond float64
+	failFrom       time.Time
+	failRate       float64
+	errorsToGive   int // the next queries answer 500
+	queryTook      time.Duration
+	queries        []loggedQuery
+}
+
+type loggedQuery struct {
+	at     time.Time
+	window time.Duration
+}
+
+var (
+	agoRE  = regexp.MustCompile(`ago\((\d+)s\)`)
+	appsRE = regexp.MustCompile(`in~ \("([^"]+)", "([^"]+)"\)`)
+)
+
+func (l *scriptedLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var body struct{ Query string }
+	_ = json.NewDecoder(r.Body).Decode(&body)
+	now := l.clock.Now()
+	l.clock.advance(context.Background(), l.queryTook)
+	m, apps := agoRE.FindStringSubmatch(body.Query), appsRE.FindStringSubmatch(body.Query)
+	if m == nil || apps == nil {
+		http.Error(w, `{"error":{"code":"BadArgumentError","message":"unexpected query"}}`, http.StatusBadRequest)
+		return
+	}
+	secs, _ := strconv.Atoi(m[1])
+	window := time.Duration(secs) * time.Second
+	l.mu.Lock()
+	l.queries = append(l.queries, loggedQuery{now, window})
+	if l.errorsToGive > 0 {
+		l.errorsToGive--
+		l.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		fmt.Fprint(w, `{"error":{"code":"InternalServerError","message":"scripted outage"}}`)
+		return
+	}
+	failFrom, failRate, total := l.failFrom, l.failRate, l.totalPerSecond
+	l.mu.Unlock()
+
+	weights := l.traffic.weights()
+	var rows [][]any
+	for i, app := range apps[1:] {
+		slot := appSlot(app)
+		reqs := int64(total * float64(weights.Of(slot)) / 100 * window.Seconds())
+		if reqs == 0 {
+			continue // KQL's summarize emits no row for an app without requests
+		}
+		failed := float64(reqs) * 0.001
+		if i == 0 && !failFrom.IsZero() {
+			// The canary fails failRate of its requests since failFrom: the share of the window
+			// after that instant.
+			since := failFrom
+			if start := now.Add(-window); start.After(since) {
+				since = start
+			}
+			if overlap := now.Sub(since); overlap > 0 {
+				failed += float64(reqs) * failRate * overlap.Seconds() / window.Seconds()
+			}
+		}
+		f := int64(failed)
+		rows = append(rows, []any{app, reqs, f, float64(f) / float64(reqs), 120.0})
+	}
+	b, _ := json.Marshal(map[string]any{"tables": []any{map[string]any{
+		"name": "PrimaryResult",
+		"columns": []map[string]string{
+			{"name": "AppRoleName", "type": "string"}, {"name": "Requests", "type": "long"}, {"name": "Failed", "type": "long"},
+			{"name": "FailureRate", "type": "real"}, {"name": "P95DurationMs", "type": "real"},
+		},
+		"rows": rows,
+	}}})
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// failCanaryFrom makes the canary fail from at on.
+func (l *scriptedLogs) failCanaryFrom(at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.failFrom = at
+}
+
+func (l *scriptedLogs) log() []loggedQuery {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]loggedQuery(nil), l.queries...)
+}
+
+// App names as the stack outputs give them.
+var apps = map[stack.Slot]string{stack.Green: "slotless-3e4d7f-green", stack.Blue: "slotless-3e4d7f-blue"}
+
+func appSlot(app string) stack.Slot {
+	if app == apps[stack.Blue] {
+		return stack.Blue
+	}
+	return stack.Green
+}
+
+// fakeCredential hands out a fixed token, standing in for DefaultAzureCredential.
+type fakeCredential struct{}
+
+func (fakeCredential) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: "fake-token", ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// scene wires it all together. Durations are fake time: a traffic-only up takes 40 s, a health
+// probe 200 ms and a Log Analytics query 3 s.
+type scene struct {
+	t       *testing.T
+	clock   *fakeClock
+	traffic *fakeTraffic
+	app     *scriptedApp
+	logs    *scriptedLogs
+	health  GateHealth
+	metrics GateMetrics
+	warmer  Warmer
+	out     bytes.Buffer
+}
+
+const (
+	upTook    = 40 * time.Second
+	probeTook = 200 * time.Millisecond
+	queryTook = 3 * time.Second
+	testToken = "pin-token-0123456789abcdef"
+)
+
+// newScene starts with green live on 1.0.0 and blue idle, deployed with 1.1.0.
+func newScene(t *testing.T) *scene {
+	t.Helper()
+	clock := newFakeClock()
+	s := &scene{t: t, clock: clock}
+	s.traffic = &fakeTraffic{clock: clock, w: stack.Weights{Green: 100}, name: "green-backend", upTook: upTook}
+	s.app = &scriptedApp{clock: clock, token: testToken, probeTook: probeTook,
+		version:  map[stack.Slot]string{stack.Green: "1.0.0", stack.Blue: "1.1.0"},
+		redeploy: map[stack.Slot]redeploy{}, downFrom: map[stack.Slot]time.Time{}}
+	appSrv := httptest.NewServer(s.app)
+	t.Cleanup(appSrv.Close)
+	s.logs = &scriptedLogs{clock: clock, traffic: s.traffic, totalPerSecond: 100, failRate: 0.2, queryTook: queryTook}
+	logsSrv := httptest.NewTLSServer(s.logs)
+	t.Cleanup(logsSrv.Close)
+
+	s.health = NewGateHealth(appSrv.URL+"/slotless/health", nil, testToken, "1.1.0", nil)
+	// Real-time knobs of the real gate, short so a failing slot does not hold the test up.
+	s.health.Start.Interval, s.health.Start.Timeout = 10*time.Millisecond, 500*time.Millisecond
+	s.health.Analysis.Interval, s.health.Analysis.Timeout = 10*time.Millisecond, 150*time.Millisecond
+	client, err := azquery.NewLogsClient(fakeCredential{}, &azquery.LogsClientOptions{ClientOptions: azcore.ClientOptions{
+		Cloud: cloud.Configuration{Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
+			azquery.ServiceNameLogs: {Endpoint: logsSrv.URL + "/v1", Audience: "https://api.loganalytics.io"},
+		}},
+		Transport: logsSrv.Client(),
+		Retry:     policy.RetryOptions{MaxRetries: -1},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.metrics = GateMetrics{Client: client, WorkspaceID: "00000000-0000-0000-0000-000000000001", Apps: apps, Thresholds: testPlan().Thresholds}
+	s.warmer = &HTTPWarmer{URL: appSrv.URL + "/slotless/health", PinToken: testToken, Timeout: 2 * time.Second, Pause: 10 * time.Millisecond}
+	return s
+}
+
+// testPlan is the stack's default plan.
+func testPlan() Plan {
+	c, err := stack.Parse(func(k string) (string, bool) {
+		v, ok := map[string]string{"azure-native:location": "westeurope", "publisherEmail": "ops@example.com"}[k]
+		return v, ok
+	})
+	if err != nil {
+		panic(err)
+	}
+	p, err := NewPlan(c)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+func (s *scene) controller() *Controller {
+	return New(s.clock, s.traffic, s.health, s.metrics, s.warmer, &s.out)
+}
+
+// run releases blue 1.1.0 with plan p.
+func (s *scene) run(ctx context.Context, p Plan, o Options) (Record, error) {
+	if o.Slot == "" {
+		o.Slot = stack.Blue
+	}
+	if o.Version == "" {
+		o.Version = "1.1.0"
+	}
+	s.metrics.Thresholds = p.Thresholds
+	rec, err := s.controller().Run(ctx, p, o)
+	s.t.Logf("progress:\n%s", s.out.String())
+	s.out.Reset()
+	return rec, err
+}
+
+// countingWarmer stands in for the warmer where a test needs it to fail.
+type countingWarmer struct {
+	calls int
+	err   error
+}
+
+func (w *countingWarmer) Warmup(context.Context, stack.Slot, int, time.Duration) (WarmupResult, error) {
+	w.calls++
+	return WarmupResult{Cold: 3 * time.Second, Rounds: 1, Requests: 10}, w.err
+}
