@@ -21,6 +21,10 @@ const (
 	OutStorageAccount    = "storageAccountName"
 	// OutWorkspaceID is the Log Analytics workspace id (a GUID) the metrics gate queries.
 	OutWorkspaceID = "logAnalyticsWorkspaceId"
+	// OutCurrentSlotName is the deployed current-slot-name: frozen while a release is in
+	// progress, it says which slot the release started from, so a rollback knows which way is
+	// back without reading git history or the local stack file.
+	OutCurrentSlotName = "currentSlotName"
 )
 
 // OutAppName names a slot's function app output, e.g. greenAppName.
@@ -49,6 +53,7 @@ func exportOutputs(ctx *pulumi.Context, cfg *Config, n Names, rg pulumi.StringIn
 	ctx.Export(OutAppInsightsName, mon.AppInsights.Name)
 	ctx.Export(OutStorageAccount, st.Account.Name)
 	ctx.Export(OutWorkspaceID, mon.Workspace.CustomerId)
+	ctx.Export(OutCurrentSlotName, gw.CurrentSlot.Value)
 	for _, s := range Slots {
 		ctx.Export(OutAppName(s), colours[s].App.Name)
 		ctx.Export(OutHostname(s), colours[s].Hostname)

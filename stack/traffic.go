@@ -1,6 +1,9 @@
 package stack
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Slot is one of the two colours a release alternates between.
 type Slot string
@@ -33,6 +36,17 @@ func (s Slot) Other() Slot {
 
 // BackendID is the APIM backend id of a slot; current-slot-name holds one of these.
 func (s Slot) BackendID() string { return string(s) + "-backend" }
+
+// SlotOfBackendID reads a current-slot-name value back into a slot. Backend ids in a shared
+// API Management service carry a per-stack prefix, so the id is matched by its suffix.
+func SlotOfBackendID(id string) (Slot, bool) {
+	for _, s := range Slots {
+		if id == s.BackendID() || strings.HasSuffix(id, "-"+s.BackendID()) {
+			return s, true
+		}
+	}
+	return "", false
+}
 
 // Weights is the share of API traffic, in percent, that the pool sends to each slot. The two
 // always sum to 100; the stack config is the only place they are set.

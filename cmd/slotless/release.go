@@ -28,6 +28,7 @@ type releaseOptions struct {
 	stack, dir, slot string
 	to               int
 	force, writeOnly bool
+	allowOther       bool
 	apiURL, url      string
 	healthTimeout    time.Duration
 }
@@ -36,36 +37,42 @@ type releaseOptions struct {
 var releaseHelp = map[string]struct{ use, short, long, example string }{
 	"shift": {
 		use:   "shift",
-		short: "Set one slot's share of traffic, guarded, then pulumi up",
-		long: `Shift sets the slot's share of API traffic to --to percent: it edits blueWeight (and
-greenWeight, when the stack sets it) and runs pulumi up through the Automation API,
-printing what changed. It needs the Pulumi CLI and a logged-in backend, unless
---write-only.
+		short: "Set one slot's share of traffic, guarded; apply the traffic resources alone",
+		long: `Shift sets the slot's share of API traffic to --to percent. It reads where traffic
+stands from the deployed stack (its outputs, not the local stack file), edits blueWeight (and
+greenWeight, when the stack sets it) in Pulumi.<stack>.yaml, previews, and applies the pool
+and current-slot-name alone (pulumi up --target), hosting the program in-process: it needs
+the Pulumi CLI and a logged-in backend, no Go toolchain. --write-only only edits the file.
 
-Guard rails, each a refusal with exit code 3: a step towards the release slot larger than
-maxStep, and an advance whose health gate does not pass or is not configured (give
---api-url or SLOTLESS_API_URL with SLOTLESS_PIN_TOKEN, or --url). --force lifts both. A
-move back towards the slot that was live when the release began is a rollback and is
-never refused.`,
+Guard rails, each a refusal with exit code 3 that leaves the config as it was: a step
+towards the release slot larger than maxStep; an advance whose health gate does not pass or
+is not configured (give --api-url or SLOTLESS_API_URL with SLOTLESS_PIN_TOKEN, or --url);
+and any pending change besides traffic that the preview shows (it is listed; apply it first
+with pulumi up, or pass --allow-other-changes). --force lifts the first two. A move back
+towards the slot current-slot-name names (where the release began) is never refused. While
+another update holds the stack a shift fails at once: run it again afterwards.`,
 		example: `  SLOTLESS_PIN_TOKEN=... slotless shift --stack dev --slot blue --to 10 \
     --api-url "$(pulumi stack output apiUrl)"
   slotless shift --slot blue --to 50 --write-only --force   # edit Pulumi.dev.yaml only, for GitOps`,
 	},
 	"promote": {
 		use:   "promote",
-		short: "Shift a slot to 100% of traffic, guarded, then pulumi up",
+		short: "Shift a slot to 100% of traffic, guarded; apply the traffic resources alone",
 		long: `Promote is shift --to 100: the release slot takes all traffic and becomes live, and
-current-slot-name follows it. The same guard rails apply (maxStep, the health gate), each a
-refusal with exit code 3; --force lifts them.`,
+current-slot-name follows it. The same guard rails apply (maxStep, the health gate, pending
+changes besides traffic), each a refusal with exit code 3; --force lifts the first two.`,
 		example: `  SLOTLESS_PIN_TOKEN=... slotless promote --stack dev --slot blue \
     --api-url "$(pulumi stack output apiUrl)"`,
 	},
 	"rollback": {
 		use:   "rollback",
-		short: "Shift a slot back to 0% of traffic, then pulumi up",
-		long: `Rollback is shift --to 0: the slot being released loses all its traffic to the slot that
-was live when the release began. A rollback needs no health gate and is not limited by
-maxStep.`,
+		short: "Shift a slot back to 0% of traffic; never refused",
+		long: `Rollback takes the slot to 0%: all traffic goes to the other slot, whatever the weights
+are, after GA included. No guard rail refuses it: it needs no health gate, is not limited by
+maxStep, and applies the pool and current-slot-name alone (pulumi up --target) even when
+other changes are pending, listing them. It never asks a function host for anything, so a
+slot whose host is down can still be rolled back. While another update holds the stack
+(for example a Pulumi Deployments run) it retries, at most 10 times 30 seconds.`,
 		example: `  slotless rollback --stack dev --slot blue
   slotless rollback --slot blue --write-only   # edit Pulumi.dev.yaml only, for GitOps`,
 	},
@@ -101,8 +108,9 @@ func newReleaseCmd(name string) *cobra.Command {
 		f.IntVar(&o.to, "to", 0, "the slot's new share of traffic, 0..100 (required)")
 	}
 	f.BoolVar(&o.writeOnly, "write-only", false, "only edit Pulumi.<stack>.yaml, for GitOps; do not run pulumi up")
-	f.BoolVar(&o.force, "force", false, "lift the step limit and skip the health gate")
 	if name != "rollback" {
+		f.BoolVar(&o.force, "force", false, "lift the step limit and skip the health gate")
+		f.BoolVar(&o.allowOther, "allow-other-changes", false, "apply pending changes other than traffic with this shift, instead of refusing")
 		f.StringVar(&o.apiURL, "api-url", "", "the API's URL (stack output apiUrl), for the health gate through APIM; default $"+envAPIURL)
 		f.StringVar(&o.url, "url", "", "a full health URL, overriding --api-url")
 		f.DurationVar(&o.healthTimeout, "health-timeout", 5*time.Minute, "how long the health gate may take")
@@ -129,7 +137,7 @@ func (o releaseOptions) run(ctx context.Context, cmd *cobra.Command, name string
 	stackFile := "Pulumi." + o.stack + ".yaml"
 	req := release.ShiftRequest{
 		Slot: slot, To: o.to, Force: o.force, WriteOnly: o.writeOnly, MaxStep: parsed.MaxStep,
-		History: func() (stack.Slot, bool) { return release.OriginFromGit(o.dir, "HEAD", stackFile) },
+		Rollback: name == "rollback", AllowOtherChanges: o.allowOther,
 	}
 	if name != "rollback" {
 		if h, err := healthGate(o.apiURL, o.url, o.healthTimeout, os.Getenv, cmd); err != nil {

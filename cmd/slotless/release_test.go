@@ -13,7 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/slotless/slotless/internal/engine"
 	"github.com/slotless/slotless/internal/release"
+	"github.com/slotless/slotless/stack"
 )
 
 func TestReleaseCommandsValidateInput(t *testing.T) {
@@ -69,11 +71,16 @@ func TestWriteOnlyShiftEditsTheStackFile(t *testing.T) {
 	}
 }
 
-// fakeAuto stands in for the Automation API and records the calls in order.
+// fakeAuto stands in for the in-process engine: a stack deployed at blue 0, whose preview
+// shows the traffic change alone. It records the calls in order.
 type fakeAuto struct{ calls []string }
 
+func (f *fakeAuto) Deployed(context.Context) (release.Deployed, error) {
+	f.calls = append(f.calls, "deployed")
+	return release.Deployed{Weights: stack.Weights{Green: 100}, CurrentSlotName: "green-backend", Source: "deployed"}, nil
+}
+
 func (f *fakeAuto) GetConfig(_ context.Context, k string) (string, bool, error) {
-	f.calls = append(f.calls, "get "+k)
 	return "", false, nil
 }
 
@@ -82,10 +89,22 @@ func (f *fakeAuto) SetConfig(_ context.Context, k, v string) error {
 	return nil
 }
 
-func (f *fakeAuto) Up(context.Context, io.Writer) (string, error) {
-	f.calls = append(f.calls, "up")
-	return "1 updated", nil
+func (f *fakeAuto) RemoveConfig(_ context.Context, k string) error {
+	f.calls = append(f.calls, "remove "+k)
+	return nil
 }
+
+func (f *fakeAuto) Preview(context.Context, io.Writer) (engine.Changes, error) {
+	f.calls = append(f.calls, "preview")
+	return engine.Changes{Steps: []engine.Step{{Op: "update", Name: stack.PoolID}}}, nil
+}
+
+func (f *fakeAuto) Up(_ context.Context, _ io.Writer, targets []string) (engine.Changes, error) {
+	f.calls = append(f.calls, fmt.Sprintf("up %d targets", len(targets)))
+	return engine.Changes{Counts: map[string]int{"update": 1}}, nil
+}
+
+func (f *fakeAuto) URN(typ, name string) string { return typ + "::" + name }
 
 func TestPromoteRunsUpThroughTheStack(t *testing.T) {
 	dir := project(t, stackYAML("slotless:blueWeight: 0", "slotless:maxStep: 100"))
@@ -97,7 +116,7 @@ func TestPromoteRunsUpThroughTheStack(t *testing.T) {
 	if code := run([]string{"promote", "--dir", dir, "--stack", "ci", "--slot", "blue", "--force"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	if got := strings.Join(fake.calls, "; "); got != "get slotless:blueWeight; set slotless:blueWeight=100; get slotless:greenWeight; up" {
+	if got := strings.Join(fake.calls, "; "); got != "deployed; set slotless:blueWeight=100; preview; up 2 targets" {
 		t.Errorf("calls: got %s", got)
 	}
 }
@@ -162,7 +181,7 @@ func TestShiftHealthGateSendsWhatGateHealthSends(t *testing.T) {
 				}
 			}
 			for _, c := range fake.calls {
-				if strings.HasPrefix(c, "set") || c == "up" {
+				if strings.HasPrefix(c, "set") || strings.HasPrefix(c, "up") {
 					t.Errorf("a blocked shift called %s", c)
 				}
 			}

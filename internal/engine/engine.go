@@ -199,6 +199,25 @@ func (s *Stack) Preview(ctx context.Context, out io.Writer, opts ...optpreview.O
 	return c.changes(err != nil), err
 }
 
+// IsConcurrentUpdate reports whether an update failed because another update holds the stack
+// (`[409] Another update is currently in progress`).
+func IsConcurrentUpdate(err error) bool { return auto.IsConcurrentUpdateError(err) }
+
+// URN is the URN of a top-level resource of this stack.
+func (s *Stack) URN(typ, name string) string {
+	st := s.Name()
+	st = st[strings.LastIndex(st, "/")+1:]
+	return "urn:pulumi:" + st + "::" + stack.Project + "::" + typ + "::" + name
+}
+
+// UpTargets runs Up on the given URNs alone, or on everything when targets is empty.
+func (s *Stack) UpTargets(ctx context.Context, out io.Writer, targets []string) (Changes, error) {
+	if len(targets) == 0 {
+		return s.Up(ctx, out)
+	}
+	return s.Up(ctx, out, optup.Target(targets))
+}
+
 // Up runs `pulumi up` through the engine (the Automation API skips the CLI's own preview) and
 // returns the steps it carried out.
 func (s *Stack) Up(ctx context.Context, out io.Writer, opts ...optup.Option) (Changes, error) {

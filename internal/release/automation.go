@@ -6,24 +6,71 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strconv"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"gopkg.in/yaml.v3"
+
+	"github.com/slotless/slotless/internal/engine"
+	"github.com/slotless/slotless/stack"
 )
 
-// AutoStack is a Pulumi stack driven through the Automation API: config edits go through the
-// Pulumi CLI into Pulumi.<stack>.yaml, and Up runs the program in the project directory.
-type AutoStack struct{ s auto.Stack }
+// AutoStack is a deployed stack run through the in-process engine: config edits go through the
+// Pulumi CLI into Pulumi.<stack>.yaml, and previews and updates host the program in this
+// process (the Automation API's inline source), so no Go toolchain or language plugin is needed.
+type AutoStack struct{ s *engine.Stack }
 
 // OpenStack selects an existing stack of the project in dir. It needs the Pulumi CLI and a
 // logged-in backend, as `pulumi up` does.
 func OpenStack(ctx context.Context, dir, name string) (*AutoStack, error) {
-	s, err := auto.SelectStackLocalSource(ctx, name, dir)
+	return OpenStackWith(ctx, engine.Options{Dir: dir, Stack: name})
+}
+
+// OpenStackWith selects a stack with explicit engine options (environment, CLI location).
+func OpenStackWith(ctx context.Context, o engine.Options) (*AutoStack, error) {
+	s, err := engine.Open(ctx, o)
 	if err != nil {
-		return nil, fmt.Errorf("select stack %s in %s: %w", name, dir, err)
+		return nil, err
 	}
 	return &AutoStack{s: s}, nil
+}
+
+// Deployed implements Stack: the weights and current-slot-name from the stack's outputs.
+func (a *AutoStack) Deployed(ctx context.Context) (Deployed, error) {
+	outs, err := a.s.PlainOutputs(ctx)
+	if err != nil {
+		return Deployed{}, err
+	}
+	return DeployedFromOutputs(outs)
+}
+
+// DeployedFromOutputs reads where traffic stands from a stack's outputs.
+func DeployedFromOutputs(outs map[string]any) (Deployed, error) {
+	raw, ok := outs[stack.OutBlueWeight]
+	if !ok {
+		return Deployed{}, errors.New("the stack has no blueWeight output: it has not been deployed yet; run pulumi up first")
+	}
+	blue, ok := number(raw)
+	if !ok || blue < 0 || blue > 100 {
+		return Deployed{}, fmt.Errorf("the stack's blueWeight output %v is not a weight 0..100", raw)
+	}
+	d := Deployed{Weights: stack.Weights{Green: 100 - blue, Blue: blue}, Source: "deployed"}
+	d.CurrentSlotName, _ = outs[stack.OutCurrentSlotName].(string)
+	return d, nil
+}
+
+func number(v any) (int, bool) {
+	switch n := v.(type) {
+	case float64:
+		return int(n), n == float64(int(n))
+	case int:
+		return n, true
+	case string:
+		i, err := strconv.Atoi(n)
+		return i, err == nil
+	}
+	return 0, false
 }
 
 // GetConfig implements Stack.
@@ -41,19 +88,23 @@ func (a *AutoStack) SetConfig(ctx context.Context, key, value string) error {
 	return a.s.SetConfig(ctx, key, auto.ConfigValue{Value: value})
 }
 
-// Up implements Stack, streaming the engine's progress to out.
-func (a *AutoStack) Up(ctx context.Context, out io.Writer) (string, error) {
-	res, err := a.s.Up(ctx, optup.ProgressStreams(out))
-	if err != nil {
-		return "", err
-	}
-	changes := res.Summary.ResourceChanges
-	if changes == nil {
-		return "no resource changes reported", nil
-	}
-	return fmt.Sprintf("%d updated, %d created, %d deleted, %d unchanged",
-		(*changes)["update"], (*changes)["create"], (*changes)["delete"], (*changes)["same"]), nil
+// RemoveConfig implements Stack.
+func (a *AutoStack) RemoveConfig(ctx context.Context, key string) error {
+	return a.s.RemoveConfig(ctx, key)
 }
+
+// Preview implements Stack.
+func (a *AutoStack) Preview(ctx context.Context, out io.Writer) (engine.Changes, error) {
+	return a.s.Preview(ctx, out)
+}
+
+// Up implements Stack.
+func (a *AutoStack) Up(ctx context.Context, out io.Writer, targets []string) (engine.Changes, error) {
+	return a.s.UpTargets(ctx, out, targets)
+}
+
+// URN implements Stack.
+func (a *AutoStack) URN(typ, name string) string { return a.s.URN(typ, name) }
 
 // FileStack edits Pulumi.<stack>.yaml directly, keeping its comments and layout, for
 // --write-only: the change is committed and a deployment applies it. It cannot run up.
@@ -91,6 +142,10 @@ func (f FileStack) SetConfig(_ context.Context, key, value string) error {
 			&yaml.Node{Kind: yaml.ScalarNode, Value: key},
 			&yaml.Node{Kind: yaml.ScalarNode, Value: value})
 	}
+	return f.save(doc)
+}
+
+func (f FileStack) save(doc *yaml.Node) error {
 	out, err := yaml.Marshal(doc)
 	if err != nil {
 		return fmt.Errorf("render %s: %w", f.Path, err)
@@ -103,10 +158,51 @@ func (f FileStack) SetConfig(_ context.Context, key, value string) error {
 	return os.Rename(tmp, f.Path)
 }
 
-// Up implements Stack: a FileStack never applies.
-func (f FileStack) Up(context.Context, io.Writer) (string, error) {
-	return "", errors.New("a stack file cannot be applied; run pulumi up, or let Pulumi Deployments apply the commit")
+// Deployed implements Stack for --write-only, which works without a backend: the weights are
+// the stack file's, and the release's origin comes from the file's git history. Say so.
+func (f FileStack) Deployed(context.Context) (Deployed, error) {
+	raw, err := os.ReadFile(f.Path)
+	if err != nil {
+		return Deployed{}, fmt.Errorf("read stack file: %w", err)
+	}
+	w, err := WeightsFromStackFile(raw)
+	if err != nil {
+		return Deployed{}, err
+	}
+	d := Deployed{Weights: w, Source: "from " + filepath.Base(f.Path) + ", not the deployed stack (--write-only)"}
+	if origin, ok := OriginFromGit(filepath.Dir(f.Path), "HEAD", filepath.Base(f.Path)); ok {
+		d.CurrentSlotName = origin.BackendID()
+	}
+	return d, nil
 }
+
+// RemoveConfig implements Stack.
+func (f FileStack) RemoveConfig(_ context.Context, key string) error {
+	doc, cfg, err := f.load()
+	if err != nil {
+		return err
+	}
+	for i := 0; i+1 < len(cfg.Content); i += 2 {
+		if cfg.Content[i].Value == key {
+			cfg.Content = append(cfg.Content[:i], cfg.Content[i+2:]...)
+			return f.save(doc)
+		}
+	}
+	return nil
+}
+
+// Preview implements Stack: a FileStack cannot plan.
+func (f FileStack) Preview(context.Context, io.Writer) (engine.Changes, error) {
+	return engine.Changes{}, errors.New("a stack file cannot be previewed; run pulumi preview")
+}
+
+// Up implements Stack: a FileStack never applies.
+func (f FileStack) Up(context.Context, io.Writer, []string) (engine.Changes, error) {
+	return engine.Changes{}, errors.New("a stack file cannot be applied; run pulumi up, or let Pulumi Deployments apply the commit")
+}
+
+// URN implements Stack.
+func (f FileStack) URN(typ, name string) string { return typ + "::" + name }
 
 func (f FileStack) load() (*yaml.Node, *yaml.Node, error) {
 	raw, err := os.ReadFile(f.Path)

@@ -3,6 +3,7 @@ package release
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -10,7 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/slotless/slotless/internal/engine"
 	"github.com/slotless/slotless/stack"
 )
 
@@ -72,15 +75,26 @@ func TestCheckStep(t *testing.T) {
 	}
 }
 
-// fakeStack records the calls a shift makes, in order.
+// fakeStack is a deployed stack: its outputs (deployed), its config file, and what a preview
+// would show. It records the calls a shift makes, in order.
 type fakeStack struct {
-	config map[string]string
-	calls  []string
-	upErr  error
+	deployed Deployed
+	config   map[string]string
+	// pending are planned steps besides the traffic the preview reports.
+	pending    []engine.Step
+	previewErr error
+	// upErrs are returned by successive Up calls, then nil.
+	upErrs  []error
+	calls   []string
+	targets [][]string
+}
+
+func (f *fakeStack) Deployed(context.Context) (Deployed, error) {
+	f.calls = append(f.calls, "deployed")
+	return f.deployed, nil
 }
 
 func (f *fakeStack) GetConfig(_ context.Context, key string) (string, bool, error) {
-	f.calls = append(f.calls, "get "+key)
 	v, ok := f.config[key]
 	return v, ok, nil
 }
@@ -91,46 +105,83 @@ func (f *fakeStack) SetConfig(_ context.Context, key, value string) error {
 	return nil
 }
 
-func (f *fakeStack) Up(context.Context, io.Writer) (string, error) {
-	f.calls = append(f.calls, "up")
-	return "1 updated", f.upErr
+func (f *fakeStack) RemoveConfig(_ context.Context, key string) error {
+	f.calls = append(f.calls, "remove "+key)
+	delete(f.config, key)
+	return nil
 }
+
+func (f *fakeStack) Preview(context.Context, io.Writer) (engine.Changes, error) {
+	f.calls = append(f.calls, "preview")
+	steps := append([]engine.Step{{Op: "update", Type: "azure-native:apimanagement:Backend", Name: stack.PoolID, URN: f.URN("azure-native:apimanagement:Backend", stack.PoolID), Diffs: []string{"pool"}}}, f.pending...)
+	return engine.Changes{Steps: steps}, f.previewErr
+}
+
+func (f *fakeStack) Up(_ context.Context, _ io.Writer, targets []string) (engine.Changes, error) {
+	f.calls = append(f.calls, "up")
+	f.targets = append(f.targets, targets)
+	if len(f.upErrs) > 0 {
+		err := f.upErrs[0]
+		f.upErrs = f.upErrs[1:]
+		return engine.Changes{}, err
+	}
+	return engine.Changes{Counts: map[string]int{"update": 1}}, nil
+}
+
+func (f *fakeStack) URN(typ, name string) string { return "urn:pulumi:dev::slotless::" + typ + "::" + name }
+
+// deployedAt is a deployed stack at blue%, in a release that started from origin.
+func deployedAt(blue int, origin stack.Slot) Deployed {
+	return Deployed{Weights: w(blue), CurrentSlotName: origin.BackendID(), Source: "deployed"}
+}
+
+var appChange = engine.Step{Op: "update", Type: "azure-native:web:WebApp", Name: "blue-app", URN: "urn:pulumi:dev::slotless::slotless:stack:Colour$azure-native:web:WebApp::blue-app", Diffs: []string{"siteConfig"}}
 
 func TestShift(t *testing.T) {
 	healthy := func(context.Context, stack.Slot) error { return nil }
 	sick := func(context.Context, stack.Slot) error { return errors.New("wrong-version") }
+	traffic := []string{"urn:pulumi:dev::slotless::azure-native:apimanagement:Backend::green-blue-pool", "urn:pulumi:dev::slotless::azure-native:apimanagement:NamedValue::current-slot-name"}
 	tests := []struct {
-		name    string
-		config  map[string]string
-		req     ShiftRequest
-		calls   []string
-		blocked bool
+		name     string
+		deployed Deployed
+		config   map[string]string
+		pending  []engine.Step
+		req      ShiftRequest
+		calls    []string
+		targets  []string
+		blocked  bool
 	}{
-		{"canary", map[string]string{}, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50, Health: healthy},
-			[]string{"get slotless:blueWeight", "set slotless:blueWeight=10", "get slotless:greenWeight", "up"}, false},
-		{"greenWeight kept in step", map[string]string{"slotless:blueWeight": "10", "slotless:greenWeight": "90"}, ShiftRequest{Slot: stack.Blue, To: 50, MaxStep: 50, Health: healthy},
-			[]string{"get slotless:blueWeight", "set slotless:blueWeight=50", "get slotless:greenWeight", "set slotless:greenWeight=50", "up"}, false},
-		{"jump blocked before any write", map[string]string{}, ShiftRequest{Slot: stack.Blue, To: 100, MaxStep: 50, Health: healthy},
-			[]string{"get slotless:blueWeight"}, true},
-		{"jump forced", map[string]string{}, ShiftRequest{Slot: stack.Blue, To: 100, MaxStep: 50, Force: true},
-			[]string{"get slotless:blueWeight", "set slotless:blueWeight=100", "get slotless:greenWeight", "up"}, false},
-		{"unhealthy slot blocked", map[string]string{}, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50, Health: sick},
-			[]string{"get slotless:blueWeight"}, true},
-		{"no gate configured blocks an advance", map[string]string{}, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50},
-			[]string{"get slotless:blueWeight"}, true},
-		{"rollback needs no gate and no step", map[string]string{"slotless:blueWeight": "90"}, ShiftRequest{Slot: stack.Blue, To: 0, MaxStep: 10, Health: sick,
-			History: func() (stack.Slot, bool) { return stack.Green, true }},
-			[]string{"get slotless:blueWeight", "set slotless:blueWeight=0", "get slotless:greenWeight", "up"}, false},
-		{"write only", map[string]string{}, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50, Health: healthy, WriteOnly: true},
-			[]string{"get slotless:blueWeight", "set slotless:blueWeight=10", "get slotless:greenWeight"}, false},
-		{"promote green", map[string]string{"slotless:blueWeight": "100"}, ShiftRequest{Slot: stack.Green, To: 10, MaxStep: 50, Health: healthy},
-			[]string{"get slotless:blueWeight", "set slotless:blueWeight=90", "get slotless:greenWeight", "up"}, false},
-		{"nothing to do", map[string]string{"slotless:blueWeight": "10"}, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50},
-			[]string{"get slotless:blueWeight"}, false},
+		{"canary", deployedAt(0, stack.Green), map[string]string{}, nil, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50, Health: healthy},
+			[]string{"deployed", "set slotless:blueWeight=10", "preview", "up"}, traffic, false},
+		{"greenWeight kept in step", deployedAt(10, stack.Green), map[string]string{"slotless:blueWeight": "10", "slotless:greenWeight": "90"}, nil, ShiftRequest{Slot: stack.Blue, To: 50, MaxStep: 50, Health: healthy},
+			[]string{"deployed", "set slotless:blueWeight=50", "set slotless:greenWeight=50", "preview", "up"}, traffic, false},
+		{"jump blocked before any write", deployedAt(0, stack.Green), map[string]string{}, nil, ShiftRequest{Slot: stack.Blue, To: 100, MaxStep: 50, Health: healthy},
+			[]string{"deployed"}, nil, true},
+		// The local file says 50, but the deployed stack is at 0: the step is 100, not 50.
+		{"stale stack file cannot shrink the step", deployedAt(0, stack.Green), map[string]string{"slotless:blueWeight": "50"}, nil, ShiftRequest{Slot: stack.Blue, To: 100, MaxStep: 50, Health: healthy},
+			[]string{"deployed"}, nil, true},
+		{"jump forced", deployedAt(0, stack.Green), map[string]string{}, nil, ShiftRequest{Slot: stack.Blue, To: 100, MaxStep: 50, Force: true},
+			[]string{"deployed", "set slotless:blueWeight=100", "preview", "up"}, traffic, false},
+		{"unhealthy slot blocked", deployedAt(0, stack.Green), map[string]string{}, nil, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50, Health: sick},
+			[]string{"deployed"}, nil, true},
+		{"no gate configured blocks an advance", deployedAt(0, stack.Green), map[string]string{}, nil, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50},
+			[]string{"deployed"}, nil, true},
+		{"other pending changes refuse a shift and put the config back", deployedAt(10, stack.Green), map[string]string{"slotless:blueWeight": "10"}, []engine.Step{appChange}, ShiftRequest{Slot: stack.Blue, To: 50, MaxStep: 50, Health: healthy},
+			[]string{"deployed", "set slotless:blueWeight=50", "preview", "set slotless:blueWeight=10"}, nil, true},
+		{"--allow-other-changes applies everything", deployedAt(10, stack.Green), map[string]string{"slotless:blueWeight": "10"}, []engine.Step{appChange}, ShiftRequest{Slot: stack.Blue, To: 50, MaxStep: 50, Health: healthy, AllowOtherChanges: true},
+			[]string{"deployed", "set slotless:blueWeight=50", "preview", "up"}, nil, false},
+		{"a rollback applies traffic alone past other changes", deployedAt(50, stack.Green), map[string]string{"slotless:blueWeight": "50"}, []engine.Step{appChange}, ShiftRequest{Slot: stack.Blue, To: 0, MaxStep: 1, Rollback: true},
+			[]string{"deployed", "set slotless:blueWeight=0", "preview", "up"}, traffic, false},
+		{"write only", deployedAt(0, stack.Green), map[string]string{}, nil, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50, Health: healthy, WriteOnly: true},
+			[]string{"deployed", "set slotless:blueWeight=10"}, nil, false},
+		{"next release goes to green", deployedAt(100, stack.Blue), map[string]string{"slotless:blueWeight": "100"}, nil, ShiftRequest{Slot: stack.Green, To: 10, MaxStep: 50, Health: healthy},
+			[]string{"deployed", "set slotless:blueWeight=90", "preview", "up"}, traffic, false},
+		{"nothing to do", deployedAt(10, stack.Green), map[string]string{"slotless:blueWeight": "10"}, nil, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50},
+			[]string{"deployed"}, nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			st := &fakeStack{config: tt.config}
+			st := &fakeStack{deployed: tt.deployed, config: tt.config, pending: tt.pending}
 			_, err := Shift(context.Background(), st, tt.req, io.Discard)
 			if blocked := errors.Is(err, ErrBlocked); blocked != tt.blocked {
 				t.Fatalf("got error %v, want blocked=%v", err, tt.blocked)
@@ -141,15 +192,102 @@ func TestShift(t *testing.T) {
 			if strings.Join(st.calls, "; ") != strings.Join(tt.calls, "; ") {
 				t.Errorf("calls: got %v, want %v", st.calls, tt.calls)
 			}
+			if len(st.targets) > 0 && strings.Join(st.targets[0], " ") != strings.Join(tt.targets, " ") {
+				t.Errorf("targets: got %v, want %v", st.targets[0], tt.targets)
+			}
 		})
 	}
 }
 
+// TestRollbackIsNeverBlocked: from every weight a release can stand at, for releases that
+// started from green and from blue, `rollback --slot <release slot>` applies, with the smallest
+// maxStep, no health gate, and a preview that reports other pending changes.
+func TestRollbackIsNeverBlocked(t *testing.T) {
+	for _, origin := range stack.Slots {
+		release := origin.Other()
+		for _, share := range []int{1, 10, 50, 51, 99, 100} {
+			t.Run(fmt.Sprintf("release of %s at %d%%", release, share), func(t *testing.T) {
+				blue := share
+				if release == stack.Green {
+					blue = 100 - share
+				}
+				dep := deployedAt(blue, origin)
+				if share == 100 {
+					// After GA current-slot-name follows the release slot.
+					dep.CurrentSlotName = release.BackendID()
+				}
+				st := &fakeStack{deployed: dep, config: map[string]string{"slotless:blueWeight": strconv.Itoa(blue)}, pending: []engine.Step{appChange}}
+				_, err := Shift(context.Background(), st, ShiftRequest{Slot: release, To: 0, MaxStep: 1, Rollback: true}, io.Discard)
+				if err != nil {
+					t.Fatalf("got %v, want the rollback to apply", err)
+				}
+				if got, want := st.config["slotless:blueWeight"], strconv.Itoa(map[stack.Slot]int{stack.Blue: 0, stack.Green: 100}[release]); got != want {
+					t.Errorf("blueWeight: got %s, want %s", got, want)
+				}
+				if len(st.targets) != 1 || len(st.targets[0]) != 2 {
+					t.Errorf("targets: got %v, want the pool and current-slot-name alone", st.targets)
+				}
+			})
+		}
+	}
+}
+
+func TestRollbackWaitsOutAnotherUpdate(t *testing.T) {
+	busy := errors.New("[409] Conflict: Another update is currently in progress.")
+	old, oldBackoff := IsConcurrentUpdate, rollbackBackoff
+	IsConcurrentUpdate = func(err error) bool { return errors.Is(err, busy) }
+	rollbackBackoff = time.Millisecond
+	t.Cleanup(func() { IsConcurrentUpdate, rollbackBackoff = old, oldBackoff })
+
+	st := &fakeStack{deployed: deployedAt(50, stack.Green), config: map[string]string{"slotless:blueWeight": "50"}, upErrs: []error{busy, busy}}
+	if _, err := Shift(context.Background(), st, ShiftRequest{Slot: stack.Blue, To: 0, Rollback: true}, io.Discard); err != nil {
+		t.Fatalf("got %v, want the rollback to apply on the third attempt", err)
+	}
+	if len(st.targets) != 3 {
+		t.Errorf("got %d attempts, want 3", len(st.targets))
+	}
+
+	always := make([]error, rollbackAttempts+1)
+	for i := range always {
+		always[i] = busy
+	}
+	st = &fakeStack{deployed: deployedAt(50, stack.Green), config: map[string]string{"slotless:blueWeight": "50"}, upErrs: always}
+	if _, err := Shift(context.Background(), st, ShiftRequest{Slot: stack.Blue, To: 0, Rollback: true}, io.Discard); err == nil {
+		t.Fatal("a rollback retried forever")
+	}
+	if len(st.targets) != rollbackAttempts {
+		t.Errorf("got %d attempts, want the bound %d", len(st.targets), rollbackAttempts)
+	}
+
+	// A shift does not wait: it fails at once and puts the config back.
+	st = &fakeStack{deployed: deployedAt(10, stack.Green), config: map[string]string{"slotless:blueWeight": "10"}, upErrs: []error{busy}}
+	_, err := Shift(context.Background(), st, ShiftRequest{Slot: stack.Blue, To: 50, MaxStep: 50, Force: true}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "run the shift again") {
+		t.Fatalf("got %v, want a shift to fail fast and say to run it again", err)
+	}
+	if len(st.targets) != 1 || st.config["slotless:blueWeight"] != "10" {
+		t.Errorf("got %d attempts and blueWeight %s, want 1 attempt and the config back at 10", len(st.targets), st.config["slotless:blueWeight"])
+	}
+}
+
 func TestShiftReportsUpFailureWithTheConfigChanged(t *testing.T) {
-	st := &fakeStack{config: map[string]string{}, upErr: errors.New("engine failed")}
+	st := &fakeStack{deployed: deployedAt(0, stack.Green), config: map[string]string{}, upErrs: []error{errors.New("engine failed")}}
 	_, err := Shift(context.Background(), st, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50, Force: true}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "the config is already changed") {
 		t.Fatalf("got %v, want an error saying the config already changed", err)
+	}
+}
+
+func TestDeployedFromOutputs(t *testing.T) {
+	d, err := DeployedFromOutputs(map[string]any{"blueWeight": float64(50), "greenWeight": float64(50), "currentSlotName": "blue-backend"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if origin, _ := d.Origin(); d.Weights != w(50) || origin != stack.Blue {
+		t.Errorf("got %v origin %s, want blue 50 from blue", d.Weights, origin)
+	}
+	if _, err := DeployedFromOutputs(map[string]any{}); err == nil || !strings.Contains(err.Error(), "not been deployed") {
+		t.Errorf("got %v, want a never-deployed stack to say so", err)
 	}
 }
 
@@ -173,7 +311,7 @@ func TestFileStackKeepsCommentsAndOtherKeys(t *testing.T) {
 	if v, ok, _ := fs.GetConfig(context.Background(), "slotless:blueWeight"); !ok || v != "10" {
 		t.Errorf("read back: got %q %v, want 10", v, ok)
 	}
-	if _, err := fs.Up(context.Background(), io.Discard); err == nil {
+	if _, err := fs.Up(context.Background(), io.Discard, nil); err == nil {
 		t.Error("a stack file applied itself")
 	}
 }

@@ -6,19 +6,53 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
+	"time"
 
+	"github.com/slotless/slotless/internal/engine"
 	"github.com/slotless/slotless/stack"
 )
 
-// Stack is what a shift needs from a Pulumi stack. The Automation API implements it for real
-// runs, FileStack for --write-only, and tests fake it to check the order of the calls.
+// Stack is what a traffic change needs from a Pulumi stack. The in-process engine implements it
+// for real runs (AutoStack), FileStack for --write-only, and tests fake it.
 type Stack interface {
+	// Deployed reads where traffic stands from the deployed stack's outputs.
+	Deployed(ctx context.Context) (Deployed, error)
 	// GetConfig returns a namespaced config value; ok is false when it is not set.
 	GetConfig(ctx context.Context, key string) (value string, ok bool, err error)
 	// SetConfig sets a namespaced, non-secret config value.
 	SetConfig(ctx context.Context, key, value string) error
-	// Up applies the stack, streaming progress to out, and returns a one-line summary.
-	Up(ctx context.Context, out io.Writer) (string, error)
+	// RemoveConfig removes a namespaced config value.
+	RemoveConfig(ctx context.Context, key string) error
+	// Preview plans an update with the current config, streaming progress to out.
+	Preview(ctx context.Context, out io.Writer) (engine.Changes, error)
+	// Up applies the stack, only the resources whose URNs are in targets when targets is not
+	// empty, streaming progress to out.
+	Up(ctx context.Context, out io.Writer, targets []string) (engine.Changes, error)
+	// URN is the URN of a top-level resource of this stack.
+	URN(typ, name string) string
+}
+
+// Deployed is where traffic stands on the deployed stack.
+type Deployed struct {
+	Weights stack.Weights
+	// CurrentSlotName is the deployed current-slot-name: the live slot's backend id at 0 and
+	// 100, and while a release is in progress the backend id of the slot it started from.
+	CurrentSlotName string
+	// Source says where this came from, for messages.
+	Source string
+}
+
+// Origin is the slot the release in progress started from, read from current-slot-name; when
+// a stack has no such output (deployed before it existed), the slot with the larger share.
+func (d Deployed) Origin() (stack.Slot, string) {
+	if _, idle := d.Weights.Idle(); idle {
+		return d.Weights.Live(), "the live slot"
+	}
+	if s, ok := stack.SlotOfBackendID(d.CurrentSlotName); ok {
+		return s, "the slot current-slot-name names (" + d.CurrentSlotName + "), live when this release began"
+	}
+	return d.Weights.Live(), "the slot with the larger share (the deployed stack does not say where this release began)"
 }
 
 // HealthCheck runs the health gate against a slot; nil error means healthy.
@@ -28,44 +62,79 @@ type HealthCheck func(ctx context.Context, slot stack.Slot) error
 type ShiftRequest struct {
 	Slot stack.Slot
 	To   int
+	// Rollback marks the rollback command: whatever the weights, it is never refused by a guard
+	// rail, never refused for pending changes, and retried while another update holds the stack.
+	Rollback bool
 	// Force lifts the step limit and skips the health gate of an advance.
 	Force bool
+	// AllowOtherChanges lets a shift apply pending changes other than traffic with it.
+	AllowOtherChanges bool
 	// WriteOnly edits the config and does not run up, for GitOps.
 	WriteOnly bool
 	// MaxStep comes from the stack config's maxStep.
 	MaxStep int
-	// History tells the origin of a release in progress; nil means none is known.
-	History func() (stack.Slot, bool)
 	// Health is the gate an advance must pass; nil means no gate is configured.
 	Health HealthCheck
+	// Traffic decides which planned steps are part of a traffic change; nil means TrafficOnly.
+	Traffic func(engine.Step) bool
 }
 
 // ErrBlocked wraps every guard-rail refusal.
 var ErrBlocked = errors.New("blocked by a guard rail")
 
-// Shift carries out a request: read the weights, classify the move, apply the guard rails,
-// write the config, run up. Nothing is written unless every guard passes.
+// Concurrent-update retries of a rollback: bounded, so a stuck lock still ends in an error.
+var (
+	rollbackAttempts = 10
+	rollbackBackoff  = 30 * time.Second
+)
+
+// IsConcurrentUpdate tells an update refused because another holds the stack; the engine's
+// implementation wraps auto.IsConcurrentUpdateError, tests replace it.
+var IsConcurrentUpdate = engine.IsConcurrentUpdate
+
+// TrafficOnly reports whether a planned step belongs to a traffic change: the pool's weights
+// and current-slot-name. Nothing else may change in a shift without --allow-other-changes.
+func TrafficOnly(s engine.Step) bool {
+	return s.Name == stack.PoolID || s.Name == stack.CurrentSlotNamedValue
+}
+
+// Shift carries out a request: read the deployed weights, classify the move against the
+// release's origin, apply the guard rails, write the config, preview, then apply the traffic
+// resources alone. Nothing is written unless every guard passes, and a refused or failed
+// preview puts the config back.
 func Shift(ctx context.Context, st Stack, req ShiftRequest, out io.Writer) (Move, error) {
 	if req.To < 0 || req.To > 100 {
 		return Move{}, fmt.Errorf("--to: %d is out of range 0..100", req.To)
 	}
-	from, err := currentWeights(ctx, st)
+	traffic := req.Traffic
+	if traffic == nil {
+		traffic = TrafficOnly
+	}
+	dep, err := st.Deployed(ctx)
 	if err != nil {
 		return Move{}, err
+	}
+	from := dep.Weights
+	if local, err := localWeights(ctx, st); err == nil && local != from {
+		fmt.Fprintf(out, "note: the stack config says %s, the deployed stack %s; moving from the deployed weights\n", local, from)
 	}
 	to := stack.Weights{Green: 100 - req.To, Blue: req.To}
 	if req.Slot == stack.Green {
 		to = stack.Weights{Green: req.To, Blue: 100 - req.To}
 	}
-	origin, why := Origin(from, req.History)
+	origin, why := dep.Origin()
 	m := Classify(from, to, origin)
-	fmt.Fprintf(out, "traffic now %s; origin %s is %s\n", from, origin, why)
+	fmt.Fprintf(out, "traffic now %s (%s); origin %s is %s\n", from, dep.Source, origin, why)
 	if m.Kind == NoMove {
 		fmt.Fprintf(out, "%s already carries %d%%: nothing to do\n", req.Slot, req.To)
 		return m, nil
 	}
-	fmt.Fprintf(out, "%s\n", m)
-	if m.Kind == Advance && !req.Force {
+	if req.Rollback {
+		fmt.Fprintf(out, "rollback: %s %d%% → 0%%; a rollback is never refused\n", req.Slot, from.Of(req.Slot))
+	} else {
+		fmt.Fprintf(out, "%s\n", m)
+	}
+	if m.Kind == Advance && !req.Force && !req.Rollback {
 		if f := CheckStep(m, req.MaxStep, false); len(f) > 0 {
 			return m, fmt.Errorf("%w: %s (or --force)", ErrBlocked, f[0].Message)
 		}
@@ -77,7 +146,9 @@ func Shift(ctx context.Context, st Stack, req ShiftRequest, out io.Writer) (Move
 			return m, fmt.Errorf("%w: health gate on %s: %v", ErrBlocked, m.ReleaseSlot(), err)
 		}
 	}
-	if err := writeWeights(ctx, st, to); err != nil {
+
+	restore, err := writeWeights(ctx, st, to)
+	if err != nil {
 		return m, err
 	}
 	fmt.Fprintf(out, "config: blueWeight %d → %d\n", from.Blue, to.Blue)
@@ -85,22 +156,106 @@ func Shift(ctx context.Context, st Stack, req ShiftRequest, out io.Writer) (Move
 		fmt.Fprintln(out, "written only: commit Pulumi.<stack>.yaml and let the deployment apply it")
 		return m, nil
 	}
-	summary, err := st.Up(ctx, out)
+
+	targets, err := planTraffic(ctx, st, req, traffic, out)
 	if err != nil {
-		return m, fmt.Errorf("pulumi up after setting %s: %w; the config is already changed, so run up again or shift back", to, err)
+		return m, errors.Join(err, restore(ctx))
 	}
-	fmt.Fprintf(out, "applied: %s; %s\n", to, summary)
+	changes, err := upWithRetry(ctx, st, req, targets, out)
+	if err != nil {
+		if IsConcurrentUpdate(err) && !req.Rollback {
+			return m, errors.Join(fmt.Errorf("another update holds the stack (a Pulumi Deployments run, a pipeline or a colleague); nothing was applied and the config is back at %s: run the shift again when it has finished: %w", from, err), restore(ctx))
+		}
+		return m, fmt.Errorf("pulumi up after setting %s: %w; the config is already changed, so run the command again or shift back", to, err)
+	}
+	fmt.Fprintf(out, "applied: %s; %s\n", to, changes)
 	return m, nil
 }
 
-func currentWeights(ctx context.Context, st Stack) (stack.Weights, error) {
+// planTraffic previews the change and decides what to apply: the traffic resources alone
+// (their URNs as targets), or everything when other changes are allowed. A shift refuses when
+// anything else would change; a rollback applies the traffic alone and says what it left.
+func planTraffic(ctx context.Context, st Stack, req ShiftRequest, traffic func(engine.Step) bool, out io.Writer) ([]string, error) {
+	fmt.Fprintln(out, "preview...")
+	pre, err := st.Preview(ctx, out)
+	if err != nil {
+		if req.Rollback {
+			fmt.Fprintf(out, "warning: the preview failed (%v); applying the traffic resources alone\n", err)
+			return trafficTargets(st, req, nil, traffic), nil
+		}
+		return nil, fmt.Errorf("preview: %w", err)
+	}
+	var others []string
+	for _, s := range pre.Changed() {
+		if !traffic(s) {
+			others = append(others, describe(s))
+		}
+	}
+	switch {
+	case len(others) == 0:
+	case req.AllowOtherChanges:
+		fmt.Fprintf(out, "applying other pending changes too (--allow-other-changes):\n  %s\n", strings.Join(others, "\n  "))
+		return nil, nil
+	case req.Rollback:
+		fmt.Fprintf(out, "other pending changes are left for a later pulumi up; a rollback applies the traffic resources alone:\n  %s\n", strings.Join(others, "\n  "))
+	default:
+		return nil, fmt.Errorf("%w: besides traffic, this update would change:\n  %s\nthe shift would apply them without review; apply them first with pulumi up, or pass --allow-other-changes", ErrBlocked, strings.Join(others, "\n  "))
+	}
+	return trafficTargets(st, req, pre.Changed(), traffic), nil
+}
+
+// trafficTargets are the URNs a traffic change applies: the pool and current-slot-name always,
+// and any other planned step the traffic rule admits.
+func trafficTargets(st Stack, req ShiftRequest, planned []engine.Step, traffic func(engine.Step) bool) []string {
+	targets := []string{
+		st.URN("azure-native:apimanagement:Backend", stack.PoolID),
+		st.URN("azure-native:apimanagement:NamedValue", stack.CurrentSlotNamedValue),
+	}
+	for _, s := range planned {
+		if traffic(s) && !TrafficOnly(s) {
+			targets = append(targets, s.URN)
+		}
+	}
+	return targets
+}
+
+func describe(s engine.Step) string {
+	d := s.Op + " " + s.Type + " " + s.Name
+	if len(s.Diffs) > 0 {
+		d += " (" + strings.Join(s.Diffs, ", ") + ")"
+	}
+	return d
+}
+
+// upWithRetry applies; a rollback waits out another update holding the stack, within a bound.
+func upWithRetry(ctx context.Context, st Stack, req ShiftRequest, targets []string, out io.Writer) (engine.Changes, error) {
+	for attempt := 1; ; attempt++ {
+		if len(targets) > 0 {
+			fmt.Fprintf(out, "pulumi up, traffic resources only (--target %s)...\n", strings.Join(targets, " --target "))
+		} else {
+			fmt.Fprintln(out, "pulumi up...")
+		}
+		changes, err := st.Up(ctx, out, targets)
+		if err == nil || !req.Rollback || !IsConcurrentUpdate(err) || attempt >= rollbackAttempts {
+			return changes, err
+		}
+		fmt.Fprintf(out, "another update holds the stack; rollback attempt %d of %d again in %s\n", attempt, rollbackAttempts, rollbackBackoff)
+		select {
+		case <-ctx.Done():
+			return changes, errors.Join(err, ctx.Err())
+		case <-time.After(rollbackBackoff):
+		}
+	}
+}
+
+func localWeights(ctx context.Context, st Stack) (stack.Weights, error) {
 	raw, ok, err := st.GetConfig(ctx, stack.Project+":blueWeight")
 	if err != nil {
 		return stack.Weights{}, fmt.Errorf("read blueWeight: %w", err)
 	}
 	blue := 0
 	if ok {
-		if blue, err = strconv.Atoi(raw); err != nil || blue < 0 || blue > 100 {
+		if blue, err = strconv.Atoi(strings.TrimSpace(raw)); err != nil || blue < 0 || blue > 100 {
 			return stack.Weights{}, fmt.Errorf("blueWeight: %q in the stack config is out of range 0..100", raw)
 		}
 	}
@@ -108,17 +263,47 @@ func currentWeights(ctx context.Context, st Stack) (stack.Weights, error) {
 }
 
 // writeWeights sets blueWeight, and greenWeight too when the stack sets it, so they keep
-// summing to 100.
-func writeWeights(ctx context.Context, st Stack, w stack.Weights) error {
-	if err := st.SetConfig(ctx, stack.Project+":blueWeight", strconv.Itoa(w.Blue)); err != nil {
-		return fmt.Errorf("set blueWeight: %w", err)
+// summing to 100. It returns a function that puts back what it changed.
+func writeWeights(ctx context.Context, st Stack, w stack.Weights) (func(context.Context) error, error) {
+	type saved struct {
+		key, value string
+		ok         bool
 	}
-	if _, ok, err := st.GetConfig(ctx, stack.Project+":greenWeight"); err != nil {
-		return fmt.Errorf("read greenWeight: %w", err)
-	} else if ok {
-		if err := st.SetConfig(ctx, stack.Project+":greenWeight", strconv.Itoa(w.Green)); err != nil {
-			return fmt.Errorf("set greenWeight: %w", err)
+	var changed []saved
+	restore := func(ctx context.Context) error {
+		for _, s := range changed {
+			var err error
+			if s.ok {
+				err = st.SetConfig(ctx, s.key, s.value)
+			} else {
+				err = st.RemoveConfig(ctx, s.key)
+			}
+			if err != nil {
+				return fmt.Errorf("put back %s: %w", s.key, err)
+			}
 		}
+		return nil
 	}
-	return nil
+	set := func(name, value string, always bool) error {
+		key := stack.Project + ":" + name
+		old, ok, err := st.GetConfig(ctx, key)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", name, err)
+		}
+		if !ok && !always {
+			return nil
+		}
+		if err := st.SetConfig(ctx, key, value); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
+		}
+		changed = append(changed, saved{key, old, ok})
+		return nil
+	}
+	if err := set("blueWeight", strconv.Itoa(w.Blue), true); err != nil {
+		return nil, err
+	}
+	if err := set("greenWeight", strconv.Itoa(w.Green), false); err != nil {
+		return nil, errors.Join(err, restore(ctx))
+	}
+	return restore, nil
 }
