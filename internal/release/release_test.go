@@ -128,7 +128,9 @@ func (f *fakeStack) Up(_ context.Context, _ io.Writer, targets []string) (engine
 	return engine.Changes{Counts: map[string]int{"update": 1}}, nil
 }
 
-func (f *fakeStack) URN(typ, name string) string { return "urn:pulumi:dev::slotless::" + typ + "::" + name }
+func (f *fakeStack) URN(typ, name string) string {
+	return "urn:pulumi:dev::slotless::" + typ + "::" + name
+}
 
 // deployedAt is a deployed stack at blue%, in a release that started from origin.
 func deployedAt(blue int, origin stack.Slot) Deployed {
