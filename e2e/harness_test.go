@@ -9,6 +9,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -27,6 +28,8 @@ var (
 	repoRoot   string
 	pulumiRoot string // holds bin/pulumi
 	pulumiHome string // PULUMI_HOME with the stand-in installed
+	// slotlessBin holds the slotless binary built from this tree.
+	slotlessBin string
 )
 
 func TestMain(m *testing.M) {
@@ -71,6 +74,13 @@ func setup(m *testing.M) (int, error) {
 	tgz := filepath.Join(tmp, "azure-native-3.28.0.tgz")
 	if out, err := exec.Command("tar", "czf", tgz, "-C", pluginDir, ".").CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("pack the stand-in: %v\n%s", err, out)
+	}
+	// The slotless CLI, as a release stage runs it: a binary, no Go toolchain at run time.
+	slotlessBin = filepath.Join(tmp, "bin")
+	build = exec.Command("go", "build", "-o", filepath.Join(slotlessBin, "slotless"), "./cmd/slotless")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("build slotless: %v\n%s", err, out)
 	}
 	pulumiHome = filepath.Join(tmp, "home")
 	install := exec.Command(filepath.Join(pulumiRoot, "bin", "pulumi"), "plugin", "install", "resource", azurefake.Name, azurefake.Version, "-f", tgz)
@@ -145,11 +155,23 @@ func (u *user) trySh(line string) (string, error) {
 	for k, v := range u.env() {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	cmd.Env = append(cmd.Env, "PATH="+filepath.Join(pulumiRoot, "bin")+":"+os.Getenv("PATH"))
+	cmd.Env = append(cmd.Env, "PATH="+filepath.Join(pulumiRoot, "bin")+":"+slotlessBin+":"+os.Getenv("PATH"))
 	var b bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &b, &b
 	err := cmd.Run()
 	return b.String(), err
+}
+
+// exitCode is a command's exit status: 0 for success, -1 when it did not run.
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	return -1
 }
 
 // stack opens the user's stack through the same engine path slotless shift uses.

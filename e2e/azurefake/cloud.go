@@ -31,6 +31,10 @@ type Resource struct {
 	Subscription string `json:"subscription"`
 	// Properties are the resource's outputs in the SDK's shape.
 	Properties map[string]any `json:"properties"`
+	// Inputs are what was last sent for it, in the SDK's shape: what the service validates.
+	// (Outputs alone cannot tell everything: a backend's `type` output is the ARM resource
+	// type, while its `type` input is Single or Pool.)
+	Inputs map[string]any `json:"inputs"`
 	// FunctionKey is a function app's default host key.
 	FunctionKey string `json:"functionKey,omitempty"`
 	// Secret holds a secret named value's value, which ARM never returns on GET.

@@ -196,7 +196,7 @@ func (f *Fake) create(c *Cloud, token, id string, in map[string]any) error {
 	if err := f.refuse(c, token, id, in); err != nil {
 		return err
 	}
-	r := &Resource{ID: id, Token: token, Subscription: f.Subscription}
+	r := &Resource{ID: id, Token: token, Subscription: f.Subscription, Inputs: in}
 	r.Properties = f.outputs(token, id, in, nil)
 	computeOnCreate(r, in)
 	c.Put(r)
@@ -225,6 +225,7 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 			return err
 		}
 		r.Properties = f.outputs(token, id, in, r.Properties)
+		r.Inputs = in
 		if token == "azure-native:apimanagement:NamedValue" {
 			r.Secret = secretOf(in)
 		}

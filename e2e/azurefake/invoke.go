@@ -82,7 +82,7 @@ func listNamedValue(c *Cloud, id string) (map[string]any, error) {
 	}
 	v := r.Secret
 	if v == "" {
-		v, _ = r.Properties["value"].(string)
+		v, _ = r.Inputs["value"].(string)
 	}
 	return map[string]any{"value": v}, nil
 }

@@ -118,7 +118,7 @@ func refuseBackend(c *Cloud, id string, in map[string]any) error {
 		if !ok || r.Token != "azure-native:apimanagement:Backend" || !strings.EqualFold(serviceID(member), svc) {
 			return azErr(400, "ValidationError", "pool.services[%d].id: backend '%s' does not exist in this service.", i, member)
 		}
-		if t, _ := r.Properties["type"].(string); t == "Pool" {
+		if t, _ := r.Inputs["type"].(string); t == "Pool" {
 			return azErr(400, "ValidationError", "pool.services[%d].id: a pool can only contain single backends.", i)
 		}
 	}
@@ -126,7 +126,10 @@ func refuseBackend(c *Cloud, id string, in map[string]any) error {
 }
 
 func skuName(svc *Resource) string {
-	sku, _ := svc.Properties["sku"].(map[string]any)
+	sku, _ := svc.Inputs["sku"].(map[string]any)
+	if sku == nil {
+		sku, _ = svc.Properties["sku"].(map[string]any)
+	}
 	name, _ := sku["name"].(string)
 	return name
 }
@@ -191,7 +194,7 @@ func checkNamedValueRefs(c *Cloud, svc string, v any) error {
 
 func hasNamedValue(c *Cloud, svc, name string) bool {
 	for _, r := range c.ByType("azure-native:apimanagement:NamedValue") {
-		if strings.EqualFold(serviceID(r.ID), svc) && r.Properties["displayName"] == name {
+		if strings.EqualFold(serviceID(r.ID), svc) && r.Inputs["displayName"] == name {
 			return true
 		}
 	}
@@ -219,7 +222,7 @@ func refuseAPIPath(c *Cloud, id string, in map[string]any) error {
 		if strings.EqualFold(r.ID, id) || !strings.EqualFold(serviceID(r.ID), svc) {
 			continue
 		}
-		if strings.EqualFold(fmt.Sprint(r.Properties["path"]), str(in, "path")) {
+		if strings.EqualFold(fmt.Sprint(r.Inputs["path"]), str(in, "path")) {
 			return azErr(400, "ValidationError", "Cannot create API '%s' with the same Path '%s' as API '%s' unless it's a part of the same version set.", lastSegment(id), str(in, "path"), r.Name())
 		}
 	}

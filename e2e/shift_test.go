@@ -1,0 +1,262 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/slotless/slotless/e2e/azurefake"
+	"github.com/slotless/slotless/internal/engine"
+	"github.com/slotless/slotless/stack"
+)
+
+// deployed is a user whose dev stack the README's deploy section has brought up.
+func deployed(t *testing.T) *user {
+	t.Helper()
+	u := newUser(t, newCloud(t), "00000000-0000-0000-0000-00000000b0b0")
+	deploy(t, u)
+	return u
+}
+
+// weights reads the pool's weights as APIM holds them.
+func (u *user) weights() stack.Weights {
+	u.t.Helper()
+	c, err := u.cloud.Load()
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	for _, r := range c.ByType("azure-native:apimanagement:Backend") {
+		if r.Subscription != u.sub || r.Inputs["type"] != "Pool" {
+			continue
+		}
+		var w stack.Weights
+		pool, _ := r.Inputs["pool"].(map[string]any)
+		services, _ := pool["services"].([]any)
+		for _, s := range services {
+			m := s.(map[string]any)
+			slot, _ := stack.SlotOfBackendID(azurefakeName(m["id"].(string)))
+			weight := int(m["weight"].(float64))
+			if slot == stack.Blue {
+				w.Blue = weight
+			} else {
+				w.Green = weight
+			}
+		}
+		return w
+	}
+	u.t.Fatal("no pool in the cloud")
+	return stack.Weights{}
+}
+
+// currentSlotName reads the current-slot-name named value as APIM holds it.
+func (u *user) currentSlotName() string {
+	u.t.Helper()
+	c, err := u.cloud.Load()
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	for _, r := range c.ByType("azure-native:apimanagement:NamedValue") {
+		if r.Subscription == u.sub && strings.HasSuffix(r.Name(), stack.CurrentSlotNamedValue) {
+			v, _ := r.Inputs["value"].(string)
+			return v
+		}
+	}
+	u.t.Fatal("no current-slot-name in the cloud")
+	return ""
+}
+
+func azurefakeName(id string) string { return id[strings.LastIndex(id, "/")+1:] }
+
+// changedNames lists the logical names of the resources an update changed, sorted.
+func changedNames(c engine.Changes) []string {
+	var names []string
+	for _, s := range c.Changed() {
+		names = append(names, s.Op+" "+s.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// TestShiftIsTrafficOnly is the mission's shift, as a user types it: `pulumi config set
+// blueWeight N && pulumi up`. Each step inside a release changes the pool and nothing else; the
+// completion and the rollback change the pool and current-slot-name; the same command twice
+// changes nothing.
+func TestShiftIsTrafficOnly(t *testing.T) {
+	u := deployed(t)
+	pool := "update " + stack.PoolID
+	slotName := "update " + stack.CurrentSlotNamedValue
+	for _, tc := range []struct {
+		blue    int
+		want    []string
+		current string
+	}{
+		{10, []string{pool}, "green-backend"},
+		{50, []string{pool}, "green-backend"},
+		{100, []string{slotName, pool}, "blue-backend"},
+		{0, []string{slotName, pool}, "green-backend"},
+	} {
+		line := fmt.Sprintf("pulumi config set blueWeight %d && pulumi up", tc.blue)
+		t.Run(line, func(t *testing.T) {
+			u.t = t
+			got := changedNames(u.run(line))
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("changed: got %v, want %v (no create, delete or replace)", got, tc.want)
+			}
+			if w := u.weights(); w.Blue != tc.blue || w.Green != 100-tc.blue {
+				t.Errorf("pool in APIM: got %s, want blue %d", w, tc.blue)
+			}
+			if got := u.currentSlotName(); got != tc.current {
+				t.Errorf("current-slot-name: got %q, want %q", got, tc.current)
+			}
+			again := u.run("pulumi up")
+			if changed := changedNames(again); len(changed) != 0 {
+				t.Errorf("the same up again changed %v, want nothing", changed)
+			}
+		})
+	}
+}
+
+// TestSlotlessShiftTouchesOnlyTraffic runs the slotless binary as a release stage does. A
+// shift refuses, with exit code 3 and the config left as it was, when something besides
+// traffic is pending; a rollback is never refused and applies the traffic resources alone,
+// leaving the pending change for a later up.
+func TestSlotlessShiftTouchesOnlyTraffic(t *testing.T) {
+	u := deployed(t)
+	out := u.sh("slotless shift --stack dev --slot blue --to 10 --force")
+	if !strings.Contains(out, "applied: green 90% / blue 10%") {
+		t.Errorf("shift output: got\n%s\nwant it to say what it applied", out)
+	}
+	if w := u.weights(); w.Blue != 10 {
+		t.Fatalf("pool: got %s, want blue 10", w)
+	}
+
+	// A change that is not traffic is waiting, e.g. from a merged pull request.
+	u.sh("pulumi config set maximumInstanceCount 200")
+	out, err := u.trySh("slotless shift --stack dev --slot blue --to 50 --force")
+	if code := exitCode(err); code != 3 {
+		t.Fatalf("shift with a pending app change: exit %d, want 3 (refused)\n%s", code, out)
+	}
+	for _, want := range []string{"blue-app", "green-app", "--allow-other-changes"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("refusal: got\n%s\nwant it to name %s", out, want)
+		}
+	}
+	if got := strings.TrimSpace(u.sh("pulumi config get blueWeight")); got != "10" {
+		t.Errorf("blueWeight after a refused shift: got %s, want 10 (put back)", got)
+	}
+	if w := u.weights(); w.Blue != 10 {
+		t.Errorf("pool after a refused shift: got %s, want blue 10", w)
+	}
+
+	out = u.sh("slotless rollback --stack dev --slot blue")
+	if !strings.Contains(out, "a rollback applies the traffic resources alone") {
+		t.Errorf("rollback output: got\n%s\nwant it to say it left the other changes", out)
+	}
+	if w := u.weights(); w.Blue != 0 {
+		t.Errorf("pool after rollback: got %s, want blue 0", w)
+	}
+	if n := appMaxInstances(t, u); n != 100 {
+		t.Errorf("apps' maximumInstanceCount after rollback: got %d, want 100 (the pending change left alone)", n)
+	}
+	// The pending change is still there for a normal up.
+	if names := changedNames(u.up("dev")); !slices.Contains(names, "update blue-app") {
+		t.Errorf("up after the rollback changed %v, want the pending app change", names)
+	}
+}
+
+// TestRollbackFromEveryStage: a release that reached GA, or stopped anywhere before it, rolls
+// back with `slotless rollback`, with the default maxStep and no health gate.
+func TestRollbackFromEveryStage(t *testing.T) {
+	u := deployed(t)
+	for _, blue := range []int{1, 51, 100} {
+		t.Run(fmt.Sprintf("from blue %d", blue), func(t *testing.T) {
+			u.t = t
+			u.run(fmt.Sprintf("pulumi config set blueWeight %d && pulumi up", blue))
+			out, err := u.trySh("slotless rollback --stack dev --slot blue")
+			if err != nil {
+				t.Fatalf("rollback from blue %d: %v\n%s", blue, err, out)
+			}
+			if w := u.weights(); w.Blue != 0 {
+				t.Errorf("pool: got %s, want blue 0", w)
+			}
+			if got := u.currentSlotName(); got != "green-backend" {
+				t.Errorf("current-slot-name: got %q, want green-backend", got)
+			}
+		})
+	}
+}
+
+// TestSlotHostDown: a slot whose Functions host does not start must not block the traffic
+// change that takes its traffic away, nor any other shift.
+func TestSlotHostDown(t *testing.T) {
+	u := deployed(t)
+	outs, err := u.stack("dev").PlainOutputs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	blueApp := outs[stack.OutAppName(stack.Blue)].(string)
+	if err := u.cloud.Update(func(c *azurefake.Cloud) error { c.HostsDown = append(c.HostsDown, blueApp); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	u.sh("slotless shift --stack dev --slot blue --to 10 --force")
+	u.run("pulumi config set blueWeight 50 && pulumi up")
+	if out, err := u.trySh("slotless rollback --stack dev --slot blue"); err != nil {
+		t.Fatalf("rollback with blue's host down: %v\n%s", err, out)
+	}
+	if w := u.weights(); w.Blue != 0 {
+		t.Errorf("pool: got %s, want blue 0", w)
+	}
+	for _, c := range u.calls() {
+		if c.Token == "azure-native:web:listWebAppHostKeys" && c.Error != "" {
+			t.Errorf("a traffic change asked a host for its keys: %s: %s", c.Target, c.Error)
+		}
+	}
+}
+
+// TestStatus reads where a release stands from the deployed stack, mid-release and after GA.
+func TestStatus(t *testing.T) {
+	u := deployed(t)
+	status := func() map[string]any {
+		var s map[string]any
+		out := u.sh("slotless status --stack dev --json")
+		if err := json.Unmarshal([]byte(out), &s); err != nil {
+			t.Fatalf("status --json: %v\n%s", err, out)
+		}
+		return s
+	}
+	u.run("pulumi config set blueWeight 50 && pulumi up")
+	// The local file may say anything: status reads the deployed stack.
+	u.sh("pulumi config set blueWeight 0")
+	mid := status()
+	u.t.Logf("mid-release: %v", mid)
+	if !strings.Contains(fmt.Sprint(mid), "green-backend") || !strings.Contains(fmt.Sprint(mid), "50") {
+		t.Errorf("mid-release status: got %v, want blue 50 and current-slot-name green-backend", mid)
+	}
+	u.run("pulumi config set blueWeight 100 && pulumi up")
+	ga := status()
+	if !strings.Contains(fmt.Sprint(ga), "blue-backend") {
+		t.Errorf("after GA: got %v, want current-slot-name blue-backend", ga)
+	}
+}
+
+func appMaxInstances(t *testing.T, u *user) int {
+	t.Helper()
+	c, err := u.cloud.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range c.ByType("azure-native:web:WebApp") {
+		if r.Subscription != u.sub {
+			continue
+		}
+		fc, _ := r.Inputs["functionAppConfig"].(map[string]any)
+		sc, _ := fc["scaleAndConcurrency"].(map[string]any)
+		return int(sc["maximumInstanceCount"].(float64))
+	}
+	t.Fatal("no web app in the cloud")
+	return 0
+}
