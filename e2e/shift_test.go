@@ -5,9 +5,11 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slotless/slotless/e2e/azurefake"
 	"github.com/slotless/slotless/internal/engine"
@@ -259,4 +261,60 @@ func appMaxInstances(t *testing.T, u *user) int {
 	}
 	t.Fatal("no web app in the cloud")
 	return 0
+}
+
+// TestConcurrentUpdate: while another update holds the stack (a Pulumi Deployments run on a
+// commit, say), a shift fails at once and says to run it again, with the config put back; a
+// rollback waits it out, within its bound, and applies.
+func TestConcurrentUpdate(t *testing.T) {
+	u := deployed(t)
+	u.run("pulumi config set blueWeight 10 && pulumi up")
+	// The other update changes the apps, slowly.
+	if err := u.cloud.Update(func(c *azurefake.Cloud) error { c.SlowMs = 10000; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	u.sh("pulumi config set maximumInstanceCount 200")
+	done := make(chan error, 1)
+	go func() {
+		_, out, err := u.tryUp("dev")
+		if err != nil {
+			err = fmt.Errorf("%w\n%s", err, out)
+		}
+		done <- err
+	}()
+	waitForLock(t, u)
+
+	out, err := u.trySh("slotless shift --stack dev --slot blue --to 50 --force --allow-other-changes")
+	if err == nil || !strings.Contains(out, "run the shift again") {
+		t.Errorf("shift during another update: got %v\n%s\nwant it to fail at once and say to run it again", err, out)
+	}
+	if got := strings.TrimSpace(u.sh("pulumi config get blueWeight")); got != "10" {
+		t.Errorf("blueWeight after the refused shift: got %s, want 10", got)
+	}
+
+	out = u.sh("slotless rollback --stack dev --slot blue --retry-interval 2s --retries 30")
+	if !strings.Contains(out, "another update holds the stack; rollback attempt 1") {
+		t.Errorf("rollback output: got\n%s\nwant it to say it waited for the other update", out)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("the other update: %v", err)
+	}
+	if w := u.weights(); w.Blue != 0 {
+		t.Errorf("pool: got %s, want blue 0", w)
+	}
+}
+
+// waitForLock waits until an update holds the user's stack: the file backend's lock file.
+func waitForLock(t *testing.T, u *user) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		locks, _ := filepath.Glob(filepath.Join(u.backend, ".pulumi", "locks", "*", "*", "*", "*.json"))
+		more, _ := filepath.Glob(filepath.Join(u.backend, ".pulumi", "locks", "*", "*.json"))
+		if len(locks)+len(more) > 0 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatal("the other update never took the stack's lock")
 }

@@ -29,6 +29,8 @@ type releaseOptions struct {
 	to               int
 	force, writeOnly bool
 	allowOther       bool
+	retries          int
+	retryInterval    time.Duration
 	apiURL, url      string
 	healthTimeout    time.Duration
 }
@@ -72,7 +74,8 @@ are, after GA included. No guard rail refuses it: it needs no health gate, is no
 maxStep, and applies the pool and current-slot-name alone (pulumi up --target) even when
 other changes are pending, listing them. It never asks a function host for anything, so a
 slot whose host is down can still be rolled back. While another update holds the stack
-(for example a Pulumi Deployments run) it retries, at most 10 times 30 seconds.`,
+(for example a Pulumi Deployments run) it tries again, --retries times, --retry-interval
+apart.`,
 		example: `  slotless rollback --stack dev --slot blue
   slotless rollback --slot blue --write-only   # edit Pulumi.dev.yaml only, for GitOps`,
 	},
@@ -108,6 +111,10 @@ func newReleaseCmd(name string) *cobra.Command {
 		f.IntVar(&o.to, "to", 0, "the slot's new share of traffic, 0..100 (required)")
 	}
 	f.BoolVar(&o.writeOnly, "write-only", false, "only edit Pulumi.<stack>.yaml, for GitOps; do not run pulumi up")
+	if name == "rollback" {
+		f.IntVar(&o.retries, "retries", release.DefaultRollbackAttempts, "attempts while another update holds the stack")
+		f.DurationVar(&o.retryInterval, "retry-interval", release.DefaultRollbackInterval, "wait between those attempts")
+	}
 	if name != "rollback" {
 		f.BoolVar(&o.force, "force", false, "lift the step limit and skip the health gate")
 		f.BoolVar(&o.allowOther, "allow-other-changes", false, "apply pending changes other than traffic with this shift, instead of refusing")
@@ -138,6 +145,7 @@ func (o releaseOptions) run(ctx context.Context, cmd *cobra.Command, name string
 	req := release.ShiftRequest{
 		Slot: slot, To: o.to, Force: o.force, WriteOnly: o.writeOnly, MaxStep: parsed.MaxStep,
 		Rollback: name == "rollback", AllowOtherChanges: o.allowOther,
+		Attempts: o.retries, Interval: o.retryInterval,
 	}
 	if name != "rollback" {
 		if h, err := healthGate(o.apiURL, o.url, o.healthTimeout, os.Getenv, cmd); err != nil {

@@ -20,6 +20,9 @@ type Cloud struct {
 	// HostsDown lists function apps whose Functions host does not start, so the host-served
 	// APIs (listWebAppHostKeys) fail as they do on Azure.
 	HostsDown []string `json:"hostsDown,omitempty"`
+	// SlowMs makes every create and update take this long, as ARM's long-running operations
+	// do, so a test can hold an update open.
+	SlowMs int `json:"slowMs,omitempty"`
 	// Calls records every create, update, delete and invoke, for tests to read.
 	Calls []Call `json:"calls,omitempty"`
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -162,6 +163,7 @@ func (f *Fake) Create(token string, inputs resource.PropertyMap, preview bool) (
 	}
 	in := plain(inputs)
 	id := f.ID(token, in)
+	f.slow()
 	var outputs map[string]any
 	err := f.Store.Update(func(c *Cloud) error {
 		err := f.create(c, token, id, in)
@@ -210,6 +212,7 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 		return f.previewOutputs(token, news, olds), nil
 	}
 	in := plain(news)
+	f.slow()
 	var outputs map[string]any
 	err := f.Store.Update(func(c *Cloud) error {
 		r, ok := c.Get(id)
@@ -236,6 +239,13 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 		return nil, err
 	}
 	return resource.NewPropertyMapFromMap(outputs), nil
+}
+
+// slow waits as long as the cloud says a long-running operation takes, outside the lock.
+func (f *Fake) slow() {
+	if c, err := f.Store.Load(); err == nil && c.SlowMs > 0 {
+		time.Sleep(time.Duration(c.SlowMs) * time.Millisecond)
+	}
 }
 
 // Read returns a resource's current outputs; ok is false when it no longer exists.

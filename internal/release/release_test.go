@@ -236,29 +236,29 @@ func TestRollbackIsNeverBlocked(t *testing.T) {
 
 func TestRollbackWaitsOutAnotherUpdate(t *testing.T) {
 	busy := errors.New("[409] Conflict: Another update is currently in progress.")
-	old, oldBackoff := IsConcurrentUpdate, rollbackBackoff
+	old := IsConcurrentUpdate
 	IsConcurrentUpdate = func(err error) bool { return errors.Is(err, busy) }
-	rollbackBackoff = time.Millisecond
-	t.Cleanup(func() { IsConcurrentUpdate, rollbackBackoff = old, oldBackoff })
+	t.Cleanup(func() { IsConcurrentUpdate = old })
+	rollback := ShiftRequest{Slot: stack.Blue, To: 0, Rollback: true, Interval: time.Millisecond}
 
 	st := &fakeStack{deployed: deployedAt(50, stack.Green), config: map[string]string{"slotless:blueWeight": "50"}, upErrs: []error{busy, busy}}
-	if _, err := Shift(context.Background(), st, ShiftRequest{Slot: stack.Blue, To: 0, Rollback: true}, io.Discard); err != nil {
+	if _, err := Shift(context.Background(), st, rollback, io.Discard); err != nil {
 		t.Fatalf("got %v, want the rollback to apply on the third attempt", err)
 	}
 	if len(st.targets) != 3 {
 		t.Errorf("got %d attempts, want 3", len(st.targets))
 	}
 
-	always := make([]error, rollbackAttempts+1)
+	always := make([]error, DefaultRollbackAttempts+1)
 	for i := range always {
 		always[i] = busy
 	}
 	st = &fakeStack{deployed: deployedAt(50, stack.Green), config: map[string]string{"slotless:blueWeight": "50"}, upErrs: always}
-	if _, err := Shift(context.Background(), st, ShiftRequest{Slot: stack.Blue, To: 0, Rollback: true}, io.Discard); err == nil {
+	if _, err := Shift(context.Background(), st, rollback, io.Discard); err == nil {
 		t.Fatal("a rollback retried forever")
 	}
-	if len(st.targets) != rollbackAttempts {
-		t.Errorf("got %d attempts, want the bound %d", len(st.targets), rollbackAttempts)
+	if len(st.targets) != DefaultRollbackAttempts {
+		t.Errorf("got %d attempts, want the bound %d", len(st.targets), DefaultRollbackAttempts)
 	}
 
 	// A shift does not wait: it fails at once and puts the config back.

@@ -77,15 +77,20 @@ type ShiftRequest struct {
 	Health HealthCheck
 	// Traffic decides which planned steps are part of a traffic change; nil means TrafficOnly.
 	Traffic func(engine.Step) bool
+	// Attempts and Interval bound a rollback's retries while another update holds the stack;
+	// zero means DefaultRollbackAttempts and DefaultRollbackInterval.
+	Attempts int
+	Interval time.Duration
 }
 
 // ErrBlocked wraps every guard-rail refusal.
 var ErrBlocked = errors.New("blocked by a guard rail")
 
-// Concurrent-update retries of a rollback: bounded, so a stuck lock still ends in an error.
-var (
-	rollbackAttempts = 10
-	rollbackBackoff  = 30 * time.Second
+// Default concurrent-update retries of a rollback: bounded, so a stuck lock still ends in an
+// error.
+const (
+	DefaultRollbackAttempts = 10
+	DefaultRollbackInterval = 30 * time.Second
 )
 
 // IsConcurrentUpdate tells an update refused because another holds the stack; the engine's
@@ -229,6 +234,13 @@ func describe(s engine.Step) string {
 
 // upWithRetry applies; a rollback waits out another update holding the stack, within a bound.
 func upWithRetry(ctx context.Context, st Stack, req ShiftRequest, targets []string, out io.Writer) (engine.Changes, error) {
+	attempts, interval := req.Attempts, req.Interval
+	if attempts <= 0 {
+		attempts = DefaultRollbackAttempts
+	}
+	if interval <= 0 {
+		interval = DefaultRollbackInterval
+	}
 	for attempt := 1; ; attempt++ {
 		if len(targets) > 0 {
 			fmt.Fprintf(out, "pulumi up, traffic resources only (--target %s)...\n", strings.Join(targets, " --target "))
@@ -236,14 +248,14 @@ func upWithRetry(ctx context.Context, st Stack, req ShiftRequest, targets []stri
 			fmt.Fprintln(out, "pulumi up...")
 		}
 		changes, err := st.Up(ctx, out, targets)
-		if err == nil || !req.Rollback || !IsConcurrentUpdate(err) || attempt >= rollbackAttempts {
+		if err == nil || !req.Rollback || !IsConcurrentUpdate(err) || attempt >= attempts {
 			return changes, err
 		}
-		fmt.Fprintf(out, "another update holds the stack; rollback attempt %d of %d again in %s\n", attempt, rollbackAttempts, rollbackBackoff)
+		fmt.Fprintf(out, "another update holds the stack; rollback attempt %d of %d failed, trying again in %s\n", attempt, attempts, interval)
 		select {
 		case <-ctx.Done():
 			return changes, errors.Join(err, ctx.Err())
-		case <-time.After(rollbackBackoff):
+		case <-time.After(interval):
 		}
 	}
 }
