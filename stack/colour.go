@@ -102,6 +102,7 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 			ScaleAndConcurrency: &web.FunctionsScaleAndConcurrencyArgs{
 				MaximumInstanceCount: pulumi.Int(cfg.MaximumInstanceCount),
 				InstanceMemoryMB:     pulumi.Int(cfg.InstanceMemoryMB),
+				AlwaysReady:          alwaysReady(cfg, slot),
 			},
 		},
 		SiteConfig: &web.SiteConfigArgs{

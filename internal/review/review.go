@@ -58,12 +58,21 @@ func Review(base, head *plan.Plan, opts Options) Report {
 	return r
 }
 
+// alwaysReadyPath is where an app's Flex always-ready count sits in its inputs.
+const alwaysReadyPath = "functionAppConfig.scaleAndConcurrency.alwaysReady"
+
 // liveChanges flags changes to a slot's plan or app while that slot carries traffic before or
-// after the change: new code or settings belong on the idle slot.
+// after the change: new code or settings belong on the idle slot. An app whose always-ready
+// count alone changes with a move of the weights is not flagged: with alwaysReadyInstances set,
+// the count follows the weights (the first and last steps of a release change it), so it is
+// part of the shift under review. The same count changed without a move is flagged as usual.
 func liveChanges(changes []plan.Change, from, to stack.Weights) []release.Finding {
 	var out []release.Finding
 	for _, c := range changes {
 		if !strings.HasPrefix(c.Type, "azure-native:web:") {
+			continue
+		}
+		if from != to && onlyAlwaysReady(c) {
 			continue
 		}
 		for _, slot := range stack.Slots {
@@ -84,4 +93,18 @@ func liveChanges(changes []plan.Change, from, to stack.Weights) []release.Findin
 		}
 	}
 	return out
+}
+
+// onlyAlwaysReady reports whether an update changes an app's always-ready setting and nothing
+// else.
+func onlyAlwaysReady(c plan.Change) bool {
+	if c.Kind != plan.Update || len(c.Properties) == 0 {
+		return false
+	}
+	for _, p := range c.Properties {
+		if p.Path != alwaysReadyPath && !strings.HasPrefix(p.Path, alwaysReadyPath+"[") && !strings.HasPrefix(p.Path, alwaysReadyPath+".") {
+			return false
+		}
+	}
+	return true
 }

@@ -17,6 +17,15 @@ func app(name string, memory float64) plan.Resource {
 	return plan.Resource{Type: "azure-native:web:WebApp", Name: name, Inputs: map[string]any{"memory": memory}}
 }
 
+// warm is an app with n always-ready instances, or none at 0, as the program declares it.
+func warm(name string, n float64) plan.Resource {
+	sc := map[string]any{"maximumInstanceCount": float64(100)}
+	if n > 0 {
+		sc["alwaysReady"] = []any{map[string]any{"name": "http", "instanceCount": n}}
+	}
+	return plan.Resource{Type: "azure-native:web:WebApp", Name: name, Inputs: map[string]any{"functionAppConfig": map[string]any{"scaleAndConcurrency": sc}}}
+}
+
 func TestReview(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -32,6 +41,12 @@ func TestReview(t *testing.T) {
 		{"live slot may not", planOf(0, app("green-app", 1)), planOf(0, app("green-app", 2)), Options{MaxStep: 50}, []string{"live-slot-change"}},
 		{"slot gaining traffic may not", planOf(0, app("blue-app", 1)), planOf(10, app("blue-app", 2)), Options{MaxStep: 50}, []string{"live-slot-change"}},
 		{"live change allowed", planOf(0, app("green-app", 1)), planOf(0, app("green-app", 2)), Options{MaxStep: 50, AllowLiveChange: true}, nil},
+		// With alwaysReadyInstances set, the first and last steps of a release change an app's
+		// always-ready count: part of the shift, not a change of a live app.
+		{"always-ready count following a shift", planOf(0, warm("blue-app", 0)), planOf(10, warm("blue-app", 2)), Options{MaxStep: 50}, nil},
+		{"always-ready count following GA", planOf(50, warm("green-app", 2)), planOf(100, warm("green-app", 0)), Options{MaxStep: 50}, nil},
+		{"always-ready count changed without a shift", planOf(0, warm("green-app", 2)), planOf(0, warm("green-app", 4)), Options{MaxStep: 50}, []string{"live-slot-change"}},
+		{"always-ready count with another change", planOf(0, warm("blue-app", 0)), planOf(10, app("blue-app", 2)), Options{MaxStep: 50}, []string{"live-slot-change"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -456,6 +456,168 @@ func (o FunctionAppConfigResponsePtrOutput) ScaleAndConcurrency() FunctionsScale
 	}).(FunctionsScaleAndConcurrencyResponsePtrOutput)
 }
 
+// Sets the number of 'Always Ready' instances for a function group or a specific function.
+type FunctionsAlwaysReadyConfig struct {
+	// Sets the number of 'Always Ready' instances for a given function group or a specific function. For additional information see https://aka.ms/flexconsumption/alwaysready.
+	InstanceCount *int `pulumi:"instanceCount"`
+	// Either a function group or a function name is required. For additional information see https://aka.ms/flexconsumption/alwaysready.
+	Name *string `pulumi:"name"`
+}
+
+// FunctionsAlwaysReadyConfigInput is an input type that accepts FunctionsAlwaysReadyConfigArgs and FunctionsAlwaysReadyConfigOutput values.
+// You can construct a concrete instance of `FunctionsAlwaysReadyConfigInput` via:
+//
+//	FunctionsAlwaysReadyConfigArgs{...}
+type FunctionsAlwaysReadyConfigInput interface {
+	pulumi.Input
+
+	ToFunctionsAlwaysReadyConfigOutput() FunctionsAlwaysReadyConfigOutput
+	ToFunctionsAlwaysReadyConfigOutputWithContext(context.Context) FunctionsAlwaysReadyConfigOutput
+}
+
+// Sets the number of 'Always Ready' instances for a function group or a specific function.
+type FunctionsAlwaysReadyConfigArgs struct {
+	// Sets the number of 'Always Ready' instances for a given function group or a specific function. For additional information see https://aka.ms/flexconsumption/alwaysready.
+	InstanceCount pulumi.IntPtrInput `pulumi:"instanceCount"`
+	// Either a function group or a function name is required. For additional information see https://aka.ms/flexconsumption/alwaysready.
+	Name pulumi.StringPtrInput `pulumi:"name"`
+}
+
+func (FunctionsAlwaysReadyConfigArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*FunctionsAlwaysReadyConfig)(nil)).Elem()
+}
+
+func (i FunctionsAlwaysReadyConfigArgs) ToFunctionsAlwaysReadyConfigOutput() FunctionsAlwaysReadyConfigOutput {
+	return i.ToFunctionsAlwaysReadyConfigOutputWithContext(context.Background())
+}
+
+func (i FunctionsAlwaysReadyConfigArgs) ToFunctionsAlwaysReadyConfigOutputWithContext(ctx context.Context) FunctionsAlwaysReadyConfigOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(FunctionsAlwaysReadyConfigOutput)
+}
+
+// FunctionsAlwaysReadyConfigArrayInput is an input type that accepts FunctionsAlwaysReadyConfigArray and FunctionsAlwaysReadyConfigArrayOutput values.
+// You can construct a concrete instance of `FunctionsAlwaysReadyConfigArrayInput` via:
+//
+//	FunctionsAlwaysReadyConfigArray{ FunctionsAlwaysReadyConfigArgs{...} }
+type FunctionsAlwaysReadyConfigArrayInput interface {
+	pulumi.Input
+
+	ToFunctionsAlwaysReadyConfigArrayOutput() FunctionsAlwaysReadyConfigArrayOutput
+	ToFunctionsAlwaysReadyConfigArrayOutputWithContext(context.Context) FunctionsAlwaysReadyConfigArrayOutput
+}
+
+type FunctionsAlwaysReadyConfigArray []FunctionsAlwaysReadyConfigInput
+
+func (FunctionsAlwaysReadyConfigArray) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]FunctionsAlwaysReadyConfig)(nil)).Elem()
+}
+
+func (i FunctionsAlwaysReadyConfigArray) ToFunctionsAlwaysReadyConfigArrayOutput() FunctionsAlwaysReadyConfigArrayOutput {
+	return i.ToFunctionsAlwaysReadyConfigArrayOutputWithContext(context.Background())
+}
+
+func (i FunctionsAlwaysReadyConfigArray) ToFunctionsAlwaysReadyConfigArrayOutputWithContext(ctx context.Context) FunctionsAlwaysReadyConfigArrayOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(FunctionsAlwaysReadyConfigArrayOutput)
+}
+
+// Sets the number of 'Always Ready' instances for a function group or a specific function.
+type FunctionsAlwaysReadyConfigOutput struct{ *pulumi.OutputState }
+
+func (FunctionsAlwaysReadyConfigOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*FunctionsAlwaysReadyConfig)(nil)).Elem()
+}
+
+func (o FunctionsAlwaysReadyConfigOutput) ToFunctionsAlwaysReadyConfigOutput() FunctionsAlwaysReadyConfigOutput {
+	return o
+}
+
+func (o FunctionsAlwaysReadyConfigOutput) ToFunctionsAlwaysReadyConfigOutputWithContext(ctx context.Context) FunctionsAlwaysReadyConfigOutput {
+	return o
+}
+
+// Sets the number of 'Always Ready' instances for a given function group or a specific function. For additional information see https://aka.ms/flexconsumption/alwaysready.
+func (o FunctionsAlwaysReadyConfigOutput) InstanceCount() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v FunctionsAlwaysReadyConfig) *int { return v.InstanceCount }).(pulumi.IntPtrOutput)
+}
+
+// Either a function group or a function name is required. For additional information see https://aka.ms/flexconsumption/alwaysready.
+func (o FunctionsAlwaysReadyConfigOutput) Name() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v FunctionsAlwaysReadyConfig) *string { return v.Name }).(pulumi.StringPtrOutput)
+}
+
+type FunctionsAlwaysReadyConfigArrayOutput struct{ *pulumi.OutputState }
+
+func (FunctionsAlwaysReadyConfigArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]FunctionsAlwaysReadyConfig)(nil)).Elem()
+}
+
+func (o FunctionsAlwaysReadyConfigArrayOutput) ToFunctionsAlwaysReadyConfigArrayOutput() FunctionsAlwaysReadyConfigArrayOutput {
+	return o
+}
+
+func (o FunctionsAlwaysReadyConfigArrayOutput) ToFunctionsAlwaysReadyConfigArrayOutputWithContext(ctx context.Context) FunctionsAlwaysReadyConfigArrayOutput {
+	return o
+}
+
+func (o FunctionsAlwaysReadyConfigArrayOutput) Index(i pulumi.IntInput) FunctionsAlwaysReadyConfigOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) FunctionsAlwaysReadyConfig {
+		return vs[0].([]FunctionsAlwaysReadyConfig)[vs[1].(int)]
+	}).(FunctionsAlwaysReadyConfigOutput)
+}
+
+// Sets the number of 'Always Ready' instances for a function group or a specific function.
+type FunctionsAlwaysReadyConfigResponse struct {
+	// Sets the number of 'Always Ready' instances for a given function group or a specific function. For additional information see https://aka.ms/flexconsumption/alwaysready.
+	InstanceCount *int `pulumi:"instanceCount"`
+	// Either a function group or a function name is required. For additional information see https://aka.ms/flexconsumption/alwaysready.
+	Name *string `pulumi:"name"`
+}
+
+// Sets the number of 'Always Ready' instances for a function group or a specific function.
+type FunctionsAlwaysReadyConfigResponseOutput struct{ *pulumi.OutputState }
+
+func (FunctionsAlwaysReadyConfigResponseOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*FunctionsAlwaysReadyConfigResponse)(nil)).Elem()
+}
+
+func (o FunctionsAlwaysReadyConfigResponseOutput) ToFunctionsAlwaysReadyConfigResponseOutput() FunctionsAlwaysReadyConfigResponseOutput {
+	return o
+}
+
+func (o FunctionsAlwaysReadyConfigResponseOutput) ToFunctionsAlwaysReadyConfigResponseOutputWithContext(ctx context.Context) FunctionsAlwaysReadyConfigResponseOutput {
+	return o
+}
+
+// Sets the number of 'Always Ready' instances for a given function group or a specific function. For additional information see https://aka.ms/flexconsumption/alwaysready.
+func (o FunctionsAlwaysReadyConfigResponseOutput) InstanceCount() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v FunctionsAlwaysReadyConfigResponse) *int { return v.InstanceCount }).(pulumi.IntPtrOutput)
+}
+
+// Either a function group or a function name is required. For additional information see https://aka.ms/flexconsumption/alwaysready.
+func (o FunctionsAlwaysReadyConfigResponseOutput) Name() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v FunctionsAlwaysReadyConfigResponse) *string { return v.Name }).(pulumi.StringPtrOutput)
+}
+
+type FunctionsAlwaysReadyConfigResponseArrayOutput struct{ *pulumi.OutputState }
+
+func (FunctionsAlwaysReadyConfigResponseArrayOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*[]FunctionsAlwaysReadyConfigResponse)(nil)).Elem()
+}
+
+func (o FunctionsAlwaysReadyConfigResponseArrayOutput) ToFunctionsAlwaysReadyConfigResponseArrayOutput() FunctionsAlwaysReadyConfigResponseArrayOutput {
+	return o
+}
+
+func (o FunctionsAlwaysReadyConfigResponseArrayOutput) ToFunctionsAlwaysReadyConfigResponseArrayOutputWithContext(ctx context.Context) FunctionsAlwaysReadyConfigResponseArrayOutput {
+	return o
+}
+
+func (o FunctionsAlwaysReadyConfigResponseArrayOutput) Index(i pulumi.IntInput) FunctionsAlwaysReadyConfigResponseOutput {
+	return pulumi.All(o, i).ApplyT(func(vs []interface{}) FunctionsAlwaysReadyConfigResponse {
+		return vs[0].([]FunctionsAlwaysReadyConfigResponse)[vs[1].(int)]
+	}).(FunctionsAlwaysReadyConfigResponseOutput)
+}
+
 // Configuration section for the function app deployment.
 type FunctionsDeployment struct {
 	// Storage for deployed package used by the function app.
@@ -1444,6 +1606,8 @@ func (o FunctionsRuntimeResponsePtrOutput) Version() pulumi.StringPtrOutput {
 
 // Scale and concurrency settings for the function app.
 type FunctionsScaleAndConcurrency struct {
+	// 'Always Ready' configuration for the function app.
+	AlwaysReady []FunctionsAlwaysReadyConfig `pulumi:"alwaysReady"`
 	// Set the amount of memory allocated to each instance of the function app in MB. CPU and network bandwidth are allocated proportionally.
 	InstanceMemoryMB *int `pulumi:"instanceMemoryMB"`
 	// The maximum number of on demand instances per function group.
@@ -1465,6 +1629,8 @@ type FunctionsScaleAndConcurrencyInput interface {
 
 // Scale and concurrency settings for the function app.
 type FunctionsScaleAndConcurrencyArgs struct {
+	// 'Always Ready' configuration for the function app.
+	AlwaysReady FunctionsAlwaysReadyConfigArrayInput `pulumi:"alwaysReady"`
 	// Set the amount of memory allocated to each instance of the function app in MB. CPU and network bandwidth are allocated proportionally.
 	InstanceMemoryMB pulumi.IntPtrInput `pulumi:"instanceMemoryMB"`
 	// The maximum number of on demand instances per function group.
@@ -1551,6 +1717,11 @@ func (o FunctionsScaleAndConcurrencyOutput) ToFunctionsScaleAndConcurrencyPtrOut
 	}).(FunctionsScaleAndConcurrencyPtrOutput)
 }
 
+// 'Always Ready' configuration for the function app.
+func (o FunctionsScaleAndConcurrencyOutput) AlwaysReady() FunctionsAlwaysReadyConfigArrayOutput {
+	return o.ApplyT(func(v FunctionsScaleAndConcurrency) []FunctionsAlwaysReadyConfig { return v.AlwaysReady }).(FunctionsAlwaysReadyConfigArrayOutput)
+}
+
 // Set the amount of memory allocated to each instance of the function app in MB. CPU and network bandwidth are allocated proportionally.
 func (o FunctionsScaleAndConcurrencyOutput) InstanceMemoryMB() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v FunctionsScaleAndConcurrency) *int { return v.InstanceMemoryMB }).(pulumi.IntPtrOutput)
@@ -1590,6 +1761,16 @@ func (o FunctionsScaleAndConcurrencyPtrOutput) Elem() FunctionsScaleAndConcurren
 	}).(FunctionsScaleAndConcurrencyOutput)
 }
 
+// 'Always Ready' configuration for the function app.
+func (o FunctionsScaleAndConcurrencyPtrOutput) AlwaysReady() FunctionsAlwaysReadyConfigArrayOutput {
+	return o.ApplyT(func(v *FunctionsScaleAndConcurrency) []FunctionsAlwaysReadyConfig {
+		if v == nil {
+			return nil
+		}
+		return v.AlwaysReady
+	}).(FunctionsAlwaysReadyConfigArrayOutput)
+}
+
 // Set the amount of memory allocated to each instance of the function app in MB. CPU and network bandwidth are allocated proportionally.
 func (o FunctionsScaleAndConcurrencyPtrOutput) InstanceMemoryMB() pulumi.IntPtrOutput {
 	return o.ApplyT(func(v *FunctionsScaleAndConcurrency) *int {
@@ -1622,6 +1803,8 @@ func (o FunctionsScaleAndConcurrencyPtrOutput) Triggers() FunctionsScaleAndConcu
 
 // Scale and concurrency settings for the function app.
 type FunctionsScaleAndConcurrencyResponse struct {
+	// 'Always Ready' configuration for the function app.
+	AlwaysReady []FunctionsAlwaysReadyConfigResponse `pulumi:"alwaysReady"`
 	// Set the amount of memory allocated to each instance of the function app in MB. CPU and network bandwidth are allocated proportionally.
 	InstanceMemoryMB *int `pulumi:"instanceMemoryMB"`
 	// The maximum number of on demand instances per function group.
@@ -1643,6 +1826,13 @@ func (o FunctionsScaleAndConcurrencyResponseOutput) ToFunctionsScaleAndConcurren
 
 func (o FunctionsScaleAndConcurrencyResponseOutput) ToFunctionsScaleAndConcurrencyResponseOutputWithContext(ctx context.Context) FunctionsScaleAndConcurrencyResponseOutput {
 	return o
+}
+
+// 'Always Ready' configuration for the function app.
+func (o FunctionsScaleAndConcurrencyResponseOutput) AlwaysReady() FunctionsAlwaysReadyConfigResponseArrayOutput {
+	return o.ApplyT(func(v FunctionsScaleAndConcurrencyResponse) []FunctionsAlwaysReadyConfigResponse {
+		return v.AlwaysReady
+	}).(FunctionsAlwaysReadyConfigResponseArrayOutput)
 }
 
 // Set the amount of memory allocated to each instance of the function app in MB. CPU and network bandwidth are allocated proportionally.
@@ -1684,6 +1874,16 @@ func (o FunctionsScaleAndConcurrencyResponsePtrOutput) Elem() FunctionsScaleAndC
 		var ret FunctionsScaleAndConcurrencyResponse
 		return ret
 	}).(FunctionsScaleAndConcurrencyResponseOutput)
+}
+
+// 'Always Ready' configuration for the function app.
+func (o FunctionsScaleAndConcurrencyResponsePtrOutput) AlwaysReady() FunctionsAlwaysReadyConfigResponseArrayOutput {
+	return o.ApplyT(func(v *FunctionsScaleAndConcurrencyResponse) []FunctionsAlwaysReadyConfigResponse {
+		if v == nil {
+			return nil
+		}
+		return v.AlwaysReady
+	}).(FunctionsAlwaysReadyConfigResponseArrayOutput)
 }
 
 // Set the amount of memory allocated to each instance of the function app in MB. CPU and network bandwidth are allocated proportionally.
@@ -3066,6 +3266,10 @@ func init() {
 	pulumi.RegisterOutputType(FunctionAppConfigPtrOutput{})
 	pulumi.RegisterOutputType(FunctionAppConfigResponseOutput{})
 	pulumi.RegisterOutputType(FunctionAppConfigResponsePtrOutput{})
+	pulumi.RegisterOutputType(FunctionsAlwaysReadyConfigOutput{})
+	pulumi.RegisterOutputType(FunctionsAlwaysReadyConfigArrayOutput{})
+	pulumi.RegisterOutputType(FunctionsAlwaysReadyConfigResponseOutput{})
+	pulumi.RegisterOutputType(FunctionsAlwaysReadyConfigResponseArrayOutput{})
 	pulumi.RegisterOutputType(FunctionsDeploymentOutput{})
 	pulumi.RegisterOutputType(FunctionsDeploymentPtrOutput{})
 	pulumi.RegisterOutputType(FunctionsDeploymentResponseOutput{})
