@@ -23,3 +23,7 @@ func alwaysReady(cfg *Config, slot Slot) web.FunctionsAlwaysReadyConfigArrayInpu
 		web.FunctionsAlwaysReadyConfigArgs{Name: pulumi.String(AlwaysReadyGroup), InstanceCount: pulumi.Int(n)},
 	}
 }
+
+// AppResourceName is the logical name newColour gives a slot's function app, which previews and
+// updates report its steps by.
+func AppResourceName(s Slot) string { return string(s) + "-app" }

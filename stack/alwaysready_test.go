@@ -14,7 +14,7 @@ import (
 // alwaysReady entry.
 func alwaysReadyOf(t *testing.T, p *plan.Plan, slot stack.Slot) int {
 	t.Helper()
-	flat := plan.Flatten(find(t, p, "azure-native:web:WebApp", string(slot)+"-app").Inputs)
+	flat := plan.Flatten(find(t, p, "azure-native:web:WebApp", stack.AppResourceName(slot)).Inputs)
 	raw, ok := flat["functionAppConfig.scaleAndConcurrency.alwaysReady[0].instanceCount"]
 	if !ok {
 		for k := range flat {
@@ -94,7 +94,7 @@ func TestBlastRadiusWithAlwaysReady(t *testing.T) {
 				var wantApps, gotApps []string
 				for _, s := range stack.Slots {
 					if w(from).AlwaysReady(s, n) != w(to).AlwaysReady(s, n) {
-						wantApps = append(wantApps, string(s)+"-app")
+						wantApps = append(wantApps, stack.AppResourceName(s))
 					}
 				}
 				sawPool := false

@@ -215,10 +215,8 @@ func readStatus(name string, outs map[string]any) (Status, error) {
 		return st, nil
 	}
 	current := ""
-	for _, s := range stack.Slots {
-		if st.CurrentSlotName == s.BackendID() {
-			current = string(s)
-		}
+	if s, ok := stack.SlotOfBackendID(st.CurrentSlotName); ok {
+		current = string(s)
 	}
 	switch {
 	case current == "":

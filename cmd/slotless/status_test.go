@@ -122,6 +122,14 @@ func TestStatus(t *testing.T) {
 		{"a stack without the currentSlotName output", olderStack, nil, testPinToken, []string{
 			"release: in progress; which slot it started from is unknown (no currentSlotName output)\n",
 		}, nil},
+		{"a backend id with a shared service's per-stack prefix", map[string]any{
+			"greenWeight": 50.0, "blueWeight": 50.0, "liveSlot": "green", "idleSlot": "", "currentSlotName": "dev-3e4d7f-blue-backend"}, nil, testPinToken, []string{
+			"release: in progress, green takes over from blue\n",
+		}, func(t *testing.T, st Status) {
+			if st.Origin != "blue" || len(st.Warnings) > 0 {
+				t.Errorf("got %+v, want origin blue and no warning", st)
+			}
+		}},
 		{"current-slot-name disagreeing with the weights is a warning", map[string]any{
 			"greenWeight": 100.0, "blueWeight": 0.0, "liveSlot": "green", "idleSlot": "blue", "currentSlotName": "blue-backend"}, nil, testPinToken, []string{
 			`warning: currentSlotName "blue-backend" does not name the live slot green`,

@@ -93,6 +93,11 @@ type Step struct {
 	Name string `json:"name"`
 	// Diffs are the top-level properties that differ.
 	Diffs []string `json:"diffs,omitempty"`
+	// OldInputs and NewInputs are the resource's inputs before and after the step, as the
+	// engine reports them (secrets filtered out), so a caller can tell what within a property
+	// changes; nil when the engine reports no state on that side.
+	OldInputs map[string]any `json:"-"`
+	NewInputs map[string]any `json:"-"`
 }
 
 // Changes is what an update or a preview did: every step other than "same", and counts by
@@ -149,7 +154,14 @@ func newCollector() *collector {
 				continue
 			}
 			c.mu.Lock()
-			c.steps[m.URN] = Step{Op: string(m.Op), URN: m.URN, Type: m.Type, Name: urnName(m.URN), Diffs: m.Diffs}
+			st := Step{Op: string(m.Op), URN: m.URN, Type: m.Type, Name: urnName(m.URN), Diffs: m.Diffs}
+			if m.Old != nil {
+				st.OldInputs = m.Old.Inputs
+			}
+			if m.New != nil {
+				st.NewInputs = m.New.Inputs
+			}
+			c.steps[m.URN] = st
 			c.mu.Unlock()
 		}
 	}()

@@ -149,7 +149,8 @@ func TestNoBakePassesAfterTheShift(t *testing.T) {
 }
 
 func TestStatusOrigin(t *testing.T) {
-	for name, want := range map[string]stack.Slot{"green-backend": stack.Green, "blue-backend": stack.Blue} {
+	// In a shared API Management service the backend ids carry a per-stack prefix.
+	for name, want := range map[string]stack.Slot{"green-backend": stack.Green, "blue-backend": stack.Blue, "dev-a1b2c3-green-backend": stack.Green, "dev-a1b2c3-blue-backend": stack.Blue} {
 		if got, err := (Status{CurrentSlotName: name}).Origin(); err != nil || got != want {
 			t.Errorf("%s: got %v %v, want %s", name, got, err, want)
 		}

@@ -59,13 +59,13 @@ type Status struct {
 }
 
 // Origin is the slot the current-slot-name names: the slot a release in progress started from.
+// In a shared API Management service the backend ids carry a per-stack prefix, so the name is
+// matched as stack.SlotOfBackendID matches it.
 func (s Status) Origin() (stack.Slot, error) {
-	for _, slot := range stack.Slots {
-		if s.CurrentSlotName == slot.BackendID() {
-			return slot, nil
-		}
+	if slot, ok := stack.SlotOfBackendID(s.CurrentSlotName); ok {
+		return slot, nil
 	}
-	return "", fmt.Errorf("current-slot-name %q is neither %s nor %s", s.CurrentSlotName, stack.Green.BackendID(), stack.Blue.BackendID())
+	return "", fmt.Errorf("current-slot-name %q names neither %s nor %s", s.CurrentSlotName, stack.Green.BackendID(), stack.Blue.BackendID())
 }
 
 // Traffic is the deployed stack's traffic: where it stands, and the two ways to move it.

@@ -335,7 +335,7 @@ func TestRefusals(t *testing.T) {
 			s.traffic.w, s.traffic.name = stack.Weights{Green: 40, Blue: 60}, "blue-backend"
 		}, ErrRefused, "a release of green is in progress"},
 		{"idle but half-applied", func(s *scene, _ *Plan, _ *Options) { s.traffic.name = "blue-backend" }, ErrRefused, "blue is idle but current-slot-name is blue-backend"},
-		{"unknown current-slot-name", func(s *scene, _ *Plan, _ *Options) { s.traffic.name = "" }, ErrRefused, `current-slot-name "" is neither green-backend nor blue-backend`},
+		{"unknown current-slot-name", func(s *scene, _ *Plan, _ *Options) { s.traffic.name = "" }, ErrRefused, `current-slot-name "" names neither green-backend nor blue-backend`},
 		{"step above maxStep", func(_ *scene, p *Plan, _ *Options) { p.MaxStep = 40 }, ErrRefused, "releaseSteps: the step from 50 to 100 is 50 points, more than maxStep 40"},
 		{"resumed with another version", func(s *scene, _ *Plan, _ *Options) {
 			s.traffic.w = stack.Weights{Green: 50, Blue: 50}
