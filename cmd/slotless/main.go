@@ -19,6 +19,7 @@ import (
 
 	"github.com/slotless/slotless/internal/plan"
 	"github.com/slotless/slotless/internal/release"
+	"github.com/slotless/slotless/internal/rollout"
 )
 
 func main() {
@@ -27,10 +28,12 @@ func main() {
 
 // Exit codes. Pipelines tell a refusal from a failure by them, so they are part of the contract.
 const (
-	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = 2
-	exitBlocked = 3
+	exitOK             = 0
+	exitFailure        = 1
+	exitUsage          = 2
+	exitBlocked        = 3
+	exitAborted        = 4
+	exitRollbackFailed = 5
 )
 
 // exitCodesHelp documents the exit codes in `slotless --help`; the README carries the same text
@@ -40,11 +43,17 @@ const exitCodesHelp = `Exit codes:
   1  failure: a gate said no, a stack could not be read or applied, invalid stack config
   2  usage error: an unknown command or flag, a bad or missing flag value, an unknown stack
   3  refused by a guard rail: a traffic step above maxStep, an advance whose health gate
-     failed or is not configured, a plan --against that breaks a guard rail`
+     failed or is not configured, a plan --against that breaks a guard rail, a release
+     that may not start (the slot is not idle or does not serve --version)
+  4  release aborted: an analysis failed and the release slot was rolled back to 0% (or
+     it carried no traffic yet)
+  5  release aborted and its rollback failed: traffic may still reach the failing slot;
+     roll it back by hand`
 
 const envHelp = `Environment (secrets come from the environment, never from flags, so they stay out of
 process listings and pipeline logs):
-  SLOTLESS_API_URL           the API's URL, stack output apiUrl (gate health, shift, promote)
+  SLOTLESS_API_URL           the API's URL, stack output apiUrl (gate health, shift, promote,
+                             release)
   SLOTLESS_PIN_TOKEN         the slot-pinning token, stack config pinToken
   SLOTLESS_SUBSCRIPTION_KEY  an APIM subscription key, when the API requires one
   SLOTLESS_FUNCTION_KEY      a function key, sent only to a direct --url, never to the gateway`
@@ -87,7 +96,13 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &ue), errors.As(err, &us):
 		return exitUsage
-	case errors.Is(err, release.ErrBlocked), errors.Is(err, errGuardRail):
+	case errors.Is(err, rollout.ErrRollbackFailed):
+		return exitRollbackFailed
+	case errors.Is(err, rollout.ErrAborted):
+		return exitAborted
+	case errors.Is(err, rollout.ErrInvalid):
+		return exitUsage
+	case errors.Is(err, release.ErrBlocked), errors.Is(err, errGuardRail), errors.Is(err, rollout.ErrRefused):
 		return exitBlocked
 	}
 	return exitFailure
@@ -99,14 +114,16 @@ func newRootCmd() *cobra.Command {
 		Short: "Zero-downtime, progressive releases of Azure Functions on Flex Consumption",
 		Long: `slotless releases Azure Functions on Flex Consumption without downtime: two function apps,
 green and blue, behind an API Management weighted backend pool whose weights are stack
-config. It plans a stack offline, runs the release gates, shifts traffic with guard rails
-and reports where a release stands. Laptops and pipelines run the same commands.
+config. It plans a stack offline, runs the release gates, shifts traffic with guard rails,
+walks a release to GA with gates all the way and an automatic rollback, and reports where a
+release stands. Laptops and pipelines run the same commands.
 
 ` + exitCodesHelp + "\n\n" + envHelp,
 		Example: `  slotless plan --stack dev
   slotless status --stack dev
   slotless gate health --slot blue --expect-version 1.1.0
-  slotless shift --slot blue --to 10`,
+  slotless shift --slot blue --to 10
+  slotless release --slot blue --version 1.1.0 --until 10`,
 		Version:       buildVersion(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
@@ -137,7 +154,7 @@ and reports where a release stands. Laptops and pipelines run the same commands.
 			return cmd.Help()
 		},
 	})
-	root.AddCommand(newPlanCmd(), newStatusCmd(), newGateCmd(), newCompletionCmd())
+	root.AddCommand(newPlanCmd(), newStatusCmd(), newGateCmd(), newReleaseRunCmd(), newCompletionCmd())
 	for _, name := range []string{"shift", "promote", "rollback"} {
 		root.AddCommand(newReleaseCmd(name))
 	}

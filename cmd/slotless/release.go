@@ -45,6 +45,8 @@ stands from the deployed stack (its outputs, not the local stack file), edits bl
 greenWeight, when the stack sets it) in Pulumi.<stack>.yaml, previews, and applies the pool
 and current-slot-name alone (pulumi up --target), hosting the program in-process: it needs
 the Pulumi CLI and a logged-in backend, no Go toolchain. --write-only only edits the file.
+With alwaysReadyInstances above 0, a move that starts or ends a release also applies the
+apps whose always-ready count it changes, in that count alone.
 
 Guard rails, each a refusal with exit code 3 that leaves the config as it was: a step
 towards the release slot larger than maxStep; an advance whose health gate does not pass or
@@ -71,7 +73,8 @@ changes besides traffic), each a refusal with exit code 3; --force lifts the fir
 		short: "Shift a slot back to 0% of traffic; never refused",
 		long: `Rollback takes the slot to 0%: all traffic goes to the other slot, whatever the weights
 are, after GA included. No guard rail refuses it: it needs no health gate, is not limited by
-maxStep, and applies the pool and current-slot-name alone (pulumi up --target) even when
+maxStep, and applies the pool and current-slot-name alone (pulumi up --target; with
+alwaysReadyInstances, also the apps whose always-ready count the move changes) even when
 other changes are pending, listing them. It never asks a function host for anything, so a
 slot whose host is down can still be rolled back. While another update holds the stack
 (for example a Pulumi Deployments run) it tries again, --retries times, --retry-interval
@@ -160,6 +163,19 @@ func (o releaseOptions) run(ctx context.Context, cmd *cobra.Command, name string
 		st = release.FileStack{Path: filepath.Join(o.dir, stackFile)}
 	} else if st, err = openStack(ctx, o.dir, o.stack); err != nil {
 		return err
+	}
+	if n := parsed.AlwaysReadyInstances; n > 0 && !o.writeOnly {
+		// The apps' always-ready counts follow the weights, so the move may change an app too:
+		// exactly the counts it explains are part of the traffic change.
+		d, err := st.Deployed(ctx)
+		if err != nil {
+			return err
+		}
+		changes := release.AlwaysReadyChanges(d.Weights, weightsGiving(slot, o.to), n)
+		for _, c := range changes {
+			fmt.Fprintf(stdout, "with the traffic: %s (alwaysReadyInstances %d)\n", c, n)
+		}
+		req.Traffic = release.TrafficWith(changes)
 	}
 	_, err = release.Shift(ctx, st, req, stdout)
 	return err

@@ -45,6 +45,17 @@ func (a *AutoStack) Deployed(ctx context.Context) (Deployed, error) {
 	return DeployedFromOutputs(outs)
 }
 
+// Outputs returns the deployed stack's outputs as plain values; secret outputs are left out.
+func (a *AutoStack) Outputs(ctx context.Context) (map[string]any, error) {
+	return a.s.PlainOutputs(ctx)
+}
+
+// SetEnv sets an environment variable for the pulumi CLI and the providers of every later
+// preview and update, such as a freshly fetched federated token for azure-native.
+func (a *AutoStack) SetEnv(key, value string) {
+	a.s.Workspace().SetEnvVar(key, value)
+}
+
 // DeployedFromOutputs reads where traffic stands from a stack's outputs.
 func DeployedFromOutputs(outs map[string]any) (Deployed, error) {
 	raw, ok := outs[stack.OutBlueWeight]

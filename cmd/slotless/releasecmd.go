@@ -1,0 +1,427 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/internal/plan"
+	"github.com/slotless/slotless/internal/release"
+	"github.com/slotless/slotless/internal/rollout"
+	"github.com/slotless/slotless/stack"
+)
+
+// releaseStack is what slotless release needs of a deployed stack: the traffic path of
+// shift and rollback, the outputs that name the API, the apps and the workspace, and the
+// environment of later updates (for a fresh federated token).
+type releaseStack interface {
+	release.Stack
+	Outputs(ctx context.Context) (map[string]any, error)
+	SetEnv(key, value string)
+}
+
+// openReleaseStack is how slotless release reaches Pulumi; tests replace it.
+var openReleaseStack = func(ctx context.Context, dir, name string) (releaseStack, error) {
+	if err := needPulumi(); err != nil {
+		return nil, err
+	}
+	return release.OpenStack(ctx, dir, name)
+}
+
+// newReleaseLogsQuerier builds the metrics gate's Log Analytics client for slotless release;
+// endpoint overrides the query API's URL (empty: Azure's public cloud). Tests replace it.
+var newReleaseLogsQuerier = func(endpoint string, getenv func(string) string) (gate.LogsQuerier, string, error) {
+	return logsQuerier(endpoint, getenv)
+}
+
+// releaseRunOptions are the flags of slotless release.
+type releaseRunOptions struct {
+	stack, dir, slot, version string
+	until                     int
+	dryRun, asJSON            bool
+	apiURL, logsEndpoint      string
+}
+
+const releaseLong = `Release walks the slot from where the deployed stack stands to GA (or to --until), watching
+it the whole way, and rolls it back by itself at the first failing analysis. The plan is the
+stack config: releaseSteps, bakeMinutes, analysisIntervalSeconds, the metrics thresholds,
+warmupRequests, warmupLatencyMs and alwaysReadyInstances (see the README's configuration).
+
+It reads where the release stands from the deployed stack (the weights and the frozen
+current-slot-name), never from the local file, and refuses to start (exit 3) unless the slot
+is idle, or mid-release in a release that started from the other slot, and the pinned health
+gate passes with the slot serving --version. Then, for each remaining step: it warms the slot
+with pinned requests to its health endpoint, shifts through the guarded, traffic-only path of
+shift (pool weights, current-slot-name at 100, and with alwaysReadyInstances the apps'
+always-ready count, nothing else), and bakes for bakeMinutes, running the health gate and the
+metrics gate every analysisIntervalSeconds. The first failing analysis rolls the slot back to
+0% at once (exit 4); a rollback is never refused and is not cut short by Ctrl-C.
+
+--until N stops after the step that reaches N, so an approval can sit between runs. A second
+run resumes from the deployed weights, after a crash, a cancel or an approval, and never
+starts again from 0: it first bakes again the step it stands on.
+
+--dry-run prints the plan (each step, its bake and analyses, the gates and what each shift
+changes in the stack) and changes nothing: no gate, warm-up, shift or rollback runs. It reads
+the deployed weights when the stack can be read, and otherwise plans from the weights in
+Pulumi.<stack>.yaml, saying so: like plan, it needs no Azure and no login.
+
+A run needs what shift and gate need: the Pulumi CLI and a logged-in backend, the API's URL
+(--api-url, SLOTLESS_API_URL, else the stack output apiUrl), SLOTLESS_PIN_TOKEN (and
+SLOTLESS_SUBSCRIPTION_KEY when the API requires one), and Azure credentials for the Log
+Analytics query API (the workspace and app names come from the stack outputs). Those
+credentials are checked with one query before anything moves.`
+
+func newReleaseRunCmd() *cobra.Command {
+	var o releaseRunOptions
+	cmd := &cobra.Command{
+		Use:   "release",
+		Short: "Walk a release to GA (or --until a step): warm, shift, bake with gates, roll back on failure",
+		Long:  releaseLong,
+		Example: `  slotless release --slot blue --version 1.1.0 --dry-run
+  SLOTLESS_PIN_TOKEN=... slotless release --stack dev --slot blue --version 1.1.0 --until 10
+  SLOTLESS_PIN_TOKEN=... slotless release --stack dev --slot blue --version 1.1.0 --json > release.json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.Context(), cmd, os.Getenv)
+		},
+	}
+	f := cmd.Flags()
+	stackFlags(cmd, &o.stack, &o.dir, "stack to release")
+	slotFlag(cmd, &o.slot, "the release slot, the one taking traffic: green or blue (required)")
+	f.StringVar(&o.version, "version", "", "the version the release slot must serve, before the first shift and at every analysis (required)")
+	f.IntVar(&o.until, "until", 0, "stop after the step that reaches this share, one of releaseSteps (default: 100)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
+	f.BoolVar(&o.asJSON, "json", false, "print a record of every step as JSON on stdout; progress goes to stderr")
+	f.StringVar(&o.apiURL, "api-url", "", "the API's URL for the health gate and the warm-up; default $"+envAPIURL+", else the stack output apiUrl")
+	f.StringVar(&o.logsEndpoint, "logs-endpoint", "", "the Log Analytics query API, e.g. https://api.loganalytics.us/v1 in Azure Government (default: Azure's public cloud)")
+	return cmd
+}
+
+func (o releaseRunOptions) run(ctx context.Context, cmd *cobra.Command, getenv func(string) string) error {
+	slot, err := parseSlotFlag(o.slot)
+	if err != nil {
+		return usagef("release: %v", err)
+	}
+	if strings.TrimSpace(o.version) == "" {
+		return usageError{"release: --version: required, the version the release slot must serve"}
+	}
+	if o.apiURL != "" && !absoluteHTTP(o.apiURL) {
+		return usagef("release: --api-url: %q is not an absolute http or https URL", o.apiURL)
+	}
+	if o.logsEndpoint != "" && !absoluteHTTP(o.logsEndpoint) {
+		return usagef("release: --logs-endpoint: %q is not an absolute http or https URL", o.logsEndpoint)
+	}
+	cfg, err := plan.LoadConfig(o.dir, o.stack)
+	if err != nil {
+		return err
+	}
+	parsed, err := stack.Parse(cfg.Source())
+	if err != nil {
+		return fmt.Errorf("invalid stack config:\n%w", err)
+	}
+	if o.until != 0 && !slices.Contains(parsed.Release.Steps, o.until) {
+		return usagef("release: --until: %d is not a step, want one of releaseSteps %s", o.until, joinSteps(parsed.Release.Steps))
+	}
+	p, err := rollout.NewPlan(parsed)
+	if err != nil {
+		return err
+	}
+
+	// With --json, stdout carries the record alone, so a pipeline can redirect it to a file.
+	progress := cmd.OutOrStdout()
+	if o.asJSON {
+		progress = cmd.ErrOrStderr()
+	}
+	opts := rollout.Options{Slot: slot, Version: o.version, Until: o.until, DryRun: o.dryRun}
+	var ctl *rollout.Controller
+	if o.dryRun {
+		ctl = rollout.New(nil, o.dryRunTraffic(ctx, progress), nil, nil, nil, progress)
+	} else {
+		if ctl, err = o.controller(ctx, parsed, p, progress, getenv); err != nil {
+			return err
+		}
+	}
+	rec, err := ctl.Run(ctx, p, opts)
+	if o.asJSON {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if jerr := enc.Encode(rec); jerr != nil {
+			return errors.Join(err, fmt.Errorf("write the record: %w", jerr))
+		}
+	}
+	return err
+}
+
+// dryRunTraffic is where a dry run reads the weights: the deployed stack when it can be read,
+// else the stack file, which works offline but may lag what is deployed.
+func (o releaseRunOptions) dryRunTraffic(ctx context.Context, progress io.Writer) rollout.Traffic {
+	st, err := openReleaseStack(ctx, o.dir, o.stack)
+	if err == nil {
+		if _, err = st.Deployed(ctx); err == nil {
+			fmt.Fprintf(progress, "dry run: reading where the release stands from the deployed stack %s\n", o.stack)
+			return stackTraffic{st: st}
+		}
+	}
+	file := "Pulumi." + o.stack + ".yaml"
+	fmt.Fprintf(progress, "dry run: the deployed stack %s could not be read (%s); planning from the weights in %s, which may lag the deployed ones\n", o.stack, oneLine(err), file)
+	return fileTraffic{path: filepath.Join(o.dir, file)}
+}
+
+// controller wires a real run: the deployed stack, the gates and the warm-up against the API,
+// and the metrics gate against Log Analytics, checked once before anything moves.
+func (o releaseRunOptions) controller(ctx context.Context, cfg *stack.Config, p rollout.Plan, progress io.Writer, getenv func(string) string) (*rollout.Controller, error) {
+	token := getenv(envPinToken)
+	if token == "" {
+		return nil, usagef("release: the health gate and the warm-up pin each request to the slot through API Management and need the pinning token (stack config pinToken) in %s", envPinToken)
+	}
+	st, err := openReleaseStack(ctx, o.dir, o.stack)
+	if err != nil {
+		return nil, err
+	}
+	outs, err := st.Outputs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	apiURL := o.apiURL
+	if apiURL == "" {
+		apiURL = getenv(envAPIURL)
+	}
+	if apiURL == "" {
+		apiURL, _ = outs[stack.OutAPIURL].(string)
+	}
+	if !absoluteHTTP(apiURL) {
+		return nil, fmt.Errorf("release: no API URL: pass --api-url or set %s, or deploy the stack so it has an apiUrl output", envAPIURL)
+	}
+	var missing []string
+	workspace, _ := outs[stack.OutWorkspaceID].(string)
+	apps := map[stack.Slot]string{}
+	for _, k := range []string{stack.OutWorkspaceID, stack.OutAppName(stack.Green), stack.OutAppName(stack.Blue)} {
+		if v, _ := outs[k].(string); v == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("release: the stack has no %s output, which the metrics gate needs: deploy it with this program (pulumi up)", strings.Join(missing, ", "))
+	}
+	for _, s := range stack.Slots {
+		apps[s], _ = outs[stack.OutAppName(s)].(string)
+	}
+
+	headers := map[string]string{}
+	if key := getenv(envSubscriptionKey); key != "" {
+		headers[headerSubscriptionKey] = key
+	}
+	healthURL := strings.TrimSuffix(apiURL, "/") + "/health"
+	gh := rollout.NewGateHealth(healthURL, headers, token, o.version, nil)
+	// The start gate may poll for minutes, so it shows its polls; an analysis prints its own
+	// line, so its gate stays quiet.
+	start := gh
+	start.Progress = indent(progress)
+	health := startAndAnalysis{start: start, analysis: gh}
+
+	client, credName, err := newReleaseLogsQuerier(o.logsEndpoint, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("release: metrics gate: %w", err)
+	}
+	metrics := rollout.GateMetrics{Client: client, WorkspaceID: workspace, Apps: apps, Thresholds: p.Thresholds}
+	if err := preflightMetrics(ctx, metrics, credName, progress); err != nil {
+		return nil, err
+	}
+	warmer := &rollout.HTTPWarmer{URL: healthURL, PinToken: token, Headers: headers}
+	refresh, err := armTokenRefresher(getenv)
+	if err != nil {
+		return nil, err
+	}
+	traffic := stackTraffic{st: st, maxStep: cfg.MaxStep, alwaysReady: cfg.AlwaysReadyInstances, out: indent(progress), refresh: refresh}
+	return rollout.New(nil, traffic, health, metrics, warmer, progress), nil
+}
+
+// preflightMetrics runs one metrics query before anything moves, so missing credentials or a
+// wrong workspace refuse the release up front instead of rolling back its first step.
+func preflightMetrics(ctx context.Context, m rollout.GateMetrics, credName string, progress io.Writer) error {
+	qctx, cancel := context.WithTimeout(ctx, metricsQueryTimeout)
+	defer cancel()
+	_, err := m.Metrics(qctx, stack.Blue, stack.Green, time.Minute)
+	var ge *gate.GateError
+	if err != nil && !errors.As(err, &ge) {
+		return fmt.Errorf("release: the metrics gate cannot query Log Analytics (workspace %s, credential: %s), so every analysis would fail; nothing was moved: %w", m.WorkspaceID, credName, err)
+	}
+	fmt.Fprintf(progress, "metrics gate: Log Analytics workspace %s answers (credential: %s)\n", m.WorkspaceID, credName)
+	return nil
+}
+
+// startAndAnalysis is the health gate in its two tempers, each with its own progress.
+type startAndAnalysis struct{ start, analysis rollout.GateHealth }
+
+func (h startAndAnalysis) Ready(ctx context.Context, slot stack.Slot) (gate.HealthResult, error) {
+	return h.start.Ready(ctx, slot)
+}
+
+func (h startAndAnalysis) Check(ctx context.Context, slot stack.Slot) (gate.HealthResult, error) {
+	return h.analysis.Check(ctx, slot)
+}
+
+// stackTraffic is rollout.Traffic over the deployed stack and release.Shift: the guarded,
+// traffic-only path of shift and rollback.
+type stackTraffic struct {
+	st          releaseStack
+	maxStep     int
+	alwaysReady int
+	out         io.Writer
+	// refresh, when set, returns environment for the next update, such as a fresh federated
+	// token for azure-native, because a release outlives the token its runner started with.
+	refresh func(ctx context.Context) (map[string]string, error)
+}
+
+// Status reads the deployed weights and current-slot-name.
+func (t stackTraffic) Status(ctx context.Context) (rollout.Status, error) {
+	d, err := t.st.Deployed(ctx)
+	if err != nil {
+		return rollout.Status{}, err
+	}
+	return rollout.Status{Weights: d.Weights, CurrentSlotName: d.CurrentSlotName}, nil
+}
+
+// Shift moves slot to `to` percent. The controller ran the pinned health gate and the
+// warm-up right before, so the shift's own gate is not run again; maxStep still applies.
+func (t stackTraffic) Shift(ctx context.Context, slot stack.Slot, to int) error {
+	req, err := t.request(ctx, slot, to)
+	if err != nil {
+		return err
+	}
+	req.MaxStep = t.maxStep
+	req.Health = func(context.Context, stack.Slot) error { return nil }
+	_, err = release.Shift(ctx, t.st, req, t.out)
+	return err
+}
+
+// Rollback moves slot to 0%: never refused, retried while another update holds the stack.
+func (t stackTraffic) Rollback(ctx context.Context, slot stack.Slot) error {
+	req, err := t.request(ctx, slot, 0)
+	if err != nil {
+		return err
+	}
+	req.Rollback = true
+	_, err = release.Shift(ctx, t.st, req, t.out)
+	return err
+}
+
+// request builds the shift of slot to `to` percent, with the apps whose always-ready count
+// the move changes admitted as part of the traffic change.
+func (t stackTraffic) request(ctx context.Context, slot stack.Slot, to int) (release.ShiftRequest, error) {
+	req := release.ShiftRequest{Slot: slot, To: to}
+	if t.refresh != nil {
+		env, err := t.refresh(ctx)
+		if err != nil {
+			return req, fmt.Errorf("refresh the credentials of the update: %w", err)
+		}
+		for k, v := range env {
+			t.st.SetEnv(k, v)
+		}
+	}
+	if t.alwaysReady > 0 {
+		d, err := t.st.Deployed(ctx)
+		if err != nil {
+			return req, err
+		}
+		changes := release.AlwaysReadyChanges(d.Weights, weightsGiving(slot, to), t.alwaysReady)
+		for _, c := range changes {
+			fmt.Fprintf(t.out, "with the traffic: %s (alwaysReadyInstances %d)\n", c, t.alwaysReady)
+		}
+		req.Traffic = release.TrafficWith(changes)
+	}
+	return req, nil
+}
+
+// weightsGiving are the weights that give slot pct percent.
+func weightsGiving(slot stack.Slot, pct int) stack.Weights {
+	if slot == stack.Blue {
+		return stack.Weights{Green: 100 - pct, Blue: pct}
+	}
+	return stack.Weights{Green: pct, Blue: 100 - pct}
+}
+
+// fileTraffic reads the weights of a stack file, for a dry run that cannot reach the deployed
+// stack. Which slot a release in progress started from comes from the file's git history, or
+// is the larger share when there is none.
+type fileTraffic struct{ path string }
+
+func (f fileTraffic) Status(ctx context.Context) (rollout.Status, error) {
+	d, err := release.FileStack{Path: f.path}.Deployed(ctx)
+	if err != nil {
+		return rollout.Status{}, err
+	}
+	name := d.CurrentSlotName
+	if _, idle := d.Weights.Idle(); idle || name == "" {
+		name = d.Weights.CurrentSlotName()
+	}
+	return rollout.Status{Weights: d.Weights, CurrentSlotName: name}, nil
+}
+
+func (fileTraffic) Shift(context.Context, stack.Slot, int) error {
+	return errors.New("a dry run from the stack file cannot shift")
+}
+
+func (fileTraffic) Rollback(context.Context, stack.Slot) error {
+	return errors.New("a dry run from the stack file cannot roll back")
+}
+
+// indentWriter prefixes every line it writes, so the engine's and the gates' output reads as
+// detail under the release's own progress lines.
+type indentWriter struct {
+	mu  sync.Mutex
+	w   io.Writer
+	mid bool // in the middle of a line
+}
+
+func indent(w io.Writer) io.Writer { return &indentWriter{w: w} }
+
+func (iw *indentWriter) Write(p []byte) (int, error) {
+	iw.mu.Lock()
+	defer iw.mu.Unlock()
+	var b bytes.Buffer
+	for _, c := range p {
+		if !iw.mid {
+			b.WriteString("           | ")
+			iw.mid = true
+		}
+		b.WriteByte(c)
+		if c == '\n' {
+			iw.mid = false
+		}
+	}
+	if _, err := iw.w.Write(b.Bytes()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// oneLine is the first line of an error, for a note.
+func oneLine(err error) string {
+	if err == nil {
+		return "no error"
+	}
+	return pulumiMessage(err)
+}
+
+func joinSteps(steps []int) string {
+	parts := make([]string, len(steps))
+	for i, s := range steps {
+		parts[i] = fmt.Sprint(s)
+	}
+	return strings.Join(parts, ", ")
+}
