@@ -484,7 +484,15 @@ func (c *Controller) printPlan(p Plan, o Options, st Status, steps []PlannedStep
 		o.Slot, o.Version, 100*p.Thresholds.MaxFailureRateDelta, p.Thresholds.MaxP95Ratio, p.Thresholds.MinRequests, inconclusive)
 	for i, s := range steps {
 		if s.Resumed {
+			if s.Bake == 0 {
+				c.logf("  step %d: stands at %d%%: no bake (bakeMinutes 0), no shift", i+1, s.To)
+				continue
+			}
 			c.logf("  step %d: stands at %d%%: bake %s again (%d analyses), no shift", i+1, s.To, s.Bake, s.Analyses)
+			continue
+		}
+		if s.Bake == 0 {
+			c.logf("  step %d: %d%% → %d%%: changes %s; no bake (bakeMinutes 0)", i+1, s.From, s.To, describeChanges(s.Changes))
 			continue
 		}
 		c.logf("  step %d: %d%% → %d%%: changes %s; bake %s (%d analyses, every %s)", i+1, s.From, s.To, describeChanges(s.Changes), s.Bake, s.Analyses, p.Interval)

@@ -272,23 +272,28 @@ func TestDryRunChangesNothing(t *testing.T) {
 		blue        int
 		name_       string
 		alwaysReady int
+		noBake      bool
 		want        []string
 	}{
-		{"fresh release", 0, "green-backend", 0, []string{
+		{"fresh release", 0, "green-backend", 0, false, []string{
 			"release plan (dry run: nothing is changed): blue 1.1.0, releaseSteps 10, 50, 100, until 100%",
 			"step 1: 0% → 10%: changes pool weights only; bake 10m0s (10 analyses, every 1m0s)",
 			"step 2: 10% → 50%: changes pool weights only;",
 			"step 3: 50% → 100%: changes pool weights + current-slot-name green-backend → blue-backend;",
 			"roll blue back to 0% at once, never blocked (from 100% that changes pool weights + current-slot-name blue-backend → green-backend)",
 		}},
-		{"with always-ready instances", 0, "green-backend", 2, []string{
+		{"with always-ready instances", 0, "green-backend", 2, false, []string{
 			"step 1: 0% → 10%: changes pool weights + blue app alwaysReady 0 → 2;",
 			"step 2: 10% → 50%: changes pool weights only;",
 			"step 3: 50% → 100%: changes pool weights + current-slot-name green-backend → blue-backend + green app alwaysReady 2 → 0;",
 		}},
-		{"resumed", 50, "green-backend", 0, []string{
+		{"resumed", 50, "green-backend", 0, false, []string{
 			"step 1: stands at 50%: bake 10m0s again (10 analyses), no shift",
 			"step 2: 50% → 100%: changes pool weights + current-slot-name green-backend → blue-backend;",
+		}},
+		{"without bakes", 50, "green-backend", 0, true, []string{
+			"step 1: stands at 50%: no bake (bakeMinutes 0), no shift",
+			"step 2: 50% → 100%: changes pool weights + current-slot-name green-backend → blue-backend; no bake (bakeMinutes 0)",
 		}},
 	}
 	for _, tt := range tests {
@@ -297,6 +302,9 @@ func TestDryRunChangesNothing(t *testing.T) {
 			s.traffic.w, s.traffic.name = share(stack.Blue, tt.blue), tt.name_
 			p := testPlan()
 			p.AlwaysReady = tt.alwaysReady
+			if tt.noBake {
+				p.Bake = 0
+			}
 			var out strings.Builder
 			// Only Status is given: a dry run needs nothing else.
 			rec, err := New(s.clock, s.traffic, nil, nil, nil, &out).Run(context.Background(), p, Options{Slot: stack.Blue, Version: "1.1.0", DryRun: true})

@@ -1,0 +1,605 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/monitor/azquery"
+
+	"github.com/slotless/slotless/e2e/azurefake"
+	"github.com/slotless/slotless/internal/rollout"
+	"github.com/slotless/slotless/stack"
+)
+
+// The release scenarios run `slotless release` as a pipeline stage does, against the stand-in
+// provider, with two scripted services a test controls: the API's health endpoint (each slot
+// answering pinned requests with its version, as the function app does behind APIM), and the
+// Log Analytics query API the metrics gate reads, with the credential the az CLI hands out.
+
+// e2eToken is the access token the scripted az CLI hands out and Log Analytics accepts.
+const e2eToken = "e2e-log-analytics-token"
+
+// failureRate is the share of a failing canary's requests that fail, 20% as in the README.
+const failureRate = 0.2
+
+// services are the scripted health endpoint and Log Analytics of one test.
+type services struct {
+	t      *testing.T
+	health *httptest.Server
+	logs   *httptest.Server
+	// certFile holds the Log Analytics server's certificate, the only one slotless trusts;
+	// azDir holds the scripted az CLI.
+	certFile, azDir string
+	pinToken        string
+
+	mu       sync.Mutex
+	versions map[string]string
+	down     map[string]bool
+	// failingSince is when the canary started failing; zero while it is healthy.
+	failingSince time.Time
+	queries      int
+	workspaces   []string
+	// afterQuery, when set, runs after query n has been answered.
+	afterQuery func(n int)
+}
+
+func newServices(t *testing.T, pinToken string) *services {
+	t.Helper()
+	s := &services{t: t, pinToken: pinToken, versions: map[string]string{"green": "1.0.0", "blue": "1.1.0"}, down: map[string]bool{}}
+	s.health = httptest.NewServer(http.HandlerFunc(s.serveHealth))
+	t.Cleanup(s.health.Close)
+	s.logs = httptest.NewTLSServer(http.HandlerFunc(s.serveLogs))
+	t.Cleanup(s.logs.Close)
+
+	dir := t.TempDir()
+	s.certFile = filepath.Join(dir, "logs.pem")
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.logs.Certificate().Raw})
+	if err := os.WriteFile(s.certFile, cert, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The az CLI as azure/login leaves it: `az account get-access-token` answers with a token.
+	s.azDir = filepath.Join(dir, "az")
+	az := "#!/bin/sh\necho \"$*\" >>\"$(dirname \"$0\")/calls\"\n" +
+		"printf '{\"accessToken\":\"" + e2eToken + "\",\"expires_on\":%s,\"tokenType\":\"Bearer\"}\\n' \"$(($(date +%s) + 3600))\"\n"
+	if err := os.MkdirAll(s.azDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(s.azDir, "az"), []byte(az), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// serveHealth answers <api>/health for the slot a request is pinned to.
+func (s *services) serveHealth(w http.ResponseWriter, r *http.Request) {
+	slot := r.Header.Get("X-Slotless-Slot")
+	s.mu.Lock()
+	version, down := s.versions[slot], s.down[slot]
+	s.mu.Unlock()
+	if r.URL.Path != "/slotless/health" || r.Header.Get("X-Slotless-Token") != s.pinToken || version == "" {
+		http.Error(w, "not a pinned health request", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("X-Slot", slot)
+	w.Header().Set("X-Version", version)
+	w.Header().Set("Content-Type", "application/json")
+	status, check := "ok", `{"status":"ok","durationMs":1}`
+	if down {
+		status, check = "fail", `{"status":"fail","error":"dependency down","durationMs":1}`
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	fmt.Fprintf(w, `{"status":%q,"slot":%q,"version":%q,"uptimeSeconds":60,"checks":{"config":%s}}`, status, slot, version, check)
+}
+
+var queryApps = regexp.MustCompile(`AppRoleName in~ \("([^"]+)", "([^"]+)"\)`)
+
+// serveLogs is the Log Analytics query API: both apps served 1000 requests in any window, the
+// stable one with 0.5% failures, the canary too until it starts failing, then 20% of its
+// requests since then fail.
+func (s *services) serveLogs(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer "+e2eToken {
+		http.Error(w, `{"error":{"code":"InvalidAuthenticationToken"}}`, http.StatusUnauthorized)
+		return
+	}
+	var body struct{ Query, Timespan string }
+	parts := strings.Split(r.URL.Path, "/")
+	if r.Method != http.MethodPost || len(parts) != 5 || parts[1] != "v1" || parts[2] != "workspaces" || parts[4] != "query" || json.NewDecoder(r.Body).Decode(&body) != nil {
+		http.Error(w, `{"error":{"code":"BadRequest"}}`, http.StatusBadRequest)
+		return
+	}
+	apps := queryApps.FindStringSubmatch(body.Query)
+	start, end, err := azquery.TimeInterval(body.Timespan).Values()
+	if apps == nil || err != nil || !end.After(start) {
+		http.Error(w, `{"error":{"code":"BadRequest"}}`, http.StatusBadRequest)
+		return
+	}
+	s.mu.Lock()
+	s.queries++
+	n := s.queries
+	s.workspaces = append(s.workspaces, parts[3])
+	failed := 5.0
+	if !s.failingSince.IsZero() && end.After(s.failingSince) {
+		overlap := end.Sub(s.failingSince)
+		if from := start; s.failingSince.Before(from) {
+			overlap = end.Sub(from)
+		}
+		failed += 1000 * failureRate * overlap.Seconds() / end.Sub(start).Seconds()
+	}
+	after := s.afterQuery
+	s.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	fmt.Fprintf(w, `{"tables":[{"name":"PrimaryResult","columns":[{"name":"AppRoleName","type":"string"},{"name":"Requests","type":"long"},{"name":"Failed","type":"long"},{"name":"FailureRate","type":"real"},{"name":"P95DurationMs","type":"real"}],`+
+		`"rows":[[%q,1000,%d,%g,120],[%q,1000,5,0.005,110]]}]}`, apps[1], int(failed), float64(int(failed))/1000, apps[2])
+	if after != nil {
+		after(n)
+	}
+}
+
+// failCanary makes the canary's requests fail from now on, and returns when that began.
+func (s *services) failCanary() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failingSince = time.Now()
+	return s.failingSince
+}
+
+// setDown stops or restarts a slot's health answers, and returns when.
+func (s *services) setDown(slot string, down bool) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down[slot] = down
+	return time.Now()
+}
+
+func (s *services) heal() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failingSince, s.down = time.Time{}, map[string]bool{}
+}
+
+func (s *services) onQuery(fn func(n int)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queries, s.afterQuery = 0, fn
+}
+
+// release is the command line of `slotless release` in a stage: the pinning token, the API
+// and the signed-in az CLI from the environment, --json to a file.
+func (s *services) release(args, record string) string {
+	return fmt.Sprintf(`env SLOTLESS_PIN_TOKEN=%s AZURE_TOKEN_CREDENTIALS=AzureCliCredential SSL_CERT_FILE=%s `+
+		`ACTIONS_ID_TOKEN_REQUEST_URL= SYSTEM_OIDCREQUESTURI= PATH=%s:"$PATH" `+
+		`slotless release --stack dev --slot blue --version 1.1.0 --api-url %s/slotless --logs-endpoint %s/v1 --json %s >%s`,
+		s.pinToken, s.certFile, s.azDir, s.health.URL, s.logs.URL, args, record)
+}
+
+// releaseUser is a deployed dev stack with the scripted services and the release plan set.
+func releaseUser(t *testing.T, config ...string) (*user, *services) {
+	t.Helper()
+	u := deployed(t)
+	token := strings.TrimSpace(u.sh("pulumi config get pinToken"))
+	if token == "" {
+		t.Fatal("the README's deploy sets no pinToken")
+	}
+	for _, c := range config {
+		u.sh("pulumi config set " + c)
+	}
+	return u, newServices(t, token)
+}
+
+// readRecord reads a --json record.
+func readRecord(t *testing.T, path string) rollout.Record {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec rollout.Record
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		t.Fatalf("record %s: %v\n%s", path, err, raw)
+	}
+	return rec
+}
+
+// writes describes the cloud writes among calls, in order: each create, update or delete as
+// "<op> <what>", naming the traffic resources and the slots' apps.
+func (u *user) writes(calls []azurefake.Call) []string {
+	u.t.Helper()
+	apps := u.appNames()
+	var out []string
+	for _, c := range calls {
+		if c.Preview || c.Error != "" || (c.Op != "create" && c.Op != "update" && c.Op != "delete") {
+			continue
+		}
+		name := azurefakeName(c.Target)
+		what := c.Token + " " + name
+		switch {
+		case c.Token == "azure-native:apimanagement:Backend" && strings.HasSuffix(name, stack.PoolID):
+			what = "pool"
+		case c.Token == "azure-native:apimanagement:NamedValue" && strings.HasSuffix(name, stack.CurrentSlotNamedValue):
+			what = "current-slot-name"
+		case c.Token == "azure-native:web:WebApp" && apps[name] != "":
+			what = string(apps[name]) + " app"
+		}
+		out = append(out, c.Op+" "+what)
+	}
+	return out
+}
+
+// appNames maps each function app's name to its slot, from the stack outputs.
+func (u *user) appNames() map[string]stack.Slot {
+	u.t.Helper()
+	outs, err := u.stack("dev").PlainOutputs(u.t.Context())
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	m := map[string]stack.Slot{}
+	for _, s := range stack.Slots {
+		if n, _ := outs[stack.OutAppName(s)].(string); n != "" {
+			m[n] = s
+		}
+	}
+	return m
+}
+
+// alwaysReady reads each slot's app always-ready count as ARM holds it (0 without an entry).
+func (u *user) alwaysReady() map[stack.Slot]int {
+	u.t.Helper()
+	apps := u.appNames()
+	c, err := u.cloud.Load()
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	out := map[stack.Slot]int{}
+	for _, r := range c.ByType("azure-native:web:WebApp") {
+		slot, ok := apps[r.Name()]
+		if !ok || r.Subscription != u.sub {
+			continue
+		}
+		fc, _ := r.Inputs["functionAppConfig"].(map[string]any)
+		sc, _ := fc["scaleAndConcurrency"].(map[string]any)
+		list, _ := sc["alwaysReady"].([]any)
+		for _, e := range list {
+			m, _ := e.(map[string]any)
+			if m["name"] == stack.AlwaysReadyGroup {
+				out[slot] = int(m["instanceCount"].(float64))
+			}
+		}
+	}
+	return out
+}
+
+// untilBlueIs waits until the pool in APIM gives blue the weight, and says when it saw it.
+func (u *user) untilBlueIs(weight int, limit time.Duration) (time.Time, bool) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		c, err := u.cloud.Load()
+		if err == nil {
+			for _, r := range c.ByType("azure-native:apimanagement:Backend") {
+				pool, _ := r.Inputs["pool"].(map[string]any)
+				services, _ := pool["services"].([]any)
+				for _, s := range services {
+					m := s.(map[string]any)
+					if slot, _ := stack.SlotOfBackendID(azurefakeName(m["id"].(string))); slot == stack.Blue && int(m["weight"].(float64)) == weight && r.Subscription == u.sub {
+						return time.Now(), true
+					}
+				}
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return time.Time{}, false
+}
+
+// lockedBuffer is a buffer a process writes while the test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// start runs a command line as sh does, without waiting for it; `exec` keeps its process id
+// the command's, so the test can kill it.
+func (u *user) start(line string) (*exec.Cmd, *lockedBuffer) {
+	u.t.Helper()
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", "exec "+line)
+	cmd.Dir = u.dir
+	cmd.Env = os.Environ()
+	for k, v := range u.env() {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, "PATH="+filepath.Join(pulumiRoot, "bin")+":"+slotlessBin+":"+os.Getenv("PATH"))
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		u.t.Fatal(err)
+	}
+	return cmd, out
+}
+
+// TestReleaseReachesGA: a healthy release walks 10 → 50 → 100 with a bake and six analyses per
+// step, each with the health gate and the metrics gate's figures, and changes the pool and, at
+// 100, current-slot-name: nothing else.
+func TestReleaseReachesGA(t *testing.T) {
+	t.Parallel()
+	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 10")
+	record := filepath.Join(t.TempDir(), "release.json")
+	before := len(u.calls())
+	out := u.sh(svc.release("", record))
+	t.Log(out)
+
+	if w := u.weights(); w.Blue != 100 {
+		t.Fatalf("pool: got %s, want blue 100", w)
+	}
+	if got := u.currentSlotName(); got != "blue-backend" {
+		t.Errorf("current-slot-name: got %q, want blue-backend", got)
+	}
+	want := []string{"update pool", "update pool", "update current-slot-name", "update pool"}
+	if got := u.writes(u.calls()[before:]); !slices.Equal(got, want) {
+		t.Errorf("cloud writes: got %v, want %v", got, want)
+	}
+	rec := readRecord(t, record)
+	if rec.Outcome != rollout.OutcomeComplete || len(rec.StepsTaken) != 3 {
+		t.Fatalf("record: got %s with %d steps, want complete in 3", rec.Outcome, len(rec.StepsTaken))
+	}
+	for i, s := range rec.StepsTaken {
+		if s.To != []int{10, 50, 100}[i] || s.Verdict != rollout.VerdictPass || len(s.Analyses) != 6 || s.Warmup == nil {
+			t.Errorf("step %d: got →%d %s with %d analyses (warm-up %v), want →%d passed with 6 after a warm-up", i+1, s.To, s.Verdict, len(s.Analyses), s.Warmup != nil, []int{10, 50, 100}[i])
+		}
+		for _, a := range s.Analyses {
+			if a.Health.Version != "1.1.0" || a.Metrics == nil || a.Metrics.Canary == nil || a.Metrics.Canary.Requests != 1000 {
+				t.Errorf("step %d analysis %d: got health %+v metrics %+v, want version 1.1.0 and the canary's figures", i+1, a.N, a.Health, a.Metrics)
+			}
+		}
+	}
+	for _, want := range []string{"] step 1/3: blue 0% → 10% (changes pool weights only)", "] analysis 6/6 at 50%: pass; health pass (1.1.0", "] release complete: blue carries 100% with 1.1.0", "summary: release of blue 1.1.0: complete"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("progress: got no %q", want)
+		}
+	}
+	outs, err := u.stack("dev").PlainOutputs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ws := range svc.workspaces {
+		if ws != outs[stack.OutWorkspaceID] {
+			t.Errorf("Log Analytics was asked about workspace %s, want the stack's %v", ws, outs[stack.OutWorkspaceID])
+		}
+	}
+}
+
+// TestReleaseUntilResumesAndAlwaysReady: with alwaysReadyInstances 2 (applied first, as a
+// reviewed change), `--until 10` stops at 10 having changed the pool and the blue app's
+// always-ready count 0 → 2 and nothing else; `--until 50` resumes there, never from 0, and
+// changes the pool alone; the last run reaches 100 changing the pool, current-slot-name and
+// the green app's count 2 → 0. No bake: the bakes are TestReleaseReachesGA's.
+func TestReleaseUntilResumesAndAlwaysReady(t *testing.T) {
+	t.Parallel()
+	u, svc := releaseUser(t, "bakeMinutes 0")
+	u.run("pulumi config set alwaysReadyInstances 2 && pulumi up")
+	if got := u.alwaysReady(); got[stack.Green] != 2 || got[stack.Blue] != 0 {
+		t.Fatalf("always-ready at steady state: got %v, want green 2, blue 0", got)
+	}
+	for _, tc := range []struct {
+		until  string
+		blue   int
+		writes []string
+		ready  map[stack.Slot]int
+		steps  []string // from→to of the record's steps; "=N" for a resumed step
+	}{
+		{"--until 10", 10, []string{"update blue app", "update pool"}, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, []string{"0→10"}},
+		{"--until 50", 50, []string{"update pool"}, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, []string{"=10", "10→50"}},
+		{"", 100, []string{"update current-slot-name", "update green app", "update pool"}, map[stack.Slot]int{stack.Blue: 2}, []string{"=50", "50→100"}},
+	} {
+		t.Run("release "+tc.until, func(t *testing.T) {
+			u.t = t
+			record := filepath.Join(t.TempDir(), "release.json")
+			before := len(u.calls())
+			out := u.sh(svc.release(tc.until, record))
+			t.Log(out)
+			if w := u.weights(); w.Blue != tc.blue {
+				t.Fatalf("pool: got %s, want blue %d", w, tc.blue)
+			}
+			got := u.writes(u.calls()[before:])
+			slices.Sort(got)
+			if !slices.Equal(got, tc.writes) {
+				t.Errorf("cloud writes: got %v, want %v", got, tc.writes)
+			}
+			if got := u.alwaysReady(); got[stack.Green] != tc.ready[stack.Green] || got[stack.Blue] != tc.ready[stack.Blue] {
+				t.Errorf("always-ready: got %v, want %v", got, tc.ready)
+			}
+			var steps []string
+			for _, s := range readRecord(t, record).StepsTaken {
+				if s.Resumed {
+					steps = append(steps, fmt.Sprintf("=%d", s.To))
+				} else {
+					steps = append(steps, fmt.Sprintf("%d→%d", s.From, s.To))
+				}
+			}
+			if !slices.Equal(steps, tc.steps) {
+				t.Errorf("steps: got %v, want %v", steps, tc.steps)
+			}
+		})
+	}
+}
+
+// TestReleaseRollsBackAFailingCanary scripts the worst case twice: the canary starts failing
+// (20% of its requests) right after an analysis passed, and later the slot stops answering
+// right after one. Each time the release rolls blue back to 0% with exit code 4, and the test
+// measures the time from the failure's start to blue's weight in APIM being 0. The target is
+// at most one analysis interval plus one shift.
+func TestReleaseRollsBackAFailingCanary(t *testing.T) {
+	t.Parallel()
+	const interval = 10 * time.Second
+	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 10")
+	for _, tc := range []struct {
+		name  string
+		fail  func() time.Time
+		cause string
+	}{
+		{"metrics", svc.failCanary, "metrics gate: failure-rate: canary failure rate"},
+		{"health", func() time.Time { return svc.setDown("blue", true) }, "health gate: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u.t = t
+			svc.heal()
+			failed := make(chan time.Time, 1)
+			// Query 1 checks the credentials before anything moves; queries 2 and 3 are the
+			// first two analyses at 10%. The failure starts right after the second.
+			svc.onQuery(func(n int) {
+				if n == 3 {
+					failed <- tc.fail()
+				}
+			})
+			record := filepath.Join(t.TempDir(), "release.json")
+			cmd, out := u.start(svc.release("", record))
+			var began time.Time
+			select {
+			case began = <-failed:
+			case <-time.After(4 * time.Minute):
+				_ = cmd.Process.Kill()
+				t.Fatalf("the second analysis never came\n%s", out)
+			}
+			zero, ok := u.untilBlueIs(0, 3*time.Minute)
+			err := cmd.Wait()
+			t.Log(out.String())
+			if !ok {
+				t.Fatal("blue's weight never went back to 0")
+			}
+			if code := exitCode(err); code != 4 {
+				t.Errorf("exit: got %d, want 4 (aborted, rolled back)", code)
+			}
+			took := zero.Sub(began)
+			rec := readRecord(t, record)
+			if rec.Outcome != rollout.OutcomeRolledBack || rec.Rollback == nil || !strings.Contains(rec.Rollback.Reason, tc.cause) {
+				t.Fatalf("record: got outcome %s, rollback %+v; want rolled back for %q", rec.Outcome, rec.Rollback, tc.cause)
+			}
+			shift := rec.Rollback.Finished.Sub(rec.Rollback.Started)
+			t.Logf("MEASURED %s: from the canary failing to blue at 0%% in APIM: %s (analysis interval %s, the rollback's up %s)", tc.name, took.Round(100*time.Millisecond), interval, shift.Round(100*time.Millisecond))
+			limit := interval + shift + 2*time.Second
+			if tc.name == "health" {
+				// A slot that stops answering fails the analysis once the health gate has had
+				// no healthy answer for its whole timeout.
+				limit += rollout.AnalysisHealthTimeout
+			}
+			if took > limit {
+				t.Errorf("failure to 0%%: got %s, want at most %s", took, limit)
+			}
+			if len(rec.StepsTaken) != 1 || rec.StepsTaken[0].To != 10 {
+				t.Errorf("steps: got %+v, want the release stopped in its first step", rec.StepsTaken)
+			}
+			if got := u.currentSlotName(); got != "green-backend" {
+				t.Errorf("current-slot-name: got %q, want green-backend", got)
+			}
+		})
+	}
+}
+
+// TestReleaseResumesAfterACrash: a release killed in the middle of its first bake leaves the
+// traffic at 10%, and the next run bakes 10% again from where the deployed stack stands: it
+// does not shift again, and never starts from 0.
+func TestReleaseResumesAfterACrash(t *testing.T) {
+	t.Parallel()
+	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 10")
+	killed := make(chan struct{})
+	var cmd *exec.Cmd
+	svc.onQuery(func(n int) {
+		if n == 3 { // the second analysis at 10%
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			close(killed)
+		}
+	})
+	cmd, out := u.start(svc.release("--until 50", filepath.Join(t.TempDir(), "crashed.json")))
+	select {
+	case <-killed:
+	case <-time.After(4 * time.Minute):
+		_ = cmd.Process.Kill()
+		t.Fatalf("the second analysis never came\n%s", out)
+	}
+	_ = cmd.Wait()
+	t.Log(out.String())
+	if w := u.weights(); w.Blue != 10 {
+		t.Fatalf("pool after the crash: got %s, want blue 10", w)
+	}
+	svc.onQuery(nil)
+	before := len(u.calls())
+	record := filepath.Join(t.TempDir(), "resumed.json")
+	resumed := u.sh(svc.release("--until 10", record))
+	t.Log(resumed)
+	rec := readRecord(t, record)
+	if rec.Outcome != rollout.OutcomePaused || len(rec.StepsTaken) != 1 || !rec.StepsTaken[0].Resumed || rec.StepsTaken[0].To != 10 || len(rec.StepsTaken[0].Analyses) != 6 {
+		t.Fatalf("record: got %s with steps %+v, want paused after baking 10%% again with 6 analyses", rec.Outcome, rec.StepsTaken)
+	}
+	if got := u.writes(u.calls()[before:]); len(got) != 0 {
+		t.Errorf("cloud writes of the resumed run: got %v, want none (no shift again)", got)
+	}
+	if !strings.Contains(resumed, "step 1/1: blue stands at 10%: bake it again before going on") {
+		t.Errorf("progress: got\n%s\nwant it to say it resumes at 10%%", resumed)
+	}
+}
+
+// TestReleaseDryRunChangesNothing: a dry run reads where the deployed stack stands (not the
+// local file), prints the plan, and touches neither the cloud nor the stack file, without the
+// pinning token or Azure credentials.
+func TestReleaseDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
+	u := deployed(t)
+	u.run("pulumi config set blueWeight 10 && pulumi up")
+	u.sh("pulumi config set blueWeight 0") // the local file says otherwise
+	cloudBefore, err := os.ReadFile(u.cloud.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fileBefore, err := os.ReadFile(filepath.Join(u.dir, "Pulumi.dev.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := u.sh("slotless release --stack dev --slot blue --version 1.1.0 --dry-run")
+	t.Log(out)
+	for _, want := range []string{
+		"dry run: reading where the release stands from the deployed stack dev",
+		"] deployed: green 90% / blue 10%, current-slot-name green-backend",
+		"release plan (dry run: nothing is changed): blue 1.1.0, releaseSteps 10, 50, 100, until 100%",
+		"step 1: stands at 10%: bake 10m0s again (10 analyses), no shift",
+		"step 2: 10% → 50%: changes pool weights only",
+		"step 3: 50% → 100%: changes pool weights + current-slot-name green-backend → blue-backend",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("got no %q", want)
+		}
+	}
+	cloudAfter, _ := os.ReadFile(u.cloud.Path)
+	fileAfter, _ := os.ReadFile(filepath.Join(u.dir, "Pulumi.dev.yaml"))
+	if !bytes.Equal(cloudBefore, cloudAfter) {
+		t.Error("the dry run changed the cloud")
+	}
+	if !bytes.Equal(fileBefore, fileAfter) {
+		t.Errorf("the dry run changed Pulumi.dev.yaml:\n%s", fileAfter)
+	}
+}
