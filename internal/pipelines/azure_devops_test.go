@@ -154,13 +154,18 @@ func checkStageOrder(p *adoPipeline) error {
 	return nil
 }
 
+// releaseCommand is a traffic stage's one command, up to the step it stops after.
+func releaseCommand(until int) string {
+	return fmt.Sprintf(`slotless release --stack "$STACK" --slot "$IDLE" --version "$VERSION" --until %d`, until)
+}
+
 // trafficStages are the stages that move users onto the new slot, each behind its environment.
 var trafficStages = []struct {
 	stage, environment, command string
 }{
-	{"Canary", "slotless-canary", `slotless shift --stack "$STACK" --slot "$IDLE" --to 10`},
-	{"RingA", "slotless-ring-a", `slotless shift --stack "$STACK" --slot "$IDLE" --to 50`},
-	{"GA", "slotless-ga", `slotless promote --stack "$STACK" --slot "$IDLE"`},
+	{"Canary", "slotless-canary", releaseCommand(10)},
+	{"RingA", "slotless-ring-a", releaseCommand(50)},
+	{"GA", "slotless-ga", releaseCommand(100)},
 }
 
 func checkTrafficStage(p *adoPipeline, name, env, command string) error {
@@ -178,10 +183,18 @@ func checkTrafficStage(p *adoPipeline, name, env, command string) error {
 	if string(j.Environment) != env {
 		return fmt.Errorf("%s environment: got %q, want %q", name, j.Environment, env)
 	}
-	if err := checkShiftBakeGate(scriptsOf(j.steps()), command); err != nil {
+	steps := j.steps()
+	if err := checkThinStage(scriptsOf(steps), command); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	return nil
+	// The record is published whatever the outcome: a rolled-back stage's is the one to read.
+	release := indexOf(scriptsOf(steps), command)
+	for _, st := range steps[release+1:] {
+		if _, ok := st["publish"]; ok && strings.Contains(fmt.Sprint(st["condition"]), "always()") {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: got no publish step with condition always() after the release, want its --json record kept", name)
 }
 
 func checkRollback(p *adoPipeline) error {
@@ -354,15 +367,26 @@ func TestAzureDevOpsChecksCatchBreakage(t *testing.T) {
 	}{
 		{"RingA before Canary", func(p *adoPipeline) { p.Stages[3], p.Stages[4] = p.Stages[4], p.Stages[3] }, checkStageOrder},
 		{"Verify dropped", func(p *adoPipeline) { p.Stages = slices.Delete(p.Stages, 2, 3) }, checkStageOrder},
-		{"canary gate removed", func(p *adoPipeline) { dropSteps(stageOf(p, "Canary"), "slotless gate") }, canary},
-		{"canary bake removed", func(p *adoPipeline) { dropSteps(stageOf(p, "Canary"), "sleep") }, canary},
+		{"canary release removed", func(p *adoPipeline) { dropSteps(stageOf(p, "Canary"), "slotless release") }, canary},
+		{"a bake back in the canary", func(p *adoPipeline) {
+			j := &stageOf(p, "Canary").Jobs[0]
+			j.Strategy.RunOnce.Deploy.Steps = append(j.Strategy.RunOnce.Deploy.Steps, adoStep{"bash": `sleep 600`})
+		}, canary},
+		{"a gate back in the canary", func(p *adoPipeline) {
+			j := &stageOf(p, "Canary").Jobs[0]
+			j.Strategy.RunOnce.Deploy.Steps = append(j.Strategy.RunOnce.Deploy.Steps, adoStep{"bash": `slotless gate health --slot "$IDLE"`})
+		}, canary},
 		{"canary is a plain job", func(p *adoPipeline) { stageOf(p, "Canary").Jobs[0].Deployment = "" }, canary},
 		{"canary without approvals", func(p *adoPipeline) { stageOf(p, "Canary").Jobs[0].Environment = "slotless-dev" }, canary},
-		{"GA promote removed", func(p *adoPipeline) { dropSteps(stageOf(p, "GA"), "slotless promote") }, ga},
-		{"canary shift without health target", func(p *adoPipeline) {
+		{"GA release removed", func(p *adoPipeline) { dropSteps(stageOf(p, "GA"), "slotless release") }, ga},
+		{"GA record not kept", func(p *adoPipeline) {
+			j := &stageOf(p, "GA").Jobs[0]
+			j.Strategy.RunOnce.Deploy.Steps = slices.DeleteFunc(flatten(j.Strategy.RunOnce.Deploy.Steps), func(s adoStep) bool { _, ok := s["publish"]; return ok })
+		}, ga},
+		{"canary release without the pinning token", func(p *adoPipeline) {
 			for _, s := range stageOf(p, "Canary").Jobs[0].steps() {
-				if in := asMap(s["inputs"]); in != nil && strings.Contains(s.script(), "slotless shift") {
-					in["inlineScript"] = strings.ReplaceAll(s.script(), "--api-url", "--url")
+				if in := asMap(s["inputs"]); in != nil && strings.Contains(s.script(), "slotless release") {
+					in["inlineScript"] = strings.ReplaceAll(s.script(), ". scripts/gate-env.sh", "true")
 				}
 			}
 		}, canary},
@@ -381,9 +405,9 @@ func TestAzureDevOpsChecksCatchBreakage(t *testing.T) {
 			j := &stageOf(p, "Canary").Jobs[0]
 			j.Steps = append(j.Steps, adoStep{"bash": "pulumi up", "env": map[string]any{"ARM_CLIENT_SECRET": "$(secret)", "PULUMI_ACCESS_TOKEN": "$(PULUMI_ACCESS_TOKEN)"}})
 		}, func(p *adoPipeline) error { return checkNoSecrets(p.allSteps()) }},
-		{"shift outside AzureCLI@2", func(p *adoPipeline) {
+		{"release outside AzureCLI@2", func(p *adoPipeline) {
 			j := &stageOf(p, "Canary").Jobs[0]
-			j.Steps = append(j.Steps, adoStep{"bash": `slotless shift --to 10`})
+			j.Steps = append(j.Steps, adoStep{"bash": `slotless release --until 10`})
 		}, func(p *adoPipeline) error { return checkFederatedSignIn(p.allSteps()) }},
 		{"token not mapped", func(p *adoPipeline) {
 			j := &stageOf(p, "RingA").Jobs[0]

@@ -74,9 +74,9 @@ func runsOf(steps []ghStep) []string {
 var ghTrafficJobs = []struct {
 	job, environment, command string
 }{
-	{"canary", "slotless-canary", `slotless shift --stack "$STACK" --slot "$IDLE" --to 10`},
-	{"ring-a", "slotless-ring-a", `slotless shift --stack "$STACK" --slot "$IDLE" --to 50`},
-	{"ga", "slotless-ga", `slotless promote --stack "$STACK" --slot "$IDLE"`},
+	{"canary", "slotless-canary", releaseCommand(10)},
+	{"ring-a", "slotless-ring-a", releaseCommand(50)},
+	{"ga", "slotless-ga", releaseCommand(100)},
 }
 
 func checkGHTrafficJob(w *workflow, name, env, command string) error {
@@ -87,10 +87,17 @@ func checkGHTrafficJob(w *workflow, name, env, command string) error {
 	if string(j.Environment) != env {
 		return fmt.Errorf("%s environment: got %q, want %q", name, j.Environment, env)
 	}
-	if err := checkShiftBakeGate(runsOf(j.Steps), command); err != nil {
+	if err := checkThinStage(runsOf(j.Steps), command); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	return nil
+	// The record is uploaded whatever the outcome: a rolled-back job's is the one to read.
+	release := indexOf(runsOf(j.Steps), command)
+	for _, st := range j.Steps[release+1:] {
+		if strings.HasPrefix(st.Uses, "actions/upload-artifact@") && strings.Contains(st.If, "always()") {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: got no upload-artifact step with if: always() after the release, want its --json record kept", name)
 }
 
 // checkGHChain asserts each job waits for the one before it, so no traffic moves before the
@@ -238,13 +245,24 @@ func TestGitHubChecksCatchBreakage(t *testing.T) {
 		break_ func(*workflow)
 		check  func(*workflow) error
 	}{
-		{"ring-a gate removed", func(w *workflow) { drop(mustJob(w, "ring-a"), "slotless gate") }, ringA},
-		{"ring-a bake removed", func(w *workflow) { drop(mustJob(w, "ring-a"), "sleep") }, ringA},
+		{"ring-a release removed", func(w *workflow) { drop(mustJob(w, "ring-a"), "slotless release") }, ringA},
+		{"a bake back in ring-a", func(w *workflow) {
+			j := mustJob(w, "ring-a")
+			j.Steps = append(j.Steps, ghStep{Run: "sleep 600"})
+		}, ringA},
+		{"a shift back in ring-a", func(w *workflow) {
+			j := mustJob(w, "ring-a")
+			j.Steps = append(j.Steps, ghStep{Run: `slotless shift --stack "$STACK" --slot "$IDLE" --to 50`})
+		}, ringA},
+		{"ring-a record not kept", func(w *workflow) {
+			j := mustJob(w, "ring-a")
+			j.Steps = slices.DeleteFunc(j.Steps, func(s ghStep) bool { return strings.HasPrefix(s.Uses, "actions/upload-artifact@") })
+		}, ringA},
 		{"ring-a without approvals", func(w *workflow) { mustJob(w, "ring-a").Environment = "" }, ringA},
-		{"ring-a shift without health target", func(w *workflow) {
+		{"ring-a release without the pinning token", func(w *workflow) {
 			j := mustJob(w, "ring-a")
 			for i := range j.Steps {
-				if strings.Contains(j.Steps[i].Run, "slotless shift") {
+				if strings.Contains(j.Steps[i].Run, "slotless release") {
 					j.Steps[i].Run = strings.ReplaceAll(j.Steps[i].Run, ". scripts/gate-env.sh", "true")
 				}
 			}

@@ -91,10 +91,10 @@ func secretIn(text string) error {
 
 // needsPulumiToken matches a script that talks to Pulumi Cloud, directly or through a script.
 // `slotless gate metrics` queries Application Insights only, so it is not one of them.
-var needsPulumiToken = regexp.MustCompile(`\bpulumi (up|preview|config|stack)\b|\bslotless (shift|promote|rollback|gate health)\b|scripts/(release-target|record-traffic|traffic-drift|gate-env)\.sh`)
+var needsPulumiToken = regexp.MustCompile(`\bpulumi (up|preview|config|stack)\b|\bslotless (shift|promote|rollback|release|gate health)\b|scripts/(release-target|record-traffic|traffic-drift|gate-env)\.sh`)
 
 // changesTraffic matches a script that runs `pulumi up`, directly or through the CLI.
-var changesTraffic = regexp.MustCompile(`\bslotless (shift|promote|rollback)\b|\bpulumi (up|preview)\b`)
+var changesTraffic = regexp.MustCompile(`\bslotless (shift|promote|rollback|release)\b|\bpulumi (up|preview)\b`)
 
 // indexOf returns the index of the first script containing every one of subs, or -1.
 func indexOf(scripts []string, subs ...string) int {
@@ -110,29 +110,32 @@ outer:
 	return -1
 }
 
-// checkShiftBakeGate asserts the traffic step, then a bake, then gates of health and metrics.
-func checkShiftBakeGate(scripts []string, command string) error {
-	shift := indexOf(scripts, command)
-	if shift < 0 {
-		return fmt.Errorf("got no step running %q, want one", command)
-	}
-	// An advance without a health target is refused by the CLI itself (unless forced), so a
-	// shift step that lacks one fails at run time, after its approval.
-	for _, want := range []string{"--api-url", ". scripts/gate-env.sh"} {
-		if !strings.Contains(scripts[shift], want) {
-			return fmt.Errorf("step running %q: got no %q, want the health gate's target and token", command, want)
+// choreography matches what a thin traffic stage leaves to slotless release: its own shifts,
+// bakes and gates.
+var choreography = regexp.MustCompile(`\bslotless (shift|promote|gate)\b|\bsleep\b`)
+
+// checkThinStage asserts a traffic stage whose one release step is the given command: it
+// reads the pinning token (gate-env.sh) and writes the --json record, and no step of the
+// stage shifts, sleeps or runs a gate itself, so the choreography lives in the CLI alone.
+func checkThinStage(scripts []string, command string) error {
+	release := -1
+	for i, s := range scripts {
+		if choreography.MatchString(s) {
+			return fmt.Errorf("step %d: got %q, want the warm-up, shifts, bakes and gates left to slotless release", i+1, choreography.FindString(s))
+		}
+		if strings.Contains(s, "slotless release") {
+			if release >= 0 {
+				return fmt.Errorf("got slotless release in steps %d and %d, want one", release+1, i+1)
+			}
+			release = i
 		}
 	}
-	bake := indexOf(scripts[shift+1:], "sleep")
-	if bake < 0 {
-		return fmt.Errorf("got no bake (sleep) after %q, want one", command)
+	if release < 0 || !strings.Contains(scripts[release], command) {
+		return fmt.Errorf("got no step running %q, want one", command)
 	}
-	bake += shift + 1
-	// Health and metrics may be one step or two (two keep a long health gate from spending the
-	// metrics step's Azure token).
-	for _, g := range []string{"slotless gate health", "slotless gate metrics"} {
-		if indexOf(scripts[bake+1:], g) < 0 {
-			return fmt.Errorf("got no %s after the bake, want one", g)
+	for _, want := range []string{". scripts/gate-env.sh", "--json >"} {
+		if !strings.Contains(scripts[release], want) {
+			return fmt.Errorf("step running %q: got no %q, want the pinning token read and the record written", command, want)
 		}
 	}
 	return nil

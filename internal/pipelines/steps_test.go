@@ -1,0 +1,151 @@
+package pipelines
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/slotless/slotless/internal/plan"
+	"github.com/slotless/slotless/stack"
+)
+
+// The traffic stages stop at their --until, and slotless release refuses an --until that is not
+// one of the stack's releaseSteps before anything moves. So the pipelines and the config must
+// agree, or a release fails at its first stage after the approval.
+
+var untilFlag = regexp.MustCompile(`slotless release\b[^\n]*--until\s+(\d+)`)
+
+// untilOf reads the --until of a stage's scripts; -1 when none runs slotless release with one.
+func untilOf(scripts []string) int {
+	for _, s := range scripts {
+		if m := untilFlag.FindStringSubmatch(strings.ReplaceAll(s, "\\\n", " ")); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			return n
+		}
+	}
+	return -1
+}
+
+func adoUntils(p *adoPipeline) ([]int, error) {
+	var out []int
+	for _, ts := range trafficStages {
+		steps, err := adoStageSteps(p, ts.stage)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, untilOf(scriptsOf(steps)))
+	}
+	return out, nil
+}
+
+func ghUntils(w *workflow) ([]int, error) {
+	var out []int
+	for _, tj := range ghTrafficJobs {
+		j, err := w.job(tj.job)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, untilOf(runsOf(j.Steps)))
+	}
+	return out, nil
+}
+
+// checkUntils asserts the stages' --until values, in stage order, against releaseSteps: each is
+// one of the steps, they ascend, and the last is 100, so the last stage completes the release. A
+// step without a stage of its own is walked by the stage that passes it.
+func checkUntils(untils, steps []int) error {
+	if len(untils) == 0 {
+		return errors.New("got no traffic stages, want some")
+	}
+	for i, u := range untils {
+		if !slices.Contains(steps, u) {
+			return fmt.Errorf("stage %d: got --until %d, want one of releaseSteps %v", i+1, u, steps)
+		}
+		if i > 0 && u <= untils[i-1] {
+			return fmt.Errorf("stage %d: got --until %d after %d, want ascending", i+1, u, untils[i-1])
+		}
+	}
+	if last := untils[len(untils)-1]; last != 100 {
+		return fmt.Errorf("last stage: got --until %d, want 100 (GA)", last)
+	}
+	return nil
+}
+
+// stackSteps is each stack's releaseSteps, from Pulumi.yaml's defaults and its stack file, as
+// the program parses them.
+func stackSteps(t *testing.T) map[string][]int {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(root, "Pulumi.*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("got no Pulumi.<stack>.yaml (%v), want the committed stacks", err)
+	}
+	out := map[string][]int{}
+	for _, f := range files {
+		name := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), "Pulumi."), ".yaml")
+		cfg, err := plan.LoadConfig(root, name)
+		if err != nil {
+			t.Fatalf("stack %s: %v", name, err)
+		}
+		parsed, err := stack.Parse(cfg.Source())
+		if err != nil {
+			t.Fatalf("stack %s: %v", name, err)
+		}
+		out[name] = parsed.Release.Steps
+	}
+	return out
+}
+
+func TestPipelinesAgreeWithReleaseSteps(t *testing.T) {
+	ado, err := adoUntils(decode[adoPipeline](t, adoRelease))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh, err := ghUntils(decode[workflow](t, ghRelease))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, steps := range stackSteps(t) {
+		t.Run(name, func(t *testing.T) {
+			if err := checkUntils(ado, steps); err != nil {
+				t.Errorf("%s: %v", adoRelease, err)
+			}
+			if err := checkUntils(gh, steps); err != nil {
+				t.Errorf("%s: %v", ghRelease, err)
+			}
+		})
+	}
+	if !slices.Equal(ado, gh) {
+		t.Errorf("--until: got %v in Azure DevOps and %v in GitHub, want the same stages", ado, gh)
+	}
+}
+
+func TestUntilChecksCatchDisagreement(t *testing.T) {
+	tests := []struct {
+		name          string
+		untils, steps []int
+		ok            bool
+	}{
+		{"the committed shape", []int{10, 50, 100}, []int{10, 50, 100}, true},
+		{"a step walked inside a stage", []int{10, 50, 100}, []int{10, 25, 50, 100}, true},
+		{"a stage at no step", []int{10, 40, 100}, []int{10, 50, 100}, false},
+		{"steps changed without the pipelines", []int{10, 50, 100}, []int{20, 60, 100}, false},
+		{"no GA stage", []int{10, 50}, []int{10, 50, 100}, false},
+		{"stages out of order", []int{50, 10, 100}, []int{10, 50, 100}, false},
+		{"a stage without --until", []int{-1, 50, 100}, []int{10, 50, 100}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := checkUntils(tt.untils, tt.steps); (err == nil) != tt.ok {
+				t.Errorf("got %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+	if got := untilOf([]string{". scripts/gate-env.sh \"$STACK\"\nslotless release --stack \"$STACK\" --slot \"$IDLE\" \\\n  --version \"$VERSION\" --until 50 --json >r.json"}); got != 50 {
+		t.Errorf("untilOf across a line continuation: got %d, want 50", got)
+	}
+}
