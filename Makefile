@@ -32,6 +32,7 @@ lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go' | grep -v '^sdks/azure-native/'))"; \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags e2e ./e2e/...
 
 ## unit: the program, CLI, function app and SDK mock tests
 unit:
