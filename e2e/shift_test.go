@@ -84,7 +84,8 @@ func changedNames(c engine.Changes) []string {
 }
 
 // TestShiftIsTrafficOnly is the mission's shift, as a user types it: `pulumi config set
-// blueWeight N && pulumi up`. Each step inside a release changes the pool and nothing else; the
+// blueWeight N && pulumi up`. Each step inside a release changes the pool and nothing else (past
+// 50% too, where blue has the larger share but current-slot-name stays frozen); the
 // completion and the rollback change the pool and current-slot-name; the same command twice
 // changes nothing.
 func TestShiftIsTrafficOnly(t *testing.T) {
@@ -98,6 +99,8 @@ func TestShiftIsTrafficOnly(t *testing.T) {
 	}{
 		{10, []string{pool}, "green-backend"},
 		{50, []string{pool}, "green-backend"},
+		// Blue has the larger share now, yet current-slot-name stays frozen on the origin.
+		{90, []string{pool}, "green-backend"},
 		{100, []string{slotName, pool}, "blue-backend"},
 		{0, []string{slotName, pool}, "green-backend"},
 	} {
