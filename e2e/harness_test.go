@@ -116,14 +116,14 @@ func newCloud(t *testing.T) azurefake.Store {
 // stand-in's PULUMI_HOME, and the cloud; the subscription is the one `az login` would select.
 func (u *user) env() map[string]string {
 	return map[string]string{
-		"PULUMI_HOME":                        pulumiHome,
-		"PULUMI_BACKEND_URL":                 "file://" + u.backend,
-		"PULUMI_CONFIG_PASSPHRASE":           "correct horse battery staple",
-		"PULUMI_SKIP_UPDATE_CHECK":           "true",
-		"PULUMI_IGNORE_AMBIENT_PLUGINS":      "true",
+		"PULUMI_HOME":                                 pulumiHome,
+		"PULUMI_BACKEND_URL":                          "file://" + u.backend,
+		"PULUMI_CONFIG_PASSPHRASE":                    "correct horse battery staple",
+		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
+		"PULUMI_IGNORE_AMBIENT_PLUGINS":               "true",
 		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-		azurefake.CloudEnv:                   u.cloud.Path,
-		azurefake.DefaultSubscriptionEnv:     u.sub,
+		azurefake.CloudEnv:                            u.cloud.Path,
+		azurefake.DefaultSubscriptionEnv:              u.sub,
 	}
 }
 

@@ -109,7 +109,9 @@ var armSpecs = map[string]armSpec{
 	},
 	"azure-native:apimanagement:Backend": {
 		armType: "Microsoft.ApiManagement/service/backends", nameKey: "backendId",
-		path: func(sub string, in map[string]any) string { return apimPath(sub, in) + "/backends/" + str(in, "backendId") },
+		path: func(sub string, in map[string]any) string {
+			return apimPath(sub, in) + "/backends/" + str(in, "backendId")
+		},
 	},
 	"azure-native:apimanagement:Api": {
 		armType: "Microsoft.ApiManagement/service/apis", nameKey: "apiId",
