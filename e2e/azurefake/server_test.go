@@ -35,11 +35,11 @@ func wire(t *testing.T, m map[string]any) *structpb.Struct {
 func TestConfigureSubscription(t *testing.T) {
 	tests := []struct {
 		name          string
-		config        map[string]string
+		config        map[string]any
 		env, fallback string
 		want          string
 	}{
-		{"config", map[string]string{"azure-native:config:subscriptionId": sub1}, sub2, sub2, sub1},
+		{"config", map[string]any{"subscriptionId": sub1}, sub2, sub2, sub1},
 		{"ARM_SUBSCRIPTION_ID", nil, sub2, sub1, sub2},
 		{"az login", nil, "", sub1, sub1},
 		{"none", nil, "", "", ""},
@@ -49,7 +49,7 @@ func TestConfigureSubscription(t *testing.T) {
 			s := newServer(t)
 			t.Setenv("ARM_SUBSCRIPTION_ID", tt.env)
 			t.Setenv(DefaultSubscriptionEnv, tt.fallback)
-			_, err := s.Configure(context.Background(), &pulumirpc.ConfigureRequest{Variables: tt.config})
+			_, err := s.Configure(context.Background(), &pulumirpc.ConfigureRequest{Args: wire(t, tt.config)})
 			if tt.want == "" {
 				if !errMatches(err, "no subscription: set azure-native:subscriptionId or ARM_SUBSCRIPTION_ID") {
 					t.Errorf("got %v, want the no-subscription error", err)
