@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -136,7 +138,42 @@ func TestSecondStackReusesTheAPIM(t *testing.T) {
 	if len(pools) != 2 {
 		t.Errorf("the two policies route to pools %v, want two different pools", pools)
 	}
+	// Each of the four single backends sends, by reference, the key of the app it points at.
+	keys := map[string]string{}
+	for _, app := range c.ByType("azure-native:web:WebApp") {
+		keys[app.Properties["defaultHostName"].(string)] = app.FunctionKey
+	}
+	singles := 0
+	for _, b := range c.ByType("azure-native:apimanagement:Backend") {
+		if _, isPool := b.Properties["pool"]; isPool {
+			continue
+		}
+		singles++
+		host := strings.TrimSuffix(strings.TrimPrefix(fmt.Sprint(b.Properties["url"]), "https://"), "/api")
+		raw, _ := json.Marshal(b.Properties["credentials"])
+		m := namedValueRef.FindStringSubmatch(string(raw))
+		if m == nil {
+			t.Errorf("backend %s sends no named value: credentials %s", b.Name(), raw)
+			continue
+		}
+		ref := m[1]
+		var held string
+		for _, nv := range c.ByType("azure-native:apimanagement:NamedValue") {
+			if nv.Properties["displayName"] == ref {
+				held = nv.Secret
+			}
+		}
+		if held == "" || held != keys[host] {
+			t.Errorf("backend %s sends {{%s}}, which does not hold the key of %s", b.Name(), ref, host)
+		}
+	}
+	if singles != 4 {
+		t.Errorf("got %d single backends in the shared service, want 4 (two per stack)", singles)
+	}
 }
+
+// namedValueRef is a {{name}} reference to a named value.
+var namedValueRef = regexp.MustCompile(`\{\{([^{}]+)\}\}`)
 
 // snapshot is every resource in the cloud with what ARM holds for it, secrets included.
 func snapshot(t *testing.T, cloud azurefake.Store) map[string]string {
