@@ -18,7 +18,7 @@ endif
 BIN         ?= bin/slotless
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
-.PHONY: test lint unit e2e engine sdk sdk-check conform pipelines-lint plan build package bench clean
+.PHONY: test lint unit e2e engine bench-shift sdk sdk-check conform pipelines-lint plan build package bench clean
 
 ## test: everything CI checks — lint, unit and mock tests, SDK regeneration and conformance,
 ## and the pipeline definitions
@@ -32,6 +32,7 @@ lint:
 	@out="$$(gofmt -l $$(git ls-files '*.go' | grep -v '^sdks/azure-native/'))"; \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(STATICCHECK) ./...
+	$(STATICCHECK) -tags e2e ./e2e/...
 
 ## unit: the program, CLI, function app and SDK mock tests
 unit:
@@ -55,6 +56,10 @@ $(PULUMI_CLI): e2e/cli/go.mod
 ## stand-in in e2e/azurefake
 e2e: engine
 	$(GO) test -count=1 -tags e2e -timeout 40m ./e2e/
+
+## bench-shift: time slotless shift and rollback through the engine against the stand-in
+bench-shift: engine
+	$(GO) test -count=1 -tags e2e -run XXX -bench BenchmarkShift -benchtime 5x ./e2e/
 
 ## sdk: regenerate sdks/azure-native from sdks/azure-native/schema.json
 sdk:

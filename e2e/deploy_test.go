@@ -14,7 +14,7 @@ import (
 
 // readmeCommands returns the pulumi commands of the first sh block under a README heading, in
 // order: the lines a user copies. Other commands (make, az) are not the engine's.
-func readmeCommands(t *testing.T, heading string) []string {
+func readmeCommands(t testing.TB, heading string) []string {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(repoRoot, "README.md"))
 	if err != nil {
@@ -45,7 +45,7 @@ func readmeCommands(t *testing.T, heading string) []string {
 }
 
 // deploy runs the README's deploy section for a user: preview, then up, as a careful user does.
-func deploy(t *testing.T, u *user) {
+func deploy(t testing.TB, u *user) {
 	t.Helper()
 	for _, line := range readmeCommands(t, "## Deploying to Azure") {
 		if line == "pulumi up" {

@@ -93,7 +93,7 @@ func setup(m *testing.M) (int, error) {
 
 // user is one person with a laptop: a subscription, a backend, and a copy of the project.
 type user struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string // the project copy
 	backend string
 	sub     string
@@ -102,7 +102,7 @@ type user struct {
 
 // newUser copies the committed Pulumi.yaml and Pulumi.dev.yaml into a fresh folder, as a clone
 // would have them, with its own file backend, in the given cloud.
-func newUser(t *testing.T, cloud azurefake.Store, sub string) *user {
+func newUser(t testing.TB, cloud azurefake.Store, sub string) *user {
 	t.Helper()
 	u := &user{t: t, dir: t.TempDir(), backend: t.TempDir(), sub: sub, cloud: cloud}
 	for _, f := range []string{"Pulumi.yaml", "Pulumi.dev.yaml"} {
@@ -118,7 +118,7 @@ func newUser(t *testing.T, cloud azurefake.Store, sub string) *user {
 }
 
 // newCloud is an empty Azure for one test.
-func newCloud(t *testing.T) azurefake.Store {
+func newCloud(t testing.TB) azurefake.Store {
 	return azurefake.Store{Path: filepath.Join(t.TempDir(), "cloud.json")}
 }
 
@@ -235,7 +235,7 @@ func (u *user) run(line string) engine.Changes {
 }
 
 // testWriter streams engine progress into the test log, line by line.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	for _, l := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {

@@ -17,7 +17,7 @@ import (
 )
 
 // deployed is a user whose dev stack the README's deploy section has brought up.
-func deployed(t *testing.T) *user {
+func deployed(t testing.TB) *user {
 	t.Helper()
 	u := newUser(t, newCloud(t), "00000000-0000-0000-0000-00000000b0b0")
 	deploy(t, u)
@@ -84,7 +84,8 @@ func changedNames(c engine.Changes) []string {
 }
 
 // TestShiftIsTrafficOnly is the mission's shift, as a user types it: `pulumi config set
-// blueWeight N && pulumi up`. Each step inside a release changes the pool and nothing else; the
+// blueWeight N && pulumi up`. Each step inside a release changes the pool and nothing else (past
+// 50% too, where blue has the larger share but current-slot-name stays frozen); the
 // completion and the rollback change the pool and current-slot-name; the same command twice
 // changes nothing.
 func TestShiftIsTrafficOnly(t *testing.T) {
@@ -98,6 +99,8 @@ func TestShiftIsTrafficOnly(t *testing.T) {
 	}{
 		{10, []string{pool}, "green-backend"},
 		{50, []string{pool}, "green-backend"},
+		// Blue has the larger share now, yet current-slot-name stays frozen on the origin.
+		{90, []string{pool}, "green-backend"},
 		{100, []string{slotName, pool}, "blue-backend"},
 		{0, []string{slotName, pool}, "green-backend"},
 	} {
@@ -219,11 +222,23 @@ func TestSlotHostDown(t *testing.T) {
 	}
 }
 
-// TestStatus reads where a release stands from the deployed stack, mid-release and after GA.
+// TestStatus reads where a release stands from the deployed stack, mid-release and after GA,
+// whatever the local stack file says.
 func TestStatus(t *testing.T) {
 	u := deployed(t)
-	status := func() map[string]any {
-		var s map[string]any
+	type status struct {
+		Weights struct {
+			Green, Blue int
+		} `json:"weights"`
+		LiveSlot          string `json:"liveSlot"`
+		IdleSlot          string `json:"idleSlot"`
+		ReleaseInProgress bool   `json:"releaseInProgress"`
+		CurrentSlotName   string `json:"currentSlotName"`
+		Origin            string `json:"origin"`
+		ReleaseSlot       string `json:"releaseSlot"`
+	}
+	read := func() status {
+		var s status
 		out := u.sh("slotless status --stack dev --json")
 		if err := json.Unmarshal([]byte(out), &s); err != nil {
 			t.Fatalf("status --json: %v\n%s", err, out)
@@ -231,17 +246,15 @@ func TestStatus(t *testing.T) {
 		return s
 	}
 	u.run("pulumi config set blueWeight 50 && pulumi up")
-	// The local file may say anything: status reads the deployed stack.
-	u.sh("pulumi config set blueWeight 0")
-	mid := status()
-	u.t.Logf("mid-release: %v", mid)
-	if !strings.Contains(fmt.Sprint(mid), "green-backend") || !strings.Contains(fmt.Sprint(mid), "50") {
-		t.Errorf("mid-release status: got %v, want blue 50 and current-slot-name green-backend", mid)
+	u.sh("pulumi config set blueWeight 0") // a stale local file
+	mid := read()
+	if mid.Weights.Blue != 50 || !mid.ReleaseInProgress || mid.IdleSlot != "" || mid.CurrentSlotName != "green-backend" || mid.Origin != "green" || mid.ReleaseSlot != "blue" {
+		t.Errorf("mid-release: got %+v, want blue 50 in progress from green (current-slot-name green-backend), no idle slot", mid)
 	}
 	u.run("pulumi config set blueWeight 100 && pulumi up")
-	ga := status()
-	if !strings.Contains(fmt.Sprint(ga), "blue-backend") {
-		t.Errorf("after GA: got %v, want current-slot-name blue-backend", ga)
+	ga := read()
+	if ga.Weights.Blue != 100 || ga.ReleaseInProgress || ga.LiveSlot != "blue" || ga.IdleSlot != "green" || ga.CurrentSlotName != "blue-backend" {
+		t.Errorf("after GA: got %+v, want blue live with all traffic, green idle, current-slot-name blue-backend", ga)
 	}
 }
 

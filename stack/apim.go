@@ -7,15 +7,17 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// CurrentSlotNamedValue is the named value recording the live slot's backend id.
+// CurrentSlotNamedValue is the named value recording the live slot's backend id: its logical
+// name, and its id in a service the stack creates (APIMIDs).
 const CurrentSlotNamedValue = "current-slot-name"
 
-// APIID is the API's id in API Management.
+// APIID is the API's id in a service the stack creates; a reused service scopes it (APIMIDs).
 const APIID = "slotless"
 
 // Gateway is the API Management side: the service, the per-slot backends, the pool, the API.
 type Gateway struct {
-	ServiceName string
+	// ServiceName is the service's name: the reused one, or the created service's name output.
+	ServiceName pulumi.StringOutput
 	GatewayURL  pulumi.StringOutput
 	Backends    map[Slot]*apimanagement.Backend
 	Pool        *apimanagement.Backend
@@ -33,18 +35,21 @@ type gatewayArgs struct {
 }
 
 func newGateway(ctx *pulumi.Context, a gatewayArgs) (*Gateway, error) {
-	g := &Gateway{ServiceName: a.names.APIM(), Backends: map[Slot]*apimanagement.Backend{}}
+	g := &Gateway{Backends: map[Slot]*apimanagement.Backend{}}
+	ids := NewAPIMIDs(a.cfg)
 	var svcRG pulumi.StringInput = pulumi.String(a.names.APIMResourceGroup())
 	var svcDeps []pulumi.Resource
 	if a.cfg.APIM.Reuse() {
+		g.ServiceName = pulumi.String(a.names.APIM()).ToStringOutput()
 		existing := apimanagement.LookupApiManagementServiceOutput(ctx, apimanagement.LookupApiManagementServiceOutputArgs{
 			ResourceGroupName: svcRG,
-			ServiceName:       pulumi.String(g.ServiceName),
+			ServiceName:       g.ServiceName,
 		})
 		g.GatewayURL = existing.GatewayUrl()
 	} else {
+		// No name: a service name is global across Azure (it is the *.azure-api.net host), so
+		// azure-native names it "apim" plus eight hex characters (see Names).
 		svc, err := apimanagement.NewApiManagementService(ctx, "apim", &apimanagement.ApiManagementServiceArgs{
-			ServiceName:       pulumi.String(g.ServiceName),
 			ResourceGroupName: a.resourceGroup,
 			Location:          pulumi.String(a.cfg.Location),
 			PublisherName:     pulumi.String(a.cfg.APIM.PublisherName),
@@ -58,15 +63,18 @@ func newGateway(ctx *pulumi.Context, a gatewayArgs) (*Gateway, error) {
 		if err != nil {
 			return nil, fmt.Errorf("apim service: %w", err)
 		}
+		g.ServiceName = svc.Name
 		g.GatewayURL = svc.GatewayUrl
 		svcDeps = append(svcDeps, svc)
 		svcRG = a.resourceGroup
 	}
 	on := pulumi.DependsOn(svcDeps)
-	svcName := pulumi.String(g.ServiceName)
+	svcName := g.ServiceName
 
+	// Logical names stay the same whatever the ids: the release path addresses the pool and
+	// current-slot-name by URN.
 	for _, slot := range Slots {
-		b, err := newSlotBackend(ctx, slot, a.colours[slot], a.cfg.CircuitBreaker, svcRG, svcName, a.resourceGroup, on)
+		b, err := newSlotBackend(ctx, slot, ids, a.colours[slot], a.cfg.CircuitBreaker, svcRG, svcName, a.resourceGroup, on)
 		if err != nil {
 			return nil, err
 		}
@@ -74,7 +82,7 @@ func newGateway(ctx *pulumi.Context, a gatewayArgs) (*Gateway, error) {
 	}
 
 	pool, err := apimanagement.NewBackend(ctx, PoolID, &apimanagement.BackendArgs{
-		BackendId:         pulumi.String(PoolID),
+		BackendId:         pulumi.String(ids.Pool()),
 		ResourceGroupName: svcRG,
 		ServiceName:       svcName,
 		Type:              pulumi.String(apimanagement.BackendTypePool),
@@ -84,30 +92,31 @@ func newGateway(ctx *pulumi.Context, a gatewayArgs) (*Gateway, error) {
 		Pool: &apimanagement.BackendBaseParametersPoolArgs{Services: poolMembers(a.cfg.Weights, g.Backends)},
 	}, on)
 	if err != nil {
-		return nil, fmt.Errorf("apim backend %s: %w", PoolID, err)
+		return nil, fmt.Errorf("apim backend %s: %w", ids.Pool(), err)
 	}
 	g.Pool = pool
 
-	if err := g.declareAPI(ctx, a, svcRG, svcName, on); err != nil {
+	if err := g.declareAPI(ctx, a, ids, svcRG, svcName, on); err != nil {
 		return nil, err
 	}
 
 	// During a release the name stays what it was when the release began (see
-	// Weights.SlotNameFrozen); at 0 and 100 it follows the weights.
+	// Weights.SlotNameFrozen); at 0 and 100 it follows the weights. Its value names the slot by
+	// its unscoped backend id (green-backend) in every stack, as the release path reads it.
 	nvOpts := []pulumi.ResourceOption{on}
 	if a.cfg.Weights.SlotNameFrozen() {
 		nvOpts = append(nvOpts, pulumi.IgnoreChanges([]string{"value"}))
 	}
 	current, err := apimanagement.NewNamedValue(ctx, CurrentSlotNamedValue, &apimanagement.NamedValueArgs{
-		NamedValueId:      pulumi.String(CurrentSlotNamedValue),
-		DisplayName:       pulumi.String(CurrentSlotNamedValue),
+		NamedValueId:      pulumi.String(ids.CurrentSlot()),
+		DisplayName:       pulumi.String(ids.CurrentSlot()),
 		ResourceGroupName: svcRG,
 		ServiceName:       svcName,
 		Value:             pulumi.String(a.cfg.Weights.CurrentSlotName()),
 		Secret:            pulumi.Bool(false),
 	}, nvOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("apim named value %s: %w", CurrentSlotNamedValue, err)
+		return nil, fmt.Errorf("apim named value %s: %w", ids.CurrentSlot(), err)
 	}
 	g.CurrentSlot = current
 	return g, nil
@@ -127,16 +136,18 @@ func poolMembers(w Weights, backends map[Slot]*apimanagement.Backend) apimanagem
 	return items
 }
 
-// functionKeyName is the named value holding a slot's function key.
+// functionKeyName is the logical name of the named value holding a slot's function key, and its
+// id in a service the stack creates (see APIMIDs).
 func functionKeyName(slot Slot) string { return string(slot) + "-function-key" }
 
 // newSlotBackend stores the slot's function key as a secret named value and declares the single
 // backend that sends it as x-functions-key by reference, so the key is never in a backend's
 // properties, title or description.
-func newSlotBackend(ctx *pulumi.Context, slot Slot, c *Colour, cb CircuitBreakerConfig, svcRG, svcName, appRG pulumi.StringInput, on pulumi.ResourceOption) (*apimanagement.Backend, error) {
-	keyName := functionKeyName(slot)
+func newSlotBackend(ctx *pulumi.Context, slot Slot, ids APIMIDs, c *Colour, cb CircuitBreakerConfig, svcRG, svcName, appRG pulumi.StringInput, on pulumi.ResourceOption) (*apimanagement.Backend, error) {
+	// A backend refers to a named value by its display name, so id and display name are one.
+	keyName := ids.FunctionKey(slot)
 	key := functionKey(ctx, c.App, appRG, svcRG, svcName, keyName)
-	nv, err := apimanagement.NewNamedValue(ctx, keyName, &apimanagement.NamedValueArgs{
+	nv, err := apimanagement.NewNamedValue(ctx, functionKeyName(slot), &apimanagement.NamedValueArgs{
 		NamedValueId:      pulumi.String(keyName),
 		DisplayName:       pulumi.String(keyName),
 		ResourceGroupName: svcRG,
@@ -147,8 +158,8 @@ func newSlotBackend(ctx *pulumi.Context, slot Slot, c *Colour, cb CircuitBreaker
 	if err != nil {
 		return nil, fmt.Errorf("apim named value %s: %w", keyName, err)
 	}
-	id := slot.BackendID()
-	b, err := apimanagement.NewBackend(ctx, id, &apimanagement.BackendArgs{
+	id := ids.Backend(slot)
+	b, err := apimanagement.NewBackend(ctx, slot.BackendID(), &apimanagement.BackendArgs{
 		BackendId:         pulumi.String(id),
 		ResourceGroupName: svcRG,
 		ServiceName:       svcName,
@@ -208,9 +219,9 @@ var Operations = []Operation{
 	{ID: "health", Method: "GET", URLTemplate: "/health", DisplayName: "Health of the slot serving the request"},
 }
 
-func (g *Gateway) declareAPI(ctx *pulumi.Context, a gatewayArgs, svcRG, svcName pulumi.StringInput, on pulumi.ResourceOption) error {
+func (g *Gateway) declareAPI(ctx *pulumi.Context, a gatewayArgs, ids APIMIDs, svcRG, svcName pulumi.StringInput, on pulumi.ResourceOption) error {
 	api, err := apimanagement.NewApi(ctx, "api", &apimanagement.ApiArgs{
-		ApiId:                pulumi.String(APIID),
+		ApiId:                pulumi.String(ids.API()),
 		ResourceGroupName:    svcRG,
 		ServiceName:          svcName,
 		DisplayName:          pulumi.String("slotless"),
@@ -230,7 +241,7 @@ func (g *Gateway) declareAPI(ctx *pulumi.Context, a gatewayArgs, svcRG, svcName 
 		}
 		if _, err := apimanagement.NewApiOperation(ctx, "op-"+op.ID, &apimanagement.ApiOperationArgs{
 			OperationId:        pulumi.String(op.ID),
-			ApiId:              pulumi.String(APIID),
+			ApiId:              api.Name,
 			ResourceGroupName:  svcRG,
 			ServiceName:        svcName,
 			DisplayName:        pulumi.String(op.DisplayName),
@@ -250,15 +261,15 @@ func (g *Gateway) declareAPI(ctx *pulumi.Context, a gatewayArgs, svcRG, svcName 
 		// The policy names the token by reference; APIM rejects a policy whose named value
 		// does not exist yet.
 		token, err := apimanagement.NewNamedValue(ctx, PinTokenNamedValue, &apimanagement.NamedValueArgs{
-			NamedValueId:      pulumi.String(PinTokenNamedValue),
-			DisplayName:       pulumi.String(PinTokenNamedValue),
+			NamedValueId:      pulumi.String(policyIn.PinTokenNamedValue),
+			DisplayName:       pulumi.String(policyIn.PinTokenNamedValue),
 			ResourceGroupName: svcRG,
 			ServiceName:       svcName,
 			Value:             pulumi.ToSecret(pulumi.String(a.cfg.PinToken)).(pulumi.StringOutput),
 			Secret:            pulumi.Bool(true),
 		}, on)
 		if err != nil {
-			return fmt.Errorf("apim named value %s: %w", PinTokenNamedValue, err)
+			return fmt.Errorf("apim named value %s: %w", policyIn.PinTokenNamedValue, err)
 		}
 		policyDeps = append(policyDeps, token)
 	}
@@ -267,7 +278,7 @@ func (g *Gateway) declareAPI(ctx *pulumi.Context, a gatewayArgs, svcRG, svcName 
 		return err
 	}
 	if _, err := apimanagement.NewApiPolicy(ctx, "api-policy", &apimanagement.ApiPolicyArgs{
-		ApiId:             pulumi.String(APIID),
+		ApiId:             api.Name,
 		PolicyId:          pulumi.String("policy"),
 		ResourceGroupName: svcRG,
 		ServiceName:       svcName,

@@ -78,8 +78,10 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 
 	blobEndpoint := a.storage.BlobEndpoint
 	accountName := a.storage.Account.Name
+	// No name: the app's name is its *.azurewebsites.net host, global across Azure, so
+	// azure-native names it "<slot>-app" plus eight hex characters (see Names), and the backends
+	// and outputs read app.Name and app.DefaultHostName.
 	app, err := web.NewWebApp(ctx, name+"-app", &web.WebAppArgs{
-		Name:              pulumi.String(n.FunctionApp(slot)),
 		ResourceGroupName: a.resourceGroup,
 		Location:          pulumi.String(cfg.Location),
 		Kind:              pulumi.String("functionapp,linux"),
@@ -169,13 +171,15 @@ func (c *Colour) grantRoles(ctx *pulumi.Context, a colourArgs, parent pulumi.Res
 	}
 	var out []pulumi.Resource
 	for _, g := range grants {
+		// No name: a role assignment's name is a GUID unique across the tenant, which one derived
+		// from the project and stack would not be for two stacks in one tenant. azure-native
+		// generates a random GUID once and keeps it in state, so a re-run never adds a second.
 		ra, err := authorization.NewRoleAssignment(ctx, string(c.Slot)+"-"+g.key, &authorization.RoleAssignmentArgs{
-			RoleAssignmentName: pulumi.String(a.names.RoleAssignment(c.Slot, g.key)),
-			PrincipalId:        c.Identity.PrincipalId,
-			PrincipalType:      pulumi.String(authorization.PrincipalTypeServicePrincipal),
-			RoleDefinitionId:   roleDefinitionID(g.scope, g.role),
-			Scope:              g.scope,
-			Description:        pulumi.String(fmt.Sprintf("slotless %s slot: %s", c.Slot, g.key)),
+			PrincipalId:      c.Identity.PrincipalId,
+			PrincipalType:    pulumi.String(authorization.PrincipalTypeServicePrincipal),
+			RoleDefinitionId: roleDefinitionID(g.scope, g.role),
+			Scope:            g.scope,
+			Description:      pulumi.String(fmt.Sprintf("slotless %s slot: %s", c.Slot, g.key)),
 		}, parent)
 		if err != nil {
 			return nil, fmt.Errorf("colour %s role %s: %w", c.Slot, g.key, err)

@@ -48,7 +48,7 @@ func exportOutputs(ctx *pulumi.Context, cfg *Config, n Names, rg pulumi.StringIn
 	idle, _ := cfg.Weights.Idle()
 	ctx.Export(OutIdleSlot, pulumi.String(string(idle)))
 	ctx.Export(OutResourceGroup, rg)
-	ctx.Export(OutAPIMName, pulumi.String(n.APIM()))
+	ctx.Export(OutAPIMName, gw.ServiceName)
 	ctx.Export(OutAPIMResourceGroup, pulumi.String(n.APIMResourceGroup()))
 	ctx.Export(OutAppInsightsName, mon.AppInsights.Name)
 	ctx.Export(OutStorageAccount, st.Account.Name)

@@ -9,7 +9,8 @@ import (
 	"text/template"
 )
 
-// PoolID is the APIM backend id of the weighted pool every request goes through.
+// PoolID is the weighted pool every request goes through: its logical name, and its backend id
+// in a service the stack creates (APIMIDs scopes the ids in a reused one).
 const PoolID = "green-blue-pool"
 
 //go:embed policy.xml
@@ -68,17 +69,20 @@ type PinnedBackend struct {
 	BackendID string
 }
 
-// PinTokenNamedValue is the secret named value holding the slot pinning token.
+// PinTokenNamedValue is the secret named value holding the slot pinning token: its logical name,
+// and its id and display name in a service the stack creates (APIMIDs).
 const PinTokenNamedValue = "slotless-pin-token"
 
 // NewPolicyInput builds the policy input for a config: the pool, CORS, and slot pinning when a
-// pinning token is configured.
+// pinning token is configured. Backends and named values are named by the ids the stack gives
+// them in its service (APIMIDs), scoped when the service is reused.
 func NewPolicyInput(cfg *Config) PolicyInput {
-	in := PolicyInput{PoolID: PoolID, CORSOrigins: cfg.API.CORSOrigins, SubscriptionRequired: cfg.API.SubscriptionRequired}
+	ids := NewAPIMIDs(cfg)
+	in := PolicyInput{PoolID: ids.Pool(), CORSOrigins: cfg.API.CORSOrigins, SubscriptionRequired: cfg.API.SubscriptionRequired}
 	if cfg.PinToken != "" {
-		in.PinTokenNamedValue = PinTokenNamedValue
+		in.PinTokenNamedValue = ids.PinToken()
 		for _, s := range Slots {
-			in.PinnedBackends = append(in.PinnedBackends, PinnedBackend{Slot: s, BackendID: s.BackendID()})
+			in.PinnedBackends = append(in.PinnedBackends, PinnedBackend{Slot: s, BackendID: ids.Backend(s)})
 		}
 	}
 	return in

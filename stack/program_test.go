@@ -2,6 +2,8 @@ package stack_test
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -34,7 +36,13 @@ func config(t testing.TB, overrides map[string]string) plan.StackConfig {
 }
 
 // hash is the name hash of the "test" stack with the default prefix.
-var hash = strings.TrimPrefix(stack.NewNames(stack.Project, "test", &stack.Config{Prefix: "slotless"}).StorageAccount(), "stslotless")
+var hash = strings.TrimSuffix(strings.TrimPrefix(stack.NewNames(stack.Project, "test", &stack.Config{Prefix: "slotless"}).Plan(stack.Green), "slotless-"), "-green-plan")
+
+// The names the mock engine gives the resources whose names azure-native generates.
+var (
+	storageName = plan.MockAutoName("azure-native:storage:StorageAccount", "storage")
+	greenApp    = plan.MockAutoName("azure-native:web:WebApp", "green-app")
+)
 
 // q is a string as Flatten renders it.
 func q(s string) string { return `"` + s + `"` }
@@ -77,7 +85,7 @@ func TestEveryResourceAndItsKeyProperties(t *testing.T) {
 			"kind": `"functionapp,linux"`, "httpsOnly": "true",
 			"functionAppConfig.runtime.name": `"custom"`, "functionAppConfig.runtime.version": `"1.0"`,
 			"functionAppConfig.deployment.storage.type":                  `"blobContainer"`,
-			"functionAppConfig.deployment.storage.value":                 q("https://stslotless" + hash + ".blob.core.windows.net/app-package-blue"),
+			"functionAppConfig.deployment.storage.value":                 q("https://" + storageName + ".blob.core.windows.net/app-package-blue"),
 			"functionAppConfig.deployment.storage.authentication.type":   `"UserAssignedIdentity"`,
 			"functionAppConfig.scaleAndConcurrency.maximumInstanceCount": "100",
 			"functionAppConfig.scaleAndConcurrency.instanceMemoryMB":     "2048",
@@ -91,7 +99,7 @@ func TestEveryResourceAndItsKeyProperties(t *testing.T) {
 			"roleDefinitionId": `"/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/roleDefinitions/3913510d-42f4-4e42-8a64-420c390055eb"`}},
 		{"azure-native:apimanagement:ApiManagementService", "apim", map[string]string{"sku.name": `"Consumption"`, "sku.capacity": "0", "publisherEmail": `"ops@example.com"`}},
 		{"azure-native:apimanagement:Backend", "green-backend", map[string]string{
-			"url": q("https://slotless-" + hash + "-green.azurewebsites.net/api"), "protocol": `"http"`,
+			"url": q("https://" + greenApp + ".azurewebsites.net/api"), "protocol": `"http"`,
 			"credentials.header.x-functions-key[0]": `"{{green-function-key}}"`, "title": `"green slot"`,
 			"tls.validateCertificateChain": "true", "tls.validateCertificateName": "true"}},
 		{"azure-native:apimanagement:Backend", "green-blue-pool", map[string]string{"type": `"Pool"`, "pool.services[0].weight": "100", "pool.services[1].weight": "0"}},
@@ -460,5 +468,156 @@ func TestPinTokenIsASecretNamedValue(t *testing.T) {
 	}
 	if none := find(t, runPlan(t, nil), "azure-native:apimanagement:ApiPolicy", "api-policy").Inputs["value"].(string); strings.Contains(none, "X-Slotless") {
 		t.Errorf("pinning is on without a token:\n%s", none)
+	}
+}
+
+// TestGlobalNamesAreGenerated: names global across Azure (storage account, app host names, a
+// created API Management service) and tenant-wide (role assignments) are left to azure-native,
+// which generates them from the logical name; the logical names keep the generated names valid;
+// everything downstream reads the name outputs; storageAccountName still overrides.
+func TestGlobalNamesAreGenerated(t *testing.T) {
+	valid := map[string]*regexp.Regexp{
+		"azure-native:storage:StorageAccount":             regexp.MustCompile(`^[a-z0-9]{3,24}$`),
+		"azure-native:web:WebApp":                         regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9-]{0,58}[a-zA-Z0-9]$`),
+		"azure-native:apimanagement:ApiManagementService": regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{0,48}[a-zA-Z0-9]$`),
+		"azure-native:authorization:RoleAssignment":       regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`),
+	}
+	p := runPlan(t, nil)
+	seen := map[string]int{}
+	for _, r := range p.Resources {
+		re, global := valid[r.Type]
+		if !global {
+			continue
+		}
+		seen[r.Type]++
+		key := plan.NameKey(r.Type)
+		if v, ok := r.Inputs[key]; ok {
+			t.Errorf("%s %s sets %s %v; want it left to azure-native", r.Type, r.Name, key, v)
+		}
+		// azure-native's name is the logical name plus eight hex characters (a GUID for a role
+		// assignment); the mock gives one of the same shape.
+		if name := plan.MockAutoName(r.Type, r.Name); !re.MatchString(name) {
+			t.Errorf("%s %s: a generated name such as %q is not a valid name (%s); choose a logical name that keeps it valid", r.Type, r.Name, name, re)
+		}
+	}
+	for typ, want := range map[string]int{"azure-native:storage:StorageAccount": 1, "azure-native:web:WebApp": 2, "azure-native:apimanagement:ApiManagementService": 1, "azure-native:authorization:RoleAssignment": 8} {
+		if seen[typ] != want {
+			t.Errorf("%s: got %d, want %d", typ, seen[typ], want)
+		}
+	}
+
+	// Downstream reads the generated names.
+	apim := plan.MockAutoName("azure-native:apimanagement:ApiManagementService", "apim")
+	if got := find(t, p, "azure-native:storage:BlobContainer", "deploy-green").Inputs["accountName"]; got != storageName {
+		t.Errorf("container accountName: got %v, want the account's name output %v", got, storageName)
+	}
+	if got := find(t, p, "azure-native:apimanagement:Backend", stack.PoolID).Inputs["serviceName"]; got != apim {
+		t.Errorf("pool serviceName: got %v, want the service's name output %v", got, apim)
+	}
+
+	// Names scoped to a resource group are still derived, so they are known before any up.
+	for _, tt := range []struct{ typ, name, key, want string }{
+		{"azure-native:resources:ResourceGroup", "rg", "resourceGroupName", "slotless-test-rg"},
+		{"azure-native:web:AppServicePlan", "green-plan", "name", "slotless-" + hash + "-green-plan"},
+		{"azure-native:managedidentity:UserAssignedIdentity", "blue-identity", "resourceName", "slotless-" + hash + "-blue-id"},
+		{"azure-native:operationalinsights:Workspace", "logs", "workspaceName", "slotless-" + hash + "-logs"},
+	} {
+		if got := find(t, p, tt.typ, tt.name).Inputs[tt.key]; got != tt.want {
+			t.Errorf("%s %s: got %v, want %v", tt.typ, tt.name, got, tt.want)
+		}
+	}
+
+	over := runPlan(t, map[string]string{"storageAccountName": "stteam01"})
+	if got := find(t, over, "azure-native:storage:StorageAccount", "storage").Inputs["accountName"]; got != "stteam01" {
+		t.Errorf("with storageAccountName: got accountName %v, want stteam01", got)
+	}
+	if got := find(t, over, "azure-native:storage:BlobContainer", "deploy-blue").Inputs["accountName"]; got != "stteam01" {
+		t.Errorf("with storageAccountName: got container accountName %v, want stteam01", got)
+	}
+}
+
+// TestAPIMChildIDs: in a service the stack creates, the children's ids are the plain ones; in a
+// reused service each is scoped by apiPath, named values by display name too, and everything
+// that refers to one (backend credentials, the pool's members, the policy, the function key
+// lookup) uses the scoped id. Logical names never change, and current-slot-name's value is the
+// plain backend id either way.
+func TestAPIMChildIDs(t *testing.T) {
+	const token = "pin-token-0123456789abcdef"
+	reuse := map[string]string{"apimName": "shared-apim", "apimResourceGroupName": "shared-rg", "apiPath": "orders/v1", "pinToken": token}
+	tests := []struct {
+		name  string
+		set   map[string]string
+		scope string
+		api   string
+	}{
+		{"created service", map[string]string{"pinToken": token}, "", "slotless"},
+		{"reused service", reuse, "orders.v1-", "orders.v1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := config(t, tt.set)
+			p, err := plan.Run("test", cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids := map[[2]string]string{
+				{"azure-native:apimanagement:Backend", "green-backend"}:                "backendId",
+				{"azure-native:apimanagement:Backend", "blue-backend"}:                 "backendId",
+				{"azure-native:apimanagement:Backend", stack.PoolID}:                   "backendId",
+				{"azure-native:apimanagement:NamedValue", stack.CurrentSlotNamedValue}: "namedValueId",
+				{"azure-native:apimanagement:NamedValue", "green-function-key"}:        "namedValueId",
+				{"azure-native:apimanagement:NamedValue", "blue-function-key"}:         "namedValueId",
+				{"azure-native:apimanagement:NamedValue", stack.PinTokenNamedValue}:    "namedValueId",
+			}
+			for k, key := range ids {
+				r := find(t, p, k[0], k[1])
+				if want := tt.scope + k[1]; r.Inputs[key] != want {
+					t.Errorf("%s %s: got %s %v, want %v", k[0], k[1], key, r.Inputs[key], want)
+				}
+				if k[0] == "azure-native:apimanagement:NamedValue" && r.Inputs["displayName"] != r.Inputs[key] {
+					t.Errorf("%s: got displayName %v, want it equal to its id %v (references are by display name)", k[1], r.Inputs["displayName"], r.Inputs[key])
+				}
+			}
+			if got := find(t, p, "azure-native:apimanagement:Api", "api").Inputs["apiId"]; got != tt.api {
+				t.Errorf("api id: got %v, want %v", got, tt.api)
+			}
+			for _, r := range p.Resources {
+				if (r.Type == "azure-native:apimanagement:ApiOperation" || r.Type == "azure-native:apimanagement:ApiPolicy") && r.Inputs["apiId"] != tt.api {
+					t.Errorf("%s %s: got apiId %v, want %v", r.Type, r.Name, r.Inputs["apiId"], tt.api)
+				}
+			}
+			green := plan.Flatten(find(t, p, "azure-native:apimanagement:Backend", "green-backend").Inputs)
+			if want := q("{{" + tt.scope + "green-function-key}}"); green["credentials.header.x-functions-key[0]"] != want {
+				t.Errorf("green credentials: got %v, want %v", green["credentials.header.x-functions-key[0]"], want)
+			}
+			pool := plan.Flatten(find(t, p, "azure-native:apimanagement:Backend", stack.PoolID).Inputs)
+			if !strings.HasSuffix(pool["pool.services[1].id"], "/backends/"+tt.scope+`blue-backend"`) {
+				t.Errorf("pool member: got %v, want the blue backend %sblue-backend", pool["pool.services[1].id"], tt.scope)
+			}
+			policy := find(t, p, "azure-native:apimanagement:ApiPolicy", "api-policy").Inputs["value"].(string)
+			for _, want := range []string{`backend-id="` + tt.scope + `green-blue-pool"`, `backend-id="` + tt.scope + `blue-backend"`, "{{" + tt.scope + "slotless-pin-token}}"} {
+				if !strings.Contains(policy, want) {
+					t.Errorf("policy lacks %s:\n%s", want, policy)
+				}
+			}
+			if got := find(t, p, "azure-native:apimanagement:NamedValue", stack.CurrentSlotNamedValue).Inputs["value"]; got != "green-backend" {
+				t.Errorf("current-slot-name value: got %v, want green-backend", got)
+			}
+
+			mocks, err := plan.Execute("test", cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var looked []string
+			for _, c := range mocks.Calls {
+				if c.Token == "azure-native:apimanagement:listNamedValue" {
+					looked = append(looked, c.Args["namedValueId"].StringValue())
+				}
+			}
+			slices.Sort(looked)
+			if want := []string{tt.scope + "blue-function-key", tt.scope + "green-function-key"}; !slices.Equal(looked, want) {
+				t.Errorf("function key lookups: got %v, want %v", looked, want)
+			}
+		})
 	}
 }

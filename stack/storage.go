@@ -18,10 +18,16 @@ type Storage struct {
 }
 
 // newStorage declares an account that accepts identity-based access only: no shared keys, no
-// anonymous blob access, HTTPS and TLS 1.2.
+// anonymous blob access, HTTPS and TLS 1.2. Its name is global across Azure, so unless
+// storageAccountName overrides it, azure-native names it (see Names): the logical name "storage"
+// has no dash, so "storage" plus eight hex characters is a valid account name.
 func newStorage(ctx *pulumi.Context, n Names, rg pulumi.StringInput, cfg *Config, tags pulumi.StringMap) (*Storage, error) {
+	var accountName pulumi.StringPtrInput
+	if name := n.StorageAccount(); name != "" {
+		accountName = pulumi.String(name)
+	}
 	acct, err := storage.NewStorageAccount(ctx, "storage", &storage.StorageAccountArgs{
-		AccountName:                  pulumi.String(n.StorageAccount()),
+		AccountName:                  accountName,
 		ResourceGroupName:            rg,
 		Location:                     pulumi.String(cfg.Location),
 		Kind:                         pulumi.String(storage.KindStorageV2),

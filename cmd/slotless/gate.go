@@ -102,7 +102,7 @@ unreachable without waiting out --timeout.`,
 		Example: `  SLOTLESS_PIN_TOKEN=... slotless gate health --slot blue --expect-version 1.1.0 \
     --api-url "$(pulumi stack output apiUrl)"
   SLOTLESS_FUNCTION_KEY=... slotless gate health --slot green \
-    --url https://slotless-3e4d7f-green.azurewebsites.net/api/health`,
+    --url https://green-app5e6f7a8b.azurewebsites.net/api/health`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := o.config(getenv)

@@ -29,8 +29,10 @@ type armSpec struct {
 	fixedName string
 	// path builds the ARM id from the subscription and the checked inputs.
 	path func(sub string, in map[string]any) string
-	// global names the Azure-wide namespace the name lives in (storage account names, web app
-	// host names, API Management service names), or "" when the name is scoped to its parent.
+	// global names the namespace wider than the resource's parent that the name lives in:
+	// Azure-wide for storage account names, web app host names and API Management service names,
+	// tenant-wide for role assignment names (a cloud is one tenant); "" when the name is scoped to
+	// its parent.
 	global string
 }
 
@@ -84,7 +86,7 @@ var armSpecs = map[string]armSpec{
 		path: providerPath("Microsoft.ManagedIdentity", "userAssignedIdentities", "resourceName"),
 	},
 	"azure-native:authorization:RoleAssignment": {
-		armType: "Microsoft.Authorization/roleAssignments", nameKey: "roleAssignmentName", autoname: autoUUID,
+		armType: "Microsoft.Authorization/roleAssignments", nameKey: "roleAssignmentName", autoname: autoUUID, global: "role assignment name in the tenant",
 		path: func(_ string, in map[string]any) string {
 			return fmt.Sprintf("%s/providers/Microsoft.Authorization/roleAssignments/%s", str(in, "scope"), str(in, "roleAssignmentName"))
 		},

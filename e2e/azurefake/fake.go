@@ -190,6 +190,9 @@ func (f *Fake) create(c *Cloud, token, id string, in map[string]any) error {
 	if err := checkParent(c, id); err != nil {
 		return err
 	}
+	if err := checkName(token, lastSegment(id)); err != nil {
+		return err
+	}
 	if spec.global != "" {
 		if err := checkGlobalName(c, token, spec, lastSegment(id)); err != nil {
 			return err

@@ -80,6 +80,7 @@ func (s *Server) DiffConfig(context.Context, *pulumirpc.DiffRequest) (*pulumirpc
 // Configure reads the subscription and the default location, as azure-native does.
 func (s *Server) Configure(_ context.Context, req *pulumirpc.ConfigureRequest) (*pulumirpc.ConfigureResponse, error) {
 	cfg := map[string]string{}
+	//lint:ignore SA1019 the engine still sends Variables alongside Args, and azure-native reads them
 	for k, v := range req.GetVariables() {
 		k = strings.TrimPrefix(strings.TrimPrefix(k, "azure-native:config:"), "azure-native:")
 		cfg[k] = v

@@ -27,7 +27,7 @@ func checkParent(c *Cloud, id string) error {
 
 // checkGlobalName refuses a name that any resource of the same type holds, in any
 // subscription: storage account names, *.azurewebsites.net host names and API Management
-// service names are unique across Azure.
+// service names are unique across Azure, role assignment names across the tenant.
 func checkGlobalName(c *Cloud, token string, spec armSpec, name string) error {
 	for _, r := range c.ByType(token) {
 		if !strings.EqualFold(r.Name(), name) {
@@ -38,11 +38,38 @@ func checkGlobalName(c *Cloud, token string, spec armSpec, name string) error {
 			return azErr(409, "StorageAccountAlreadyTaken", "The storage account named %s is already taken.", name)
 		case "azure-native:web:WebApp":
 			return azErr(409, "Conflict", "Website with given name %s already exists.", name)
+		case "azure-native:authorization:RoleAssignment":
+			// The same name at another scope reads to ARM as an update of that assignment.
+			return azErr(409, "RoleAssignmentUpdateNotPermitted", "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.")
 		default:
 			return azErr(409, "ServiceAlreadyExists", "Api service already exists: %s. The %s name is already in use.", name, spec.global)
 		}
 	}
 	return nil
+}
+
+// nameRules are the shapes ARM accepts for the names that become host names.
+var nameRules = map[string]struct {
+	re   *regexp.Regexp
+	code string
+	want string
+}{
+	"azure-native:storage:StorageAccount": {regexp.MustCompile(`^[a-z0-9]{3,24}$`), "AccountNameInvalid",
+		"is not a valid storage account name. Storage account name must be between 3 and 24 characters in length and use numbers and lower-case letters only."},
+	"azure-native:web:WebApp": {regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9-]{0,58}[a-zA-Z0-9]$`), "InvalidSiteName",
+		"is not a valid site name: 2 to 60 letters, digits and hyphens, starting and ending with a letter or digit."},
+	"azure-native:apimanagement:ApiManagementService": {regexp.MustCompile(`^[a-zA-Z]([a-zA-Z0-9-]{0,48}[a-zA-Z0-9])?$`), "InvalidServiceName",
+		"is not a valid API Management service name: 1 to 50 letters, digits and hyphens, starting with a letter and ending with a letter or digit."},
+}
+
+// checkName refuses a name ARM would not accept for a resource type whose name becomes a host
+// name, so a generated name (logical name plus suffix) that cannot be one fails as on Azure.
+func checkName(token, name string) error {
+	rule, ok := nameRules[token]
+	if !ok || rule.re.MatchString(name) {
+		return nil
+	}
+	return azErr(400, rule.code, "'%s' %s", name, rule.want)
 }
 
 // refuse applies the service-side rules of the resource types this program uses.
@@ -118,7 +145,10 @@ func refuseBackend(c *Cloud, id string, in map[string]any) error {
 		if !ok || r.Token != "azure-native:apimanagement:Backend" || !strings.EqualFold(serviceID(member), svc) {
 			return azErr(400, "ValidationError", "pool.services[%d].id: backend '%s' does not exist in this service.", i, member)
 		}
-		if t, _ := r.Inputs["type"].(string); t == "Pool" {
+		// azure-native's `type` output is the ARM resource type, so a pool is told by what was
+		// sent for it, or by its pool.
+		_, hasPool := r.Properties["pool"]
+		if t, _ := r.Inputs["type"].(string); t == "Pool" || hasPool {
 			return azErr(400, "ValidationError", "pool.services[%d].id: a pool can only contain single backends.", i)
 		}
 	}

@@ -1,10 +1,13 @@
 package plan
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"sync"
 
+	"github.com/google/uuid"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -31,6 +34,10 @@ var armTypes = map[string]string{
 	"azure-native:apimanagement:ApiPolicy":              "Microsoft.ApiManagement/service/apis/policies",
 	"azure-native:resources:ResourceGroup":              "",
 }
+
+// NameKey is the input property that carries a resource type's Azure name ("accountName" for a
+// storage account), or "" for a type the program does not use.
+func NameKey(token string) string { return nameKeys[token] }
 
 // nameKeys are the input properties that carry each resource's Azure name.
 var nameKeys = map[string]string{
@@ -127,7 +134,20 @@ func azureName(token string, in resource.PropertyMap, logical string) string {
 	if v, ok := in[resource.PropertyKey(nameKeys[token])]; ok && v.IsString() && v.StringValue() != "" {
 		return v.StringValue()
 	}
-	return logical
+	return MockAutoName(token, logical)
+}
+
+// MockAutoName is the name the mock engine gives a resource whose name input the program leaves
+// out, in the shape azure-native gives it: the logical name plus eight hex characters, or a GUID
+// for a role assignment. azure-native's suffix is random and kept in state, which an offline plan
+// cannot read; this one is derived from the type and logical name, so two plans of one config
+// agree and a diff shows only what the config changes.
+func MockAutoName(token, logical string) string {
+	sum := sha256.Sum256([]byte(token + "::" + logical))
+	if token == "azure-native:authorization:RoleAssignment" {
+		return uuid.Must(uuid.FromBytes(sum[:16])).String()
+	}
+	return logical + hex.EncodeToString(sum[:4])
 }
 
 func armID(token, rg string, in resource.PropertyMap, name string) string {

@@ -1,0 +1,95 @@
+package stack
+
+import (
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi-azure-native-sdk/web/v3"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// keyMocks answers the two lookups of a function key: the named value APIM holds, and the
+// host's keys, which fail hostFailures times before answering.
+type keyMocks struct {
+	mu           sync.Mutex
+	namedValue   error // nil: APIM holds "held-key"
+	hostFailures int
+	hostCalls    int
+}
+
+func (m *keyMocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	return args.Name + "-id", args.Inputs, nil
+}
+
+func (m *keyMocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch args.Token {
+	case "azure-native:apimanagement:listNamedValue":
+		if m.namedValue != nil {
+			return nil, m.namedValue
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"value": "held-key"}), nil
+	case "azure-native:web:listWebAppHostKeys":
+		m.hostCalls++
+		if m.hostCalls <= m.hostFailures {
+			return nil, errors.New(`Status=400 Code="BadRequest" Message="Encountered an error (ServiceUnavailable) from host runtime."`)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"functionKeys": map[string]any{"default": "host-key"}}), nil
+	}
+	return nil, errors.New("unexpected call " + args.Token)
+}
+
+func TestFunctionKey(t *testing.T) {
+	old := keyWait
+	keyWait.Budget, keyWait.First, keyWait.Max = 200*time.Millisecond, 10*time.Millisecond, 20*time.Millisecond
+	t.Cleanup(func() { keyWait = old })
+	notFound := errors.New(`Status=404 Code="ResourceNotFound" Message="named value not found"`)
+	tests := []struct {
+		name         string
+		namedValue   error
+		hostFailures int
+		want         string
+		wantErr      string
+		hostCalls    int
+	}{
+		{"APIM holds the key: the host is not asked", nil, 1000, "held-key", "", 0},
+		{"first deploy: the host, after it starts", notFound, 2, "host-key", "", 3},
+		{"first deploy, host never starts: a bounded wait", notFound, 1000, "", "not ready after", -1},
+		{"APIM fails otherwise: no silent fallback to the host", errors.New("Status=500 Code=\"InternalServerError\""), 0, "", "read named value", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &keyMocks{namedValue: tt.namedValue, hostFailures: tt.hostFailures}
+			var got string
+			var gotErr error
+			err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+				app, err := web.NewWebApp(ctx, "green-app", &web.WebAppArgs{Name: pulumi.String("app"), ResourceGroupName: pulumi.String("rg")})
+				if err != nil {
+					return err
+				}
+				key := functionKey(ctx, app, pulumi.String("rg"), pulumi.String("rg"), pulumi.String("apim"), "green-function-key")
+				// Exported, so the run fails when the lookup does.
+				ctx.Export("key", key.ApplyT(func(k string) string { got = k; return k }))
+				return nil
+			}, pulumi.WithMocks("slotless", "test", m))
+			gotErr = err
+			switch {
+			case tt.wantErr == "" && gotErr != nil:
+				t.Fatalf("got error %v, want key %s", gotErr, tt.want)
+			case tt.wantErr != "" && (gotErr == nil || !strings.Contains(gotErr.Error(), tt.wantErr)):
+				t.Fatalf("got error %v, want one containing %q", gotErr, tt.wantErr)
+			}
+			if tt.wantErr == "" && got != tt.want {
+				t.Errorf("key: got %q, want %q", got, tt.want)
+			}
+			if tt.hostCalls >= 0 && m.hostCalls != tt.hostCalls {
+				t.Errorf("host calls: got %d, want %d", m.hostCalls, tt.hostCalls)
+			}
+		})
+	}
+}
