@@ -369,7 +369,7 @@ func (f fileTraffic) Status(ctx context.Context) (rollout.Status, error) {
 	if _, idle := d.Weights.Idle(); idle || name == "" {
 		name = d.Weights.CurrentSlotName()
 	}
-	return rollout.Status{Weights: d.Weights, CurrentSlotName: name}, nil
+	return rollout.Status{Weights: d.Weights, CurrentSlotName: name, Source: "in " + filepath.Base(f.path)}, nil
 }
 
 func (fileTraffic) Shift(context.Context, stack.Slot, int) error {

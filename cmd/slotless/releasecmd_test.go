@@ -99,6 +99,7 @@ func TestReleaseDryRunOffline(t *testing.T) {
 	}
 	for _, want := range []string{
 		"planning from the weights in Pulumi.ci.yaml, which may lag the deployed ones",
+		"] in Pulumi.ci.yaml: green 100% / blue 0%, current-slot-name green-backend",
 		"release plan (dry run: nothing is changed): blue 1.1.0, releaseSteps 10, 50, 100, until 100%",
 		"step 1: 0% → 10%: changes pool weights + blue app alwaysReady 0 → 2; bake 10m0s (10 analyses, every 1m0s)",
 		"step 2: 10% → 50%: changes pool weights only",

@@ -56,6 +56,9 @@ type Status struct {
 	// 100, and, while both slots carry traffic, the backend id of the slot that was live when
 	// the release began.
 	CurrentSlotName string
+	// Source says where the status was read when it is not the deployed stack, such as a
+	// dry run's stack file; empty means the deployed stack.
+	Source string
 }
 
 // Origin is the slot the current-slot-name names: the slot a release in progress started from.

@@ -61,7 +61,11 @@ func (c *Controller) run(ctx context.Context, p Plan, o Options, rec *Record) er
 		return fmt.Errorf("read the deployed traffic: %w", err)
 	}
 	rec.From, rec.FromWeights, rec.CurrentSlotName = st.Weights, sharesOf(st.Weights), st.CurrentSlotName
-	c.logf("deployed: %s, current-slot-name %s", st.Weights, orDash(st.CurrentSlotName))
+	source := "deployed"
+	if st.Source != "" {
+		source = st.Source
+	}
+	c.logf("%s: %s, current-slot-name %s", source, st.Weights, orDash(st.CurrentSlotName))
 	if err := checkStatus(st, o.Slot); err != nil {
 		rec.Outcome = OutcomeRefused
 		return err
