@@ -246,6 +246,9 @@ func (o releaseRunOptions) controller(ctx context.Context, cfg *stack.Config, p 
 	if err != nil {
 		return nil, err
 	}
+	if refresh != nil {
+		fmt.Fprintln(progress, "updates: azure-native gets a fresh federated token from Azure Pipelines before each shift and rollback")
+	}
 	traffic := stackTraffic{st: st, maxStep: cfg.MaxStep, alwaysReady: cfg.AlwaysReadyInstances, out: indent(progress), refresh: refresh}
 	return rollout.New(nil, traffic, health, metrics, warmer, progress), nil
 }
@@ -321,16 +324,18 @@ func (t stackTraffic) Rollback(ctx context.Context, slot stack.Slot) error {
 }
 
 // request builds the shift of slot to `to` percent, with the apps whose always-ready count
-// the move changes admitted as part of the traffic change.
+// the move changes admitted as part of the traffic change, and fresh credentials for it.
 func (t stackTraffic) request(ctx context.Context, slot stack.Slot, to int) (release.ShiftRequest, error) {
 	req := release.ShiftRequest{Slot: slot, To: to}
 	if t.refresh != nil {
-		env, err := t.refresh(ctx)
-		if err != nil {
-			return req, fmt.Errorf("refresh the credentials of the update: %w", err)
-		}
-		for k, v := range env {
-			t.st.SetEnv(k, v)
+		// A failed refresh does not stop the update, a rollback least of all: the token the
+		// job started with may still be valid, and the update says so if it is not.
+		if env, err := t.refresh(ctx); err != nil {
+			fmt.Fprintf(t.out, "warning: no fresh federated token for this update (%v); trying with the one the job started with\n", err)
+		} else {
+			for k, v := range env {
+				t.st.SetEnv(k, v)
+			}
 		}
 	}
 	if t.alwaysReady > 0 {

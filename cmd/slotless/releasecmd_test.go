@@ -311,7 +311,8 @@ func TestReleaseRunWiresTheController(t *testing.T) {
 	if rec.Outcome != rollout.OutcomeComplete || len(rec.StepsTaken) != 3 || rec.StepsTaken[0].Warmup == nil {
 		t.Errorf("record: got %s with %d steps, want complete in 3 warmed steps", rec.Outcome, len(rec.StepsTaken))
 	}
-	for _, want := range []string{"metrics gate: Log Analytics workspace ws-1 answers (credential: fake)", "with the traffic: blue-app always-ready instances 0 → 2", "release complete: blue carries 100% with 1.1.0"} {
+	for _, want := range []string{"metrics gate: Log Analytics workspace ws-1 answers (credential: fake)", "updates: azure-native gets a fresh federated token from Azure Pipelines before each shift and rollback",
+		"with the traffic: blue-app always-ready instances 0 → 2", "release complete: blue carries 100% with 1.1.0"} {
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("progress: got\n%s\nwant it to contain %q", errb.String(), want)
 		}
@@ -410,5 +411,21 @@ func TestFederatedTokens(t *testing.T) {
 		if _, name, err := azureCredential(env(tt.env)); err != nil || !strings.Contains(name, tt.want) {
 			t.Errorf("credential for %v: got %q, %v; want %s", tt.env, name, err, tt.want)
 		}
+	}
+}
+
+// TestRollbackWithoutAFreshToken: when no fresh federated token can be had, the rollback still
+// runs with the environment the job started with, and says so.
+func TestRollbackWithoutAFreshToken(t *testing.T) {
+	fake := &fakeDeployed{blue: 50, config: map[string]string{"slotless:blueWeight": "50"}, env: map[string]string{}}
+	var out bytes.Buffer
+	tr := stackTraffic{st: fake, maxStep: 50, out: &out, refresh: func(context.Context) (map[string]string, error) {
+		return nil, errors.New("azure pipelines federated token: HTTP 401 Unauthorized")
+	}}
+	if err := tr.Rollback(t.Context(), stack.Blue); err != nil {
+		t.Fatalf("got %v, want the rollback applied", err)
+	}
+	if fake.blue != 0 || !strings.Contains(out.String(), "warning: no fresh federated token for this update") {
+		t.Errorf("got blue %d and output\n%s\nwant blue 0 and a warning", fake.blue, out.String())
 	}
 }
