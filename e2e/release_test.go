@@ -487,7 +487,7 @@ func TestReleaseRollsBackAFailingCanary(t *testing.T) {
 	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 10")
 	for _, tc := range []struct {
 		name  string
-		delay time.Duration // after the second analysis at 10%
+		delay time.Duration // after the first analysis at 10%
 		fail  func() time.Time
 		cause string
 		slack time.Duration // what the bound allows beyond one interval and one shift
@@ -499,10 +499,10 @@ func TestReleaseRollsBackAFailingCanary(t *testing.T) {
 			u.t = t
 			svc.heal()
 			failed := make(chan time.Time, 1)
-			// Query 1 checks the credentials before anything moves; queries 2 and 3 are the
-			// first two analyses at 10%.
+			// Query 1 checks the credentials before anything moves; query 2 is the first
+			// analysis at 10%.
 			svc.onQuery(func(n int) {
-				if n == 3 {
+				if n == 2 {
 					time.AfterFunc(tc.delay, func() { failed <- tc.fail() })
 				}
 			})
@@ -513,7 +513,7 @@ func TestReleaseRollsBackAFailingCanary(t *testing.T) {
 			case began = <-failed:
 			case <-time.After(4 * time.Minute):
 				_ = cmd.Process.Kill()
-				t.Fatalf("the second analysis never came\n%s", out)
+				t.Fatalf("the first analysis never came\n%s", out)
 			}
 			zero, ok := u.untilBlueIs(0, 3*time.Minute)
 			err := cmd.Wait()
@@ -554,7 +554,7 @@ func TestReleaseResumesAfterACrash(t *testing.T) {
 	killed := make(chan struct{})
 	var cmd *exec.Cmd
 	svc.onQuery(func(n int) {
-		if n == 3 { // the second analysis at 10%
+		if n == 2 { // the first analysis at 10%
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			close(killed)
 		}
@@ -564,7 +564,7 @@ func TestReleaseResumesAfterACrash(t *testing.T) {
 	case <-killed:
 	case <-time.After(4 * time.Minute):
 		_ = cmd.Process.Kill()
-		t.Fatalf("the second analysis never came\n%s", out)
+		t.Fatalf("the first analysis never came\n%s", out)
 	}
 	_ = cmd.Wait()
 	t.Log(out.String())
