@@ -68,8 +68,12 @@ func TestDeploy(t *testing.T) {
 		name  string
 		extra []string
 		seed  func(c *azurefake.Cloud)
+		// slowHosts: the new apps' hosts answer their first key requests as hosts that have
+		// not started; the up waits for them and says so.
+		slowHosts bool
 	}{
 		{name: "new resource group"},
+		{name: "hosts that start late", slowHosts: true, seed: func(c *azurefake.Cloud) { c.HostStartCalls = 2 }},
 		{
 			name:  "existing resource group",
 			extra: []string{"pulumi config set resourceGroupName team-rg"},
@@ -105,7 +109,13 @@ func TestDeploy(t *testing.T) {
 						t.Errorf("preview of a new stack invoked %s on %s (error %q); it must not depend on resources that do not exist yet", c.Token, c.Target, c.Error)
 					}
 				}
-				got := u.up("dev")
+				got, out, err := u.tryUp("dev")
+				if err != nil {
+					t.Fatalf("pulumi up: %v\n%s", err, out)
+				}
+				if waited := strings.Contains(out, "waiting for the function key of"); waited != tc.slowHosts {
+					t.Errorf("up printed progress while waiting for a function key: got %v, want %v", waited, tc.slowHosts)
+				}
 				if got.Counts["create"] != pre.Counts["create"] {
 					t.Errorf("up created %d resources, preview planned %d", got.Counts["create"], pre.Counts["create"])
 				}

@@ -20,6 +20,9 @@ type Cloud struct {
 	// HostsDown lists function apps whose Functions host does not start, so the host-served
 	// APIs (listWebAppHostKeys) fail as they do on Azure.
 	HostsDown []string `json:"hostsDown,omitempty"`
+	// HostStartCalls makes a new app's host answer its first this-many key requests as a host
+	// that has not started yet does: keys lag a new app, and its identity's roles take time.
+	HostStartCalls int `json:"hostStartCalls,omitempty"`
 	// SlowMs makes every create and update take this long, as ARM's long-running operations
 	// do, so a test can hold an update open.
 	SlowMs int `json:"slowMs,omitempty"`
@@ -40,6 +43,8 @@ type Resource struct {
 	Inputs map[string]any `json:"inputs"`
 	// FunctionKey is a function app's default host key.
 	FunctionKey string `json:"functionKey,omitempty"`
+	// KeyCalls counts a function app's key requests, for HostStartCalls.
+	KeyCalls int `json:"keyCalls,omitempty"`
 	// Secret holds a secret named value's value, which ARM never returns on GET.
 	Secret string `json:"secret,omitempty"`
 }

@@ -51,7 +51,8 @@ func listHostKeys(c *Cloud, id string, in map[string]any) (map[string]any, error
 	if !ok {
 		return nil, azErr(404, "ResourceNotFound", "The Resource 'Microsoft.Web/sites/%s' under resource group '%s' was not found.", str(in, "name"), str(in, "resourceGroupName"))
 	}
-	if c.HostDown(r.Name()) {
+	r.KeyCalls++
+	if c.HostDown(r.Name()) || r.KeyCalls <= c.HostStartCalls {
 		return nil, azErr(400, "BadRequest", "Encountered an error (ServiceUnavailable) from host runtime.")
 	}
 	return map[string]any{

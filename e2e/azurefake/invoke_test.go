@@ -80,3 +80,23 @@ func TestInvokes(t *testing.T) {
 		})
 	}
 }
+
+// TestHostStartLag: a new app's host answers its first HostStartCalls key requests as a host
+// that has not started does, then with the key.
+func TestHostStartLag(t *testing.T) {
+	f := apimWorld(t, "Consumption")
+	mustCreate(t, f, "azure-native:web:WebApp", map[string]any{"resourceGroupName": "rg", "name": "green-app1a2b3c4d"})
+	if err := f.Store.Update(func(c *Cloud) error { c.HostStartCalls = 2; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	args := pm(map[string]any{"resourceGroupName": "rg", "name": "green-app1a2b3c4d"})
+	for call := 1; call <= 3; call++ {
+		_, err := f.Invoke("azure-native:web:listWebAppHostKeys", args)
+		if got, want := err != nil, call <= 2; got != want {
+			t.Errorf("call %d: got error %v, want failing=%v", call, err, want)
+		}
+		if err != nil && !errMatches(err, "ServiceUnavailable") {
+			t.Errorf("call %d: got %v, want the host runtime's ServiceUnavailable", call, err)
+		}
+	}
+}
