@@ -16,14 +16,11 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/spf13/cobra"
 
+	"github.com/slotless/slotless/internal/engine"
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/plan"
 	"github.com/slotless/slotless/stack"
 )
-
-// outCurrentSlotName is the stack output holding current-slot-name's value, the backend id of
-// the slot that was live when the release in progress began. Older stacks lack it.
-const outCurrentSlotName = "currentSlotName"
 
 // stackOutputs reads a deployed stack's outputs; tests replace it. Secret values come back as
 // plan.SecretPlaceholder.
@@ -31,7 +28,8 @@ var stackOutputs = func(ctx context.Context, dir, name string) (map[string]any, 
 	if err := needPulumi(); err != nil {
 		return nil, err
 	}
-	s, err := auto.SelectStackLocalSource(ctx, name, dir)
+	// The same way to a stack as shift and release take; reading outputs runs no program.
+	s, err := engine.Open(ctx, engine.Options{Dir: dir, Stack: name})
 	if err != nil {
 		if auto.IsSelectStack404Error(err) {
 			return nil, fmt.Errorf("stack %s does not exist in the backend you are logged in to (pulumi stack ls lists those that do)", name)
@@ -210,7 +208,7 @@ func readStatus(name string, outs map[string]any) (Status, error) {
 	if idle, ok := w.Idle(); ok && st.IdleSlot != string(idle) {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("idleSlot output %q disagrees with the weights, which leave %s idle", st.IdleSlot, idle))
 	}
-	st.CurrentSlotName, _ = outs[outCurrentSlotName].(string)
+	st.CurrentSlotName, _ = outs[stack.OutCurrentSlotName].(string) // older stacks lack it
 	if st.CurrentSlotName == "" {
 		return st, nil
 	}

@@ -55,6 +55,16 @@ func props(s *structpb.Struct) (resource.PropertyMap, error) {
 	return plugin.UnmarshalProperties(s, unmarshal)
 }
 
+// pair unmarshals a request's old and new properties.
+func pair(olds, news *structpb.Struct) (resource.PropertyMap, resource.PropertyMap, error) {
+	o, err := props(olds)
+	if err != nil {
+		return nil, nil, err
+	}
+	n, err := props(news)
+	return o, n, err
+}
+
 func tokenOf(urn string) string { return string(resource.URN(urn).Type()) }
 
 // GetPluginInfo implements the provider protocol.
@@ -108,11 +118,7 @@ func (s *Server) Configure(_ context.Context, req *pulumirpc.ConfigureRequest) (
 
 // Check implements the provider protocol.
 func (s *Server) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	olds, err := props(req.GetOlds())
-	if err != nil {
-		return nil, err
-	}
-	news, err := props(req.GetNews())
+	olds, news, err := pair(req.GetOlds(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}
@@ -142,11 +148,7 @@ func (s *Server) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumir
 
 // Diff implements the provider protocol.
 func (s *Server) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	olds, err := props(req.GetOldInputs())
-	if err != nil {
-		return nil, err
-	}
-	news, err := props(req.GetNews())
+	olds, news, err := pair(req.GetOldInputs(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}
@@ -205,11 +207,7 @@ func (s *Server) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc
 
 // Update implements the provider protocol.
 func (s *Server) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
-	olds, err := props(req.GetOlds())
-	if err != nil {
-		return nil, err
-	}
-	news, err := props(req.GetNews())
+	olds, news, err := pair(req.GetOlds(), req.GetNews())
 	if err != nil {
 		return nil, err
 	}

@@ -24,12 +24,7 @@ type AutoStack struct{ s *engine.Stack }
 // OpenStack selects an existing stack of the project in dir. It needs the Pulumi CLI and a
 // logged-in backend, as `pulumi up` does.
 func OpenStack(ctx context.Context, dir, name string) (*AutoStack, error) {
-	return OpenStackWith(ctx, engine.Options{Dir: dir, Stack: name})
-}
-
-// OpenStackWith selects a stack with explicit engine options (environment, CLI location).
-func OpenStackWith(ctx context.Context, o engine.Options) (*AutoStack, error) {
-	s, err := engine.Open(ctx, o)
+	s, err := engine.Open(ctx, engine.Options{Dir: dir, Stack: name})
 	if err != nil {
 		return nil, err
 	}
