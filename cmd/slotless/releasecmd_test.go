@@ -9,6 +9,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -427,5 +430,31 @@ func TestRollbackWithoutAFreshToken(t *testing.T) {
 	}
 	if fake.blue != 0 || !strings.Contains(out.String(), "warning: no fresh federated token for this update") {
 		t.Errorf("got blue %d and output\n%s\nwant blue 0 and a warning", fake.blue, out.String())
+	}
+}
+
+// TestREADMEDryRunSample: the README's sample of an offline dry run is what `slotless release
+// --dry-run` prints for the repository's dev stack, but for the reason the stack could not be
+// read, which the README shortens to "(...)".
+func TestREADMEDryRunSample(t *testing.T) {
+	withoutPulumi(t)
+	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const first = "dry run: the deployed stack dev could not be read (...)"
+	_, sample, ok := strings.Cut(string(raw), "```\n"+first)
+	if !ok {
+		t.Fatalf("README.md has no sample block starting %q", first)
+	}
+	sample, _, _ = strings.Cut(first+sample, "\n```")
+	var out, errb bytes.Buffer
+	if code := run([]string{"release", "--dir", filepath.Join("..", ".."), "--stack", "dev", "--slot", "blue", "--version", "1.1.0", "--dry-run"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	got := strings.TrimSpace(errb.String() + out.String())
+	got = regexp.MustCompile(`could not be read \(.*\); planning`).ReplaceAllString(got, "could not be read (...); planning")
+	if got != sample {
+		t.Errorf("README.md's dry-run sample differs from the output.\ngot:\n%s\n\nREADME:\n%s", got, sample)
 	}
 }

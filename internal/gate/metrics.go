@@ -136,17 +136,26 @@ func Metrics(ctx context.Context, client LogsQuerier, cfg MetricsConfig, progres
 	return res, nil
 }
 
+// HealthOperation is the function behind /api/health (functionapp/health). Application
+// Insights records each function invocation as a request whose operation name is the
+// function's name (learn.microsoft.com/azure/azure-functions/analyze-telemetry-data).
+const HealthOperation = "health"
+
 // BuildQuery returns the KQL the metrics gate runs. The time filter repeats
 // the request's timespan so the query means the same when pasted into the
 // portal. App names are validated by the caller, since they are spliced in.
+// The gates' own health probes are left out: a release checks the canary's
+// health every few seconds, and those quick, healthy answers would dilute
+// the users' failures and latency on a canary with little traffic.
 func BuildQuery(canaryApp, stableApp string, window time.Duration) string {
 	secs := int64(math.Ceil(window.Seconds()))
 	return fmt.Sprintf(`AppRequests
 | where TimeGenerated > ago(%ds)
 | where AppRoleName in~ (%q, %q)
+| where OperationName != %q
 | summarize Requests = count(), Failed = countif(Success == false), P95DurationMs = percentile(DurationMs, 95) by AppRoleName
 | extend FailureRate = todouble(Failed) / todouble(Requests)
-| project AppRoleName, Requests, Failed, FailureRate, P95DurationMs`, secs, canaryApp, stableApp)
+| project AppRoleName, Requests, Failed, FailureRate, P95DurationMs`, secs, canaryApp, stableApp, HealthOperation)
 }
 
 // validate rejects configs that cannot give a meaningful comparison, and app

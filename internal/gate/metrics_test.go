@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -250,5 +252,31 @@ func TestMetricsConfigErrors(t *testing.T) {
 	}
 	if err := good.validate(); err != nil {
 		t.Errorf("good config: got %v, want no error", err)
+	}
+}
+
+// TestQueryLeavesOutHealthProbes: the query drops the requests of the function the health gate
+// probes, and that function is the app's: a renamed function would bring the probes back into
+// the canary's figures.
+func TestQueryLeavesOutHealthProbes(t *testing.T) {
+	q := BuildQuery("app-blue", "app-green", time.Minute)
+	if want := fmt.Sprintf("| where OperationName != %q", HealthOperation); !strings.Contains(q, want) {
+		t.Errorf("query:\n%s\nwant a line %q", q, want)
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "..", "functionapp", HealthOperation, "function.json"))
+	if err != nil {
+		t.Fatalf("the health gate's function: %v", err)
+	}
+	var fn struct {
+		Bindings []struct {
+			Type  string `json:"type"`
+			Route string `json:"route"`
+		} `json:"bindings"`
+	}
+	if err := json.Unmarshal(raw, &fn); err != nil {
+		t.Fatal(err)
+	}
+	if len(fn.Bindings) == 0 || fn.Bindings[0].Type != "httpTrigger" || fn.Bindings[0].Route != "health" {
+		t.Errorf("functionapp/%s/function.json: got bindings %+v, want the httpTrigger of route health", HealthOperation, fn.Bindings)
 	}
 }

@@ -18,13 +18,17 @@ const (
 	headerPinToken = "X-Slotless-Token"
 )
 
-// Timing of the analysis health gate: the first healthy answer passes, and a slot with none
-// within AnalysisHealthTimeout fails the analysis, so a dead slot costs at most that on top of
-// the analysis interval. One failed probe alone does not roll back: an instance being replaced
-// can drop one answer.
+// Timing of the analysis health gate. During a bake the controller runs it every
+// HealthWatchEvery, not once per analysis: the first healthy answer passes, and a slot with none
+// within AnalysisHealthTimeout fails at once. A slot that stops answering is therefore rolled
+// back HealthWatchEvery + AnalysisHealthTimeout after it stopped, plus the metrics query when
+// it stopped just before an analysis, whatever the analysis interval; the two add up to the
+// shortest analysisIntervalSeconds, 10. One failed probe alone does not roll back: an instance
+// being replaced can drop one answer, and AnalysisHealthTimeout leaves room for several.
 const (
-	AnalysisHealthTimeout  = 10 * time.Second
+	AnalysisHealthTimeout  = 8 * time.Second
 	AnalysisHealthInterval = 2 * time.Second
+	HealthWatchEvery       = 2 * time.Second
 )
 
 // GateHealth is internal/gate's health gate as a HealthGate, pinned through APIM.

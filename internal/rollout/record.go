@@ -95,11 +95,16 @@ type Warmup struct {
 
 // Analysis is one run of the gates during a bake.
 type Analysis struct {
-	N       int       `json:"n"`
-	At      time.Time `json:"at"`
-	Health  Check     `json:"health"`
-	Metrics *Check    `json:"metrics,omitempty"`
-	Verdict string    `json:"verdict"`
+	N int `json:"n"`
+	// At is when the analysis's last health check started: the failing one, or the one at
+	// the analysis, which the metrics gate follows.
+	At time.Time `json:"at"`
+	// HealthChecks counts the health gate's runs since the previous analysis; Health is the
+	// last of them.
+	HealthChecks int    `json:"healthChecks"`
+	Health       Check  `json:"health"`
+	Metrics      *Check `json:"metrics,omitempty"`
+	Verdict      string `json:"verdict"`
 }
 
 // Check is one gate's answer.

@@ -262,15 +262,12 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, sr *StepRecord
 	c.logf("bake %s at %d%%: %d analyses, one every %s", p.Bake, sr.To, len(offsets), p.Interval)
 	errorsInARow := 0
 	for n, off := range offsets {
-		if err := c.clock.Sleep(ctx, start.Add(off).Sub(c.clock.Now())); err != nil {
-			return "", err
-		}
 		final := n == len(offsets)-1
 		since := start
 		if n > 0 {
 			since = start.Add(offsets[n-1])
 		}
-		a := c.analyse(ctx, p, o, sr.To, since, final)
+		a := c.analyse(ctx, p, o, sr.To, since, start.Add(off), final)
 		a.N = n + 1
 		sr.Analyses = append(sr.Analyses, a)
 		// A "no" in hand is acted on even if the run was cancelled meanwhile: leaving traffic
@@ -308,20 +305,38 @@ func errorCount(n int, final bool) string {
 	return fmt.Sprintf("%d in a row", n)
 }
 
-// analyse runs the health gate and then, if it passed, the metrics gate over the requests since
-// the previous analysis (or the start of the bake). A failing health gate skips the metrics
-// query, since the verdict is already in and a rollback is waiting on it.
+// analyse watches the slot's health until the analysis is due, then runs the health gate once
+// more and, if it passed, the metrics gate over the requests since the previous analysis (or
+// the start of the bake). The health gate runs every HealthWatchEvery in between, so a slot
+// that stops answering is caught within seconds rather than at the next analysis; a failing
+// check ends the analysis early and skips the metrics query, since the verdict is already in
+// and a rollback is waiting on it.
 //
 // Windows that follow one another judge every request once, at full strength: a canary that
 // starts failing just after one analysis fills the whole window of the next. A longer,
 // overlapping window would dilute a new failure with the minutes before it, and the rollback
 // could then come intervals later.
-func (c *Controller) analyse(ctx context.Context, p Plan, o Options, at int, since time.Time, final bool) Analysis {
-	a := Analysis{At: c.clock.Now()}
-	a.Health, _ = c.checkHealth(ctx, o, c.health.Check)
-	if a.Health.Verdict != VerdictPass || ctx.Err() != nil {
-		a.Verdict = a.Health.Verdict
-		return a
+func (c *Controller) analyse(ctx context.Context, p Plan, o Options, at int, since, due time.Time, final bool) Analysis {
+	var a Analysis
+	for first := true; ; first = false {
+		// The first check follows the previous analysis at once, so the metrics query does
+		// not widen the gap between two checks.
+		if !first {
+			if err := c.clock.Sleep(ctx, min(HealthWatchEvery, due.Sub(c.clock.Now()))); err != nil {
+				a.Verdict = VerdictPass
+				return a
+			}
+		}
+		a.At = c.clock.Now()
+		a.HealthChecks++
+		a.Health, _ = c.checkHealth(ctx, o, c.health.Check)
+		if a.Health.Verdict != VerdictPass || ctx.Err() != nil {
+			a.Verdict = a.Health.Verdict
+			return a
+		}
+		if !c.clock.Now().Before(due) {
+			break
+		}
 	}
 	// The window never reaches back past the start of the step, so the figures describe this
 	// weight alone, and not the warm-up's cold requests before the shift.
@@ -449,11 +464,10 @@ func failure(a Analysis) string {
 func describeAnalysis(a Analysis) string {
 	h := a.Health
 	line := a.Verdict + "; health " + h.Verdict
-	if h.Verdict == VerdictPass {
-		line += fmt.Sprintf(" (%s in %s)", h.Version, ms(h.Ms))
-	} else {
-		return line + ": " + h.Detail
+	if h.Verdict != VerdictPass {
+		return line + fmt.Sprintf(" at check %d: %s", a.HealthChecks, h.Detail)
 	}
+	line += fmt.Sprintf(" (%s; %s, the last in %s)", h.Version, plural(a.HealthChecks, "check"), ms(h.Ms))
 	if m := a.Metrics; m != nil {
 		line += fmt.Sprintf("; metrics %s over %s", m.Verdict, time.Duration(m.WindowSeconds)*time.Second)
 		if m.Canary != nil && m.Stable != nil {
@@ -484,8 +498,8 @@ func (c *Controller) printPlan(p Plan, o Options, st Status, steps []PlannedStep
 	if p.Thresholds.InconclusiveFails {
 		inconclusive = "fails at the last analysis of a bake below 100%"
 	}
-	c.logf("  each analysis: health gate (slot %s, version %s), then metrics gate: canary failure rate at most %+.2f points over stable, p95 at most %.2f× stable, at least %d requests each, over the requests since the previous analysis; too little traffic %s",
-		o.Slot, o.Version, 100*p.Thresholds.MaxFailureRateDelta, p.Thresholds.MaxP95Ratio, p.Thresholds.MinRequests, inconclusive)
+	c.logf("  during each bake: health gate (slot %s, version %s) every %s, failing at once when it has no healthy answer for %s; at each analysis the metrics gate: canary failure rate at most %+.2f points over stable, p95 at most %.2f× stable, at least %d requests each, over the requests since the previous analysis; too little traffic %s",
+		o.Slot, o.Version, HealthWatchEvery, AnalysisHealthTimeout, 100*p.Thresholds.MaxFailureRateDelta, p.Thresholds.MaxP95Ratio, p.Thresholds.MinRequests, inconclusive)
 	for i, s := range steps {
 		if s.Resumed {
 			if s.Bake == 0 {

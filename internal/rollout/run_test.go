@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/stack"
 )
 
@@ -180,6 +181,66 @@ func TestWorstCaseFailureToZero(t *testing.T) {
 			worst, limit, under, 100*failRate, 100*p.Thresholds.MaxFailureRateDelta)
 	}
 	t.Logf("worst case, canary failing to traffic 0: %s (onset %s into the bake; interval %s, analysis %s, up %s)", worst, worstAt, p.Interval, probeTook+queryTook, upTook)
+}
+
+// timedHealth is the analysis health gate on the fake clock: its "no" to a slot that never
+// answers healthy takes the gate's whole timeout, as gate.Health's does in real time.
+type timedHealth struct {
+	GateHealth
+	clock   *fakeClock
+	timeout time.Duration
+}
+
+func (h timedHealth) Check(ctx context.Context, slot stack.Slot) (gate.HealthResult, error) {
+	t0 := h.clock.Now()
+	res, err := h.GateHealth.Check(ctx, slot)
+	if rest := t0.Add(h.timeout).Sub(h.clock.Now()); err != nil && rest > 0 {
+		h.clock.advance(context.Background(), rest)
+	}
+	return res, err
+}
+
+func (h timedHealth) CheckTimeout() time.Duration { return h.timeout }
+
+// TestWorstCaseStoppedSlotToZero sweeps the moment the canary stops answering healthy, second by
+// second, across one analysis interval of the first bake, and reports the longest time from the
+// slot going down to its traffic being 0. The health gate runs every HealthWatchEvery during a
+// bake, so that time is the gap between two checks (at most HealthWatchEvery, or the metrics
+// query that follows an analysis), the gate's timeout and one up, whatever the interval; and
+// it is within one interval and one up.
+func TestWorstCaseStoppedSlotToZero(t *testing.T) {
+	p := testPlan()
+	var worst, worstAt time.Duration
+	for off := time.Minute; off < time.Minute+p.Interval; off += time.Second {
+		s := newScene(t)
+		var onset, shiftedAt time.Time
+		s.traffic.onShift = func(at time.Time) {
+			if shiftedAt.IsZero() {
+				shiftedAt, onset = at, at.Add(off)
+				s.app.down(stack.Blue, onset)
+			}
+		}
+		health := timedHealth{GateHealth: s.health, clock: s.clock, timeout: AnalysisHealthTimeout}
+		s.metrics.Thresholds = p.Thresholds
+		rec, err := New(s.clock, s.traffic, health, s.metrics, s.warmer, &s.out).Run(context.Background(), p, Options{Slot: stack.Blue, Version: "1.1.0"})
+		if !errors.Is(err, ErrAborted) || len(s.traffic.rollbacks) != 1 {
+			t.Fatalf("down %s after the shift: got %v with %d rollbacks, want one rollback\n%s", off, err, len(s.traffic.rollbacks), s.out.String())
+		}
+		if got := rec.Rollback.Reason; !strings.Contains(got, "health gate") {
+			t.Fatalf("down %s after the shift: rollback reason %q, want the health gate's", off, got)
+		}
+		if d := s.traffic.rollbacks[0].Sub(onset); d > worst {
+			worst, worstAt = d, off
+		}
+	}
+	gap := max(HealthWatchEvery, queryTook) + probeTook
+	if limit := gap + AnalysisHealthTimeout + upTook; worst > limit {
+		t.Errorf("worst case %s (down %s after the shift), want at most %s: a gap between health checks (%s), the gate's timeout (%s) and one up", worst, worstAt, limit, gap, AnalysisHealthTimeout)
+	}
+	if limit := p.Interval + upTook; worst > limit {
+		t.Errorf("worst case %s (down %s after the shift), want at most %s: one interval and one up", worst, worstAt, limit)
+	}
+	t.Logf("worst case, canary stopped answering to traffic 0: %s (down %s after the shift; interval %s, up %s)", worst, worstAt, p.Interval, upTook)
 }
 
 // TestCrashMidStepResumesAtThatStep kills a run during a step, then starts a new one against
