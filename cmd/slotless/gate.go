@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
-	"github.com/Azure/azure-sdk-for-go/sdk/monitor/azquery"
 	"github.com/spf13/cobra"
 
 	"github.com/slotless/slotless/internal/gate"
@@ -38,18 +36,12 @@ const (
 // a stuck credential chain fails the pipeline step instead of hanging it.
 const metricsQueryTimeout = 2 * time.Minute
 
-// newLogsQuerier builds the Log Analytics client; tests replace it to point
-// the real client at a fake API.
+// newLogsQuerier builds the Log Analytics client with the credential `release` uses (the
+// pipeline's federated identity when there is one); tests replace it to point the real client
+// at a fake API.
 var newLogsQuerier = func() (gate.LogsQuerier, error) {
-	cred, err := azidentity.NewDefaultAzureCredential(nil)
-	if err != nil {
-		return nil, fmt.Errorf("azure credential: %w", err)
-	}
-	c, err := azquery.NewLogsClient(cred, nil)
-	if err != nil {
-		return nil, fmt.Errorf("log analytics client: %w", err)
-	}
-	return c, nil
+	c, _, err := logsQuerier("", os.Getenv)
+	return c, err
 }
 
 // runHealthGate and runMetricsGate run the gates; tests replace them to see the config a
@@ -250,7 +242,8 @@ func newGateMetricsCmd() *cobra.Command {
 		Short: "Compare the canary slot's requests with the stable slot's in Application Insights",
 		Long: `Metrics reads request count, failure rate and p95 duration of both slots' apps over
 --window from the Log Analytics workspace Application Insights writes to (query API,
-Azure credentials from the environment: az login, OIDC or a managed identity), and fails
+Azure credentials as release picks them: the Azure Pipelines service connection or the
+GitHub job's OIDC token, else az login, environment or a managed identity), and fails
 when the canary's failure rate exceeds the stable slot's by more than
 --max-failure-rate-delta, or its p95 exceeds --max-p95-ratio times the stable p95. Fewer
 than --min-requests on either side is inconclusive, which blocks only with
