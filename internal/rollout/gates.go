@@ -20,10 +20,10 @@ const (
 
 // Timing of the analysis health gate. During a bake the controller runs it every
 // HealthWatchEvery, not once per analysis: the first healthy answer passes, and a slot with none
-// within AnalysisHealthTimeout fails at once. A slot that stops answering is therefore rolled
-// back HealthWatchEvery + AnalysisHealthTimeout after it stopped, plus the metrics query when
-// it stopped just before an analysis, whatever the analysis interval; the two add up to the
-// shortest analysisIntervalSeconds, 10. One failed probe alone does not roll back: an instance
+// within AnalysisHealthTimeout fails at once. A slot that stops answering is therefore caught at
+// most HealthWatchEvery + AnalysisHealthTimeout after it stopped (plus the metrics query when it
+// stopped just before an analysis), whatever the analysis interval, and the rollback starts
+// then; the two add up to the shortest analysisIntervalSeconds, 10. One failed probe alone does not roll back: an instance
 // being replaced can drop one answer, and AnalysisHealthTimeout leaves room for several.
 const (
 	AnalysisHealthTimeout  = 8 * time.Second
