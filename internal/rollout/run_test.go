@@ -213,18 +213,11 @@ func TestWorstCaseStoppedSlotToZero(t *testing.T) {
 	var worst, worstAt time.Duration
 	for off := time.Minute; off < time.Minute+p.Interval; off += time.Second {
 		s := newScene(t)
+		s.analysisHealth = timedHealth{GateHealth: s.health, clock: s.clock, timeout: AnalysisHealthTimeout}
 		var onset, shiftedAt time.Time
-		s.traffic.onShift = func(at time.Time) {
-			if shiftedAt.IsZero() {
-				shiftedAt, onset = at, at.Add(off)
-				s.app.down(stack.Blue, onset)
-			}
-		}
-		health := timedHealth{GateHealth: s.health, clock: s.clock, timeout: AnalysisHealthTimeout}
-		s.metrics.Thresholds = p.Thresholds
-		rec, err := New(s.clock, s.traffic, health, s.metrics, s.warmer, &s.out).Run(context.Background(), p, Options{Slot: stack.Blue, Version: "1.1.0"})
+		rec, err := runWithOnsetAfterShift(context.Background(), s, p, off, &onset, &shiftedAt, func(s *scene, at time.Time) { s.app.down(stack.Blue, at) })
 		if !errors.Is(err, ErrAborted) || len(s.traffic.rollbacks) != 1 {
-			t.Fatalf("down %s after the shift: got %v with %d rollbacks, want one rollback\n%s", off, err, len(s.traffic.rollbacks), s.out.String())
+			t.Fatalf("down %s after the shift: got %v with %d rollbacks, want one rollback", off, err, len(s.traffic.rollbacks))
 		}
 		if got := rec.Rollback.Reason; !strings.Contains(got, "health gate") {
 			t.Fatalf("down %s after the shift: rollback reason %q, want the health gate's", off, got)

@@ -364,9 +364,11 @@ type scene struct {
 	app     *scriptedApp
 	logs    *scriptedLogs
 	health  GateHealth
-	metrics GateMetrics
-	warmer  Warmer
-	out     bytes.Buffer
+	// analysisHealth, when set, replaces health as the controller's gate.
+	analysisHealth HealthGate
+	metrics        GateMetrics
+	warmer         Warmer
+	out            bytes.Buffer
 }
 
 const (
@@ -427,7 +429,11 @@ func testPlan() Plan {
 }
 
 func (s *scene) controller() *Controller {
-	return New(s.clock, s.traffic, s.health, s.metrics, s.warmer, &s.out)
+	var health HealthGate = s.health
+	if s.analysisHealth != nil {
+		health = s.analysisHealth
+	}
+	return New(s.clock, s.traffic, health, s.metrics, s.warmer, &s.out)
 }
 
 // run releases blue 1.1.0 with plan p.
