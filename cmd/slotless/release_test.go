@@ -106,6 +106,8 @@ func (f *fakeAuto) Up(_ context.Context, _ io.Writer, targets []string) (engine.
 
 func (f *fakeAuto) URN(typ, name string) string { return typ + "::" + name }
 
+func (f *fakeAuto) Refresh(context.Context, io.Writer, []string) error { return nil }
+
 func TestPromoteRunsUpThroughTheStack(t *testing.T) {
 	dir := project(t, stackYAML("slotless:blueWeight: 0", "slotless:maxStep: 100"))
 	fake := &fakeAuto{}

@@ -221,6 +221,8 @@ func (f *fakeDeployed) Up(_ context.Context, _ io.Writer, targets []string) (eng
 
 func (f *fakeDeployed) URN(typ, name string) string { return typ + "::" + name }
 
+func (f *fakeDeployed) Refresh(context.Context, io.Writer, []string) error { return nil }
+
 // fakeLogs answers every query with both apps healthy and busy, or the canary failing.
 type fakeLogs struct {
 	mu      sync.Mutex

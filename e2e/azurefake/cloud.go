@@ -26,6 +26,15 @@ type Cloud struct {
 	// SlowMs makes every create and update take this long, as ARM's long-running operations
 	// do, so a test can hold an update open.
 	SlowMs int `json:"slowMs,omitempty"`
+	// Hold makes every create and update of resources of this type token ("*": any) wait,
+	// after setting Held, until a test clears Hold: an update held open by construction, so a
+	// test that needs the stack locked never depends on how long an update takes.
+	Hold string `json:"hold,omitempty"`
+	// Held is set once an operation waits on Hold.
+	Held bool `json:"held,omitempty"`
+	// Throttle answers the ARM facade's next this-many writes with 429 and Retry-After, as ARM
+	// throttles; azcore's retry policy retries them.
+	Throttle int `json:"throttle,omitempty"`
 	// Calls records every create, update, delete and invoke, for tests to read.
 	Calls []Call `json:"calls,omitempty"`
 }

@@ -163,7 +163,7 @@ func (f *Fake) Create(token string, inputs resource.PropertyMap, preview bool) (
 	}
 	in := plain(inputs)
 	id := f.ID(token, in)
-	f.slow()
+	f.slow(token)
 	var outputs map[string]any
 	err := f.Store.Update(func(c *Cloud) error {
 		err := f.create(c, token, id, in)
@@ -215,7 +215,7 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 		return f.previewOutputs(token, news, olds), nil
 	}
 	in := plain(news)
-	f.slow()
+	f.slow(token)
 	var outputs map[string]any
 	err := f.Store.Update(func(c *Cloud) error {
 		r, ok := c.Get(id)
@@ -244,24 +244,63 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 	return resource.NewPropertyMapFromMap(outputs), nil
 }
 
-// slow waits as long as the cloud says a long-running operation takes, outside the lock.
-func (f *Fake) slow() {
-	if c, err := f.Store.Load(); err == nil && c.SlowMs > 0 {
+// slow waits as long as the cloud says a long-running operation takes, outside the lock, then
+// while the cloud holds operations on this type: it sets Held and waits for Hold to clear.
+func (f *Fake) slow(token string) {
+	c, err := f.Store.Load()
+	if err != nil {
+		return
+	}
+	if c.SlowMs > 0 {
 		time.Sleep(time.Duration(c.SlowMs) * time.Millisecond)
+	}
+	held := func(c *Cloud) bool { return c.Hold != "" && (c.Hold == "*" || c.Hold == token) }
+	if !held(c) {
+		return
+	}
+	_ = f.Store.Update(func(c *Cloud) error { c.Held = true; return nil })
+	for {
+		// A condition, not a duration: the poll only notices when the test lets go.
+		time.Sleep(50 * time.Millisecond)
+		if c, err := f.Store.Load(); err != nil || !held(c) {
+			return
+		}
 	}
 }
 
-// Read returns a resource's current outputs; ok is false when it no longer exists.
-func (f *Fake) Read(id string) (resource.PropertyMap, bool, error) {
+// Read returns a resource's current outputs, and its inputs as a refresh leaves them; ok is
+// false when it no longer exists. Like azure-native, the inputs are the old inputs with every
+// input property whose output changed since the last write (a portal edit, a direct ARM call)
+// taken from the new outputs, so the next update puts back what the program says
+// (pulumi-azure-native provider.go, Read: "Calculate the difference between two projections"
+// of old and new outputs, "apply this difference to the actual inputs").
+func (f *Fake) Read(token, id string, oldOutputs, oldInputs resource.PropertyMap) (resource.PropertyMap, resource.PropertyMap, bool, error) {
 	c, err := f.Store.Load()
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	r, ok := c.Get(id)
 	if !ok {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
-	return resource.NewPropertyMapFromMap(r.Properties), true, nil
+	outputs := resource.NewPropertyMapFromMap(r.Properties)
+	if oldInputs == nil {
+		return outputs, nil, true, nil
+	}
+	inputs := oldInputs.Copy()
+	for name := range f.Schema.Resources[token].InputProperties {
+		k := resource.PropertyKey(name)
+		was, now := oldOutputs[k], outputs[k]
+		if was.DeepEquals(now) {
+			continue
+		}
+		if now.IsNull() {
+			delete(inputs, k)
+		} else {
+			inputs[k] = now
+		}
+	}
+	return outputs, inputs, true, nil
 }
 
 // Delete deletes a resource; deleting one that is already gone succeeds, as ARM's DELETE does.

@@ -191,7 +191,14 @@ func (s *Server) Create(_ context.Context, req *pulumirpc.CreateRequest) (*pulum
 
 // Read implements the provider protocol (refresh).
 func (s *Server) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
-	outputs, ok, err := s.fake.Read(req.GetId())
+	olds, oldIns, err := pair(req.GetProperties(), req.GetInputs())
+	if err != nil {
+		return nil, err
+	}
+	if req.GetInputs() == nil {
+		oldIns = nil
+	}
+	outputs, inputs, ok, err := s.fake.Read(tokenOf(req.GetUrn()), req.GetId(), olds, oldIns)
 	if err != nil {
 		return nil, err
 	}
@@ -202,7 +209,13 @@ func (s *Server) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc
 	if err != nil {
 		return nil, err
 	}
-	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: out, Inputs: req.GetInputs()}, nil
+	resp := &pulumirpc.ReadResponse{Id: req.GetId(), Properties: out, Inputs: req.GetInputs()}
+	if inputs != nil {
+		if resp.Inputs, err = plugin.MarshalProperties(inputs, marshal); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
 }
 
 // Update implements the provider protocol.

@@ -19,6 +19,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -240,6 +241,17 @@ func (s *Stack) Up(ctx context.Context, out io.Writer, opts ...optup.Option) (Ch
 	}
 	_, err := s.Stack.Up(ctx, opts...)
 	return c.changes(err != nil), err
+}
+
+// RefreshTargets runs `pulumi refresh` on the given URNs: their state is read back from the
+// provider, inputs included, so an edit made outside Pulumi shows in the next diff.
+func (s *Stack) RefreshTargets(ctx context.Context, out io.Writer, targets []string) error {
+	opts := []optrefresh.Option{optrefresh.Target(targets)}
+	if out != nil {
+		opts = append(opts, optrefresh.ProgressStreams(out))
+	}
+	_, err := s.Stack.Refresh(ctx, opts...)
+	return err
 }
 
 // PlainOutputs returns the stack's outputs as plain values; secret outputs are left out.

@@ -109,6 +109,11 @@ func (a *AutoStack) Up(ctx context.Context, out io.Writer, targets []string) (en
 	return a.s.UpTargets(ctx, out, targets)
 }
 
+// Refresh implements Stack.
+func (a *AutoStack) Refresh(ctx context.Context, out io.Writer, targets []string) error {
+	return a.s.RefreshTargets(ctx, out, targets)
+}
+
 // URN implements Stack.
 func (a *AutoStack) URN(typ, name string) string { return a.s.URN(typ, name) }
 
@@ -205,6 +210,11 @@ func (f FileStack) Preview(context.Context, io.Writer) (engine.Changes, error) {
 // Up implements Stack: a FileStack never applies.
 func (f FileStack) Up(context.Context, io.Writer, []string) (engine.Changes, error) {
 	return engine.Changes{}, errors.New("a stack file cannot be applied; run pulumi up, or let Pulumi Deployments apply the commit")
+}
+
+// Refresh implements Stack: a FileStack cannot read Azure.
+func (f FileStack) Refresh(context.Context, io.Writer, []string) error {
+	return errors.New("a stack file cannot be refreshed; run pulumi refresh")
 }
 
 // URN implements Stack.

@@ -87,6 +87,8 @@ type fakeStack struct {
 	upErrs  []error
 	calls   []string
 	targets [][]string
+	// refreshErr is what Refresh returns.
+	refreshErr error
 }
 
 func (f *fakeStack) Deployed(context.Context) (Deployed, error) {
@@ -126,6 +128,11 @@ func (f *fakeStack) Up(_ context.Context, _ io.Writer, targets []string) (engine
 		return engine.Changes{}, err
 	}
 	return engine.Changes{Counts: map[string]int{"update": 1}}, nil
+}
+
+func (f *fakeStack) Refresh(_ context.Context, _ io.Writer, targets []string) error {
+	f.calls = append(f.calls, "refresh")
+	return f.refreshErr
 }
 
 func (f *fakeStack) URN(typ, name string) string {

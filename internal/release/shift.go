@@ -29,6 +29,9 @@ type Stack interface {
 	// Up applies the stack, only the resources whose URNs are in targets when targets is not
 	// empty, streaming progress to out.
 	Up(ctx context.Context, out io.Writer, targets []string) (engine.Changes, error)
+	// Refresh reads the resources whose URNs are in targets back from Azure into state, so an
+	// edit made outside Pulumi (the portal, a break-glass rollback) shows in the next diff.
+	Refresh(ctx context.Context, out io.Writer, targets []string) error
 	// URN is the URN of a top-level resource of this stack.
 	URN(typ, name string) string
 }
@@ -81,16 +84,20 @@ type ShiftRequest struct {
 	// zero means DefaultRollbackAttempts and DefaultRollbackInterval.
 	Attempts int
 	Interval time.Duration
+	// Live, when read, is the pool as API Management holds it. A rollback moves from there, not
+	// from Pulumi state, which a portal edit or a break-glass write leaves behind.
+	Live *stack.Weights
 }
 
 // ErrBlocked wraps every guard-rail refusal.
 var ErrBlocked = errors.New("blocked by a guard rail")
 
-// Default concurrent-update retries of a rollback: bounded, so a stuck lock still ends in an
-// error.
+// Default concurrent-update retries of a rollback: bounded and short, since a canary that fails
+// keeps its traffic while the rollback waits; past them the rollback writes the pool through
+// ARM (see RollbackSlot), so a lock left by a job that died never stops it.
 const (
-	DefaultRollbackAttempts = 10
-	DefaultRollbackInterval = 30 * time.Second
+	DefaultRollbackAttempts = 3
+	DefaultRollbackInterval = 10 * time.Second
 )
 
 // IsConcurrentUpdate tells an update refused because another holds the stack; the engine's
@@ -120,6 +127,10 @@ func Shift(ctx context.Context, st Stack, req ShiftRequest, out io.Writer) (Move
 		return Move{}, err
 	}
 	from := dep.Weights
+	if req.Live != nil && *req.Live != from {
+		fmt.Fprintf(out, "note: the live pool says %s, Pulumi state %s; moving from the live pool\n", *req.Live, from)
+		from, dep.Weights, dep.Source = *req.Live, *req.Live, "the live pool"
+	}
 	if local, err := localWeights(ctx, st); err == nil && local != from {
 		fmt.Fprintf(out, "note: the stack config says %s, the deployed stack %s; moving from the deployed weights\n", local, from)
 	}
@@ -130,11 +141,13 @@ func Shift(ctx context.Context, st Stack, req ShiftRequest, out io.Writer) (Move
 	origin, why := dep.Origin()
 	m := Classify(from, to, origin)
 	fmt.Fprintf(out, "traffic now %s (%s); origin %s is %s\n", from, dep.Source, origin, why)
-	if m.Kind == NoMove {
+	if m.Kind == NoMove && !req.Rollback {
 		fmt.Fprintf(out, "%s already carries %d%%: nothing to do\n", req.Slot, req.To)
 		return m, nil
 	}
 	if req.Rollback {
+		// Written even when it already reads 0: the update is what makes state, config and the
+		// pool agree, and it costs one targeted update.
 		fmt.Fprintf(out, "rollback: %s %d%% → 0%%; a rollback is never refused\n", req.Slot, from.Of(req.Slot))
 	} else {
 		fmt.Fprintf(out, "%s\n", m)

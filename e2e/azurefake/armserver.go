@@ -1,0 +1,320 @@
+package azurefake
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// ARMAPIVersion is the API Management REST version the facade answers: the one azure-native
+// 3.28.0 uses for apimanagement, and the one armapimanagement/v3 v3.0.0 sends.
+const ARMAPIVersion = "2024-05-01"
+
+// ARM is the stand-in's Azure Resource Manager endpoint for API Management: the REST calls
+// slotless makes outside Pulumi (the break-glass rollback, status and the release's live pool
+// reads) against the same cloud file the provider writes, so a portal edit, a direct write and
+// a Pulumi update all see one Azure.
+//
+// What it mirrors, the inconvenient parts first:
+//   - a bearer token is required (401 InvalidAuthenticationToken), and only over TLS (see CA);
+//   - api-version must be 2024-05-01 (400 InvalidApiVersionParameter);
+//   - a backend or named value PATCH needs If-Match, "*" or the current ETag (412
+//     PreconditionFailed), as the REST spec makes If-Match required on Backend_Update and
+//     NamedValue_Update;
+//   - a named value PATCH is a long-running operation: 202 with a Location that answers 202
+//     until the operation completes, then 200 with the entity (NamedValue_Update is
+//     x-ms-long-running-operation with final-state-via location; armapimanagement's
+//     NamedValueClient.BeginUpdate polls it), and the value changes only when it completes;
+//   - Throttle answers the next writes with 429 and Retry-After, which azcore retries;
+//   - a pool write is refused as a Pulumi update of it is (refuseBackend: members, weights).
+type ARM struct {
+	Fake *Fake
+	// Token is the bearer token the facade accepts.
+	Token string
+
+	mu sync.Mutex
+	// pending are named value updates in flight, by operation id.
+	pending map[string]*pendingOp
+	next    int
+}
+
+type pendingOp struct {
+	id    string
+	props map[string]any
+	polls int
+}
+
+// StartARM serves the facade over TLS on a loopback port, with a certificate from a fresh
+// local CA; the caller closes the server.
+func StartARM(f *Fake, token string) (*httptest.Server, *CA, error) {
+	ca, err := NewCA()
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg, err := ca.ServerConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	srv := httptest.NewUnstartedServer(&ARM{Fake: f, Token: token})
+	srv.TLS = cfg
+	srv.StartTLS()
+	return srv, ca, nil
+}
+
+func armError(w http.ResponseWriter, status int, code, format string, args ...any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": fmt.Sprintf(format, args...)}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// ServeHTTP implements http.Handler.
+func (a *ARM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") != "Bearer "+a.Token {
+		armError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "The access token is invalid.")
+		return
+	}
+	if v := r.URL.Query().Get("api-version"); v != ARMAPIVersion {
+		armError(w, http.StatusBadRequest, "InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions include '%s'.", v, ARMAPIVersion)
+		return
+	}
+	if op := r.URL.Query().Get("asyncId"); op != "" && r.Method == http.MethodGet {
+		a.poll(w, op)
+		return
+	}
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	// subscriptions/S/resourceGroups/G/providers/Microsoft.ApiManagement/service[/N[/kind/id]]
+	if len(parts) < 7 || !strings.EqualFold(parts[0], "subscriptions") || !strings.EqualFold(parts[2], "resourceGroups") ||
+		!strings.EqualFold(parts[4], "providers") || !strings.EqualFold(parts[5], "Microsoft.ApiManagement") || !strings.EqualFold(parts[6], "service") {
+		armError(w, http.StatusNotFound, "InvalidResourceType", "The resource type could not be found in the namespace for api version '%s'.", ARMAPIVersion)
+		return
+	}
+	switch {
+	case len(parts) == 7 && r.Method == http.MethodGet:
+		a.listServices(w, parts[1], parts[3])
+	case len(parts) == 10 && (strings.EqualFold(parts[8], "backends") || strings.EqualFold(parts[8], "namedValues")):
+		token := "azure-native:apimanagement:Backend"
+		if strings.EqualFold(parts[8], "namedValues") {
+			token = "azure-native:apimanagement:NamedValue"
+		}
+		a.entity(w, r, token, "/"+strings.Join(parts, "/"))
+	default:
+		armError(w, http.StatusNotFound, "InvalidResourceType", "The resource type could not be found in the namespace for api version '%s'.", ARMAPIVersion)
+	}
+}
+
+// listServices answers ServiceClient.NewListByResourceGroupPager: the services of a group,
+// with their tags, so a client can find the one a stack created by its tags.
+func (a *ARM) listServices(w http.ResponseWriter, sub, group string) {
+	c, err := a.Fake.Store.Load()
+	if err != nil {
+		armError(w, http.StatusInternalServerError, "InternalServerError", "%v", err)
+		return
+	}
+	if _, ok := c.Get(fmt.Sprintf("/subscriptions/%s/resourceGroups/%s", sub, group)); !ok {
+		armError(w, http.StatusNotFound, "ResourceGroupNotFound", "Resource group '%s' could not be found.", group)
+		return
+	}
+	value := []any{}
+	for _, r := range c.ByType("azure-native:apimanagement:ApiManagementService") {
+		if strings.EqualFold(r.Subscription, sub) && strings.EqualFold(str(r.Inputs, "resourceGroupName"), group) {
+			value = append(value, armBody(r))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": value})
+}
+
+// topLevel are the keys ARM keeps outside `properties`; azure-native flattens the rest.
+var topLevel = map[string]bool{"location": true, "tags": true, "sku": true, "identity": true, "zones": true}
+
+// armBody is a resource in ARM's shape: id, name, type, the top-level keys, and properties.
+func armBody(r *Resource) map[string]any {
+	body := map[string]any{"id": r.ID, "name": r.Name()}
+	props := map[string]any{}
+	for k, v := range r.Properties {
+		switch {
+		case k == "name" || k == "azureApiVersion":
+		case k == "type":
+			body["type"] = v
+		case topLevel[k]:
+			body[k] = v
+		default:
+			props[k] = v
+		}
+	}
+	if r.Token == "azure-native:apimanagement:Backend" {
+		// A backend's ARM type is its `type` output; Single or Pool is the `type` input.
+		props["type"] = r.Inputs["type"]
+	}
+	body["properties"] = props
+	return body
+}
+
+// etag is a resource's entity tag: it changes whenever its properties do.
+func etag(r *Resource) string {
+	raw, _ := json.Marshal(r.Properties)
+	sum := sha256.Sum256(raw)
+	return `"` + hex.EncodeToString(sum[:8]) + `"`
+}
+
+func (a *ARM) entity(w http.ResponseWriter, r *http.Request, token, id string) {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		c, err := a.Fake.Store.Load()
+		if err != nil {
+			armError(w, http.StatusInternalServerError, "InternalServerError", "%v", err)
+			return
+		}
+		res, ok := c.Get(id)
+		if !ok {
+			armError(w, http.StatusNotFound, "ResourceNotFound", "The Resource '%s' was not found.", id)
+			return
+		}
+		w.Header().Set("ETag", etag(res))
+		writeJSON(w, http.StatusOK, armBody(res))
+	case http.MethodPatch, http.MethodPut:
+		a.write(w, r, token, id)
+	default:
+		armError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "%s is not supported here", r.Method)
+	}
+}
+
+func (a *ARM) write(w http.ResponseWriter, r *http.Request, token, id string) {
+	var body struct {
+		Properties map[string]any `json:"properties"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Properties == nil {
+		armError(w, http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid and could not be deserialized.")
+		return
+	}
+	var status int
+	var answer map[string]any
+	var opID string
+	err := a.Fake.Store.Update(func(c *Cloud) error {
+		res, ok := c.Get(id)
+		var err error
+		switch {
+		case c.Throttle > 0:
+			c.Throttle--
+			w.Header().Set("Retry-After", "1")
+			status = http.StatusTooManyRequests
+			err = azErr(429, "TooManyRequests", "The request is being throttled.")
+		case !ok:
+			status = http.StatusNotFound
+			err = azErr(404, "ResourceNotFound", "The Resource '%s' was not found.", id)
+		case r.Method == http.MethodPatch && r.Header.Get("If-Match") == "":
+			status = http.StatusBadRequest
+			err = azErr(400, "InvalidRequest", "If-Match header is required for this operation.")
+		case r.Header.Get("If-Match") != "" && r.Header.Get("If-Match") != "*" && r.Header.Get("If-Match") != etag(res):
+			status = http.StatusPreconditionFailed
+			err = azErr(412, "PreconditionFailed", "The entity's ETag does not match the If-Match header: it was changed since it was read.")
+		}
+		if err == nil {
+			in := map[string]any{}
+			for k, v := range res.Inputs {
+				in[k] = v
+			}
+			for k, v := range body.Properties {
+				in[k] = v
+			}
+			if err = a.Fake.refuse(c, token, id, in); err != nil {
+				status = http.StatusBadRequest
+			} else if token == "azure-native:apimanagement:NamedValue" {
+				// A long-running operation: the change lands when it completes.
+				a.mu.Lock()
+				a.next++
+				opID = strconv.Itoa(a.next)
+				if a.pending == nil {
+					a.pending = map[string]*pendingOp{}
+				}
+				a.pending[opID] = &pendingOp{id: id, props: body.Properties}
+				a.mu.Unlock()
+				status = http.StatusAccepted
+			} else {
+				apply(res, body.Properties)
+				status, answer = http.StatusOK, armBody(res)
+				w.Header().Set("ETag", etag(res))
+			}
+		}
+		c.Calls = append(c.Calls, Call{Op: "arm " + strings.ToLower(r.Method), Token: token, Target: id, Error: errString(err)})
+		return err
+	})
+	switch {
+	case err != nil:
+		e, ok := err.(*AzureError)
+		if !ok {
+			armError(w, http.StatusInternalServerError, "InternalServerError", "%v", err)
+			return
+		}
+		armError(w, status, e.Code, "%s", e.Message)
+	case status == http.StatusAccepted:
+		w.Header().Set("Location", fmt.Sprintf("https://%s%s?api-version=%s&asyncId=%s", r.Host, id, ARMAPIVersion, opID))
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusAccepted)
+	default:
+		writeJSON(w, status, answer)
+	}
+}
+
+// apply writes a PATCH's or PUT's properties into a resource's outputs and inputs alike: both
+// are what Azure now holds, and a later Pulumi refresh reads the outputs.
+func apply(res *Resource, props map[string]any) {
+	for k, v := range props {
+		res.Inputs[k] = v
+		if k == "value" && res.Token == "azure-native:apimanagement:NamedValue" && res.Inputs["secret"] == true {
+			res.Secret, _ = v.(string)
+			continue
+		}
+		res.Properties[k] = v
+	}
+}
+
+// poll answers a long-running operation's Location: in progress on the first poll, done (with
+// the change applied) on the next.
+func (a *ARM) poll(w http.ResponseWriter, opID string) {
+	a.mu.Lock()
+	op, ok := a.pending[opID]
+	if ok {
+		op.polls++
+	}
+	a.mu.Unlock()
+	if !ok {
+		armError(w, http.StatusNotFound, "OperationNotFound", "Operation %s was not found.", opID)
+		return
+	}
+	if op.polls < 2 {
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	var answer map[string]any
+	err := a.Fake.Store.Update(func(c *Cloud) error {
+		res, ok := c.Get(op.id)
+		if !ok {
+			return azErr(404, "ResourceNotFound", "The Resource '%s' was not found.", op.id)
+		}
+		apply(res, op.props)
+		answer = armBody(res)
+		return nil
+	})
+	if err != nil {
+		armError(w, http.StatusNotFound, "ResourceNotFound", "%v", err)
+		return
+	}
+	a.mu.Lock()
+	delete(a.pending, opID)
+	a.mu.Unlock()
+	writeJSON(w, http.StatusOK, answer)
+}
