@@ -25,6 +25,9 @@ const (
 	// progress, it says which slot the release started from, so a rollback knows which way is
 	// back without reading git history or the local stack file.
 	OutCurrentSlotName = "currentSlotName"
+	// OutPoolID is the pool's ARM id: where a rollback that cannot go through Pulumi writes the
+	// weights directly, and where status reads the live pool.
+	OutPoolID = "poolId"
 )
 
 // OutAppName names a slot's function app output, e.g. greenAppName.
@@ -54,6 +57,7 @@ func exportOutputs(ctx *pulumi.Context, cfg *Config, n Names, rg pulumi.StringIn
 	ctx.Export(OutStorageAccount, st.Account.Name)
 	ctx.Export(OutWorkspaceID, mon.Workspace.CustomerId)
 	ctx.Export(OutCurrentSlotName, gw.CurrentSlot.Value)
+	ctx.Export(OutPoolID, gw.Pool.ID())
 	for _, s := range Slots {
 		ctx.Export(OutAppName(s), colours[s].App.Name)
 		ctx.Export(OutHostname(s), colours[s].Hostname)

@@ -34,6 +34,7 @@ const (
 	exitBlocked        = 3
 	exitAborted        = 4
 	exitRollbackFailed = 5
+	exitBreakGlass     = 6
 )
 
 // exitCodesHelp documents the exit codes in `slotless --help`; the README carries the same text
@@ -48,7 +49,10 @@ const exitCodesHelp = `Exit codes:
   4  release aborted: an analysis failed and the release slot was rolled back to 0% (or
      it carried no traffic yet)
   5  release aborted and its rollback failed: traffic may still reach the failing slot;
-     roll it back by hand`
+     roll it back by hand
+  6  rollback done through ARM directly (break-glass), because the Pulumi update could not
+     go through (the stack locked, the backend unreachable): traffic is at 0%, and Pulumi
+     state lags until the next pulumi up, which converges it without moving traffic`
 
 const envHelp = `Environment (secrets come from the environment, never from flags, so they stay out of
 process listings and pipeline logs):
@@ -96,6 +100,8 @@ func exitCode(err error) int {
 		return exitOK
 	case errors.As(err, &ue), errors.As(err, &us):
 		return exitUsage
+	case errors.Is(err, release.ErrBreakGlass):
+		return exitBreakGlass
 	case errors.Is(err, rollout.ErrRollbackFailed):
 		return exitRollbackFailed
 	case errors.Is(err, rollout.ErrAborted):

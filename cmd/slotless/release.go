@@ -2,13 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/slotless/slotless/internal/engine"
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/plan"
 	"github.com/slotless/slotless/internal/release"
@@ -76,9 +79,19 @@ are, after GA included. No guard rail refuses it: it needs no health gate, is no
 maxStep, and applies the pool and current-slot-name alone (pulumi up --target; with
 alwaysReadyInstances, also the apps whose always-ready count the move changes) even when
 other changes are pending, listing them. It never asks a function host for anything, so a
-slot whose host is down can still be rolled back. While another update holds the stack
-(for example a Pulumi Deployments run) it tries again, --retries times, --retry-interval
-apart.`,
+slot whose host is down can still be rolled back.
+
+It reads the live pool through ARM first, so traffic moved in the portal is rolled back too:
+when the live pool differs from Pulumi state it refreshes the traffic resources before the
+update, and it always writes the slot's weight, even when state already says 0. While another
+update holds the stack it tries again, --retries times, --retry-interval apart. When the
+update cannot go through (the stack locked by a job that died, the Pulumi backend
+unreachable, another update beyond the retries), it writes the pool's weights and
+current-slot-name directly through ARM (break-glass), marks the pool's description, records
+the weights in Pulumi.<stack>.yaml and exits 6: traffic is at 0%, and the next pulumi up
+converges state without moving traffic. It never runs pulumi cancel: a lock's holder may still
+be running. ARM is reached with the release's Azure credential; ARM_RESOURCE_MANAGER_ENDPOINT
+names a Resource Manager other than Azure's public cloud.`,
 		example: `  slotless rollback --stack dev --slot blue
   slotless rollback --slot blue --write-only   # edit Pulumi.dev.yaml only, for GitOps`,
 	},
@@ -158,6 +171,9 @@ func (o releaseOptions) run(ctx context.Context, cmd *cobra.Command, name string
 		}
 	}
 
+	if name == "rollback" && !o.writeOnly {
+		return o.rollback(ctx, stdout, cfg, parsed, req, os.Getenv)
+	}
 	var st release.Stack
 	if o.writeOnly {
 		st = release.FileStack{Path: filepath.Join(o.dir, stackFile)}
@@ -179,6 +195,57 @@ func (o releaseOptions) run(ctx context.Context, cmd *cobra.Command, name string
 	}
 	_, err = release.Shift(ctx, st, req, stdout)
 	return err
+}
+
+// rollback takes the slot to 0% through release.RollbackSlot: the live pool read first, the
+// Pulumi update, and the break-glass write through ARM when that update cannot go through.
+func (o releaseOptions) rollback(ctx context.Context, stdout io.Writer, raw plan.StackConfig, cfg *stack.Config, req release.ShiftRequest, getenv func(string) string) error {
+	rule := release.TrafficOnly
+	req.Traffic = func(s engine.Step) bool { return rule(s) }
+	var opened release.Stack
+	open := func(ctx context.Context) (release.Stack, error) {
+		st, err := openStack(ctx, o.dir, o.stack)
+		if err != nil {
+			return nil, err
+		}
+		opened = st
+		if n := cfg.AlwaysReadyInstances; n > 0 {
+			d, err := st.Deployed(ctx)
+			if err != nil {
+				return nil, err
+			}
+			changes := release.AlwaysReadyChanges(d.Weights, weightsGiving(req.Slot, 0), n)
+			for _, c := range changes {
+				fmt.Fprintf(stdout, "with the traffic: %s (alwaysReadyInstances %d)\n", c, n)
+			}
+			rule = release.TrafficWith(changes)
+		}
+		return st, nil
+	}
+	outputs := func(ctx context.Context) (map[string]any, error) {
+		if o, ok := opened.(interface {
+			Outputs(context.Context) (map[string]any, error)
+		}); ok {
+			return o.Outputs(ctx)
+		}
+		return nil, errors.New("the stack is not open")
+	}
+	var live release.LivePool
+	if lp, err := newLivePool(raw, cfg, o.stack, outputs, getenv); err != nil {
+		fmt.Fprintf(stdout, "warning: no ARM client for the live pool (%v): the rollback goes through Pulumi alone\n", err)
+	} else {
+		live = lp
+	}
+	file := release.FileStack{Path: filepath.Join(o.dir, "Pulumi."+o.stack+".yaml")}
+	res, err := release.RollbackSlot(ctx, open, live, file, req, stdout)
+	if err != nil {
+		return err
+	}
+	if res.BreakGlass {
+		return fmt.Errorf("%w: %s is at 0%%, but the Pulumi update could not go through (%s). Pulumi state lags Azure until the next pulumi up, which converges it without moving traffic. If a job that died holds the stack's lock, check that no update is running, then clear it with pulumi cancel (Pulumi Cloud) or by deleting the lock file under .pulumi/locks (a file or cloud-storage backend)",
+			release.ErrBreakGlass, req.Slot, res.Reason)
+	}
+	return nil
 }
 
 // healthGate builds the health check an advance must pass, or nil when no target is given. It

@@ -18,6 +18,7 @@ import (
 
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/plan"
+	"github.com/slotless/slotless/internal/pool"
 	"github.com/slotless/slotless/internal/release"
 	"github.com/slotless/slotless/internal/rollout"
 	"github.com/slotless/slotless/stack"
@@ -150,7 +151,7 @@ func (o releaseRunOptions) run(ctx context.Context, cmd *cobra.Command, getenv f
 	if o.dryRun {
 		ctl = rollout.New(nil, o.dryRunTraffic(ctx, progress), nil, nil, nil, progress)
 	} else {
-		if ctl, err = o.controller(ctx, parsed, p, progress, getenv); err != nil {
+		if ctl, err = o.controller(ctx, cfg, parsed, p, progress, getenv); err != nil {
 			return err
 		}
 	}
@@ -183,7 +184,7 @@ func (o releaseRunOptions) dryRunTraffic(ctx context.Context, progress io.Writer
 
 // controller wires a real run: the deployed stack, the gates and the warm-up against the API,
 // and the metrics gate against Log Analytics, checked once before anything moves.
-func (o releaseRunOptions) controller(ctx context.Context, cfg *stack.Config, p rollout.Plan, progress io.Writer, getenv func(string) string) (*rollout.Controller, error) {
+func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig, cfg *stack.Config, p rollout.Plan, progress io.Writer, getenv func(string) string) (*rollout.Controller, error) {
 	token := getenv(envPinToken)
 	if token == "" {
 		return nil, usagef("release: the health gate and the warm-up pin each request to the slot through API Management and need the pinning token (stack config pinToken) in %s", envPinToken)
@@ -249,9 +250,33 @@ func (o releaseRunOptions) controller(ctx context.Context, cfg *stack.Config, p 
 	if refresh != nil {
 		fmt.Fprintln(progress, "updates: azure-native gets a fresh federated token from Azure Pipelines before each shift and rollback")
 	}
-	traffic := stackTraffic{st: st, maxStep: cfg.MaxStep, alwaysReady: cfg.AlwaysReadyInstances, out: indent(progress), refresh: refresh}
+	traffic := stackTraffic{st: st, maxStep: cfg.MaxStep, alwaysReady: cfg.AlwaysReadyInstances, out: indent(progress), refresh: refresh,
+		file: release.FileStack{Path: filepath.Join(o.dir, "Pulumi."+o.stack+".yaml")}}
+	traffic.live = preflightLivePool(ctx, raw, cfg, o.stack, outs, getenv, progress)
 	return rollout.New(nil, traffic, health, metrics, warmer, progress), nil
 }
+
+// preflightLivePool reads the live pool once through ARM. When it answers, the release reads
+// traffic from it at every analysis and a rollback has the break-glass path; when it does not,
+// the release says so and goes on with Pulumi state alone.
+func preflightLivePool(ctx context.Context, raw plan.StackConfig, cfg *stack.Config, stackName string, outs map[string]any, getenv func(string) string, progress io.Writer) release.LivePool {
+	lp, err := newLivePool(raw, cfg, stackName, func(context.Context) (map[string]any, error) { return outs, nil }, getenv)
+	if err == nil {
+		qctx, cancel := context.WithTimeout(ctx, livePoolTimeout)
+		var l pool.Live
+		l, err = lp.Read(qctx)
+		cancel()
+		if err == nil {
+			fmt.Fprintf(progress, "live pool: %s through ARM; read at every analysis, and written directly if a rollback cannot go through Pulumi\n", l.Weights)
+			return lp
+		}
+	}
+	fmt.Fprintf(progress, "warning: the live pool cannot be read through ARM (%s): the release reads traffic from Pulumi state, and a rollback that cannot go through Pulumi has no break-glass path\n", oneLine(err))
+	return nil
+}
+
+// livePoolTimeout bounds one read of the live pool during a release.
+const livePoolTimeout = 30 * time.Second
 
 // preflightMetrics runs one metrics query before anything moves, so missing credentials or a
 // wrong workspace refuse the release up front instead of rolling back its first step.
@@ -288,10 +313,24 @@ type stackTraffic struct {
 	// refresh, when set, returns environment for the next update, such as a fresh federated
 	// token for azure-native, because a release outlives the token its runner started with.
 	refresh func(ctx context.Context) (map[string]string, error)
+	// live is the pool through ARM, nil when it cannot be read; file is the stack file a
+	// break-glass rollback records its weights in.
+	live release.LivePool
+	file release.Stack
 }
 
-// Status reads the deployed weights and current-slot-name.
+// Status reads where traffic stands: the live pool when it can be read, since that is what
+// requests follow, else the deployed weights and current-slot-name.
 func (t stackTraffic) Status(ctx context.Context) (rollout.Status, error) {
+	if t.live != nil {
+		qctx, cancel := context.WithTimeout(ctx, livePoolTimeout)
+		l, err := t.live.Read(qctx)
+		cancel()
+		if err == nil {
+			return rollout.Status{Weights: l.Weights, CurrentSlotName: l.CurrentSlotName, Source: "the live pool"}, nil
+		}
+		fmt.Fprintf(t.out, "warning: could not read the live pool (%v); reading the deployed stack\n", err)
+	}
 	d, err := t.st.Deployed(ctx)
 	if err != nil {
 		return rollout.Status{}, err
@@ -318,8 +357,10 @@ func (t stackTraffic) Rollback(ctx context.Context, slot stack.Slot) error {
 	if err != nil {
 		return err
 	}
-	req.Rollback = true
-	_, err = release.Shift(ctx, t.st, req, t.out)
+	res, err := release.RollbackSlot(ctx, func(context.Context) (release.Stack, error) { return t.st, nil }, t.live, t.file, req, t.out)
+	if err == nil && res.BreakGlass {
+		fmt.Fprintf(t.out, "rolled back through ARM (break-glass) because the Pulumi update could not go through (%s); Pulumi state lags until the next pulumi up\n", res.Reason)
+	}
 	return err
 }
 

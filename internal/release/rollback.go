@@ -18,6 +18,10 @@ type LivePool interface {
 	Write(ctx context.Context, w stack.Weights, currentSlot, note string, out io.Writer) (pool.Live, error)
 }
 
+// ErrBreakGlass marks a rollback that reached 0% by writing the pool through ARM because the
+// Pulumi update could not go through: traffic is where it should be, and Pulumi state lags.
+var ErrBreakGlass = errors.New("rolled back through ARM, outside Pulumi (break-glass)")
+
 // RollbackResult says which way a rollback reached 0%.
 type RollbackResult struct {
 	// BreakGlass is true when the pool was written through ARM because the Pulumi update could

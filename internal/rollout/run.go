@@ -169,6 +169,9 @@ func (c *Controller) run(ctx context.Context, p Plan, o Options, rec *Record) er
 	}
 
 	last := steps[len(steps)-1].To
+	if err := c.checkTraffic(ctx, o, last); err != nil {
+		return err
+	}
 	if last == 100 {
 		rec.Outcome = OutcomeComplete
 		c.logf("release complete: %s carries 100%% with %s", o.Slot, o.Version)
@@ -291,11 +294,39 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, sr *StepRecord
 		default:
 			errorsInARow = 0
 		}
+		if err := c.checkTraffic(ctx, o, sr.To); err != nil {
+			sr.Verdict = VerdictError
+			sr.BakeEnded = c.clock.Now()
+			return "", err
+		}
 	}
 	sr.Verdict = VerdictPass
 	sr.BakeEnded = c.clock.Now()
 	c.logf("bake at %d%% passed", sr.To)
 	return "", nil
+}
+
+// ErrTrafficMoved is returned when the traffic is found somewhere the release did not put
+// it: a pulumi up from a stale checkout, a portal edit, another tool. The release stops
+// there, neither going on nor rolling back, since it no longer knows what it would undo.
+var ErrTrafficMoved = errors.New("traffic moved behind the release's back")
+
+// checkTraffic reads where traffic stands (the live pool, when the traffic reads it) and
+// fails when the release slot's share is not the step's.
+func (c *Controller) checkTraffic(ctx context.Context, o Options, want int) error {
+	st, err := c.traffic.Status(ctx)
+	if err != nil {
+		c.logf("warning: could not read where traffic stands (%v)", err)
+		return nil
+	}
+	if got := st.Weights.Of(o.Slot); got != want {
+		where := "the deployed stack"
+		if st.Source != "" {
+			where = st.Source
+		}
+		return fmt.Errorf("%w: the release put %s at %d%%, but %s now gives it %d%% (%s); the release stops here without moving traffic: find out who moved it (a pulumi up from a stale checkout, the portal), then run the release again to resume from there, or roll back", ErrTrafficMoved, o.Slot, want, where, got, st.Weights)
+	}
+	return nil
 }
 
 func errorCount(n int, final bool) string {

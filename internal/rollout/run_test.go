@@ -642,3 +642,33 @@ func TestRecordJSON(t *testing.T) {
 		t.Errorf("step weights: got %v, want green 90 blue 10", step["weights"])
 	}
 }
+
+// TestTrafficMovedBehindTheRelease: a pulumi up from a stale checkout puts the pool back to 0
+// in the middle of the first bake. The next analysis's read of the traffic notices, and the
+// release stops there: no further step, no rollback of a move it did not make, and never
+// "complete".
+func TestTrafficMovedBehindTheRelease(t *testing.T) {
+	s := newScene(t)
+	p := testPlan()
+	var onset, shiftedAt time.Time
+	rec, err := runWithOnsetAfterShift(context.Background(), s, p, 3*p.Interval/2, &onset, &shiftedAt, func(s *scene, at time.Time) {
+		s.clock.at(at, func() {
+			s.traffic.mu.Lock()
+			s.traffic.apply(stack.Weights{Green: 100})
+			s.traffic.mu.Unlock()
+		})
+	})
+	if !errors.Is(err, ErrTrafficMoved) {
+		t.Fatalf("got %v, want ErrTrafficMoved", err)
+	}
+	if !strings.Contains(err.Error(), "gives it 0%") || !strings.Contains(err.Error(), "stale checkout") {
+		t.Errorf("error %q does not say where traffic is and what may have moved it", err)
+	}
+	if rec.Outcome == OutcomeComplete || len(s.traffic.rollbacks) != 0 || !slices.Equal(s.traffic.shifts, []int{10}) {
+		t.Errorf("got outcome %s, rollbacks %d, shifts %v; want no completion, no rollback, the one shift", rec.Outcome, len(s.traffic.rollbacks), s.traffic.shifts)
+	}
+	step := rec.StepsTaken[0]
+	if n := len(step.Analyses); n != 2 {
+		t.Errorf("analyses before the release noticed: got %d, want 2 (the move came between the first and the second)", n)
+	}
+}
