@@ -60,9 +60,9 @@ func TestRollbackSlot(t *testing.T) {
 		name string
 		// deployed is Pulumi state, live the pool in APIM.
 		deployed, live int
-		upErrs          []error
-		openErr         error
-		noLive          bool
+		upErrs         []error
+		openErr        error
+		noLive         bool
 		// upNoEffect: the update leaves the live pool as it was.
 		upNoEffect bool
 		calls      []string
