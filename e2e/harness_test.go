@@ -16,9 +16,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/slotless/slotless/e2e/azurefake"
 	"github.com/slotless/slotless/internal/engine"
@@ -98,6 +101,8 @@ type user struct {
 	backend string
 	sub     string
 	cloud   azurefake.Store
+	// arm, once withARM has started it, is the Resource Manager the user's commands reach.
+	arm *armFacade
 }
 
 // newUser copies the committed Pulumi.yaml and Pulumi.dev.yaml into a fresh folder, as a clone
@@ -110,11 +115,66 @@ func newUser(t testing.TB, cloud azurefake.Store, sub string) *user {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if f == "Pulumi.dev.yaml" {
+			if raw, err = withoutSecretsProvider(raw); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if err := os.WriteFile(filepath.Join(u.dir, f), raw, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return u
+}
+
+// secretsProviderKeys are what `pulumi stack init` writes into a stack file for its own
+// secrets provider: the passphrase salt, another provider, its encrypted data key. A clone
+// whose developer ran `pulumi stack init dev` carries their salt, which no other passphrase
+// opens, so each test user starts from the stack file without them, as a fresh clone does.
+var secretsProviderKeys = []string{"encryptionsalt", "secretsprovider", "encryptedkey"}
+
+// withoutSecretsProvider returns a stack file without secretsProviderKeys, its config as it
+// was. Config values encrypted under that provider cannot be read without it either, so they
+// are refused with the key named.
+func withoutSecretsProvider(raw []byte) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("parse the stack file: %w", err)
+	}
+	if doc.Kind == 0 || !slices.ContainsFunc(doc.Content[0].Content, func(n *yaml.Node) bool { return slices.Contains(secretsProviderKeys, n.Value) }) {
+		return raw, nil
+	}
+	root := doc.Content[0]
+	var kept []*yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if slices.Contains(secretsProviderKeys, root.Content[i].Value) {
+			continue
+		}
+		kept = append(kept, root.Content[i], root.Content[i+1])
+	}
+	root.Content = kept
+	if enc := secureKeys(root); len(enc) > 0 {
+		return nil, fmt.Errorf("the stack file holds secrets encrypted for its own secrets provider (%s): the engine suite cannot read them", strings.Join(enc, ", "))
+	}
+	return yaml.Marshal(&doc)
+}
+
+// secureKeys lists the config keys whose values are encrypted (`secure:`).
+func secureKeys(root *yaml.Node) []string {
+	var keys []string
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value != "config" {
+			continue
+		}
+		cfg := root.Content[i+1]
+		for j := 0; j+1 < len(cfg.Content); j += 2 {
+			v := cfg.Content[j+1]
+			if v.Kind == yaml.MappingNode && len(v.Content) > 0 && v.Content[0].Value == "secure" {
+				keys = append(keys, cfg.Content[j].Value)
+			}
+		}
+	}
+	return keys
 }
 
 // newCloud is an empty Azure for one test.
@@ -125,7 +185,7 @@ func newCloud(t testing.TB) azurefake.Store {
 // env is what every pulumi process of this user sees: a passphrase-secured file backend, the
 // stand-in's PULUMI_HOME, and the cloud; the subscription is the one `az login` would select.
 func (u *user) env() map[string]string {
-	return map[string]string{
+	env := map[string]string{
 		"PULUMI_HOME":                                 pulumiHome,
 		"PULUMI_BACKEND_URL":                          "file://" + u.backend,
 		"PULUMI_CONFIG_PASSPHRASE":                    "correct horse battery staple",
@@ -135,6 +195,12 @@ func (u *user) env() map[string]string {
 		azurefake.CloudEnv:                            u.cloud.Path,
 		azurefake.DefaultSubscriptionEnv:              u.sub,
 	}
+	if u.arm != nil {
+		for k, v := range u.arm.env() {
+			env[k] = v
+		}
+	}
+	return env
 }
 
 // sh runs a command line as the user types it, in the project copy, with the pulumi CLI first
@@ -155,11 +221,21 @@ func (u *user) trySh(line string) (string, error) {
 	for k, v := range u.env() {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	cmd.Env = append(cmd.Env, "PATH="+filepath.Join(pulumiRoot, "bin")+":"+slotlessBin+":"+os.Getenv("PATH"))
+	cmd.Env = append(cmd.Env, "PATH="+u.path())
 	var b bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &b, &b
 	err := cmd.Run()
 	return b.String(), err
+}
+
+// path is the user's PATH: the pulumi CLI and slotless first, then the signed-in az CLI when
+// the user has the ARM facade.
+func (u *user) path() string {
+	p := filepath.Join(pulumiRoot, "bin") + ":" + slotlessBin + ":" + os.Getenv("PATH")
+	if u.arm != nil {
+		p = u.arm.azDir + ":" + p
+	}
+	return p
 }
 
 // exitCode is a command's exit status: 0 for success, -1 when it did not run.

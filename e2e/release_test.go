@@ -199,7 +199,19 @@ func releaseUser(t *testing.T, config ...string) (*user, *services) {
 	for _, c := range config {
 		u.sh("pulumi config set " + c)
 	}
-	return u, newServices(t, token)
+	s := newServices(t, token)
+	// The release reads the live pool through ARM: the stand-in's facade, whose CA the
+	// release trusts beside the Log Analytics server's certificate.
+	a := u.withARM()
+	f, err := os.OpenFile(s.certFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(a.ca); err != nil {
+		t.Fatal(err)
+	}
+	return u, s
 }
 
 // readRecord reads a --json record.
@@ -334,7 +346,8 @@ func (u *user) start(line string) (*exec.Cmd, *lockedBuffer) {
 	for k, v := range u.env() {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	cmd.Env = append(cmd.Env, "PATH="+filepath.Join(pulumiRoot, "bin")+":"+slotlessBin+":"+os.Getenv("PATH"))
+	cmd.Env = append(cmd.Env, "PATH="+u.path())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {

@@ -5,7 +5,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -278,14 +277,14 @@ func appMaxInstances(t *testing.T, u *user) int {
 
 // TestConcurrentUpdate: while another update holds the stack (a Pulumi Deployments run on a
 // commit, say), a shift fails at once and says to run it again, with the config put back; a
-// rollback waits it out, within its bound, and applies.
+// rollback waits it out, within its bound, and applies. The other update is held open by
+// construction: the stand-in holds its app update until the test lets go, so how long an
+// update takes on this machine plays no part.
 func TestConcurrentUpdate(t *testing.T) {
+	t.Parallel()
 	u := deployed(t)
 	u.run("pulumi config set blueWeight 10 && pulumi up")
-	// The other update changes the apps, slowly.
-	if err := u.cloud.Update(func(c *azurefake.Cloud) error { c.SlowMs = 10000; return nil }); err != nil {
-		t.Fatal(err)
-	}
+	u.hold("azure-native:web:WebApp")
 	u.sh("pulumi config set maximumInstanceCount 200")
 	done := make(chan error, 1)
 	go func() {
@@ -295,7 +294,7 @@ func TestConcurrentUpdate(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitForLock(t, u)
+	u.waitHeld()
 
 	out, err := u.trySh("slotless shift --stack dev --slot blue --to 50 --force --allow-other-changes")
 	if err == nil || !strings.Contains(out, "run the shift again") {
@@ -305,9 +304,13 @@ func TestConcurrentUpdate(t *testing.T) {
 		t.Errorf("blueWeight after the refused shift: got %s, want 10", got)
 	}
 
-	out = u.sh("slotless rollback --stack dev --slot blue --retry-interval 2s --retries 30")
-	if !strings.Contains(out, "another update holds the stack; rollback attempt 1") {
-		t.Errorf("rollback output: got\n%s\nwant it to say it waited for the other update", out)
+	// The rollback tries while the other update still holds the stack, and only then is the
+	// other update let go.
+	cmd, rb := u.start("slotless rollback --stack dev --slot blue --retry-interval 1s --retries 600")
+	u.waitFor(rb, "another update holds the stack; rollback attempt 1")
+	u.release()
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("rollback: %v\n%s", err, rb.String())
 	}
 	if err := <-done; err != nil {
 		t.Errorf("the other update: %v", err)
@@ -317,17 +320,45 @@ func TestConcurrentUpdate(t *testing.T) {
 	}
 }
 
-// waitForLock waits until an update holds the user's stack: the file backend's lock file.
-func waitForLock(t *testing.T, u *user) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
+// hold makes the stand-in hold every create and update of resources of a type open until
+// release is called.
+func (u *user) hold(token string) {
+	u.t.Helper()
+	if err := u.cloud.Update(func(c *azurefake.Cloud) error { c.Hold, c.Held = token, false; return nil }); err != nil {
+		u.t.Fatal(err)
+	}
+}
+
+// waitHeld waits until an operation is held, so the update it belongs to holds the stack.
+func (u *user) waitHeld() {
+	u.t.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
 	for time.Now().Before(deadline) {
-		locks, _ := filepath.Glob(filepath.Join(u.backend, ".pulumi", "locks", "*", "*", "*", "*.json"))
-		more, _ := filepath.Glob(filepath.Join(u.backend, ".pulumi", "locks", "*", "*.json"))
-		if len(locks)+len(more) > 0 {
+		if c, err := u.cloud.Load(); err == nil && c.Held {
 			return
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatal("the other update never took the stack's lock")
+	u.t.Fatal("no operation was held")
+}
+
+// release lets held operations go on.
+func (u *user) release() {
+	u.t.Helper()
+	if err := u.cloud.Update(func(c *azurefake.Cloud) error { c.Hold = ""; return nil }); err != nil {
+		u.t.Fatal(err)
+	}
+}
+
+// waitFor waits until a running command has printed want.
+func (u *user) waitFor(out *lockedBuffer, want string) {
+	u.t.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		if strings.Contains(out.String(), want) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	u.t.Fatalf("never printed %q:\n%s", want, out.String())
 }

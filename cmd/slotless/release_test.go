@@ -57,7 +57,7 @@ func TestWriteOnlyShiftEditsTheStackFile(t *testing.T) {
 	if !strings.Contains(string(raw), "slotless:blueWeight: 10") {
 		t.Errorf("stack file: got\n%s\nwant blueWeight 10", raw)
 	}
-	if !strings.Contains(out.String(), "config: blueWeight 0 → 10") {
+	if !strings.Contains(out.String(), "config: blueWeight 10") {
 		t.Errorf("output: got %q, want it to say what changed", out.String())
 	}
 	// A rollback with write-only needs no gate and no force.

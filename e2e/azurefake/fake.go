@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -259,9 +260,15 @@ func (f *Fake) slow(token string) {
 		return
 	}
 	_ = f.Store.Update(func(c *Cloud) error { c.Held = true; return nil })
+	parent := os.Getppid()
 	for {
 		// A condition, not a duration: the poll only notices when the test lets go.
 		time.Sleep(50 * time.Millisecond)
+		if os.Getppid() != parent {
+			// The engine that asked died (kill -9 of pulumi up): its request dies with it, as
+			// an ARM call not yet sent would, rather than landing after the test moved on.
+			os.Exit(1)
+		}
 		if c, err := f.Store.Load(); err != nil || !held(c) {
 			return
 		}

@@ -61,7 +61,7 @@ func DeployedFromOutputs(outs map[string]any) (Deployed, error) {
 	if !ok || blue < 0 || blue > 100 {
 		return Deployed{}, fmt.Errorf("the stack's blueWeight output %v is not a weight 0..100", raw)
 	}
-	d := Deployed{Weights: stack.Weights{Green: 100 - blue, Blue: blue}, Source: "deployed"}
+	d := Deployed{Weights: stack.Weights{Green: 100 - blue, Blue: blue}, Source: "the deployed stack"}
 	d.CurrentSlotName, _ = outs[stack.OutCurrentSlotName].(string)
 	return d, nil
 }

@@ -246,7 +246,7 @@ func TestRollbackWaitsOutAnotherUpdate(t *testing.T) {
 	old := IsConcurrentUpdate
 	IsConcurrentUpdate = func(err error) bool { return errors.Is(err, busy) }
 	t.Cleanup(func() { IsConcurrentUpdate = old })
-	rollback := ShiftRequest{Slot: stack.Blue, To: 0, Rollback: true, Interval: time.Millisecond}
+	rollback := ShiftRequest{Slot: stack.Blue, To: 0, Rollback: true, Attempts: 3, Interval: time.Millisecond}
 
 	st := &fakeStack{deployed: deployedAt(50, stack.Green), config: map[string]string{"slotless:blueWeight": "50"}, upErrs: []error{busy, busy}}
 	if _, err := Shift(context.Background(), st, rollback, io.Discard); err != nil {
@@ -261,11 +261,12 @@ func TestRollbackWaitsOutAnotherUpdate(t *testing.T) {
 		always[i] = busy
 	}
 	st = &fakeStack{deployed: deployedAt(50, stack.Green), config: map[string]string{"slotless:blueWeight": "50"}, upErrs: always}
+	rollback.Attempts = 0
 	if _, err := Shift(context.Background(), st, rollback, io.Discard); err == nil {
 		t.Fatal("a rollback retried forever")
 	}
 	if len(st.targets) != DefaultRollbackAttempts {
-		t.Errorf("got %d attempts, want the bound %d", len(st.targets), DefaultRollbackAttempts)
+		t.Errorf("got %d attempts, want the default bound %d", len(st.targets), DefaultRollbackAttempts)
 	}
 
 	// A shift does not wait: it fails at once and puts the config back.

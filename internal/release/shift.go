@@ -96,8 +96,8 @@ var ErrBlocked = errors.New("blocked by a guard rail")
 // keeps its traffic while the rollback waits; past them the rollback writes the pool through
 // ARM (see RollbackSlot), so a lock left by a job that died never stops it.
 const (
-	DefaultRollbackAttempts = 3
-	DefaultRollbackInterval = 10 * time.Second
+	DefaultRollbackAttempts = 2
+	DefaultRollbackInterval = 5 * time.Second
 )
 
 // IsConcurrentUpdate tells an update refused because another holds the stack; the engine's
@@ -132,7 +132,7 @@ func Shift(ctx context.Context, st Stack, req ShiftRequest, out io.Writer) (Move
 		from, dep.Weights, dep.Source = *req.Live, *req.Live, "the live pool"
 	}
 	if local, err := localWeights(ctx, st); err == nil && local != from {
-		fmt.Fprintf(out, "note: the stack config says %s, the deployed stack %s; moving from the deployed weights\n", local, from)
+		fmt.Fprintf(out, "note: the stack config says %s, %s %s; moving from %s\n", local, dep.Source, from, dep.Source)
 	}
 	to := stack.Weights{Green: 100 - req.To, Blue: req.To}
 	if req.Slot == stack.Green {
@@ -169,7 +169,7 @@ func Shift(ctx context.Context, st Stack, req ShiftRequest, out io.Writer) (Move
 	if err != nil {
 		return m, err
 	}
-	fmt.Fprintf(out, "config: blueWeight %d → %d\n", from.Blue, to.Blue)
+	fmt.Fprintf(out, "config: blueWeight %d\n", to.Blue)
 	if req.WriteOnly {
 		fmt.Fprintln(out, "written only: commit Pulumi.<stack>.yaml and let the deployment apply it")
 		return m, nil
