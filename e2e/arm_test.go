@@ -122,7 +122,8 @@ func (u *user) portalEdit(w stack.Weights) {
 		u.t.Fatal(err)
 	}
 	var out bytes.Buffer
-	if _, err := client.Write(context.Background(), t, w, "", "edited in the portal", &out); err != nil {
+	// The portal changes the weights and leaves the description as it was.
+	if _, err := client.Write(context.Background(), t, w, "", "", &out); err != nil {
 		u.t.Fatalf("portal edit: %v\n%s", err, out.String())
 	}
 }

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"os"
+	"slices"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -115,8 +116,8 @@ func TestBreakGlassRollbackOfALockedStack(t *testing.T) {
 	if got := u.currentSlotName(); got != "green-backend" {
 		t.Errorf("current-slot-name: got %q, want green-backend", got)
 	}
-	if !strings.HasPrefix(u.poolDescription(), pool.BreakGlassMark) {
-		t.Errorf("pool description: got %q, want the break-glass mark", u.poolDescription())
+	if rec, ok := stack.ParsePoolRecord(u.poolDescription()); !ok || rec.By != pool.BreakGlassBy || rec.Weights.Blue != 0 || !slices.Contains(rec.Superseded, 10) {
+		t.Errorf("pool description: got %q, want the record of the break-glass write superseding blue 10", u.poolDescription())
 	}
 	if got := strings.TrimSpace(u.sh("pulumi config get blueWeight")); got != "0" {
 		t.Errorf("stack file: got blueWeight %s, want 0", got)
@@ -138,8 +139,9 @@ func TestBreakGlassRollbackOfALockedStack(t *testing.T) {
 			t.Errorf("the converging up changed %s %s, want the pool alone", c.Op, c.Target)
 		}
 	}
-	if strings.HasPrefix(u.poolDescription(), pool.BreakGlassMark) {
-		t.Errorf("after the converging up the pool still carries the mark: %q", u.poolDescription())
+	// The record keeps its history: the weights were last moved by the break-glass write.
+	if rec, ok := stack.ParsePoolRecord(u.poolDescription()); !ok || rec.By != pool.BreakGlassBy || rec.Weights.Blue != 0 {
+		t.Errorf("after the converging up: got pool description %q, want the break-glass record kept", u.poolDescription())
 	}
 	t.Logf("converging up: %s", ch)
 	if again := u.up("dev"); len(again.Changed()) != 0 {

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi-azure-native-sdk/apimanagement/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -32,6 +33,8 @@ type gatewayArgs struct {
 	resourceGroup pulumi.StringInput
 	colours       map[Slot]*Colour
 	tags          pulumi.StringMap
+	// mover is what runs the program, for the pool's record and the traffic guard.
+	mover Mover
 }
 
 func newGateway(ctx *pulumi.Context, a gatewayArgs) (*Gateway, error) {
@@ -86,7 +89,8 @@ func newGateway(ctx *pulumi.Context, a gatewayArgs) (*Gateway, error) {
 		ResourceGroupName: svcRG,
 		ServiceName:       svcName,
 		Type:              pulumi.String(apimanagement.BackendTypePool),
-		Description:       pulumi.String("Weighted pool over the green and blue slots; weights come from stack config"),
+		// Who set the weights, read back by the next update's traffic guard.
+		Description: guardedPoolDescription(ctx, svcRG, svcName, ids.Pool(), a.cfg.Weights, a.mover, svcDeps),
 		// No url and no protocol: APIM rejects both on a pool. No circuit breaker either: it
 		// belongs on the single backends.
 		Pool: &apimanagement.BackendBaseParametersPoolArgs{Services: poolMembers(a.cfg.Weights, g.Backends)},
@@ -120,6 +124,56 @@ func newGateway(ctx *pulumi.Context, a gatewayArgs) (*Gateway, error) {
 	}
 	g.CurrentSlot = current
 	return g, nil
+}
+
+// guardedPoolDescription reads the pool as API Management holds it (getBackend; not found
+// before the first deploy) and decides its description with PoolDescription, failing the
+// update when the traffic guard refuses it. The read waits on the service, so it runs against
+// a service that exists, at preview too once it does.
+func guardedPoolDescription(ctx *pulumi.Context, svcRG, svcName pulumi.StringInput, poolID string, w Weights, m Mover, svcDeps []pulumi.Resource) pulumi.StringOutput {
+	inputs := []any{svcRG, svcName}
+	for _, d := range svcDeps {
+		if svc, ok := d.(*apimanagement.ApiManagementService); ok {
+			// A created service: wait for its id, which is known only once it exists.
+			inputs = append(inputs, svc.ID())
+		}
+	}
+	return pulumi.All(inputs...).ApplyT(func(v []any) (string, error) {
+		group, service := v[0].(string), v[1].(string)
+		got, err := apimanagement.LookupBackend(ctx, &apimanagement.LookupBackendArgs{BackendId: poolID, ResourceGroupName: group, ServiceName: service})
+		var live *LivePool
+		switch {
+		case err == nil:
+			live = &LivePool{Weights: poolWeights(got)}
+			if got.Description != nil {
+				live.Description = *got.Description
+			}
+		case !notFound(err):
+			return "", fmt.Errorf("traffic guard: read pool %s of %s: %w", poolID, service, err)
+		}
+		return PoolDescription(live, w, m, ctx.Stack())
+	}).(pulumi.StringOutput)
+}
+
+// poolWeights reads a pool's weights by its members' backend ids.
+func poolWeights(b *apimanagement.LookupBackendResult) Weights {
+	var w Weights
+	if b.Pool == nil {
+		return w
+	}
+	for _, m := range b.Pool.Services {
+		id := m.Id[strings.LastIndex(m.Id, "/")+1:]
+		slot, ok := SlotOfBackendID(id)
+		if !ok || m.Weight == nil {
+			continue
+		}
+		if slot == Blue {
+			w.Blue = *m.Weight
+		} else {
+			w.Green = *m.Weight
+		}
+	}
+	return w
 }
 
 // poolMembers lists both single backends with the configured weights, green first, at equal

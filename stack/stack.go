@@ -6,14 +6,26 @@ package stack
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/pulumi/pulumi-azure-native-sdk/resources/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// Program declares the whole stack. It validates every config key before registering any
-// resource, so bad input fails fast with one message per key.
+// Program declares the whole stack, as a plain `pulumi up` (or preview) runs it.
 func Program(ctx *pulumi.Context) error {
+	return ProgramBy(Mover{By: ByPulumiUp, At: time.Now()})(ctx)
+}
+
+// ProgramBy is the program run by a mover: slotless names its command, so the pool records who
+// moved traffic, and the traffic guard (PoolDescription) is left to slotless's own. It validates
+// every config key before registering any resource, so bad input fails fast with one message
+// per key.
+func ProgramBy(m Mover) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error { return program(ctx, m) }
+}
+
+func program(ctx *pulumi.Context, m Mover) error {
 	cfg, err := Load(ctx)
 	if err != nil {
 		return fmt.Errorf("invalid stack config:\n%w", err)
@@ -44,7 +56,7 @@ func Program(ctx *pulumi.Context) error {
 		}
 		colours[slot] = c
 	}
-	gw, err := newGateway(ctx, gatewayArgs{names: names, cfg: cfg, resourceGroup: rg, colours: colours, tags: tags})
+	gw, err := newGateway(ctx, gatewayArgs{names: names, cfg: cfg, resourceGroup: rg, colours: colours, tags: tags, mover: m})
 	if err != nil {
 		return err
 	}

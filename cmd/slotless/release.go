@@ -19,11 +19,11 @@ import (
 )
 
 // openStack is how release commands reach Pulumi; tests replace it.
-var openStack = func(ctx context.Context, dir, name string) (release.Stack, error) {
+var openStack = func(ctx context.Context, dir, name, by string) (release.Stack, error) {
 	if err := needPulumi(); err != nil {
 		return nil, err
 	}
-	return release.OpenStack(ctx, dir, name)
+	return release.OpenStack(ctx, dir, name, by)
 }
 
 // releaseOptions are the flags of shift, promote and rollback.
@@ -177,7 +177,7 @@ func (o releaseOptions) run(ctx context.Context, cmd *cobra.Command, name string
 	var st release.Stack
 	if o.writeOnly {
 		st = release.FileStack{Path: filepath.Join(o.dir, stackFile)}
-	} else if st, err = openStack(ctx, o.dir, o.stack); err != nil {
+	} else if st, err = openStack(ctx, o.dir, o.stack, "slotless "+name); err != nil {
 		return err
 	}
 	if n := parsed.AlwaysReadyInstances; n > 0 && !o.writeOnly {
@@ -204,7 +204,7 @@ func (o releaseOptions) rollback(ctx context.Context, stdout io.Writer, raw plan
 	req.Traffic = func(s engine.Step) bool { return rule(s) }
 	var opened release.Stack
 	open := func(ctx context.Context) (release.Stack, error) {
-		st, err := openStack(ctx, o.dir, o.stack)
+		st, err := openStack(ctx, o.dir, o.stack, "slotless rollback")
 		if err != nil {
 			return nil, err
 		}

@@ -112,7 +112,7 @@ func TestPromoteRunsUpThroughTheStack(t *testing.T) {
 	dir := project(t, stackYAML("slotless:blueWeight: 0", "slotless:maxStep: 100"))
 	fake := &fakeAuto{}
 	old := openStack
-	openStack = func(context.Context, string, string) (release.Stack, error) { return fake, nil }
+	openStack = func(context.Context, string, string, string) (release.Stack, error) { return fake, nil }
 	defer func() { openStack = old }()
 	var out, errb bytes.Buffer
 	if code := run([]string{"promote", "--dir", dir, "--stack", "ci", "--slot", "blue", "--force"}, &out, &errb); code != 0 {
@@ -163,7 +163,7 @@ func TestShiftHealthGateSendsWhatGateHealthSends(t *testing.T) {
 			dir := project(t, stackYAML("slotless:blueWeight: 0"))
 			fake := &fakeAuto{}
 			old := openStack
-			openStack = func(context.Context, string, string) (release.Stack, error) { return fake, nil }
+			openStack = func(context.Context, string, string, string) (release.Stack, error) { return fake, nil }
 			t.Cleanup(func() { openStack = old })
 
 			args := append([]string{"shift", "--dir", dir, "--stack", "ci", "--slot", "blue", "--to", "10", "--health-timeout", "300ms"}, tt.target(srv.URL)...)

@@ -38,7 +38,7 @@ var openReleaseStack = func(ctx context.Context, dir, name string) (releaseStack
 	if err := needPulumi(); err != nil {
 		return nil, err
 	}
-	return release.OpenStack(ctx, dir, name)
+	return release.OpenStack(ctx, dir, name, "slotless release")
 }
 
 // newReleaseLogsQuerier builds the metrics gate's Log Analytics client for slotless release;

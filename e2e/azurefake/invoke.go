@@ -28,6 +28,9 @@ func (f *Fake) Invoke(token string, args resource.PropertyMap) (resource.Propert
 		case "azure-native:apimanagement:getApiManagementService":
 			target = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ApiManagement/service/%s", f.Subscription, str(in, "resourceGroupName"), str(in, "serviceName"))
 			out, err = getService(c, target, in)
+		case "azure-native:apimanagement:getBackend":
+			target = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ApiManagement/service/%s/backends/%s", f.Subscription, str(in, "resourceGroupName"), str(in, "serviceName"), str(in, "backendId"))
+			out, err = getBackend(c, target, in)
 		case "azure-native:apimanagement:listNamedValue":
 			target = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ApiManagement/service/%s/namedValues/%s", f.Subscription, str(in, "resourceGroupName"), str(in, "serviceName"), str(in, "namedValueId"))
 			out, err = listNamedValue(c, target)
@@ -86,4 +89,18 @@ func listNamedValue(c *Cloud, id string) (map[string]any, error) {
 		v, _ = r.Inputs["value"].(string)
 	}
 	return map[string]any{"value": v}, nil
+}
+
+// getBackend is ARM's GET of a backend: what APIM holds now, a portal edit or a direct ARM
+// write included, or ResourceNotFound.
+func getBackend(c *Cloud, id string, in map[string]any) (map[string]any, error) {
+	r, ok := c.Get(id)
+	if !ok {
+		return nil, azErr(404, "ResourceNotFound", "Backend not found: %s in service %s.", str(in, "backendId"), str(in, "serviceName"))
+	}
+	out := map[string]any{"id": r.ID}
+	for k, v := range r.Properties {
+		out[k] = v
+	}
+	return out, nil
 }

@@ -75,6 +75,9 @@ type Mocks struct {
 	mu       sync.Mutex
 	Recorded []Recorded
 	Calls    []pulumi.MockCallArgs
+	// Backends are what getBackend answers, by backend id, as API Management holds them; any
+	// other id is not found, as before a first deploy.
+	Backends map[string]map[string]any
 }
 
 // NewResource records the registration and returns ARM-shaped ids and outputs.
@@ -126,6 +129,12 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return resource.NewPropertyMapFromMap(map[string]any{"name": name, "gatewayUrl": "https://" + name + ".azure-api.net"}), nil
 	case "azure-native:apimanagement:listNamedValue":
 		return nil, fmt.Errorf("Status=404 Code=%q Message=%q", "ResourceNotFound", "named value "+args.Args["namedValueId"].StringValue()+" not found")
+	case "azure-native:apimanagement:getBackend":
+		// The plan is of a stack about to be deployed, unless a test says what APIM holds.
+		if b, ok := m.Backends[args.Args["backendId"].StringValue()]; ok {
+			return resource.NewPropertyMapFromMap(b), nil
+		}
+		return nil, fmt.Errorf("Status=404 Code=%q Message=%q", "ResourceNotFound", "backend "+args.Args["backendId"].StringValue()+" not found")
 	}
 	return nil, fmt.Errorf("mock engine: no answer for %s", args.Token)
 }

@@ -77,7 +77,7 @@ func Run(stackName string, cfg StackConfig) (*Plan, error) {
 	return p, nil
 }
 
-// Execute runs stack.Program under the mock engine with cfg and returns what the engine saw,
+// Execute runs the program, as a plain pulumi up runs it, under the mock engine with cfg and returns what the engine saw,
 // also when the program fails, so a caller can see what was registered before the failure.
 func Execute(stackName string, cfg StackConfig) (*Mocks, error) {
 	mocks := &Mocks{}
@@ -85,7 +85,9 @@ func Execute(stackName string, cfg StackConfig) (*Mocks, error) {
 		info.Config = cfg.Values
 		info.ConfigSecretKeys = cfg.Secrets
 	}
-	if err := pulumi.RunErr(stack.Program, pulumi.WithMocks(stack.Project, stackName, mocks), withConfig); err != nil {
+	// No time in the pool's record, so a plan is the same whenever it runs.
+	program := stack.ProgramBy(stack.Mover{By: stack.ByPulumiUp})
+	if err := pulumi.RunErr(program, pulumi.WithMocks(stack.Project, stackName, mocks), withConfig); err != nil {
 		return mocks, fmt.Errorf("plan %s: %w", stackName, err)
 	}
 	return mocks, nil

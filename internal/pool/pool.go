@@ -64,13 +64,18 @@ type Live struct {
 	etag        string
 }
 
-// BreakGlassMark starts the pool description a break-glass rollback writes, so status and the
-// next update can tell that state and Azure differ on purpose.
-const BreakGlassMark = "slotless break-glass rollback"
+// BreakGlassBy is who the pool's record names after a break-glass rollback (stack.PoolRecord),
+// so status and the next update can tell that state and Azure differ on purpose.
+const BreakGlassBy = "slotless rollback (break-glass, through ARM)"
 
-// MarkedByBreakGlass reports whether a break-glass write set the live pool and no Pulumi update
-// has since put the program's description back.
-func (l Live) MarkedByBreakGlass() bool { return strings.HasPrefix(l.Description, BreakGlassMark) }
+// Record is the pool's record of who set its weights; ok is false when it has none.
+func (l Live) Record() (stack.PoolRecord, bool) { return stack.ParsePoolRecord(l.Description) }
+
+// MarkedByBreakGlass reports whether a break-glass write set the live pool's weights.
+func (l Live) MarkedByBreakGlass() bool {
+	r, ok := l.Record()
+	return ok && r.By == BreakGlassBy
+}
 
 // Options configure the ARM client.
 type Options struct {
@@ -188,7 +193,7 @@ func (c *Client) Read(ctx context.Context, t Target) (Live, error) {
 }
 
 // Write sets the pool's weights, keeping its members and their priorities, and leaves note in
-// its description; then, when currentSlot is not empty and differs, current-slot-name. The
+// its description (unless note is empty); then, when currentSlot is not empty and differs, current-slot-name. The
 // pool is written with the ETag it was read with, so a concurrent change is never overwritten
 // unseen: on 412 it reads again and writes once more. Progress goes to out.
 func (c *Client) Write(ctx context.Context, t Target, w stack.Weights, currentSlot, note string, out io.Writer) (Live, error) {
@@ -223,12 +228,11 @@ func (c *Client) Write(ctx context.Context, t Target, w stack.Weights, currentSl
 			etag = *got.ETag
 		}
 		fmt.Fprintf(out, "ARM: PATCH pool %s (%s)...\n", t.PoolARMID(), w)
-		_, err = api.backends.Update(ctx, t.ResourceGroup, t.Service, t.PoolID, etag, armapimanagement.BackendUpdateParameters{
-			Properties: &armapimanagement.BackendUpdateParameterProperties{
-				Description: &note,
-				Pool:        &armapimanagement.BackendBaseParametersPool{Services: members},
-			},
-		}, nil)
+		props := &armapimanagement.BackendUpdateParameterProperties{Pool: &armapimanagement.BackendBaseParametersPool{Services: members}}
+		if note != "" {
+			props.Description = &note
+		}
+		_, err = api.backends.Update(ctx, t.ResourceGroup, t.Service, t.PoolID, etag, armapimanagement.BackendUpdateParameters{Properties: props}, nil)
 		var re *azcore.ResponseError
 		if errors.As(err, &re) && re.StatusCode == http.StatusPreconditionFailed && attempt < 2 {
 			fmt.Fprintln(out, "ARM: the pool changed since it was read; reading it again")
@@ -238,6 +242,9 @@ func (c *Client) Write(ctx context.Context, t Target, w stack.Weights, currentSl
 			return Live{}, fmt.Errorf("write pool %s of %s: %w", t.PoolID, t.Service, err)
 		}
 		live = Live{Weights: w, Description: note}
+		if note == "" && got.Properties.Description != nil {
+			live.Description = *got.Properties.Description
+		}
 		break
 	}
 	nv, err := api.named.Get(ctx, t.ResourceGroup, t.Service, t.CurrentSlotID, nil)

@@ -111,7 +111,7 @@ func TestWriteTheLivePool(t *testing.T) {
 	w := newWorld(t)
 	var out bytes.Buffer
 	to := stack.Weights{Green: 100, Blue: 0}
-	if _, err := w.client.Write(context.Background(), w.target, to, "green-backend", BreakGlassMark+" at now", &out); err != nil {
+	if _, err := w.client.Write(context.Background(), w.target, to, "green-backend", stack.PoolRecord{Weights: to, By: BreakGlassBy}.String(), &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	live, err := w.client.Read(context.Background(), w.target)

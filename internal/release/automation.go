@@ -8,8 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 
 	"github.com/slotless/slotless/internal/engine"
@@ -22,9 +24,13 @@ import (
 type AutoStack struct{ s *engine.Stack }
 
 // OpenStack selects an existing stack of the project in dir. It needs the Pulumi CLI and a
-// logged-in backend, as `pulumi up` does.
-func OpenStack(ctx context.Context, dir, name string) (*AutoStack, error) {
-	s, err := engine.Open(ctx, engine.Options{Dir: dir, Stack: name})
+// logged-in backend, as `pulumi up` does. by names the slotless command, which the pool's
+// record of who moved traffic keeps (stack.PoolRecord); each update is stamped when it runs.
+func OpenStack(ctx context.Context, dir, name, by string) (*AutoStack, error) {
+	program := func(pctx *pulumi.Context) error {
+		return stack.ProgramBy(stack.Mover{By: by, At: time.Now()})(pctx)
+	}
+	s, err := engine.Open(ctx, engine.Options{Dir: dir, Stack: name, Program: program})
 	if err != nil {
 		return nil, err
 	}

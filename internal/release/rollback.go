@@ -59,8 +59,8 @@ func RollbackSlot(ctx context.Context, open func(context.Context) (Stack, error)
 		} else {
 			liveNow = &l
 			fmt.Fprintf(out, "live pool: %s, current-slot-name %s\n", l.Weights, l.CurrentSlotName)
-			if l.MarkedByBreakGlass() {
-				fmt.Fprintf(out, "note: %s\n", l.Description)
+			if rec, ok := l.Record(); ok && rec.Weights == l.Weights {
+				fmt.Fprintf(out, "the pool's record: set by %s at %s\n", rec.By, rec.At.Format(time.RFC3339))
 			}
 		}
 	}
@@ -112,7 +112,18 @@ func RollbackSlot(ctx context.Context, open func(context.Context) (Stack, error)
 	}
 	reason := oneLine(pulumiErr)
 	fmt.Fprintf(out, "break-glass: the Pulumi update cannot go through (%s); writing the pool through ARM\n", reason)
-	note := fmt.Sprintf("%s at %s: %s to 0%%; Pulumi state may lag until the next pulumi up", pool.BreakGlassMark, time.Now().UTC().Format(time.RFC3339), req.Slot)
+	before := liveNow
+	if before == nil {
+		if l, err := live.Read(ctx); err == nil {
+			before = &l
+		}
+	}
+	var note string
+	if before != nil {
+		note = stack.NextRecord(before.Weights, before.Description, to, stack.Mover{By: pool.BreakGlassBy, At: time.Now()}).String()
+	} else {
+		note = stack.PoolRecord{Weights: to, By: pool.BreakGlassBy, At: time.Now()}.String()
+	}
 	if _, err := live.Write(ctx, to, to.CurrentSlotName(), note, out); err != nil {
 		return RollbackResult{}, fmt.Errorf("rollback through Pulumi failed (%w), and so did the break-glass write through ARM: %w", pulumiErr, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -115,8 +114,9 @@ func TestRollbackSlot(t *testing.T) {
 				t.Fatalf("break-glass: got %v, want %v\n%s", res.BreakGlass, tt.breakGlass, out.String())
 			}
 			if tt.breakGlass {
-				if len(live.writes) != 1 || live.writes[0] != w(0) || !strings.HasPrefix(live.notes[0], pool.BreakGlassMark) {
-					t.Errorf("ARM writes: got %v %q, want one of blue 0 with the mark", live.writes, live.notes)
+				rec, ok := stack.ParsePoolRecord(live.notes[0])
+				if len(live.writes) != 1 || live.writes[0] != w(0) || !ok || rec.By != pool.BreakGlassBy || !slices.Contains(rec.Superseded, tt.live) {
+					t.Errorf("ARM writes: got %v %q, want one of blue 0 recorded as break-glass, superseding blue %d", live.writes, live.notes, tt.live)
 				}
 				if file.config["slotless:blueWeight"] != "0" {
 					t.Errorf("stack file: got blueWeight %s, want 0 recorded", file.config["slotless:blueWeight"])
