@@ -138,6 +138,12 @@ func RollbackSlot(ctx context.Context, open func(context.Context) (Stack, error)
 	return RollbackResult{BreakGlass: true, Reason: reason}, nil
 }
 
+// RecordWeights writes w into a stack's config: blueWeight, and greenWeight when it is set.
+func RecordWeights(ctx context.Context, st Stack, w stack.Weights) error {
+	_, err := writeWeights(ctx, st, w)
+	return err
+}
+
 // weightsWith are the weights that give slot pct percent.
 func weightsWith(slot stack.Slot, pct int) stack.Weights {
 	if slot == stack.Blue {
