@@ -63,6 +63,7 @@ func deploy(t testing.TB, u *user) {
 // resource group the stack creates, and into one that already exists (resourceGroupName), where
 // every name the program derives is known at preview.
 func TestDeploy(t *testing.T) {
+	t.Parallel()
 	const sub = "00000000-0000-0000-0000-0000000a11ce"
 	for _, tc := range []struct {
 		name  string

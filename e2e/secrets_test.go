@@ -19,6 +19,7 @@ import (
 // token from the stack config, so the test looks for the real values, wherever the engine might
 // have put them.
 func TestSecretsNeverInPlainText(t *testing.T) {
+	t.Parallel()
 	cloud := newCloud(t)
 	u := newUser(t, cloud, subAlice)
 	deploy(t, u)

@@ -227,6 +227,17 @@ var (
 // Parse validates raw config values. It reports every bad key at once, one line each, naming
 // the key, the value and what is allowed, and it never panics on any input.
 func Parse(src Source) (*Config, error) {
+	c, err := ParseAll(src)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// ParseAll is Parse that also returns the config as far as it parses, a bad key holding what
+// the parser fell back to, for a rollback: a stack file written for a newer slotless (a value
+// this binary does not allow) must still let it find the pool.
+func ParseAll(src Source) (*Config, error) {
 	p := &parser{src: src}
 	c := &Config{}
 
@@ -323,7 +334,7 @@ func Parse(src Source) (*Config, error) {
 	}
 
 	if len(p.errs) > 0 {
-		return nil, errors.Join(p.errs...)
+		return c, errors.Join(p.errs...)
 	}
 	return c, nil
 }

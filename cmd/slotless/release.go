@@ -152,8 +152,13 @@ func (o releaseOptions) run(ctx context.Context, cmd *cobra.Command, name string
 	if err != nil {
 		return err
 	}
-	parsed, err := stack.Parse(cfg.Source())
-	if err != nil {
+	parsed, err := stack.ParseAll(cfg.Source())
+	switch {
+	case err != nil && name == "rollback" && !o.writeOnly:
+		// A stack file written for a newer slotless must not stop a rollback: the Pulumi path
+		// will fail on it, and the break-glass path needs only where the pool is.
+		fmt.Fprintf(stdout, "warning: the stack config does not validate with this slotless (%s); rolling back all the same\n", oneLine(err))
+	case err != nil:
 		return fmt.Errorf("invalid stack config:\n%w", err)
 	}
 

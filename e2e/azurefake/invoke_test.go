@@ -14,6 +14,7 @@ func TestInvokes(t *testing.T) {
 		hostKeys = "azure-native:web:listWebAppHostKeys"
 		getSvc   = "azure-native:apimanagement:getApiManagementService"
 		listNV   = "azure-native:apimanagement:listNamedValue"
+		getBE    = "azure-native:apimanagement:getBackend"
 	)
 	f := apimWorld(t, "Consumption")
 	mustCreate(t, f, "azure-native:web:WebApp", map[string]any{"resourceGroupName": "rg", "name": "green-app1a2b3c4d"})
@@ -55,6 +56,12 @@ func TestInvokes(t *testing.T) {
 		{"a plain named value", listNV, apim(map[string]any{"namedValueId": "plain"}), "", func(t *testing.T, out resource.PropertyMap) {
 			if out["value"].StringValue() != "green-backend" {
 				t.Errorf("value: got %v, want green-backend", out["value"])
+			}
+		}, true},
+		{"a backend that does not exist yet", getBE, apim(map[string]any{"backendId": "pool"}), "ResourceNotFound", nil, true},
+		{"an existing backend", getBE, apim(map[string]any{"backendId": "green"}), "", func(t *testing.T, out resource.PropertyMap) {
+			if out["url"].StringValue() != "https://green.azurewebsites.net/api" || out["id"].StringValue() != backendID("green") {
+				t.Errorf("got url %v id %v", out["url"], out["id"])
 			}
 		}, true},
 		{"missing argument", listNV, map[string]any{"namedValueId": "green-key", "serviceName": "svc"}, "missing required property 'resourceGroupName'", nil, false},
