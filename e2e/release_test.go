@@ -51,6 +51,10 @@ type services struct {
 	mu       sync.Mutex
 	versions map[string]string
 	down     map[string]bool
+	// cloud and apps, once set, make a slot whose app a site update restarted answer 503
+	// until it is back (azurefake's SiteUpdateRestartMs); apps maps slot to app name.
+	cloud *azurefake.Store
+	apps  map[string]string
 	// failingSince is when the canary started failing; zero while it is healthy.
 	failingSince time.Time
 	queries      int
@@ -91,7 +95,18 @@ func (s *services) serveHealth(w http.ResponseWriter, r *http.Request) {
 	slot := r.Header.Get("X-Slotless-Slot")
 	s.mu.Lock()
 	version, down := s.versions[slot], s.down[slot]
+	cloud, app := s.cloud, s.apps[slot]
 	s.mu.Unlock()
+	if cloud != nil && app != "" {
+		if c, err := cloud.Load(); err == nil {
+			for _, r := range c.ByType("azure-native:web:WebApp") {
+				if r.Name() == app && time.Now().UnixMilli() < r.RestartedUntilMs {
+					http.Error(w, "the app is restarting after a site update", http.StatusServiceUnavailable)
+					return
+				}
+			}
+		}
+	}
 	if r.URL.Path != "/slotless/health" || r.Header.Get("X-Slotless-Token") != s.pinToken || version == "" {
 		http.Error(w, "not a pinned health request", http.StatusNotFound)
 		return
@@ -200,6 +215,10 @@ func releaseUser(t *testing.T, config ...string) (*user, *services) {
 		u.sh("pulumi config set " + c)
 	}
 	s := newServices(t, token)
+	s.cloud, s.apps = &u.cloud, map[string]string{}
+	for app, slot := range u.appNames() {
+		s.apps[string(slot)] = app
+	}
 	// The release reads the live pool through ARM: the stand-in's facade, whose CA the
 	// release trusts beside the Log Analytics server's certificate.
 	a := u.withARM()
@@ -421,6 +440,10 @@ func TestReleaseUntilResumesAndAlwaysReady(t *testing.T) {
 	if got := u.alwaysReady(); got[stack.Green] != 2 || got[stack.Blue] != 0 {
 		t.Fatalf("always-ready at steady state: got %v, want green 2, blue 0", got)
 	}
+	// From here every app update restarts the app, which stops answering for 3 s.
+	if err := u.cloud.Update(func(c *azurefake.Cloud) error { c.SiteUpdateRestartMs = 3000; return nil }); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name   string
 		line   func(record string) string
@@ -455,10 +478,17 @@ func TestReleaseUntilResumesAndAlwaysReady(t *testing.T) {
 			if w := u.weights(); w.Blue != tc.blue {
 				t.Fatalf("pool: got %s, want blue %d", w, tc.blue)
 			}
-			got := u.writes(u.calls()[before:])
+			calls := u.calls()[before:]
+			got := u.writes(calls)
 			slices.Sort(got)
 			if !slices.Equal(got, tc.writes) {
 				t.Errorf("cloud writes: got %v, want %v", got, tc.writes)
+			}
+			// An app's site update restarts it: never while it carries traffic.
+			for _, c := range calls {
+				if c.Note != "" && !strings.Contains(c.Note, "carrying 0%") {
+					t.Errorf("%s: %s", azurefakeName(c.Target), c.Note)
+				}
 			}
 			if got := u.alwaysReady(); got[stack.Green] != tc.ready[stack.Green] || got[stack.Blue] != tc.ready[stack.Blue] {
 				t.Errorf("always-ready: got %v, want %v", got, tc.ready)

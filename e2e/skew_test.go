@@ -60,11 +60,9 @@ func TestRollbackSurvivesVersionSkew(t *testing.T) {
 		t.Error("the rollback deleted the resource only the newer program declares")
 	}
 
-	// A value a newer slotless allows and this one does not.
-	u.sh("pulumi config set blueWeight 10")
-	if _, err := s.Up(context.Background(), testWriter{t}); err != nil {
-		t.Fatalf("the newer program's up: %v", err)
-	}
+	// A value a newer slotless allows and this one does not. (Back to 10 with slotless: the
+	// traffic guard refuses a plain up to the weight the rollback superseded.)
+	u.sh("slotless shift --stack dev --slot blue --to 10 --force")
 	u.sh("pulumi config set instanceMemoryMB 8192")
 	rb, err := u.trySh("slotless rollback --stack dev --slot blue")
 	t.Log(rb)

@@ -208,6 +208,9 @@ func newSlotBackend(ctx *pulumi.Context, slot Slot, ids APIMIDs, c *Colour, cb C
 		ServiceName:       svcName,
 		Value:             pulumi.ToSecret(key).(pulumi.StringOutput),
 		Secret:            pulumi.Bool(true),
+		// The app the key came from: a replaced app's new name tells the next update that the
+		// key held here is stale (functionKey).
+		Tags: pulumi.StringArray{c.App.Name},
 	}, on)
 	if err != nil {
 		return nil, fmt.Errorf("apim named value %s: %w", keyName, err)

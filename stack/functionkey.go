@@ -3,6 +3,7 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,10 +20,13 @@ var keyWait = struct {
 }{Budget: 10 * time.Minute, First: 5 * time.Second, Max: 30 * time.Second}
 
 // functionKey is the key APIM sends to a slot's app. It is read from the Functions host only
-// when APIM does not hold it yet (the first deploy of the slot): listWebAppHostKeys is answered
-// by the host itself, so reading it on every update would make every traffic change, a
-// rollback included, depend on both hosts being up. Once the named value exists, its value is
-// the key, read with listNamedValue from API Management.
+// when APIM does not hold the key of this very app yet: the slot's first deploy, or an app
+// replaced (a new generated name after a resource group change, say), whose old key the new
+// host answers with 401. listWebAppHostKeys is answered by the host itself, so reading it on
+// every update would make every traffic change, a rollback included, depend on both hosts being
+// up. Otherwise the named value's value is the key, read with listNamedValue from API
+// Management; its tags name the app the key came from (newSlotBackend sets them). A named value
+// without tags (written before they were) is taken as the current app's.
 //
 // The lookup waits on the app's id, not its name: at preview azure-native already knows a new
 // app's name (its outputs echo its inputs) but not its id, so it never runs against an app that
@@ -30,9 +34,18 @@ var keyWait = struct {
 func functionKey(ctx *pulumi.Context, app *web.WebApp, appRG, svcRG, svcName pulumi.StringInput, namedValueID string) pulumi.StringOutput {
 	return pulumi.All(app.ID(), app.Name, appRG, svcRG, svcName).ApplyT(func(v []any) (string, error) {
 		name, group, apimGroup, service := v[1].(string), v[2].(string), v[3].(string), v[4].(string)
-		held, err := apimanagement.ListNamedValue(ctx, &apimanagement.ListNamedValueArgs{
-			NamedValueId: namedValueID, ResourceGroupName: apimGroup, ServiceName: service,
-		})
+		id, g, svc := namedValueID, apimGroup, service
+		nv, err := apimanagement.LookupNamedValue(ctx, &apimanagement.LookupNamedValueArgs{NamedValueId: id, ResourceGroupName: g, ServiceName: svc})
+		switch {
+		case err != nil && notFound(err):
+			return hostKey(ctx, name, group)
+		case err != nil:
+			return "", fmt.Errorf("function key of %s: read named value %s from API Management: %w", name, namedValueID, err)
+		case len(nv.Tags) > 0 && !slices.Contains(nv.Tags, name):
+			_ = ctx.Log.Info(fmt.Sprintf("the key API Management holds for %s came from %s, not from this app (replaced): reading the new app's key from its host", namedValueID, strings.Join(nv.Tags, ", ")), nil)
+			return hostKey(ctx, name, group)
+		}
+		held, err := apimanagement.ListNamedValue(ctx, &apimanagement.ListNamedValueArgs{NamedValueId: id, ResourceGroupName: g, ServiceName: svc})
 		switch {
 		case err == nil && held.Value != nil && *held.Value != "":
 			return *held.Value, nil

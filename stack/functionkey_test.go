@@ -15,8 +15,10 @@ import (
 // keyMocks answers the two lookups of a function key: the named value APIM holds, and the
 // host's keys, which fail hostFailures times before answering.
 type keyMocks struct {
-	mu           sync.Mutex
-	namedValue   error // nil: APIM holds "held-key"
+	mu         sync.Mutex
+	namedValue error // nil: APIM holds "held-key"
+	// heldFor is the app the held key's tags name; empty: no tags (written before tags).
+	heldFor      string
 	hostFailures int
 	hostCalls    int
 }
@@ -29,6 +31,15 @@ func (m *keyMocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	switch args.Token {
+	case "azure-native:apimanagement:getNamedValue":
+		if m.namedValue != nil {
+			return nil, m.namedValue
+		}
+		out := map[string]any{"name": "green-function-key", "secret": true}
+		if m.heldFor != "" {
+			out["tags"] = []any{m.heldFor}
+		}
+		return resource.NewPropertyMapFromMap(out), nil
 	case "azure-native:apimanagement:listNamedValue":
 		if m.namedValue != nil {
 			return nil, m.namedValue
@@ -56,15 +67,18 @@ func TestFunctionKey(t *testing.T) {
 		want         string
 		wantErr      string
 		hostCalls    int
+		heldFor      string
 	}{
-		{"APIM holds the key: the host is not asked", nil, 1000, "held-key", "", 0},
-		{"first deploy: the host, after it starts", notFound, 2, "host-key", "", 3},
-		{"first deploy, host never starts: a bounded wait", notFound, 1000, "", "not ready after", -1},
-		{"APIM fails otherwise: no silent fallback to the host", errors.New("Status=500 Code=\"InternalServerError\""), 0, "", "read named value", 0},
+		{"APIM holds the key: the host is not asked", nil, 1000, "held-key", "", 0, ""},
+		{"APIM holds this app's key: the host is not asked", nil, 1000, "held-key", "", 0, "app"},
+		{"APIM holds the key of a replaced app: the new app's host", nil, 0, "host-key", "", 1, "app-that-was-replaced"},
+		{"first deploy: the host, after it starts", notFound, 2, "host-key", "", 3, ""},
+		{"first deploy, host never starts: a bounded wait", notFound, 1000, "", "not ready after", -1, ""},
+		{"APIM fails otherwise: no silent fallback to the host", errors.New("Status=500 Code=\"InternalServerError\""), 0, "", "read named value", 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := &keyMocks{namedValue: tt.namedValue, hostFailures: tt.hostFailures}
+			m := &keyMocks{namedValue: tt.namedValue, hostFailures: tt.hostFailures, heldFor: tt.heldFor}
 			var got string
 			var gotErr error
 			err := pulumi.RunErr(func(ctx *pulumi.Context) error {

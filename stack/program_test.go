@@ -610,7 +610,7 @@ func TestAPIMChildIDs(t *testing.T) {
 			}
 			var looked []string
 			for _, c := range mocks.Calls {
-				if c.Token == "azure-native:apimanagement:listNamedValue" {
+				if c.Token == "azure-native:apimanagement:getNamedValue" {
 					looked = append(looked, c.Args["namedValueId"].StringValue())
 				}
 			}

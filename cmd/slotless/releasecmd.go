@@ -253,6 +253,15 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 	traffic := stackTraffic{st: st, maxStep: cfg.MaxStep, alwaysReady: cfg.AlwaysReadyInstances, out: indent(progress), refresh: refresh,
 		file: release.FileStack{Path: filepath.Join(o.dir, "Pulumi."+o.stack+".yaml")}}
 	traffic.live = preflightLivePool(ctx, raw, cfg, o.stack, outs, getenv, progress)
+	// Raising the release slot's always-ready count restarts it (a Flex site update) after the
+	// warm-up: the shift waits for it to answer and warms it again before the traffic moves.
+	traffic.readyAfterRestart = func(ctx context.Context, slot stack.Slot) error {
+		if _, err := health.Ready(ctx, slot); err != nil {
+			return err
+		}
+		_, err := warmer.Warmup(ctx, slot, p.WarmupRequests, p.WarmupLatency)
+		return err
+	}
 	return rollout.New(nil, traffic, health, metrics, warmer, progress), nil
 }
 
@@ -317,6 +326,8 @@ type stackTraffic struct {
 	// break-glass rollback records its weights in.
 	live release.LivePool
 	file release.Stack
+	// readyAfterRestart waits for the release slot after its site update; nil waits for nothing.
+	readyAfterRestart func(context.Context, stack.Slot) error
 }
 
 // Status reads where traffic stands: the live pool when it can be read, since that is what
@@ -347,6 +358,7 @@ func (t stackTraffic) Shift(ctx context.Context, slot stack.Slot, to int) error 
 	}
 	req.MaxStep = t.maxStep
 	req.Health = func(context.Context, stack.Slot) error { return nil }
+	req.ReadyAfterRestart = t.readyAfterRestart
 	_, err = release.Shift(ctx, t.st, req, t.out)
 	return err
 }

@@ -301,10 +301,13 @@ func TestReleaseRunWiresTheController(t *testing.T) {
 	if code := run(args, &out, &errb); code != 0 {
 		t.Fatalf("exit %d\n%s", code, errb.String())
 	}
+	// The release slot's count goes up alone before its traffic, the old slot's down after.
 	want := []string{
-		"up blue 10: blue-app current-slot-name green-blue-pool (token id-token-1)",
+		"up blue 10: blue-app (token id-token-1)",
+		"up blue 10: current-slot-name green-blue-pool (token id-token-1)",
 		"up blue 50: current-slot-name green-blue-pool (token id-token-2)",
-		"up blue 100: current-slot-name green-app green-blue-pool (token id-token-3)",
+		"up blue 100: current-slot-name green-blue-pool (token id-token-3)",
+		"up blue 100: green-app (token id-token-3)",
 	}
 	if !slices.Equal(fake.calls, want) {
 		t.Errorf("updates: got\n%s\nwant\n%s", strings.Join(fake.calls, "\n"), strings.Join(want, "\n"))

@@ -32,6 +32,11 @@ type Cloud struct {
 	Hold string `json:"hold,omitempty"`
 	// Held is set once an operation waits on Hold.
 	Held bool `json:"held,omitempty"`
+	// SiteUpdateRestartMs models a Flex site update: every update of a function app restarts
+	// its running instances (the default Recreate strategy), so its host does not answer for
+	// this long (RestartedUntilMs), and the update's call notes the share of traffic the app
+	// carried when it restarted.
+	SiteUpdateRestartMs int `json:"siteUpdateRestartMs,omitempty"`
 	// Throttle answers the ARM facade's next this-many writes with 429 and Retry-After, as ARM
 	// throttles; azcore's retry policy retries them.
 	Throttle int `json:"throttle,omitempty"`
@@ -56,6 +61,9 @@ type Resource struct {
 	KeyCalls int `json:"keyCalls,omitempty"`
 	// Secret holds a secret named value's value, which ARM never returns on GET.
 	Secret string `json:"secret,omitempty"`
+	// RestartedUntilMs is when a function app restarted by a site update answers again (Unix
+	// milliseconds); see Cloud.SiteUpdateRestartMs.
+	RestartedUntilMs int64 `json:"restartedUntilMs,omitempty"`
 }
 
 // Name is the resource's name, the last segment of its id.
@@ -68,6 +76,32 @@ type Call struct {
 	Target  string `json:"target,omitempty"`
 	Preview bool   `json:"preview,omitempty"`
 	Error   string `json:"error,omitempty"`
+	// Note says what else the call did, e.g. which share of traffic a restarted app carried.
+	Note string `json:"note,omitempty"`
+}
+
+// Share is the weight the pools of the cloud give the function app with this default host
+// name, through the single backend whose URL points at it.
+func (c *Cloud) Share(hostname string) int {
+	share := 0
+	for _, b := range c.ByType("azure-native:apimanagement:Backend") {
+		u, _ := b.Inputs["url"].(string)
+		if hostname == "" || !strings.Contains(u, "://"+hostname+"/") {
+			continue
+		}
+		for _, p := range c.ByType("azure-native:apimanagement:Backend") {
+			pool, _ := p.Inputs["pool"].(map[string]any)
+			members, _ := pool["services"].([]any)
+			for _, m := range members {
+				mm, _ := m.(map[string]any)
+				if id, _ := mm["id"].(string); strings.EqualFold(id, b.ID) {
+					w, _ := mm["weight"].(float64)
+					share += int(w)
+				}
+			}
+		}
+	}
+	return share
 }
 
 // Get returns the resource with an id, matched case-insensitively.

@@ -227,7 +227,17 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 		default:
 			err = f.refuse(c, token, id, in)
 		}
-		c.Calls = append(c.Calls, Call{Op: "update", Token: token, Target: id, Error: errString(err)})
+		call := Call{Op: "update", Token: token, Target: id, Error: errString(err)}
+		if err == nil && token == "azure-native:web:WebApp" && c.SiteUpdateRestartMs > 0 {
+			// A Flex site update: with the default Recreate strategy, running instances are
+			// restarted (learn.microsoft.com, azure-functions/flex-consumption-site-updates: "A
+			// site update occurs whenever you deploy code, modify application settings, or
+			// change other configuration properties").
+			host, _ := r.Properties["defaultHostName"].(string)
+			call.Note = fmt.Sprintf("site update: restarted while carrying %d%% of the traffic", c.Share(host))
+			r.RestartedUntilMs = time.Now().Add(time.Duration(c.SiteUpdateRestartMs) * time.Millisecond).UnixMilli()
+		}
+		c.Calls = append(c.Calls, call)
 		if err != nil {
 			return err
 		}

@@ -31,6 +31,9 @@ func (f *Fake) Invoke(token string, args resource.PropertyMap) (resource.Propert
 		case "azure-native:apimanagement:getBackend":
 			target = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ApiManagement/service/%s/backends/%s", f.Subscription, str(in, "resourceGroupName"), str(in, "serviceName"), str(in, "backendId"))
 			out, err = getBackend(c, target, in)
+		case "azure-native:apimanagement:getNamedValue":
+			target = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ApiManagement/service/%s/namedValues/%s", f.Subscription, str(in, "resourceGroupName"), str(in, "serviceName"), str(in, "namedValueId"))
+			out, err = getNamedValue(c, target)
 		case "azure-native:apimanagement:listNamedValue":
 			target = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ApiManagement/service/%s/namedValues/%s", f.Subscription, str(in, "resourceGroupName"), str(in, "serviceName"), str(in, "namedValueId"))
 			out, err = listNamedValue(c, target)
@@ -97,6 +100,19 @@ func getBackend(c *Cloud, id string, in map[string]any) (map[string]any, error) 
 	r, ok := c.Get(id)
 	if !ok {
 		return nil, azErr(404, "ResourceNotFound", "Backend not found: %s in service %s.", str(in, "backendId"), str(in, "serviceName"))
+	}
+	out := map[string]any{"id": r.ID}
+	for k, v := range r.Properties {
+		out[k] = v
+	}
+	return out, nil
+}
+
+// getNamedValue is ARM's GET of a named value: its properties and tags, never a secret's value.
+func getNamedValue(c *Cloud, id string) (map[string]any, error) {
+	r, ok := c.Get(id)
+	if !ok {
+		return nil, azErr(404, "ResourceNotFound", "Named value not found: %s.", lastSegment(id))
 	}
 	out := map[string]any{"id": r.ID}
 	for k, v := range r.Properties {

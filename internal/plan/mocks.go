@@ -127,7 +127,7 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	case "azure-native:apimanagement:getApiManagementService":
 		name := args.Args["serviceName"].StringValue()
 		return resource.NewPropertyMapFromMap(map[string]any{"name": name, "gatewayUrl": "https://" + name + ".azure-api.net"}), nil
-	case "azure-native:apimanagement:listNamedValue":
+	case "azure-native:apimanagement:listNamedValue", "azure-native:apimanagement:getNamedValue":
 		return nil, fmt.Errorf("Status=404 Code=%q Message=%q", "ResourceNotFound", "named value "+args.Args["namedValueId"].StringValue()+" not found")
 	case "azure-native:apimanagement:getBackend":
 		// The plan is of a stack about to be deployed, unless a test says what APIM holds.

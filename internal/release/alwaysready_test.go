@@ -117,8 +117,10 @@ func TestShiftAppliesTheAlwaysReadyCountWithTheTraffic(t *testing.T) {
 	if _, err := Shift(context.Background(), st, req, io.Discard); err != nil {
 		t.Fatalf("got %v, want the shift applied", err)
 	}
-	if len(st.targets) != 1 || !slices.Contains(st.targets[0], warmBlue.URN) || len(st.targets[0]) != 3 {
-		t.Errorf("targets: got %v, want the pool, current-slot-name and blue-app", st.targets)
+	// blue-app's site update restarts it: first, alone, while it carries no traffic; then the
+	// pool and current-slot-name alone.
+	if len(st.targets) != 2 || !slices.Equal(st.targets[0], []string{warmBlue.URN}) || len(st.targets[1]) != 2 || slices.Contains(st.targets[1], warmBlue.URN) {
+		t.Errorf("targets: got %v, want blue-app alone, then the pool and current-slot-name", st.targets)
 	}
 
 	live := appStep(stack.Green, appInputs(2, 100), appInputs(2, 200))
@@ -138,7 +140,21 @@ func TestShiftAppliesTheAlwaysReadyCountWithTheTraffic(t *testing.T) {
 	if _, err := Shift(context.Background(), st, rb, io.Discard); err != nil {
 		t.Fatalf("rollback: got %v, want it applied", err)
 	}
-	if len(st.targets) != 1 || !slices.Contains(st.targets[0], cool.URN) || slices.Contains(st.targets[0], live.URN) {
-		t.Errorf("rollback targets: got %v, want blue-app with the traffic and green-app's pending change left out", st.targets)
+	// The pool first, alone; blue-app's count after the traffic has left it; green-app's
+	// pending change left out.
+	if len(st.targets) != 2 || slices.Contains(st.targets[0], cool.URN) || !slices.Equal(st.targets[1], []string{cool.URN}) || slices.Contains(slices.Concat(st.targets...), live.URN) {
+		t.Errorf("rollback targets: got %v, want the traffic alone, then blue-app, and green-app's pending change left out", st.targets)
+	}
+
+	// GA: the old slot's count goes after the traffic has left it, and its failure fails
+	// nothing.
+	coolGreen := appStep(stack.Green, appInputs(2, 100), appInputs(0, 100))
+	st = &fakeStack{deployed: deployedAt(50, stack.Green), config: map[string]string{"slotless:blueWeight": "50"}, pending: []engine.Step{coolGreen}, upErrs: []error{nil, errors.New("site update failed")}}
+	ga := ShiftRequest{Slot: stack.Blue, To: 100, MaxStep: 50, Force: true, Traffic: TrafficWith(AlwaysReadyChanges(w(50), w(100), 2))}
+	if _, err := Shift(context.Background(), st, ga, io.Discard); err != nil {
+		t.Fatalf("GA with a failing always-ready update: got %v, want the traffic moved and a warning", err)
+	}
+	if len(st.targets) != 2 || slices.Contains(st.targets[0], coolGreen.URN) || !slices.Equal(st.targets[1], []string{coolGreen.URN}) {
+		t.Errorf("GA targets: got %v, want the traffic, then green-app", st.targets)
 	}
 }

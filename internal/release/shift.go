@@ -84,6 +84,10 @@ type ShiftRequest struct {
 	// zero means DefaultRollbackAttempts and DefaultRollbackInterval.
 	Attempts int
 	Interval time.Duration
+	// ReadyAfterRestart runs after the release slot's app was updated before the traffic
+	// moved (its always-ready count raised, a Flex site update that restarts it): the shift
+	// waits for it to answer again. nil means Health, when set.
+	ReadyAfterRestart HealthCheck
 	// Live, when read, is the pool as API Management holds it. A rollback moves from there, not
 	// from Pulumi state, which a portal edit or a break-glass write leaves behind.
 	Live *stack.Weights
@@ -175,9 +179,28 @@ func Shift(ctx context.Context, st Stack, req ShiftRequest, out io.Writer) (Move
 		return m, nil
 	}
 
-	targets, err := planTraffic(ctx, st, req, traffic, out)
+	targets, apps, err := planTraffic(ctx, st, req, traffic, out)
 	if err != nil {
 		return m, errors.Join(err, restore(ctx))
+	}
+	before, after := orderAppUpdates(req, apps)
+	if len(before) > 0 {
+		// A Flex app's configuration change is a site update, which restarts its instances
+		// (Recreate): made while the slot carries no traffic yet, then waited out.
+		fmt.Fprintf(out, "pulumi up, the release slot's always-ready count first, while it carries no traffic (--target %s)...\n", strings.Join(before, " --target "))
+		if _, err := st.Up(ctx, out, before); err != nil {
+			return m, errors.Join(fmt.Errorf("pulumi up of the release slot's always-ready count: %w; traffic was not moved", err), restore(ctx))
+		}
+		ready := req.ReadyAfterRestart
+		if ready == nil {
+			ready = req.Health
+		}
+		if ready != nil {
+			fmt.Fprintf(out, "waiting for %s to answer after its site update...\n", m.ReleaseSlot())
+			if err := ready(ctx, m.ReleaseSlot()); err != nil {
+				return m, errors.Join(fmt.Errorf("%w: %s after its site update: %v; traffic was not moved", ErrBlocked, m.ReleaseSlot(), err), restore(ctx))
+			}
+		}
 	}
 	changes, err := upWithRetry(ctx, st, req, targets, out)
 	if err != nil {
@@ -187,39 +210,69 @@ func Shift(ctx context.Context, st Stack, req ShiftRequest, out io.Writer) (Move
 		return m, fmt.Errorf("pulumi up after setting %s: %w; the config is already changed, so run the command again or shift back", to, err)
 	}
 	fmt.Fprintf(out, "applied: %s; %s\n", to, changes)
+	if len(after) > 0 {
+		// Traffic has left these apps: their site update restarts nothing anyone uses. A
+		// failure leaves the count for the next update and fails nothing, a rollback least.
+		fmt.Fprintf(out, "pulumi up, always-ready counts after the traffic (--target %s)...\n", strings.Join(after, " --target "))
+		if _, err := st.Up(ctx, out, after); err != nil {
+			fmt.Fprintf(out, "warning: the always-ready update failed (%v); traffic is at %s all the same, and the next pulumi up applies the count\n", oneLine(err), to)
+		}
+	}
 	return m, nil
 }
 
-// planTraffic previews the change and decides what to apply: the traffic resources alone
-// (their URNs as targets), or everything when other changes are allowed. A shift refuses when
-// anything else would change; a rollback applies the traffic alone and says what it left.
-func planTraffic(ctx context.Context, st Stack, req ShiftRequest, traffic func(engine.Step) bool, out io.Writer) ([]string, error) {
+// orderAppUpdates splits the apps a traffic change updates (their always-ready count alone) by
+// when the update may run: a count raised on the release slot before the traffic reaches it,
+// every other after the traffic has left (a rollback's all after: it moves the pool alone
+// first). The traffic update itself then carries only the pool and current-slot-name.
+func orderAppUpdates(req ShiftRequest, apps []engine.Step) (before, after []string) {
+	for _, s := range apps {
+		_, was, _ := splitAlwaysReady(s.OldInputs)
+		_, now, _ := splitAlwaysReady(s.NewInputs)
+		if now > was && !req.Rollback {
+			before = append(before, s.URN)
+		} else {
+			after = append(after, s.URN)
+		}
+	}
+	return before, after
+}
+
+// planTraffic previews the change and decides what to apply: the traffic resources (their URNs
+// as targets) and, apart, the app updates the traffic rule admits; or everything at once when
+// other changes are allowed (nil targets). A shift refuses when anything else would change; a
+// rollback applies the traffic alone and says what it left.
+func planTraffic(ctx context.Context, st Stack, req ShiftRequest, traffic func(engine.Step) bool, out io.Writer) ([]string, []engine.Step, error) {
 	fmt.Fprintln(out, "preview...")
 	pre, err := st.Preview(ctx, out)
 	if err != nil {
 		if req.Rollback {
 			fmt.Fprintf(out, "warning: the preview failed (%v); applying the traffic resources alone\n", err)
-			return trafficTargets(st, req, nil, traffic), nil
+			return trafficTargets(st, req, nil, traffic), nil, nil
 		}
-		return nil, fmt.Errorf("preview: %w", err)
+		return nil, nil, fmt.Errorf("preview: %w", err)
 	}
 	var others []string
+	var apps []engine.Step
 	for _, s := range pre.Changed() {
-		if !traffic(s) {
+		switch {
+		case !traffic(s):
 			others = append(others, describe(s))
+		case !TrafficOnly(s):
+			apps = append(apps, s)
 		}
 	}
 	switch {
 	case len(others) == 0:
 	case req.AllowOtherChanges:
 		fmt.Fprintf(out, "applying other pending changes too (--allow-other-changes):\n  %s\n", strings.Join(others, "\n  "))
-		return nil, nil
+		return nil, nil, nil
 	case req.Rollback:
 		fmt.Fprintf(out, "other pending changes are left for a later pulumi up; a rollback applies the traffic resources alone:\n  %s\n", strings.Join(others, "\n  "))
 	default:
-		return nil, fmt.Errorf("%w: besides traffic, this update would change:\n  %s\nthe shift would apply them without review; apply them first with pulumi up, or pass --allow-other-changes", ErrBlocked, strings.Join(others, "\n  "))
+		return nil, nil, fmt.Errorf("%w: besides traffic, this update would change:\n  %s\nthe shift would apply them without review; apply them first with pulumi up, or pass --allow-other-changes", ErrBlocked, strings.Join(others, "\n  "))
 	}
-	return trafficTargets(st, req, pre.Changed(), traffic), nil
+	return trafficTargets(st, req, nil, traffic), apps, nil
 }
 
 // trafficTargets are the URNs a traffic change applies: the pool and current-slot-name always,

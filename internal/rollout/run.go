@@ -147,7 +147,11 @@ func (c *Controller) run(ctx context.Context, p Plan, o Options, rec *Record) er
 			current = after.Weights.Of(o.Slot)
 			if current != s.To {
 				rec.StepsTaken = append(rec.StepsTaken, sr)
-				return fmt.Errorf("after the shift to %d%% the deployed stack gives %s %d%% (%s): something else changed the traffic", s.To, o.Slot, current, after.Weights)
+				where := "the deployed stack"
+				if after.Source != "" {
+					where = after.Source
+				}
+				return fmt.Errorf("%w: after the shift to %d%% %s gives %s %d%% (%s): something else changed the traffic", ErrTrafficMoved, s.To, where, o.Slot, current, after.Weights)
 			}
 			c.logf("shifted in %s: %s", sr.ShiftFinished.Sub(sr.ShiftStarted).Round(time.Second), after.Weights)
 		}
