@@ -29,7 +29,7 @@ mapfile -t stacks < <(git diff --name-only --diff-filter=d "$base...HEAD" -- 'Pu
 echo "## slotless plan"
 echo
 if [ "${#stacks[@]}" -eq 0 ]; then
-	echo "No stack config changed against \`$base\`."
+	echo "No stack config changed against \`$base\`: no traffic change."
 	exit 0
 fi
 

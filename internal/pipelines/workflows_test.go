@@ -302,7 +302,8 @@ func TestGitHubChecksCatchBreakage(t *testing.T) {
 
 func checkPRPlan(w *workflow, script string) error {
 	var pr struct {
-		Paths []string `yaml:"paths"`
+		Paths       []string `yaml:"paths"`
+		PathsIgnore []string `yaml:"paths-ignore"`
 	}
 	n, ok := w.On["pull_request"]
 	if !ok {
@@ -311,8 +312,13 @@ func checkPRPlan(w *workflow, script string) error {
 	if err := n.Decode(&pr); err != nil {
 		return err
 	}
-	if !slices.Contains(pr.Paths, "Pulumi.*.yaml") {
-		return fmt.Errorf("pull_request paths: got %v, want Pulumi.*.yaml", pr.Paths)
+	// A required check must report on every pull request: filtered by paths, it stays
+	// "Pending" on a pull request that changes no stack file and blocks its merge.
+	if len(pr.Paths) > 0 || len(pr.PathsIgnore) > 0 {
+		return fmt.Errorf("pull_request paths: got %v (ignore %v), want none: the check must run on every pull request", pr.Paths, pr.PathsIgnore)
+	}
+	if !strings.Contains(script, "no traffic change") {
+		return errors.New("pr-plan.sh does not say \"no traffic change\" when no stack file changed")
 	}
 	if _, ok := w.On["pull_request_target"]; ok {
 		return errors.New("on: got pull_request_target, want pull_request (the plan runs the PR's code)")
@@ -454,8 +460,10 @@ func TestPRPlan(t *testing.T) {
 		name   string
 		break_ func(*workflow)
 	}{
-		{"no stack paths", func(w *workflow) {
-			w.On["pull_request"] = yaml.Node{Kind: yaml.MappingNode}
+		{"filtered by stack paths", func(w *workflow) {
+			var n yaml.Node
+			_ = yaml.Unmarshal([]byte("paths: [\"Pulumi.*.yaml\"]"), &n)
+			w.On["pull_request"] = *n.Content[0]
 		}},
 		{"write-all contents", func(w *workflow) { w.Permissions["contents"] = "write" }},
 		{"fail before comment", func(w *workflow) {

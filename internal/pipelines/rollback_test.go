@@ -1,0 +1,110 @@
+package pipelines
+
+import (
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// goUse finds what in a piece of pipeline YAML needs a Go toolchain: a Go setup task or action,
+// a compile (warmProgram left on), or a go command in a script.
+func goUse(n *yaml.Node) []string {
+	var found []string
+	var walk func(n *yaml.Node, key string)
+	walk = func(n *yaml.Node, key string) {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				walk(n.Content[i+1], n.Content[i].Value)
+			}
+		case yaml.SequenceNode, yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, key)
+			}
+		case yaml.ScalarNode:
+			v := n.Value
+			switch {
+			case (key == "task" && strings.HasPrefix(v, "GoTool")) || (key == "uses" && strings.HasPrefix(v, "actions/setup-go")):
+				found = append(found, key+": "+v)
+			case key == "warmProgram" && v != "false":
+				found = append(found, "warmProgram: "+v)
+			case key == "goToolchain" && v != "false":
+				found = append(found, "goToolchain: "+v)
+			case key == "template" && strings.HasSuffix(v, "tools.yml"):
+				// The template's defaults install Go; the parameters must turn both off.
+			case key == "run" || key == "bash" || key == "script" || key == "inlineScript":
+				for _, line := range strings.Split(v, "\n") {
+					if f := strings.Fields(line); len(f) > 0 && f[0] == "go" {
+						found = append(found, "script: "+strings.TrimSpace(line))
+					}
+				}
+			}
+		}
+	}
+	walk(n, "")
+	return found
+}
+
+// node finds the mapping under a path of keys, or of "name=value" selectors in lists.
+func node(t *testing.T, n *yaml.Node, path ...string) *yaml.Node {
+	t.Helper()
+	if n.Kind == yaml.DocumentNode {
+		n = n.Content[0]
+	}
+	for _, p := range path {
+		key, want, selector := strings.Cut(p, "=")
+		var next *yaml.Node
+		switch {
+		case selector && n.Kind == yaml.SequenceNode:
+			for _, item := range n.Content {
+				for i := 0; i+1 < len(item.Content); i += 2 {
+					if item.Content[i].Value == key && item.Content[i+1].Value == want {
+						next = item
+					}
+				}
+			}
+		case n.Kind == yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == key {
+					next = n.Content[i+1]
+				}
+			}
+		}
+		if next == nil {
+			t.Fatalf("no %s in the pipeline", strings.Join(path, " / "))
+		}
+		n = next
+	}
+	return n
+}
+
+// TestNoRollbackPathNeedsAGoToolchain: the rollback stage of Azure DevOps and the rollback job
+// of GitHub install no Go and compile nothing: slotless hosts the program in-process, and a
+// rollback must not wait on a build (1.5 to 2 minutes cold).
+func TestNoRollbackPathNeedsAGoToolchain(t *testing.T) {
+	var ado, gh yaml.Node
+	if err := yaml.Unmarshal(readFile(t, "pipelines/azure-devops/release.yml"), &ado); err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(readFile(t, ".github/workflows/release.yml"), &gh); err != nil {
+		t.Fatal(err)
+	}
+	stage := node(t, &ado, "stages", "stage=Rollback")
+	tools := node(t, stage, "jobs", "job=rollback", "steps", "template=templates/tools.yml", "parameters")
+	for _, want := range []string{"goToolchain", "warmProgram"} {
+		if v := node(t, tools, want); v.Value != "false" {
+			t.Errorf("Azure DevOps Rollback stage: tools.yml %s is %q, want false", want, v.Value)
+		}
+	}
+	if got := goUse(stage); len(got) > 0 {
+		t.Errorf("Azure DevOps Rollback stage needs Go: %v", got)
+	}
+	if got := goUse(node(t, &gh, "jobs", "rollback")); len(got) > 0 {
+		t.Errorf("GitHub rollback job needs Go: %v", got)
+	}
+	// The check itself sees a Go step where there is one.
+	if got := goUse(node(t, &gh, "jobs", "build")); len(got) == 0 {
+		t.Error("the check finds no Go in the build job, which compiles slotless: it sees nothing")
+	}
+}
