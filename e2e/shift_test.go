@@ -281,7 +281,8 @@ func appMaxInstances(t *testing.T, u *user) int {
 }
 
 // TestConcurrentUpdate: while another update holds the stack (a Pulumi Deployments run on a
-// commit, say), a shift fails at once and says to run it again, with the config put back; a
+// commit, say), a shift waits for it up to --wait, then fails and says to run it again, with the
+// config put back; a
 // rollback waits it out, within its bound, and applies. The other update is held open by
 // construction: the stand-in holds its app update until the test lets go, so how long an
 // update takes on this machine plays no part.
@@ -301,9 +302,9 @@ func TestConcurrentUpdate(t *testing.T) {
 	}()
 	u.waitHeld()
 
-	out, err := u.trySh("slotless shift --stack dev --slot blue --to 50 --force --allow-other-changes")
-	if err == nil || !strings.Contains(out, "run the shift again") {
-		t.Errorf("shift during another update: got %v\n%s\nwant it to fail at once and say to run it again", err, out)
+	out, err := u.trySh("slotless shift --stack dev --slot blue --to 50 --force --allow-other-changes --wait 6s")
+	if err == nil || !strings.Contains(out, "run the shift again") || !strings.Contains(out, "did not let go within 6s") || !strings.Contains(out, "waiting for it") {
+		t.Errorf("shift during another update: got %v\n%s\nwant it to wait its 6 s, then fail and say to run it again", err, out)
 	}
 	if got := strings.TrimSpace(u.sh("pulumi config get blueWeight")); got != "10" {
 		t.Errorf("blueWeight after the refused shift: got %s, want 10", got)

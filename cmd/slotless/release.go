@@ -34,6 +34,7 @@ type releaseOptions struct {
 	allowOther       bool
 	retries          int
 	retryInterval    time.Duration
+	wait             time.Duration
 	apiURL, url      string
 	healthTimeout    time.Duration
 }
@@ -57,7 +58,8 @@ is not configured (give --api-url or SLOTLESS_API_URL with SLOTLESS_PIN_TOKEN, o
 and any pending change besides traffic that the preview shows (it is listed; apply it first
 with pulumi up, or pass --allow-other-changes). --force lifts the first two. A move back
 towards the slot current-slot-name names (where the release began) is never refused. While
-another update holds the stack a shift fails at once: run it again afterwards.`,
+another update holds the stack a shift waits for it, up to --wait, then fails with the
+config put back: run it again afterwards.`,
 		example: `  SLOTLESS_PIN_TOKEN=... slotless shift --stack dev --slot blue --to 10 \
     --api-url "$(pulumi stack output apiUrl)"
   slotless shift --slot blue --to 50 --write-only --force   # edit Pulumi.dev.yaml only, for GitOps`,
@@ -137,6 +139,7 @@ func newReleaseCmd(name string) *cobra.Command {
 		f.StringVar(&o.apiURL, "api-url", "", "the API's URL (stack output apiUrl), for the health gate through APIM; default $"+envAPIURL)
 		f.StringVar(&o.url, "url", "", "a full health URL, overriding --api-url")
 		f.DurationVar(&o.healthTimeout, "health-timeout", 5*time.Minute, "how long the health gate may take")
+		f.DurationVar(&o.wait, "wait", 2*time.Minute, "how long to wait for another update that holds the stack before failing (0s: fail at once)")
 	}
 	return cmd
 }
@@ -166,7 +169,7 @@ func (o releaseOptions) run(ctx context.Context, cmd *cobra.Command, name string
 	req := release.ShiftRequest{
 		Slot: slot, To: o.to, Force: o.force, WriteOnly: o.writeOnly, MaxStep: parsed.MaxStep,
 		Rollback: name == "rollback", AllowOtherChanges: o.allowOther,
-		Attempts: o.retries, Interval: o.retryInterval,
+		Attempts: o.retries, Interval: o.retryInterval, Wait: o.wait,
 	}
 	if name != "rollback" {
 		if h, err := healthGate(o.apiURL, o.url, o.healthTimeout, os.Getenv, cmd); err != nil {

@@ -284,6 +284,11 @@ func preflightLivePool(ctx context.Context, raw plan.StackConfig, cfg *stack.Con
 	return nil
 }
 
+// releaseShiftWait is how long a release's shift waits for another update holding the stack
+// (an infrastructure up, say) before it stops: a step should not fail, nor a canary be rolled
+// back, because another update happened to run.
+const releaseShiftWait = 10 * time.Minute
+
 // livePoolTimeout bounds one read of the live pool during a release.
 const livePoolTimeout = 30 * time.Second
 
@@ -357,6 +362,7 @@ func (t stackTraffic) Shift(ctx context.Context, slot stack.Slot, to int) error 
 		return err
 	}
 	req.MaxStep = t.maxStep
+	req.Wait = releaseShiftWait
 	req.Health = func(context.Context, stack.Slot) error { return nil }
 	req.ReadyAfterRestart = t.readyAfterRestart
 	_, err = release.Shift(ctx, t.st, req, t.out)

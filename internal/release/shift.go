@@ -88,6 +88,9 @@ type ShiftRequest struct {
 	// moved (its always-ready count raised, a Flex site update that restarts it): the shift
 	// waits for it to answer again. nil means Health, when set.
 	ReadyAfterRestart HealthCheck
+	// Wait bounds how long a shift waits for another update that holds the stack before it
+	// fails (with the config put back); zero fails at once. A rollback uses Attempts.
+	Wait time.Duration
 	// Live, when read, is the pool as API Management holds it. A rollback moves from there, not
 	// from Pulumi state, which a portal edit or a break-glass write leaves behind.
 	Live *stack.Weights
@@ -205,7 +208,7 @@ func Shift(ctx context.Context, st Stack, req ShiftRequest, out io.Writer) (Move
 	changes, err := upWithRetry(ctx, st, req, targets, out)
 	if err != nil {
 		if IsConcurrentUpdate(err) && !req.Rollback {
-			return m, errors.Join(fmt.Errorf("another update holds the stack (a Pulumi Deployments run, a pipeline or a colleague); nothing was applied and the config is back at %s: run the shift again when it has finished: %w", from, err), restore(ctx))
+			return m, errors.Join(fmt.Errorf("another update holds the stack (a Pulumi Deployments run, a pipeline or a colleague)%s; nothing was applied and the config is back at %s: run the shift again when it has finished, or give it --wait: %w", waited(req.Wait), from, err), restore(ctx))
 		}
 		return m, fmt.Errorf("pulumi up after setting %s: %w; the config is already changed, so run the command again or shift back", to, err)
 	}
@@ -298,7 +301,8 @@ func describe(s engine.Step) string {
 	return d
 }
 
-// upWithRetry applies; a rollback waits out another update holding the stack, within a bound.
+// upWithRetry applies; a rollback waits out another update holding the stack, within its
+// attempts, and a shift within req.Wait (none by default: it fails at once).
 func upWithRetry(ctx context.Context, st Stack, req ShiftRequest, targets []string, out io.Writer) (engine.Changes, error) {
 	attempts, interval := req.Attempts, req.Interval
 	if attempts <= 0 {
@@ -307,6 +311,7 @@ func upWithRetry(ctx context.Context, st Stack, req ShiftRequest, targets []stri
 	if interval <= 0 {
 		interval = DefaultRollbackInterval
 	}
+	deadline := time.Now().Add(req.Wait)
 	for attempt := 1; ; attempt++ {
 		if len(targets) > 0 {
 			fmt.Fprintf(out, "pulumi up, traffic resources only (--target %s)...\n", strings.Join(targets, " --target "))
@@ -314,10 +319,18 @@ func upWithRetry(ctx context.Context, st Stack, req ShiftRequest, targets []stri
 			fmt.Fprintln(out, "pulumi up...")
 		}
 		changes, err := st.Up(ctx, out, targets)
-		if err == nil || !req.Rollback || !IsConcurrentUpdate(err) || attempt >= attempts {
+		if err == nil || !IsConcurrentUpdate(err) {
 			return changes, err
 		}
-		fmt.Fprintf(out, "another update holds the stack; rollback attempt %d of %d failed, trying again in %s\n", attempt, attempts, interval)
+		switch {
+		case req.Rollback && attempt < attempts:
+			fmt.Fprintf(out, "another update holds the stack; rollback attempt %d of %d failed, trying again in %s\n", attempt, attempts, interval)
+		case !req.Rollback && time.Now().Add(shiftWaitEvery).Before(deadline):
+			fmt.Fprintf(out, "another update holds the stack; waiting for it (up to %s more), trying again in %s\n", time.Until(deadline).Round(time.Second), shiftWaitEvery)
+			interval = shiftWaitEvery
+		default:
+			return changes, err
+		}
 		select {
 		case <-ctx.Done():
 			return changes, errors.Join(err, ctx.Err())
@@ -325,6 +338,16 @@ func upWithRetry(ctx context.Context, st Stack, req ShiftRequest, targets []stri
 		}
 	}
 }
+
+func waited(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	return " and did not let go within " + d.String()
+}
+
+// shiftWaitEvery is how often a shift waiting for another update tries again.
+const shiftWaitEvery = 5 * time.Second
 
 func localWeights(ctx context.Context, st Stack) (stack.Weights, error) {
 	raw, ok, err := st.GetConfig(ctx, stack.Project+":blueWeight")
