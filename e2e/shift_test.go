@@ -302,9 +302,9 @@ func TestConcurrentUpdate(t *testing.T) {
 	}()
 	u.waitHeld()
 
-	out, err := u.trySh("slotless shift --stack dev --slot blue --to 50 --force --allow-other-changes --wait 6s")
-	if err == nil || !strings.Contains(out, "run the shift again") || !strings.Contains(out, "did not let go within 6s") || !strings.Contains(out, "waiting for it") {
-		t.Errorf("shift during another update: got %v\n%s\nwant it to wait its 6 s, then fail and say to run it again", err, out)
+	out, err := u.trySh("slotless shift --stack dev --slot blue --to 50 --force --allow-other-changes --wait 20s")
+	if err == nil || !strings.Contains(out, "run the shift again") || !strings.Contains(out, "did not let go within 20s") || !strings.Contains(out, "waiting for it") {
+		t.Errorf("shift during another update: got %v\n%s\nwant it to wait its 20 s, then fail and say to run it again", err, out)
 	}
 	if got := strings.TrimSpace(u.sh("pulumi config get blueWeight")); got != "10" {
 		t.Errorf("blueWeight after the refused shift: got %s, want 10", got)
