@@ -47,6 +47,9 @@ func TestRollbackOfAPortalEdit(t *testing.T) {
 	if w := u.weights(); w.Blue != 10 {
 		t.Fatalf("after the portal edit: got %s, want blue 10", w)
 	}
+	if st := u.sh("slotless status --stack dev"); !strings.Contains(st, "live pool: green 90% / blue 10%") || !strings.Contains(st, "differs from Pulumi state") {
+		t.Errorf("status after the portal edit: got\n%s\nwant the live pool and a warning that it differs from state", st)
+	}
 	start := time.Now()
 	out := u.sh("slotless rollback --stack dev --slot blue")
 	took := time.Since(start)

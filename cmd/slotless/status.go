@@ -92,11 +92,27 @@ type Status struct {
 	Origin      string `json:"origin,omitempty"`
 	ReleaseSlot string `json:"releaseSlot,omitempty"`
 	APIURL      string `json:"apiUrl,omitempty"`
+	// Live is the pool as API Management holds it, read through ARM; nil when it could not be
+	// read (LiveSkipped says why).
+	Live        *LiveStatus `json:"live,omitempty"`
+	LiveSkipped string      `json:"liveSkipped,omitempty"`
 	// Slots is each slot's answer to one pinned health request, green first.
 	Slots []SlotHealth `json:"slots,omitempty"`
 	// SlotsSkipped says why the slots were not asked.
 	SlotsSkipped string   `json:"slotsSkipped,omitempty"`
 	Warnings     []string `json:"warnings,omitempty"`
+}
+
+// LiveStatus is the live pool and what it says of who set it.
+type LiveStatus struct {
+	Green           int    `json:"green"`
+	Blue            int    `json:"blue"`
+	CurrentSlotName string `json:"currentSlotName"`
+	// DiffersFromState is true when the pool's weights are not Pulumi state's.
+	DiffersFromState bool `json:"differsFromState"`
+	// SetBy and SetAt come from the pool's record (stack.PoolRecord), when it has one.
+	SetBy string `json:"setBy,omitempty"`
+	SetAt string `json:"setAt,omitempty"`
 }
 
 // SlotHealth is one slot's answer.
@@ -119,6 +135,9 @@ func newStatusCmd() *cobra.Command {
 		Long: `Status reads the deployed stack's outputs, not the local stack file: the weights, the live
 and the idle slot, whether a release is in progress, and currentSlotName, the slot that was
 live when the release began. It needs the Pulumi CLI and a logged-in backend, as shift does.
+It also reads the live pool through ARM, with the release's Azure credential: the weights users
+follow, who set them and when (the pool's record), and a warning when they differ from Pulumi
+state (a portal edit, a break-glass rollback).
 
 With the API's URL (--api-url, else the stack's apiUrl output) and the pinning token in
 SLOTLESS_PIN_TOKEN, it also sends one request per slot to <api>/health, pinned to that slot,
@@ -152,6 +171,7 @@ func (o statusOptions) run(ctx context.Context, stdout io.Writer, getenv func(st
 	if err != nil {
 		return err
 	}
+	st.readLive(ctx, o, outs, getenv)
 	st.APIURL = o.apiURL
 	if st.APIURL == "" {
 		st.APIURL, _ = outs[stack.OutAPIURL].(string)
@@ -173,6 +193,40 @@ func (o statusOptions) run(ctx context.Context, stdout io.Writer, getenv func(st
 	}
 	st.print(stdout)
 	return nil
+}
+
+// readLive reads the live pool through ARM and notes where it differs from state.
+func (st *Status) readLive(ctx context.Context, o statusOptions, outs map[string]any, getenv func(string) string) {
+	raw, err := plan.LoadConfig(o.dir, o.stack)
+	if err != nil {
+		st.LiveSkipped = err.Error()
+		return
+	}
+	cfg, _ := stack.ParseAll(raw.Source())
+	lp, err := newLivePool(raw, cfg, o.stack, func(context.Context) (map[string]any, error) { return outs, nil }, getenv)
+	if err != nil {
+		st.LiveSkipped = "no ARM client: " + err.Error()
+		return
+	}
+	qctx, cancel := context.WithTimeout(ctx, livePoolTimeout)
+	defer cancel()
+	live, err := lp.Read(qctx)
+	if err != nil {
+		st.LiveSkipped = "the pool cannot be read through ARM: " + oneLine(err)
+		return
+	}
+	ls := &LiveStatus{Green: live.Weights.Green, Blue: live.Weights.Blue, CurrentSlotName: live.CurrentSlotName}
+	ls.DiffersFromState = live.Weights != stack.Weights{Green: st.Weights.Green, Blue: st.Weights.Blue}
+	if rec, ok := live.Record(); ok {
+		ls.SetBy = rec.By
+		if !rec.At.IsZero() {
+			ls.SetAt = rec.At.UTC().Format(time.RFC3339)
+		}
+	}
+	if ls.DiffersFromState {
+		st.Warnings = append(st.Warnings, fmt.Sprintf("the live pool (green %d%% / blue %d%%) differs from Pulumi state (green %d%% / blue %d%%): traffic was moved outside Pulumi (the portal, a break-glass rollback); users follow the live pool, and the next pulumi up or slotless command reconciles state", ls.Green, ls.Blue, st.Weights.Green, st.Weights.Blue))
+	}
+	st.Live = ls
 }
 
 // readStatus reads the weights and slots from the stack's outputs.
@@ -270,6 +324,19 @@ func askSlots(ctx context.Context, apiURL, token, subscriptionKey string, timeou
 
 func (st Status) print(w io.Writer) {
 	fmt.Fprintf(w, "stack %s: traffic green %d%% / blue %d%%\n", st.Stack, st.Weights.Green, st.Weights.Blue)
+	switch {
+	case st.Live != nil:
+		by := ""
+		if st.Live.SetBy != "" {
+			by = ", set by " + st.Live.SetBy
+			if st.Live.SetAt != "" {
+				by += " at " + st.Live.SetAt
+			}
+		}
+		fmt.Fprintf(w, "live pool: green %d%% / blue %d%% (API Management%s)\n", st.Live.Green, st.Live.Blue, by)
+	case st.LiveSkipped != "":
+		fmt.Fprintf(w, "live pool: not read: %s\n", st.LiveSkipped)
+	}
 	idle := st.IdleSlot
 	if idle == "" {
 		idle = "none"
