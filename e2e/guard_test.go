@@ -5,7 +5,10 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -119,5 +122,55 @@ func TestReleaseStopsWhenTrafficMovesBehindIt(t *testing.T) {
 	}
 	if w := u.weights(); w.Blue != 0 {
 		t.Errorf("pool: got %s, want the portal's blue 0 left alone", w)
+	}
+}
+
+// TestReleaseShiftDuringASlowInfraUp: an infrastructure update from a checkout whose stack file
+// says blue 0 is running, held open in its app update (a slow site update), when the release
+// reaches its first shift. The shift waits for the stack instead of failing; the infra update,
+// whose traffic guard read the pool before the shift, changes the apps and not the pool; the
+// release then shifts and stops at 10% with the pool at 10%, as it checks at the end.
+func TestReleaseShiftDuringASlowInfraUp(t *testing.T) {
+	t.Parallel()
+	u, svc := releaseUser(t, "bakeMinutes 0")
+	// The infrastructure pipeline's checkout: the same stack, its own copy of the files.
+	other := *u
+	other.dir = t.TempDir()
+	for _, f := range []string{"Pulumi.yaml", "Pulumi.dev.yaml"} {
+		raw, err := os.ReadFile(filepath.Join(u.dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(other.dir, f), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other.sh("pulumi config set maximumInstanceCount 200")
+	u.hold("azure-native:web:WebApp")
+	infra := make(chan error, 1)
+	go func() {
+		_, out, err := other.tryUp("dev")
+		if err != nil {
+			err = fmt.Errorf("%w\n%s", err, out)
+		}
+		infra <- err
+	}()
+	u.waitHeld()
+
+	record := t.TempDir() + "/release.json"
+	cmd, out := u.start(svc.release("--until 10", record))
+	u.waitFor(out, "another update holds the stack; waiting for it")
+	u.release()
+	if err := <-infra; err != nil {
+		t.Fatalf("the infra update: %v", err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("release: %v\n%s", err, out.String())
+	}
+	if w := u.weights(); w.Blue != 10 {
+		t.Errorf("pool: got %s, want blue 10", w)
+	}
+	if !strings.Contains(out.String(), "stopped at 10% as asked") {
+		t.Errorf("release output does not say it stopped at 10%%:\n%s", out.String())
 	}
 }
