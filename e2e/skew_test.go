@@ -23,18 +23,16 @@ func TestRollbackSurvivesVersionSkew(t *testing.T) {
 	t.Parallel()
 	u := deployed(t)
 	u.withARM()
-	newer := func(ctx *pulumi.Context) error {
-		if err := stack.Program(ctx); err != nil {
-			return err
+	// The newer slotless's program, run by a plain pulumi up, or by its own shift.
+	newerBy := func(by string) pulumi.RunFunc {
+		return func(ctx *pulumi.Context) error {
+			if err := stack.ProgramBy(stack.Mover{By: by})(ctx); err != nil {
+				return err
+			}
+			return newerParts(ctx)
 		}
-		if _, err := resources.NewResourceGroup(ctx, "newer-rg", &resources.ResourceGroupArgs{
-			ResourceGroupName: pulumi.String("slotless-dev-newer-rg"), Location: pulumi.String("westeurope"),
-		}); err != nil {
-			return err
-		}
-		ctx.Export("newerOutput", pulumi.String("only a newer slotless declares this"))
-		return nil
 	}
+	newer := newerBy(stack.ByPulumiUp)
 	u.sh("pulumi config set newerKey on && pulumi config set blueWeight 10")
 	s, err := engine.Open(context.Background(), engine.Options{Dir: u.dir, Stack: "dev", Env: u.env(), PulumiRoot: pulumiRoot, Program: newer})
 	if err != nil {
@@ -60,9 +58,17 @@ func TestRollbackSurvivesVersionSkew(t *testing.T) {
 		t.Error("the rollback deleted the resource only the newer program declares")
 	}
 
-	// A value a newer slotless allows and this one does not. (Back to 10 with slotless: the
-	// traffic guard refuses a plain up to the weight the rollback superseded.)
-	u.sh("slotless shift --stack dev --slot blue --to 10 --force")
+	// A value a newer slotless allows and this one does not, set as that slotless's shift
+	// would set traffic (a plain up back to the weight the rollback superseded is refused by
+	// the traffic guard).
+	u.sh("pulumi config set blueWeight 10")
+	shift, err := engine.Open(context.Background(), engine.Options{Dir: u.dir, Stack: "dev", Env: u.env(), PulumiRoot: pulumiRoot, Program: newerBy("slotless shift")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := shift.Up(context.Background(), testWriter{t}); err != nil {
+		t.Fatalf("the newer slotless's shift: %v", err)
+	}
 	u.sh("pulumi config set instanceMemoryMB 8192")
 	rb, err := u.trySh("slotless rollback --stack dev --slot blue")
 	t.Log(rb)
@@ -75,4 +81,15 @@ func TestRollbackSurvivesVersionSkew(t *testing.T) {
 	if !strings.Contains(rb, "does not validate with this slotless") {
 		t.Errorf("the rollback did not say the config does not validate")
 	}
+}
+
+// newerParts are what only a newer slotless declares: a resource and an output.
+func newerParts(ctx *pulumi.Context) error {
+	if _, err := resources.NewResourceGroup(ctx, "newer-rg", &resources.ResourceGroupArgs{
+		ResourceGroupName: pulumi.String("slotless-dev-newer-rg"), Location: pulumi.String("westeurope"),
+	}); err != nil {
+		return err
+	}
+	ctx.Export("newerOutput", pulumi.String("only a newer slotless declares this"))
+	return nil
 }
