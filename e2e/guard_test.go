@@ -145,7 +145,7 @@ func TestReleaseShiftDuringASlowInfraUp(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	other.sh("pulumi config set maximumInstanceCount 200")
+	other.sh("pulumi config set maximumInstanceCount 200 --stack dev")
 	u.hold("azure-native:web:WebApp")
 	infra := make(chan error, 1)
 	go func() {
