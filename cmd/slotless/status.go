@@ -59,18 +59,8 @@ func needPulumi() error {
 	return nil
 }
 
-// pulumiMessage is the one line of an Automation API error worth showing: the CLI's own
-// "error: ..." line when there is one, else the first line.
-func pulumiMessage(err error) string {
-	lines := strings.Split(err.Error(), "\n")
-	for _, l := range lines {
-		l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "stderr:"))
-		if strings.HasPrefix(l, "error:") {
-			return strings.TrimSpace(strings.TrimPrefix(l, "error:"))
-		}
-	}
-	return strings.TrimSpace(lines[0])
-}
+// pulumiMessage is the one line of an Automation API error worth showing.
+func pulumiMessage(err error) string { return engine.Message(err) }
 
 // Status is where a release stands, read from a deployed stack. Its JSON shape is what
 // `slotless status --json` prints.

@@ -212,6 +212,20 @@ func (s *Stack) Preview(ctx context.Context, out io.Writer, opts ...optpreview.O
 	return c.changes(err != nil), err
 }
 
+// Message is the one line of an Automation API error worth showing: the CLI's own "error: ..."
+// line when there is one (a locked stack, a backend that cannot be reached), else the first
+// line.
+func Message(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	for _, l := range lines {
+		l = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(l), "stderr:"))
+		if strings.HasPrefix(l, "error:") {
+			return strings.TrimSpace(strings.TrimPrefix(l, "error:"))
+		}
+	}
+	return strings.TrimSpace(lines[0])
+}
+
 // IsConcurrentUpdate reports whether an update failed because another update holds the stack
 // (`[409] Another update is currently in progress`).
 func IsConcurrentUpdate(err error) bool { return auto.IsConcurrentUpdateError(err) }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/slotless/slotless/internal/engine"
 	"github.com/slotless/slotless/internal/pool"
 	"github.com/slotless/slotless/stack"
 )
@@ -152,13 +153,6 @@ func weightsWith(slot stack.Slot, pct int) stack.Weights {
 	return stack.Weights{Green: pct, Blue: 100 - pct}
 }
 
-// oneLine is an error's first line.
-func oneLine(err error) string {
-	s := err.Error()
-	for i, c := range s {
-		if c == '\n' {
-			return s[:i]
-		}
-	}
-	return s
-}
+// oneLine is the line of an error worth showing: the Pulumi CLI's own "error:" line when the
+// error came from the engine, else its first line.
+func oneLine(err error) string { return engine.Message(err) }
