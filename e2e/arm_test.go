@@ -37,6 +37,7 @@ type armFacade struct {
 	// caFile holds the CA's certificate; azDir the scripted az CLI.
 	caFile, azDir string
 	ca            []byte
+	pool          *azurefake.CA
 }
 
 // withARM starts the ARM facade over the user's cloud: from then on every command the user
@@ -53,7 +54,7 @@ func (u *user) withARM() *armFacade {
 	}
 	u.t.Cleanup(srv.Close)
 	dir := u.t.TempDir()
-	a := &armFacade{url: srv.URL, caFile: filepath.Join(dir, "ca.pem"), azDir: filepath.Join(dir, "az"), ca: ca.PEM}
+	a := &armFacade{url: srv.URL, caFile: filepath.Join(dir, "ca.pem"), azDir: filepath.Join(dir, "az"), ca: ca.PEM, pool: ca}
 	if err := os.WriteFile(a.caFile, ca.PEM, 0o600); err != nil {
 		u.t.Fatal(err)
 	}
@@ -107,17 +108,11 @@ func (u *user) portalEdit(w stack.Weights) {
 	if err != nil {
 		u.t.Fatal(err)
 	}
-	schema, err := loadSchema()
-	if err != nil {
-		u.t.Fatal(err)
+	if u.arm == nil {
+		u.t.Fatal("portalEdit needs the ARM facade: call withARM first")
 	}
-	// The portal's own client: straight to the facade's handler, no network needed.
-	srv, ca, err := azurefake.StartARM(&azurefake.Fake{Schema: schema, Store: u.cloud, Subscription: u.sub}, armToken)
-	if err != nil {
-		u.t.Fatal(err)
-	}
-	defer srv.Close()
-	client, err := pool.NewClient(staticCredential(armToken), pool.Options{Endpoint: srv.URL, Transport: tlsClient(ca)})
+	// The portal's own client, to the same Resource Manager.
+	client, err := pool.NewClient(staticCredential(armToken), pool.Options{Endpoint: u.arm.url, Transport: tlsClient(u.arm.pool)})
 	if err != nil {
 		u.t.Fatal(err)
 	}

@@ -30,10 +30,10 @@ func (f *Fake) Invoke(token string, args resource.PropertyMap) (resource.Propert
 			out, err = getService(c, target, in)
 		case "azure-native:apimanagement:getBackend":
 			target = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ApiManagement/service/%s/backends/%s", f.Subscription, str(in, "resourceGroupName"), str(in, "serviceName"), str(in, "backendId"))
-			out, err = getBackend(c, target, in)
+			out, err = getChild(c, target, "Backend")
 		case "azure-native:apimanagement:getNamedValue":
 			target = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ApiManagement/service/%s/namedValues/%s", f.Subscription, str(in, "resourceGroupName"), str(in, "serviceName"), str(in, "namedValueId"))
-			out, err = getNamedValue(c, target)
+			out, err = getChild(c, target, "Named value")
 		case "azure-native:apimanagement:listNamedValue":
 			target = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ApiManagement/service/%s/namedValues/%s", f.Subscription, str(in, "resourceGroupName"), str(in, "serviceName"), str(in, "namedValueId"))
 			out, err = listNamedValue(c, target)
@@ -94,25 +94,13 @@ func listNamedValue(c *Cloud, id string) (map[string]any, error) {
 	return map[string]any{"value": v}, nil
 }
 
-// getBackend is ARM's GET of a backend: what APIM holds now, a portal edit or a direct ARM
-// write included, or ResourceNotFound.
-func getBackend(c *Cloud, id string, in map[string]any) (map[string]any, error) {
+// getChild is ARM's GET of an API Management child (a backend, a named value): what APIM holds
+// now, a portal edit or an ARM write included, with its id, or ResourceNotFound. A secret named
+// value's value is never in it: ARM does not return it on GET.
+func getChild(c *Cloud, id, what string) (map[string]any, error) {
 	r, ok := c.Get(id)
 	if !ok {
-		return nil, azErr(404, "ResourceNotFound", "Backend not found: %s in service %s.", str(in, "backendId"), str(in, "serviceName"))
-	}
-	out := map[string]any{"id": r.ID}
-	for k, v := range r.Properties {
-		out[k] = v
-	}
-	return out, nil
-}
-
-// getNamedValue is ARM's GET of a named value: its properties and tags, never a secret's value.
-func getNamedValue(c *Cloud, id string) (map[string]any, error) {
-	r, ok := c.Get(id)
-	if !ok {
-		return nil, azErr(404, "ResourceNotFound", "Named value not found: %s.", lastSegment(id))
+		return nil, azErr(404, "ResourceNotFound", "%s not found: %s.", what, lastSegment(id))
 	}
 	out := map[string]any{"id": r.ID}
 	for k, v := range r.Properties {
