@@ -55,7 +55,7 @@ $(PULUMI_CLI): e2e/cli/go.mod
 ## e2e: the engine suite: README flows through the real CLI and engine, against the azure-native
 ## stand-in in e2e/azurefake. Most scenarios wait (bakes, held updates), so more of them run at
 ## once than there are cores.
-E2E_PARALLEL ?= 6
+E2E_PARALLEL ?= 4
 e2e: engine
 	$(GO) test -count=1 -tags e2e -timeout 40m -parallel $(E2E_PARALLEL) ./e2e/
 

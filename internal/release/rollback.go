@@ -66,15 +66,18 @@ func RollbackSlot(ctx context.Context, open func(context.Context) (Stack, error)
 		}
 	}
 
+	phase := "the stack cannot be opened"
 	pulumiErr := func() error {
 		st, err := open(ctx)
 		if err != nil {
 			return fmt.Errorf("open the stack: %w", err)
 		}
+		phase = "the deployed stack cannot be read"
 		dep, err := st.Deployed(ctx)
 		if err != nil {
 			return err
 		}
+		phase = "the update failed"
 		if liveNow == nil || liveNow.Weights != dep.Weights {
 			if liveNow != nil {
 				fmt.Fprintf(out, "the live pool (%s) differs from Pulumi state (%s): changed outside Pulumi (the portal, a break-glass rollback)\n", liveNow.Weights, dep.Weights)
@@ -91,6 +94,7 @@ func RollbackSlot(ctx context.Context, open func(context.Context) (Stack, error)
 		if live == nil {
 			return nil
 		}
+		phase = "the update left traffic on the slot"
 		after, err := live.Read(ctx)
 		switch {
 		case err != nil:
@@ -111,7 +115,7 @@ func RollbackSlot(ctx context.Context, open func(context.Context) (Stack, error)
 	if live == nil {
 		return RollbackResult{}, fmt.Errorf("the rollback could not go through Pulumi (%w), and the live pool cannot be reached through ARM for a break-glass write", pulumiErr)
 	}
-	reason := oneLine(pulumiErr)
+	reason := phase + ": " + oneLine(pulumiErr)
 	fmt.Fprintf(out, "break-glass: the Pulumi update cannot go through (%s); writing the pool through ARM\n", reason)
 	before := liveNow
 	if before == nil {
