@@ -302,9 +302,11 @@ func TestConcurrentUpdate(t *testing.T) {
 	}()
 	u.waitHeld()
 
-	out, err := u.trySh("slotless shift --stack dev --slot blue --to 50 --force --allow-other-changes --wait 20s")
-	if err == nil || !strings.Contains(out, "run the shift again") || !strings.Contains(out, "did not let go within 20s") || !strings.Contains(out, "waiting for it") {
-		t.Errorf("shift during another update: got %v\n%s\nwant it to wait its 20 s, then fail and say to run it again", err, out)
+	// The other update is held until the test lets go, so the shift fails whatever its speed;
+	// 45 s leaves room for at least one try after its first (5 s apart) on a slow machine.
+	out, err := u.trySh("slotless shift --stack dev --slot blue --to 50 --force --allow-other-changes --wait 45s")
+	if err == nil || !strings.Contains(out, "run the shift again") || !strings.Contains(out, "did not let go within 45s") || !strings.Contains(out, "waiting for it") {
+		t.Errorf("shift during another update: got %v\n%s\nwant it to wait its 45 s, then fail and say to run it again", err, out)
 	}
 	if got := strings.TrimSpace(u.sh("pulumi config get blueWeight")); got != "10" {
 		t.Errorf("blueWeight after the refused shift: got %s, want 10", got)
