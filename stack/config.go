@@ -70,6 +70,39 @@ type ReleaseConfig struct {
 	WarmupRequests int
 	// WarmupLatencyMs is the bound every warm-up request of a round must answer within.
 	WarmupLatencyMs int
+	// MetricsLagSeconds is how long after a request Azure Monitor is taken to have ingested
+	// it: each analysis judges the window that ended this long ago.
+	MetricsLagSeconds int
+	// Probes are the requests a release sends through the gateway, pinned alternately to the
+	// canary and the stable slot, during each bake.
+	Probes []Probe
+	// ProbeThresholds say how much worse the canary's probes may do than the stable slot's.
+	ProbeThresholds ProbeThresholds
+}
+
+// Probe is one request of releaseProbes: sent through APIM to the API, pinned to a slot.
+type Probe struct {
+	// Method is the HTTP method, upper case.
+	Method string `json:"method"`
+	// Path is relative to the API's URL (stack output apiUrl), starting with '/'.
+	Path string `json:"path"`
+	// Headers are sent as given; the pinning headers, a subscription key and function keys are
+	// not allowed here.
+	Headers map[string]string `json:"headers,omitempty"`
+	// Body is sent as given.
+	Body string `json:"body,omitempty"`
+	// ExpectStatus is the status a healthy slot answers; anything else is a failed probe.
+	ExpectStatus int `json:"expectStatus,omitempty"`
+}
+
+// ProbeThresholds judge the canary's probes against the stable slot's.
+type ProbeThresholds struct {
+	// MaxFailureRateDelta is how far the canary's probe failure rate (0..1), over the last
+	// ProbeWindow probes of each slot, may exceed the stable slot's.
+	MaxFailureRateDelta float64
+	// MaxLatencyRatio is the largest allowed ratio of the canary's median probe latency to the
+	// stable slot's.
+	MaxLatencyRatio float64
 }
 
 // MetricsThresholds are the metrics gate's limits, with the meaning of its flags. Its window is
@@ -84,6 +117,9 @@ type MetricsThresholds struct {
 	MinRequests int
 	// InconclusiveFails makes too little traffic block, as the gate's --inconclusive fail.
 	InconclusiveFails bool
+	// FailClientErrors counts every 4xx as a failure; by default a failure is Success ==
+	// false, a 5xx or a 429.
+	FailClientErrors bool
 }
 
 // CircuitBreakerConfig is the rule put on each single backend, never on the pool.
@@ -176,7 +212,12 @@ var Keys = []Key{
 	{"metricsMaxFailureRateDelta", "0.02", "a number 0..1 (0.02 is 2 points)", "how far the canary's failure rate may exceed the stable slot's", false},
 	{"metricsMaxP95Ratio", "1.5", "a number above 0, at most 100", "largest allowed canary p95 / stable p95", false},
 	{"metricsMinRequests", "50", "integer 1..1000000", "fewest requests each slot needs in the window for a metrics verdict; fewer is inconclusive", false},
-	{"metricsInconclusive", "pass", "pass or fail", "what too little traffic means; with `fail`, the last analysis of each bake below 100% must be conclusive (at 100% the stable slot has no traffic to compare with, so it never blocks there)", false},
+	{"metricsInconclusive", "fail", "fail or pass", "what too little traffic means: with `fail` a step below 100% whose analyses never saw enough requests (its whole bake is queried once more at the end) fails the release, which rolls it back; `pass` accepts a canary nobody saw (at 100% the stable slot has no traffic to compare with, so it never blocks there)", false},
+	{"metricsLagSeconds", "180", "integer 0..1800", "Azure Monitor's ingestion lag: each analysis judges the window that ended this long ago, so every request is judged once it has arrived, and a step passes only after its last window is judged (Azure documents a typical latency of 20 s to 3 min)", false},
+	{"metricsFailureStatus", "5xx", "5xx or 4xx", "what the metrics gate counts as a failed request besides `Success == false`: `5xx` is any 5xx and 429, `4xx` any status from 400 (the Functions host records a function's error status as a success)", false},
+	{"releaseProbes", "[] (no probes)", "a JSON list of at most 20 objects {method, path, headers, body, expectStatus}; path starts with '/', expectStatus 100..599 (default 200); no pinning, subscription or function-key headers", "requests a release sends through APIM every 2 s during each bake, pinned alternately to the canary and the stable slot, and judges in real time", false},
+	{"probeMaxFailureRateDelta", "0.3", "a number 0..1", "how far the canary's probe failure rate over its last 10 probes may exceed the stable slot's", false},
+	{"probeMaxLatencyRatio", "3", "a number from 1 to 100", "largest allowed canary / stable median probe latency (latencies under 100 ms never fail)", false},
 	{"warmupRequests", "10", "integer 1..100", "concurrent requests, pinned to the release slot's health endpoint, that warm it before each shift", false},
 	{"warmupLatencyMs", "1000", "integer 10..60000", "the warm-up ends once every request of a round answers within this many milliseconds", false},
 	{"alwaysReadyInstances", "0", "integer 0..1000, at most maximumInstanceCount", "Flex always-ready instances: the live slot's app gets them and the idle slot's 0, both during a release; when above 0 the first step of a release also changes the release slot's app and the last step the old slot's app, not only the pool", false},
@@ -538,9 +579,75 @@ func (p *parser) release() ReleaseConfig {
 		MaxFailureRateDelta: p.decimal("metricsMaxFailureRateDelta", 0.02, 0, 1, true, "a number 0..1 such as 0.02 (2 points)"),
 		MaxP95Ratio:         p.decimal("metricsMaxP95Ratio", 1.5, 0, 100, false, "a number above 0, at most 100, such as 1.5"),
 		MinRequests:         p.intIn("metricsMinRequests", 50, 1, 1000000),
-		InconclusiveFails:   p.oneOf("metricsInconclusive", "pass", []string{"pass", "fail"}) == "fail",
+		InconclusiveFails:   p.oneOf("metricsInconclusive", "fail", []string{"fail", "pass"}) == "fail",
+		FailClientErrors:    p.oneOf("metricsFailureStatus", "5xx", []string{"5xx", "4xx"}) == "4xx",
+	}
+	r.MetricsLagSeconds = p.intIn("metricsLagSeconds", 180, 0, 1800)
+	r.Probes = p.probes("releaseProbes")
+	r.ProbeThresholds = ProbeThresholds{
+		MaxFailureRateDelta: p.decimal("probeMaxFailureRateDelta", 0.3, 0, 1, true, "a number 0..1 such as 0.3 (30 points)"),
+		MaxLatencyRatio:     p.decimal("probeMaxLatencyRatio", 3, 1, 100, true, "a number from 1 to 100 such as 3"),
 	}
 	return r
+}
+
+// maxProbes bounds releaseProbes: every probe is sent to both slots every 2 s.
+const maxProbes = 20
+
+// probeMethods are the methods a probe may use.
+var probeMethods = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// forbiddenProbeHeaders are set by the release itself (pinning, the subscription key it reads
+// from the environment) or must never travel through the gateway (a function key).
+var forbiddenProbeHeaders = []string{"x-slotless-slot", "x-slotless-token", "ocp-apim-subscription-key", "x-functions-key"}
+
+// probes reads releaseProbes, a JSON list of probe objects as Pulumi passes structured config.
+func (p *parser) probes(key string) []Probe {
+	raw, ok := p.src(key)
+	if !ok || strings.TrimSpace(raw) == "" {
+		return nil
+	}
+	const allowed = `a JSON list of objects such as [{"method": "GET", "path": "/orders", "expectStatus": 200}]`
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var list []Probe
+	if err := dec.Decode(&list); err != nil {
+		p.failf("%s: %v; want %s with the fields method, path, headers, body, expectStatus", key, err, allowed)
+		return nil
+	}
+	if len(list) > maxProbes {
+		p.failf("%s: %d probes, want at most %d", key, len(list), maxProbes)
+		return nil
+	}
+	for i := range list {
+		pr := &list[i]
+		where := fmt.Sprintf("%s[%d]", key, i)
+		pr.Method = strings.ToUpper(strings.TrimSpace(pr.Method))
+		if pr.Method == "" {
+			pr.Method = "GET"
+		}
+		if !slices.Contains(probeMethods, pr.Method) {
+			p.failf("%s: method %q is not valid, want one of %s", where, pr.Method, strings.Join(probeMethods, ", "))
+		}
+		u, err := url.Parse(pr.Path)
+		if err != nil || !strings.HasPrefix(pr.Path, "/") || strings.HasPrefix(pr.Path, "//") || u.Host != "" || strings.Contains(pr.Path, "..") {
+			p.failf("%s: path %q is not valid, want a path under the API such as /orders, starting with '/'", where, pr.Path)
+		} else if u.Query().Has("code") {
+			p.failf("%s: path %q carries a function key (code=); probes go through APIM, which adds what the app needs", where, pr.Path)
+		}
+		for h := range pr.Headers {
+			if slices.Contains(forbiddenProbeHeaders, strings.ToLower(h)) {
+				p.failf("%s: header %s is not allowed: the release sets the pinning and subscription headers itself, and a function key never goes through the gateway", where, h)
+			}
+		}
+		if pr.ExpectStatus == 0 {
+			pr.ExpectStatus = 200
+		}
+		if pr.ExpectStatus < 100 || pr.ExpectStatus > 599 {
+			p.failf("%s: expectStatus %d is out of range 100..599", where, pr.ExpectStatus)
+		}
+	}
+	return list
 }
 
 // steps reads a JSON list of traffic steps, as Pulumi passes a list-typed config value.

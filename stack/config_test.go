@@ -242,7 +242,8 @@ func TestPinTokenDocumented(t *testing.T) {
 func TestParseReleasePlan(t *testing.T) {
 	defaults := ReleaseConfig{
 		Steps: []int{10, 50, 100}, BakeMinutes: 10, AnalysisIntervalSeconds: 60, WarmupRequests: 10, WarmupLatencyMs: 1000,
-		Metrics: MetricsThresholds{MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5, MinRequests: 50},
+		Metrics:           MetricsThresholds{MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5, MinRequests: 50, InconclusiveFails: true},
+		MetricsLagSeconds: 180, ProbeThresholds: ProbeThresholds{MaxFailureRateDelta: 0.3, MaxLatencyRatio: 3},
 	}
 	tests := []struct {
 		name        string
@@ -262,6 +263,14 @@ func TestParseReleasePlan(t *testing.T) {
 		{"interval equal to the bake", map[string]string{"bakeMinutes": "1", "analysisIntervalSeconds": "60"}, func(r *ReleaseConfig) { r.BakeMinutes = 1 }, 0},
 		{"thresholds", map[string]string{"metricsMaxFailureRateDelta": "0.005", "metricsMaxP95Ratio": "2", "metricsMinRequests": "200", "metricsInconclusive": "fail"}, func(r *ReleaseConfig) {
 			r.Metrics = MetricsThresholds{MaxFailureRateDelta: 0.005, MaxP95Ratio: 2, MinRequests: 200, InconclusiveFails: true}
+		}, 0},
+		{"telemetry as Azure writes it", map[string]string{"metricsLagSeconds": "0", "metricsFailureStatus": "4xx", "metricsInconclusive": "pass"}, func(r *ReleaseConfig) {
+			r.MetricsLagSeconds, r.Metrics.FailClientErrors, r.Metrics.InconclusiveFails = 0, true, false
+		}, 0},
+		{"probes as Pulumi passes a YAML list", map[string]string{"releaseProbes": `[{"path":"/orders"},{"method":"post","path":"/orders?dry=1","headers":{"Content-Type":"application/json"},"body":"{}","expectStatus":201}]`,
+			"probeMaxFailureRateDelta": "0.5", "probeMaxLatencyRatio": "2"}, func(r *ReleaseConfig) {
+			r.Probes = []Probe{{Method: "GET", Path: "/orders", ExpectStatus: 200}, {Method: "POST", Path: "/orders?dry=1", Headers: map[string]string{"Content-Type": "application/json"}, Body: "{}", ExpectStatus: 201}}
+			r.ProbeThresholds = ProbeThresholds{MaxFailureRateDelta: 0.5, MaxLatencyRatio: 2}
 		}, 0},
 		{"zero failure delta allows no extra failures", map[string]string{"metricsMaxFailureRateDelta": "0"}, func(r *ReleaseConfig) { r.Metrics.MaxFailureRateDelta = 0 }, 0},
 		{"warm-up", map[string]string{"warmupRequests": "100", "warmupLatencyMs": "250"}, func(r *ReleaseConfig) { r.WarmupRequests, r.WarmupLatencyMs = 100, 250 }, 0},
@@ -315,7 +324,18 @@ func TestParseRejectsReleasePlan(t *testing.T) {
 		{"ratio zero point zero", map[string]string{"metricsMaxP95Ratio": "0.0"}, `metricsMaxP95Ratio: "0.0" is not valid`},
 		{"ratio huge", map[string]string{"metricsMaxP95Ratio": "1000"}, `metricsMaxP95Ratio: "1000" is not valid`},
 		{"min requests zero", map[string]string{"metricsMinRequests": "0"}, "metricsMinRequests: 0 is out of range 1..1000000"},
-		{"inconclusive word", map[string]string{"metricsInconclusive": "block"}, `metricsInconclusive: "block" is not valid, want one of pass, fail`},
+		{"inconclusive word", map[string]string{"metricsInconclusive": "block"}, `metricsInconclusive: "block" is not valid, want one of fail, pass`},
+		{"lag too long", map[string]string{"metricsLagSeconds": "3600"}, "metricsLagSeconds: 3600 is out of range 0..1800"},
+		{"failure status word", map[string]string{"metricsFailureStatus": "500"}, `metricsFailureStatus: "500" is not valid, want one of 5xx, 4xx`},
+		{"probes not a list", map[string]string{"releaseProbes": `{"path":"/orders"}`}, "releaseProbes: json: cannot unmarshal object"},
+		{"probe field unknown", map[string]string{"releaseProbes": `[{"url":"/orders"}]`}, `releaseProbes: json: unknown field "url"`},
+		{"probe method", map[string]string{"releaseProbes": `[{"method":"FETCH","path":"/orders"}]`}, `releaseProbes[0]: method "FETCH" is not valid, want one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS`},
+		{"probe absolute URL", map[string]string{"releaseProbes": `[{"path":"https://evil.example/orders"}]`}, `releaseProbes[0]: path "https://evil.example/orders" is not valid, want a path under the API`},
+		{"probe function key in the query", map[string]string{"releaseProbes": `[{"path":"/orders?code=abc"}]`}, `releaseProbes[0]: path "/orders?code=abc" carries a function key`},
+		{"probe function key header", map[string]string{"releaseProbes": `[{"path":"/orders","headers":{"x-functions-key":"abc"}}]`}, "releaseProbes[0]: header x-functions-key is not allowed"},
+		{"probe pinning header", map[string]string{"releaseProbes": `[{"path":"/orders","headers":{"X-Slotless-Slot":"blue"}}]`}, "releaseProbes[0]: header X-Slotless-Slot is not allowed"},
+		{"probe status", map[string]string{"releaseProbes": `[{"path":"/orders","expectStatus":700}]`}, "releaseProbes[0]: expectStatus 700 is out of range 100..599"},
+		{"probe latency ratio below 1", map[string]string{"probeMaxLatencyRatio": "0.5"}, `probeMaxLatencyRatio: "0.5" is not valid, want a number from 1 to 100`},
 		{"warm-up zero", map[string]string{"warmupRequests": "0"}, "warmupRequests: 0 is out of range 1..100"},
 		{"warm-up latency", map[string]string{"warmupLatencyMs": "5"}, "warmupLatencyMs: 5 is out of range 10..60000"},
 		{"always ready negative", map[string]string{"alwaysReadyInstances": "-1"}, "alwaysReadyInstances: -1 is out of range 0..1000"},

@@ -229,10 +229,10 @@ func gateResult(name string, err error) error {
 
 // metricsOptions are the flags of gate metrics.
 type metricsOptions struct {
-	slot, canaryApp, stableApp, workspace, inconclusive string
-	window                                              time.Duration
-	minRequests                                         int
-	maxDelta, maxRatio                                  float64
+	slot, canaryApp, stableApp, workspace, inconclusive, failureStatus string
+	window, lag                                                        time.Duration
+	minRequests                                                        int
+	maxDelta, maxRatio                                                 float64
 }
 
 func newGateMetricsCmd() *cobra.Command {
@@ -241,10 +241,11 @@ func newGateMetricsCmd() *cobra.Command {
 		Use:   "metrics",
 		Short: "Compare the canary slot's requests with the stable slot's in Application Insights",
 		Long: `Metrics reads request count, failure rate and p95 duration of both slots' apps over
---window from the Log Analytics workspace Application Insights writes to (query API,
+--window, ending --lag ago so Azure Monitor has ingested it, from the Log Analytics workspace Application Insights writes to (query API,
 Azure credentials as release picks them: the Azure Pipelines service connection or the
 GitHub job's OIDC token, else az login, environment or a managed identity), and fails
-when the canary's failure rate exceeds the stable slot's by more than
+when the canary's failure rate (Success == false, or a 5xx or 429 status: the Functions
+host records an error status as a success unless the function threw) exceeds the stable slot's by more than
 --max-failure-rate-delta, or its p95 exceeds --max-p95-ratio times the stable p95. Fewer
 than --min-requests on either side is inconclusive, which blocks only with
 --inconclusive fail.`,
@@ -278,7 +279,9 @@ than --min-requests on either side is inconclusive, which blocks only with
 	f.StringVar(&o.canaryApp, "canary-app", "", "the canary slot's function app name, stack output <slot>AppName (required)")
 	f.StringVar(&o.stableApp, "stable-app", "", "the stable slot's function app name (required)")
 	f.StringVar(&o.workspace, "workspace-id", "", "Log Analytics workspace ID (GUID), stack output logAnalyticsWorkspaceId (required)")
-	f.DurationVar(&o.window, "window", gate.DefaultWindow, "how far back to look")
+	f.DurationVar(&o.window, "window", gate.DefaultWindow, "how long a stretch of requests to judge")
+	f.DurationVar(&o.lag, "lag", gate.DefaultLag, "Azure Monitor's ingestion lag: the window ends this long ago, so it holds every request it names")
+	f.StringVar(&o.failureStatus, "failure-status", "5xx", "which statuses count as failures besides Success == false: 5xx (5xx and 429) or 4xx (every status from 400)")
 	f.IntVar(&o.minRequests, "min-requests", gate.DefaultMinRequests, "fewest requests per app for a verdict")
 	f.Float64Var(&o.maxDelta, "max-failure-rate-delta", gate.DefaultMaxFailureRateDelta, "how far the canary's failure rate (0..1) may exceed the stable slot's")
 	f.Float64Var(&o.maxRatio, "max-p95-ratio", gate.DefaultMaxP95Ratio, "largest allowed canary p95 / stable p95")
@@ -311,6 +314,12 @@ func (o metricsOptions) config() (gate.MetricsConfig, stack.Slot, error) {
 	if !(o.maxRatio > 0) {
 		problems = append(problems, fmt.Sprintf("--max-p95-ratio: %g, want a positive number", o.maxRatio))
 	}
+	if o.lag < 0 {
+		problems = append(problems, fmt.Sprintf("--lag: %s, want 0 or more", o.lag))
+	}
+	if o.failureStatus != "5xx" && o.failureStatus != "4xx" {
+		problems = append(problems, fmt.Sprintf("--failure-status: %q, want 5xx or 4xx", o.failureStatus))
+	}
 	if o.inconclusive != "pass" && o.inconclusive != "fail" {
 		problems = append(problems, fmt.Sprintf("--inconclusive: %q, want pass or fail", o.inconclusive))
 	}
@@ -319,7 +328,7 @@ func (o metricsOptions) config() (gate.MetricsConfig, stack.Slot, error) {
 	}
 	return gate.MetricsConfig{
 		WorkspaceID: o.workspace, CanaryApp: o.canaryApp, StableApp: o.stableApp,
-		Window: o.window, MinRequests: o.minRequests, MaxFailureRateDelta: o.maxDelta, MaxP95Ratio: o.maxRatio,
+		Window: o.window, Lag: o.lag, FailClientErrors: o.failureStatus == "4xx", MinRequests: o.minRequests, MaxFailureRateDelta: o.maxDelta, MaxP95Ratio: o.maxRatio,
 		InconclusiveBlocks: o.inconclusive == "fail",
 	}, slot, nil
 }

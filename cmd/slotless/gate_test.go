@@ -142,12 +142,13 @@ func TestGateMetricsFlags(t *testing.T) {
 		wantErr string
 		want    gate.MetricsConfig
 	}{
-		{name: "defaults", args: base, want: gate.MetricsConfig{WorkspaceID: "ws", CanaryApp: "app-blue", StableApp: "app-green", Window: 10 * time.Minute, MinRequests: 50, MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5}},
-		{name: "all set", args: append(base, "--window", "30m", "--min-requests", "5", "--max-failure-rate-delta", "0", "--max-p95-ratio", "2", "--inconclusive", "fail"),
-			want: gate.MetricsConfig{WorkspaceID: "ws", CanaryApp: "app-blue", StableApp: "app-green", Window: 30 * time.Minute, MinRequests: 5, MaxFailureRateDelta: 0, MaxP95Ratio: 2, InconclusiveBlocks: true}},
+		{name: "defaults", args: base, want: gate.MetricsConfig{WorkspaceID: "ws", CanaryApp: "app-blue", StableApp: "app-green", Window: 10 * time.Minute, Lag: 3 * time.Minute, MinRequests: 50, MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5}},
+		{name: "all set", args: append(base, "--window", "30m", "--min-requests", "5", "--max-failure-rate-delta", "0", "--max-p95-ratio", "2", "--inconclusive", "fail", "--lag", "90s", "--failure-status", "4xx"),
+			want: gate.MetricsConfig{WorkspaceID: "ws", CanaryApp: "app-blue", StableApp: "app-green", Window: 30 * time.Minute, Lag: 90 * time.Second, FailClientErrors: true, MinRequests: 5, MaxFailureRateDelta: 0, MaxP95Ratio: 2, InconclusiveBlocks: true}},
 		{name: "bad slot", args: []string{"--slot", "red"}, wantErr: `--slot: "red" is not a slot, want green or blue`},
 		{name: "missing names", args: []string{"--slot", "blue"}, wantErr: "--canary-app: required; --stable-app: required; --workspace-id: required"},
 		{name: "bad inconclusive", args: append(base, "--inconclusive", "maybe"), wantErr: `--inconclusive: "maybe", want pass or fail`},
+		{name: "bad failure status", args: append(base, "--failure-status", "500"), wantErr: `--failure-status: "500", want 5xx or 4xx`},
 		{name: "delta as a percentage", args: append(base, "--max-failure-rate-delta", "2"), wantErr: "--max-failure-rate-delta: 2, want 0 to 1"},
 		{name: "zero ratio", args: append(base, "--max-p95-ratio", "0"), wantErr: "--max-p95-ratio: 0"},
 		{name: "zero min requests", args: append(base, "--min-requests", "0"), wantErr: "--min-requests: 0, want at least 1"},

@@ -262,7 +262,12 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 		_, err := warmer.Warmup(ctx, slot, p.WarmupRequests, p.WarmupLatency)
 		return err
 	}
-	return rollout.New(nil, traffic, health, metrics, warmer, progress), nil
+	ctrl := rollout.New(nil, traffic, health, metrics, warmer, progress)
+	if len(p.Probes) > 0 {
+		ctrl.WithProber(rollout.HTTPProber{APIURL: apiURL, Headers: headers, PinToken: token, Probes: p.Probes})
+		fmt.Fprintf(progress, "probes: %d releaseProbes through %s, pinned to each slot every %s during each bake\n", len(p.Probes), apiURL, rollout.HealthWatchEvery)
+	}
+	return ctrl, nil
 }
 
 // preflightLivePool reads the live pool once through ARM. When it answers, the release reads
@@ -297,7 +302,8 @@ const livePoolTimeout = 30 * time.Second
 func preflightMetrics(ctx context.Context, m rollout.GateMetrics, credName string, progress io.Writer) error {
 	qctx, cancel := context.WithTimeout(ctx, metricsQueryTimeout)
 	defer cancel()
-	_, err := m.Metrics(qctx, stack.Blue, stack.Green, time.Minute)
+	end := time.Now().Add(-time.Minute)
+	_, err := m.Metrics(qctx, stack.Blue, stack.Green, end.Add(-time.Minute), end)
 	var ge *gate.GateError
 	if err != nil && !errors.As(err, &ge) {
 		return fmt.Errorf("release: the metrics gate cannot query Log Analytics (workspace %s, credential: %s), so every analysis would fail; nothing was moved: %w", m.WorkspaceID, credName, err)

@@ -22,6 +22,10 @@ const (
 	DefaultMinRequests         = 50
 	DefaultMaxFailureRateDelta = 0.02
 	DefaultMaxP95Ratio         = 1.5
+	// DefaultLag is how long the gate waits for Azure Monitor to finish ingesting a window:
+	// "Log data ingestion time in Azure Monitor" documents a typical latency of 20 seconds to
+	// 3 minutes, so a window is judged once the last of its 3 minutes have passed.
+	DefaultLag = 3 * time.Minute
 )
 
 // rateEpsilon absorbs float rounding, so a delta exactly at the threshold
@@ -46,8 +50,18 @@ type MetricsConfig struct {
 	// CanaryApp and StableApp are the function app names, which Application
 	// Insights records as AppRoleName.
 	CanaryApp, StableApp string
-	// Window is how far back to look.
+	// Window is how long a stretch of requests is judged.
 	Window time.Duration
+	// End is where the window ends (exclusive); zero means now minus Lag, the newest window
+	// Azure Monitor has finished ingesting. A caller that walks contiguous windows sets it, so
+	// every request is judged exactly once.
+	End time.Time
+	// Lag is how long after a request Azure Monitor is taken to have ingested it; used only
+	// when End is zero.
+	Lag time.Duration
+	// FailClientErrors counts every 4xx as a failure too; by default a failure is a request
+	// with Success == false, a 5xx ResultCode or a 429.
+	FailClientErrors bool
 	// MinRequests is the fewest requests either app needs in the window for
 	// a comparison to mean anything.
 	MinRequests int
@@ -106,10 +120,14 @@ func Metrics(ctx context.Context, client LogsQuerier, cfg MetricsConfig, progres
 	if progress == nil {
 		progress = io.Discard
 	}
-	end := time.Now().UTC().Truncate(time.Second)
+	end := cfg.End.UTC()
+	if cfg.End.IsZero() {
+		end = time.Now().UTC().Add(-cfg.Lag).Truncate(time.Second)
+	}
+	start := end.Add(-cfg.Window)
 	res := MetricsResult{
-		Query:    BuildQuery(cfg.CanaryApp, cfg.StableApp, cfg.Window),
-		Timespan: azquery.NewTimeInterval(end.Add(-cfg.Window), end),
+		Query:    BuildQuery(cfg.CanaryApp, cfg.StableApp, start, end, cfg.FailClientErrors),
+		Timespan: azquery.NewTimeInterval(start, end),
 	}
 	fmt.Fprintf(progress, "metrics gate: AppRequests in workspace %s over %s (%s)\n", cfg.WorkspaceID, cfg.Window, res.Timespan)
 
@@ -141,21 +159,34 @@ func Metrics(ctx context.Context, client LogsQuerier, cfg MetricsConfig, progres
 // function's name (learn.microsoft.com/azure/azure-functions/analyze-telemetry-data).
 const HealthOperation = "health"
 
-// BuildQuery returns the KQL the metrics gate runs. The time filter repeats
-// the request's timespan so the query means the same when pasted into the
-// portal. App names are validated by the caller, since they are spliced in.
-// The gates' own health probes are left out: a release checks the canary's
-// health every few seconds, and those quick, healthy answers would dilute
-// the users' failures and latency on a canary with little traffic.
-func BuildQuery(canaryApp, stableApp string, window time.Duration) string {
-	secs := int64(math.Ceil(window.Seconds()))
+// BuildQuery returns the KQL the metrics gate runs over the requests generated in [start, end).
+// The time filter repeats the request's timespan so the query means the same when pasted into
+// the portal; it is absolute, not ago(), so a window judged after Azure Monitor's ingestion lag
+// covers exactly the requests it names, and windows that follow one another never overlap.
+// App names are validated by the caller, since they are spliced in.
+//
+// A failure is Success == false, or a 5xx or 429 ResultCode (with failClientErrors, any status
+// from 400): the Functions host records an HTTP invocation whose function returned an error
+// status as Success == true unless it threw (Azure/azure-functions-host#6511), so Success alone
+// passes a canary that answers 500.
+//
+// The gates' own health probes are left out: a release checks the canary's health every few
+// seconds, and those quick, healthy answers would dilute the users' failures and latency on a
+// canary with little traffic.
+func BuildQuery(canaryApp, stableApp string, start, end time.Time, failClientErrors bool) string {
+	failed := "Success == false or Status >= 500 or Status == 429"
+	if failClientErrors {
+		failed = "Success == false or Status >= 400"
+	}
 	return fmt.Sprintf(`AppRequests
-| where TimeGenerated > ago(%ds)
+| where TimeGenerated >= datetime(%s) and TimeGenerated < datetime(%s)
 | where AppRoleName in~ (%q, %q)
 | where OperationName != %q
-| summarize Requests = count(), Failed = countif(Success == false), P95DurationMs = percentile(DurationMs, 95) by AppRoleName
+| extend Status = toint(ResultCode)
+| summarize Requests = count(), Failed = countif(%s), P95DurationMs = percentile(DurationMs, 95) by AppRoleName
 | extend FailureRate = todouble(Failed) / todouble(Requests)
-| project AppRoleName, Requests, Failed, FailureRate, P95DurationMs`, secs, canaryApp, stableApp, HealthOperation)
+| project AppRoleName, Requests, Failed, FailureRate, P95DurationMs`,
+		start.UTC().Format(time.RFC3339Nano), end.UTC().Format(time.RFC3339Nano), canaryApp, stableApp, HealthOperation, failed)
 }
 
 // validate rejects configs that cannot give a meaningful comparison, and app
@@ -175,6 +206,9 @@ func (cfg MetricsConfig) validate() error {
 	}
 	if cfg.Window <= 0 {
 		errs = append(errs, fmt.Errorf("window: %s, want a positive duration", cfg.Window))
+	}
+	if cfg.Lag < 0 {
+		errs = append(errs, fmt.Errorf("lag: %s, want 0 or more", cfg.Lag))
 	}
 	if cfg.MinRequests < 1 {
 		errs = append(errs, fmt.Errorf("min requests: %d, want at least 1", cfg.MinRequests))
@@ -278,7 +312,7 @@ func judgeMetrics(cfg MetricsConfig, res *MetricsResult) *GateError {
 	if len(thin) > 0 {
 		res.Verdict, res.Reasons = VerdictInconclusive, thin
 		if cfg.InconclusiveBlocks {
-			return &GateError{Reason: ReasonInconclusive, Detail: strings.Join(thin, "; ") + " in the last " + cfg.Window.String()}
+			return &GateError{Reason: ReasonInconclusive, Detail: strings.Join(thin, "; ") + " in " + cfg.Window.String()}
 		}
 		return nil
 	}

@@ -178,7 +178,7 @@ func TestMetrics(t *testing.T) {
 			if got.query != res.Query {
 				t.Errorf("query sent: got %q, want %q", got.query, res.Query)
 			}
-			for _, w := range []string{"AppRequests", `in~ ("func-slotless-blue", "func-slotless-green")`, "countif(Success == false)", "percentile(DurationMs, 95)", "by AppRoleName", "ago(600s)"} {
+			for _, w := range []string{"AppRequests", `in~ ("func-slotless-blue", "func-slotless-green")`, "countif(Success == false or Status >= 500 or Status == 429)", "percentile(DurationMs, 95)", "by AppRoleName", "TimeGenerated >= datetime("} {
 				if !strings.Contains(got.query, w) {
 					t.Errorf("query sent: got %q, want %q in it", got.query, w)
 				}
@@ -259,7 +259,7 @@ func TestMetricsConfigErrors(t *testing.T) {
 // probes, and that function is the app's: a renamed function would bring the probes back into
 // the canary's figures.
 func TestQueryLeavesOutHealthProbes(t *testing.T) {
-	q := BuildQuery("app-blue", "app-green", time.Minute)
+	q := BuildQuery("app-blue", "app-green", time.Now().Add(-time.Minute), time.Now(), false)
 	if want := fmt.Sprintf("| where OperationName != %q", HealthOperation); !strings.Contains(q, want) {
 		t.Errorf("query:\n%s\nwant a line %q", q, want)
 	}
@@ -278,5 +278,31 @@ func TestQueryLeavesOutHealthProbes(t *testing.T) {
 	}
 	if len(fn.Bindings) == 0 || fn.Bindings[0].Type != "httpTrigger" || fn.Bindings[0].Route != "health" {
 		t.Errorf("functionapp/%s/function.json: got bindings %+v, want the httpTrigger of route health", HealthOperation, fn.Bindings)
+	}
+}
+
+// TestQueryCountsFailuresByStatus: a failure is Success == false or an error status, because the
+// Functions host records a function's 500 as a success (Azure/azure-functions-host#6511); a
+// 4xx other than 429 is the caller's error unless failClientErrors says otherwise. The window is
+// absolute, so contiguous windows never judge a request twice.
+func TestQueryCountsFailuresByStatus(t *testing.T) {
+	start := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
+	end := start.Add(time.Minute)
+	for _, tt := range []struct {
+		clientErrors bool
+		want         string
+	}{
+		{false, "Failed = countif(Success == false or Status >= 500 or Status == 429)"},
+		{true, "Failed = countif(Success == false or Status >= 400)"},
+	} {
+		q := BuildQuery("app-blue", "app-green", start, end, tt.clientErrors)
+		for _, want := range []string{tt.want, "| extend Status = toint(ResultCode)", "| where TimeGenerated >= datetime(2026-12-04T03:00:00Z) and TimeGenerated < datetime(2026-12-04T03:01:00Z)"} {
+			if !strings.Contains(q, want) {
+				t.Errorf("query (failClientErrors %v):\n%s\nwant %q", tt.clientErrors, q, want)
+			}
+		}
+		if strings.Contains(q, "ago(") {
+			t.Errorf("query:\n%s\nwant an absolute window, not ago()", q)
+		}
 	}
 }

@@ -99,11 +99,13 @@ type GateMetrics struct {
 	Progress io.Writer
 }
 
-// Metrics runs the gate over window. Too little traffic never blocks here, whatever the
-// thresholds say: the controller decides, since that depends on the step.
-func (g GateMetrics) Metrics(ctx context.Context, canary, stable stack.Slot, window time.Duration) (gate.MetricsResult, error) {
+// Metrics runs the gate over the requests generated in [start, end). Too little traffic never
+// blocks here, whatever the thresholds say: the controller decides, since that depends on the
+// step.
+func (g GateMetrics) Metrics(ctx context.Context, canary, stable stack.Slot, start, end time.Time) (gate.MetricsResult, error) {
 	cfg := gate.MetricsConfig{
-		WorkspaceID: g.WorkspaceID, CanaryApp: g.Apps[canary], StableApp: g.Apps[stable], Window: window,
+		WorkspaceID: g.WorkspaceID, CanaryApp: g.Apps[canary], StableApp: g.Apps[stable],
+		Window: max(end.Sub(start), time.Second), End: end, FailClientErrors: g.Thresholds.FailClientErrors,
 		MinRequests: g.Thresholds.MinRequests, MaxFailureRateDelta: g.Thresholds.MaxFailureRateDelta, MaxP95Ratio: g.Thresholds.MaxP95Ratio,
 	}
 	progress := g.Progress

@@ -27,6 +27,12 @@ type Plan struct {
 	// AlwaysReady is the stack's alwaysReadyInstances; it decides whether a shift changes the
 	// apps as well as the pool.
 	AlwaysReady int
+	// Lag is Azure Monitor's ingestion lag (metricsLagSeconds): an analysis judges the window
+	// that ended Lag ago, so each analysis of a bake comes Lag after its window closes.
+	Lag time.Duration
+	// Probes are releaseProbes; ProbeThresholds judge them.
+	Probes          []stack.Probe
+	ProbeThresholds stack.ProbeThresholds
 }
 
 // Thresholds are the metrics gate's limits, with the meaning of its flags.
@@ -34,8 +40,10 @@ type Thresholds struct {
 	MaxFailureRateDelta float64
 	MaxP95Ratio         float64
 	MinRequests         int
-	// InconclusiveFails makes too little traffic at the end of a bake block the step.
+	// InconclusiveFails makes a step whose analyses never saw enough traffic fail.
 	InconclusiveFails bool
+	// FailClientErrors counts every 4xx as a failed request (metricsFailureStatus 4xx).
+	FailClientErrors bool
 }
 
 // NewPlan builds the plan from a validated stack config. It refuses a plan with a step larger
@@ -56,10 +64,14 @@ func NewPlan(c *stack.Config) (Plan, error) {
 			MaxP95Ratio:         r.Metrics.MaxP95Ratio,
 			MinRequests:         r.Metrics.MinRequests,
 			InconclusiveFails:   r.Metrics.InconclusiveFails,
+			FailClientErrors:    r.Metrics.FailClientErrors,
 		},
-		WarmupRequests: r.WarmupRequests,
-		WarmupLatency:  time.Duration(r.WarmupLatencyMs) * time.Millisecond,
-		AlwaysReady:    c.AlwaysReadyInstances,
+		Lag:             time.Duration(r.MetricsLagSeconds) * time.Second,
+		Probes:          slices.Clone(r.Probes),
+		ProbeThresholds: r.ProbeThresholds,
+		WarmupRequests:  r.WarmupRequests,
+		WarmupLatency:   time.Duration(r.WarmupLatencyMs) * time.Millisecond,
+		AlwaysReady:     c.AlwaysReadyInstances,
 	}, nil
 }
 
@@ -86,6 +98,9 @@ func (p Plan) validate() error {
 	}
 	if p.WarmupRequests < 1 || p.WarmupLatency <= 0 {
 		errs = append(errs, fmt.Errorf("warm-up of %d requests within %s: want at least 1 request and a positive bound", p.WarmupRequests, p.WarmupLatency))
+	}
+	if p.Lag < 0 {
+		errs = append(errs, fmt.Errorf("metrics lag %s: want 0 or more", p.Lag))
 	}
 	if p.MaxStep < 1 {
 		errs = append(errs, fmt.Errorf("maxStep %d: want 1..100", p.MaxStep))

@@ -20,6 +20,7 @@ func TestNewPlan(t *testing.T) {
 			"releaseSteps": "[5, 25, 50, 100]", "bakeMinutes": "15", "analysisIntervalSeconds": "90",
 			"metricsMaxFailureRateDelta": "0.01", "metricsMaxP95Ratio": "2", "metricsMinRequests": "100", "metricsInconclusive": "fail",
 			"warmupRequests": "20", "warmupLatencyMs": "500", "alwaysReadyInstances": "2",
+			"metricsLagSeconds": "120", "metricsFailureStatus": "4xx", "releaseProbes": `[{"path":"/orders"}]`, "probeMaxFailureRateDelta": "0.5",
 		}[k]
 		return v, ok
 	})
@@ -32,8 +33,10 @@ func TestNewPlan(t *testing.T) {
 	}
 	want := Plan{
 		Steps: []int{5, 25, 50, 100}, MaxStep: 50, Bake: 15 * time.Minute, Interval: 90 * time.Second,
-		Thresholds:     Thresholds{MaxFailureRateDelta: 0.01, MaxP95Ratio: 2, MinRequests: 100, InconclusiveFails: true},
+		Thresholds:     Thresholds{MaxFailureRateDelta: 0.01, MaxP95Ratio: 2, MinRequests: 100, InconclusiveFails: true, FailClientErrors: true},
 		WarmupRequests: 20, WarmupLatency: 500 * time.Millisecond, AlwaysReady: 2,
+		Lag: 2 * time.Minute, Probes: []stack.Probe{{Method: "GET", Path: "/orders", ExpectStatus: 200}},
+		ProbeThresholds: stack.ProbeThresholds{MaxFailureRateDelta: 0.5, MaxLatencyRatio: 3},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)

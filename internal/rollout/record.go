@@ -104,7 +104,33 @@ type Analysis struct {
 	HealthChecks int    `json:"healthChecks"`
 	Health       Check  `json:"health"`
 	Metrics      *Check `json:"metrics,omitempty"`
-	Verdict      string `json:"verdict"`
+	// Probes is the probes' standing when the analysis ended.
+	Probes *ProbeCheck `json:"probes,omitempty"`
+	// Step is the metrics gate over the whole step, run at its last analysis when no window of
+	// the step had enough traffic.
+	Step    *Check `json:"step,omitempty"`
+	Verdict string `json:"verdict"`
+}
+
+// ProbeCheck is the probes' verdict: the canary's last ProbeWindow answers against the stable
+// slot's.
+type ProbeCheck struct {
+	Verdict string `json:"verdict"`
+	Detail  string `json:"detail,omitempty"`
+	// Rounds counts the probe rounds of the step so far.
+	Rounds int          `json:"rounds"`
+	Canary ProbeFigures `json:"canary"`
+	Stable ProbeFigures `json:"stable"`
+}
+
+// ProbeFigures are one slot's recent probe answers.
+type ProbeFigures struct {
+	Probes      int     `json:"probes"`
+	Failed      int     `json:"failed"`
+	FailureRate float64 `json:"failureRate"`
+	MedianMs    int64   `json:"medianMs"`
+	// LastFailure is the newest failed answer, if any.
+	LastFailure *ProbeResult `json:"lastFailure,omitempty"`
 }
 
 // Check is one gate's answer.
@@ -115,11 +141,15 @@ type Check struct {
 	Detail string `json:"detail,omitempty"`
 	// Version and Attempts are the health gate's; Canary, Stable and WindowSeconds the
 	// metrics gate's.
-	Version       string            `json:"version,omitempty"`
-	Attempts      int               `json:"attempts,omitempty"`
-	WindowSeconds int64             `json:"windowSeconds,omitempty"`
-	Canary        *gate.SlotFigures `json:"canary,omitempty"`
-	Stable        *gate.SlotFigures `json:"stable,omitempty"`
+	Version       string `json:"version,omitempty"`
+	Attempts      int    `json:"attempts,omitempty"`
+	WindowSeconds int64  `json:"windowSeconds,omitempty"`
+	// WindowStart and WindowEnd bound the requests the metrics gate judged, by the time they
+	// were generated.
+	WindowStart time.Time         `json:"windowStart,omitzero"`
+	WindowEnd   time.Time         `json:"windowEnd,omitzero"`
+	Canary      *gate.SlotFigures `json:"canary,omitempty"`
+	Stable      *gate.SlotFigures `json:"stable,omitempty"`
 	// Ms is how long the check took.
 	Ms int64 `json:"ms"`
 }

@@ -95,12 +95,31 @@ type HealthGate interface {
 	Check(ctx context.Context, slot stack.Slot) (gate.HealthResult, error)
 }
 
-// MetricsGate compares the canary slot's requests with the stable slot's over the last window.
-// A breach is a *gate.GateError with the figures in the result; any other error means the query
-// could not run. Too little traffic is VerdictInconclusive without an error: whether that
-// blocks is the controller's call, since it depends on the step.
+// MetricsGate compares the canary slot's requests with the stable slot's over the requests
+// generated in [start, end). A breach is a *gate.GateError with the figures in the result; any
+// other error means the query could not run. Too little traffic is VerdictInconclusive without
+// an error: whether that blocks is the controller's call, since it depends on the step.
 type MetricsGate interface {
-	Metrics(ctx context.Context, canary, stable stack.Slot, window time.Duration) (gate.MetricsResult, error)
+	Metrics(ctx context.Context, canary, stable stack.Slot, start, end time.Time) (gate.MetricsResult, error)
+}
+
+// Prober sends the stack's releaseProbes through the gateway, pinned to one slot: every probe
+// once, in order. It reports each probe's outcome; an error means none could be sent.
+type Prober interface {
+	Probe(ctx context.Context, slot stack.Slot) ([]ProbeResult, error)
+}
+
+// ProbeResult is one probe's answer from one slot.
+type ProbeResult struct {
+	// Probe names the probe, "GET /orders".
+	Probe string `json:"probe"`
+	// Status is the HTTP status, 0 when no answer came.
+	Status int `json:"status"`
+	// OK is whether the status was the expected one.
+	OK bool  `json:"ok"`
+	Ms int64 `json:"ms"`
+	// Error is why no answer came, or what came instead of the expected status.
+	Error string `json:"error,omitempty"`
 }
 
 // Warmer warms a slot before it takes more traffic: Flex Consumption scales an idle app to zero,
@@ -140,8 +159,19 @@ type Controller struct {
 	health  HealthGate
 	metrics MetricsGate
 	warmer  Warmer
+	prober  Prober
 	out     io.Writer
 	start   time.Time
+	// judged is where the last judged metrics window ended: the next one starts there, so
+	// every request from the first shift on is judged exactly once.
+	judged time.Time
+}
+
+// WithProber returns c sending the plan's probes through p during each bake; without one, a
+// plan with probes is refused.
+func (c *Controller) WithProber(p Prober) *Controller {
+	c.prober = p
+	return c
 }
 
 // New returns a controller over the given dependencies; a nil clock is the system clock and a

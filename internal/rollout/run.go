@@ -256,6 +256,12 @@ func (c *Controller) warm(ctx context.Context, p Plan, o Options, sr *StepRecord
 }
 
 // bake watches one step. It returns the reason to abort, or an error when ctx ends.
+//
+// Each analysis judges a closed window of requests, [where the previous one ended, its offset
+// into the bake), and runs p.Lag after the window closed, once Azure Monitor has ingested it: a
+// query at the window's end would miss its late records for good. So the step passes only after
+// its last window, up to the end of the bake, has been judged, p.Lag after the bake's end; the
+// health gate and the probes watch the slot all along.
 func (c *Controller) bake(ctx context.Context, p Plan, o Options, sr *StepRecord) (string, error) {
 	start := c.clock.Now()
 	sr.BakeStarted = start
@@ -266,16 +272,34 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, sr *StepRecord
 		sr.BakeEnded = start
 		return "", nil
 	}
-	c.logf("bake %s at %d%%: %d analyses, one every %s", p.Bake, sr.To, len(offsets), p.Interval)
-	errorsInARow := 0
+	// Window bounds are whole seconds, as the query API's timespan is.
+	if c.judged.IsZero() || c.judged.After(start) {
+		c.judged = start.Truncate(time.Second)
+	}
+	stepFrom := c.judged
+	lag := ""
+	if p.Lag > 0 {
+		lag = fmt.Sprintf(", each judging the window that closed %s before (metricsLagSeconds)", p.Lag)
+	}
+	c.logf("bake %s at %d%%: %d analyses, one every %s%s", p.Bake, sr.To, len(offsets), p.Interval, lag)
+	probes := newProbeWindow()
+	errorsInARow, conclusive := 0, false
 	for n, off := range offsets {
 		final := n == len(offsets)-1
-		since := start
-		if n > 0 {
-			since = start.Add(offsets[n-1])
-		}
-		a := c.analyse(ctx, p, o, sr.To, since, start.Add(off), final)
+		end := start.Add(off).Truncate(time.Second)
+		a := c.analyse(ctx, p, o, sr.To, c.judged, end, end.Add(p.Lag), probes)
 		a.N = n + 1
+		if m := a.Metrics; m != nil {
+			if m.Verdict != VerdictError {
+				// A window that could not be queried is not judged: the next one reaches back
+				// over it.
+				c.judged = end
+			}
+			conclusive = conclusive || m.Verdict == VerdictPass
+		}
+		if final && a.Verdict == VerdictPass && !conclusive && sr.To < 100 {
+			c.judgeWholeStep(ctx, p, o, sr.To, stepFrom, end, &a)
+		}
 		sr.Analyses = append(sr.Analyses, a)
 		// A "no" in hand is acted on even if the run was cancelled meanwhile: leaving traffic
 		// on a slot known to fail is worse than a rollback nobody waited for.
@@ -310,6 +334,34 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, sr *StepRecord
 	return "", nil
 }
 
+// judgeWholeStep is the last word on a step none of whose windows had enough traffic: the
+// whole bake is queried as one window, and when that is still too thin, the step fails unless
+// metricsInconclusive is pass. A canary nobody saw is not a canary that passed.
+func (c *Controller) judgeWholeStep(ctx context.Context, p Plan, o Options, at int, from, end time.Time, a *Analysis) {
+	m := c.checkMetrics(ctx, p, o, from, end)
+	a.Step = &m
+	switch m.Verdict {
+	case VerdictPass:
+		return
+	case VerdictFail:
+		a.Verdict = VerdictFail
+		return
+	case VerdictError:
+		a.Verdict = VerdictError
+		return
+	}
+	if !p.Thresholds.InconclusiveFails {
+		m.Detail += "; passed unseen, as metricsInconclusive is pass"
+		a.Step = &m
+		return
+	}
+	a.Verdict = VerdictFail
+	m.Verdict, m.Reason = VerdictFail, string(gate.ReasonInconclusive)
+	m.Detail = fmt.Sprintf("nobody saw the canary at %d%%: no analysis of the step, nor its whole bake of %s, had metricsMinRequests %d requests from each slot (%s); bake longer (bakeMinutes), send releaseProbes (their requests count), lower metricsMinRequests, or set metricsInconclusive: pass to accept an unseen canary",
+		at, end.Sub(from).Round(time.Second), p.Thresholds.MinRequests, m.Detail)
+	a.Step = &m
+}
+
 // ErrTrafficMoved is returned when the traffic is found somewhere the release did not put
 // it: a pulumi up from a stale checkout, a portal edit, another tool. The release stops
 // there, neither going on nor rolling back, since it no longer knows what it would undo.
@@ -340,18 +392,18 @@ func errorCount(n int, final bool) string {
 	return fmt.Sprintf("%d in a row", n)
 }
 
-// analyse watches the slot's health until the analysis is due, then runs the health gate once
-// more and, if it passed, the metrics gate over the requests since the previous analysis (or
-// the start of the bake). The health gate runs every HealthWatchEvery in between, so a slot
-// that stops answering is caught within seconds rather than at the next analysis; a failing
-// check ends the analysis early and skips the metrics query, since the verdict is already in
-// and a rollback is waiting on it.
+// analyse watches the slot until the analysis is due, then runs the health gate once more and,
+// if it passed, the metrics gate over the requests generated in [since, end). The health gate
+// runs every HealthWatchEvery in between, and the probes with it, so a slot that stops answering
+// or whose routes fail is caught within seconds rather than at the next analysis; a failing
+// check ends the analysis early and skips the metrics query, since the verdict is already in and
+// a rollback is waiting on it.
 //
 // Windows that follow one another judge every request once, at full strength: a canary that
-// starts failing just after one analysis fills the whole window of the next. A longer,
-// overlapping window would dilute a new failure with the minutes before it, and the rollback
-// could then come intervals later.
-func (c *Controller) analyse(ctx context.Context, p Plan, o Options, at int, since, due time.Time, final bool) Analysis {
+// starts failing just after one window fills the whole of the next. A longer, overlapping window
+// would dilute a new failure with the minutes before it, and the rollback could then come
+// intervals later.
+func (c *Controller) analyse(ctx context.Context, p Plan, o Options, at int, since, end, due time.Time, probes *probeWindow) Analysis {
 	var a Analysis
 	for first := true; ; first = false {
 		// The first check follows the previous analysis at once, so the metrics query does
@@ -369,14 +421,19 @@ func (c *Controller) analyse(ctx context.Context, p Plan, o Options, at int, sin
 			a.Verdict = a.Health.Verdict
 			return a
 		}
+		if len(p.Probes) > 0 {
+			pc := c.probe(ctx, p, o, probes)
+			a.Probes = &pc
+			if pc.Verdict == VerdictFail {
+				a.Verdict = VerdictFail
+				return a
+			}
+		}
 		if !c.clock.Now().Before(due) {
 			break
 		}
 	}
-	// The window never reaches back past the start of the step, so the figures describe this
-	// weight alone, and not the warm-up's cold requests before the shift.
-	window := max(c.clock.Now().Sub(since), time.Second)
-	m := c.checkMetrics(ctx, p, o, window, at, final)
+	m := c.checkMetrics(ctx, p, o, since, end)
 	a.Metrics = &m
 	a.Verdict = m.Verdict
 	if m.Verdict == VerdictInconclusive {
@@ -407,14 +464,13 @@ func (c *Controller) checkHealth(ctx context.Context, o Options, gateFn func(con
 	return chk, err
 }
 
-// checkMetrics runs the metrics gate over window and applies the inconclusive policy: too little
-// traffic blocks only with metricsInconclusive fail, only at the last analysis of a bake (earlier
-// ones may simply not have enough data yet), and never at 100%, where the stable slot has no
-// traffic to compare with.
-func (c *Controller) checkMetrics(ctx context.Context, p Plan, o Options, window time.Duration, at int, final bool) Check {
+// checkMetrics runs the metrics gate over the requests generated in [start, end). Too little
+// traffic is VerdictInconclusive here; what it means is the bake's call (judgeWholeStep).
+func (c *Controller) checkMetrics(ctx context.Context, p Plan, o Options, start, end time.Time) Check {
 	t0 := c.clock.Now()
-	res, err := c.metrics.Metrics(ctx, o.Slot, o.Slot.Other(), window)
-	chk := Check{WindowSeconds: int64(window.Round(time.Second) / time.Second), Ms: c.clock.Now().Sub(t0).Milliseconds()}
+	res, err := c.metrics.Metrics(ctx, o.Slot, o.Slot.Other(), start, end)
+	window := max(end.Sub(start), 0)
+	chk := Check{WindowSeconds: int64(window.Round(time.Second) / time.Second), WindowStart: start, WindowEnd: end, Ms: c.clock.Now().Sub(t0).Milliseconds()}
 	if res.Canary.App != "" || res.Stable.App != "" {
 		canary, stable := res.Canary, res.Stable
 		chk.Canary, chk.Stable = &canary, &stable
@@ -425,26 +481,14 @@ func (c *Controller) checkMetrics(ctx context.Context, p Plan, o Options, window
 		chk.Verdict, chk.Detail = VerdictInconclusive, ge.Error()
 	case errors.As(err, &ge):
 		chk.Verdict, chk.Reason, chk.Detail = VerdictFail, string(ge.Reason), ge.Error()
-		return chk
 	case err != nil:
 		chk.Verdict, chk.Detail = VerdictError, err.Error()
-		return chk
 	case res.Verdict == gate.VerdictFail:
 		chk.Verdict, chk.Detail = VerdictFail, strings.Join(res.Reasons, "; ")
-		return chk
 	case res.Verdict == gate.VerdictInconclusive:
 		chk.Verdict, chk.Detail = VerdictInconclusive, strings.Join(res.Reasons, "; ")
 	default:
 		chk.Verdict, chk.Detail = VerdictPass, strings.Join(res.Reasons, "; ")
-		return chk
-	}
-	if at == 100 {
-		chk.Detail += " (at 100% the stable slot has no traffic to compare with, so this never blocks)"
-		return chk
-	}
-	if p.Thresholds.InconclusiveFails && final {
-		chk.Verdict, chk.Reason = VerdictFail, string(gate.ReasonInconclusive)
-		chk.Detail = "inconclusive at the end of the bake, and metricsInconclusive is fail: " + chk.Detail
 	}
 	return chk
 }
@@ -489,6 +533,12 @@ func failure(a Analysis) string {
 	if a.Health.Verdict != VerdictPass {
 		return "health gate: " + a.Health.Detail
 	}
+	if a.Probes != nil && a.Probes.Verdict != VerdictPass {
+		return "probes: " + a.Probes.Detail
+	}
+	if a.Step != nil && a.Step.Verdict != VerdictPass && a.Step.Verdict != VerdictInconclusive {
+		return "metrics gate over the whole step: " + a.Step.Detail
+	}
 	if a.Metrics != nil {
 		return "metrics gate: " + a.Metrics.Detail
 	}
@@ -503,14 +553,29 @@ func describeAnalysis(a Analysis) string {
 		return line + fmt.Sprintf(" at check %d: %s", a.HealthChecks, h.Detail)
 	}
 	line += fmt.Sprintf(" (%s; %s, the last in %s)", h.Version, plural(a.HealthChecks, "check"), ms(h.Ms))
+	if pc := a.Probes; pc != nil {
+		line += "; probes " + pc.Verdict + ": " + pc.Detail
+		if pc.Verdict == VerdictFail {
+			return line
+		}
+	}
 	if m := a.Metrics; m != nil {
 		line += fmt.Sprintf("; metrics %s over %s", m.Verdict, time.Duration(m.WindowSeconds)*time.Second)
+		if !m.WindowStart.IsZero() {
+			line += fmt.Sprintf(" [%s, %s)", m.WindowStart.UTC().Format(time.TimeOnly), m.WindowEnd.UTC().Format(time.TimeOnly))
+		}
 		if m.Canary != nil && m.Stable != nil {
 			line += fmt.Sprintf(": canary %d requests, %.2f%% failed, p95 %.0f ms; stable %d requests, %.2f%% failed, p95 %.0f ms",
 				m.Canary.Requests, 100*m.Canary.FailureRate, m.Canary.P95Ms, m.Stable.Requests, 100*m.Stable.FailureRate, m.Stable.P95Ms)
 		}
 		if m.Verdict != VerdictPass && m.Detail != "" {
 			line += ": " + m.Detail
+		}
+	}
+	if st := a.Step; st != nil {
+		line += fmt.Sprintf("; the whole step over %s: %s", time.Duration(st.WindowSeconds)*time.Second, st.Verdict)
+		if st.Detail != "" {
+			line += ": " + st.Detail
 		}
 	}
 	return line

@@ -3,12 +3,9 @@ package rollout
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/monitor/azquery"
 
+	"github.com/slotless/slotless/e2e/azurefake"
 	"github.com/slotless/slotless/stack"
 )
 
@@ -107,6 +105,7 @@ type fakeTraffic struct {
 	mu          sync.Mutex
 	clock       *fakeClock
 	w           stack.Weights
+	history     []weightsSince // every change of w, oldest first
 	name        string
 	upTook      time.Duration // one traffic-only up, a shift's or a rollback's
 	shifts      []int
@@ -125,7 +124,34 @@ func (f *fakeTraffic) Status(context.Context) (Status, error) {
 	return Status{Weights: f.w, CurrentSlotName: f.name}, nil
 }
 
+// weightsSince is the weights in force from an instant on.
+type weightsSince struct {
+	from time.Time
+	w    stack.Weights
+}
+
+// weightsAt is what the gateway routed by at an instant.
+func (f *fakeTraffic) weightsAt(at time.Time) stack.Weights {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := stack.Weights{Green: 100}
+	if len(f.history) == 0 {
+		return f.w
+	}
+	for _, h := range f.history {
+		if h.from.After(at) {
+			break
+		}
+		w = h.w
+	}
+	return w
+}
+
 func (f *fakeTraffic) apply(w stack.Weights) {
+	if len(f.history) == 0 {
+		f.history = append(f.history, weightsSince{epoch, f.w})
+	}
+	f.history = append(f.history, weightsSince{f.clock.Now(), w})
 	f.w = w
 	if !w.SlotNameFrozen() {
 		f.name = w.CurrentSlotName()
@@ -240,89 +266,84 @@ func (a *scriptedApp) count() int {
 	return a.requests
 }
 
-// scriptedLogs is the Log Analytics query API with request figures that follow the deployed
-// weights: totalPerSecond requests split by weight, a base failure rate, and from failFrom on a
-// canary failing failRate of its requests. Each query takes queryTook.
+// scriptedLogs is the Log Analytics query API of azurefake.Telemetry (which evaluates the gate's
+// KQL over request rows), fed by azurefake.Users: totalPerSecond requests split by the weights
+// in force at each second, 0.1% of them thrown, and from failFrom on the canary's failRate of its
+// requests answering 500 recorded as Success == true, as the Functions host records them
+// (azure-functions-host#6511). Each second's rows are ingested between lagMin and lagMax after
+// it (Azure Monitor's 20 s to 3 min). Each query takes queryTook.
 type scriptedLogs struct {
 	mu             sync.Mutex
 	clock          *fakeClock
 	traffic        *fakeTraffic
+	table          *azurefake.Telemetry
+	users          *azurefake.Users
 	totalPerSecond float64
 	failFrom       time.Time
 	failRate       float64
+	lagMin, lagMax time.Duration
 	errorsToGive   int // the next queries answer 500
 	queryTook      time.Duration
 	queries        []loggedQuery
 }
 
 type loggedQuery struct {
-	at     time.Time
-	window time.Duration
+	at         time.Time
+	start, end time.Time
+	window     time.Duration
 }
 
-var (
-	agoRE  = regexp.MustCompile(`ago\((\d+)s\)`)
-	appsRE = regexp.MustCompile(`in~ \("([^"]+)", "([^"]+)"\)`)
-)
+func newScriptedLogs(clock *fakeClock, traffic *fakeTraffic) *scriptedLogs {
+	l := &scriptedLogs{clock: clock, traffic: traffic, totalPerSecond: 100, failRate: 0.2, queryTook: queryTook,
+		lagMin: 20 * time.Second, lagMax: 3 * time.Minute}
+	l.table = &azurefake.Telemetry{Now: clock.Now, Token: "fake-token"}
+	l.users = &azurefake.Users{
+		BaseFailures: 0.001,
+		Apps:         map[string]string{string(stack.Green): apps[stack.Green], string(stack.Blue): apps[stack.Blue]},
+		Weights: func(at time.Time) map[string]int {
+			w := traffic.weightsAt(at)
+			return map[string]int{string(stack.Green): w.Green, string(stack.Blue): w.Blue}
+		},
+	}
+	l.users.Failing = func(slot string, at time.Time) float64 {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if slot == string(stack.Blue) && !l.failFrom.IsZero() && !at.Before(l.failFrom) {
+			return l.failRate
+		}
+		return 0
+	}
+	l.users.Delay = func(at time.Time) time.Duration {
+		l.mu.Lock()
+		lo, hi := l.lagMin, l.lagMax
+		l.mu.Unlock()
+		return azurefake.SpreadDelay(lo, hi)(at)
+	}
+	return l
+}
 
 func (l *scriptedLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var body struct{ Query string }
-	_ = json.NewDecoder(r.Body).Decode(&body)
 	now := l.clock.Now()
-	l.clock.advance(context.Background(), l.queryTook)
-	m, apps := agoRE.FindStringSubmatch(body.Query), appsRE.FindStringSubmatch(body.Query)
-	if m == nil || apps == nil {
-		http.Error(w, `{"error":{"code":"BadArgumentError","message":"unexpected query"}}`, http.StatusBadRequest)
-		return
-	}
-	secs, _ := strconv.Atoi(m[1])
-	window := time.Duration(secs) * time.Second
 	l.mu.Lock()
-	l.queries = append(l.queries, loggedQuery{now, window})
-	if l.errorsToGive > 0 {
+	l.users.PerSecond = l.totalPerSecond
+	outage := l.errorsToGive > 0
+	if outage {
 		l.errorsToGive--
-		l.mu.Unlock()
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusInternalServerError)
-		fmt.Fprint(w, `{"error":{"code":"InternalServerError","message":"scripted outage"}}`)
-		return
 	}
-	failFrom, failRate, total := l.failFrom, l.failRate, l.totalPerSecond
 	l.mu.Unlock()
-
-	weights := l.traffic.weights()
-	var rows [][]any
-	for i, app := range apps[1:] {
-		slot := appSlot(app)
-		reqs := int64(total * float64(weights.Of(slot)) / 100 * window.Seconds())
-		if reqs == 0 {
-			continue // KQL's summarize emits no row for an app without requests
-		}
-		failed := float64(reqs) * 0.001
-		if i == 0 && !failFrom.IsZero() {
-			// The canary fails failRate of its requests since failFrom: the share of the window
-			// after that instant.
-			since := failFrom
-			if start := now.Add(-window); start.After(since) {
-				since = start
-			}
-			if overlap := now.Sub(since); overlap > 0 {
-				failed += float64(reqs) * failRate * overlap.Seconds() / window.Seconds()
-			}
-		}
-		f := int64(failed)
-		rows = append(rows, []any{app, reqs, f, float64(f) / float64(reqs), 120.0})
+	l.users.Until(l.table, epoch, now)
+	if outage {
+		l.table.FailNext(1)
 	}
-	b, _ := json.Marshal(map[string]any{"tables": []any{map[string]any{
-		"name": "PrimaryResult",
-		"columns": []map[string]string{
-			{"name": "AppRoleName", "type": "string"}, {"name": "Requests", "type": "long"}, {"name": "Failed", "type": "long"},
-			{"name": "FailureRate", "type": "real"}, {"name": "P95DurationMs", "type": "real"},
-		},
-		"rows": rows,
-	}}})
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(b)
+	before := len(l.table.Queries())
+	l.table.ServeHTTP(w, r)
+	if qs := l.table.Queries(); len(qs) > before {
+		q := qs[len(qs)-1]
+		l.mu.Lock()
+		l.queries = append(l.queries, loggedQuery{at: now, start: q.Start, end: q.End, window: q.End.Sub(q.Start)})
+		l.mu.Unlock()
+	}
+	l.clock.advance(context.Background(), l.queryTook)
 }
 
 // failCanaryFrom makes the canary fail from at on.
@@ -389,7 +410,7 @@ func newScene(t *testing.T) *scene {
 		redeploy: map[stack.Slot]redeploy{}, downFrom: map[stack.Slot]time.Time{}}
 	appSrv := httptest.NewServer(s.app)
 	t.Cleanup(appSrv.Close)
-	s.logs = &scriptedLogs{clock: clock, traffic: s.traffic, totalPerSecond: 100, failRate: 0.2, queryTook: queryTook}
+	s.logs = newScriptedLogs(clock, s.traffic)
 	logsSrv := httptest.NewTLSServer(s.logs)
 	t.Cleanup(logsSrv.Close)
 
