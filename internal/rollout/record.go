@@ -25,6 +25,7 @@ const (
 	OutcomeRollbackFailed Outcome = "rollback-failed" // an analysis failed and so did the rollback
 	OutcomeInterrupted    Outcome = "interrupted"     // cancelled; traffic stays where it is, a new run resumes
 	OutcomeFailed         Outcome = "failed"          // something other than the slot failed, e.g. a shift
+	OutcomeWatched        Outcome = "watched"         // a watch judged the standing canary and left it
 )
 
 // Verdicts of one analysis or check.

@@ -453,7 +453,7 @@ func (c *Controller) checkHealth(ctx context.Context, o Options, gateFn func(con
 		chk.Verdict, chk.Reason, chk.Detail = VerdictFail, string(ge.Reason), ge.Error()
 	case err != nil:
 		chk.Verdict, chk.Detail = VerdictError, err.Error()
-	case res.Version != o.Version:
+	case o.Version != "" && res.Version != o.Version:
 		// The gate may have been built without the version; the controller checks it anyway,
 		// because a slot that changes version under traffic is being deployed over.
 		chk.Verdict, chk.Reason = VerdictFail, string(gate.ReasonWrongVersion)
@@ -594,12 +594,24 @@ func (c *Controller) printPlan(p Plan, o Options, st Status, steps []PlannedStep
 	c.logf("%s: %s %s, releaseSteps %s, until %d%%", head, o.Slot, o.Version, joinInts(p.Steps), until)
 	c.logf("  before the first shift: the pinned health gate on %s must pass serving %s", o.Slot, o.Version)
 	c.logf("  before each shift: warm %s with %d concurrent pinned requests to its health endpoint until all answer within %s", o.Slot, p.WarmupRequests, p.WarmupLatency)
-	inconclusive := "passes"
+	inconclusive := "passes (metricsInconclusive pass)"
 	if p.Thresholds.InconclusiveFails {
-		inconclusive = "fails at the last analysis of a bake below 100%"
+		inconclusive = "fails a step below 100% none of whose windows, nor its whole bake, had enough"
 	}
-	c.logf("  during each bake: health gate (slot %s, version %s) every %s, failing at once when it has no healthy answer for %s; at each analysis the metrics gate: canary failure rate at most %+.2f points over stable, p95 at most %.2f× stable, at least %d requests each, over the requests since the previous analysis; too little traffic %s",
-		o.Slot, o.Version, HealthWatchEvery, AnalysisHealthTimeout, 100*p.Thresholds.MaxFailureRateDelta, p.Thresholds.MaxP95Ratio, p.Thresholds.MinRequests, inconclusive)
+	failed := "Success false, 5xx or 429"
+	if p.Thresholds.FailClientErrors {
+		failed = "Success false or any status from 400"
+	}
+	c.logf("  during each bake: health gate (slot %s, version %s) every %s, failing at once when it has no healthy answer for %s", o.Slot, o.Version, HealthWatchEvery, AnalysisHealthTimeout)
+	if len(p.Probes) > 0 {
+		names := make([]string, len(p.Probes))
+		for i, pr := range p.Probes {
+			names[i] = pr.Method + " " + pr.Path
+		}
+		c.logf("  with it the probes %s, pinned to each slot in turn: canary failure rate over its last %d at most %+.0f points over stable, median latency at most %.2f× stable", strings.Join(names, ", "), ProbeWindow, 100*p.ProbeThresholds.MaxFailureRateDelta, p.ProbeThresholds.MaxLatencyRatio)
+	}
+	c.logf("  at each analysis the metrics gate over the window since the previous one, queried %s after it closed (ingestion lag): canary failure rate (%s) at most %+.2f points over stable, p95 at most %.2f× stable, at least %d requests each; too little traffic %s",
+		p.Lag, failed, 100*p.Thresholds.MaxFailureRateDelta, p.Thresholds.MaxP95Ratio, p.Thresholds.MinRequests, inconclusive)
 	for i, s := range steps {
 		if s.Resumed {
 			if s.Bake == 0 {

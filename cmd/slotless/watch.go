@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slotless/slotless/internal/plan"
+	"github.com/slotless/slotless/internal/rollout"
+	"github.com/slotless/slotless/stack"
+)
+
+// watchOptions are the flags of `slotless watch`.
+type watchOptions struct {
+	stack, dir           string
+	apiURL, logsEndpoint string
+	watchFor, window     time.Duration
+	asJSON               bool
+}
+
+const watchLong = `Watch judges a release that stands between two runs (after --until, while an approval
+waits) once, and rolls its canary back (exit 4) when it fails, through the same path as a
+release's rollback, which is never refused and falls back to a direct write of the pool. Run it
+on a schedule (pipelines/ has one for each CI system), so that a canary that starts failing
+while nobody is running slotless is still rolled back.
+
+It reads where traffic stands (the live pool when ARM answers, else the deployed stack). With
+one slot carrying all traffic there is nothing to watch, and it exits 0. Otherwise the canary
+is the slot current-slot-name does not name: the health gate and the stack's releaseProbes
+watch it for --for, pinned through APIM, then the metrics gate judges the --window of
+telemetry that ended metricsLagSeconds ago, canary against the stable slot, with the stack's
+thresholds. Too little traffic never fails a watch; the release's own bake judges that.
+
+A failure to judge (the Log Analytics query failing, say) exits 1 and leaves traffic alone, so
+the scheduled run shows red. It needs what release needs: SLOTLESS_PIN_TOKEN (and
+SLOTLESS_SUBSCRIPTION_KEY when the API requires one), Azure credentials for Log Analytics and
+ARM, and the Pulumi CLI for the rollback.`
+
+func newWatchCmd() *cobra.Command {
+	var o watchOptions
+	cmd := &cobra.Command{
+		Use:   "watch",
+		Short: "Judge a paused release's canary once, and roll it back if it fails (run on a schedule)",
+		Long:  watchLong,
+		Example: `  SLOTLESS_PIN_TOKEN=... slotless watch --stack dev
+  SLOTLESS_PIN_TOKEN=... slotless watch --stack dev --for 1m --window 5m --json > watch.json`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.Context(), cmd, os.Getenv)
+		},
+	}
+	f := cmd.Flags()
+	stackFlags(cmd, &o.stack, &o.dir, "stack to watch")
+	f.DurationVar(&o.watchFor, "for", time.Minute, "how long the health gate and the probes watch the canary")
+	f.DurationVar(&o.window, "window", 5*time.Minute, "the stretch of telemetry the metrics gate judges, ending metricsLagSeconds ago; the schedule's interval, so every request is judged once")
+	f.BoolVar(&o.asJSON, "json", false, "print the record as JSON on stdout; progress goes to stderr")
+	f.StringVar(&o.apiURL, "api-url", "", "the API's URL for the health gate and the probes; default $"+envAPIURL+", else the stack output apiUrl")
+	f.StringVar(&o.logsEndpoint, "logs-endpoint", "", "the Log Analytics query API (default: Azure's public cloud)")
+	return cmd
+}
+
+func (o watchOptions) run(ctx context.Context, cmd *cobra.Command, getenv func(string) string) error {
+	if o.watchFor <= 0 || o.window <= 0 {
+		return usagef("watch: --for %s and --window %s: want both above 0", o.watchFor, o.window)
+	}
+	if o.apiURL != "" && !absoluteHTTP(o.apiURL) {
+		return usagef("watch: --api-url: %q is not an absolute http or https URL", o.apiURL)
+	}
+	if o.logsEndpoint != "" && !absoluteHTTP(o.logsEndpoint) {
+		return usagef("watch: --logs-endpoint: %q is not an absolute http or https URL", o.logsEndpoint)
+	}
+	cfg, err := plan.LoadConfig(o.dir, o.stack)
+	if err != nil {
+		return err
+	}
+	parsed, err := stack.Parse(cfg.Source())
+	if err != nil {
+		return fmt.Errorf("invalid stack config:\n%w", err)
+	}
+	p, err := rollout.NewPlan(parsed)
+	if err != nil {
+		return err
+	}
+	progress := cmd.OutOrStdout()
+	if o.asJSON {
+		progress = cmd.ErrOrStderr()
+	}
+	// The watch is built as a release is, without a version to expect: it judges whatever the
+	// canary serves.
+	ro := releaseRunOptions{stack: o.stack, dir: o.dir, apiURL: o.apiURL, logsEndpoint: o.logsEndpoint}
+	ctl, err := ro.controller(ctx, cfg, parsed, p, progress, getenv)
+	if err != nil {
+		return err
+	}
+	rec, err := ctl.Watch(ctx, p, rollout.WatchOptions{For: o.watchFor, Window: o.window})
+	if o.asJSON {
+		enc := json.NewEncoder(cmd.OutOrStdout())
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if jerr := enc.Encode(rec); jerr != nil {
+			return errors.Join(err, fmt.Errorf("write the record: %w", jerr))
+		}
+	}
+	return err
+}

@@ -1,0 +1,98 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// WatchOptions is one `slotless watch`: a scheduled look at a release that stands between two
+// runs (an --until pause, an approval), with nobody else watching it.
+type WatchOptions struct {
+	// For is how long the health gate and the probes watch the canary, every HealthWatchEvery.
+	For time.Duration
+	// Window is the stretch of telemetry the metrics gate judges: it ends the plan's Lag ago,
+	// so Azure Monitor has ingested it. A watch run every Window judges every request once.
+	Window time.Duration
+}
+
+// Watch judges the canary of a release in progress once, as an analysis of its bake does: the
+// health gate and the probes for o.For, then the metrics gate over o.Window. A failing verdict
+// rolls the canary back (ErrAborted), through the same never-refused path as a release. With
+// no release in progress (one slot carries all traffic) there is nothing to watch. Too little
+// traffic never fails a watch: the release's own bake judges whether its step was seen.
+func (c *Controller) Watch(ctx context.Context, p Plan, w WatchOptions) (Record, error) {
+	c.start = c.clock.Now()
+	rec := Record{Started: c.start}
+	err := c.watch(ctx, p, w, &rec)
+	rec.Finished = c.clock.Now()
+	if err != nil {
+		rec.Error = err.Error()
+		if rec.Outcome == "" {
+			rec.Outcome = OutcomeFailed
+		}
+	}
+	return rec, err
+}
+
+func (c *Controller) watch(ctx context.Context, p Plan, w WatchOptions, rec *Record) error {
+	if w.For <= 0 || w.Window <= 0 {
+		rec.Outcome = OutcomeInvalid
+		return fmt.Errorf("%w: watch for %s over a window of %s: want both above 0", ErrInvalid, w.For, w.Window)
+	}
+	if c.traffic == nil || c.health == nil || c.metrics == nil {
+		rec.Outcome = OutcomeInvalid
+		return fmt.Errorf("%w: a watch needs the traffic, the health gate and the metrics gate", ErrInvalid)
+	}
+	st, err := c.traffic.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("read where traffic stands: %w", err)
+	}
+	rec.From, rec.FromWeights, rec.CurrentSlotName = st.Weights, sharesOf(st.Weights), st.CurrentSlotName
+	source := "deployed"
+	if st.Source != "" {
+		source = st.Source
+	}
+	c.logf("%s: %s, current-slot-name %s", source, st.Weights, orDash(st.CurrentSlotName))
+	if st.Weights.Green == 100 || st.Weights.Blue == 100 {
+		rec.Outcome = OutcomeNothingToDo
+		c.logf("no release in progress: nothing to watch")
+		return nil
+	}
+	origin, err := st.Origin()
+	if err != nil {
+		rec.Outcome = OutcomeRefused
+		return fmt.Errorf("%w: %v; cannot tell the canary from the stable slot", ErrRefused, err)
+	}
+	canary := origin.Other()
+	at := st.Weights.Of(canary)
+	rec.Slot = canary
+	o := Options{Slot: canary}
+	now := c.clock.Now()
+	end := now.Add(-p.Lag).Truncate(time.Second)
+	since := end.Add(-w.Window)
+	c.logf("watching %s at %d%% for %s: health gate every %s, %d probes; then the metrics gate over [%s, %s), which Azure Monitor has ingested (metricsLagSeconds %d)",
+		canary, at, w.For, HealthWatchEvery, len(p.Probes), since.UTC().Format(time.TimeOnly), end.UTC().Format(time.TimeOnly), int(p.Lag/time.Second))
+	sr := StepRecord{From: at, To: at, Resumed: true, Weights: sharesOf(st.Weights), BakeStarted: now}
+	a := c.analyse(ctx, p, o, at, since, end, now.Add(w.For), newProbeWindow())
+	a.N = 1
+	sr.Analyses = []Analysis{a}
+	sr.BakeEnded = c.clock.Now()
+	sr.Verdict = a.Verdict
+	rec.StepsTaken = []StepRecord{sr}
+	c.logf("watch of %s at %d%%: %s", canary, at, describeAnalysis(a))
+	switch a.Verdict {
+	case VerdictFail:
+		return c.abort(ctx, rec, canary, at, "watch at "+fmt.Sprint(at)+"%: "+failure(a))
+	case VerdictError:
+		rec.Outcome = OutcomeFailed
+		return fmt.Errorf("watch of %s at %d%% could not judge it (%s): traffic is left as it is; fix the watch, or roll back", canary, at, failure(a))
+	}
+	if ctx.Err() != nil {
+		return errors.Join(fmt.Errorf("watch interrupted"), ctx.Err())
+	}
+	rec.Outcome = OutcomeWatched
+	c.logf("%s at %d%% passes the watch; traffic is left as it is", canary, at)
+	return nil
+}
