@@ -211,7 +211,10 @@ type scriptedApp struct {
 	version   map[stack.Slot]string
 	redeploy  map[stack.Slot]redeploy // a version that lands on a slot at a given time
 	downFrom  map[stack.Slot]time.Time
-	probeTook time.Duration
+	// routesFailFrom makes a slot's routes other than health answer 500 from an instant on,
+	// while its health endpoint stays green: a canary whose own function is broken.
+	routesFailFrom map[stack.Slot]time.Time
+	probeTook      time.Duration
 	requests  int
 }
 
@@ -234,7 +237,18 @@ func (a *scriptedApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		version = rd.version
 	}
 	down := !a.downFrom[slot].IsZero() && !now.Before(a.downFrom[slot])
+	routesFail := !a.routesFailFrom[slot].IsZero() && !now.Before(a.routesFailFrom[slot])
 	a.mu.Unlock()
+	if r.URL.Path != "/slotless/health" {
+		w.Header().Set("Content-Type", "application/json")
+		if routesFail || down {
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprint(w, `{"error":"the order store is unreachable"}`)
+			return
+		}
+		fmt.Fprintf(w, `{"slot":%q,"version":%q,"message":"hello"}`, slot, version)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Slot", string(slot))
 	w.Header().Set("X-Version", version)
@@ -251,6 +265,13 @@ func (a *scriptedApp) down(slot stack.Slot, at time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.downFrom[slot] = at
+}
+
+// failRoutes makes slot's routes (not its health endpoint) answer 500 from at on.
+func (a *scriptedApp) failRoutes(slot stack.Slot, at time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.routesFailFrom[slot] = at
 }
 
 // deploy lands version on slot at at, as a deployment over a slot carrying traffic would.
@@ -389,7 +410,9 @@ type scene struct {
 	analysisHealth HealthGate
 	metrics        GateMetrics
 	warmer         Warmer
-	out            bytes.Buffer
+	// apiURL is the scripted API's URL, for probes.
+	apiURL string
+	out    bytes.Buffer
 }
 
 const (
@@ -407,9 +430,10 @@ func newScene(t *testing.T) *scene {
 	s.traffic = &fakeTraffic{clock: clock, w: stack.Weights{Green: 100}, name: "green-backend", upTook: upTook}
 	s.app = &scriptedApp{clock: clock, token: testToken, probeTook: probeTook,
 		version:  map[stack.Slot]string{stack.Green: "1.0.0", stack.Blue: "1.1.0"},
-		redeploy: map[stack.Slot]redeploy{}, downFrom: map[stack.Slot]time.Time{}}
+		redeploy: map[stack.Slot]redeploy{}, downFrom: map[stack.Slot]time.Time{}, routesFailFrom: map[stack.Slot]time.Time{}}
 	appSrv := httptest.NewServer(s.app)
 	t.Cleanup(appSrv.Close)
+	s.apiURL = appSrv.URL + "/slotless"
 	s.logs = newScriptedLogs(clock, s.traffic)
 	logsSrv := httptest.NewTLSServer(s.logs)
 	t.Cleanup(logsSrv.Close)
@@ -454,7 +478,17 @@ func (s *scene) controller() *Controller {
 	if s.analysisHealth != nil {
 		health = s.analysisHealth
 	}
-	return New(s.clock, s.traffic, health, s.metrics, s.warmer, &s.out)
+	c := New(s.clock, s.traffic, health, s.metrics, s.warmer, &s.out)
+	return c.WithProber(HTTPProber{APIURL: s.apiURL, PinToken: testToken, Probes: samplePlanProbes})
+}
+
+// samplePlanProbes are the probes a plan gets with withProbes.
+var samplePlanProbes = []stack.Probe{{Method: "GET", Path: "/orders", ExpectStatus: 200}}
+
+// withProbes is p sending samplePlanProbes.
+func withProbes(p Plan) Plan {
+	p.Probes = samplePlanProbes
+	return p
 }
 
 // run releases blue 1.1.0 with plan p.
