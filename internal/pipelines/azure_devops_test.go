@@ -17,11 +17,21 @@ const (
 	adoRelease = "pipelines/azure-devops/release.yml"
 	adoInfra   = "pipelines/azure-devops/infra.yml"
 	adoTools   = "pipelines/azure-devops/templates/tools.yml"
+	adoWatch   = "pipelines/azure-devops/watch.yml"
 )
 
 type adoPipeline struct {
 	Stages []adoStage `yaml:"stages"`
+	Jobs   []adoJob   `yaml:"jobs"`  // a pipeline of jobs alone
 	Steps  []adoStep  `yaml:"steps"` // a steps template
+	// Schedules are the pipeline's cron triggers.
+	Schedules []struct {
+		Cron     string `yaml:"cron"`
+		Always   bool   `yaml:"always"`
+		Branches struct {
+			Include []string `yaml:"include"`
+		} `yaml:"branches"`
+	} `yaml:"schedules"`
 }
 
 type adoStage struct {
@@ -133,6 +143,9 @@ func (p *adoPipeline) stage(name string) (*adoStage, error) {
 
 func (p *adoPipeline) allSteps() []adoStep {
 	steps := flatten(p.Steps)
+	for _, j := range p.Jobs {
+		steps = append(steps, j.steps()...)
+	}
 	for _, st := range p.Stages {
 		for _, j := range st.Jobs {
 			steps = append(steps, j.steps()...)
@@ -316,7 +329,7 @@ func TestAzureDevOpsRelease(t *testing.T) {
 }
 
 func TestAzureDevOpsOtherPipelines(t *testing.T) {
-	for _, file := range []string{adoInfra, adoTools} {
+	for _, file := range []string{adoInfra, adoTools, adoWatch} {
 		p := decode[adoPipeline](t, file)
 		steps := p.allSteps()
 		if len(steps) == 0 {

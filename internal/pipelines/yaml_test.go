@@ -91,10 +91,10 @@ func secretIn(text string) error {
 
 // needsPulumiToken matches a script that talks to Pulumi Cloud, directly or through a script.
 // `slotless gate metrics` queries Application Insights only, so it is not one of them.
-var needsPulumiToken = regexp.MustCompile(`\bpulumi (up|preview|config|stack)\b|\bslotless (shift|promote|rollback|release|gate health)\b|scripts/(release-target|record-traffic|traffic-drift|gate-env)\.sh`)
+var needsPulumiToken = regexp.MustCompile(`\bpulumi (up|preview|config|stack)\b|\bslotless (shift|promote|rollback|release|watch|gate health)\b|scripts/(release-target|record-traffic|traffic-drift|gate-env)\.sh`)
 
 // changesTraffic matches a script that runs `pulumi up`, directly or through the CLI.
-var changesTraffic = regexp.MustCompile(`\bslotless (shift|promote|rollback|release)\b|\bpulumi (up|preview)\b`)
+var changesTraffic = regexp.MustCompile(`\bslotless (shift|promote|rollback|release|watch)\b|\bpulumi (up|preview)\b`)
 
 // indexOf returns the index of the first script containing every one of subs, or -1.
 func indexOf(scripts []string, subs ...string) int {

@@ -205,17 +205,17 @@ func (f *fakeTraffic) weights() stack.Weights {
 // scriptedApp is the API's health endpoint as APIM serves it with slot pinning: a request with
 // the slot header and the right token reaches that slot; each answer takes probeTook.
 type scriptedApp struct {
-	mu        sync.Mutex
-	clock     *fakeClock
-	token     string
-	version   map[stack.Slot]string
-	redeploy  map[stack.Slot]redeploy // a version that lands on a slot at a given time
-	downFrom  map[stack.Slot]time.Time
+	mu       sync.Mutex
+	clock    *fakeClock
+	token    string
+	version  map[stack.Slot]string
+	redeploy map[stack.Slot]redeploy // a version that lands on a slot at a given time
+	downFrom map[stack.Slot]time.Time
 	// routesFailFrom makes a slot's routes other than health answer 500 from an instant on,
 	// while its health endpoint stays green: a canary whose own function is broken.
 	routesFailFrom map[stack.Slot]time.Time
 	probeTook      time.Duration
-	requests  int
+	requests       int
 }
 
 type redeploy struct {
