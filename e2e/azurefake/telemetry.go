@@ -322,7 +322,9 @@ type Users struct {
 
 	mu   sync.Mutex
 	next time.Time
-	owed map[string]float64
+	// owed carries the fractions of requests, failures and thrown failures over to the next
+	// second, per slot, so sparse traffic keeps its shares.
+	owed, owedFail, owedThrown map[string]float64
 }
 
 // Until writes the requests of every whole second since the last call (or since from, the
@@ -332,7 +334,7 @@ func (u *Users) Until(t *Telemetry, from, now time.Time) {
 	defer u.mu.Unlock()
 	if u.next.IsZero() {
 		u.next = from.Truncate(time.Second)
-		u.owed = map[string]float64{}
+		u.owed, u.owedFail, u.owedThrown = map[string]float64{}, map[string]float64{}, map[string]float64{}
 	}
 	dur := u.DurationMs
 	if dur == 0 {
@@ -355,8 +357,12 @@ func (u *Users) Until(t *Telemetry, from, now time.Time) {
 			if u.Failing != nil {
 				failing = u.Failing(slot, at)
 			}
-			fail := int(math.Round(float64(n) * failing))
-			thrown := int(math.Round(float64(n-fail) * u.BaseFailures))
+			u.owedFail[slot] += float64(n) * failing
+			fail := min(int(u.owedFail[slot]), n)
+			u.owedFail[slot] -= float64(fail)
+			u.owedThrown[slot] += float64(n-fail) * u.BaseFailures
+			thrown := min(int(u.owedThrown[slot]), n-fail)
+			u.owedThrown[slot] -= float64(thrown)
 			ok := n - fail - thrown
 			base := Row{App: app, Operation: "orders", Generated: at, Ingested: ingested, DurationMs: dur}
 			for _, b := range []struct {
