@@ -70,7 +70,8 @@ func (c *Controller) watch(ctx context.Context, p Plan, w WatchOptions, rec *Rec
 	rec.Slot = canary
 	o := Options{Slot: canary}
 	now := c.clock.Now()
-	end := now.Add(-p.Lag).Truncate(time.Second)
+	// The metrics query runs after the watch, so its window ends the lag before then.
+	end := now.Add(w.For - p.Lag).Truncate(time.Second)
 	since := end.Add(-w.Window)
 	c.logf("watching %s at %d%% for %s: health gate every %s, %d probes; then the metrics gate over [%s, %s), which Azure Monitor has ingested (metricsLagSeconds %d)",
 		canary, at, w.For, HealthWatchEvery, len(p.Probes), since.UTC().Format(time.TimeOnly), end.UTC().Format(time.TimeOnly), int(p.Lag/time.Second))
