@@ -383,13 +383,6 @@ func (l *scriptedLogs) log() []loggedQuery {
 // App names as the stack outputs give them.
 var apps = map[stack.Slot]string{stack.Green: "slotless-3e4d7f-green", stack.Blue: "slotless-3e4d7f-blue"}
 
-func appSlot(app string) stack.Slot {
-	if app == apps[stack.Blue] {
-		return stack.Blue
-	}
-	return stack.Green
-}
-
 // fakeCredential hands out a fixed token, standing in for DefaultAzureCredential.
 type fakeCredential struct{}
 
