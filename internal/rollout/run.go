@@ -287,7 +287,7 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, sr *StepRecord
 	for n, off := range offsets {
 		final := n == len(offsets)-1
 		end := start.Add(off).Truncate(time.Second)
-		a := c.analyse(ctx, p, o, sr.To, c.judged, end, end.Add(p.Lag), probes)
+		a := c.analyse(ctx, p, o, c.judged, end, end.Add(p.Lag), probes)
 		a.N = n + 1
 		if m := a.Metrics; m != nil {
 			if m.Verdict != VerdictError {
@@ -352,14 +352,12 @@ func (c *Controller) judgeWholeStep(ctx context.Context, p Plan, o Options, at i
 	}
 	if !p.Thresholds.InconclusiveFails {
 		m.Detail += "; passed unseen, as metricsInconclusive is pass"
-		a.Step = &m
 		return
 	}
 	a.Verdict = VerdictFail
 	m.Verdict, m.Reason = VerdictFail, string(gate.ReasonInconclusive)
 	m.Detail = fmt.Sprintf("nobody saw the canary at %d%%: no analysis of the step, nor its whole bake of %s, had metricsMinRequests %d requests from each slot (%s); bake longer (bakeMinutes), send releaseProbes (their requests count), lower metricsMinRequests, or set metricsInconclusive: pass to accept an unseen canary",
 		at, end.Sub(from).Round(time.Second), p.Thresholds.MinRequests, m.Detail)
-	a.Step = &m
 }
 
 // ErrTrafficMoved is returned when the traffic is found somewhere the release did not put
@@ -403,7 +401,7 @@ func errorCount(n int, final bool) string {
 // starts failing just after one window fills the whole of the next. A longer, overlapping window
 // would dilute a new failure with the minutes before it, and the rollback could then come
 // intervals later.
-func (c *Controller) analyse(ctx context.Context, p Plan, o Options, at int, since, end, due time.Time, probes *probeWindow) Analysis {
+func (c *Controller) analyse(ctx context.Context, p Plan, o Options, since, end, due time.Time, probes *probeWindow) Analysis {
 	var a Analysis
 	for first := true; ; first = false {
 		// The first check follows the previous analysis at once, so the metrics query does

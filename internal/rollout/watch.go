@@ -76,7 +76,7 @@ func (c *Controller) watch(ctx context.Context, p Plan, w WatchOptions, rec *Rec
 	c.logf("watching %s at %d%% for %s: health gate every %s, %d probes; then the metrics gate over [%s, %s), which Azure Monitor has ingested (metricsLagSeconds %d)",
 		canary, at, w.For, HealthWatchEvery, len(p.Probes), since.UTC().Format(time.TimeOnly), end.UTC().Format(time.TimeOnly), int(p.Lag/time.Second))
 	sr := StepRecord{From: at, To: at, Resumed: true, Weights: sharesOf(st.Weights), BakeStarted: now}
-	a := c.analyse(ctx, p, o, at, since, end, now.Add(w.For), newProbeWindow())
+	a := c.analyse(ctx, p, o, since, end, now.Add(w.For), newProbeWindow())
 	a.N = 1
 	sr.Analyses = []Analysis{a}
 	sr.BakeEnded = c.clock.Now()
