@@ -5,8 +5,11 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,11 +18,54 @@ import (
 	"github.com/slotless/slotless/stack"
 )
 
-// deployed is a user whose dev stack the README's deploy section has brought up.
+// deployedSub is the subscription of every deployed user.
+const deployedSub = "00000000-0000-0000-0000-00000000b0b0"
+
+// golden is one dev stack the README's deploy section brought up, deployed once for the suite:
+// its project folder, file backend and cloud, which deployed copies for each test.
+var golden struct {
+	once                sync.Once
+	dir, backend, cloud string
+	err                 error
+}
+
+// deployed is a user whose dev stack the README's deploy section has brought up. The deploy
+// runs once (TestDeploy and the other deploy scenarios run it from scratch, and check it); each
+// caller gets its own copy of the project folder, the backend and the cloud, so it is as if it
+// had deployed alone, without paying the engine's CPU for it again on a 2-core machine.
 func deployed(t testing.TB) *user {
 	t.Helper()
-	u := newUser(t, newCloud(t), "00000000-0000-0000-0000-00000000b0b0")
-	deploy(t, u)
+	golden.once.Do(func() {
+		base, err := os.MkdirTemp("", "slotless-e2e-golden-")
+		if err != nil {
+			golden.err = err
+			return
+		}
+		g := &user{t: t, dir: filepath.Join(base, "project"), backend: filepath.Join(base, "backend"), sub: deployedSub,
+			cloud: azurefake.Store{Path: filepath.Join(base, "cloud", "cloud.json")}}
+		for _, d := range []string{g.dir, g.backend, filepath.Dir(g.cloud.Path)} {
+			if golden.err = os.MkdirAll(d, 0o755); golden.err != nil {
+				return
+			}
+		}
+		fresh := newUser(t, g.cloud, deployedSub)
+		if golden.err = os.CopyFS(g.dir, os.DirFS(fresh.dir)); golden.err != nil {
+			return
+		}
+		deploy(t, g)
+		golden.dir, golden.backend, golden.cloud = g.dir, g.backend, filepath.Dir(g.cloud.Path)
+	})
+	if golden.err != nil || golden.dir == "" {
+		t.Fatalf("the suite's deployed dev stack: %v (see the first test that deployed it)", golden.err)
+	}
+	u := &user{t: t, dir: t.TempDir(), backend: t.TempDir(), sub: deployedSub, cloud: newCloud(t)}
+	for _, c := range []struct{ from, to string }{{golden.dir, u.dir}, {golden.backend, u.backend}, {golden.cloud, filepath.Dir(u.cloud.Path)}} {
+		if err := os.CopyFS(c.to, os.DirFS(c.from)); err != nil {
+			t.Fatalf("copy the deployed dev stack: %v", err)
+		}
+	}
+	// The selected stack lives in PULUMI_HOME, keyed by the project's folder.
+	u.sh("pulumi stack select dev")
 	return u
 }
 

@@ -432,9 +432,10 @@ func newScene(t *testing.T) *scene {
 	t.Cleanup(logsSrv.Close)
 
 	s.health = NewGateHealth(appSrv.URL+"/slotless/health", nil, testToken, "1.1.0", nil)
-	// Real-time knobs of the real gate, short so a failing slot does not hold the test up.
+	// Real-time knobs of the real gate, short so a failing slot does not hold the test up, and
+	// long enough that a healthy answer on a loaded machine is never taken for a failing one.
 	s.health.Start.Interval, s.health.Start.Timeout = 10*time.Millisecond, 500*time.Millisecond
-	s.health.Analysis.Interval, s.health.Analysis.Timeout = 10*time.Millisecond, 150*time.Millisecond
+	s.health.Analysis.Interval, s.health.Analysis.Timeout = 10*time.Millisecond, 400*time.Millisecond
 	client, err := azquery.NewLogsClient(fakeCredential{}, &azquery.LogsClientOptions{ClientOptions: azcore.ClientOptions{
 		Cloud: cloud.Configuration{Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
 			azquery.ServiceNameLogs: {Endpoint: logsSrv.URL + "/v1", Audience: "https://api.loganalytics.io"},
