@@ -1,0 +1,69 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/slotless/slotless/internal/rollout"
+	"github.com/slotless/slotless/stack"
+)
+
+// The scenario that waits longest, through three real bakes, is declared in the first file the
+// suite runs, so it starts first: its minutes of waiting then overlap the scenarios that keep
+// the CPU busy, instead of trailing after them.
+
+// TestReleaseReachesGA: a healthy release walks 10 → 50 → 100 with a bake and six analyses per
+// step, each with the health gate and the metrics gate's figures, and changes the pool and, at
+// 100, current-slot-name: nothing else.
+func TestReleaseReachesGA(t *testing.T) {
+	t.Parallel()
+	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 10")
+	record := filepath.Join(t.TempDir(), "release.json")
+	before := len(u.calls())
+	out := u.sh(svc.release("", record))
+	t.Log(out)
+
+	if w := u.weights(); w.Blue != 100 {
+		t.Fatalf("pool: got %s, want blue 100", w)
+	}
+	if got := u.currentSlotName(); got != "blue-backend" {
+		t.Errorf("current-slot-name: got %q, want blue-backend", got)
+	}
+	want := []string{"update pool", "update pool", "update current-slot-name", "update pool"}
+	if got := u.writes(u.calls()[before:]); !slices.Equal(got, want) {
+		t.Errorf("cloud writes: got %v, want %v", got, want)
+	}
+	rec := readRecord(t, record)
+	if rec.Outcome != rollout.OutcomeComplete || len(rec.StepsTaken) != 3 {
+		t.Fatalf("record: got %s with %d steps, want complete in 3", rec.Outcome, len(rec.StepsTaken))
+	}
+	for i, s := range rec.StepsTaken {
+		if s.To != []int{10, 50, 100}[i] || s.Verdict != rollout.VerdictPass || len(s.Analyses) != 6 || s.Warmup == nil {
+			t.Errorf("step %d: got →%d %s with %d analyses (warm-up %v), want →%d passed with 6 after a warm-up", i+1, s.To, s.Verdict, len(s.Analyses), s.Warmup != nil, []int{10, 50, 100}[i])
+		}
+		for _, a := range s.Analyses {
+			if a.Health.Version != "1.1.0" || a.Metrics == nil || a.Metrics.Canary == nil || a.Metrics.Canary.Requests < 50 {
+				t.Errorf("step %d analysis %d: got health %+v metrics %+v, want version 1.1.0 and the canary's figures", i+1, a.N, a.Health, a.Metrics)
+			}
+		}
+	}
+	for _, want := range []string{"] step 1/3: blue 0% → 10% (changes pool weights only)", "] analysis 6/6 at 50%: pass; health pass (1.1.0", "] release complete: blue carries 100% with 1.1.0", "summary: release of blue 1.1.0: complete"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("progress: got no %q", want)
+		}
+	}
+	outs, err := u.stack("dev").PlainOutputs(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ws := range svc.workspaces() {
+		if ws != outs[stack.OutWorkspaceID] {
+			t.Errorf("Log Analytics was asked about workspace %s, want the stack's %v", ws, outs[stack.OutWorkspaceID])
+		}
+	}
+}
+
