@@ -66,4 +66,3 @@ func TestReleaseReachesGA(t *testing.T) {
 		}
 	}
 }
-
