@@ -183,6 +183,19 @@ func TestWatchRollsBackAPausedCanary(t *testing.T) {
 		})
 	}
 
+	t.Run("a watch that cannot judge leaves traffic alone", func(t *testing.T) {
+		s := newScene(t)
+		p := testPlan()
+		if _, err := s.run(context.Background(), p, Options{Until: 10}); err != nil {
+			t.Fatal(err)
+		}
+		s.logs.errorsToGive = 1
+		rec, err := s.controller().Watch(context.Background(), p, w)
+		if err == nil || errors.Is(err, ErrAborted) || rec.Outcome != OutcomeFailed || s.traffic.weights().Blue != 10 || len(s.traffic.rollbacks) != 0 {
+			t.Errorf("got %v, %s, blue %d%%, %d rollbacks; want a failed watch that left blue at 10%%", err, rec.Outcome, s.traffic.weights().Blue, len(s.traffic.rollbacks))
+		}
+	})
+
 	t.Run("no release in progress", func(t *testing.T) {
 		s := newScene(t)
 		rec, err := s.controller().Watch(context.Background(), testPlan(), w)
