@@ -100,7 +100,7 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 					UserAssignedIdentityResourceId: id.ID().ToStringOutput(),
 				},
 			}},
-			Runtime: &web.FunctionsRuntimeArgs{Name: pulumi.String(web.RuntimeNameCustom), Version: pulumi.String("1.0")},
+			Runtime: &web.FunctionsRuntimeArgs{Name: pulumi.String(cfg.Runtime.Name), Version: pulumi.String(cfg.Runtime.Version)},
 			ScaleAndConcurrency: &web.FunctionsScaleAndConcurrencyArgs{
 				MaximumInstanceCount: pulumi.Int(cfg.MaximumInstanceCount),
 				InstanceMemoryMB:     pulumi.Int(cfg.InstanceMemoryMB),

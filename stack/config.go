@@ -36,6 +36,8 @@ type Config struct {
 	MaximumInstanceCount int
 	InstanceMemoryMB     int
 	LogRetentionDays     int
+	// Runtime is the language stack of both apps.
+	Runtime Runtime
 
 	APIM APIMConfig
 	API  APIConfig
@@ -187,6 +189,8 @@ var Keys = []Key{
 	{"blueWeight", "0", "integer 0..100", "percent of API traffic sent to blue; green gets the rest", false},
 	{"greenWeight", "100 - blueWeight", "integer 0..100, summing to 100 with blueWeight", "optional; when set it must agree with blueWeight", false},
 	{"prefix", "slotless", "3..12 lower-case letters and digits, starting with a letter", "starts the name of every resource scoped to its resource group (the group itself, plans, identities, Log Analytics, Application Insights); globally unique names are generated, see Names", false},
+	{"functionRuntime", "custom", strings.Join(RuntimeNames, ", "), "the language stack of both apps (Flex's functionAppConfig.runtime.name); changing it changes both apps, a reviewed change", false},
+	{"functionRuntimeVersion", "the runtime's Flex default: dotnet-isolated 8.0, node 22, python 3.12, java 17, powershell 7.4, custom 1.0", "dotnet-isolated 8.0, 9.0, 10.0; node 20, 22; python 3.10, 3.11, 3.12, 3.13; java 17, 21; powershell 7.4; custom 1.0", "the runtime's version (functionAppConfig.runtime.version), as ARM's functionAppStacks lists it for Flex Consumption", false},
 	{"resourceGroupName", "(create <prefix>-<stack>-rg)", "an existing resource group name, 1..90 characters", "deploy into this resource group instead of creating one", false},
 	{"storageAccountName", "(generated: storage + 8 hex characters)", "3..24 lower-case letters and digits", "name the storage account yourself instead of letting azure-native generate a globally unique name; it must be free across Azure", false},
 	{"maximumInstanceCount", "100", "integer 40..1000", "Flex Consumption scale-out limit of each app", false},
@@ -316,6 +320,7 @@ func ParseAll(src Source) (*Config, error) {
 	c.MaximumInstanceCount = p.intIn("maximumInstanceCount", 100, 40, 1000)
 	c.InstanceMemoryMB = p.intOneOf("instanceMemoryMB", 2048, InstanceMemorySizes)
 	c.LogRetentionDays = p.intIn("logRetentionDays", 30, 30, 730)
+	c.Runtime = p.runtime()
 
 	c.APIM.ExistingName = p.match("apimName", "", apimNameRE, "an API Management service name (1..50 letters, digits and '-', starting with a letter)")
 	c.APIM.ExistingResourceGroup = p.match("apimResourceGroupName", "", rgNameRE, "a resource group name of 1..90 letters, digits, '-', '_', '.', '(' or ')'")

@@ -621,3 +621,26 @@ func TestAPIMChildIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestRuntimeFollowsConfig: both apps run the configured language stack, the same one, and the
+// default is the sample's custom handler.
+func TestRuntimeFollowsConfig(t *testing.T) {
+	for _, tt := range []struct {
+		set           map[string]string
+		name, version string
+	}{
+		{nil, "custom", "1.0"},
+		{map[string]string{"functionRuntime": "node", "functionRuntimeVersion": "20"}, "node", "20"},
+		{map[string]string{"functionRuntime": "dotnet-isolated"}, "dotnet-isolated", "8.0"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := runPlan(t, tt.set)
+			for _, app := range []string{"green-app", "blue-app"} {
+				flat := plan.Flatten(find(t, p, "azure-native:web:WebApp", app).Inputs)
+				if got, want := flat["functionAppConfig.runtime.name"]+" "+flat["functionAppConfig.runtime.version"], fmt.Sprintf("%q %q", tt.name, tt.version); got != want {
+					t.Errorf("%s runtime: got %s, want %s", app, got, want)
+				}
+			}
+		})
+	}
+}

@@ -47,6 +47,8 @@ func TestPlanCommand(t *testing.T) {
 		{"set overrides the stack file", []string{"plan", "--dir", dir, "--stack", "ci", "--set", "blueWeight=100"}, 0, []string{"green 0% / blue 100%, live blue"}, nil, false},
 		{"invalid value", []string{"plan", "--dir", dir, "--stack", "ci", "--set", "blueWeight=150"}, 1, nil, []string{"invalid stack config:", "blueWeight: 150 is out of range 0..100"}, false},
 		{"misspelt key", []string{"plan", "--dir", dir, "--stack", "ci", "--set", "bluWeight=50"}, 1, nil, []string{"unknown config key bluWeight: did you mean blueWeight?"}, false},
+		{"unknown runtime", []string{"plan", "--dir", dir, "--stack", "ci", "--set", "functionRuntime=ruby"}, 1, nil, []string{`functionRuntime: "ruby" is not valid, want one of dotnet-isolated, node, python, java, powershell, custom`}, false},
+		{"unknown runtime version", []string{"plan", "--dir", dir, "--stack", "ci", "--set", "functionRuntime=node", "--set", "functionRuntimeVersion=18"}, 1, nil, []string{`functionRuntimeVersion: "18" is not a Flex Consumption version of node, want one of 20, 22`}, false},
 		{"unknown stack lists the stacks", []string{"plan", "--dir", dir, "--stack", "prod"}, 2, nil, []string{`stack "prod": no Pulumi.prod.yaml in ` + dir + "; stacks here: ci"}, false},
 		{"components without empty inputs", []string{"plan", "--dir", dir, "--stack", "ci"}, 0, []string{"slotless:stack:Colour  blue\n\n  "}, nil, false},
 		{"bad set", []string{"plan", "--dir", dir, "--stack", "ci", "--set", "novalue"}, 2, nil, []string{"want key=value"}, false},

@@ -26,6 +26,12 @@ func warm(name string, n float64) plan.Resource {
 	return plan.Resource{Type: "azure-native:web:WebApp", Name: name, Inputs: map[string]any{"functionAppConfig": map[string]any{"scaleAndConcurrency": sc}}}
 }
 
+// runtime is an app running a language stack, as the program declares it.
+func runtime(name, lang, version string) plan.Resource {
+	rt := map[string]any{"name": lang, "version": version}
+	return plan.Resource{Type: "azure-native:web:WebApp", Name: name, Inputs: map[string]any{"functionAppConfig": map[string]any{"runtime": rt}}}
+}
+
 func TestReview(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -46,6 +52,9 @@ func TestReview(t *testing.T) {
 		{"always-ready count following a shift", planOf(0, warm("blue-app", 0)), planOf(10, warm("blue-app", 2)), Options{MaxStep: 50}, nil},
 		{"always-ready count following GA", planOf(50, warm("green-app", 2)), planOf(100, warm("green-app", 0)), Options{MaxStep: 50}, nil},
 		{"always-ready count changed without a shift", planOf(0, warm("green-app", 2)), planOf(0, warm("green-app", 4)), Options{MaxStep: 50}, []string{"live-slot-change"}},
+		// functionRuntime changes both apps: the live one is flagged, the idle one is not.
+		{"runtime change", planOf(0, runtime("green-app", "custom", "1.0"), runtime("blue-app", "custom", "1.0")),
+			planOf(0, runtime("green-app", "node", "22"), runtime("blue-app", "node", "22")), Options{MaxStep: 50}, []string{"live-slot-change"}},
 		{"always-ready count with another change", planOf(0, warm("blue-app", 0)), planOf(10, app("blue-app", 2)), Options{MaxStep: 50}, []string{"live-slot-change"}},
 	}
 	for _, tt := range tests {
