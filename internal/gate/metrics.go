@@ -120,7 +120,9 @@ func Metrics(ctx context.Context, client LogsQuerier, cfg MetricsConfig, progres
 	if progress == nil {
 		progress = io.Discard
 	}
-	end := cfg.End.UTC()
+	// Whole seconds, as the request's timespan carries them, so the query and the timespan
+	// bound the same requests.
+	end := cfg.End.UTC().Truncate(time.Second)
 	if cfg.End.IsZero() {
 		end = time.Now().UTC().Add(-cfg.Lag).Truncate(time.Second)
 	}

@@ -306,3 +306,35 @@ func TestQueryCountsFailuresByStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsWindowEndsTheLagAgo: without an End the window ends Lag before the query, so Azure
+// Monitor has ingested it; with one, it ends exactly there, in whole seconds as the timespan is.
+func TestMetricsWindowEndsTheLagAgo(t *testing.T) {
+	api := &queryAPI{status: http.StatusOK, body: table(row("a-blue", 100, 0, 10), row("a-green", 100, 0, 10))}
+	srv := httptest.NewTLSServer(api)
+	t.Cleanup(srv.Close)
+	cfg := MetricsConfig{WorkspaceID: "ws-1", CanaryApp: "a-blue", StableApp: "a-green", Window: time.Minute, Lag: 3 * time.Minute, MinRequests: 1, MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5}
+
+	before := time.Now()
+	res, err := Metrics(context.Background(), logsClient(t, srv), cfg, nil)
+	after := time.Now()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, end, err := res.Timespan.Values()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if end.Before(before.Add(-cfg.Lag).Add(-time.Second)) || end.After(after.Add(-cfg.Lag)) {
+		t.Errorf("window end: got %s, want %s ago (between %s and %s)", end, cfg.Lag, before.Add(-cfg.Lag), after.Add(-cfg.Lag))
+	}
+
+	cfg.End = time.Date(2026, 12, 4, 3, 1, 0, 0, time.UTC)
+	res, err = Metrics(context.Background(), logsClient(t, srv), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "2026-12-04T03:00:00Z/2026-12-04T03:01:00Z"; string(res.Timespan) != want {
+		t.Errorf("timespan: got %s, want %s", res.Timespan, want)
+	}
+}
