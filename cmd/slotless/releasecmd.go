@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -119,19 +118,12 @@ func (o releaseRunOptions) run(ctx context.Context, cmd *cobra.Command, getenv f
 	if strings.TrimSpace(o.version) == "" {
 		return usageError{"release: --version: required, the version the release slot must serve"}
 	}
-	if o.apiURL != "" && !absoluteHTTP(o.apiURL) {
-		return usagef("release: --api-url: %q is not an absolute http or https URL", o.apiURL)
-	}
-	if o.logsEndpoint != "" && !absoluteHTTP(o.logsEndpoint) {
-		return usagef("release: --logs-endpoint: %q is not an absolute http or https URL", o.logsEndpoint)
-	}
-	cfg, err := plan.LoadConfig(o.dir, o.stack)
-	if err != nil {
+	if err := checkEndpoints("release", o.apiURL, o.logsEndpoint); err != nil {
 		return err
 	}
-	parsed, err := stack.Parse(cfg.Source())
+	cfg, parsed, err := loadStackConfig(o.dir, o.stack)
 	if err != nil {
-		return fmt.Errorf("invalid stack config:\n%w", err)
+		return err
 	}
 	if o.until != 0 && !slices.Contains(parsed.Release.Steps, o.until) {
 		return usagef("release: --until: %d is not a step, want one of releaseSteps %s", o.until, joinSteps(parsed.Release.Steps))
@@ -141,11 +133,7 @@ func (o releaseRunOptions) run(ctx context.Context, cmd *cobra.Command, getenv f
 		return err
 	}
 
-	// With --json, stdout carries the record alone, so a pipeline can redirect it to a file.
-	progress := cmd.OutOrStdout()
-	if o.asJSON {
-		progress = cmd.ErrOrStderr()
-	}
+	progress := progressOut(cmd, o.asJSON)
 	opts := rollout.Options{Slot: slot, Version: o.version, Until: o.until, DryRun: o.dryRun}
 	var ctl *rollout.Controller
 	if o.dryRun {
@@ -156,15 +144,7 @@ func (o releaseRunOptions) run(ctx context.Context, cmd *cobra.Command, getenv f
 		}
 	}
 	rec, err := ctl.Run(ctx, p, opts)
-	if o.asJSON {
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		if jerr := enc.Encode(rec); jerr != nil {
-			return errors.Join(err, fmt.Errorf("write the record: %w", jerr))
-		}
-	}
-	return err
+	return writeRecord(cmd, o.asJSON, rec, err)
 }
 
 // dryRunTraffic is where a dry run reads the weights: the deployed stack when it can be read,

@@ -2,17 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/slotless/slotless/internal/plan"
 	"github.com/slotless/slotless/internal/rollout"
-	"github.com/slotless/slotless/stack"
 )
 
 // watchOptions are the flags of `slotless watch`.
@@ -68,28 +63,18 @@ func (o watchOptions) run(ctx context.Context, cmd *cobra.Command, getenv func(s
 	if o.watchFor <= 0 || o.window <= 0 {
 		return usagef("watch: --for %s and --window %s: want both above 0", o.watchFor, o.window)
 	}
-	if o.apiURL != "" && !absoluteHTTP(o.apiURL) {
-		return usagef("watch: --api-url: %q is not an absolute http or https URL", o.apiURL)
-	}
-	if o.logsEndpoint != "" && !absoluteHTTP(o.logsEndpoint) {
-		return usagef("watch: --logs-endpoint: %q is not an absolute http or https URL", o.logsEndpoint)
-	}
-	cfg, err := plan.LoadConfig(o.dir, o.stack)
-	if err != nil {
+	if err := checkEndpoints("watch", o.apiURL, o.logsEndpoint); err != nil {
 		return err
 	}
-	parsed, err := stack.Parse(cfg.Source())
+	cfg, parsed, err := loadStackConfig(o.dir, o.stack)
 	if err != nil {
-		return fmt.Errorf("invalid stack config:\n%w", err)
+		return err
 	}
 	p, err := rollout.NewPlan(parsed)
 	if err != nil {
 		return err
 	}
-	progress := cmd.OutOrStdout()
-	if o.asJSON {
-		progress = cmd.ErrOrStderr()
-	}
+	progress := progressOut(cmd, o.asJSON)
 	// The watch is built as a release is, without a version to expect: it judges whatever the
 	// canary serves.
 	ro := releaseRunOptions{stack: o.stack, dir: o.dir, apiURL: o.apiURL, logsEndpoint: o.logsEndpoint}
@@ -98,13 +83,5 @@ func (o watchOptions) run(ctx context.Context, cmd *cobra.Command, getenv func(s
 		return err
 	}
 	rec, err := ctl.Watch(ctx, p, rollout.WatchOptions{For: o.watchFor, Window: o.window})
-	if o.asJSON {
-		enc := json.NewEncoder(cmd.OutOrStdout())
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false)
-		if jerr := enc.Encode(rec); jerr != nil {
-			return errors.Join(err, fmt.Errorf("write the record: %w", jerr))
-		}
-	}
-	return err
+	return writeRecord(cmd, o.asJSON, rec, err)
 }
