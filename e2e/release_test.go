@@ -244,6 +244,15 @@ func (s *services) failCanary() time.Time {
 	return s.failingSince
 }
 
+// failCanaryFrom makes 20% of the canary's requests served from at on answer 500, as
+// failCanary does: by the time a request was served, so where the failure falls in a window does
+// not depend on when the test's goroutine runs.
+func (s *services) failCanaryFrom(at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failingSince = at
+}
+
 // failRoutes makes the canary's routes answer 500 from now on, while its health endpoint stays
 // green, and returns when.
 func (s *services) failRoutes() time.Time {
