@@ -58,7 +58,7 @@ $(PULUMI_CLI): e2e/cli/go.mod
 ## six (the engine's CPU is the limit; more at once only stretch each update).
 E2E_PARALLEL ?= 6
 e2e: engine
-	$(GO) test -count=1 -tags e2e -timeout 40m -parallel $(E2E_PARALLEL) ./e2e/
+	E2E_SLOTS=$(E2E_PARALLEL) $(GO) test -count=1 -tags e2e -timeout 40m -parallel 64 ./e2e/
 
 ## bench-shift: time slotless shift and rollback through the engine against the stand-in
 bench-shift: engine

@@ -7,20 +7,17 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slotless/slotless/internal/rollout"
 	"github.com/slotless/slotless/stack"
 )
 
-// The scenario that waits longest, through three real bakes, is declared in the first file the
-// suite runs, so it starts first: its minutes of waiting then overlap the scenarios that keep
-// the CPU busy, instead of trailing after them.
-
 // TestReleaseReachesGA: a healthy release walks 10 → 50 → 100 with a bake and six analyses per
 // step, each with the health gate and the metrics gate's figures, and changes the pool and, at
 // 100, current-slot-name: nothing else.
 func TestReleaseReachesGA(t *testing.T) {
-	t.Parallel()
+	parallel(t, 280*time.Second)
 	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 10")
 	record := filepath.Join(t.TempDir(), "release.json")
 	before := len(u.calls())

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestACheckoutWhoseStackFileHasItsOwnSalt: a developer followed the README's deploy steps in
@@ -14,7 +15,7 @@ import (
 // Pulumi.dev.yaml. Copied as it is, that file stops every engine scenario (the suite's own
 // passphrase cannot open the salt); copied as the suite copies it, it works.
 func TestACheckoutWhoseStackFileHasItsOwnSalt(t *testing.T) {
-	t.Parallel()
+	parallel(t, 5*time.Second)
 	dev := newUser(t, newCloud(t), "00000000-0000-0000-0000-00000000d0d0")
 	dev.sh("PULUMI_CONFIG_PASSPHRASE='the developer''s own' pulumi stack init dev")
 	salted, err := os.ReadFile(filepath.Join(dev.dir, "Pulumi.dev.yaml"))

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slotless/slotless/e2e/azurefake"
 	"github.com/slotless/slotless/stack"
@@ -63,7 +64,7 @@ func deploy(t testing.TB, u *user) {
 // resource group the stack creates, and into one that already exists (resourceGroupName), where
 // every name the program derives is known at preview.
 func TestDeploy(t *testing.T) {
-	t.Parallel()
+	parallel(t, 90*time.Second)
 	const sub = "00000000-0000-0000-0000-0000000a11ce"
 	for _, tc := range []struct {
 		name  string

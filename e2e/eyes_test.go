@@ -21,7 +21,7 @@ import (
 // arrive after the bake is over. The step is not passed: the release waits for that window to
 // be ingested (metricsLagSeconds 130), judges it, and rolls back.
 func TestLateTelemetryIsJudged(t *testing.T) {
-	t.Parallel()
+	parallel(t, 235*time.Second)
 	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 30", "metricsLagSeconds 130")
 	svc.mu.Lock()
 	svc.delayMin, svc.delayMax = 2*time.Minute, 2*time.Minute+5*time.Second
@@ -62,7 +62,7 @@ func TestLateTelemetryIsJudged(t *testing.T) {
 // its whole bake. With the defaults the release does not go on to the next step: it rolls the
 // canary back and says what to do.
 func TestSparseCanaryIsNotPassedSilently(t *testing.T) {
-	t.Parallel()
+	parallel(t, 105*time.Second)
 	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 30")
 	u.sh("pulumi config rm releaseProbes")
 	svc.mu.Lock()
@@ -93,7 +93,7 @@ func TestSparseCanaryIsNotPassedSilently(t *testing.T) {
 // health endpoint stays green; the probes roll it back within seconds, long before the next
 // metrics window closes.
 func TestProbesCatchAFailingRoute(t *testing.T) {
-	t.Parallel()
+	parallel(t, 55*time.Second)
 	u, svc := releaseUser(t, "bakeMinutes 2", "analysisIntervalSeconds 60")
 	record := filepath.Join(t.TempDir(), "release.json")
 	cmd, out := u.start(svc.release("--until 10", record))
@@ -135,7 +135,7 @@ func TestProbesCatchAFailingRoute(t *testing.T) {
 // canary starts failing (20% of its requests answering 500, its health green, its probes'
 // routes fine), and the next scheduled watch rolls it back, with nobody running a release.
 func TestWatchRollsBackAPausedCanary(t *testing.T) {
-	t.Parallel()
+	parallel(t, 90*time.Second)
 	u, svc := releaseUser(t, "bakeMinutes 0")
 	u.sh(svc.release("--until 10", filepath.Join(t.TempDir(), "release.json")))
 	if w := u.weights(); w.Blue != 10 {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slotless/slotless/internal/plan"
 )
@@ -89,7 +90,7 @@ var mockMarkers = []string{"client-id-of-", "principal-id-of-", "Instrumentation
 //     value still holding something the mocks make up for what only Azure
 //     computes (mockMarkers) is not compared; a planned "[secret]" must be a secret in state.
 func TestPlanAgreesWithEngine(t *testing.T) {
-	t.Parallel()
+	parallel(t, 20*time.Second)
 	cloud := newCloud(t)
 	u := newUser(t, cloud, subAlice)
 	deploy(t, u)

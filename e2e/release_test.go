@@ -489,7 +489,7 @@ func (u *user) start(line string) (*exec.Cmd, *lockedBuffer) {
 // 3; the last run reaches 100, changing the pool, current-slot-name and the green app's count
 // 2 → 0. No bake: the bakes are TestReleaseReachesGA's.
 func TestReleaseUntilResumesAndAlwaysReady(t *testing.T) {
-	t.Parallel()
+	parallel(t, 235*time.Second)
 	u, svc := releaseUser(t, "bakeMinutes 0")
 	u.run("pulumi config set alwaysReadyInstances 2 && pulumi up")
 	if got := u.alwaysReady(); got[stack.Green] != 2 || got[stack.Blue] != 0 {
@@ -580,7 +580,7 @@ func TestReleaseUntilResumesAndAlwaysReady(t *testing.T) {
 // it slipped under the threshold adds to it. A slot that stops answering is caught by the health
 // checks between analyses, within one interval and one shift.
 func TestReleaseRollsBackAFailingCanary(t *testing.T) {
-	t.Parallel()
+	parallel(t, 160*time.Second)
 	const interval = 10 * time.Second
 	// A 20% failure hides under the default 2-point delta while it fills at most a tenth of a
 	// window.
@@ -654,7 +654,7 @@ func TestReleaseRollsBackAFailingCanary(t *testing.T) {
 // traffic at 10%, and the next run bakes 10% again from where the deployed stack stands: it
 // does not shift again, and never starts from 0.
 func TestReleaseResumesAfterACrash(t *testing.T) {
-	t.Parallel()
+	parallel(t, 140*time.Second)
 	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 10")
 	killed := make(chan struct{})
 	var cmd *exec.Cmd
@@ -697,7 +697,7 @@ func TestReleaseResumesAfterACrash(t *testing.T) {
 // local file), prints the plan, and touches neither the cloud nor the stack file, without the
 // pinning token or Azure credentials.
 func TestReleaseDryRunChangesNothing(t *testing.T) {
-	t.Parallel()
+	parallel(t, 25*time.Second)
 	u := deployed(t)
 	u.run("pulumi config set blueWeight 10 && pulumi up")
 	u.sh("pulumi config set blueWeight 0") // the local file says otherwise

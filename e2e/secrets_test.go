@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSecretsNeverInPlainText: after the README's deploy, neither `pulumi stack export` nor any
@@ -19,7 +20,7 @@ import (
 // token from the stack config, so the test looks for the real values, wherever the engine might
 // have put them.
 func TestSecretsNeverInPlainText(t *testing.T) {
-	t.Parallel()
+	parallel(t, 20*time.Second)
 	cloud := newCloud(t)
 	u := newUser(t, cloud, subAlice)
 	deploy(t, u)

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -134,7 +135,7 @@ func changedNames(c engine.Changes) []string {
 // completion and the rollback change the pool and current-slot-name; the same command twice
 // changes nothing.
 func TestShiftIsTrafficOnly(t *testing.T) {
-	t.Parallel()
+	parallel(t, 85*time.Second)
 	u := deployed(t)
 	pool := "update " + stack.PoolID
 	slotName := "update " + stack.CurrentSlotNamedValue
@@ -176,7 +177,7 @@ func TestShiftIsTrafficOnly(t *testing.T) {
 // traffic is pending; a rollback is never refused and applies the traffic resources alone,
 // leaving the pending change for a later up.
 func TestSlotlessShiftTouchesOnlyTraffic(t *testing.T) {
-	t.Parallel()
+	parallel(t, 70*time.Second)
 	u := deployed(t)
 	out := u.sh("slotless shift --stack dev --slot blue --to 10 --force")
 	if !strings.Contains(out, "applied: green 90% / blue 10%") {
@@ -223,7 +224,7 @@ func TestSlotlessShiftTouchesOnlyTraffic(t *testing.T) {
 // TestRollbackFromEveryStage: a release that reached GA, or stopped anywhere before it, rolls
 // back with `slotless rollback`, with the default maxStep and no health gate.
 func TestRollbackFromEveryStage(t *testing.T) {
-	t.Parallel()
+	parallel(t, 65*time.Second)
 	u := deployed(t)
 	for _, blue := range []int{1, 51, 100} {
 		t.Run(fmt.Sprintf("from blue %d", blue), func(t *testing.T) {
@@ -246,7 +247,7 @@ func TestRollbackFromEveryStage(t *testing.T) {
 // TestSlotHostDown: a slot whose Functions host does not start must not block the traffic
 // change that takes its traffic away, nor any other shift.
 func TestSlotHostDown(t *testing.T) {
-	t.Parallel()
+	parallel(t, 25*time.Second)
 	u := deployed(t)
 	outs, err := u.stack("dev").PlainOutputs(t.Context())
 	if err != nil {
@@ -274,7 +275,7 @@ func TestSlotHostDown(t *testing.T) {
 // TestStatus reads where a release stands from the deployed stack, mid-release and after GA,
 // whatever the local stack file says.
 func TestStatus(t *testing.T) {
-	t.Parallel()
+	parallel(t, 10*time.Second)
 	u := deployed(t)
 	type status struct {
 		Weights struct {
@@ -333,7 +334,7 @@ func appMaxInstances(t *testing.T, u *user) int {
 // construction: the stand-in holds its app update until the test lets go, so how long an
 // update takes on this machine plays no part.
 func TestConcurrentUpdate(t *testing.T) {
-	t.Parallel()
+	parallel(t, 80*time.Second)
 	u := deployed(t)
 	u.run("pulumi config set blueWeight 10 && pulumi up")
 	u.hold("azure-native:web:WebApp")
@@ -394,6 +395,35 @@ func (u *user) waitHeld() {
 		time.Sleep(100 * time.Millisecond)
 	}
 	u.t.Fatal("no operation was held")
+}
+
+// waitHolderGone waits until the provider process whose operation is held has exited. A killed
+// update's provider exits when it notices its engine is gone, on its next poll; letting go
+// before then would let the held write land after the test moved on.
+func (u *user) waitHolderGone() {
+	u.t.Helper()
+	c, err := u.cloud.Load()
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for running(c.HeldBy) {
+		if time.Now().After(deadline) {
+			u.t.Fatalf("the held operation's provider (pid %d) is still running", c.HeldBy)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// running says whether a process exists and has not exited (a zombie has: it waits only to be
+// reaped, and nobody may reap it here).
+func running(pid int) bool {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(raw, ')')
+	return i < 0 || i+2 >= len(raw) || (raw[i+2] != 'Z' && raw[i+2] != 'X')
 }
 
 // release lets held operations go on.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi-azure-native-sdk/resources/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -20,7 +21,7 @@ import (
 // When the stack file holds a value this binary does not allow at all, the Pulumi path fails
 // on it and the rollback still reaches 0% through ARM.
 func TestRollbackSurvivesVersionSkew(t *testing.T) {
-	t.Parallel()
+	parallel(t, 35*time.Second)
 	u := deployed(t)
 	u.withARM()
 	// The newer slotless's program, run by a plain pulumi up, or by its own shift.

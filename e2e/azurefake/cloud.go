@@ -32,6 +32,9 @@ type Cloud struct {
 	Hold string `json:"hold,omitempty"`
 	// Held is set once an operation waits on Hold.
 	Held bool `json:"held,omitempty"`
+	// HeldBy is the process id of the provider whose operation waits on Hold, so a test that
+	// kills the update can wait for that process to be gone before it lets go.
+	HeldBy int `json:"heldBy,omitempty"`
 	// SiteUpdateRestartMs models a Flex site update: every update of a function app restarts
 	// its running instances (the default Recreate strategy), so its host does not answer for
 	// this long (RestartedUntilMs), and the update's call notes the share of traffic the app

@@ -269,7 +269,7 @@ func (f *Fake) slow(token string) {
 	if !held(c) {
 		return
 	}
-	_ = f.Store.Update(func(c *Cloud) error { c.Held = true; return nil })
+	_ = f.Store.Update(func(c *Cloud) error { c.Held, c.HeldBy = true, os.Getpid(); return nil })
 	parent := os.Getppid()
 	for {
 		// A condition, not a duration: the poll only notices when the test lets go.

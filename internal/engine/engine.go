@@ -72,7 +72,14 @@ func Open(ctx context.Context, o Options) (*Stack, error) {
 // lookPath finds the CLI; tests replace it.
 var lookPath = exec.LookPath
 
+// commands holds the CLI found for each root: finding it runs `pulumi version`, a process
+// worth starting once per slotless run rather than once per stack opened.
+var commands sync.Map
+
 func pulumiCommand(root string) (auto.PulumiCommand, error) {
+	if c, ok := commands.Load(root); ok {
+		return c.(auto.PulumiCommand), nil
+	}
 	if root == "" {
 		if _, err := lookPath("pulumi"); err != nil {
 			return nil, fmt.Errorf("the pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/) or run make engine")
@@ -82,6 +89,7 @@ func pulumiCommand(root string) (auto.PulumiCommand, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pulumi CLI: %w", err)
 	}
+	commands.Store(root, cmd)
 	return cmd, nil
 }
 

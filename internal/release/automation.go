@@ -85,13 +85,18 @@ func number(v any) (int, bool) {
 	return 0, false
 }
 
-// GetConfig implements Stack.
+// GetConfig implements Stack. It reads the stack's config without decrypting its secrets: the
+// keys a shift reads are plain, a secret is refused rather than shown, and each decryption
+// costs the CLI a passphrase key derivation.
 func (a *AutoStack) GetConfig(ctx context.Context, key string) (string, bool, error) {
-	all, err := a.s.GetAllConfig(ctx)
+	all, err := a.s.GetAllConfigWithOptions(ctx, &auto.GetAllConfigOptions{})
 	if err != nil {
 		return "", false, err
 	}
 	v, ok := all[key]
+	if ok && v.Secret {
+		return "", false, fmt.Errorf("%s is a secret in the stack config; it must be a plain number", key)
+	}
 	return v.Value, ok, nil
 }
 
