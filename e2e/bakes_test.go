@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -33,6 +34,13 @@ func TestReleaseReachesGA(t *testing.T) {
 	want := []string{"update pool", "update pool", "update current-slot-name", "update pool"}
 	if got := u.writes(u.calls()[before:]); !slices.Equal(got, want) {
 		t.Errorf("cloud writes: got %v, want %v", got, want)
+	}
+	raw, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), svc.pinToken) || strings.Contains(out, svc.pinToken) {
+		t.Error("the pin token is in the release's output or its --json record")
 	}
 	rec := readRecord(t, record)
 	if rec.Outcome != rollout.OutcomeComplete || len(rec.StepsTaken) != 3 {

@@ -153,7 +153,7 @@ type APIConfig struct {
 	CORSOrigins          []string
 }
 
-// Key describes one config key: its name, default and what it allows. The README's config table
+// Key describes one config key: its name, default and what it allows. docs/configuration.md's table
 // and the offline plan's unknown-key check are both read from Keys, so they cannot drift.
 type Key struct {
 	Name    string

@@ -18,7 +18,7 @@ import (
 	"github.com/slotless/slotless/internal/release"
 )
 
-var update = flag.Bool("update", false, "rewrite the README's command reference from the commands' --help")
+var update = flag.Bool("update", false, "rewrite docs/commands.md's reference from the commands' --help")
 
 // commands lists every command a user can run, as argument paths from the root (the root is
 // the empty path), depth first in help order.
@@ -259,11 +259,11 @@ func TestCompletion(t *testing.T) {
 }
 
 const (
-	refBegin = "<!-- commands:begin: generated from each command's --help by `go test ./cmd/slotless -run TestREADMECommandReference -update`; edit the commands, not this -->\n"
+	refBegin = "<!-- commands:begin: generated from each command's --help by `go test ./cmd/slotless -run TestDocsCommandReference -update`; edit the commands, not this -->\n"
 	refEnd   = "<!-- commands:end -->\n"
 )
 
-// commandReference renders every command's --help, as the README's command reference.
+// commandReference renders every command's --help, as docs/commands.md's reference.
 func commandReference(t *testing.T) string {
 	t.Helper()
 	var b strings.Builder
@@ -272,14 +272,14 @@ func commandReference(t *testing.T) string {
 		if code := run(append(append([]string{}, path...), "--help"), &out, &errb); code != 0 {
 			t.Fatalf("%s --help: exit %d", name(path), code)
 		}
-		fmt.Fprintf(&b, "\n#### `%s`\n\n```text\n%s```\n", name(path), out.String())
+		fmt.Fprintf(&b, "\n### `%s`\n\n```text\n%s```\n", name(path), out.String())
 	}
 	return b.String()
 }
 
-// TestREADMECommandReference keeps the README's command reference equal to --help.
-func TestREADMECommandReference(t *testing.T) {
-	path := filepath.Join("..", "..", "README.md")
+// TestDocsCommandReference keeps docs/commands.md's reference equal to --help.
+func TestDocsCommandReference(t *testing.T) {
+	path := filepath.Join("..", "..", "docs", "commands.md")
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -288,7 +288,7 @@ func TestREADMECommandReference(t *testing.T) {
 	before, rest, ok1 := strings.Cut(readme, refBegin)
 	_, after, ok2 := strings.Cut(rest, refEnd)
 	if !ok1 || !ok2 {
-		t.Fatalf("README.md has no command reference between %q and %q", refBegin, refEnd)
+		t.Fatalf("docs/commands.md has no command reference between %q and %q", refBegin, refEnd)
 	}
 	want := before + refBegin + commandReference(t) + "\n" + refEnd + after
 	if readme == want {
@@ -300,5 +300,5 @@ func TestREADMECommandReference(t *testing.T) {
 		}
 		return
 	}
-	t.Errorf("README.md's command reference differs from --help; run go test ./cmd/slotless -run TestREADMECommandReference -update")
+	t.Errorf("docs/commands.md differs from --help; run go test ./cmd/slotless -run TestDocsCommandReference -update")
 }

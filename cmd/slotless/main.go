@@ -1,7 +1,7 @@
 // Command slotless is the release tool of the slotless stack: the offline plan, the release
 // gates, traffic shifts with guard rails, and where a release stands. Laptops and pipelines run
 // the same commands. `slotless --help` lists them, the exit codes and the environment they read;
-// the README's command reference is generated from the same help texts.
+// docs/commands.md is generated from the same help texts.
 package main
 
 import (
@@ -37,7 +37,7 @@ const (
 	exitBreakGlass     = 6
 )
 
-// exitCodesHelp documents the exit codes in `slotless --help`; the README carries the same text
+// exitCodesHelp documents the exit codes in `slotless --help`; docs/commands.md carries the same text
 // through the generated command reference.
 const exitCodesHelp = `Exit codes:
   0  success

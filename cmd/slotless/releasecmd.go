@@ -57,7 +57,7 @@ type releaseRunOptions struct {
 const releaseLong = `Release walks the slot from where the deployed stack stands to GA (or to --until), watching
 it the whole way, and rolls it back by itself at the first failing analysis. The plan is the
 stack config: releaseSteps, bakeMinutes, analysisIntervalSeconds, the metrics thresholds,
-warmupRequests, warmupLatencyMs and alwaysReadyInstances (see the README's configuration).
+warmupRequests, warmupLatencyMs and alwaysReadyInstances (see docs/configuration.md).
 
 It reads where the release stands from the deployed stack (the weights and the frozen
 current-slot-name), never from the local file, and refuses to start (exit 3) unless the slot

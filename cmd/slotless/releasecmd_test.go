@@ -438,19 +438,19 @@ func TestRollbackWithoutAFreshToken(t *testing.T) {
 	}
 }
 
-// TestREADMEDryRunSample: the README's sample of an offline dry run is what `slotless release
+// TestDocsDryRunSample: the releases page's sample of an offline dry run is what `slotless release
 // --dry-run` prints for the repository's dev stack, but for the reason the stack could not be
-// read, which the README shortens to "(...)".
-func TestREADMEDryRunSample(t *testing.T) {
+// read, which the page shortens to "(...)".
+func TestDocsDryRunSample(t *testing.T) {
 	withoutPulumi(t)
-	raw, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	raw, err := os.ReadFile(filepath.Join("..", "..", "docs", "releases.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	const first = "dry run: the deployed stack dev could not be read (...)"
 	_, sample, ok := strings.Cut(string(raw), "```\n"+first)
 	if !ok {
-		t.Fatalf("README.md has no sample block starting %q", first)
+		t.Fatalf("docs/releases.md has no sample block starting %q", first)
 	}
 	sample, _, _ = strings.Cut(first+sample, "\n```")
 	var out, errb bytes.Buffer
@@ -460,6 +460,6 @@ func TestREADMEDryRunSample(t *testing.T) {
 	got := strings.TrimSpace(errb.String() + out.String())
 	got = regexp.MustCompile(`could not be read \(.*\); planning`).ReplaceAllString(got, "could not be read (...); planning")
 	if got != sample {
-		t.Errorf("README.md's dry-run sample differs from the output.\ngot:\n%s\n\nREADME:\n%s", got, sample)
+		t.Errorf("docs/releases.md's dry-run sample differs from the output.\ngot:\n%s\n\ndocs:\n%s", got, sample)
 	}
 }

@@ -365,17 +365,43 @@ func judge(status int, header http.Header, body []byte, cfg HealthConfig) observ
 	case status != http.StatusOK:
 		obs.reason, obs.detail = ReasonUnhealthy, fmt.Sprintf("HTTP %d %s", status, http.StatusText(status))
 	case jsonErr != nil:
-		obs.reason, obs.detail = ReasonUnhealthy, "HTTP 200 but the body is not health JSON"
+		obs.reason, obs.detail = ReasonUnhealthy, fmt.Sprintf(`HTTP 200 but the body is not health JSON: want {"status": "ok", "slot": %q, "version": "..."}`, cfg.Slot)
+	case h.Status == "":
+		obs.reason, obs.detail = ReasonUnhealthy, `the body has no "status" field: want "status": "ok" when healthy`
 	case h.Status != healthStatusOK:
 		obs.reason, obs.detail = ReasonUnhealthy, fmt.Sprintf("status %q%s", h.Status, failingChecks(h))
 	case h.Slot != cfg.Slot || headerSlot != cfg.Slot:
-		obs.reason, obs.detail = ReasonWrongSlot, fmt.Sprintf("answered by slot %q (X-Slot %q), want %q", h.Slot, headerSlot, cfg.Slot)
+		obs.reason, obs.detail = ReasonWrongSlot, slotDetail(h.Slot, headerSlot, cfg.Slot)
 	case cfg.ExpectVersion != "" && (h.Version != cfg.ExpectVersion || (headerVersion != "" && headerVersion != cfg.ExpectVersion)):
-		obs.reason, obs.detail = ReasonWrongVersion, fmt.Sprintf("version %q (X-Version %q), want %q", h.Version, headerVersion, cfg.ExpectVersion)
+		obs.reason, obs.detail = ReasonWrongVersion, versionDetail(h.Version, headerVersion, cfg.ExpectVersion)
 	default:
 		obs.ok = true
 	}
 	return obs
+}
+
+// slotDetail says which slot answered, and what is missing when the body's "slot" field or the
+// X-Slot header is, so a team writing its own health endpoint sees what to add.
+func slotDetail(body, header, want string) string {
+	if body != "" && header != "" {
+		return fmt.Sprintf("answered by slot %q (X-Slot %q), want %q", body, header, want)
+	}
+	return fmt.Sprintf("slot: %s, %s; want %q in both (the app's SLOT_NAME setting)", said(`body field "slot"`, body), said("X-Slot header", header), want)
+}
+
+// versionDetail says which version answered, or that the body's "version" field is missing.
+func versionDetail(body, header, want string) string {
+	if body != "" {
+		return fmt.Sprintf("version %q (X-Version %q), want %q", body, header, want)
+	}
+	return fmt.Sprintf(`version: body field "version" missing; want %q (an X-Version header, when sent, must agree)`, want)
+}
+
+func said(what, value string) string {
+	if value == "" {
+		return what + " missing"
+	}
+	return fmt.Sprintf("%s %q", what, value)
 }
 
 // failingChecks lists the checks that did not pass, with their errors, which

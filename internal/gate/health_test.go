@@ -226,7 +226,7 @@ func TestHealthAgainstFunctionApp(t *testing.T) {
 type answer struct {
 	status  int
 	slot    string // body slot
-	xslot   string // X-Slot header; "" means same as slot
+	xslot   string // X-Slot header; "" means same as slot, "none" sends none
 	version string
 	raw     string // body as is, instead of health JSON
 }
@@ -247,8 +247,12 @@ func scripted(t *testing.T, answers ...answer) (*httptest.Server, *atomic.Int64,
 		if xslot == "" {
 			xslot = a.slot
 		}
-		w.Header().Set("X-Slot", xslot)
-		w.Header().Set("X-Version", a.version)
+		if xslot != "none" {
+			w.Header().Set("X-Slot", xslot)
+		}
+		if a.version != "" {
+			w.Header().Set("X-Version", a.version)
+		}
 		w.WriteHeader(a.status)
 		if a.raw != "" {
 			fmt.Fprint(w, a.raw)
@@ -286,6 +290,13 @@ func TestHealthScripted(t *testing.T) {
 		{name: "X-Slot disagrees with the body", answers: []answer{{status: 200, slot: "green", xslot: "blue", version: "2.0.0"}}, want: ReasonWrongSlot, wantDetail: `X-Slot "blue"`},
 		{name: "not JSON", answers: []answer{{status: 200, slot: "green", version: "2.0.0", raw: "<html>"}}, want: ReasonUnhealthy, wantDetail: "not health JSON"},
 		{name: "unauthorised", answers: []answer{{status: 401, raw: "{}"}}, want: ReasonUnhealthy, wantDetail: "HTTP 401 Unauthorized"},
+		// An app of the user's own, checked with --url against `func start`: each message names
+		// what the answer lacks.
+		{name: "no X-Slot header", answers: []answer{{status: 200, slot: "green", xslot: "none", version: "2.0.0"}}, want: ReasonWrongSlot, wantDetail: `slot: body field "slot" "green", X-Slot header missing; want "green" in both`},
+		{name: "neither slot field nor header", answers: []answer{{status: 200, xslot: "none", raw: `{"status": "ok"}`}}, want: ReasonWrongSlot, wantDetail: `slot: body field "slot" missing, X-Slot header missing`},
+		{name: "no version field", answers: []answer{{status: 200, slot: "green", raw: `{"status": "ok", "slot": "green"}`}}, want: ReasonWrongVersion, wantDetail: `version: body field "version" missing; want "2.0.0"`},
+		{name: "no status field", answers: []answer{{status: 200, slot: "green", version: "2.0.0", raw: `{"slot": "green", "version": "2.0.0"}`}}, want: ReasonUnhealthy, wantDetail: `the body has no "status" field`},
+		{name: "not JSON says what to send", answers: []answer{{status: 200, slot: "green", raw: "OK"}}, want: ReasonUnhealthy, wantDetail: `want {"status": "ok", "slot": "green", "version": "..."}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,9 +8,9 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// TestREADMEDocumentsEveryKey keeps the README's config table in step with Keys.
-func TestREADMEDocumentsEveryKey(t *testing.T) {
-	raw, err := os.ReadFile("../README.md")
+// TestDocsDocumentEveryKey keeps the configuration page's table in step with Keys.
+func TestDocsDocumentEveryKey(t *testing.T) {
+	raw, err := os.ReadFile("../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -18,7 +18,7 @@ func TestREADMEDocumentsEveryKey(t *testing.T) {
 	for _, k := range Keys {
 		row := "| `" + k.Name + "` | " + k.Default + " | " + k.Allowed + " |"
 		if !strings.Contains(readme, row) {
-			t.Errorf("README has no config row starting %q", row)
+			t.Errorf("docs/configuration.md has no config row starting %q", row)
 		}
 	}
 }
