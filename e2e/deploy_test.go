@@ -5,6 +5,7 @@ package e2e
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +135,19 @@ func TestDeploy(t *testing.T) {
 			}
 			if outs[stack.OutLiveSlot] != "green" || outs[stack.OutIdleSlot] != "blue" {
 				t.Errorf("live/idle = %v/%v, want green/blue", outs[stack.OutLiveSlot], outs[stack.OutIdleSlot])
+			}
+
+			// The API's operations are the dev stack's apiSpec, imported by API Management.
+			c, err := cloud.Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			apis := c.ByType("azure-native:apimanagement:Api")
+			if len(apis) != 1 {
+				t.Fatalf("got %d APIs, want 1", len(apis))
+			}
+			if got, want := c.Operations(apis[0].ID), []string{"GET /health", "GET /orders", "GET /orders/{id}"}; !slices.Equal(got, want) {
+				t.Errorf("API operations: got %v, want those of functionapp/openapi.yaml, %v", got, want)
 			}
 
 			again := u.up("dev")

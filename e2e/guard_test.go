@@ -145,6 +145,9 @@ func TestReleaseShiftDuringASlowInfraUp(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(other.dir, f), raw, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		if f == "Pulumi.dev.yaml" {
+			copyAPISpec(t, raw, other.dir)
+		}
 	}
 	other.sh("pulumi config set maximumInstanceCount 200 --stack dev")
 	u.hold("azure-native:web:WebApp")

@@ -123,8 +123,37 @@ func newUser(t testing.TB, cloud azurefake.Store, sub string) *user {
 		if err := os.WriteFile(filepath.Join(u.dir, f), raw, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		if f == "Pulumi.dev.yaml" {
+			copyAPISpec(t, raw, u.dir)
+		}
 	}
 	return u
+}
+
+// copyAPISpec copies the OpenAPI document the stack file names (apiSpec) into the project
+// copy, at the same relative path, as a clone has it.
+func copyAPISpec(t testing.TB, stackFile []byte, dir string) {
+	t.Helper()
+	var file struct {
+		Config map[string]any `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(stackFile, &file); err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := file.Config["slotless:apiSpec"].(string)
+	if spec == "" {
+		return
+	}
+	raw, err := os.ReadFile(filepath.Join(repoRoot, spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, spec)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, spec), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // secretsProviderKeys are what `pulumi stack init` writes into a stack file for its own

@@ -27,7 +27,7 @@ func TestRollbackSurvivesVersionSkew(t *testing.T) {
 	// The newer slotless's program, run by a plain pulumi up, or by its own shift.
 	newerBy := func(by string) pulumi.RunFunc {
 		return func(ctx *pulumi.Context) error {
-			if err := stack.ProgramBy(stack.Mover{By: by})(ctx); err != nil {
+			if err := stack.ProgramIn(u.dir, stack.Mover{By: by})(ctx); err != nil {
 				return err
 			}
 			return newerParts(ctx)

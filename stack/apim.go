@@ -35,6 +35,8 @@ type gatewayArgs struct {
 	tags          pulumi.StringMap
 	// mover is what runs the program, for the pool's record and the traffic guard.
 	mover Mover
+	// api is the API's surface: an OpenAPI document to import, or passthrough operations.
+	api APISurface
 }
 
 func newGateway(ctx *pulumi.Context, a gatewayArgs) (*Gateway, error) {
@@ -269,15 +271,8 @@ type Operation struct {
 	Params []string
 }
 
-// Operations are the function app's routes as the API exposes them.
-var Operations = []Operation{
-	{ID: "list-orders", Method: "GET", URLTemplate: "/orders", DisplayName: "List orders"},
-	{ID: "get-order", Method: "GET", URLTemplate: "/orders/{id}", DisplayName: "Get an order", Params: []string{"id"}},
-	{ID: "health", Method: "GET", URLTemplate: "/health", DisplayName: "Health of the slot serving the request"},
-}
-
 func (g *Gateway) declareAPI(ctx *pulumi.Context, a gatewayArgs, ids APIMIDs, svcRG, svcName pulumi.StringInput, on pulumi.ResourceOption) error {
-	api, err := apimanagement.NewApi(ctx, "api", &apimanagement.ApiArgs{
+	args := &apimanagement.ApiArgs{
 		ApiId:                pulumi.String(ids.API()),
 		ResourceGroupName:    svcRG,
 		ServiceName:          svcName,
@@ -286,12 +281,22 @@ func (g *Gateway) declareAPI(ctx *pulumi.Context, a gatewayArgs, ids APIMIDs, sv
 		Path:                 pulumi.String(a.cfg.API.Path),
 		Protocols:            pulumi.StringArray{pulumi.String(string(apimanagement.ProtocolHttps))},
 		SubscriptionRequired: pulumi.Bool(a.cfg.API.SubscriptionRequired),
-	}, on)
+	}
+	var declared []Operation
+	if a.api.Spec != "" {
+		// API Management imports the document's operations itself (Apis - Create Or Update
+		// with format and value), so none is declared apart: a re-import replaces them.
+		args.Format = pulumi.String(string(apimanagement.ContentFormat_Openapi_json))
+		args.Value = pulumi.String(a.api.Spec)
+	} else {
+		declared = a.api.Operations
+	}
+	api, err := apimanagement.NewApi(ctx, "api", args, on)
 	if err != nil {
 		return fmt.Errorf("apim api: %w", err)
 	}
 	g.API = api
-	for _, op := range Operations {
+	for _, op := range declared {
 		var params apimanagement.ParameterContractArray
 		for _, p := range op.Params {
 			params = append(params, apimanagement.ParameterContractArgs{Name: pulumi.String(p), Type: pulumi.String("string"), Required: pulumi.Bool(true)})

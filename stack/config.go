@@ -151,6 +151,11 @@ type APIConfig struct {
 	Path                 string
 	SubscriptionRequired bool
 	CORSOrigins          []string
+	// Spec is the OpenAPI document the API imports, relative to Pulumi.yaml; empty for a
+	// passthrough of every method on /*.
+	Spec string
+	// HealthPath is the health operation's path under the API, which the release's gates use.
+	HealthPath string
 }
 
 // Key describes one config key: its name, default and what it allows. docs/configuration.md's table
@@ -203,6 +208,8 @@ var Keys = []Key{
 	{"publisherName", "slotless", "1..100 characters", "publisher name of a created service", false},
 	{"publisherEmail", "(required to create a service)", "an e-mail address", "publisher e-mail of a created service", false},
 	{"apiPath", "slotless", "1..80 of letters, digits, '-', '_' and '/', not starting or ending with '/'", "the API's path under the gateway", false},
+	{"apiSpec", "(none: every method on /* passes through)", "a path to an OpenAPI 3.0 document (YAML or JSON), relative to Pulumi.yaml, that parses and leaves GET healthPath to the health operation", "the API's operations, imported by API Management from the document; the health operation is added when the document lacks it", false},
+	{"healthPath", "/health", "a path under the API: '/' then letters, digits, '-', '_' and '.', in segments separated by '/'", "the path of the health operation that the gates, the warm-up and slotless status reach each slot through; the app answers it at /api<healthPath>", false},
 	{"subscriptionRequired", "true", "true or false", "whether callers need an APIM subscription key", false},
 	{"corsOrigins", "[] (no CORS policy)", "a list of http(s) origins, or [\"*\"]", "origins allowed by the API's CORS policy", false},
 	{"pinToken", "(unset: pinning off)", PinTokenAllowed + "; set with --secret", "token that lets gates and testers pin a request to one slot with X-Slotless-Slot", true},
@@ -260,6 +267,8 @@ var (
 	rgNameRE      = regexp.MustCompile(`^[-\w._()]{1,90}$`)
 	apimNameRE    = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{0,48}[a-zA-Z0-9]$`)
 	apiPathRE     = regexp.MustCompile(`^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$`)
+	healthPathRE  = regexp.MustCompile(`^(/[A-Za-z0-9_.-]+)+$`)
+	apiSpecRE     = regexp.MustCompile(`^[^\x00]{1,260}\.(ya?ml|json)$`)
 	locationRE    = regexp.MustCompile(`^[a-z][a-z0-9]{1,39}$`)
 	// The token is substituted into a C# string literal of the API policy ({{slotless-pin-token}}
 	// inside "..."), so a quote or backslash would break every request; URL-safe characters
@@ -349,6 +358,8 @@ func ParseAll(src Source) (*Config, error) {
 	if len(c.API.Path) > 80 {
 		p.fail("apiPath", c.API.Path, "at most 80 characters")
 	}
+	c.API.Spec = p.match("apiSpec", "", apiSpecRE, "a path to an OpenAPI 3.0 document ending in .yaml, .yml or .json")
+	c.API.HealthPath = p.match("healthPath", DefaultHealthPath, healthPathRE, "a path under the API: '/' then letters, digits, '-', '_' and '.', in segments separated by '/'")
 	c.API.SubscriptionRequired = p.boolean("subscriptionRequired", true)
 	c.API.CORSOrigins = p.origins("corsOrigins")
 

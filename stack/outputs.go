@@ -28,7 +28,13 @@ const (
 	// OutPoolID is the pool's ARM id: where a rollback that cannot go through Pulumi writes the
 	// weights directly, and where status reads the live pool.
 	OutPoolID = "poolId"
+	// OutHealthPath is the health operation's path under the API (healthPath), which status
+	// and the gates append to apiUrl.
+	OutHealthPath = "healthPath"
 )
+
+// DefaultHealthPath is healthPath's default, for a stack deployed before it was exported.
+const DefaultHealthPath = "/health"
 
 // OutAppName names a slot's function app output, e.g. greenAppName.
 func OutAppName(s Slot) string { return string(s) + "AppName" }
@@ -44,6 +50,7 @@ func exportOutputs(ctx *pulumi.Context, cfg *Config, n Names, rg pulumi.StringIn
 	ctx.Export(OutAPIURL, gw.GatewayURL.ApplyT(func(u string) string {
 		return strings.TrimSuffix(u, "/") + "/" + cfg.API.Path
 	}).(pulumi.StringOutput))
+	ctx.Export(OutHealthPath, pulumi.String(cfg.API.HealthPath))
 	ctx.Export(OutGreenWeight, pulumi.Int(cfg.Weights.Green))
 	ctx.Export(OutBlueWeight, pulumi.Int(cfg.Weights.Blue))
 	ctx.Export(OutLiveSlot, pulumi.String(string(cfg.Weights.Live())))

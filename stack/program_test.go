@@ -1,7 +1,10 @@
 package stack_test
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -106,7 +109,8 @@ func TestEveryResourceAndItsKeyProperties(t *testing.T) {
 		{"azure-native:apimanagement:NamedValue", "green-function-key", map[string]string{"secret": "true", "value": `"[secret]"`}},
 		{"azure-native:apimanagement:NamedValue", "current-slot-name", map[string]string{"value": `"green-backend"`, "secret": "false"}},
 		{"azure-native:apimanagement:Api", "api", map[string]string{"path": `"slotless"`, "protocols[0]": `"https"`, "subscriptionRequired": "true"}},
-		{"azure-native:apimanagement:ApiOperation", "op-get-order", map[string]string{"urlTemplate": `"/orders/{id}"`, "templateParameters[0].name": `"id"`}},
+		{"azure-native:apimanagement:ApiOperation", "op-all-get", map[string]string{"urlTemplate": `"/*"`, "method": `"GET"`}},
+		{"azure-native:apimanagement:ApiOperation", "op-all-post", map[string]string{"urlTemplate": `"/*"`, "method": `"POST"`}},
 		{"azure-native:apimanagement:ApiOperation", "op-health", map[string]string{"urlTemplate": `"/health"`, "method": `"GET"`}},
 		{"azure-native:apimanagement:ApiPolicy", "api-policy", map[string]string{"format": `"xml"`}},
 	}
@@ -126,7 +130,7 @@ func TestEveryResourceAndItsKeyProperties(t *testing.T) {
 	}
 	wantCounts := map[string]int{
 		"azure-native:authorization:RoleAssignment": 8, "azure-native:apimanagement:Backend": 3,
-		"azure-native:apimanagement:NamedValue": 3, "azure-native:apimanagement:ApiOperation": 3,
+		"azure-native:apimanagement:NamedValue": 3, "azure-native:apimanagement:ApiOperation": 8,
 		"azure-native:web:WebApp": 2, stack.ColourType: 2,
 	}
 	for typ, want := range wantCounts {
@@ -640,6 +644,70 @@ func TestRuntimeFollowsConfig(t *testing.T) {
 				if got, want := flat["functionAppConfig.runtime.name"]+" "+flat["functionAppConfig.runtime.version"], fmt.Sprintf("%q %q", tt.name, tt.version); got != want {
 					t.Errorf("%s runtime: got %s, want %s", app, got, want)
 				}
+			}
+		})
+	}
+}
+
+// TestAPISurfaceFollowsConfig: without apiSpec the API passes every method on /* through and
+// keeps its health operation; with one, API Management imports the document (format and
+// value), with the health operation added when it lacks one, and no operation is declared
+// apart, since a re-import deletes every operation the document lacks.
+func TestAPISurfaceFollowsConfig(t *testing.T) {
+	t.Run("passthrough", func(t *testing.T) {
+		p := runPlan(t, map[string]string{"healthPath": "/status"})
+		flat := plan.Flatten(find(t, p, "azure-native:apimanagement:Api", "api").Inputs)
+		if flat["format"] != "" || flat["value"] != "" {
+			t.Errorf("api: got format %s value %.40s, want neither", flat["format"], flat["value"])
+		}
+		health := plan.Flatten(find(t, p, "azure-native:apimanagement:ApiOperation", "op-health").Inputs)
+		if health["urlTemplate"] != `"/status"` || health["method"] != `"GET"` {
+			t.Errorf("health operation: got %s %s, want GET /status", health["method"], health["urlTemplate"])
+		}
+	})
+	t.Run("apiSpec", func(t *testing.T) {
+		cfg := config(t, map[string]string{"apiSpec": "functionapp/openapi.yaml"})
+		cfg.Root = ".."
+		p, err := plan.Run("test", cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flat := plan.Flatten(find(t, p, "azure-native:apimanagement:Api", "api").Inputs)
+		if flat["format"] != `"openapi+json"` || !strings.Contains(flat["value"], "listOrders") || !strings.Contains(flat["value"], `\"/health\"`) {
+			t.Errorf("api: got format %s value %.80s, want the sample's document as openapi+json", flat["format"], flat["value"])
+		}
+		for _, r := range p.Resources {
+			if r.Type == "azure-native:apimanagement:ApiOperation" {
+				t.Errorf("declared operation %s next to an imported document", r.Name)
+			}
+		}
+	})
+}
+
+// TestBadAPISpecFailsThePlan: a document that is missing, does not parse, or routes the
+// health path to another operation fails the plan, as it fails pulumi up, naming apiSpec.
+func TestBadAPISpecFailsThePlan(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return name
+	}
+	tests := []struct{ spec, want string }{
+		{"missing.yaml", "apiSpec: open"},
+		{write("broken.yaml", "openapi: 3.0.3\npaths: [\n"), "apiSpec: broken.yaml: not an OpenAPI document"},
+		{write("greedy.yaml", "openapi: 3.0.3\ninfo: {title: t, version: '1'}\npaths:\n  /{page}:\n    get:\n      parameters: [{name: page, in: path, required: true, schema: {type: string}}]\n      responses: {'200': {description: ok}}\n"),
+			"GET /{page} would route the health path /health elsewhere"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			cfg := config(t, map[string]string{"apiSpec": tt.spec})
+			cfg.Root = dir
+			_, err := plan.Run("test", cfg)
+			var ce *plan.ConfigError
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("plan: got %v, want a config error containing %q", err, tt.want)
 			}
 		})
 	}

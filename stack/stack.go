@@ -22,11 +22,31 @@ func Program(ctx *pulumi.Context) error {
 // every config key before registering any resource, so bad input fails fast with one message
 // per key.
 func ProgramBy(m Mover) pulumi.RunFunc {
-	return func(ctx *pulumi.Context) error { return program(ctx, m) }
+	return ProgramIn("", m)
 }
 
-func program(ctx *pulumi.Context, m Mover) error {
+// ProgramIn is ProgramBy for the project in root, the directory of Pulumi.yaml, which apiSpec
+// is relative to. Inline hosts (slotless, the offline plan) pass it: the Automation API tells an
+// inline program no project directory. Empty means the engine's root directory, which a plain
+// `pulumi up` gives, else the working directory.
+func ProgramIn(root string, m Mover) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		if root == "" {
+			root = ctx.RootDirectory()
+		}
+		if root == "" {
+			root = "."
+		}
+		return program(ctx, root, m)
+	}
+}
+
+func program(ctx *pulumi.Context, root string, m Mover) error {
 	cfg, err := Load(ctx)
+	if err != nil {
+		return fmt.Errorf("invalid stack config:\n%w", err)
+	}
+	api, err := LoadAPISurface(root, cfg.API.Spec, cfg.API.HealthPath)
 	if err != nil {
 		return fmt.Errorf("invalid stack config:\n%w", err)
 	}
@@ -56,7 +76,7 @@ func program(ctx *pulumi.Context, m Mover) error {
 		}
 		colours[slot] = c
 	}
-	gw, err := newGateway(ctx, gatewayArgs{names: names, cfg: cfg, resourceGroup: rg, colours: colours, tags: tags, mover: m})
+	gw, err := newGateway(ctx, gatewayArgs{names: names, cfg: cfg, resourceGroup: rg, colours: colours, tags: tags, mover: m, api: api})
 	if err != nil {
 		return err
 	}

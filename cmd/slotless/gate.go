@@ -70,7 +70,7 @@ prints "gate failed: <reason>: ..." and exits 1.`,
 
 // healthOptions are the flags of gate health.
 type healthOptions struct {
-	slot, version, url, apiURL                      string
+	slot, version, url, apiURL, healthPath          string
 	successes                                       int
 	interval, timeout, reqTimeout, unreachableAfter time.Duration
 }
@@ -110,6 +110,7 @@ unreachable without waiting out --timeout.`,
 	f.StringVar(&o.version, "expect-version", "", "the version that must answer (any when empty)")
 	f.StringVar(&o.url, "url", "", "full health URL, e.g. a function app's /api/health; no slot pinning")
 	f.StringVar(&o.apiURL, "api-url", "", "APIM API URL (stack output apiUrl); default $"+envAPIURL)
+	f.StringVar(&o.healthPath, "health-path", stack.DefaultHealthPath, "the health operation's path under --api-url (stack output healthPath)")
 	f.IntVar(&o.successes, "successes", gate.DefaultSuccesses, "healthy answers in a row that pass the gate")
 	f.DurationVar(&o.interval, "interval", gate.DefaultInterval, "pause between polls")
 	f.DurationVar(&o.timeout, "timeout", gate.DefaultTimeout, "give up after this long; also bounds each request")
@@ -135,7 +136,7 @@ func (o healthOptions) config(getenv func(string) string) (gate.HealthConfig, er
 			return gate.HealthConfig{}, usagef("%s: %s, want a positive duration", d.name, d.value)
 		}
 	}
-	target, err := newHealthTarget(o.url, o.apiURL, getenv)
+	target, err := newHealthTarget(o.url, o.apiURL, o.healthPath, getenv)
 	if err != nil {
 		return gate.HealthConfig{}, err
 	}
@@ -163,7 +164,7 @@ type healthTarget struct {
 // The function key goes only to a direct --url: through API Management the gateway adds its
 // own key on the way to the backend, and a key sent to the gateway would sit in its request
 // logs for nothing. The pinning token goes only to the gateway, the only place that reads it.
-func newHealthTarget(rawURL, apiURL string, getenv func(string) string) (*healthTarget, error) {
+func newHealthTarget(rawURL, apiURL, healthPath string, getenv func(string) string) (*healthTarget, error) {
 	t := &healthTarget{headers: map[string]string{}}
 	if key := getenv(envSubscriptionKey); key != "" {
 		t.headers[headerSubscriptionKey] = key
@@ -196,7 +197,10 @@ func newHealthTarget(rawURL, apiURL string, getenv func(string) string) (*health
 	if token == "" {
 		return nil, usagef("a health gate through APIM pins each request to its slot and needs the pinning token (stack config pinToken) in %s", envPinToken)
 	}
-	t.url = strings.TrimSuffix(base, "/") + "/health"
+	if !strings.HasPrefix(healthPath, "/") {
+		return nil, usagef("--health-path: %q does not start with /", healthPath)
+	}
+	t.url = strings.TrimSuffix(base, "/") + healthPath
 	t.headers[headerPinToken] = token
 	t.pinned = true
 	return t, nil

@@ -172,7 +172,7 @@ func (o releaseOptions) run(ctx context.Context, cmd *cobra.Command, name string
 		Attempts: o.retries, Interval: o.retryInterval, Wait: o.wait,
 	}
 	if name != "rollback" {
-		if h, err := healthGate(o.apiURL, o.url, o.healthTimeout, os.Getenv, cmd); err != nil {
+		if h, err := healthGate(o.apiURL, parsed.API.HealthPath, o.url, o.healthTimeout, os.Getenv, cmd); err != nil {
 			return err
 		} else if h != nil {
 			req.Health = h
@@ -258,8 +258,8 @@ func (o releaseOptions) rollback(ctx context.Context, stdout io.Writer, raw plan
 
 // healthGate builds the health check an advance must pass, or nil when no target is given. It
 // sends what gate health sends to the same target: never the function key to the gateway.
-func healthGate(apiURL, url string, timeout time.Duration, getenv func(string) string, cmd *cobra.Command) (release.HealthCheck, error) {
-	target, err := newHealthTarget(url, apiURL, getenv)
+func healthGate(apiURL, healthPath, url string, timeout time.Duration, getenv func(string) string, cmd *cobra.Command) (release.HealthCheck, error) {
+	target, err := newHealthTarget(url, apiURL, healthPath, getenv)
 	if err != nil || target == nil {
 		return nil, err
 	}

@@ -206,7 +206,7 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 	if key := getenv(envSubscriptionKey); key != "" {
 		headers[headerSubscriptionKey] = key
 	}
-	healthURL := strings.TrimSuffix(apiURL, "/") + "/health"
+	healthURL := strings.TrimSuffix(apiURL, "/") + cfg.API.HealthPath
 	gh := rollout.NewGateHealth(healthURL, headers, token, o.version, nil)
 	// The start gate may poll for minutes, so it shows its polls; an analysis prints its own
 	// line, so its gate stays quiet.

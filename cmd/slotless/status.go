@@ -173,7 +173,11 @@ func (o statusOptions) run(ctx context.Context, stdout io.Writer, getenv func(st
 	case token == "":
 		st.SlotsSkipped = "no pinning token: set " + envPinToken + " (stack config pinToken) to ask each slot through API Management"
 	default:
-		st.Slots = askSlots(ctx, st.APIURL, token, getenv(envSubscriptionKey), o.reqTimeout)
+		healthPath, _ := outs[stack.OutHealthPath].(string)
+		if healthPath == "" {
+			healthPath = stack.DefaultHealthPath
+		}
+		st.Slots = askSlots(ctx, strings.TrimSuffix(st.APIURL, "/")+healthPath, token, getenv(envSubscriptionKey), o.reqTimeout)
 	}
 	if o.asJSON {
 		enc := json.NewEncoder(stdout)
@@ -288,7 +292,7 @@ func outputInt(v any) (int, error) {
 }
 
 // askSlots sends one pinned health request to each slot, both at once.
-func askSlots(ctx context.Context, apiURL, token, subscriptionKey string, timeout time.Duration) []SlotHealth {
+func askSlots(ctx context.Context, healthURL, token, subscriptionKey string, timeout time.Duration) []SlotHealth {
 	out := make([]SlotHealth, len(stack.Slots))
 	var wg sync.WaitGroup
 	for i, slot := range stack.Slots {
@@ -300,7 +304,7 @@ func askSlots(ctx context.Context, apiURL, token, subscriptionKey string, timeou
 				h[headerSubscriptionKey] = subscriptionKey
 			}
 			a, err := gate.Probe(ctx, gate.HealthConfig{
-				URL: strings.TrimSuffix(apiURL, "/") + "/health", Headers: h, Slot: string(slot), RequestTimeout: timeout,
+				URL: healthURL, Headers: h, Slot: string(slot), RequestTimeout: timeout,
 			})
 			if err != nil {
 				a = gate.Answer{Reason: gate.ReasonUnreachable, Detail: err.Error()}

@@ -202,10 +202,21 @@ func (f *Fake) create(c *Cloud, token, id string, in map[string]any) error {
 	if err := f.refuse(c, token, id, in); err != nil {
 		return err
 	}
+	var ops []importedOperation
+	imports := false
+	if token == "azure-native:apimanagement:Api" {
+		var err error
+		if ops, imports, err = parseImport(in); err != nil {
+			return err
+		}
+	}
 	r := &Resource{ID: id, Token: token, Subscription: f.Subscription, Inputs: in}
 	r.Properties = f.outputs(token, id, in, nil)
 	computeOnCreate(r, in)
 	c.Put(r)
+	if imports {
+		applyImport(c, f.Subscription, id, ops)
+	}
 	return nil
 }
 
@@ -227,6 +238,11 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 		default:
 			err = f.refuse(c, token, id, in)
 		}
+		var ops []importedOperation
+		imports := false
+		if err == nil && token == "azure-native:apimanagement:Api" {
+			ops, imports, err = parseImport(in)
+		}
 		call := Call{Op: "update", Token: token, Target: id, Error: errString(err)}
 		if err == nil && token == "azure-native:web:WebApp" && c.SiteUpdateRestartMs > 0 {
 			// A Flex site update: with the default Recreate strategy, running instances are
@@ -243,6 +259,9 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 		}
 		r.Properties = f.outputs(token, id, in, r.Properties)
 		r.Inputs = in
+		if imports {
+			applyImport(c, f.Subscription, id, ops)
+		}
 		if token == "azure-native:apimanagement:NamedValue" {
 			r.Secret = secretOf(in)
 		}

@@ -51,7 +51,10 @@ type Stack struct {
 // user is logged in to (or PULUMI_BACKEND_URL).
 func Open(ctx context.Context, o Options) (*Stack, error) {
 	if o.Program == nil {
-		o.Program = stack.Program
+		dir := o.Dir
+		o.Program = func(ctx *pulumi.Context) error {
+			return stack.ProgramIn(dir, stack.Mover{By: stack.ByPulumiUp, At: time.Now()})(ctx)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(o.Dir, "Pulumi.yaml")); err != nil {
 		return nil, fmt.Errorf("no Pulumi.yaml in %s: run slotless from the project directory, or pass --dir", o.Dir)

@@ -29,11 +29,14 @@ const SecretStandIn = "offline-plan-stand-in-for-an-encrypted-value"
 type StackConfig struct {
 	Values  map[string]string
 	Secrets []string
+	// Root is the project directory, which apiSpec is relative to; empty means the working
+	// directory.
+	Root string
 }
 
 // Clone returns an independent copy, so a caller can layer changes over a base.
 func (c StackConfig) Clone() StackConfig {
-	out := StackConfig{Values: map[string]string{}, Secrets: slices.Clone(c.Secrets)}
+	out := StackConfig{Values: map[string]string{}, Secrets: slices.Clone(c.Secrets), Root: c.Root}
 	for k, v := range c.Values {
 		out.Values[k] = v
 	}
@@ -116,7 +119,7 @@ func Stacks(dir string) ([]string, error) {
 
 // ProjectDefaults is the config from Pulumi.yaml's defaults alone.
 func ProjectDefaults(dir string) (StackConfig, error) {
-	cfg := StackConfig{Values: map[string]string{}}
+	cfg := StackConfig{Values: map[string]string{}, Root: dir}
 	project, err := os.ReadFile(filepath.Join(dir, "Pulumi.yaml"))
 	if err != nil {
 		return cfg, fmt.Errorf("read project file: %w", err)

@@ -56,6 +56,9 @@ func Run(stackName string, cfg StackConfig) (*Plan, error) {
 		// The program would fail with the same message; saying it here keeps the wording.
 		return nil, &ConfigError{fmt.Errorf("invalid stack config:\n%w", err)}
 	}
+	if _, err := stack.LoadAPISurface(cfg.Root, parsed.API.Spec, parsed.API.HealthPath); err != nil {
+		return nil, &ConfigError{fmt.Errorf("invalid stack config:\n%w", err)}
+	}
 	mocks, err := Execute(stackName, cfg)
 	if err != nil {
 		return nil, err
@@ -86,7 +89,7 @@ func Execute(stackName string, cfg StackConfig) (*Mocks, error) {
 		info.ConfigSecretKeys = cfg.Secrets
 	}
 	// No time in the pool's record, so a plan is the same whenever it runs.
-	program := stack.ProgramBy(stack.Mover{By: stack.ByPulumiUp})
+	program := stack.ProgramIn(cfg.Root, stack.Mover{By: stack.ByPulumiUp})
 	if err := pulumi.RunErr(program, pulumi.WithMocks(stack.Project, stackName, mocks), withConfig); err != nil {
 		return mocks, fmt.Errorf("plan %s: %w", stackName, err)
 	}

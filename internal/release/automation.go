@@ -28,7 +28,7 @@ type AutoStack struct{ s *engine.Stack }
 // record of who moved traffic keeps (stack.PoolRecord); each update is stamped when it runs.
 func OpenStack(ctx context.Context, dir, name, by string) (*AutoStack, error) {
 	program := func(pctx *pulumi.Context) error {
-		return stack.ProgramBy(stack.Mover{By: by, At: time.Now()})(pctx)
+		return stack.ProgramIn(dir, stack.Mover{By: by, At: time.Now()})(pctx)
 	}
 	s, err := engine.Open(ctx, engine.Options{Dir: dir, Stack: name, Program: program})
 	if err != nil {

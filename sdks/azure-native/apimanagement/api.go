@@ -103,6 +103,8 @@ type apiArgs struct {
 	Description *string `pulumi:"description"`
 	// API name. Must be 1 to 300 characters long.
 	DisplayName *string `pulumi:"displayName"`
+	// Format of the Content in which the API is getting imported. New formats can be added in the future
+	Format *string `pulumi:"format"`
 	// Relative URL uniquely identifying this API and all of its resource paths within the API Management service instance. It is appended to the API endpoint base URL specified during the service instance creation to form a public URL for this API.
 	Path string `pulumi:"path"`
 	// Describes on which protocols the operations in this API can be invoked.
@@ -113,6 +115,8 @@ type apiArgs struct {
 	ServiceName string `pulumi:"serviceName"`
 	// Specifies whether an API or Product subscription is required for accessing the API.
 	SubscriptionRequired *bool `pulumi:"subscriptionRequired"`
+	// Content value when Importing an API.
+	Value *string `pulumi:"value"`
 }
 
 // The set of arguments for constructing a Api resource.
@@ -125,6 +129,8 @@ type ApiArgs struct {
 	Description pulumi.StringPtrInput
 	// API name. Must be 1 to 300 characters long.
 	DisplayName pulumi.StringPtrInput
+	// Format of the Content in which the API is getting imported. New formats can be added in the future
+	Format pulumi.StringPtrInput
 	// Relative URL uniquely identifying this API and all of its resource paths within the API Management service instance. It is appended to the API endpoint base URL specified during the service instance creation to form a public URL for this API.
 	Path pulumi.StringInput
 	// Describes on which protocols the operations in this API can be invoked.
@@ -135,6 +141,8 @@ type ApiArgs struct {
 	ServiceName pulumi.StringInput
 	// Specifies whether an API or Product subscription is required for accessing the API.
 	SubscriptionRequired pulumi.BoolPtrInput
+	// Content value when Importing an API.
+	Value pulumi.StringPtrInput
 }
 
 func (ApiArgs) ElementType() reflect.Type {

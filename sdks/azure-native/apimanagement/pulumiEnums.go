@@ -520,6 +520,213 @@ func (in *backendTypePtr) ToBackendTypePtrOutputWithContext(ctx context.Context)
 	return pulumi.ToOutputWithContext(ctx, in).(BackendTypePtrOutput)
 }
 
+// Format of the Content in which the API is getting imported. New formats can be added in the future
+type ContentFormat string
+
+const (
+	// The contents are inline and Content type is a WADL document.
+	ContentFormat_Wadl_xml = ContentFormat("wadl-xml")
+	// The WADL document is hosted on a publicly accessible internet address.
+	ContentFormat_Wadl_link_json = ContentFormat("wadl-link-json")
+	// The contents are inline and Content Type is a OpenAPI 2.0 JSON Document.
+	ContentFormat_Swagger_json = ContentFormat("swagger-json")
+	// The OpenAPI 2.0 JSON document is hosted on a publicly accessible internet address.
+	ContentFormat_Swagger_link_json = ContentFormat("swagger-link-json")
+	// The contents are inline and the document is a WSDL/Soap document.
+	ContentFormatWsdl = ContentFormat("wsdl")
+	// The WSDL document is hosted on a publicly accessible internet address.
+	ContentFormat_Wsdl_link = ContentFormat("wsdl-link")
+	// The contents are inline and Content Type is a OpenAPI 3.0 YAML Document.
+	ContentFormatOpenapi = ContentFormat("openapi")
+	// The contents are inline and Content Type is a OpenAPI 3.0 JSON Document.
+	ContentFormat_Openapi_json = ContentFormat("openapi+json")
+	// The OpenAPI 3.0 YAML document is hosted on a publicly accessible internet address.
+	ContentFormat_Openapi_link = ContentFormat("openapi-link")
+	// The OpenAPI 3.0 JSON document is hosted on a publicly accessible internet address.
+	ContentFormat_Openapi_json_link = ContentFormat("openapi+json-link")
+	// The GraphQL API endpoint hosted on a publicly accessible internet address.
+	ContentFormat_Graphql_link = ContentFormat("graphql-link")
+	// The contents are inline and Content Type is a OData XML Document.
+	ContentFormatOdata = ContentFormat("odata")
+	// The OData metadata document hosted on a publicly accessible internet address.
+	ContentFormat_Odata_link = ContentFormat("odata-link")
+	// The contents are inline and Content Type is a gRPC protobuf file.
+	ContentFormatGrpc = ContentFormat("grpc")
+	// The gRPC protobuf file is hosted on a publicly accessible internet address.
+	ContentFormat_Grpc_link = ContentFormat("grpc-link")
+)
+
+func (ContentFormat) ElementType() reflect.Type {
+	return reflect.TypeOf((*ContentFormat)(nil)).Elem()
+}
+
+func (e ContentFormat) ToContentFormatOutput() ContentFormatOutput {
+	return pulumi.ToOutput(e).(ContentFormatOutput)
+}
+
+func (e ContentFormat) ToContentFormatOutputWithContext(ctx context.Context) ContentFormatOutput {
+	return pulumi.ToOutputWithContext(ctx, e).(ContentFormatOutput)
+}
+
+func (e ContentFormat) ToContentFormatPtrOutput() ContentFormatPtrOutput {
+	return e.ToContentFormatPtrOutputWithContext(context.Background())
+}
+
+func (e ContentFormat) ToContentFormatPtrOutputWithContext(ctx context.Context) ContentFormatPtrOutput {
+	return ContentFormat(e).ToContentFormatOutputWithContext(ctx).ToContentFormatPtrOutputWithContext(ctx)
+}
+
+func (e ContentFormat) ToStringOutput() pulumi.StringOutput {
+	return pulumi.ToOutput(pulumi.String(e)).(pulumi.StringOutput)
+}
+
+func (e ContentFormat) ToStringOutputWithContext(ctx context.Context) pulumi.StringOutput {
+	return pulumi.ToOutputWithContext(ctx, pulumi.String(e)).(pulumi.StringOutput)
+}
+
+func (e ContentFormat) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return pulumi.String(e).ToStringPtrOutputWithContext(context.Background())
+}
+
+func (e ContentFormat) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return pulumi.String(e).ToStringOutputWithContext(ctx).ToStringPtrOutputWithContext(ctx)
+}
+
+type ContentFormatOutput struct{ *pulumi.OutputState }
+
+func (ContentFormatOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*ContentFormat)(nil)).Elem()
+}
+
+func (o ContentFormatOutput) ToContentFormatOutput() ContentFormatOutput {
+	return o
+}
+
+func (o ContentFormatOutput) ToContentFormatOutputWithContext(ctx context.Context) ContentFormatOutput {
+	return o
+}
+
+func (o ContentFormatOutput) ToContentFormatPtrOutput() ContentFormatPtrOutput {
+	return o.ToContentFormatPtrOutputWithContext(context.Background())
+}
+
+func (o ContentFormatOutput) ToContentFormatPtrOutputWithContext(ctx context.Context) ContentFormatPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v ContentFormat) *ContentFormat {
+		return &v
+	}).(ContentFormatPtrOutput)
+}
+
+func (o ContentFormatOutput) ToStringOutput() pulumi.StringOutput {
+	return o.ToStringOutputWithContext(context.Background())
+}
+
+func (o ContentFormatOutput) ToStringOutputWithContext(ctx context.Context) pulumi.StringOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e ContentFormat) string {
+		return string(e)
+	}).(pulumi.StringOutput)
+}
+
+func (o ContentFormatOutput) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o ContentFormatOutput) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e ContentFormat) *string {
+		v := string(e)
+		return &v
+	}).(pulumi.StringPtrOutput)
+}
+
+type ContentFormatPtrOutput struct{ *pulumi.OutputState }
+
+func (ContentFormatPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**ContentFormat)(nil)).Elem()
+}
+
+func (o ContentFormatPtrOutput) ToContentFormatPtrOutput() ContentFormatPtrOutput {
+	return o
+}
+
+func (o ContentFormatPtrOutput) ToContentFormatPtrOutputWithContext(ctx context.Context) ContentFormatPtrOutput {
+	return o
+}
+
+func (o ContentFormatPtrOutput) Elem() ContentFormatOutput {
+	return o.ApplyT(func(v *ContentFormat) ContentFormat {
+		if v != nil {
+			return *v
+		}
+		var ret ContentFormat
+		return ret
+	}).(ContentFormatOutput)
+}
+
+func (o ContentFormatPtrOutput) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o ContentFormatPtrOutput) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e *ContentFormat) *string {
+		if e == nil {
+			return nil
+		}
+		v := string(*e)
+		return &v
+	}).(pulumi.StringPtrOutput)
+}
+
+// ContentFormatInput is an input type that accepts values of the ContentFormat enum
+// A concrete instance of `ContentFormatInput` can be one of the following:
+//
+//	ContentFormat_Wadl_xml
+//	ContentFormat_Wadl_link_json
+//	ContentFormat_Swagger_json
+//	ContentFormat_Swagger_link_json
+//	ContentFormatWsdl
+//	ContentFormat_Wsdl_link
+//	ContentFormatOpenapi
+//	ContentFormat_Openapi_json
+//	ContentFormat_Openapi_link
+//	ContentFormat_Openapi_json_link
+//	ContentFormat_Graphql_link
+//	ContentFormatOdata
+//	ContentFormat_Odata_link
+//	ContentFormatGrpc
+//	ContentFormat_Grpc_link
+type ContentFormatInput interface {
+	pulumi.Input
+
+	ToContentFormatOutput() ContentFormatOutput
+	ToContentFormatOutputWithContext(context.Context) ContentFormatOutput
+}
+
+var contentFormatPtrType = reflect.TypeOf((**ContentFormat)(nil)).Elem()
+
+type ContentFormatPtrInput interface {
+	pulumi.Input
+
+	ToContentFormatPtrOutput() ContentFormatPtrOutput
+	ToContentFormatPtrOutputWithContext(context.Context) ContentFormatPtrOutput
+}
+
+type contentFormatPtr string
+
+func ContentFormatPtr(v string) ContentFormatPtrInput {
+	return (*contentFormatPtr)(&v)
+}
+
+func (*contentFormatPtr) ElementType() reflect.Type {
+	return contentFormatPtrType
+}
+
+func (in *contentFormatPtr) ToContentFormatPtrOutput() ContentFormatPtrOutput {
+	return pulumi.ToOutput(in).(ContentFormatPtrOutput)
+}
+
+func (in *contentFormatPtr) ToContentFormatPtrOutputWithContext(ctx context.Context) ContentFormatPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, in).(ContentFormatPtrOutput)
+}
+
 // The format of the Operation Name for Application Insights telemetries. Default is Name.
 type PolicyContentFormat string
 
@@ -1057,6 +1264,8 @@ func init() {
 	pulumi.RegisterOutputType(BackendProtocolPtrOutput{})
 	pulumi.RegisterOutputType(BackendTypeOutput{})
 	pulumi.RegisterOutputType(BackendTypePtrOutput{})
+	pulumi.RegisterOutputType(ContentFormatOutput{})
+	pulumi.RegisterOutputType(ContentFormatPtrOutput{})
 	pulumi.RegisterOutputType(PolicyContentFormatOutput{})
 	pulumi.RegisterOutputType(PolicyContentFormatPtrOutput{})
 	pulumi.RegisterOutputType(ProtocolOutput{})
