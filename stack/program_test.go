@@ -709,6 +709,11 @@ func TestBadAPISpecFailsThePlan(t *testing.T) {
 			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("plan: got %v, want a config error containing %q", err, tt.want)
 			}
+			// The program itself, as pulumi up and preview run it, refuses before registering.
+			m, err := plan.Execute("test", cfg)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || len(m.Recorded) != 0 {
+				t.Errorf("program: got %v with %d resources, want an error containing %q and none", err, len(m.Recorded), tt.want)
+			}
 		})
 	}
 }

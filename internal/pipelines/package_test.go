@@ -1,0 +1,81 @@
+package pipelines
+
+import (
+	"archive/zip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCheckPackage: the pipelines' package check passes a zip with host.json at its root and
+// refuses, naming the reason, a missing file, a file that is not a zip, and a zip whose
+// host.json is not at the root.
+func TestCheckPackage(t *testing.T) {
+	dir := t.TempDir()
+	zipOf := func(name string, files ...string) string {
+		path := filepath.Join(dir, name)
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := zip.NewWriter(f)
+		for _, file := range files {
+			if _, err := w.Create(file); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	notZip := filepath.Join(dir, "app.tar.gz")
+	if err := os.WriteFile(notZip, []byte("\x1f\x8b not a zip"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, path, want string }{
+		{"a Functions package", zipOf("good.zip", "host.json", "health/function.json", "handler"), "host.json at the root"},
+		{"missing", filepath.Join(dir, "nothing.zip"), "no such file"},
+		{"not a zip", notZip, "not a zip archive"},
+		{"host.json in a folder", zipOf("nested.zip", "app/host.json", "app/health/function.json"), "no host.json at the root"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command("bash", filepath.Join(root, "scripts", "check-package.sh"), tt.path)
+			cmd.Env = append(os.Environ(), "TF_BUILD=", "GITHUB_ACTIONS=")
+			out, err := cmd.CombinedOutput()
+			if ok := tt.want == "host.json at the root"; (err == nil) != ok || !strings.Contains(string(out), tt.want) {
+				t.Errorf("check-package.sh %s: got %v\n%s\nwant it to say %q", filepath.Base(tt.path), err, out, tt.want)
+			}
+		})
+	}
+}
+
+// TestReleasesBuildThePackageTheyAreGiven: both release pipelines build with a script and
+// publish the zip they are told to, the sample's by default, and check it before publishing
+// and again before deploying.
+func TestReleasesBuildThePackageTheyAreGiven(t *testing.T) {
+	for _, f := range []string{".github/workflows/release.yml", "pipelines/azure-devops/release.yml"} {
+		raw, err := os.ReadFile(filepath.Join(root, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(raw)
+		for _, want := range []string{"scripts/build-package.sh", "functionapp/dist/functionapp.zip", `"$BUILD"`} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s: no %q", f, want)
+			}
+		}
+		if n := strings.Count(text, "scripts/check-package.sh"); n != 2 {
+			t.Errorf("%s: checks the package %d times, want twice (after the build, before the deploy)", f, n)
+		}
+		if strings.Contains(text, "make -C functionapp package") {
+			t.Errorf("%s: builds the sample itself instead of through the package build script", f)
+		}
+	}
+}
