@@ -160,7 +160,7 @@ release stands. Laptops and pipelines run the same commands.
 			return cmd.Help()
 		},
 	})
-	root.AddCommand(newPlanCmd(), newStatusCmd(), newGateCmd(), newReleaseRunCmd(), newWatchCmd(), newRecordCmd(), newCompletionCmd())
+	root.AddCommand(newPlanCmd(), newStatusCmd(), newGateCmd(), newReleaseRunCmd(), newWatchCmd(), newRecordCmd(), newDeployCmd(realDeployDeps()), newCompletionCmd())
 	for _, name := range []string{"shift", "promote", "rollback"} {
 		root.AddCommand(newReleaseCmd(name))
 	}

@@ -53,7 +53,7 @@ func TestPlanCommand(t *testing.T) {
 		{"components without empty inputs", []string{"plan", "--dir", dir, "--stack", "ci"}, 0, []string{"slotless:stack:Colour  blue\n\n  "}, nil, false},
 		{"bad set", []string{"plan", "--dir", dir, "--stack", "ci", "--set", "novalue"}, 2, nil, []string{"want key=value"}, false},
 		{"encrypted plain key", []string{"plan", "--dir", project(t, baseStack+"  slotless:prefix:\n    secure: v1:abcdefgh\n"), "--stack", "ci"}, 1, nil, []string{"prefix: is encrypted in the stack file, and the offline plan cannot decrypt it; pass --set prefix=<value>"}, false},
-		{"unknown command", []string{"deploy"}, 2, nil, []string{`unknown command "deploy"`}, false},
+		{"unknown command", []string{"deploi"}, 2, nil, []string{`unknown command "deploi"`}, false},
 		{"markdown without against", []string{"plan", "--dir", dir, "--stack", "ci", "--markdown"}, 2, nil, []string{"go with --against"}, false},
 	}
 	for _, tt := range tests {

@@ -89,6 +89,31 @@ type Options struct {
 	PollEvery time.Duration
 }
 
+// ARMClientOptions are the Azure SDK options of any ARM client the release credential uses: the
+// Resource Manager endpoint and audience of o (Azure's public cloud when empty), and its
+// transport.
+func ARMClientOptions(o Options) (*arm.ClientOptions, error) {
+	opts := &arm.ClientOptions{}
+	if o.Endpoint != "" {
+		u, err := url.Parse(o.Endpoint)
+		if err != nil || u.Scheme == "" || u.Host == "" {
+			return nil, fmt.Errorf("resource manager endpoint %q: want an absolute URL", o.Endpoint)
+		}
+		aud := o.Audience
+		if aud == "" {
+			aud = u.Scheme + "://" + u.Host
+		}
+		opts.Cloud = cloud.Configuration{
+			ActiveDirectoryAuthorityHost: cloud.AzurePublic.ActiveDirectoryAuthorityHost,
+			Services:                     map[cloud.ServiceName]cloud.ServiceConfiguration{cloud.ResourceManager: {Endpoint: o.Endpoint, Audience: aud}},
+		}
+	}
+	if o.Transport != nil {
+		opts.Transport = o.Transport
+	}
+	return opts, nil
+}
+
 // Client reads and writes pools through ARM.
 type Client struct {
 	cred azcore.TokenCredential
@@ -113,23 +138,9 @@ func (c *Client) in(subscription string) (clients, error) {
 
 // NewClient builds an ARM client.
 func NewClient(cred azcore.TokenCredential, o Options) (*Client, error) {
-	opts := &arm.ClientOptions{}
-	if o.Endpoint != "" {
-		u, err := url.Parse(o.Endpoint)
-		if err != nil || u.Scheme == "" || u.Host == "" {
-			return nil, fmt.Errorf("resource manager endpoint %q: want an absolute URL", o.Endpoint)
-		}
-		aud := o.Audience
-		if aud == "" {
-			aud = u.Scheme + "://" + u.Host
-		}
-		opts.Cloud = cloud.Configuration{
-			ActiveDirectoryAuthorityHost: cloud.AzurePublic.ActiveDirectoryAuthorityHost,
-			Services:                     map[cloud.ServiceName]cloud.ServiceConfiguration{cloud.ResourceManager: {Endpoint: o.Endpoint, Audience: aud}},
-		}
-	}
-	if o.Transport != nil {
-		opts.Transport = o.Transport
+	opts, err := ARMClientOptions(o)
+	if err != nil {
+		return nil, err
 	}
 	poll := o.PollEvery
 	if poll <= 0 {

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appservice/armappservice/v5"
+	"github.com/spf13/cobra"
+
+	"github.com/slotless/slotless/internal/deploy"
+	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/internal/pool"
+	"github.com/slotless/slotless/internal/release"
+	"github.com/slotless/slotless/stack"
+)
+
+// deployOptions are the flags of deploy.
+type deployOptions struct {
+	slot, pkg, version, stack, dir string
+	timeout, healthTimeout         time.Duration
+}
+
+// packageDeployer uploads a package to one app and waits for it.
+type packageDeployer interface {
+	Deploy(ctx context.Context, pkg deploy.Package, progress io.Writer) error
+}
+
+// deployDeps are what deploy reaches beyond its flags: the deployed stack, Azure and the gate.
+// newRootCmd passes the real ones; tests pass their own.
+type deployDeps struct {
+	outputs    func(ctx context.Context, dir, name string) (map[string]any, error)
+	credential func(getenv func(string) string) (azcore.TokenCredential, string, error)
+	// deployer finds the app's deployment host and returns what uploads to it.
+	deployer func(ctx context.Context, cred azcore.TokenCredential, subscription, resourceGroup, app string, timeout time.Duration, getenv func(string) string) (packageDeployer, error)
+	health   func(ctx context.Context, cfg gate.HealthConfig, progress io.Writer) (gate.HealthResult, error)
+	getenv   func(string) string
+}
+
+// realDeployDeps reach the deployed stack, Azure and the slot for real.
+func realDeployDeps() deployDeps {
+	return deployDeps{
+		outputs: func(ctx context.Context, dir, name string) (map[string]any, error) {
+			return stackOutputs(ctx, dir, name)
+		},
+		credential: azureCredential,
+		deployer:   oneDeployer,
+		health:     gate.Health,
+		getenv:     os.Getenv,
+	}
+}
+
+// oneDeployer reads the app's deployment host through ARM and returns a one-deploy uploader for
+// it, signed in with the release's credential.
+func oneDeployer(ctx context.Context, cred azcore.TokenCredential, subscription, resourceGroup, app string, timeout time.Duration, getenv func(string) string) (packageDeployer, error) {
+	opts, err := pool.ARMClientOptions(pool.Options{Endpoint: getenv(envARMEndpoint), Audience: getenv(envARMAudience)})
+	if err != nil {
+		return nil, err
+	}
+	sites, err := armappservice.NewWebAppsClient(subscription, cred, opts)
+	if err != nil {
+		return nil, fmt.Errorf("app service client: %w", err)
+	}
+	scm, err := deploy.SCMHost(ctx, sites, resourceGroup, app)
+	if err != nil {
+		return nil, err
+	}
+	d := deploy.NewDeployer(cred, scm, &opts.ClientOptions)
+	d.Timeout = timeout
+	return d, nil
+}
+
+func newDeployCmd(deps deployDeps) *cobra.Command {
+	var o deployOptions
+	cmd := &cobra.Command{
+		Use:   "deploy",
+		Short: "Deploy a package to the idle slot, never to one that carries traffic",
+		Long: `Deploy a function app package (a zip with host.json at its root, at most 1 GiB) to one
+slot's app, then check the slot through API Management.
+
+The slot must carry no traffic in the deployed stack: a slot with any weight is refused with
+exit code 3, and no flag overrides it. A hotfix goes to the idle slot and is released. The
+package is checked before anything is uploaded, then pushed with one deploy (POST /api/publish
+on the app's deployment host, the deployment Flex Consumption supports), signed in with the
+release's credential; the command waits for the deployment to complete, printing its status.
+Then the pinned health gate checks the slot (--version, when given, must answer); it needs the
+pinning token in SLOTLESS_PIN_TOKEN, and is skipped with a warning without it, unless --version
+asks for it.`,
+		Example: `  slotless deploy --slot blue --package app.zip --version 1.1.0
+  slotless deploy --slot green --package dist/app.zip --stack prod --timeout 15m`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.Context(), deps, cmd.OutOrStdout())
+		},
+	}
+	slotFlag(cmd, &o.slot, "the slot to deploy to: green or blue; it must carry no traffic (required)")
+	f := cmd.Flags()
+	f.StringVar(&o.pkg, "package", "", "the zip to deploy, host.json at its root (required)")
+	f.StringVar(&o.version, "version", "", "the version the package reports, which the health gate then expects")
+	stackFlags(cmd, &o.stack, &o.dir, "stack to deploy into")
+	f.DurationVar(&o.timeout, "timeout", deploy.DefaultTimeout, "how long to wait for the deployment to complete")
+	f.DurationVar(&o.healthTimeout, "health-timeout", gate.DefaultTimeout, "how long the health gate polls the slot after the deployment")
+	return cmd
+}
+
+func (o deployOptions) run(ctx context.Context, deps deployDeps, out io.Writer) error {
+	slot, err := parseSlotFlag(o.slot)
+	if err != nil {
+		return err
+	}
+	if o.pkg == "" {
+		return usagef("--package: required, the zip to deploy")
+	}
+	if o.timeout <= 0 || o.healthTimeout <= 0 {
+		return usagef("--timeout and --health-timeout: want positive durations")
+	}
+	pkg, err := deploy.CheckPackage(o.pkg)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	token := deps.getenv(envPinToken)
+	if token == "" && o.version != "" {
+		return usagef("--version %s: the health gate that checks it pins its requests to the slot and needs the pinning token (stack config pinToken) in %s", o.version, envPinToken)
+	}
+
+	outs, err := deps.outputs(ctx, o.dir, o.stack)
+	if err != nil {
+		return err
+	}
+	d, err := release.DeployedFromOutputs(outs)
+	if err != nil {
+		return err
+	}
+	if w := d.Weights.Of(slot); w > 0 {
+		return fmt.Errorf("%w: %s carries %d%% of the traffic in stack %s; deploy to the idle slot (%s) and release it, or roll %s back to 0%% first", release.ErrBlocked, slot, w, o.stack, slot.Other(), slot)
+	}
+	app, _ := outs[stack.OutAppName(slot)].(string)
+	group, _ := outs[stack.OutResourceGroup].(string)
+	poolID, _ := outs[stack.OutPoolID].(string)
+	target, err := pool.TargetFromPoolID(poolID)
+	if app == "" || group == "" || err != nil {
+		return fmt.Errorf("the stack has no %s, %s or %s output: deploy it with this program (pulumi up)", stack.OutAppName(slot), stack.OutResourceGroup, stack.OutPoolID)
+	}
+	fmt.Fprintf(out, "%s carries no traffic (%s): deploying to %s\n", slot, d.Weights, app)
+
+	cred, how, err := deps.credential(deps.getenv)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "signed in with %s\n", how)
+	up, err := deps.deployer(ctx, cred, target.Subscription, group, app, o.timeout, deps.getenv)
+	if err != nil {
+		return err
+	}
+	if err := up.Deploy(ctx, pkg, out); err != nil {
+		return fmt.Errorf("deploy to %s: %w", app, err)
+	}
+	fmt.Fprintf(out, "deployed %s to %s\n", pkg.Path, app)
+
+	if token == "" {
+		fmt.Fprintf(out, "warning: no health gate: set %s (stack config pinToken) to check %s through API Management\n", envPinToken, slot)
+		return nil
+	}
+	apiURL, _ := outs[stack.OutAPIURL].(string)
+	healthPath, _ := outs[stack.OutHealthPath].(string)
+	if healthPath == "" {
+		healthPath = stack.DefaultHealthPath
+	}
+	if !absoluteHTTP(apiURL) {
+		return fmt.Errorf("the stack has no apiUrl output for the health gate: deploy it with this program (pulumi up)")
+	}
+	headers := map[string]string{headerPinSlot: string(slot), headerPinToken: token}
+	if key := deps.getenv(envSubscriptionKey); key != "" {
+		headers[headerSubscriptionKey] = key
+	}
+	cfg := gate.HealthConfig{URL: strings.TrimSuffix(apiURL, "/") + healthPath, Headers: headers, Slot: string(slot), ExpectVersion: o.version, Timeout: o.healthTimeout}
+	if _, err := deps.health(ctx, cfg, out); err != nil {
+		return fmt.Errorf("%s is deployed but its health gate failed: %w", slot, err)
+	}
+	return nil
+}

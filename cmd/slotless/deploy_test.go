@@ -1,0 +1,150 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
+	"github.com/slotless/slotless/internal/deploy"
+	"github.com/slotless/slotless/internal/gate"
+)
+
+type fakeUpload struct {
+	deployed *[]string
+	err      error
+}
+
+func (f fakeUpload) Deploy(_ context.Context, pkg deploy.Package, _ io.Writer) error {
+	*f.deployed = append(*f.deployed, pkg.Path)
+	return f.err
+}
+
+func appZip(t *testing.T, files ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "app.zip")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := zip.NewWriter(f)
+	for _, name := range files {
+		if _, err := w.Create(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestDeployOnlyToTheIdleSlot: deploy uploads to a slot with no traffic and then checks it
+// pinned, with the version; it refuses (exit 3) a slot with any weight, with no upload, and
+// refuses a bad package or a --version it cannot check (exit 2) before reading anything.
+func TestDeployOnlyToTheIdleSlot(t *testing.T) {
+	good := appZip(t, "host.json", "health/function.json")
+	outputs := func(blue int) map[string]any {
+		return map[string]any{
+			"blueWeight": float64(blue), "greenAppName": "green-app1", "blueAppName": "blue-app2",
+			"resourceGroupName": "slotless-dev-rg", "apiUrl": "https://apim.example.net/slotless", "healthPath": "/health",
+			"poolId": "/subscriptions/00000000-0000-0000-0000-0000000000aa/resourceGroups/slotless-dev-rg/providers/Microsoft.ApiManagement/service/apim1/backends/green-blue-pool",
+		}
+	}
+	tests := []struct {
+		name      string
+		args      []string
+		blue      int
+		token     string
+		uploadErr error
+		code      int
+		want      []string
+		uploads   int
+		gated     bool
+	}{
+		{"the idle slot, checked with its version", []string{"--slot", "blue", "--package", good, "--version", "1.1.0"}, 0, "tok", nil, exitOK,
+			[]string{"blue carries no traffic (green 100% / blue 0%): deploying to blue-app2", "deployed " + good + " to blue-app2"}, 1, true},
+		{"a slot with 10% is refused", []string{"--slot", "blue", "--package", good}, 10, "tok", nil, exitBlocked,
+			[]string{"blue carries 10% of the traffic in stack dev; deploy to the idle slot (green)"}, 0, false},
+		{"the live slot is refused", []string{"--slot", "green", "--package", good}, 0, "tok", nil, exitBlocked,
+			[]string{"green carries 100% of the traffic"}, 0, false},
+		{"not a zip", []string{"--slot", "blue", "--package", filepath.Join(t.TempDir(), "missing.zip")}, 0, "tok", nil, exitUsage,
+			[]string{"--package", "no such file"}, 0, false},
+		{"no host.json", []string{"--slot", "blue", "--package", appZip(t, "src/host.json")}, 0, "tok", nil, exitUsage,
+			[]string{"no host.json at the root"}, 0, false},
+		{"a version it cannot check", []string{"--slot", "blue", "--package", good, "--version", "1.1.0"}, 0, "", nil, exitUsage,
+			[]string{"needs the pinning token"}, 0, false},
+		{"no token, no version: deployed, gate skipped", []string{"--slot", "blue", "--package", good}, 0, "", nil, exitOK,
+			[]string{"warning: no health gate"}, 1, false},
+		{"the upload fails", []string{"--slot", "blue", "--package", good}, 0, "tok", errors.New("the deployment failed (status 3 Failed)"), exitFailure,
+			[]string{"deploy to blue-app2: the deployment failed"}, 1, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var uploads []string
+			var gateCfg *gate.HealthConfig
+			deps := deployDeps{
+				outputs: func(context.Context, string, string) (map[string]any, error) { return outputs(tt.blue), nil },
+				credential: func(func(string) string) (azcore.TokenCredential, string, error) {
+					return nil, "a test credential", nil
+				},
+				deployer: func(_ context.Context, _ azcore.TokenCredential, sub, rg, app string, _ time.Duration, _ func(string) string) (packageDeployer, error) {
+					if sub != "00000000-0000-0000-0000-0000000000aa" || rg != "slotless-dev-rg" {
+						t.Errorf("deployer for %s/%s/%s, want the pool's subscription and the stack's group", sub, rg, app)
+					}
+					return fakeUpload{deployed: &uploads, err: tt.uploadErr}, nil
+				},
+				health: func(_ context.Context, cfg gate.HealthConfig, _ io.Writer) (gate.HealthResult, error) {
+					gateCfg = &cfg
+					return gate.HealthResult{}, nil
+				},
+				getenv: func(k string) string {
+					if k == envPinToken {
+						return tt.token
+					}
+					return ""
+				},
+			}
+			root := newRootCmd()
+			for _, c := range root.Commands() {
+				if c.Name() == "deploy" {
+					root.RemoveCommand(c)
+				}
+			}
+			root.AddCommand(newDeployCmd(deps))
+			var out bytes.Buffer
+			root.SetArgs(append([]string{"deploy"}, tt.args...))
+			root.SetOut(&out)
+			root.SetErr(&out)
+			_, err := root.ExecuteC()
+			if err != nil {
+				out.WriteString(err.Error())
+			}
+			if code := exitCode(err); code != tt.code {
+				t.Fatalf("exit: got %d, want %d\n%s", code, tt.code, out.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output: got\n%s\nwant %q", out.String(), w)
+				}
+			}
+			if len(uploads) != tt.uploads {
+				t.Errorf("uploads: got %d, want %d", len(uploads), tt.uploads)
+			}
+			if tt.gated && (gateCfg == nil || gateCfg.URL != "https://apim.example.net/slotless/health" || gateCfg.ExpectVersion != "1.1.0" || gateCfg.Headers[headerPinSlot] != "blue") {
+				t.Errorf("health gate: got %+v, want blue pinned at the API's /health expecting 1.1.0", gateCfg)
+			}
+		})
+	}
+}
