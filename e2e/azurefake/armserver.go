@@ -85,6 +85,19 @@ func (a *ARM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		armError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "The access token is invalid.")
 		return
 	}
+	if rest, ok := strings.CutPrefix(r.URL.Path, "/scm/"); ok {
+		app, rest, _ := strings.Cut(rest, "/")
+		a.serveSCM(w, r, app, rest)
+		return
+	}
+	if site, ok := a.site(r); ok {
+		if v := r.URL.Query().Get("api-version"); v != AppServiceAPIVersion {
+			armError(w, http.StatusBadRequest, "InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions include '%s'.", v, AppServiceAPIVersion)
+			return
+		}
+		a.getSite(w, r, site)
+		return
+	}
 	if v := r.URL.Query().Get("api-version"); v != ARMAPIVersion {
 		armError(w, http.StatusBadRequest, "InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions include '%s'.", v, ARMAPIVersion)
 		return
@@ -113,6 +126,34 @@ func (a *ARM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		armError(w, http.StatusNotFound, "InvalidResourceType", "The resource type could not be found in the namespace for api version '%s'.", ARMAPIVersion)
 	}
+}
+
+// site reports whether a request names a function app (Microsoft.Web/sites/NAME), and its id.
+func (a *ARM) site(r *http.Request) (string, bool) {
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if len(parts) == 8 && strings.EqualFold(parts[4], "providers") && strings.EqualFold(parts[5], "Microsoft.Web") && strings.EqualFold(parts[6], "sites") {
+		return "/" + strings.Join(parts, "/"), true
+	}
+	return "", false
+}
+
+// getSite answers WebAppsClient.Get.
+func (a *ARM) getSite(w http.ResponseWriter, r *http.Request, id string) {
+	if r.Method != http.MethodGet {
+		armError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "The facade only reads apps.")
+		return
+	}
+	c, err := a.Fake.Store.Load()
+	if err != nil {
+		armError(w, http.StatusInternalServerError, "InternalServerError", "%v", err)
+		return
+	}
+	res, ok := c.Get(id)
+	if !ok {
+		armError(w, http.StatusNotFound, "ResourceNotFound", "The Resource '%s' was not found.", id)
+		return
+	}
+	writeJSON(w, http.StatusOK, siteBody(res, r.Host))
 }
 
 // listServices answers ServiceClient.NewListByResourceGroupPager: the services of a group,

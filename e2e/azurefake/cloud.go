@@ -45,6 +45,8 @@ type Cloud struct {
 	Throttle int `json:"throttle,omitempty"`
 	// Calls records every create, update, delete and invoke, for tests to read.
 	Calls []Call `json:"calls,omitempty"`
+	// Deployments are the last package pushed to each app's deployment host, by app name.
+	Deployments map[string]*Deployment `json:"deployments,omitempty"`
 }
 
 // Resource is one resource as ARM holds it.
