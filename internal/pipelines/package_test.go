@@ -57,8 +57,8 @@ func TestCheckPackage(t *testing.T) {
 }
 
 // TestReleasesBuildThePackageTheyAreGiven: both release pipelines build with a script and
-// publish the zip they are told to, the sample's by default, and check it before publishing
-// and again before deploying.
+// publish the zip they are told to, the sample's by default, check it before publishing and
+// again before deploying, and deploy it with slotless deploy.
 func TestReleasesBuildThePackageTheyAreGiven(t *testing.T) {
 	for _, f := range []string{".github/workflows/release.yml", "pipelines/azure-devops/release.yml"} {
 		raw, err := os.ReadFile(filepath.Join(root, f))
@@ -76,6 +76,10 @@ func TestReleasesBuildThePackageTheyAreGiven(t *testing.T) {
 		}
 		if strings.Contains(text, "make -C functionapp package") {
 			t.Errorf("%s: builds the sample itself instead of through the package build script", f)
+		}
+		// The deploy goes through slotless deploy, which refuses a slot that carries traffic.
+		if !strings.Contains(text, `slotless deploy --stack "$STACK" --slot "$IDLE" --package "$package" --version "$VERSION"`) || strings.Contains(text, "config-zip") {
+			t.Errorf("%s: want the idle slot deployed with slotless deploy, and no config-zip", f)
 		}
 	}
 }
