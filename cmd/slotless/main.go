@@ -160,10 +160,8 @@ release stands. Laptops and pipelines run the same commands.
 			return cmd.Help()
 		},
 	})
-	root.AddCommand(newPlanCmd(), newStatusCmd(), newGateCmd(), newReleaseRunCmd(), newWatchCmd(), newRecordCmd(), newDeployCmd(realDeployDeps()), newCompletionCmd())
-	for _, name := range []string{"shift", "promote", "rollback"} {
-		root.AddCommand(newReleaseCmd(name))
-	}
+	root.AddCommand(newPlanCmd(), newStatusCmd(), newGateCmd(), newDeployCmd(realDeployDeps()),
+		newShiftCmd(), newPromoteCmd(), newRollbackCmd(), newReleaseRunCmd(), newWatchCmd(), newRecordCmd(), newCompletionCmd())
 	return root
 }
 

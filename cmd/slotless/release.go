@@ -1,273 +1,477 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/slotless/slotless/internal/engine"
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/plan"
+	"github.com/slotless/slotless/internal/pool"
 	"github.com/slotless/slotless/internal/release"
+	"github.com/slotless/slotless/internal/rollout"
 	"github.com/slotless/slotless/stack"
 )
 
-// openStack is how release commands reach Pulumi; tests replace it.
-var openStack = func(ctx context.Context, dir, name, by string) (release.Stack, error) {
+// releaseStack is what slotless release needs of a deployed stack: the traffic path of
+// shift and rollback, the outputs that name the API, the apps and the workspace, and the
+// environment of later updates (for a fresh federated token).
+type releaseStack interface {
+	release.Stack
+	Outputs(ctx context.Context) (map[string]any, error)
+	SetEnv(key, value string)
+}
+
+// openReleaseStack is how slotless release reaches Pulumi; tests replace it.
+var openReleaseStack = func(ctx context.Context, dir, name string) (releaseStack, error) {
 	if err := needPulumi(); err != nil {
 		return nil, err
 	}
-	return release.OpenStack(ctx, dir, name, by)
+	return release.OpenStack(ctx, dir, name, "slotless release")
 }
 
-// releaseOptions are the flags of shift, promote and rollback.
-type releaseOptions struct {
-	stack, dir, slot string
-	to               int
-	force, writeOnly bool
-	allowOther       bool
-	retries          int
-	retryInterval    time.Duration
-	wait             time.Duration
-	apiURL, url      string
-	healthTimeout    time.Duration
+// newReleaseLogsQuerier builds the metrics gate's Log Analytics client for slotless release;
+// endpoint overrides the query API's URL (empty: Azure's public cloud). Tests replace it.
+var newReleaseLogsQuerier = func(endpoint string, getenv func(string) string) (gate.LogsQuerier, string, error) {
+	return logsQuerier(endpoint, getenv)
 }
 
-// releaseHelp is each release command's help: what it does and an example.
-var releaseHelp = map[string]struct{ use, short, long, example string }{
-	"shift": {
-		use:   "shift",
-		short: "Set one slot's share of traffic, guarded; apply the traffic resources alone",
-		long: `Shift sets the slot's share of API traffic to --to percent. It reads where traffic
-stands from the deployed stack (its outputs, not the local stack file), edits blueWeight (and
-greenWeight, when the stack sets it) in Pulumi.<stack>.yaml, previews, and applies the pool
-and current-slot-name alone (pulumi up --target), hosting the program in-process: it needs
-the Pulumi CLI and a logged-in backend, no Go toolchain. --write-only only edits the file.
-With alwaysReadyInstances above 0, a move that starts or ends a release also applies the
-apps whose always-ready count it changes, in that count alone.
-
-Guard rails, each a refusal with exit code 3 that leaves the config as it was: a step
-towards the release slot larger than maxStep; an advance whose health gate does not pass or
-is not configured (give --api-url or SLOTLESS_API_URL with SLOTLESS_PIN_TOKEN, or --url);
-and any pending change besides traffic that the preview shows (it is listed; apply it first
-with pulumi up, or pass --allow-other-changes). --force lifts the first two. A move back
-towards the slot current-slot-name names (where the release began) is never refused. While
-another update holds the stack a shift waits for it, up to --wait, then fails with the
-config put back: run it again afterwards.`,
-		example: `  SLOTLESS_PIN_TOKEN=... slotless shift --stack dev --slot blue --to 10 \
-    --api-url "$(pulumi stack output apiUrl)"
-  slotless shift --slot blue --to 50 --write-only --force   # edit Pulumi.dev.yaml only, for GitOps`,
-	},
-	"promote": {
-		use:   "promote",
-		short: "Shift a slot to 100% of traffic, guarded; apply the traffic resources alone",
-		long: `Promote is shift --to 100: the release slot takes all traffic and becomes live, and
-current-slot-name follows it. The same guard rails apply (maxStep, the health gate, pending
-changes besides traffic), each a refusal with exit code 3; --force lifts the first two.`,
-		example: `  SLOTLESS_PIN_TOKEN=... slotless promote --stack dev --slot blue \
-    --api-url "$(pulumi stack output apiUrl)"`,
-	},
-	"rollback": {
-		use:   "rollback",
-		short: "Shift a slot back to 0% of traffic; never refused",
-		long: `Rollback takes the slot to 0%: all traffic goes to the other slot, whatever the weights
-are, after GA included. No guard rail refuses it: it needs no health gate, is not limited by
-maxStep, and applies the pool and current-slot-name alone (pulumi up --target; with
-alwaysReadyInstances, also the apps whose always-ready count the move changes) even when
-other changes are pending, listing them. It never asks a function host for anything, so a
-slot whose host is down can still be rolled back.
-
-It reads the live pool through ARM first, so traffic moved in the portal is rolled back too:
-when the live pool differs from Pulumi state it refreshes the traffic resources before the
-update, and it always writes the slot's weight, even when state already says 0. While another
-update holds the stack it tries again, --retries times, --retry-interval apart. When the
-update cannot go through (the stack locked by a job that died, the Pulumi backend
-unreachable, another update beyond the retries), it writes the pool's weights and
-current-slot-name directly through ARM (break-glass), marks the pool's description, records
-the weights in Pulumi.<stack>.yaml and exits 6: traffic is at 0%, and the next pulumi up
-converges state without moving traffic. It never runs pulumi cancel: a lock's holder may still
-be running. ARM is reached with the release's Azure credential; ARM_RESOURCE_MANAGER_ENDPOINT
-names a Resource Manager other than Azure's public cloud.`,
-		example: `  slotless rollback --stack dev --slot blue
-  slotless rollback --slot blue --write-only   # edit Pulumi.dev.yaml only, for GitOps`,
-	},
+// releaseRunOptions are the flags of slotless release.
+type releaseRunOptions struct {
+	stack, dir, slot, version string
+	until                     int
+	dryRun, asJSON            bool
+	apiURL, logsEndpoint      string
 }
 
-func newReleaseCmd(name string) *cobra.Command {
-	var o releaseOptions
-	h := releaseHelp[name]
+const releaseLong = `Release walks the slot from where the deployed stack stands to GA (or to --until), watching
+it the whole way, and rolls it back by itself at the first failing analysis. The plan is the
+stack config: releaseSteps, bakeMinutes, analysisIntervalSeconds, the metrics thresholds,
+warmupRequests, warmupLatencyMs and alwaysReadyInstances (see docs/configuration.md).
+
+It reads where the release stands from the deployed stack (the weights and the frozen
+current-slot-name), never from the local file, and refuses to start (exit 3) unless the slot
+is idle, or mid-release in a release that started from the other slot, and the pinned health
+gate passes with the slot serving --version. Then, for each remaining step: it warms the slot
+with pinned requests to its health endpoint, shifts through the guarded, traffic-only path of
+shift (pool weights, current-slot-name at 100, and with alwaysReadyInstances the apps'
+always-ready count, nothing else), and bakes for bakeMinutes, running the health gate and the
+metrics gate every analysisIntervalSeconds. The first failing analysis rolls the slot back to
+0% at once (exit 4); a rollback is never refused and is not cut short by Ctrl-C.
+
+--until N stops after the step that reaches N, so an approval can sit between runs. A second
+run resumes from the deployed weights, after a crash, a cancel or an approval, and never
+starts again from 0: it first bakes again the step it stands on.
+
+--dry-run prints the plan (each step, its bake and analyses, the gates and what each shift
+changes in the stack) and changes nothing: no gate, warm-up, shift or rollback runs. It reads
+the deployed weights when the stack can be read, and otherwise plans from the weights in
+Pulumi.<stack>.yaml, saying so: like plan, it needs no Azure and no login.
+
+A run needs what shift and gate need: the Pulumi CLI and a logged-in backend, the API's URL
+(--api-url, SLOTLESS_API_URL, else the stack output apiUrl), SLOTLESS_PIN_TOKEN (and
+SLOTLESS_SUBSCRIPTION_KEY when the API requires one), and Azure credentials for the Log
+Analytics query API (the workspace and app names come from the stack outputs). Those
+credentials are checked with one query before anything moves.`
+
+func newReleaseRunCmd() *cobra.Command {
+	var o releaseRunOptions
 	cmd := &cobra.Command{
-		Use:     h.use,
-		Short:   h.short,
-		Long:    h.long,
-		Example: h.example,
-		Args:    noArgs,
+		Use:   "release",
+		Short: "Walk a release to GA (or --until a step): warm, shift, bake with gates, roll back on failure",
+		Long:  releaseLong,
+		Example: `  slotless release --slot blue --version 1.1.0 --dry-run
+  SLOTLESS_PIN_TOKEN=... slotless release --stack dev --slot blue --version 1.1.0 --until 10
+  SLOTLESS_PIN_TOKEN=... slotless release --stack dev --slot blue --version 1.1.0 --json > release.json`,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch {
-			case name == "promote":
-				o.to = 100
-			case name == "rollback":
-				o.to = 0
-			case !cmd.Flags().Changed("to"):
-				return usageError{"shift: --to: required, the slot's new share of traffic, 0..100"}
-			case o.to < 0 || o.to > 100:
-				return usagef("shift: --to: %d is out of range 0..100", o.to)
-			}
-			return o.run(cmd.Context(), cmd, name)
+			return o.run(cmd.Context(), cmd, os.Getenv)
 		},
 	}
 	f := cmd.Flags()
-	stackFlags(cmd, &o.stack, &o.dir, "stack to change")
-	slotFlag(cmd, &o.slot, "the slot whose share changes: green or blue (required)")
-	if name == "shift" {
-		f.IntVar(&o.to, "to", 0, "the slot's new share of traffic, 0..100 (required)")
-	}
-	f.BoolVar(&o.writeOnly, "write-only", false, "only edit Pulumi.<stack>.yaml, for GitOps; do not run pulumi up")
-	if name == "rollback" {
-		f.IntVar(&o.retries, "retries", release.DefaultRollbackAttempts, "attempts while another update holds the stack")
-		f.DurationVar(&o.retryInterval, "retry-interval", release.DefaultRollbackInterval, "wait between those attempts")
-	}
-	if name != "rollback" {
-		f.BoolVar(&o.force, "force", false, "lift the step limit and skip the health gate")
-		f.BoolVar(&o.allowOther, "allow-other-changes", false, "apply pending changes other than traffic with this shift, instead of refusing")
-		f.StringVar(&o.apiURL, "api-url", "", "the API's URL (stack output apiUrl), for the health gate through APIM; default $"+envAPIURL)
-		f.StringVar(&o.url, "url", "", "a full health URL, overriding --api-url")
-		f.DurationVar(&o.healthTimeout, "health-timeout", 5*time.Minute, "how long the health gate may take")
-		f.DurationVar(&o.wait, "wait", 2*time.Minute, "how long to wait for another update that holds the stack before failing (0s: fail at once)")
-	}
+	stackFlags(cmd, &o.stack, &o.dir, "stack to release")
+	slotFlag(cmd, &o.slot, "the release slot, the one taking traffic: green or blue (required)")
+	f.StringVar(&o.version, "version", "", "the version the release slot must serve, before the first shift and at every analysis (required)")
+	f.IntVar(&o.until, "until", 0, "stop after the step that reaches this share, one of releaseSteps (default: 100)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan and change nothing")
+	f.BoolVar(&o.asJSON, "json", false, "print a record of every step as JSON on stdout; progress goes to stderr")
+	f.StringVar(&o.apiURL, "api-url", "", "the API's URL for the health gate and the warm-up; default $"+envAPIURL+", else the stack output apiUrl")
+	f.StringVar(&o.logsEndpoint, "logs-endpoint", "", "the Log Analytics query API, e.g. https://api.loganalytics.us/v1 in Azure Government (default: Azure's public cloud)")
 	return cmd
 }
 
-// run carries out shift, promote and rollback: promote is a shift to 100, rollback a shift to 0.
-func (o releaseOptions) run(ctx context.Context, cmd *cobra.Command, name string) error {
-	stdout := cmd.OutOrStdout()
+func (o releaseRunOptions) run(ctx context.Context, cmd *cobra.Command, getenv func(string) string) error {
 	slot, err := parseSlotFlag(o.slot)
 	if err != nil {
-		return usagef("%s: %v", name, err)
+		return usagef("release: %v", err)
 	}
-	cfg, err := plan.LoadConfig(o.dir, o.stack)
+	if strings.TrimSpace(o.version) == "" {
+		return usageError{"release: --version: required, the version the release slot must serve"}
+	}
+	if err := checkEndpoints("release", o.apiURL, o.logsEndpoint); err != nil {
+		return err
+	}
+	cfg, parsed, err := loadStackConfig(o.dir, o.stack)
 	if err != nil {
 		return err
 	}
-	parsed, err := stack.ParseAll(cfg.Source())
-	switch {
-	case err != nil && name == "rollback" && !o.writeOnly:
-		// A stack file written for a newer slotless must not stop a rollback: the Pulumi path
-		// will fail on it, and the break-glass path needs only where the pool is.
-		fmt.Fprintf(stdout, "warning: the stack config does not validate with this slotless (%s); rolling back all the same\n", oneLine(err))
-	case err != nil:
-		return fmt.Errorf("invalid stack config:\n%w", err)
+	if o.until != 0 && !slices.Contains(parsed.Release.Steps, o.until) {
+		return usagef("release: --until: %d is not a step, want one of releaseSteps %s", o.until, joinSteps(parsed.Release.Steps))
 	}
-
-	stackFile := "Pulumi." + o.stack + ".yaml"
-	req := release.ShiftRequest{
-		Slot: slot, To: o.to, Force: o.force, WriteOnly: o.writeOnly, MaxStep: parsed.MaxStep,
-		Rollback: name == "rollback", AllowOtherChanges: o.allowOther,
-		Attempts: o.retries, Interval: o.retryInterval, Wait: o.wait,
-	}
-	if name != "rollback" {
-		if h, err := healthGate(o.apiURL, parsed.API.HealthPath, o.url, o.healthTimeout, os.Getenv, cmd); err != nil {
-			return err
-		} else if h != nil {
-			req.Health = h
-		}
-	}
-
-	if name == "rollback" && !o.writeOnly {
-		return o.rollback(ctx, stdout, cfg, parsed, req, os.Getenv)
-	}
-	var st release.Stack
-	if o.writeOnly {
-		st = release.FileStack{Path: filepath.Join(o.dir, stackFile)}
-	} else if st, err = openStack(ctx, o.dir, o.stack, "slotless "+name); err != nil {
+	p, err := rollout.NewPlan(parsed)
+	if err != nil {
 		return err
 	}
-	if n := parsed.AlwaysReadyInstances; n > 0 && !o.writeOnly {
-		// The apps' always-ready counts follow the weights, so the move may change an app too:
-		// exactly the counts it explains are part of the traffic change.
-		d, err := st.Deployed(ctx)
-		if err != nil {
+
+	progress := progressOut(cmd, o.asJSON)
+	opts := rollout.Options{Slot: slot, Version: o.version, Until: o.until, DryRun: o.dryRun}
+	var ctl *rollout.Controller
+	if o.dryRun {
+		ctl = rollout.New(nil, o.dryRunTraffic(ctx, progress), nil, nil, nil, progress)
+	} else {
+		if ctl, err = o.controller(ctx, cfg, parsed, p, progress, getenv); err != nil {
 			return err
 		}
-		changes := release.AlwaysReadyChanges(d.Weights, weightsGiving(slot, o.to), n)
-		for _, c := range changes {
-			fmt.Fprintf(stdout, "with the traffic: %s (alwaysReadyInstances %d)\n", c, n)
-		}
-		req.Traffic = release.TrafficWith(changes)
 	}
-	_, err = release.Shift(ctx, st, req, stdout)
-	return err
+	rec, err := ctl.Run(ctx, p, opts)
+	return writeRecord(cmd, o.asJSON, rec, err)
 }
 
-// rollback takes the slot to 0% through release.RollbackSlot: the live pool read first, the
-// Pulumi update, and the break-glass write through ARM when that update cannot go through.
-func (o releaseOptions) rollback(ctx context.Context, stdout io.Writer, raw plan.StackConfig, cfg *stack.Config, req release.ShiftRequest, getenv func(string) string) error {
-	rule := release.TrafficOnly
-	req.Traffic = func(s engine.Step) bool { return rule(s) }
-	var opened release.Stack
-	open := func(ctx context.Context) (release.Stack, error) {
-		st, err := openStack(ctx, o.dir, o.stack, "slotless rollback")
-		if err != nil {
-			return nil, err
+// dryRunTraffic is where a dry run reads the weights: the deployed stack when it can be read,
+// else the stack file, which works offline but may lag what is deployed.
+func (o releaseRunOptions) dryRunTraffic(ctx context.Context, progress io.Writer) rollout.Traffic {
+	st, err := openReleaseStack(ctx, o.dir, o.stack)
+	if err == nil {
+		if _, err = st.Deployed(ctx); err == nil {
+			fmt.Fprintf(progress, "dry run: reading where the release stands from the deployed stack %s\n", o.stack)
+			return stackTraffic{st: st}
 		}
-		opened = st
-		if n := cfg.AlwaysReadyInstances; n > 0 {
-			d, err := st.Deployed(ctx)
-			if err != nil {
-				return nil, err
-			}
-			changes := release.AlwaysReadyChanges(d.Weights, weightsGiving(req.Slot, 0), n)
-			for _, c := range changes {
-				fmt.Fprintf(stdout, "with the traffic: %s (alwaysReadyInstances %d)\n", c, n)
-			}
-			rule = release.TrafficWith(changes)
-		}
-		return st, nil
 	}
-	outputs := func(ctx context.Context) (map[string]any, error) {
-		if o, ok := opened.(interface {
-			Outputs(context.Context) (map[string]any, error)
-		}); ok {
-			return o.Outputs(ctx)
-		}
-		return nil, errors.New("the stack is not open")
+	file := "Pulumi." + o.stack + ".yaml"
+	fmt.Fprintf(progress, "dry run: the deployed stack %s could not be read (%s); planning from the weights in %s, which may lag the deployed ones\n", o.stack, oneLine(err), file)
+	return fileTraffic{path: filepath.Join(o.dir, file)}
+}
+
+// controller wires a real run: the deployed stack, the gates and the warm-up against the API,
+// and the metrics gate against Log Analytics, checked once before anything moves.
+func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig, cfg *stack.Config, p rollout.Plan, progress io.Writer, getenv func(string) string) (*rollout.Controller, error) {
+	token := getenv(envPinToken)
+	if token == "" {
+		return nil, usagef("release: the health gate and the warm-up pin each request to the slot through API Management and need the pinning token (stack config pinToken) in %s", envPinToken)
 	}
-	var live release.LivePool
-	if lp, err := newLivePool(raw, cfg, o.stack, outputs, getenv); err != nil {
-		fmt.Fprintf(stdout, "warning: no ARM client for the live pool (%v): the rollback goes through Pulumi alone\n", err)
-	} else {
-		live = lp
-	}
-	file := release.FileStack{Path: filepath.Join(o.dir, "Pulumi."+o.stack+".yaml")}
-	res, err := release.RollbackSlot(ctx, open, live, file, req, stdout)
+	st, err := openReleaseStack(ctx, o.dir, o.stack)
 	if err != nil {
+		return nil, err
+	}
+	outs, err := st.Outputs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	apiURL := o.apiURL
+	if apiURL == "" {
+		apiURL = getenv(envAPIURL)
+	}
+	if apiURL == "" {
+		apiURL, _ = outs[stack.OutAPIURL].(string)
+	}
+	if !absoluteHTTP(apiURL) {
+		return nil, fmt.Errorf("release: no API URL: pass --api-url or set %s, or deploy the stack so it has an apiUrl output", envAPIURL)
+	}
+	var missing []string
+	workspace, _ := outs[stack.OutWorkspaceID].(string)
+	apps := map[stack.Slot]string{}
+	for _, k := range []string{stack.OutWorkspaceID, stack.OutAppName(stack.Green), stack.OutAppName(stack.Blue)} {
+		if v, _ := outs[k].(string); v == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("release: the stack has no %s output, which the metrics gate needs: deploy it with this program (pulumi up)", strings.Join(missing, ", "))
+	}
+	for _, s := range stack.Slots {
+		apps[s], _ = outs[stack.OutAppName(s)].(string)
+	}
+
+	headers := map[string]string{}
+	if key := getenv(envSubscriptionKey); key != "" {
+		headers[headerSubscriptionKey] = key
+	}
+	healthURL := strings.TrimSuffix(apiURL, "/") + cfg.API.HealthPath
+	gh := rollout.NewGateHealth(healthURL, headers, token, o.version, nil)
+	// The start gate may poll for minutes, so it shows its polls; an analysis prints its own
+	// line, so its gate stays quiet.
+	start := gh
+	start.Progress = indent(progress)
+	health := startAndAnalysis{start: start, analysis: gh}
+
+	client, credName, err := newReleaseLogsQuerier(o.logsEndpoint, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("release: metrics gate: %w", err)
+	}
+	metrics := rollout.GateMetrics{Client: client, WorkspaceID: workspace, Apps: apps, Thresholds: p.Thresholds}
+	if err := preflightMetrics(ctx, metrics, credName, progress); err != nil {
+		return nil, err
+	}
+	warmer := &rollout.HTTPWarmer{URL: healthURL, PinToken: token, Headers: headers}
+	refresh, err := armTokenRefresher(getenv)
+	if err != nil {
+		return nil, err
+	}
+	if refresh != nil {
+		fmt.Fprintln(progress, "updates: azure-native gets a fresh federated token from Azure Pipelines before each shift and rollback")
+	}
+	traffic := stackTraffic{st: st, maxStep: cfg.MaxStep, alwaysReady: cfg.AlwaysReadyInstances, out: indent(progress), refresh: refresh,
+		file: release.FileStack{Path: filepath.Join(o.dir, "Pulumi."+o.stack+".yaml")}}
+	traffic.live = preflightLivePool(ctx, raw, cfg, o.stack, outs, getenv, progress)
+	// Raising the release slot's always-ready count restarts it (a Flex site update) after the
+	// warm-up: the shift waits for it to answer and warms it again before the traffic moves.
+	traffic.readyAfterRestart = func(ctx context.Context, slot stack.Slot) error {
+		if _, err := health.Ready(ctx, slot); err != nil {
+			return err
+		}
+		_, err := warmer.Warmup(ctx, slot, p.WarmupRequests, p.WarmupLatency)
 		return err
 	}
-	if res.BreakGlass {
-		return fmt.Errorf("%w: %s is at 0%%, but the Pulumi update could not go through (%s). Pulumi state lags Azure until the next pulumi up, which converges it without moving traffic. If a job that died holds the stack's lock, check that no update is running, then clear it with pulumi cancel (Pulumi Cloud) or by deleting the lock file under .pulumi/locks (a file or cloud-storage backend)",
-			release.ErrBreakGlass, req.Slot, res.Reason)
+	ctrl := rollout.New(nil, traffic, health, metrics, warmer, progress)
+	if len(p.Probes) > 0 {
+		ctrl.WithProber(rollout.HTTPProber{APIURL: apiURL, Headers: headers, PinToken: token, Probes: p.Probes})
+		fmt.Fprintf(progress, "probes: %d releaseProbes through %s, pinned to each slot every %s during each bake\n", len(p.Probes), apiURL, rollout.HealthWatchEvery)
 	}
+	return ctrl, nil
+}
+
+// preflightLivePool reads the live pool once through ARM. When it answers, the release reads
+// traffic from it at every analysis and a rollback has the break-glass path; when it does not,
+// the release says so and goes on with Pulumi state alone.
+func preflightLivePool(ctx context.Context, raw plan.StackConfig, cfg *stack.Config, stackName string, outs map[string]any, getenv func(string) string, progress io.Writer) release.LivePool {
+	lp, err := newLivePool(raw, cfg, stackName, func(context.Context) (map[string]any, error) { return outs, nil }, getenv)
+	if err == nil {
+		qctx, cancel := context.WithTimeout(ctx, livePoolTimeout)
+		var l pool.Live
+		l, err = lp.Read(qctx)
+		cancel()
+		if err == nil {
+			fmt.Fprintf(progress, "live pool: %s through ARM; read at every analysis, and written directly if a rollback cannot go through Pulumi\n", l.Weights)
+			return lp
+		}
+	}
+	fmt.Fprintf(progress, "warning: the live pool cannot be read through ARM (%s): the release reads traffic from Pulumi state, and a rollback that cannot go through Pulumi has no break-glass path\n", oneLine(err))
 	return nil
 }
 
-// healthGate builds the health check an advance must pass, or nil when no target is given. It
-// sends what gate health sends to the same target: never the function key to the gateway.
-func healthGate(apiURL, healthPath, url string, timeout time.Duration, getenv func(string) string, cmd *cobra.Command) (release.HealthCheck, error) {
-	target, err := newHealthTarget(url, apiURL, healthPath, getenv)
-	if err != nil || target == nil {
-		return nil, err
+// releaseShiftWait is how long a release's shift waits for another update holding the stack
+// (an infrastructure up, say) before it stops: a step should not fail, nor a canary be rolled
+// back, because another update happened to run.
+const releaseShiftWait = 10 * time.Minute
+
+// livePoolTimeout bounds one read of the live pool during a release.
+const livePoolTimeout = 30 * time.Second
+
+// preflightMetrics runs one metrics query before anything moves, so missing credentials or a
+// wrong workspace refuse the release up front instead of rolling back its first step.
+func preflightMetrics(ctx context.Context, m rollout.GateMetrics, credName string, progress io.Writer) error {
+	qctx, cancel := context.WithTimeout(ctx, metricsQueryTimeout)
+	defer cancel()
+	end := time.Now().Add(-time.Minute)
+	_, err := m.Metrics(qctx, stack.Blue, stack.Green, end.Add(-time.Minute), end)
+	var ge *gate.GateError
+	if err != nil && !errors.As(err, &ge) {
+		return fmt.Errorf("release: the metrics gate cannot query Log Analytics (workspace %s, credential: %s), so every analysis would fail; nothing was moved: %w", m.WorkspaceID, credName, err)
 	}
-	progress := cmd.OutOrStdout()
-	return func(ctx context.Context, slot stack.Slot) error {
-		cfg := target.config(slot)
-		cfg.Timeout = timeout
-		_, err := gate.Health(ctx, cfg, progress)
+	fmt.Fprintf(progress, "metrics gate: Log Analytics workspace %s answers (credential: %s)\n", m.WorkspaceID, credName)
+	return nil
+}
+
+// startAndAnalysis is the health gate in its two tempers, each with its own progress.
+type startAndAnalysis struct{ start, analysis rollout.GateHealth }
+
+func (h startAndAnalysis) Ready(ctx context.Context, slot stack.Slot) (gate.HealthResult, error) {
+	return h.start.Ready(ctx, slot)
+}
+
+func (h startAndAnalysis) Check(ctx context.Context, slot stack.Slot) (gate.HealthResult, error) {
+	return h.analysis.Check(ctx, slot)
+}
+
+// stackTraffic is rollout.Traffic over the deployed stack and release.Shift: the guarded,
+// traffic-only path of shift and rollback.
+type stackTraffic struct {
+	st          releaseStack
+	maxStep     int
+	alwaysReady int
+	out         io.Writer
+	// refresh, when set, returns environment for the next update, such as a fresh federated
+	// token for azure-native, because a release outlives the token its runner started with.
+	refresh func(ctx context.Context) (map[string]string, error)
+	// live is the pool through ARM, nil when it cannot be read; file is the stack file a
+	// break-glass rollback records its weights in.
+	live release.LivePool
+	file release.Stack
+	// readyAfterRestart waits for the release slot after its site update; nil waits for nothing.
+	readyAfterRestart func(context.Context, stack.Slot) error
+}
+
+// Status reads where traffic stands: the live pool when it can be read, since that is what
+// requests follow, else the deployed weights and current-slot-name.
+func (t stackTraffic) Status(ctx context.Context) (rollout.Status, error) {
+	if t.live != nil {
+		qctx, cancel := context.WithTimeout(ctx, livePoolTimeout)
+		l, err := t.live.Read(qctx)
+		cancel()
+		if err == nil {
+			return rollout.Status{Weights: l.Weights, CurrentSlotName: l.CurrentSlotName, Source: "the live pool"}, nil
+		}
+		fmt.Fprintf(t.out, "warning: could not read the live pool (%v); reading the deployed stack\n", err)
+	}
+	d, err := t.st.Deployed(ctx)
+	if err != nil {
+		return rollout.Status{}, err
+	}
+	return rollout.Status{Weights: d.Weights, CurrentSlotName: d.CurrentSlotName}, nil
+}
+
+// Shift moves slot to `to` percent. The controller ran the pinned health gate and the
+// warm-up right before, so the shift's own gate is not run again; maxStep still applies.
+func (t stackTraffic) Shift(ctx context.Context, slot stack.Slot, to int) error {
+	req, err := t.request(ctx, slot, to)
+	if err != nil {
 		return err
-	}, nil
+	}
+	req.MaxStep = t.maxStep
+	req.Wait = releaseShiftWait
+	req.Health = func(context.Context, stack.Slot) error { return nil }
+	req.ReadyAfterRestart = t.readyAfterRestart
+	_, err = release.Shift(ctx, t.st, req, t.out)
+	return err
+}
+
+// Rollback moves slot to 0%: never refused, retried while another update holds the stack.
+func (t stackTraffic) Rollback(ctx context.Context, slot stack.Slot) error {
+	req, err := t.request(ctx, slot, 0)
+	if err != nil {
+		return err
+	}
+	res, err := release.RollbackSlot(ctx, func(context.Context) (release.Stack, error) { return t.st, nil }, t.live, t.file, req, t.out)
+	if err == nil && res.BreakGlass {
+		fmt.Fprintf(t.out, "rolled back through ARM (break-glass) because the Pulumi update could not go through (%s); Pulumi state lags until the next pulumi up\n", res.Reason)
+	}
+	return err
+}
+
+// request builds the shift of slot to `to` percent, with the apps whose always-ready count
+// the move changes admitted as part of the traffic change, and fresh credentials for it.
+func (t stackTraffic) request(ctx context.Context, slot stack.Slot, to int) (release.ShiftRequest, error) {
+	req := release.ShiftRequest{Slot: slot, To: to}
+	if t.refresh != nil {
+		// A failed refresh does not stop the update, a rollback least of all: the token the
+		// job started with may still be valid, and the update says so if it is not.
+		if env, err := t.refresh(ctx); err != nil {
+			fmt.Fprintf(t.out, "warning: no fresh federated token for this update (%v); trying with the one the job started with\n", err)
+		} else {
+			for k, v := range env {
+				t.st.SetEnv(k, v)
+			}
+		}
+	}
+	if t.alwaysReady > 0 {
+		d, err := t.st.Deployed(ctx)
+		if err != nil {
+			return req, err
+		}
+		changes := release.AlwaysReadyChanges(d.Weights, weightsGiving(slot, to), t.alwaysReady)
+		for _, c := range changes {
+			fmt.Fprintf(t.out, "with the traffic: %s (alwaysReadyInstances %d)\n", c, t.alwaysReady)
+		}
+		req.Traffic = release.TrafficWith(changes)
+	}
+	return req, nil
+}
+
+// weightsGiving are the weights that give slot pct percent.
+func weightsGiving(slot stack.Slot, pct int) stack.Weights {
+	if slot == stack.Blue {
+		return stack.Weights{Green: 100 - pct, Blue: pct}
+	}
+	return stack.Weights{Green: pct, Blue: 100 - pct}
+}
+
+// fileTraffic reads the weights of a stack file, for a dry run that cannot reach the deployed
+// stack. Which slot a release in progress started from comes from the file's git history, or
+// is the larger share when there is none.
+type fileTraffic struct{ path string }
+
+func (f fileTraffic) Status(ctx context.Context) (rollout.Status, error) {
+	d, err := release.FileStack{Path: f.path}.Deployed(ctx)
+	if err != nil {
+		return rollout.Status{}, err
+	}
+	name := d.CurrentSlotName
+	if _, idle := d.Weights.Idle(); idle || name == "" {
+		name = d.Weights.CurrentSlotName()
+	}
+	return rollout.Status{Weights: d.Weights, CurrentSlotName: name, Source: "in " + filepath.Base(f.path)}, nil
+}
+
+func (fileTraffic) Shift(context.Context, stack.Slot, int) error {
+	return errors.New("a dry run from the stack file cannot shift")
+}
+
+func (fileTraffic) Rollback(context.Context, stack.Slot) error {
+	return errors.New("a dry run from the stack file cannot roll back")
+}
+
+// indentWriter prefixes every line it writes, so the engine's and the gates' output reads as
+// detail under the release's own progress lines.
+type indentWriter struct {
+	mu  sync.Mutex
+	w   io.Writer
+	mid bool // in the middle of a line
+}
+
+func indent(w io.Writer) io.Writer { return &indentWriter{w: w} }
+
+func (iw *indentWriter) Write(p []byte) (int, error) {
+	iw.mu.Lock()
+	defer iw.mu.Unlock()
+	var b bytes.Buffer
+	for _, c := range p {
+		if !iw.mid {
+			b.WriteString("           | ")
+			iw.mid = true
+		}
+		b.WriteByte(c)
+		if c == '\n' {
+			iw.mid = false
+		}
+	}
+	if _, err := iw.w.Write(b.Bytes()); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// oneLine is the first line of an error, for a note.
+func oneLine(err error) string {
+	if err == nil {
+		return "no error"
+	}
+	return pulumiMessage(err)
+}
+
+func joinSteps(steps []int) string {
+	parts := make([]string, len(steps))
+	for i, s := range steps {
+		parts[i] = fmt.Sprint(s)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -3,41 +3,50 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/monitor/azquery"
+
 	"github.com/slotless/slotless/internal/engine"
+	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/release"
+	"github.com/slotless/slotless/internal/rollout"
 	"github.com/slotless/slotless/stack"
 )
 
-func TestReleaseCommandsValidateInput(t *testing.T) {
+func TestReleaseValidatesInput(t *testing.T) {
 	dir := project(t, stackYAML("slotless:blueWeight: 0"))
+	t.Setenv(envPinToken, "")
 	tests := []struct {
 		args []string
 		code int
 		want string
 	}{
-		{[]string{"shift", "--dir", dir, "--stack", "ci", "--slot", "red", "--to", "10"}, 2, `--slot: "red" is not a slot, want green or blue`},
-		{[]string{"shift", "--dir", dir, "--stack", "ci", "--slot", "blue"}, 2, "--to: required"},
-		{[]string{"shift", "--dir", dir, "--stack", "ci", "--slot", "blue", "--to", "101"}, 2, "--to: 101 is out of range 0..100"},
-		{[]string{"shift", "--dir", dir, "--stack", "ci", "--slot", "blue", "--to", "-1"}, 2, "--to: -1 is out of range 0..100"},
-		{[]string{"shift", "--dir", dir, "--stack", "prod", "--slot", "blue", "--to", "10"}, 2, "stacks here: ci"},
-		{[]string{"promote", "--dir", dir, "--stack", "ci", "--slot", "blue", "--to", "100"}, 2, "unknown flag: --to"},
-		{[]string{"promote", "--dir", dir, "--stack", "ci", "--slot", "blue", "--write-only"}, 3, "blue gains 100% in one step"},
-		{[]string{"shift", "--dir", dir, "--stack", "ci", "--slot", "blue", "--to", "10", "--write-only"}, 3, "no health gate is configured for blue"},
+		{[]string{"--version", "1.1.0"}, 2, "--slot: required, want green or blue"},
+		{[]string{"--slot", "red", "--version", "1.1.0"}, 2, `--slot: "red" is not a slot`},
+		{[]string{"--slot", "blue"}, 2, "--version: required"},
+		{[]string{"--slot", "blue", "--version", "1.1.0", "--until", "30"}, 2, "--until: 30 is not a step, want one of releaseSteps 10, 50, 100"},
+		{[]string{"--slot", "blue", "--version", "1.1.0", "--api-url", "gw/orders"}, 2, "--api-url"},
+		{[]string{"--slot", "blue", "--version", "1.1.0"}, 2, "need the pinning token (stack config pinToken) in SLOTLESS_PIN_TOKEN"},
 	}
 	for _, tt := range tests {
-		t.Run(strings.Join(tt.args[:1], " ")+" "+tt.want, func(t *testing.T) {
+		t.Run(tt.want, func(t *testing.T) {
 			var out, errb bytes.Buffer
-			if code := run(tt.args, &out, &errb); code != tt.code {
+			args := append([]string{"release", "--dir", dir, "--stack", "ci"}, tt.args...)
+			if code := run(args, &out, &errb); code != tt.code {
 				t.Fatalf("exit: got %d, want %d (%s)", code, tt.code, errb.String())
 			}
 			if !strings.Contains(errb.String(), tt.want) {
@@ -45,151 +54,412 @@ func TestReleaseCommandsValidateInput(t *testing.T) {
 			}
 		})
 	}
-}
-
-func TestWriteOnlyShiftEditsTheStackFile(t *testing.T) {
-	dir := project(t, stackYAML("slotless:blueWeight: 0"))
+	// A plan with a step above maxStep is refused before anything is read.
+	dir = project(t, stackYAML("slotless:blueWeight: 0", "slotless:maxStep: 20"))
 	var out, errb bytes.Buffer
-	if code := run([]string{"shift", "--dir", dir, "--stack", "ci", "--slot", "blue", "--to", "10", "--write-only", "--force"}, &out, &errb); code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
+	if code := run([]string{"release", "--dir", dir, "--stack", "ci", "--slot", "blue", "--version", "1.1.0", "--dry-run"}, &out, &errb); code != 3 {
+		t.Fatalf("exit: got %d, want 3 (%s)", code, errb.String())
 	}
-	raw, _ := os.ReadFile(filepath.Join(dir, "Pulumi.ci.yaml"))
-	if !strings.Contains(string(raw), "slotless:blueWeight: 10") {
-		t.Errorf("stack file: got\n%s\nwant blueWeight 10", raw)
-	}
-	if !strings.Contains(out.String(), "config: blueWeight 10") {
-		t.Errorf("output: got %q, want it to say what changed", out.String())
-	}
-	// A rollback with write-only needs no gate and no force.
-	out.Reset()
-	if code := run([]string{"rollback", "--dir", dir, "--stack", "ci", "--slot", "blue", "--write-only"}, &out, &errb); code != 0 {
-		t.Fatalf("rollback exit %d: %s", code, errb.String())
-	}
-	raw, _ = os.ReadFile(filepath.Join(dir, "Pulumi.ci.yaml"))
-	if !strings.Contains(string(raw), "slotless:blueWeight: 0") {
-		t.Errorf("after rollback: got\n%s\nwant blueWeight 0", raw)
+	if !strings.Contains(errb.String(), "releaseSteps: the step from 10 to 50 is 40 points, more than maxStep 20") {
+		t.Errorf("stderr: got %q, want the step named", errb.String())
 	}
 }
 
-// fakeAuto stands in for the in-process engine: a stack deployed at blue 0, whose preview
-// shows the traffic change alone. It records the calls in order.
-type fakeAuto struct{ calls []string }
-
-func (f *fakeAuto) Deployed(context.Context) (release.Deployed, error) {
-	f.calls = append(f.calls, "deployed")
-	return release.Deployed{Weights: stack.Weights{Green: 100}, CurrentSlotName: "green-backend", Source: "deployed"}, nil
-}
-
-func (f *fakeAuto) GetConfig(_ context.Context, k string) (string, bool, error) {
-	return "", false, nil
-}
-
-func (f *fakeAuto) SetConfig(_ context.Context, k, v string) error {
-	f.calls = append(f.calls, "set "+k+"="+v)
-	return nil
-}
-
-func (f *fakeAuto) RemoveConfig(_ context.Context, k string) error {
-	f.calls = append(f.calls, "remove "+k)
-	return nil
-}
-
-func (f *fakeAuto) Preview(context.Context, io.Writer) (engine.Changes, error) {
-	f.calls = append(f.calls, "preview")
-	return engine.Changes{Steps: []engine.Step{{Op: "update", Name: stack.PoolID}}}, nil
-}
-
-func (f *fakeAuto) Up(_ context.Context, _ io.Writer, targets []string) (engine.Changes, error) {
-	f.calls = append(f.calls, fmt.Sprintf("up %d targets", len(targets)))
-	return engine.Changes{Counts: map[string]int{"update": 1}}, nil
-}
-
-func (f *fakeAuto) URN(typ, name string) string { return typ + "::" + name }
-
-func (f *fakeAuto) Refresh(context.Context, io.Writer, []string) error { return nil }
-
-func TestPromoteRunsUpThroughTheStack(t *testing.T) {
-	dir := project(t, stackYAML("slotless:blueWeight: 0", "slotless:maxStep: 100"))
-	fake := &fakeAuto{}
-	old := openStack
-	openStack = func(context.Context, string, string, string) (release.Stack, error) { return fake, nil }
-	defer func() { openStack = old }()
-	var out, errb bytes.Buffer
-	if code := run([]string{"promote", "--dir", dir, "--stack", "ci", "--slot", "blue", "--force"}, &out, &errb); code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
-	}
-	if got := strings.Join(fake.calls, "; "); got != "deployed; set slotless:blueWeight=100; preview; up 2 targets" {
-		t.Errorf("calls: got %s", got)
-	}
-}
-
-// TestShiftHealthGateSendsWhatGateHealthSends: through APIM the shift's health gate pins the
-// request and never sends the function key; only a direct --url gets the key. A gate that
-// does not pass blocks the advance with exit code 3, before anything is written.
-func TestShiftHealthGateSendsWhatGateHealthSends(t *testing.T) {
-	const fnKey, token = "fk-SECRET", "pin-0123456789abcdef"
+func TestReleaseExitCodes(t *testing.T) {
 	tests := []struct {
-		name        string
-		target      func(srv string) []string
-		wantHeaders map[string]string // "" means must be absent
+		err  error
+		code int
 	}{
-		{"through APIM", func(srv string) []string { return []string{"--api-url", srv + "/orders"} },
-			map[string]string{"X-Slotless-Slot": "blue", "X-Slotless-Token": token, "X-Functions-Key": ""}},
-		{"api url from the environment", func(srv string) []string { t.Setenv(envAPIURL, srv+"/orders"); return nil },
-			map[string]string{"X-Slotless-Slot": "blue", "X-Slotless-Token": token, "X-Functions-Key": ""}},
-		{"direct url", func(srv string) []string { return []string{"--url", srv + "/orders/health"} },
-			map[string]string{"X-Slotless-Slot": "", "X-Slotless-Token": "", "X-Functions-Key": fnKey}},
+		{fmt.Errorf("%w: slot is not idle", rollout.ErrRefused), exitBlocked},
+		{fmt.Errorf("%w: analysis 1 failed; rolled back", rollout.ErrAborted), exitAborted},
+		{fmt.Errorf("%w: analysis 1 failed; %w: boom", rollout.ErrAborted, rollout.ErrRollbackFailed), exitRollbackFailed},
+		{fmt.Errorf("%w: no version", rollout.ErrInvalid), exitUsage},
+		{fmt.Errorf("shift blue to 10%%: %w: besides traffic ...", release.ErrBlocked), exitBlocked},
+		{errors.New("read the deployed traffic: boom"), exitFailure},
+		{fmt.Errorf("release interrupted: %w", context.Canceled), exitFailure},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv(envFunctionKey, fnKey)
-			t.Setenv(envPinToken, token)
-			t.Setenv(envAPIURL, "")
-			var seen http.Header
-			var hits atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if hits.Add(1) == 1 {
-					seen = r.Header.Clone()
-				}
-				if r.URL.Path != "/orders/health" {
-					http.NotFound(w, r)
-					return
-				}
-				// The wrong slot answers, so the gate cannot pass.
-				w.Header().Set("X-Slot", "green")
-				fmt.Fprint(w, `{"status":"ok","slot":"green","version":"1.0.0","checks":{}}`)
-			}))
-			t.Cleanup(srv.Close)
-			dir := project(t, stackYAML("slotless:blueWeight: 0"))
-			fake := &fakeAuto{}
-			old := openStack
-			openStack = func(context.Context, string, string, string) (release.Stack, error) { return fake, nil }
-			t.Cleanup(func() { openStack = old })
+		if got := exitCode(tt.err); got != tt.code {
+			t.Errorf("%v: got exit %d, want %d", tt.err, got, tt.code)
+		}
+	}
+}
 
-			args := append([]string{"shift", "--dir", dir, "--stack", "ci", "--slot", "blue", "--to", "10", "--health-timeout", "300ms"}, tt.target(srv.URL)...)
-			var out, errb bytes.Buffer
-			if code := run(args, &out, &errb); code != 3 {
-				t.Fatalf("exit %d, want 3 (blocked)\n%s%s", code, out.String(), errb.String())
-			}
-			if !strings.Contains(errb.String(), "wrong-slot") {
-				t.Errorf("stderr: got %q, want the gate's reason", errb.String())
-			}
-			if hits.Load() == 0 {
-				t.Fatal("the health target got no request")
-			}
-			for h, want := range tt.wantHeaders {
-				if got := seen.Get(h); got != want {
-					t.Errorf("header %s: got %q, want %q", h, got, want)
-				}
-			}
-			for _, c := range fake.calls {
-				if strings.HasPrefix(c, "set") || strings.HasPrefix(c, "up") {
-					t.Errorf("a blocked shift called %s", c)
-				}
-			}
-			if strings.Contains(out.String()+errb.String(), fnKey) || strings.Contains(out.String()+errb.String(), token) {
-				t.Error("a secret leaked into the output")
-			}
-		})
+// withoutPulumi leaves the pulumi CLI off PATH, as on a machine that only plans.
+func withoutPulumi(t *testing.T) {
+	t.Helper()
+	t.Setenv("PATH", t.TempDir())
+}
+
+// TestReleaseDryRunOffline: without the Pulumi CLI a dry run plans from the stack file, says so,
+// and prints what each shift changes, the apps' always-ready counts included.
+func TestReleaseDryRunOffline(t *testing.T) {
+	withoutPulumi(t)
+	dir := project(t, stackYAML("slotless:blueWeight: 0", "slotless:alwaysReadyInstances: 2"))
+	var out, errb bytes.Buffer
+	if code := run([]string{"release", "--dir", dir, "--stack", "ci", "--slot", "blue", "--version", "1.1.0", "--dry-run"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{
+		"planning from the weights in Pulumi.ci.yaml, which may lag the deployed ones",
+		"] in Pulumi.ci.yaml: green 100% / blue 0%, current-slot-name green-backend",
+		"release plan (dry run: nothing is changed): blue 1.1.0, releaseSteps 10, 50, 100, until 100%",
+		"step 1: 0% → 10%: changes pool weights + blue app alwaysReady 0 → 2; bake 10m0s (10 analyses, every 1m0s)",
+		"step 2: 10% → 50%: changes pool weights only",
+		"step 3: 50% → 100%: changes pool weights + current-slot-name green-backend → blue-backend + green app alwaysReady 2 → 0",
+		"from 100% that changes pool weights + current-slot-name blue-backend → green-backend + green app alwaysReady 0 → 2 + blue app alwaysReady 2 → 0",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("got\n%s\nwant it to contain %q", out.String(), want)
+		}
+	}
+
+	out.Reset()
+	if code := run([]string{"release", "--dir", dir, "--stack", "ci", "--slot", "blue", "--version", "1.1.0", "--dry-run", "--until", "50", "--json"}, &out, &errb); code != 0 {
+		t.Fatalf("--json exit %d: %s", code, errb.String())
+	}
+	var rec rollout.Record
+	if err := json.Unmarshal(out.Bytes(), &rec); err != nil {
+		t.Fatalf("stdout is not the record: %v\n%s", err, out.String())
+	}
+	if rec.Outcome != rollout.OutcomeDryRun || len(rec.Planned) != 2 || rec.Planned[1].To != 50 {
+		t.Errorf("record: got outcome %s, planned %+v; want a dry run of 0→10 and 10→50", rec.Outcome, rec.Planned)
+	}
+}
+
+// fakeDeployed is a deployed stack for slotless release: shifts go through release.Shift
+// against it, each up applying the weights written to the config, and the preview reporting
+// the pool and, with alwaysReadyInstances, the apps whose count the weights change.
+type fakeDeployed struct {
+	mu          sync.Mutex
+	blue        int // deployed
+	config      map[string]string
+	alwaysReady int
+	env         map[string]string
+	calls       []string
+}
+
+func (f *fakeDeployed) Deployed(context.Context) (release.Deployed, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	w := stack.Weights{Green: 100 - f.blue, Blue: f.blue}
+	name := w.CurrentSlotName()
+	if w.InProgress() {
+		name = stack.Green.BackendID() // these releases start from green
+	}
+	return release.Deployed{Weights: w, CurrentSlotName: name, Source: "deployed"}, nil
+}
+
+func (f *fakeDeployed) Outputs(context.Context) (map[string]any, error) {
+	return map[string]any{stack.OutWorkspaceID: "ws-1", stack.OutAppName(stack.Green): "func-green", stack.OutAppName(stack.Blue): "func-blue"}, nil
+}
+
+func (f *fakeDeployed) SetEnv(k, v string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.env[k] = v
+}
+
+func (f *fakeDeployed) GetConfig(_ context.Context, k string) (string, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.config[k]
+	return v, ok, nil
+}
+
+func (f *fakeDeployed) SetConfig(_ context.Context, k, v string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.config[k] = v
+	return nil
+}
+
+func (f *fakeDeployed) RemoveConfig(_ context.Context, k string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.config, k)
+	return nil
+}
+
+func (f *fakeDeployed) Preview(context.Context, io.Writer) (engine.Changes, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	blue, _ := strconv.Atoi(f.config["slotless:blueWeight"])
+	from, to := stack.Weights{Green: 100 - f.blue, Blue: f.blue}, stack.Weights{Green: 100 - blue, Blue: blue}
+	steps := []engine.Step{{Op: "update", Type: "azure-native:apimanagement:Backend", Name: stack.PoolID, URN: f.URN("azure-native:apimanagement:Backend", stack.PoolID)}}
+	for _, s := range stack.Slots {
+		a, b := from.AlwaysReady(s, f.alwaysReady), to.AlwaysReady(s, f.alwaysReady)
+		if a == b {
+			continue
+		}
+		steps = append(steps, engine.Step{Op: "update", Type: "azure-native:web:WebApp", Name: stack.AppResourceName(s), URN: f.URN("azure-native:web:WebApp", stack.AppResourceName(s)),
+			Diffs: []string{"functionAppConfig"}, OldInputs: appIn(a), NewInputs: appIn(b)})
+	}
+	return engine.Changes{Steps: steps}, nil
+}
+
+func appIn(n int) map[string]any {
+	sc := map[string]any{"maximumInstanceCount": 100.0}
+	if n > 0 {
+		sc["alwaysReady"] = []any{map[string]any{"name": "http", "instanceCount": float64(n)}}
+	}
+	return map[string]any{"functionAppConfig": map[string]any{"scaleAndConcurrency": sc}}
+}
+
+func (f *fakeDeployed) Up(_ context.Context, _ io.Writer, targets []string) (engine.Changes, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.blue, _ = strconv.Atoi(f.config["slotless:blueWeight"])
+	var names []string
+	for _, t := range targets {
+		names = append(names, t[strings.LastIndex(t, "::")+2:])
+	}
+	slices.Sort(names)
+	f.calls = append(f.calls, fmt.Sprintf("up blue %d: %s (token %s)", f.blue, strings.Join(names, " "), f.env[envARMOIDCToken]))
+	return engine.Changes{Counts: map[string]int{"update": len(targets)}}, nil
+}
+
+func (f *fakeDeployed) URN(typ, name string) string { return typ + "::" + name }
+
+func (f *fakeDeployed) Refresh(context.Context, io.Writer, []string) error { return nil }
+
+// fakeLogs answers every query with both apps healthy and busy, or the canary failing.
+type fakeLogs struct {
+	mu      sync.Mutex
+	queries int
+	failing bool
+}
+
+func (l *fakeLogs) QueryWorkspace(_ context.Context, _ string, body azquery.Body, _ *azquery.LogsClientQueryWorkspaceOptions) (azquery.LogsClientQueryWorkspaceResponse, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.queries++
+	col := func(n string) *azquery.Column { return &azquery.Column{Name: &n} }
+	failed := 0
+	if l.failing {
+		failed = 200
+	}
+	name := "PrimaryResult"
+	return azquery.LogsClientQueryWorkspaceResponse{Results: azquery.Results{Tables: []*azquery.Table{{
+		Name:    &name,
+		Columns: []*azquery.Column{col("AppRoleName"), col("Requests"), col("Failed"), col("FailureRate"), col("P95DurationMs")},
+		Rows:    []azquery.Row{{"func-blue", 1000.0, float64(failed), float64(failed) / 1000, 100.0}, {"func-green", 1000.0, 0.0, 0.0, 100.0}},
+	}}}}, nil
+}
+
+// slotHealth serves <api>/health per pinned slot, as the function app behind APIM does.
+func slotHealth(t *testing.T, token string, versions map[string]string) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		slot := r.Header.Get("X-Slotless-Slot")
+		if r.URL.Path != "/orders/health" || r.Header.Get("X-Slotless-Token") != token || versions[slot] == "" {
+			http.Error(w, "not pinned", http.StatusNotFound)
+			return
+		}
+		w.Header().Set("X-Slot", slot)
+		fmt.Fprintf(w, `{"status":"ok","slot":%q,"version":%q,"checks":{}}`, slot, versions[slot])
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestReleaseRunWiresTheController runs the command against a fake deployed stack, a health
+// endpoint and a fake Log Analytics, with no bake: the release reaches 100 in three shifts,
+// each applied through release.Shift with the app whose always-ready count it changes, and on
+// Azure Pipelines each update gets a fresh federated token.
+func TestReleaseRunWiresTheController(t *testing.T) {
+	const token = "pin-0123456789abcdef"
+	health := slotHealth(t, token, map[string]string{"green": "1.0.0", "blue": "1.1.0"})
+	var oidcCalls int
+	var oidcMu sync.Mutex
+	oidc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.Header.Get("Authorization") != "Bearer system-token" || r.URL.Query().Get("serviceConnectionId") != "sc-1" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		oidcMu.Lock()
+		oidcCalls++
+		n := oidcCalls
+		oidcMu.Unlock()
+		fmt.Fprintf(w, `{"oidcToken":"id-token-%d"}`, n)
+	}))
+	t.Cleanup(oidc.Close)
+	for k, v := range map[string]string{envPinToken: token, envAPIURL: "", envSubscriptionKey: "", envARMUseOIDC: "true",
+		envADOOIDCURI: oidc.URL + "/oidctoken", envADOAccessToken: "system-token", envADOConnection: "sc-1", envADOClientID: "c", envADOTenantID: "t"} {
+		t.Setenv(k, v)
+	}
+
+	dir := project(t, stackYAML("slotless:blueWeight: 0", "slotless:bakeMinutes: 0", "slotless:alwaysReadyInstances: 2"))
+	fake := &fakeDeployed{config: map[string]string{}, alwaysReady: 2, env: map[string]string{}}
+	logs := &fakeLogs{}
+	oldOpen, oldLogs := openReleaseStack, newReleaseLogsQuerier
+	openReleaseStack = func(context.Context, string, string) (releaseStack, error) { return fake, nil }
+	newReleaseLogsQuerier = func(string, func(string) string) (gate.LogsQuerier, string, error) { return logs, "fake", nil }
+	t.Cleanup(func() { openReleaseStack, newReleaseLogsQuerier = oldOpen, oldLogs })
+
+	var out, errb bytes.Buffer
+	args := []string{"release", "--dir", dir, "--stack", "ci", "--slot", "blue", "--version", "1.1.0", "--api-url", health.URL + "/orders", "--json"}
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errb.String())
+	}
+	// The release slot's count goes up alone before its traffic, the old slot's down after.
+	want := []string{
+		"up blue 10: blue-app (token id-token-1)",
+		"up blue 10: current-slot-name green-blue-pool (token id-token-1)",
+		"up blue 50: current-slot-name green-blue-pool (token id-token-2)",
+		"up blue 100: current-slot-name green-blue-pool (token id-token-3)",
+		"up blue 100: green-app (token id-token-3)",
+	}
+	if !slices.Equal(fake.calls, want) {
+		t.Errorf("updates: got\n%s\nwant\n%s", strings.Join(fake.calls, "\n"), strings.Join(want, "\n"))
+	}
+	var rec rollout.Record
+	if err := json.Unmarshal(out.Bytes(), &rec); err != nil {
+		t.Fatalf("stdout is not the record: %v\n%s", err, out.String())
+	}
+	if rec.Outcome != rollout.OutcomeComplete || len(rec.StepsTaken) != 3 || rec.StepsTaken[0].Warmup == nil {
+		t.Errorf("record: got %s with %d steps, want complete in 3 warmed steps", rec.Outcome, len(rec.StepsTaken))
+	}
+	for _, want := range []string{"metrics gate: Log Analytics workspace ws-1 answers (credential: fake)", "updates: azure-native gets a fresh federated token from Azure Pipelines before each shift and rollback",
+		"with the traffic: blue-app always-ready instances 0 → 2", "release complete: blue carries 100% with 1.1.0"} {
+		if !strings.Contains(errb.String(), want) {
+			t.Errorf("progress: got\n%s\nwant it to contain %q", errb.String(), want)
+		}
+	}
+	if logs.queries != 1 {
+		t.Errorf("Log Analytics queries: got %d, want 1 (the check before anything moves; no bake)", logs.queries)
+	}
+	if strings.Contains(out.String()+errb.String(), token) || strings.Contains(out.String()+errb.String(), "system-token") {
+		t.Error("a secret leaked into the output")
+	}
+}
+
+// TestReleaseRefusesWithoutMetrics: a Log Analytics that cannot be queried stops the release
+// before anything moves.
+func TestReleaseRefusesWithoutMetrics(t *testing.T) {
+	const token = "pin-0123456789abcdef"
+	health := slotHealth(t, token, map[string]string{"green": "1.0.0", "blue": "1.1.0"})
+	t.Setenv(envPinToken, token)
+	dir := project(t, stackYAML("slotless:blueWeight: 0"))
+	fake := &fakeDeployed{config: map[string]string{}, env: map[string]string{}}
+	oldOpen, oldLogs := openReleaseStack, newReleaseLogsQuerier
+	openReleaseStack = func(context.Context, string, string) (releaseStack, error) { return fake, nil }
+	newReleaseLogsQuerier = func(string, func(string) string) (gate.LogsQuerier, string, error) {
+		return brokenLogs{}, "DefaultAzureCredential", nil
+	}
+	t.Cleanup(func() { openReleaseStack, newReleaseLogsQuerier = oldOpen, oldLogs })
+	var out, errb bytes.Buffer
+	args := []string{"release", "--dir", dir, "--stack", "ci", "--slot", "blue", "--version", "1.1.0", "--api-url", health.URL + "/orders"}
+	if code := run(args, &out, &errb); code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "cannot query Log Analytics") || !strings.Contains(errb.String(), "nothing was moved") {
+		t.Errorf("stderr: got %q", errb.String())
+	}
+	if len(fake.calls) != 0 {
+		t.Errorf("updates: got %v, want none", fake.calls)
+	}
+}
+
+type brokenLogs struct{}
+
+func (brokenLogs) QueryWorkspace(context.Context, string, azquery.Body, *azquery.LogsClientQueryWorkspaceOptions) (azquery.LogsClientQueryWorkspaceResponse, error) {
+	return azquery.LogsClientQueryWorkspaceResponse{}, errors.New("DefaultAzureCredential: failed to acquire a token")
+}
+
+func TestFederatedTokens(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/ado" && r.Method == http.MethodPost && r.Header.Get("Authorization") == "Bearer sys" &&
+			r.URL.Query().Get("serviceConnectionId") == "sc" && r.URL.Query().Get("api-version") == "7.1":
+			fmt.Fprint(w, `{"oidcToken":"ado-id"}`)
+		case r.URL.Path == "/gh" && r.Method == http.MethodGet && r.Header.Get("Authorization") == "Bearer req" &&
+			r.URL.Query().Get("audience") == federatedAudience && r.URL.Query().Get("x") == "1":
+			fmt.Fprint(w, `{"value":"gh-id"}`)
+		default:
+			http.Error(w, "no", http.StatusForbidden)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	if tok, err := adoIDToken(t.Context(), srv.Client(), srv.URL+"/ado", "sc", "sys"); err != nil || tok != "ado-id" {
+		t.Errorf("azure pipelines: got %q, %v; want ado-id", tok, err)
+	}
+	if _, err := adoIDToken(t.Context(), srv.Client(), srv.URL+"/ado", "sc", "wrong"); err == nil || strings.Contains(err.Error(), "wrong") {
+		t.Errorf("azure pipelines with a bad token: got %v, want an error without the token", err)
+	}
+	if tok, err := githubIDToken(t.Context(), srv.Client(), srv.URL+"/gh?x=1", "req"); err != nil || tok != "gh-id" {
+		t.Errorf("github: got %q, %v; want gh-id", tok, err)
+	}
+
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	ado := map[string]string{envADOOIDCURI: srv.URL + "/ado", envADOAccessToken: "sys", envADOConnection: "sc", envADOClientID: "c", envADOTenantID: "t"}
+	if f, _ := armTokenRefresher(env(ado)); f != nil {
+		t.Error("without ARM_USE_OIDC: got a refresher, want none (azure-native is not on OIDC)")
+	}
+	ado[envARMUseOIDC] = "true"
+	f, _ := armTokenRefresher(env(ado))
+	if f == nil {
+		t.Fatal("on Azure Pipelines with ARM_USE_OIDC: got no refresher, want one")
+	}
+	if got, err := f(t.Context()); err != nil || got[envARMOIDCToken] != "ado-id" {
+		t.Errorf("refresh: got %v, %v; want ARM_OIDC_TOKEN ado-id", got, err)
+	}
+	if f, _ := armTokenRefresher(env(map[string]string{envARMUseOIDC: "true", envGHRequestURL: srv.URL + "/gh", envGHRequestToken: "req"})); f != nil {
+		t.Error("on GitHub: got a refresher, want none (azure-native requests the job's token itself)")
+	}
+	// azidentity reads the OIDC endpoint from the process environment itself.
+	t.Setenv(envADOOIDCURI, srv.URL+"/ado")
+	for _, tt := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{ado, "Azure Pipelines"},
+		{map[string]string{envGHRequestURL: srv.URL + "/gh", envGHRequestToken: "req", envARMClientID: "c", envARMTenantID: "t"}, "GitHub"},
+		{map[string]string{}, "DefaultAzureCredential"},
+	} {
+		if _, name, err := azureCredential(env(tt.env)); err != nil || !strings.Contains(name, tt.want) {
+			t.Errorf("credential for %v: got %q, %v; want %s", tt.env, name, err, tt.want)
+		}
+	}
+}
+
+// TestRollbackWithoutAFreshToken: when no fresh federated token can be had, the rollback still
+// runs with the environment the job started with, and says so.
+func TestRollbackWithoutAFreshToken(t *testing.T) {
+	fake := &fakeDeployed{blue: 50, config: map[string]string{"slotless:blueWeight": "50"}, env: map[string]string{}}
+	var out bytes.Buffer
+	tr := stackTraffic{st: fake, maxStep: 50, out: &out, refresh: func(context.Context) (map[string]string, error) {
+		return nil, errors.New("azure pipelines federated token: HTTP 401 Unauthorized")
+	}}
+	if err := tr.Rollback(t.Context(), stack.Blue); err != nil {
+		t.Fatalf("got %v, want the rollback applied", err)
+	}
+	if fake.blue != 0 || !strings.Contains(out.String(), "warning: no fresh federated token for this update") {
+		t.Errorf("got blue %d and output\n%s\nwant blue 0 and a warning", fake.blue, out.String())
+	}
+}
+
+// TestDocsDryRunSample: the releases page's sample of an offline dry run is what `slotless release
+// --dry-run` prints for the repository's dev stack, but for the reason the stack could not be
+// read, which the page shortens to "(...)".
+func TestDocsDryRunSample(t *testing.T) {
+	withoutPulumi(t)
+	raw, err := os.ReadFile(filepath.Join("..", "..", "docs", "releases.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const first = "dry run: the deployed stack dev could not be read (...)"
+	_, sample, ok := strings.Cut(string(raw), "```\n"+first)
+	if !ok {
+		t.Fatalf("docs/releases.md has no sample block starting %q", first)
+	}
+	sample, _, _ = strings.Cut(first+sample, "\n```")
+	var out, errb bytes.Buffer
+	if code := run([]string{"release", "--dir", filepath.Join("..", ".."), "--stack", "dev", "--slot", "blue", "--version", "1.1.0", "--dry-run"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	got := strings.TrimSpace(errb.String() + out.String())
+	got = regexp.MustCompile(`could not be read \(.*\); planning`).ReplaceAllString(got, "could not be read (...); planning")
+	if got != sample {
+		t.Errorf("docs/releases.md's dry-run sample differs from the output.\ngot:\n%s\n\ndocs:\n%s", got, sample)
 	}
 }
