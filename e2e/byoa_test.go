@@ -1,0 +1,97 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slotless/slotless/internal/rollout"
+	"github.com/slotless/slotless/stack"
+)
+
+// shopSpec is a Node team's own API: its routes, and the health operation of the contract.
+const shopSpec = `openapi: 3.0.3
+info: {title: shop, version: "1.0"}
+paths:
+  /customers:
+    get:
+      operationId: listCustomers
+      responses: {"200": {description: the customers}}
+  /customers/{id}:
+    get:
+      operationId: getCustomer
+      parameters: [{name: id, in: path, required: true, schema: {type: string}}]
+      responses: {"200": {description: a customer}}
+  /health:
+    get:
+      operationId: shopHealth
+      responses: {"200": {description: healthy}}
+`
+
+// TestBringYourOwnNodeApp: a team with a Node app and no Go sample. Its stack runs Node 22 on
+// both apps with the API from its own OpenAPI document; slotless deploy puts its package on the
+// idle slot and refuses the live one; slotless release walks it to GA against an app that
+// honours the health contract (no bakes: the bakes and probes are TestReleaseReachesGA's and
+// TestProbesCatchAFailingRoute's).
+func TestBringYourOwnNodeApp(t *testing.T) {
+	parallel(t, 60*time.Second)
+	u, svc := releaseUser(t, "bakeMinutes 0")
+	if err := os.RemoveAll(filepath.Join(u.dir, "functionapp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(u.dir, "openapi"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(u.dir, "openapi", "shop.yaml"), []byte(shopSpec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u.run("pulumi config set functionRuntime node && pulumi config set functionRuntimeVersion 22 && " +
+		"pulumi config set apiSpec openapi/shop.yaml && pulumi config set --path releaseProbes[0].path /customers && " +
+		"pulumi config set --path releaseProbes[1].path /customers/1 && pulumi up")
+
+	c, err := u.cloud.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, app := range c.ByType("azure-native:web:WebApp") {
+		fc, _ := app.Inputs["functionAppConfig"].(map[string]any)
+		rt, _ := fc["runtime"].(map[string]any)
+		if rt["name"] != "node" || rt["version"] != "22" {
+			t.Errorf("%s runtime: got %v, want node 22", app.Name(), rt)
+		}
+	}
+	apis := c.ByType("azure-native:apimanagement:Api")
+	if len(apis) != 1 {
+		t.Fatalf("got %d APIs, want 1", len(apis))
+	}
+	if got, want := c.Operations(apis[0].ID), []string{"GET /customers", "GET /customers/{id}", "GET /health"}; !slices.Equal(got, want) {
+		t.Errorf("API operations: got %v, want the team's document's %v", got, want)
+	}
+
+	pkg, _ := packageZip(t, "host.json", "package.json", "src/functions/health.js", "src/functions/customers.js")
+	if out := u.sh("slotless deploy --stack dev --slot blue --package " + pkg); !strings.Contains(out, "status 4 Success") {
+		t.Errorf("deploy to the idle slot:\n%s", out)
+	}
+	if out, err := u.trySh("slotless deploy --stack dev --slot green --package " + pkg); exitCode(err) != 3 {
+		t.Errorf("deploy to the live slot: got exit %d, want 3\n%s", exitCode(err), out)
+	}
+
+	record := filepath.Join(t.TempDir(), "release.json")
+	out := u.sh(svc.release("", record))
+	t.Log(out)
+	if w := u.weights(); w.Blue != 100 {
+		t.Fatalf("pool: got %s, want blue 100", w)
+	}
+	rec := readRecord(t, record)
+	if rec.Outcome != rollout.OutcomeComplete {
+		t.Errorf("release: got %s, want complete", rec.Outcome)
+	}
+	if outs := u.outputs("dev"); outs[stack.OutLiveSlot] != "blue" {
+		t.Errorf("live slot: got %v, want blue", outs[stack.OutLiveSlot])
+	}
+}
