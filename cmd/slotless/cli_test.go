@@ -33,14 +33,14 @@ func commands() [][]string {
 			}
 		}
 	}
-	walk(newRootCmd(), nil)
+	walk(newRootCmd(realDeps()), nil)
 	return paths
 }
 
 // find returns the command at path in a fresh tree.
 func find(t *testing.T, path []string) *cobra.Command {
 	t.Helper()
-	c, _, err := newRootCmd().Find(path)
+	c, _, err := newRootCmd(realDeps()).Find(path)
 	if err != nil {
 		t.Fatalf("find %v: %v", path, err)
 	}

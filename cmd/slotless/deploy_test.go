@@ -116,13 +116,9 @@ func TestDeployOnlyToTheIdleSlot(t *testing.T) {
 					return ""
 				},
 			}
-			root := newRootCmd()
-			for _, c := range root.Commands() {
-				if c.Name() == "deploy" {
-					root.RemoveCommand(c)
-				}
-			}
-			root.AddCommand(newDeployCmd(deps))
+			d := realDeps()
+			d.deploy = deps
+			root := newRootCmd(d)
 			var out bytes.Buffer
 			root.SetArgs(append([]string{"deploy"}, tt.args...))
 			root.SetOut(&out)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -36,22 +35,7 @@ const (
 // a stuck credential chain fails the pipeline step instead of hanging it.
 const metricsQueryTimeout = 2 * time.Minute
 
-// newLogsQuerier builds the Log Analytics client with the credential `release` uses (the
-// pipeline's federated identity when there is one); tests replace it to point the real client
-// at a fake API.
-var newLogsQuerier = func() (gate.LogsQuerier, error) {
-	c, _, err := logsQuerier("", os.Getenv)
-	return c, err
-}
-
-// runHealthGate and runMetricsGate run the gates; tests replace them to see the config a
-// command line yields.
-var (
-	runHealthGate  = gate.Health
-	runMetricsGate = gate.Metrics
-)
-
-func newGateCmd() *cobra.Command {
+func newGateCmd(d deps) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "gate",
 		Short: "The release gates of one slot: health and metrics",
@@ -64,7 +48,7 @@ prints "gate failed: <reason>: ..." and exits 1.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: needSubcommand,
 	}
-	cmd.AddCommand(newGateHealthCmd(os.Getenv), newGateMetricsCmd())
+	cmd.AddCommand(newGateHealthCmd(d), newGateMetricsCmd(d))
 	return cmd
 }
 
@@ -75,7 +59,7 @@ type healthOptions struct {
 	interval, timeout, reqTimeout, unreachableAfter time.Duration
 }
 
-func newGateHealthCmd(getenv func(string) string) *cobra.Command {
+func newGateHealthCmd(d deps) *cobra.Command {
 	var o healthOptions
 	cmd := &cobra.Command{
 		Use:   "health",
@@ -97,11 +81,11 @@ unreachable without waiting out --timeout.`,
     --url https://green-app5e6f7a8b.azurewebsites.net/api/health`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := o.config(getenv)
+			cfg, err := o.config(d.getenv)
 			if err != nil {
 				return err
 			}
-			_, err = runHealthGate(cmd.Context(), cfg, cmd.OutOrStdout())
+			_, err = d.healthGate(cmd.Context(), cfg, cmd.OutOrStdout())
 			return gateResult("health", err)
 		},
 	}
@@ -239,7 +223,7 @@ type metricsOptions struct {
 	maxDelta, maxRatio                                                 float64
 }
 
-func newGateMetricsCmd() *cobra.Command {
+func newGateMetricsCmd(d deps) *cobra.Command {
 	var o metricsOptions
 	cmd := &cobra.Command{
 		Use:   "metrics",
@@ -263,7 +247,7 @@ than --min-requests on either side is inconclusive, which blocks only with
 			if err != nil {
 				return err
 			}
-			client, err := newLogsQuerier()
+			client, _, err := d.logsQuerier("", d.getenv)
 			if err != nil {
 				return fmt.Errorf("gate metrics: %w", err)
 			}
@@ -271,7 +255,7 @@ than --min-requests on either side is inconclusive, which blocks only with
 			defer cancel()
 			stdout := cmd.OutOrStdout()
 			fmt.Fprintf(stdout, "canary slot %s is app %s; stable slot %s is app %s\n", slot, cfg.CanaryApp, slot.Other(), cfg.StableApp)
-			res, err := runMetricsGate(ctx, client, cfg, stdout)
+			res, err := d.metricsGate(ctx, client, cfg, stdout)
 			if err == nil && res.Verdict == gate.VerdictInconclusive {
 				fmt.Fprintln(stdout, "inconclusive does not block this gate (--inconclusive pass)")
 			}

@@ -30,13 +30,13 @@ func envFunc(env map[string]string) func(string) string {
 // config the command line yields.
 func parseGateHealth(args []string, getenv func(string) string) (gate.HealthConfig, error) {
 	var got gate.HealthConfig
-	orig := runHealthGate
-	defer func() { runHealthGate = orig }()
-	runHealthGate = func(_ context.Context, cfg gate.HealthConfig, _ io.Writer) (gate.HealthResult, error) {
+	d := realDeps()
+	d.getenv = getenv
+	d.healthGate = func(_ context.Context, cfg gate.HealthConfig, _ io.Writer) (gate.HealthResult, error) {
 		got = cfg
 		return gate.HealthResult{}, nil
 	}
-	cmd := newGateHealthCmd(getenv)
+	cmd := newGateHealthCmd(d)
 	cmd.SetArgs(args)
 	cmd.SetOut(io.Discard)
 	cmd.SetErr(io.Discard)
@@ -48,14 +48,13 @@ func parseGateHealth(args []string, getenv func(string) string) (gate.HealthConf
 // parseGateMetrics does the same for gate metrics, returning the canary slot it announces.
 func parseGateMetrics(args []string) (gate.MetricsConfig, string, error) {
 	var got gate.MetricsConfig
-	origRun, origQ := runMetricsGate, newLogsQuerier
-	defer func() { runMetricsGate, newLogsQuerier = origRun, origQ }()
-	newLogsQuerier = func() (gate.LogsQuerier, error) { return nil, nil }
-	runMetricsGate = func(_ context.Context, _ gate.LogsQuerier, cfg gate.MetricsConfig, _ io.Writer) (gate.MetricsResult, error) {
+	d := realDeps()
+	d.logsQuerier = func(string, func(string) string) (gate.LogsQuerier, string, error) { return nil, "", nil }
+	d.metricsGate = func(_ context.Context, _ gate.LogsQuerier, cfg gate.MetricsConfig, _ io.Writer) (gate.MetricsResult, error) {
 		got = cfg
 		return gate.MetricsResult{}, nil
 	}
-	cmd := newGateMetricsCmd()
+	cmd := newGateMetricsCmd(d)
 	var out bytes.Buffer
 	cmd.SetArgs(args)
 	cmd.SetOut(&out)
@@ -260,19 +259,19 @@ func TestGateMetricsCommand(t *testing.T) {
 				_, _ = w.Write(body)
 			}))
 			t.Cleanup(srv.Close)
-			orig := newLogsQuerier
-			t.Cleanup(func() { newLogsQuerier = orig })
-			newLogsQuerier = func() (gate.LogsQuerier, error) {
-				return azquery.NewLogsClient(fakeCredential{}, &azquery.LogsClientOptions{ClientOptions: azcore.ClientOptions{
+			d := realDeps()
+			d.logsQuerier = func(string, func(string) string) (gate.LogsQuerier, string, error) {
+				c, err := azquery.NewLogsClient(fakeCredential{}, &azquery.LogsClientOptions{ClientOptions: azcore.ClientOptions{
 					Cloud: cloud.Configuration{Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
 						azquery.ServiceNameLogs: {Endpoint: srv.URL + "/v1", Audience: "https://api.loganalytics.io"},
 					}},
 					Transport: srv.Client(),
 					Retry:     policy.RetryOptions{MaxRetries: -1},
 				}})
+				return c, "a fake credential", err
 			}
 			var out, errb bytes.Buffer
-			code := run([]string{"gate", "metrics", "--slot", "blue", "--canary-app", "app-blue", "--stable-app", "app-green", "--workspace-id", "ws-9", "--inconclusive", tt.inconclusive}, &out, &errb)
+			code := runWith(d, []string{"gate", "metrics", "--slot", "blue", "--canary-app", "app-blue", "--stable-app", "app-green", "--workspace-id", "ws-9", "--inconclusive", tt.inconclusive}, &out, &errb)
 			if tt.wantErr == "" && code != 0 {
 				t.Fatalf("exit %d, want 0\n%s%s", code, out.String(), errb.String())
 			}

@@ -69,13 +69,18 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
-// run executes one command line and returns the process exit code.
+// run executes one command line against Pulumi and Azure and returns the process exit code.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runWith(realDeps(), args, stdout, stderr)
+}
+
+// runWith executes one command line with the given deps and returns the process exit code.
+func runWith(d deps, args []string, stdout, stderr io.Writer) int {
 	// Ctrl-C or a cancelled pipeline stops a gate or a shift at once, reported as an
 	// interruption rather than as a failed gate.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := newRootCmd()
+	root := newRootCmd(d)
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -114,7 +119,7 @@ func exitCode(err error) int {
 	return exitFailure
 }
 
-func newRootCmd() *cobra.Command {
+func newRootCmd(d deps) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "slotless",
 		Short: "Zero-downtime, progressive releases of Azure Functions on Flex Consumption",
@@ -160,8 +165,8 @@ release stands. Laptops and pipelines run the same commands.
 			return cmd.Help()
 		},
 	})
-	root.AddCommand(newPlanCmd(), newStatusCmd(), newGateCmd(), newDeployCmd(realDeployDeps()),
-		newShiftCmd(), newPromoteCmd(), newRollbackCmd(), newReleaseRunCmd(), newWatchCmd(), newRecordCmd(), newCompletionCmd())
+	root.AddCommand(newPlanCmd(), newStatusCmd(d), newGateCmd(d), newDeployCmd(d.deploy),
+		newShiftCmd(d), newPromoteCmd(d), newRollbackCmd(d), newReleaseRunCmd(d), newWatchCmd(d), newRecordCmd(d), newCompletionCmd())
 	return root
 }
 

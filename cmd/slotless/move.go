@@ -18,8 +18,8 @@ import (
 	"github.com/slotless/slotless/stack"
 )
 
-// openStack is how release commands reach Pulumi; tests replace it.
-var openStack = func(ctx context.Context, dir, name, by string) (release.Stack, error) {
+// openStack is how shift, promote, rollback and record reach Pulumi.
+func openStack(ctx context.Context, dir, name, by string) (release.Stack, error) {
 	if err := needPulumi(); err != nil {
 		return nil, err
 	}
@@ -28,6 +28,7 @@ var openStack = func(ctx context.Context, dir, name, by string) (release.Stack, 
 
 // releaseOptions are the flags of shift, promote and rollback.
 type moveOptions struct {
+	d                deps
 	stack, dir, slot string
 	to               int
 	force, writeOnly bool
@@ -43,8 +44,8 @@ type moveOptions struct {
 type moveHelp struct{ use, short, long, example string }
 
 // newMoveCmd builds shift, promote or rollback: one traffic move, three guard-rail policies.
-func newMoveCmd(name string, h moveHelp) *cobra.Command {
-	var o moveOptions
+func newMoveCmd(d deps, name string, h moveHelp) *cobra.Command {
+	o := moveOptions{d: d}
 	cmd := &cobra.Command{
 		Use:     h.use,
 		Short:   h.short,
@@ -128,7 +129,7 @@ func (o moveOptions) run(ctx context.Context, cmd *cobra.Command, name string) e
 	var st release.Stack
 	if o.writeOnly {
 		st = release.FileStack{Path: filepath.Join(o.dir, stackFile)}
-	} else if st, err = openStack(ctx, o.dir, o.stack, "slotless "+name); err != nil {
+	} else if st, err = o.d.openStack(ctx, o.dir, o.stack, "slotless "+name); err != nil {
 		return err
 	}
 	if n := parsed.AlwaysReadyInstances; n > 0 && !o.writeOnly {
@@ -155,7 +156,7 @@ func (o moveOptions) rollback(ctx context.Context, stdout io.Writer, raw plan.St
 	req.Traffic = func(s engine.Step) bool { return rule(s) }
 	var opened release.Stack
 	open := func(ctx context.Context) (release.Stack, error) {
-		st, err := openStack(ctx, o.dir, o.stack, "slotless rollback")
+		st, err := o.d.openStack(ctx, o.dir, o.stack, "slotless rollback")
 		if err != nil {
 			return nil, err
 		}

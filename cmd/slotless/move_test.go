@@ -111,11 +111,10 @@ func (f *fakeAuto) Refresh(context.Context, io.Writer, []string) error { return 
 func TestPromoteRunsUpThroughTheStack(t *testing.T) {
 	dir := project(t, stackYAML("slotless:blueWeight: 0", "slotless:maxStep: 100"))
 	fake := &fakeAuto{}
-	old := openStack
-	openStack = func(context.Context, string, string, string) (release.Stack, error) { return fake, nil }
-	defer func() { openStack = old }()
+	d := realDeps()
+	d.openStack = func(context.Context, string, string, string) (release.Stack, error) { return fake, nil }
 	var out, errb bytes.Buffer
-	if code := run([]string{"promote", "--dir", dir, "--stack", "ci", "--slot", "blue", "--force"}, &out, &errb); code != 0 {
+	if code := runWith(d, []string{"promote", "--dir", dir, "--stack", "ci", "--slot", "blue", "--force"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	if got := strings.Join(fake.calls, "; "); got != "deployed; set slotless:blueWeight=100; preview; up 2 targets" {
@@ -162,13 +161,12 @@ func TestShiftHealthGateSendsWhatGateHealthSends(t *testing.T) {
 			t.Cleanup(srv.Close)
 			dir := project(t, stackYAML("slotless:blueWeight: 0"))
 			fake := &fakeAuto{}
-			old := openStack
-			openStack = func(context.Context, string, string, string) (release.Stack, error) { return fake, nil }
-			t.Cleanup(func() { openStack = old })
+			d := realDeps()
+			d.openStack = func(context.Context, string, string, string) (release.Stack, error) { return fake, nil }
 
 			args := append([]string{"shift", "--dir", dir, "--stack", "ci", "--slot", "blue", "--to", "10", "--health-timeout", "300ms"}, tt.target(srv.URL)...)
 			var out, errb bytes.Buffer
-			if code := run(args, &out, &errb); code != 3 {
+			if code := runWith(d, args, &out, &errb); code != 3 {
 				t.Fatalf("exit %d, want 3 (blocked)\n%s%s", code, out.String(), errb.String())
 			}
 			if !strings.Contains(errb.String(), "wrong-slot") {

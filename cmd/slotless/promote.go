@@ -3,7 +3,7 @@ package main
 import "github.com/spf13/cobra"
 
 // newPromoteCmd is `slotless promote`: the slot takes all the traffic, guarded.
-func newPromoteCmd() *cobra.Command { return newMoveCmd("promote", promoteHelp) }
+func newPromoteCmd(d deps) *cobra.Command { return newMoveCmd(d, "promote", promoteHelp) }
 
 var promoteHelp = moveHelp{
 	use:   "promote",

@@ -16,6 +16,7 @@ import (
 
 // recordOptions are the flags of slotless record.
 type recordOptions struct {
+	d          deps
 	stack, dir string
 }
 
@@ -28,8 +29,8 @@ It is one of the two ways out of the traffic guard: a pulumi up whose stack file
 slotless made (a release, a shift, a break-glass rollback) is refused until the file records
 it. It changes nothing in Azure or in Pulumi state.`
 
-func newRecordCmd() *cobra.Command {
-	var o recordOptions
+func newRecordCmd(d deps) *cobra.Command {
+	o := recordOptions{d: d}
 	cmd := &cobra.Command{
 		Use:     "record",
 		Short:   "Write the deployed weights into the stack file, so it catches up with a release",
@@ -53,7 +54,7 @@ func (o recordOptions) run(ctx context.Context, out io.Writer, getenv func(strin
 	if err != nil {
 		return fmt.Errorf("invalid stack config:\n%w", err)
 	}
-	st, err := openStack(ctx, o.dir, o.stack, "slotless record")
+	st, err := o.d.openStack(ctx, o.dir, o.stack, "slotless record")
 	if err != nil {
 		return err
 	}

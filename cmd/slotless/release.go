@@ -32,22 +32,17 @@ type releaseStack interface {
 	SetEnv(key, value string)
 }
 
-// openReleaseStack is how slotless release reaches Pulumi; tests replace it.
-var openReleaseStack = func(ctx context.Context, dir, name string) (releaseStack, error) {
+// openReleaseStack is how slotless release reaches Pulumi.
+func openReleaseStack(ctx context.Context, dir, name string) (releaseStack, error) {
 	if err := needPulumi(); err != nil {
 		return nil, err
 	}
 	return release.OpenStack(ctx, dir, name, "slotless release")
 }
 
-// newReleaseLogsQuerier builds the metrics gate's Log Analytics client for slotless release;
-// endpoint overrides the query API's URL (empty: Azure's public cloud). Tests replace it.
-var newReleaseLogsQuerier = func(endpoint string, getenv func(string) string) (gate.LogsQuerier, string, error) {
-	return logsQuerier(endpoint, getenv)
-}
-
 // releaseRunOptions are the flags of slotless release.
 type releaseRunOptions struct {
+	d                         deps
 	stack, dir, slot, version string
 	until                     int
 	dryRun, asJSON            bool
@@ -84,8 +79,8 @@ SLOTLESS_SUBSCRIPTION_KEY when the API requires one), and Azure credentials for 
 Analytics query API (the workspace and app names come from the stack outputs). Those
 credentials are checked with one query before anything moves.`
 
-func newReleaseRunCmd() *cobra.Command {
-	var o releaseRunOptions
+func newReleaseRunCmd(d deps) *cobra.Command {
+	o := releaseRunOptions{d: d}
 	cmd := &cobra.Command{
 		Use:   "release",
 		Short: "Walk a release to GA (or --until a step): warm, shift, bake with gates, roll back on failure",
@@ -150,7 +145,7 @@ func (o releaseRunOptions) run(ctx context.Context, cmd *cobra.Command, getenv f
 // dryRunTraffic is where a dry run reads the weights: the deployed stack when it can be read,
 // else the stack file, which works offline but may lag what is deployed.
 func (o releaseRunOptions) dryRunTraffic(ctx context.Context, progress io.Writer) rollout.Traffic {
-	st, err := openReleaseStack(ctx, o.dir, o.stack)
+	st, err := o.d.openReleaseStack(ctx, o.dir, o.stack)
 	if err == nil {
 		if _, err = st.Deployed(ctx); err == nil {
 			fmt.Fprintf(progress, "dry run: reading where the release stands from the deployed stack %s\n", o.stack)
@@ -169,7 +164,7 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 	if token == "" {
 		return nil, usagef("release: the health gate and the warm-up pin each request to the slot through API Management and need the pinning token (stack config pinToken) in %s", envPinToken)
 	}
-	st, err := openReleaseStack(ctx, o.dir, o.stack)
+	st, err := o.d.openReleaseStack(ctx, o.dir, o.stack)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +209,7 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 	start.Progress = indent(progress)
 	health := startAndAnalysis{start: start, analysis: gh}
 
-	client, credName, err := newReleaseLogsQuerier(o.logsEndpoint, getenv)
+	client, credName, err := o.d.logsQuerier(o.logsEndpoint, getenv)
 	if err != nil {
 		return nil, fmt.Errorf("release: metrics gate: %w", err)
 	}

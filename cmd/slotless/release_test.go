@@ -291,14 +291,13 @@ func TestReleaseRunWiresTheController(t *testing.T) {
 	dir := project(t, stackYAML("slotless:blueWeight: 0", "slotless:bakeMinutes: 0", "slotless:alwaysReadyInstances: 2"))
 	fake := &fakeDeployed{config: map[string]string{}, alwaysReady: 2, env: map[string]string{}}
 	logs := &fakeLogs{}
-	oldOpen, oldLogs := openReleaseStack, newReleaseLogsQuerier
-	openReleaseStack = func(context.Context, string, string) (releaseStack, error) { return fake, nil }
-	newReleaseLogsQuerier = func(string, func(string) string) (gate.LogsQuerier, string, error) { return logs, "fake", nil }
-	t.Cleanup(func() { openReleaseStack, newReleaseLogsQuerier = oldOpen, oldLogs })
+	d := realDeps()
+	d.openReleaseStack = func(context.Context, string, string) (releaseStack, error) { return fake, nil }
+	d.logsQuerier = func(string, func(string) string) (gate.LogsQuerier, string, error) { return logs, "fake", nil }
 
 	var out, errb bytes.Buffer
 	args := []string{"release", "--dir", dir, "--stack", "ci", "--slot", "blue", "--version", "1.1.0", "--api-url", health.URL + "/orders", "--json"}
-	if code := run(args, &out, &errb); code != 0 {
+	if code := runWith(d, args, &out, &errb); code != 0 {
 		t.Fatalf("exit %d\n%s", code, errb.String())
 	}
 	// The release slot's count goes up alone before its traffic, the old slot's down after.
@@ -341,15 +340,14 @@ func TestReleaseRefusesWithoutMetrics(t *testing.T) {
 	t.Setenv(envPinToken, token)
 	dir := project(t, stackYAML("slotless:blueWeight: 0"))
 	fake := &fakeDeployed{config: map[string]string{}, env: map[string]string{}}
-	oldOpen, oldLogs := openReleaseStack, newReleaseLogsQuerier
-	openReleaseStack = func(context.Context, string, string) (releaseStack, error) { return fake, nil }
-	newReleaseLogsQuerier = func(string, func(string) string) (gate.LogsQuerier, string, error) {
+	d := realDeps()
+	d.openReleaseStack = func(context.Context, string, string) (releaseStack, error) { return fake, nil }
+	d.logsQuerier = func(string, func(string) string) (gate.LogsQuerier, string, error) {
 		return brokenLogs{}, "DefaultAzureCredential", nil
 	}
-	t.Cleanup(func() { openReleaseStack, newReleaseLogsQuerier = oldOpen, oldLogs })
 	var out, errb bytes.Buffer
 	args := []string{"release", "--dir", dir, "--stack", "ci", "--slot", "blue", "--version", "1.1.0", "--api-url", health.URL + "/orders"}
-	if code := run(args, &out, &errb); code != 1 {
+	if code := runWith(d, args, &out, &errb); code != 1 {
 		t.Fatalf("exit %d, want 1\n%s", code, errb.String())
 	}
 	if !strings.Contains(errb.String(), "cannot query Log Analytics") || !strings.Contains(errb.String(), "nothing was moved") {

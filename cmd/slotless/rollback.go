@@ -3,7 +3,7 @@ package main
 import "github.com/spf13/cobra"
 
 // newRollbackCmd is `slotless rollback`: the slot goes back to 0%, never refused.
-func newRollbackCmd() *cobra.Command { return newMoveCmd("rollback", rollbackHelp) }
+func newRollbackCmd(d deps) *cobra.Command { return newMoveCmd(d, "rollback", rollbackHelp) }
 
 var rollbackHelp = moveHelp{
 	use:   "rollback",

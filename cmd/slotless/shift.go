@@ -3,7 +3,7 @@ package main
 import "github.com/spf13/cobra"
 
 // newShiftCmd is `slotless shift`: set one slot's share of traffic, guarded.
-func newShiftCmd() *cobra.Command { return newMoveCmd("shift", shiftHelp) }
+func newShiftCmd(d deps) *cobra.Command { return newMoveCmd(d, "shift", shiftHelp) }
 
 var shiftHelp = moveHelp{
 	use:   "shift",

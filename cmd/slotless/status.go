@@ -22,9 +22,9 @@ import (
 	"github.com/slotless/slotless/stack"
 )
 
-// stackOutputs reads a deployed stack's outputs; tests replace it. Secret values come back as
+// stackOutputs reads a deployed stack's outputs. Secret values come back as
 // plan.SecretPlaceholder.
-var stackOutputs = func(ctx context.Context, dir, name string) (map[string]any, error) {
+func stackOutputs(ctx context.Context, dir, name string) (map[string]any, error) {
 	if err := needPulumi(); err != nil {
 		return nil, err
 	}
@@ -112,13 +112,14 @@ type SlotHealth struct {
 }
 
 type statusOptions struct {
+	d                  deps
 	stack, dir, apiURL string
 	asJSON             bool
 	reqTimeout         time.Duration
 }
 
-func newStatusCmd() *cobra.Command {
-	var o statusOptions
+func newStatusCmd(d deps) *cobra.Command {
+	o := statusOptions{d: d}
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Where a release stands, read from the deployed stack",
@@ -153,7 +154,7 @@ func (o statusOptions) run(ctx context.Context, stdout io.Writer, getenv func(st
 	if o.apiURL != "" && !absoluteHTTP(o.apiURL) {
 		return usagef("--api-url: %q is not an absolute http or https URL", o.apiURL)
 	}
-	outs, err := stackOutputs(ctx, o.dir, o.stack)
+	outs, err := o.d.stackOutputs(ctx, o.dir, o.stack)
 	if err != nil {
 		return err
 	}

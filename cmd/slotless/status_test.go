@@ -44,17 +44,16 @@ func fakeGateway(t *testing.T, versions map[string]string, sick map[string]bool)
 	return srv
 }
 
-// withOutputs replaces the stack outputs seam for one test.
-func withOutputs(t *testing.T, outs map[string]any, err error) *[]string {
+// withOutputs is the commands' deps with these stack outputs, and the reads it records.
+func withOutputs(t *testing.T, outs map[string]any, err error) (deps, *[]string) {
 	t.Helper()
 	var calls []string
-	old := stackOutputs
-	stackOutputs = func(_ context.Context, dir, name string) (map[string]any, error) {
+	d := realDeps()
+	d.stackOutputs = func(_ context.Context, dir, name string) (map[string]any, error) {
 		calls = append(calls, dir+" "+name)
 		return outs, err
 	}
-	t.Cleanup(func() { stackOutputs = old })
-	return &calls
+	return d, &calls
 }
 
 func TestStatus(t *testing.T) {
@@ -140,10 +139,10 @@ func TestStatus(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv(envPinToken, tt.token)
 			t.Setenv(envSubscriptionKey, "")
-			calls := withOutputs(t, tt.outs, nil)
+			d, calls := withOutputs(t, tt.outs, nil)
 			var out, errb bytes.Buffer
 			args := append([]string{"status", "--stack", "dev", "--dir", "/srv/project"}, tt.args...)
-			if code := run(args, &out, &errb); code != 0 {
+			if code := runWith(d, args, &out, &errb); code != 0 {
 				t.Fatalf("exit %d, want 0\n%s", code, errb.String())
 			}
 			if got := strings.Join(*calls, ";"); got != "/srv/project dev" {
@@ -161,7 +160,7 @@ func TestStatus(t *testing.T) {
 				return
 			}
 			out.Reset()
-			if code := run(append(args, "--json"), &out, &errb); code != 0 {
+			if code := runWith(d, append(args, "--json"), &out, &errb); code != 0 {
 				t.Fatalf("--json: exit %d\n%s", code, errb.String())
 			}
 			var st Status
@@ -189,9 +188,9 @@ func TestStatusFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			withOutputs(t, tt.outs, tt.err)
+			d, _ := withOutputs(t, tt.outs, tt.err)
 			var out, errb bytes.Buffer
-			if code := run(append([]string{"status", "--stack", "dev"}, tt.args...), &out, &errb); code != tt.code {
+			if code := runWith(d, append([]string{"status", "--stack", "dev"}, tt.args...), &out, &errb); code != tt.code {
 				t.Fatalf("exit %d, want %d\n%s", code, tt.code, errb.String())
 			}
 			if !strings.Contains(errb.String(), tt.want) {

@@ -12,6 +12,7 @@ import (
 
 // watchOptions are the flags of `slotless watch`.
 type watchOptions struct {
+	d                    deps
 	stack, dir           string
 	apiURL, logsEndpoint string
 	watchFor, window     time.Duration
@@ -36,8 +37,8 @@ the scheduled run shows red. It needs what release needs: SLOTLESS_PIN_TOKEN (an
 SLOTLESS_SUBSCRIPTION_KEY when the API requires one), Azure credentials for Log Analytics and
 ARM, and the Pulumi CLI for the rollback.`
 
-func newWatchCmd() *cobra.Command {
-	var o watchOptions
+func newWatchCmd(d deps) *cobra.Command {
+	o := watchOptions{d: d}
 	cmd := &cobra.Command{
 		Use:   "watch",
 		Short: "Judge a paused release's canary once, and roll it back if it fails (run on a schedule)",
@@ -77,7 +78,7 @@ func (o watchOptions) run(ctx context.Context, cmd *cobra.Command, getenv func(s
 	progress := progressOut(cmd, o.asJSON)
 	// The watch is built as a release is, without a version to expect: it judges whatever the
 	// canary serves.
-	ro := releaseRunOptions{stack: o.stack, dir: o.dir, apiURL: o.apiURL, logsEndpoint: o.logsEndpoint}
+	ro := releaseRunOptions{d: o.d, stack: o.stack, dir: o.dir, apiURL: o.apiURL, logsEndpoint: o.logsEndpoint}
 	ctl, err := ro.controller(ctx, cfg, parsed, p, progress, getenv)
 	if err != nil {
 		return err
