@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appservice/armappservice/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/slotless/slotless/internal/credential"
 	"github.com/slotless/slotless/internal/deploy"
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/pool"
@@ -47,7 +48,7 @@ func realDeployDeps() deployDeps {
 		outputs: func(ctx context.Context, dir, name string) (map[string]any, error) {
 			return stackOutputs(ctx, dir, name)
 		},
-		credential: azureCredential,
+		credential: credential.Azure,
 		deployer:   oneDeployer,
 		health:     gate.Health,
 		getenv:     os.Getenv,

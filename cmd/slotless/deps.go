@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/slotless/slotless/internal/credential"
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/release"
 )
@@ -35,7 +36,7 @@ func realDeps() deps {
 		openStack:        openStack,
 		openReleaseStack: openReleaseStack,
 		stackOutputs:     stackOutputs,
-		logsQuerier:      logsQuerier,
+		logsQuerier:      credential.Logs,
 		healthGate:       gate.Health,
 		metricsGate:      gate.Metrics,
 		deploy:           realDeployDeps(),

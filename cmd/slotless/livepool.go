@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slotless/slotless/internal/credential"
 	"github.com/slotless/slotless/internal/plan"
 	"github.com/slotless/slotless/internal/pool"
 	"github.com/slotless/slotless/stack"
@@ -30,7 +31,7 @@ const azAccountTimeout = 30 * time.Second
 // the program gives it, and the subscription from azure-native:subscriptionId,
 // ARM_SUBSCRIPTION_ID, AZURE_SUBSCRIPTION_ID, else the one `az login` selected.
 func newLivePool(raw plan.StackConfig, cfg *stack.Config, stackName string, outputs func(context.Context) (map[string]any, error), getenv func(string) string) (*pool.Located, error) {
-	cred, _, err := azureCredential(getenv)
+	cred, _, err := credential.Azure(getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +52,7 @@ func newLivePool(raw plan.StackConfig, cfg *stack.Config, stackName string, outp
 				}
 			}
 		}
-		sub := firstOf(func(k string) string {
+		sub := credential.FirstOf(func(k string) string {
 			if k == "azure-native:subscriptionId" {
 				return raw.Values[k]
 			}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/slotless/slotless/internal/credential"
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/plan"
 	"github.com/slotless/slotless/internal/pool"
@@ -218,7 +219,7 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 		return nil, err
 	}
 	warmer := &rollout.HTTPWarmer{URL: healthURL, PinToken: token, Headers: headers}
-	refresh, err := armTokenRefresher(getenv)
+	refresh, err := credential.ARMTokenRefresher(getenv)
 	if err != nil {
 		return nil, err
 	}

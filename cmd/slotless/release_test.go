@@ -215,7 +215,7 @@ func (f *fakeDeployed) Up(_ context.Context, _ io.Writer, targets []string) (eng
 		names = append(names, t[strings.LastIndex(t, "::")+2:])
 	}
 	slices.Sort(names)
-	f.calls = append(f.calls, fmt.Sprintf("up blue %d: %s (token %s)", f.blue, strings.Join(names, " "), f.env[envARMOIDCToken]))
+	f.calls = append(f.calls, fmt.Sprintf("up blue %d: %s (token %s)", f.blue, strings.Join(names, " "), f.env["ARM_OIDC_TOKEN"]))
 	return engine.Changes{Counts: map[string]int{"update": len(targets)}}, nil
 }
 
@@ -283,8 +283,8 @@ func TestReleaseRunWiresTheController(t *testing.T) {
 		fmt.Fprintf(w, `{"oidcToken":"id-token-%d"}`, n)
 	}))
 	t.Cleanup(oidc.Close)
-	for k, v := range map[string]string{envPinToken: token, envAPIURL: "", envSubscriptionKey: "", envARMUseOIDC: "true",
-		envADOOIDCURI: oidc.URL + "/oidctoken", envADOAccessToken: "system-token", envADOConnection: "sc-1", envADOClientID: "c", envADOTenantID: "t"} {
+	for k, v := range map[string]string{envPinToken: token, envAPIURL: "", envSubscriptionKey: "", "ARM_USE_OIDC": "true",
+		"SYSTEM_OIDCREQUESTURI": oidc.URL + "/oidctoken", "SYSTEM_ACCESSTOKEN": "system-token", "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID": "sc-1", "AZURESUBSCRIPTION_CLIENT_ID": "c", "AZURESUBSCRIPTION_TENANT_ID": "t"} {
 		t.Setenv(k, v)
 	}
 
@@ -362,62 +362,6 @@ type brokenLogs struct{}
 
 func (brokenLogs) QueryWorkspace(context.Context, string, azquery.Body, *azquery.LogsClientQueryWorkspaceOptions) (azquery.LogsClientQueryWorkspaceResponse, error) {
 	return azquery.LogsClientQueryWorkspaceResponse{}, errors.New("DefaultAzureCredential: failed to acquire a token")
-}
-
-func TestFederatedTokens(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.URL.Path == "/ado" && r.Method == http.MethodPost && r.Header.Get("Authorization") == "Bearer sys" &&
-			r.URL.Query().Get("serviceConnectionId") == "sc" && r.URL.Query().Get("api-version") == "7.1":
-			fmt.Fprint(w, `{"oidcToken":"ado-id"}`)
-		case r.URL.Path == "/gh" && r.Method == http.MethodGet && r.Header.Get("Authorization") == "Bearer req" &&
-			r.URL.Query().Get("audience") == federatedAudience && r.URL.Query().Get("x") == "1":
-			fmt.Fprint(w, `{"value":"gh-id"}`)
-		default:
-			http.Error(w, "no", http.StatusForbidden)
-		}
-	}))
-	t.Cleanup(srv.Close)
-	if tok, err := adoIDToken(t.Context(), srv.Client(), srv.URL+"/ado", "sc", "sys"); err != nil || tok != "ado-id" {
-		t.Errorf("azure pipelines: got %q, %v; want ado-id", tok, err)
-	}
-	if _, err := adoIDToken(t.Context(), srv.Client(), srv.URL+"/ado", "sc", "wrong"); err == nil || strings.Contains(err.Error(), "wrong") {
-		t.Errorf("azure pipelines with a bad token: got %v, want an error without the token", err)
-	}
-	if tok, err := githubIDToken(t.Context(), srv.Client(), srv.URL+"/gh?x=1", "req"); err != nil || tok != "gh-id" {
-		t.Errorf("github: got %q, %v; want gh-id", tok, err)
-	}
-
-	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	ado := map[string]string{envADOOIDCURI: srv.URL + "/ado", envADOAccessToken: "sys", envADOConnection: "sc", envADOClientID: "c", envADOTenantID: "t"}
-	if f, _ := armTokenRefresher(env(ado)); f != nil {
-		t.Error("without ARM_USE_OIDC: got a refresher, want none (azure-native is not on OIDC)")
-	}
-	ado[envARMUseOIDC] = "true"
-	f, _ := armTokenRefresher(env(ado))
-	if f == nil {
-		t.Fatal("on Azure Pipelines with ARM_USE_OIDC: got no refresher, want one")
-	}
-	if got, err := f(t.Context()); err != nil || got[envARMOIDCToken] != "ado-id" {
-		t.Errorf("refresh: got %v, %v; want ARM_OIDC_TOKEN ado-id", got, err)
-	}
-	if f, _ := armTokenRefresher(env(map[string]string{envARMUseOIDC: "true", envGHRequestURL: srv.URL + "/gh", envGHRequestToken: "req"})); f != nil {
-		t.Error("on GitHub: got a refresher, want none (azure-native requests the job's token itself)")
-	}
-	// azidentity reads the OIDC endpoint from the process environment itself.
-	t.Setenv(envADOOIDCURI, srv.URL+"/ado")
-	for _, tt := range []struct {
-		env  map[string]string
-		want string
-	}{
-		{ado, "Azure Pipelines"},
-		{map[string]string{envGHRequestURL: srv.URL + "/gh", envGHRequestToken: "req", envARMClientID: "c", envARMTenantID: "t"}, "GitHub"},
-		{map[string]string{}, "DefaultAzureCredential"},
-	} {
-		if _, name, err := azureCredential(env(tt.env)); err != nil || !strings.Contains(name, tt.want) {
-			t.Errorf("credential for %v: got %q, %v; want %s", tt.env, name, err, tt.want)
-		}
-	}
 }
 
 // TestRollbackWithoutAFreshToken: when no fresh federated token can be had, the rollback still

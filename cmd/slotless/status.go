@@ -8,9 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
@@ -19,6 +17,7 @@ import (
 	"github.com/slotless/slotless/internal/engine"
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/plan"
+	"github.com/slotless/slotless/internal/status"
 	"github.com/slotless/slotless/stack"
 )
 
@@ -61,55 +60,6 @@ func needPulumi() error {
 
 // pulumiMessage is the one line of an Automation API error worth showing.
 func pulumiMessage(err error) string { return engine.Message(err) }
-
-// Status is where a release stands, read from a deployed stack. Its JSON shape is what
-// `slotless status --json` prints.
-type Status struct {
-	Stack   string `json:"stack"`
-	Weights struct {
-		Green int `json:"green"`
-		Blue  int `json:"blue"`
-	} `json:"weights"`
-	LiveSlot string `json:"liveSlot"`
-	// IdleSlot is empty while a release is in progress.
-	IdleSlot          string `json:"idleSlot"`
-	ReleaseInProgress bool   `json:"releaseInProgress"`
-	// CurrentSlotName is the currentSlotName output, when the stack has it.
-	CurrentSlotName string `json:"currentSlotName,omitempty"`
-	// Origin is the slot live when the release in progress began, from CurrentSlotName;
-	// ReleaseSlot is the other one. Both are empty when no release is in progress or the
-	// stack has no currentSlotName output.
-	Origin      string `json:"origin,omitempty"`
-	ReleaseSlot string `json:"releaseSlot,omitempty"`
-	APIURL      string `json:"apiUrl,omitempty"`
-	// Live is the pool as API Management holds it, read through ARM; nil when it could not be
-	// read (LiveSkipped says why).
-	Live        *LiveStatus `json:"live,omitempty"`
-	LiveSkipped string      `json:"liveSkipped,omitempty"`
-	// Slots is each slot's answer to one pinned health request, green first.
-	Slots []SlotHealth `json:"slots,omitempty"`
-	// SlotsSkipped says why the slots were not asked.
-	SlotsSkipped string   `json:"slotsSkipped,omitempty"`
-	Warnings     []string `json:"warnings,omitempty"`
-}
-
-// LiveStatus is the live pool and what it says of who set it.
-type LiveStatus struct {
-	Green           int    `json:"green"`
-	Blue            int    `json:"blue"`
-	CurrentSlotName string `json:"currentSlotName"`
-	// DiffersFromState is true when the pool's weights are not Pulumi state's.
-	DiffersFromState bool `json:"differsFromState"`
-	// SetBy and SetAt come from the pool's record (stack.PoolRecord), when it has one.
-	SetBy string `json:"setBy,omitempty"`
-	SetAt string `json:"setAt,omitempty"`
-}
-
-// SlotHealth is one slot's answer.
-type SlotHealth struct {
-	Slot string `json:"slot"`
-	gate.Answer
-}
 
 type statusOptions struct {
 	d                  deps
@@ -158,11 +108,11 @@ func (o statusOptions) run(ctx context.Context, stdout io.Writer, getenv func(st
 	if err != nil {
 		return err
 	}
-	st, err := readStatus(o.stack, outs)
+	st, err := status.FromOutputs(o.stack, outs)
 	if err != nil {
 		return err
 	}
-	st.readLive(ctx, o, outs, getenv)
+	readLive(ctx, &st, o, outs, getenv)
 	st.APIURL = o.apiURL
 	if st.APIURL == "" {
 		st.APIURL, _ = outs[stack.OutAPIURL].(string)
@@ -178,7 +128,15 @@ func (o statusOptions) run(ctx context.Context, stdout io.Writer, getenv func(st
 		if healthPath == "" {
 			healthPath = stack.DefaultHealthPath
 		}
-		st.Slots = askSlots(ctx, strings.TrimSuffix(st.APIURL, "/")+healthPath, token, getenv(envSubscriptionKey), o.reqTimeout)
+		st.HealthURL = strings.TrimSuffix(st.APIURL, "/") + healthPath
+		key := getenv(envSubscriptionKey)
+		st.Slots = status.AskSlots(ctx, st.HealthURL, func(slot stack.Slot) map[string]string {
+			h := map[string]string{headerPinSlot: string(slot), headerPinToken: token}
+			if key != "" {
+				h[headerSubscriptionKey] = key
+			}
+			return h
+		}, o.reqTimeout)
 	}
 	if o.asJSON {
 		enc := json.NewEncoder(stdout)
@@ -186,12 +144,12 @@ func (o statusOptions) run(ctx context.Context, stdout io.Writer, getenv func(st
 		enc.SetEscapeHTML(false)
 		return enc.Encode(st)
 	}
-	st.print(stdout)
+	st.Print(stdout)
 	return nil
 }
 
-// readLive reads the live pool through ARM and notes where it differs from state.
-func (st *Status) readLive(ctx context.Context, o statusOptions, outs map[string]any, getenv func(string) string) {
+// readLive reads the live pool through ARM into st and notes where it differs from state.
+func readLive(ctx context.Context, st *status.Status, o statusOptions, outs map[string]any, getenv func(string) string) {
 	raw, err := plan.LoadConfig(o.dir, o.stack)
 	if err != nil {
 		st.LiveSkipped = err.Error()
@@ -210,7 +168,7 @@ func (st *Status) readLive(ctx context.Context, o statusOptions, outs map[string
 		st.LiveSkipped = "the pool cannot be read through ARM: " + oneLine(err)
 		return
 	}
-	ls := &LiveStatus{Green: live.Weights.Green, Blue: live.Weights.Blue, CurrentSlotName: live.CurrentSlotName}
+	ls := &status.LiveStatus{Green: live.Weights.Green, Blue: live.Weights.Blue, CurrentSlotName: live.CurrentSlotName}
 	ls.DiffersFromState = live.Weights != stack.Weights{Green: st.Weights.Green, Blue: st.Weights.Blue}
 	if rec, ok := live.Record(); ok {
 		ls.SetBy = rec.By
@@ -222,152 +180,4 @@ func (st *Status) readLive(ctx context.Context, o statusOptions, outs map[string
 		st.Warnings = append(st.Warnings, fmt.Sprintf("the live pool (green %d%% / blue %d%%) differs from Pulumi state (green %d%% / blue %d%%): traffic was moved outside Pulumi (the portal, a break-glass rollback); users follow the live pool, and the next pulumi up or slotless command reconciles state", ls.Green, ls.Blue, st.Weights.Green, st.Weights.Blue))
 	}
 	st.Live = ls
-}
-
-// readStatus reads the weights and slots from the stack's outputs.
-func readStatus(name string, outs map[string]any) (Status, error) {
-	st := Status{Stack: name}
-	var problems []string
-	weight := func(key string) int {
-		v, ok := outs[key]
-		if !ok {
-			problems = append(problems, key+": missing")
-			return 0
-		}
-		n, err := outputInt(v)
-		if err != nil || n < 0 || n > 100 {
-			problems = append(problems, fmt.Sprintf("%s: %v is not a weight 0..100", key, v))
-		}
-		return n
-	}
-	st.Weights.Green, st.Weights.Blue = weight(stack.OutGreenWeight), weight(stack.OutBlueWeight)
-	if len(problems) > 0 {
-		return st, fmt.Errorf("stack %s has no usable traffic outputs (%s): has it been deployed with this program (pulumi up)?", name, strings.Join(problems, "; "))
-	}
-	w := stack.Weights{Green: st.Weights.Green, Blue: st.Weights.Blue}
-	if w.Green+w.Blue != 100 {
-		st.Warnings = append(st.Warnings, fmt.Sprintf("the weights sum to %d, not 100", w.Green+w.Blue))
-	}
-	st.LiveSlot, _ = outs[stack.OutLiveSlot].(string)
-	st.IdleSlot, _ = outs[stack.OutIdleSlot].(string)
-	if st.LiveSlot == "" {
-		st.LiveSlot = string(w.Live())
-	}
-	st.ReleaseInProgress = w.InProgress()
-	if idle, ok := w.Idle(); ok && st.IdleSlot != string(idle) {
-		st.Warnings = append(st.Warnings, fmt.Sprintf("idleSlot output %q disagrees with the weights, which leave %s idle", st.IdleSlot, idle))
-	}
-	st.CurrentSlotName, _ = outs[stack.OutCurrentSlotName].(string) // older stacks lack it
-	if st.CurrentSlotName == "" {
-		return st, nil
-	}
-	current := ""
-	if s, ok := stack.SlotOfBackendID(st.CurrentSlotName); ok {
-		current = string(s)
-	}
-	switch {
-	case current == "":
-		st.Warnings = append(st.Warnings, fmt.Sprintf("currentSlotName %q is not a slot's backend id", st.CurrentSlotName))
-	case st.ReleaseInProgress:
-		st.Origin, st.ReleaseSlot = current, string(stack.Slot(current).Other())
-	case current != st.LiveSlot:
-		st.Warnings = append(st.Warnings, fmt.Sprintf("currentSlotName %q does not name the live slot %s", st.CurrentSlotName, st.LiveSlot))
-	}
-	return st, nil
-}
-
-// outputInt reads a number output, which JSON delivers as float64.
-func outputInt(v any) (int, error) {
-	switch n := v.(type) {
-	case float64:
-		if n != float64(int(n)) {
-			return 0, fmt.Errorf("%v is not an integer", n)
-		}
-		return int(n), nil
-	case int:
-		return n, nil
-	case string:
-		return strconv.Atoi(n)
-	}
-	return 0, fmt.Errorf("%v is not a number", v)
-}
-
-// askSlots sends one pinned health request to each slot, both at once.
-func askSlots(ctx context.Context, healthURL, token, subscriptionKey string, timeout time.Duration) []SlotHealth {
-	out := make([]SlotHealth, len(stack.Slots))
-	var wg sync.WaitGroup
-	for i, slot := range stack.Slots {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			h := map[string]string{headerPinSlot: string(slot), headerPinToken: token}
-			if subscriptionKey != "" {
-				h[headerSubscriptionKey] = subscriptionKey
-			}
-			a, err := gate.Probe(ctx, gate.HealthConfig{
-				URL: healthURL, Headers: h, Slot: string(slot), RequestTimeout: timeout,
-			})
-			if err != nil {
-				a = gate.Answer{Reason: gate.ReasonUnreachable, Detail: err.Error()}
-			}
-			out[i] = SlotHealth{Slot: string(slot), Answer: a}
-		}()
-	}
-	wg.Wait()
-	return out
-}
-
-func (st Status) print(w io.Writer) {
-	fmt.Fprintf(w, "stack %s: traffic green %d%% / blue %d%%\n", st.Stack, st.Weights.Green, st.Weights.Blue)
-	switch {
-	case st.Live != nil:
-		by := ""
-		if st.Live.SetBy != "" {
-			by = ", set by " + st.Live.SetBy
-			if st.Live.SetAt != "" {
-				by += " at " + st.Live.SetAt
-			}
-		}
-		fmt.Fprintf(w, "live pool: green %d%% / blue %d%% (API Management%s)\n", st.Live.Green, st.Live.Blue, by)
-	case st.LiveSkipped != "":
-		fmt.Fprintf(w, "live pool: not read: %s\n", st.LiveSkipped)
-	}
-	idle := st.IdleSlot
-	if idle == "" {
-		idle = "none"
-	}
-	fmt.Fprintf(w, "live slot: %s\nidle slot: %s\n", st.LiveSlot, idle)
-	switch {
-	case !st.ReleaseInProgress:
-		fmt.Fprintf(w, "release: none in progress; the next one deploys to %s\n", idle)
-	case st.ReleaseSlot != "":
-		fmt.Fprintf(w, "release: in progress, %s takes over from %s\n", st.ReleaseSlot, st.Origin)
-	default:
-		fmt.Fprintln(w, "release: in progress; which slot it started from is unknown (no currentSlotName output)")
-	}
-	if st.CurrentSlotName != "" {
-		fmt.Fprintf(w, "current-slot-name: %s\n", st.CurrentSlotName)
-	}
-	for _, warning := range st.Warnings {
-		fmt.Fprintf(w, "warning: %s\n", warning)
-	}
-	if st.SlotsSkipped != "" {
-		fmt.Fprintf(w, "slots: not asked: %s\n", st.SlotsSkipped)
-		return
-	}
-	fmt.Fprintf(w, "slots, one request each to %s/health, pinned:\n", strings.TrimSuffix(st.APIURL, "/"))
-	for _, s := range st.Slots {
-		verdict := "healthy"
-		if !s.Healthy {
-			verdict = string(s.Reason) + ": " + s.Detail
-		}
-		fmt.Fprintf(w, "  %-5s  version %s  %s\n", s.Slot, orDash(s.Version), verdict)
-	}
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

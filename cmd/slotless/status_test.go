@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/slotless/slotless/internal/status"
 )
 
 const testPinToken = "pin-0123456789abcdef"
@@ -74,7 +76,7 @@ func TestStatus(t *testing.T) {
 		args  []string
 		token string
 		want  []string
-		json  func(t *testing.T, st Status)
+		json  func(t *testing.T, st status.Status)
 	}{
 		{"mid-release", midRelease, nil, testPinToken, []string{
 			"stack dev: traffic green 90% / blue 10%\n",
@@ -84,7 +86,7 @@ func TestStatus(t *testing.T) {
 			"slots, one request each to " + gw.URL + "/orders/health, pinned:\n",
 			"  green  version 1.0.0  healthy\n",
 			"  blue   version 1.1.0  healthy\n",
-		}, func(t *testing.T, st Status) {
+		}, func(t *testing.T, st status.Status) {
 			if !st.ReleaseInProgress || st.Origin != "green" || st.ReleaseSlot != "blue" || st.IdleSlot != "" || st.CurrentSlotName != "green-backend" {
 				t.Errorf("got %+v, want a release of blue from green in progress", st)
 			}
@@ -98,7 +100,7 @@ func TestStatus(t *testing.T) {
 			"release: none in progress; the next one deploys to green\n",
 			"current-slot-name: blue-backend\n",
 			"  blue   version 1.1.0  healthy\n",
-		}, func(t *testing.T, st Status) {
+		}, func(t *testing.T, st status.Status) {
 			if st.ReleaseInProgress || st.LiveSlot != "blue" || st.IdleSlot != "green" || st.Origin != "" || len(st.Warnings) > 0 {
 				t.Errorf("got %+v, want blue live, green idle, nothing in progress", st)
 			}
@@ -106,14 +108,14 @@ func TestStatus(t *testing.T) {
 		{"an unhealthy slot is reported", midRelease, []string{"--api-url", sickBlue.URL + "/orders"}, testPinToken, []string{
 			"  green  version 1.0.0  healthy\n",
 			"  blue   version 1.1.0  unhealthy: HTTP 503, status \"fail\", failing checks: config\n",
-		}, func(t *testing.T, st Status) {
+		}, func(t *testing.T, st status.Status) {
 			if st.APIURL != sickBlue.URL+"/orders" {
 				t.Errorf("apiUrl: got %q, want --api-url to beat the output", st.APIURL)
 			}
 		}},
 		{"without the token the slots are not asked", midRelease, nil, "", []string{
 			"slots: not asked: no pinning token: set SLOTLESS_PIN_TOKEN",
-		}, func(t *testing.T, st Status) {
+		}, func(t *testing.T, st status.Status) {
 			if len(st.Slots) != 0 || st.SlotsSkipped == "" {
 				t.Errorf("got %+v, want no slots asked and the reason", st)
 			}
@@ -124,7 +126,7 @@ func TestStatus(t *testing.T) {
 		{"a backend id with a shared service's per-stack prefix", map[string]any{
 			"greenWeight": 50.0, "blueWeight": 50.0, "liveSlot": "green", "idleSlot": "", "currentSlotName": "dev-3e4d7f-blue-backend"}, nil, testPinToken, []string{
 			"release: in progress, green takes over from blue\n",
-		}, func(t *testing.T, st Status) {
+		}, func(t *testing.T, st status.Status) {
 			if st.Origin != "blue" || len(st.Warnings) > 0 {
 				t.Errorf("got %+v, want origin blue and no warning", st)
 			}
@@ -163,7 +165,7 @@ func TestStatus(t *testing.T) {
 			if code := runWith(d, append(args, "--json"), &out, &errb); code != 0 {
 				t.Fatalf("--json: exit %d\n%s", code, errb.String())
 			}
-			var st Status
+			var st status.Status
 			if err := json.Unmarshal(out.Bytes(), &st); err != nil {
 				t.Fatalf("--json: not JSON: %v\n%s", err, out.String())
 			}

@@ -1,4 +1,9 @@
-package main
+// Package credential picks the Azure credential slotless signs in with, the same for every
+// command: the Azure Pipelines service connection or the GitHub job's OIDC token when the job
+// provides one, each fetching a fresh federated token per access token, else
+// DefaultAzureCredential; and the Log Analytics client and the azure-native token refresh built
+// on it.
+package credential
 
 import (
 	"context"
@@ -61,11 +66,11 @@ func adoPipeline(getenv func(string) string) (tenant, client, connection, access
 	return
 }
 
-// azureCredential picks the credential of the metrics gate: the Azure Pipelines service
+// Azure picks the credential of the metrics gate: the Azure Pipelines service
 // connection or the GitHub job's OIDC token when the job provides one, each fetching a fresh
 // federated token per access token; else DefaultAzureCredential (environment, workload
 // identity, managed identity, az login, ...). The name says which, for the log.
-func azureCredential(getenv func(string) string) (azcore.TokenCredential, string, error) {
+func Azure(getenv func(string) string) (azcore.TokenCredential, string, error) {
 	if tenant, client, connection, accessToken, _, ok := adoPipeline(getenv); ok {
 		c, err := azidentity.NewAzurePipelinesCredential(tenant, client, connection, accessToken, nil)
 		if err != nil {
@@ -74,7 +79,7 @@ func azureCredential(getenv func(string) string) (azcore.TokenCredential, string
 		return c, "the Azure Pipelines service connection, a fresh federated token per access token", nil
 	}
 	reqURL, reqToken := getenv(envGHRequestURL), getenv(envGHRequestToken)
-	client, tenant := firstOf(getenv, "AZURE_CLIENT_ID", envARMClientID), firstOf(getenv, "AZURE_TENANT_ID", envARMTenantID)
+	client, tenant := FirstOf(getenv, "AZURE_CLIENT_ID", envARMClientID), FirstOf(getenv, "AZURE_TENANT_ID", envARMTenantID)
 	if reqURL != "" && reqToken != "" && client != "" && tenant != "" {
 		c, err := azidentity.NewClientAssertionCredential(tenant, client, func(ctx context.Context) (string, error) {
 			return githubIDToken(ctx, http.DefaultClient, reqURL, reqToken)
@@ -91,7 +96,7 @@ func azureCredential(getenv func(string) string) (azcore.TokenCredential, string
 	return c, "DefaultAzureCredential", nil
 }
 
-func firstOf(getenv func(string) string, keys ...string) string {
+func FirstOf(getenv func(string) string, keys ...string) string {
 	for _, k := range keys {
 		if v := getenv(k); v != "" {
 			return v
@@ -100,10 +105,10 @@ func firstOf(getenv func(string) string, keys ...string) string {
 	return ""
 }
 
-// logsQuerier builds the Log Analytics client of the metrics gate. endpoint overrides the query
+// Logs builds the Log Analytics client of the metrics gate. endpoint overrides the query
 // API (a sovereign cloud's); its audience is the endpoint's origin, as Azure's clouds name it.
-func logsQuerier(endpoint string, getenv func(string) string) (gate.LogsQuerier, string, error) {
-	cred, name, err := azureCredential(getenv)
+func Logs(endpoint string, getenv func(string) string) (gate.LogsQuerier, string, error) {
+	cred, name, err := Azure(getenv)
 	if err != nil {
 		return nil, "", err
 	}
@@ -124,12 +129,12 @@ func logsQuerier(endpoint string, getenv func(string) string) (gate.LogsQuerier,
 	return c, name, nil
 }
 
-// armTokenRefresher returns, on Azure Pipelines with azure-native on OIDC, a function that
+// ARMTokenRefresher returns, on Azure Pipelines with azure-native on OIDC, a function that
 // fetches a fresh federated token for the next update's ARM_OIDC_TOKEN: the token the task
 // exported lives about 10 minutes, and a rollback at minute 12 of a bake must still sign in.
 // Elsewhere it returns nil: on GitHub azure-native requests the job's token itself, and on a
 // laptop it uses az login.
-func armTokenRefresher(getenv func(string) string) (func(context.Context) (map[string]string, error), error) {
+func ARMTokenRefresher(getenv func(string) string) (func(context.Context) (map[string]string, error), error) {
 	if getenv(envARMUseOIDC) != "true" {
 		return nil, nil
 	}
