@@ -48,8 +48,9 @@ func packageZip(t *testing.T, files ...string) (path, sum string) {
 // TestDeployOnlyToTheIdleSlot: `slotless deploy` as a laptop runs it, against the stand-in's
 // Resource Manager and deployment host. The idle slot takes the package: found through ARM,
 // uploaded with one deploy, waited for while it builds, restarting an app that carries no
-// traffic. The live slot is refused with exit 3, and so is the idle slot once a shift gives it
-// 10%; a package that is not a zip is refused with exit 2. Nothing refused reaches Azure.
+// traffic. The live slot is refused with exit 3, and so is the idle slot once a portal edit
+// gives it 10% that the stack does not know of; a package that is not a zip is refused with
+// exit 2. Nothing refused reaches the deployment host.
 func TestDeployOnlyToTheIdleSlot(t *testing.T) {
 	parallel(t, 40*time.Second)
 	u := deployed(t)
@@ -62,7 +63,7 @@ func TestDeployOnlyToTheIdleSlot(t *testing.T) {
 
 	out := u.sh("slotless deploy --stack dev --slot blue --package " + pkg)
 	t.Log(out)
-	for _, want := range []string{"blue carries no traffic (green 100% / blue 0%): deploying to " + apps[stack.Blue], "status 1 Building", "status 4 Success", "deployed " + pkg, "warning: no health gate"} {
+	for _, want := range []string{"blue carries no traffic (stack: green 100% / blue 0%; live pool: green 100% / blue 0%): deploying to " + apps[stack.Blue], "status 1 Building", "status 4 Success", "deployed " + pkg, "warning: no health gate"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output: no %q", want)
 		}
@@ -101,6 +102,7 @@ func TestDeployOnlyToTheIdleSlot(t *testing.T) {
 	}
 	refused("slotless deploy --stack dev --slot blue --package "+notZip, 2, "not a zip archive")
 
-	u.run("pulumi config set blueWeight 10 && pulumi up")
-	refused("slotless deploy --stack dev --slot blue --package "+pkg, 3, "blue carries 10% of the traffic")
+	// Someone in the portal gives blue 10%; the stack still says 0.
+	u.portalEdit(stack.Weights{Green: 90, Blue: 10})
+	refused("slotless deploy --stack dev --slot blue --package "+pkg, 3, "blue carries 10% of the traffic in the live pool (API Management), though stack dev says 0%")
 }

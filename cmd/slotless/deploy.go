@@ -15,6 +15,7 @@ import (
 	"github.com/slotless/slotless/internal/credential"
 	"github.com/slotless/slotless/internal/deploy"
 	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/internal/plan"
 	"github.com/slotless/slotless/internal/pool"
 	"github.com/slotless/slotless/internal/release"
 	"github.com/slotless/slotless/stack"
@@ -38,6 +39,8 @@ type deployDeps struct {
 	credential func(getenv func(string) string) (azcore.TokenCredential, string, error)
 	// deployer finds the app's deployment host and returns what uploads to it.
 	deployer func(ctx context.Context, cred azcore.TokenCredential, subscription, resourceGroup, app string, timeout time.Duration, getenv func(string) string) (packageDeployer, error)
+	// livePool reads the pool's weights as API Management holds them.
+	livePool func(ctx context.Context, dir, stackName string, outs map[string]any, getenv func(string) string) (stack.Weights, error)
 	health   func(ctx context.Context, cfg gate.HealthConfig, progress io.Writer) (gate.HealthResult, error)
 	getenv   func(string) string
 }
@@ -50,9 +53,33 @@ func realDeployDeps() deployDeps {
 		},
 		credential: credential.Azure,
 		deployer:   oneDeployer,
+		livePool:   livePoolWeights,
 		health:     gate.Health,
 		getenv:     os.Getenv,
 	}
+}
+
+// livePoolWeights reads the stack's pool through ARM, as the release's guard does.
+func livePoolWeights(ctx context.Context, dir, stackName string, outs map[string]any, getenv func(string) string) (stack.Weights, error) {
+	raw, err := plan.LoadConfig(dir, stackName)
+	if err != nil {
+		return stack.Weights{}, err
+	}
+	cfg, err := stack.ParseAll(raw.Source())
+	if err != nil {
+		return stack.Weights{}, fmt.Errorf("invalid stack config:\n%w", err)
+	}
+	lp, err := newLivePool(raw, cfg, stackName, func(context.Context) (map[string]any, error) { return outs, nil }, getenv)
+	if err != nil {
+		return stack.Weights{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, livePoolTimeout)
+	defer cancel()
+	live, err := lp.Read(ctx)
+	if err != nil {
+		return stack.Weights{}, err
+	}
+	return live.Weights, nil
 }
 
 // oneDeployer reads the app's deployment host through ARM and returns a one-deploy uploader for
@@ -83,8 +110,9 @@ func newDeployCmd(deps deployDeps) *cobra.Command {
 		Long: `Deploy a function app package (a zip with host.json at its root, at most 1 GiB) to one
 slot's app, then check the slot through API Management.
 
-The slot must carry no traffic in the deployed stack: a slot with any weight is refused with
-exit code 3, and no flag overrides it. A hotfix goes to the idle slot and is released. The
+The slot must carry no traffic, in the deployed stack and in the live pool API Management
+holds (read through ARM, as a release reads it): a slot with any weight in either is refused
+with exit code 3, and no flag overrides it. A hotfix goes to the idle slot and is released. The
 package is checked before anything is uploaded, then pushed with one deploy (POST /api/publish
 on the app's deployment host, the deployment Flex Consumption supports), signed in with the
 release's credential; the command waits for the deployment to complete, printing its status.
@@ -146,13 +174,21 @@ func (o deployOptions) run(ctx context.Context, deps deployDeps, out io.Writer) 
 	if app == "" || group == "" || err != nil {
 		return fmt.Errorf("the stack has no %s, %s or %s output: deploy it with this program (pulumi up)", stack.OutAppName(slot), stack.OutResourceGroup, stack.OutPoolID)
 	}
-	fmt.Fprintf(out, "%s carries no traffic (%s): deploying to %s\n", slot, d.Weights, app)
-
 	cred, how, err := deps.credential(deps.getenv)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "signed in with %s\n", how)
+	// The stack says what Pulumi last applied; users follow the pool API Management holds, which
+	// a portal edit or a break-glass rollback may have moved since.
+	live, err := deps.livePool(ctx, o.dir, o.stack, outs, deps.getenv)
+	if err != nil {
+		return fmt.Errorf("read the live pool through ARM, which a deploy checks besides the stack: %w", err)
+	}
+	if w := live.Of(slot); w > 0 {
+		return fmt.Errorf("%w: %s carries %d%% of the traffic in the live pool (API Management), though stack %s says %d%%: traffic was moved outside Pulumi (the portal, a break-glass rollback); roll %s back to 0%% first", release.ErrBlocked, slot, w, o.stack, d.Weights.Of(slot), slot)
+	}
+	fmt.Fprintf(out, "%s carries no traffic (stack: %s; live pool: %s): deploying to %s\n", slot, d.Weights, live, app)
 	up, err := deps.deployer(ctx, cred, target.Subscription, group, app, o.timeout, deps.getenv)
 	if err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/slotless/slotless/internal/deploy"
 	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/stack"
 )
 
 type fakeUpload struct {
@@ -66,6 +67,7 @@ func TestDeployOnlyToTheIdleSlot(t *testing.T) {
 		name      string
 		args      []string
 		blue      int
+		liveBlue  int // the live pool's blue weight; -1: the same as the stack's
 		token     string
 		uploadErr error
 		code      int
@@ -73,22 +75,24 @@ func TestDeployOnlyToTheIdleSlot(t *testing.T) {
 		uploads   int
 		gated     bool
 	}{
-		{"the idle slot, checked with its version", []string{"--slot", "blue", "--package", good, "--version", "1.1.0"}, 0, "tok", nil, exitOK,
-			[]string{"blue carries no traffic (green 100% / blue 0%): deploying to blue-app2", "deployed " + good + " to blue-app2"}, 1, true},
-		{"a slot with 10% is refused", []string{"--slot", "blue", "--package", good}, 10, "tok", nil, exitBlocked,
+		{"the idle slot, checked with its version", []string{"--slot", "blue", "--package", good, "--version", "1.1.0"}, 0, -1, "tok", nil, exitOK,
+			[]string{"blue carries no traffic (stack: green 100% / blue 0%; live pool: green 100% / blue 0%): deploying to blue-app2", "deployed " + good + " to blue-app2"}, 1, true},
+		{"a slot with 10% is refused", []string{"--slot", "blue", "--package", good}, 10, -1, "tok", nil, exitBlocked,
 			[]string{"blue carries 10% of the traffic in stack dev; deploy to the idle slot (green)"}, 0, false},
-		{"the live slot is refused", []string{"--slot", "green", "--package", good}, 0, "tok", nil, exitBlocked,
+		{"the live slot is refused", []string{"--slot", "green", "--package", good}, 0, -1, "tok", nil, exitBlocked,
 			[]string{"green carries 100% of the traffic"}, 0, false},
-		{"not a zip", []string{"--slot", "blue", "--package", filepath.Join(t.TempDir(), "missing.zip")}, 0, "tok", nil, exitUsage,
+		{"not a zip", []string{"--slot", "blue", "--package", filepath.Join(t.TempDir(), "missing.zip")}, 0, -1, "tok", nil, exitUsage,
 			[]string{"--package", "no such file"}, 0, false},
-		{"no host.json", []string{"--slot", "blue", "--package", appZip(t, "src/host.json")}, 0, "tok", nil, exitUsage,
+		{"no host.json", []string{"--slot", "blue", "--package", appZip(t, "src/host.json")}, 0, -1, "tok", nil, exitUsage,
 			[]string{"no host.json at the root"}, 0, false},
-		{"a version it cannot check", []string{"--slot", "blue", "--package", good, "--version", "1.1.0"}, 0, "", nil, exitUsage,
+		{"a version it cannot check", []string{"--slot", "blue", "--package", good, "--version", "1.1.0"}, 0, -1, "", nil, exitUsage,
 			[]string{"needs the pinning token"}, 0, false},
-		{"no token, no version: deployed, gate skipped", []string{"--slot", "blue", "--package", good}, 0, "", nil, exitOK,
+		{"no token, no version: deployed, gate skipped", []string{"--slot", "blue", "--package", good}, 0, -1, "", nil, exitOK,
 			[]string{"warning: no health gate"}, 1, false},
-		{"the upload fails", []string{"--slot", "blue", "--package", good}, 0, "tok", errors.New("the deployment failed (status 3 Failed)"), exitFailure,
+		{"the upload fails", []string{"--slot", "blue", "--package", good}, 0, -1, "tok", errors.New("the deployment failed (status 3 Failed)"), exitFailure,
 			[]string{"deploy to blue-app2: the deployment failed"}, 1, false},
+		{"a slot the live pool gives traffic, whatever the stack says", []string{"--slot", "blue", "--package", good}, 0, 10, "tok", nil, exitBlocked,
+			[]string{"blue carries 10% of the traffic in the live pool (API Management), though stack dev says 0%"}, 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -104,6 +108,13 @@ func TestDeployOnlyToTheIdleSlot(t *testing.T) {
 						t.Errorf("deployer for %s/%s/%s, want the pool's subscription and the stack's group", sub, rg, app)
 					}
 					return fakeUpload{deployed: &uploads, err: tt.uploadErr}, nil
+				},
+				livePool: func(context.Context, string, string, map[string]any, func(string) string) (stack.Weights, error) {
+					blue := tt.blue
+					if tt.liveBlue >= 0 {
+						blue = tt.liveBlue
+					}
+					return stack.Weights{Green: 100 - blue, Blue: blue}, nil
 				},
 				health: func(_ context.Context, cfg gate.HealthConfig, _ io.Writer) (gate.HealthResult, error) {
 					gateCfg = &cfg
