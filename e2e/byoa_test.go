@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,11 +36,12 @@ paths:
 
 // TestBringYourOwnNodeApp: a team with a Node app and no Go sample. Its stack runs Node 22 on
 // both apps with the API from its own OpenAPI document; slotless deploy puts its package on the
-// idle slot and refuses the live one; slotless release walks it to GA against an app that
+// idle slot, whose health gate then checks the version it answers (and fails on another), and
+// refuses the live one; slotless release walks it to GA against an app that
 // honours the health contract (no bakes: the bakes and probes are TestReleaseReachesGA's and
 // TestProbesCatchAFailingRoute's).
 func TestBringYourOwnNodeApp(t *testing.T) {
-	parallel(t, 60*time.Second)
+	parallel(t, 70*time.Second)
 	u, svc := releaseUser(t, "bakeMinutes 0")
 	if err := os.RemoveAll(filepath.Join(u.dir, "functionapp")); err != nil {
 		t.Fatal(err)
@@ -73,9 +75,15 @@ func TestBringYourOwnNodeApp(t *testing.T) {
 		t.Errorf("API operations: got %v, want the team's document's %v", got, want)
 	}
 
+	// The deploy ends with the pinned health gate, through the team's API, expecting the
+	// version the slot answers with.
 	pkg, _ := packageZip(t, "host.json", "package.json", "src/functions/health.js", "src/functions/customers.js")
-	if out := u.sh("slotless deploy --stack dev --slot blue --package " + pkg); !strings.Contains(out, "status 4 Success") {
-		t.Errorf("deploy to the idle slot:\n%s", out)
+	deploy := fmt.Sprintf("env SLOTLESS_PIN_TOKEN=%s slotless deploy --stack dev --slot blue --package %s --version 1.1.0 --api-url %s/slotless", svc.pinToken, pkg, svc.health.URL)
+	if out := u.sh(deploy); !strings.Contains(out, "status 4 Success") || !strings.Contains(out, "health gate: GET "+svc.health.URL+"/slotless/health as slot blue") {
+		t.Errorf("deploy to the idle slot, then its health gate:\n%s", out)
+	}
+	if out, err := u.trySh(strings.Replace(deploy, "--version 1.1.0", "--version 9.9.9 --health-timeout 5s", 1)); exitCode(err) != 1 || !strings.Contains(out, "wrong-version") {
+		t.Errorf("deploy whose slot answers another version: got exit %d, want 1 and the gate's wrong-version\n%s", exitCode(err), out)
 	}
 	if out, err := u.trySh("slotless deploy --stack dev --slot green --package " + pkg); exitCode(err) != 3 {
 		t.Errorf("deploy to the live slot: got exit %d, want 3\n%s", exitCode(err), out)

@@ -24,6 +24,7 @@ import (
 // deployOptions are the flags of deploy.
 type deployOptions struct {
 	slot, pkg, version, stack, dir string
+	apiURL                         string
 	timeout, healthTimeout         time.Duration
 }
 
@@ -130,6 +131,7 @@ asks for it.`,
 	f := cmd.Flags()
 	f.StringVar(&o.pkg, "package", "", "the zip to deploy, host.json at its root (required)")
 	f.StringVar(&o.version, "version", "", "the version the package reports, which the health gate then expects")
+	f.StringVar(&o.apiURL, "api-url", "", "the API's URL for the health gate; default $"+envAPIURL+", else the stack output apiUrl")
 	stackFlags(cmd, &o.stack, &o.dir, "stack to deploy into")
 	f.DurationVar(&o.timeout, "timeout", deploy.DefaultTimeout, "how long to wait for the deployment to complete")
 	f.DurationVar(&o.healthTimeout, "health-timeout", gate.DefaultTimeout, "how long the health gate polls the slot after the deployment")
@@ -202,13 +204,19 @@ func (o deployOptions) run(ctx context.Context, deps deployDeps, out io.Writer) 
 		fmt.Fprintf(out, "warning: no health gate: set %s (stack config pinToken) to check %s through API Management\n", envPinToken, slot)
 		return nil
 	}
-	apiURL, _ := outs[stack.OutAPIURL].(string)
+	apiURL := o.apiURL
+	if apiURL == "" {
+		apiURL = deps.getenv(envAPIURL)
+	}
+	if apiURL == "" {
+		apiURL, _ = outs[stack.OutAPIURL].(string)
+	}
 	healthPath, _ := outs[stack.OutHealthPath].(string)
 	if healthPath == "" {
 		healthPath = stack.DefaultHealthPath
 	}
 	if !absoluteHTTP(apiURL) {
-		return fmt.Errorf("the stack has no apiUrl output for the health gate: deploy it with this program (pulumi up)")
+		return fmt.Errorf("no API URL for the health gate: pass --api-url or set %s, or deploy the stack so it has an apiUrl output", envAPIURL)
 	}
 	headers := map[string]string{headerPinSlot: string(slot), headerPinToken: token}
 	if key := deps.getenv(envSubscriptionKey); key != "" {
