@@ -90,26 +90,38 @@ func ParseAPISpec(raw []byte, healthPath string) (APISurface, error) {
 	}
 	var ops []Operation
 	hasHealth := false
+	greedy := ""
 	for _, p := range doc.Paths.InMatchingOrder() {
 		item := doc.Paths.Value(p)
 		for method, op := range item.Operations() {
-			o := Operation{ID: op.OperationID, Method: method, URLTemplate: p, DisplayName: op.Summary}
-			if p == healthPath && method == "GET" {
+			ops = append(ops, Operation{ID: op.OperationID, Method: method, URLTemplate: p, DisplayName: op.Summary})
+			switch {
+			case method != "GET":
+			case p == healthPath:
 				hasHealth = true
-			} else if method == "GET" && templateMatches(p, healthPath) {
-				return APISurface{}, fmt.Errorf("GET %s would route the health path %s elsewhere: declare GET %s in the document, or set healthPath to a path it leaves free", p, healthPath, healthPath)
+			case greedy == "" && templateMatches(p, healthPath):
+				greedy = p
 			}
-			ops = append(ops, o)
 		}
+	}
+	// API Management matches an exact template before a templated one, so a template that
+	// would take the health path is harmless only when the document declares the path itself.
+	if !hasHealth && greedy != "" {
+		return APISurface{}, fmt.Errorf("GET %s would route the health path %s elsewhere: declare GET %s in the document, or set healthPath to a path it leaves free", greedy, healthPath, healthPath)
 	}
 	if !hasHealth {
 		h := healthOperation(healthPath)
-		doc.Paths.Set(healthPath, &openapi3.PathItem{Get: &openapi3.Operation{
-			OperationID: "slotless-" + HealthOperationID,
+		h.ID = "slotless-" + HealthOperationID
+		get := &openapi3.Operation{
+			OperationID: h.ID,
 			Summary:     h.DisplayName,
 			Responses:   openapi3.NewResponses(openapi3.WithStatus(200, &openapi3.ResponseRef{Value: openapi3.NewResponse().WithDescription("healthy")})),
-		}})
-		h.ID = "slotless-" + HealthOperationID
+		}
+		if item := doc.Paths.Value(healthPath); item != nil {
+			item.Get = get // the path's other methods stay
+		} else {
+			doc.Paths.Set(healthPath, &openapi3.PathItem{Get: get})
+		}
 		ops = append(ops, h)
 	}
 	slices.SortFunc(ops, func(a, b Operation) int {
