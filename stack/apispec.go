@@ -152,7 +152,7 @@ func templateMatches(template, path string) bool {
 func (s APISurface) Route(method, path string) (Operation, bool) {
 	var templated, wildcard *Operation
 	for i, o := range s.Operations {
-		if o.Method != method && o.Method != "*" {
+		if o.Method != method {
 			continue
 		}
 		switch {

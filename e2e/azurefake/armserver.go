@@ -137,20 +137,28 @@ func (a *ARM) site(r *http.Request) (string, bool) {
 	return "", false
 }
 
+// load reads one resource of the cloud, answering ARM's error when it cannot.
+func (a *ARM) load(w http.ResponseWriter, id string) (*Resource, bool) {
+	c, err := a.Fake.Store.Load()
+	if err != nil {
+		armError(w, http.StatusInternalServerError, "InternalServerError", "%v", err)
+		return nil, false
+	}
+	res, ok := c.Get(id)
+	if !ok {
+		armError(w, http.StatusNotFound, "ResourceNotFound", "The Resource '%s' was not found.", id)
+	}
+	return res, ok
+}
+
 // getSite answers WebAppsClient.Get.
 func (a *ARM) getSite(w http.ResponseWriter, r *http.Request, id string) {
 	if r.Method != http.MethodGet {
 		armError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "The facade only reads apps.")
 		return
 	}
-	c, err := a.Fake.Store.Load()
-	if err != nil {
-		armError(w, http.StatusInternalServerError, "InternalServerError", "%v", err)
-		return
-	}
-	res, ok := c.Get(id)
+	res, ok := a.load(w, id)
 	if !ok {
-		armError(w, http.StatusNotFound, "ResourceNotFound", "The Resource '%s' was not found.", id)
 		return
 	}
 	writeJSON(w, http.StatusOK, siteBody(res, r.Host))
@@ -213,14 +221,8 @@ func etag(r *Resource) string {
 func (a *ARM) entity(w http.ResponseWriter, r *http.Request, token, id string) {
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		c, err := a.Fake.Store.Load()
-		if err != nil {
-			armError(w, http.StatusInternalServerError, "InternalServerError", "%v", err)
-			return
-		}
-		res, ok := c.Get(id)
+		res, ok := a.load(w, id)
 		if !ok {
-			armError(w, http.StatusNotFound, "ResourceNotFound", "The Resource '%s' was not found.", id)
 			return
 		}
 		w.Header().Set("ETag", etag(res))
