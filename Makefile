@@ -18,16 +18,17 @@ endif
 BIN         ?= bin/slotless
 VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
-.PHONY: test lint unit e2e engine bench-shift sdk sdk-check conform pipelines-lint plan build package bench clean
+.PHONY: test lint unit browser report-screenshot e2e engine report-records bench-shift sdk sdk-check conform pipelines-lint plan build package bench clean
 
 ## test: everything CI checks — lint, unit and mock tests, SDK regeneration and conformance,
 ## and the pipeline definitions
-test: lint sdk-check conform pipelines-lint unit e2e
+test: lint sdk-check conform pipelines-lint unit browser e2e
 
 ## lint: go vet, gofmt and staticcheck over every module
 lint:
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
+	$(GO) vet -tags browser ./internal/report/
 	cd sdks/gen && $(GO) vet ./...
 	@out="$$(gofmt -l $$(git ls-files '*.go' | grep -v '^sdks/azure-native/'))"; \
 		if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -37,6 +38,19 @@ lint:
 ## unit: the program, CLI, function app and SDK mock tests
 unit:
 	$(GO) test -count=1 ./...
+
+## browser: the release report's HTML rendered in headless Chromium: Debian's package from PATH,
+## else fetched into .cache/tools (.ci/fetch-chromium, about 10 s). Screenshots go to ARTIFACTS.
+CHROMIUM  ?= $(shell command -v chromium 2>/dev/null)
+ARTIFACTS ?= $(CURDIR)/.cache/artifacts
+browser:
+	@chromium="$(CHROMIUM)"; if [ -z "$$chromium" ]; then chromium="$$(.ci/fetch-chromium $(TOOLS))" || exit 1; fi; \
+		echo "CHROMIUM=$$chromium go test -tags browser ./internal/report/ (screenshots in $(ARTIFACTS))"; \
+		CHROMIUM="$$chromium" SLOTLESS_ARTIFACTS="$(ARTIFACTS)" $(GO) test -count=1 -tags browser -run TestReportInBrowser ./internal/report/
+
+## report-screenshot: the README's picture of a rolled-back release, from the engine suite's record
+report-screenshot: browser
+	cp $(ARTIFACTS)/report-aborted.png docs/report-aborted.png
 
 PULUMI_VERSION := v3.274.1
 PULUMI_CLI     := $(CURDIR)/.cache/bin/pulumi
@@ -59,6 +73,12 @@ $(PULUMI_CLI): e2e/cli/go.mod
 E2E_PARALLEL ?= 6
 e2e: engine
 	E2E_SLOTS=$(E2E_PARALLEL) $(GO) test -count=1 -tags e2e -timeout 40m -parallel 64 ./e2e/
+
+## report-records: refresh the report's test records (internal/report/testdata) from the engine
+## suite's healthy, rolled-back and resumed releases; then make report-screenshot
+report-records: engine
+	E2E_RECORDS=$(CURDIR)/internal/report/testdata E2E_SLOTS=3 $(GO) test -count=1 -tags e2e -timeout 20m -parallel 8 \
+		-run 'TestReleaseReachesGA|TestReleaseRollsBackAFailingCanary|TestReleaseResumesAfterACrash' ./e2e/
 
 ## bench-shift: time slotless shift and rollback through the engine against the stand-in
 bench-shift: engine
@@ -90,7 +110,7 @@ $(TOOLS)/usr/bin/shellcheck:
 pipelines-lint: $(SHELLCHECK)
 	@echo "shellcheck $(SHELLCHECK): $$($(SHELLCHECK) --version | sed -n 2p)"
 	$(ACTIONLINT) -shellcheck=$(SHELLCHECK) .github/workflows/*.yml
-	$(SHELLCHECK) scripts/*.sh bench/*.sh .ci/run .ci/fetch-shellcheck
+	$(SHELLCHECK) scripts/*.sh bench/*.sh .ci/run .ci/fetch-shellcheck .ci/fetch-chromium
 
 ## plan: the offline plan of a stack (STACK=dev)
 plan:
@@ -105,9 +125,11 @@ build:
 package:
 	$(MAKE) -C functionapp package
 
-## bench: function app benchmarks, then the cold-build cost of the bindings (slow: ~5 min)
+## bench: function app benchmarks, the report of a day-long release, then the cold-build cost
+## of the bindings (slow: ~5 min)
 bench:
 	$(MAKE) -C functionapp bench
+	$(GO) test -run XXX -bench BenchmarkReport24h -benchmem -benchtime 5x ./internal/report/
 	bench/coldbuild.sh
 
 clean:

@@ -43,6 +43,7 @@ func TestReleaseReachesGA(t *testing.T) {
 		t.Error("the pin token is in the release's output or its --json record")
 	}
 	rec := readRecord(t, record)
+	keepRecord(t, record, "healthy")
 	if rec.Outcome != rollout.OutcomeComplete || len(rec.StepsTaken) != 3 {
 		t.Fatalf("record: got %s with %d steps, want complete in 3", rec.Outcome, len(rec.StepsTaken))
 	}

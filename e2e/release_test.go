@@ -339,6 +339,24 @@ func releaseUser(t *testing.T, config ...string) (*user, *services) {
 	return u, s
 }
 
+// keepRecord copies a run's record to $E2E_RECORDS/name.json when that is set: `make
+// report-records` refreshes the report's test records (internal/report/testdata) from real runs
+// this way.
+func keepRecord(t *testing.T, path, name string) {
+	t.Helper()
+	dir := os.Getenv("E2E_RECORDS")
+	if dir == "" {
+		return
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // readRecord reads a --json record.
 func readRecord(t *testing.T, path string) rollout.Record {
 	t.Helper()
@@ -593,11 +611,12 @@ func TestReleaseRollsBackAFailingCanary(t *testing.T) {
 		fail  func() time.Time
 		cause string
 		slack time.Duration // what the bound allows beyond one interval and one shift
+		keep  string        // the name the record is kept by (keepRecord)
 	}{
 		// Query 2 judges the first window, [shift, shift+10s), 5 s (the lag) after it closed;
 		// the failure then starts 1 s (under) before the second window closes.
-		{"500s recorded as successes", interval - under - lag, svc.failCanary, "metrics gate: failure-rate: canary failure rate", under + lag},
-		{"health", 0, func() time.Time { return svc.setDown("blue", true) }, "health gate: ", 0},
+		{"500s recorded as successes", interval - under - lag, svc.failCanary, "metrics gate: failure-rate: canary failure rate", under + lag, "aborted"},
+		{"health", 0, func() time.Time { return svc.setDown("blue", true) }, "health gate: ", 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u.t = t
@@ -610,8 +629,9 @@ func TestReleaseRollsBackAFailingCanary(t *testing.T) {
 					time.AfterFunc(tc.delay, func() { failed <- tc.fail() })
 				}
 			})
+			reports := t.TempDir()
 			record := filepath.Join(t.TempDir(), "release.json")
-			cmd, out := u.start(svc.release("", record))
+			cmd, out := u.start(svc.release("--report-dir "+reports, record))
 			var began time.Time
 			select {
 			case began = <-failed:
@@ -646,7 +666,38 @@ func TestReleaseRollsBackAFailingCanary(t *testing.T) {
 			if got := u.currentSlotName(); got != "green-backend" {
 				t.Errorf("current-slot-name: got %q, want green-backend", got)
 			}
+			checkReportDir(t, reports, record, "was rolled back to 0% after")
+			if tc.keep != "" {
+				keepRecord(t, record, tc.keep)
+			}
 		})
+	}
+}
+
+// checkReportDir checks what release --report-dir wrote after a run: the run's record as --json
+// printed it, and both reports, each leading with the headline.
+func checkReportDir(t *testing.T, dir, record, headline string) {
+	t.Helper()
+	want, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, name := range []string{"release.json", "release.html", "release.md"} {
+		raw, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("--report-dir: %v", err)
+		}
+		files[name] = string(raw)
+	}
+	if files["release.json"] != string(want) {
+		t.Errorf("--report-dir release.json differs from the --json record")
+	}
+	if !strings.Contains(files["release.html"], `<svg id="traffic"`) || !strings.Contains(files["release.html"], headline) {
+		t.Errorf("release.html: got no traffic chart or no %q", headline)
+	}
+	if !strings.HasPrefix(files["release.md"], "## ") || !strings.Contains(files["release.md"], headline) || !strings.Contains(files["release.md"], "```mermaid") {
+		t.Errorf("release.md: got\n%s\nwant the headline %q and a chart", files["release.md"], headline)
 	}
 }
 
@@ -682,6 +733,7 @@ func TestReleaseResumesAfterACrash(t *testing.T) {
 	resumed := u.sh(svc.release("--until 10", record))
 	t.Log(resumed)
 	rec := readRecord(t, record)
+	keepRecord(t, record, "resumed")
 	if rec.Outcome != rollout.OutcomePaused || len(rec.StepsTaken) != 1 || !rec.StepsTaken[0].Resumed || rec.StepsTaken[0].To != 10 || len(rec.StepsTaken[0].Analyses) != 6 {
 		t.Fatalf("record: got %s with steps %+v, want paused after baking 10%% again with 6 analyses", rec.Outcome, rec.StepsTaken)
 	}

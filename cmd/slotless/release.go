@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/slotless/slotless/internal/plan"
 	"github.com/slotless/slotless/internal/pool"
 	"github.com/slotless/slotless/internal/release"
+	"github.com/slotless/slotless/internal/report"
 	"github.com/slotless/slotless/internal/rollout"
 	"github.com/slotless/slotless/stack"
 )
@@ -48,6 +50,7 @@ type releaseRunOptions struct {
 	until                     int
 	dryRun, asJSON            bool
 	apiURL, logsEndpoint      string
+	reportDir                 string
 }
 
 const releaseLong = `Release walks the slot from where the deployed stack stands to GA (or to --until), watching
@@ -103,6 +106,7 @@ func newReleaseRunCmd(d deps) *cobra.Command {
 	f.BoolVar(&o.asJSON, "json", false, "print a record of every step as JSON on stdout; progress goes to stderr")
 	f.StringVar(&o.apiURL, "api-url", "", "the API's URL for the health gate and the warm-up; default $"+envAPIURL+", else the stack output apiUrl")
 	f.StringVar(&o.logsEndpoint, "logs-endpoint", "", "the Log Analytics query API, e.g. https://api.loganalytics.us/v1 in Azure Government (default: Azure's public cloud)")
+	f.StringVar(&o.reportDir, "report-dir", "", "after the run, whatever its outcome, write release.json, release.html and release.md (see slotless report) into this folder")
 	return cmd
 }
 
@@ -129,6 +133,12 @@ func (o releaseRunOptions) run(ctx context.Context, cmd *cobra.Command, getenv f
 		return err
 	}
 
+	if o.reportDir != "" {
+		// Made before anything moves, so a run never ends unable to write its report.
+		if err := os.MkdirAll(o.reportDir, 0o755); err != nil {
+			return usagef("release: --report-dir: %v", err)
+		}
+	}
 	progress := progressOut(cmd, o.asJSON)
 	opts := rollout.Options{Slot: slot, Version: o.version, Until: o.until, DryRun: o.dryRun}
 	var ctl *rollout.Controller
@@ -140,7 +150,26 @@ func (o releaseRunOptions) run(ctx context.Context, cmd *cobra.Command, getenv f
 		}
 	}
 	rec, err := ctl.Run(ctx, p, opts)
+	if o.reportDir != "" {
+		if rerr := writeReportDir(o.reportDir, rec); rerr != nil {
+			err = errors.Join(err, rerr)
+		} else {
+			fmt.Fprintf(progress, "report: %s\n", filepath.Join(o.reportDir, "release.html"))
+		}
+	}
 	return writeRecord(cmd, o.asJSON, rec, err)
+}
+
+// writeReportDir writes a run's record and both its reports into dir.
+func writeReportDir(dir string, rec rollout.Record) error {
+	raw, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return fmt.Errorf("report: the record: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "release.json"), append(raw, '\n')); err != nil {
+		return err
+	}
+	return writeReports(rec, filepath.Join(dir, "release.html"), filepath.Join(dir, "release.md"), report.ChartMermaid, io.Discard)
 }
 
 // dryRunTraffic is where a dry run reads the weights: the deployed stack when it can be read,

@@ -200,14 +200,23 @@ func checkTrafficStage(p *adoPipeline, name, env, command string) error {
 	if err := checkThinStage(scriptsOf(steps), command); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	// The record is published whatever the outcome: a rolled-back stage's is the one to read.
+	// The record and report are kept whatever the outcome: a rolled-back stage's are the ones
+	// to read.
 	release := indexOf(scriptsOf(steps), command)
-	for _, st := range steps[release+1:] {
-		if _, ok := st["publish"]; ok && strings.Contains(fmt.Sprint(st["condition"]), "always()") {
-			return nil
-		}
+	report := steps[release].env("REPORT")
+	if report == "" || reportDirOf(scriptsOf(steps)[release]) != `"$REPORT"` {
+		return fmt.Errorf("%s: got report dir %q, want --report-dir \"$REPORT\" from the step's env", name, report)
 	}
-	return fmt.Errorf("%s: got no publish step with condition always() after the release, want its --json record kept", name)
+	var summary, published bool
+	for _, st := range steps[release+1:] {
+		always := strings.Contains(fmt.Sprint(st["condition"]), "always()")
+		summary = summary || always && strings.TrimSpace(fmt.Sprint(st["bash"])) == `scripts/publish-report.sh "`+report+`"`
+		published = published || always && fmt.Sprint(st["publish"]) == report
+	}
+	if !summary || !published {
+		return fmt.Errorf("%s: got summary %v and artifact %v after the release, want scripts/publish-report.sh of %s and a publish of it, both condition: always()", name, summary, published, report)
+	}
+	return nil
 }
 
 func checkRollback(p *adoPipeline) error {

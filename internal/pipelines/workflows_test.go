@@ -90,14 +90,20 @@ func checkGHTrafficJob(w *workflow, name, env, command string) error {
 	if err := checkThinStage(runsOf(j.Steps), command); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	// The record is uploaded whatever the outcome: a rolled-back job's is the one to read.
+	// The record and report are kept whatever the outcome: a rolled-back job's are the ones to
+	// read.
 	release := indexOf(runsOf(j.Steps), command)
+	report := reportDirOf(runsOf(j.Steps)[release])
+	var summary, upload bool
 	for _, st := range j.Steps[release+1:] {
-		if strings.HasPrefix(st.Uses, "actions/upload-artifact@") && strings.Contains(st.If, "always()") {
-			return nil
-		}
+		always := strings.Contains(st.If, "always()")
+		summary = summary || always && st.Run == "scripts/publish-report.sh "+report
+		upload = upload || always && strings.HasPrefix(st.Uses, "actions/upload-artifact@") && strings.Contains(fmt.Sprint(st.With["path"]), report+"/")
 	}
-	return fmt.Errorf("%s: got no upload-artifact step with if: always() after the release, want its --json record kept", name)
+	if !summary || !upload {
+		return fmt.Errorf("%s: got job summary %v and artifact %v after the release, want scripts/publish-report.sh %s and an upload of it, both if: always()", name, summary, upload, report)
+	}
+	return nil
 }
 
 // checkGHChain asserts each job waits for the one before it, so no traffic moves before the

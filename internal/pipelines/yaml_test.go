@@ -115,7 +115,8 @@ outer:
 var choreography = regexp.MustCompile(`\bslotless (shift|promote|gate)\b|\bsleep\b`)
 
 // checkThinStage asserts a traffic stage whose one release step is the given command: it
-// reads the pinning token (gate-env.sh) and writes the --json record, and no step of the
+// reads the pinning token (gate-env.sh) and writes the --json record and the report
+// (--report-dir), and no step of the
 // stage shifts, sleeps or runs a gate itself, so the choreography lives in the CLI alone.
 func checkThinStage(scripts []string, command string) error {
 	release := -1
@@ -133,9 +134,9 @@ func checkThinStage(scripts []string, command string) error {
 	if release < 0 || !strings.Contains(scripts[release], command) {
 		return fmt.Errorf("got no step running %q, want one", command)
 	}
-	for _, want := range []string{". scripts/gate-env.sh", "--json >"} {
+	for _, want := range []string{". scripts/gate-env.sh", "--json >", "--report-dir "} {
 		if !strings.Contains(scripts[release], want) {
-			return fmt.Errorf("step running %q: got no %q, want the pinning token read and the record written", command, want)
+			return fmt.Errorf("step running %q: got no %q, want the pinning token read, the record and the report written", command, want)
 		}
 	}
 	return nil
@@ -193,4 +194,17 @@ func TestSecretIn(t *testing.T) {
 			t.Errorf("secretIn(%q): got ok=%v, want ok=%v", c.text, got, c.ok)
 		}
 	}
+}
+
+// reportDirOf is the --report-dir argument of a slotless release command.
+func reportDirOf(script string) string {
+	i := strings.Index(script, "--report-dir")
+	if i < 0 {
+		return ""
+	}
+	f := strings.Fields(script[i+len("--report-dir"):])
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
 }

@@ -37,12 +37,23 @@ const (
 	VerdictError = "error"
 )
 
-// Record is everything a run did, for --json.
+// RecordKind names a slotless run record, so a reader can tell one from any other JSON.
+const RecordKind = "slotless.release"
+
+// RecordSchemaVersion is the version of the record's shape this slotless writes and reads. It
+// goes up when a field changes meaning or goes away; added fields keep it.
+const RecordSchemaVersion = 1
+
+// Record is everything a run did, for --json and slotless report.
 type Record struct {
-	Slot    stack.Slot `json:"slot"`
-	Version string     `json:"version"`
-	Steps   []int      `json:"steps"`
-	Until   int        `json:"until"`
+	// Kind is RecordKind and SchemaVersion RecordSchemaVersion; a record without them predates
+	// both.
+	Kind          string     `json:"kind"`
+	SchemaVersion int        `json:"schemaVersion"`
+	Slot          stack.Slot `json:"slot"`
+	Version       string     `json:"version"`
+	Steps         []int      `json:"steps"`
+	Until         int        `json:"until"`
 	// From is the deployed traffic when the run started.
 	From            stack.Weights `json:"-"`
 	FromWeights     Shares        `json:"from"`
@@ -53,10 +64,46 @@ type Record struct {
 	Error           string        `json:"error,omitempty"`
 	// Planned is the plan of the run from where it started, as a dry run prints it.
 	Planned []PlannedStep `json:"planned"`
+	// Thresholds are the limits the run judged by, so a report can draw them.
+	Thresholds *RecordThresholds `json:"thresholds,omitempty"`
 	// Start is the health gate that let the release start.
 	Start      *Check       `json:"start,omitempty"`
 	StepsTaken []StepRecord `json:"stepRecords"`
 	Rollback   *RollbackRec `json:"rollback,omitempty"`
+}
+
+// RecordThresholds are a plan's limits as a record keeps them.
+type RecordThresholds struct {
+	// MaxFailureRateDelta and MaxP95Ratio bound the canary's metrics against the stable slot's;
+	// MinRequests is the traffic a window needs to be judged.
+	MaxFailureRateDelta float64 `json:"maxFailureRateDelta"`
+	MaxP95Ratio         float64 `json:"maxP95Ratio"`
+	MinRequests         int     `json:"minRequests"`
+	// ProbeMaxFailureRateDelta and ProbeMaxLatencyRatio judge the probes the same way.
+	ProbeMaxFailureRateDelta float64 `json:"probeMaxFailureRateDelta"`
+	ProbeMaxLatencyRatio     float64 `json:"probeMaxLatencyRatio"`
+	// WarmupLatencyMs is the bound every warm-up request must answer within.
+	WarmupLatencyMs int64 `json:"warmupLatencyMs"`
+	// AnalysisIntervalSeconds and BakeSeconds are the plan's cadence.
+	AnalysisIntervalSeconds int64 `json:"analysisIntervalSeconds"`
+	BakeSeconds             int64 `json:"bakeSeconds"`
+}
+
+// newRecord starts the record of a run of plan p.
+func newRecord(p Plan, started time.Time) Record {
+	return Record{
+		Kind: RecordKind, SchemaVersion: RecordSchemaVersion, Started: started,
+		Thresholds: &RecordThresholds{
+			MaxFailureRateDelta:      p.Thresholds.MaxFailureRateDelta,
+			MaxP95Ratio:              p.Thresholds.MaxP95Ratio,
+			MinRequests:              p.Thresholds.MinRequests,
+			ProbeMaxFailureRateDelta: p.ProbeThresholds.MaxFailureRateDelta,
+			ProbeMaxLatencyRatio:     p.ProbeThresholds.MaxLatencyRatio,
+			WarmupLatencyMs:          p.WarmupLatency.Milliseconds(),
+			AnalysisIntervalSeconds:  int64(p.Interval / time.Second),
+			BakeSeconds:              int64(p.Bake / time.Second),
+		},
+	}
 }
 
 // Shares is a weights pair as JSON.

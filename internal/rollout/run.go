@@ -27,7 +27,8 @@ const errorLimit = 2
 // moving traffic, so the next run resumes. The Record is returned in every case.
 func (c *Controller) Run(ctx context.Context, p Plan, o Options) (Record, error) {
 	c.start = c.clock.Now()
-	rec := Record{Slot: o.Slot, Version: o.Version, Steps: slices.Clone(p.Steps), Until: o.Until, Started: c.start}
+	rec := newRecord(p, c.start)
+	rec.Slot, rec.Version, rec.Steps, rec.Until = o.Slot, o.Version, slices.Clone(p.Steps), o.Until
 	err := c.run(ctx, p, o, &rec)
 	rec.Finished = c.clock.Now()
 	if err != nil {

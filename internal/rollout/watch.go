@@ -24,7 +24,7 @@ type WatchOptions struct {
 // traffic never fails a watch: the release's own bake judges whether its step was seen.
 func (c *Controller) Watch(ctx context.Context, p Plan, w WatchOptions) (Record, error) {
 	c.start = c.clock.Now()
-	rec := Record{Started: c.start}
+	rec := newRecord(p, c.start)
 	err := c.watch(ctx, p, w, &rec)
 	rec.Finished = c.clock.Now()
 	if err != nil {

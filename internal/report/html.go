@@ -1,0 +1,125 @@
+package report
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/slotless/slotless/internal/rollout"
+)
+
+//go:embed report.html.tmpl
+var pageSource string
+
+// page is the HTML report's template. It fetches nothing and runs no script: a CI artifact opens
+// offline, and a browser's strictest content security policy shows it whole.
+var page = template.Must(template.New("report").Funcs(template.FuncMap{
+	"pct": func(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) },
+	"ms":  func(f float64) string { return fmt.Sprintf("%.0f ms", f) },
+}).Parse(pageSource))
+
+// pageData is what the template shows.
+type pageData struct {
+	Title, Headline, Outcome string
+	OK                       bool
+	Facts                    [][2]string
+	Charts                   []template.HTML
+	Steps                    []stepRows
+	Rollback                 *rollout.RollbackRec
+	RollbackTook             string
+	Error                    string
+}
+
+// stepRows is one step's analyses as table rows.
+type stepRows struct {
+	Title   string
+	Verdict string
+	// Open shows the rows unfolded: a step with an analysis that did not pass.
+	Open bool
+	Rows []row
+}
+
+// row is one analysis in the table.
+type row struct {
+	N                          int
+	At, Verdict, Health, Cause string
+	Metrics                    *rollout.Check
+	Probes                     *rollout.ProbeCheck
+}
+
+// HTML writes the report of rec as one self-contained HTML page.
+func HTML(w io.Writer, rec rollout.Record) error {
+	v := newView(rec)
+	d := pageData{
+		Title:    fmt.Sprintf("slotless: %s %s %s", orDash(string(rec.Slot)), orDash(rec.Version), rec.Outcome),
+		Headline: v.headline, OK: v.ok, Outcome: string(rec.Outcome), Error: rec.Error,
+		Facts: v.facts(),
+	}
+	var b strings.Builder
+	for _, c := range v.charts() {
+		b.Reset()
+		c.svg(&b)
+		// svg escapes every text it writes, so the markup is trusted as is.
+		d.Charts = append(d.Charts, template.HTML(b.String()))
+	}
+	for i, s := range rec.StepsTaken {
+		sr := stepRows{Title: stepTitle(i+1, s), Verdict: orDash(s.Verdict)}
+		for _, a := range s.Analyses {
+			sr.Open = sr.Open || a.Verdict != rollout.VerdictPass
+			sr.Rows = append(sr.Rows, row{
+				N: a.N, At: elapsed(v.t0, a.At), Verdict: a.Verdict, Health: orDash(a.Health.Verdict),
+				Cause: cause(a), Metrics: a.Metrics, Probes: a.Probes,
+			})
+		}
+		d.Steps = append(d.Steps, sr)
+	}
+	if rb := rec.Rollback; rb != nil {
+		d.Rollback = rb
+		d.RollbackTook = rb.Finished.Sub(rb.Started).Round(100 * time.Millisecond).String()
+	}
+	return page.Execute(w, d)
+}
+
+// facts are the run's particulars, shown under the headline.
+func (v view) facts() [][2]string {
+	r := v.rec
+	f := [][2]string{
+		{"slot", orDash(string(r.Slot))},
+		{"version", orDash(r.Version)},
+		{"outcome", orDash(string(r.Outcome))},
+		{"started", r.Started.UTC().Format(time.RFC3339)},
+		{"took", r.Finished.Sub(r.Started).Round(time.Second).String()},
+		{"traffic at start", fmt.Sprintf("green %d%%, blue %d%%", r.FromWeights.Green, r.FromWeights.Blue)},
+		{"steps", stepsText(r.Steps, r.Until)},
+		{"analyses", fmt.Sprint(len(v.analyses))},
+	}
+	if t := r.Thresholds; t != nil {
+		f = append(f, [2]string{"thresholds", fmt.Sprintf("failure rate +%.1f points, p95 ×%.2f, at least %d requests a window; probes +%.1f points, latency ×%.2f; warm-up within %d ms; analyses every %ds over a %s bake",
+			100*t.MaxFailureRateDelta, t.MaxP95Ratio, t.MinRequests, 100*t.ProbeMaxFailureRateDelta, t.ProbeMaxLatencyRatio, t.WarmupLatencyMs, t.AnalysisIntervalSeconds, time.Duration(t.BakeSeconds)*time.Second)})
+	}
+	return f
+}
+
+func stepsText(steps []int, until int) string {
+	var b strings.Builder
+	for i, s := range steps {
+		if i > 0 {
+			b.WriteString(" → ")
+		}
+		fmt.Fprintf(&b, "%d%%", s)
+	}
+	if until > 0 {
+		fmt.Fprintf(&b, " (--until %d)", until)
+	}
+	return b.String()
+}
+
+func stepTitle(n int, s rollout.StepRecord) string {
+	if s.Resumed {
+		return fmt.Sprintf("Step %d: %d%%, resumed and baked again", n, s.To)
+	}
+	return fmt.Sprintf("Step %d: %d%% → %d%%", n, s.From, s.To)
+}
