@@ -23,6 +23,8 @@ func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi
 	switch typ {
 	case "azure-native:authorization:RoleAssignment":
 		r = &RoleAssignment{}
+	case "azure-native:authorization:RoleDefinition":
+		r = &RoleDefinition{}
 	default:
 		return nil, fmt.Errorf("unknown resource type: %s", typ)
 	}
