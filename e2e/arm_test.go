@@ -48,7 +48,9 @@ func (u *user) withARM() *armFacade {
 	if err != nil {
 		u.t.Fatal(err)
 	}
-	srv, ca, err := azurefake.StartARM(&azurefake.Fake{Schema: schema, Store: u.cloud, Subscription: u.sub}, armToken)
+	// The release identity signs in with its own token, which role assignments authorize.
+	srv, ca, err := azurefake.StartARMFor(&azurefake.Fake{Schema: schema, Store: u.cloud, Subscription: u.sub}, armToken,
+		map[string]string{releaseToken: releasePrincipal, strangerToken: strangerPrincipal})
 	if err != nil {
 		u.t.Fatal(err)
 	}
@@ -67,9 +69,15 @@ func (u *user) withARM() *armFacade {
 // the subscription, and `az account get-access-token` answers with the token.
 func writeAz(t testing.TB, dir, sub string) {
 	t.Helper()
+	writeAzWith(t, dir, sub, armToken)
+}
+
+// writeAzWith is writeAz for an identity signed in with token.
+func writeAzWith(t testing.TB, dir, sub, token string) {
+	t.Helper()
 	az := "#!/bin/sh\necho \"$*\" >>\"$(dirname \"$0\")/calls\"\n" +
 		"if [ \"$1 $2\" = \"account show\" ]; then echo " + sub + "; exit 0; fi\n" +
-		"printf '{\"accessToken\":\"" + armToken + "\",\"expires_on\":%s,\"tokenType\":\"Bearer\"}\\n' \"$(($(date +%s) + 3600))\"\n"
+		"printf '{\"accessToken\":\"" + token + "\",\"expires_on\":%s,\"tokenType\":\"Bearer\"}\\n' \"$(($(date +%s) + 3600))\"\n"
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -55,6 +55,9 @@ type Config struct {
 	// AlwaysReadyInstances is Flex Consumption's alwaysReady count for the live slot's app; see
 	// Weights.AlwaysReady for which app gets it when.
 	AlwaysReadyInstances int
+	// ReleasePrincipalID is the Entra object id the release stages run as; the stack grants it
+	// the release role (ReleaseAccess). Empty grants nothing.
+	ReleasePrincipalID string
 }
 
 // ReleaseConfig is the release plan. It is stack config so a change to it is reviewed in the
@@ -231,6 +234,7 @@ var Keys = []Key{
 	{"probeMaxLatencyRatio", "3", "a number from 1 to 100", "largest allowed canary / stable median probe latency (latencies under 100 ms never fail)", false},
 	{"warmupRequests", "10", "integer 1..100", "concurrent requests, pinned to the release slot's health endpoint, that warm it before each shift", false},
 	{"warmupLatencyMs", "1000", "integer 10..60000", "the warm-up ends once every request of a round answers within this many milliseconds", false},
+	{"releasePrincipalId", "(unset: no grant)", "an Entra object id (a GUID) of a service principal or managed identity", "the identity the release stages sign in as: the stack grants it one custom role with exactly what slotless release, shift, rollback, watch, status and deploy do to this stack (see docs/security.md), and nothing else", false},
 	{"alwaysReadyInstances", "0", "integer 0..1000, at most maximumInstanceCount", "Flex always-ready instances: the live slot's app gets them and the idle slot's 0, both during a release; when above 0 the first step of a release also changes the release slot's app and the last step the old slot's app, not only the pool", false},
 }
 
@@ -265,6 +269,7 @@ var (
 	prefixRE      = regexp.MustCompile(`^[a-z][a-z0-9]{2,11}$`)
 	storageNameRE = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
 	rgNameRE      = regexp.MustCompile(`^[-\w._()]{1,90}$`)
+	guidRE        = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 	apimNameRE    = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{0,48}[a-zA-Z0-9]$`)
 	apiPathRE     = regexp.MustCompile(`^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$`)
 	healthPathRE  = regexp.MustCompile(`^(/[A-Za-z0-9_.-]+)+$`)
@@ -363,6 +368,7 @@ func ParseAll(src Source) (*Config, error) {
 	c.API.SubscriptionRequired = p.boolean("subscriptionRequired", true)
 	c.API.CORSOrigins = p.origins("corsOrigins")
 
+	c.ReleasePrincipalID = strings.ToLower(p.match("releasePrincipalId", "", guidRE, "an Entra object id: a GUID such as 00000000-0000-0000-0000-000000000000 (az ad sp show --id <app id> --query id)"))
 	c.PinToken = p.match("pinToken", "", pinTokenRE, PinTokenAllowed+", such as the output of `openssl rand -hex 24`")
 	c.MaxStep = p.intIn("maxStep", 50, 1, 100)
 	if c.APIM.SKU == "Consumption" {

@@ -717,3 +717,85 @@ func TestBadAPISpecFailsThePlan(t *testing.T) {
 		})
 	}
 }
+
+// TestReleaseAccess: releasePrincipalId gets one custom role with exactly the release commands'
+// actions, assigned at the stack's resource group, and at a reused API Management service that
+// lives elsewhere; the apps' settings are never among them, and a site write only with
+// always-ready instances. Without the key nothing is granted.
+func TestReleaseAccess(t *testing.T) {
+	const principal = "6f1f2a8e-3c1b-4b8e-9a51-2d7c4e0b9f10"
+	for _, tt := range []struct {
+		name      string
+		overrides map[string]string
+		scopes    []string
+		siteWrite bool
+	}{
+		{"none", nil, nil, false},
+		{"own service", map[string]string{"releasePrincipalId": strings.ToUpper(principal)}, []string{"/subscriptions/" + plan.MockSubscription + "/resourceGroups/slotless-test-rg"}, false},
+		{"always ready", map[string]string{"releasePrincipalId": principal, "alwaysReadyInstances": "1"}, []string{"/subscriptions/" + plan.MockSubscription + "/resourceGroups/slotless-test-rg"}, true},
+		{"reused service elsewhere", map[string]string{"releasePrincipalId": principal, "apimName": "shared-apim", "apimResourceGroupName": "shared-rg", "publisherEmail": "<unset>"},
+			[]string{"/subscriptions/" + plan.MockSubscription + "/resourceGroups/slotless-test-rg", "/subscriptions/" + plan.MockSubscription + "/resourceGroups/shared-rg/providers/Microsoft.ApiManagement/service/shared-apim"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := runPlan(t, tt.overrides)
+			var roles, assignments []plan.Resource
+			for _, r := range p.Resources {
+				switch {
+				case r.Type == "azure-native:authorization:RoleDefinition":
+					roles = append(roles, r)
+				case r.Type == "azure-native:authorization:RoleAssignment" && strings.HasPrefix(r.Name, "release-"):
+					assignments = append(assignments, r)
+				}
+			}
+			if tt.scopes == nil {
+				if len(roles)+len(assignments) != 0 {
+					t.Fatalf("got %d roles and %d assignments, want none without releasePrincipalId", len(roles), len(assignments))
+				}
+				return
+			}
+			if len(roles) != 1 || len(assignments) != len(tt.scopes) {
+				t.Fatalf("got %d roles and %d assignments, want 1 and %d", len(roles), len(assignments), len(tt.scopes))
+			}
+			role := plan.Flatten(roles[0].Inputs)
+			var actions []string
+			for i := 0; ; i++ {
+				a, ok := role[fmt.Sprintf("permissions[0].actions[%d]", i)]
+				if !ok {
+					break
+				}
+				actions = append(actions, strings.Trim(a, `"`))
+			}
+			for _, a := range actions {
+				if strings.HasPrefix(a, "Microsoft.Web/sites/config") || strings.HasPrefix(a, "Microsoft.Authorization/") || strings.HasPrefix(a, "Microsoft.Storage/") ||
+					strings.Contains(a, "/apis/") || strings.Contains(a, "*/write") || a == "*" {
+					t.Errorf("action %s: the release identity must not change settings, storage, roles or the API", a)
+				}
+			}
+			for _, want := range []string{"Microsoft.ApiManagement/service/backends/write", "Microsoft.Web/sites/publish/Action", "Microsoft.OperationalInsights/workspaces/query/read"} {
+				if !slices.Contains(actions, want) {
+					t.Errorf("actions %v lack %s", actions, want)
+				}
+			}
+			if got := slices.Contains(actions, "Microsoft.Web/sites/write"); got != tt.siteWrite {
+				t.Errorf("Microsoft.Web/sites/write: got %v, want %v", got, tt.siteWrite)
+			}
+			for i, want := range tt.scopes {
+				if got := role[fmt.Sprintf("assignableScopes[%d]", i)]; got != q(want) {
+					t.Errorf("assignable scope %d: got %s, want %s", i, got, q(want))
+				}
+				a := plan.Flatten(assignments[i].Inputs)
+				if a["scope"] != q(want) || a["principalId"] != q(principal) || a["principalType"] != q("ServicePrincipal") ||
+					!strings.HasPrefix(a["roleDefinitionId"], q("/subscriptions/" + plan.MockSubscription + "/providers/Microsoft.Authorization/roleDefinitions/")[:60]) {
+					t.Errorf("assignment %s: got %v, want %s at %s with the release role", assignments[i].Name, a, principal, want)
+				}
+			}
+		})
+	}
+}
+
+func TestReleasePrincipalIDMustBeAGUID(t *testing.T) {
+	_, err := plan.Run("test", config(t, map[string]string{"releasePrincipalId": "release-bot"}))
+	if err == nil || !strings.Contains(err.Error(), `releasePrincipalId: "release-bot"`) || !strings.Contains(err.Error(), "an Entra object id: a GUID") {
+		t.Fatalf("got %v, want an error naming releasePrincipalId and what it takes", err)
+	}
+}

@@ -80,6 +80,12 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	if err != nil {
 		return err
 	}
+	if cfg.ReleasePrincipalID != "" {
+		if _, err := newReleaseAccess(ctx, releaseAccessArgs{names: names, cfg: cfg,
+			groupID: mon.Workspace.ID().ToStringOutput(), serviceID: gw.Pool.ID().ToStringOutput()}); err != nil {
+			return err
+		}
+	}
 	exportOutputs(ctx, cfg, names, rg, st, mon, colours, gw)
 	return nil
 }

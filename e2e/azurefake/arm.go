@@ -91,6 +91,12 @@ var armSpecs = map[string]armSpec{
 			return fmt.Sprintf("%s/providers/Microsoft.Authorization/roleAssignments/%s", str(in, "scope"), str(in, "roleAssignmentName"))
 		},
 	},
+	"azure-native:authorization:RoleDefinition": {
+		armType: "Microsoft.Authorization/roleDefinitions", nameKey: "roleDefinitionId", autoname: autoUUID,
+		path: func(_ string, in map[string]any) string {
+			return fmt.Sprintf("%s/providers/Microsoft.Authorization/roleDefinitions/%s", str(in, "scope"), str(in, "roleDefinitionId"))
+		},
+	},
 	"azure-native:web:AppServicePlan": {
 		armType: "Microsoft.Web/serverfarms", nameKey: "name",
 		path: providerPath("Microsoft.Web", "serverfarms", "name"),

@@ -5,11 +5,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // ARMAPIVersion is the API Management REST version the facade answers: the one azure-native
@@ -35,8 +38,11 @@ const ARMAPIVersion = "2024-05-01"
 //   - a pool write is refused as a Pulumi update of it is (refuseBackend: members, weights).
 type ARM struct {
 	Fake *Fake
-	// Token is the bearer token the facade accepts.
+	// Token is the deploying identity's bearer token, taken as Owner.
 	Token string
+	// Principals are the other tokens the facade accepts, each with the principal (object id)
+	// it signs in as; their calls are authorized by the cloud's role assignments (rbac.go).
+	Principals map[string]string
 
 	mu sync.Mutex
 	// pending are named value updates in flight, by operation id.
@@ -53,6 +59,12 @@ type pendingOp struct {
 // StartARM serves the facade over TLS on a loopback port, with a certificate from a fresh
 // local CA; the caller closes the server.
 func StartARM(f *Fake, token string) (*httptest.Server, *CA, error) {
+	return StartARMFor(f, token, nil)
+}
+
+// StartARMFor is StartARM that also accepts the tokens of principals, whose calls the cloud's
+// role assignments authorize.
+func StartARMFor(f *Fake, token string, principals map[string]string) (*httptest.Server, *CA, error) {
 	ca, err := NewCA()
 	if err != nil {
 		return nil, nil, err
@@ -61,7 +73,7 @@ func StartARM(f *Fake, token string) (*httptest.Server, *CA, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	srv := httptest.NewUnstartedServer(&ARM{Fake: f, Token: token})
+	srv := httptest.NewUnstartedServer(&ARM{Fake: f, Token: token, Principals: principals})
 	srv.TLS = cfg
 	srv.StartTLS()
 	return srv, ca, nil
@@ -81,21 +93,33 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // ServeHTTP implements http.Handler.
 func (a *ARM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") != "Bearer "+a.Token {
+	principal, ok := a.caller(r)
+	if !ok {
 		armError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "The access token is invalid.")
 		return
 	}
 	if rest, ok := strings.CutPrefix(r.URL.Path, "/scm/"); ok {
 		app, rest, _ := strings.Cut(rest, "/")
+		// The deployment host authorizes an Entra token by the caller's rights on the app.
+		if !a.allowed(w, principal, "Microsoft.Web/sites/publish/Action", a.siteID(app)) {
+			return
+		}
 		a.serveSCM(w, r, app, rest)
 		return
 	}
-	if site, ok := a.site(r); ok {
+	if site, config, ok := a.site(r); ok {
 		if v := r.URL.Query().Get("api-version"); v != AppServiceAPIVersion {
 			armError(w, http.StatusBadRequest, "InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions include '%s'.", v, AppServiceAPIVersion)
 			return
 		}
-		a.getSite(w, r, site)
+		switch {
+		case config == "" && a.allowed(w, principal, "Microsoft.Web/sites/read", site):
+			a.getSite(w, r, site)
+		case strings.EqualFold(config, "appsettings") && r.Method == http.MethodPut && a.allowed(w, principal, "Microsoft.Web/sites/config/write", site+"/config/appsettings"):
+			a.putAppSettings(w, r, site)
+		case config != "" && !(strings.EqualFold(config, "appsettings") && r.Method == http.MethodPut):
+			armError(w, http.StatusNotFound, "NotFound", "The facade serves only a site's appsettings config, with PUT.")
+		}
 		return
 	}
 	if v := r.URL.Query().Get("api-version"); v != ARMAPIVersion {
@@ -116,25 +140,98 @@ func (a *ARM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case len(parts) == 7 && r.Method == http.MethodGet:
-		a.listServices(w, parts[1], parts[3])
-	case len(parts) == 10 && (strings.EqualFold(parts[8], "backends") || strings.EqualFold(parts[8], "namedValues")):
-		token := "azure-native:apimanagement:Backend"
-		if strings.EqualFold(parts[8], "namedValues") {
-			token = "azure-native:apimanagement:NamedValue"
+		if a.allowed(w, principal, "Microsoft.ApiManagement/service/read", "/"+strings.Join(parts[:4], "/")) {
+			a.listServices(w, parts[1], parts[3])
 		}
-		a.entity(w, r, token, "/"+strings.Join(parts, "/"))
+	case len(parts) == 10 && (strings.EqualFold(parts[8], "backends") || strings.EqualFold(parts[8], "namedValues")):
+		token, kind := "azure-native:apimanagement:Backend", "backends"
+		if strings.EqualFold(parts[8], "namedValues") {
+			token, kind = "azure-native:apimanagement:NamedValue", "namedValues"
+		}
+		verb := "read"
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			verb = "write"
+		}
+		id := "/" + strings.Join(parts, "/")
+		if a.allowed(w, principal, "Microsoft.ApiManagement/service/"+kind+"/"+verb, id) {
+			a.entity(w, r, token, id)
+		}
 	default:
 		armError(w, http.StatusNotFound, "InvalidResourceType", "The resource type could not be found in the namespace for api version '%s'.", ARMAPIVersion)
 	}
 }
 
-// site reports whether a request names a function app (Microsoft.Web/sites/NAME), and its id.
-func (a *ARM) site(r *http.Request) (string, bool) {
+// site reports whether a request names a function app (Microsoft.Web/sites/NAME), or one of
+// its config resources (.../config/NAME), with the app's id.
+func (a *ARM) site(r *http.Request) (id, config string, ok bool) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
-	if len(parts) == 8 && strings.EqualFold(parts[4], "providers") && strings.EqualFold(parts[5], "Microsoft.Web") && strings.EqualFold(parts[6], "sites") {
-		return "/" + strings.Join(parts, "/"), true
+	if len(parts) < 8 || !strings.EqualFold(parts[4], "providers") || !strings.EqualFold(parts[5], "Microsoft.Web") || !strings.EqualFold(parts[6], "sites") {
+		return "", "", false
 	}
-	return "", false
+	id = "/" + strings.Join(parts[:8], "/")
+	switch {
+	case len(parts) == 8:
+		return id, "", true
+	case len(parts) == 10 && strings.EqualFold(parts[8], "config"):
+		return id, parts[9], true
+	}
+	return "", "", false
+}
+
+// siteID is the id of the function app named app, or a path that names it when there is none.
+func (a *ARM) siteID(app string) string {
+	if c, err := a.Fake.Store.Load(); err == nil {
+		for _, s := range c.ByType("azure-native:web:WebApp") {
+			if strings.EqualFold(s.Name(), app) {
+				return s.ID
+			}
+		}
+	}
+	return "/providers/Microsoft.Web/sites/" + app
+}
+
+// putAppSettings answers WebAppsClient.UpdateApplicationSettings as App Service does: the
+// body's properties replace the app's settings, and the change restarts the app, like any site
+// update (Cloud.SiteUpdateRestartMs), so the call notes the traffic it carried.
+func (a *ARM) putAppSettings(w http.ResponseWriter, r *http.Request, id string) {
+	var body struct {
+		Properties map[string]string `json:"properties"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Properties == nil {
+		armError(w, http.StatusBadRequest, "InvalidRequestContent", "The request content was invalid and could not be deserialized.")
+		return
+	}
+	err := a.Fake.Store.Update(func(c *Cloud) error {
+		site, ok := c.Get(id)
+		if !ok {
+			return azErr(http.StatusNotFound, "ResourceNotFound", "The Resource '%s' was not found.", id)
+		}
+		settings := []any{}
+		for _, k := range slices.Sorted(maps.Keys(body.Properties)) {
+			settings = append(settings, map[string]any{"name": k, "value": body.Properties[k]})
+		}
+		for _, m := range []map[string]any{site.Inputs, site.Properties} {
+			sc, _ := m["siteConfig"].(map[string]any)
+			if sc == nil {
+				sc = map[string]any{}
+				m["siteConfig"] = sc
+			}
+			sc["appSettings"] = settings
+		}
+		host, _ := site.Properties["defaultHostName"].(string)
+		if c.SiteUpdateRestartMs > 0 {
+			site.RestartedUntilMs = time.Now().Add(time.Duration(c.SiteUpdateRestartMs) * time.Millisecond).UnixMilli()
+		}
+		c.Calls = append(c.Calls, Call{Op: "arm put appsettings", Token: "azure-native:web:WebApp", Target: id,
+			Note: fmt.Sprintf("site update: restarted while carrying %d%% of the traffic", c.Share(host))})
+		return nil
+	})
+	if err != nil {
+		e := err.(*AzureError)
+		armError(w, e.Status, e.Code, "%s", e.Message)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id + "/config/appsettings", "name": "appsettings", "type": "Microsoft.Web/sites/config", "properties": body.Properties})
 }
 
 // load reads one resource of the cloud, answering ARM's error when it cannot.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -85,6 +86,28 @@ func (f *Fake) refuse(c *Cloud, token, id string, in map[string]any) error {
 		}
 	case "azure-native:apimanagement:Api":
 		return refuseAPIPath(c, id, in)
+	case "azure-native:authorization:RoleDefinition":
+		return refuseRoleDefinition(c, id, in)
+	}
+	return nil
+}
+
+// refuseRoleDefinition applies Azure's rules for custom roles (MicrosoftDocs azure-docs,
+// role-based-access-control/custom-roles.md and troubleshooting.md): a role's name is unique
+// in the tenant (RoleDefinitionWithSameNameExists), it needs at least one assignable scope,
+// and it must be created at one of them.
+func refuseRoleDefinition(c *Cloud, id string, in map[string]any) error {
+	scopes := strs(in["assignableScopes"])
+	if len(scopes) == 0 {
+		return azErr(400, "InvalidRoleDefinition", "The role definition must have at least one assignable scope.")
+	}
+	if !slices.ContainsFunc(scopes, func(s string) bool { return covers(s, str(in, "scope")) }) {
+		return azErr(400, "InvalidCreateRoleDefinitionRequest", "The request to create role definition '%s' is not valid: its scope '%s' is not among its assignable scopes.", lastSegment(id), str(in, "scope"))
+	}
+	for _, rd := range c.ByType("azure-native:authorization:RoleDefinition") {
+		if !strings.EqualFold(rd.ID, id) && strings.EqualFold(str(rd.Inputs, "roleName"), str(in, "roleName")) {
+			return azErr(409, "RoleDefinitionWithSameNameExists", "A custom role with the same name already exists in this directory. Use a different name.")
+		}
 	}
 	return nil
 }

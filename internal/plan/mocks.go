@@ -24,6 +24,7 @@ var armTypes = map[string]string{
 	"azure-native:applicationinsights:Component":        "Microsoft.Insights/components",
 	"azure-native:managedidentity:UserAssignedIdentity": "Microsoft.ManagedIdentity/userAssignedIdentities",
 	"azure-native:authorization:RoleAssignment":         "Microsoft.Authorization/roleAssignments",
+	"azure-native:authorization:RoleDefinition":         "Microsoft.Authorization/roleDefinitions",
 	"azure-native:web:AppServicePlan":                   "Microsoft.Web/serverfarms",
 	"azure-native:web:WebApp":                           "Microsoft.Web/sites",
 	"azure-native:apimanagement:ApiManagementService":   "Microsoft.ApiManagement/service",
@@ -48,6 +49,7 @@ var nameKeys = map[string]string{
 	"azure-native:applicationinsights:Component":        "resourceName",
 	"azure-native:managedidentity:UserAssignedIdentity": "resourceName",
 	"azure-native:authorization:RoleAssignment":         "roleAssignmentName",
+	"azure-native:authorization:RoleDefinition":         "roleDefinitionId",
 	"azure-native:web:AppServicePlan":                   "name",
 	"azure-native:web:WebApp":                           "name",
 	"azure-native:apimanagement:ApiManagementService":   "serviceName",
@@ -148,12 +150,12 @@ func azureName(token string, in resource.PropertyMap, logical string) string {
 
 // MockAutoName is the name the mock engine gives a resource whose name input the program leaves
 // out, in the shape azure-native gives it: the logical name plus eight hex characters, or a GUID
-// for a role assignment. azure-native's suffix is random and kept in state, which an offline plan
+// for a role assignment or definition. azure-native's suffix is random and kept in state, which an offline plan
 // cannot read; this one is derived from the type and logical name, so two plans of one config
 // agree and a diff shows only what the config changes.
 func MockAutoName(token, logical string) string {
 	sum := sha256.Sum256([]byte(token + "::" + logical))
-	if token == "azure-native:authorization:RoleAssignment" {
+	if token == "azure-native:authorization:RoleAssignment" || token == "azure-native:authorization:RoleDefinition" {
 		return uuid.Must(uuid.FromBytes(sum[:16])).String()
 	}
 	return logical + hex.EncodeToString(sum[:4])

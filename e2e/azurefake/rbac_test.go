@@ -1,0 +1,152 @@
+package azurefake
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+const (
+	releasePrincipal = "6f1f2a8e-3c1b-4b8e-9a51-2d7c4e0b9f10"
+	rgID             = "/subscriptions/" + sub1 + "/resourceGroups/rg"
+)
+
+// rbacWorld is apimWorld with a custom role for the release principal, assigned at the group,
+// and a Reader assignment of another principal at the service.
+func rbacWorld(t *testing.T) *Fake {
+	t.Helper()
+	f := apimWorld(t, "Consumption")
+	mustCreate(t, f, "azure-native:apimanagement:Backend", pool(nil))
+	role := mustCreate(t, f, "azure-native:authorization:RoleDefinition", map[string]any{
+		"roleDefinitionId": "2d8e5c4a-3b6f-4e7d-9c0a-9f8b7a6e5d4c", "scope": rgID, "roleName": "slotless release (rg)", "roleType": "CustomRole", "assignableScopes": []any{rgID},
+		"permissions": []any{map[string]any{"actions": []any{"Microsoft.ApiManagement/service/backends/*", "Microsoft.Web/sites/read"}}},
+	})
+	mustCreate(t, f, "azure-native:authorization:RoleAssignment", map[string]any{
+		"roleAssignmentName": "0b6c3a2e-1f4d-4c5b-9a8e-7d6f5e4c3b2a",
+		"scope": rgID, "principalId": releasePrincipal, "roleDefinitionId": "/subscriptions/" + sub1 + "/providers/Microsoft.Authorization/roleDefinitions/" + lastSegment(role),
+	})
+	mustCreate(t, f, "azure-native:authorization:RoleAssignment", map[string]any{
+		"roleAssignmentName": "1c7d4b3f-2a5e-4d6c-8b9f-8e7a6f5d4c3b",
+		"scope": rgID + "/providers/Microsoft.ApiManagement/service/svc", "principalId": "reader",
+		"roleDefinitionId": "/subscriptions/" + sub1 + "/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
+	})
+	return f
+}
+
+func TestAuthorize(t *testing.T) {
+	f := rbacWorld(t)
+	c, err := f.Store.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := rgID + "/providers/Microsoft.ApiManagement/service/svc"
+	for _, tt := range []struct {
+		name, principal, action, id string
+		allowed                     bool
+	}{
+		{"custom role, wildcard action, below the group", releasePrincipal, "Microsoft.ApiManagement/service/backends/write", svc + "/backends/pool", true},
+		{"actions match case-insensitively", strings.ToUpper(releasePrincipal), "microsoft.apimanagement/service/BACKENDS/read", svc + "/backends/pool", true},
+		{"an action the role lacks", releasePrincipal, "Microsoft.Web/sites/config/write", rgID + "/providers/Microsoft.Web/sites/app/config/appsettings", false},
+		{"a scope above the assignment", "reader", "Microsoft.ApiManagement/service/read", rgID, false},
+		{"Reader reads below its scope", "reader", "Microsoft.ApiManagement/service/backends/read", svc + "/backends/pool", true},
+		{"Reader does not write", "reader", "Microsoft.ApiManagement/service/backends/write", svc + "/backends/pool", false},
+		{"a principal with no assignment", "nobody", "Microsoft.ApiManagement/service/backends/read", svc + "/backends/pool", false},
+		{"a sibling whose name extends the scope", releasePrincipal, "Microsoft.Web/sites/read", "/subscriptions/" + sub1 + "/resourceGroups/rg2/providers/Microsoft.Web/sites/app", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := authorize(c, tt.principal, tt.action, tt.id)
+			if (err == nil) != tt.allowed {
+				t.Fatalf("got %v, want allowed %v", err, tt.allowed)
+			}
+			if err != nil && (!strings.Contains(err.Error(), "AuthorizationFailed") || !strings.Contains(err.Error(), "does not have authorization to perform action '"+tt.action+"' over scope '"+tt.id+"'")) {
+				t.Errorf("got %v, want ARM's AuthorizationFailed naming the action and scope", err)
+			}
+		})
+	}
+	if err := authorize(c, "anyone", "Microsoft.Authorization/roleAssignments/write", rgID); err == nil {
+		t.Error("a principal without roles wrote a role assignment")
+	}
+}
+
+// TestARMFacadeEnforcesRoles: through the facade, the release principal reads and writes the
+// pool but cannot change an app's settings; the deploying identity can.
+func TestARMFacadeEnforcesRoles(t *testing.T) {
+	f := rbacWorld(t)
+	mustCreate(t, f, "azure-native:web:WebApp", map[string]any{"resourceGroupName": "rg", "name": "app-green", "kind": "functionapp,linux"})
+	srv, ca, err := StartARMFor(f, "deployer", map[string]string{"release-token": releasePrincipal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}}}
+	do := func(method, path, version, token string, body any) (int, string) {
+		t.Helper()
+		var r io.Reader
+		if body != nil {
+			raw, _ := json.Marshal(body)
+			r = bytes.NewReader(raw)
+		}
+		req, _ := http.NewRequest(method, srv.URL+path+"?api-version="+version, r)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("If-Match", "*")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw)
+	}
+	pool := "/subscriptions/" + sub1 + svcPath + "/backends/pool"
+	settings := rgID + "/providers/Microsoft.Web/sites/app-green/config/appsettings"
+	weights := map[string]any{"properties": map[string]any{"pool": map[string]any{"services": []any{
+		map[string]any{"id": backendID("green"), "weight": 100, "priority": 1},
+		map[string]any{"id": backendID("blue"), "weight": 0, "priority": 1},
+	}}}}
+	if code, body := do("PATCH", pool, ARMAPIVersion, "release-token", weights); code != 200 {
+		t.Errorf("the release identity's pool write: got %d %s, want 200", code, body)
+	}
+	if code, body := do("PUT", settings, AppServiceAPIVersion, "release-token", map[string]any{"properties": map[string]any{"A": "1"}}); code != 403 ||
+		!strings.Contains(body, `"code":"AuthorizationFailed"`) || !strings.Contains(body, "Microsoft.Web/sites/config/write") {
+		t.Errorf("the release identity's app settings write: got %d %s, want 403 AuthorizationFailed for Microsoft.Web/sites/config/write", code, body)
+	}
+	if code, body := do("PUT", settings, AppServiceAPIVersion, "deployer", map[string]any{"properties": map[string]any{"A": "1"}}); code != 200 || !strings.Contains(body, `"A":"1"`) {
+		t.Errorf("the deploying identity's app settings write: got %d %s, want 200", code, body)
+	}
+	if code, _ := do("GET", pool, ARMAPIVersion, "stranger", nil); code != 401 {
+		t.Errorf("an unknown token: got %d, want 401", code)
+	}
+	c, _ := f.Store.Load()
+	app, _ := c.Get(rgID + "/providers/Microsoft.Web/sites/app-green")
+	if got := app.Inputs["siteConfig"]; got == nil || !strings.Contains(jsonOf(got), `{"name":"A","value":"1"}`) {
+		t.Errorf("app settings after the deployer's write: got %v", got)
+	}
+}
+
+func jsonOf(v any) string {
+	raw, _ := json.Marshal(v)
+	return string(raw)
+}
+
+func TestRoleDefinitionRules(t *testing.T) {
+	f := rbacWorld(t)
+	for _, tt := range []struct {
+		name string
+		in   map[string]any
+		want string
+	}{
+		{"the same name", map[string]any{"scope": rgID, "roleName": "slotless release (rg)", "assignableScopes": []any{rgID}}, "RoleDefinitionWithSameNameExists"},
+		{"no assignable scope", map[string]any{"scope": rgID, "roleName": "other"}, "at least one assignable scope"},
+		{"created outside its scopes", map[string]any{"scope": rgID, "roleName": "other", "assignableScopes": []any{rgID + "/providers/Microsoft.ApiManagement/service/svc"}}, "not among its assignable scopes"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, _, err := f.Create("azure-native:authorization:RoleDefinition", pm(tt.in), false); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,131 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appservice/armappservice/v5"
+
+	"github.com/slotless/slotless/internal/pool"
+	"github.com/slotless/slotless/stack"
+)
+
+// The release identity and a principal the stack grants nothing; the ARM facade knows both
+// tokens (withARM) and authorizes them by the cloud's role assignments.
+const (
+	releasePrincipal  = "6f1f2a8e-3c1b-4b8e-9a51-2d7c4e0b9f10"
+	releaseToken      = "release-identity-token"
+	strangerPrincipal = "9a3b2c1d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
+	strangerToken     = "stranger-token"
+)
+
+// TestReleaseIdentityMovesTrafficAndNothingElse: the README's setup grants the release identity
+// its role (`pulumi config set releasePrincipalId ... && pulumi up`). Signed in as that
+// identity, through the Resource Manager: the break-glass writer moves traffic, `slotless
+// deploy` reaches the idle app's deployment host and `slotless status` reads the live pool;
+// but an update of an app's settings, with the same SDK the portal's edits go through, is
+// refused with 403 AuthorizationFailed. A principal the stack grants nothing cannot move
+// traffic, and neither could the release identity before the grant.
+func TestReleaseIdentityMovesTrafficAndNothingElse(t *testing.T) {
+	parallel(t, 45*time.Second)
+	u := deployed(t)
+	a := u.withARM()
+	releaseAz := filepath.Join(t.TempDir(), "az")
+	writeAzWith(t, releaseAz, u.sub, releaseToken)
+	asRelease := "PATH=" + releaseAz + ":$PATH "
+
+	c, err := u.cloud.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var poolID string
+	for _, r := range c.ByType("azure-native:apimanagement:Backend") {
+		if r.Subscription == u.sub && r.Inputs["type"] == "Pool" {
+			poolID = r.ID
+		}
+	}
+	target, err := pool.TargetFromPoolID(poolID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAs := func(token string, w stack.Weights) error {
+		client, err := pool.NewClient(staticCredential(token), pool.Options{Endpoint: a.url, Transport: tlsClient(a.pool)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = client.Write(context.Background(), target, w, "green-backend", "security test", &bytes.Buffer{})
+		return err
+	}
+	if err := writeAs(releaseToken, stack.Weights{Green: 90, Blue: 10}); !authorizationFailed(err, "Microsoft.ApiManagement/service/backends/") {
+		t.Fatalf("the release identity before the grant: got %v, want 403 AuthorizationFailed", err)
+	}
+
+	u.run("pulumi config set releasePrincipalId " + releasePrincipal + " && pulumi up")
+
+	if err := writeAs(releaseToken, stack.Weights{Green: 90, Blue: 10}); err != nil {
+		t.Fatalf("the release identity's break-glass write: %v", err)
+	}
+	if w := u.weights(); w.Blue != 10 {
+		t.Fatalf("after the release identity's write: got %s, want blue 10", w)
+	}
+	if err := writeAs(releaseToken, stack.Weights{Green: 100}); err != nil {
+		t.Fatalf("the release identity's rollback write: %v", err)
+	}
+	if err := writeAs(strangerToken, stack.Weights{Green: 50, Blue: 50}); !authorizationFailed(err, "Microsoft.ApiManagement/service/backends/") {
+		t.Errorf("a principal without the role: got %v, want 403 AuthorizationFailed", err)
+	}
+	if w := u.weights(); w.Blue != 0 {
+		t.Fatalf("after the stranger's write: got %s, want blue 0", w)
+	}
+
+	if st := u.sh(asRelease + "slotless status --stack dev"); !strings.Contains(st, "live pool: green 100% / blue 0%") {
+		t.Errorf("status as the release identity: got\n%s\nwant the live pool read through ARM", st)
+	}
+	pkg, _ := packageZip(t, "host.json", "health/function.json")
+	if out := u.sh(asRelease + "slotless deploy --stack dev --slot blue --package " + pkg); !strings.Contains(out, "status 4 Success") {
+		t.Errorf("deploy as the release identity: got\n%s\nwant the idle slot deployed", out)
+	}
+
+	apps := map[stack.Slot]string{}
+	for name, slot := range u.appNames() {
+		apps[slot] = name
+	}
+	opts, err := pool.ARMClientOptions(pool.Options{Endpoint: a.url, Transport: tlsClient(a.pool)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := armappservice.StringDictionary{Properties: map[string]*string{"FEATURE_FLAG": to.Ptr("on")}}
+	for _, tc := range []struct {
+		who, token string
+		refused    bool
+	}{{"the release identity", releaseToken, true}, {"the deploying identity", armToken, false}} {
+		sites, err := armappservice.NewWebAppsClient(u.sub, staticCredential(tc.token), opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The dev stack's API Management service lives in the apps' resource group.
+		_, err = sites.UpdateApplicationSettings(context.Background(), target.ResourceGroup, apps[stack.Green], settings, nil)
+		if got := authorizationFailed(err, "Microsoft.Web/sites/config/write"); got != tc.refused {
+			t.Errorf("%s updating green's app settings: got %v, want refused %v", tc.who, err, tc.refused)
+		}
+	}
+	if out, err := os.ReadFile(filepath.Join(releaseAz, "calls")); err != nil || !strings.Contains(string(out), "account get-access-token") {
+		t.Errorf("the release identity's az was not asked for a token (%v): the commands ran as someone else", err)
+	}
+}
+
+// authorizationFailed reports whether err is ARM's 403 for action.
+func authorizationFailed(err error, action string) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == 403 && re.ErrorCode == "AuthorizationFailed" && strings.Contains(err.Error(), action)
+}
