@@ -102,6 +102,25 @@ func (a *armFacade) env() map[string]string {
 // that Pulumi does not see.
 func (u *user) portalEdit(w stack.Weights) {
 	u.t.Helper()
+	t := u.poolTarget()
+	if u.arm == nil {
+		u.t.Fatal("portalEdit needs the ARM facade: call withARM first")
+	}
+	// The portal's own client, to the same Resource Manager.
+	client, err := pool.NewClient(staticCredential(armToken), pool.Options{Endpoint: u.arm.url, Transport: tlsClient(u.arm.pool)})
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	var out bytes.Buffer
+	// The portal changes the weights and leaves the description as it was.
+	if _, err := client.Write(context.Background(), t, w, "", "", &out); err != nil {
+		u.t.Fatalf("portal edit: %v\n%s", err, out.String())
+	}
+}
+
+// poolTarget names the user's pool and current-slot-name as the cloud holds them.
+func (u *user) poolTarget() pool.Target {
+	u.t.Helper()
 	c, err := u.cloud.Load()
 	if err != nil {
 		u.t.Fatal(err)
@@ -116,19 +135,7 @@ func (u *user) portalEdit(w stack.Weights) {
 	if err != nil {
 		u.t.Fatal(err)
 	}
-	if u.arm == nil {
-		u.t.Fatal("portalEdit needs the ARM facade: call withARM first")
-	}
-	// The portal's own client, to the same Resource Manager.
-	client, err := pool.NewClient(staticCredential(armToken), pool.Options{Endpoint: u.arm.url, Transport: tlsClient(u.arm.pool)})
-	if err != nil {
-		u.t.Fatal(err)
-	}
-	var out bytes.Buffer
-	// The portal changes the weights and leaves the description as it was.
-	if _, err := client.Write(context.Background(), t, w, "", "", &out); err != nil {
-		u.t.Fatalf("portal edit: %v\n%s", err, out.String())
-	}
+	return t
 }
 
 // staticCredential hands out one token.

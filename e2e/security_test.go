@@ -44,20 +44,7 @@ func TestReleaseIdentityMovesTrafficAndNothingElse(t *testing.T) {
 	writeAzWith(t, releaseAz, u.sub, releaseToken)
 	asRelease := "PATH=" + releaseAz + ":$PATH "
 
-	c, err := u.cloud.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var poolID string
-	for _, r := range c.ByType("azure-native:apimanagement:Backend") {
-		if r.Subscription == u.sub && r.Inputs["type"] == "Pool" {
-			poolID = r.ID
-		}
-	}
-	target, err := pool.TargetFromPoolID(poolID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	target := u.poolTarget()
 	writeAs := func(token string, w stack.Weights) error {
 		client, err := pool.NewClient(staticCredential(token), pool.Options{Endpoint: a.url, Transport: tlsClient(a.pool)})
 		if err != nil {

@@ -27,11 +27,11 @@ func rbacWorld(t *testing.T) *Fake {
 	})
 	mustCreate(t, f, "azure-native:authorization:RoleAssignment", map[string]any{
 		"roleAssignmentName": "0b6c3a2e-1f4d-4c5b-9a8e-7d6f5e4c3b2a",
-		"scope": rgID, "principalId": releasePrincipal, "roleDefinitionId": "/subscriptions/" + sub1 + "/providers/Microsoft.Authorization/roleDefinitions/" + lastSegment(role),
+		"scope":              rgID, "principalId": releasePrincipal, "roleDefinitionId": "/subscriptions/" + sub1 + "/providers/Microsoft.Authorization/roleDefinitions/" + lastSegment(role),
 	})
 	mustCreate(t, f, "azure-native:authorization:RoleAssignment", map[string]any{
 		"roleAssignmentName": "1c7d4b3f-2a5e-4d6c-8b9f-8e7a6f5d4c3b",
-		"scope": rgID + "/providers/Microsoft.ApiManagement/service/svc", "principalId": "reader",
+		"scope":              rgID + "/providers/Microsoft.ApiManagement/service/svc", "principalId": "reader",
 		"roleDefinitionId": "/subscriptions/" + sub1 + "/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7",
 	})
 	return f
