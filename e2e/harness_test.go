@@ -103,6 +103,9 @@ type user struct {
 	cloud   azurefake.Store
 	// arm, once withARM has started it, is the Resource Manager the user's commands reach.
 	arm *armFacade
+	// clientID, when set, is the identity the user's Pulumi runs sign in with (ARM_CLIENT_ID),
+	// which the stand-in authorizes by its role assignments when the cloud knows it.
+	clientID string
 }
 
 // newUser copies the committed Pulumi.yaml and Pulumi.dev.yaml into a fresh folder, as a clone
@@ -228,6 +231,9 @@ func (u *user) env() map[string]string {
 		for k, v := range u.arm.env() {
 			env[k] = v
 		}
+	}
+	if u.clientID != "" {
+		env["ARM_CLIENT_ID"] = u.clientID
 	}
 	return env
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appservice/armappservice/v5"
 
+	"github.com/slotless/slotless/e2e/azurefake"
 	"github.com/slotless/slotless/internal/pool"
 	"github.com/slotless/slotless/stack"
 )
@@ -23,6 +24,7 @@ import (
 // The release identity and a principal the stack grants nothing; the ARM facade knows both
 // tokens (withARM) and authorizes them by the cloud's role assignments.
 const (
+	releaseClientID   = "3e9d8c7b-6a5f-4e4d-8c3b-2a1f0e9d8c7b"
 	releasePrincipal  = "6f1f2a8e-3c1b-4b8e-9a51-2d7c4e0b9f10"
 	releaseToken      = "release-identity-token"
 	strangerPrincipal = "9a3b2c1d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
@@ -108,6 +110,40 @@ func TestReleaseIdentityMovesTrafficAndNothingElse(t *testing.T) {
 	}
 	if out, err := os.ReadFile(filepath.Join(releaseAz, "calls")); err != nil || !strings.Contains(string(out), "account get-access-token") {
 		t.Errorf("the release identity's az was not asked for a token (%v): the commands ran as someone else", err)
+	}
+
+	// Through Pulumi: azure-native signed in as the release identity (ARM_CLIENT_ID, which
+	// Entra knows as its service principal). A shift and a rollback, traffic-only updates,
+	// go through; a change to the apps' configuration is refused by Azure.
+	if err := u.cloud.Update(func(c *azurefake.Cloud) error {
+		c.ServicePrincipals = map[string]string{releaseClientID: releasePrincipal}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	u.clientID = releaseClientID
+	if out := u.sh(asRelease + "slotless shift --stack dev --slot blue --to 10 --force"); u.weights().Blue != 10 {
+		t.Fatalf("shift as the release identity: got %s\n%s", u.weights(), out)
+	}
+	if out := u.sh(asRelease + "slotless rollback --stack dev --slot blue"); u.weights().Blue != 0 || strings.Contains(out, "break-glass") {
+		t.Fatalf("rollback as the release identity: got %s, want blue 0 through Pulumi\n%s", u.weights(), out)
+	}
+	u.sh("pulumi config set maximumInstanceCount 200")
+	if _, out, err := u.tryUp("dev"); err == nil || !strings.Contains(out, "AuthorizationFailed") || !strings.Contains(out, "Microsoft.Web/sites/write") {
+		t.Errorf("pulumi up of the apps' scale-out limit as the release identity: got %v, want 403 AuthorizationFailed for Microsoft.Web/sites/write\n%s", err, out)
+	}
+	c, err := u.cloud.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied := 0
+	for _, call := range c.Calls {
+		if call.Op == "update" && call.Token == "azure-native:web:WebApp" && strings.Contains(call.Error, "AuthorizationFailed") {
+			denied++
+		}
+	}
+	if denied == 0 {
+		t.Error("the cloud recorded no refused app update")
 	}
 }
 

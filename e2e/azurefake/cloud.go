@@ -45,6 +45,10 @@ type Cloud struct {
 	Throttle int `json:"throttle,omitempty"`
 	// Calls records every create, update, delete and invoke, for tests to read.
 	Calls []Call `json:"calls,omitempty"`
+	// ServicePrincipals are the tenant's service principals the stand-in knows, object id by
+	// lower-cased client id: a provider signed in as one of them is authorized by its role
+	// assignments (Fake.ClientID), as azure-native's calls are on Azure.
+	ServicePrincipals map[string]string `json:"servicePrincipals,omitempty"`
 	// Deployments are the last package pushed to each app's deployment host, by app name.
 	Deployments map[string]*Deployment `json:"deployments,omitempty"`
 }

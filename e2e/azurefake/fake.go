@@ -26,6 +26,29 @@ type Fake struct {
 	Subscription string
 	// Location is azure-native:location, the default location of new resources.
 	Location string
+	// ClientID is the client id the provider signs in with (ARM_CLIENT_ID or
+	// azure-native:clientId). When the cloud knows it as a service principal
+	// (Cloud.ServicePrincipals), every call is authorized by that principal's role
+	// assignments (rbac.go); otherwise the provider acts as the deploying identity, Owner.
+	ClientID string
+}
+
+// authorize is RBAC for the provider's own call: action on id, as the signed-in principal.
+func (f *Fake) authorize(c *Cloud, action, id string) error {
+	principal := c.ServicePrincipals[strings.ToLower(f.ClientID)]
+	if f.ClientID == "" || principal == "" {
+		return nil
+	}
+	return authorize(c, principal, action, id)
+}
+
+// action is the RBAC action of a verb ("read", "write", "delete") on a resource type.
+func action(token, verb string) string {
+	arm := armSpecs[token].armType
+	if arm == "Microsoft.Resources/resourceGroups" {
+		arm = "Microsoft.Resources/subscriptions/resourceGroups"
+	}
+	return arm + "/" + verb
 }
 
 // AzureError is an error as azure-native reports ARM's answers.
@@ -167,7 +190,10 @@ func (f *Fake) Create(token string, inputs resource.PropertyMap, preview bool) (
 	f.slow(token)
 	var outputs map[string]any
 	err := f.Store.Update(func(c *Cloud) error {
-		err := f.create(c, token, id, in)
+		err := f.authorize(c, action(token, "write"), id)
+		if err == nil {
+			err = f.create(c, token, id, in)
+		}
 		c.Calls = append(c.Calls, Call{Op: "create", Token: token, Target: id, Error: errString(err)})
 		if err != nil {
 			return err
@@ -236,7 +262,9 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 		case !ok:
 			err = azErr(404, "ResourceNotFound", "The Resource '%s' was not found.", id)
 		default:
-			err = f.refuse(c, token, id, in)
+			if err = f.authorize(c, action(token, "write"), id); err == nil {
+				err = f.refuse(c, token, id, in)
+			}
 		}
 		var ops []importedOperation
 		imports := false
@@ -315,6 +343,9 @@ func (f *Fake) Read(token, id string, oldOutputs, oldInputs resource.PropertyMap
 	if err != nil {
 		return nil, nil, false, err
 	}
+	if err := f.authorize(c, action(token, "read"), id); err != nil {
+		return nil, nil, false, err
+	}
 	r, ok := c.Get(id)
 	if !ok {
 		return nil, nil, false, nil
@@ -342,6 +373,10 @@ func (f *Fake) Read(token, id string, oldOutputs, oldInputs resource.PropertyMap
 // Delete deletes a resource; deleting one that is already gone succeeds, as ARM's DELETE does.
 func (f *Fake) Delete(token, id string) error {
 	return f.Store.Update(func(c *Cloud) error {
+		if err := f.authorize(c, action(token, "delete"), id); err != nil {
+			c.Calls = append(c.Calls, Call{Op: "delete", Token: token, Target: id, Error: errString(err)})
+			return err
+		}
 		c.Delete(id)
 		c.Calls = append(c.Calls, Call{Op: "delete", Token: token, Target: id})
 		return nil

@@ -40,6 +40,11 @@ func (f *Fake) Invoke(token string, args resource.PropertyMap) (resource.Propert
 		default:
 			err = fmt.Errorf("invoke type %s not found", token)
 		}
+		if act, ok := invokeActions[token]; ok && err == nil {
+			if aerr := f.authorize(c, act, target); aerr != nil {
+				out, err = nil, aerr
+			}
+		}
 		c.Calls = append(c.Calls, Call{Op: "invoke", Token: token, Target: target, Error: errString(err)})
 		return err
 	})
@@ -47,6 +52,16 @@ func (f *Fake) Invoke(token string, args resource.PropertyMap) (resource.Propert
 		return nil, fmt.Errorf("request failed %s: %w", token, err)
 	}
 	return resource.NewPropertyMapFromMap(out), nil
+}
+
+// invokeActions are the RBAC actions of the functions: each is an ARM read or action
+// (resource-provider-operations.md).
+var invokeActions = map[string]string{
+	"azure-native:web:listWebAppHostKeys":                "Microsoft.Web/sites/host/listkeys/action",
+	"azure-native:apimanagement:getApiManagementService": "Microsoft.ApiManagement/service/read",
+	"azure-native:apimanagement:getBackend":              "Microsoft.ApiManagement/service/backends/read",
+	"azure-native:apimanagement:getNamedValue":           "Microsoft.ApiManagement/service/namedValues/read",
+	"azure-native:apimanagement:listNamedValue":          "Microsoft.ApiManagement/service/namedValues/listValue/action",
 }
 
 // listHostKeys is served by the app's Functions host, not by ARM alone

@@ -113,6 +113,11 @@ func (s *Server) Configure(_ context.Context, req *pulumirpc.ConfigureRequest) (
 	}
 	s.fake.Subscription = sub
 	s.fake.Location = cfg["location"]
+	// The identity azure-native signs in as: azure-native:clientId, else ARM_CLIENT_ID.
+	s.fake.ClientID = cfg["clientId"]
+	if s.fake.ClientID == "" {
+		s.fake.ClientID = os.Getenv("ARM_CLIENT_ID")
+	}
 	return &pulumirpc.ConfigureResponse{AcceptSecrets: true, SupportsPreview: true, AcceptResources: true}, nil
 }
 

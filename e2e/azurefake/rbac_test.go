@@ -150,3 +150,35 @@ func TestRoleDefinitionRules(t *testing.T) {
 		})
 	}
 }
+
+// TestProviderSignsInAsItsClientID: a provider whose client id the cloud knows as a service
+// principal is authorized by that principal's role assignments, for resources and functions;
+// one the cloud does not know acts as the deploying identity.
+func TestProviderSignsInAsItsClientID(t *testing.T) {
+	f := rbacWorld(t)
+	if err := f.Store.Update(func(c *Cloud) error {
+		c.ServicePrincipals = map[string]string{"release-client": releasePrincipal}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	asRelease := *f
+	asRelease.ClientID = "release-client"
+	poolID := "/subscriptions/" + sub1 + svcPath + "/backends/pool"
+	c, _ := f.Store.Load()
+	old, _ := c.Get(poolID)
+	if _, err := asRelease.Update("azure-native:apimanagement:Backend", poolID, nil, pm(old.Inputs), false); err != nil {
+		t.Errorf("the release identity's pool update: %v", err)
+	}
+	if _, err := asRelease.Invoke("azure-native:apimanagement:listNamedValue", pm(apim(map[string]any{"namedValueId": "green-key"}))); err == nil || !strings.Contains(err.Error(), "namedValues/listValue/action") {
+		t.Errorf("listNamedValue without the action: got %v, want AuthorizationFailed", err)
+	}
+	if _, _, err := asRelease.Create("azure-native:apimanagement:NamedValue", pm(apim(map[string]any{"namedValueId": "x", "displayName": "x", "value": "v"})), false); err == nil || !strings.Contains(err.Error(), "AuthorizationFailed") {
+		t.Errorf("a named value create without the action: got %v, want AuthorizationFailed", err)
+	}
+	stranger := *f
+	stranger.ClientID = "unknown-client"
+	if _, _, err := stranger.Create("azure-native:apimanagement:NamedValue", pm(apim(map[string]any{"namedValueId": "y", "displayName": "y", "value": "v"})), false); err != nil {
+		t.Errorf("a client the cloud does not know acts as the deploying identity: got %v", err)
+	}
+}
