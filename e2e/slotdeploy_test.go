@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"archive/zip"
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
@@ -12,31 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slotless/slotless/internal/deploy/deploytest"
 	"github.com/slotless/slotless/stack"
 )
 
 // packageZip writes a function app package with the given files.
 func packageZip(t *testing.T, files ...string) (path, sum string) {
 	t.Helper()
-	path = filepath.Join(t.TempDir(), "app.zip")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := zip.NewWriter(f)
-	for _, name := range files {
-		fw, err := w.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = fw.Write([]byte(`{"version": "2.0"}`))
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
+	path = deploytest.Zip(t, "", files...)
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

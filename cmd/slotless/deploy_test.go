@@ -1,12 +1,10 @@
 package main
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/slotless/slotless/internal/deploy"
+	"github.com/slotless/slotless/internal/deploy/deploytest"
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/stack"
 )
@@ -31,24 +30,7 @@ func (f fakeUpload) Deploy(_ context.Context, pkg deploy.Package, _ io.Writer) e
 
 func appZip(t *testing.T, files ...string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "app.zip")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := zip.NewWriter(f)
-	for _, name := range files {
-		if _, err := w.Create(name); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return deploytest.Zip(t, "", files...)
 }
 
 // TestDeployOnlyToTheIdleSlot: deploy uploads to a slot with no traffic and then checks it

@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"io"
@@ -16,30 +15,13 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/slotless/slotless/internal/deploy/deploytest"
 )
 
 func writeZip(t *testing.T, files ...string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "app.zip")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := zip.NewWriter(f)
-	for _, name := range files {
-		fw, err := w.Create(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _ = fw.Write([]byte("{}"))
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return deploytest.Zip(t, "", files...)
 }
 
 func TestCheckPackage(t *testing.T) {

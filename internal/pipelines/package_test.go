@@ -1,12 +1,13 @@
 package pipelines
 
 import (
-	"archive/zip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/slotless/slotless/internal/deploy/deploytest"
 )
 
 // TestCheckPackage: the pipelines' package check passes a zip with host.json at its root and
@@ -15,24 +16,7 @@ import (
 func TestCheckPackage(t *testing.T) {
 	dir := t.TempDir()
 	zipOf := func(name string, files ...string) string {
-		path := filepath.Join(dir, name)
-		f, err := os.Create(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		w := zip.NewWriter(f)
-		for _, file := range files {
-			if _, err := w.Create(file); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := w.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if err := f.Close(); err != nil {
-			t.Fatal(err)
-		}
-		return path
+		return deploytest.Zip(t, filepath.Join(dir, name), files...)
 	}
 	notZip := filepath.Join(dir, "app.tar.gz")
 	if err := os.WriteFile(notZip, []byte("\x1f\x8b not a zip"), 0o644); err != nil {
