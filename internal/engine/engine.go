@@ -72,9 +72,6 @@ func Open(ctx context.Context, o Options) (*Stack, error) {
 	return &Stack{Stack: s, opts: o}, nil
 }
 
-// lookPath finds the CLI; tests replace it.
-var lookPath = exec.LookPath
-
 // commands holds the CLI found for each root: finding it runs `pulumi version`, a process
 // worth starting once per slotless run rather than once per stack opened.
 var commands sync.Map
@@ -84,7 +81,7 @@ func pulumiCommand(root string) (auto.PulumiCommand, error) {
 		return c.(auto.PulumiCommand), nil
 	}
 	if root == "" {
-		if _, err := lookPath("pulumi"); err != nil {
+		if _, err := exec.LookPath("pulumi"); err != nil {
 			return nil, fmt.Errorf("the pulumi CLI is not on PATH: install it (https://www.pulumi.com/docs/install/) or run make engine")
 		}
 	}
