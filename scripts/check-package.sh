@@ -9,16 +9,9 @@ set -euo pipefail
 
 package="${1:?usage: check-package.sh PACKAGE.zip}"
 
-fail() {
-	if [ -n "${TF_BUILD:-}" ]; then
-		echo "##vso[task.logissue type=error]$1" >&2
-	elif [ -n "${GITHUB_ACTIONS:-}" ]; then
-		echo "::error::$1" >&2
-	else
-		echo "check-package: $1" >&2
-	fi
-	exit 1
-}
+# shellcheck source=scripts/ci-error.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ci-error.sh"
+fail() { ci_error check-package "$1"; }
 
 [ -f "$package" ] || fail "$package: no such file; the build must write the zip there (SLOTLESS_PACKAGE, or the package parameter)"
 if ! entries="$(unzip -Z1 "$package" 2>/dev/null)"; then

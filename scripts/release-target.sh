@@ -12,17 +12,9 @@ set -euo pipefail
 stack="${1:?usage: release-target.sh STACK [OUTPUTS_JSON_FILE]}"
 file="${2:-}"
 
-fail() {
-	# Annotate the run in either CI system, so the reason is on the summary page, not only the log.
-	if [ -n "${TF_BUILD:-}" ]; then
-		echo "##vso[task.logissue type=error]$1" >&2
-	elif [ -n "${GITHUB_ACTIONS:-}" ]; then
-		echo "::error::$1" >&2
-	else
-		echo "release-target: $1" >&2
-	fi
-	exit 1
-}
+# shellcheck source=scripts/ci-error.sh
+. "$(dirname "${BASH_SOURCE[0]}")/ci-error.sh"
+fail() { ci_error release-target "$1"; }
 
 if [ -n "$file" ]; then
 	outputs="$(cat "$file")"

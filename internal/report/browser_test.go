@@ -49,9 +49,18 @@ func TestReportInBrowser(t *testing.T) {
 		// at every start, many at a time.
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-quic", true),
+		// No crash reporter: it has nowhere to send reports here.
+		chromedp.Flag("disable-breakpad", true), chromedp.Flag("disable-crash-reporter", true),
 	}
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	// One browser for every page: each page opens in a tab of its own, so no page waits on
+	// another browser's start or exit, nor shares its profile folder with one still exiting.
+	browserCtx, cancelBrowser := chromedp.NewContext(alloc)
+	defer cancelBrowser()
+	if _, err := chromedp.Run(browserCtx, chromedp.Evaluate[int]("1")); err != nil {
+		t.Fatalf("start %s: %v", browser, err)
+	}
 
 	// The checks themselves: a page that logs an error and fetches a file is caught.
 	t.Run("a page that breaks the rules", func(t *testing.T) {
@@ -60,7 +69,7 @@ func TestReportInBrowser(t *testing.T) {
 		if err := os.WriteFile(page, []byte(bad), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		got := render(t, alloc, "file://"+page, filepath.Join(t.TempDir(), "bad.png"))
+		got := render(t, browserCtx, "file://"+page, filepath.Join(t.TempDir(), "bad.png"))
 		all := strings.Join(got.Problems, "\n")
 		for _, want := range []string{`console.error "boom"`, "request: file:///nonexistent.png"} {
 			if !strings.Contains(all, want) {
@@ -88,7 +97,7 @@ func TestReportInBrowser(t *testing.T) {
 				t.Fatal(err)
 			}
 			want, _ := headline(rec, newView(rec).analyses)
-			got := render(t, alloc, "file://"+page, filepath.Join(artifacts, "report-"+name+".png"))
+			got := render(t, browserCtx, "file://"+page, filepath.Join(artifacts, "report-"+name+".png"))
 
 			if len(got.Problems) > 0 {
 				t.Errorf("console errors, exceptions or requests: %v", got.Problems)
@@ -147,9 +156,10 @@ const measure = `(() => {
   };
 })()`
 
-func render(t *testing.T, alloc context.Context, url, screenshot string) drawn {
+// render opens url in a new tab of the browser in browserCtx.
+func render(t *testing.T, browserCtx context.Context, url, screenshot string) drawn {
 	t.Helper()
-	ctx, cancel := chromedp.NewContext(alloc)
+	ctx, cancel := chromedp.NewContext(browserCtx)
 	defer cancel()
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelTimeout()
@@ -181,7 +191,7 @@ func render(t *testing.T, alloc context.Context, url, screenshot string) drawn {
 		}
 	})
 	if err != nil {
-		t.Fatalf("start %s: %v", os.Getenv("CHROMIUM"), err)
+		t.Fatalf("open a tab for %s: %v", url, err)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(url), chromedp.WaitVisible(chromedp.ID("verdict"))); err != nil {
 		t.Fatalf("render %s: %v", url, err)

@@ -56,15 +56,14 @@ func (v view) shareAt(t time.Time) int {
 	return share
 }
 
-// metricsLines are the canary's and stable slot's values of each analysis's metrics window, and
-// the limit the canary was held to.
-func (v view) metricsLines(value func(*rollout.Check) (canary, stable float64, ok bool), limit func(stable float64) (float64, bool)) ([]series, float64) {
+// comparison is the canary's and the stable slot's value at each analysis that has one, and
+// the limit the canary was held to; top is the largest value drawn.
+func (v view) comparison(value func(analysis) (canary, stable float64, ok bool), limit func(stable float64) (float64, bool)) (out []series, top float64) {
 	canary := series{Name: "canary", Class: "canary"}
 	stable := series{Name: "stable", Class: "stable"}
 	thr := series{Name: "threshold", Class: "threshold"}
-	top := 0.0
 	for _, a := range v.analyses {
-		c, s, ok := value(a.Metrics)
+		c, s, ok := value(a)
 		if !ok {
 			continue
 		}
@@ -80,7 +79,7 @@ func (v view) metricsLines(value func(*rollout.Check) (canary, stable float64, o
 		return nil, 0
 	}
 	// The canary is drawn last, on top of the stable slot where they agree.
-	out := []series{stable, canary}
+	out = []series{stable, canary}
 	if len(thr.Points) > 0 {
 		out = append(out, thr)
 	}
@@ -92,7 +91,8 @@ func metricsFigures(m *rollout.Check) bool { return m != nil && m.Canary != nil 
 func (v view) failureChart() chart {
 	c := v.base("failures", "Failure rate per metrics window (AppRequests), canary against stable", "%")
 	var top float64
-	c.Series, top = v.metricsLines(func(m *rollout.Check) (float64, float64, bool) {
+	c.Series, top = v.comparison(func(a analysis) (float64, float64, bool) {
+		m := a.Metrics
 		if !metricsFigures(m) {
 			return 0, 0, false
 		}
@@ -114,7 +114,8 @@ func (v view) failureChart() chart {
 func (v view) p95Chart() chart {
 	c := v.base("p95", "p95 latency per metrics window, canary against stable", "ms")
 	var top float64
-	c.Series, top = v.metricsLines(func(m *rollout.Check) (float64, float64, bool) {
+	c.Series, top = v.comparison(func(a analysis) (float64, float64, bool) {
+		m := a.Metrics
 		if !metricsFigures(m) || m.Canary.Requests == 0 {
 			return 0, 0, false
 		}
@@ -129,34 +130,22 @@ func (v view) p95Chart() chart {
 
 func (v view) probeChart() chart {
 	c := v.base("probes", "Probe failure rate (releaseProbes), canary against stable", "%")
-	canary := series{Name: "canary", Class: "canary"}
-	stable := series{Name: "stable", Class: "stable"}
-	thr := series{Name: "threshold", Class: "threshold"}
-	top := 0.0
-	for _, a := range v.analyses {
-		p := a.Probes
-		if p == nil || p.Canary.Probes == 0 {
-			continue
+	probed := func(a analysis) bool { return a.Probes != nil && a.Probes.Canary.Probes > 0 }
+	var top float64
+	c.Series, top = v.comparison(func(a analysis) (float64, float64, bool) {
+		if !probed(a) {
+			return 0, 0, false
 		}
-		cr, sr := 100*p.Canary.FailureRate, 100*p.Stable.FailureRate
-		canary.Points = append(canary.Points, xy{a.At, cr})
-		stable.Points = append(stable.Points, xy{a.At, sr})
-		l := sr + 100*v.thr.ProbeMaxFailureRateDelta
-		thr.Points = append(thr.Points, xy{a.At, l})
-		top = max(top, cr, sr, l)
-	}
-	if len(canary.Points) > 0 {
-		c.Series = []series{stable, canary}
-		if v.rec.Thresholds != nil {
-			c.Series = append(c.Series, thr)
+		return 100 * a.Probes.Canary.FailureRate, 100 * a.Probes.Stable.FailureRate, true
+	}, func(stable float64) (float64, bool) {
+		return stable + 100*v.thr.ProbeMaxFailureRateDelta, v.rec.Thresholds != nil
+	})
+	c.Dots = v.dots(func(a analysis) (float64, bool) {
+		if !probed(a) {
+			return 0, false
 		}
-		c.Dots = v.dots(func(a analysis) (float64, bool) {
-			if a.Probes == nil || a.Probes.Canary.Probes == 0 {
-				return 0, false
-			}
-			return 100 * a.Probes.Canary.FailureRate, true
-		})
-	}
+		return 100 * a.Probes.Canary.FailureRate, true
+	})
 	c.YMax = niceMax(top*1.1, 5)
 	c.Empty = "no probes: the stack sets no releaseProbes"
 	return c
