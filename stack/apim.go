@@ -26,13 +26,74 @@ type Gateway struct {
 	CurrentSlot *apimanagement.NamedValue
 }
 
+// apimService is the API Management service the stack routes through: the reused one, or the
+// one it creates.
+type apimService struct {
+	// Name is the reused service's name, or the created service's name output.
+	Name          pulumi.StringOutput
+	ResourceGroup pulumi.StringInput
+	GatewayURL    pulumi.StringOutput
+	// Created is the service when the stack creates it, else nil.
+	Created *apimanagement.ApiManagementService
+}
+
+// deps are what a child of the service depends on.
+func (s apimService) deps() []pulumi.Resource {
+	if s.Created == nil {
+		return nil
+	}
+	return []pulumi.Resource{s.Created}
+}
+
+// readyInputs are what a read of the service's children waits for: a created service's id,
+// which is known only once the service exists, so the read never runs against one that does
+// not, at preview included.
+func (s apimService) readyInputs() []any {
+	in := []any{s.ResourceGroup, s.Name}
+	if s.Created != nil {
+		in = append(in, s.Created.ID())
+	}
+	return in
+}
+
+// newAPIMService names the reused service or creates one. It comes before the slots, whose
+// host storage guard reads what the service holds.
+func newAPIMService(ctx *pulumi.Context, n Names, cfg *Config, rg pulumi.StringInput, tags pulumi.StringMap) (apimService, error) {
+	if cfg.APIM.Reuse() {
+		s := apimService{Name: pulumi.String(n.APIM()).ToStringOutput(), ResourceGroup: pulumi.String(n.APIMResourceGroup())}
+		existing := apimanagement.LookupApiManagementServiceOutput(ctx, apimanagement.LookupApiManagementServiceOutputArgs{
+			ResourceGroupName: s.ResourceGroup,
+			ServiceName:       s.Name,
+		})
+		s.GatewayURL = existing.GatewayUrl()
+		return s, nil
+	}
+	// No name: a service name is global across Azure (it is the *.azure-api.net host), so
+	// azure-native names it "apim" plus eight hex characters (see Names).
+	svc, err := apimanagement.NewApiManagementService(ctx, "apim", &apimanagement.ApiManagementServiceArgs{
+		ResourceGroupName: rg,
+		Location:          pulumi.String(cfg.Location),
+		PublisherName:     pulumi.String(cfg.APIM.PublisherName),
+		PublisherEmail:    pulumi.String(cfg.APIM.PublisherEmail),
+		Sku: &apimanagement.ApiManagementServiceSkuPropertiesArgs{
+			Name:     pulumi.String(cfg.APIM.SKU),
+			Capacity: pulumi.Int(cfg.APIM.Capacity),
+		},
+		Tags: tags,
+	})
+	if err != nil {
+		return apimService{}, fmt.Errorf("apim service: %w", err)
+	}
+	return apimService{Name: svc.Name, ResourceGroup: rg, GatewayURL: svc.GatewayUrl, Created: svc}, nil
+}
+
 // gatewayArgs are what the gateway needs from the rest of the stack.
 type gatewayArgs struct {
 	names         Names
 	cfg           *Config
 	resourceGroup pulumi.StringInput
+	service       apimService
 	colours       map[Slot]*Colour
-	tags          pulumi.StringMap
 	// mover is what runs the program, for the pool's record and the traffic guard.
 	mover Mover
 	// api is the API's surface: an OpenAPI document to import, or passthrough operations.
@@ -40,39 +101,10 @@ type gatewayArgs struct {
 }
 
 func newGateway(ctx *pulumi.Context, a gatewayArgs) (*Gateway, error) {
-	g := &Gateway{Backends: map[Slot]*apimanagement.Backend{}}
+	g := &Gateway{Backends: map[Slot]*apimanagement.Backend{}, ServiceName: a.service.Name, GatewayURL: a.service.GatewayURL}
 	ids := NewAPIMIDs(a.cfg)
-	var svcRG pulumi.StringInput = pulumi.String(a.names.APIMResourceGroup())
-	var svcDeps []pulumi.Resource
-	if a.cfg.APIM.Reuse() {
-		g.ServiceName = pulumi.String(a.names.APIM()).ToStringOutput()
-		existing := apimanagement.LookupApiManagementServiceOutput(ctx, apimanagement.LookupApiManagementServiceOutputArgs{
-			ResourceGroupName: svcRG,
-			ServiceName:       g.ServiceName,
-		})
-		g.GatewayURL = existing.GatewayUrl()
-	} else {
-		// No name: a service name is global across Azure (it is the *.azure-api.net host), so
-		// azure-native names it "apim" plus eight hex characters (see Names).
-		svc, err := apimanagement.NewApiManagementService(ctx, "apim", &apimanagement.ApiManagementServiceArgs{
-			ResourceGroupName: a.resourceGroup,
-			Location:          pulumi.String(a.cfg.Location),
-			PublisherName:     pulumi.String(a.cfg.APIM.PublisherName),
-			PublisherEmail:    pulumi.String(a.cfg.APIM.PublisherEmail),
-			Sku: &apimanagement.ApiManagementServiceSkuPropertiesArgs{
-				Name:     pulumi.String(a.cfg.APIM.SKU),
-				Capacity: pulumi.Int(a.cfg.APIM.Capacity),
-			},
-			Tags: a.tags,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("apim service: %w", err)
-		}
-		g.ServiceName = svc.Name
-		g.GatewayURL = svc.GatewayUrl
-		svcDeps = append(svcDeps, svc)
-		svcRG = a.resourceGroup
-	}
+	svcRG := a.service.ResourceGroup
+	svcDeps := a.service.deps()
 	on := pulumi.DependsOn(svcDeps)
 	svcName := g.ServiceName
 
@@ -92,7 +124,7 @@ func newGateway(ctx *pulumi.Context, a gatewayArgs) (*Gateway, error) {
 		ServiceName:       svcName,
 		Type:              pulumi.String(apimanagement.BackendTypePool),
 		// Who set the weights, read back by the next update's traffic guard.
-		Description: guardedPoolDescription(ctx, svcRG, svcName, ids.Pool(), a.cfg.Weights, a.mover, svcDeps),
+		Description: guardedPoolDescription(ctx, a.service, ids.Pool(), a.cfg.Weights, a.mover),
 		// No url and no protocol: APIM rejects both on a pool. No circuit breaker either: it
 		// belongs on the single backends.
 		Pool: &apimanagement.BackendBaseParametersPoolArgs{Services: poolMembers(a.cfg.Weights, g.Backends)},
@@ -132,14 +164,8 @@ func newGateway(ctx *pulumi.Context, a gatewayArgs) (*Gateway, error) {
 // before the first deploy) and decides its description with PoolDescription, failing the
 // update when the traffic guard refuses it. The read waits on the service, so it runs against
 // a service that exists, at preview too once it does.
-func guardedPoolDescription(ctx *pulumi.Context, svcRG, svcName pulumi.StringInput, poolID string, w Weights, m Mover, svcDeps []pulumi.Resource) pulumi.StringOutput {
-	inputs := []any{svcRG, svcName}
-	for _, d := range svcDeps {
-		if svc, ok := d.(*apimanagement.ApiManagementService); ok {
-			// A created service: wait for its id, which is known only once it exists.
-			inputs = append(inputs, svc.ID())
-		}
-	}
+func guardedPoolDescription(ctx *pulumi.Context, svc apimService, poolID string, w Weights, m Mover) pulumi.StringOutput {
+	inputs := svc.readyInputs()
 	return pulumi.All(inputs...).ApplyT(func(v []any) (string, error) {
 		group, service := v[0].(string), v[1].(string)
 		got, err := apimanagement.LookupBackend(ctx, &apimanagement.LookupBackendArgs{BackendId: poolID, ResourceGroupName: group, ServiceName: service})
@@ -202,7 +228,7 @@ func functionKeyName(slot Slot) string { return string(slot) + "-function-key" }
 func newSlotBackend(ctx *pulumi.Context, slot Slot, ids APIMIDs, c *Colour, cb CircuitBreakerConfig, svcRG, svcName, appRG pulumi.StringInput, on pulumi.ResourceOption) (*apimanagement.Backend, error) {
 	// A backend refers to a named value by its display name, so id and display name are one.
 	keyName := ids.FunctionKey(slot)
-	key := functionKey(ctx, c.App, appRG, svcRG, svcName, keyName)
+	key := functionKey(ctx, c, appRG, svcRG, svcName, keyName)
 	nv, err := apimanagement.NewNamedValue(ctx, functionKeyName(slot), &apimanagement.NamedValueArgs{
 		NamedValueId:      pulumi.String(keyName),
 		DisplayName:       pulumi.String(keyName),
@@ -210,9 +236,9 @@ func newSlotBackend(ctx *pulumi.Context, slot Slot, ids APIMIDs, c *Colour, cb C
 		ServiceName:       svcName,
 		Value:             pulumi.ToSecret(key).(pulumi.StringOutput),
 		Secret:            pulumi.Bool(true),
-		// The app the key came from: a replaced app's new name tells the next update that the
-		// key held here is stale (functionKey).
-		Tags: pulumi.StringArray{c.App.Name},
+		// The app and the host storage the key came from: a replaced app's new name, or a moved
+		// host storage, tells the next update that the key held here is stale (functionKey).
+		Tags: pulumi.StringArray{c.App.Name, c.HostStorage.ApplyT(hostTag).(pulumi.StringOutput)},
 	}, on)
 	if err != nil {
 		return nil, fmt.Errorf("apim named value %s: %w", keyName, err)

@@ -25,6 +25,10 @@ type Colour struct {
 	App      *web.WebApp
 	// Hostname is the app's default host name, e.g. <app>.azurewebsites.net.
 	Hostname pulumi.StringOutput
+	// HostStorage is the name of the account the app's host storage (AzureWebJobsStorage) is
+	// in, and SharedStorage the shared account's: the key API Management holds is tagged with
+	// the first, and a key tagged with neither came from the second (keyHostAccount).
+	HostStorage, SharedStorage pulumi.StringOutput
 }
 
 // colourArgs are what a slot needs from the shared resources.
@@ -35,6 +39,10 @@ type colourArgs struct {
 	storage       *Storage
 	monitoring    *Monitoring
 	tags          pulumi.StringMap
+	// service and keyName say where the key API Management holds for the slot is, whose tags
+	// tell where the slot's host storage is now (guardedHostAccount).
+	service apimService
+	keyName string
 }
 
 func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.ResourceOption) (*Colour, error) {
@@ -76,8 +84,8 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 	}
 	c.Plan = plan
 
-	blobEndpoint := a.storage.BlobEndpoint
-	accountName := a.storage.Account.Name
+	c.SharedStorage = a.storage.Account.Name
+	c.HostStorage = guardedHostAccount(ctx, slot, cfg, a.storage.HostAccount(cfg, slot).Name, c.SharedStorage, a.service, a.keyName)
 	// No name: the app's name is its *.azurewebsites.net host, global across Azure, so
 	// azure-native names it "<slot>-app" plus eight hex characters (see Names), and the backends
 	// and outputs read app.Name and app.DefaultHostName.
@@ -108,7 +116,7 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 			},
 		},
 		SiteConfig: &web.SiteConfigArgs{
-			AppSettings:      appSettings(slot, accountName, blobEndpoint, id.ClientId, a.monitoring.AppInsights.ConnectionString),
+			AppSettings:      appSettings(slot, c.HostStorage, id.ClientId, a.monitoring.AppInsights.ConnectionString),
 			MinTlsVersion:    pulumi.String(web.SupportedTlsVersions_1_2),
 			ScmMinTlsVersion: pulumi.String(web.SupportedTlsVersions_1_2),
 			FtpsState:        pulumi.String(web.FtpsStateDisabled),
@@ -131,11 +139,11 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 	return c, nil
 }
 
-// appSettings are identity-based. Nothing Flex Consumption rejects is set here
-// (FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE, ...): the
-// runtime comes from functionAppConfig. The list is sorted by name so ARM's echo of it never
-// shows as a diff.
-func appSettings(slot Slot, account, blobEndpoint, clientID, aiConnection pulumi.StringOutput) web.NameValuePairArray {
+// appSettings are identity-based, with the host storage in account. Nothing Flex Consumption
+// rejects is set here (FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION,
+// WEBSITE_RUN_FROM_PACKAGE, ...): the runtime comes from functionAppConfig. The list is sorted by
+// name so ARM's echo of it never shows as a diff.
+func appSettings(slot Slot, account, clientID, aiConnection pulumi.StringOutput) web.NameValuePairArray {
 	endpoint := func(service string) pulumi.StringOutput {
 		return pulumi.Sprintf("https://%s.%s.core.windows.net", account, service)
 	}
@@ -145,7 +153,7 @@ func appSettings(slot Slot, account, blobEndpoint, clientID, aiConnection pulumi
 	return web.NameValuePairArray{
 		pair("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", pulumi.Sprintf("ClientId=%s;Authorization=AAD", clientID)),
 		pair("APPLICATIONINSIGHTS_CONNECTION_STRING", aiConnection),
-		pair("AzureWebJobsStorage__blobServiceUri", blobEndpoint.ApplyT(func(s string) string { return strings.TrimSuffix(s, "/") }).(pulumi.StringOutput)),
+		pair("AzureWebJobsStorage__blobServiceUri", endpoint("blob")),
 		pair("AzureWebJobsStorage__clientId", clientID),
 		pair("AzureWebJobsStorage__credential", pulumi.String("managedidentity")),
 		pair("AzureWebJobsStorage__queueServiceUri", endpoint("queue")),
@@ -154,20 +162,34 @@ func appSettings(slot Slot, account, blobEndpoint, clientID, aiConnection pulumi
 	}
 }
 
-// grantRoles gives the slot's identity what the Functions host needs: blob (deployment package
-// and host storage), queue and table data access on the account, and metric publishing to
-// Application Insights for Entra-only ingestion.
+// grantRoles gives the slot's identity what its Functions host needs, and on nothing but the
+// slot's own storage: blob (host keys and leases), queue and table data access on its host
+// storage account, blob data access on its own deployment container only (where its packages
+// are), and metric publishing to Application Insights for Entra-only ingestion. While
+// sharedHostStorage lists the slot, its host still works in the shared account, so it keeps the
+// account-wide roles it had there, under the same names, until it moves.
 func (c *Colour) grantRoles(ctx *pulumi.Context, a colourArgs, parent pulumi.ResourceOption) ([]pulumi.Resource, error) {
-	storageID := a.storage.Account.ID().ToStringOutput()
-	aiID := a.monitoring.AppInsights.ID().ToStringOutput()
+	hostID := a.storage.Hosts[c.Slot].ID().ToStringOutput()
+	sharedID := a.storage.Account.ID().ToStringOutput()
 	grants := []struct {
 		key, role string
 		scope     pulumi.StringOutput
 	}{
-		{"blob-owner", roleStorageBlobDataOwner, storageID},
-		{"queue-contributor", roleStorageQueueDataContrib, storageID},
-		{"table-contributor", roleStorageTableDataContrib, storageID},
-		{"metrics-publisher", roleMonitoringMetricsPublisher, aiID},
+		{"host-blob-owner", roleStorageBlobDataOwner, hostID},
+		{"host-queue-contributor", roleStorageQueueDataContrib, hostID},
+		{"host-table-contributor", roleStorageTableDataContrib, hostID},
+		{"deploy-blob-contributor", roleStorageBlobDataContrib, a.storage.Containers[c.Slot].ID().ToStringOutput()},
+		{"metrics-publisher", roleMonitoringMetricsPublisher, a.monitoring.AppInsights.ID().ToStringOutput()},
+	}
+	if a.cfg.HostStorageShared(c.Slot) {
+		grants = append(grants, []struct {
+			key, role string
+			scope     pulumi.StringOutput
+		}{
+			{"blob-owner", roleStorageBlobDataOwner, sharedID},
+			{"queue-contributor", roleStorageQueueDataContrib, sharedID},
+			{"table-contributor", roleStorageTableDataContrib, sharedID},
+		}...)
 	}
 	var out []pulumi.Resource
 	for _, g := range grants {

@@ -58,7 +58,14 @@ type Config struct {
 	// ReleasePrincipalID is the Entra object id the release stages run as; the stack grants it
 	// the release role (ReleaseAccess). Empty grants nothing.
 	ReleasePrincipalID string
+	// SharedHostStorage lists the slots whose Functions host still keeps its storage (and so its
+	// keys) in the shared account, as every slot did before each got its own: a stack deployed
+	// before that moves each slot while it is idle (see hostStorageGuard).
+	SharedHostStorage []Slot
 }
+
+// HostStorageShared reports whether a slot's host storage is still the shared account.
+func (c *Config) HostStorageShared(s Slot) bool { return slices.Contains(c.SharedHostStorage, s) }
 
 // ReleaseConfig is the release plan. It is stack config so a change to it is reviewed in the
 // pull request, like the weights.
@@ -235,6 +242,7 @@ var Keys = []Key{
 	{"warmupRequests", "10", "integer 1..100", "concurrent requests, pinned to the release slot's health endpoint, that warm it before each shift", false},
 	{"warmupLatencyMs", "1000", "integer 10..60000", "the warm-up ends once every request of a round answers within this many milliseconds", false},
 	{"releasePrincipalId", "(unset: no grant)", "an Entra object id (a GUID) of a service principal or managed identity", "the identity the release stages sign in as: the stack grants it one custom role with exactly what slotless release, shift, rollback, watch, status and deploy do to this stack (see docs/security.md), and nothing else", false},
+	{"sharedHostStorage", "[] (each slot's host storage is its own account)", `a JSON list of slots, each "green" or "blue" at most once`, "for a stack deployed before each slot had its own host storage: the slots whose Functions host keeps its storage, and its keys, in the shared account; take a slot out of the list only while it carries no traffic, since it gets new function keys (docs/security.md#each-slot-touches-only-its-own-storage)", false},
 	{"alwaysReadyInstances", "0", "integer 0..1000, at most maximumInstanceCount", "Flex always-ready instances: the live slot's app gets them and the idle slot's 0, both during a release; when above 0 the first step of a release also changes the release slot's app and the last step the old slot's app, not only the pool", false},
 }
 
@@ -395,6 +403,8 @@ func ParseAll(src Source) (*Config, error) {
 	if c.AlwaysReadyInstances > c.MaximumInstanceCount && !p.failed("maximumInstanceCount") {
 		p.failf("alwaysReadyInstances: %d is more than maximumInstanceCount %d; want at most %d", c.AlwaysReadyInstances, c.MaximumInstanceCount, c.MaximumInstanceCount)
 	}
+
+	c.SharedHostStorage = p.slots("sharedHostStorage")
 
 	if len(p.errs) > 0 {
 		return c, errors.Join(p.errs...)
@@ -576,6 +586,30 @@ func (p *parser) origins(key string) []string {
 			seen[origin] = true
 			out = append(out, origin)
 		}
+	}
+	return out
+}
+
+// slots reads a JSON list of distinct slot names.
+func (p *parser) slots(key string) []Slot {
+	raw, ok := p.src(key)
+	if !ok {
+		return nil
+	}
+	const allowed = `a JSON list of slots such as ["green"], each "green" or "blue" at most once`
+	var list []string
+	if err := json.Unmarshal([]byte(raw), &list); err != nil {
+		p.fail(key, raw, allowed)
+		return nil
+	}
+	var out []Slot
+	for _, name := range list {
+		s, err := ParseSlot(name)
+		if err != nil || slices.Contains(out, s) {
+			p.fail(key, raw, allowed)
+			return nil
+		}
+		out = append(out, s)
 	}
 	return out
 }

@@ -31,9 +31,15 @@ var keyWait = struct {
 // The lookup waits on the app's id, not its name: at preview azure-native already knows a new
 // app's name (its outputs echo its inputs) but not its id, so it never runs against an app that
 // does not exist yet.
-func functionKey(ctx *pulumi.Context, app *web.WebApp, appRG, svcRG, svcName pulumi.StringInput, namedValueID string) pulumi.StringOutput {
-	return pulumi.All(app.ID(), app.Name, appRG, svcRG, svcName).ApplyT(func(v []any) (string, error) {
+//
+// The same goes for a slot whose host storage moved (guardedHostAccount): its host made new keys
+// in the new account. Waiting on the app's id is what makes that read come after the update that
+// moved it, once the host has restarted there.
+func functionKey(ctx *pulumi.Context, c *Colour, appRG, svcRG, svcName pulumi.StringInput, namedValueID string) pulumi.StringOutput {
+	app := c.App
+	return pulumi.All(app.ID(), app.Name, appRG, svcRG, svcName, c.HostStorage, c.SharedStorage).ApplyT(func(v []any) (string, error) {
 		name, group, apimGroup, service := v[1].(string), v[2].(string), v[3].(string), v[4].(string)
+		host, shared := v[5].(string), v[6].(string)
 		id, g, svc := namedValueID, apimGroup, service
 		nv, err := apimanagement.LookupNamedValue(ctx, &apimanagement.LookupNamedValueArgs{NamedValueId: id, ResourceGroupName: g, ServiceName: svc})
 		switch {
@@ -43,6 +49,9 @@ func functionKey(ctx *pulumi.Context, app *web.WebApp, appRG, svcRG, svcName pul
 			return "", fmt.Errorf("function key of %s: read named value %s from API Management: %w", name, namedValueID, err)
 		case len(nv.Tags) > 0 && !slices.Contains(nv.Tags, name):
 			_ = ctx.Log.Info(fmt.Sprintf("the key API Management holds for %s came from %s, not from this app (replaced): reading the new app's key from its host", namedValueID, strings.Join(nv.Tags, ", ")), nil)
+			return hostKey(ctx, name, group)
+		case keyHostAccount(nv.Tags, shared) != host:
+			_ = ctx.Log.Info(fmt.Sprintf("the key API Management holds for %s came from host storage %s; %s now keeps its keys in %s: reading its new key from its host", namedValueID, keyHostAccount(nv.Tags, shared), name, host), nil)
 			return hostKey(ctx, name, group)
 		}
 		held, err := apimanagement.ListNamedValue(ctx, &apimanagement.ListNamedValueArgs{NamedValueId: id, ResourceGroupName: g, ServiceName: svc})

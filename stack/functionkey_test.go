@@ -17,8 +17,8 @@ import (
 type keyMocks struct {
 	mu         sync.Mutex
 	namedValue error // nil: APIM holds "held-key"
-	// heldFor is the app the held key's tags name; empty: no tags (written before tags).
-	heldFor      string
+	// heldTags are the held key's tags; none: written before tags were.
+	heldTags     []string
 	hostFailures int
 	hostCalls    int
 }
@@ -36,8 +36,12 @@ func (m *keyMocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 			return nil, m.namedValue
 		}
 		out := map[string]any{"name": "green-function-key", "secret": true}
-		if m.heldFor != "" {
-			out["tags"] = []any{m.heldFor}
+		if len(m.heldTags) > 0 {
+			tags := make([]any, len(m.heldTags))
+			for i, t := range m.heldTags {
+				tags[i] = t
+			}
+			out["tags"] = tags
 		}
 		return resource.NewPropertyMapFromMap(out), nil
 	case "azure-native:apimanagement:listNamedValue":
@@ -67,18 +71,24 @@ func TestFunctionKey(t *testing.T) {
 		want         string
 		wantErr      string
 		hostCalls    int
-		heldFor      string
+		heldTags     []string
+		// hostStorage is where the app's host storage is under this update: "own" or "shared".
+		hostStorage string
 	}{
-		{"APIM holds the key: the host is not asked", nil, 1000, "held-key", "", 0, ""},
-		{"APIM holds this app's key: the host is not asked", nil, 1000, "held-key", "", 0, "app"},
-		{"APIM holds the key of a replaced app: the new app's host", nil, 0, "host-key", "", 1, "app-that-was-replaced"},
-		{"first deploy: the host, after it starts", notFound, 2, "host-key", "", 3, ""},
-		{"first deploy, host never starts: a bounded wait", notFound, 1000, "", "not ready after", -1, ""},
-		{"APIM fails otherwise: no silent fallback to the host", errors.New("Status=500 Code=\"InternalServerError\""), 0, "", "read named value", 0, ""},
+		{"APIM holds the key: the host is not asked", nil, 1000, "held-key", "", 0, nil, "shared"},
+		{"APIM holds this app's key: the host is not asked", nil, 1000, "held-key", "", 0, []string{"app"}, "shared"},
+		{"APIM holds this app's key from its own host storage: the host is not asked", nil, 1000, "held-key", "", 0, []string{"app", "host-own"}, "own"},
+		{"APIM holds the key of a replaced app: the new app's host", nil, 0, "host-key", "", 1, []string{"app-that-was-replaced"}, "shared"},
+		{"a key from before host tags, host storage moved to its own account: the host", nil, 0, "host-key", "", 1, []string{"app"}, "own"},
+		{"a key from the shared account, host storage moved to its own: the host", nil, 0, "host-key", "", 1, []string{"app", "host-shared"}, "own"},
+		{"a key from its own account, host storage moved back to the shared one: the host", nil, 0, "host-key", "", 1, []string{"app", "host-own"}, "shared"},
+		{"first deploy: the host, after it starts", notFound, 2, "host-key", "", 3, nil, "own"},
+		{"first deploy, host never starts: a bounded wait", notFound, 1000, "", "not ready after", -1, nil, "own"},
+		{"APIM fails otherwise: no silent fallback to the host", errors.New("Status=500 Code=\"InternalServerError\""), 0, "", "read named value", 0, nil, "own"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := &keyMocks{namedValue: tt.namedValue, hostFailures: tt.hostFailures, heldFor: tt.heldFor}
+			m := &keyMocks{namedValue: tt.namedValue, hostFailures: tt.hostFailures, heldTags: tt.heldTags}
 			var got string
 			var gotErr error
 			err := pulumi.RunErr(func(ctx *pulumi.Context) error {
@@ -86,7 +96,8 @@ func TestFunctionKey(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				key := functionKey(ctx, app, pulumi.String("rg"), pulumi.String("rg"), pulumi.String("apim"), "green-function-key")
+				c := &Colour{Slot: Green, App: app, HostStorage: pulumi.String(tt.hostStorage).ToStringOutput(), SharedStorage: pulumi.String("shared").ToStringOutput()}
+				key := functionKey(ctx, c, pulumi.String("rg"), pulumi.String("rg"), pulumi.String("apim"), "green-function-key")
 				// Exported, so the run fails when the lookup does.
 				ctx.Export("key", key.ApplyT(func(k string) string { got = k; return k }))
 				return nil

@@ -45,6 +45,9 @@ var hash = strings.TrimSuffix(strings.TrimPrefix(stack.NewNames(stack.Project, "
 var (
 	storageName = plan.MockAutoName("azure-native:storage:StorageAccount", "storage")
 	greenApp    = plan.MockAutoName("azure-native:web:WebApp", "green-app")
+	accounts    = "/subscriptions/" + plan.MockSubscription + "/resourceGroups/slotless-test-rg/providers/Microsoft.Storage/storageAccounts/"
+	sharedID    = accounts + storageName
+	hostGreenID = accounts + plan.MockAutoName("azure-native:storage:StorageAccount", "hostgreen")
 )
 
 // q is a string as Flatten renders it.
@@ -95,9 +98,15 @@ func TestEveryResourceAndItsKeyProperties(t *testing.T) {
 			"siteConfig.minTlsVersion":                                   `"1.2"`, "siteConfig.ftpsState": `"Disabled"`, "identity.type": `"UserAssigned"`,
 		}},
 		{"azure-native:managedidentity:UserAssignedIdentity", "green-identity", map[string]string{"resourceName": q("slotless-" + hash + "-green-id")}},
-		{"azure-native:authorization:RoleAssignment", "green-blob-owner", map[string]string{
+		{"azure-native:storage:StorageAccount", "hostgreen", map[string]string{
+			"allowSharedKeyAccess": "false", "allowBlobPublicAccess": "false", "minimumTlsVersion": `"TLS1_2"`, "sku.name": `"Standard_LRS"`}},
+		{"azure-native:authorization:RoleAssignment", "green-host-blob-owner", map[string]string{
 			"principalType":    `"ServicePrincipal"`,
+			"scope":            q(hostGreenID),
 			"roleDefinitionId": `"/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/roleDefinitions/b7e6dc6d-f1e8-4753-8033-0f276bb0955b"`}},
+		{"azure-native:authorization:RoleAssignment", "green-deploy-blob-contributor", map[string]string{
+			"scope":            q(sharedID + "/blobServices/default/containers/app-package-green"),
+			"roleDefinitionId": `"/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/roleDefinitions/ba92f5b4-2d11-453d-a403-e96b0029c9fe"`}},
 		{"azure-native:authorization:RoleAssignment", "blue-metrics-publisher", map[string]string{
 			"roleDefinitionId": `"/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/roleDefinitions/3913510d-42f4-4e42-8a64-420c390055eb"`}},
 		{"azure-native:apimanagement:ApiManagementService", "apim", map[string]string{"sku.name": `"Consumption"`, "sku.capacity": "0", "publisherEmail": `"ops@example.com"`}},
@@ -129,7 +138,7 @@ func TestEveryResourceAndItsKeyProperties(t *testing.T) {
 		counts[r.Type]++
 	}
 	wantCounts := map[string]int{
-		"azure-native:authorization:RoleAssignment": 8, "azure-native:apimanagement:Backend": 3,
+		"azure-native:authorization:RoleAssignment": 10, "azure-native:apimanagement:Backend": 3, "azure-native:storage:StorageAccount": 3,
 		"azure-native:apimanagement:NamedValue": 3, "azure-native:apimanagement:ApiOperation": 8,
 		"azure-native:web:WebApp": 2, stack.ColourType: 2,
 	}
@@ -359,9 +368,9 @@ func TestColourChildrenAreParented(t *testing.T) {
 			}
 		}
 	}
-	// identity, four role assignments, plan, app
-	if children != 7 {
-		t.Errorf("got %d green children, want 7", children)
+	// identity, five role assignments, plan, app
+	if children != 8 {
+		t.Errorf("got %d green children, want 8", children)
 	}
 }
 
@@ -504,7 +513,7 @@ func TestGlobalNamesAreGenerated(t *testing.T) {
 			t.Errorf("%s %s: a generated name such as %q is not a valid name (%s); choose a logical name that keeps it valid", r.Type, r.Name, name, re)
 		}
 	}
-	for typ, want := range map[string]int{"azure-native:storage:StorageAccount": 1, "azure-native:web:WebApp": 2, "azure-native:apimanagement:ApiManagementService": 1, "azure-native:authorization:RoleAssignment": 8} {
+	for typ, want := range map[string]int{"azure-native:storage:StorageAccount": 3, "azure-native:web:WebApp": 2, "azure-native:apimanagement:ApiManagementService": 1, "azure-native:authorization:RoleAssignment": 10} {
 		if seen[typ] != want {
 			t.Errorf("%s: got %d, want %d", typ, seen[typ], want)
 		}
@@ -619,6 +628,7 @@ func TestAPIMChildIDs(t *testing.T) {
 				}
 			}
 			slices.Sort(looked)
+			looked = slices.Compact(looked)
 			if want := []string{tt.scope + "blue-function-key", tt.scope + "green-function-key"}; !slices.Equal(looked, want) {
 				t.Errorf("function key lookups: got %v, want %v", looked, want)
 			}
@@ -797,5 +807,63 @@ func TestReleasePrincipalIDMustBeAGUID(t *testing.T) {
 	_, err := plan.Run("test", config(t, map[string]string{"releasePrincipalId": "release-bot"}))
 	if err == nil || !strings.Contains(err.Error(), `releasePrincipalId: "release-bot"`) || !strings.Contains(err.Error(), "an Entra object id: a GUID") {
 		t.Fatalf("got %v, want an error naming releasePrincipalId and what it takes", err)
+	}
+}
+
+// TestHostStorageFollowsConfig: each slot's host storage (AzureWebJobsStorage) is its own
+// account, and its identity has data roles on that account and on its own deployment container
+// only; a slot sharedHostStorage lists keeps the shared account and its account-wide roles there.
+func TestHostStorageFollowsConfig(t *testing.T) {
+	hostBlue := accounts + plan.MockAutoName("azure-native:storage:StorageAccount", "hostblue")
+	for _, tt := range []struct {
+		name      string
+		overrides map[string]string
+		host      map[string]string // slot -> account id its host storage is in
+	}{
+		{"default: each its own", nil, map[string]string{"green": hostGreenID, "blue": hostBlue}},
+		{"green still shared", map[string]string{"sharedHostStorage": `["green"]`}, map[string]string{"green": sharedID, "blue": hostBlue}},
+		{"both still shared", map[string]string{"sharedHostStorage": `["blue","green"]`}, map[string]string{"green": sharedID, "blue": sharedID}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := runPlan(t, tt.overrides)
+			for slot, hostID := range tt.host {
+				account := hostID[strings.LastIndex(hostID, "/")+1:]
+				settings := plan.Flatten(find(t, p, "azure-native:web:WebApp", slot+"-app").Inputs)
+				for i := 0; ; i++ {
+					name, ok := settings[fmt.Sprintf("siteConfig.appSettings[%d].name", i)]
+					if !ok {
+						break
+					}
+					value := settings[fmt.Sprintf("siteConfig.appSettings[%d].value", i)]
+					if strings.HasPrefix(name, `"AzureWebJobsStorage__`) && strings.HasSuffix(name, `ServiceUri"`) && !strings.Contains(value, "://"+account+".") {
+						t.Errorf("%s %s: got %s, want the account %s", slot, name, value, account)
+					}
+				}
+				// Every storage role of the slot's identity, by scope.
+				var scopes []string
+				for _, r := range p.Resources {
+					in := plan.Flatten(r.Inputs)
+					if r.Type == "azure-native:authorization:RoleAssignment" && strings.HasPrefix(r.Name, slot+"-") && strings.Contains(in["scope"], "Microsoft.Storage") {
+						scopes = append(scopes, strings.Trim(in["scope"], `"`)+" "+r.Name)
+					}
+				}
+				slices.Sort(scopes)
+				container := sharedID + "/blobServices/default/containers/app-package-" + slot
+				own := accounts + plan.MockAutoName("azure-native:storage:StorageAccount", "host"+slot)
+				want := []string{container + " " + slot + "-deploy-blob-contributor", own + " " + slot + "-host-blob-owner", own + " " + slot + "-host-queue-contributor", own + " " + slot + "-host-table-contributor"}
+				if hostID == sharedID {
+					want = append(want, sharedID+" "+slot+"-blob-owner", sharedID+" "+slot+"-queue-contributor", sharedID+" "+slot+"-table-contributor")
+				}
+				slices.Sort(want)
+				if !slices.Equal(scopes, want) {
+					t.Errorf("%s's storage roles:\ngot  %v\nwant %v", slot, scopes, want)
+				}
+				// The key's named value names the host storage the key comes from.
+				tags := plan.Flatten(find(t, p, "azure-native:apimanagement:NamedValue", slot+"-function-key").Inputs)
+				if got := tags["tags[1]"]; got != q("host-"+account) {
+					t.Errorf("%s-function-key tags[1]: got %s, want %s", slot, got, q("host-"+account))
+				}
+			}
+		})
 	}
 }

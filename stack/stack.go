@@ -68,15 +68,21 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	if err != nil {
 		return err
 	}
+	svc, err := newAPIMService(ctx, names, cfg, rg, tags)
+	if err != nil {
+		return err
+	}
+	ids := NewAPIMIDs(cfg)
 	colours := map[Slot]*Colour{}
 	for _, slot := range Slots {
-		c, err := newColour(ctx, slot, colourArgs{names: names, cfg: cfg, resourceGroup: rg, storage: st, monitoring: mon, tags: tags})
+		c, err := newColour(ctx, slot, colourArgs{names: names, cfg: cfg, resourceGroup: rg, storage: st, monitoring: mon, tags: tags,
+			service: svc, keyName: ids.FunctionKey(slot)})
 		if err != nil {
 			return err
 		}
 		colours[slot] = c
 	}
-	gw, err := newGateway(ctx, gatewayArgs{names: names, cfg: cfg, resourceGroup: rg, colours: colours, tags: tags, mover: m, api: api})
+	gw, err := newGateway(ctx, gatewayArgs{names: names, cfg: cfg, resourceGroup: rg, service: svc, colours: colours, mover: m, api: api})
 	if err != nil {
 		return err
 	}

@@ -7,10 +7,17 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// Storage is the shared storage account and its per-slot deployment containers.
+// Storage is the shared storage account with its per-slot deployment containers, and each
+// slot's own host storage account.
 type Storage struct {
 	Account    *storage.StorageAccount
 	Containers map[Slot]*storage.BlobContainer
+	// Hosts are each slot's host storage (AzureWebJobsStorage): where its Functions host keeps
+	// its keys, leases and queues. One account per slot, because host storage cannot be split
+	// within an account: every host uses the same containers (azure-webjobs-hosts,
+	// azure-webjobs-secrets), queues and tables there, told apart only by host id, so a role that
+	// lets one host work there lets it read the other's keys.
+	Hosts map[Slot]*storage.StorageAccount
 	// BlobEndpoint is https://<account>.blob.core.windows.net/ with its trailing slash.
 	BlobEndpoint pulumi.StringOutput
 
@@ -26,23 +33,11 @@ func newStorage(ctx *pulumi.Context, n Names, rg pulumi.StringInput, cfg *Config
 	if name := n.StorageAccount(); name != "" {
 		accountName = pulumi.String(name)
 	}
-	acct, err := storage.NewStorageAccount(ctx, "storage", &storage.StorageAccountArgs{
-		AccountName:                  accountName,
-		ResourceGroupName:            rg,
-		Location:                     pulumi.String(cfg.Location),
-		Kind:                         pulumi.String(storage.KindStorageV2),
-		Sku:                          &storage.SkuArgs{Name: pulumi.String(storage.SkuName_Standard_LRS)},
-		AllowSharedKeyAccess:         pulumi.Bool(false),
-		AllowBlobPublicAccess:        pulumi.Bool(false),
-		DefaultToOAuthAuthentication: pulumi.Bool(true),
-		EnableHttpsTrafficOnly:       pulumi.Bool(true),
-		MinimumTlsVersion:            pulumi.String(storage.MinimumTlsVersion_TLS1_2),
-		Tags:                         tags,
-	})
+	acct, err := identityOnlyAccount(ctx, "storage", accountName, rg, cfg, tags)
 	if err != nil {
 		return nil, fmt.Errorf("storage account: %w", err)
 	}
-	s := &Storage{Account: acct, Containers: map[Slot]*storage.BlobContainer{}, containerNames: map[Slot]string{}}
+	s := &Storage{Account: acct, Containers: map[Slot]*storage.BlobContainer{}, Hosts: map[Slot]*storage.StorageAccount{}, containerNames: map[Slot]string{}}
 	for _, slot := range Slots {
 		c, err := storage.NewBlobContainer(ctx, "deploy-"+string(slot), &storage.BlobContainerArgs{
 			AccountName:       acct.Name,
@@ -58,7 +53,48 @@ func newStorage(ctx *pulumi.Context, n Names, rg pulumi.StringInput, cfg *Config
 	}
 	// Derived from the name rather than read from primaryEndpoints, so it is known at preview.
 	s.BlobEndpoint = pulumi.Sprintf("https://%s.blob.core.windows.net/", acct.Name)
+
+	// Declared for every slot, one still on the shared account included: an account holds
+	// nothing until its host uses it, and its roles have long been applied by the time it does.
+	// The logical name has no dash, so azure-native's name (it plus eight hex characters) is a
+	// valid account name.
+	for _, slot := range Slots {
+		host, err := identityOnlyAccount(ctx, HostStorageName(slot), nil, rg, cfg, tags)
+		if err != nil {
+			return nil, fmt.Errorf("host storage of %s: %w", slot, err)
+		}
+		s.Hosts[slot] = host
+	}
 	return s, nil
+}
+
+// HostStorageName is the logical name of a slot's host storage account.
+func HostStorageName(slot Slot) string { return "host" + string(slot) }
+
+// identityOnlyAccount declares an account that accepts identity-based access only.
+func identityOnlyAccount(ctx *pulumi.Context, logical string, name pulumi.StringPtrInput, rg pulumi.StringInput, cfg *Config, tags pulumi.StringMap) (*storage.StorageAccount, error) {
+	return storage.NewStorageAccount(ctx, logical, &storage.StorageAccountArgs{
+		AccountName:                  name,
+		ResourceGroupName:            rg,
+		Location:                     pulumi.String(cfg.Location),
+		Kind:                         pulumi.String(storage.KindStorageV2),
+		Sku:                          &storage.SkuArgs{Name: pulumi.String(storage.SkuName_Standard_LRS)},
+		AllowSharedKeyAccess:         pulumi.Bool(false),
+		AllowBlobPublicAccess:        pulumi.Bool(false),
+		DefaultToOAuthAuthentication: pulumi.Bool(true),
+		EnableHttpsTrafficOnly:       pulumi.Bool(true),
+		MinimumTlsVersion:            pulumi.String(storage.MinimumTlsVersion_TLS1_2),
+		Tags:                         tags,
+	})
+}
+
+// HostAccount is the account a slot's host storage is in under this config: its own, or the
+// shared one while sharedHostStorage lists it.
+func (s *Storage) HostAccount(cfg *Config, slot Slot) *storage.StorageAccount {
+	if cfg.HostStorageShared(slot) {
+		return s.Account
+	}
+	return s.Hosts[slot]
 }
 
 // ContainerURL is the deployment container URL a slot's app deploys from. It waits for the

@@ -101,9 +101,10 @@ func TestPlanCommand(t *testing.T) {
 					t.Errorf("%s value shown as %v, want [secret]", r.Name, r.Inputs["value"])
 				}
 			}
-			// No apiSpec: the API passes through, with seven operations on /* and the health one.
-			if len(p.Resources) != 39 {
-				t.Errorf("got %d resources, want 39", len(p.Resources))
+			// No apiSpec: the API passes through, with seven operations on /* and the health one; three
+			// storage accounts (shared, and each slot's host storage), five roles per slot.
+			if len(p.Resources) != 43 {
+				t.Errorf("got %d resources, want 43", len(p.Resources))
 			}
 		})
 	}

@@ -281,6 +281,16 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 			call.Note = fmt.Sprintf("site update: restarted while carrying %d%% of the traffic", c.Share(host))
 			r.RestartedUntilMs = time.Now().Add(time.Duration(c.SiteUpdateRestartMs) * time.Millisecond).UnixMilli()
 		}
+		if err == nil && token == "azure-native:web:WebApp" {
+			if from, to := HostStorageOf(r.Inputs), HostStorageOf(in); from != to {
+				// The host keeps its keys in its host storage (MicrosoftDocs azure-functions,
+				// function-keys-how-to.md, "Manage key storage": "By default, keys are stored in a
+				// Blob storage container in the account provided by the AzureWebJobsStorage
+				// setting"): in an account it has not used, it finds none and makes new ones.
+				r.FunctionKey = randomKey()
+				call.Note = strings.TrimPrefix(call.Note+"; ", "; ") + fmt.Sprintf("host storage moved from %s to %s: new host keys", from, to)
+			}
+		}
 		c.Calls = append(c.Calls, call)
 		if err != nil {
 			return err
@@ -457,6 +467,24 @@ func computeOnCreate(r *Resource, in map[string]any) {
 	case "azure-native:apimanagement:NamedValue":
 		r.Secret = secretOf(in)
 	}
+}
+
+// HostStorageOf is the storage account a function app's host storage is in, by the host name
+// of its AzureWebJobsStorage__blobServiceUri setting (identity-based host storage, as the stack
+// sets it); "" when it has none.
+func HostStorageOf(in map[string]any) string {
+	site, _ := in["siteConfig"].(map[string]any)
+	settings, _ := site["appSettings"].([]any)
+	for _, raw := range settings {
+		s, _ := raw.(map[string]any)
+		if s["name"] != "AzureWebJobsStorage__blobServiceUri" {
+			continue
+		}
+		v, _ := s["value"].(string)
+		account, _, _ := strings.Cut(strings.TrimPrefix(v, "https://"), ".")
+		return account
+	}
+	return ""
 }
 
 func secretOf(in map[string]any) string {

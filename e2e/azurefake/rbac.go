@@ -19,9 +19,13 @@ import (
 //     segment of the role definition id an assignment names;
 //   - a built-in role is found by its well-known GUID (built-in-roles.md); only those below.
 //
+// Data actions (reading or writing a blob, a queue message, a table entity) are decided the same
+// way from the roles' dataActions and notDataActions (AuthorizeData); role-definitions.md: "Owner
+// ... doesn't have any data actions", so Owner, Contributor and Reader grant no data access.
+//
 // What it does not: the minutes a new assignment can take to apply (Azure caches them), deny
-// assignments, conditions and data actions. The deploying identity (the facade's Token) is taken
-// as Owner, as the stack's deployment expects (docs/security.md).
+// assignments and conditions. The deploying identity (the facade's Token) is taken as Owner, as
+// the stack's deployment expects (docs/security.md).
 
 // builtinRoles are the built-in roles the engine suite meets, by their role definition GUID.
 var builtinRoles = map[string]permission{
@@ -35,11 +39,39 @@ var builtinRoles = map[string]permission{
 	}},
 	// Reader
 	"acdd72a7-3385-48ef-bd42-f606fba81ae7": {Actions: []string{"*/read"}},
+	// Storage Blob Data Owner
+	"b7e6dc6d-f1e8-4753-8033-0f276bb0955b": {
+		Actions:     []string{"Microsoft.Storage/storageAccounts/blobServices/containers/*", "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"},
+		DataActions: []string{"Microsoft.Storage/storageAccounts/blobServices/containers/blobs/*"},
+	},
+	// Storage Blob Data Contributor
+	"ba92f5b4-2d11-453d-a403-e96b0029c9fe": {
+		Actions: []string{"Microsoft.Storage/storageAccounts/blobServices/containers/delete", "Microsoft.Storage/storageAccounts/blobServices/containers/read",
+			"Microsoft.Storage/storageAccounts/blobServices/containers/write", "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"},
+		DataActions: []string{"Microsoft.Storage/storageAccounts/blobServices/containers/blobs/delete", "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
+			"Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write", "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/move/action",
+			"Microsoft.Storage/storageAccounts/blobServices/containers/blobs/add/action"},
+	},
+	// Storage Queue Data Contributor
+	"974c5e8b-45b9-4653-ba55-5f855dd0fb88": {
+		Actions:     []string{"Microsoft.Storage/storageAccounts/queueServices/queues/delete", "Microsoft.Storage/storageAccounts/queueServices/queues/read", "Microsoft.Storage/storageAccounts/queueServices/queues/write"},
+		DataActions: []string{"Microsoft.Storage/storageAccounts/queueServices/queues/messages/*"},
+	},
+	// Storage Table Data Contributor
+	"0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": {
+		Actions:     []string{"Microsoft.Storage/storageAccounts/tableServices/tables/read", "Microsoft.Storage/storageAccounts/tableServices/tables/write", "Microsoft.Storage/storageAccounts/tableServices/tables/delete"},
+		DataActions: []string{"Microsoft.Storage/storageAccounts/tableServices/tables/entities/*"},
+	},
+	// Monitoring Metrics Publisher
+	"3913510d-42f4-4e42-8a64-420c390055eb": {
+		Actions:     []string{"Microsoft.Insights/Register/Action", "Microsoft.Support/*", "Microsoft.Resources/subscriptions/resourceGroups/read"},
+		DataActions: []string{"Microsoft.Insights/Metrics/Write", "Microsoft.Insights/Telemetry/Write"},
+	},
 }
 
 // permission is one permission block of a role.
 type permission struct {
-	Actions, NotActions []string
+	Actions, NotActions, DataActions, NotDataActions []string
 }
 
 // authorize reports whether principal may perform action on the resource id, as RBAC would
@@ -58,6 +90,25 @@ func authorize(c *Cloud, principal, action, id string) error {
 	return azErr(http.StatusForbidden, "AuthorizationFailed",
 		"The client '%s' with object id '%s' does not have authorization to perform action '%s' over scope '%s' or the scope is invalid. If access was recently granted, please refresh your credentials.",
 		principal, principal, action, id)
+}
+
+// AuthorizeData reports whether principal may perform a data action (a blob's read or write,
+// say) on the data at id (a storage account, one of its containers, or a blob), as RBAC would
+// decide from c's role assignments; the error is the storage service's 403
+// AuthorizationPermissionMismatch.
+func AuthorizeData(c *Cloud, principal, dataAction, id string) error {
+	for _, ra := range c.ByType("azure-native:authorization:RoleAssignment") {
+		if !strings.EqualFold(str(ra.Inputs, "principalId"), principal) || !covers(str(ra.Inputs, "scope"), id) {
+			continue
+		}
+		for _, p := range roleOf(c, str(ra.Inputs, "roleDefinitionId")) {
+			if matchesAny(p.DataActions, dataAction) && !matchesAny(p.NotDataActions, dataAction) {
+				return nil
+			}
+		}
+	}
+	return azErr(http.StatusForbidden, "AuthorizationPermissionMismatch",
+		"This request is not authorized to perform this operation using this permission. (principal %s, data action %s, %s)", principal, dataAction, id)
 }
 
 // covers reports whether an assignment at scope applies to the resource id.
@@ -80,7 +131,7 @@ func roleOf(c *Cloud, roleDefinitionID string) []permission {
 		perms, _ := rd.Inputs["permissions"].([]any)
 		for _, raw := range perms {
 			m, _ := raw.(map[string]any)
-			out = append(out, permission{Actions: strs(m["actions"]), NotActions: strs(m["notActions"])})
+			out = append(out, permission{Actions: strs(m["actions"]), NotActions: strs(m["notActions"]), DataActions: strs(m["dataActions"]), NotDataActions: strs(m["notDataActions"])})
 		}
 	}
 	return out

@@ -182,3 +182,52 @@ func TestProviderSignsInAsItsClientID(t *testing.T) {
 		t.Errorf("a client the cloud does not know acts as the deploying identity: got %v", err)
 	}
 }
+
+// TestAuthorizeData: data actions come from the roles' dataActions at or above the data's scope:
+// a container-scoped Storage Blob Data Contributor writes that container's blobs only, an
+// account-scoped Blob Data Owner every container of the account, and Owner none (it has no data
+// actions).
+func TestAuthorizeData(t *testing.T) {
+	f := rbacWorld(t)
+	mustCreate(t, f, "azure-native:storage:StorageAccount", map[string]any{"resourceGroupName": "rg", "accountName": "shared", "kind": "StorageV2", "sku": map[string]any{"name": "Standard_LRS"}})
+	for _, slot := range []string{"green", "blue"} {
+		mustCreate(t, f, "azure-native:storage:BlobContainer", map[string]any{"resourceGroupName": "rg", "accountName": "shared", "containerName": "app-package-" + slot})
+	}
+	account := rgID + "/providers/Microsoft.Storage/storageAccounts/shared"
+	green, blue := account+"/blobServices/default/containers/app-package-green", account+"/blobServices/default/containers/app-package-blue"
+	assign := func(name, scope, principal, role string) {
+		mustCreate(t, f, "azure-native:authorization:RoleAssignment", map[string]any{
+			"roleAssignmentName": name, "scope": scope, "principalId": principal,
+			"roleDefinitionId": "/subscriptions/" + sub1 + "/providers/Microsoft.Authorization/roleDefinitions/" + role,
+		})
+	}
+	assign("2a7d4b3f-2a5e-4d6c-8b9f-8e7a6f5d4c3b", blue, "blue-identity", "ba92f5b4-2d11-453d-a403-e96b0029c9fe")
+	assign("3a7d4b3f-2a5e-4d6c-8b9f-8e7a6f5d4c3b", account, "old-green-identity", "b7e6dc6d-f1e8-4753-8033-0f276bb0955b")
+	assign("4a7d4b3f-2a5e-4d6c-8b9f-8e7a6f5d4c3b", rgID, "owner", "8e3af657-a8ff-443c-a75c-2fe8c4bcb635")
+	c, err := f.Store.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const write = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write"
+	for _, tt := range []struct {
+		name, principal, action, id string
+		allowed                     bool
+	}{
+		{"its own container", "blue-identity", write, blue + "/blobs/released-package.zip", true},
+		{"another slot's container", "blue-identity", write, green + "/blobs/released-package.zip", false},
+		{"the account's other data", "blue-identity", "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read", account + "/blobServices/default/containers/azure-webjobs-secrets/blobs/host.json", false},
+		{"an account-wide owner writes every container", "old-green-identity", write, blue + "/blobs/released-package.zip", true},
+		{"Owner has no data actions", "owner", write, green + "/blobs/x.zip", false},
+		{"a blob role is not a queue role", "old-green-identity", "Microsoft.Storage/storageAccounts/queueServices/queues/messages/add/action", account + "/queueServices/default/queues/q", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := AuthorizeData(c, tt.principal, tt.action, tt.id)
+			if (err == nil) != tt.allowed {
+				t.Fatalf("got %v, want allowed %v", err, tt.allowed)
+			}
+			if err != nil && !strings.Contains(err.Error(), "AuthorizationPermissionMismatch") {
+				t.Errorf("got %v, want the storage service's AuthorizationPermissionMismatch", err)
+			}
+		})
+	}
+}
