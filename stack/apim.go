@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi-azure-native-sdk/apimanagement/v3"
+	"github.com/pulumi/pulumi-azure-native-sdk/managedidentity/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -23,6 +24,8 @@ type Gateway struct {
 	Backends    map[Slot]*apimanagement.Backend
 	Pool        *apimanagement.Backend
 	API         *apimanagement.Api
+	// Policy is the API's policy, which the apps' authentication waits for (requireGateway).
+	Policy      *apimanagement.ApiPolicy
 	CurrentSlot *apimanagement.NamedValue
 }
 
@@ -56,9 +59,10 @@ func (s apimService) readyInputs() []any {
 	return in
 }
 
-// newAPIMService names the reused service or creates one. It comes before the slots, whose
-// host storage guard reads what the service holds.
-func newAPIMService(ctx *pulumi.Context, n Names, cfg *Config, rg pulumi.StringInput, tags pulumi.StringMap) (apimService, error) {
+// newAPIMService names the reused service or creates one, with the gateway identity attached
+// when there is one. It comes before the slots, whose host storage guard reads what the service
+// holds.
+func newAPIMService(ctx *pulumi.Context, n Names, cfg *Config, rg pulumi.StringInput, tags pulumi.StringMap, gatewayIdentity *managedidentity.UserAssignedIdentity) (apimService, error) {
 	if cfg.APIM.Reuse() {
 		s := apimService{Name: pulumi.String(n.APIM()).ToStringOutput(), ResourceGroup: pulumi.String(n.APIMResourceGroup())}
 		existing := apimanagement.LookupApiManagementServiceOutput(ctx, apimanagement.LookupApiManagementServiceOutputArgs{
@@ -68,9 +72,19 @@ func newAPIMService(ctx *pulumi.Context, n Names, cfg *Config, rg pulumi.StringI
 		s.GatewayURL = existing.GatewayUrl()
 		return s, nil
 	}
+	var identity *apimanagement.ApiManagementServiceIdentityArgs
+	if gatewayIdentity != nil {
+		identity = &apimanagement.ApiManagementServiceIdentityArgs{
+			Type: pulumi.String(apimanagement.ApimIdentityTypeUserAssigned),
+			UserAssignedIdentities: gatewayIdentity.ID().ToStringOutput().ApplyT(func(id string) map[string]apimanagement.UserIdentityProperties {
+				return map[string]apimanagement.UserIdentityProperties{id: {}}
+			}).(apimanagement.UserIdentityPropertiesMapOutput),
+		}
+	}
 	// No name: a service name is global across Azure (it is the *.azure-api.net host), so
 	// azure-native names it "apim" plus eight hex characters (see Names).
 	svc, err := apimanagement.NewApiManagementService(ctx, "apim", &apimanagement.ApiManagementServiceArgs{
+		Identity:          identity,
 		ResourceGroupName: rg,
 		Location:          pulumi.String(cfg.Location),
 		PublisherName:     pulumi.String(cfg.APIM.PublisherName),
@@ -98,6 +112,8 @@ type gatewayArgs struct {
 	mover Mover
 	// api is the API's surface: an OpenAPI document to import, or passthrough operations.
 	api APISurface
+	// gatewayIdentity is the identity API Management calls the apps with, or nil.
+	gatewayIdentity *managedidentity.UserAssignedIdentity
 }
 
 func newGateway(ctx *pulumi.Context, a gatewayArgs) (*Gateway, error) {
@@ -361,11 +377,25 @@ func (g *Gateway) declareAPI(ctx *pulumi.Context, a gatewayArgs, ids APIMIDs, sv
 		}
 		policyDeps = append(policyDeps, token)
 	}
+	if policyIn.GatewayAudience != "" {
+		clientID, err := apimanagement.NewNamedValue(ctx, GatewayClientIDNamedValue, &apimanagement.NamedValueArgs{
+			NamedValueId:      pulumi.String(policyIn.GatewayClientIDNamedValue),
+			DisplayName:       pulumi.String(policyIn.GatewayClientIDNamedValue),
+			ResourceGroupName: svcRG,
+			ServiceName:       svcName,
+			Value:             a.gatewayIdentity.ClientId,
+			Secret:            pulumi.Bool(false),
+		}, on)
+		if err != nil {
+			return fmt.Errorf("apim named value %s: %w", policyIn.GatewayClientIDNamedValue, err)
+		}
+		policyDeps = append(policyDeps, clientID)
+	}
 	xml, err := RenderPolicy(policyIn)
 	if err != nil {
 		return err
 	}
-	if _, err := apimanagement.NewApiPolicy(ctx, "api-policy", &apimanagement.ApiPolicyArgs{
+	policy, err := apimanagement.NewApiPolicy(ctx, "api-policy", &apimanagement.ApiPolicyArgs{
 		ApiId:             api.Name,
 		PolicyId:          pulumi.String("policy"),
 		ResourceGroupName: svcRG,
@@ -374,8 +404,10 @@ func (g *Gateway) declareAPI(ctx *pulumi.Context, a gatewayArgs, ids APIMIDs, sv
 		// template writes them. "rawxml" would hand the entities to the expression compiler as written.
 		Format: pulumi.String(apimanagement.PolicyContentFormatXml),
 		Value:  pulumi.String(xml),
-	}, pulumi.DependsOn(policyDeps)); err != nil {
+	}, pulumi.DependsOn(policyDeps))
+	if err != nil {
 		return fmt.Errorf("apim api policy: %w", err)
 	}
+	g.Policy = policy
 	return nil
 }

@@ -58,6 +58,11 @@ type Config struct {
 	// ReleasePrincipalID is the Entra object id the release stages run as; the stack grants it
 	// the release role (ReleaseAccess). Empty grants nothing.
 	ReleasePrincipalID string
+	// GatewayAudience is the application (client) id of the Entra app registration that stands
+	// for the apps: with it, API Management calls them with a token for this audience, got with
+	// its own managed identity, and each app's built-in authentication refuses every request
+	// without one. Empty leaves the apps reachable at their own hosts with the function key.
+	GatewayAudience string
 	// SharedHostStorage lists the slots whose Functions host still keeps its storage (and so its
 	// keys) in the shared account, as every slot did before each got its own: a stack deployed
 	// before that moves each slot while it is idle (see hostStorageGuard).
@@ -242,6 +247,7 @@ var Keys = []Key{
 	{"warmupRequests", "10", "integer 1..100", "concurrent requests, pinned to the release slot's health endpoint, that warm it before each shift", false},
 	{"warmupLatencyMs", "1000", "integer 10..60000", "the warm-up ends once every request of a round answers within this many milliseconds", false},
 	{"releasePrincipalId", "(unset: no grant)", "an Entra object id (a GUID) of a service principal or managed identity", "the identity the release stages sign in as: the stack grants it one custom role with exactly what slotless release, shift, rollback, watch, status and deploy do to this stack (see docs/security.md), and nothing else", false},
+	{"gatewayAudience", "(unset: the apps also answer at their own hosts, to the function key)", "the application (client) id, a GUID, of an Entra app registration in the stack's tenant; not with apimName", "only API Management reaches the apps: it calls them with a token for this audience, got with its own user-assigned identity, and each app's built-in authentication answers 401 to every request without one (docs/security.md#only-the-gateway-reaches-the-apps)", false},
 	{"sharedHostStorage", "[] (each slot's host storage is its own account)", `a JSON list of slots, each "green" or "blue" at most once`, "for a stack deployed before each slot had its own host storage: the slots whose Functions host keeps its storage, and its keys, in the shared account; take a slot out of the list only while it carries no traffic, since it gets new function keys (docs/security.md#each-slot-touches-only-its-own-storage)", false},
 	{"alwaysReadyInstances", "0", "integer 0..1000, at most maximumInstanceCount", "Flex always-ready instances: the live slot's app gets them and the idle slot's 0, both during a release; when above 0 the first step of a release also changes the release slot's app and the last step the old slot's app, not only the pool", false},
 }
@@ -405,6 +411,10 @@ func ParseAll(src Source) (*Config, error) {
 	}
 
 	c.SharedHostStorage = p.slots("sharedHostStorage")
+	c.GatewayAudience = strings.ToLower(p.match("gatewayAudience", "", guidRE, "an application (client) id: a GUID such as 00000000-0000-0000-0000-000000000000 (az ad app show --id <app> --query appId)"))
+	if c.GatewayAudience != "" && c.APIM.ExistingName != "" {
+		p.failf("gatewayAudience: not supported with apimName %q yet: API Management calls the apps with an identity the stack attaches to the service, and a reused service is not the stack's to change; unset one of them", c.APIM.ExistingName)
+	}
 
 	if len(p.errs) > 0 {
 		return c, errors.Join(p.errs...)

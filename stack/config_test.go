@@ -98,6 +98,8 @@ func TestParseRejects(t *testing.T) {
 		{"retention", map[string]string{"logRetentionDays": "7"}, "logRetentionDays: 7 is out of range 30..730"},
 		{"prefix", map[string]string{"prefix": "Slot-less"}, `prefix: "Slot-less" is not valid, want 3..12 lower-case letters and digits, starting with a letter`},
 		{"storage name", map[string]string{"storageAccountName": "Has_Upper"}, `storageAccountName: "Has_Upper" is not valid`},
+		{"gateway audience not a GUID", map[string]string{"gatewayAudience": "api://orders"}, `gatewayAudience: "api://orders" is not valid, want an application (client) id: a GUID`},
+		{"gateway audience with a reused service", map[string]string{"gatewayAudience": "5f0c2b1a-8e7d-4c6b-9a5f-4e3d2c1b0a9f", "apimName": "shared-apim", "apimResourceGroupName": "shared-rg", "publisherEmail": "<unset>"}, `gatewayAudience: not supported with apimName "shared-apim" yet`},
 		{"shared host storage of no slot", map[string]string{"sharedHostStorage": `["purple"]`}, `sharedHostStorage: "[\"purple\"]" is not valid, want a JSON list of slots such as ["green"], each "green" or "blue" at most once`},
 		{"shared host storage twice", map[string]string{"sharedHostStorage": `["green","green"]`}, `sharedHostStorage: "[\"green\",\"green\"]" is not valid`},
 		{"shared host storage not a list", map[string]string{"sharedHostStorage": "green"}, `sharedHostStorage: "green" is not valid, want a JSON list of slots`},

@@ -58,6 +58,10 @@ func (n Names) AppInsights() string { return n.base() + "-appi" }
 // Plan is a slot's FC1 plan.
 func (n Names) Plan(s Slot) string { return n.base() + "-" + string(s) + "-plan" }
 
+// GatewayIdentity is the user-assigned identity API Management calls the apps with, under
+// gatewayAudience.
+func (n Names) GatewayIdentity() string { return n.base() + "-gateway-id" }
+
 // Identity is a slot's user-assigned identity.
 func (n Names) Identity(s Slot) string { return n.base() + "-" + string(s) + "-id" }
 
@@ -127,6 +131,9 @@ func (i APIMIDs) CurrentSlot() string { return i.id(CurrentSlotNamedValue) }
 
 // FunctionKey is the id and display name of the secret named value holding a slot's key.
 func (i APIMIDs) FunctionKey(s Slot) string { return i.id(functionKeyName(s)) }
+
+// GatewayClientID is the named value holding the gateway identity's client id.
+func (i APIMIDs) GatewayClientID() string { return i.id(GatewayClientIDNamedValue) }
 
 // PinToken is the id and display name of the secret named value holding the pinning token.
 func (i APIMIDs) PinToken() string { return i.id(PinTokenNamedValue) }

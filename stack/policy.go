@@ -61,7 +61,21 @@ type PolicyInput struct {
 	PinTokenNamedValue string
 	// PinnedBackends are the single backends a pinned request can go to.
 	PinnedBackends []PinnedBackend
+	// GatewayAudience, when set, makes API Management send every request to the apps with a
+	// token for this audience, got with the user-assigned identity whose client id the named
+	// value GatewayClientIDNamedValue holds (MicrosoftDocs azure-docs,
+	// api-management/authentication-managed-identity-policy.md): the token goes in the
+	// Authorization header, replacing the caller's. ignore-error="true" lets a request through
+	// without a token when none can be had, so an app that does not require one yet (the
+	// policy goes first, the apps' authentication after) never sees an error from it; an app
+	// that requires one answers 401 either way.
+	GatewayAudience           string
+	GatewayClientIDNamedValue string
 }
+
+// GatewayClientIDNamedValue is the named value holding the client id of the identity API
+// Management calls the apps with: its logical name, and its id in a service the stack creates.
+const GatewayClientIDNamedValue = "gateway-client-id"
 
 // PinnedBackend maps a slot name in X-Slotless-Slot to its backend.
 type PinnedBackend struct {
@@ -84,6 +98,9 @@ func NewPolicyInput(cfg *Config) PolicyInput {
 		for _, s := range Slots {
 			in.PinnedBackends = append(in.PinnedBackends, PinnedBackend{Slot: s, BackendID: ids.Backend(s)})
 		}
+	}
+	if cfg.GatewayAudience != "" {
+		in.GatewayAudience, in.GatewayClientIDNamedValue = cfg.GatewayAudience, ids.GatewayClientID()
 	}
 	return in
 }

@@ -867,3 +867,80 @@ func TestHostStorageFollowsConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestGatewayAudience: with gatewayAudience, API Management gets a user-assigned identity, its
+// policy sends a token for the audience got with that identity, and each app's built-in
+// authentication answers 401 to any request without one for that audience from that identity;
+// the apps' authentication waits for the policy. Without it, none of this is declared.
+func TestGatewayAudience(t *testing.T) {
+	const audience = "5f0c2b1a-8e7d-4c6b-9a5f-4e3d2c1b0a9f"
+	mocks, err := plan.Execute("test", config(t, map[string]string{"gatewayAudience": strings.ToUpper(audience)}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := runPlan(t, map[string]string{"gatewayAudience": audience})
+	identity := find(t, p, "azure-native:managedidentity:UserAssignedIdentity", "gateway-identity")
+	if got := identity.Inputs["resourceName"]; got != "slotless-"+hash+"-gateway-id" {
+		t.Errorf("gateway identity name: got %v", got)
+	}
+	identityID := "/subscriptions/" + plan.MockSubscription + "/resourceGroups/slotless-test-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/slotless-" + hash + "-gateway-id"
+	svc := plan.Flatten(find(t, p, "azure-native:apimanagement:ApiManagementService", "apim").Inputs)
+	if svc["identity.type"] != q("UserAssigned") {
+		t.Errorf("service identity type: got %s, want UserAssigned", svc["identity.type"])
+	}
+	if _, ok := svc["identity.userAssignedIdentities."+identityID]; !ok {
+		t.Errorf("service identities %v lack %s", svc, identityID)
+	}
+	clientID := "client-id-of-slotless-" + hash + "-gateway-id"
+	if got := find(t, p, "azure-native:apimanagement:NamedValue", stack.GatewayClientIDNamedValue).Inputs["value"]; got != clientID {
+		t.Errorf("gateway-client-id: got %v, want %s", got, clientID)
+	}
+	policy := find(t, p, "azure-native:apimanagement:ApiPolicy", "api-policy").Inputs["value"].(string)
+	if want := `<authentication-managed-identity resource="` + audience + `" client-id="{{gateway-client-id}}" ignore-error="true" />`; !strings.Contains(policy, want) {
+		t.Errorf("policy lacks %s:\n%s", want, policy)
+	}
+	var policyURN string
+	for _, r := range mocks.Recorded {
+		if r.Type == "azure-native:apimanagement:ApiPolicy" {
+			policyURN = "urn:pulumi:test::slotless::azure-native:apimanagement:ApiPolicy::" + r.Name
+		}
+	}
+	for _, slot := range stack.Slots {
+		auth := plan.Flatten(find(t, p, "azure-native:web:WebAppAuthSettingsV2", string(slot)+"-auth").Inputs)
+		for path, want := range map[string]string{
+			"name":                                   q(plan.MockAutoName("azure-native:web:WebApp", string(slot)+"-app")),
+			"platform.enabled":                       "true",
+			"globalValidation.requireAuthentication": "true",
+			"globalValidation.unauthenticatedClientAction":                                                        q("Return401"),
+			"identityProviders.azureActiveDirectory.enabled":                                                      "true",
+			"identityProviders.azureActiveDirectory.registration.clientId":                                        q(audience),
+			"identityProviders.azureActiveDirectory.validation.allowedAudiences[0]":                               q(audience),
+			"identityProviders.azureActiveDirectory.validation.allowedAudiences[1]":                               q("api://" + audience),
+			"identityProviders.azureActiveDirectory.validation.defaultAuthorizationPolicy.allowedApplications[0]": q(clientID),
+		} {
+			if got := auth[path]; got != want {
+				t.Errorf("%s-auth %s: got %s, want %s", slot, path, got, want)
+			}
+		}
+		for _, r := range mocks.Recorded {
+			if r.Type == "azure-native:web:WebAppAuthSettingsV2" && r.Name == string(slot)+"-auth" {
+				if !slices.Contains(r.DependsOn, policyURN) {
+					t.Errorf("%s-auth depends on %v, want the API policy %s: the gateway sends tokens before an app requires them", slot, r.DependsOn, policyURN)
+				}
+				if !strings.Contains(r.Parent, stack.ColourType+"::"+string(slot)) {
+					t.Errorf("%s-auth: parent %s, want its Colour", slot, r.Parent)
+				}
+			}
+		}
+	}
+
+	without := runPlan(t, nil)
+	for _, r := range without.Resources {
+		if r.Type == "azure-native:web:WebAppAuthSettingsV2" || r.Name == "gateway-identity" || r.Name == stack.GatewayClientIDNamedValue {
+			t.Errorf("without gatewayAudience: got %s %s", r.Type, r.Name)
+		}
+	}
+	if _, ok := plan.Flatten(find(t, without, "azure-native:apimanagement:ApiManagementService", "apim").Inputs)["identity.type"]; ok {
+		t.Error("without gatewayAudience the service has an identity")
+	}
+}

@@ -68,7 +68,11 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	if err != nil {
 		return err
 	}
-	svc, err := newAPIMService(ctx, names, cfg, rg, tags)
+	gatewayIdentity, err := newGatewayIdentity(ctx, names, cfg, rg, tags)
+	if err != nil {
+		return err
+	}
+	svc, err := newAPIMService(ctx, names, cfg, rg, tags, gatewayIdentity)
 	if err != nil {
 		return err
 	}
@@ -82,8 +86,11 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 		}
 		colours[slot] = c
 	}
-	gw, err := newGateway(ctx, gatewayArgs{names: names, cfg: cfg, resourceGroup: rg, service: svc, colours: colours, mover: m, api: api})
+	gw, err := newGateway(ctx, gatewayArgs{names: names, cfg: cfg, resourceGroup: rg, service: svc, colours: colours, mover: m, api: api, gatewayIdentity: gatewayIdentity})
 	if err != nil {
+		return err
+	}
+	if err := requireGateway(ctx, cfg, colours, rg, gatewayIdentity, gw.Policy); err != nil {
 		return err
 	}
 	if cfg.ReleasePrincipalID != "" {

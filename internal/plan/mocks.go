@@ -69,6 +69,8 @@ type Recorded struct {
 	Parent   string
 	Ignore   []string
 	Provider string
+	// DependsOn are the URNs the registration names as explicit dependencies.
+	DependsOn []string
 }
 
 // Mocks is a mock engine that records registrations and answers with plausible Azure outputs:
@@ -88,6 +90,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Parent = rpc.GetParent()
 		r.Ignore = rpc.GetIgnoreChanges()
+		r.DependsOn = rpc.GetDependencies()
 	}
 	m.mu.Lock()
 	m.Recorded = append(m.Recorded, r)

@@ -24,6 +24,8 @@ type ApiManagementService struct {
 	AzureApiVersion pulumi.StringOutput `pulumi:"azureApiVersion"`
 	// Gateway URL of the API Management service.
 	GatewayUrl pulumi.StringOutput `pulumi:"gatewayUrl"`
+	// Managed service identity of the Api Management service.
+	Identity ApiManagementServiceIdentityResponsePtrOutput `pulumi:"identity"`
 	// Resource location.
 	Location pulumi.StringOutput `pulumi:"location"`
 	// Resource name.
@@ -98,6 +100,8 @@ func ApiManagementServiceExists(ctx *pulumi.Context,
 }
 
 type apiManagementServiceArgs struct {
+	// Managed service identity of the Api Management service.
+	Identity *ApiManagementServiceIdentity `pulumi:"identity"`
 	// Resource location.
 	Location *string `pulumi:"location"`
 	// Publisher email.
@@ -116,6 +120,8 @@ type apiManagementServiceArgs struct {
 
 // The set of arguments for constructing a ApiManagementService resource.
 type ApiManagementServiceArgs struct {
+	// Managed service identity of the Api Management service.
+	Identity ApiManagementServiceIdentityPtrInput
 	// Resource location.
 	Location pulumi.StringPtrInput
 	// Publisher email.
@@ -177,6 +183,11 @@ func (o ApiManagementServiceOutput) AzureApiVersion() pulumi.StringOutput {
 // Gateway URL of the API Management service.
 func (o ApiManagementServiceOutput) GatewayUrl() pulumi.StringOutput {
 	return o.ApplyT(func(v *ApiManagementService) pulumi.StringOutput { return v.GatewayUrl }).(pulumi.StringOutput)
+}
+
+// Managed service identity of the Api Management service.
+func (o ApiManagementServiceOutput) Identity() ApiManagementServiceIdentityResponsePtrOutput {
+	return o.ApplyT(func(v *ApiManagementService) ApiManagementServiceIdentityResponsePtrOutput { return v.Identity }).(ApiManagementServiceIdentityResponsePtrOutput)
 }
 
 // Resource location.

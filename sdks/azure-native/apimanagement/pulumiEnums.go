@@ -184,6 +184,176 @@ func (in *apiTypePtr) ToApiTypePtrOutputWithContext(ctx context.Context) ApiType
 	return pulumi.ToOutputWithContext(ctx, in).(ApiTypePtrOutput)
 }
 
+// The type of identity used for the resource. The type 'SystemAssigned, UserAssigned' includes both an implicitly created identity and a set of user assigned identities. The type 'None' will remove any identities from the service.
+type ApimIdentityType string
+
+const (
+	ApimIdentityTypeSystemAssigned               = ApimIdentityType("SystemAssigned")
+	ApimIdentityTypeUserAssigned                 = ApimIdentityType("UserAssigned")
+	ApimIdentityType_SystemAssigned_UserAssigned = ApimIdentityType("SystemAssigned, UserAssigned")
+	ApimIdentityTypeNone                         = ApimIdentityType("None")
+)
+
+func (ApimIdentityType) ElementType() reflect.Type {
+	return reflect.TypeOf((*ApimIdentityType)(nil)).Elem()
+}
+
+func (e ApimIdentityType) ToApimIdentityTypeOutput() ApimIdentityTypeOutput {
+	return pulumi.ToOutput(e).(ApimIdentityTypeOutput)
+}
+
+func (e ApimIdentityType) ToApimIdentityTypeOutputWithContext(ctx context.Context) ApimIdentityTypeOutput {
+	return pulumi.ToOutputWithContext(ctx, e).(ApimIdentityTypeOutput)
+}
+
+func (e ApimIdentityType) ToApimIdentityTypePtrOutput() ApimIdentityTypePtrOutput {
+	return e.ToApimIdentityTypePtrOutputWithContext(context.Background())
+}
+
+func (e ApimIdentityType) ToApimIdentityTypePtrOutputWithContext(ctx context.Context) ApimIdentityTypePtrOutput {
+	return ApimIdentityType(e).ToApimIdentityTypeOutputWithContext(ctx).ToApimIdentityTypePtrOutputWithContext(ctx)
+}
+
+func (e ApimIdentityType) ToStringOutput() pulumi.StringOutput {
+	return pulumi.ToOutput(pulumi.String(e)).(pulumi.StringOutput)
+}
+
+func (e ApimIdentityType) ToStringOutputWithContext(ctx context.Context) pulumi.StringOutput {
+	return pulumi.ToOutputWithContext(ctx, pulumi.String(e)).(pulumi.StringOutput)
+}
+
+func (e ApimIdentityType) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return pulumi.String(e).ToStringPtrOutputWithContext(context.Background())
+}
+
+func (e ApimIdentityType) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return pulumi.String(e).ToStringOutputWithContext(ctx).ToStringPtrOutputWithContext(ctx)
+}
+
+type ApimIdentityTypeOutput struct{ *pulumi.OutputState }
+
+func (ApimIdentityTypeOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*ApimIdentityType)(nil)).Elem()
+}
+
+func (o ApimIdentityTypeOutput) ToApimIdentityTypeOutput() ApimIdentityTypeOutput {
+	return o
+}
+
+func (o ApimIdentityTypeOutput) ToApimIdentityTypeOutputWithContext(ctx context.Context) ApimIdentityTypeOutput {
+	return o
+}
+
+func (o ApimIdentityTypeOutput) ToApimIdentityTypePtrOutput() ApimIdentityTypePtrOutput {
+	return o.ToApimIdentityTypePtrOutputWithContext(context.Background())
+}
+
+func (o ApimIdentityTypeOutput) ToApimIdentityTypePtrOutputWithContext(ctx context.Context) ApimIdentityTypePtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v ApimIdentityType) *ApimIdentityType {
+		return &v
+	}).(ApimIdentityTypePtrOutput)
+}
+
+func (o ApimIdentityTypeOutput) ToStringOutput() pulumi.StringOutput {
+	return o.ToStringOutputWithContext(context.Background())
+}
+
+func (o ApimIdentityTypeOutput) ToStringOutputWithContext(ctx context.Context) pulumi.StringOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e ApimIdentityType) string {
+		return string(e)
+	}).(pulumi.StringOutput)
+}
+
+func (o ApimIdentityTypeOutput) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o ApimIdentityTypeOutput) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e ApimIdentityType) *string {
+		v := string(e)
+		return &v
+	}).(pulumi.StringPtrOutput)
+}
+
+type ApimIdentityTypePtrOutput struct{ *pulumi.OutputState }
+
+func (ApimIdentityTypePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**ApimIdentityType)(nil)).Elem()
+}
+
+func (o ApimIdentityTypePtrOutput) ToApimIdentityTypePtrOutput() ApimIdentityTypePtrOutput {
+	return o
+}
+
+func (o ApimIdentityTypePtrOutput) ToApimIdentityTypePtrOutputWithContext(ctx context.Context) ApimIdentityTypePtrOutput {
+	return o
+}
+
+func (o ApimIdentityTypePtrOutput) Elem() ApimIdentityTypeOutput {
+	return o.ApplyT(func(v *ApimIdentityType) ApimIdentityType {
+		if v != nil {
+			return *v
+		}
+		var ret ApimIdentityType
+		return ret
+	}).(ApimIdentityTypeOutput)
+}
+
+func (o ApimIdentityTypePtrOutput) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o ApimIdentityTypePtrOutput) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e *ApimIdentityType) *string {
+		if e == nil {
+			return nil
+		}
+		v := string(*e)
+		return &v
+	}).(pulumi.StringPtrOutput)
+}
+
+// ApimIdentityTypeInput is an input type that accepts values of the ApimIdentityType enum
+// A concrete instance of `ApimIdentityTypeInput` can be one of the following:
+//
+//	ApimIdentityTypeSystemAssigned
+//	ApimIdentityTypeUserAssigned
+//	ApimIdentityType_SystemAssigned_UserAssigned
+//	ApimIdentityTypeNone
+type ApimIdentityTypeInput interface {
+	pulumi.Input
+
+	ToApimIdentityTypeOutput() ApimIdentityTypeOutput
+	ToApimIdentityTypeOutputWithContext(context.Context) ApimIdentityTypeOutput
+}
+
+var apimIdentityTypePtrType = reflect.TypeOf((**ApimIdentityType)(nil)).Elem()
+
+type ApimIdentityTypePtrInput interface {
+	pulumi.Input
+
+	ToApimIdentityTypePtrOutput() ApimIdentityTypePtrOutput
+	ToApimIdentityTypePtrOutputWithContext(context.Context) ApimIdentityTypePtrOutput
+}
+
+type apimIdentityTypePtr string
+
+func ApimIdentityTypePtr(v string) ApimIdentityTypePtrInput {
+	return (*apimIdentityTypePtr)(&v)
+}
+
+func (*apimIdentityTypePtr) ElementType() reflect.Type {
+	return apimIdentityTypePtrType
+}
+
+func (in *apimIdentityTypePtr) ToApimIdentityTypePtrOutput() ApimIdentityTypePtrOutput {
+	return pulumi.ToOutput(in).(ApimIdentityTypePtrOutput)
+}
+
+func (in *apimIdentityTypePtr) ToApimIdentityTypePtrOutputWithContext(ctx context.Context) ApimIdentityTypePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, in).(ApimIdentityTypePtrOutput)
+}
+
 // Authorization type options
 type BackendProtocol string
 
@@ -1260,6 +1430,8 @@ func (in *skuTypePtr) ToSkuTypePtrOutputWithContext(ctx context.Context) SkuType
 func init() {
 	pulumi.RegisterOutputType(ApiTypeOutput{})
 	pulumi.RegisterOutputType(ApiTypePtrOutput{})
+	pulumi.RegisterOutputType(ApimIdentityTypeOutput{})
+	pulumi.RegisterOutputType(ApimIdentityTypePtrOutput{})
 	pulumi.RegisterOutputType(BackendProtocolOutput{})
 	pulumi.RegisterOutputType(BackendProtocolPtrOutput{})
 	pulumi.RegisterOutputType(BackendTypeOutput{})

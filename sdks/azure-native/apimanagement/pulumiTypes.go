@@ -13,6 +13,280 @@ import (
 
 var _ = utilities.GetEnvOrDefault
 
+// Identity properties of the Api Management service resource.
+type ApiManagementServiceIdentity struct {
+	// The type of identity used for the resource. The type 'SystemAssigned, UserAssigned' includes both an implicitly created identity and a set of user assigned identities. The type 'None' will remove any identities from the service.
+	Type string `pulumi:"type"`
+	// The list of user identities associated with the resource. The user identity dictionary key references will be ARM resource ids in the form: '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/ providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identityName}'.
+	UserAssignedIdentities map[string]UserIdentityProperties `pulumi:"userAssignedIdentities"`
+}
+
+// ApiManagementServiceIdentityInput is an input type that accepts ApiManagementServiceIdentityArgs and ApiManagementServiceIdentityOutput values.
+// You can construct a concrete instance of `ApiManagementServiceIdentityInput` via:
+//
+//	ApiManagementServiceIdentityArgs{...}
+type ApiManagementServiceIdentityInput interface {
+	pulumi.Input
+
+	ToApiManagementServiceIdentityOutput() ApiManagementServiceIdentityOutput
+	ToApiManagementServiceIdentityOutputWithContext(context.Context) ApiManagementServiceIdentityOutput
+}
+
+// Identity properties of the Api Management service resource.
+type ApiManagementServiceIdentityArgs struct {
+	// The type of identity used for the resource. The type 'SystemAssigned, UserAssigned' includes both an implicitly created identity and a set of user assigned identities. The type 'None' will remove any identities from the service.
+	Type pulumi.StringInput `pulumi:"type"`
+	// The list of user identities associated with the resource. The user identity dictionary key references will be ARM resource ids in the form: '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/ providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identityName}'.
+	UserAssignedIdentities UserIdentityPropertiesMapInput `pulumi:"userAssignedIdentities"`
+}
+
+func (ApiManagementServiceIdentityArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*ApiManagementServiceIdentity)(nil)).Elem()
+}
+
+func (i ApiManagementServiceIdentityArgs) ToApiManagementServiceIdentityOutput() ApiManagementServiceIdentityOutput {
+	return i.ToApiManagementServiceIdentityOutputWithContext(context.Background())
+}
+
+func (i ApiManagementServiceIdentityArgs) ToApiManagementServiceIdentityOutputWithContext(ctx context.Context) ApiManagementServiceIdentityOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ApiManagementServiceIdentityOutput)
+}
+
+func (i ApiManagementServiceIdentityArgs) ToApiManagementServiceIdentityPtrOutput() ApiManagementServiceIdentityPtrOutput {
+	return i.ToApiManagementServiceIdentityPtrOutputWithContext(context.Background())
+}
+
+func (i ApiManagementServiceIdentityArgs) ToApiManagementServiceIdentityPtrOutputWithContext(ctx context.Context) ApiManagementServiceIdentityPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ApiManagementServiceIdentityOutput).ToApiManagementServiceIdentityPtrOutputWithContext(ctx)
+}
+
+// ApiManagementServiceIdentityPtrInput is an input type that accepts ApiManagementServiceIdentityArgs, ApiManagementServiceIdentityPtr and ApiManagementServiceIdentityPtrOutput values.
+// You can construct a concrete instance of `ApiManagementServiceIdentityPtrInput` via:
+//
+//	        ApiManagementServiceIdentityArgs{...}
+//
+//	or:
+//
+//	        nil
+type ApiManagementServiceIdentityPtrInput interface {
+	pulumi.Input
+
+	ToApiManagementServiceIdentityPtrOutput() ApiManagementServiceIdentityPtrOutput
+	ToApiManagementServiceIdentityPtrOutputWithContext(context.Context) ApiManagementServiceIdentityPtrOutput
+}
+
+type apiManagementServiceIdentityPtrType ApiManagementServiceIdentityArgs
+
+func ApiManagementServiceIdentityPtr(v *ApiManagementServiceIdentityArgs) ApiManagementServiceIdentityPtrInput {
+	return (*apiManagementServiceIdentityPtrType)(v)
+}
+
+func (*apiManagementServiceIdentityPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**ApiManagementServiceIdentity)(nil)).Elem()
+}
+
+func (i *apiManagementServiceIdentityPtrType) ToApiManagementServiceIdentityPtrOutput() ApiManagementServiceIdentityPtrOutput {
+	return i.ToApiManagementServiceIdentityPtrOutputWithContext(context.Background())
+}
+
+func (i *apiManagementServiceIdentityPtrType) ToApiManagementServiceIdentityPtrOutputWithContext(ctx context.Context) ApiManagementServiceIdentityPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ApiManagementServiceIdentityPtrOutput)
+}
+
+// Identity properties of the Api Management service resource.
+type ApiManagementServiceIdentityOutput struct{ *pulumi.OutputState }
+
+func (ApiManagementServiceIdentityOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*ApiManagementServiceIdentity)(nil)).Elem()
+}
+
+func (o ApiManagementServiceIdentityOutput) ToApiManagementServiceIdentityOutput() ApiManagementServiceIdentityOutput {
+	return o
+}
+
+func (o ApiManagementServiceIdentityOutput) ToApiManagementServiceIdentityOutputWithContext(ctx context.Context) ApiManagementServiceIdentityOutput {
+	return o
+}
+
+func (o ApiManagementServiceIdentityOutput) ToApiManagementServiceIdentityPtrOutput() ApiManagementServiceIdentityPtrOutput {
+	return o.ToApiManagementServiceIdentityPtrOutputWithContext(context.Background())
+}
+
+func (o ApiManagementServiceIdentityOutput) ToApiManagementServiceIdentityPtrOutputWithContext(ctx context.Context) ApiManagementServiceIdentityPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v ApiManagementServiceIdentity) *ApiManagementServiceIdentity {
+		return &v
+	}).(ApiManagementServiceIdentityPtrOutput)
+}
+
+// The type of identity used for the resource. The type 'SystemAssigned, UserAssigned' includes both an implicitly created identity and a set of user assigned identities. The type 'None' will remove any identities from the service.
+func (o ApiManagementServiceIdentityOutput) Type() pulumi.StringOutput {
+	return o.ApplyT(func(v ApiManagementServiceIdentity) string { return v.Type }).(pulumi.StringOutput)
+}
+
+// The list of user identities associated with the resource. The user identity dictionary key references will be ARM resource ids in the form: '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/ providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identityName}'.
+func (o ApiManagementServiceIdentityOutput) UserAssignedIdentities() UserIdentityPropertiesMapOutput {
+	return o.ApplyT(func(v ApiManagementServiceIdentity) map[string]UserIdentityProperties {
+		return v.UserAssignedIdentities
+	}).(UserIdentityPropertiesMapOutput)
+}
+
+type ApiManagementServiceIdentityPtrOutput struct{ *pulumi.OutputState }
+
+func (ApiManagementServiceIdentityPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**ApiManagementServiceIdentity)(nil)).Elem()
+}
+
+func (o ApiManagementServiceIdentityPtrOutput) ToApiManagementServiceIdentityPtrOutput() ApiManagementServiceIdentityPtrOutput {
+	return o
+}
+
+func (o ApiManagementServiceIdentityPtrOutput) ToApiManagementServiceIdentityPtrOutputWithContext(ctx context.Context) ApiManagementServiceIdentityPtrOutput {
+	return o
+}
+
+func (o ApiManagementServiceIdentityPtrOutput) Elem() ApiManagementServiceIdentityOutput {
+	return o.ApplyT(func(v *ApiManagementServiceIdentity) ApiManagementServiceIdentity {
+		if v != nil {
+			return *v
+		}
+		var ret ApiManagementServiceIdentity
+		return ret
+	}).(ApiManagementServiceIdentityOutput)
+}
+
+// The type of identity used for the resource. The type 'SystemAssigned, UserAssigned' includes both an implicitly created identity and a set of user assigned identities. The type 'None' will remove any identities from the service.
+func (o ApiManagementServiceIdentityPtrOutput) Type() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ApiManagementServiceIdentity) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Type
+	}).(pulumi.StringPtrOutput)
+}
+
+// The list of user identities associated with the resource. The user identity dictionary key references will be ARM resource ids in the form: '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/ providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identityName}'.
+func (o ApiManagementServiceIdentityPtrOutput) UserAssignedIdentities() UserIdentityPropertiesMapOutput {
+	return o.ApplyT(func(v *ApiManagementServiceIdentity) map[string]UserIdentityProperties {
+		if v == nil {
+			return nil
+		}
+		return v.UserAssignedIdentities
+	}).(UserIdentityPropertiesMapOutput)
+}
+
+// Identity properties of the Api Management service resource.
+type ApiManagementServiceIdentityResponse struct {
+	// The principal id of the identity.
+	PrincipalId string `pulumi:"principalId"`
+	// The client tenant id of the identity.
+	TenantId string `pulumi:"tenantId"`
+	// The type of identity used for the resource. The type 'SystemAssigned, UserAssigned' includes both an implicitly created identity and a set of user assigned identities. The type 'None' will remove any identities from the service.
+	Type string `pulumi:"type"`
+	// The list of user identities associated with the resource. The user identity dictionary key references will be ARM resource ids in the form: '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/ providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identityName}'.
+	UserAssignedIdentities map[string]UserIdentityPropertiesResponse `pulumi:"userAssignedIdentities"`
+}
+
+// Identity properties of the Api Management service resource.
+type ApiManagementServiceIdentityResponseOutput struct{ *pulumi.OutputState }
+
+func (ApiManagementServiceIdentityResponseOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*ApiManagementServiceIdentityResponse)(nil)).Elem()
+}
+
+func (o ApiManagementServiceIdentityResponseOutput) ToApiManagementServiceIdentityResponseOutput() ApiManagementServiceIdentityResponseOutput {
+	return o
+}
+
+func (o ApiManagementServiceIdentityResponseOutput) ToApiManagementServiceIdentityResponseOutputWithContext(ctx context.Context) ApiManagementServiceIdentityResponseOutput {
+	return o
+}
+
+// The principal id of the identity.
+func (o ApiManagementServiceIdentityResponseOutput) PrincipalId() pulumi.StringOutput {
+	return o.ApplyT(func(v ApiManagementServiceIdentityResponse) string { return v.PrincipalId }).(pulumi.StringOutput)
+}
+
+// The client tenant id of the identity.
+func (o ApiManagementServiceIdentityResponseOutput) TenantId() pulumi.StringOutput {
+	return o.ApplyT(func(v ApiManagementServiceIdentityResponse) string { return v.TenantId }).(pulumi.StringOutput)
+}
+
+// The type of identity used for the resource. The type 'SystemAssigned, UserAssigned' includes both an implicitly created identity and a set of user assigned identities. The type 'None' will remove any identities from the service.
+func (o ApiManagementServiceIdentityResponseOutput) Type() pulumi.StringOutput {
+	return o.ApplyT(func(v ApiManagementServiceIdentityResponse) string { return v.Type }).(pulumi.StringOutput)
+}
+
+// The list of user identities associated with the resource. The user identity dictionary key references will be ARM resource ids in the form: '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/ providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identityName}'.
+func (o ApiManagementServiceIdentityResponseOutput) UserAssignedIdentities() UserIdentityPropertiesResponseMapOutput {
+	return o.ApplyT(func(v ApiManagementServiceIdentityResponse) map[string]UserIdentityPropertiesResponse {
+		return v.UserAssignedIdentities
+	}).(UserIdentityPropertiesResponseMapOutput)
+}
+
+type ApiManagementServiceIdentityResponsePtrOutput struct{ *pulumi.OutputState }
+
+func (ApiManagementServiceIdentityResponsePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**ApiManagementServiceIdentityResponse)(nil)).Elem()
+}
+
+func (o ApiManagementServiceIdentityResponsePtrOutput) ToApiManagementServiceIdentityResponsePtrOutput() ApiManagementServiceIdentityResponsePtrOutput {
+	return o
+}
+
+func (o ApiManagementServiceIdentityResponsePtrOutput) ToApiManagementServiceIdentityResponsePtrOutputWithContext(ctx context.Context) ApiManagementServiceIdentityResponsePtrOutput {
+	return o
+}
+
+func (o ApiManagementServiceIdentityResponsePtrOutput) Elem() ApiManagementServiceIdentityResponseOutput {
+	return o.ApplyT(func(v *ApiManagementServiceIdentityResponse) ApiManagementServiceIdentityResponse {
+		if v != nil {
+			return *v
+		}
+		var ret ApiManagementServiceIdentityResponse
+		return ret
+	}).(ApiManagementServiceIdentityResponseOutput)
+}
+
+// The principal id of the identity.
+func (o ApiManagementServiceIdentityResponsePtrOutput) PrincipalId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ApiManagementServiceIdentityResponse) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.PrincipalId
+	}).(pulumi.StringPtrOutput)
+}
+
+// The client tenant id of the identity.
+func (o ApiManagementServiceIdentityResponsePtrOutput) TenantId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ApiManagementServiceIdentityResponse) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.TenantId
+	}).(pulumi.StringPtrOutput)
+}
+
+// The type of identity used for the resource. The type 'SystemAssigned, UserAssigned' includes both an implicitly created identity and a set of user assigned identities. The type 'None' will remove any identities from the service.
+func (o ApiManagementServiceIdentityResponsePtrOutput) Type() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ApiManagementServiceIdentityResponse) *string {
+		if v == nil {
+			return nil
+		}
+		return &v.Type
+	}).(pulumi.StringPtrOutput)
+}
+
+// The list of user identities associated with the resource. The user identity dictionary key references will be ARM resource ids in the form: '/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/ providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identityName}'.
+func (o ApiManagementServiceIdentityResponsePtrOutput) UserAssignedIdentities() UserIdentityPropertiesResponseMapOutput {
+	return o.ApplyT(func(v *ApiManagementServiceIdentityResponse) map[string]UserIdentityPropertiesResponse {
+		if v == nil {
+			return nil
+		}
+		return v.UserAssignedIdentities
+	}).(UserIdentityPropertiesResponseMapOutput)
+}
+
 // API Management service resource SKU properties.
 type ApiManagementServiceSkuProperties struct {
 	// Capacity of the SKU (number of deployed units of the SKU). For Consumption SKU capacity must be specified as 0.
@@ -1989,7 +2263,173 @@ func (o ParameterContractArrayOutput) Index(i pulumi.IntInput) ParameterContract
 	}).(ParameterContractOutput)
 }
 
+// UserIdentityProperties
+type UserIdentityProperties struct {
+	// The client id of user assigned identity.
+	ClientId *string `pulumi:"clientId"`
+	// The principal id of user assigned identity.
+	PrincipalId *string `pulumi:"principalId"`
+}
+
+// UserIdentityPropertiesInput is an input type that accepts UserIdentityPropertiesArgs and UserIdentityPropertiesOutput values.
+// You can construct a concrete instance of `UserIdentityPropertiesInput` via:
+//
+//	UserIdentityPropertiesArgs{...}
+type UserIdentityPropertiesInput interface {
+	pulumi.Input
+
+	ToUserIdentityPropertiesOutput() UserIdentityPropertiesOutput
+	ToUserIdentityPropertiesOutputWithContext(context.Context) UserIdentityPropertiesOutput
+}
+
+// UserIdentityProperties
+type UserIdentityPropertiesArgs struct {
+	// The client id of user assigned identity.
+	ClientId pulumi.StringPtrInput `pulumi:"clientId"`
+	// The principal id of user assigned identity.
+	PrincipalId pulumi.StringPtrInput `pulumi:"principalId"`
+}
+
+func (UserIdentityPropertiesArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*UserIdentityProperties)(nil)).Elem()
+}
+
+func (i UserIdentityPropertiesArgs) ToUserIdentityPropertiesOutput() UserIdentityPropertiesOutput {
+	return i.ToUserIdentityPropertiesOutputWithContext(context.Background())
+}
+
+func (i UserIdentityPropertiesArgs) ToUserIdentityPropertiesOutputWithContext(ctx context.Context) UserIdentityPropertiesOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(UserIdentityPropertiesOutput)
+}
+
+// UserIdentityPropertiesMapInput is an input type that accepts UserIdentityPropertiesMap and UserIdentityPropertiesMapOutput values.
+// You can construct a concrete instance of `UserIdentityPropertiesMapInput` via:
+//
+//	UserIdentityPropertiesMap{ "key": UserIdentityPropertiesArgs{...} }
+type UserIdentityPropertiesMapInput interface {
+	pulumi.Input
+
+	ToUserIdentityPropertiesMapOutput() UserIdentityPropertiesMapOutput
+	ToUserIdentityPropertiesMapOutputWithContext(context.Context) UserIdentityPropertiesMapOutput
+}
+
+type UserIdentityPropertiesMap map[string]UserIdentityPropertiesInput
+
+func (UserIdentityPropertiesMap) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]UserIdentityProperties)(nil)).Elem()
+}
+
+func (i UserIdentityPropertiesMap) ToUserIdentityPropertiesMapOutput() UserIdentityPropertiesMapOutput {
+	return i.ToUserIdentityPropertiesMapOutputWithContext(context.Background())
+}
+
+func (i UserIdentityPropertiesMap) ToUserIdentityPropertiesMapOutputWithContext(ctx context.Context) UserIdentityPropertiesMapOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(UserIdentityPropertiesMapOutput)
+}
+
+// UserIdentityProperties
+type UserIdentityPropertiesOutput struct{ *pulumi.OutputState }
+
+func (UserIdentityPropertiesOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*UserIdentityProperties)(nil)).Elem()
+}
+
+func (o UserIdentityPropertiesOutput) ToUserIdentityPropertiesOutput() UserIdentityPropertiesOutput {
+	return o
+}
+
+func (o UserIdentityPropertiesOutput) ToUserIdentityPropertiesOutputWithContext(ctx context.Context) UserIdentityPropertiesOutput {
+	return o
+}
+
+// The client id of user assigned identity.
+func (o UserIdentityPropertiesOutput) ClientId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v UserIdentityProperties) *string { return v.ClientId }).(pulumi.StringPtrOutput)
+}
+
+// The principal id of user assigned identity.
+func (o UserIdentityPropertiesOutput) PrincipalId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v UserIdentityProperties) *string { return v.PrincipalId }).(pulumi.StringPtrOutput)
+}
+
+type UserIdentityPropertiesMapOutput struct{ *pulumi.OutputState }
+
+func (UserIdentityPropertiesMapOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]UserIdentityProperties)(nil)).Elem()
+}
+
+func (o UserIdentityPropertiesMapOutput) ToUserIdentityPropertiesMapOutput() UserIdentityPropertiesMapOutput {
+	return o
+}
+
+func (o UserIdentityPropertiesMapOutput) ToUserIdentityPropertiesMapOutputWithContext(ctx context.Context) UserIdentityPropertiesMapOutput {
+	return o
+}
+
+func (o UserIdentityPropertiesMapOutput) MapIndex(k pulumi.StringInput) UserIdentityPropertiesOutput {
+	return pulumi.All(o, k).ApplyT(func(vs []interface{}) UserIdentityProperties {
+		return vs[0].(map[string]UserIdentityProperties)[vs[1].(string)]
+	}).(UserIdentityPropertiesOutput)
+}
+
+// UserIdentityPropertiesResponse
+type UserIdentityPropertiesResponse struct {
+	// The client id of user assigned identity.
+	ClientId *string `pulumi:"clientId"`
+	// The principal id of user assigned identity.
+	PrincipalId *string `pulumi:"principalId"`
+}
+
+// UserIdentityPropertiesResponse
+type UserIdentityPropertiesResponseOutput struct{ *pulumi.OutputState }
+
+func (UserIdentityPropertiesResponseOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*UserIdentityPropertiesResponse)(nil)).Elem()
+}
+
+func (o UserIdentityPropertiesResponseOutput) ToUserIdentityPropertiesResponseOutput() UserIdentityPropertiesResponseOutput {
+	return o
+}
+
+func (o UserIdentityPropertiesResponseOutput) ToUserIdentityPropertiesResponseOutputWithContext(ctx context.Context) UserIdentityPropertiesResponseOutput {
+	return o
+}
+
+// The client id of user assigned identity.
+func (o UserIdentityPropertiesResponseOutput) ClientId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v UserIdentityPropertiesResponse) *string { return v.ClientId }).(pulumi.StringPtrOutput)
+}
+
+// The principal id of user assigned identity.
+func (o UserIdentityPropertiesResponseOutput) PrincipalId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v UserIdentityPropertiesResponse) *string { return v.PrincipalId }).(pulumi.StringPtrOutput)
+}
+
+type UserIdentityPropertiesResponseMapOutput struct{ *pulumi.OutputState }
+
+func (UserIdentityPropertiesResponseMapOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*map[string]UserIdentityPropertiesResponse)(nil)).Elem()
+}
+
+func (o UserIdentityPropertiesResponseMapOutput) ToUserIdentityPropertiesResponseMapOutput() UserIdentityPropertiesResponseMapOutput {
+	return o
+}
+
+func (o UserIdentityPropertiesResponseMapOutput) ToUserIdentityPropertiesResponseMapOutputWithContext(ctx context.Context) UserIdentityPropertiesResponseMapOutput {
+	return o
+}
+
+func (o UserIdentityPropertiesResponseMapOutput) MapIndex(k pulumi.StringInput) UserIdentityPropertiesResponseOutput {
+	return pulumi.All(o, k).ApplyT(func(vs []interface{}) UserIdentityPropertiesResponse {
+		return vs[0].(map[string]UserIdentityPropertiesResponse)[vs[1].(string)]
+	}).(UserIdentityPropertiesResponseOutput)
+}
+
 func init() {
+	pulumi.RegisterOutputType(ApiManagementServiceIdentityOutput{})
+	pulumi.RegisterOutputType(ApiManagementServiceIdentityPtrOutput{})
+	pulumi.RegisterOutputType(ApiManagementServiceIdentityResponseOutput{})
+	pulumi.RegisterOutputType(ApiManagementServiceIdentityResponsePtrOutput{})
 	pulumi.RegisterOutputType(ApiManagementServiceSkuPropertiesOutput{})
 	pulumi.RegisterOutputType(ApiManagementServiceSkuPropertiesResponseOutput{})
 	pulumi.RegisterOutputType(BackendBaseParametersPoolOutput{})
@@ -2026,4 +2466,8 @@ func init() {
 	pulumi.RegisterOutputType(FailureStatusCodeRangeResponseArrayOutput{})
 	pulumi.RegisterOutputType(ParameterContractOutput{})
 	pulumi.RegisterOutputType(ParameterContractArrayOutput{})
+	pulumi.RegisterOutputType(UserIdentityPropertiesOutput{})
+	pulumi.RegisterOutputType(UserIdentityPropertiesMapOutput{})
+	pulumi.RegisterOutputType(UserIdentityPropertiesResponseOutput{})
+	pulumi.RegisterOutputType(UserIdentityPropertiesResponseMapOutput{})
 }

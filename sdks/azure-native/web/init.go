@@ -25,6 +25,8 @@ func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi
 		r = &AppServicePlan{}
 	case "azure-native:web:WebApp":
 		r = &WebApp{}
+	case "azure-native:web:WebAppAuthSettingsV2":
+		r = &WebAppAuthSettingsV2{}
 	default:
 		return nil, fmt.Errorf("unknown resource type: %s", typ)
 	}

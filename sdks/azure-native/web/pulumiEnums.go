@@ -1029,6 +1029,176 @@ func (in *supportedTlsVersionsPtr) ToSupportedTlsVersionsPtrOutputWithContext(ct
 	return pulumi.ToOutputWithContext(ctx, in).(SupportedTlsVersionsPtrOutput)
 }
 
+// The action to take when an unauthenticated client attempts to access the app.
+type UnauthenticatedClientActionV2 string
+
+const (
+	UnauthenticatedClientActionV2RedirectToLoginPage = UnauthenticatedClientActionV2("RedirectToLoginPage")
+	UnauthenticatedClientActionV2AllowAnonymous      = UnauthenticatedClientActionV2("AllowAnonymous")
+	UnauthenticatedClientActionV2Return401           = UnauthenticatedClientActionV2("Return401")
+	UnauthenticatedClientActionV2Return403           = UnauthenticatedClientActionV2("Return403")
+)
+
+func (UnauthenticatedClientActionV2) ElementType() reflect.Type {
+	return reflect.TypeOf((*UnauthenticatedClientActionV2)(nil)).Elem()
+}
+
+func (e UnauthenticatedClientActionV2) ToUnauthenticatedClientActionV2Output() UnauthenticatedClientActionV2Output {
+	return pulumi.ToOutput(e).(UnauthenticatedClientActionV2Output)
+}
+
+func (e UnauthenticatedClientActionV2) ToUnauthenticatedClientActionV2OutputWithContext(ctx context.Context) UnauthenticatedClientActionV2Output {
+	return pulumi.ToOutputWithContext(ctx, e).(UnauthenticatedClientActionV2Output)
+}
+
+func (e UnauthenticatedClientActionV2) ToUnauthenticatedClientActionV2PtrOutput() UnauthenticatedClientActionV2PtrOutput {
+	return e.ToUnauthenticatedClientActionV2PtrOutputWithContext(context.Background())
+}
+
+func (e UnauthenticatedClientActionV2) ToUnauthenticatedClientActionV2PtrOutputWithContext(ctx context.Context) UnauthenticatedClientActionV2PtrOutput {
+	return UnauthenticatedClientActionV2(e).ToUnauthenticatedClientActionV2OutputWithContext(ctx).ToUnauthenticatedClientActionV2PtrOutputWithContext(ctx)
+}
+
+func (e UnauthenticatedClientActionV2) ToStringOutput() pulumi.StringOutput {
+	return pulumi.ToOutput(pulumi.String(e)).(pulumi.StringOutput)
+}
+
+func (e UnauthenticatedClientActionV2) ToStringOutputWithContext(ctx context.Context) pulumi.StringOutput {
+	return pulumi.ToOutputWithContext(ctx, pulumi.String(e)).(pulumi.StringOutput)
+}
+
+func (e UnauthenticatedClientActionV2) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return pulumi.String(e).ToStringPtrOutputWithContext(context.Background())
+}
+
+func (e UnauthenticatedClientActionV2) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return pulumi.String(e).ToStringOutputWithContext(ctx).ToStringPtrOutputWithContext(ctx)
+}
+
+type UnauthenticatedClientActionV2Output struct{ *pulumi.OutputState }
+
+func (UnauthenticatedClientActionV2Output) ElementType() reflect.Type {
+	return reflect.TypeOf((*UnauthenticatedClientActionV2)(nil)).Elem()
+}
+
+func (o UnauthenticatedClientActionV2Output) ToUnauthenticatedClientActionV2Output() UnauthenticatedClientActionV2Output {
+	return o
+}
+
+func (o UnauthenticatedClientActionV2Output) ToUnauthenticatedClientActionV2OutputWithContext(ctx context.Context) UnauthenticatedClientActionV2Output {
+	return o
+}
+
+func (o UnauthenticatedClientActionV2Output) ToUnauthenticatedClientActionV2PtrOutput() UnauthenticatedClientActionV2PtrOutput {
+	return o.ToUnauthenticatedClientActionV2PtrOutputWithContext(context.Background())
+}
+
+func (o UnauthenticatedClientActionV2Output) ToUnauthenticatedClientActionV2PtrOutputWithContext(ctx context.Context) UnauthenticatedClientActionV2PtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v UnauthenticatedClientActionV2) *UnauthenticatedClientActionV2 {
+		return &v
+	}).(UnauthenticatedClientActionV2PtrOutput)
+}
+
+func (o UnauthenticatedClientActionV2Output) ToStringOutput() pulumi.StringOutput {
+	return o.ToStringOutputWithContext(context.Background())
+}
+
+func (o UnauthenticatedClientActionV2Output) ToStringOutputWithContext(ctx context.Context) pulumi.StringOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e UnauthenticatedClientActionV2) string {
+		return string(e)
+	}).(pulumi.StringOutput)
+}
+
+func (o UnauthenticatedClientActionV2Output) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o UnauthenticatedClientActionV2Output) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e UnauthenticatedClientActionV2) *string {
+		v := string(e)
+		return &v
+	}).(pulumi.StringPtrOutput)
+}
+
+type UnauthenticatedClientActionV2PtrOutput struct{ *pulumi.OutputState }
+
+func (UnauthenticatedClientActionV2PtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**UnauthenticatedClientActionV2)(nil)).Elem()
+}
+
+func (o UnauthenticatedClientActionV2PtrOutput) ToUnauthenticatedClientActionV2PtrOutput() UnauthenticatedClientActionV2PtrOutput {
+	return o
+}
+
+func (o UnauthenticatedClientActionV2PtrOutput) ToUnauthenticatedClientActionV2PtrOutputWithContext(ctx context.Context) UnauthenticatedClientActionV2PtrOutput {
+	return o
+}
+
+func (o UnauthenticatedClientActionV2PtrOutput) Elem() UnauthenticatedClientActionV2Output {
+	return o.ApplyT(func(v *UnauthenticatedClientActionV2) UnauthenticatedClientActionV2 {
+		if v != nil {
+			return *v
+		}
+		var ret UnauthenticatedClientActionV2
+		return ret
+	}).(UnauthenticatedClientActionV2Output)
+}
+
+func (o UnauthenticatedClientActionV2PtrOutput) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o UnauthenticatedClientActionV2PtrOutput) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e *UnauthenticatedClientActionV2) *string {
+		if e == nil {
+			return nil
+		}
+		v := string(*e)
+		return &v
+	}).(pulumi.StringPtrOutput)
+}
+
+// UnauthenticatedClientActionV2Input is an input type that accepts values of the UnauthenticatedClientActionV2 enum
+// A concrete instance of `UnauthenticatedClientActionV2Input` can be one of the following:
+//
+//	UnauthenticatedClientActionV2RedirectToLoginPage
+//	UnauthenticatedClientActionV2AllowAnonymous
+//	UnauthenticatedClientActionV2Return401
+//	UnauthenticatedClientActionV2Return403
+type UnauthenticatedClientActionV2Input interface {
+	pulumi.Input
+
+	ToUnauthenticatedClientActionV2Output() UnauthenticatedClientActionV2Output
+	ToUnauthenticatedClientActionV2OutputWithContext(context.Context) UnauthenticatedClientActionV2Output
+}
+
+var unauthenticatedClientActionV2PtrType = reflect.TypeOf((**UnauthenticatedClientActionV2)(nil)).Elem()
+
+type UnauthenticatedClientActionV2PtrInput interface {
+	pulumi.Input
+
+	ToUnauthenticatedClientActionV2PtrOutput() UnauthenticatedClientActionV2PtrOutput
+	ToUnauthenticatedClientActionV2PtrOutputWithContext(context.Context) UnauthenticatedClientActionV2PtrOutput
+}
+
+type unauthenticatedClientActionV2Ptr string
+
+func UnauthenticatedClientActionV2Ptr(v string) UnauthenticatedClientActionV2PtrInput {
+	return (*unauthenticatedClientActionV2Ptr)(&v)
+}
+
+func (*unauthenticatedClientActionV2Ptr) ElementType() reflect.Type {
+	return unauthenticatedClientActionV2PtrType
+}
+
+func (in *unauthenticatedClientActionV2Ptr) ToUnauthenticatedClientActionV2PtrOutput() UnauthenticatedClientActionV2PtrOutput {
+	return pulumi.ToOutput(in).(UnauthenticatedClientActionV2PtrOutput)
+}
+
+func (in *unauthenticatedClientActionV2Ptr) ToUnauthenticatedClientActionV2PtrOutputWithContext(ctx context.Context) UnauthenticatedClientActionV2PtrOutput {
+	return pulumi.ToOutputWithContext(ctx, in).(UnauthenticatedClientActionV2PtrOutput)
+}
+
 func init() {
 	pulumi.RegisterOutputType(AuthenticationTypeOutput{})
 	pulumi.RegisterOutputType(AuthenticationTypePtrOutput{})
@@ -1042,4 +1212,6 @@ func init() {
 	pulumi.RegisterOutputType(RuntimeNamePtrOutput{})
 	pulumi.RegisterOutputType(SupportedTlsVersionsOutput{})
 	pulumi.RegisterOutputType(SupportedTlsVersionsPtrOutput{})
+	pulumi.RegisterOutputType(UnauthenticatedClientActionV2Output{})
+	pulumi.RegisterOutputType(UnauthenticatedClientActionV2PtrOutput{})
 }

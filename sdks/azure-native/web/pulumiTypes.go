@@ -13,6 +13,954 @@ import (
 
 var _ = utilities.GetEnvOrDefault
 
+// The configuration settings of the platform of App Service Authentication/Authorization.
+type AuthPlatform struct {
+	// <code>true</code> if the Authentication / Authorization feature is enabled for the current app; otherwise, <code>false</code>.
+	Enabled *bool `pulumi:"enabled"`
+}
+
+// AuthPlatformInput is an input type that accepts AuthPlatformArgs and AuthPlatformOutput values.
+// You can construct a concrete instance of `AuthPlatformInput` via:
+//
+//	AuthPlatformArgs{...}
+type AuthPlatformInput interface {
+	pulumi.Input
+
+	ToAuthPlatformOutput() AuthPlatformOutput
+	ToAuthPlatformOutputWithContext(context.Context) AuthPlatformOutput
+}
+
+// The configuration settings of the platform of App Service Authentication/Authorization.
+type AuthPlatformArgs struct {
+	// <code>true</code> if the Authentication / Authorization feature is enabled for the current app; otherwise, <code>false</code>.
+	Enabled pulumi.BoolPtrInput `pulumi:"enabled"`
+}
+
+func (AuthPlatformArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*AuthPlatform)(nil)).Elem()
+}
+
+func (i AuthPlatformArgs) ToAuthPlatformOutput() AuthPlatformOutput {
+	return i.ToAuthPlatformOutputWithContext(context.Background())
+}
+
+func (i AuthPlatformArgs) ToAuthPlatformOutputWithContext(ctx context.Context) AuthPlatformOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(AuthPlatformOutput)
+}
+
+func (i AuthPlatformArgs) ToAuthPlatformPtrOutput() AuthPlatformPtrOutput {
+	return i.ToAuthPlatformPtrOutputWithContext(context.Background())
+}
+
+func (i AuthPlatformArgs) ToAuthPlatformPtrOutputWithContext(ctx context.Context) AuthPlatformPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(AuthPlatformOutput).ToAuthPlatformPtrOutputWithContext(ctx)
+}
+
+// AuthPlatformPtrInput is an input type that accepts AuthPlatformArgs, AuthPlatformPtr and AuthPlatformPtrOutput values.
+// You can construct a concrete instance of `AuthPlatformPtrInput` via:
+//
+//	        AuthPlatformArgs{...}
+//
+//	or:
+//
+//	        nil
+type AuthPlatformPtrInput interface {
+	pulumi.Input
+
+	ToAuthPlatformPtrOutput() AuthPlatformPtrOutput
+	ToAuthPlatformPtrOutputWithContext(context.Context) AuthPlatformPtrOutput
+}
+
+type authPlatformPtrType AuthPlatformArgs
+
+func AuthPlatformPtr(v *AuthPlatformArgs) AuthPlatformPtrInput {
+	return (*authPlatformPtrType)(v)
+}
+
+func (*authPlatformPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**AuthPlatform)(nil)).Elem()
+}
+
+func (i *authPlatformPtrType) ToAuthPlatformPtrOutput() AuthPlatformPtrOutput {
+	return i.ToAuthPlatformPtrOutputWithContext(context.Background())
+}
+
+func (i *authPlatformPtrType) ToAuthPlatformPtrOutputWithContext(ctx context.Context) AuthPlatformPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(AuthPlatformPtrOutput)
+}
+
+// The configuration settings of the platform of App Service Authentication/Authorization.
+type AuthPlatformOutput struct{ *pulumi.OutputState }
+
+func (AuthPlatformOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*AuthPlatform)(nil)).Elem()
+}
+
+func (o AuthPlatformOutput) ToAuthPlatformOutput() AuthPlatformOutput {
+	return o
+}
+
+func (o AuthPlatformOutput) ToAuthPlatformOutputWithContext(ctx context.Context) AuthPlatformOutput {
+	return o
+}
+
+func (o AuthPlatformOutput) ToAuthPlatformPtrOutput() AuthPlatformPtrOutput {
+	return o.ToAuthPlatformPtrOutputWithContext(context.Background())
+}
+
+func (o AuthPlatformOutput) ToAuthPlatformPtrOutputWithContext(ctx context.Context) AuthPlatformPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v AuthPlatform) *AuthPlatform {
+		return &v
+	}).(AuthPlatformPtrOutput)
+}
+
+// <code>true</code> if the Authentication / Authorization feature is enabled for the current app; otherwise, <code>false</code>.
+func (o AuthPlatformOutput) Enabled() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v AuthPlatform) *bool { return v.Enabled }).(pulumi.BoolPtrOutput)
+}
+
+type AuthPlatformPtrOutput struct{ *pulumi.OutputState }
+
+func (AuthPlatformPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**AuthPlatform)(nil)).Elem()
+}
+
+func (o AuthPlatformPtrOutput) ToAuthPlatformPtrOutput() AuthPlatformPtrOutput {
+	return o
+}
+
+func (o AuthPlatformPtrOutput) ToAuthPlatformPtrOutputWithContext(ctx context.Context) AuthPlatformPtrOutput {
+	return o
+}
+
+func (o AuthPlatformPtrOutput) Elem() AuthPlatformOutput {
+	return o.ApplyT(func(v *AuthPlatform) AuthPlatform {
+		if v != nil {
+			return *v
+		}
+		var ret AuthPlatform
+		return ret
+	}).(AuthPlatformOutput)
+}
+
+// <code>true</code> if the Authentication / Authorization feature is enabled for the current app; otherwise, <code>false</code>.
+func (o AuthPlatformPtrOutput) Enabled() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *AuthPlatform) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.Enabled
+	}).(pulumi.BoolPtrOutput)
+}
+
+// The configuration settings of the platform of App Service Authentication/Authorization.
+type AuthPlatformResponse struct {
+	// <code>true</code> if the Authentication / Authorization feature is enabled for the current app; otherwise, <code>false</code>.
+	Enabled *bool `pulumi:"enabled"`
+}
+
+// The configuration settings of the platform of App Service Authentication/Authorization.
+type AuthPlatformResponseOutput struct{ *pulumi.OutputState }
+
+func (AuthPlatformResponseOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*AuthPlatformResponse)(nil)).Elem()
+}
+
+func (o AuthPlatformResponseOutput) ToAuthPlatformResponseOutput() AuthPlatformResponseOutput {
+	return o
+}
+
+func (o AuthPlatformResponseOutput) ToAuthPlatformResponseOutputWithContext(ctx context.Context) AuthPlatformResponseOutput {
+	return o
+}
+
+// <code>true</code> if the Authentication / Authorization feature is enabled for the current app; otherwise, <code>false</code>.
+func (o AuthPlatformResponseOutput) Enabled() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v AuthPlatformResponse) *bool { return v.Enabled }).(pulumi.BoolPtrOutput)
+}
+
+type AuthPlatformResponsePtrOutput struct{ *pulumi.OutputState }
+
+func (AuthPlatformResponsePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**AuthPlatformResponse)(nil)).Elem()
+}
+
+func (o AuthPlatformResponsePtrOutput) ToAuthPlatformResponsePtrOutput() AuthPlatformResponsePtrOutput {
+	return o
+}
+
+func (o AuthPlatformResponsePtrOutput) ToAuthPlatformResponsePtrOutputWithContext(ctx context.Context) AuthPlatformResponsePtrOutput {
+	return o
+}
+
+func (o AuthPlatformResponsePtrOutput) Elem() AuthPlatformResponseOutput {
+	return o.ApplyT(func(v *AuthPlatformResponse) AuthPlatformResponse {
+		if v != nil {
+			return *v
+		}
+		var ret AuthPlatformResponse
+		return ret
+	}).(AuthPlatformResponseOutput)
+}
+
+// <code>true</code> if the Authentication / Authorization feature is enabled for the current app; otherwise, <code>false</code>.
+func (o AuthPlatformResponsePtrOutput) Enabled() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *AuthPlatformResponse) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.Enabled
+	}).(pulumi.BoolPtrOutput)
+}
+
+// The configuration settings of the Azure Active directory provider.
+type AzureActiveDirectory struct {
+	// <code>false</code> if the Azure Active Directory provider should not be enabled despite the set registration; otherwise, <code>true</code>.
+	Enabled *bool `pulumi:"enabled"`
+	// The configuration settings of the Azure Active Directory app registration.
+	Registration *AzureActiveDirectoryRegistration `pulumi:"registration"`
+	// The configuration settings of the Azure Active Directory token validation flow.
+	Validation *AzureActiveDirectoryValidation `pulumi:"validation"`
+}
+
+// AzureActiveDirectoryInput is an input type that accepts AzureActiveDirectoryArgs and AzureActiveDirectoryOutput values.
+// You can construct a concrete instance of `AzureActiveDirectoryInput` via:
+//
+//	AzureActiveDirectoryArgs{...}
+type AzureActiveDirectoryInput interface {
+	pulumi.Input
+
+	ToAzureActiveDirectoryOutput() AzureActiveDirectoryOutput
+	ToAzureActiveDirectoryOutputWithContext(context.Context) AzureActiveDirectoryOutput
+}
+
+// The configuration settings of the Azure Active directory provider.
+type AzureActiveDirectoryArgs struct {
+	// <code>false</code> if the Azure Active Directory provider should not be enabled despite the set registration; otherwise, <code>true</code>.
+	Enabled pulumi.BoolPtrInput `pulumi:"enabled"`
+	// The configuration settings of the Azure Active Directory app registration.
+	Registration AzureActiveDirectoryRegistrationPtrInput `pulumi:"registration"`
+	// The configuration settings of the Azure Active Directory token validation flow.
+	Validation AzureActiveDirectoryValidationPtrInput `pulumi:"validation"`
+}
+
+func (AzureActiveDirectoryArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*AzureActiveDirectory)(nil)).Elem()
+}
+
+func (i AzureActiveDirectoryArgs) ToAzureActiveDirectoryOutput() AzureActiveDirectoryOutput {
+	return i.ToAzureActiveDirectoryOutputWithContext(context.Background())
+}
+
+func (i AzureActiveDirectoryArgs) ToAzureActiveDirectoryOutputWithContext(ctx context.Context) AzureActiveDirectoryOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(AzureActiveDirectoryOutput)
+}
+
+func (i AzureActiveDirectoryArgs) ToAzureActiveDirectoryPtrOutput() AzureActiveDirectoryPtrOutput {
+	return i.ToAzureActiveDirectoryPtrOutputWithContext(context.Background())
+}
+
+func (i AzureActiveDirectoryArgs) ToAzureActiveDirectoryPtrOutputWithContext(ctx context.Context) AzureActiveDirectoryPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(AzureActiveDirectoryOutput).ToAzureActiveDirectoryPtrOutputWithContext(ctx)
+}
+
+// AzureActiveDirectoryPtrInput is an input type that accepts AzureActiveDirectoryArgs, AzureActiveDirectoryPtr and AzureActiveDirectoryPtrOutput values.
+// You can construct a concrete instance of `AzureActiveDirectoryPtrInput` via:
+//
+//	        AzureActiveDirectoryArgs{...}
+//
+//	or:
+//
+//	        nil
+type AzureActiveDirectoryPtrInput interface {
+	pulumi.Input
+
+	ToAzureActiveDirectoryPtrOutput() AzureActiveDirectoryPtrOutput
+	ToAzureActiveDirectoryPtrOutputWithContext(context.Context) AzureActiveDirectoryPtrOutput
+}
+
+type azureActiveDirectoryPtrType AzureActiveDirectoryArgs
+
+func AzureActiveDirectoryPtr(v *AzureActiveDirectoryArgs) AzureActiveDirectoryPtrInput {
+	return (*azureActiveDirectoryPtrType)(v)
+}
+
+func (*azureActiveDirectoryPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**AzureActiveDirectory)(nil)).Elem()
+}
+
+func (i *azureActiveDirectoryPtrType) ToAzureActiveDirectoryPtrOutput() AzureActiveDirectoryPtrOutput {
+	return i.ToAzureActiveDirectoryPtrOutputWithContext(context.Background())
+}
+
+func (i *azureActiveDirectoryPtrType) ToAzureActiveDirectoryPtrOutputWithContext(ctx context.Context) AzureActiveDirectoryPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(AzureActiveDirectoryPtrOutput)
+}
+
+// The configuration settings of the Azure Active directory provider.
+type AzureActiveDirectoryOutput struct{ *pulumi.OutputState }
+
+func (AzureActiveDirectoryOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*AzureActiveDirectory)(nil)).Elem()
+}
+
+func (o AzureActiveDirectoryOutput) ToAzureActiveDirectoryOutput() AzureActiveDirectoryOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryOutput) ToAzureActiveDirectoryOutputWithContext(ctx context.Context) AzureActiveDirectoryOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryOutput) ToAzureActiveDirectoryPtrOutput() AzureActiveDirectoryPtrOutput {
+	return o.ToAzureActiveDirectoryPtrOutputWithContext(context.Background())
+}
+
+func (o AzureActiveDirectoryOutput) ToAzureActiveDirectoryPtrOutputWithContext(ctx context.Context) AzureActiveDirectoryPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v AzureActiveDirectory) *AzureActiveDirectory {
+		return &v
+	}).(AzureActiveDirectoryPtrOutput)
+}
+
+// <code>false</code> if the Azure Active Directory provider should not be enabled despite the set registration; otherwise, <code>true</code>.
+func (o AzureActiveDirectoryOutput) Enabled() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v AzureActiveDirectory) *bool { return v.Enabled }).(pulumi.BoolPtrOutput)
+}
+
+// The configuration settings of the Azure Active Directory app registration.
+func (o AzureActiveDirectoryOutput) Registration() AzureActiveDirectoryRegistrationPtrOutput {
+	return o.ApplyT(func(v AzureActiveDirectory) *AzureActiveDirectoryRegistration { return v.Registration }).(AzureActiveDirectoryRegistrationPtrOutput)
+}
+
+// The configuration settings of the Azure Active Directory token validation flow.
+func (o AzureActiveDirectoryOutput) Validation() AzureActiveDirectoryValidationPtrOutput {
+	return o.ApplyT(func(v AzureActiveDirectory) *AzureActiveDirectoryValidation { return v.Validation }).(AzureActiveDirectoryValidationPtrOutput)
+}
+
+type AzureActiveDirectoryPtrOutput struct{ *pulumi.OutputState }
+
+func (AzureActiveDirectoryPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**AzureActiveDirectory)(nil)).Elem()
+}
+
+func (o AzureActiveDirectoryPtrOutput) ToAzureActiveDirectoryPtrOutput() AzureActiveDirectoryPtrOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryPtrOutput) ToAzureActiveDirectoryPtrOutputWithContext(ctx context.Context) AzureActiveDirectoryPtrOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryPtrOutput) Elem() AzureActiveDirectoryOutput {
+	return o.ApplyT(func(v *AzureActiveDirectory) AzureActiveDirectory {
+		if v != nil {
+			return *v
+		}
+		var ret AzureActiveDirectory
+		return ret
+	}).(AzureActiveDirectoryOutput)
+}
+
+// <code>false</code> if the Azure Active Directory provider should not be enabled despite the set registration; otherwise, <code>true</code>.
+func (o AzureActiveDirectoryPtrOutput) Enabled() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *AzureActiveDirectory) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.Enabled
+	}).(pulumi.BoolPtrOutput)
+}
+
+// The configuration settings of the Azure Active Directory app registration.
+func (o AzureActiveDirectoryPtrOutput) Registration() AzureActiveDirectoryRegistrationPtrOutput {
+	return o.ApplyT(func(v *AzureActiveDirectory) *AzureActiveDirectoryRegistration {
+		if v == nil {
+			return nil
+		}
+		return v.Registration
+	}).(AzureActiveDirectoryRegistrationPtrOutput)
+}
+
+// The configuration settings of the Azure Active Directory token validation flow.
+func (o AzureActiveDirectoryPtrOutput) Validation() AzureActiveDirectoryValidationPtrOutput {
+	return o.ApplyT(func(v *AzureActiveDirectory) *AzureActiveDirectoryValidation {
+		if v == nil {
+			return nil
+		}
+		return v.Validation
+	}).(AzureActiveDirectoryValidationPtrOutput)
+}
+
+// The configuration settings of the Azure Active Directory app registration.
+type AzureActiveDirectoryRegistration struct {
+	// The Client ID of this relying party application, known as the client_id. This setting is required for enabling OpenID Connection authentication with Azure Active Directory or other 3rd party OpenID Connect providers. More information on OpenID Connect: http://openid.net/specs/openid-connect-core-1_0.html
+	ClientId *string `pulumi:"clientId"`
+	// The OpenID Connect Issuer URI that represents the entity which issues access tokens for this application. When using Azure Active Directory, this value is the URI of the directory tenant, e.g. `https://login.microsoftonline.com/v2.0/{tenant-guid}/`. This URI is a case-sensitive identifier for the token issuer. More information on OpenID Connect Discovery: http://openid.net/specs/openid-connect-discovery-1_0.html
+	OpenIdIssuer *string `pulumi:"openIdIssuer"`
+}
+
+// AzureActiveDirectoryRegistrationInput is an input type that accepts AzureActiveDirectoryRegistrationArgs and AzureActiveDirectoryRegistrationOutput values.
+// You can construct a concrete instance of `AzureActiveDirectoryRegistrationInput` via:
+//
+//	AzureActiveDirectoryRegistrationArgs{...}
+type AzureActiveDirectoryRegistrationInput interface {
+	pulumi.Input
+
+	ToAzureActiveDirectoryRegistrationOutput() AzureActiveDirectoryRegistrationOutput
+	ToAzureActiveDirectoryRegistrationOutputWithContext(context.Context) AzureActiveDirectoryRegistrationOutput
+}
+
+// The configuration settings of the Azure Active Directory app registration.
+type AzureActiveDirectoryRegistrationArgs struct {
+	// The Client ID of this relying party application, known as the client_id. This setting is required for enabling OpenID Connection authentication with Azure Active Directory or other 3rd party OpenID Connect providers. More information on OpenID Connect: http://openid.net/specs/openid-connect-core-1_0.html
+	ClientId pulumi.StringPtrInput `pulumi:"clientId"`
+	// The OpenID Connect Issuer URI that represents the entity which issues access tokens for this application. When using Azure Active Directory, this value is the URI of the directory tenant, e.g. `https://login.microsoftonline.com/v2.0/{tenant-guid}/`. This URI is a case-sensitive identifier for the token issuer. More information on OpenID Connect Discovery: http://openid.net/specs/openid-connect-discovery-1_0.html
+	OpenIdIssuer pulumi.StringPtrInput `pulumi:"openIdIssuer"`
+}
+
+func (AzureActiveDirectoryRegistrationArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*AzureActiveDirectoryRegistration)(nil)).Elem()
+}
+
+func (i AzureActiveDirectoryRegistrationArgs) ToAzureActiveDirectoryRegistrationOutput() AzureActiveDirectoryRegistrationOutput {
+	return i.ToAzureActiveDirectoryRegistrationOutputWithContext(context.Background())
+}
+
+func (i AzureActiveDirectoryRegistrationArgs) ToAzureActiveDirectoryRegistrationOutputWithContext(ctx context.Context) AzureActiveDirectoryRegistrationOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(AzureActiveDirectoryRegistrationOutput)
+}
+
+func (i AzureActiveDirectoryRegistrationArgs) ToAzureActiveDirectoryRegistrationPtrOutput() AzureActiveDirectoryRegistrationPtrOutput {
+	return i.ToAzureActiveDirectoryRegistrationPtrOutputWithContext(context.Background())
+}
+
+func (i AzureActiveDirectoryRegistrationArgs) ToAzureActiveDirectoryRegistrationPtrOutputWithContext(ctx context.Context) AzureActiveDirectoryRegistrationPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(AzureActiveDirectoryRegistrationOutput).ToAzureActiveDirectoryRegistrationPtrOutputWithContext(ctx)
+}
+
+// AzureActiveDirectoryRegistrationPtrInput is an input type that accepts AzureActiveDirectoryRegistrationArgs, AzureActiveDirectoryRegistrationPtr and AzureActiveDirectoryRegistrationPtrOutput values.
+// You can construct a concrete instance of `AzureActiveDirectoryRegistrationPtrInput` via:
+//
+//	        AzureActiveDirectoryRegistrationArgs{...}
+//
+//	or:
+//
+//	        nil
+type AzureActiveDirectoryRegistrationPtrInput interface {
+	pulumi.Input
+
+	ToAzureActiveDirectoryRegistrationPtrOutput() AzureActiveDirectoryRegistrationPtrOutput
+	ToAzureActiveDirectoryRegistrationPtrOutputWithContext(context.Context) AzureActiveDirectoryRegistrationPtrOutput
+}
+
+type azureActiveDirectoryRegistrationPtrType AzureActiveDirectoryRegistrationArgs
+
+func AzureActiveDirectoryRegistrationPtr(v *AzureActiveDirectoryRegistrationArgs) AzureActiveDirectoryRegistrationPtrInput {
+	return (*azureActiveDirectoryRegistrationPtrType)(v)
+}
+
+func (*azureActiveDirectoryRegistrationPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**AzureActiveDirectoryRegistration)(nil)).Elem()
+}
+
+func (i *azureActiveDirectoryRegistrationPtrType) ToAzureActiveDirectoryRegistrationPtrOutput() AzureActiveDirectoryRegistrationPtrOutput {
+	return i.ToAzureActiveDirectoryRegistrationPtrOutputWithContext(context.Background())
+}
+
+func (i *azureActiveDirectoryRegistrationPtrType) ToAzureActiveDirectoryRegistrationPtrOutputWithContext(ctx context.Context) AzureActiveDirectoryRegistrationPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(AzureActiveDirectoryRegistrationPtrOutput)
+}
+
+// The configuration settings of the Azure Active Directory app registration.
+type AzureActiveDirectoryRegistrationOutput struct{ *pulumi.OutputState }
+
+func (AzureActiveDirectoryRegistrationOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*AzureActiveDirectoryRegistration)(nil)).Elem()
+}
+
+func (o AzureActiveDirectoryRegistrationOutput) ToAzureActiveDirectoryRegistrationOutput() AzureActiveDirectoryRegistrationOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryRegistrationOutput) ToAzureActiveDirectoryRegistrationOutputWithContext(ctx context.Context) AzureActiveDirectoryRegistrationOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryRegistrationOutput) ToAzureActiveDirectoryRegistrationPtrOutput() AzureActiveDirectoryRegistrationPtrOutput {
+	return o.ToAzureActiveDirectoryRegistrationPtrOutputWithContext(context.Background())
+}
+
+func (o AzureActiveDirectoryRegistrationOutput) ToAzureActiveDirectoryRegistrationPtrOutputWithContext(ctx context.Context) AzureActiveDirectoryRegistrationPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v AzureActiveDirectoryRegistration) *AzureActiveDirectoryRegistration {
+		return &v
+	}).(AzureActiveDirectoryRegistrationPtrOutput)
+}
+
+// The Client ID of this relying party application, known as the client_id. This setting is required for enabling OpenID Connection authentication with Azure Active Directory or other 3rd party OpenID Connect providers. More information on OpenID Connect: http://openid.net/specs/openid-connect-core-1_0.html
+func (o AzureActiveDirectoryRegistrationOutput) ClientId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v AzureActiveDirectoryRegistration) *string { return v.ClientId }).(pulumi.StringPtrOutput)
+}
+
+// The OpenID Connect Issuer URI that represents the entity which issues access tokens for this application. When using Azure Active Directory, this value is the URI of the directory tenant, e.g. `https://login.microsoftonline.com/v2.0/{tenant-guid}/`. This URI is a case-sensitive identifier for the token issuer. More information on OpenID Connect Discovery: http://openid.net/specs/openid-connect-discovery-1_0.html
+func (o AzureActiveDirectoryRegistrationOutput) OpenIdIssuer() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v AzureActiveDirectoryRegistration) *string { return v.OpenIdIssuer }).(pulumi.StringPtrOutput)
+}
+
+type AzureActiveDirectoryRegistrationPtrOutput struct{ *pulumi.OutputState }
+
+func (AzureActiveDirectoryRegistrationPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**AzureActiveDirectoryRegistration)(nil)).Elem()
+}
+
+func (o AzureActiveDirectoryRegistrationPtrOutput) ToAzureActiveDirectoryRegistrationPtrOutput() AzureActiveDirectoryRegistrationPtrOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryRegistrationPtrOutput) ToAzureActiveDirectoryRegistrationPtrOutputWithContext(ctx context.Context) AzureActiveDirectoryRegistrationPtrOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryRegistrationPtrOutput) Elem() AzureActiveDirectoryRegistrationOutput {
+	return o.ApplyT(func(v *AzureActiveDirectoryRegistration) AzureActiveDirectoryRegistration {
+		if v != nil {
+			return *v
+		}
+		var ret AzureActiveDirectoryRegistration
+		return ret
+	}).(AzureActiveDirectoryRegistrationOutput)
+}
+
+// The Client ID of this relying party application, known as the client_id. This setting is required for enabling OpenID Connection authentication with Azure Active Directory or other 3rd party OpenID Connect providers. More information on OpenID Connect: http://openid.net/specs/openid-connect-core-1_0.html
+func (o AzureActiveDirectoryRegistrationPtrOutput) ClientId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *AzureActiveDirectoryRegistration) *string {
+		if v == nil {
+			return nil
+		}
+		return v.ClientId
+	}).(pulumi.StringPtrOutput)
+}
+
+// The OpenID Connect Issuer URI that represents the entity which issues access tokens for this application. When using Azure Active Directory, this value is the URI of the directory tenant, e.g. `https://login.microsoftonline.com/v2.0/{tenant-guid}/`. This URI is a case-sensitive identifier for the token issuer. More information on OpenID Connect Discovery: http://openid.net/specs/openid-connect-discovery-1_0.html
+func (o AzureActiveDirectoryRegistrationPtrOutput) OpenIdIssuer() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *AzureActiveDirectoryRegistration) *string {
+		if v == nil {
+			return nil
+		}
+		return v.OpenIdIssuer
+	}).(pulumi.StringPtrOutput)
+}
+
+// The configuration settings of the Azure Active Directory app registration.
+type AzureActiveDirectoryRegistrationResponse struct {
+	// The Client ID of this relying party application, known as the client_id. This setting is required for enabling OpenID Connection authentication with Azure Active Directory or other 3rd party OpenID Connect providers. More information on OpenID Connect: http://openid.net/specs/openid-connect-core-1_0.html
+	ClientId *string `pulumi:"clientId"`
+	// The OpenID Connect Issuer URI that represents the entity which issues access tokens for this application. When using Azure Active Directory, this value is the URI of the directory tenant, e.g. `https://login.microsoftonline.com/v2.0/{tenant-guid}/`. This URI is a case-sensitive identifier for the token issuer. More information on OpenID Connect Discovery: http://openid.net/specs/openid-connect-discovery-1_0.html
+	OpenIdIssuer *string `pulumi:"openIdIssuer"`
+}
+
+// The configuration settings of the Azure Active Directory app registration.
+type AzureActiveDirectoryRegistrationResponseOutput struct{ *pulumi.OutputState }
+
+func (AzureActiveDirectoryRegistrationResponseOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*AzureActiveDirectoryRegistrationResponse)(nil)).Elem()
+}
+
+func (o AzureActiveDirectoryRegistrationResponseOutput) ToAzureActiveDirectoryRegistrationResponseOutput() AzureActiveDirectoryRegistrationResponseOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryRegistrationResponseOutput) ToAzureActiveDirectoryRegistrationResponseOutputWithContext(ctx context.Context) AzureActiveDirectoryRegistrationResponseOutput {
+	return o
+}
+
+// The Client ID of this relying party application, known as the client_id. This setting is required for enabling OpenID Connection authentication with Azure Active Directory or other 3rd party OpenID Connect providers. More information on OpenID Connect: http://openid.net/specs/openid-connect-core-1_0.html
+func (o AzureActiveDirectoryRegistrationResponseOutput) ClientId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v AzureActiveDirectoryRegistrationResponse) *string { return v.ClientId }).(pulumi.StringPtrOutput)
+}
+
+// The OpenID Connect Issuer URI that represents the entity which issues access tokens for this application. When using Azure Active Directory, this value is the URI of the directory tenant, e.g. `https://login.microsoftonline.com/v2.0/{tenant-guid}/`. This URI is a case-sensitive identifier for the token issuer. More information on OpenID Connect Discovery: http://openid.net/specs/openid-connect-discovery-1_0.html
+func (o AzureActiveDirectoryRegistrationResponseOutput) OpenIdIssuer() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v AzureActiveDirectoryRegistrationResponse) *string { return v.OpenIdIssuer }).(pulumi.StringPtrOutput)
+}
+
+type AzureActiveDirectoryRegistrationResponsePtrOutput struct{ *pulumi.OutputState }
+
+func (AzureActiveDirectoryRegistrationResponsePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**AzureActiveDirectoryRegistrationResponse)(nil)).Elem()
+}
+
+func (o AzureActiveDirectoryRegistrationResponsePtrOutput) ToAzureActiveDirectoryRegistrationResponsePtrOutput() AzureActiveDirectoryRegistrationResponsePtrOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryRegistrationResponsePtrOutput) ToAzureActiveDirectoryRegistrationResponsePtrOutputWithContext(ctx context.Context) AzureActiveDirectoryRegistrationResponsePtrOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryRegistrationResponsePtrOutput) Elem() AzureActiveDirectoryRegistrationResponseOutput {
+	return o.ApplyT(func(v *AzureActiveDirectoryRegistrationResponse) AzureActiveDirectoryRegistrationResponse {
+		if v != nil {
+			return *v
+		}
+		var ret AzureActiveDirectoryRegistrationResponse
+		return ret
+	}).(AzureActiveDirectoryRegistrationResponseOutput)
+}
+
+// The Client ID of this relying party application, known as the client_id. This setting is required for enabling OpenID Connection authentication with Azure Active Directory or other 3rd party OpenID Connect providers. More information on OpenID Connect: http://openid.net/specs/openid-connect-core-1_0.html
+func (o AzureActiveDirectoryRegistrationResponsePtrOutput) ClientId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *AzureActiveDirectoryRegistrationResponse) *string {
+		if v == nil {
+			return nil
+		}
+		return v.ClientId
+	}).(pulumi.StringPtrOutput)
+}
+
+// The OpenID Connect Issuer URI that represents the entity which issues access tokens for this application. When using Azure Active Directory, this value is the URI of the directory tenant, e.g. `https://login.microsoftonline.com/v2.0/{tenant-guid}/`. This URI is a case-sensitive identifier for the token issuer. More information on OpenID Connect Discovery: http://openid.net/specs/openid-connect-discovery-1_0.html
+func (o AzureActiveDirectoryRegistrationResponsePtrOutput) OpenIdIssuer() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *AzureActiveDirectoryRegistrationResponse) *string {
+		if v == nil {
+			return nil
+		}
+		return v.OpenIdIssuer
+	}).(pulumi.StringPtrOutput)
+}
+
+// The configuration settings of the Azure Active directory provider.
+type AzureActiveDirectoryResponse struct {
+	// <code>false</code> if the Azure Active Directory provider should not be enabled despite the set registration; otherwise, <code>true</code>.
+	Enabled *bool `pulumi:"enabled"`
+	// The configuration settings of the Azure Active Directory app registration.
+	Registration *AzureActiveDirectoryRegistrationResponse `pulumi:"registration"`
+	// The configuration settings of the Azure Active Directory token validation flow.
+	Validation *AzureActiveDirectoryValidationResponse `pulumi:"validation"`
+}
+
+// The configuration settings of the Azure Active directory provider.
+type AzureActiveDirectoryResponseOutput struct{ *pulumi.OutputState }
+
+func (AzureActiveDirectoryResponseOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*AzureActiveDirectoryResponse)(nil)).Elem()
+}
+
+func (o AzureActiveDirectoryResponseOutput) ToAzureActiveDirectoryResponseOutput() AzureActiveDirectoryResponseOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryResponseOutput) ToAzureActiveDirectoryResponseOutputWithContext(ctx context.Context) AzureActiveDirectoryResponseOutput {
+	return o
+}
+
+// <code>false</code> if the Azure Active Directory provider should not be enabled despite the set registration; otherwise, <code>true</code>.
+func (o AzureActiveDirectoryResponseOutput) Enabled() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v AzureActiveDirectoryResponse) *bool { return v.Enabled }).(pulumi.BoolPtrOutput)
+}
+
+// The configuration settings of the Azure Active Directory app registration.
+func (o AzureActiveDirectoryResponseOutput) Registration() AzureActiveDirectoryRegistrationResponsePtrOutput {
+	return o.ApplyT(func(v AzureActiveDirectoryResponse) *AzureActiveDirectoryRegistrationResponse { return v.Registration }).(AzureActiveDirectoryRegistrationResponsePtrOutput)
+}
+
+// The configuration settings of the Azure Active Directory token validation flow.
+func (o AzureActiveDirectoryResponseOutput) Validation() AzureActiveDirectoryValidationResponsePtrOutput {
+	return o.ApplyT(func(v AzureActiveDirectoryResponse) *AzureActiveDirectoryValidationResponse { return v.Validation }).(AzureActiveDirectoryValidationResponsePtrOutput)
+}
+
+type AzureActiveDirectoryResponsePtrOutput struct{ *pulumi.OutputState }
+
+func (AzureActiveDirectoryResponsePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**AzureActiveDirectoryResponse)(nil)).Elem()
+}
+
+func (o AzureActiveDirectoryResponsePtrOutput) ToAzureActiveDirectoryResponsePtrOutput() AzureActiveDirectoryResponsePtrOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryResponsePtrOutput) ToAzureActiveDirectoryResponsePtrOutputWithContext(ctx context.Context) AzureActiveDirectoryResponsePtrOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryResponsePtrOutput) Elem() AzureActiveDirectoryResponseOutput {
+	return o.ApplyT(func(v *AzureActiveDirectoryResponse) AzureActiveDirectoryResponse {
+		if v != nil {
+			return *v
+		}
+		var ret AzureActiveDirectoryResponse
+		return ret
+	}).(AzureActiveDirectoryResponseOutput)
+}
+
+// <code>false</code> if the Azure Active Directory provider should not be enabled despite the set registration; otherwise, <code>true</code>.
+func (o AzureActiveDirectoryResponsePtrOutput) Enabled() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *AzureActiveDirectoryResponse) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.Enabled
+	}).(pulumi.BoolPtrOutput)
+}
+
+// The configuration settings of the Azure Active Directory app registration.
+func (o AzureActiveDirectoryResponsePtrOutput) Registration() AzureActiveDirectoryRegistrationResponsePtrOutput {
+	return o.ApplyT(func(v *AzureActiveDirectoryResponse) *AzureActiveDirectoryRegistrationResponse {
+		if v == nil {
+			return nil
+		}
+		return v.Registration
+	}).(AzureActiveDirectoryRegistrationResponsePtrOutput)
+}
+
+// The configuration settings of the Azure Active Directory token validation flow.
+func (o AzureActiveDirectoryResponsePtrOutput) Validation() AzureActiveDirectoryValidationResponsePtrOutput {
+	return o.ApplyT(func(v *AzureActiveDirectoryResponse) *AzureActiveDirectoryValidationResponse {
+		if v == nil {
+			return nil
+		}
+		return v.Validation
+	}).(AzureActiveDirectoryValidationResponsePtrOutput)
+}
+
+// The configuration settings of the Azure Active Directory token validation flow.
+type AzureActiveDirectoryValidation struct {
+	// The list of audiences that can make successful authentication/authorization requests.
+	AllowedAudiences []string `pulumi:"allowedAudiences"`
+	// The configuration settings of the default authorization policy.
+	DefaultAuthorizationPolicy *DefaultAuthorizationPolicy `pulumi:"defaultAuthorizationPolicy"`
+}
+
+// AzureActiveDirectoryValidationInput is an input type that accepts AzureActiveDirectoryValidationArgs and AzureActiveDirectoryValidationOutput values.
+// You can construct a concrete instance of `AzureActiveDirectoryValidationInput` via:
+//
+//	AzureActiveDirectoryValidationArgs{...}
+type AzureActiveDirectoryValidationInput interface {
+	pulumi.Input
+
+	ToAzureActiveDirectoryValidationOutput() AzureActiveDirectoryValidationOutput
+	ToAzureActiveDirectoryValidationOutputWithContext(context.Context) AzureActiveDirectoryValidationOutput
+}
+
+// The configuration settings of the Azure Active Directory token validation flow.
+type AzureActiveDirectoryValidationArgs struct {
+	// The list of audiences that can make successful authentication/authorization requests.
+	AllowedAudiences pulumi.StringArrayInput `pulumi:"allowedAudiences"`
+	// The configuration settings of the default authorization policy.
+	DefaultAuthorizationPolicy DefaultAuthorizationPolicyPtrInput `pulumi:"defaultAuthorizationPolicy"`
+}
+
+func (AzureActiveDirectoryValidationArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*AzureActiveDirectoryValidation)(nil)).Elem()
+}
+
+func (i AzureActiveDirectoryValidationArgs) ToAzureActiveDirectoryValidationOutput() AzureActiveDirectoryValidationOutput {
+	return i.ToAzureActiveDirectoryValidationOutputWithContext(context.Background())
+}
+
+func (i AzureActiveDirectoryValidationArgs) ToAzureActiveDirectoryValidationOutputWithContext(ctx context.Context) AzureActiveDirectoryValidationOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(AzureActiveDirectoryValidationOutput)
+}
+
+func (i AzureActiveDirectoryValidationArgs) ToAzureActiveDirectoryValidationPtrOutput() AzureActiveDirectoryValidationPtrOutput {
+	return i.ToAzureActiveDirectoryValidationPtrOutputWithContext(context.Background())
+}
+
+func (i AzureActiveDirectoryValidationArgs) ToAzureActiveDirectoryValidationPtrOutputWithContext(ctx context.Context) AzureActiveDirectoryValidationPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(AzureActiveDirectoryValidationOutput).ToAzureActiveDirectoryValidationPtrOutputWithContext(ctx)
+}
+
+// AzureActiveDirectoryValidationPtrInput is an input type that accepts AzureActiveDirectoryValidationArgs, AzureActiveDirectoryValidationPtr and AzureActiveDirectoryValidationPtrOutput values.
+// You can construct a concrete instance of `AzureActiveDirectoryValidationPtrInput` via:
+//
+//	        AzureActiveDirectoryValidationArgs{...}
+//
+//	or:
+//
+//	        nil
+type AzureActiveDirectoryValidationPtrInput interface {
+	pulumi.Input
+
+	ToAzureActiveDirectoryValidationPtrOutput() AzureActiveDirectoryValidationPtrOutput
+	ToAzureActiveDirectoryValidationPtrOutputWithContext(context.Context) AzureActiveDirectoryValidationPtrOutput
+}
+
+type azureActiveDirectoryValidationPtrType AzureActiveDirectoryValidationArgs
+
+func AzureActiveDirectoryValidationPtr(v *AzureActiveDirectoryValidationArgs) AzureActiveDirectoryValidationPtrInput {
+	return (*azureActiveDirectoryValidationPtrType)(v)
+}
+
+func (*azureActiveDirectoryValidationPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**AzureActiveDirectoryValidation)(nil)).Elem()
+}
+
+func (i *azureActiveDirectoryValidationPtrType) ToAzureActiveDirectoryValidationPtrOutput() AzureActiveDirectoryValidationPtrOutput {
+	return i.ToAzureActiveDirectoryValidationPtrOutputWithContext(context.Background())
+}
+
+func (i *azureActiveDirectoryValidationPtrType) ToAzureActiveDirectoryValidationPtrOutputWithContext(ctx context.Context) AzureActiveDirectoryValidationPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(AzureActiveDirectoryValidationPtrOutput)
+}
+
+// The configuration settings of the Azure Active Directory token validation flow.
+type AzureActiveDirectoryValidationOutput struct{ *pulumi.OutputState }
+
+func (AzureActiveDirectoryValidationOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*AzureActiveDirectoryValidation)(nil)).Elem()
+}
+
+func (o AzureActiveDirectoryValidationOutput) ToAzureActiveDirectoryValidationOutput() AzureActiveDirectoryValidationOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryValidationOutput) ToAzureActiveDirectoryValidationOutputWithContext(ctx context.Context) AzureActiveDirectoryValidationOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryValidationOutput) ToAzureActiveDirectoryValidationPtrOutput() AzureActiveDirectoryValidationPtrOutput {
+	return o.ToAzureActiveDirectoryValidationPtrOutputWithContext(context.Background())
+}
+
+func (o AzureActiveDirectoryValidationOutput) ToAzureActiveDirectoryValidationPtrOutputWithContext(ctx context.Context) AzureActiveDirectoryValidationPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v AzureActiveDirectoryValidation) *AzureActiveDirectoryValidation {
+		return &v
+	}).(AzureActiveDirectoryValidationPtrOutput)
+}
+
+// The list of audiences that can make successful authentication/authorization requests.
+func (o AzureActiveDirectoryValidationOutput) AllowedAudiences() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v AzureActiveDirectoryValidation) []string { return v.AllowedAudiences }).(pulumi.StringArrayOutput)
+}
+
+// The configuration settings of the default authorization policy.
+func (o AzureActiveDirectoryValidationOutput) DefaultAuthorizationPolicy() DefaultAuthorizationPolicyPtrOutput {
+	return o.ApplyT(func(v AzureActiveDirectoryValidation) *DefaultAuthorizationPolicy {
+		return v.DefaultAuthorizationPolicy
+	}).(DefaultAuthorizationPolicyPtrOutput)
+}
+
+type AzureActiveDirectoryValidationPtrOutput struct{ *pulumi.OutputState }
+
+func (AzureActiveDirectoryValidationPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**AzureActiveDirectoryValidation)(nil)).Elem()
+}
+
+func (o AzureActiveDirectoryValidationPtrOutput) ToAzureActiveDirectoryValidationPtrOutput() AzureActiveDirectoryValidationPtrOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryValidationPtrOutput) ToAzureActiveDirectoryValidationPtrOutputWithContext(ctx context.Context) AzureActiveDirectoryValidationPtrOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryValidationPtrOutput) Elem() AzureActiveDirectoryValidationOutput {
+	return o.ApplyT(func(v *AzureActiveDirectoryValidation) AzureActiveDirectoryValidation {
+		if v != nil {
+			return *v
+		}
+		var ret AzureActiveDirectoryValidation
+		return ret
+	}).(AzureActiveDirectoryValidationOutput)
+}
+
+// The list of audiences that can make successful authentication/authorization requests.
+func (o AzureActiveDirectoryValidationPtrOutput) AllowedAudiences() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *AzureActiveDirectoryValidation) []string {
+		if v == nil {
+			return nil
+		}
+		return v.AllowedAudiences
+	}).(pulumi.StringArrayOutput)
+}
+
+// The configuration settings of the default authorization policy.
+func (o AzureActiveDirectoryValidationPtrOutput) DefaultAuthorizationPolicy() DefaultAuthorizationPolicyPtrOutput {
+	return o.ApplyT(func(v *AzureActiveDirectoryValidation) *DefaultAuthorizationPolicy {
+		if v == nil {
+			return nil
+		}
+		return v.DefaultAuthorizationPolicy
+	}).(DefaultAuthorizationPolicyPtrOutput)
+}
+
+// The configuration settings of the Azure Active Directory token validation flow.
+type AzureActiveDirectoryValidationResponse struct {
+	// The list of audiences that can make successful authentication/authorization requests.
+	AllowedAudiences []string `pulumi:"allowedAudiences"`
+	// The configuration settings of the default authorization policy.
+	DefaultAuthorizationPolicy *DefaultAuthorizationPolicyResponse `pulumi:"defaultAuthorizationPolicy"`
+}
+
+// The configuration settings of the Azure Active Directory token validation flow.
+type AzureActiveDirectoryValidationResponseOutput struct{ *pulumi.OutputState }
+
+func (AzureActiveDirectoryValidationResponseOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*AzureActiveDirectoryValidationResponse)(nil)).Elem()
+}
+
+func (o AzureActiveDirectoryValidationResponseOutput) ToAzureActiveDirectoryValidationResponseOutput() AzureActiveDirectoryValidationResponseOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryValidationResponseOutput) ToAzureActiveDirectoryValidationResponseOutputWithContext(ctx context.Context) AzureActiveDirectoryValidationResponseOutput {
+	return o
+}
+
+// The list of audiences that can make successful authentication/authorization requests.
+func (o AzureActiveDirectoryValidationResponseOutput) AllowedAudiences() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v AzureActiveDirectoryValidationResponse) []string { return v.AllowedAudiences }).(pulumi.StringArrayOutput)
+}
+
+// The configuration settings of the default authorization policy.
+func (o AzureActiveDirectoryValidationResponseOutput) DefaultAuthorizationPolicy() DefaultAuthorizationPolicyResponsePtrOutput {
+	return o.ApplyT(func(v AzureActiveDirectoryValidationResponse) *DefaultAuthorizationPolicyResponse {
+		return v.DefaultAuthorizationPolicy
+	}).(DefaultAuthorizationPolicyResponsePtrOutput)
+}
+
+type AzureActiveDirectoryValidationResponsePtrOutput struct{ *pulumi.OutputState }
+
+func (AzureActiveDirectoryValidationResponsePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**AzureActiveDirectoryValidationResponse)(nil)).Elem()
+}
+
+func (o AzureActiveDirectoryValidationResponsePtrOutput) ToAzureActiveDirectoryValidationResponsePtrOutput() AzureActiveDirectoryValidationResponsePtrOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryValidationResponsePtrOutput) ToAzureActiveDirectoryValidationResponsePtrOutputWithContext(ctx context.Context) AzureActiveDirectoryValidationResponsePtrOutput {
+	return o
+}
+
+func (o AzureActiveDirectoryValidationResponsePtrOutput) Elem() AzureActiveDirectoryValidationResponseOutput {
+	return o.ApplyT(func(v *AzureActiveDirectoryValidationResponse) AzureActiveDirectoryValidationResponse {
+		if v != nil {
+			return *v
+		}
+		var ret AzureActiveDirectoryValidationResponse
+		return ret
+	}).(AzureActiveDirectoryValidationResponseOutput)
+}
+
+// The list of audiences that can make successful authentication/authorization requests.
+func (o AzureActiveDirectoryValidationResponsePtrOutput) AllowedAudiences() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *AzureActiveDirectoryValidationResponse) []string {
+		if v == nil {
+			return nil
+		}
+		return v.AllowedAudiences
+	}).(pulumi.StringArrayOutput)
+}
+
+// The configuration settings of the default authorization policy.
+func (o AzureActiveDirectoryValidationResponsePtrOutput) DefaultAuthorizationPolicy() DefaultAuthorizationPolicyResponsePtrOutput {
+	return o.ApplyT(func(v *AzureActiveDirectoryValidationResponse) *DefaultAuthorizationPolicyResponse {
+		if v == nil {
+			return nil
+		}
+		return v.DefaultAuthorizationPolicy
+	}).(DefaultAuthorizationPolicyResponsePtrOutput)
+}
+
 // Cross-Origin Resource Sharing (CORS) settings for the app.
 type CorsSettings struct {
 	// Gets or sets the list of origins that should be allowed to make cross-origin
@@ -182,6 +1130,206 @@ func (o CorsSettingsPtrOutput) SupportCredentials() pulumi.BoolPtrOutput {
 		}
 		return v.SupportCredentials
 	}).(pulumi.BoolPtrOutput)
+}
+
+// The configuration settings of the Azure Active Directory default authorization policy.
+type DefaultAuthorizationPolicy struct {
+	// The configuration settings of the Azure Active Directory allowed applications.
+	AllowedApplications []string `pulumi:"allowedApplications"`
+}
+
+// DefaultAuthorizationPolicyInput is an input type that accepts DefaultAuthorizationPolicyArgs and DefaultAuthorizationPolicyOutput values.
+// You can construct a concrete instance of `DefaultAuthorizationPolicyInput` via:
+//
+//	DefaultAuthorizationPolicyArgs{...}
+type DefaultAuthorizationPolicyInput interface {
+	pulumi.Input
+
+	ToDefaultAuthorizationPolicyOutput() DefaultAuthorizationPolicyOutput
+	ToDefaultAuthorizationPolicyOutputWithContext(context.Context) DefaultAuthorizationPolicyOutput
+}
+
+// The configuration settings of the Azure Active Directory default authorization policy.
+type DefaultAuthorizationPolicyArgs struct {
+	// The configuration settings of the Azure Active Directory allowed applications.
+	AllowedApplications pulumi.StringArrayInput `pulumi:"allowedApplications"`
+}
+
+func (DefaultAuthorizationPolicyArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*DefaultAuthorizationPolicy)(nil)).Elem()
+}
+
+func (i DefaultAuthorizationPolicyArgs) ToDefaultAuthorizationPolicyOutput() DefaultAuthorizationPolicyOutput {
+	return i.ToDefaultAuthorizationPolicyOutputWithContext(context.Background())
+}
+
+func (i DefaultAuthorizationPolicyArgs) ToDefaultAuthorizationPolicyOutputWithContext(ctx context.Context) DefaultAuthorizationPolicyOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DefaultAuthorizationPolicyOutput)
+}
+
+func (i DefaultAuthorizationPolicyArgs) ToDefaultAuthorizationPolicyPtrOutput() DefaultAuthorizationPolicyPtrOutput {
+	return i.ToDefaultAuthorizationPolicyPtrOutputWithContext(context.Background())
+}
+
+func (i DefaultAuthorizationPolicyArgs) ToDefaultAuthorizationPolicyPtrOutputWithContext(ctx context.Context) DefaultAuthorizationPolicyPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DefaultAuthorizationPolicyOutput).ToDefaultAuthorizationPolicyPtrOutputWithContext(ctx)
+}
+
+// DefaultAuthorizationPolicyPtrInput is an input type that accepts DefaultAuthorizationPolicyArgs, DefaultAuthorizationPolicyPtr and DefaultAuthorizationPolicyPtrOutput values.
+// You can construct a concrete instance of `DefaultAuthorizationPolicyPtrInput` via:
+//
+//	        DefaultAuthorizationPolicyArgs{...}
+//
+//	or:
+//
+//	        nil
+type DefaultAuthorizationPolicyPtrInput interface {
+	pulumi.Input
+
+	ToDefaultAuthorizationPolicyPtrOutput() DefaultAuthorizationPolicyPtrOutput
+	ToDefaultAuthorizationPolicyPtrOutputWithContext(context.Context) DefaultAuthorizationPolicyPtrOutput
+}
+
+type defaultAuthorizationPolicyPtrType DefaultAuthorizationPolicyArgs
+
+func DefaultAuthorizationPolicyPtr(v *DefaultAuthorizationPolicyArgs) DefaultAuthorizationPolicyPtrInput {
+	return (*defaultAuthorizationPolicyPtrType)(v)
+}
+
+func (*defaultAuthorizationPolicyPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**DefaultAuthorizationPolicy)(nil)).Elem()
+}
+
+func (i *defaultAuthorizationPolicyPtrType) ToDefaultAuthorizationPolicyPtrOutput() DefaultAuthorizationPolicyPtrOutput {
+	return i.ToDefaultAuthorizationPolicyPtrOutputWithContext(context.Background())
+}
+
+func (i *defaultAuthorizationPolicyPtrType) ToDefaultAuthorizationPolicyPtrOutputWithContext(ctx context.Context) DefaultAuthorizationPolicyPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DefaultAuthorizationPolicyPtrOutput)
+}
+
+// The configuration settings of the Azure Active Directory default authorization policy.
+type DefaultAuthorizationPolicyOutput struct{ *pulumi.OutputState }
+
+func (DefaultAuthorizationPolicyOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*DefaultAuthorizationPolicy)(nil)).Elem()
+}
+
+func (o DefaultAuthorizationPolicyOutput) ToDefaultAuthorizationPolicyOutput() DefaultAuthorizationPolicyOutput {
+	return o
+}
+
+func (o DefaultAuthorizationPolicyOutput) ToDefaultAuthorizationPolicyOutputWithContext(ctx context.Context) DefaultAuthorizationPolicyOutput {
+	return o
+}
+
+func (o DefaultAuthorizationPolicyOutput) ToDefaultAuthorizationPolicyPtrOutput() DefaultAuthorizationPolicyPtrOutput {
+	return o.ToDefaultAuthorizationPolicyPtrOutputWithContext(context.Background())
+}
+
+func (o DefaultAuthorizationPolicyOutput) ToDefaultAuthorizationPolicyPtrOutputWithContext(ctx context.Context) DefaultAuthorizationPolicyPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v DefaultAuthorizationPolicy) *DefaultAuthorizationPolicy {
+		return &v
+	}).(DefaultAuthorizationPolicyPtrOutput)
+}
+
+// The configuration settings of the Azure Active Directory allowed applications.
+func (o DefaultAuthorizationPolicyOutput) AllowedApplications() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v DefaultAuthorizationPolicy) []string { return v.AllowedApplications }).(pulumi.StringArrayOutput)
+}
+
+type DefaultAuthorizationPolicyPtrOutput struct{ *pulumi.OutputState }
+
+func (DefaultAuthorizationPolicyPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**DefaultAuthorizationPolicy)(nil)).Elem()
+}
+
+func (o DefaultAuthorizationPolicyPtrOutput) ToDefaultAuthorizationPolicyPtrOutput() DefaultAuthorizationPolicyPtrOutput {
+	return o
+}
+
+func (o DefaultAuthorizationPolicyPtrOutput) ToDefaultAuthorizationPolicyPtrOutputWithContext(ctx context.Context) DefaultAuthorizationPolicyPtrOutput {
+	return o
+}
+
+func (o DefaultAuthorizationPolicyPtrOutput) Elem() DefaultAuthorizationPolicyOutput {
+	return o.ApplyT(func(v *DefaultAuthorizationPolicy) DefaultAuthorizationPolicy {
+		if v != nil {
+			return *v
+		}
+		var ret DefaultAuthorizationPolicy
+		return ret
+	}).(DefaultAuthorizationPolicyOutput)
+}
+
+// The configuration settings of the Azure Active Directory allowed applications.
+func (o DefaultAuthorizationPolicyPtrOutput) AllowedApplications() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *DefaultAuthorizationPolicy) []string {
+		if v == nil {
+			return nil
+		}
+		return v.AllowedApplications
+	}).(pulumi.StringArrayOutput)
+}
+
+// The configuration settings of the Azure Active Directory default authorization policy.
+type DefaultAuthorizationPolicyResponse struct {
+	// The configuration settings of the Azure Active Directory allowed applications.
+	AllowedApplications []string `pulumi:"allowedApplications"`
+}
+
+// The configuration settings of the Azure Active Directory default authorization policy.
+type DefaultAuthorizationPolicyResponseOutput struct{ *pulumi.OutputState }
+
+func (DefaultAuthorizationPolicyResponseOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*DefaultAuthorizationPolicyResponse)(nil)).Elem()
+}
+
+func (o DefaultAuthorizationPolicyResponseOutput) ToDefaultAuthorizationPolicyResponseOutput() DefaultAuthorizationPolicyResponseOutput {
+	return o
+}
+
+func (o DefaultAuthorizationPolicyResponseOutput) ToDefaultAuthorizationPolicyResponseOutputWithContext(ctx context.Context) DefaultAuthorizationPolicyResponseOutput {
+	return o
+}
+
+// The configuration settings of the Azure Active Directory allowed applications.
+func (o DefaultAuthorizationPolicyResponseOutput) AllowedApplications() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v DefaultAuthorizationPolicyResponse) []string { return v.AllowedApplications }).(pulumi.StringArrayOutput)
+}
+
+type DefaultAuthorizationPolicyResponsePtrOutput struct{ *pulumi.OutputState }
+
+func (DefaultAuthorizationPolicyResponsePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**DefaultAuthorizationPolicyResponse)(nil)).Elem()
+}
+
+func (o DefaultAuthorizationPolicyResponsePtrOutput) ToDefaultAuthorizationPolicyResponsePtrOutput() DefaultAuthorizationPolicyResponsePtrOutput {
+	return o
+}
+
+func (o DefaultAuthorizationPolicyResponsePtrOutput) ToDefaultAuthorizationPolicyResponsePtrOutputWithContext(ctx context.Context) DefaultAuthorizationPolicyResponsePtrOutput {
+	return o
+}
+
+func (o DefaultAuthorizationPolicyResponsePtrOutput) Elem() DefaultAuthorizationPolicyResponseOutput {
+	return o.ApplyT(func(v *DefaultAuthorizationPolicyResponse) DefaultAuthorizationPolicyResponse {
+		if v != nil {
+			return *v
+		}
+		var ret DefaultAuthorizationPolicyResponse
+		return ret
+	}).(DefaultAuthorizationPolicyResponseOutput)
+}
+
+// The configuration settings of the Azure Active Directory allowed applications.
+func (o DefaultAuthorizationPolicyResponsePtrOutput) AllowedApplications() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *DefaultAuthorizationPolicyResponse) []string {
+		if v == nil {
+			return nil
+		}
+		return v.AllowedApplications
+	}).(pulumi.StringArrayOutput)
 }
 
 // Function app configuration.
@@ -2318,6 +3466,478 @@ func (o FunctionsScaleAndConcurrencyTriggersResponsePtrOutput) Http() FunctionsS
 	}).(FunctionsScaleAndConcurrencyTriggersHttpResponsePtrOutput)
 }
 
+// The configuration settings that determines the validation flow of users using App Service Authentication/Authorization.
+type GlobalValidation struct {
+	// The paths for which unauthenticated flow would not be redirected to the login page.
+	ExcludedPaths []string `pulumi:"excludedPaths"`
+	// <code>true</code> if the authentication flow is required any request is made; otherwise, <code>false</code>.
+	RequireAuthentication *bool `pulumi:"requireAuthentication"`
+	// The action to take when an unauthenticated client attempts to access the app.
+	UnauthenticatedClientAction *UnauthenticatedClientActionV2 `pulumi:"unauthenticatedClientAction"`
+}
+
+// GlobalValidationInput is an input type that accepts GlobalValidationArgs and GlobalValidationOutput values.
+// You can construct a concrete instance of `GlobalValidationInput` via:
+//
+//	GlobalValidationArgs{...}
+type GlobalValidationInput interface {
+	pulumi.Input
+
+	ToGlobalValidationOutput() GlobalValidationOutput
+	ToGlobalValidationOutputWithContext(context.Context) GlobalValidationOutput
+}
+
+// The configuration settings that determines the validation flow of users using App Service Authentication/Authorization.
+type GlobalValidationArgs struct {
+	// The paths for which unauthenticated flow would not be redirected to the login page.
+	ExcludedPaths pulumi.StringArrayInput `pulumi:"excludedPaths"`
+	// <code>true</code> if the authentication flow is required any request is made; otherwise, <code>false</code>.
+	RequireAuthentication pulumi.BoolPtrInput `pulumi:"requireAuthentication"`
+	// The action to take when an unauthenticated client attempts to access the app.
+	UnauthenticatedClientAction UnauthenticatedClientActionV2PtrInput `pulumi:"unauthenticatedClientAction"`
+}
+
+func (GlobalValidationArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*GlobalValidation)(nil)).Elem()
+}
+
+func (i GlobalValidationArgs) ToGlobalValidationOutput() GlobalValidationOutput {
+	return i.ToGlobalValidationOutputWithContext(context.Background())
+}
+
+func (i GlobalValidationArgs) ToGlobalValidationOutputWithContext(ctx context.Context) GlobalValidationOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(GlobalValidationOutput)
+}
+
+func (i GlobalValidationArgs) ToGlobalValidationPtrOutput() GlobalValidationPtrOutput {
+	return i.ToGlobalValidationPtrOutputWithContext(context.Background())
+}
+
+func (i GlobalValidationArgs) ToGlobalValidationPtrOutputWithContext(ctx context.Context) GlobalValidationPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(GlobalValidationOutput).ToGlobalValidationPtrOutputWithContext(ctx)
+}
+
+// GlobalValidationPtrInput is an input type that accepts GlobalValidationArgs, GlobalValidationPtr and GlobalValidationPtrOutput values.
+// You can construct a concrete instance of `GlobalValidationPtrInput` via:
+//
+//	        GlobalValidationArgs{...}
+//
+//	or:
+//
+//	        nil
+type GlobalValidationPtrInput interface {
+	pulumi.Input
+
+	ToGlobalValidationPtrOutput() GlobalValidationPtrOutput
+	ToGlobalValidationPtrOutputWithContext(context.Context) GlobalValidationPtrOutput
+}
+
+type globalValidationPtrType GlobalValidationArgs
+
+func GlobalValidationPtr(v *GlobalValidationArgs) GlobalValidationPtrInput {
+	return (*globalValidationPtrType)(v)
+}
+
+func (*globalValidationPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**GlobalValidation)(nil)).Elem()
+}
+
+func (i *globalValidationPtrType) ToGlobalValidationPtrOutput() GlobalValidationPtrOutput {
+	return i.ToGlobalValidationPtrOutputWithContext(context.Background())
+}
+
+func (i *globalValidationPtrType) ToGlobalValidationPtrOutputWithContext(ctx context.Context) GlobalValidationPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(GlobalValidationPtrOutput)
+}
+
+// The configuration settings that determines the validation flow of users using App Service Authentication/Authorization.
+type GlobalValidationOutput struct{ *pulumi.OutputState }
+
+func (GlobalValidationOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*GlobalValidation)(nil)).Elem()
+}
+
+func (o GlobalValidationOutput) ToGlobalValidationOutput() GlobalValidationOutput {
+	return o
+}
+
+func (o GlobalValidationOutput) ToGlobalValidationOutputWithContext(ctx context.Context) GlobalValidationOutput {
+	return o
+}
+
+func (o GlobalValidationOutput) ToGlobalValidationPtrOutput() GlobalValidationPtrOutput {
+	return o.ToGlobalValidationPtrOutputWithContext(context.Background())
+}
+
+func (o GlobalValidationOutput) ToGlobalValidationPtrOutputWithContext(ctx context.Context) GlobalValidationPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v GlobalValidation) *GlobalValidation {
+		return &v
+	}).(GlobalValidationPtrOutput)
+}
+
+// The paths for which unauthenticated flow would not be redirected to the login page.
+func (o GlobalValidationOutput) ExcludedPaths() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v GlobalValidation) []string { return v.ExcludedPaths }).(pulumi.StringArrayOutput)
+}
+
+// <code>true</code> if the authentication flow is required any request is made; otherwise, <code>false</code>.
+func (o GlobalValidationOutput) RequireAuthentication() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v GlobalValidation) *bool { return v.RequireAuthentication }).(pulumi.BoolPtrOutput)
+}
+
+// The action to take when an unauthenticated client attempts to access the app.
+func (o GlobalValidationOutput) UnauthenticatedClientAction() UnauthenticatedClientActionV2PtrOutput {
+	return o.ApplyT(func(v GlobalValidation) *UnauthenticatedClientActionV2 { return v.UnauthenticatedClientAction }).(UnauthenticatedClientActionV2PtrOutput)
+}
+
+type GlobalValidationPtrOutput struct{ *pulumi.OutputState }
+
+func (GlobalValidationPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**GlobalValidation)(nil)).Elem()
+}
+
+func (o GlobalValidationPtrOutput) ToGlobalValidationPtrOutput() GlobalValidationPtrOutput {
+	return o
+}
+
+func (o GlobalValidationPtrOutput) ToGlobalValidationPtrOutputWithContext(ctx context.Context) GlobalValidationPtrOutput {
+	return o
+}
+
+func (o GlobalValidationPtrOutput) Elem() GlobalValidationOutput {
+	return o.ApplyT(func(v *GlobalValidation) GlobalValidation {
+		if v != nil {
+			return *v
+		}
+		var ret GlobalValidation
+		return ret
+	}).(GlobalValidationOutput)
+}
+
+// The paths for which unauthenticated flow would not be redirected to the login page.
+func (o GlobalValidationPtrOutput) ExcludedPaths() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *GlobalValidation) []string {
+		if v == nil {
+			return nil
+		}
+		return v.ExcludedPaths
+	}).(pulumi.StringArrayOutput)
+}
+
+// <code>true</code> if the authentication flow is required any request is made; otherwise, <code>false</code>.
+func (o GlobalValidationPtrOutput) RequireAuthentication() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *GlobalValidation) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.RequireAuthentication
+	}).(pulumi.BoolPtrOutput)
+}
+
+// The action to take when an unauthenticated client attempts to access the app.
+func (o GlobalValidationPtrOutput) UnauthenticatedClientAction() UnauthenticatedClientActionV2PtrOutput {
+	return o.ApplyT(func(v *GlobalValidation) *UnauthenticatedClientActionV2 {
+		if v == nil {
+			return nil
+		}
+		return v.UnauthenticatedClientAction
+	}).(UnauthenticatedClientActionV2PtrOutput)
+}
+
+// The configuration settings that determines the validation flow of users using App Service Authentication/Authorization.
+type GlobalValidationResponse struct {
+	// The paths for which unauthenticated flow would not be redirected to the login page.
+	ExcludedPaths []string `pulumi:"excludedPaths"`
+	// <code>true</code> if the authentication flow is required any request is made; otherwise, <code>false</code>.
+	RequireAuthentication *bool `pulumi:"requireAuthentication"`
+	// The action to take when an unauthenticated client attempts to access the app.
+	UnauthenticatedClientAction *string `pulumi:"unauthenticatedClientAction"`
+}
+
+// The configuration settings that determines the validation flow of users using App Service Authentication/Authorization.
+type GlobalValidationResponseOutput struct{ *pulumi.OutputState }
+
+func (GlobalValidationResponseOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*GlobalValidationResponse)(nil)).Elem()
+}
+
+func (o GlobalValidationResponseOutput) ToGlobalValidationResponseOutput() GlobalValidationResponseOutput {
+	return o
+}
+
+func (o GlobalValidationResponseOutput) ToGlobalValidationResponseOutputWithContext(ctx context.Context) GlobalValidationResponseOutput {
+	return o
+}
+
+// The paths for which unauthenticated flow would not be redirected to the login page.
+func (o GlobalValidationResponseOutput) ExcludedPaths() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v GlobalValidationResponse) []string { return v.ExcludedPaths }).(pulumi.StringArrayOutput)
+}
+
+// <code>true</code> if the authentication flow is required any request is made; otherwise, <code>false</code>.
+func (o GlobalValidationResponseOutput) RequireAuthentication() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v GlobalValidationResponse) *bool { return v.RequireAuthentication }).(pulumi.BoolPtrOutput)
+}
+
+// The action to take when an unauthenticated client attempts to access the app.
+func (o GlobalValidationResponseOutput) UnauthenticatedClientAction() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v GlobalValidationResponse) *string { return v.UnauthenticatedClientAction }).(pulumi.StringPtrOutput)
+}
+
+type GlobalValidationResponsePtrOutput struct{ *pulumi.OutputState }
+
+func (GlobalValidationResponsePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**GlobalValidationResponse)(nil)).Elem()
+}
+
+func (o GlobalValidationResponsePtrOutput) ToGlobalValidationResponsePtrOutput() GlobalValidationResponsePtrOutput {
+	return o
+}
+
+func (o GlobalValidationResponsePtrOutput) ToGlobalValidationResponsePtrOutputWithContext(ctx context.Context) GlobalValidationResponsePtrOutput {
+	return o
+}
+
+func (o GlobalValidationResponsePtrOutput) Elem() GlobalValidationResponseOutput {
+	return o.ApplyT(func(v *GlobalValidationResponse) GlobalValidationResponse {
+		if v != nil {
+			return *v
+		}
+		var ret GlobalValidationResponse
+		return ret
+	}).(GlobalValidationResponseOutput)
+}
+
+// The paths for which unauthenticated flow would not be redirected to the login page.
+func (o GlobalValidationResponsePtrOutput) ExcludedPaths() pulumi.StringArrayOutput {
+	return o.ApplyT(func(v *GlobalValidationResponse) []string {
+		if v == nil {
+			return nil
+		}
+		return v.ExcludedPaths
+	}).(pulumi.StringArrayOutput)
+}
+
+// <code>true</code> if the authentication flow is required any request is made; otherwise, <code>false</code>.
+func (o GlobalValidationResponsePtrOutput) RequireAuthentication() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *GlobalValidationResponse) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.RequireAuthentication
+	}).(pulumi.BoolPtrOutput)
+}
+
+// The action to take when an unauthenticated client attempts to access the app.
+func (o GlobalValidationResponsePtrOutput) UnauthenticatedClientAction() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *GlobalValidationResponse) *string {
+		if v == nil {
+			return nil
+		}
+		return v.UnauthenticatedClientAction
+	}).(pulumi.StringPtrOutput)
+}
+
+// The configuration settings of each of the identity providers used to configure App Service Authentication/Authorization.
+type IdentityProviders struct {
+	// The configuration settings of the Azure Active directory provider.
+	AzureActiveDirectory *AzureActiveDirectory `pulumi:"azureActiveDirectory"`
+}
+
+// IdentityProvidersInput is an input type that accepts IdentityProvidersArgs and IdentityProvidersOutput values.
+// You can construct a concrete instance of `IdentityProvidersInput` via:
+//
+//	IdentityProvidersArgs{...}
+type IdentityProvidersInput interface {
+	pulumi.Input
+
+	ToIdentityProvidersOutput() IdentityProvidersOutput
+	ToIdentityProvidersOutputWithContext(context.Context) IdentityProvidersOutput
+}
+
+// The configuration settings of each of the identity providers used to configure App Service Authentication/Authorization.
+type IdentityProvidersArgs struct {
+	// The configuration settings of the Azure Active directory provider.
+	AzureActiveDirectory AzureActiveDirectoryPtrInput `pulumi:"azureActiveDirectory"`
+}
+
+func (IdentityProvidersArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*IdentityProviders)(nil)).Elem()
+}
+
+func (i IdentityProvidersArgs) ToIdentityProvidersOutput() IdentityProvidersOutput {
+	return i.ToIdentityProvidersOutputWithContext(context.Background())
+}
+
+func (i IdentityProvidersArgs) ToIdentityProvidersOutputWithContext(ctx context.Context) IdentityProvidersOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(IdentityProvidersOutput)
+}
+
+func (i IdentityProvidersArgs) ToIdentityProvidersPtrOutput() IdentityProvidersPtrOutput {
+	return i.ToIdentityProvidersPtrOutputWithContext(context.Background())
+}
+
+func (i IdentityProvidersArgs) ToIdentityProvidersPtrOutputWithContext(ctx context.Context) IdentityProvidersPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(IdentityProvidersOutput).ToIdentityProvidersPtrOutputWithContext(ctx)
+}
+
+// IdentityProvidersPtrInput is an input type that accepts IdentityProvidersArgs, IdentityProvidersPtr and IdentityProvidersPtrOutput values.
+// You can construct a concrete instance of `IdentityProvidersPtrInput` via:
+//
+//	        IdentityProvidersArgs{...}
+//
+//	or:
+//
+//	        nil
+type IdentityProvidersPtrInput interface {
+	pulumi.Input
+
+	ToIdentityProvidersPtrOutput() IdentityProvidersPtrOutput
+	ToIdentityProvidersPtrOutputWithContext(context.Context) IdentityProvidersPtrOutput
+}
+
+type identityProvidersPtrType IdentityProvidersArgs
+
+func IdentityProvidersPtr(v *IdentityProvidersArgs) IdentityProvidersPtrInput {
+	return (*identityProvidersPtrType)(v)
+}
+
+func (*identityProvidersPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**IdentityProviders)(nil)).Elem()
+}
+
+func (i *identityProvidersPtrType) ToIdentityProvidersPtrOutput() IdentityProvidersPtrOutput {
+	return i.ToIdentityProvidersPtrOutputWithContext(context.Background())
+}
+
+func (i *identityProvidersPtrType) ToIdentityProvidersPtrOutputWithContext(ctx context.Context) IdentityProvidersPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(IdentityProvidersPtrOutput)
+}
+
+// The configuration settings of each of the identity providers used to configure App Service Authentication/Authorization.
+type IdentityProvidersOutput struct{ *pulumi.OutputState }
+
+func (IdentityProvidersOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*IdentityProviders)(nil)).Elem()
+}
+
+func (o IdentityProvidersOutput) ToIdentityProvidersOutput() IdentityProvidersOutput {
+	return o
+}
+
+func (o IdentityProvidersOutput) ToIdentityProvidersOutputWithContext(ctx context.Context) IdentityProvidersOutput {
+	return o
+}
+
+func (o IdentityProvidersOutput) ToIdentityProvidersPtrOutput() IdentityProvidersPtrOutput {
+	return o.ToIdentityProvidersPtrOutputWithContext(context.Background())
+}
+
+func (o IdentityProvidersOutput) ToIdentityProvidersPtrOutputWithContext(ctx context.Context) IdentityProvidersPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v IdentityProviders) *IdentityProviders {
+		return &v
+	}).(IdentityProvidersPtrOutput)
+}
+
+// The configuration settings of the Azure Active directory provider.
+func (o IdentityProvidersOutput) AzureActiveDirectory() AzureActiveDirectoryPtrOutput {
+	return o.ApplyT(func(v IdentityProviders) *AzureActiveDirectory { return v.AzureActiveDirectory }).(AzureActiveDirectoryPtrOutput)
+}
+
+type IdentityProvidersPtrOutput struct{ *pulumi.OutputState }
+
+func (IdentityProvidersPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**IdentityProviders)(nil)).Elem()
+}
+
+func (o IdentityProvidersPtrOutput) ToIdentityProvidersPtrOutput() IdentityProvidersPtrOutput {
+	return o
+}
+
+func (o IdentityProvidersPtrOutput) ToIdentityProvidersPtrOutputWithContext(ctx context.Context) IdentityProvidersPtrOutput {
+	return o
+}
+
+func (o IdentityProvidersPtrOutput) Elem() IdentityProvidersOutput {
+	return o.ApplyT(func(v *IdentityProviders) IdentityProviders {
+		if v != nil {
+			return *v
+		}
+		var ret IdentityProviders
+		return ret
+	}).(IdentityProvidersOutput)
+}
+
+// The configuration settings of the Azure Active directory provider.
+func (o IdentityProvidersPtrOutput) AzureActiveDirectory() AzureActiveDirectoryPtrOutput {
+	return o.ApplyT(func(v *IdentityProviders) *AzureActiveDirectory {
+		if v == nil {
+			return nil
+		}
+		return v.AzureActiveDirectory
+	}).(AzureActiveDirectoryPtrOutput)
+}
+
+// The configuration settings of each of the identity providers used to configure App Service Authentication/Authorization.
+type IdentityProvidersResponse struct {
+	// The configuration settings of the Azure Active directory provider.
+	AzureActiveDirectory *AzureActiveDirectoryResponse `pulumi:"azureActiveDirectory"`
+}
+
+// The configuration settings of each of the identity providers used to configure App Service Authentication/Authorization.
+type IdentityProvidersResponseOutput struct{ *pulumi.OutputState }
+
+func (IdentityProvidersResponseOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*IdentityProvidersResponse)(nil)).Elem()
+}
+
+func (o IdentityProvidersResponseOutput) ToIdentityProvidersResponseOutput() IdentityProvidersResponseOutput {
+	return o
+}
+
+func (o IdentityProvidersResponseOutput) ToIdentityProvidersResponseOutputWithContext(ctx context.Context) IdentityProvidersResponseOutput {
+	return o
+}
+
+// The configuration settings of the Azure Active directory provider.
+func (o IdentityProvidersResponseOutput) AzureActiveDirectory() AzureActiveDirectoryResponsePtrOutput {
+	return o.ApplyT(func(v IdentityProvidersResponse) *AzureActiveDirectoryResponse { return v.AzureActiveDirectory }).(AzureActiveDirectoryResponsePtrOutput)
+}
+
+type IdentityProvidersResponsePtrOutput struct{ *pulumi.OutputState }
+
+func (IdentityProvidersResponsePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**IdentityProvidersResponse)(nil)).Elem()
+}
+
+func (o IdentityProvidersResponsePtrOutput) ToIdentityProvidersResponsePtrOutput() IdentityProvidersResponsePtrOutput {
+	return o
+}
+
+func (o IdentityProvidersResponsePtrOutput) ToIdentityProvidersResponsePtrOutputWithContext(ctx context.Context) IdentityProvidersResponsePtrOutput {
+	return o
+}
+
+func (o IdentityProvidersResponsePtrOutput) Elem() IdentityProvidersResponseOutput {
+	return o.ApplyT(func(v *IdentityProvidersResponse) IdentityProvidersResponse {
+		if v != nil {
+			return *v
+		}
+		var ret IdentityProvidersResponse
+		return ret
+	}).(IdentityProvidersResponseOutput)
+}
+
+// The configuration settings of the Azure Active directory provider.
+func (o IdentityProvidersResponsePtrOutput) AzureActiveDirectory() AzureActiveDirectoryResponsePtrOutput {
+	return o.ApplyT(func(v *IdentityProvidersResponse) *AzureActiveDirectoryResponse {
+		if v == nil {
+			return nil
+		}
+		return v.AzureActiveDirectory
+	}).(AzureActiveDirectoryResponsePtrOutput)
+}
+
 // Managed service identity.
 type ManagedServiceIdentity struct {
 	// Type of managed service identity.
@@ -3260,8 +4880,28 @@ func (o UserAssignedIdentityResponseMapOutput) MapIndex(k pulumi.StringInput) Us
 }
 
 func init() {
+	pulumi.RegisterOutputType(AuthPlatformOutput{})
+	pulumi.RegisterOutputType(AuthPlatformPtrOutput{})
+	pulumi.RegisterOutputType(AuthPlatformResponseOutput{})
+	pulumi.RegisterOutputType(AuthPlatformResponsePtrOutput{})
+	pulumi.RegisterOutputType(AzureActiveDirectoryOutput{})
+	pulumi.RegisterOutputType(AzureActiveDirectoryPtrOutput{})
+	pulumi.RegisterOutputType(AzureActiveDirectoryRegistrationOutput{})
+	pulumi.RegisterOutputType(AzureActiveDirectoryRegistrationPtrOutput{})
+	pulumi.RegisterOutputType(AzureActiveDirectoryRegistrationResponseOutput{})
+	pulumi.RegisterOutputType(AzureActiveDirectoryRegistrationResponsePtrOutput{})
+	pulumi.RegisterOutputType(AzureActiveDirectoryResponseOutput{})
+	pulumi.RegisterOutputType(AzureActiveDirectoryResponsePtrOutput{})
+	pulumi.RegisterOutputType(AzureActiveDirectoryValidationOutput{})
+	pulumi.RegisterOutputType(AzureActiveDirectoryValidationPtrOutput{})
+	pulumi.RegisterOutputType(AzureActiveDirectoryValidationResponseOutput{})
+	pulumi.RegisterOutputType(AzureActiveDirectoryValidationResponsePtrOutput{})
 	pulumi.RegisterOutputType(CorsSettingsOutput{})
 	pulumi.RegisterOutputType(CorsSettingsPtrOutput{})
+	pulumi.RegisterOutputType(DefaultAuthorizationPolicyOutput{})
+	pulumi.RegisterOutputType(DefaultAuthorizationPolicyPtrOutput{})
+	pulumi.RegisterOutputType(DefaultAuthorizationPolicyResponseOutput{})
+	pulumi.RegisterOutputType(DefaultAuthorizationPolicyResponsePtrOutput{})
 	pulumi.RegisterOutputType(FunctionAppConfigOutput{})
 	pulumi.RegisterOutputType(FunctionAppConfigPtrOutput{})
 	pulumi.RegisterOutputType(FunctionAppConfigResponseOutput{})
@@ -3298,6 +4938,14 @@ func init() {
 	pulumi.RegisterOutputType(FunctionsScaleAndConcurrencyTriggersHttpResponsePtrOutput{})
 	pulumi.RegisterOutputType(FunctionsScaleAndConcurrencyTriggersResponseOutput{})
 	pulumi.RegisterOutputType(FunctionsScaleAndConcurrencyTriggersResponsePtrOutput{})
+	pulumi.RegisterOutputType(GlobalValidationOutput{})
+	pulumi.RegisterOutputType(GlobalValidationPtrOutput{})
+	pulumi.RegisterOutputType(GlobalValidationResponseOutput{})
+	pulumi.RegisterOutputType(GlobalValidationResponsePtrOutput{})
+	pulumi.RegisterOutputType(IdentityProvidersOutput{})
+	pulumi.RegisterOutputType(IdentityProvidersPtrOutput{})
+	pulumi.RegisterOutputType(IdentityProvidersResponseOutput{})
+	pulumi.RegisterOutputType(IdentityProvidersResponsePtrOutput{})
 	pulumi.RegisterOutputType(ManagedServiceIdentityOutput{})
 	pulumi.RegisterOutputType(ManagedServiceIdentityPtrOutput{})
 	pulumi.RegisterOutputType(ManagedServiceIdentityResponseOutput{})
