@@ -191,10 +191,21 @@ func (s *services) serveAPI(w http.ResponseWriter, r *http.Request) {
 	cloud, app := s.cloud, s.apps[slot]
 	s.mu.Unlock()
 	if cloud != nil && app != "" {
+		// The gateway forwards the request as API Management would: with the key its backend
+		// sends and the token its policy gets, and the app answers as its host would.
 		if c, err := cloud.Load(); err == nil {
 			for _, r := range c.ByType("azure-native:web:WebApp") {
-				if r.Name() == app && time.Now().UnixMilli() < r.RestartedUntilMs {
-					http.Error(w, "the app is restarting after a site update", http.StatusServiceUnavailable)
+				if r.Name() != app {
+					continue
+				}
+				host, _ := r.Properties["defaultHostName"].(string)
+				fwd, err := c.Forward(s.sub, host)
+				if err != nil {
+					http.Error(w, "the gateway failed the request: "+err.Error(), http.StatusInternalServerError)
+					return
+				}
+				if status, reason := c.AppAnswer(r, fwd.Authorization, fwd.FunctionKey); status != http.StatusOK {
+					http.Error(w, reason, status)
 					return
 				}
 			}

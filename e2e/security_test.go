@@ -6,6 +6,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,4 +153,122 @@ func TestReleaseIdentityMovesTrafficAndNothingElse(t *testing.T) {
 func authorizationFailed(err error, action string) bool {
 	var re *azcore.ResponseError
 	return errors.As(err, &re) && re.StatusCode == 403 && re.ErrorCode == "AuthorizationFailed" && strings.Contains(err.Error(), action)
+}
+
+// gatewayAudience is an app registration's client id in the tests' tenant.
+const gatewayAudience = "5f0c2b1a-8e7d-4c6b-9a5f-4e3d2c1b0a9f"
+
+// TestOnlyTheGatewayReachesTheApps: on the README's dev stack each app answers a direct call
+// to its own host with its function key. After `pulumi config set gatewayAudience ... &&
+// pulumi up`, the same call is refused with 401 by the app's built-in authentication, while
+// requests pinned to each slot through API Management (which the gates, probes and warm-up
+// send) still reach it: the gateway sends the token its policy gets with its identity. The
+// policy changed before any app began to require the token.
+func TestOnlyTheGatewayReachesTheApps(t *testing.T) {
+	parallel(t, 30*time.Second)
+	u := deployed(t)
+	s := newServices(t, strings.TrimSpace(u.sh("pulumi config get pinToken")))
+	s.cloud, s.sub, s.apps = &u.cloud, u.sub, map[string]string{}
+	for app, slot := range u.appNames() {
+		s.apps[string(slot)] = app
+	}
+	hosts := httptest.NewServer(azurefake.AppHost{Store: u.cloud})
+	t.Cleanup(hosts.Close)
+	get := func(url, host string, header map[string]string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// direct is a call around the gateway, to the app's own host, with its function key.
+	direct := func(slot string) int {
+		c, err := u.cloud.Load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range c.ByType("azure-native:web:WebApp") {
+			if r.Name() == s.apps[slot] {
+				return get(hosts.URL+"/api/health", r.Properties["defaultHostName"].(string), map[string]string{"x-functions-key": r.FunctionKey})
+			}
+		}
+		t.Fatalf("no app of %s", slot)
+		return 0
+	}
+	pinned := func(slot string) int {
+		return get(s.health.URL+"/slotless/health", "", map[string]string{"X-Slotless-Slot": slot, "X-Slotless-Token": s.pinToken})
+	}
+	for _, slot := range []string{"green", "blue"} {
+		if got := direct(slot); got != http.StatusOK {
+			t.Fatalf("before gatewayAudience, a direct call to %s with its key: got %d, want 200 (the shape this closes)", slot, got)
+		}
+		if got := pinned(slot); got != http.StatusOK {
+			t.Fatalf("before gatewayAudience, a pinned request to %s: got %d, want 200", slot, got)
+		}
+	}
+
+	n := len(u.calls())
+	u.run("pulumi config set gatewayAudience " + gatewayAudience + " && pulumi up")
+	for _, slot := range []string{"green", "blue"} {
+		if got := direct(slot); got != http.StatusUnauthorized {
+			t.Errorf("a direct call to %s with its key: got %d, want 401", slot, got)
+		}
+		if got := pinned(slot); got != http.StatusOK {
+			t.Errorf("a pinned request to %s through API Management: got %d, want 200", slot, got)
+		}
+	}
+	policy, auth := -1, []int{}
+	for i, call := range u.calls()[n:] {
+		switch {
+		case call.Token == "azure-native:apimanagement:ApiPolicy" && call.Op == "update" && call.Error == "":
+			policy = i
+		case call.Token == "azure-native:web:WebAppAuthSettingsV2" && call.Op == "create" && call.Error == "":
+			auth = append(auth, i)
+		}
+	}
+	if policy < 0 || len(auth) != 2 {
+		t.Fatalf("got the policy update at %d and authentication settings created at %v, want one update and two creates", policy, auth)
+	}
+	for _, i := range auth {
+		if i < policy {
+			t.Errorf("an app required the token (call %d) before the gateway sent it (call %d)", i, policy)
+		}
+	}
+	if ch := u.preview("dev"); ch.Counts["update"]+ch.Counts["create"]+ch.Counts["delete"]+ch.Counts["replace"] != 0 {
+		t.Errorf("a preview after gatewayAudience changes %v, want nothing", ch.Steps)
+	}
+
+	// Turning it off, as docs/security.md warns: the policy stops sending the token before the
+	// apps' authentication is deleted at the end of the update.
+	n = len(u.calls())
+	u.run("pulumi config rm gatewayAudience && pulumi up")
+	policy, deleted := -1, []int{}
+	for i, call := range u.calls()[n:] {
+		switch {
+		case call.Token == "azure-native:apimanagement:ApiPolicy" && call.Op == "update" && call.Error == "":
+			policy = i
+		case call.Token == "azure-native:web:WebAppAuthSettingsV2" && call.Op == "delete" && call.Error == "":
+			deleted = append(deleted, i)
+		}
+	}
+	if policy < 0 || len(deleted) != 2 || deleted[0] < policy {
+		t.Errorf("turning gatewayAudience off: policy updated at %d, authentication deleted at %v; want the policy first, then both deleted", policy, deleted)
+	}
+	for _, slot := range []string{"green", "blue"} {
+		if got := direct(slot); got != http.StatusOK {
+			t.Errorf("after gatewayAudience is removed, a direct call to %s with its key: got %d, want 200", slot, got)
+		}
+	}
 }

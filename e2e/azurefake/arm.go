@@ -105,6 +105,13 @@ var armSpecs = map[string]armSpec{
 		armType: "Microsoft.Web/sites", nameKey: "name", global: "web app host name",
 		path: providerPath("Microsoft.Web", "sites", "name"),
 	},
+	"azure-native:web:WebAppAuthSettingsV2": {
+		// The site's authsettingsV2 configuration: one per app, named by the app.
+		armType: "Microsoft.Web/sites/config", nameKey: "name",
+		path: func(sub string, in map[string]any) string {
+			return providerPath("Microsoft.Web", "sites", "name")(sub, in) + "/config/authsettingsV2"
+		},
+	},
 	"azure-native:apimanagement:ApiManagementService": {
 		armType: "Microsoft.ApiManagement/service", nameKey: "serviceName", global: "API Management service",
 		path: apimPath,

@@ -97,7 +97,11 @@ func (f *Fake) Check(token, urnName string, olds, news resource.PropertyMap, ran
 		checked["location"] = resource.NewStringProperty(f.Location)
 	}
 	if !checked.HasValue("azureApiVersion") {
-		if v := apiVersions[strings.Split(token, ":")[1]]; v != "" {
+		v := resourceAPIVersions[token]
+		if v == "" {
+			v = apiVersions[strings.Split(token, ":")[1]]
+		}
+		if v != "" {
 			checked["azureApiVersion"] = resource.NewStringProperty(v)
 		}
 	}
@@ -115,6 +119,13 @@ var apiVersions = map[string]string{
 	"managedidentity":     "2023-01-31",
 	"authorization":       "2022-04-01",
 	"resources":           "2024-03-01",
+}
+
+// resourceAPIVersions are the resources whose default REST API version in azure-native 3.28.0
+// is not their module's (each resource's "Uses Azure REST API version" in the schema).
+var resourceAPIVersions = map[string]string{
+	"azure-native:web:WebAppAuthSettingsV2":     "2021-02-01",
+	"azure-native:authorization:RoleDefinition": "2022-05-01-preview",
 }
 
 func generateName(spec armSpec, urnName string, seed []byte) (string, bool, error) {
@@ -194,7 +205,11 @@ func (f *Fake) Create(token string, inputs resource.PropertyMap, preview bool) (
 		if err == nil {
 			err = f.create(c, token, id, in)
 		}
-		c.Calls = append(c.Calls, Call{Op: "create", Token: token, Target: id, Error: errString(err)})
+		call := Call{Op: "create", Token: token, Target: id, Error: errString(err)}
+		if err == nil && token == "azure-native:web:WebAppAuthSettingsV2" {
+			call.Note = restartSite(c, parentID(id))
+		}
+		c.Calls = append(c.Calls, call)
 		if err != nil {
 			return err
 		}
@@ -239,6 +254,7 @@ func (f *Fake) create(c *Cloud, token, id string, in map[string]any) error {
 	r := &Resource{ID: id, Token: token, Subscription: f.Subscription, Inputs: in}
 	r.Properties = f.outputs(token, id, in, nil)
 	computeOnCreate(r, in)
+	computeOnWrite(c, r)
 	c.Put(r)
 	if imports {
 		applyImport(c, f.Subscription, id, ops)
@@ -272,14 +288,11 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 			ops, imports, err = parseImport(in)
 		}
 		call := Call{Op: "update", Token: token, Target: id, Error: errString(err)}
-		if err == nil && token == "azure-native:web:WebApp" && c.SiteUpdateRestartMs > 0 {
-			// A Flex site update: with the default Recreate strategy, running instances are
-			// restarted (learn.microsoft.com, azure-functions/flex-consumption-site-updates: "A
-			// site update occurs whenever you deploy code, modify application settings, or
-			// change other configuration properties").
-			host, _ := r.Properties["defaultHostName"].(string)
-			call.Note = fmt.Sprintf("site update: restarted while carrying %d%% of the traffic", c.Share(host))
-			r.RestartedUntilMs = time.Now().Add(time.Duration(c.SiteUpdateRestartMs) * time.Millisecond).UnixMilli()
+		switch {
+		case err == nil && token == "azure-native:web:WebApp":
+			call.Note = restartSite(c, id)
+		case err == nil && token == "azure-native:web:WebAppAuthSettingsV2":
+			call.Note = restartSite(c, parentID(id))
 		}
 		if err == nil && token == "azure-native:web:WebApp" {
 			if from, to := HostStorageOf(r.Inputs), HostStorageOf(in); from != to {
@@ -297,6 +310,7 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 		}
 		r.Properties = f.outputs(token, id, in, r.Properties)
 		r.Inputs = in
+		computeOnWrite(c, r)
 		if imports {
 			applyImport(c, f.Subscription, id, ops)
 		}
@@ -433,6 +447,51 @@ func (f *Fake) previewOutputs(token string, inputs, olds resource.PropertyMap) r
 		}
 	}
 	return out
+}
+
+// restartSite models a Flex site update of the app with this id: with the default Recreate
+// strategy, running instances are restarted (learn.microsoft.com,
+// azure-functions/flex-consumption-site-updates: "A site update occurs whenever you deploy
+// code, modify application settings, or change other configuration properties"; the
+// authentication settings are site configuration). With SiteUpdateRestartMs the app does not
+// answer for that long, and the note says which share of traffic it carried.
+func restartSite(c *Cloud, appID string) string {
+	app, ok := c.Get(appID)
+	if !ok || c.SiteUpdateRestartMs <= 0 {
+		return ""
+	}
+	host, _ := app.Properties["defaultHostName"].(string)
+	app.RestartedUntilMs = time.Now().Add(time.Duration(c.SiteUpdateRestartMs) * time.Millisecond).UnixMilli()
+	return fmt.Sprintf("site update: restarted while carrying %d%% of the traffic", c.Share(host))
+}
+
+// computeOnWrite sets what ARM computes from other resources on every write: a service's
+// managed identities, by the identities it names (their principal and client ids, and the
+// tenant's id), as ARM answers them.
+func computeOnWrite(c *Cloud, r *Resource) {
+	if r.Token != "azure-native:apimanagement:ApiManagementService" {
+		return
+	}
+	in, _ := r.Inputs["identity"].(map[string]any)
+	if in == nil {
+		delete(r.Properties, "identity")
+		return
+	}
+	out := map[string]any{"type": in["type"], "principalId": "", "tenantId": ""}
+	named, _ := in["userAssignedIdentities"].(map[string]any)
+	users := map[string]any{}
+	for id := range named {
+		entry := map[string]any{}
+		if mi, ok := c.Get(id); ok {
+			entry["clientId"], entry["principalId"] = mi.Properties["clientId"], mi.Properties["principalId"]
+			out["tenantId"] = mi.Properties["tenantId"]
+		}
+		users[id] = entry
+	}
+	if len(users) > 0 {
+		out["userAssignedIdentities"] = users
+	}
+	r.Properties["identity"] = out
 }
 
 // computeOnCreate sets what ARM generates for a new resource.
