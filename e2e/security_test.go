@@ -229,21 +229,13 @@ func TestOnlyTheGatewayReachesTheApps(t *testing.T) {
 			t.Errorf("a pinned request to %s through API Management: got %d, want 200", slot, got)
 		}
 	}
-	policy, auth := -1, []int{}
-	for i, call := range u.calls()[n:] {
-		switch {
-		case call.Token == "azure-native:apimanagement:ApiPolicy" && call.Op == "update" && call.Error == "":
-			policy = i
-		case call.Token == "azure-native:web:WebAppAuthSettingsV2" && call.Op == "create" && call.Error == "":
-			auth = append(auth, i)
-		}
-	}
-	if policy < 0 || len(auth) != 2 {
-		t.Fatalf("got the policy update at %d and authentication settings created at %v, want one update and two creates", policy, auth)
+	policies, auth := u.callsSince(n, "update", "azure-native:apimanagement:ApiPolicy"), u.callsSince(n, "create", "azure-native:web:WebAppAuthSettingsV2")
+	if len(policies) != 1 || len(auth) != 2 {
+		t.Fatalf("got the policy updated at %v and authentication settings created at %v, want one update and two creates", policies, auth)
 	}
 	for _, i := range auth {
-		if i < policy {
-			t.Errorf("an app required the token (call %d) before the gateway sent it (call %d)", i, policy)
+		if i < policies[0] {
+			t.Errorf("an app required the token (call %d) before the gateway sent it (call %d)", i, policies[0])
 		}
 	}
 	if ch := u.preview("dev"); ch.Counts["update"]+ch.Counts["create"]+ch.Counts["delete"]+ch.Counts["replace"] != 0 {
@@ -254,21 +246,25 @@ func TestOnlyTheGatewayReachesTheApps(t *testing.T) {
 	// apps' authentication is deleted at the end of the update.
 	n = len(u.calls())
 	u.run("pulumi config rm gatewayAudience && pulumi up")
-	policy, deleted := -1, []int{}
-	for i, call := range u.calls()[n:] {
-		switch {
-		case call.Token == "azure-native:apimanagement:ApiPolicy" && call.Op == "update" && call.Error == "":
-			policy = i
-		case call.Token == "azure-native:web:WebAppAuthSettingsV2" && call.Op == "delete" && call.Error == "":
-			deleted = append(deleted, i)
-		}
-	}
-	if policy < 0 || len(deleted) != 2 || deleted[0] < policy {
-		t.Errorf("turning gatewayAudience off: policy updated at %d, authentication deleted at %v; want the policy first, then both deleted", policy, deleted)
+	policies, deleted := u.callsSince(n, "update", "azure-native:apimanagement:ApiPolicy"), u.callsSince(n, "delete", "azure-native:web:WebAppAuthSettingsV2")
+	if len(policies) != 1 || len(deleted) != 2 || deleted[0] < policies[0] {
+		t.Errorf("turning gatewayAudience off: policy updated at %v, authentication deleted at %v; want the policy first, then both deleted", policies, deleted)
 	}
 	for _, slot := range []string{"green", "blue"} {
 		if got := direct(slot); got != http.StatusOK {
 			t.Errorf("after gatewayAudience is removed, a direct call to %s with its key: got %d, want 200", slot, got)
 		}
 	}
+}
+
+// callsSince are the indexes, counted from call n, of the cloud's successful calls of one
+// operation on one resource type.
+func (u *user) callsSince(n int, op, token string) []int {
+	var out []int
+	for i, call := range u.calls()[n:] {
+		if call.Op == op && call.Token == token && call.Error == "" {
+			out = append(out, i)
+		}
+	}
+	return out
 }

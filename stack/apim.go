@@ -220,6 +220,14 @@ func poolWeights(b *apimanagement.LookupBackendResult) Weights {
 	return w
 }
 
+// policyNamedValue is a named value the API policy refers to: its logical name, its id (and
+// display name), its value and whether it is secret.
+type policyNamedValue struct {
+	logical, id string
+	value       pulumi.StringOutput
+	secret      bool
+}
+
 // poolMembers lists both single backends with the configured weights, green first, at equal
 // priority so the weights alone decide.
 func poolMembers(w Weights, backends map[Slot]*apimanagement.Backend) apimanagement.BackendPoolItemArray {
@@ -361,35 +369,28 @@ func (g *Gateway) declareAPI(ctx *pulumi.Context, a gatewayArgs, ids APIMIDs, sv
 	for _, b := range g.Backends {
 		policyDeps = append(policyDeps, b)
 	}
+	// The policy names these named values by reference; APIM rejects a policy whose named value
+	// does not exist yet.
+	var referenced []policyNamedValue
 	if policyIn.PinTokenNamedValue != "" {
-		// The policy names the token by reference; APIM rejects a policy whose named value
-		// does not exist yet.
-		token, err := apimanagement.NewNamedValue(ctx, PinTokenNamedValue, &apimanagement.NamedValueArgs{
-			NamedValueId:      pulumi.String(policyIn.PinTokenNamedValue),
-			DisplayName:       pulumi.String(policyIn.PinTokenNamedValue),
-			ResourceGroupName: svcRG,
-			ServiceName:       svcName,
-			Value:             pulumi.ToSecret(pulumi.String(a.cfg.PinToken)).(pulumi.StringOutput),
-			Secret:            pulumi.Bool(true),
-		}, on)
-		if err != nil {
-			return fmt.Errorf("apim named value %s: %w", policyIn.PinTokenNamedValue, err)
-		}
-		policyDeps = append(policyDeps, token)
+		referenced = append(referenced, policyNamedValue{PinTokenNamedValue, policyIn.PinTokenNamedValue, pulumi.ToSecret(pulumi.String(a.cfg.PinToken)).(pulumi.StringOutput), true})
 	}
 	if policyIn.GatewayAudience != "" {
-		clientID, err := apimanagement.NewNamedValue(ctx, GatewayClientIDNamedValue, &apimanagement.NamedValueArgs{
-			NamedValueId:      pulumi.String(policyIn.GatewayClientIDNamedValue),
-			DisplayName:       pulumi.String(policyIn.GatewayClientIDNamedValue),
+		referenced = append(referenced, policyNamedValue{GatewayClientIDNamedValue, policyIn.GatewayClientIDNamedValue, a.gatewayIdentity.ClientId, false})
+	}
+	for _, nv := range referenced {
+		r, err := apimanagement.NewNamedValue(ctx, nv.logical, &apimanagement.NamedValueArgs{
+			NamedValueId:      pulumi.String(nv.id),
+			DisplayName:       pulumi.String(nv.id),
 			ResourceGroupName: svcRG,
 			ServiceName:       svcName,
-			Value:             a.gatewayIdentity.ClientId,
-			Secret:            pulumi.Bool(false),
+			Value:             nv.value,
+			Secret:            pulumi.Bool(nv.secret),
 		}, on)
 		if err != nil {
-			return fmt.Errorf("apim named value %s: %w", policyIn.GatewayClientIDNamedValue, err)
+			return fmt.Errorf("apim named value %s: %w", nv.id, err)
 		}
-		policyDeps = append(policyDeps, clientID)
+		policyDeps = append(policyDeps, r)
 	}
 	xml, err := RenderPolicy(policyIn)
 	if err != nil {

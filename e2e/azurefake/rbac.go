@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -77,15 +78,10 @@ type permission struct {
 // authorize reports whether principal may perform action on the resource id, as RBAC would
 // decide from c's role assignments and definitions; the error is ARM's 403.
 func authorize(c *Cloud, principal, action, id string) error {
-	for _, ra := range c.ByType("azure-native:authorization:RoleAssignment") {
-		if !strings.EqualFold(str(ra.Inputs, "principalId"), principal) || !covers(str(ra.Inputs, "scope"), id) {
-			continue
-		}
-		for _, p := range roleOf(c, str(ra.Inputs, "roleDefinitionId")) {
-			if matchesAny(p.Actions, action) && !matchesAny(p.NotActions, action) {
-				return nil
-			}
-		}
+	if granted(c, principal, id, func(p permission) bool {
+		return matchesAny(p.Actions, action) && !matchesAny(p.NotActions, action)
+	}) {
+		return nil
 	}
 	return azErr(http.StatusForbidden, "AuthorizationFailed",
 		"The client '%s' with object id '%s' does not have authorization to perform action '%s' over scope '%s' or the scope is invalid. If access was recently granted, please refresh your credentials.",
@@ -97,18 +93,27 @@ func authorize(c *Cloud, principal, action, id string) error {
 // decide from c's role assignments; the error is the storage service's 403
 // AuthorizationPermissionMismatch.
 func AuthorizeData(c *Cloud, principal, dataAction, id string) error {
+	if granted(c, principal, id, func(p permission) bool {
+		return matchesAny(p.DataActions, dataAction) && !matchesAny(p.NotDataActions, dataAction)
+	}) {
+		return nil
+	}
+	return azErr(http.StatusForbidden, "AuthorizationPermissionMismatch",
+		"This request is not authorized to perform this operation using this permission. (principal %s, data action %s, %s)", principal, dataAction, id)
+}
+
+// granted reports whether a role assignment of principal at id's scope or above names a role
+// with a permission block that allows.
+func granted(c *Cloud, principal, id string, allows func(permission) bool) bool {
 	for _, ra := range c.ByType("azure-native:authorization:RoleAssignment") {
 		if !strings.EqualFold(str(ra.Inputs, "principalId"), principal) || !covers(str(ra.Inputs, "scope"), id) {
 			continue
 		}
-		for _, p := range roleOf(c, str(ra.Inputs, "roleDefinitionId")) {
-			if matchesAny(p.DataActions, dataAction) && !matchesAny(p.NotDataActions, dataAction) {
-				return nil
-			}
+		if slices.ContainsFunc(roleOf(c, str(ra.Inputs, "roleDefinitionId")), allows) {
+			return true
 		}
 	}
-	return azErr(http.StatusForbidden, "AuthorizationPermissionMismatch",
-		"This request is not authorized to perform this operation using this permission. (principal %s, data action %s, %s)", principal, dataAction, id)
+	return false
 }
 
 // covers reports whether an assignment at scope applies to the resource id.

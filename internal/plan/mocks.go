@@ -27,6 +27,7 @@ var armTypes = map[string]string{
 	"azure-native:authorization:RoleDefinition":         "Microsoft.Authorization/roleDefinitions",
 	"azure-native:web:AppServicePlan":                   "Microsoft.Web/serverfarms",
 	"azure-native:web:WebApp":                           "Microsoft.Web/sites",
+	"azure-native:web:WebAppAuthSettingsV2":             "Microsoft.Web/sites/config",
 	"azure-native:apimanagement:ApiManagementService":   "Microsoft.ApiManagement/service",
 	"azure-native:apimanagement:Backend":                "Microsoft.ApiManagement/service/backends",
 	"azure-native:apimanagement:NamedValue":             "Microsoft.ApiManagement/service/namedValues",
@@ -52,6 +53,7 @@ var nameKeys = map[string]string{
 	"azure-native:authorization:RoleDefinition":         "roleDefinitionId",
 	"azure-native:web:AppServicePlan":                   "name",
 	"azure-native:web:WebApp":                           "name",
+	"azure-native:web:WebAppAuthSettingsV2":             "name",
 	"azure-native:apimanagement:ApiManagementService":   "serviceName",
 	"azure-native:apimanagement:Backend":                "backendId",
 	"azure-native:apimanagement:NamedValue":             "namedValueId",
@@ -178,6 +180,8 @@ func armID(token, rg string, in resource.PropertyMap, name string) string {
 		return name + "-id"
 	case arm == "":
 		return base
+	case token == "azure-native:web:WebAppAuthSettingsV2":
+		return base + "/providers/Microsoft.Web/sites/" + str("name") + "/config/authsettingsV2"
 	case token == "azure-native:storage:BlobContainer":
 		return base + "/providers/Microsoft.Storage/storageAccounts/" + str("accountName") + "/blobServices/default/containers/" + name
 	case token == "azure-native:apimanagement:ApiOperation":
