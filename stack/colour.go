@@ -171,10 +171,11 @@ func appSettings(slot Slot, account, clientID, aiConnection pulumi.StringOutput)
 func (c *Colour) grantRoles(ctx *pulumi.Context, a colourArgs, parent pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	hostID := a.storage.Hosts[c.Slot].ID().ToStringOutput()
 	sharedID := a.storage.Account.ID().ToStringOutput()
-	grants := []struct {
+	type grant struct {
 		key, role string
 		scope     pulumi.StringOutput
-	}{
+	}
+	grants := []grant{
 		{"host-blob-owner", roleStorageBlobDataOwner, hostID},
 		{"host-queue-contributor", roleStorageQueueDataContrib, hostID},
 		{"host-table-contributor", roleStorageTableDataContrib, hostID},
@@ -182,10 +183,7 @@ func (c *Colour) grantRoles(ctx *pulumi.Context, a colourArgs, parent pulumi.Res
 		{"metrics-publisher", roleMonitoringMetricsPublisher, a.monitoring.AppInsights.ID().ToStringOutput()},
 	}
 	if a.cfg.HostStorageShared(c.Slot) {
-		grants = append(grants, []struct {
-			key, role string
-			scope     pulumi.StringOutput
-		}{
+		grants = append(grants, []grant{
 			{"blob-owner", roleStorageBlobDataOwner, sharedID},
 			{"queue-contributor", roleStorageQueueDataContrib, sharedID},
 			{"table-contributor", roleStorageTableDataContrib, sharedID},
