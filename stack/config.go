@@ -15,9 +15,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )
 
-// Project is the Pulumi project name, and so the namespace of every config key below.
-const Project = "slotless"
-
 // Config is the validated stack configuration. Every value the program uses comes from here.
 type Config struct {
 	Weights Weights
@@ -264,9 +261,11 @@ func KeyNames() []string {
 // Source looks up one raw config value. ok is false when the key is not set.
 type Source func(key string) (value string, ok bool)
 
-// Load reads and validates the stack configuration from the Pulumi context.
+// Load reads and validates the stack configuration from the Pulumi context. Every key is read in
+// the namespace of the project running the program (Pulumi.yaml's name: orders gives
+// orders:blueWeight), so a team's project may be called anything.
 func Load(ctx *pulumi.Context) (*Config, error) {
-	project := config.New(ctx, Project)
+	project := config.New(ctx, ctx.Project())
 	azure := config.New(ctx, "azure-native")
 	src := func(key string) (string, bool) {
 		if key == "azure-native:location" {

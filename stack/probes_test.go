@@ -24,7 +24,7 @@ func TestDevStackProbesTheSampleAPI(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &file); err != nil {
 		t.Fatal(err)
 	}
-	probes, ok := file.Config[Project+":releaseProbes"]
+	probes, ok := file.Config["slotless:releaseProbes"]
 	if !ok {
 		t.Fatal("Pulumi.dev.yaml declares no releaseProbes")
 	}
@@ -59,7 +59,7 @@ func TestDevStackProbesTheSampleAPI(t *testing.T) {
 
 func stringConfig(t *testing.T, config map[string]any, key string) string {
 	t.Helper()
-	v, ok := config[Project+":"+key].(string)
+	v, ok := config["slotless:"+key].(string)
 	if !ok {
 		t.Fatalf("Pulumi.dev.yaml sets no %s", key)
 	}

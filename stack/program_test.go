@@ -20,7 +20,7 @@ import (
 // (or namespaced ones); "<unset>" removes a key.
 func config(t testing.TB, overrides map[string]string) plan.StackConfig {
 	t.Helper()
-	c := plan.StackConfig{Values: map[string]string{
+	c := plan.StackConfig{Project: "slotless", Values: map[string]string{
 		"azure-native:location":   "westeurope",
 		"slotless:publisherEmail": "ops@example.com",
 		"slotless:corsOrigins":    `["https://app.example.com"]`,
@@ -39,7 +39,7 @@ func config(t testing.TB, overrides map[string]string) plan.StackConfig {
 }
 
 // hash is the name hash of the "test" stack with the default prefix.
-var hash = strings.TrimSuffix(strings.TrimPrefix(stack.NewNames(stack.Project, "test", &stack.Config{Prefix: "slotless"}).Plan(stack.Green), "slotless-"), "-green-plan")
+var hash = strings.TrimSuffix(strings.TrimPrefix(stack.NewNames("slotless", "test", &stack.Config{Prefix: "slotless"}).Plan(stack.Green), "slotless-"), "-green-plan")
 
 // The names the mock engine gives the resources whose names azure-native generates.
 var (

@@ -52,7 +52,7 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	}
 	names := NewNames(ctx.Project(), ctx.Stack(), cfg)
 	tags := pulumi.StringMap{
-		"app":   pulumi.String(Project),
+		"app":   pulumi.String(ctx.Project()),
 		"stack": pulumi.String(ctx.Stack()),
 	}
 

@@ -110,7 +110,7 @@ func TestProgramRefusesAStaleUpdate(t *testing.T) {
 	}{{"0", true}, {"50", false}, {"90", false}} {
 		m := &plan.Mocks{Backends: map[string]map[string]any{stack.PoolID: live}}
 		cfg := config(t, map[string]string{"blueWeight": tt.blue})
-		err := pulumi.RunErr(stack.ProgramBy(stack.Mover{By: stack.ByPulumiUp, At: at}), pulumi.WithMocks(stack.Project, "test", m), func(info *pulumi.RunInfo) {
+		err := pulumi.RunErr(stack.ProgramBy(stack.Mover{By: stack.ByPulumiUp, At: at}), pulumi.WithMocks("slotless", "test", m), func(info *pulumi.RunInfo) {
 			info.Config = cfg.Values
 			info.ConfigSecretKeys = cfg.Secrets
 		})

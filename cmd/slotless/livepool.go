@@ -64,10 +64,10 @@ func newLivePool(raw plan.StackConfig, cfg *stack.Config, stackName string, outp
 				return pool.Target{}, fmt.Errorf("no subscription: set azure-native:subscriptionId or ARM_SUBSCRIPTION_ID, or sign in with az login (%w)", err)
 			}
 		}
-		names := stack.NewNames(stack.Project, stackName, cfg)
+		names := stack.NewNames(raw.Project, stackName, cfg)
 		t := pool.Target{Subscription: sub, ResourceGroup: names.APIMResourceGroup(), Service: cfg.APIM.ExistingName, PoolID: ids.Pool(), CurrentSlotID: ids.CurrentSlot()}
 		if t.Service == "" {
-			if t.Service, err = c.FindService(ctx, sub, t.ResourceGroup, stackName); err != nil {
+			if t.Service, err = c.FindService(ctx, sub, t.ResourceGroup, raw.Project, stackName); err != nil {
 				return pool.Target{}, err
 			}
 		}

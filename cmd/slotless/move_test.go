@@ -117,7 +117,7 @@ func TestPromoteRunsUpThroughTheStack(t *testing.T) {
 	if code := runWith(d, []string{"promote", "--dir", dir, "--stack", "ci", "--slot", "blue", "--force"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
-	if got := strings.Join(fake.calls, "; "); got != "deployed; set slotless:blueWeight=100; preview; up 2 targets" {
+	if got := strings.Join(fake.calls, "; "); got != "deployed; set blueWeight=100; preview; up 2 targets" {
 		t.Errorf("calls: got %s", got)
 	}
 }

@@ -184,7 +184,7 @@ func (f *fakeDeployed) RemoveConfig(_ context.Context, k string) error {
 func (f *fakeDeployed) Preview(context.Context, io.Writer) (engine.Changes, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	blue, _ := strconv.Atoi(f.config["slotless:blueWeight"])
+	blue, _ := strconv.Atoi(f.config["blueWeight"])
 	from, to := stack.Weights{Green: 100 - f.blue, Blue: f.blue}, stack.Weights{Green: 100 - blue, Blue: blue}
 	steps := []engine.Step{{Op: "update", Type: "azure-native:apimanagement:Backend", Name: stack.PoolID, URN: f.URN("azure-native:apimanagement:Backend", stack.PoolID)}}
 	for _, s := range stack.Slots {
@@ -209,7 +209,7 @@ func appIn(n int) map[string]any {
 func (f *fakeDeployed) Up(_ context.Context, _ io.Writer, targets []string) (engine.Changes, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.blue, _ = strconv.Atoi(f.config["slotless:blueWeight"])
+	f.blue, _ = strconv.Atoi(f.config["blueWeight"])
 	var names []string
 	for _, t := range targets {
 		names = append(names, t[strings.LastIndex(t, "::")+2:])
@@ -367,7 +367,7 @@ func (brokenLogs) QueryWorkspace(context.Context, string, azquery.Body, *azquery
 // TestRollbackWithoutAFreshToken: when no fresh federated token can be had, the rollback still
 // runs with the environment the job started with, and says so.
 func TestRollbackWithoutAFreshToken(t *testing.T) {
-	fake := &fakeDeployed{blue: 50, config: map[string]string{"slotless:blueWeight": "50"}, env: map[string]string{}}
+	fake := &fakeDeployed{blue: 50, config: map[string]string{"blueWeight": "50"}, env: map[string]string{}}
 	var out bytes.Buffer
 	tr := stackTraffic{st: fake, maxStep: 50, out: &out, refresh: func(context.Context) (map[string]string, error) {
 		return nil, errors.New("azure pipelines federated token: HTTP 401 Unauthorized")

@@ -8,9 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -24,6 +22,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/slotless/slotless/internal/project"
 	"github.com/slotless/slotless/stack"
 )
 
@@ -45,6 +44,8 @@ type Options struct {
 type Stack struct {
 	auto.Stack
 	opts Options
+	// project is the project's name, from its Pulumi.yaml.
+	project string
 }
 
 // Open selects an existing stack. Like `pulumi up`, it needs the pulumi CLI and a backend the
@@ -56,8 +57,9 @@ func Open(ctx context.Context, o Options) (*Stack, error) {
 			return stack.ProgramIn(dir, stack.Mover{By: stack.ByPulumiUp, At: time.Now()})(ctx)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(o.Dir, "Pulumi.yaml")); err != nil {
-		return nil, fmt.Errorf("no Pulumi.yaml in %s: run slotless from the project directory, or pass --dir", o.Dir)
+	file, err := project.Load(o.Dir)
+	if err != nil {
+		return nil, err
 	}
 	wsOpts := []auto.LocalWorkspaceOption{auto.WorkDir(o.Dir), auto.EnvVars(o.Env)}
 	cmd, err := pulumiCommand(o.PulumiRoot)
@@ -65,11 +67,11 @@ func Open(ctx context.Context, o Options) (*Stack, error) {
 		return nil, err
 	}
 	wsOpts = append(wsOpts, auto.Pulumi(cmd))
-	s, err := auto.SelectStackInlineSource(ctx, o.Stack, stack.Project, o.Program, wsOpts...)
+	s, err := auto.SelectStackInlineSource(ctx, o.Stack, file.Name, o.Program, wsOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("select stack %s in %s: %w", o.Stack, o.Dir, err)
 	}
-	return &Stack{Stack: s, opts: o}, nil
+	return &Stack{Stack: s, opts: o, project: file.Name}, nil
 }
 
 // commands holds the CLI found for each root: finding it runs `pulumi version`, a process
@@ -238,11 +240,14 @@ func Message(err error) string {
 // (`[409] Another update is currently in progress`).
 func IsConcurrentUpdate(err error) bool { return auto.IsConcurrentUpdateError(err) }
 
+// Project is the project's name, the namespace of its config keys.
+func (s *Stack) Project() string { return s.project }
+
 // URN is the URN of a top-level resource of this stack.
 func (s *Stack) URN(typ, name string) string {
 	st := s.Name()
 	st = st[strings.LastIndex(st, "/")+1:]
-	return "urn:pulumi:" + st + "::" + stack.Project + "::" + typ + "::" + name
+	return "urn:pulumi:" + st + "::" + s.project + "::" + typ + "::" + name
 }
 
 // UpTargets runs Up on the given URNs alone, or on everything when targets is empty.

@@ -13,6 +13,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/slotless/slotless/internal/project"
 	"github.com/slotless/slotless/stack"
 )
 
@@ -25,8 +26,10 @@ const SecretPlaceholder = "[secret]"
 const SecretStandIn = "offline-plan-stand-in-for-an-encrypted-value"
 
 // StackConfig is a stack's flattened configuration as Pulumi hands it to the program:
-// namespaced keys ("slotless:blueWeight") to string values, lists and maps as JSON.
+// namespaced keys ("orders:blueWeight") to string values, lists and maps as JSON.
 type StackConfig struct {
+	// Project is the project's name (Pulumi.yaml's name), the namespace of its keys.
+	Project string
 	Values  map[string]string
 	Secrets []string
 	// Root is the project directory, which apiSpec is relative to; empty means the working
@@ -36,7 +39,7 @@ type StackConfig struct {
 
 // Clone returns an independent copy, so a caller can layer changes over a base.
 func (c StackConfig) Clone() StackConfig {
-	out := StackConfig{Values: map[string]string{}, Secrets: slices.Clone(c.Secrets), Root: c.Root}
+	out := StackConfig{Project: c.Project, Values: map[string]string{}, Secrets: slices.Clone(c.Secrets), Root: c.Root}
 	for k, v := range c.Values {
 		out.Values[k] = v
 	}
@@ -49,15 +52,16 @@ func (c *StackConfig) Set(assignment string) error {
 	if !ok || key == "" {
 		return fmt.Errorf("--set %q: want key=value, e.g. blueWeight=10", assignment)
 	}
-	c.Values[namespaced(key)] = value
+	c.Values[c.namespaced(key)] = value
 	return nil
 }
 
-func namespaced(key string) string {
+// namespaced puts a bare key in the project's namespace, as the Pulumi CLI does.
+func (c StackConfig) namespaced(key string) string {
 	if strings.Contains(key, ":") {
 		return key
 	}
-	return stack.Project + ":" + key
+	return project.Key(c.Project, key)
 }
 
 // LoadConfig layers the project defaults from Pulumi.yaml under the stack's Pulumi.<stack>.yaml,
@@ -117,14 +121,19 @@ func Stacks(dir string) ([]string, error) {
 	return names, nil
 }
 
-// ProjectDefaults is the config from Pulumi.yaml's defaults alone.
+// ProjectDefaults is the config from Pulumi.yaml's defaults alone, in the namespace of its name.
 func ProjectDefaults(dir string) (StackConfig, error) {
 	cfg := StackConfig{Values: map[string]string{}, Root: dir}
-	project, err := os.ReadFile(filepath.Join(dir, "Pulumi.yaml"))
+	file, err := project.Load(dir)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Project = file.Name
+	raw, err := os.ReadFile(file.Path)
 	if err != nil {
 		return cfg, fmt.Errorf("read project file: %w", err)
 	}
-	if err := cfg.mergeProject(project); err != nil {
+	if err := cfg.mergeProject(raw); err != nil {
 		return cfg, fmt.Errorf("project file Pulumi.yaml: %w", err)
 	}
 	return cfg, nil
@@ -147,7 +156,7 @@ func (c *StackConfig) mergeProject(raw []byte) error {
 		if err != nil {
 			return fmt.Errorf("default of %s: %w", key, err)
 		}
-		c.Values[namespaced(key)] = v
+		c.Values[c.namespaced(key)] = v
 	}
 	return nil
 }
@@ -162,7 +171,7 @@ func (c *StackConfig) MergeStack(raw []byte) error {
 		return fmt.Errorf("parse: %w", err)
 	}
 	for key, value := range st.Config {
-		key = namespaced(key)
+		key = c.namespaced(key)
 		if m, ok := value.(map[string]any); ok {
 			if _, secure := m["secure"]; secure && len(m) == 1 {
 				c.Values[key] = SecretStandIn
@@ -201,18 +210,25 @@ func flatten(v any) (string, error) {
 // naming the nearest known key when one is close enough to be a typo.
 func (c StackConfig) CheckKeys() error {
 	known := stack.KeyNames()
-	var unknown []string
+	var unknown, elsewhere []string
 	for key := range c.Values {
-		name, ok := strings.CutPrefix(key, stack.Project+":")
-		if ok && !slices.Contains(known, name) {
+		ns, name, _ := strings.Cut(key, ":")
+		switch {
+		case ns == c.Project && !slices.Contains(known, name):
 			unknown = append(unknown, name)
+		case ns != c.Project && slices.Contains(known, name):
+			// A stack file copied from another project (this repository's slotless:blueWeight
+			// in a project named orders) would otherwise be ignored whole.
+			elsewhere = append(elsewhere, fmt.Sprintf("config key %s: this project is named %s (Pulumi.yaml), so the program reads %s:%s and ignores %s", key, c.Project, c.Project, name, key))
 		}
 	}
-	if len(unknown) == 0 {
+	if len(unknown) == 0 && len(elsewhere) == 0 {
 		return nil
 	}
 	sort.Strings(unknown)
-	lines := make([]string, 0, len(unknown))
+	sort.Strings(elsewhere)
+	lines := make([]string, 0, len(unknown)+len(elsewhere))
+	lines = append(lines, elsewhere...)
 	listAll := false
 	for _, name := range unknown {
 		if s, ok := Nearest(name, known); ok {
@@ -268,7 +284,7 @@ func editDistance(a, b string) int {
 // Source exposes the config to stack.Parse.
 func (c StackConfig) Source() stack.Source {
 	return func(key string) (string, bool) {
-		v, ok := c.Values[namespaced(key)]
+		v, ok := c.Values[c.namespaced(key)]
 		return v, ok
 	}
 }
@@ -279,7 +295,7 @@ func (c StackConfig) Source() stack.Source {
 func (c StackConfig) CheckSecrets() error {
 	var problems []string
 	for _, key := range c.Secrets {
-		name, ok := strings.CutPrefix(key, stack.Project+":")
+		name, ok := strings.CutPrefix(key, c.Project+":")
 		if !ok || c.Values[key] != SecretStandIn {
 			continue
 		}

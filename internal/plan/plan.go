@@ -90,7 +90,7 @@ func Execute(stackName string, cfg StackConfig) (*Mocks, error) {
 	}
 	// No time in the pool's record, so a plan is the same whenever it runs.
 	program := stack.ProgramIn(cfg.Root, stack.Mover{By: stack.ByPulumiUp})
-	if err := pulumi.RunErr(program, pulumi.WithMocks(stack.Project, stackName, mocks), withConfig); err != nil {
+	if err := pulumi.RunErr(program, pulumi.WithMocks(cfg.Project, stackName, mocks), withConfig); err != nil {
 		return mocks, fmt.Errorf("plan %s: %w", stackName, err)
 	}
 	return mocks, nil

@@ -117,7 +117,7 @@ func TestCheckKeysSuggestsTheNearestKey(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := StackConfig{Values: map[string]string{"slotless:blueWeight": "0", "azure-native:location": "westeurope"}}
+			cfg := StackConfig{Project: "slotless", Values: map[string]string{"slotless:blueWeight": "0", "azure-native:location": "westeurope"}}
 			for _, k := range tt.keys {
 				cfg.Values["slotless:"+k] = "1"
 			}
@@ -141,7 +141,10 @@ func TestCheckKeysSuggestsTheNearestKey(t *testing.T) {
 
 func TestUnknownStackListsTheStacks(t *testing.T) {
 	dir := t.TempDir()
-	for _, f := range []string{"Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.dev.deploy.yaml"} {
+	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte("name: orders\nruntime: slotless\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"Pulumi.dev.yaml", "Pulumi.staging.yaml", "Pulumi.dev.deploy.yaml"} {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte("config: {}\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +157,7 @@ func TestUnknownStackListsTheStacks(t *testing.T) {
 	if want := "stack \"prod\": no Pulumi.prod.yaml in " + dir + "; stacks here: dev, staging"; err.Error() != want {
 		t.Errorf("got %q, want %q", err, want)
 	}
-	if _, err := LoadConfig(t.TempDir(), "dev"); err == nil || !strings.Contains(err.Error(), "read project file") {
+	if _, err := LoadConfig(t.TempDir(), "dev"); err == nil || !strings.Contains(err.Error(), "no Pulumi.yaml in") {
 		t.Errorf("no project: got %v, want the project file named", err)
 	}
 }
@@ -166,5 +169,44 @@ func TestFlattenLeavesNoEntryForAResourceWithoutInputs(t *testing.T) {
 	got := Flatten(map[string]any{"tags": map[string]any{}, "ips": []any{}})
 	if got["tags"] != "{}" || got["ips"] != "[]" || len(got) != 2 {
 		t.Errorf("nested empties: got %v, want tags {} and ips []", got)
+	}
+}
+
+// TestProjectNamespacesItsKeys: a team's project reads its keys under its own name, and a key of
+// the program in another project's namespace (a stack file copied from this repository) is
+// refused rather than ignored.
+func TestProjectNamespacesItsKeys(t *testing.T) {
+	tests := []struct {
+		name    string
+		values  map[string]string
+		wantErr string
+	}{
+		{"own namespace", map[string]string{"orders:blueWeight": "10"}, ""},
+		{"provider keys", map[string]string{"orders:blueWeight": "10", "azure-native:subscriptionId": "x"}, ""},
+		{"copied from this repository", map[string]string{"slotless:blueWeight": "10"},
+			"config key slotless:blueWeight: this project is named orders (Pulumi.yaml), so the program reads orders:blueWeight and ignores slotless:blueWeight"},
+		{"unknown in own namespace", map[string]string{"orders:bluWeight": "10"}, "unknown config key bluWeight: did you mean blueWeight?"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := StackConfig{Project: "orders", Values: map[string]string{"azure-native:location": "westeurope"}}
+			for k, v := range tt.values {
+				cfg.Values[k] = v
+			}
+			err := cfg.CheckKeys()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("got %v, want no error", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Errorf("got %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+	cfg := StackConfig{Project: "orders", Values: map[string]string{}}
+	if err := cfg.Set("blueWeight=10"); err != nil || cfg.Values["orders:blueWeight"] != "10" {
+		t.Errorf("--set blueWeight=10: got %v %v, want orders:blueWeight", cfg.Values, err)
+	}
+	if v, ok := cfg.Source()("blueWeight"); !ok || v != "10" {
+		t.Errorf("Source: got %q %v, want the project's blueWeight", v, ok)
 	}
 }

@@ -66,6 +66,11 @@ func newWorld(t *testing.T) *world {
 		"resourceGroupName": "rg", "serviceName": "other5678", "publisherEmail": "ops@example.com", "publisherName": "ops",
 		"sku": map[string]any{"name": "Consumption", "capacity": 0.0}, "tags": map[string]any{"app": "slotless", "stack": "prod"},
 	})
+	// Another project's dev stack in the same group: its service is not this project's.
+	create("azure-native:apimanagement:ApiManagementService", map[string]any{
+		"resourceGroupName": "rg", "serviceName": "orders9012", "publisherEmail": "ops@example.com", "publisherName": "ops",
+		"sku": map[string]any{"name": "Consumption", "capacity": 0.0}, "tags": map[string]any{"app": "orders", "stack": "dev"},
+	})
 	ids := map[stack.Slot]string{}
 	for _, s := range stack.Slots {
 		create("azure-native:apimanagement:Backend", apim(map[string]any{"backendId": s.BackendID(), "url": "https://" + string(s) + ".azurewebsites.net/api", "protocol": "http"}))
@@ -199,12 +204,24 @@ func (h *hookTransport) Do(req *http.Request) (*http.Response, error) {
 
 func TestFindServiceByTags(t *testing.T) {
 	w := newWorld(t)
-	got, err := w.client.FindService(context.Background(), sub, "rg", "dev")
-	if err != nil || got != "apim1234" {
-		t.Errorf("got %q, %v; want apim1234", got, err)
+	tests := []struct {
+		project, stack string
+		want           string
+		wantErr        string
+	}{
+		{"slotless", "dev", "apim1234", ""},
+		{"orders", "dev", "orders9012", ""},
+		{"slotless", "test", "", "apim1234, orders9012, other5678"},
+		{"shop", "dev", "", "no API Management service in rg is tagged app=shop, stack=dev"},
 	}
-	if _, err := w.client.FindService(context.Background(), sub, "rg", "test"); err == nil || !strings.Contains(err.Error(), "apim1234, other5678") {
-		t.Errorf("got %v, want an error listing the services there", err)
+	for _, tt := range tests {
+		got, err := w.client.FindService(context.Background(), sub, "rg", tt.project, tt.stack)
+		if tt.wantErr == "" && (err != nil || got != tt.want) {
+			t.Errorf("%s/%s: got %q, %v; want %s", tt.project, tt.stack, got, err, tt.want)
+		}
+		if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("%s/%s: got %q, %v; want an error containing %q", tt.project, tt.stack, got, err, tt.wantErr)
+		}
 	}
 }
 

@@ -135,7 +135,7 @@ func TestShiftAppliesTheAlwaysReadyCountWithTheTraffic(t *testing.T) {
 
 	// A rollback from inside a release takes the release slot's count back to 0 with the pool.
 	cool := appStep(stack.Blue, appInputs(2, 100), appInputs(0, 100))
-	st = &fakeStack{deployed: deployedAt(50, stack.Green), config: map[string]string{"slotless:blueWeight": "50"}, pending: []engine.Step{cool, live}}
+	st = &fakeStack{deployed: deployedAt(50, stack.Green), config: map[string]string{"blueWeight": "50"}, pending: []engine.Step{cool, live}}
 	rb := ShiftRequest{Slot: stack.Blue, To: 0, Rollback: true, Traffic: TrafficWith(AlwaysReadyChanges(w(50), w(0), 2))}
 	if _, err := Shift(context.Background(), st, rb, io.Discard); err != nil {
 		t.Fatalf("rollback: got %v, want it applied", err)
@@ -149,7 +149,7 @@ func TestShiftAppliesTheAlwaysReadyCountWithTheTraffic(t *testing.T) {
 	// GA: the old slot's count goes after the traffic has left it, and its failure fails
 	// nothing.
 	coolGreen := appStep(stack.Green, appInputs(2, 100), appInputs(0, 100))
-	st = &fakeStack{deployed: deployedAt(50, stack.Green), config: map[string]string{"slotless:blueWeight": "50"}, pending: []engine.Step{coolGreen}, upErrs: []error{nil, errors.New("site update failed")}}
+	st = &fakeStack{deployed: deployedAt(50, stack.Green), config: map[string]string{"blueWeight": "50"}, pending: []engine.Step{coolGreen}, upErrs: []error{nil, errors.New("site update failed")}}
 	ga := ShiftRequest{Slot: stack.Blue, To: 100, MaxStep: 50, Force: true, Traffic: TrafficWith(AlwaysReadyChanges(w(50), w(100), 2))}
 	if _, err := Shift(context.Background(), st, ga, io.Discard); err != nil {
 		t.Fatalf("GA with a failing always-ready update: got %v, want the traffic moved and a warning", err)

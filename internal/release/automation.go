@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/slotless/slotless/internal/engine"
+	"github.com/slotless/slotless/internal/project"
 	"github.com/slotless/slotless/stack"
 )
 
@@ -93,7 +94,7 @@ func (a *AutoStack) GetConfig(ctx context.Context, key string) (string, bool, er
 	if err != nil {
 		return "", false, err
 	}
-	v, ok := all[key]
+	v, ok := all[project.Key(a.s.Project(), key)]
 	if ok && v.Secret {
 		return "", false, fmt.Errorf("%s is a secret in the stack config; it must be a plain number", key)
 	}
@@ -102,12 +103,12 @@ func (a *AutoStack) GetConfig(ctx context.Context, key string) (string, bool, er
 
 // SetConfig implements Stack.
 func (a *AutoStack) SetConfig(ctx context.Context, key, value string) error {
-	return a.s.SetConfig(ctx, key, auto.ConfigValue{Value: value})
+	return a.s.SetConfig(ctx, project.Key(a.s.Project(), key), auto.ConfigValue{Value: value})
 }
 
 // RemoveConfig implements Stack.
 func (a *AutoStack) RemoveConfig(ctx context.Context, key string) error {
-	return a.s.RemoveConfig(ctx, key)
+	return a.s.RemoveConfig(ctx, project.Key(a.s.Project(), key))
 }
 
 // Preview implements Stack.
@@ -129,11 +130,25 @@ func (a *AutoStack) Refresh(ctx context.Context, out io.Writer, targets []string
 func (a *AutoStack) URN(typ, name string) string { return a.s.URN(typ, name) }
 
 // FileStack edits Pulumi.<stack>.yaml directly, keeping its comments and layout, for
-// --write-only: the change is committed and a deployment applies it. It cannot run up.
+// --write-only: the change is committed and a deployment applies it. It cannot run up. Its keys
+// are in the namespace of the Pulumi.yaml beside it.
 type FileStack struct{ Path string }
 
+// key is a project key as the stack file holds it (orders:blueWeight).
+func (f FileStack) key(name string) (string, error) {
+	file, err := project.Load(filepath.Dir(f.Path))
+	if err != nil {
+		return "", err
+	}
+	return project.Key(file.Name, name), nil
+}
+
 // GetConfig implements Stack.
-func (f FileStack) GetConfig(_ context.Context, key string) (string, bool, error) {
+func (f FileStack) GetConfig(_ context.Context, name string) (string, bool, error) {
+	key, err := f.key(name)
+	if err != nil {
+		return "", false, err
+	}
 	_, cfg, err := f.load()
 	if err != nil {
 		return "", false, err
@@ -147,7 +162,11 @@ func (f FileStack) GetConfig(_ context.Context, key string) (string, bool, error
 }
 
 // SetConfig implements Stack.
-func (f FileStack) SetConfig(_ context.Context, key, value string) error {
+func (f FileStack) SetConfig(_ context.Context, name, value string) error {
+	key, err := f.key(name)
+	if err != nil {
+		return err
+	}
 	doc, cfg, err := f.load()
 	if err != nil {
 		return err
@@ -187,7 +206,11 @@ func (f FileStack) Deployed(context.Context) (Deployed, error) {
 	if err != nil {
 		return Deployed{}, fmt.Errorf("read stack file: %w", err)
 	}
-	w, err := WeightsFromStackFile(raw)
+	file, err := project.Load(filepath.Dir(f.Path))
+	if err != nil {
+		return Deployed{}, err
+	}
+	w, err := WeightsFromStackFile(raw, file.Name)
 	if err != nil {
 		return Deployed{}, err
 	}
@@ -199,7 +222,11 @@ func (f FileStack) Deployed(context.Context) (Deployed, error) {
 }
 
 // RemoveConfig implements Stack.
-func (f FileStack) RemoveConfig(_ context.Context, key string) error {
+func (f FileStack) RemoveConfig(_ context.Context, name string) error {
+	key, err := f.key(name)
+	if err != nil {
+		return err
+	}
 	doc, cfg, err := f.load()
 	if err != nil {
 		return err

@@ -8,12 +8,14 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/slotless/slotless/internal/project"
 	"github.com/slotless/slotless/stack"
 )
 
-// WeightsFromStackFile reads blueWeight (and greenWeight, if set) from a Pulumi.<stack>.yaml.
-// Only the weights are read, so an otherwise incomplete file still yields them.
-func WeightsFromStackFile(raw []byte) (stack.Weights, error) {
+// WeightsFromStackFile reads blueWeight (and greenWeight, if set) from a Pulumi.<stack>.yaml of
+// the named project. Only the weights are read, so an otherwise incomplete file still yields
+// them.
+func WeightsFromStackFile(raw []byte, projectName string) (stack.Weights, error) {
 	var f struct {
 		Config map[string]any `yaml:"config"`
 	}
@@ -22,7 +24,7 @@ func WeightsFromStackFile(raw []byte) (stack.Weights, error) {
 	}
 	vals := map[string]string{}
 	for _, k := range []string{"blueWeight", "greenWeight"} {
-		if v, ok := f.Config[stack.Project+":"+k]; ok {
+		if v, ok := f.Config[project.Key(projectName, k)]; ok {
 			vals[k] = fmt.Sprint(v)
 		}
 	}
@@ -47,6 +49,10 @@ const maxHistory = 500
 // slot that had all traffic in the newest revision of the stack file, at or before rev, where
 // one slot had all of it. ok is false when git or the history cannot say.
 func OriginFromGit(dir, rev, stackFile string) (origin stack.Slot, ok bool) {
+	file, err := project.Load(dir)
+	if err != nil {
+		return "", false
+	}
 	out, err := git(dir, "log", "--format=%H", fmt.Sprintf("-n%d", maxHistory), rev, "--", stackFile)
 	if err != nil {
 		return "", false
@@ -56,7 +62,7 @@ func OriginFromGit(dir, rev, stackFile string) (origin stack.Slot, ok bool) {
 		if err != nil {
 			continue
 		}
-		w, err := WeightsFromStackFile([]byte(raw))
+		w, err := WeightsFromStackFile([]byte(raw), file.Name)
 		if err != nil {
 			continue
 		}

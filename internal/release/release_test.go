@@ -161,31 +161,31 @@ func TestShift(t *testing.T) {
 		blocked  bool
 	}{
 		{"canary", deployedAt(0, stack.Green), map[string]string{}, nil, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50, Health: healthy},
-			[]string{"deployed", "set slotless:blueWeight=10", "preview", "up"}, traffic, false},
-		{"greenWeight kept in step", deployedAt(10, stack.Green), map[string]string{"slotless:blueWeight": "10", "slotless:greenWeight": "90"}, nil, ShiftRequest{Slot: stack.Blue, To: 50, MaxStep: 50, Health: healthy},
-			[]string{"deployed", "set slotless:blueWeight=50", "set slotless:greenWeight=50", "preview", "up"}, traffic, false},
+			[]string{"deployed", "set blueWeight=10", "preview", "up"}, traffic, false},
+		{"greenWeight kept in step", deployedAt(10, stack.Green), map[string]string{"blueWeight": "10", "greenWeight": "90"}, nil, ShiftRequest{Slot: stack.Blue, To: 50, MaxStep: 50, Health: healthy},
+			[]string{"deployed", "set blueWeight=50", "set greenWeight=50", "preview", "up"}, traffic, false},
 		{"jump blocked before any write", deployedAt(0, stack.Green), map[string]string{}, nil, ShiftRequest{Slot: stack.Blue, To: 100, MaxStep: 50, Health: healthy},
 			[]string{"deployed"}, nil, true},
 		// The local file says 50, but the deployed stack is at 0: the step is 100, not 50.
-		{"stale stack file cannot shrink the step", deployedAt(0, stack.Green), map[string]string{"slotless:blueWeight": "50"}, nil, ShiftRequest{Slot: stack.Blue, To: 100, MaxStep: 50, Health: healthy},
+		{"stale stack file cannot shrink the step", deployedAt(0, stack.Green), map[string]string{"blueWeight": "50"}, nil, ShiftRequest{Slot: stack.Blue, To: 100, MaxStep: 50, Health: healthy},
 			[]string{"deployed"}, nil, true},
 		{"jump forced", deployedAt(0, stack.Green), map[string]string{}, nil, ShiftRequest{Slot: stack.Blue, To: 100, MaxStep: 50, Force: true},
-			[]string{"deployed", "set slotless:blueWeight=100", "preview", "up"}, traffic, false},
+			[]string{"deployed", "set blueWeight=100", "preview", "up"}, traffic, false},
 		{"unhealthy slot blocked", deployedAt(0, stack.Green), map[string]string{}, nil, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50, Health: sick},
 			[]string{"deployed"}, nil, true},
 		{"no gate configured blocks an advance", deployedAt(0, stack.Green), map[string]string{}, nil, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50},
 			[]string{"deployed"}, nil, true},
-		{"other pending changes refuse a shift and put the config back", deployedAt(10, stack.Green), map[string]string{"slotless:blueWeight": "10"}, []engine.Step{appChange}, ShiftRequest{Slot: stack.Blue, To: 50, MaxStep: 50, Health: healthy},
-			[]string{"deployed", "set slotless:blueWeight=50", "preview", "set slotless:blueWeight=10"}, nil, true},
-		{"--allow-other-changes applies everything", deployedAt(10, stack.Green), map[string]string{"slotless:blueWeight": "10"}, []engine.Step{appChange}, ShiftRequest{Slot: stack.Blue, To: 50, MaxStep: 50, Health: healthy, AllowOtherChanges: true},
-			[]string{"deployed", "set slotless:blueWeight=50", "preview", "up"}, nil, false},
-		{"a rollback applies traffic alone past other changes", deployedAt(50, stack.Green), map[string]string{"slotless:blueWeight": "50"}, []engine.Step{appChange}, ShiftRequest{Slot: stack.Blue, To: 0, MaxStep: 1, Rollback: true},
-			[]string{"deployed", "set slotless:blueWeight=0", "preview", "up"}, traffic, false},
+		{"other pending changes refuse a shift and put the config back", deployedAt(10, stack.Green), map[string]string{"blueWeight": "10"}, []engine.Step{appChange}, ShiftRequest{Slot: stack.Blue, To: 50, MaxStep: 50, Health: healthy},
+			[]string{"deployed", "set blueWeight=50", "preview", "set blueWeight=10"}, nil, true},
+		{"--allow-other-changes applies everything", deployedAt(10, stack.Green), map[string]string{"blueWeight": "10"}, []engine.Step{appChange}, ShiftRequest{Slot: stack.Blue, To: 50, MaxStep: 50, Health: healthy, AllowOtherChanges: true},
+			[]string{"deployed", "set blueWeight=50", "preview", "up"}, nil, false},
+		{"a rollback applies traffic alone past other changes", deployedAt(50, stack.Green), map[string]string{"blueWeight": "50"}, []engine.Step{appChange}, ShiftRequest{Slot: stack.Blue, To: 0, MaxStep: 1, Rollback: true},
+			[]string{"deployed", "set blueWeight=0", "preview", "up"}, traffic, false},
 		{"write only", deployedAt(0, stack.Green), map[string]string{}, nil, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50, Health: healthy, WriteOnly: true},
-			[]string{"deployed", "set slotless:blueWeight=10"}, nil, false},
-		{"next release goes to green", deployedAt(100, stack.Blue), map[string]string{"slotless:blueWeight": "100"}, nil, ShiftRequest{Slot: stack.Green, To: 10, MaxStep: 50, Health: healthy},
-			[]string{"deployed", "set slotless:blueWeight=90", "preview", "up"}, traffic, false},
-		{"nothing to do", deployedAt(10, stack.Green), map[string]string{"slotless:blueWeight": "10"}, nil, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50},
+			[]string{"deployed", "set blueWeight=10"}, nil, false},
+		{"next release goes to green", deployedAt(100, stack.Blue), map[string]string{"blueWeight": "100"}, nil, ShiftRequest{Slot: stack.Green, To: 10, MaxStep: 50, Health: healthy},
+			[]string{"deployed", "set blueWeight=90", "preview", "up"}, traffic, false},
+		{"nothing to do", deployedAt(10, stack.Green), map[string]string{"blueWeight": "10"}, nil, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50},
 			[]string{"deployed"}, nil, false},
 	}
 	for _, tt := range tests {
@@ -225,12 +225,12 @@ func TestRollbackIsNeverBlocked(t *testing.T) {
 					// After GA current-slot-name follows the release slot.
 					dep.CurrentSlotName = release.BackendID()
 				}
-				st := &fakeStack{deployed: dep, config: map[string]string{"slotless:blueWeight": strconv.Itoa(blue)}, pending: []engine.Step{appChange}}
+				st := &fakeStack{deployed: dep, config: map[string]string{"blueWeight": strconv.Itoa(blue)}, pending: []engine.Step{appChange}}
 				_, err := Shift(context.Background(), st, ShiftRequest{Slot: release, To: 0, MaxStep: 1, Rollback: true}, io.Discard)
 				if err != nil {
 					t.Fatalf("got %v, want the rollback to apply", err)
 				}
-				if got, want := st.config["slotless:blueWeight"], strconv.Itoa(map[stack.Slot]int{stack.Blue: 0, stack.Green: 100}[release]); got != want {
+				if got, want := st.config["blueWeight"], strconv.Itoa(map[stack.Slot]int{stack.Blue: 0, stack.Green: 100}[release]); got != want {
 					t.Errorf("blueWeight: got %s, want %s", got, want)
 				}
 				if len(st.targets) != 1 || len(st.targets[0]) != 2 {
@@ -248,7 +248,7 @@ func TestRollbackWaitsOutAnotherUpdate(t *testing.T) {
 	t.Cleanup(func() { IsConcurrentUpdate = old })
 	rollback := ShiftRequest{Slot: stack.Blue, To: 0, Rollback: true, Attempts: 3, Interval: time.Millisecond}
 
-	st := &fakeStack{deployed: deployedAt(50, stack.Green), config: map[string]string{"slotless:blueWeight": "50"}, upErrs: []error{busy, busy}}
+	st := &fakeStack{deployed: deployedAt(50, stack.Green), config: map[string]string{"blueWeight": "50"}, upErrs: []error{busy, busy}}
 	if _, err := Shift(context.Background(), st, rollback, io.Discard); err != nil {
 		t.Fatalf("got %v, want the rollback to apply on the third attempt", err)
 	}
@@ -260,7 +260,7 @@ func TestRollbackWaitsOutAnotherUpdate(t *testing.T) {
 	for i := range always {
 		always[i] = busy
 	}
-	st = &fakeStack{deployed: deployedAt(50, stack.Green), config: map[string]string{"slotless:blueWeight": "50"}, upErrs: always}
+	st = &fakeStack{deployed: deployedAt(50, stack.Green), config: map[string]string{"blueWeight": "50"}, upErrs: always}
 	rollback.Attempts = 0
 	if _, err := Shift(context.Background(), st, rollback, io.Discard); err == nil {
 		t.Fatal("a rollback retried forever")
@@ -270,13 +270,13 @@ func TestRollbackWaitsOutAnotherUpdate(t *testing.T) {
 	}
 
 	// A shift does not wait: it fails at once and puts the config back.
-	st = &fakeStack{deployed: deployedAt(10, stack.Green), config: map[string]string{"slotless:blueWeight": "10"}, upErrs: []error{busy}}
+	st = &fakeStack{deployed: deployedAt(10, stack.Green), config: map[string]string{"blueWeight": "10"}, upErrs: []error{busy}}
 	_, err := Shift(context.Background(), st, ShiftRequest{Slot: stack.Blue, To: 50, MaxStep: 50, Force: true}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "run the shift again") {
 		t.Fatalf("got %v, want a shift to fail fast and say to run it again", err)
 	}
-	if len(st.targets) != 1 || st.config["slotless:blueWeight"] != "10" {
-		t.Errorf("got %d attempts and blueWeight %s, want 1 attempt and the config back at 10", len(st.targets), st.config["slotless:blueWeight"])
+	if len(st.targets) != 1 || st.config["blueWeight"] != "10" {
+		t.Errorf("got %d attempts and blueWeight %s, want 1 attempt and the config back at 10", len(st.targets), st.config["blueWeight"])
 	}
 }
 
@@ -302,23 +302,28 @@ func TestDeployedFromOutputs(t *testing.T) {
 }
 
 func TestFileStackKeepsCommentsAndOtherKeys(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "Pulumi.dev.yaml")
-	orig := "# traffic lives here\nconfig:\n  azure-native:location: westeurope # region\n  slotless:blueWeight: 0\n"
+	// A team's project: its keys are in its own namespace, and another project's are left alone.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte("name: orders\nruntime: slotless\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "Pulumi.dev.yaml")
+	orig := "# traffic lives here\nconfig:\n  azure-native:location: westeurope # region\n  orders:blueWeight: 0\n  slotless:blueWeight: 30\n"
 	if err := os.WriteFile(path, []byte(orig), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	fs := FileStack{Path: path}
-	if err := fs.SetConfig(context.Background(), "slotless:blueWeight", "10"); err != nil {
+	if err := fs.SetConfig(context.Background(), "blueWeight", "10"); err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := os.ReadFile(path)
 	got := string(raw)
-	for _, want := range []string{"# traffic lives here", "azure-native:location: westeurope # region", "slotless:blueWeight: 10"} {
+	for _, want := range []string{"# traffic lives here", "azure-native:location: westeurope # region", "orders:blueWeight: 10", "slotless:blueWeight: 30"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("got\n%s\nwant it to contain %q", got, want)
 		}
 	}
-	if v, ok, _ := fs.GetConfig(context.Background(), "slotless:blueWeight"); !ok || v != "10" {
+	if v, ok, _ := fs.GetConfig(context.Background(), "blueWeight"); !ok || v != "10" {
 		t.Errorf("read back: got %q %v, want 10", v, ok)
 	}
 	if _, err := fs.Up(context.Background(), io.Discard, nil); err == nil {
@@ -348,6 +353,9 @@ func TestOriginFromGit(t *testing.T) {
 		run("commit", "-q", "-m", "blue "+strconv.Itoa(blue))
 	}
 	run("init", "-q")
+	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte("name: slotless\nruntime: go\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// green's release from blue: blue 100 → 40 → 70 (more traffic back on blue, still green's release)
 	commit(0)
 	commit(100)

@@ -69,24 +69,24 @@ func TestRollbackSlot(t *testing.T) {
 		fails      bool
 	}{
 		{name: "through Pulumi", deployed: 10, live: 10,
-			calls: []string{"deployed", "deployed", "set slotless:blueWeight=0", "preview", "up"}},
+			calls: []string{"deployed", "deployed", "set blueWeight=0", "preview", "up"}},
 		// State says 0, someone set 10 in the portal: refreshed first, and written, never
 		// "nothing to do".
 		{name: "portal edit with state at 0", deployed: 0, live: 10,
-			calls: []string{"deployed", "refresh", "deployed", "set slotless:blueWeight=0", "preview", "up"}},
+			calls: []string{"deployed", "refresh", "deployed", "set blueWeight=0", "preview", "up"}},
 		{name: "already 0 everywhere is still written", deployed: 0, live: 0,
-			calls: []string{"deployed", "deployed", "set slotless:blueWeight=0", "preview", "up"}},
+			calls: []string{"deployed", "deployed", "set blueWeight=0", "preview", "up"}},
 		{name: "locked beyond the retries", deployed: 10, live: 10, upErrs: always, breakGlass: true,
-			calls: []string{"deployed", "deployed", "set slotless:blueWeight=0", "preview", "up", "up", "up"}},
+			calls: []string{"deployed", "deployed", "set blueWeight=0", "preview", "up", "up", "up"}},
 		{name: "backend unreachable", deployed: 10, live: 10, openErr: errors.New("dial tcp: connection refused"), breakGlass: true},
 		{name: "the update leaves traffic on the slot", deployed: 10, live: 10, upNoEffect: true, breakGlass: true,
-			calls: []string{"deployed", "deployed", "set slotless:blueWeight=0", "preview", "up"}},
+			calls: []string{"deployed", "deployed", "set blueWeight=0", "preview", "up"}},
 		{name: "no ARM and locked", deployed: 10, live: 10, upErrs: always, noLive: true, fails: true,
-			calls: []string{"deployed", "refresh", "deployed", "set slotless:blueWeight=0", "preview", "up", "up", "up"}},
+			calls: []string{"deployed", "refresh", "deployed", "set blueWeight=0", "preview", "up", "up", "up"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fs := &fakeStack{deployed: deployedAt(tt.deployed, stack.Green), config: map[string]string{"slotless:blueWeight": "10"}, upErrs: tt.upErrs}
+			fs := &fakeStack{deployed: deployedAt(tt.deployed, stack.Green), config: map[string]string{"blueWeight": "10"}, upErrs: tt.upErrs}
 			live := &fakeLive{live: pool.Live{Weights: w(tt.live), CurrentSlotName: "green-backend"}}
 			var st Stack = upSetsLive{fs, live, w(0)}
 			if tt.upNoEffect {
@@ -96,7 +96,7 @@ func TestRollbackSlot(t *testing.T) {
 			if tt.noLive {
 				lp = nil
 			}
-			file := &fakeStack{config: map[string]string{"slotless:blueWeight": "10"}}
+			file := &fakeStack{config: map[string]string{"blueWeight": "10"}}
 			open := func(context.Context) (Stack, error) { return st, tt.openErr }
 			var out bytes.Buffer
 			res, err := RollbackSlot(context.Background(), open, lp, file, req, &out)
@@ -118,8 +118,8 @@ func TestRollbackSlot(t *testing.T) {
 				if len(live.writes) != 1 || live.writes[0] != w(0) || !ok || rec.By != pool.BreakGlassBy || !slices.Contains(rec.Superseded, tt.live) {
 					t.Errorf("ARM writes: got %v %q, want one of blue 0 recorded as break-glass, superseding blue %d", live.writes, live.notes, tt.live)
 				}
-				if file.config["slotless:blueWeight"] != "0" {
-					t.Errorf("stack file: got blueWeight %s, want 0 recorded", file.config["slotless:blueWeight"])
+				if file.config["blueWeight"] != "0" {
+					t.Errorf("stack file: got blueWeight %s, want 0 recorded", file.config["blueWeight"])
 				}
 			} else if len(live.writes) != 0 {
 				t.Errorf("ARM writes: got %v, want none when Pulumi went through", live.writes)

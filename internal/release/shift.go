@@ -18,11 +18,12 @@ import (
 type Stack interface {
 	// Deployed reads where traffic stands from the deployed stack's outputs.
 	Deployed(ctx context.Context) (Deployed, error)
-	// GetConfig returns a namespaced config value; ok is false when it is not set.
+	// GetConfig returns a project config value by its bare key (blueWeight), which the stack
+	// puts in its project's namespace; ok is false when it is not set.
 	GetConfig(ctx context.Context, key string) (value string, ok bool, err error)
-	// SetConfig sets a namespaced, non-secret config value.
+	// SetConfig sets a non-secret project config value by its bare key.
 	SetConfig(ctx context.Context, key, value string) error
-	// RemoveConfig removes a namespaced config value.
+	// RemoveConfig removes a project config value by its bare key.
 	RemoveConfig(ctx context.Context, key string) error
 	// Preview plans an update with the current config, streaming progress to out.
 	Preview(ctx context.Context, out io.Writer) (engine.Changes, error)
@@ -350,7 +351,7 @@ func waited(d time.Duration) string {
 const shiftWaitEvery = 5 * time.Second
 
 func localWeights(ctx context.Context, st Stack) (stack.Weights, error) {
-	raw, ok, err := st.GetConfig(ctx, stack.Project+":blueWeight")
+	raw, ok, err := st.GetConfig(ctx, "blueWeight")
 	if err != nil {
 		return stack.Weights{}, fmt.Errorf("read blueWeight: %w", err)
 	}
@@ -386,7 +387,7 @@ func writeWeights(ctx context.Context, st Stack, w stack.Weights) (func(context.
 		return nil
 	}
 	set := func(name, value string, always bool) error {
-		key := stack.Project + ":" + name
+		key := name
 		old, ok, err := st.GetConfig(ctx, key)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", name, err)
