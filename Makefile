@@ -119,7 +119,7 @@ plan:
 ## build: bin/slotless with the version stamped (VERSION=v1.2.3 to choose it), naming each
 ## package as it compiles; then bin/slotless plan runs without compiling
 build:
-	$(GO) build -v -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/slotless
+	$(GO) build -v -ldflags "-X github.com/slotless/slotless/internal/buildinfo.version=$(VERSION)" -o $(BIN) ./cmd/slotless
 
 ## package: the deployable function zip
 package:

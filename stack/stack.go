@@ -10,11 +10,13 @@ import (
 
 	"github.com/pulumi/pulumi-azure-native-sdk/resources/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/slotless/slotless/internal/buildinfo"
 )
 
 // Program declares the whole stack, as a plain `pulumi up` (or preview) runs it.
 func Program(ctx *pulumi.Context) error {
-	return ProgramBy(Mover{By: ByPulumiUp, At: time.Now()})(ctx)
+	return ProgramBy(Mover{By: ByPulumiUp, At: time.Now(), Version: buildinfo.Version()})(ctx)
 }
 
 // ProgramBy is the program run by a mover: slotless names its command, so the pool records who
@@ -45,6 +47,10 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	cfg, err := Load(ctx)
 	if err != nil {
 		return fmt.Errorf("invalid stack config:\n%w", err)
+	}
+	version, err := versionGuard(ctx, m, cfg.Weights)
+	if err != nil {
+		return err
 	}
 	api, err := LoadAPISurface(root, cfg.API.Spec, cfg.API.HealthPath)
 	if err != nil {
@@ -100,6 +106,7 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 		}
 	}
 	exportOutputs(ctx, cfg, names, rg, st, mon, colours, gw)
+	ctx.Export(OutSlotlessVersion, pulumi.String(version))
 	return nil
 }
 

@@ -22,6 +22,9 @@ type Mover struct {
 	By string
 	// At is when the run started; the zero time leaves it out of the record (the offline plan).
 	At time.Time
+	// Version is the slotless running the program (buildinfo.Version), which the stack records
+	// (output slotlessVersion) and checks against the version that last changed it.
+	Version string
 }
 
 // ByPulumiUp is the mover of a plain `pulumi up`.

@@ -8,12 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/slotless/slotless/internal/buildinfo"
 	"github.com/slotless/slotless/internal/plan"
 	"github.com/slotless/slotless/internal/release"
 )
@@ -199,17 +201,17 @@ func TestHelpCommand(t *testing.T) {
 	}
 }
 
+// TestVersion: --version and the version command print the build's version, the one make
+// build and make dist stamp (TestMakeBuildStampsTheVersion links a stamped binary).
 func TestVersion(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"--version"}, &out, &errb); code != 0 || !strings.HasPrefix(out.String(), "slotless ") {
+	if code := run([]string{"--version"}, &out, &errb); code != 0 || out.String() != "slotless "+buildinfo.Version()+"\n" {
 		t.Fatalf("exit %d, stdout %q: want 0 and the version", code, out.String())
 	}
-	old := version
-	version = "v1.2.3"
-	t.Cleanup(func() { version = old })
 	out.Reset()
-	if run([]string{"--version"}, &out, &errb); out.String() != "slotless v1.2.3\n" {
-		t.Errorf("got %q, want the stamped version", out.String())
+	want := "slotless " + buildinfo.Version() + " (" + runtime.Version() + ", " + runtime.GOOS + "/" + runtime.GOARCH + ")\n"
+	if code := run([]string{"version"}, &out, &errb); code != 0 || out.String() != want {
+		t.Errorf("slotless version: exit %d, got %q, want %q", code, out.String(), want)
 	}
 }
 

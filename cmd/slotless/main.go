@@ -11,18 +11,23 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
+	"github.com/slotless/slotless/internal/buildinfo"
 	"github.com/slotless/slotless/internal/plan"
 	"github.com/slotless/slotless/internal/release"
 	"github.com/slotless/slotless/internal/rollout"
 )
 
 func main() {
+	// The Pulumi CLI starts this binary as pulumi-language-slotless for a project whose runtime
+	// is slotless: then it is the language host, not the CLI.
+	if languageHost(os.Args[0]) {
+		os.Exit(serveLanguageHost(os.Args[1:], os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -135,7 +140,7 @@ release stands. Laptops and pipelines run the same commands.
   slotless gate health --slot blue --expect-version 1.1.0
   slotless shift --slot blue --to 10
   slotless release --slot blue --version 1.1.0 --until 10`,
-		Version:       buildVersion(),
+		Version:       buildinfo.Version(),
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		Args:          cobra.ArbitraryArgs,
@@ -206,37 +211,4 @@ func prefix(cmd *cobra.Command) string {
 		return ""
 	}
 	return p + ": "
-}
-
-// version is stamped by `make build` (-ldflags "-X main.version=..."); see buildVersion.
-var version string
-
-// buildVersion is the stamped version, else what the Go toolchain recorded: the module version
-// of `go install ...@v1.2.3`, or the VCS revision of a build from a checkout.
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "(devel)"
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	var rev, dirty string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "-dirty"
-			}
-		}
-	}
-	if rev == "" {
-		return "(devel)"
-	}
-	return "(devel) " + rev[:min(12, len(rev))] + dirty
 }

@@ -11,9 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/slotless/slotless/internal/buildinfo"
 	"github.com/slotless/slotless/internal/engine"
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/plan"
+	projectfile "github.com/slotless/slotless/internal/project"
 	"github.com/slotless/slotless/internal/release"
 	"github.com/slotless/slotless/stack"
 )
@@ -110,10 +112,15 @@ func (o moveOptions) run(ctx context.Context, cmd *cobra.Command, name string) e
 	}
 
 	stackFile := "Pulumi." + o.stack + ".yaml"
+	proj, err := projectfile.Load(o.dir)
+	if err != nil {
+		return err
+	}
 	req := release.ShiftRequest{
 		Slot: slot, To: o.to, Force: o.force, WriteOnly: o.writeOnly, MaxStep: parsed.MaxStep,
 		Rollback: name == "rollback", AllowOtherChanges: o.allowOther,
 		Attempts: o.retries, Interval: o.retryInterval, Wait: o.wait,
+		Running: buildinfo.Version(), Pinned: proj.Version,
 	}
 	if name != "rollback" {
 		if h, err := healthGate(o.apiURL, parsed.API.HealthPath, o.url, o.healthTimeout, os.Getenv, cmd); err != nil {

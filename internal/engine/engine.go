@@ -22,6 +22,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/slotless/slotless/internal/buildinfo"
 	"github.com/slotless/slotless/internal/project"
 	"github.com/slotless/slotless/stack"
 )
@@ -54,7 +55,7 @@ func Open(ctx context.Context, o Options) (*Stack, error) {
 	if o.Program == nil {
 		dir := o.Dir
 		o.Program = func(ctx *pulumi.Context) error {
-			return stack.ProgramIn(dir, stack.Mover{By: stack.ByPulumiUp, At: time.Now()})(ctx)
+			return stack.ProgramIn(dir, stack.Mover{By: stack.ByPulumiUp, At: time.Now(), Version: buildinfo.Version()})(ctx)
 		}
 	}
 	file, err := project.Load(o.Dir)

@@ -73,6 +73,8 @@ type Recorded struct {
 	Provider string
 	// DependsOn are the URNs the registration names as explicit dependencies.
 	DependsOn []string
+	// Version is the provider version the registration asks for (the bindings' own).
+	Version string
 }
 
 // Mocks is a mock engine that records registrations and answers with plausible Azure outputs:
@@ -84,6 +86,10 @@ type Mocks struct {
 	// Backends are what getBackend answers, by backend id, as API Management holds them; any
 	// other id is not found, as before a first deploy.
 	Backends map[string]map[string]any
+	// LastOutputs are the outputs of the stack's last update, as the engine's
+	// pulumi:pulumi:readStackOutputs answers; none, as before a first deploy, unless a test
+	// says.
+	LastOutputs map[string]any
 }
 
 // NewResource records the registration and returns ARM-shaped ids and outputs.
@@ -93,6 +99,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.Parent = rpc.GetParent()
 		r.Ignore = rpc.GetIgnoreChanges()
 		r.DependsOn = rpc.GetDependencies()
+		r.Version = rpc.GetVersion()
 	}
 	m.mu.Lock()
 	m.Recorded = append(m.Recorded, r)
@@ -127,6 +134,8 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.Calls = append(m.Calls, args)
 	m.mu.Unlock()
 	switch args.Token {
+	case "pulumi:pulumi:readStackOutputs":
+		return resource.NewPropertyMapFromMap(map[string]any{"name": args.Args["name"].StringValue(), "outputs": m.LastOutputs}), nil
 	case "azure-native:web:listWebAppHostKeys":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"functionKeys": map[string]any{"default": "mock-function-key-of-" + args.Args["name"].StringValue()},

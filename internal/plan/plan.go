@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/slotless/slotless/internal/buildinfo"
 	"github.com/slotless/slotless/stack"
 )
 
@@ -89,7 +90,7 @@ func Execute(stackName string, cfg StackConfig) (*Mocks, error) {
 		info.ConfigSecretKeys = cfg.Secrets
 	}
 	// No time in the pool's record, so a plan is the same whenever it runs.
-	program := stack.ProgramIn(cfg.Root, stack.Mover{By: stack.ByPulumiUp})
+	program := stack.ProgramIn(cfg.Root, stack.Mover{By: stack.ByPulumiUp, Version: buildinfo.Version()})
 	if err := pulumi.RunErr(program, pulumi.WithMocks(cfg.Project, stackName, mocks), withConfig); err != nil {
 		return mocks, fmt.Errorf("plan %s: %w", stackName, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 
+	"github.com/slotless/slotless/internal/buildinfo"
 	"github.com/slotless/slotless/internal/engine"
 	"github.com/slotless/slotless/internal/project"
 	"github.com/slotless/slotless/stack"
@@ -29,7 +30,7 @@ type AutoStack struct{ s *engine.Stack }
 // record of who moved traffic keeps (stack.PoolRecord); each update is stamped when it runs.
 func OpenStack(ctx context.Context, dir, name, by string) (*AutoStack, error) {
 	program := func(pctx *pulumi.Context) error {
-		return stack.ProgramIn(dir, stack.Mover{By: by, At: time.Now()})(pctx)
+		return stack.ProgramIn(dir, stack.Mover{By: by, At: time.Now(), Version: buildinfo.Version()})(pctx)
 	}
 	s, err := engine.Open(ctx, engine.Options{Dir: dir, Stack: name, Program: program})
 	if err != nil {
@@ -70,6 +71,7 @@ func DeployedFromOutputs(outs map[string]any) (Deployed, error) {
 	}
 	d := Deployed{Weights: stack.Weights{Green: 100 - blue, Blue: blue}, Source: "the deployed stack"}
 	d.CurrentSlotName, _ = outs[stack.OutCurrentSlotName].(string)
+	d.Version, _ = outs[stack.OutSlotlessVersion].(string)
 	return d, nil
 }
 

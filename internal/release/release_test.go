@@ -374,3 +374,41 @@ func TestOriginFromGit(t *testing.T) {
 		t.Error("got an origin for a file with no history")
 	}
 }
+
+// TestShiftUnderVersionSkew: a stack last changed by slotless v1.3.0 takes no shift from v1.2.0
+// (nothing written), nor from a v1.3.0 whose project pins v1.2.0; a rollback from v1.2.0 goes
+// through; v1.3.0 shifts.
+func TestShiftUnderVersionSkew(t *testing.T) {
+	healthy := func(context.Context, stack.Slot) error { return nil }
+	tests := []struct {
+		name            string
+		running, pinned string
+		req             ShiftRequest
+		wantErr         string
+		wantBlueWeight  string
+	}{
+		{"older shift", "v1.2.0", "", ShiftRequest{Slot: stack.Blue, To: 50, MaxStep: 50, Health: healthy}, "install slotless v1.3.0", "10"},
+		{"newer than the pin", "v1.3.0", "v1.2.0", ShiftRequest{Slot: stack.Blue, To: 50, MaxStep: 50, Health: healthy}, "Pulumi.yaml pins slotless v1.2.0", "10"},
+		{"older rollback", "v1.2.0", "v1.2.0", ShiftRequest{Slot: stack.Blue, To: 0, Rollback: true}, "", "0"},
+		{"same version", "v1.3.0", "v1.3.0", ShiftRequest{Slot: stack.Blue, To: 50, MaxStep: 50, Health: healthy}, "", "50"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dep := deployedAt(10, stack.Green)
+			dep.Version = "v1.3.0"
+			st := &fakeStack{deployed: dep, config: map[string]string{"blueWeight": "10"}}
+			req := tt.req
+			req.Running, req.Pinned = tt.running, tt.pinned
+			_, err := Shift(context.Background(), st, req, io.Discard)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("got %v, want the move", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrBlocked)):
+				t.Fatalf("got %v, want a guard-rail refusal containing %q", err, tt.wantErr)
+			}
+			if got := st.config["blueWeight"]; got != tt.wantBlueWeight {
+				t.Errorf("blueWeight: got %s, want %s", got, tt.wantBlueWeight)
+			}
+		})
+	}
+}

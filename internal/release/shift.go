@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/slotless/slotless/internal/engine"
+	"github.com/slotless/slotless/internal/pin"
 	"github.com/slotless/slotless/stack"
 )
 
@@ -45,6 +46,9 @@ type Deployed struct {
 	CurrentSlotName string
 	// Source says where this came from, for messages.
 	Source string
+	// Version is the slotless that last changed the stack (output slotlessVersion); empty for a
+	// stack deployed before stacks recorded it.
+	Version string
 }
 
 // Origin is the slot the release in progress started from, read from current-slot-name; when
@@ -95,10 +99,25 @@ type ShiftRequest struct {
 	// Live, when read, is the pool as API Management holds it. A rollback moves from there, not
 	// from Pulumi state, which a portal edit or a break-glass write leaves behind.
 	Live *stack.Weights
+	// Running is this slotless's version, and Pinned the version the project's Pulumi.yaml
+	// pins (empty for none): a move other than a rollback is refused under version skew
+	// (CheckVersion).
+	Running, Pinned string
 }
 
 // ErrBlocked wraps every guard-rail refusal.
 var ErrBlocked = errors.New("blocked by a guard rail")
+
+// CheckVersion refuses, as a guard rail, a slotless that may not change a stack last changed
+// by d's version under a project pinned to pinned (package pin). A rollback never asks: version
+// skew never keeps traffic on a failing slot.
+func CheckVersion(running, pinned string, d Deployed) ([]string, error) {
+	warnings, err := pin.Check(running, pinned, d.Version)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBlocked, err)
+	}
+	return warnings, nil
+}
 
 // Default concurrent-update retries of a rollback: bounded and short, since a canary that fails
 // keeps its traffic while the rollback waits; past them the rollback writes the pool through
@@ -133,6 +152,15 @@ func Shift(ctx context.Context, st Stack, req ShiftRequest, out io.Writer) (Move
 	dep, err := st.Deployed(ctx)
 	if err != nil {
 		return Move{}, err
+	}
+	if !req.Rollback {
+		warnings, err := CheckVersion(req.Running, req.Pinned, dep)
+		if err != nil {
+			return Move{}, err
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(out, "warning: %s\n", w)
+		}
 	}
 	from := dep.Weights
 	if req.Live != nil && *req.Live != from {
