@@ -18,8 +18,8 @@ import (
 	"github.com/slotless/slotless/stack"
 )
 
-// TestStaleUpdateIsRefused: slotless moved traffic to 50% in one checkout; another checkout's
-// stack file still says 0. Its pulumi up (a laptop's, Pulumi Deployments' update, a
+// TestStaleUpdateIsRefused: slotless moved traffic to 10% then 50% in one checkout; another
+// checkout's stack file still says 10. Its pulumi up (a laptop's, Pulumi Deployments' update, a
 // remediate-drift run's up --refresh, the infra pipeline's: all run this program) and its
 // preview are refused by the program's traffic guard, saying what moved traffic and when, and
 // the two ways out. slotless record catches the file up; from then the user's literal
@@ -31,9 +31,10 @@ func TestStaleUpdateIsRefused(t *testing.T) {
 	u.sh("slotless shift --stack dev --slot blue --to 10 --force")
 	u.sh("slotless shift --stack dev --slot blue --to 50 --force")
 
-	// The stale checkout: its stack file never saw the shifts.
-	u.sh("pulumi config set blueWeight 0")
-	wantRefusal := []string{"traffic guard", "back to green 100% / blue 0%", "slotless shift moved it to green 50% / blue 50% at 20", "slotless record --stack dev"}
+	// The stale checkout: its stack file saw the first shift, not the second. (One that says 0
+	// sends everything back to where the move began, which is a rollback and never refused.)
+	u.sh("pulumi config set blueWeight 10")
+	wantRefusal := []string{"traffic guard", "back to green 90% / blue 10%", "slotless shift moved it to green 50% / blue 50% at 20", "slotless record --stack dev"}
 	for name, up := range map[string]func() (string, error){
 		"pulumi up": func() (string, error) { _, out, err := u.tryUp("dev"); return out, err },
 		"pulumi up --refresh (remediate-drift)": func() (string, error) {

@@ -195,7 +195,11 @@ func guardedPoolDescription(ctx *pulumi.Context, svc apimService, poolID string,
 		case !notFound(err):
 			return "", fmt.Errorf("traffic guard: read pool %s of %s: %w", poolID, service, err)
 		}
-		return PoolDescription(live, w, m, ctx.Stack())
+		desc, err := PoolDescription(live, w, m, ctx.Stack())
+		if msg := rollbackWarning(live, w); err == nil && msg != "" && m.PlainUpdate() {
+			_ = ctx.Log.Warn(msg, nil)
+		}
+		return desc, err
 	}).(pulumi.StringOutput)
 }
 

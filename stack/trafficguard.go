@@ -89,6 +89,41 @@ func ParsePoolRecord(description string) (PoolRecord, bool) {
 	return r, true
 }
 
+// ReleaseOrigin is blue's weight where the latest release among the recorded moves began: the
+// newest superseded weight that gave one slot all the traffic (0 or 100). ok is false when the
+// moves since the last plain update began elsewhere.
+func (r PoolRecord) ReleaseOrigin() (blue int, ok bool) {
+	for i := len(r.Superseded) - 1; i >= 0; i-- {
+		if b := r.Superseded[i]; b == 0 || b == 100 {
+			return b, true
+		}
+	}
+	return 0, false
+}
+
+// RollbackTo reports whether w sends every share back to where the latest recorded release
+// began: a rollback, which the traffic guard never refuses, even though that weight is one the
+// release superseded. A checkout whose stack file merely lags a release looks the same, so
+// the program says what it undoes (rollbackWarning); Pulumi Deployments' pre-run drift check
+// compares with git and stops that case before the update starts.
+func (r PoolRecord) RollbackTo(w Weights) bool {
+	origin, ok := r.ReleaseOrigin()
+	return ok && w.Blue == origin && r.By != ByPulumiUp
+}
+
+// rollbackWarning says what a plain update that rolls a release back undoes; empty when it is
+// not one.
+func rollbackWarning(live *LivePool, w Weights) string {
+	if live == nil || live.Weights == w {
+		return ""
+	}
+	rec, ok := ParsePoolRecord(live.Description)
+	if !ok || !rec.RollbackTo(w) || rec.Weights != live.Weights {
+		return ""
+	}
+	return fmt.Sprintf("traffic guard: this update sends every share back to %s, where the release %s moved from %s began: a rollback, which is never refused. If this checkout is only behind (its stack file predates the release's record), stop it and pull first", w, rec.By, live.Weights)
+}
+
 // NextRecord is the record of moving the pool from live (its weights and description) to w by
 // mover: superseded weights accumulate across slotless moves, and a plain update starts afresh.
 func NextRecord(live Weights, liveDescription string, w Weights, m Mover) PoolRecord {
@@ -144,7 +179,7 @@ func PoolDescription(live *LivePool, w Weights, m Mover, stackName string) (stri
 		switch {
 		case rec.Weights != live.Weights:
 			return "", fmt.Errorf("traffic guard: this update would move traffic from %s (the pool as API Management has it) to %s (this stack config), but the pool was changed outside Pulumi and slotless: its record says %s set by %s%s. Undoing that could undo an incident's fix; %s", live.Weights, w, rec.Weights, rec.By, when, ways)
-		case rec.By != ByPulumiUp && slices.Contains(rec.Superseded, w.Blue):
+		case rec.By != ByPulumiUp && slices.Contains(rec.Superseded, w.Blue) && !rec.RollbackTo(w):
 			return "", fmt.Errorf("traffic guard: this update would move traffic from %s (the pool as API Management has it) back to %s (this stack config), but %s moved it to %s%s, superseding blue %d: this checkout's stack file has not caught up. %s", live.Weights, w, rec.By, rec.Weights, when, w.Blue, upperFirst(ways))
 		}
 	}

@@ -52,8 +52,16 @@ func TestTrafficGuard(t *testing.T) {
 		{name: "first deploy", want: 0, m: up, by: stack.ByPulumiUp},
 		{name: "no traffic change keeps the record", live: &stack.LivePool{Weights: weights(50), Description: record(50, "slotless release", 0, 10)}, want: 50, m: up, by: "slotless release", superseded: []int{0, 10}},
 		{name: "the literal shift after a plain up", live: &stack.LivePool{Weights: weights(0), Description: record(0, stack.ByPulumiUp)}, want: 50, m: up, by: stack.ByPulumiUp},
-		{name: "a stale checkout after a release", live: &stack.LivePool{Weights: weights(50), Description: record(50, "slotless release", 0, 10)}, want: 0, m: up,
-			refused: []string{"back to green 100% / blue 0%", "slotless release moved it to green 50% / blue 50% at 2026-12-04T15:00:00Z", "superseding blue 0", "slotless record --stack test"}},
+		{name: "a stale checkout during a release", live: &stack.LivePool{Weights: weights(50), Description: record(50, "slotless release", 0, 10)}, want: 10, m: up,
+			refused: []string{"back to green 90% / blue 10%", "slotless release moved it to green 50% / blue 50% at 2026-12-04T15:00:00Z", "superseding blue 10", "slotless record --stack test"}},
+		// A rollback is never refused: every share back to where the release began.
+		{name: "the literal rollback during a release", live: &stack.LivePool{Weights: weights(50), Description: record(50, "slotless release", 0, 10)}, want: 0, m: up, by: stack.ByPulumiUp},
+		{name: "the literal rollback after GA", live: &stack.LivePool{Weights: weights(100), Description: record(100, "slotless release", 0, 10, 50)}, want: 0, m: up, by: stack.ByPulumiUp},
+		{name: "half back after GA is no rollback", live: &stack.LivePool{Weights: weights(100), Description: record(100, "slotless release", 0, 10, 50)}, want: 50, m: up,
+			refused: []string{"superseding blue 50"}},
+		{name: "the literal rollback of the next release", live: &stack.LivePool{Weights: weights(0), Description: record(0, "slotless release", 0, 10, 50, 100, 90, 50)}, want: 100, m: up, by: stack.ByPulumiUp},
+		{name: "back past the latest release is no rollback", live: &stack.LivePool{Weights: weights(50), Description: record(50, "slotless release", 0, 10, 50, 100, 90)}, want: 0, m: up,
+			refused: []string{"superseding blue 0"}},
 		{name: "a checkout one step behind", live: &stack.LivePool{Weights: weights(50), Description: record(50, "slotless release", 0, 10)}, want: 10, m: up,
 			refused: []string{"superseding blue 10"}},
 		{name: "a new weight after a release is deliberate", live: &stack.LivePool{Weights: weights(50), Description: record(50, "slotless release", 0, 10)}, want: 90, m: up, by: stack.ByPulumiUp},
@@ -93,8 +101,9 @@ func TestTrafficGuard(t *testing.T) {
 }
 
 // TestProgramRefusesAStaleUpdate: the whole program, under the mock engine, with API Management
-// holding a pool a release moved to 50: a plain update with the stale blueWeight 0 fails with
-// the guard's error, and registers no pool.
+// holding a pool a release moved from 0 through 10 to 50: a plain update with the stale
+// blueWeight 10 fails with the guard's error and registers no pool, while blueWeight 0 is the
+// literal rollback to where the release began, never refused.
 func TestProgramRefusesAStaleUpdate(t *testing.T) {
 	live := map[string]any{
 		"name": stack.PoolID, "type": "Microsoft.ApiManagement/service/backends", "azureApiVersion": "2024-05-01", "id": "/subscriptions/s/resourceGroups/g/providers/Microsoft.ApiManagement/service/apim/backends/" + stack.PoolID,
@@ -107,7 +116,7 @@ func TestProgramRefusesAStaleUpdate(t *testing.T) {
 	for _, tt := range []struct {
 		blue    string
 		refused bool
-	}{{"0", true}, {"50", false}, {"90", false}} {
+	}{{"10", true}, {"0", false}, {"50", false}, {"90", false}} {
 		m := &plan.Mocks{Backends: map[string]map[string]any{stack.PoolID: live}}
 		cfg := config(t, map[string]string{"blueWeight": tt.blue})
 		err := pulumi.RunErr(stack.ProgramBy(stack.Mover{By: stack.ByPulumiUp, At: at}), pulumi.WithMocks("slotless", "test", m), func(info *pulumi.RunInfo) {
