@@ -33,6 +33,8 @@ var (
 	pulumiHome string // PULUMI_HOME with the stand-in installed
 	// slotlessBin holds the slotless binary built from this tree.
 	slotlessBin string
+	// suiteDir is the suite's scratch folder, removed when it ends.
+	suiteDir string
 )
 
 func TestMain(m *testing.M) {
@@ -59,6 +61,7 @@ func setup(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(tmp)
+	suiteDir = tmp
 
 	// The stand-in's plugin archive: the binary and the schema it validates against.
 	pluginDir := filepath.Join(tmp, "plugin")
@@ -106,6 +109,10 @@ type user struct {
 	// clientID, when set, is the identity the user's Pulumi runs sign in with (ARM_CLIENT_ID),
 	// which the stand-in authorizes by its role assignments when the cloud knows it.
 	clientID string
+	// team, when set, makes the user a platform team: the folder holding the slotless release
+	// it installed (slotless and pulumi-language-slotless), first on a PATH without go, and
+	// pulumi finds the slotless runtime there, as on the team's machines.
+	team string
 }
 
 // newUser copies the committed Pulumi.yaml and Pulumi.dev.yaml into a fresh folder, as a clone
@@ -235,6 +242,13 @@ func (u *user) env() map[string]string {
 	if u.clientID != "" {
 		env["ARM_CLIENT_ID"] = u.clientID
 	}
+	if u.team != "" {
+		// The runtime is a language plugin on PATH, which ambient plugins are; a team's pulumi
+		// up answers its confirmation as CI does (PULUMI_SKIP_CONFIRMATIONS is the CLI's own
+		// equivalent of --yes), so `pulumi up` runs as written.
+		delete(env, "PULUMI_IGNORE_AMBIENT_PLUGINS")
+		env["PULUMI_SKIP_CONFIRMATIONS"] = "true"
+	}
 	return env
 }
 
@@ -267,6 +281,9 @@ func (u *user) trySh(line string) (string, error) {
 // the user has the ARM facade.
 func (u *user) path() string {
 	p := filepath.Join(pulumiRoot, "bin") + ":" + slotlessBin + ":" + os.Getenv("PATH")
+	if u.team != "" {
+		p = u.team + ":" + filepath.Join(pulumiRoot, "bin") + ":" + withoutGo(os.Getenv("PATH"))
+	}
 	if u.arm != nil {
 		p = u.arm.azDir + ":" + p
 	}

@@ -79,12 +79,15 @@ type services struct {
 	// delayMin and delayMax bound the ingestion delay of each second's requests.
 	delayMin, delayMax time.Duration
 	perSecond          float64
+	// apiPath is the API's path under the gateway (apiPath): slotless for this repository's
+	// stack, a team's own otherwise.
+	apiPath string
 }
 
 func newServices(t *testing.T, pinToken string) *services {
 	t.Helper()
 	s := &services{t: t, pinToken: pinToken, versions: map[string]string{"green": "1.0.0", "blue": "1.1.0"}, down: map[string]bool{}, routesFail: map[string]bool{},
-		delayMin: quickDelayMin, delayMax: quickDelayMax, perSecond: usersPerSecond, stop: make(chan struct{})}
+		delayMin: quickDelayMin, delayMax: quickDelayMax, perSecond: usersPerSecond, stop: make(chan struct{}), apiPath: "slotless"}
 	s.health = httptest.NewServer(http.HandlerFunc(s.serveAPI))
 	t.Cleanup(s.health.Close)
 	s.table = &azurefake.Telemetry{Now: time.Now, Token: e2eToken}
@@ -211,14 +214,14 @@ func (s *services) serveAPI(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if r.Header.Get("X-Slotless-Token") != s.pinToken || version == "" || !strings.HasPrefix(r.URL.Path, "/slotless/") {
+	if r.Header.Get("X-Slotless-Token") != s.pinToken || version == "" || !strings.HasPrefix(r.URL.Path, "/"+s.apiPath+"/") {
 		http.Error(w, "not a pinned request", http.StatusNotFound)
 		return
 	}
 	w.Header().Set("X-Slot", slot)
 	w.Header().Set("X-Version", version)
 	w.Header().Set("Content-Type", "application/json")
-	if r.URL.Path != "/slotless/health" {
+	if r.URL.Path != "/"+s.apiPath+"/health" {
 		// Application Insights records the request like any other (a function's 500 as a
 		// success), so probes count as traffic in the telemetry too.
 		code := http.StatusOK

@@ -53,6 +53,9 @@ type releaseRunOptions struct {
 	dryRun, asJSON            bool
 	apiURL, logsEndpoint      string
 	reportDir                 string
+	// watching marks slotless watch, which only judges and rolls back: version skew never
+	// stops it.
+	watching bool
 }
 
 const releaseLong = `Release walks the slot from where the deployed stack stands to GA (or to --until), watching
@@ -210,13 +213,15 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 	if err != nil {
 		return nil, err
 	}
-	deployed, _ := release.DeployedFromOutputs(outs)
-	warnings, err := release.CheckVersion(buildinfo.Version(), proj.Version, deployed)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range warnings {
-		fmt.Fprintf(progress, "warning: %s\n", w)
+	if !o.watching {
+		deployed, _ := release.DeployedFromOutputs(outs)
+		warnings, err := release.CheckVersion(buildinfo.Version(), proj.Version, deployed)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(progress, "warning: %s\n", w)
+		}
 	}
 	apiURL := o.apiURL
 	if apiURL == "" {

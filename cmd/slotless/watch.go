@@ -78,7 +78,7 @@ func (o watchOptions) run(ctx context.Context, cmd *cobra.Command, getenv func(s
 	progress := progressOut(cmd, o.asJSON)
 	// The watch is built as a release is, without a version to expect: it judges whatever the
 	// canary serves.
-	ro := releaseRunOptions{d: o.d, stack: o.stack, dir: o.dir, apiURL: o.apiURL, logsEndpoint: o.logsEndpoint}
+	ro := releaseRunOptions{d: o.d, stack: o.stack, dir: o.dir, apiURL: o.apiURL, logsEndpoint: o.logsEndpoint, watching: true}
 	ctl, err := ro.controller(ctx, cfg, parsed, p, progress, getenv)
 	if err != nil {
 		return err
