@@ -252,11 +252,6 @@ func TestTeamVersionSkew(t *testing.T) {
 	if exitCode(err) != 3 || !strings.Contains(out, "install slotless v0.9.0") {
 		t.Errorf("slotless release with v0.8.0: got exit %d, want 3 before anything moves\n%s", exitCode(err), out)
 	}
-	// The watch only judges and rolls back: skew never stops it (here it fails later, at a
-	// gateway that does not exist).
-	if out, _ := u.trySh("env SLOTLESS_PIN_TOKEN=team-pin-token-0123456789abcdef slotless watch --stack dev --api-url https://gateway.invalid/orders"); strings.Contains(out, "version skew") {
-		t.Errorf("slotless watch with v0.8.0 was refused for skew:\n%s", out)
-	}
 	out = u.sh("slotless rollback --stack dev --slot blue")
 	t.Log(out)
 	if w := u.weights(); w.Blue != 0 {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/slotless/slotless/internal/buildinfo"
 	"github.com/slotless/slotless/internal/credential"
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/release"
@@ -28,6 +29,9 @@ type deps struct {
 	// deploy is what slotless deploy reaches.
 	deploy deployDeps
 	getenv func(string) string
+	// version is this slotless's version (buildinfo.Version), which moves check against the
+	// project's pin and the stack's record.
+	version string
 }
 
 // realDeps reach Pulumi, Azure and the slots for real.
@@ -41,5 +45,6 @@ func realDeps() deps {
 		metricsGate:      gate.Metrics,
 		deploy:           realDeployDeps(),
 		getenv:           os.Getenv,
+		version:          buildinfo.Version(),
 	}
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/slotless/slotless/internal/buildinfo"
 	"github.com/slotless/slotless/internal/engine"
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/plan"
@@ -120,7 +119,7 @@ func (o moveOptions) run(ctx context.Context, cmd *cobra.Command, name string) e
 		Slot: slot, To: o.to, Force: o.force, WriteOnly: o.writeOnly, MaxStep: parsed.MaxStep,
 		Rollback: name == "rollback", AllowOtherChanges: o.allowOther,
 		Attempts: o.retries, Interval: o.retryInterval, Wait: o.wait,
-		Running: buildinfo.Version(), Pinned: proj.Version,
+		Running: o.d.version, Pinned: proj.Version,
 	}
 	if name != "rollback" {
 		if h, err := healthGate(o.apiURL, parsed.API.HealthPath, o.url, o.healthTimeout, os.Getenv, cmd); err != nil {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/slotless/slotless/internal/buildinfo"
 	"github.com/slotless/slotless/internal/credential"
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/plan"
@@ -215,7 +214,7 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 	}
 	if !o.watching {
 		deployed, _ := release.DeployedFromOutputs(outs)
-		warnings, err := release.CheckVersion(buildinfo.Version(), proj.Version, deployed)
+		warnings, err := release.CheckVersion(o.d.version, proj.Version, deployed)
 		if err != nil {
 			return nil, err
 		}
@@ -276,7 +275,7 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 	if refresh != nil {
 		fmt.Fprintln(progress, "updates: azure-native gets a fresh federated token from Azure Pipelines before each shift and rollback")
 	}
-	traffic := stackTraffic{st: st, maxStep: cfg.MaxStep, pinned: proj.Version, alwaysReady: cfg.AlwaysReadyInstances, out: indent(progress), refresh: refresh,
+	traffic := stackTraffic{st: st, maxStep: cfg.MaxStep, running: o.d.version, pinned: proj.Version, alwaysReady: cfg.AlwaysReadyInstances, out: indent(progress), refresh: refresh,
 		file: release.FileStack{Path: filepath.Join(o.dir, "Pulumi."+o.stack+".yaml")}}
 	traffic.live = preflightLivePool(ctx, raw, cfg, o.stack, outs, getenv, progress)
 	// Raising the release slot's always-ready count restarts it (a Flex site update) after the
@@ -365,8 +364,9 @@ type stackTraffic struct {
 	file release.Stack
 	// readyAfterRestart waits for the release slot after its site update; nil waits for nothing.
 	readyAfterRestart func(context.Context, stack.Slot) error
-	// pinned is the slotless version the project pins, which each shift checks again.
-	pinned string
+	// running is this slotless's version and pinned the version the project pins, which each
+	// shift checks again.
+	running, pinned string
 }
 
 // Status reads where traffic stands: the live pool when it can be read, since that is what
@@ -419,7 +419,7 @@ func (t stackTraffic) Rollback(ctx context.Context, slot stack.Slot) error {
 // request builds the shift of slot to `to` percent, with the apps whose always-ready count
 // the move changes admitted as part of the traffic change, and fresh credentials for it.
 func (t stackTraffic) request(ctx context.Context, slot stack.Slot, to int) (release.ShiftRequest, error) {
-	req := release.ShiftRequest{Slot: slot, To: to, Running: buildinfo.Version(), Pinned: t.pinned}
+	req := release.ShiftRequest{Slot: slot, To: to, Running: t.running, Pinned: t.pinned}
 	if t.refresh != nil {
 		// A failed refresh does not stop the update, a rollback least of all: the token the
 		// job started with may still be valid, and the update says so if it is not.

@@ -137,6 +137,8 @@ type fakeDeployed struct {
 	alwaysReady int
 	env         map[string]string
 	calls       []string
+	// version is the slotless the stack records (output slotlessVersion); empty for none.
+	version string
 }
 
 func (f *fakeDeployed) Deployed(context.Context) (release.Deployed, error) {
@@ -147,11 +149,14 @@ func (f *fakeDeployed) Deployed(context.Context) (release.Deployed, error) {
 	if w.InProgress() {
 		name = stack.Green.BackendID() // these releases start from green
 	}
-	return release.Deployed{Weights: w, CurrentSlotName: name, Source: "deployed"}, nil
+	return release.Deployed{Weights: w, CurrentSlotName: name, Source: "deployed", Version: f.version}, nil
 }
 
 func (f *fakeDeployed) Outputs(context.Context) (map[string]any, error) {
-	return map[string]any{stack.OutWorkspaceID: "ws-1", stack.OutAppName(stack.Green): "func-green", stack.OutAppName(stack.Blue): "func-blue"}, nil
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return map[string]any{stack.OutWorkspaceID: "ws-1", stack.OutAppName(stack.Green): "func-green", stack.OutAppName(stack.Blue): "func-blue",
+		stack.OutBlueWeight: float64(f.blue), stack.OutSlotlessVersion: f.version}, nil
 }
 
 func (f *fakeDeployed) SetEnv(k, v string) {
@@ -403,5 +408,49 @@ func TestDocsDryRunSample(t *testing.T) {
 	got = regexp.MustCompile(`could not be read \(.*\); planning`).ReplaceAllString(got, "could not be read (...); planning")
 	if got != sample {
 		t.Errorf("docs/releases.md's dry-run sample differs from the output.\ngot:\n%s\n\ndocs:\n%s", got, sample)
+	}
+}
+
+// TestVersionSkew: slotless v1.2.0 over a stack slotless v1.3.0 last changed. release and shift
+// refuse with exit 3 before anything moves, naming the version to install; the watch and the
+// rollback, which only take traffic away from a canary, run.
+func TestVersionSkew(t *testing.T) {
+	const token = "pin-0123456789abcdef"
+	health := slotHealth(t, token, map[string]string{"green": "1.0.0", "blue": "1.1.0"})
+	t.Setenv(envPinToken, token)
+	tests := []struct {
+		name      string
+		blue      int
+		args      []string
+		wantCode  int
+		// wantCalls are the updates the fake stack saw.
+		wantCalls string
+	}{
+		{"release", 0, []string{"release", "--slot", "blue", "--version", "1.1.0", "--api-url", health.URL + "/orders"}, 3, ""},
+		{"shift", 10, []string{"shift", "--slot", "blue", "--to", "50", "--force"}, 3, ""},
+		{"watch with nothing to watch", 0, []string{"watch", "--api-url", health.URL + "/orders"}, 0, ""},
+		{"rollback", 10, []string{"rollback", "--slot", "blue"}, 0, "up blue 0: current-slot-name green-blue-pool"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := project(t, stackYAML(fmt.Sprintf("slotless:blueWeight: %d", tt.blue), "slotless:bakeMinutes: 0"))
+			fake := &fakeDeployed{blue: tt.blue, config: map[string]string{"blueWeight": fmt.Sprint(tt.blue)}, env: map[string]string{}, version: "v1.3.0"}
+			d := realDeps()
+			d.version = "v1.2.0"
+			d.openReleaseStack = func(context.Context, string, string) (releaseStack, error) { return fake, nil }
+			d.openStack = func(context.Context, string, string, string) (release.Stack, error) { return fake, nil }
+			d.logsQuerier = func(string, func(string) string) (gate.LogsQuerier, string, error) { return &fakeLogs{}, "fake", nil }
+			var out, errb bytes.Buffer
+			code := runWith(d, append(tt.args, "--dir", dir, "--stack", "ci"), &out, &errb)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tt.wantCode, out.String(), errb.String())
+			}
+			if tt.wantCode == 3 && !strings.Contains(errb.String(), "the stack was last changed by slotless v1.3.0 (its output slotlessVersion), and this is slotless v1.2.0") {
+				t.Errorf("the refusal does not name the versions:\n%s", errb.String())
+			}
+			if got := strings.Join(fake.calls, "; "); !strings.HasPrefix(got, tt.wantCalls) || (tt.wantCalls == "" && got != "") {
+				t.Errorf("calls: got %q, want %q", got, tt.wantCalls)
+			}
+		})
 	}
 }
