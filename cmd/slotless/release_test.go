@@ -419,10 +419,10 @@ func TestVersionSkew(t *testing.T) {
 	health := slotHealth(t, token, map[string]string{"green": "1.0.0", "blue": "1.1.0"})
 	t.Setenv(envPinToken, token)
 	tests := []struct {
-		name      string
-		blue      int
-		args      []string
-		wantCode  int
+		name     string
+		blue     int
+		args     []string
+		wantCode int
 		// wantCalls are the updates the fake stack saw.
 		wantCalls string
 	}{
