@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 
+	"golang.org/x/term"
+
 	"github.com/slotless/slotless/internal/credential"
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/release"
@@ -28,6 +30,10 @@ type deps struct {
 	// deploy is what slotless deploy reaches.
 	deploy deployDeps
 	getenv func(string) string
+	// stdin is where slotless init reads its answers, and stdinTerminal says whether it is a
+	// terminal: only then does init ask for the inputs not given as flags.
+	stdin         io.Reader
+	stdinTerminal func() bool
 }
 
 // realDeps reach Pulumi, Azure and the slots for real.
@@ -41,5 +47,7 @@ func realDeps() deps {
 		metricsGate:      gate.Metrics,
 		deploy:           realDeployDeps(),
 		getenv:           os.Getenv,
+		stdin:            os.Stdin,
+		stdinTerminal:    func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
 	}
 }
