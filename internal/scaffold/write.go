@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Outcome is what Write did, by path relative to the project folder.
@@ -55,8 +56,9 @@ func Write(dir string, files []File) (Outcome, error) {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			todo = append(todo, f)
+		case errors.Is(err, syscall.ENOTDIR):
+			conflicts = append(conflicts, Conflict{f.Path, "a folder on its path is a file"})
 		case err != nil:
-			// A parent that is a file (ENOTDIR), or a folder that cannot be read.
 			conflicts = append(conflicts, Conflict{f.Path, err.Error()})
 		case info.IsDir():
 			conflicts = append(conflicts, Conflict{f.Path, "is a folder"})
