@@ -32,9 +32,9 @@ func (r Result) Print(w io.Writer) {
 		"pulumi login, then: pulumi stack init " + o.Stack,
 		`pulumi config set --secret pinToken "$(openssl rand -hex 24)"`,
 		"pulumi up   (Pulumi runs the program through slotless " + o.Version + ", found on PATH as pulumi-language-slotless)",
-		"build the first package and deploy it to the idle slot, blue:\n" + strings.Join([]string{
-			"export VERSION=" + firstVersion,
-			o.BuildCommand,
+		// The build runs in a subshell, as the pipelines run it: its cd stays there.
+		"build the first package, " + firstVersion + ", and deploy it to the idle slot, blue:\n" + strings.Join([]string{
+			"(export VERSION=" + firstVersion + " && " + o.BuildCommand + ")",
 			`export SLOTLESS_PIN_TOKEN="$(pulumi config get pinToken)"`,
 			fmt.Sprintf("slotless deploy --stack %s --slot blue --package %s --version %s", o.Stack, o.Package, firstVersion),
 		}, "\n"),
