@@ -14,6 +14,9 @@ const firstVersion = "v0.1.0"
 func (r Result) Print(w io.Writer) {
 	o := r.Options
 	fmt.Fprintf(w, "slotless init: project %s, stack %s, %s %s, CI %s, slotless %s, in %s\n", o.Project, o.Stack, o.Runtime, o.RuntimeVersion, o.CI, o.Version, o.Dir)
+	if o.CI != CINone && o.Root != o.Dir {
+		fmt.Fprintf(w, "the CI callers go to the root of the git repository that holds the project, %s, and work in %s\n", o.Root, o.WorkDir())
+	}
 	if len(r.Wrote) > 0 {
 		fmt.Fprintln(w, "wrote:")
 		for _, p := range r.Wrote {

@@ -57,3 +57,23 @@ func TestNextStepsBuildRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintNamesTheRepositoryRoot: callers written outside the project folder are said to be.
+func TestPrintNamesTheRepositoryRoot(t *testing.T) {
+	dir := inGitRepo(t)
+	res, err := Init(options(t, dir, minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	res.Print(&out)
+	root := filepath.Dir(filepath.Dir(dir))
+	for _, want := range []string{
+		"the CI callers go to the root of the git repository that holds the project, " + root + ", and work in services/orders\n",
+		"\n  ../../.github/workflows/slotless-dev.yml\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("got\n%s\nwant it to contain %q", out.String(), want)
+		}
+	}
+}
