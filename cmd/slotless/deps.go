@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 
+	"golang.org/x/term"
+
 	"github.com/slotless/slotless/internal/buildinfo"
 	"github.com/slotless/slotless/internal/credential"
 	"github.com/slotless/slotless/internal/gate"
@@ -32,6 +34,10 @@ type deps struct {
 	// version is this slotless's version (buildinfo.Version), which moves check against the
 	// project's pin and the stack's record.
 	version string
+	// stdin is where slotless init reads its answers, and stdinTerminal says whether it is a
+	// terminal: only then does init ask for the inputs not given as flags.
+	stdin         io.Reader
+	stdinTerminal func() bool
 }
 
 // realDeps reach Pulumi, Azure and the slots for real.
@@ -46,5 +52,7 @@ func realDeps() deps {
 		deploy:           realDeployDeps(),
 		getenv:           os.Getenv,
 		version:          buildinfo.Version(),
+		stdin:            os.Stdin,
+		stdinTerminal:    func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
 	}
 }
