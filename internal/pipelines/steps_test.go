@@ -3,6 +3,8 @@ package pipelines
 import (
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -147,5 +149,54 @@ func TestUntilChecksCatchDisagreement(t *testing.T) {
 	}
 	if got := untilOf([]string{". scripts/gate-env.sh \"$STACK\"\nslotless release --stack \"$STACK\" --slot \"$IDLE\" \\\n  --version \"$VERSION\" --until 50 --json >r.json"}); got != 50 {
 		t.Errorf("untilOf across a line continuation: got %d, want 50", got)
+	}
+}
+
+// TestReleaseStepsScript runs scripts/release-steps.sh, which turns the stack's releaseSteps (as
+// slotless release --dry-run --json prints them) and a pipeline's own list into the steps the
+// pipeline walks, one job or stage each.
+func TestReleaseStepsScript(t *testing.T) {
+	tests := []struct {
+		name      string
+		args      []string
+		want      string // stdout; "" when it must fail
+		wantError string
+	}{
+		{"the stack's steps", []string{"[10, 50, 100]"}, "[10,50,100]", ""},
+		{"empty request", []string{"[10,50,100]", ""}, "[10,50,100]", ""},
+		{"empty list", []string{"[10,50,100]", "[]"}, "[10,50,100]", ""},
+		{"a step walked inside a job", []string{"[10,50,100]", "[10, 100]"}, "[10,100]", ""},
+		{"pure blue/green", []string{"[100]", "[100]"}, "[100]", ""},
+		{"a step the stack lacks", []string{"[10,50,100]", "[10,40,100]"}, "", "release-steps [10,40,100]: 40 is not one of the stack's releaseSteps [10,50,100]"},
+		{"out of order", []string{"[10,50,100]", "[50,10,100]"}, "", "10 follows 50; want them strictly ascending"},
+		{"a repeated step", []string{"[10,50,100]", "[10,10,100]"}, "", "10 follows 10"},
+		{"stops short of GA", []string{"[10,50,100]", "[10,50]"}, "", "it ends at 50; want the last step 100"},
+		{"not a list", []string{"[10,50,100]", "10,50,100"}, "", "release-steps '10,50,100': want a JSON list of integers such as [10,50,100]"},
+		{"a fraction", []string{"[10,50,100]", "[10,50.5,100]"}, "", "want a JSON list of integers"},
+		{"a broken stack list", []string{"null"}, "", "the stack's releaseSteps null"},
+		{"required and given", []string{"--required", "--name", "releaseSteps", "[10,50,100]", "[10,50,100]"}, "[10,50,100]", ""},
+		{"required and empty", []string{"--required", "--name", "releaseSteps", "[10,50,100]", "[]"}, "", "releaseSteps is empty: Azure DevOps expands one stage per step before the run starts and cannot read the stack's config; pass releaseSteps: [10,50,100]"},
+		{"named", []string{"--name", "releaseSteps", "[10,50,100]", "[5,100]"}, "", "releaseSteps [5,100]: 5 is not one of"},
+	}
+	if _, err := exec.LookPath("jq"); err != nil {
+		t.Skip("jq not installed")
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command("bash", append([]string{filepath.Join(root, "scripts", "release-steps.sh")}, tt.args...)...)
+			cmd.Env = append(os.Environ(), "TF_BUILD=", "GITHUB_ACTIONS=")
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if tt.wantError != "" {
+				if err == nil || !strings.Contains(stderr.String(), tt.wantError) || stdout.Len() > 0 {
+					t.Errorf("got %v, stdout %q, stderr %q; want a failure saying %q", err, stdout.String(), stderr.String(), tt.wantError)
+				}
+				return
+			}
+			if err != nil || strings.TrimSpace(stdout.String()) != tt.want {
+				t.Errorf("got %v, stdout %q (stderr %q); want %s", err, stdout.String(), stderr.String(), tt.want)
+			}
+		})
 	}
 }

@@ -371,10 +371,13 @@ func checkPRPlan(w *workflow, script string) error {
 	if err := checkPRPlanOutcomes(j); err != nil {
 		return err
 	}
-	for _, want := range []string{"go run ./cmd/slotless plan", "--against", "--markdown"} {
+	for _, want := range []string{"slotless plan", "--against", "--markdown", "--relative"} {
 		if !strings.Contains(script, want) {
 			return fmt.Errorf("scripts/pr-plan.sh: got no %q, want it", want)
 		}
+	}
+	if strings.Contains(script, "go run") {
+		return errors.New("scripts/pr-plan.sh: got go run, want the installed slotless")
 	}
 	return nil
 }
