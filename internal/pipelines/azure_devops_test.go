@@ -14,10 +14,12 @@ import (
 )
 
 const (
-	adoRelease = "pipelines/azure-devops/release.yml"
-	adoInfra   = "pipelines/azure-devops/infra.yml"
-	adoTools   = "pipelines/azure-devops/templates/tools.yml"
-	adoWatch   = "pipelines/azure-devops/watch.yml"
+	adoRelease         = "pipelines/azure-devops/release.yml"
+	adoReleaseTemplate = adoRelease
+	adoReleaseCaller   = adoRelease
+	adoInfra           = "pipelines/azure-devops/infra.yml"
+	adoTools           = "pipelines/azure-devops/templates/tools.yml"
+	adoWatch           = "pipelines/azure-devops/watch.yml"
 )
 
 type adoPipeline struct {

@@ -15,7 +15,7 @@ import (
 // releasePrincipalId, never as the infrastructure identity that deploys the stack.
 func TestReleasesSignInAsTheReleaseIdentity(t *testing.T) {
 	clientID := regexp.MustCompile(`(ARM_CLIENT_ID|client-id):\s*(.+)`)
-	for _, f := range []string{".github/workflows/release.yml", ".github/workflows/watch.yml"} {
+	for _, f := range []string{ghRelease, ghWatch} {
 		raw, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
 			t.Fatal(err)
