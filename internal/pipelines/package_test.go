@@ -45,7 +45,7 @@ func TestCheckPackage(t *testing.T) {
 // publishing and again before deploying, and deploy it with slotless deploy; this repository's
 // callers give them the sample's build script and zip.
 func TestReleasesBuildThePackageTheyAreGiven(t *testing.T) {
-	for _, f := range []string{ghRelease} {
+	for _, f := range []string{ghRelease, adoReleaseTemplate} {
 		text := string(readFile(t, f))
 		if !strings.Contains(text, `"$BUILD"`) {
 			t.Errorf("%s: no \"$BUILD\": the build command is not run", f)

@@ -37,16 +37,19 @@ func untilOf(scripts []string) int {
 	return -1
 }
 
-func adoUntils(p *adoPipeline) ([]int, error) {
+// adoUntils reads the --until of each Release_ stage of an expanded release, in stage order.
+func adoUntils(p *adoPipeline) []int {
 	var out []int
-	for _, ts := range trafficStages {
-		steps, err := adoStageSteps(p, ts.stage)
-		if err != nil {
-			return nil, err
+	for _, st := range p.Stages {
+		if strings.HasPrefix(st.Stage, "Release_") {
+			var steps []adoStep
+			for _, j := range st.Jobs {
+				steps = append(steps, j.steps()...)
+			}
+			out = append(out, untilOf(scriptsOf(steps)))
 		}
-		out = append(out, untilOf(scriptsOf(steps)))
 	}
-	return out, nil
+	return out
 }
 
 // checkUntils asserts the stages' --until values, in stage order, against releaseSteps: each is
@@ -115,16 +118,32 @@ func TestPipelinesAgreeWithReleaseSteps(t *testing.T) {
 			}
 		}
 	}
-	ado, err := adoUntils(decode[adoPipeline](t, adoRelease))
-	if err != nil {
+	// Azure DevOps makes its stages from the caller's releaseSteps: this repository's are the
+	// sample's stack's, and the expanded stages stop at exactly those steps.
+	var caller struct {
+		Extends struct {
+			Parameters struct {
+				Stack        string `yaml:"stack"`
+				ReleaseSteps []int  `yaml:"releaseSteps"`
+			} `yaml:"parameters"`
+		} `yaml:"extends"`
+	}
+	if err := yaml.Unmarshal(readFile(t, adoReleaseCaller), &caller); err != nil {
 		t.Fatal(err)
 	}
-	for name, steps := range stacks {
-		t.Run(name, func(t *testing.T) {
-			if err := checkUntils(ado, steps); err != nil {
-				t.Errorf("%s: %v", adoRelease, err)
-			}
-		})
+	params := caller.Extends.Parameters
+	stackOf, ok := stacks[params.Stack]
+	if !ok {
+		t.Fatalf("%s: stack %q has no Pulumi.%s.yaml", adoReleaseCaller, params.Stack, params.Stack)
+	}
+	if err := checkUntils(params.ReleaseSteps, stackOf); err != nil {
+		t.Errorf("%s releaseSteps: %v", adoReleaseCaller, err)
+	}
+	if got := adoUntils(expandedPipeline(t, adoReleaseCaller)); !slices.Equal(got, params.ReleaseSteps) {
+		t.Errorf("%s: got stages at --until %v, want releaseSteps %v", adoReleaseCaller, got, params.ReleaseSteps)
+	}
+	if got := adoUntils(expandedTemplate(t, adoReleaseTemplate, teamRelease)); !slices.Equal(got, otherSteps) {
+		t.Errorf("%s with a team's steps: got stages at --until %v, want %v", adoReleaseTemplate, got, otherSteps)
 	}
 }
 

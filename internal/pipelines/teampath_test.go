@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // A team's path (release, watch, plan, rollback) installs the slotless its Pulumi.yaml pins and
@@ -190,6 +192,85 @@ func TestNoTeamPathBuildsSlotless(t *testing.T) {
 				t.Error("after breaking: got nil, want an error")
 			}
 		})
+	}
+}
+
+// adoTeamPipelines are the templates as a team's pipelines expand them, for a slotless version:
+// release, watch and infrastructure.
+func adoTeamPipelines(t *testing.T, version string) map[string]*yaml.Node {
+	out := map[string]*yaml.Node{}
+	for file, params := range map[string]map[string]any{
+		adoReleaseTemplate: teamRelease,
+		adoWatchTemplate:   {"stack": "prod"},
+		adoInfraTemplate:   {"stack": "prod"},
+	} {
+		params = maps.Clone(params)
+		params["slotlessVersion"] = version
+		n, err := expandTemplateFile(file, params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[file] = n
+	}
+	return out
+}
+
+// checkADOInstallsSlotless: every job that runs slotless or a CI script installs it first with
+// setup-slotless.yml, given the version and the project's folder, and nothing else installs it.
+func checkADOInstallsSlotless(p *adoPipeline, version, workingDirectory string) error {
+	var jobs []adoJob
+	jobs = append(jobs, p.Jobs...)
+	for _, st := range p.Stages {
+		jobs = append(jobs, st.Jobs...)
+	}
+	for _, j := range jobs {
+		name := j.Job + j.Deployment
+		setup := -1
+		for i, s := range j.steps() {
+			if s["template"] == "setup-slotless.yml" {
+				params := asMap(s["parameters"])
+				if setup >= 0 || params["version"] != version || params["workingDirectory"] != workingDirectory {
+					return fmt.Errorf("%s: got setup-slotless.yml with %v (another at %d), want it once with version %q and workingDirectory %q", name, params, setup, version, workingDirectory)
+				}
+				setup = i
+			}
+			if adoUsesSlotless.MatchString(s.script()) && (setup < 0 || i < setup) {
+				return fmt.Errorf("%s step %q runs slotless at %d, before setup-slotless.yml (%d)", name, s["displayName"], i, setup)
+			}
+		}
+	}
+	return nil
+}
+
+// adoUsesSlotless matches a step that runs slotless or one of the CI scripts that come with it.
+var adoUsesSlotless = regexp.MustCompile(`(?m)(?:^\s*|[;&|]\s*)slotless\s|\$\(SLOTLESS_CI\)/`)
+
+func TestNoAzureDevOpsTeamPathBuildsSlotless(t *testing.T) {
+	for _, version := range []string{"v1.2.0", ""} {
+		for file, n := range adoTeamPipelines(t, version) {
+			if got := goUse(n); len(got) > 0 {
+				t.Errorf("%s with slotlessVersion %q: got Go %v, want none", file, version, got)
+			}
+			wd := "."
+			if file == adoReleaseTemplate {
+				wd = teamRelease["workingDirectory"].(string)
+			}
+			if err := checkADOInstallsSlotless(decodeNode[adoPipeline](t, n), version, wd); err != nil {
+				t.Errorf("%s with slotlessVersion %q: %v", file, version, err)
+			}
+		}
+	}
+	// The check sees Go where there is some: slotless's own repository builds slotless.
+	for file, n := range adoTeamPipelines(t, "source") {
+		if got := goUse(n); len(got) == 0 {
+			t.Errorf("%s with slotlessVersion source: got no Go, want the build from the checkout", file)
+		}
+	}
+	// And it sees slotless used before it is installed.
+	p := decodeNode[adoPipeline](t, adoTeamPipelines(t, "v1.2.0")[adoWatchTemplate])
+	p.Jobs[0].Steps = slices.Insert(p.Jobs[0].Steps, 1, adoStep{"bash": `"$(SLOTLESS_CI)/gate-env.sh"`})
+	if err := checkADOInstallsSlotless(p, "v1.2.0", "."); err == nil {
+		t.Error("a CI script before setup-slotless.yml: got nil, want an error")
 	}
 }
 

@@ -34,7 +34,7 @@ func adoStageSteps(p *adoPipeline, name string) ([]adoStep, error) {
 // checkADOTokenLifetimes: each traffic stage's release step signs in through a workload identity
 // federation task and can fetch fresh federated tokens with the job's access token.
 func checkADOTokenLifetimes(p *adoPipeline) error {
-	for _, ts := range trafficStages {
+	for _, ts := range trafficStages("slotless-dev", sampleSteps) {
 		steps, err := adoStageSteps(p, ts.stage)
 		if err != nil {
 			return err
@@ -47,7 +47,7 @@ func checkADOTokenLifetimes(p *adoPipeline) error {
 		if task, _ := s["task"].(string); task != "AzureCLI@2" {
 			return fmt.Errorf("%s release task: got %q, want AzureCLI@2", ts.stage, task)
 		}
-		if v, _ := s.input("addSpnToEnvironment").(bool); !v || !strings.Contains(s.script(), ". scripts/azure-oidc-env.sh") {
+		if v, _ := s.input("addSpnToEnvironment").(bool); !v || !azureOIDCEnv.MatchString(s.script()) {
 			return fmt.Errorf("%s release: got addSpnToEnvironment %v, want true and scripts/azure-oidc-env.sh sourced (the first update's token)", ts.stage, s.input("addSpnToEnvironment"))
 		}
 		if got, want := s.env("SYSTEM_ACCESSTOKEN"), "$(System.AccessToken)"; got != want {
@@ -82,7 +82,7 @@ func checkGHTokenLifetimes(w *workflow) error {
 
 func TestReleaseTokenLifetimes(t *testing.T) {
 	t.Run("azure devops", func(t *testing.T) {
-		if err := checkADOTokenLifetimes(decode[adoPipeline](t, adoRelease)); err != nil {
+		if err := checkADOTokenLifetimes(expandedPipeline(t, adoReleaseCaller)); err != nil {
 			t.Error(err)
 		}
 	})
@@ -104,16 +104,16 @@ func TestTokenLifetimeChecksCatchBreakage(t *testing.T) {
 		name   string
 		break_ func(*adoPipeline)
 	}{
-		{"ado release without the job's access token", func(p *adoPipeline) { delete(asMap(releaseStep(p, "RingA")["env"]), "SYSTEM_ACCESSTOKEN") }},
-		{"ado release without the task's token", func(p *adoPipeline) { asMap(releaseStep(p, "GA")["inputs"])["addSpnToEnvironment"] = false }},
+		{"ado release without the job's access token", func(p *adoPipeline) { delete(asMap(releaseStep(p, "Release_50")["env"]), "SYSTEM_ACCESSTOKEN") }},
+		{"ado release without the task's token", func(p *adoPipeline) { asMap(releaseStep(p, "Release_100")["inputs"])["addSpnToEnvironment"] = false }},
 		{"ado release in a plain bash step", func(p *adoPipeline) {
-			s := releaseStep(p, "Canary")
+			s := releaseStep(p, "Release_10")
 			s["task"] = "Bash@3"
 		}},
 	}
 	for _, c := range ado {
 		t.Run(c.name, func(t *testing.T) {
-			p := decode[adoPipeline](t, adoRelease)
+			p := expandedPipeline(t, adoReleaseCaller)
 			c.break_(p)
 			if err := checkADOTokenLifetimes(p); err == nil {
 				t.Error("after breaking: got nil, want an error")

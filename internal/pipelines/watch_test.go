@@ -10,12 +10,12 @@ import (
 func TestWatchRunsOnASchedule(t *testing.T) {
 	const cron, command = "*/5 * * * *", "slotless watch --stack \"$STACK\" --for 1m --window 5m"
 
-	ado := decode[adoPipeline](t, adoWatch)
+	ado := expandedPipeline(t, adoWatchCaller)
 	if len(ado.Schedules) != 1 || ado.Schedules[0].Cron != cron || !ado.Schedules[0].Always || len(ado.Schedules[0].Branches.Include) != 1 || ado.Schedules[0].Branches.Include[0] != "main" {
-		t.Errorf("%s schedules: got %+v, want one %q on main, always", adoWatch, ado.Schedules, cron)
+		t.Errorf("%s schedules: got %+v, want one %q on main, always", adoWatchCaller, ado.Schedules, cron)
 	}
 	if indexOf(scriptsOf(ado.allSteps()), command) < 0 {
-		t.Errorf("%s: no step runs %q", adoWatch, command)
+		t.Errorf("%s: no step runs %q", adoWatchTemplate, command)
 	}
 
 	caller := decode[workflow](t, ghWatchCaller)
