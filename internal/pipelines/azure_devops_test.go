@@ -431,8 +431,8 @@ func checkNoSecrets(steps []adoStep) error {
 	return nil
 }
 
-// adoRun is one expansion of the release template the checks read: this repository's caller,
-// and a team's.
+// adoReleaseRun is one expansion of the release template the checks read: this repository's
+// caller, and a team's.
 type adoReleaseRun struct {
 	name   string
 	p      *adoPipeline
