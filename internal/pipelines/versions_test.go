@@ -73,6 +73,7 @@ func TestSlotlessVersionStep(t *testing.T) {
 		{"no pin", "", "name: orders\nruntime: go\n", 1, "slotless-version is empty and infra/Pulumi.yaml has no runtime.options.version", ""},
 		{"no Pulumi.yaml", "", "", 1, "infra/Pulumi.yaml has no runtime.options.version", ""},
 		{"not a tag", "v1.2.0; curl evil", pinned, 1, "slotless-version 'v1.2.0; curl evil': want a release tag such as v1.2.0", ""},
+		{"a path", "..", pinned, 1, "slotless-version '..': want a release tag", ""},
 		{"source", "source", "", 0, "", "source-0123456789abcdef"},
 	}
 	for _, file := range ghReusable {
