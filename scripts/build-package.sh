@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Builds the zip a release deploys to the idle slot: by default the sample's custom handler.
-# Bring your own app by pointing the pipelines at a script of your own (SLOTLESS_BUILD in GitHub,
-# the packageBuild parameter in Azure DevOps) that builds it the same way: it is run from the
-# repository root with VERSION, the version the release's gates check, and must write the zip
-# to the path the pipelines publish (SLOTLESS_PACKAGE, the package parameter).
+# Builds the zip this repository's release deploys to the idle slot: the sample's custom handler.
+# It is the build-command (GitHub) or packageBuild (Azure DevOps) that this repository's callers
+# give the reusable release; a team gives its own, run the same way: in the folder holding
+# Pulumi.yaml, with VERSION, the version the release's gates check, writing the zip to the path
+# it gives as package-path (package). It is the one script of scripts/ that slotless's release
+# archives leave out.
 #
 #   VERSION=1.1.0 scripts/build-package.sh
 set -euo pipefail

@@ -13,7 +13,7 @@ package="${1:?usage: check-package.sh PACKAGE.zip}"
 . "$(dirname "${BASH_SOURCE[0]}")/ci-error.sh"
 fail() { ci_error check-package "$1"; }
 
-[ -f "$package" ] || fail "$package: no such file; the build must write the zip there (SLOTLESS_PACKAGE, or the package parameter)"
+[ -f "$package" ] || fail "$package: no such file; the build must write the zip there (the package-path input, or the package parameter)"
 if ! entries="$(unzip -Z1 "$package" 2>/dev/null)"; then
 	fail "$package: not a zip archive"
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Writes the PR comment for every stack config a pull request changes: the offline plan of each
-# against the base revision. Exit status 1 when any plan breaks a guard rail (or cannot run);
+# against the base revision, with the installed slotless. It runs in the folder holding
+# Pulumi.yaml, which may be below the repository's root: the stack files of that folder count. Exit status 1 when any plan breaks a guard rail (or cannot run);
 # the whole comment is still written first, so reviewers see why.
 #
 #   scripts/pr-plan.sh BASE_REVISION > comment.md
@@ -21,7 +22,7 @@ fi
 
 # Stack config files only: Pulumi.yaml is the project and Pulumi.<stack>.deploy.yaml are
 # deployment settings, neither of which a plan reads as a stack.
-mapfile -t stacks < <(git diff --name-only --diff-filter=d "$base...HEAD" -- 'Pulumi.*.yaml' |
+mapfile -t stacks < <(git diff --relative --name-only --diff-filter=d "$base...HEAD" -- 'Pulumi.*.yaml' |
 	grep -v -e / -e '\.deploy\.yaml$' |
 	sed -e 's/^Pulumi\.//' -e 's/\.yaml$//' |
 	sort -u)
@@ -38,7 +39,7 @@ trap 'rm -f "$err"' EXIT
 status=0
 for stack in "${stacks[@]}"; do
 	rc=0
-	go run ./cmd/slotless plan --stack "$stack" --against "$base" --markdown "${extra[@]}" 2>"$err" || rc=$?
+	slotless plan --stack "$stack" --against "$base" --markdown "${extra[@]}" 2>"$err" || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		status=1
 		echo

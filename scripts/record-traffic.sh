@@ -8,11 +8,20 @@
 # rollback included), else the stack's outputs. Only the weight keys change, on BRANCH's current
 # file: other config merged while the release ran is kept.
 #
+# It runs in the folder holding Pulumi.yaml, which may be below the repository's root.
+#
 # A protected branch takes changes through pull requests, so by default the commit goes to the
 # branch slotless/record-traffic-STACK and a pull request into BRANCH is opened (or the open one
-# updated): with gh on GitHub Actions (GH_TOKEN, `pull-requests: write`), with `az repos pr` on
-# Azure Pipelines (AZURE_DEVOPS_EXT_PAT, the build service allowed to contribute to pull
-# requests). RECORD_VIA=push pushes to BRANCH itself, where nothing protects it.
+# updated): with gh on GitHub Actions, with `az repos pr` on Azure Pipelines
+# (AZURE_DEVOPS_EXT_PAT, the build service allowed to contribute to pull requests). RECORD_VIA=push
+# pushes to BRANCH itself, where nothing protects it.
+#
+# On GitHub, a pull request opened or pushed with the job's GITHUB_TOKEN starts no workflow, so
+# the required checks never report on it. SLOTLESS_RECORD_TOKEN (a GitHub App installation token
+# or a PAT with contents and pull requests write) opens it and pushes its branch instead, and
+# the checks run; without it GH_TOKEN (the job's token) does, with a warning that says so.
+# Azure Repos queues build validation for a pull request whoever opened it, so the job's token
+# serves there.
 set -euo pipefail
 
 stack="${1:?usage: record-traffic.sh STACK BRANCH RELEASE}"
@@ -41,7 +50,34 @@ commit_on() {
 		commit --quiet -m "$stack: record traffic after release $release" -- "$file"
 }
 
-weights() { git show HEAD:"$file" | grep -E '^[[:space:]]+slotless:(blue|green)Weight:' | tr -d ' ' | paste -sd ' ' -; }
+# HEAD:./FILE is the file in this folder, wherever it sits in the repository. The keys are in the
+# project's namespace (orders:blueWeight), whatever the project is called.
+weights() { git show "HEAD:./$file" | grep -E '^[[:space:]]+[A-Za-z0-9_.-]+:(blue|green)Weight:' | tr -d ' ' | paste -sd ' ' -; }
+
+# The record token reaches git the way actions/checkout puts the job's token there: an
+# Authorization header for the remote's server. An empty value first drops the checkout's header,
+# so the push is the token's alone (git reads GIT_CONFIG_* after its config files; the token stays
+# out of the process list).
+if [ "${GITHUB_ACTIONS:-}" = true ] && [ "$via" = pr ]; then
+	if [ -n "${SLOTLESS_RECORD_TOKEN:-}" ]; then
+		echo "::add-mask::$SLOTLESS_RECORD_TOKEN"
+		GH_TOKEN="$SLOTLESS_RECORD_TOKEN"
+		export GH_TOKEN
+		remote="$(git remote get-url origin)"
+		case "$remote" in
+		http://* | https://*)
+			rest="${remote#*://}"
+			server="${remote%%://*}://${rest%%/*}/"
+			basic="$(printf 'x-access-token:%s' "$SLOTLESS_RECORD_TOKEN" | base64 | tr -d '\n')"
+			echo "::add-mask::$basic"
+			export GIT_CONFIG_COUNT=2 \
+				GIT_CONFIG_KEY_0="http.${server}.extraheader" GIT_CONFIG_VALUE_0="" \
+				GIT_CONFIG_KEY_1="http.${server}.extraheader" GIT_CONFIG_VALUE_1="AUTHORIZATION: basic $basic"
+			;;
+		*) echo "::warning::record-traffic: origin ($remote) is not an http(s) remote; $record_branch is pushed with the checkout's own credentials" ;;
+		esac
+	fi
+fi
 
 if [ "$via" = push ]; then
 	# A push can lose a race with a merge to the branch, so the whole edit is retried on a fresh tip.
@@ -70,6 +106,9 @@ title="$stack: record traffic after release $release"
 body="The weights deployed after release $release, as \`slotless record\` read them: $(weights). Until this merges, a \`pulumi up\` from $branch is refused by the traffic guard."
 
 if [ "${GITHUB_ACTIONS:-}" = true ]; then
+	if [ -z "${SLOTLESS_RECORD_TOKEN:-}" ]; then
+		echo "::warning title=The traffic record's checks will not run::No SLOTLESS_RECORD_TOKEN, so the pull request from $record_branch is opened and pushed with GITHUB_TOKEN, for which GitHub starts no workflow: its required checks never report, and a branch that requires them will not merge it. Close and reopen it to run them, or give the release workflow SLOTLESS_RECORD_TOKEN (a GitHub App installation token or a PAT with contents and pull requests write)."
+	fi
 	if [ -n "$(gh pr list --head "$record_branch" --base "$branch" --state open --json number --jq '.[].number')" ]; then
 		echo "updated the open pull request from $record_branch into $branch: $(weights)"
 	else

@@ -37,7 +37,8 @@ fi
 
 tmp="$(mktemp)"
 trap 'rm -f "$tmp"' EXIT
-if ! git show "$base:$file" >"$tmp" 2>/dev/null; then
+# BASE:./FILE is the file in this folder, wherever it sits in the repository.
+if ! git show "$base:./$file" >"$tmp" 2>/dev/null; then
 	echo "traffic-drift: cannot read $file at $base to tell a reviewed shift from drift; refusing (deployed blueWeight $deployed, committed $head_weight)" >&2
 	exit 1
 fi

@@ -7,11 +7,14 @@ import (
 	"unicode"
 )
 
-// This file evaluates the `if:` expressions of GitHub Actions steps, for the operators and
+// This file evaluates the expressions of GitHub Actions workflows, for the operators and
 // functions the workflows use (docs.github.com/actions/learn-github-actions/expressions):
 // literals, context paths, ==, !=, !, &&, ||, parentheses, success(), failure(), always(),
-// cancelled() and contains(). A step's `if` without a status function is implicitly
-// `success() && (...)`. Anything else fails the evaluation rather than guessing.
+// cancelled(), contains() and format(). As in GitHub, && and || give one of their operands, not a
+// boolean: `inputs.prefix || format('slotless-{0}', inputs.stack)` is a name. A step's `if`
+// without a status function is implicitly `success() && (...)`; a string with ${{ }} parts
+// (an environment's name) is evaluated part by part. Anything else fails the evaluation rather
+// than guessing.
 
 // ghContext is what an expression can read: flattened context paths such as
 // "github.repository" or "steps.plan.outputs.status", and whether the job has failed so far.
@@ -105,7 +108,9 @@ func (e *ghExpr) or() (ghValue, error) {
 		if err != nil {
 			return r, err
 		}
-		l = ghValue{b: l.truthy() || r.truthy(), isBool: true}
+		if !l.truthy() {
+			l = r
+		}
 	}
 	return l, nil
 }
@@ -120,7 +125,9 @@ func (e *ghExpr) and() (ghValue, error) {
 		if err != nil {
 			return r, err
 		}
-		l = ghValue{b: l.truthy() && r.truthy(), isBool: true}
+		if l.truthy() {
+			l = r
+		}
 	}
 	return l, nil
 }
@@ -225,8 +232,69 @@ func (e *ghExpr) primary() (ghValue, error) {
 			return ghValue{}, fmt.Errorf("contains: got %d arguments, want 2", len(args))
 		}
 		return ghValue{b: strings.Contains(strings.ToLower(args[0].str()), strings.ToLower(args[1].str())), isBool: true}, nil
+	case "format":
+		if len(args) == 0 {
+			return ghValue{}, fmt.Errorf("format: got no arguments, want a format string")
+		}
+		out := args[0].str()
+		for i, a := range args[1:] {
+			out = strings.ReplaceAll(out, fmt.Sprintf("{%d}", i), a.str())
+		}
+		return ghValue{s: out}, nil
 	}
 	return ghValue{}, fmt.Errorf("function %s is not modelled", name)
+}
+
+// evalGHString evaluates the ${{ }} parts of a string, as GitHub does for a value such as an
+// environment's name, and keeps the text around them.
+func evalGHString(s string, ctx ghContext) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${{")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		j := strings.Index(s[i:], "}}")
+		if j < 0 {
+			return "", fmt.Errorf("unterminated ${{ in %q", s)
+		}
+		b.WriteString(s[:i])
+		e := &ghExpr{src: s[i+3 : i+j], ctx: ctx}
+		v, err := e.or()
+		if err != nil {
+			return "", fmt.Errorf("%q: %w", s, err)
+		}
+		if e.space(); e.pos != len(e.src) {
+			return "", fmt.Errorf("%q: unexpected %q", s, e.src[e.pos:])
+		}
+		b.WriteString(v.str())
+		s = s[i+j+2:]
+	}
+}
+
+func TestEvalGHString(t *testing.T) {
+	env := "${{ inputs.environment-prefix || format('slotless-{0}', inputs.stack) }}-${{ matrix.step }}"
+	cases := []struct {
+		in     string
+		values map[string]string
+		want   string
+	}{
+		{env, map[string]string{"inputs.stack": "prod", "matrix.step": "50"}, "slotless-prod-50"},
+		{env, map[string]string{"inputs.stack": "prod", "inputs.environment-prefix": "orders", "matrix.step": "100"}, "orders-100"},
+		{"plain", nil, "plain"},
+		{"${{ github.event_name == 'push' || inputs.record }}", map[string]string{"github.event_name": "push"}, "true"},
+		{"${{ inputs.a && inputs.b }}", map[string]string{"inputs.a": "x", "inputs.b": "y"}, "y"},
+	}
+	for _, c := range cases {
+		got, err := evalGHString(c.in, ghContext{values: c.values})
+		if err != nil || got != c.want {
+			t.Errorf("%s with %v: got %q, %v; want %q", c.in, c.values, got, err, c.want)
+		}
+	}
+	if _, err := evalGHString("${{ fromJSON('[1]') }}", ghContext{}); err == nil {
+		t.Error("fromJSON: got no error, want one (not modelled)")
+	}
 }
 
 func TestEvalStepIf(t *testing.T) {

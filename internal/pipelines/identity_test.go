@@ -15,7 +15,7 @@ import (
 // releasePrincipalId, never as the infrastructure identity that deploys the stack.
 func TestReleasesSignInAsTheReleaseIdentity(t *testing.T) {
 	clientID := regexp.MustCompile(`(ARM_CLIENT_ID|client-id):\s*(.+)`)
-	for _, f := range []string{".github/workflows/release.yml", ".github/workflows/watch.yml"} {
+	for _, f := range []string{ghRelease, ghWatch} {
 		raw, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
 			t.Fatal(err)
@@ -45,15 +45,18 @@ func TestReleasesSignInAsTheReleaseIdentity(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, prm := range p.Parameters {
-			if prm.Name == "azureServiceConnection" {
+			if prm.Name == "serviceConnection" {
 				return prm.Default
 			}
 		}
-		t.Fatalf("%s: no azureServiceConnection parameter", f)
+		t.Fatalf("%s: no serviceConnection parameter", f)
 		return ""
 	}
-	infra := connection("pipelines/azure-devops/infra.yml")
-	for _, f := range []string{"pipelines/azure-devops/release.yml", "pipelines/azure-devops/watch.yml"} {
+	infra := connection(adoInfraTemplate)
+	if infra != "slotless-azure" {
+		t.Errorf("%s: service connection %q, want slotless-azure, the infrastructure identity's", adoInfraTemplate, infra)
+	}
+	for _, f := range []string{adoReleaseTemplate, adoWatchTemplate} {
 		if got := connection(f); got != "slotless-release" || got == infra {
 			t.Errorf("%s: service connection %q, want slotless-release, not the infrastructure's %q", f, got, infra)
 		}

@@ -40,30 +40,35 @@ func TestCheckPackage(t *testing.T) {
 	}
 }
 
-// TestReleasesBuildThePackageTheyAreGiven: both release pipelines build with a script and
-// publish the zip they are told to, the sample's by default, check it before publishing and
-// again before deploying, and deploy it with slotless deploy.
+// TestReleasesBuildThePackageTheyAreGiven: both release definitions build with the command they
+// are given, in the project's folder, and publish the zip they are told to, check it before
+// publishing and again before deploying, and deploy it with slotless deploy; this repository's
+// callers give them the sample's build script and zip.
 func TestReleasesBuildThePackageTheyAreGiven(t *testing.T) {
-	for _, f := range []string{".github/workflows/release.yml", "pipelines/azure-devops/release.yml"} {
-		raw, err := os.ReadFile(filepath.Join(root, f))
-		if err != nil {
-			t.Fatal(err)
+	for _, f := range []string{ghRelease, adoReleaseTemplate} {
+		text := string(readFile(t, f))
+		if !strings.Contains(text, `"$BUILD"`) {
+			t.Errorf("%s: no \"$BUILD\": the build command is not run", f)
 		}
-		text := string(raw)
-		for _, want := range []string{"scripts/build-package.sh", "functionapp/dist/functionapp.zip", `"$BUILD"`} {
-			if !strings.Contains(text, want) {
-				t.Errorf("%s: no %q", f, want)
-			}
-		}
-		if n := strings.Count(text, "scripts/check-package.sh"); n != 2 {
+		if n := len(ciScript("check-package").FindAllString(text, -1)); n != 2 {
 			t.Errorf("%s: checks the package %d times, want twice (after the build, before the deploy)", f, n)
 		}
-		if strings.Contains(text, "make -C functionapp package") {
-			t.Errorf("%s: builds the sample itself instead of through the package build script", f)
+		for _, sample := range []string{"make -C functionapp package", "scripts/build-package.sh", "functionapp/dist/functionapp.zip"} {
+			if strings.Contains(text, sample) {
+				t.Errorf("%s: names the sample's %s; a team's release must build what its caller says", f, sample)
+			}
 		}
 		// The deploy goes through slotless deploy, which refuses a slot that carries traffic.
 		if !strings.Contains(text, `slotless deploy --stack "$STACK" --slot "$IDLE" --package "$package" --version "$VERSION"`) || strings.Contains(text, "config-zip") {
 			t.Errorf("%s: want the idle slot deployed with slotless deploy, and no config-zip", f)
+		}
+	}
+	for _, f := range []string{ghReleaseCaller, adoReleaseCaller} {
+		text := string(readFile(t, f))
+		for _, want := range []string{"scripts/build-package.sh", "functionapp/dist/functionapp.zip"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("%s: no %q", f, want)
+			}
 		}
 	}
 }

@@ -8,7 +8,9 @@ import (
 // TestPipelinesREADMEDocumentsReleaseRules keeps pipelines/README.md saying what the release
 // guarantees and what these tests (and the CLI's) check: the rollback guarantee, what a shift
 // refuses, concurrent updates, the thin traffic stages and their agreement with releaseSteps,
-// the token handling, and the infra stage graph.
+// the token handling, the infra stage graph, and, for a team calling the definitions: the
+// interface, releaseSteps required on Azure DevOps, the record token, and the source mode being
+// this repository's alone.
 func TestPipelinesREADMEDocumentsReleaseRules(t *testing.T) {
 	// Line breaks fall anywhere in prose; compare with runs of white space as one space.
 	readme := strings.Join(strings.Fields(string(readFile(t, "pipelines/README.md"))), " ")
@@ -26,8 +28,13 @@ func TestPipelinesREADMEDocumentsReleaseRules(t *testing.T) {
 		"A test keeps the two in step (`TestPipelinesAgreeWithReleaseSteps`",            // TestPipelinesAgreeWithReleaseSteps
 		"maps `SYSTEM_ACCESSTOKEN: $(System.AccessToken)` on Azure DevOps",              // TestReleaseTokenLifetimes
 		"no GitHub traffic job runs `azure/login` (tests: `TestReleaseTokenLifetimes`)", // TestReleaseTokenLifetimes
-		"`infra.yml` has two stages with `dependsOn: []`",                               // TestAzureDevOpsInfraStageGraph
-		"`azure/login@v3`",                                                              // TestActionsRunOnNode24
+		"`slotless-infra.yml` (this repository's caller: `infra.yml`) has two stages with `dependsOn: []`",  // TestAzureDevOpsInfraStageGraph
+		"(`TestReusableWorkflowsMatchTheCIInterface`)",                                                      // TestReusableWorkflowsMatchTheCIInterface
+		"**`releaseSteps` is required on Azure DevOps.**",                                                   // TestAzureDevOpsRelease
+		"Give the release the secret `SLOTLESS_RECORD_TOKEN`",                                               // TestRecordTrafficOpensThePullRequestWithTheRecordToken
+		"*The traffic record's checks will not run*",                                                        // record-traffic.sh's warning
+		"**`slotless-version: source`** (`slotlessVersion: source`) is for slotless's own repository alone", // TestNoTeamPathBuildsSlotless
+		"`azure/login@v3`", // TestActionsRunOnNode24
 	} {
 		if !strings.Contains(readme, want) {
 			t.Errorf("pipelines/README.md: got no %q, want it", want)

@@ -17,17 +17,22 @@ import (
 //   - a stage without a condition has condition succeeded();
 //   - succeeded() is true when every dependency, direct and indirect, succeeded: a skipped
 //     dependency is not a success;
+//   - failed() is true when a dependency, direct or indirect, failed;
+//   - dependencies.<stage>.result is that stage's result (Succeeded, Failed, Skipped);
 //   - a stage whose condition is false is skipped.
-// Every stage that runs is assumed to succeed. Expressions are evaluated for the functions the
-// pipelines use; any other function fails the evaluation rather than guessing.
+// Every stage that runs succeeds, but for the ones a run names as failing. Nobody cancels.
+// Expressions are evaluated for the functions the pipelines use; any other function fails the
+// evaluation rather than guessing.
 
-// adoRun is what a condition can see of one run.
+// adoRun is what a condition can see of one run, and which stages fail when they run.
 type adoRun struct {
 	variables map[string]string
+	fail      map[string]bool
 }
 
 const (
 	resultSucceeded = "Succeeded"
+	resultFailed    = "Failed"
 	resultSkipped   = "Skipped"
 )
 
@@ -47,8 +52,8 @@ func runStages(p *adoPipeline, run adoRun) (map[string]string, error) {
 				return nil, fmt.Errorf("stage %s depends on %s, which is not an earlier stage", st.Stage, d)
 			}
 		}
-		// succeeded() looks at direct and indirect dependencies.
-		allSucceeded := true
+		// succeeded() and failed() look at direct and indirect dependencies.
+		state := condState{succeeded: true, results: results}
 		var walk func(string)
 		seen := map[string]bool{}
 		walk = func(s string) {
@@ -57,9 +62,8 @@ func runStages(p *adoPipeline, run adoRun) (map[string]string, error) {
 					continue
 				}
 				seen[d] = true
-				if results[d] != resultSucceeded {
-					allSucceeded = false
-				}
+				state.succeeded = state.succeeded && results[d] == resultSucceeded
+				state.failed = state.failed || results[d] == resultFailed
 				walk(d)
 			}
 		}
@@ -68,14 +72,17 @@ func runStages(p *adoPipeline, run adoRun) (map[string]string, error) {
 		if cond == "" {
 			cond = "succeeded()"
 		}
-		ok, err := evalCondition(cond, run, allSucceeded)
+		ok, err := evalCondition(cond, run, state)
 		if err != nil {
 			return nil, fmt.Errorf("stage %s condition %q: %w", st.Stage, cond, err)
 		}
-		if ok {
-			results[st.Stage] = resultSucceeded
-		} else {
+		switch {
+		case !ok:
 			results[st.Stage] = resultSkipped
+		case run.fail[st.Stage]:
+			results[st.Stage] = resultFailed
+		default:
+			results[st.Stage] = resultSucceeded
 		}
 	}
 	return results, nil
@@ -85,11 +92,17 @@ func runStages(p *adoPipeline, run adoRun) (map[string]string, error) {
 func ran(p *adoPipeline, results map[string]string) []string {
 	out := []string{}
 	for _, st := range p.Stages {
-		if results[st.Stage] == resultSucceeded {
+		if results[st.Stage] != resultSkipped {
 			out = append(out, st.Stage)
 		}
 	}
 	return out
+}
+
+// condState is what a stage's condition sees of the stages before it.
+type condState struct {
+	succeeded, failed bool
+	results           map[string]string
 }
 
 // value is an expression value: a string or a bool.
@@ -116,8 +129,8 @@ func (v value) String() string {
 	return v.s
 }
 
-func evalCondition(expr string, run adoRun, succeeded bool) (bool, error) {
-	e := &exprParser{src: expr, run: run, succeeded: succeeded}
+func evalCondition(expr string, run adoRun, state condState) (bool, error) {
+	e := &exprParser{src: expr, run: run, state: state}
 	v, err := e.expr()
 	if err != nil {
 		return false, err
@@ -130,10 +143,10 @@ func evalCondition(expr string, run adoRun, succeeded bool) (bool, error) {
 }
 
 type exprParser struct {
-	src       string
-	pos       int
-	run       adoRun
-	succeeded bool
+	src   string
+	pos   int
+	run   adoRun
+	state condState
 }
 
 func (e *exprParser) space() {
@@ -179,10 +192,21 @@ func (e *exprParser) expr() (value, error) {
 		return value{s: s}, err
 	}
 	start := e.pos
-	for e.pos < len(e.src) && (unicode.IsLetter(rune(e.src[e.pos])) || e.src[e.pos] == '.') {
+	for e.pos < len(e.src) && (unicode.IsLetter(rune(e.src[e.pos])) || unicode.IsDigit(rune(e.src[e.pos])) || e.src[e.pos] == '.' || e.src[e.pos] == '_') {
 		e.pos++
 	}
 	name := e.src[start:e.pos]
+	if stage, ok := strings.CutPrefix(name, "dependencies."); ok {
+		stage, ok = strings.CutSuffix(stage, ".result")
+		if !ok || e.state.results == nil {
+			return value{}, fmt.Errorf("%s: want dependencies.<stage>.result", name)
+		}
+		r, ok := e.state.results[stage]
+		if !ok {
+			return value{}, fmt.Errorf("%s: %s is not an earlier stage", name, stage)
+		}
+		return value{s: r}, nil
+	}
 	if name == "" {
 		return value{}, fmt.Errorf("want a function, variables[...] or a string at %d", start)
 	}
@@ -224,11 +248,11 @@ func (e *exprParser) expr() (value, error) {
 			break
 		}
 	}
-	return call(strings.ToLower(name), args, e.succeeded)
+	return call(strings.ToLower(name), args, e.state)
 }
 
 // call applies a function; string comparisons ignore case, as Azure Pipelines' do.
-func call(name string, args []value, succeeded bool) (value, error) {
+func call(name string, args []value, state condState) (value, error) {
 	boolean := func(b bool) (value, error) { return value{b: b, isBool: true}, nil }
 	arity := func(n int) error {
 		if len(args) != n {
@@ -238,11 +262,13 @@ func call(name string, args []value, succeeded bool) (value, error) {
 	}
 	switch name {
 	case "succeeded":
-		return boolean(succeeded)
+		return boolean(state.succeeded)
 	case "always":
 		return boolean(true)
-	case "failed", "canceled":
-		return boolean(false) // every stage that runs succeeds, and nobody cancels
+	case "failed":
+		return boolean(state.failed)
+	case "canceled":
+		return boolean(false) // nobody cancels
 	case "not":
 		if err := arity(1); err != nil {
 			return value{}, err
@@ -293,10 +319,12 @@ func TestEvalCondition(t *testing.T) {
 		{"or(failed(), eq(variables['Nope'], ''))", true, true, false},
 		{"not(startsWith(variables['Build.SourceBranch'], 'refs/heads/'))", true, false, false},
 		{"in(variables['Build.Reason'], 'Manual')", true, false, true},
+		{"and(or(failed(), canceled()), eq(dependencies.DeployIdle.result, 'Succeeded'))", true, false, false},
+		{"eq(dependencies.Release_10.result, 'Succeeded')", true, false, true},
 		{"eq(variables['Build.Reason'], 'PullRequest'", true, false, true},
 	}
 	for _, c := range cases {
-		got, err := evalCondition(c.expr, run, c.succeeded)
+		got, err := evalCondition(c.expr, run, condState{succeeded: c.succeeded, results: map[string]string{"DeployIdle": resultSucceeded}})
 		if (err != nil) != c.wantErr {
 			t.Errorf("%s: got error %v, want error=%v", c.expr, err, c.wantErr)
 			continue
@@ -347,7 +375,7 @@ func checkInfraStageGraph(p *adoPipeline) error {
 }
 
 func TestAzureDevOpsInfraStageGraph(t *testing.T) {
-	if err := checkInfraStageGraph(decode[adoPipeline](t, adoInfra)); err != nil {
+	if err := checkInfraStageGraph(expandedPipeline(t, adoInfraCaller)); err != nil {
 		t.Error(err)
 	}
 	breaks := []struct {
@@ -377,9 +405,78 @@ func TestAzureDevOpsInfraStageGraph(t *testing.T) {
 	}
 	for _, b := range breaks {
 		t.Run(b.name, func(t *testing.T) {
-			p := decode[adoPipeline](t, adoInfra)
+			p := expandedPipeline(t, adoInfraCaller)
 			b.break_(p)
 			if err := checkInfraStageGraph(p); err == nil {
+				t.Errorf("after breaking: got nil, want an error")
+			}
+		})
+	}
+}
+
+// releaseFailures are the runs of a release the stage graph must answer: which stage fails, and
+// which stages then run. A failure after the deploy rolls back; a failure before it, or of the
+// record, does not; only a release that reached 100% is recorded.
+var releaseFailures = []struct {
+	name string
+	fail string
+	want []string
+}{
+	{"all succeed", "", []string{"Build", "DeployIdle", "Verify", "Release_10", "Release_50", "Release_100", "Record"}},
+	{"the build fails", "Build", []string{"Build"}},
+	{"the deploy fails", "DeployIdle", []string{"Build", "DeployIdle"}},
+	{"verify fails", "Verify", []string{"Build", "DeployIdle", "Verify", "Rollback"}},
+	{"the canary fails", "Release_10", []string{"Build", "DeployIdle", "Verify", "Release_10", "Rollback"}},
+	{"a rejected approval at 50", "Release_50", []string{"Build", "DeployIdle", "Verify", "Release_10", "Release_50", "Rollback"}},
+	{"GA fails", "Release_100", []string{"Build", "DeployIdle", "Verify", "Release_10", "Release_50", "Release_100", "Rollback"}},
+	{"the record fails", "Record", []string{"Build", "DeployIdle", "Verify", "Release_10", "Release_50", "Release_100", "Record"}},
+}
+
+func checkReleaseStageGraph(p *adoPipeline) error {
+	for _, f := range releaseFailures {
+		run := adoRun{variables: map[string]string{"Build.Reason": "IndividualCI"}, fail: map[string]bool{f.fail: true}}
+		results, err := runStages(p, run)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.name, err)
+		}
+		if got := ran(p, results); !slices.Equal(got, f.want) {
+			return fmt.Errorf("%s: got stages %v run, want %v (results %v)", f.name, got, f.want, results)
+		}
+	}
+	return nil
+}
+
+// TestAzureDevOpsReleaseStageGraph runs the release's stage graph for each failure.
+func TestAzureDevOpsReleaseStageGraph(t *testing.T) {
+	if err := checkReleaseStageGraph(expandedPipeline(t, adoReleaseCaller)); err != nil {
+		t.Error(err)
+	}
+	breaks := []struct {
+		name   string
+		break_ func(*adoPipeline)
+	}{
+		{"rollback without its guard", func(p *adoPipeline) {
+			st, _ := p.stage("Rollback")
+			st.Condition = "or(failed(), canceled())"
+		}},
+		{"record on failure too", func(p *adoPipeline) {
+			st, _ := p.stage("Record")
+			st.Condition = "always()"
+		}},
+		{"rollback after the record", func(p *adoPipeline) {
+			st, _ := p.stage("Rollback")
+			st.DependsOn = append(st.DependsOn, "Record")
+		}},
+		{"a step that does not wait for the one before", func(p *adoPipeline) {
+			st, _ := p.stage("Release_50")
+			st.DependsOn = stringList{"Build", "DeployIdle"}
+		}},
+	}
+	for _, b := range breaks {
+		t.Run(b.name, func(t *testing.T) {
+			p := expandedPipeline(t, adoReleaseCaller)
+			b.break_(p)
+			if err := checkReleaseStageGraph(p); err == nil {
 				t.Errorf("after breaking: got nil, want an error")
 			}
 		})

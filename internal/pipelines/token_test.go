@@ -15,7 +15,7 @@ import (
 //   - Azure DevOps: the release runs in an AzureCLI@2 task (its token serves the first update)
 //     with SYSTEM_ACCESSTOKEN mapped, so slotless asks the pipeline for a fresh federated token
 //     before each update (ARM_OIDC_TOKEN) and for each access token of the metrics gate.
-//   - GitHub: the job may request OIDC tokens and the workflow names the identity, so
+//   - GitHub: each release job may request OIDC tokens and the workflow names the identity, so
 //     azure-native requests the job's token when each update starts and slotless for each
 //     metrics access token; no azure/login, whose az token could not be renewed.
 
@@ -34,7 +34,7 @@ func adoStageSteps(p *adoPipeline, name string) ([]adoStep, error) {
 // checkADOTokenLifetimes: each traffic stage's release step signs in through a workload identity
 // federation task and can fetch fresh federated tokens with the job's access token.
 func checkADOTokenLifetimes(p *adoPipeline) error {
-	for _, ts := range trafficStages {
+	for _, ts := range trafficStages("slotless-dev", sampleSteps) {
 		steps, err := adoStageSteps(p, ts.stage)
 		if err != nil {
 			return err
@@ -47,7 +47,7 @@ func checkADOTokenLifetimes(p *adoPipeline) error {
 		if task, _ := s["task"].(string); task != "AzureCLI@2" {
 			return fmt.Errorf("%s release task: got %q, want AzureCLI@2", ts.stage, task)
 		}
-		if v, _ := s.input("addSpnToEnvironment").(bool); !v || !strings.Contains(s.script(), ". scripts/azure-oidc-env.sh") {
+		if v, _ := s.input("addSpnToEnvironment").(bool); !v || !azureOIDCEnv.MatchString(s.script()) {
 			return fmt.Errorf("%s release: got addSpnToEnvironment %v, want true and scripts/azure-oidc-env.sh sourced (the first update's token)", ts.stage, s.input("addSpnToEnvironment"))
 		}
 		if got, want := s.env("SYSTEM_ACCESSTOKEN"), "$(System.AccessToken)"; got != want {
@@ -57,23 +57,23 @@ func checkADOTokenLifetimes(p *adoPipeline) error {
 	return nil
 }
 
-// checkGHTokenLifetimes: each traffic job may request the job's OIDC token, the workflow names
+// checkGHTokenLifetimes: each release job may request the job's OIDC token, the workflow names
 // the identity it is exchanged for, and no job signs in with azure/login.
 func checkGHTokenLifetimes(w *workflow) error {
 	if w.Env["ARM_USE_OIDC"] != "true" || w.Env["ARM_CLIENT_ID"] == "" || w.Env["ARM_TENANT_ID"] == "" {
 		return fmt.Errorf("env: got ARM_USE_OIDC %q, ARM_CLIENT_ID %q, ARM_TENANT_ID %q, want OIDC and both ids", w.Env["ARM_USE_OIDC"], w.Env["ARM_CLIENT_ID"], w.Env["ARM_TENANT_ID"])
 	}
-	for _, tj := range ghTrafficJobs {
-		j, err := w.job(tj.job)
-		if err != nil {
-			return err
+	legs, err := releaseLegs(w, sampleInputs, sampleSteps)
+	if err != nil {
+		return err
+	}
+	for _, leg := range legs {
+		if got := w.permission(leg.job, "id-token"); got != "write" {
+			return fmt.Errorf("release (%d) permissions id-token: got %q, want \"write\"", leg.step, got)
 		}
-		if got := w.permission(j, "id-token"); got != "write" {
-			return fmt.Errorf("%s permissions id-token: got %q, want \"write\"", tj.job, got)
-		}
-		for _, s := range j.Steps {
+		for _, s := range leg.job.Steps {
 			if strings.HasPrefix(s.Uses, "azure/login@") {
-				return fmt.Errorf("%s: got %s, want none: its az token cannot be renewed after about 5 minutes, and the release fetches the job's token itself", tj.job, s.Uses)
+				return fmt.Errorf("release (%d): got %s, want none: its az token cannot be renewed after about 5 minutes, and the release fetches the job's token itself", leg.step, s.Uses)
 			}
 		}
 	}
@@ -82,7 +82,7 @@ func checkGHTokenLifetimes(w *workflow) error {
 
 func TestReleaseTokenLifetimes(t *testing.T) {
 	t.Run("azure devops", func(t *testing.T) {
-		if err := checkADOTokenLifetimes(decode[adoPipeline](t, adoRelease)); err != nil {
+		if err := checkADOTokenLifetimes(expandedPipeline(t, adoReleaseCaller)); err != nil {
 			t.Error(err)
 		}
 	})
@@ -104,16 +104,16 @@ func TestTokenLifetimeChecksCatchBreakage(t *testing.T) {
 		name   string
 		break_ func(*adoPipeline)
 	}{
-		{"ado release without the job's access token", func(p *adoPipeline) { delete(asMap(releaseStep(p, "RingA")["env"]), "SYSTEM_ACCESSTOKEN") }},
-		{"ado release without the task's token", func(p *adoPipeline) { asMap(releaseStep(p, "GA")["inputs"])["addSpnToEnvironment"] = false }},
+		{"ado release without the job's access token", func(p *adoPipeline) { delete(asMap(releaseStep(p, "Release_50")["env"]), "SYSTEM_ACCESSTOKEN") }},
+		{"ado release without the task's token", func(p *adoPipeline) { asMap(releaseStep(p, "Release_100")["inputs"])["addSpnToEnvironment"] = false }},
 		{"ado release in a plain bash step", func(p *adoPipeline) {
-			s := releaseStep(p, "Canary")
+			s := releaseStep(p, "Release_10")
 			s["task"] = "Bash@3"
 		}},
 	}
 	for _, c := range ado {
 		t.Run(c.name, func(t *testing.T) {
-			p := decode[adoPipeline](t, adoRelease)
+			p := expandedPipeline(t, adoReleaseCaller)
 			c.break_(p)
 			if err := checkADOTokenLifetimes(p); err == nil {
 				t.Error("after breaking: got nil, want an error")
@@ -125,12 +125,12 @@ func TestTokenLifetimeChecksCatchBreakage(t *testing.T) {
 		break_ func(*workflow)
 	}{
 		{"github sign-in with azure/login", func(w *workflow) {
-			j := w.Jobs["ga"]
+			j := w.Jobs["release"]
 			i := slices.IndexFunc(j.Steps, func(s ghStep) bool { return strings.Contains(s.Run, "slotless release") })
 			j.Steps = slices.Insert(j.Steps, i, ghStep{Uses: "azure/login@v3"})
 		}},
 		{"github without the tenant", func(w *workflow) { delete(w.Env, "ARM_TENANT_ID") }},
-		{"github job without id-token", func(w *workflow) { w.Jobs["canary"].Permissions = map[string]string{"contents": "read"} }},
+		{"github job without id-token", func(w *workflow) { w.Jobs["release"].Permissions = map[string]string{"contents": "read"} }},
 	}
 	for _, c := range gh {
 		t.Run(c.name, func(t *testing.T) {

@@ -89,9 +89,19 @@ func secretIn(text string) error {
 	return nil
 }
 
+// ciScripts is how a pipeline names a CI script: in the folder slotless installs them to
+// ($SLOTLESS_CI on GitHub, the $(SLOTLESS_CI) macro on Azure DevOps), or, in this repository,
+// scripts/.
+const ciScripts = `(?:scripts|\$SLOTLESS_CI|\$\(SLOTLESS_CI\))/`
+
+// ciScript matches a call of the CI script name.sh, however the pipeline names its folder.
+func ciScript(name string) *regexp.Regexp {
+	return regexp.MustCompile(ciScripts + regexp.QuoteMeta(name) + `\.sh\b`)
+}
+
 // needsPulumiToken matches a script that talks to Pulumi Cloud, directly or through a script.
 // `slotless gate metrics` queries Application Insights only, so it is not one of them.
-var needsPulumiToken = regexp.MustCompile(`\bpulumi (up|preview|config|stack)\b|\bslotless (shift|promote|rollback|release|watch|gate health)\b|scripts/(release-target|record-traffic|traffic-drift|gate-env)\.sh`)
+var needsPulumiToken = regexp.MustCompile(`\bpulumi (up|preview|config|stack)\b|\bslotless (shift|promote|rollback|release|watch|gate health)\b|` + ciScripts + `(release-target|record-traffic|traffic-drift|gate-env)\.sh`)
 
 // changesTraffic matches a script that runs `pulumi up`, directly or through the CLI.
 var changesTraffic = regexp.MustCompile(`\bslotless (shift|promote|rollback|release|watch)\b|\bpulumi (up|preview)\b`)
@@ -114,6 +124,9 @@ outer:
 // bakes and gates.
 var choreography = regexp.MustCompile(`\bslotless (shift|promote|gate)\b|\bsleep\b`)
 
+// gateEnv matches the sourcing of gate-env.sh, which exports the pinning token.
+var gateEnv = regexp.MustCompile(`\. "?` + ciScripts + `gate-env\.sh`)
+
 // checkThinStage asserts a traffic stage whose one release step is the given command: it
 // reads the pinning token (gate-env.sh) and writes the --json record and the report
 // (--report-dir), and no step of the
@@ -134,9 +147,12 @@ func checkThinStage(scripts []string, command string) error {
 	if release < 0 || !strings.Contains(scripts[release], command) {
 		return fmt.Errorf("got no step running %q, want one", command)
 	}
-	for _, want := range []string{". scripts/gate-env.sh", "--json >", "--report-dir "} {
+	if !gateEnv.MatchString(scripts[release]) {
+		return fmt.Errorf("step running %q: got no %s, want the pinning token read", command, gateEnv)
+	}
+	for _, want := range []string{"--json >", "--report-dir "} {
 		if !strings.Contains(scripts[release], want) {
-			return fmt.Errorf("step running %q: got no %q, want the pinning token read, the record and the report written", command, want)
+			return fmt.Errorf("step running %q: got no %q, want the record and the report written", command, want)
 		}
 	}
 	return nil
