@@ -626,6 +626,10 @@ func (p *parser) slots(key string) []Slot {
 // defaultReleaseSteps is the release plan when releaseSteps is not set: canary, ring, GA.
 var defaultReleaseSteps = []int{10, 50, 100}
 
+// DefaultReleaseSteps is releaseSteps' default, for what must repeat it outside the stack file
+// (an Azure DevOps pipeline's stages, expanded before any run).
+func DefaultReleaseSteps() []int { return slices.Clone(defaultReleaseSteps) }
+
 // release reads the release plan keys. The steps are checked against maxStep by CheckSteps
 // where a release runs, not here: an error here fails every `pulumi up`, a rollback's included,
 // and lowering maxStep must never block a rollback.

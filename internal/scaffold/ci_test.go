@@ -7,20 +7,20 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/slotless/slotless/stack"
 )
 
-// interfaceRoot is where the reusable definitions the callers reference are read from, at the
-// paths they have in slotless's repository. Until .github/workflows/slotless-*.yml and
-// pipelines/azure-devops/templates/slotless-*.yml exist in this repository, it is a copy of
-// their interface (inputs, secrets and parameters, no steps) under testdata; then it is the
-// repository root, filepath.Join("..", ".."), and the copy goes.
-var interfaceRoot = filepath.Join("testdata", "interface")
+// interfaceRoot is where the reusable definitions the callers reference are read from: this
+// repository, which publishes them at each release's tag.
+var interfaceRoot = filepath.Join("..", "..")
 
 // reusableUse is a caller's `uses:` of a reusable workflow of slotless's repository.
 var reusableUse = regexp.MustCompile(`^slotless/slotless/(\.github/workflows/[A-Za-z0-9_.-]+\.ya?ml)@(\S+)$`)
@@ -364,8 +364,14 @@ func checkAzureDevOpsCallers(o Options, files map[string][]byte) error {
 		}
 		if kind == "release" {
 			want["packageBuild"], want["package"] = o.BuildCommand, o.Package
+			// The stack's releaseSteps (init writes none, so the default), as stages.
+			var steps []any
+			for _, s := range stack.DefaultReleaseSteps() {
+				steps = append(steps, s)
+			}
+			want["releaseSteps"] = steps
 		}
-		if !maps.Equal(c.Extends.Parameters, want) {
+		if !reflect.DeepEqual(c.Extends.Parameters, want) {
 			return fmt.Errorf("%s: parameters %v, want %v", path, c.Extends.Parameters, want)
 		}
 		switch kind {

@@ -5,12 +5,14 @@ import (
 	"embed"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"text/template"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/slotless/slotless/internal/project"
+	"github.com/slotless/slotless/stack"
 )
 
 //go:embed templates
@@ -35,6 +37,9 @@ type data struct {
 	// InfraPaths are the repository paths whose change is an infrastructure change of the
 	// stack: the project file, the stack file and the API document.
 	InfraPaths []string
+	// ReleaseSteps are the stack's releaseSteps as a YAML flow list, which an Azure DevOps
+	// caller repeats: its stages are expanded before the run reads the stack config.
+	ReleaseSteps string
 }
 
 var parsed = template.Must(template.New("").Funcs(template.FuncMap{
@@ -45,10 +50,19 @@ var parsed = template.Must(template.New("").Funcs(template.FuncMap{
 	"key": func(string) string { return "" },
 }).ParseFS(templates, "templates/*.tmpl", "templates/github/*.tmpl", "templates/azure-devops/*.tmpl"))
 
+// flowList renders integers as a YAML flow sequence: [10, 50, 100].
+func flowList(ns []int) string {
+	parts := make([]string, len(ns))
+	for i, n := range ns {
+		parts[i] = strconv.Itoa(n)
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
 // Render returns every file init writes for o, in the order they are listed: the project and
 // stack files, the CI callers, then the health function.
 func Render(o Options) ([]File, error) {
-	d := data{Options: o, Prefix: prefixFor(o.Project), WorkDir: o.WorkDir()}
+	d := data{Options: o, Prefix: prefixFor(o.Project), WorkDir: o.WorkDir(), ReleaseSteps: flowList(stack.DefaultReleaseSteps())}
 	for _, p := range []string{project.FileName, "Pulumi." + o.Stack + ".yaml", o.APISpec} {
 		if p != "" {
 			d.InfraPaths = append(d.InfraPaths, path.Clean(path.Join(d.WorkDir, p)))
