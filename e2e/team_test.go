@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slotless/slotless/internal/rollout"
 	"github.com/slotless/slotless/stack"
 )
 
@@ -127,6 +128,18 @@ func teamServices(t *testing.T, u *user, stackName, apiPath string) (*services, 
 	for _, slot := range stack.Slots {
 		s.apps[string(slot)], _ = outs[stack.OutAppName(slot)].(string)
 	}
+	if u.arm != nil {
+		// The release reads the live pool through the stand-in's Resource Manager, whose CA it
+		// trusts beside the Log Analytics server's certificate.
+		f, err := os.OpenFile(s.certFile, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.Write(u.arm.ca); err != nil {
+			t.Fatal(err)
+		}
+	}
 	return s, outs
 }
 
@@ -178,8 +191,8 @@ func TestTeamRepository(t *testing.T) {
 	}
 	poolID, _ := outs[stack.OutPoolID].(string)
 
-	svc, _ := teamServices(t, u, "dev", project)
 	u.withARM()
+	svc, _ := teamServices(t, u, "dev", project)
 	pkg, _ := packageZip(t, "host.json", "package.json", "src/functions/health.js")
 	deploy := fmt.Sprintf("env SLOTLESS_PIN_TOKEN=%s slotless deploy --stack dev --slot blue --package %s --version 1.1.0 --api-url %s/%s", pinToken, pkg, svc.health.URL, project)
 	if out := u.sh(deploy); !strings.Contains(out, "status 4 Success") {
@@ -189,6 +202,12 @@ func TestTeamRepository(t *testing.T) {
 	record := filepath.Join(t.TempDir(), "release.json")
 	out = u.sh(svc.teamRelease("dev", "1.1.0", record))
 	t.Log(out)
+	if rec := readRecord(t, record); rec.Outcome != rollout.OutcomeComplete {
+		t.Errorf("the dev release: got outcome %s, want complete", rec.Outcome)
+	}
+	if !strings.Contains(out, "live pool: green 100% / blue 0% through ARM") {
+		t.Errorf("the release did not read the live pool through ARM:\n%s", out)
+	}
 	if w := u.poolWeightsOf(poolID); w.Blue != 100 {
 		t.Fatalf("after slotless release: got %s, want blue 100", w)
 	}

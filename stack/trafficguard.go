@@ -121,7 +121,7 @@ func rollbackWarning(live *LivePool, w Weights) string {
 	if !ok || !rec.RollbackTo(w) || rec.Weights != live.Weights {
 		return ""
 	}
-	return fmt.Sprintf("traffic guard: this update sends every share back to %s, where the release %s moved from %s began: a rollback, which is never refused. If this checkout is only behind (its stack file predates the release's record), stop it and pull first", w, rec.By, live.Weights)
+	return fmt.Sprintf("traffic guard: this update sends all traffic back to %s, where the latest release began (%s moved it to %s): a rollback, which is never refused. If this checkout only lags the release's record in git, stop now and pull first", w, rec.By, live.Weights)
 }
 
 // NextRecord is the record of moving the pool from live (its weights and description) to w by
