@@ -564,6 +564,7 @@ var node24Majors = map[string]string{
 	"actions/upload-artifact":   "v7",
 	"actions/download-artifact": "v8",
 	"actions/github-script":     "v8",
+	"actions/cache":             "v5", // in actions/setup-slotless; v5.0.0's notes: "runs on the Node.js 24 runtime"
 	"pulumi/actions":            "v7",
 	"azure/login":               "v3",
 }
