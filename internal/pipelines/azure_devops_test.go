@@ -338,7 +338,7 @@ func TestAzureDevOpsRelease(t *testing.T) {
 }
 
 func TestAzureDevOpsOtherPipelines(t *testing.T) {
-	for _, file := range []string{adoInfra, adoTools, adoWatch} {
+	for _, file := range []string{adoInfra, adoTools, adoWatch, adoSetup} {
 		p := decode[adoPipeline](t, file)
 		steps := p.allSteps()
 		if len(steps) == 0 {

@@ -16,9 +16,10 @@ const (
 	ghRelease = ".github/workflows/release.yml"
 	ghPRPlan  = ".github/workflows/pr-plan.yml"
 	ghCI      = ".github/workflows/ci.yml"
+	ghPublish = ".github/workflows/publish.yml"
 )
 
-var ghWorkflows = []string{ghCI, ghRelease, ghPRPlan}
+var ghWorkflows = []string{ghCI, ghRelease, ghPRPlan, ghPublish}
 
 type workflow struct {
 	On          map[string]yaml.Node `yaml:"on"`
