@@ -24,13 +24,23 @@ type Build struct {
 	Out string
 }
 
+// VersionVars are the variables the version is linked into: main.version, which `slotless
+// version` prints, and internal/buildinfo.version, where the language host and the CLI read it
+// once the version moves there. The linker ignores -X of a variable the binary does not have,
+// so the flags fit either layout.
+var VersionVars = []string{"main.version", "github.com/slotless/slotless/internal/buildinfo.version"}
+
 // Flags are the go build flags of a release binary: no file system paths (-trimpath), no VCS
 // stamp (which would differ between a clean and a dirty checkout of one commit), no symbol
 // table or DWARF (-s -w), an empty build ID, and the version linked in.
 func (b Build) Flags() []string {
+	ldflags := "-s -w -buildid="
+	for _, v := range VersionVars {
+		ldflags += " -X " + v + "=" + b.Version
+	}
 	return []string{
 		"build", "-trimpath", "-buildvcs=false",
-		"-ldflags", "-s -w -buildid= -X main.version=" + b.Version,
+		"-ldflags", ldflags,
 		"-o", b.Out, MainPackage,
 	}
 }

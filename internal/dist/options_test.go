@@ -159,7 +159,7 @@ func TestBuildPinsItsEnvironment(t *testing.T) {
 		}
 	}
 	flags := strings.Join(b.Flags(), " ")
-	for _, f := range []string{"-trimpath", "-buildvcs=false", "-s -w -buildid= -X main.version=v1.2.3", "./cmd/slotless"} {
+	for _, f := range []string{"-trimpath", "-buildvcs=false", "-s -w -buildid= ", "-X main.version=v1.2.3", "-X github.com/slotless/slotless/internal/buildinfo.version=v1.2.3", "./cmd/slotless"} {
 		if !strings.Contains(flags, f) {
 			t.Errorf("go %s: got no %q", flags, f)
 		}
