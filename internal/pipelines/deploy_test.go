@@ -362,9 +362,7 @@ func runPreRun(t *testing.T, shell string, cmds []string, dir, envFile string, e
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), env...)
 		if raw, err := os.ReadFile(envFile); err == nil {
-			for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-				cmd.Env = append(cmd.Env, l)
-			}
+			cmd.Env = append(cmd.Env, strings.Split(strings.TrimSpace(string(raw)), "\n")...)
 		}
 		out, err := cmd.CombinedOutput()
 		all.Write(out)
