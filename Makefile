@@ -36,8 +36,8 @@ lint:
 	$(STATICCHECK) -tags e2e ./e2e/...
 
 ## unit: the program, CLI, function app and SDK mock tests, and the release check (internal/dist
-## builds this machine's make dist archive twice and installs it: about 20 s, 3.5 min the first
-## time on 2 cores, as its CGO-off -trimpath build shares no cache with the others)
+## builds this machine's make dist archive twice and installs it: 10 to 30 s, and 3.5 min the
+## first time on 2 cores, as its CGO-off -trimpath build shares no cache with the others)
 unit:
 	$(GO) test -count=1 ./...
 
@@ -127,7 +127,7 @@ build:
 ## and SHA256SUMS. VERSION is required (v<semver>). Reproducible: entries are stamped with
 ## SOURCE_DATE_EPOCH, by default HEAD's commit time, and the builds carry no path of this machine.
 ## The first run compiles everything again (CGO off and -trimpath share no build cache with the
-## tests: about 3.5 min on 2 cores), then about 8 s a platform. See docs/install.md.
+## tests: about 3.5 min a platform on 2 cores), then about 5 s a platform. See docs/install.md.
 DIST      ?= dist
 PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
 dist:
