@@ -506,6 +506,7 @@ func TestAzureDevOpsOtherPipelines(t *testing.T) {
 		adoWatchTemplate + " (a team's)": expandedTemplate(t, adoWatchTemplate, map[string]any{"stack": "prod"}),
 		adoTools + " (source)":           expandedTemplate(t, adoTools, map[string]any{"slotlessVersion": "source", "pulumiVersion": "3.274.1", "compileProgram": true}),
 		adoTools + " (a release)":        expandedTemplate(t, adoTools, map[string]any{"slotlessVersion": "v1.2.0", "pulumiVersion": "3.274.1"}),
+		adoSetup:                         expandedTemplate(t, adoSetup, map[string]any{"version": "v1.2.0"}),
 	}
 	for _, name := range slices.Sorted(maps.Keys(pipelines)) {
 		steps := pipelines[name].allSteps()

@@ -26,12 +26,13 @@ const (
 	ghWatchCaller   = ".github/workflows/watch.yml"
 	ghPRPlanCaller  = ".github/workflows/pr-plan.yml"
 	ghCI            = ".github/workflows/ci.yml"
+	ghPublish       = ".github/workflows/publish.yml"
 )
 
 var (
 	ghReusable  = []string{ghRelease, ghWatch, ghPRPlan}
 	ghCallers   = []string{ghReleaseCaller, ghWatchCaller, ghPRPlanCaller}
-	ghWorkflows = append(append([]string{ghCI}, ghReusable...), ghCallers...)
+	ghWorkflows = append(append([]string{ghCI, ghPublish}, ghReusable...), ghCallers...)
 )
 
 type workflow struct {
@@ -1113,13 +1114,13 @@ func TestActionsPinnedToMajor(t *testing.T) {
 // v6), pulumi/actions@v6, azure/login@v2 and cache@v4 still declare node20. A new action or major
 // goes here only after its action.yml was read.
 var node24Majors = map[string]string{
-	"actions/cache":             "v5",
 	"actions/checkout":          "v5",
 	"actions/setup-go":          "v6",
 	"actions/setup-node":        "v5",
 	"actions/upload-artifact":   "v7",
 	"actions/download-artifact": "v8",
 	"actions/github-script":     "v8",
+	"actions/cache":             "v5", // v5.0.0's release notes: "runs on the Node.js 24 runtime"
 	"pulumi/actions":            "v7",
 	"azure/login":               "v3",
 }
