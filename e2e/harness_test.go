@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -47,8 +46,12 @@ func TestMain(m *testing.M) {
 }
 
 func setup(m *testing.M) (int, error) {
-	_, file, _, _ := runtime.Caller(0)
-	repoRoot = filepath.Dir(filepath.Dir(file))
+	// go test runs a package's tests in its folder; the suite is e2e/ of the repository.
+	wd, err := os.Getwd()
+	if err != nil {
+		return 0, err
+	}
+	repoRoot = filepath.Dir(wd)
 	pulumiRoot = os.Getenv("SLOTLESS_PULUMI_ROOT")
 	if pulumiRoot == "" {
 		pulumiRoot = filepath.Join(repoRoot, ".cache")

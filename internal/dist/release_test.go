@@ -76,7 +76,7 @@ func makeDist(t *testing.T, vars ...string) (string, error) {
 func realRelease(t *testing.T) string {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("builds slotless: about 10 s with a warm build cache, 3 to 4 min on 2 cores without (CGO off and -trimpath share no cache with the tests' builds)")
+		t.Skip("builds slotless: about 10 s with a warm build cache, 3 to 4 min on 2 cores without (make test builds everything CGO off and -trimpath, as a release, so there the cache is shared)")
 	}
 	requireTools(t, "make", "git", "go")
 	if !slices.Contains(dist.Supported, disttest.Host()) {
