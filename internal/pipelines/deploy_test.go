@@ -164,8 +164,8 @@ func checkPreRun(p *deployProgram) error {
 		}
 		if strings.Contains(c, `bash "$$SLOTLESS_CI/traffic-drift.sh" ${targetStack}`) {
 			drift = i
-			if !strings.Contains(c, `test "$${PULUMI_CI_OPERATION:-}" != update ||`) {
-				return fmt.Errorf("drift guard %q: want it on updates only", c)
+			if !strings.Contains(c, `case "$${PULUMI_CI_OPERATION:-}" in update | remediate-drift)`) {
+				return fmt.Errorf("drift guard %q: want it on updates and remediate-drift runs only", c)
 			}
 		}
 	}
@@ -250,7 +250,7 @@ func TestDeploymentSettingsFitATeam(t *testing.T) {
 		}, checkPreRun},
 		{"drift guard from the source", func(p *deployProgram) {
 			editCmds(p, func(l []any) []any {
-				return append(l[:len(l)-1], `test "$${PULUMI_CI_OPERATION:-}" != update || bash scripts/traffic-drift.sh ${targetStack} HEAD^1`)
+				return append(l[:len(l)-1], `case "$${PULUMI_CI_OPERATION:-}" in update | remediate-drift) bash scripts/traffic-drift.sh ${targetStack} HEAD^1 ;; esac`)
 			})
 		}, checkPreRun},
 		{"no install", func(p *deployProgram) { editCmds(p, func(l []any) []any { return append(l[:1], l[2:]...) }) }, checkPreRun},
@@ -299,6 +299,10 @@ func TestDeploymentPreRunInstalls(t *testing.T) {
 			r.Add(t, disttest.Fake{Version: "v1.2.0"})
 			disttest.PulumiYAML(t, co, "v1.2.0")
 		}, "update", "fake drift guard dev HEAD^1", false},
+		{"remediate-drift: install, then the drift guard", func(t *testing.T, r *disttest.Release, co string) {
+			r.Add(t, disttest.Fake{Version: "v1.2.0"})
+			disttest.PulumiYAML(t, co, "v1.2.0")
+		}, "remediate-drift", "fake drift guard dev HEAD^1", false},
 		{"preview: install only", func(t *testing.T, r *disttest.Release, co string) {
 			r.Add(t, disttest.Fake{Version: "v1.2.0"})
 			disttest.PulumiYAML(t, co, "v1.2.0")
@@ -333,7 +337,7 @@ func TestDeploymentPreRunInstalls(t *testing.T) {
 				if !strings.Contains(out, c.wantOut) {
 					t.Errorf("output:\n%s\nwant %q", out, c.wantOut)
 				}
-				if c.operation != "update" && strings.Contains(out, "fake drift guard") {
+				if c.operation != "update" && c.operation != "remediate-drift" && strings.Contains(out, "fake drift guard") {
 					t.Errorf("the drift guard ran on a %s", c.operation)
 				}
 				raw, _ := os.ReadFile(envFile)
