@@ -6,6 +6,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os/exec"
@@ -263,7 +264,10 @@ func (s *Stack) UpTargets(ctx context.Context, out io.Writer, targets []string) 
 // returns the steps it carried out.
 func (s *Stack) Up(ctx context.Context, out io.Writer, opts ...optup.Option) (Changes, error) {
 	c := newCollector()
-	opts = append(opts, optup.EventStreams(c.ch))
+	// The Automation API reads the update's summary from the stack's history afterwards; with
+	// secrets shown that read derives the passphrase's key again, for a summary nothing here
+	// uses.
+	opts = append(opts, optup.EventStreams(c.ch), optup.ShowSecrets(false))
 	if out != nil {
 		opts = append(opts, optup.ProgressStreams(out))
 	}
@@ -274,7 +278,7 @@ func (s *Stack) Up(ctx context.Context, out io.Writer, opts ...optup.Option) (Ch
 // RefreshTargets runs `pulumi refresh` on the given URNs: their state is read back from the
 // provider, inputs included, so an edit made outside Pulumi shows in the next diff.
 func (s *Stack) RefreshTargets(ctx context.Context, out io.Writer, targets []string) error {
-	opts := []optrefresh.Option{optrefresh.Target(targets)}
+	opts := []optrefresh.Option{optrefresh.Target(targets), optrefresh.ShowSecrets(false)}
 	if out != nil {
 		opts = append(opts, optrefresh.ProgressStreams(out))
 	}
@@ -283,16 +287,42 @@ func (s *Stack) RefreshTargets(ctx context.Context, out io.Writer, targets []str
 }
 
 // PlainOutputs returns the stack's outputs as plain values; secret outputs are left out.
+//
+// It reads them with one `pulumi stack output --json`, which shows each secret as "[secret]"
+// and so never decrypts: the Automation API's Outputs runs it a second time with
+// --show-secrets to tell secrets apart, and that run derives the passphrase's key (a
+// deliberately slow function, most of the CPU of a read) only to have its secrets dropped here.
+// An output is secret when its value holds the sentinel, the test the Automation API applies.
 func (s *Stack) PlainOutputs(ctx context.Context) (map[string]any, error) {
-	outs, err := s.Stack.Outputs(ctx)
+	ws := s.Workspace()
+	var env []string
+	if home := ws.PulumiHome(); home != "" {
+		env = append(env, "PULUMI_HOME="+home)
+	}
+	for k, v := range ws.GetEnvVars() {
+		env = append(env, k+"="+v)
+	}
+	stdout, stderr, code, err := ws.PulumiCommand().Run(ctx, ws.WorkDir(), nil, nil, nil, env, "stack", "output", "--json", "--stack", s.Name())
 	if err != nil {
+		return nil, fmt.Errorf("stack outputs: pulumi stack output exited %d: %w: %s", code, err, strings.TrimSpace(stderr))
+	}
+	var outs map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(stdout), &outs); err != nil {
 		return nil, fmt.Errorf("stack outputs: %w", err)
 	}
 	m := map[string]any{}
-	for k, v := range outs {
-		if !v.Secret {
-			m[k] = v.Value
+	for k, raw := range outs {
+		if strings.Contains(string(raw), secretSentinel) {
+			continue
 		}
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("stack output %s: %w", k, err)
+		}
+		m[k] = v
 	}
 	return m, nil
 }
+
+// secretSentinel is how `pulumi stack output` shows a secret without --show-secrets.
+const secretSentinel = "[secret]"
