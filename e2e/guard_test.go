@@ -103,7 +103,9 @@ func TestStaleUpdateIsRefused(t *testing.T) {
 // exit 1 and says so, and never reports the release complete.
 func TestReleaseStopsWhenTrafficMovesBehindIt(t *testing.T) {
 	parallel(t, 45*time.Second)
-	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 10")
+	// The release stops at the analysis after the edit; the bake is long enough that it never
+	// ends first.
+	u, svc := releaseUser(t, "analysisIntervalSeconds 10", `releaseSteps [{"weight": 10, "bake": "60s"}, 50, 100]`)
 	record := t.TempDir() + "/release.json"
 	cmd, out := u.start(svc.release("--until 50", record))
 	// In the bake, after the first analysis read the pool at 10%.

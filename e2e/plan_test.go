@@ -91,9 +91,9 @@ var mockMarkers = []string{"client-id-of-", "principal-id-of-", "Instrumentation
 //     computes (mockMarkers) is not compared; a planned "[secret]" must be a secret in state.
 func TestPlanAgreesWithEngine(t *testing.T) {
 	parallel(t, 20*time.Second)
-	cloud := newCloud(t)
-	u := newUser(t, cloud, subAlice)
-	deploy(t, u)
+	// The suite's deployed dev stack is the README's deploy: the subject here is the plan, so it
+	// is compared with that stack's state rather than a deploy of its own.
+	u := deployed(t)
 
 	cfg, err := plan.LoadConfig(u.dir, "dev")
 	if err != nil {

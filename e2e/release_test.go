@@ -19,7 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/slotless/slotless/e2e/azurefake"
+	"github.com/slotless/slotless/internal/project"
 	"github.com/slotless/slotless/internal/rollout"
 	"github.com/slotless/slotless/stack"
 )
@@ -44,7 +47,8 @@ const failureRate = 0.2
 const usersPerSecond = 100
 
 // The ingestion delay of the scenarios that are not about it, and the lag they configure to
-// match: the scenario about lag (TestLateTelemetryIsJudged) uses Azure's minutes.
+// match: the scenario about lag (TestLateTelemetryIsJudged) delays telemetry past its step's
+// bake.
 const (
 	quickDelayMin = 1 * time.Second
 	quickDelayMax = 4 * time.Second
@@ -321,15 +325,13 @@ func (s *services) release(args, record string) string {
 func releaseUser(t *testing.T, config ...string) (*user, *services) {
 	t.Helper()
 	u := deployed(t)
-	token := strings.TrimSpace(u.sh("pulumi config get pinToken"))
+	token := golden.pinToken
 	if token == "" {
 		t.Fatal("the README's deploy sets no pinToken")
 	}
 	// The scenarios' telemetry arrives within seconds, and the lag they wait for matches it,
 	// unless a scenario sets its own.
-	for _, c := range append([]string{quickLag}, config...) {
-		u.sh("pulumi config set " + c)
-	}
+	u.configure(append([]string{quickLag}, config...)...)
 	s := newServices(t, token)
 	s.cloud, s.sub, s.apps = &u.cloud, u.sub, map[string]string{}
 	for app, slot := range u.appNames() {
@@ -348,6 +350,63 @@ func releaseUser(t *testing.T, config ...string) (*user, *services) {
 		t.Fatal(err)
 	}
 	return u, s
+}
+
+// configure writes "key value" settings into the stack file, as a team's reviewed change to its
+// release plan does, in one edit rather than a pulumi config set (a CLI process) each. A value
+// is YAML, so JSON lists and objects (releaseSteps with bakes of their own) stay structured.
+func (u *user) configure(settings ...string) {
+	u.t.Helper()
+	path := filepath.Join(u.dir, "Pulumi.dev.yaml")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		u.t.Fatalf("parse %s: %v", path, err)
+	}
+	root := doc.Content[0]
+	var cfg *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "config" {
+			cfg = root.Content[i+1]
+		}
+	}
+	if cfg == nil {
+		u.t.Fatalf("%s has no config", path)
+	}
+	proj, err := project.Load(u.dir)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	for _, kv := range settings {
+		key, value, ok := strings.Cut(kv, " ")
+		if !ok {
+			u.t.Fatalf("setting %q: want \"key value\"", kv)
+		}
+		var v yaml.Node
+		if err := yaml.Unmarshal([]byte(value), &v); err != nil {
+			u.t.Fatalf("setting %s: %v", key, err)
+		}
+		name := proj.Name + ":" + key
+		set := false
+		for i := 0; i+1 < len(cfg.Content); i += 2 {
+			if cfg.Content[i].Value == name {
+				cfg.Content[i+1], set = v.Content[0], true
+			}
+		}
+		if !set {
+			cfg.Content = append(cfg.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: name}, v.Content[0])
+		}
+	}
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		u.t.Fatal(err)
+	}
 }
 
 // keepRecord copies a run's record to $E2E_RECORDS/name.json when that is set: `make
@@ -615,7 +674,11 @@ func TestReleaseRollsBackAFailingCanary(t *testing.T) {
 	// window.
 	under := time.Duration(float64(interval) * 0.02 / failureRate)
 	const lag = 5 * time.Second // quickLag
-	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 10")
+	// The first step bakes 60 s, six analyses: the failure the metrics gate must see fills the
+	// third window, so it is caught mid-bake, not by the bake's last word, and a slot that stops
+	// answering after the first has half a minute to be seen in. Neither waits for the bake's
+	// end.
+	u, svc := releaseUser(t, "analysisIntervalSeconds 10", `releaseSteps [{"weight": 10, "bake": "60s"}, 50, 100]`)
 	for _, tc := range []struct {
 		name  string
 		delay time.Duration // after the first analysis at 10%
@@ -713,11 +776,12 @@ func checkReportDir(t *testing.T, dir, record, headline string) {
 }
 
 // TestReleaseResumesAfterACrash: a release killed in the middle of its first bake leaves the
-// traffic at 10%, and the next run bakes 10% again from where the deployed stack stands: it
-// does not shift again, and never starts from 0.
+// traffic at 10%, and the next run bakes 10% again, for that step's own 20 s, from where the
+// deployed stack stands: it does not shift again, and never starts from 0. The steps after it
+// are plain integers and keep bakeMinutes, as the plan printed before the crash says.
 func TestReleaseResumesAfterACrash(t *testing.T) {
 	parallel(t, 140*time.Second)
-	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 10")
+	u, svc := releaseUser(t, "analysisIntervalSeconds 10", `releaseSteps [{"weight": 10, "bake": "20s"}, 50, 100]`)
 	killed := make(chan struct{})
 	var cmd *exec.Cmd
 	svc.onQuery(func(n int) {
@@ -738,6 +802,14 @@ func TestReleaseResumesAfterACrash(t *testing.T) {
 	if w := u.weights(); w.Blue != 10 {
 		t.Fatalf("pool after the crash: got %s, want blue 10", w)
 	}
+	for _, want := range []string{
+		"step 1: 0% → 10%: changes pool weights only; bake 20s (2 analyses, every 10s)",
+		"step 2: 10% → 50%: changes pool weights only; bake 10m0s (60 analyses, every 10s)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the plan before the crash: got no %q", want)
+		}
+	}
 	svc.onQuery(nil)
 	before := len(u.calls())
 	record := filepath.Join(t.TempDir(), "resumed.json")
@@ -745,8 +817,11 @@ func TestReleaseResumesAfterACrash(t *testing.T) {
 	t.Log(resumed)
 	rec := readRecord(t, record)
 	keepRecord(t, record, "resumed")
-	if rec.Outcome != rollout.OutcomePaused || len(rec.StepsTaken) != 1 || !rec.StepsTaken[0].Resumed || rec.StepsTaken[0].To != 10 || len(rec.StepsTaken[0].Analyses) != 6 {
-		t.Fatalf("record: got %s with steps %+v, want paused after baking 10%% again with 6 analyses", rec.Outcome, rec.StepsTaken)
+	if rec.Outcome != rollout.OutcomePaused || len(rec.StepsTaken) != 1 || !rec.StepsTaken[0].Resumed || rec.StepsTaken[0].To != 10 || len(rec.StepsTaken[0].Analyses) != 2 {
+		t.Fatalf("record: got %s with steps %+v, want paused after baking 10%% again with 2 analyses", rec.Outcome, rec.StepsTaken)
+	}
+	if p := rec.Planned; len(p) != 1 || p[0].BakeSeconds != 20 || p[0].BakeFrom != rollout.BakeFromStep {
+		t.Errorf("planned: got %+v, want 10%% baked again for its own 20 s", p)
 	}
 	if got := u.writes(u.calls()[before:]); len(got) != 0 {
 		t.Errorf("cloud writes of the resumed run: got %v, want none (no shift again)", got)

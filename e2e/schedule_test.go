@@ -57,7 +57,12 @@ func parallel(t *testing.T, takes time.Duration) {
 	t.Helper()
 	t.Parallel()
 	<-sched.enqueue(takes).ok
-	t.Cleanup(sched.done)
+	admitted := time.Now()
+	t.Cleanup(func() {
+		// What to set takes to, from a whole suite's run (go test -v shows it).
+		t.Logf("scenario ran %s from its admission (estimate %s)", time.Since(admitted).Round(time.Second), takes)
+		sched.done()
+	})
 }
 
 func (s *scheduler) enqueue(takes time.Duration) *ticket {

@@ -27,7 +27,10 @@ const deployedSub = "00000000-0000-0000-0000-00000000b0b0"
 var golden struct {
 	once                sync.Once
 	dir, backend, cloud string
-	err                 error
+	// pinToken is the stack's pinToken, read once: each read decrypts it, which derives the
+	// passphrase's key, and every copy holds the same.
+	pinToken string
+	err      error
 }
 
 // deployed is a user whose dev stack the README's deploy section has brought up. The deploy
@@ -54,6 +57,7 @@ func deployed(t testing.TB) *user {
 			return
 		}
 		deploy(t, g)
+		golden.pinToken = strings.TrimSpace(g.sh("pulumi config get pinToken"))
 		golden.dir, golden.backend, golden.cloud = g.dir, g.backend, filepath.Dir(g.cloud.Path)
 	})
 	if golden.err != nil || golden.dir == "" {

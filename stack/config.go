@@ -77,8 +77,8 @@ type ReleaseConfig struct {
 	Steps []int
 	// StepBakes are the bakes that releaseSteps gives steps of their own ({"weight": 10,
 	// "bake": "30s"}), by weight: a small first canary can be watched for minutes and a late
-	// step for an hour, as Flagger and Argo Rollouts allow. Every other step bakes BakeMinutes.
-	// Nil when no step has its own.
+	// step for an hour, as Argo Rollouts' pause steps each have their own duration. Every other
+	// step bakes BakeMinutes. Nil when no step has its own.
 	StepBakes map[int]time.Duration
 	// BakeMinutes is how long a step is watched before the next, unless its releaseSteps entry
 	// gives its own bake.
@@ -732,9 +732,10 @@ const stepsAllowed = `a JSON list of integers such as [10, 50, 100], where an en
 const bakeAllowed = `a Go duration in whole seconds from 0s to 24h, as a string such as "30s", "10m" or "1h30m"`
 
 // steps reads releaseSteps, a JSON list as Pulumi passes a YAML list: each entry is a weight, or
-// an object {"weight": 10, "bake": "30s"} giving the step a bake of its own (a Go duration, as
-// Flagger's and Argo Rollouts' pauses are); a step without one bakes bakeMinutes. It returns the
-// weights and the bakes of their own by weight, nil when there are none.
+// an object {"weight": 10, "bake": "30s"} giving the step a bake of its own (a Go duration, the
+// form of Flagger's analysis interval and Argo Rollouts' pause durations); a step without one
+// bakes bakeMinutes. It returns the weights and the bakes of their own by weight, nil when there
+// are none.
 func (p *parser) steps(key string) ([]int, map[int]time.Duration) {
 	def := slices.Clone(defaultReleaseSteps)
 	raw, ok := p.src(key)

@@ -68,13 +68,59 @@ func Open(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	wsOpts = append(wsOpts, auto.Pulumi(cmd))
-	s, err := auto.SelectStackInlineSource(ctx, o.Stack, file.Name, o.Program, wsOpts...)
+	wsOpts = append(wsOpts, auto.Pulumi(cmd), auto.Program(o.Program))
+	// What auto.SelectStackInlineSource does for a directory with a Pulumi.yaml, with the
+	// workspace's reads of outputs made cheap (maskedOutputs).
+	ws, err := auto.NewLocalWorkspace(ctx, wsOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("select stack %s in %s: %w", o.Stack, o.Dir, err)
+	}
+	s, err := auto.SelectStack(ctx, o.Stack, maskedOutputs{ws})
 	if err != nil {
 		return nil, fmt.Errorf("select stack %s in %s: %w", o.Stack, o.Dir, err)
 	}
 	return &Stack{Stack: s, opts: o, project: file.Name}, nil
 }
+
+// maskedOutputs is the Automation API's local workspace, reading a stack's outputs with one
+// `pulumi stack output --json`, which shows each secret as "[secret]" and so never decrypts.
+// The local workspace runs it a second time with --show-secrets to learn the secrets' values,
+// and that run derives the passphrase's key, a deliberately slow function and most of the CPU
+// of a read; the Automation API reads the outputs after every update too. Nothing here uses a
+// secret output's value: a secret output reads as "[secret]", marked Secret.
+type maskedOutputs struct{ auto.Workspace }
+
+// StackOutputs implements auto.Workspace. An output is secret when its value holds the
+// sentinel, the test the local workspace applies.
+func (w maskedOutputs) StackOutputs(ctx context.Context, stackName string) (auto.OutputMap, error) {
+	var env []string
+	if home := w.PulumiHome(); home != "" {
+		env = append(env, "PULUMI_HOME="+home)
+	}
+	for k, v := range w.GetEnvVars() {
+		env = append(env, k+"="+v)
+	}
+	stdout, stderr, code, err := w.PulumiCommand().Run(ctx, w.WorkDir(), nil, nil, nil, env, "stack", "output", "--json", "--stack", stackName)
+	if err != nil {
+		return nil, fmt.Errorf("could not get outputs: pulumi stack output exited %d: %w: %s", code, err, strings.TrimSpace(stderr))
+	}
+	var outs map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(stdout), &outs); err != nil {
+		return nil, fmt.Errorf("stack outputs: %w", err)
+	}
+	m := auto.OutputMap{}
+	for k, raw := range outs {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("stack output %s: %w", k, err)
+		}
+		m[k] = auto.OutputValue{Value: v, Secret: strings.Contains(string(raw), secretSentinel)}
+	}
+	return m, nil
+}
+
+// secretSentinel is how `pulumi stack output` shows a secret without --show-secrets.
+const secretSentinel = "[secret]"
 
 // commands holds the CLI found for each root: finding it runs `pulumi version`, a process
 // worth starting once per slotless run rather than once per stack opened.
@@ -286,43 +332,18 @@ func (s *Stack) RefreshTargets(ctx context.Context, out io.Writer, targets []str
 	return err
 }
 
-// PlainOutputs returns the stack's outputs as plain values; secret outputs are left out.
-//
-// It reads them with one `pulumi stack output --json`, which shows each secret as "[secret]"
-// and so never decrypts: the Automation API's Outputs runs it a second time with
-// --show-secrets to tell secrets apart, and that run derives the passphrase's key (a
-// deliberately slow function, most of the CPU of a read) only to have its secrets dropped here.
-// An output is secret when its value holds the sentinel, the test the Automation API applies.
+// PlainOutputs returns the stack's outputs as plain values; secret outputs are left out. It
+// reads them without decrypting anything (maskedOutputs).
 func (s *Stack) PlainOutputs(ctx context.Context) (map[string]any, error) {
-	ws := s.Workspace()
-	var env []string
-	if home := ws.PulumiHome(); home != "" {
-		env = append(env, "PULUMI_HOME="+home)
-	}
-	for k, v := range ws.GetEnvVars() {
-		env = append(env, k+"="+v)
-	}
-	stdout, stderr, code, err := ws.PulumiCommand().Run(ctx, ws.WorkDir(), nil, nil, nil, env, "stack", "output", "--json", "--stack", s.Name())
+	outs, err := s.Stack.Outputs(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("stack outputs: pulumi stack output exited %d: %w: %s", code, err, strings.TrimSpace(stderr))
-	}
-	var outs map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(stdout), &outs); err != nil {
 		return nil, fmt.Errorf("stack outputs: %w", err)
 	}
 	m := map[string]any{}
-	for k, raw := range outs {
-		if strings.Contains(string(raw), secretSentinel) {
-			continue
+	for k, v := range outs {
+		if !v.Secret {
+			m[k] = v.Value
 		}
-		var v any
-		if err := json.Unmarshal(raw, &v); err != nil {
-			return nil, fmt.Errorf("stack output %s: %w", k, err)
-		}
-		m[k] = v
 	}
 	return m, nil
 }
-
-// secretSentinel is how `pulumi stack output` shows a secret without --show-secrets.
-const secretSentinel = "[secret]"

@@ -287,7 +287,7 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, step PlannedSt
 	if p.Lag > 0 {
 		lag = fmt.Sprintf(", each judging the window that closed %s before (metricsLagSeconds)", p.Lag)
 	}
-	c.logf("bake %s at %d%%: %d analyses, one every %s%s", step.Bake, sr.To, len(offsets), p.Interval, lag)
+	c.logf("bake %s at %d%%: %s, one every %s%s", step.Bake, sr.To, analyses(len(offsets)), p.Interval, lag)
 	probes := newProbeWindow()
 	errorsInARow, conclusive := 0, false
 	for n, off := range offsets {
@@ -627,14 +627,14 @@ func (c *Controller) printPlan(p Plan, o Options, st Status, steps []PlannedStep
 				c.logf("  step %d: stands at %d%%: no bake (%s), no shift", i+1, s.To, noBake(s))
 				continue
 			}
-			c.logf("  step %d: stands at %d%%: bake %s again (%d analyses), no shift", i+1, s.To, s.Bake, s.Analyses)
+			c.logf("  step %d: stands at %d%%: bake %s again (%s), no shift", i+1, s.To, s.Bake, analyses(s.Analyses))
 			continue
 		}
 		if s.Bake == 0 {
 			c.logf("  step %d: %d%% → %d%%: changes %s; no bake (%s)", i+1, s.From, s.To, describeChanges(s.Changes), noBake(s))
 			continue
 		}
-		c.logf("  step %d: %d%% → %d%%: changes %s; bake %s (%d analyses, every %s)", i+1, s.From, s.To, describeChanges(s.Changes), s.Bake, s.Analyses, p.Interval)
+		c.logf("  step %d: %d%% → %d%%: changes %s; bake %s (%s, every %s)", i+1, s.From, s.To, describeChanges(s.Changes), s.Bake, analyses(s.Analyses), p.Interval)
 	}
 	if len(steps) == 0 {
 		c.logf("  no steps: %s already carries %d%%, past %d%%", o.Slot, st.Weights.Of(o.Slot), until)
@@ -653,6 +653,14 @@ func noBake(s PlannedStep) string {
 		return "its bake in releaseSteps is 0s"
 	}
 	return "bakeMinutes 0"
+}
+
+// analyses counts analyses in words: "1 analysis", "10 analyses".
+func analyses(n int) string {
+	if n == 1 {
+		return "1 analysis"
+	}
+	return fmt.Sprintf("%d analyses", n)
 }
 
 func plural(n int, word string) string {
