@@ -12,12 +12,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -285,17 +287,31 @@ func exitCode(err error) int {
 	return -1
 }
 
-// stack opens the user's stack through the same engine path slotless shift uses.
+// stack opens the user's stack through the same engine path slotless shift uses, once for each
+// folder, stack and environment: opening runs `pulumi stack select`, a CLI process, and the
+// suite's CPU is the CLI's.
 func (u *user) stack(name string) *engine.Stack {
 	u.t.Helper()
+	env := u.env()
+	key := []string{u.dir, name}
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		key = append(key, k+"="+env[k])
+	}
+	if s, ok := openStacks.Load(strings.Join(key, "\x00")); ok {
+		return s.(*engine.Stack)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	s, err := engine.Open(ctx, engine.Options{Dir: u.dir, Stack: name, Env: u.env(), PulumiRoot: pulumiRoot})
+	s, err := engine.Open(ctx, engine.Options{Dir: u.dir, Stack: name, Env: env, PulumiRoot: pulumiRoot})
 	if err != nil {
 		u.t.Fatal(err)
 	}
+	openStacks.Store(strings.Join(key, "\x00"), s)
 	return s
 }
+
+// openStacks are the stacks user.stack opened, by folder, stack and environment.
+var openStacks sync.Map
 
 // up is `pulumi up` on a stack: the engine, with the program in-process.
 func (u *user) up(name string) engine.Changes {

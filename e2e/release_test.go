@@ -577,7 +577,7 @@ func (u *user) start(line string) (*exec.Cmd, *lockedBuffer) {
 // 3; the last run reaches 100, changing the pool, current-slot-name and the green app's count
 // 2 → 0. No bake: the bakes are TestReleaseReachesGA's.
 func TestReleaseUntilResumesAndAlwaysReady(t *testing.T) {
-	parallel(t, 235*time.Second)
+	parallel(t, 125*time.Second)
 	u, svc := releaseUser(t, "bakeMinutes 0")
 	u.run("pulumi config set alwaysReadyInstances 2 && pulumi up")
 	if got := u.alwaysReady(); got[stack.Green] != 2 || got[stack.Blue] != 0 {
@@ -668,39 +668,39 @@ func TestReleaseUntilResumesAndAlwaysReady(t *testing.T) {
 // it slipped under the threshold adds to it. A slot that stops answering is caught by the health
 // checks between analyses, within one interval and one shift.
 func TestReleaseRollsBackAFailingCanary(t *testing.T) {
-	parallel(t, 160*time.Second)
+	parallel(t, 60*time.Second)
 	const interval = 10 * time.Second
 	// A 20% failure hides under the default 2-point delta while it fills at most a tenth of a
 	// window.
 	under := time.Duration(float64(interval) * 0.02 / failureRate)
 	const lag = 5 * time.Second // quickLag
-	// The first step bakes 60 s, six analyses: the failure the metrics gate must see fills the
-	// third window, so it is caught mid-bake, not by the bake's last word, and a slot that stops
-	// answering after the first has half a minute to be seen in. Neither waits for the bake's
-	// end.
-	u, svc := releaseUser(t, "analysisIntervalSeconds 10", `releaseSteps [{"weight": 10, "bake": "60s"}, 50, 100]`)
 	for _, tc := range []struct {
 		name  string
 		delay time.Duration // after the first analysis at 10%
-		fail  func() time.Time
+		fail  func(*services) time.Time
 		cause string
 		slack time.Duration // what the bound allows beyond one interval and one shift
 		keep  string        // the name the record is kept by (keepRecord)
 	}{
 		// Query 2 judges the first window, [shift, shift+10s), 5 s (the lag) after it closed;
 		// the failure then starts 1 s (under) before the second window closes.
-		{"500s recorded as successes", interval - under - lag, svc.failCanary, "metrics gate: failure-rate: canary failure rate", under + lag, "aborted"},
-		{"health", 0, func() time.Time { return svc.setDown("blue", true) }, "health gate: ", 0, ""},
+		{"500s recorded as successes", interval - under - lag, (*services).failCanary, "metrics gate: failure-rate: canary failure rate", under + lag, "aborted"},
+		{"health", 0, func(s *services) time.Time { return s.setDown("blue", true) }, "health gate: ", 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u.t = t
-			svc.heal()
+			// Each case is a release of its own stack, so the two run at once.
+			t.Parallel()
+			// The first step bakes 60 s, six analyses: the failure the metrics gate must see
+			// fills the third window, so it is caught mid-bake, not by the bake's last word,
+			// and a slot that stops answering after the first has half a minute to be seen
+			// in. Neither waits for the bake's end.
+			u, svc := releaseUser(t, "analysisIntervalSeconds 10", `releaseSteps [{"weight": 10, "bake": "60s"}, 50, 100]`)
 			failed := make(chan time.Time, 1)
 			// Query 1 checks the credentials before anything moves; query 2 is the first
 			// analysis at 10%.
 			svc.onQuery(func(n int) {
 				if n == 2 {
-					time.AfterFunc(tc.delay, func() { failed <- tc.fail() })
+					time.AfterFunc(tc.delay, func() { failed <- tc.fail(svc) })
 				}
 			})
 			reports := t.TempDir()
@@ -780,7 +780,7 @@ func checkReportDir(t *testing.T, dir, record, headline string) {
 // deployed stack stands: it does not shift again, and never starts from 0. The steps after it
 // are plain integers and keep bakeMinutes, as the plan printed before the crash says.
 func TestReleaseResumesAfterACrash(t *testing.T) {
-	parallel(t, 140*time.Second)
+	parallel(t, 75*time.Second)
 	u, svc := releaseUser(t, "analysisIntervalSeconds 10", `releaseSteps [{"weight": 10, "bake": "20s"}, 50, 100]`)
 	killed := make(chan struct{})
 	var cmd *exec.Cmd
@@ -835,7 +835,7 @@ func TestReleaseResumesAfterACrash(t *testing.T) {
 // local file), prints the plan, and touches neither the cloud nor the stack file, without the
 // pinning token or Azure credentials.
 func TestReleaseDryRunChangesNothing(t *testing.T) {
-	parallel(t, 25*time.Second)
+	parallel(t, 10*time.Second)
 	u := deployed(t)
 	u.run("pulumi config set blueWeight 10 && pulumi up")
 	u.sh("pulumi config set blueWeight 0") // the local file says otherwise

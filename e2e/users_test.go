@@ -37,7 +37,7 @@ func (u *user) outputs(stackName string) map[string]any {
 // Azure, so names derived from the project and stack alone (the same for both) would collide:
 // the second deploy would be refused. Both deploys succeed, and every global name differs.
 func TestTwoUsersDeployTheDevStack(t *testing.T) {
-	parallel(t, 35*time.Second)
+	parallel(t, 30*time.Second)
 	cloud := newCloud(t)
 	alice := newUser(t, cloud, subAlice)
 	bob := newUser(t, cloud, subBob)

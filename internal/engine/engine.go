@@ -90,9 +90,43 @@ func Open(ctx context.Context, o Options) (*Stack, error) {
 // secret output's value: a secret output reads as "[secret]", marked Secret.
 type maskedOutputs struct{ auto.Workspace }
 
+// noReadBack marks the context of an update whose result (auto.UpResult, auto.RefreshResult)
+// nobody reads: the Automation API reads the stack's outputs and the newest history entry after
+// every update only to fill that result in, two more pulumi processes each time. Under this
+// mark the workspace answers both reads as empty instead.
+type noReadBack struct{}
+
+// withoutReadBack marks ctx with noReadBack.
+func withoutReadBack(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noReadBack{}, true)
+}
+
+func skipsReadBack(ctx context.Context) bool { return ctx.Value(noReadBack{}) != nil }
+
+// PulumiCommand implements auto.Workspace: the CLI, but for the history read after an update
+// marked noReadBack, which the Automation API runs through it.
+func (w maskedOutputs) PulumiCommand() auto.PulumiCommand {
+	return readBackCommand{w.Workspace.PulumiCommand()}
+}
+
+// readBackCommand is the pulumi CLI, answering `stack history` under noReadBack with no
+// history.
+type readBackCommand struct{ auto.PulumiCommand }
+
+// Run implements auto.PulumiCommand.
+func (c readBackCommand) Run(ctx context.Context, workdir string, stdin io.Reader, out, errOut []io.Writer, env []string, args ...string) (string, string, int, error) {
+	if skipsReadBack(ctx) && len(args) >= 2 && args[0] == "stack" && args[1] == "history" {
+		return "[]", "", 0, nil
+	}
+	return c.PulumiCommand.Run(ctx, workdir, stdin, out, errOut, env, args...)
+}
+
 // StackOutputs implements auto.Workspace. An output is secret when its value holds the
-// sentinel, the test the local workspace applies.
+// sentinel, the test the local workspace applies. Under noReadBack there are none.
 func (w maskedOutputs) StackOutputs(ctx context.Context, stackName string) (auto.OutputMap, error) {
+	if skipsReadBack(ctx) {
+		return auto.OutputMap{}, nil
+	}
 	var env []string
 	if home := w.PulumiHome(); home != "" {
 		env = append(env, "PULUMI_HOME="+home)
@@ -310,14 +344,15 @@ func (s *Stack) UpTargets(ctx context.Context, out io.Writer, targets []string) 
 // returns the steps it carried out.
 func (s *Stack) Up(ctx context.Context, out io.Writer, opts ...optup.Option) (Changes, error) {
 	c := newCollector()
-	// The Automation API reads the update's summary from the stack's history afterwards; with
-	// secrets shown that read derives the passphrase's key again, for a summary nothing here
-	// uses.
+	// What an update did comes from its events; its result, which the Automation API reads back
+	// from the stack's outputs and history afterwards, is not used (noReadBack). Were the
+	// history read, it would be without secrets, since showing them derives the passphrase's
+	// key.
 	opts = append(opts, optup.EventStreams(c.ch), optup.ShowSecrets(false))
 	if out != nil {
 		opts = append(opts, optup.ProgressStreams(out))
 	}
-	_, err := s.Stack.Up(ctx, opts...)
+	_, err := s.Stack.Up(withoutReadBack(ctx), opts...)
 	return c.changes(err != nil), err
 }
 
@@ -328,7 +363,7 @@ func (s *Stack) RefreshTargets(ctx context.Context, out io.Writer, targets []str
 	if out != nil {
 		opts = append(opts, optrefresh.ProgressStreams(out))
 	}
-	_, err := s.Stack.Refresh(ctx, opts...)
+	_, err := s.Stack.Refresh(withoutReadBack(ctx), opts...)
 	return err
 }
 
