@@ -16,30 +16,31 @@ import (
 // to, a canary too quiet to judge, a route that fails behind a green health endpoint, and a
 // canary that fails while the release waits for an approval with nobody running it.
 
-// TestLateTelemetryIsJudged: every request reaches Log Analytics 20 to 25 s after it was served,
+// TestLateTelemetryIsJudged: every request reaches Log Analytics 15 to 20 s after it was served,
 // longer than what is left of the step's bake when the canary starts failing. The bake at 10% is
-// 40 s with an analysis every 20 s; the canary starts failing 22 s into it by the requests' own
+// 30 s with an analysis every 15 s; the canary starts failing 17 s into it by the requests' own
 // time (20% of its requests answering 500, recorded as successes), so only the step's last window
 // holds the failure, and none of its records has arrived when the bake is over. The step is not
-// passed: the release waits for that window to be ingested (metricsLagSeconds 30), judges it, and
+// passed: the release waits for that window to be ingested (metricsLagSeconds 25), judges it, and
 // rolls back. The onset is set from the release's own word that the bake began, so wherever the
 // bake starts the failure is in its last window.
 func TestLateTelemetryIsJudged(t *testing.T) {
-	parallel(t, 95*time.Second)
+	parallel(t, 85*time.Second)
 	const (
-		bake              = 40 * time.Second
-		onsetAfter        = 22 * time.Second
-		delayMin, delayMx = 20 * time.Second, 25 * time.Second
+		bake              = 30 * time.Second
+		onsetAfter        = 17 * time.Second
+		delayMin, delayMx = 15 * time.Second, 20 * time.Second
 	)
-	u, svc := releaseUser(t, "analysisIntervalSeconds 20", "metricsLagSeconds 30", `releaseSteps [{"weight": 10, "bake": "40s"}, 50, 100]`)
+	u, svc := releaseUser(t, "analysisIntervalSeconds 15", "metricsLagSeconds 25", `releaseSteps [{"weight": 10, "bake": "30s"}, 50, 100]`)
 	svc.mu.Lock()
 	svc.delayMin, svc.delayMax = delayMin, delayMx
 	svc.mu.Unlock()
 	record := filepath.Join(t.TempDir(), "release.json")
 	cmd, out := u.start(svc.release("--until 10", record))
 	// The line is written once the bake has begun, so the onset is at least onsetAfter into it:
-	// past the first window's end (20 s), and at most as late as the test reads the line.
-	u.waitFor(out, "] bake 40s at 10%: 2 analyses")
+	// past the first window's end (15 s), and later only by as long as the test takes to read
+	// the line; up to 10 s later the failure still fills enough of the last window to fail it.
+	u.waitFor(out, "] bake 30s at 10%: 2 analyses")
 	onset := time.Now().Add(onsetAfter)
 	svc.failCanaryFrom(onset)
 	err := cmd.Wait()

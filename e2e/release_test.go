@@ -569,46 +569,39 @@ func (u *user) start(line string) (*exec.Cmd, *lockedBuffer) {
 	return cmd, out
 }
 
-// TestReleaseUntilResumesAndAlwaysReady: with alwaysReadyInstances 2 (applied first, as a
-// reviewed change), `--until 10` stops at 10 having changed the pool and the blue app's
-// always-ready count 0 → 2 and nothing else; a rollback from there takes the pool and that count
-// back; `--until 10` again and then `--until 50` resume where the deployed stack stands, never
-// from 0, the second changing the pool alone; a release of green meanwhile is refused with exit
-// 3; the last run reaches 100, changing the pool, current-slot-name and the green app's count
-// 2 → 0. No bake: the bakes are TestReleaseReachesGA's.
-func TestReleaseUntilResumesAndAlwaysReady(t *testing.T) {
-	parallel(t, 125*time.Second)
-	u, svc := releaseUser(t, "bakeMinutes 0")
-	u.run("pulumi config set alwaysReadyInstances 2 && pulumi up")
+// alwaysReadyRelease is a deployed dev stack for the release scenarios about alwaysReadyInstances:
+// 2 of them, applied first as a reviewed change, no bake (the bakes are TestReleaseReachesGA's),
+// and from then on every app update restarts the app, which stops answering for 3 s.
+func alwaysReadyRelease(t *testing.T) (*user, *services) {
+	t.Helper()
+	u, svc := releaseUser(t, "bakeMinutes 0", "alwaysReadyInstances 2")
+	u.up("dev")
 	if got := u.alwaysReady(); got[stack.Green] != 2 || got[stack.Blue] != 0 {
 		t.Fatalf("always-ready at steady state: got %v, want green 2, blue 0", got)
 	}
-	// From here every app update restarts the app, which stops answering for 3 s.
 	if err := u.cloud.Update(func(c *azurefake.Cloud) error { c.SiteUpdateRestartMs = 3000; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		name   string
-		line   func(record string) string
-		code   int
-		blue   int
-		writes []string
-		ready  map[stack.Slot]int
-		steps  []string // from→to of the record's steps; "=N" for a resumed step
-	}{
-		{"release --until 10", func(r string) string { return svc.release("--until 10", r) }, 0, 10,
-			[]string{"update blue app", "update pool"}, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, []string{"0→10"}},
-		{"rollback from inside the release", func(string) string { return "slotless rollback --stack dev --slot blue" }, 0, 0,
-			[]string{"update blue app", "update pool"}, map[stack.Slot]int{stack.Green: 2}, nil},
-		{"release --until 10 again", func(r string) string { return svc.release("--until 10", r) }, 0, 10,
-			[]string{"update blue app", "update pool"}, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, []string{"0→10"}},
-		{"release --until 50", func(r string) string { return svc.release("--until 50", r) }, 0, 50,
-			[]string{"update pool"}, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, []string{"=10", "10→50"}},
-		{"a release of green meanwhile", func(r string) string { return svc.release("--slot green --version 1.0.0", r) }, 3, 50,
-			nil, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, nil},
-		{"release to GA", func(r string) string { return svc.release("", r) }, 0, 100,
-			[]string{"update current-slot-name", "update green app", "update pool"}, map[stack.Slot]int{stack.Blue: 2}, []string{"=50", "50→100"}},
-	} {
+	return u, svc
+}
+
+// releaseRun is one command of a release scenario and what it must leave behind.
+type releaseRun struct {
+	name   string
+	line   func(record string) string
+	code   int
+	blue   int
+	writes []string
+	ready  map[stack.Slot]int
+	steps  []string // from→to of the record's steps; "=N" for a resumed step
+}
+
+// runReleases runs each command in turn as a subtest, checking its exit code, the pool, the
+// cloud writes it made (and that no app restarted while it carried traffic), the apps'
+// always-ready counts and the steps its record took.
+func runReleases(t *testing.T, u *user, runs []releaseRun) {
+	t.Helper()
+	for _, tc := range runs {
 		t.Run(tc.name, func(t *testing.T) {
 			u.t = t
 			record := filepath.Join(t.TempDir(), "release.json")
@@ -655,6 +648,42 @@ func TestReleaseUntilResumesAndAlwaysReady(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReleaseUntilResumesAndAlwaysReady: with alwaysReadyInstances 2, `--until 10` stops at 10
+// having changed the pool and the blue app's always-ready count 0 → 2 and nothing else; `--until
+// 50` resumes where the deployed stack stands, never from 0, changing the pool alone; a release
+// of green meanwhile is refused with exit 3; the last run reaches 100, changing the pool,
+// current-slot-name and the green app's count 2 → 0.
+func TestReleaseUntilResumesAndAlwaysReady(t *testing.T) {
+	parallel(t, 90*time.Second)
+	u, svc := alwaysReadyRelease(t)
+	runReleases(t, u, []releaseRun{
+		{"release --until 10", func(r string) string { return svc.release("--until 10", r) }, 0, 10,
+			[]string{"update blue app", "update pool"}, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, []string{"0→10"}},
+		{"release --until 50", func(r string) string { return svc.release("--until 50", r) }, 0, 50,
+			[]string{"update pool"}, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, []string{"=10", "10→50"}},
+		{"a release of green meanwhile", func(r string) string { return svc.release("--slot green --version 1.0.0", r) }, 3, 50,
+			nil, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, nil},
+		{"release to GA", func(r string) string { return svc.release("", r) }, 0, 100,
+			[]string{"update current-slot-name", "update green app", "update pool"}, map[stack.Slot]int{stack.Blue: 2}, []string{"=50", "50→100"}},
+	})
+}
+
+// TestReleaseAfterARollbackFromInside: with alwaysReadyInstances 2, a rollback of a release
+// stopped at `--until 10` takes the pool and the blue app's always-ready count back, and the
+// next `--until 10` starts from 0 again, changing both as the first did.
+func TestReleaseAfterARollbackFromInside(t *testing.T) {
+	parallel(t, 65*time.Second)
+	u, svc := alwaysReadyRelease(t)
+	runReleases(t, u, []releaseRun{
+		{"release --until 10", func(r string) string { return svc.release("--until 10", r) }, 0, 10,
+			[]string{"update blue app", "update pool"}, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, []string{"0→10"}},
+		{"rollback from inside the release", func(string) string { return "slotless rollback --stack dev --slot blue" }, 0, 0,
+			[]string{"update blue app", "update pool"}, map[stack.Slot]int{stack.Green: 2}, nil},
+		{"release --until 10 again", func(r string) string { return svc.release("--until 10", r) }, 0, 10,
+			[]string{"update blue app", "update pool"}, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, []string{"0→10"}},
+	})
 }
 
 // TestReleaseRollsBackAFailingCanary scripts the worst cases: a canary 20% of whose requests
