@@ -285,12 +285,6 @@ func (s *services) setDown(slot string, down bool) time.Time {
 	return time.Now()
 }
 
-func (s *services) heal() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failingSince, s.down, s.routesFail = time.Time{}, map[string]bool{}, map[string]bool{}
-}
-
 // onQuery runs fn after each Log Analytics query, numbered from 1 (the release's preflight).
 func (s *services) onQuery(fn func(n int)) { s.table.OnQuery(fn) }
 
