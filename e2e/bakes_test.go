@@ -19,7 +19,7 @@ import (
 // health gate and the metrics gate's figures, and changes the pool and, at 100,
 // current-slot-name: nothing else.
 func TestReleaseReachesGA(t *testing.T) {
-	parallel(t, 80*time.Second)
+	parallel(t, 90*time.Second)
 	u, svc := releaseUser(t, "analysisIntervalSeconds 10",
 		`releaseSteps [{"weight": 10, "bake": "20s"}, {"weight": 50, "bake": "10s"}, {"weight": 100, "bake": "10s"}]`)
 	record := filepath.Join(t.TempDir(), "release.json")

@@ -25,7 +25,7 @@ import (
 // rolls back. The onset is set from the release's own word that the bake began, so wherever the
 // bake starts the failure is in its last window.
 func TestLateTelemetryIsJudged(t *testing.T) {
-	parallel(t, 85*time.Second)
+	parallel(t, 90*time.Second)
 	const (
 		bake              = 30 * time.Second
 		onsetAfter        = 17 * time.Second
@@ -74,7 +74,7 @@ func TestLateTelemetryIsJudged(t *testing.T) {
 // in its whole bake. With the defaults the release does not go on to the next step: it rolls the
 // canary back and says what to do.
 func TestSparseCanaryIsNotPassedSilently(t *testing.T) {
-	parallel(t, 50*time.Second)
+	parallel(t, 55*time.Second)
 	u, svc := releaseUser(t, "analysisIntervalSeconds 10", `releaseSteps [{"weight": 10, "bake": "20s"}, 50, 100]`)
 	u.sh("pulumi config rm releaseProbes")
 	svc.mu.Lock()
@@ -105,7 +105,7 @@ func TestSparseCanaryIsNotPassedSilently(t *testing.T) {
 // health endpoint stays green; the probes roll it back within seconds, long before the next
 // metrics window closes.
 func TestProbesCatchAFailingRoute(t *testing.T) {
-	parallel(t, 30*time.Second)
+	parallel(t, 50*time.Second)
 	u, svc := releaseUser(t, "bakeMinutes 2", "analysisIntervalSeconds 60")
 	record := filepath.Join(t.TempDir(), "release.json")
 	cmd, out := u.start(svc.release("--until 10", record))
@@ -147,7 +147,7 @@ func TestProbesCatchAFailingRoute(t *testing.T) {
 // canary starts failing (20% of its requests answering 500, its health green, its probes'
 // routes fine), and the next scheduled watch rolls it back, with nobody running a release.
 func TestWatchRollsBackAPausedCanary(t *testing.T) {
-	parallel(t, 60*time.Second)
+	parallel(t, 65*time.Second)
 	u, svc := releaseUser(t, "bakeMinutes 0")
 	u.sh(svc.release("--until 10", filepath.Join(t.TempDir(), "release.json")))
 	if w := u.weights(); w.Blue != 10 {

@@ -650,7 +650,7 @@ func runReleases(t *testing.T, u *user, runs []releaseRun) {
 // of green meanwhile is refused with exit 3; the last run reaches 100, changing the pool,
 // current-slot-name and the green app's count 2 → 0.
 func TestReleaseUntilResumesAndAlwaysReady(t *testing.T) {
-	parallel(t, 90*time.Second)
+	parallel(t, 75*time.Second)
 	u, svc := alwaysReadyRelease(t)
 	runReleases(t, u, []releaseRun{
 		{"release --until 10", func(r string) string { return svc.release("--until 10", r) }, 0, 10,
@@ -668,7 +668,7 @@ func TestReleaseUntilResumesAndAlwaysReady(t *testing.T) {
 // stopped at `--until 10` takes the pool and the blue app's always-ready count back, and the
 // next `--until 10` starts from 0 again, changing both as the first did.
 func TestReleaseAfterARollbackFromInside(t *testing.T) {
-	parallel(t, 65*time.Second)
+	parallel(t, 90*time.Second)
 	u, svc := alwaysReadyRelease(t)
 	runReleases(t, u, []releaseRun{
 		{"release --until 10", func(r string) string { return svc.release("--until 10", r) }, 0, 10,
@@ -691,7 +691,7 @@ func TestReleaseAfterARollbackFromInside(t *testing.T) {
 // it slipped under the threshold adds to it. A slot that stops answering is caught by the health
 // checks between analyses, within one interval and one shift.
 func TestReleaseRollsBackAFailingCanary(t *testing.T) {
-	parallel(t, 60*time.Second)
+	parallel(t, 65*time.Second)
 	const interval = 10 * time.Second
 	// A 20% failure hides under the default 2-point delta while it fills at most a tenth of a
 	// window.
@@ -803,7 +803,7 @@ func checkReportDir(t *testing.T, dir, record, headline string) {
 // deployed stack stands: it does not shift again, and never starts from 0. The steps after it
 // are plain integers and keep bakeMinutes, as the plan printed before the crash says.
 func TestReleaseResumesAfterACrash(t *testing.T) {
-	parallel(t, 75*time.Second)
+	parallel(t, 80*time.Second)
 	u, svc := releaseUser(t, "analysisIntervalSeconds 10", `releaseSteps [{"weight": 10, "bake": "20s"}, 50, 100]`)
 	killed := make(chan struct{})
 	var cmd *exec.Cmd

@@ -21,7 +21,7 @@ import (
 // token from the stack config, so the test looks for the real values, wherever the engine might
 // have put them.
 func TestSecretsNeverInPlainText(t *testing.T) {
-	parallel(t, 25*time.Second)
+	parallel(t, 30*time.Second)
 	cloud := newCloud(t)
 	u := newUser(t, cloud, subAlice)
 	deploy(t, u)

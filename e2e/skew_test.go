@@ -21,7 +21,7 @@ import (
 // When the stack file holds a value this binary does not allow at all, the Pulumi path fails
 // on it and the rollback still reaches 0% through ARM.
 func TestRollbackSurvivesVersionSkew(t *testing.T) {
-	parallel(t, 25*time.Second)
+	parallel(t, 35*time.Second)
 	u := deployed(t)
 	u.withARM()
 	// The newer slotless's program, run by a plain pulumi up, or by its own shift.

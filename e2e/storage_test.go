@@ -126,7 +126,7 @@ func TestEachSlotTouchesOnlyItsOwnStorage(t *testing.T) {
 //     Management gets the new key, its shared-account roles are removed;
 //   - after a shift makes the other slot live, the list goes, and the now idle slot moves too.
 func TestExistingStackMovesEachSlotWhileIdle(t *testing.T) {
-	parallel(t, 15*time.Second)
+	parallel(t, 40*time.Second)
 	const sub = "00000000-0000-0000-0000-000000000516"
 	cloud := newCloud(t)
 	// Every app update restarts the app, and the cloud notes the share of traffic it carried.
