@@ -70,7 +70,7 @@ $(PULUMI_CLI): e2e/cli/go.mod
 ## stand-in in e2e/azurefake. Many scenarios wait (bakes of seconds, lags, held updates), so more
 ## of them run at once than there are cores: E2E_PARALLEL at a time, the longest first
 ## (e2e/schedule_test.go admits them; -parallel only lets every test reach it). On 2 cores ten
-## took 145 to 152 s, sixteen no less (docs/performance.md).
+## took 145 to 163 s, sixteen no less (docs/performance.md).
 E2E_PARALLEL ?= 10
 e2e: engine
 	E2E_SLOTS=$(E2E_PARALLEL) $(GO) test -count=1 -tags e2e -timeout 40m -parallel 64 ./e2e/
