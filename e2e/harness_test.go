@@ -35,6 +35,9 @@ var (
 	pulumiHome string // PULUMI_HOME with the stand-in installed
 	// slotlessBin holds the slotless binary built from this tree.
 	slotlessBin string
+	// suiteTmp is the suite's own temporary folder, removed when it ends: the binaries, the
+	// stand-in's PULUMI_HOME and the deployed stack every scenario copies.
+	suiteTmp string
 )
 
 func TestMain(m *testing.M) {
@@ -61,6 +64,7 @@ func setup(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(tmp)
+	suiteTmp = tmp
 
 	// The stand-in's plugin archive: the binary and the schema it validates against.
 	pluginDir := filepath.Join(tmp, "plugin")

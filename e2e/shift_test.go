@@ -40,7 +40,7 @@ var golden struct {
 func deployed(t testing.TB) *user {
 	t.Helper()
 	golden.once.Do(func() {
-		base, err := os.MkdirTemp("", "slotless-e2e-golden-")
+		base, err := os.MkdirTemp(suiteTmp, "golden-")
 		if err != nil {
 			golden.err = err
 			return
