@@ -75,10 +75,11 @@ $(PULUMI_CLI): e2e/cli/go.mod
 	$(PULUMI_CLI) version
 
 ## e2e: the engine suite: README flows through the real CLI and engine, against the azure-native
-## stand-in in e2e/azurefake. Many scenarios wait (bakes, held updates), so more of them run at
-## once than there are cores: E2E_PARALLEL at a time, the longest first (e2e/schedule_test.go
-## admits them; -parallel only lets every test reach it). On 2 cores six took 369 to 467 s.
-E2E_PARALLEL ?= 6
+## stand-in in e2e/azurefake. Many scenarios wait (bakes of seconds, lags, held updates), so more
+## of them run at once than there are cores: E2E_PARALLEL at a time, the longest first
+## (e2e/schedule_test.go admits them; -parallel only lets every test reach it). On 2 cores ten
+## took 145 to 163 s, sixteen no less (docs/performance.md).
+E2E_PARALLEL ?= 10
 e2e: engine
 	E2E_SLOTS=$(E2E_PARALLEL) $(GO) test -count=1 -tags e2e -timeout 40m -parallel 64 ./e2e/
 

@@ -14,12 +14,14 @@ import (
 	"github.com/slotless/slotless/stack"
 )
 
-// TestReleaseReachesGA: a healthy release walks 10 → 50 → 100 with a bake and six analyses per
-// step, each with the health gate and the metrics gate's figures, and changes the pool and, at
-// 100, current-slot-name: nothing else.
+// TestReleaseReachesGA: a healthy release walks 10 → 50 → 100, each step baking for its own
+// bake from releaseSteps (20 s, 10 s, 10 s: two analyses, one, one), each analysis with the
+// health gate and the metrics gate's figures, and changes the pool and, at 100,
+// current-slot-name: nothing else.
 func TestReleaseReachesGA(t *testing.T) {
-	parallel(t, 280*time.Second)
-	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 10")
+	parallel(t, 90*time.Second)
+	u, svc := releaseUser(t, "analysisIntervalSeconds 10",
+		`releaseSteps [{"weight": 10, "bake": "20s"}, {"weight": 50, "bake": "10s"}, {"weight": 100, "bake": "10s"}]`)
 	record := filepath.Join(t.TempDir(), "release.json")
 	before := len(u.calls())
 	out := u.sh(svc.release("", record))
@@ -47,9 +49,16 @@ func TestReleaseReachesGA(t *testing.T) {
 	if rec.Outcome != rollout.OutcomeComplete || len(rec.StepsTaken) != 3 {
 		t.Fatalf("record: got %s with %d steps, want complete in 3", rec.Outcome, len(rec.StepsTaken))
 	}
+	if !slices.Equal(rec.StepBakeSeconds, []int64{20, 10, 10}) {
+		t.Errorf("record: got step bakes %v s, want [20 10 10]", rec.StepBakeSeconds)
+	}
 	for i, s := range rec.StepsTaken {
-		if s.To != []int{10, 50, 100}[i] || s.Verdict != rollout.VerdictPass || len(s.Analyses) != 6 || s.Warmup == nil {
-			t.Errorf("step %d: got →%d %s with %d analyses (warm-up %v), want →%d passed with 6 after a warm-up", i+1, s.To, s.Verdict, len(s.Analyses), s.Warmup != nil, []int{10, 50, 100}[i])
+		to, analyses, bake := []int{10, 50, 100}[i], []int{2, 1, 1}[i], time.Duration(rec.StepBakeSeconds[i])*time.Second
+		if s.To != to || s.Verdict != rollout.VerdictPass || len(s.Analyses) != analyses || s.Warmup == nil {
+			t.Errorf("step %d: got →%d %s with %d analyses (warm-up %v), want →%d passed with %d after a warm-up", i+1, s.To, s.Verdict, len(s.Analyses), s.Warmup != nil, to, analyses)
+		}
+		if baked := s.BakeEnded.Sub(s.BakeStarted); baked < bake {
+			t.Errorf("step %d: baked %s, want at least its own %s", i+1, baked, bake)
 		}
 		for _, a := range s.Analyses {
 			if a.Health.Version != "1.1.0" || a.Metrics == nil || a.Metrics.Canary == nil || a.Metrics.Canary.Requests < 50 {
@@ -57,7 +66,12 @@ func TestReleaseReachesGA(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"] step 1/3: blue 0% → 10% (changes pool weights only)", "] analysis 6/6 at 50%: pass; health pass (1.1.0", "] release complete: blue carries 100% with 1.1.0", "summary: release of blue 1.1.0: complete"} {
+	for _, want := range []string{
+		"step 1: 0% → 10%: changes pool weights only; bake 20s (2 analyses, every 10s)",
+		"step 2: 10% → 50%: changes pool weights only; bake 10s (1 analysis, every 10s)",
+		"] step 1/3: blue 0% → 10% (changes pool weights only)", "] bake 20s at 10%: 2 analyses", "] analysis 2/2 at 10%: pass; health pass (1.1.0",
+		"] analysis 1/1 at 50%: pass; health pass (1.1.0", "] release complete: blue carries 100% with 1.1.0", "summary: release of blue 1.1.0: complete",
+	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("progress: got no %q", want)
 		}

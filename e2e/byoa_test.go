@@ -41,7 +41,7 @@ paths:
 // honours the health contract (no bakes: the bakes and probes are TestReleaseReachesGA's and
 // TestProbesCatchAFailingRoute's).
 func TestBringYourOwnNodeApp(t *testing.T) {
-	parallel(t, 70*time.Second)
+	parallel(t, 50*time.Second)
 	u, svc := releaseUser(t, "bakeMinutes 0")
 	if err := os.RemoveAll(filepath.Join(u.dir, "functionapp")); err != nil {
 		t.Fatal(err)

@@ -65,7 +65,7 @@ func deploy(t testing.TB, u *user) {
 // resource group the stack creates, and into one that already exists (resourceGroupName), where
 // every name the program derives is known at preview.
 func TestDeploy(t *testing.T) {
-	parallel(t, 90*time.Second)
+	parallel(t, 35*time.Second)
 	const sub = "00000000-0000-0000-0000-0000000a11ce"
 	for _, tc := range []struct {
 		name  string

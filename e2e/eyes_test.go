@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,30 +12,36 @@ import (
 	"github.com/slotless/slotless/internal/rollout"
 )
 
-// The canary's eyes, through the real engine: telemetry that arrives minutes late, a canary too
-// quiet to judge, a route that fails behind a green health endpoint, and a canary that fails
-// while the release waits for an approval with nobody running it.
+// The canary's eyes, through the real engine: telemetry that arrives after the bake it belongs
+// to, a canary too quiet to judge, a route that fails behind a green health endpoint, and a
+// canary that fails while the release waits for an approval with nobody running it.
 
-// TestLateTelemetryIsJudged: every request reaches Log Analytics 2 minutes after it was
-// served. The canary starts failing 40 s into its 60 s bake (20% of its requests answering 500,
-// recorded as successes), so only the step's last window holds the failure, and its records
-// arrive after the bake is over. The step is not passed: the release waits for that window to
-// be ingested (metricsLagSeconds 130), judges it, and rolls back.
+// TestLateTelemetryIsJudged: every request reaches Log Analytics 15 to 20 s after it was served,
+// longer than what is left of the step's bake when the canary starts failing. The bake at 10% is
+// 30 s with an analysis every 15 s; the canary starts failing 17 s into it by the requests' own
+// time (20% of its requests answering 500, recorded as successes), so only the step's last window
+// holds the failure, and none of its records has arrived when the bake is over. The step is not
+// passed: the release waits for that window to be ingested (metricsLagSeconds 25), judges it, and
+// rolls back. The onset is set from the release's own word that the bake began, so wherever the
+// bake starts the failure is in its last window.
 func TestLateTelemetryIsJudged(t *testing.T) {
-	parallel(t, 235*time.Second)
-	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 30", "metricsLagSeconds 130")
+	parallel(t, 90*time.Second)
+	const (
+		bake              = 30 * time.Second
+		onsetAfter        = 17 * time.Second
+		delayMin, delayMx = 15 * time.Second, 20 * time.Second
+	)
+	u, svc := releaseUser(t, "analysisIntervalSeconds 15", "metricsLagSeconds 25", `releaseSteps [{"weight": 10, "bake": "30s"}, 50, 100]`)
 	svc.mu.Lock()
-	svc.delayMin, svc.delayMax = 2*time.Minute, 2*time.Minute+5*time.Second
+	svc.delayMin, svc.delayMax = delayMin, delayMx
 	svc.mu.Unlock()
 	record := filepath.Join(t.TempDir(), "release.json")
 	cmd, out := u.start(svc.release("--until 10", record))
-	shifted, ok := u.untilBlueIs(10, 3*time.Minute)
-	if !ok {
-		_ = cmd.Process.Kill()
-		t.Fatalf("blue never reached 10%%\n%s", out)
-	}
-	// The failure starts 40 s into the bake by the requests' own time, whenever this line runs.
-	onset := shifted.Add(40 * time.Second)
+	// The line is written once the bake has begun, so the onset is at least onsetAfter into it:
+	// past the first window's end (15 s), and later only by as long as the test takes to read
+	// the line; up to 10 s later the failure still fills enough of the last window to fail it.
+	u.waitFor(out, "] bake 30s at 10%: 2 analyses")
+	onset := time.Now().Add(onsetAfter)
 	svc.failCanaryFrom(onset)
 	err := cmd.Wait()
 	t.Log(out.String())
@@ -50,20 +57,25 @@ func TestLateTelemetryIsJudged(t *testing.T) {
 	if step.Verdict != rollout.VerdictFail || last.N != 2 || last.Metrics == nil || last.Metrics.Reason != "failure-rate" {
 		t.Fatalf("step: got %s, last analysis %+v; want the second window failing on the failure rate", step.Verdict, last)
 	}
-	if last.At.Before(onset.Add(2 * time.Minute)) {
-		t.Errorf("the failing window was judged %s after the onset, before its records arrived (2 min)", last.At.Sub(onset))
+	// What makes this scenario about lag: the failure's first records arrived after the bake was
+	// over, so a release that judged at the bake's end would have passed the step.
+	if bakeEnd, arrived := step.BakeStarted.Add(bake), onset.Add(delayMin); !arrived.After(bakeEnd) {
+		t.Errorf("the failure's records arrived %s, before the bake ended %s: nothing here needed the lag", arrived.Format(time.TimeOnly), bakeEnd.Format(time.TimeOnly))
 	}
-	t.Logf("MEASURED telemetry 2 min late: shift %s, onset %s later, judged %s after the onset, rolled back at %s",
-		shifted.Format(time.TimeOnly), onset.Sub(shifted).Round(time.Second), last.At.Sub(onset).Round(time.Second), rec.Rollback.Finished.Sub(onset).Round(time.Second))
+	if last.At.Before(onset.Add(delayMin)) {
+		t.Errorf("the failing window was judged %s after the onset, before its records arrived (%s)", last.At.Sub(onset), delayMin)
+	}
+	t.Logf("MEASURED telemetry %s to %s late: bake started %s, onset %s into it, judged %s after the onset, rolled back at %s",
+		delayMin, delayMx, step.BakeStarted.Format(time.TimeOnly), onset.Sub(step.BakeStarted).Round(time.Second), last.At.Sub(onset).Round(time.Second), rec.Rollback.Finished.Sub(onset).Round(time.Second))
 }
 
 // TestSparseCanaryIsNotPassedSilently: with 2 requests a second in all and no probes, a 10%
-// canary gets about 12 requests a minute, under metricsMinRequests 50 in every window and in
-// its whole bake. With the defaults the release does not go on to the next step: it rolls the
+// canary gets about 4 requests in its 20 s bake, under metricsMinRequests 50 in every window and
+// in its whole bake. With the defaults the release does not go on to the next step: it rolls the
 // canary back and says what to do.
 func TestSparseCanaryIsNotPassedSilently(t *testing.T) {
-	parallel(t, 105*time.Second)
-	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 30")
+	parallel(t, 55*time.Second)
+	u, svc := releaseUser(t, "analysisIntervalSeconds 10", `releaseSteps [{"weight": 10, "bake": "20s"}, 50, 100]`)
 	u.sh("pulumi config rm releaseProbes")
 	svc.mu.Lock()
 	svc.perSecond = 2
@@ -93,7 +105,7 @@ func TestSparseCanaryIsNotPassedSilently(t *testing.T) {
 // health endpoint stays green; the probes roll it back within seconds, long before the next
 // metrics window closes.
 func TestProbesCatchAFailingRoute(t *testing.T) {
-	parallel(t, 55*time.Second)
+	parallel(t, 50*time.Second)
 	u, svc := releaseUser(t, "bakeMinutes 2", "analysisIntervalSeconds 60")
 	record := filepath.Join(t.TempDir(), "release.json")
 	cmd, out := u.start(svc.release("--until 10", record))
@@ -135,24 +147,29 @@ func TestProbesCatchAFailingRoute(t *testing.T) {
 // canary starts failing (20% of its requests answering 500, its health green, its probes'
 // routes fine), and the next scheduled watch rolls it back, with nobody running a release.
 func TestWatchRollsBackAPausedCanary(t *testing.T) {
-	parallel(t, 90*time.Second)
+	parallel(t, 65*time.Second)
 	u, svc := releaseUser(t, "bakeMinutes 0")
 	u.sh(svc.release("--until 10", filepath.Join(t.TempDir(), "release.json")))
 	if w := u.weights(); w.Blue != 10 {
 		t.Fatalf("pool after --until 10: got %s, want blue 10", w)
 	}
-	time.Sleep(15 * time.Second) // a window of traffic at 10%
+	// A watch started at s judges the whole seconds of [s+for-lag-window, s+for-lag): a watch
+	// started settle after a moment judges only what came after it.
+	const watchFor, window, lag = 6 * time.Second, 10 * time.Second, 5 * time.Second // lag: quickLag
+	const settle = window - watchFor + lag + time.Second
+	args := fmt.Sprintf("--for %s --window %s", watchFor, window)
+	time.Sleep(settle) // a window of traffic at 10%
 	healthy := filepath.Join(t.TempDir(), "healthy.json")
-	out, err := u.trySh(svc.watch("--for 6s --window 10s", healthy))
+	out, err := u.trySh(svc.watch(args, healthy))
 	t.Log(out)
 	if code := exitCode(err); code != 0 || readRecord(t, healthy).Outcome != rollout.OutcomeWatched || u.weights().Blue != 10 {
 		t.Fatalf("watch of a healthy canary: exit %d, blue %d; want 0 and blue left at 10", code, u.weights().Blue)
 	}
 
 	onset := svc.failCanary()
-	time.Sleep(15 * time.Second) // the schedule's next run, the failure in a whole window
+	time.Sleep(settle) // the schedule's next run, the failure in a whole window
 	failing := filepath.Join(t.TempDir(), "failing.json")
-	out, err = u.trySh(svc.watch("--for 6s --window 10s", failing))
+	out, err = u.trySh(svc.watch(args, failing))
 	t.Log(out)
 	if code := exitCode(err); code != 4 {
 		t.Fatalf("watch of a failing canary: exit %d, want 4", code)
@@ -164,5 +181,5 @@ func TestWatchRollsBackAPausedCanary(t *testing.T) {
 	if w := u.weights(); w.Blue != 0 || u.currentSlotName() != "green-backend" {
 		t.Errorf("after the watch: got %s, %s; want blue 0, green-backend", w, u.currentSlotName())
 	}
-	t.Logf("MEASURED a failure during a pause, to 0%% by a watch 15 s later: %s", rec.Rollback.Finished.Sub(onset).Round(time.Second))
+	t.Logf("MEASURED a failure during a pause, to 0%% by a watch %s later: %s", settle, rec.Rollback.Finished.Sub(onset).Round(time.Second))
 }

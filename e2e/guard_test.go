@@ -25,7 +25,7 @@ import (
 // the two ways out. slotless record catches the file up; from then the user's literal
 // commands work as written, and a portal edit is not undone by one.
 func TestStaleUpdateIsRefused(t *testing.T) {
-	parallel(t, 80*time.Second)
+	parallel(t, 35*time.Second)
 	u := deployed(t)
 	u.withARM()
 	u.sh("slotless shift --stack dev --slot blue --to 10 --force")
@@ -102,8 +102,10 @@ func TestStaleUpdateIsRefused(t *testing.T) {
 // to 0% in the portal. The release reads the live pool at its next analysis, stops there with
 // exit 1 and says so, and never reports the release complete.
 func TestReleaseStopsWhenTrafficMovesBehindIt(t *testing.T) {
-	parallel(t, 45*time.Second)
-	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 10")
+	parallel(t, 30*time.Second)
+	// The release stops at the analysis after the edit; the bake is long enough that it never
+	// ends first.
+	u, svc := releaseUser(t, "analysisIntervalSeconds 10", `releaseSteps [{"weight": 10, "bake": "60s"}, 50, 100]`)
 	record := t.TempDir() + "/release.json"
 	cmd, out := u.start(svc.release("--until 50", record))
 	// In the bake, after the first analysis read the pool at 10%.
@@ -133,7 +135,7 @@ func TestReleaseStopsWhenTrafficMovesBehindIt(t *testing.T) {
 // whose traffic guard read the pool before the shift, changes the apps and not the pool; the
 // release then shifts and stops at 10% with the pool at 10%, as it checks at the end.
 func TestReleaseShiftDuringASlowInfraUp(t *testing.T) {
-	parallel(t, 50*time.Second)
+	parallel(t, 40*time.Second)
 	u, svc := releaseUser(t, "bakeMinutes 0")
 	// The infrastructure pipeline's checkout: the same stack, its own copy of the files.
 	other := *u

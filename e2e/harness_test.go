@@ -12,11 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,8 +34,9 @@ var (
 	pulumiHome string // PULUMI_HOME with the stand-in installed
 	// slotlessBin holds the slotless binary built from this tree.
 	slotlessBin string
-	// suiteDir is the suite's scratch folder, removed when it ends.
-	suiteDir string
+	// suiteTmp is the suite's own temporary folder, removed when it ends: the binaries, the
+	// stand-in's PULUMI_HOME and the deployed stack every scenario copies.
+	suiteTmp string
 )
 
 func TestMain(m *testing.M) {
@@ -64,7 +67,7 @@ func setup(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(tmp)
-	suiteDir = tmp
+	suiteTmp = tmp
 
 	// The stand-in's plugin archive: the binary and the schema it validates against.
 	pluginDir := filepath.Join(tmp, "plugin")
@@ -305,17 +308,31 @@ func exitCode(err error) int {
 	return -1
 }
 
-// stack opens the user's stack through the same engine path slotless shift uses.
+// stack opens the user's stack through the same engine path slotless shift uses, once for each
+// folder, stack and environment: opening runs `pulumi stack select`, a CLI process, and the
+// suite's CPU is the CLI's.
 func (u *user) stack(name string) *engine.Stack {
 	u.t.Helper()
+	env := u.env()
+	key := []string{u.dir, name}
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		key = append(key, k+"="+env[k])
+	}
+	if s, ok := openStacks.Load(strings.Join(key, "\x00")); ok {
+		return s.(*engine.Stack)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	s, err := engine.Open(ctx, engine.Options{Dir: u.dir, Stack: name, Env: u.env(), PulumiRoot: pulumiRoot})
+	s, err := engine.Open(ctx, engine.Options{Dir: u.dir, Stack: name, Env: env, PulumiRoot: pulumiRoot})
 	if err != nil {
 		u.t.Fatal(err)
 	}
+	openStacks.Store(strings.Join(key, "\x00"), s)
 	return s
 }
+
+// openStacks are the stacks user.stack opened, by folder, stack and environment.
+var openStacks sync.Map
 
 // up is `pulumi up` on a stack: the engine, with the program in-process.
 func (u *user) up(name string) engine.Changes {

@@ -44,7 +44,7 @@ func installed(t *testing.T, version string) string {
 		return dir
 	}
 	if releases.server == nil {
-		releases.dir = filepath.Join(suiteDir, "releases")
+		releases.dir = filepath.Join(suiteTmp, "releases")
 		releases.server = httptest.NewServer(http.FileServer(http.Dir(releases.dir)))
 		releases.dirs = map[string]string{}
 	}
@@ -60,7 +60,7 @@ func installed(t *testing.T, version string) string {
 	if err != nil {
 		t.Fatalf("make dist %s: %v\n%s", version, err, log.String())
 	}
-	dest := filepath.Join(suiteDir, "installed", version)
+	dest := filepath.Join(suiteTmp, "installed", version)
 	install := exec.Command("bash", "-euo", "pipefail", "-c",
 		`curl -fsSL "$SLOTLESS_DOWNLOAD_URL/`+version+`/install.sh" | bash -s -- `+version+` "$DEST"`)
 	install.Env = append(os.Environ(), "SLOTLESS_DOWNLOAD_URL="+releases.server.URL, "DEST="+dest)

@@ -19,7 +19,10 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/slotless/slotless/e2e/azurefake"
+	"github.com/slotless/slotless/internal/project"
 	"github.com/slotless/slotless/internal/rollout"
 	"github.com/slotless/slotless/stack"
 )
@@ -44,7 +47,8 @@ const failureRate = 0.2
 const usersPerSecond = 100
 
 // The ingestion delay of the scenarios that are not about it, and the lag they configure to
-// match: the scenario about lag (TestLateTelemetryIsJudged) uses Azure's minutes.
+// match: the scenario about lag (TestLateTelemetryIsJudged) delays telemetry past its step's
+// bake.
 const (
 	quickDelayMin = 1 * time.Second
 	quickDelayMax = 4 * time.Second
@@ -284,12 +288,6 @@ func (s *services) setDown(slot string, down bool) time.Time {
 	return time.Now()
 }
 
-func (s *services) heal() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failingSince, s.down, s.routesFail = time.Time{}, map[string]bool{}, map[string]bool{}
-}
-
 // onQuery runs fn after each Log Analytics query, numbered from 1 (the release's preflight).
 func (s *services) onQuery(fn func(n int)) { s.table.OnQuery(fn) }
 
@@ -324,15 +322,13 @@ func (s *services) release(args, record string) string {
 func releaseUser(t *testing.T, config ...string) (*user, *services) {
 	t.Helper()
 	u := deployed(t)
-	token := strings.TrimSpace(u.sh("pulumi config get pinToken"))
+	token := golden.pinToken
 	if token == "" {
 		t.Fatal("the README's deploy sets no pinToken")
 	}
 	// The scenarios' telemetry arrives within seconds, and the lag they wait for matches it,
 	// unless a scenario sets its own.
-	for _, c := range append([]string{quickLag}, config...) {
-		u.sh("pulumi config set " + c)
-	}
+	u.configure(append([]string{quickLag}, config...)...)
 	s := newServices(t, token)
 	s.cloud, s.sub, s.apps = &u.cloud, u.sub, map[string]string{}
 	for app, slot := range u.appNames() {
@@ -351,6 +347,63 @@ func releaseUser(t *testing.T, config ...string) (*user, *services) {
 		t.Fatal(err)
 	}
 	return u, s
+}
+
+// configure writes "key value" settings into the stack file, as a team's reviewed change to its
+// release plan does, in one edit rather than a pulumi config set (a CLI process) each. A value
+// is YAML, so JSON lists and objects (releaseSteps with bakes of their own) stay structured.
+func (u *user) configure(settings ...string) {
+	u.t.Helper()
+	path := filepath.Join(u.dir, "Pulumi.dev.yaml")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		u.t.Fatalf("parse %s: %v", path, err)
+	}
+	root := doc.Content[0]
+	var cfg *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "config" {
+			cfg = root.Content[i+1]
+		}
+	}
+	if cfg == nil {
+		u.t.Fatalf("%s has no config", path)
+	}
+	proj, err := project.Load(u.dir)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	for _, kv := range settings {
+		key, value, ok := strings.Cut(kv, " ")
+		if !ok {
+			u.t.Fatalf("setting %q: want \"key value\"", kv)
+		}
+		var v yaml.Node
+		if err := yaml.Unmarshal([]byte(value), &v); err != nil {
+			u.t.Fatalf("setting %s: %v", key, err)
+		}
+		name := proj.Name + ":" + key
+		set := false
+		for i := 0; i+1 < len(cfg.Content); i += 2 {
+			if cfg.Content[i].Value == name {
+				cfg.Content[i+1], set = v.Content[0], true
+			}
+		}
+		if !set {
+			cfg.Content = append(cfg.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: name}, v.Content[0])
+		}
+	}
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		u.t.Fatal(err)
+	}
 }
 
 // keepRecord copies a run's record to $E2E_RECORDS/name.json when that is set: `make
@@ -513,46 +566,39 @@ func (u *user) start(line string) (*exec.Cmd, *lockedBuffer) {
 	return cmd, out
 }
 
-// TestReleaseUntilResumesAndAlwaysReady: with alwaysReadyInstances 2 (applied first, as a
-// reviewed change), `--until 10` stops at 10 having changed the pool and the blue app's
-// always-ready count 0 → 2 and nothing else; a rollback from there takes the pool and that count
-// back; `--until 10` again and then `--until 50` resume where the deployed stack stands, never
-// from 0, the second changing the pool alone; a release of green meanwhile is refused with exit
-// 3; the last run reaches 100, changing the pool, current-slot-name and the green app's count
-// 2 → 0. No bake: the bakes are TestReleaseReachesGA's.
-func TestReleaseUntilResumesAndAlwaysReady(t *testing.T) {
-	parallel(t, 235*time.Second)
-	u, svc := releaseUser(t, "bakeMinutes 0")
-	u.run("pulumi config set alwaysReadyInstances 2 && pulumi up")
+// alwaysReadyRelease is a deployed dev stack for the release scenarios about alwaysReadyInstances:
+// 2 of them, applied first as a reviewed change, no bake (the bakes are TestReleaseReachesGA's),
+// and from then on every app update restarts the app, which stops answering for 3 s.
+func alwaysReadyRelease(t *testing.T) (*user, *services) {
+	t.Helper()
+	u, svc := releaseUser(t, "bakeMinutes 0", "alwaysReadyInstances 2")
+	u.up("dev")
 	if got := u.alwaysReady(); got[stack.Green] != 2 || got[stack.Blue] != 0 {
 		t.Fatalf("always-ready at steady state: got %v, want green 2, blue 0", got)
 	}
-	// From here every app update restarts the app, which stops answering for 3 s.
 	if err := u.cloud.Update(func(c *azurefake.Cloud) error { c.SiteUpdateRestartMs = 3000; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct {
-		name   string
-		line   func(record string) string
-		code   int
-		blue   int
-		writes []string
-		ready  map[stack.Slot]int
-		steps  []string // from→to of the record's steps; "=N" for a resumed step
-	}{
-		{"release --until 10", func(r string) string { return svc.release("--until 10", r) }, 0, 10,
-			[]string{"update blue app", "update pool"}, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, []string{"0→10"}},
-		{"rollback from inside the release", func(string) string { return "slotless rollback --stack dev --slot blue" }, 0, 0,
-			[]string{"update blue app", "update pool"}, map[stack.Slot]int{stack.Green: 2}, nil},
-		{"release --until 10 again", func(r string) string { return svc.release("--until 10", r) }, 0, 10,
-			[]string{"update blue app", "update pool"}, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, []string{"0→10"}},
-		{"release --until 50", func(r string) string { return svc.release("--until 50", r) }, 0, 50,
-			[]string{"update pool"}, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, []string{"=10", "10→50"}},
-		{"a release of green meanwhile", func(r string) string { return svc.release("--slot green --version 1.0.0", r) }, 3, 50,
-			nil, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, nil},
-		{"release to GA", func(r string) string { return svc.release("", r) }, 0, 100,
-			[]string{"update current-slot-name", "update green app", "update pool"}, map[stack.Slot]int{stack.Blue: 2}, []string{"=50", "50→100"}},
-	} {
+	return u, svc
+}
+
+// releaseRun is one command of a release scenario and what it must leave behind.
+type releaseRun struct {
+	name   string
+	line   func(record string) string
+	code   int
+	blue   int
+	writes []string
+	ready  map[stack.Slot]int
+	steps  []string // from→to of the record's steps; "=N" for a resumed step
+}
+
+// runReleases runs each command in turn as a subtest, checking its exit code, the pool, the
+// cloud writes it made (and that no app restarted while it carried traffic), the apps'
+// always-ready counts and the steps its record took.
+func runReleases(t *testing.T, u *user, runs []releaseRun) {
+	t.Helper()
+	for _, tc := range runs {
 		t.Run(tc.name, func(t *testing.T) {
 			u.t = t
 			record := filepath.Join(t.TempDir(), "release.json")
@@ -601,6 +647,42 @@ func TestReleaseUntilResumesAndAlwaysReady(t *testing.T) {
 	}
 }
 
+// TestReleaseUntilResumesAndAlwaysReady: with alwaysReadyInstances 2, `--until 10` stops at 10
+// having changed the pool and the blue app's always-ready count 0 → 2 and nothing else; `--until
+// 50` resumes where the deployed stack stands, never from 0, changing the pool alone; a release
+// of green meanwhile is refused with exit 3; the last run reaches 100, changing the pool,
+// current-slot-name and the green app's count 2 → 0.
+func TestReleaseUntilResumesAndAlwaysReady(t *testing.T) {
+	parallel(t, 75*time.Second)
+	u, svc := alwaysReadyRelease(t)
+	runReleases(t, u, []releaseRun{
+		{"release --until 10", func(r string) string { return svc.release("--until 10", r) }, 0, 10,
+			[]string{"update blue app", "update pool"}, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, []string{"0→10"}},
+		{"release --until 50", func(r string) string { return svc.release("--until 50", r) }, 0, 50,
+			[]string{"update pool"}, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, []string{"=10", "10→50"}},
+		{"a release of green meanwhile", func(r string) string { return svc.release("--slot green --version 1.0.0", r) }, 3, 50,
+			nil, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, nil},
+		{"release to GA", func(r string) string { return svc.release("", r) }, 0, 100,
+			[]string{"update current-slot-name", "update green app", "update pool"}, map[stack.Slot]int{stack.Blue: 2}, []string{"=50", "50→100"}},
+	})
+}
+
+// TestReleaseAfterARollbackFromInside: with alwaysReadyInstances 2, a rollback of a release
+// stopped at `--until 10` takes the pool and the blue app's always-ready count back, and the
+// next `--until 10` starts from 0 again, changing both as the first did.
+func TestReleaseAfterARollbackFromInside(t *testing.T) {
+	parallel(t, 90*time.Second)
+	u, svc := alwaysReadyRelease(t)
+	runReleases(t, u, []releaseRun{
+		{"release --until 10", func(r string) string { return svc.release("--until 10", r) }, 0, 10,
+			[]string{"update blue app", "update pool"}, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, []string{"0→10"}},
+		{"rollback from inside the release", func(string) string { return "slotless rollback --stack dev --slot blue" }, 0, 0,
+			[]string{"update blue app", "update pool"}, map[stack.Slot]int{stack.Green: 2}, nil},
+		{"release --until 10 again", func(r string) string { return svc.release("--until 10", r) }, 0, 10,
+			[]string{"update blue app", "update pool"}, map[stack.Slot]int{stack.Green: 2, stack.Blue: 2}, []string{"0→10"}},
+	})
+}
+
 // TestReleaseRollsBackAFailingCanary scripts the worst cases: a canary 20% of whose requests
 // start answering 500 (which the Functions host records with Success == true, so a gate that
 // counts Success alone passes it) just late enough before a window closes for that window to
@@ -612,35 +694,39 @@ func TestReleaseUntilResumesAndAlwaysReady(t *testing.T) {
 // it slipped under the threshold adds to it. A slot that stops answering is caught by the health
 // checks between analyses, within one interval and one shift.
 func TestReleaseRollsBackAFailingCanary(t *testing.T) {
-	parallel(t, 160*time.Second)
+	parallel(t, 65*time.Second)
 	const interval = 10 * time.Second
 	// A 20% failure hides under the default 2-point delta while it fills at most a tenth of a
 	// window.
 	under := time.Duration(float64(interval) * 0.02 / failureRate)
 	const lag = 5 * time.Second // quickLag
-	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 10")
 	for _, tc := range []struct {
 		name  string
 		delay time.Duration // after the first analysis at 10%
-		fail  func() time.Time
+		fail  func(*services) time.Time
 		cause string
 		slack time.Duration // what the bound allows beyond one interval and one shift
 		keep  string        // the name the record is kept by (keepRecord)
 	}{
 		// Query 2 judges the first window, [shift, shift+10s), 5 s (the lag) after it closed;
 		// the failure then starts 1 s (under) before the second window closes.
-		{"500s recorded as successes", interval - under - lag, svc.failCanary, "metrics gate: failure-rate: canary failure rate", under + lag, "aborted"},
-		{"health", 0, func() time.Time { return svc.setDown("blue", true) }, "health gate: ", 0, ""},
+		{"500s recorded as successes", interval - under - lag, (*services).failCanary, "metrics gate: failure-rate: canary failure rate", under + lag, "aborted"},
+		{"health", 0, func(s *services) time.Time { return s.setDown("blue", true) }, "health gate: ", 0, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u.t = t
-			svc.heal()
+			// Each case is a release of its own stack, so the two run at once.
+			t.Parallel()
+			// The first step bakes 60 s, six analyses: the failure the metrics gate must see
+			// fills the third window, so it is caught mid-bake, not by the bake's last word,
+			// and a slot that stops answering after the first has half a minute to be seen
+			// in. Neither waits for the bake's end.
+			u, svc := releaseUser(t, "analysisIntervalSeconds 10", `releaseSteps [{"weight": 10, "bake": "60s"}, 50, 100]`)
 			failed := make(chan time.Time, 1)
 			// Query 1 checks the credentials before anything moves; query 2 is the first
 			// analysis at 10%.
 			svc.onQuery(func(n int) {
 				if n == 2 {
-					time.AfterFunc(tc.delay, func() { failed <- tc.fail() })
+					time.AfterFunc(tc.delay, func() { failed <- tc.fail(svc) })
 				}
 			})
 			reports := t.TempDir()
@@ -716,11 +802,12 @@ func checkReportDir(t *testing.T, dir, record, headline string) {
 }
 
 // TestReleaseResumesAfterACrash: a release killed in the middle of its first bake leaves the
-// traffic at 10%, and the next run bakes 10% again from where the deployed stack stands: it
-// does not shift again, and never starts from 0.
+// traffic at 10%, and the next run bakes 10% again, for that step's own 20 s, from where the
+// deployed stack stands: it does not shift again, and never starts from 0. The steps after it
+// are plain integers and keep bakeMinutes, as the plan printed before the crash says.
 func TestReleaseResumesAfterACrash(t *testing.T) {
-	parallel(t, 140*time.Second)
-	u, svc := releaseUser(t, "bakeMinutes 1", "analysisIntervalSeconds 10")
+	parallel(t, 80*time.Second)
+	u, svc := releaseUser(t, "analysisIntervalSeconds 10", `releaseSteps [{"weight": 10, "bake": "20s"}, 50, 100]`)
 	killed := make(chan struct{})
 	var cmd *exec.Cmd
 	svc.onQuery(func(n int) {
@@ -741,6 +828,14 @@ func TestReleaseResumesAfterACrash(t *testing.T) {
 	if w := u.weights(); w.Blue != 10 {
 		t.Fatalf("pool after the crash: got %s, want blue 10", w)
 	}
+	for _, want := range []string{
+		"step 1: 0% → 10%: changes pool weights only; bake 20s (2 analyses, every 10s)",
+		"step 2: 10% → 50%: changes pool weights only; bake 10m0s (60 analyses, every 10s)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the plan before the crash: got no %q", want)
+		}
+	}
 	svc.onQuery(nil)
 	before := len(u.calls())
 	record := filepath.Join(t.TempDir(), "resumed.json")
@@ -748,8 +843,11 @@ func TestReleaseResumesAfterACrash(t *testing.T) {
 	t.Log(resumed)
 	rec := readRecord(t, record)
 	keepRecord(t, record, "resumed")
-	if rec.Outcome != rollout.OutcomePaused || len(rec.StepsTaken) != 1 || !rec.StepsTaken[0].Resumed || rec.StepsTaken[0].To != 10 || len(rec.StepsTaken[0].Analyses) != 6 {
-		t.Fatalf("record: got %s with steps %+v, want paused after baking 10%% again with 6 analyses", rec.Outcome, rec.StepsTaken)
+	if rec.Outcome != rollout.OutcomePaused || len(rec.StepsTaken) != 1 || !rec.StepsTaken[0].Resumed || rec.StepsTaken[0].To != 10 || len(rec.StepsTaken[0].Analyses) != 2 {
+		t.Fatalf("record: got %s with steps %+v, want paused after baking 10%% again with 2 analyses", rec.Outcome, rec.StepsTaken)
+	}
+	if p := rec.Planned; len(p) != 1 || p[0].BakeSeconds != 20 || p[0].BakeFrom != rollout.BakeFromStep {
+		t.Errorf("planned: got %+v, want 10%% baked again for its own 20 s", p)
 	}
 	if got := u.writes(u.calls()[before:]); len(got) != 0 {
 		t.Errorf("cloud writes of the resumed run: got %v, want none (no shift again)", got)
@@ -763,7 +861,7 @@ func TestReleaseResumesAfterACrash(t *testing.T) {
 // local file), prints the plan, and touches neither the cloud nor the stack file, without the
 // pinning token or Azure credentials.
 func TestReleaseDryRunChangesNothing(t *testing.T) {
-	parallel(t, 25*time.Second)
+	parallel(t, 10*time.Second)
 	u := deployed(t)
 	u.run("pulumi config set blueWeight 10 && pulumi up")
 	u.sh("pulumi config set blueWeight 0") // the local file says otherwise

@@ -40,7 +40,7 @@ func (u *user) poolDescription() string {
 // someone gave blue 10% in the portal. The rollback sees the live pool, refreshes, and writes
 // 0; it never answers "nothing to do".
 func TestRollbackOfAPortalEdit(t *testing.T) {
-	parallel(t, 30*time.Second)
+	parallel(t, 20*time.Second)
 	u := deployed(t)
 	u.withARM()
 	u.portalEdit(stack.Weights{Green: 90, Blue: 10})
@@ -74,7 +74,7 @@ func TestRollbackOfAPortalEdit(t *testing.T) {
 // file records it. Once the dead lock is cleared, a pulumi up converges state and moves no
 // traffic.
 func TestBreakGlassRollbackOfALockedStack(t *testing.T) {
-	parallel(t, 70*time.Second)
+	parallel(t, 35*time.Second)
 	u := deployed(t)
 	u.withARM()
 	u.run("pulumi config set blueWeight 10 && pulumi up")
@@ -170,7 +170,7 @@ func (u *user) locks() []string {
 // (the resource group the program derives, the service by its tags, the subscription az login
 // selected) and writes it through ARM: exit 6, blue at 0%.
 func TestBreakGlassRollbackWithTheBackendDown(t *testing.T) {
-	parallel(t, 15*time.Second)
+	parallel(t, 10*time.Second)
 	u := deployed(t)
 	u.withARM()
 	u.run("pulumi config set blueWeight 10 && pulumi up")

@@ -11,15 +11,15 @@ import (
 )
 
 // The suite's scenarios run E2E_SLOTS at a time (make e2e sets it from E2E_PARALLEL), the
-// longest first: the minutes a long one spends in bakes, lags and its chain of updates then
-// overlap the short ones, instead of trailing after them on an idle machine (longest
+// longest first: the minute or two a long one spends in bakes, lags and its chain of updates
+// then overlap the short ones, instead of trailing after them on an idle machine (longest
 // processing time first). Go's -parallel cannot do this: it admits paused tests in whatever
-// order their goroutines wake, so a scenario of four minutes could start last. make e2e
+// order their goroutines wake, so the longest scenario could start last. make e2e
 // therefore lets every test start (-parallel above the suite's size) and parallel below holds
 // each until it is admitted.
 
-// defaultSlots is how many scenarios run at once without E2E_SLOTS.
-const defaultSlots = 6
+// defaultSlots is how many scenarios run at once without E2E_SLOTS: make e2e's E2E_PARALLEL.
+const defaultSlots = 10
 
 // settle is how long admission waits after the last scenario asked before admitting any: the
 // paused tests all wake together, and the longest must be among the first admitted. Only
@@ -57,7 +57,12 @@ func parallel(t *testing.T, takes time.Duration) {
 	t.Helper()
 	t.Parallel()
 	<-sched.enqueue(takes).ok
-	t.Cleanup(sched.done)
+	admitted := time.Now()
+	t.Cleanup(func() {
+		// What to set takes to, from a whole suite's run (go test -v shows it).
+		t.Logf("scenario ran %s from its admission (estimate %s)", time.Since(admitted).Round(time.Second), takes)
+		sched.done()
+	})
 }
 
 func (s *scheduler) enqueue(takes time.Duration) *ticket {

@@ -41,7 +41,7 @@ const (
 // refused with 403 AuthorizationFailed. A principal the stack grants nothing cannot move
 // traffic, and neither could the release identity before the grant.
 func TestReleaseIdentityMovesTrafficAndNothingElse(t *testing.T) {
-	parallel(t, 45*time.Second)
+	parallel(t, 25*time.Second)
 	u := deployed(t)
 	a := u.withARM()
 	releaseAz := filepath.Join(t.TempDir(), "az")
@@ -165,7 +165,7 @@ const gatewayAudience = "5f0c2b1a-8e7d-4c6b-9a5f-4e3d2c1b0a9f"
 // send) still reach it: the gateway sends the token its policy gets with its identity. The
 // policy changed before any app began to require the token.
 func TestOnlyTheGatewayReachesTheApps(t *testing.T) {
-	parallel(t, 30*time.Second)
+	parallel(t, 20*time.Second)
 	u := deployed(t)
 	s := newServices(t, strings.TrimSpace(u.sh("pulumi config get pinToken")))
 	s.cloud, s.sub, s.apps = &u.cloud, u.sub, map[string]string{}

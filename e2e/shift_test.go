@@ -27,7 +27,10 @@ const deployedSub = "00000000-0000-0000-0000-00000000b0b0"
 var golden struct {
 	once                sync.Once
 	dir, backend, cloud string
-	err                 error
+	// pinToken is the stack's pinToken, read once: each read decrypts it, which derives the
+	// passphrase's key, and every copy holds the same.
+	pinToken string
+	err      error
 }
 
 // deployed is a user whose dev stack the README's deploy section has brought up. The deploy
@@ -37,7 +40,7 @@ var golden struct {
 func deployed(t testing.TB) *user {
 	t.Helper()
 	golden.once.Do(func() {
-		base, err := os.MkdirTemp("", "slotless-e2e-golden-")
+		base, err := os.MkdirTemp(suiteTmp, "golden-")
 		if err != nil {
 			golden.err = err
 			return
@@ -54,6 +57,7 @@ func deployed(t testing.TB) *user {
 			return
 		}
 		deploy(t, g)
+		golden.pinToken = strings.TrimSpace(g.sh("pulumi config get pinToken"))
 		golden.dir, golden.backend, golden.cloud = g.dir, g.backend, filepath.Dir(g.cloud.Path)
 	})
 	if golden.err != nil || golden.dir == "" {
@@ -135,7 +139,7 @@ func changedNames(c engine.Changes) []string {
 // completion and the rollback change the pool and current-slot-name; the same command twice
 // changes nothing.
 func TestShiftIsTrafficOnly(t *testing.T) {
-	parallel(t, 85*time.Second)
+	parallel(t, 40*time.Second)
 	u := deployed(t)
 	pool := "update " + stack.PoolID
 	slotName := "update " + stack.CurrentSlotNamedValue
@@ -177,7 +181,7 @@ func TestShiftIsTrafficOnly(t *testing.T) {
 // traffic is pending; a rollback is never refused and applies the traffic resources alone,
 // leaving the pending change for a later up.
 func TestSlotlessShiftTouchesOnlyTraffic(t *testing.T) {
-	parallel(t, 70*time.Second)
+	parallel(t, 35*time.Second)
 	u := deployed(t)
 	out := u.sh("slotless shift --stack dev --slot blue --to 10 --force")
 	if !strings.Contains(out, "applied: green 90% / blue 10%") {
@@ -224,7 +228,7 @@ func TestSlotlessShiftTouchesOnlyTraffic(t *testing.T) {
 // TestRollbackFromEveryStage: a release that reached GA, or stopped anywhere before it, rolls
 // back with `slotless rollback`, with the default maxStep and no health gate.
 func TestRollbackFromEveryStage(t *testing.T) {
-	parallel(t, 65*time.Second)
+	parallel(t, 50*time.Second)
 	u := deployed(t)
 	for _, blue := range []int{1, 51, 100} {
 		t.Run(fmt.Sprintf("from blue %d", blue), func(t *testing.T) {
@@ -247,7 +251,7 @@ func TestRollbackFromEveryStage(t *testing.T) {
 // TestSlotHostDown: a slot whose Functions host does not start must not block the traffic
 // change that takes its traffic away, nor any other shift.
 func TestSlotHostDown(t *testing.T) {
-	parallel(t, 25*time.Second)
+	parallel(t, 35*time.Second)
 	u := deployed(t)
 	outs, err := u.stack("dev").PlainOutputs(t.Context())
 	if err != nil {
@@ -275,7 +279,7 @@ func TestSlotHostDown(t *testing.T) {
 // TestStatus reads where a release stands from the deployed stack, mid-release and after GA,
 // whatever the local stack file says.
 func TestStatus(t *testing.T) {
-	parallel(t, 10*time.Second)
+	parallel(t, 15*time.Second)
 	u := deployed(t)
 	type status struct {
 		Weights struct {
@@ -334,7 +338,7 @@ func appMaxInstances(t *testing.T, u *user) int {
 // construction: the stand-in holds its app update until the test lets go, so how long an
 // update takes on this machine plays no part.
 func TestConcurrentUpdate(t *testing.T) {
-	parallel(t, 80*time.Second)
+	parallel(t, 75*time.Second)
 	u := deployed(t)
 	u.run("pulumi config set blueWeight 10 && pulumi up")
 	u.hold("azure-native:web:WebApp")

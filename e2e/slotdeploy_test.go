@@ -34,7 +34,7 @@ func packageZip(t *testing.T, files ...string) (path, sum string) {
 // gives it 10% that the stack does not know of; a package that is not a zip is refused with
 // exit 2. Nothing refused reaches the deployment host.
 func TestDeployOnlyToTheIdleSlot(t *testing.T) {
-	parallel(t, 40*time.Second)
+	parallel(t, 15*time.Second)
 	u := deployed(t)
 	u.withARM()
 	apps := map[stack.Slot]string{}

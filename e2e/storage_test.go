@@ -86,7 +86,7 @@ func accountID(t *testing.T, c *azurefake.Cloud, sub, name string) string {
 // container and work in its own host storage, but neither write green's container nor read
 // green's host storage, where green's keys are; and the same the other way round.
 func TestEachSlotTouchesOnlyItsOwnStorage(t *testing.T) {
-	parallel(t, 10*time.Second)
+	parallel(t, 5*time.Second)
 	u := deployed(t)
 	slots, c := u.storageOf()
 	if slots[stack.Green].host == slots[stack.Blue].host {
@@ -126,7 +126,7 @@ func TestEachSlotTouchesOnlyItsOwnStorage(t *testing.T) {
 //     Management gets the new key, its shared-account roles are removed;
 //   - after a shift makes the other slot live, the list goes, and the now idle slot moves too.
 func TestExistingStackMovesEachSlotWhileIdle(t *testing.T) {
-	parallel(t, 90*time.Second)
+	parallel(t, 40*time.Second)
 	const sub = "00000000-0000-0000-0000-000000000516"
 	cloud := newCloud(t)
 	// Every app update restarts the app, and the cloud notes the share of traffic it carried.

@@ -37,7 +37,7 @@ func (u *user) outputs(stackName string) map[string]any {
 // Azure, so names derived from the project and stack alone (the same for both) would collide:
 // the second deploy would be refused. Both deploys succeed, and every global name differs.
 func TestTwoUsersDeployTheDevStack(t *testing.T) {
-	parallel(t, 35*time.Second)
+	parallel(t, 25*time.Second)
 	cloud := newCloud(t)
 	alice := newUser(t, cloud, subAlice)
 	bob := newUser(t, cloud, subBob)
@@ -81,7 +81,7 @@ func TestTwoUsersDeployTheDevStack(t *testing.T) {
 // it deploys without refusal, leaves every resource of the dev stack as it was, and a preview of
 // the dev stack afterwards shows no change.
 func TestSecondStackReusesTheAPIM(t *testing.T) {
-	parallel(t, 30*time.Second)
+	parallel(t, 25*time.Second)
 	cloud := newCloud(t)
 	u := newUser(t, cloud, subAlice)
 	deploy(t, u)

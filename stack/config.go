@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
@@ -74,7 +75,13 @@ func (c *Config) HostStorageShared(s Slot) bool { return slices.Contains(c.Share
 type ReleaseConfig struct {
 	// Steps are the release slot's traffic shares in percent, strictly ascending, ending at 100.
 	Steps []int
-	// BakeMinutes is how long each step is watched before the next; the same for every step.
+	// StepBakes are the bakes that releaseSteps gives steps of their own ({"weight": 10,
+	// "bake": "30s"}), by weight: a small first canary can be watched for minutes and a late
+	// step for an hour, as Argo Rollouts' pause steps each have their own duration. Every other
+	// step bakes BakeMinutes. Nil when no step has its own.
+	StepBakes map[int]time.Duration
+	// BakeMinutes is how long a step is watched before the next, unless its releaseSteps entry
+	// gives its own bake.
 	BakeMinutes int
 	// AnalysisIntervalSeconds is the pause between the analyses (health and metrics gates) of
 	// a bake.
@@ -229,9 +236,9 @@ var Keys = []Key{
 	{"circuitBreakerFailures", "0 on Consumption, else 10", "integer 0..10000; must be 0 on Consumption", "5xx answers within the interval that trip a slot's backend; 0 turns the breaker off", false},
 	{"circuitBreakerInterval", "PT1M", "ISO 8601 duration, e.g. PT30S, PT1M, PT5M", "window the failures are counted in", false},
 	{"circuitBreakerTripDuration", "PT1M", "ISO 8601 duration", "how long a tripped backend is taken out of the pool", false},
-	{"releaseSteps", "[10, 50, 100]", "a JSON list of integers 1..100, strictly ascending, ending at 100", "the release slot's traffic steps in `slotless release`, which refuses a step more than maxStep above the one before (the first counts from 0); for pure blue/green set `[100]` and `maxStep` 100", false},
-	{"bakeMinutes", "10", "integer 0..1440", "how long each step is watched before the next, the same for every step; 0 skips the bake and its analyses", false},
-	{"analysisIntervalSeconds", "60", "integer 10..3600, at most bakeMinutes × 60", "how often the metrics gate runs during a bake, and its window: each analysis judges the requests since the one before, metricsLagSeconds after its window closed, so this plus the lag is the longest a canary with failing requests keeps its traffic before the rollback starts (the health gate and the probes run every 2 s and catch a slot that stops answering, or a failing route, sooner); raise it when too little traffic makes verdicts inconclusive", false},
+	{"releaseSteps", "[10, 50, 100]", "a JSON list of weights 1..100, strictly ascending, ending at 100; an entry may be an object `{\"weight\": 10, \"bake\": \"30s\"}` whose bake, a Go duration in whole seconds from 0s to 24h, is that step's own", "the release slot's traffic steps in `slotless release`, which refuses a step more than maxStep above the one before (the first counts from 0); a step without a bake of its own bakes bakeMinutes; for pure blue/green set `[100]` and `maxStep` 100", false},
+	{"bakeMinutes", "10", "integer 0..1440", "how long a step is watched before the next unless its releaseSteps entry gives its own bake; 0 skips the bake and its analyses", false},
+	{"analysisIntervalSeconds", "60", "integer 10..3600, at most every bake above 0 that a step uses (bakeMinutes × 60, a step's own)", "how often the metrics gate runs during a bake, and its window: each analysis judges the requests since the one before, metricsLagSeconds after its window closed, so this plus the lag is the longest a canary with failing requests keeps its traffic before the rollback starts (the health gate and the probes run every 2 s and catch a slot that stops answering, or a failing route, sooner); raise it when too little traffic makes verdicts inconclusive", false},
 	{"metricsMaxFailureRateDelta", "0.02", "a number 0..1 (0.02 is 2 points)", "how far the canary's failure rate may exceed the stable slot's", false},
 	{"metricsMaxP95Ratio", "1.5", "a number above 0, at most 100", "largest allowed canary p95 / stable p95", false},
 	{"metricsMinRequests", "50", "integer 1..1000000", "fewest requests each slot needs in the window for a metrics verdict; fewer is inconclusive", false},
@@ -635,14 +642,14 @@ func DefaultReleaseSteps() []int { return slices.Clone(defaultReleaseSteps) }
 // and lowering maxStep must never block a rollback.
 func (p *parser) release() ReleaseConfig {
 	r := ReleaseConfig{
-		Steps:                   p.steps("releaseSteps"),
 		BakeMinutes:             p.intIn("bakeMinutes", 10, 0, 1440),
 		AnalysisIntervalSeconds: p.intIn("analysisIntervalSeconds", 60, 10, 3600),
 		WarmupRequests:          p.intIn("warmupRequests", 10, 1, 100),
 		WarmupLatencyMs:         p.intIn("warmupLatencyMs", 1000, 10, 60000),
 	}
-	if bake := r.BakeMinutes * 60; bake > 0 && r.AnalysisIntervalSeconds > bake && !p.failed("bakeMinutes") {
-		p.failf("analysisIntervalSeconds: %d is longer than the bake of %d minutes; want at most %d, or a longer bakeMinutes", r.AnalysisIntervalSeconds, r.BakeMinutes, bake)
+	r.Steps, r.StepBakes = p.steps("releaseSteps")
+	if !p.failed("bakeMinutes") && !p.failed("analysisIntervalSeconds") {
+		p.checkInterval(r)
 	}
 	r.Metrics = MetricsThresholds{
 		MaxFailureRateDelta: p.decimal("metricsMaxFailureRateDelta", 0.02, 0, 1, true, "a number 0..1 such as 0.02 (2 points)"),
@@ -719,56 +726,175 @@ func (p *parser) probes(key string) []Probe {
 	return list
 }
 
-// steps reads a JSON list of traffic steps, as Pulumi passes a list-typed config value.
-func (p *parser) steps(key string) []int {
+// maxBake bounds a step's own bake, as bakeMinutes is bounded: a day.
+const maxBake = 24 * time.Hour
+
+// stepsAllowed is what releaseSteps allows, for its messages.
+const stepsAllowed = `a JSON list of integers such as [10, 50, 100], where an entry may also be an object such as {"weight": 10, "bake": "30s"}`
+
+// bakeAllowed is what a step's own bake allows.
+const bakeAllowed = `a Go duration in whole seconds from 0s to 24h, as a string such as "30s", "10m" or "1h30m"`
+
+// steps reads releaseSteps, a JSON list as Pulumi passes a YAML list: each entry is a weight, or
+// an object {"weight": 10, "bake": "30s"} giving the step a bake of its own (a Go duration, the
+// form of Flagger's analysis interval and Argo Rollouts' pause durations); a step without one
+// bakes bakeMinutes. It returns the weights and the bakes of their own by weight, nil when there
+// are none.
+func (p *parser) steps(key string) ([]int, map[int]time.Duration) {
 	def := slices.Clone(defaultReleaseSteps)
 	raw, ok := p.src(key)
 	if !ok {
-		return def
+		return def, nil
 	}
 	dec := json.NewDecoder(strings.NewReader(raw))
 	dec.UseNumber()
 	var items []any
 	if err := dec.Decode(&items); err != nil || dec.More() {
-		p.fail(key, raw, "a JSON list of integers such as [10, 50, 100]")
-		return def
+		p.fail(key, raw, stepsAllowed)
+		return def, nil
 	}
-	list := make([]json.Number, len(items))
-	for i, item := range items {
-		// json.Number alone would also take "10" in quotes.
-		n, ok := item.(json.Number)
-		if !ok {
-			p.fail(key, raw, "a JSON list of integers such as [10, 50, 100]")
-			return def
-		}
-		list[i] = n
-	}
-	if len(list) == 0 {
+	if len(items) == 0 {
 		p.failf("%s: the list is empty, want at least one step, the last 100", key)
-		return def
+		return def, nil
 	}
-	steps := make([]int, len(list))
+	steps := make([]int, len(items))
+	var bakes map[int]time.Duration
 	prev := 0
-	for i, n := range list {
-		v, err := atoi(n.String())
-		switch {
-		case err != nil:
-			p.failf("%s: step %q is not an integer, want integers 1..100", key, n.String())
-			return def
-		case v < 1 || v > 100:
-			p.failf("%s: step %d is out of range 1..100", key, v)
-			return def
-		case i > 0 && v <= prev:
+	for i, item := range items {
+		var v int
+		switch t := item.(type) {
+		case json.Number:
+			// json.Number alone would also take "10" in quotes.
+			n, err := atoi(t.String())
+			switch {
+			case err != nil:
+				p.failf("%s: step %q is not an integer, want integers 1..100", key, t.String())
+				return def, nil
+			case n < 1 || n > 100:
+				p.failf("%s: step %d is out of range 1..100", key, n)
+				return def, nil
+			}
+			v = n
+		case map[string]any:
+			n, bake, has, ok := p.stepObject(fmt.Sprintf("%s[%d]", key, i), t)
+			if !ok {
+				return def, nil
+			}
+			v = n
+			if has {
+				if bakes == nil {
+					bakes = map[int]time.Duration{}
+				}
+				bakes[n] = bake
+			}
+		default:
+			p.fail(key, raw, stepsAllowed)
+			return def, nil
+		}
+		if i > 0 && v <= prev {
 			p.failf("%s: %d follows %d, want strictly ascending steps", key, v, prev)
-			return def
+			return def, nil
 		}
 		steps[i], prev = v, v
 	}
 	if prev != 100 {
 		p.failf("%s: the last step is %d, want 100: a release ends with all traffic on the new slot", key, prev)
-		return def
+		return def, nil
 	}
-	return steps
+	return steps, bakes
+}
+
+// stepObject reads one object entry of releaseSteps, named where (releaseSteps[1]): its weight,
+// and its bake when it has one. ok is false after an error.
+func (p *parser) stepObject(where string, obj map[string]any) (weight int, bake time.Duration, hasBake, ok bool) {
+	const shape = `{"weight": 1..100, "bake": "30s"} (bake optional)`
+	for field := range obj {
+		if field != "weight" && field != "bake" {
+			p.failf("%s: field %q is not allowed, want %s", where, field, shape)
+			return 0, 0, false, false
+		}
+	}
+	raw, present := obj["weight"]
+	if !present {
+		p.failf("%s: no weight, want %s", where, shape)
+		return 0, 0, false, false
+	}
+	n, isNumber := raw.(json.Number)
+	if !isNumber {
+		p.failf("%s: weight %v is not an integer, want an integer 1..100", where, jsonText(raw))
+		return 0, 0, false, false
+	}
+	weight, err := atoi(n.String())
+	switch {
+	case err != nil:
+		p.failf("%s: weight %q is not an integer, want an integer 1..100", where, n.String())
+		return 0, 0, false, false
+	case weight < 1 || weight > 100:
+		p.failf("%s: weight %d is out of range 1..100", where, weight)
+		return 0, 0, false, false
+	}
+	rawBake, present := obj["bake"]
+	if !present {
+		return weight, 0, false, true
+	}
+	text, isString := rawBake.(string)
+	if !isString {
+		p.failf("%s: bake %s is not valid, want %s", where, jsonText(rawBake), bakeAllowed)
+		return 0, 0, false, false
+	}
+	bake, err = time.ParseDuration(strings.TrimSpace(text))
+	switch {
+	case err != nil:
+		p.failf("%s: bake %q is not a Go duration, want %s", where, text, bakeAllowed)
+		return 0, 0, false, false
+	case bake < 0 || bake > maxBake:
+		p.failf("%s: bake %q is out of range 0s..24h", where, text)
+		return 0, 0, false, false
+	case bake%time.Second != 0:
+		// The metrics windows are whole seconds, as the query API's timespan is.
+		p.failf("%s: bake %q is not a whole number of seconds, want %s", where, text, bakeAllowed)
+		return 0, 0, false, false
+	}
+	return weight, bake, true, true
+}
+
+// jsonText renders a decoded JSON value for a message.
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// Bake is how long the step at weight is watched: its own bake from releaseSteps, else
+// bakeMinutes. own says which.
+func (r ReleaseConfig) Bake(weight int) (bake time.Duration, own bool) {
+	if d, ok := r.StepBakes[weight]; ok {
+		return d, true
+	}
+	return time.Duration(r.BakeMinutes) * time.Minute, false
+}
+
+// checkInterval holds analysisIntervalSeconds to the shortest bake in use: an analysis longer
+// than its bake would never run. A bake of 0 has no analyses, and bakeMinutes binds only when a
+// step uses it.
+func (p *parser) checkInterval(r ReleaseConfig) {
+	interval := time.Duration(r.AnalysisIntervalSeconds) * time.Second
+	for i, w := range r.Steps {
+		bake, own := r.Bake(w)
+		if bake == 0 || interval <= bake {
+			continue
+		}
+		if own {
+			p.failf("analysisIntervalSeconds: %d is longer than the bake of %s of releaseSteps[%d] (weight %d); want at most %d, or a longer bake for that step",
+				r.AnalysisIntervalSeconds, bake, i, w, int(bake/time.Second))
+		} else {
+			p.failf("analysisIntervalSeconds: %d is longer than the bake of %d minutes; want at most %d, or a longer bakeMinutes",
+				r.AnalysisIntervalSeconds, r.BakeMinutes, r.BakeMinutes*60)
+		}
+		return
+	}
 }
 
 // CheckSteps reports the first step of the plan larger than maxStep, counting the first from 0.

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -266,6 +267,20 @@ func TestParseReleasePlan(t *testing.T) {
 			r.BakeMinutes, r.AnalysisIntervalSeconds = 0, 3600
 		}, 0},
 		{"interval equal to the bake", map[string]string{"bakeMinutes": "1", "analysisIntervalSeconds": "60"}, func(r *ReleaseConfig) { r.BakeMinutes = 1 }, 0},
+		// Pulumi passes a YAML list of mixed entries as JSON; a plain integer bakes bakeMinutes.
+		{"own bakes mixed with integers", map[string]string{"releaseSteps": `[{"weight":5,"bake":"2m"},25,{"weight":50,"bake":"1h30m"},{"weight":100}]`}, func(r *ReleaseConfig) {
+			r.Steps, r.StepBakes = []int{5, 25, 50, 100}, map[int]time.Duration{5: 2 * time.Minute, 50: 90 * time.Minute}
+		}, 0},
+		{"second-scale bakes with a short interval", map[string]string{"releaseSteps": `[{"weight":10,"bake":"20s"},{"weight":50,"bake":"10s"},{"weight":100,"bake":"10s"}]`, "analysisIntervalSeconds": "10"}, func(r *ReleaseConfig) {
+			r.StepBakes, r.AnalysisIntervalSeconds = map[int]time.Duration{10: 20 * time.Second, 50: 10 * time.Second, 100: 10 * time.Second}, 10
+		}, 0},
+		{"a bake of 0 and a day", map[string]string{"releaseSteps": `[{"weight":10,"bake":"0s"},{"weight":50,"bake":"24h"},100]`}, func(r *ReleaseConfig) {
+			r.StepBakes = map[int]time.Duration{10: 0, 50: 24 * time.Hour}
+		}, 0},
+		// Only the bakes a step uses bind the interval: here bakeMinutes bakes no step.
+		{"interval above an unused bakeMinutes", map[string]string{"releaseSteps": `[{"weight":50,"bake":"10m"},{"weight":100,"bake":"0s"}]`, "bakeMinutes": "1", "analysisIntervalSeconds": "600"}, func(r *ReleaseConfig) {
+			r.Steps, r.StepBakes, r.BakeMinutes, r.AnalysisIntervalSeconds = []int{50, 100}, map[int]time.Duration{50: 10 * time.Minute, 100: 0}, 1, 600
+		}, 0},
 		{"thresholds", map[string]string{"metricsMaxFailureRateDelta": "0.005", "metricsMaxP95Ratio": "2", "metricsMinRequests": "200", "metricsInconclusive": "fail"}, func(r *ReleaseConfig) {
 			r.Metrics = MetricsThresholds{MaxFailureRateDelta: 0.005, MaxP95Ratio: 2, MinRequests: 200, InconclusiveFails: true}
 		}, 0},
@@ -317,6 +332,22 @@ func TestParseRejectsReleasePlan(t *testing.T) {
 		{"descending", map[string]string{"releaseSteps": "[50, 10, 100]"}, "releaseSteps: 10 follows 50, want strictly ascending steps"},
 		{"repeated", map[string]string{"releaseSteps": "[10, 50, 50, 100]"}, "releaseSteps: 50 follows 50, want strictly ascending steps"},
 		{"not ending at 100", map[string]string{"releaseSteps": "[10, 50]"}, "releaseSteps: the last step is 50, want 100"},
+		{"step object without a weight", map[string]string{"releaseSteps": `[{"bake":"30s"},100]`}, `releaseSteps[0]: no weight, want {"weight": 1..100, "bake": "30s"} (bake optional)`},
+		{"step object with an unknown field", map[string]string{"releaseSteps": `[{"weight":10,"pause":"30s"},100]`}, `releaseSteps[0]: field "pause" is not allowed, want {"weight": 1..100, "bake": "30s"}`},
+		{"step weight quoted", map[string]string{"releaseSteps": `[{"weight":"10"},100]`}, `releaseSteps[0]: weight "10" is not an integer, want an integer 1..100`},
+		{"step weight fractional", map[string]string{"releaseSteps": `[10,{"weight":50.5},100]`}, `releaseSteps[1]: weight "50.5" is not an integer, want an integer 1..100`},
+		{"step weight out of range", map[string]string{"releaseSteps": `[10,{"weight":150,"bake":"1m"}]`}, "releaseSteps[1]: weight 150 is out of range 1..100"},
+		{"step objects descending", map[string]string{"releaseSteps": `[{"weight":50},{"weight":10},100]`}, "releaseSteps: 10 follows 50, want strictly ascending steps"},
+		{"mixed steps not ending at 100", map[string]string{"releaseSteps": `[10,{"weight":50,"bake":"1m"}]`}, "releaseSteps: the last step is 50, want 100"},
+		{"bake as a number", map[string]string{"releaseSteps": `[{"weight":10,"bake":30},100]`}, `releaseSteps[0]: bake 30 is not valid, want a Go duration in whole seconds from 0s to 24h, as a string such as "30s", "10m" or "1h30m"`},
+		{"bake not a duration", map[string]string{"releaseSteps": `[10,{"weight":50,"bake":"30 minutes"},100]`}, `releaseSteps[1]: bake "30 minutes" is not a Go duration, want a Go duration in whole seconds from 0s to 24h`},
+		{"bake negative", map[string]string{"releaseSteps": `[{"weight":10,"bake":"-30s"},100]`}, `releaseSteps[0]: bake "-30s" is out of range 0s..24h`},
+		{"bake above a day", map[string]string{"releaseSteps": `[{"weight":10,"bake":"24h0m1s"},100]`}, `releaseSteps[0]: bake "24h0m1s" is out of range 0s..24h`},
+		{"bake in fractions of a second", map[string]string{"releaseSteps": `[{"weight":10,"bake":"30.5s"},100]`}, `releaseSteps[0]: bake "30.5s" is not a whole number of seconds`},
+		{"interval longer than a step's own bake", map[string]string{"releaseSteps": `[{"weight":10,"bake":"0s"},{"weight":50,"bake":"30s"},100]`, "analysisIntervalSeconds": "60"},
+			"analysisIntervalSeconds: 60 is longer than the bake of 30s of releaseSteps[1] (weight 50); want at most 30, or a longer bake for that step"},
+		{"interval longer than the default bake a plain step uses", map[string]string{"releaseSteps": `[{"weight":10,"bake":"10m"},100]`, "bakeMinutes": "1", "analysisIntervalSeconds": "120"},
+			"analysisIntervalSeconds: 120 is longer than the bake of 1 minutes; want at most 60, or a longer bakeMinutes"},
 		{"bake too long", map[string]string{"bakeMinutes": "1441"}, "bakeMinutes: 1441 is out of range 0..1440"},
 		{"bake negative", map[string]string{"bakeMinutes": "-1"}, "bakeMinutes: -1 is out of range 0..1440"},
 		{"interval too short", map[string]string{"analysisIntervalSeconds": "5"}, "analysisIntervalSeconds: 5 is out of range 10..3600"},
@@ -405,7 +436,9 @@ func TestPulumiYAMLDefaultsAreParseDefaults(t *testing.T) {
 	if !reflect.DeepEqual(fromYAML, unset) {
 		t.Errorf("with Pulumi.yaml's defaults got\n%+v\nwith no keys set got\n%+v", *fromYAML, *unset)
 	}
-	for _, key := range []string{"releaseSteps", "bakeMinutes", "analysisIntervalSeconds", "metricsMaxFailureRateDelta",
+	// releaseSteps is not declared: its entries may be objects, which no config type declares
+	// beside integers, so its default is the program's alone.
+	for _, key := range []string{"bakeMinutes", "analysisIntervalSeconds", "metricsMaxFailureRateDelta",
 		"metricsMaxP95Ratio", "metricsMinRequests", "metricsInconclusive", "warmupRequests", "warmupLatencyMs", "alwaysReadyInstances"} {
 		// The engine treats a declared key without a default as required.
 		if _, ok := set[key]; !ok {

@@ -68,9 +68,10 @@ is idle, or mid-release in a release that started from the other slot, and the p
 gate passes with the slot serving --version. Then, for each remaining step: it warms the slot
 with pinned requests to its health endpoint, shifts through the guarded, traffic-only path of
 shift (pool weights, current-slot-name at 100, and with alwaysReadyInstances the apps'
-always-ready count, nothing else), and bakes for bakeMinutes, running the health gate and the
-metrics gate every analysisIntervalSeconds. The first failing analysis rolls the slot back to
-0% at once (exit 4); a rollback is never refused and is not cut short by Ctrl-C.
+always-ready count, nothing else), and bakes for the step's bake (its own from releaseSteps,
+else bakeMinutes), running the health gate and the metrics gate every
+analysisIntervalSeconds. The first failing analysis rolls the slot back to 0% at once (exit
+4); a rollback is never refused and is not cut short by Ctrl-C.
 
 --until N stops after the step that reaches N, so an approval can sit between runs. A second
 run resumes from the deployed weights, after a crash, a cancel or an approval, and never

@@ -127,6 +127,59 @@ func TestReleaseDryRunOffline(t *testing.T) {
 	}
 }
 
+// TestReleaseDryRunShowsEachStepsBake: releaseSteps written in the stack file as YAML, objects
+// with bakes of their own beside plain integers, reach the plan: the dry run prints each step's
+// bake, --json records them, and --until names steps by weight whatever their form.
+func TestReleaseDryRunShowsEachStepsBake(t *testing.T) {
+	withoutPulumi(t)
+	dir := project(t, stackYAML("slotless:blueWeight: 0", "slotless:analysisIntervalSeconds: 10",
+		"slotless:releaseSteps:", "    - weight: 10", "      bake: 30s", "    - 50", "    - {weight: 100, bake: 0s}"))
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		want    []string
+		planned []string // to:bakeSeconds:bakeFrom
+	}{
+		{"to GA", nil, 0, []string{
+			"release plan (dry run: nothing is changed): blue 1.1.0, releaseSteps 10, 50, 100, until 100%",
+			"step 1: 0% → 10%: changes pool weights only; bake 30s (3 analyses, every 10s)",
+			"step 2: 10% → 50%: changes pool weights only; bake 10m0s (60 analyses, every 10s)",
+			"step 3: 50% → 100%: changes pool weights + current-slot-name green-backend → blue-backend; no bake (its bake in releaseSteps is 0s)",
+		}, []string{"10:30:releaseSteps", "50:600:bakeMinutes", "100:0:releaseSteps"}},
+		{"until a step with its own bake", []string{"--until", "10"}, 0, []string{"until 10%", "step 1: 0% → 10%: changes pool weights only; bake 30s (3 analyses, every 10s)"}, []string{"10:30:releaseSteps"}},
+		{"until a weight that is no step", []string{"--until", "30"}, 2, []string{"--until: 30 is not a step, want one of releaseSteps 10, 50, 100"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			args := append([]string{"release", "--dir", dir, "--stack", "ci", "--slot", "blue", "--version", "1.1.0", "--dry-run", "--json"}, tt.args...)
+			if code := run(args, &out, &errb); code != tt.code {
+				t.Fatalf("exit: got %d, want %d (%s)", code, tt.code, errb.String())
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(errb.String(), w) {
+					t.Errorf("stderr\n%s\nwant it to contain %q", errb.String(), w)
+				}
+			}
+			if tt.code != 0 {
+				return
+			}
+			var rec rollout.Record
+			if err := json.Unmarshal(out.Bytes(), &rec); err != nil {
+				t.Fatalf("stdout is not the record: %v\n%s", err, out.String())
+			}
+			var planned []string
+			for _, s := range rec.Planned {
+				planned = append(planned, fmt.Sprintf("%d:%d:%s", s.To, s.BakeSeconds, s.BakeFrom))
+			}
+			if !slices.Equal(planned, tt.planned) || !slices.Equal(rec.StepBakeSeconds, []int64{30, 600, 0}) {
+				t.Errorf("record: got planned %v, stepBakeSeconds %v; want %v and [30 600 0]", planned, rec.StepBakeSeconds, tt.planned)
+			}
+		})
+	}
+}
+
 // fakeDeployed is a deployed stack for slotless release: shifts go through release.Shift
 // against it, each up applying the weights written to the config, and the preview reporting
 // the pool and, with alwaysReadyInstances, the apps whose count the weights change.

@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/slotless/slotless/internal/rollout"
 )
 
 // engineRecord is the engine suite's record of a rolled-back release (make report-records).
@@ -60,7 +63,7 @@ func TestReportRefusesBadRecords(t *testing.T) {
 		{"missing", filepath.Join(dir, "nope.json"), "no such file"},
 		{"empty", write("empty.json", ""), "not a record slotless can report: the record is empty"},
 		{"another tool's", write("other.json", `{"resources":[]}`), `it has no "kind": "slotless.release"`},
-		{"newer", write("newer.json", `{"kind":"slotless.release","schemaVersion":9,"outcome":"complete"}`), "written by a newer slotless (record schema version 9; this slotless reads up to 1): upgrade slotless"},
+		{"newer", write("newer.json", `{"kind":"slotless.release","schemaVersion":9,"outcome":"complete"}`), fmt.Sprintf("written by a newer slotless (record schema version 9; this slotless reads up to %d): upgrade slotless", rollout.RecordSchemaVersion)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			html := filepath.Join(dir, tt.name+".html")

@@ -6,6 +6,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os/exec"
@@ -67,13 +68,93 @@ func Open(ctx context.Context, o Options) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	wsOpts = append(wsOpts, auto.Pulumi(cmd))
-	s, err := auto.SelectStackInlineSource(ctx, o.Stack, file.Name, o.Program, wsOpts...)
+	wsOpts = append(wsOpts, auto.Pulumi(cmd), auto.Program(o.Program))
+	// What auto.SelectStackInlineSource does for a directory with a Pulumi.yaml, with the
+	// workspace's reads of outputs made cheap (maskedOutputs).
+	ws, err := auto.NewLocalWorkspace(ctx, wsOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("select stack %s in %s: %w", o.Stack, o.Dir, err)
+	}
+	s, err := auto.SelectStack(ctx, o.Stack, maskedOutputs{ws})
 	if err != nil {
 		return nil, fmt.Errorf("select stack %s in %s: %w", o.Stack, o.Dir, err)
 	}
 	return &Stack{Stack: s, opts: o, project: file.Name}, nil
 }
+
+// maskedOutputs is the Automation API's local workspace, reading a stack's outputs with one
+// `pulumi stack output --json`, which shows each secret as "[secret]" and so never decrypts.
+// The local workspace runs it a second time with --show-secrets to learn the secrets' values,
+// and that run derives the passphrase's key, a deliberately slow function and most of the CPU
+// of a read; the Automation API reads the outputs after every update too. Nothing here uses a
+// secret output's value: a secret output reads as "[secret]", marked Secret.
+type maskedOutputs struct{ auto.Workspace }
+
+// noReadBack marks the context of an update whose result (auto.UpResult, auto.RefreshResult)
+// nobody reads: the Automation API reads the stack's outputs and the newest history entry after
+// every update only to fill that result in, two more pulumi processes each time. Under this
+// mark the workspace answers both reads as empty instead.
+type noReadBack struct{}
+
+// withoutReadBack marks ctx with noReadBack.
+func withoutReadBack(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noReadBack{}, true)
+}
+
+func skipsReadBack(ctx context.Context) bool { return ctx.Value(noReadBack{}) != nil }
+
+// PulumiCommand implements auto.Workspace: the CLI, but for the history read after an update
+// marked noReadBack, which the Automation API runs through it.
+func (w maskedOutputs) PulumiCommand() auto.PulumiCommand {
+	return readBackCommand{w.Workspace.PulumiCommand()}
+}
+
+// readBackCommand is the pulumi CLI, answering `stack history` under noReadBack with no
+// history.
+type readBackCommand struct{ auto.PulumiCommand }
+
+// Run implements auto.PulumiCommand.
+func (c readBackCommand) Run(ctx context.Context, workdir string, stdin io.Reader, out, errOut []io.Writer, env []string, args ...string) (string, string, int, error) {
+	if skipsReadBack(ctx) && len(args) >= 2 && args[0] == "stack" && args[1] == "history" {
+		return "[]", "", 0, nil
+	}
+	return c.PulumiCommand.Run(ctx, workdir, stdin, out, errOut, env, args...)
+}
+
+// StackOutputs implements auto.Workspace. An output is secret when its value holds the
+// sentinel, the test the local workspace applies. Under noReadBack there are none.
+func (w maskedOutputs) StackOutputs(ctx context.Context, stackName string) (auto.OutputMap, error) {
+	if skipsReadBack(ctx) {
+		return auto.OutputMap{}, nil
+	}
+	var env []string
+	if home := w.PulumiHome(); home != "" {
+		env = append(env, "PULUMI_HOME="+home)
+	}
+	for k, v := range w.GetEnvVars() {
+		env = append(env, k+"="+v)
+	}
+	stdout, stderr, code, err := w.PulumiCommand().Run(ctx, w.WorkDir(), nil, nil, nil, env, "stack", "output", "--json", "--stack", stackName)
+	if err != nil {
+		return nil, fmt.Errorf("could not get outputs: pulumi stack output exited %d: %w: %s", code, err, strings.TrimSpace(stderr))
+	}
+	var outs map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(stdout), &outs); err != nil {
+		return nil, fmt.Errorf("stack outputs: %w", err)
+	}
+	m := auto.OutputMap{}
+	for k, raw := range outs {
+		var v any
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("stack output %s: %w", k, err)
+		}
+		m[k] = auto.OutputValue{Value: v, Secret: strings.Contains(string(raw), secretSentinel)}
+	}
+	return m, nil
+}
+
+// secretSentinel is how `pulumi stack output` shows a secret without --show-secrets.
+const secretSentinel = "[secret]"
 
 // commands holds the CLI found for each root: finding it runs `pulumi version`, a process
 // worth starting once per slotless run rather than once per stack opened.
@@ -263,26 +344,31 @@ func (s *Stack) UpTargets(ctx context.Context, out io.Writer, targets []string) 
 // returns the steps it carried out.
 func (s *Stack) Up(ctx context.Context, out io.Writer, opts ...optup.Option) (Changes, error) {
 	c := newCollector()
-	opts = append(opts, optup.EventStreams(c.ch))
+	// What an update did comes from its events; its result, which the Automation API reads back
+	// from the stack's outputs and history afterwards, is not used (noReadBack). Were the
+	// history read, it would be without secrets, since showing them derives the passphrase's
+	// key.
+	opts = append(opts, optup.EventStreams(c.ch), optup.ShowSecrets(false))
 	if out != nil {
 		opts = append(opts, optup.ProgressStreams(out))
 	}
-	_, err := s.Stack.Up(ctx, opts...)
+	_, err := s.Stack.Up(withoutReadBack(ctx), opts...)
 	return c.changes(err != nil), err
 }
 
 // RefreshTargets runs `pulumi refresh` on the given URNs: their state is read back from the
 // provider, inputs included, so an edit made outside Pulumi shows in the next diff.
 func (s *Stack) RefreshTargets(ctx context.Context, out io.Writer, targets []string) error {
-	opts := []optrefresh.Option{optrefresh.Target(targets)}
+	opts := []optrefresh.Option{optrefresh.Target(targets), optrefresh.ShowSecrets(false)}
 	if out != nil {
 		opts = append(opts, optrefresh.ProgressStreams(out))
 	}
-	_, err := s.Stack.Refresh(ctx, opts...)
+	_, err := s.Stack.Refresh(withoutReadBack(ctx), opts...)
 	return err
 }
 
-// PlainOutputs returns the stack's outputs as plain values; secret outputs are left out.
+// PlainOutputs returns the stack's outputs as plain values; secret outputs are left out. It
+// reads them without decrypting anything (maskedOutputs).
 func (s *Stack) PlainOutputs(ctx context.Context) (map[string]any, error) {
 	outs, err := s.Stack.Outputs(ctx)
 	if err != nil {

@@ -92,15 +92,33 @@ func number(v any) (int, bool) {
 // keys a shift reads are plain, a secret is refused rather than shown, and each decryption
 // costs the CLI a passphrase key derivation.
 func (a *AutoStack) GetConfig(ctx context.Context, key string) (string, bool, error) {
-	all, err := a.s.GetAllConfigWithOptions(ctx, &auto.GetAllConfigOptions{})
+	got, err := a.GetConfigs(ctx, key)
 	if err != nil {
 		return "", false, err
 	}
-	v, ok := all[project.Key(a.s.Project(), key)]
-	if ok && v.Secret {
-		return "", false, fmt.Errorf("%s is a secret in the stack config; it must be a plain number", key)
+	v, ok := got[key]
+	return v, ok, nil
+}
+
+// GetConfigs implements ConfigReader: one read of the stack's config for every key, without
+// decrypting, as GetConfig.
+func (a *AutoStack) GetConfigs(ctx context.Context, keys ...string) (map[string]string, error) {
+	all, err := a.s.GetAllConfigWithOptions(ctx, &auto.GetAllConfigOptions{})
+	if err != nil {
+		return nil, err
 	}
-	return v.Value, ok, nil
+	out := map[string]string{}
+	for _, key := range keys {
+		v, ok := all[project.Key(a.s.Project(), key)]
+		if !ok {
+			continue
+		}
+		if v.Secret {
+			return nil, fmt.Errorf("%s is a secret in the stack config; it must be a plain number", key)
+		}
+		out[key] = v.Value
+	}
+	return out, nil
 }
 
 // SetConfig implements Stack.

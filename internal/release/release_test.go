@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -408,6 +410,60 @@ func TestShiftUnderVersionSkew(t *testing.T) {
 			}
 			if got := st.config["blueWeight"]; got != tt.wantBlueWeight {
 				t.Errorf("blueWeight: got %s, want %s", got, tt.wantBlueWeight)
+			}
+		})
+	}
+}
+
+// readerStack is a fakeStack that reads its config as AutoStack does, each look at it a CLI
+// process: it records every look.
+type readerStack struct{ *fakeStack }
+
+func (r readerStack) GetConfig(ctx context.Context, key string) (string, bool, error) {
+	r.calls = append(r.calls, "get "+key)
+	return r.fakeStack.GetConfig(ctx, key)
+}
+
+func (r readerStack) GetConfigs(_ context.Context, keys ...string) (map[string]string, error) {
+	r.calls = append(r.calls, "read config")
+	out := map[string]string{}
+	for _, k := range keys {
+		if v, ok := r.config[k]; ok {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// TestShiftReadsTheConfigOnce: a shift looks at the stack's config once for both weight keys,
+// for its note on a stale file and for what a refused preview puts back.
+func TestShiftReadsTheConfigOnce(t *testing.T) {
+	healthy := func(context.Context, stack.Slot) error { return nil }
+	tests := []struct {
+		name    string
+		config  map[string]string
+		pending []engine.Step
+		calls   []string
+		after   map[string]string
+	}{
+		{"canary", map[string]string{}, nil, []string{"deployed", "read config", "set blueWeight=10", "preview", "up"}, map[string]string{"blueWeight": "10"}},
+		{"both keys kept in step", map[string]string{"blueWeight": "0", "greenWeight": "100"}, nil,
+			[]string{"deployed", "read config", "set blueWeight=10", "set greenWeight=90", "preview", "up"}, map[string]string{"blueWeight": "10", "greenWeight": "90"}},
+		{"a refused preview puts back what was read", map[string]string{"greenWeight": "100"}, []engine.Step{appChange},
+			[]string{"deployed", "read config", "set blueWeight=10", "set greenWeight=90", "preview", "remove blueWeight", "set greenWeight=100"}, map[string]string{"greenWeight": "100"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeStack{deployed: deployedAt(0, stack.Green), config: tt.config, pending: tt.pending}
+			_, err := Shift(context.Background(), readerStack{f}, ShiftRequest{Slot: stack.Blue, To: 10, MaxStep: 50, Health: healthy}, io.Discard)
+			if (err != nil) != (tt.pending != nil) {
+				t.Fatalf("got %v, want an error only with other pending changes", err)
+			}
+			if !slices.Equal(f.calls, tt.calls) {
+				t.Errorf("calls: got %v, want %v", f.calls, tt.calls)
+			}
+			if !maps.Equal(f.config, tt.after) {
+				t.Errorf("config after: got %v, want %v", f.config, tt.after)
 			}
 		})
 	}

@@ -167,7 +167,9 @@ func Shift(ctx context.Context, st Stack, req ShiftRequest, out io.Writer) (Move
 		fmt.Fprintf(out, "note: the live pool says %s, Pulumi state %s; moving from the live pool\n", *req.Live, from)
 		from, dep.Weights, dep.Source = *req.Live, *req.Live, "the live pool"
 	}
-	if local, err := localWeights(ctx, st); err == nil && local != from {
+	// The weight keys are read once, for the note here and for writeWeights to put back.
+	keys, readErr := readWeightKeys(ctx, st)
+	if local, err := keys.weights(); readErr == nil && err == nil && local != from {
 		fmt.Fprintf(out, "note: the stack config says %s, %s %s; moving from %s\n", local, dep.Source, from, dep.Source)
 	}
 	to := stack.Weights{Green: 100 - req.To, Blue: req.To}
@@ -201,7 +203,10 @@ func Shift(ctx context.Context, st Stack, req ShiftRequest, out io.Writer) (Move
 		}
 	}
 
-	restore, err := writeWeights(ctx, st, to)
+	if readErr != nil {
+		return m, readErr
+	}
+	restore, err := keys.write(ctx, st, to)
 	if err != nil {
 		return m, err
 	}
@@ -378,15 +383,52 @@ func waited(d time.Duration) string {
 // shiftWaitEvery is how often a shift waiting for another update tries again.
 const shiftWaitEvery = 5 * time.Second
 
-func localWeights(ctx context.Context, st Stack) (stack.Weights, error) {
-	raw, ok, err := st.GetConfig(ctx, "blueWeight")
-	if err != nil {
-		return stack.Weights{}, fmt.Errorf("read blueWeight: %w", err)
+// ConfigReader is a Stack that reads several config keys with one look at the stack's config.
+// AutoStack is one: each look is a pulumi CLI process, so a shift reading its two weight keys
+// starts one instead of two.
+type ConfigReader interface {
+	// GetConfigs returns the values of the keys that are set, by bare key; a secret among them
+	// is an error.
+	GetConfigs(ctx context.Context, keys ...string) (map[string]string, error)
+}
+
+// configValue is one config key as the stack config has it.
+type configValue struct {
+	key, value string
+	ok         bool
+}
+
+// weightKeys are the weight keys as the stack config has them.
+type weightKeys struct{ blue, green configValue }
+
+// readWeightKeys reads blueWeight and greenWeight, with one look when st is a ConfigReader.
+func readWeightKeys(ctx context.Context, st Stack) (weightKeys, error) {
+	k := weightKeys{blue: configValue{key: "blueWeight"}, green: configValue{key: "greenWeight"}}
+	if r, ok := st.(ConfigReader); ok {
+		got, err := r.GetConfigs(ctx, k.blue.key, k.green.key)
+		if err != nil {
+			return k, fmt.Errorf("read blueWeight: %w", err)
+		}
+		k.blue.value, k.blue.ok = got[k.blue.key]
+		k.green.value, k.green.ok = got[k.green.key]
+		return k, nil
 	}
+	for _, c := range []*configValue{&k.blue, &k.green} {
+		var err error
+		if c.value, c.ok, err = st.GetConfig(ctx, c.key); err != nil {
+			return k, fmt.Errorf("read %s: %w", c.key, err)
+		}
+	}
+	return k, nil
+}
+
+// weights are the weights the keys give: blueWeight, 0 when unset.
+func (k weightKeys) weights() (stack.Weights, error) {
 	blue := 0
-	if ok {
-		if blue, err = strconv.Atoi(strings.TrimSpace(raw)); err != nil || blue < 0 || blue > 100 {
-			return stack.Weights{}, fmt.Errorf("blueWeight: %q in the stack config is out of range 0..100", raw)
+	if k.blue.ok {
+		var err error
+		if blue, err = strconv.Atoi(strings.TrimSpace(k.blue.value)); err != nil || blue < 0 || blue > 100 {
+			return stack.Weights{}, fmt.Errorf("blueWeight: %q in the stack config is out of range 0..100", k.blue.value)
 		}
 	}
 	return stack.Weights{Green: 100 - blue, Blue: blue}, nil
@@ -395,11 +437,16 @@ func localWeights(ctx context.Context, st Stack) (stack.Weights, error) {
 // writeWeights sets blueWeight, and greenWeight too when the stack sets it, so they keep
 // summing to 100. It returns a function that puts back what it changed.
 func writeWeights(ctx context.Context, st Stack, w stack.Weights) (func(context.Context) error, error) {
-	type saved struct {
-		key, value string
-		ok         bool
+	k, err := readWeightKeys(ctx, st)
+	if err != nil {
+		return nil, err
 	}
-	var changed []saved
+	return k.write(ctx, st, w)
+}
+
+// write sets the weights as writeWeights does, k being what the keys held before.
+func (k weightKeys) write(ctx context.Context, st Stack, w stack.Weights) (func(context.Context) error, error) {
+	var changed []configValue
 	restore := func(ctx context.Context) error {
 		for _, s := range changed {
 			var err error
@@ -414,25 +461,20 @@ func writeWeights(ctx context.Context, st Stack, w stack.Weights) (func(context.
 		}
 		return nil
 	}
-	set := func(name, value string, always bool) error {
-		key := name
-		old, ok, err := st.GetConfig(ctx, key)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", name, err)
-		}
-		if !ok && !always {
+	set := func(old configValue, value string, always bool) error {
+		if !old.ok && !always {
 			return nil
 		}
-		if err := st.SetConfig(ctx, key, value); err != nil {
-			return fmt.Errorf("set %s: %w", name, err)
+		if err := st.SetConfig(ctx, old.key, value); err != nil {
+			return fmt.Errorf("set %s: %w", old.key, err)
 		}
-		changed = append(changed, saved{key, old, ok})
+		changed = append(changed, old)
 		return nil
 	}
-	if err := set("blueWeight", strconv.Itoa(w.Blue), true); err != nil {
+	if err := set(k.blue, strconv.Itoa(w.Blue), true); err != nil {
 		return nil, err
 	}
-	if err := set("greenWeight", strconv.Itoa(w.Green), false); err != nil {
+	if err := set(k.green, strconv.Itoa(w.Green), false); err != nil {
 		return nil, errors.Join(err, restore(ctx))
 	}
 	return restore, nil

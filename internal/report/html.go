@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,7 +67,7 @@ func HTML(w io.Writer, rec rollout.Record) error {
 		d.Charts = append(d.Charts, template.HTML(b.String()))
 	}
 	for i, s := range rec.StepsTaken {
-		sr := stepRows{Title: stepTitle(i+1, s), Verdict: orDash(s.Verdict)}
+		sr := stepRows{Title: stepTitle(i+1, s, plannedBake(rec, i, s)), Verdict: orDash(s.Verdict)}
 		for _, a := range s.Analyses {
 			sr.Open = sr.Open || a.Verdict != rollout.VerdictPass
 			sr.Rows = append(sr.Rows, row{
@@ -93,23 +94,37 @@ func (v view) facts() [][2]string {
 		{"started", r.Started.UTC().Format(time.RFC3339)},
 		{"took", r.Finished.Sub(r.Started).Round(time.Second).String()},
 		{"traffic at start", fmt.Sprintf("green %d%%, blue %d%%", r.FromWeights.Green, r.FromWeights.Blue)},
-		{"steps", stepsText(r.Steps, r.Until)},
+		{"steps", stepsText(r.Steps, r.StepBakes(), r.Until)},
 		{"analyses", fmt.Sprint(len(v.analyses))},
 	}
 	if t := r.Thresholds; t != nil {
-		f = append(f, [2]string{"thresholds", fmt.Sprintf("failure rate +%.1f points, p95 ×%.2f, at least %d requests a window; probes +%.1f points, latency ×%.2f; warm-up within %d ms; analyses every %ds over a %s bake",
-			100*t.MaxFailureRateDelta, t.MaxP95Ratio, t.MinRequests, 100*t.ProbeMaxFailureRateDelta, t.ProbeMaxLatencyRatio, t.WarmupLatencyMs, t.AnalysisIntervalSeconds, time.Duration(t.BakeSeconds)*time.Second)})
+		cadence := fmt.Sprintf("analyses every %ds over a %s bake", t.AnalysisIntervalSeconds, bakeText(time.Duration(t.BakeSeconds)*time.Second))
+		if bakes := r.StepBakes(); len(bakes) > 0 && slices.ContainsFunc(bakes, func(b time.Duration) bool { return b != bakes[0] }) {
+			// The steps bake differently: each step's bake is in the steps line.
+			cadence = fmt.Sprintf("analyses every %ds over each step's bake", t.AnalysisIntervalSeconds)
+		}
+		f = append(f, [2]string{"thresholds", fmt.Sprintf("failure rate +%.1f points, p95 ×%.2f, at least %d requests a window; probes +%.1f points, latency ×%.2f; warm-up within %d ms; %s",
+			100*t.MaxFailureRateDelta, t.MaxP95Ratio, t.MinRequests, 100*t.ProbeMaxFailureRateDelta, t.ProbeMaxLatencyRatio, t.WarmupLatencyMs, cadence)})
 	}
 	return f
 }
 
-func stepsText(steps []int, until int) string {
+// stepsText is the plan's steps with each one's bake, when the record says it: "10% (bake 30s)
+// → 50% (bake 10m) → 100% (no bake)".
+func stepsText(steps []int, bakes []time.Duration, until int) string {
 	var b strings.Builder
 	for i, s := range steps {
 		if i > 0 {
 			b.WriteString(" → ")
 		}
 		fmt.Fprintf(&b, "%d%%", s)
+		if i < len(bakes) {
+			if bakes[i] == 0 {
+				b.WriteString(" (no bake)")
+			} else {
+				fmt.Fprintf(&b, " (bake %s)", bakeText(bakes[i]))
+			}
+		}
 	}
 	if until > 0 {
 		fmt.Fprintf(&b, " (--until %d)", until)
@@ -117,9 +132,33 @@ func stepsText(steps []int, until int) string {
 	return b.String()
 }
 
-func stepTitle(n int, s rollout.StepRecord) string {
-	if s.Resumed {
-		return fmt.Sprintf("Step %d: %d%%, resumed and baked again", n, s.To)
+// bakeText writes a bake as people write it: 10m, 1h30m, 45s, not 10m0s.
+func bakeText(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
 	}
-	return fmt.Sprintf("Step %d: %d%% → %d%%", n, s.From, s.To)
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+func stepTitle(n int, s rollout.StepRecord, bake string) string {
+	if s.Resumed {
+		return fmt.Sprintf("Step %d: %d%%, resumed and baked again%s", n, s.To, bake)
+	}
+	return fmt.Sprintf("Step %d: %d%% → %d%%%s", n, s.From, s.To, bake)
+}
+
+// plannedBake is the bake the run planned for its i-th step, as " (bake 30s)" or " (no bake)";
+// empty when the record has no plan for it (a watch).
+func plannedBake(rec rollout.Record, i int, s rollout.StepRecord) string {
+	if i >= len(rec.Planned) || rec.Planned[i].To != s.To || rec.Planned[i].Resumed != s.Resumed {
+		return ""
+	}
+	if b := rec.Planned[i].BakeSeconds; b > 0 {
+		return " (bake " + bakeText(time.Duration(b)*time.Second) + ")"
+	}
+	return " (no bake)"
 }

@@ -89,7 +89,7 @@ func encode(t testing.TB, rec rollout.Record) []byte {
 
 func TestLoadRefusesWhatIsNotARecord(t *testing.T) {
 	good := encode(t, synthetic([]int{10, 100}, time.Minute, 10*time.Second, 0))
-	legacy := regexp.MustCompile(`"kind":"[^"]*","schemaVersion":1,`).ReplaceAll(good, nil)
+	legacy := regexp.MustCompile(`"kind":"[^"]*","schemaVersion":[0-9]+,`).ReplaceAll(good, nil)
 	if bytes.Equal(legacy, good) {
 		t.Fatal("the legacy record still has its kind")
 	}
@@ -102,7 +102,10 @@ func TestLoadRefusesWhatIsNotARecord(t *testing.T) {
 		{"an array", "[1,2]", "not a JSON object"},
 		{"another tool's JSON", `{"status":"Succeeded","name":"x"}`, `it has no "kind": "slotless.release"`},
 		{"a plan", `{"kind":"slotless.plan","schemaVersion":1}`, `its kind is "slotless.plan"`},
-		{"newer", `{"kind":"slotless.release","schemaVersion":2,"outcome":"complete","started":"2026-12-04T03:00:00Z"}`, "written by a newer slotless (record schema version 2; this slotless reads up to 1)"},
+		{"newer", fmt.Sprintf(`{"kind":"slotless.release","schemaVersion":%d,"outcome":"complete","started":"2026-12-04T03:00:00Z"}`, rollout.RecordSchemaVersion+1),
+			fmt.Sprintf("written by a newer slotless (record schema version %d; this slotless reads up to %d)", rollout.RecordSchemaVersion+1, rollout.RecordSchemaVersion)},
+		// Version 1 records, before steps had bakes of their own, are read as they were.
+		{"a record of version 1", `{"kind":"slotless.release","schemaVersion":1,"outcome":"complete","started":"2026-12-04T03:00:00Z","steps":[10,100],"thresholds":{"bakeSeconds":600}}`, ""},
 		{"no outcome", `{"kind":"slotless.release","schemaVersion":1}`, "no start time or outcome"},
 		{"a wrong type", `{"kind":"slotless.release","schemaVersion":1,"outcome":"complete","stepRecords":"x"}`, "a field has the wrong type"},
 		{"a record", string(good), ""},
@@ -259,6 +262,48 @@ func TestEngineRecordsReport(t *testing.T) {
 			head, _ := headline(rec, newView(rec).analyses)
 			if !strings.Contains(html.UnescapeString(h.String()), head) {
 				t.Errorf("the HTML lacks the headline %q", head)
+			}
+		})
+	}
+}
+
+// TestFactsShowEachStepsBake: the steps line says how long each step baked, from a record of a
+// plan with bakes of their own, and from a version 1 record whose steps all baked the same.
+func TestFactsShowEachStepsBake(t *testing.T) {
+	mixed := synthetic([]int{10, 50, 100}, time.Minute, 10*time.Second, 0)
+	mixed.StepBakeSeconds = []int64{30, 0, 5400}
+	mixed.Planned = []rollout.PlannedStep{{From: 0, To: 10, BakeSeconds: 30}, {From: 10, To: 50}, {From: 50, To: 100, BakeSeconds: 5400}}
+	// A version 1 record, as slotless wrote it before steps had bakes of their own.
+	v1 := synthetic([]int{10, 50, 100}, time.Minute, 10*time.Second, 0)
+	v1.SchemaVersion = 1
+	old, err := Load(bytes.NewReader(encode(t, v1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		rec  rollout.Record
+		want []string
+	}{
+		{"bakes of their own", mixed, []string{"10% (bake 30s) → 50% (no bake) → 100% (bake 1h30m)", "analyses every 10s over each step's bake", "Step 1: 0% → 10% (bake 30s)", "Step 2: 10% → 50% (no bake)"}},
+		{"a version 1 record", old, []string{"10% (bake 1m) → 50% (bake 1m) → 100% (bake 1m)", "analyses every 10s over a 1m bake"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var h, m bytes.Buffer
+			if err := HTML(&h, tt.rec); err != nil {
+				t.Fatal(err)
+			}
+			if err := Markdown(&m, tt.rec, ChartText); err != nil {
+				t.Fatal(err)
+			}
+			page := html.UnescapeString(h.String())
+			for _, w := range tt.want {
+				if !strings.Contains(page, w) {
+					t.Errorf("HTML lacks %q", w)
+				}
+			}
+			if !strings.Contains(m.String(), tt.want[0]) {
+				t.Errorf("Markdown lacks %q:\n%s", tt.want[0], m.String())
 			}
 		})
 	}

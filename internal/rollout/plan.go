@@ -3,6 +3,7 @@ package rollout
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -16,10 +17,14 @@ type Plan struct {
 	Steps []int
 	// MaxStep is the stack's maxStep; no step of the plan may be larger.
 	MaxStep int
-	// Bake is how long each step is watched; Interval the pause between its analyses, and so
-	// the metrics window of each.
+	// Bake is how long a step is watched unless StepBakes gives it a bake of its own
+	// (bakeMinutes); Interval is the pause between a bake's analyses, and so the metrics window
+	// of each.
 	Bake, Interval time.Duration
-	Thresholds     Thresholds
+	// StepBakes are the steps' own bakes, by weight (releaseSteps entries such as {"weight": 10,
+	// "bake": "30s"}); nil when every step bakes Bake.
+	StepBakes  map[int]time.Duration
+	Thresholds Thresholds
 	// WarmupRequests is the warm-up's concurrency, WarmupLatency the bound its requests must
 	// answer within.
 	WarmupRequests int
@@ -55,10 +60,11 @@ func NewPlan(c *stack.Config) (Plan, error) {
 		return Plan{}, fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	return Plan{
-		Steps:    slices.Clone(r.Steps),
-		MaxStep:  c.MaxStep,
-		Bake:     time.Duration(r.BakeMinutes) * time.Minute,
-		Interval: time.Duration(r.AnalysisIntervalSeconds) * time.Second,
+		Steps:     slices.Clone(r.Steps),
+		MaxStep:   c.MaxStep,
+		Bake:      time.Duration(r.BakeMinutes) * time.Minute,
+		StepBakes: maps.Clone(r.StepBakes),
+		Interval:  time.Duration(r.AnalysisIntervalSeconds) * time.Second,
 		Thresholds: Thresholds{
 			MaxFailureRateDelta: r.Metrics.MaxFailureRateDelta,
 			MaxP95Ratio:         r.Metrics.MaxP95Ratio,
@@ -90,11 +96,31 @@ func (p Plan) validate() error {
 		}
 		prev = s
 	}
-	if p.Bake < 0 {
-		errs = append(errs, fmt.Errorf("bake %s: want 0 or more", p.Bake))
+	for _, w := range slices.Sorted(maps.Keys(p.StepBakes)) {
+		if !slices.Contains(p.Steps, w) {
+			errs = append(errs, fmt.Errorf("a bake of its own for %d%%, which is not one of the steps %v", w, p.Steps))
+		}
 	}
-	if p.Bake > 0 && (p.Interval <= 0 || p.Interval > p.Bake) {
-		errs = append(errs, fmt.Errorf("analysis interval %s: want above 0 and at most the bake of %s", p.Interval, p.Bake))
+	// The bakes in use: each step's, and Bake when a step has none of its own (or there are no
+	// steps to tell).
+	bakes := map[time.Duration]string{}
+	for _, w := range p.Steps {
+		if b, own := p.StepBakes[w]; own {
+			bakes[b] = fmt.Sprintf("bake %s of the step to %d%%", b, w)
+		} else {
+			bakes[p.Bake] = fmt.Sprintf("bake %s", p.Bake)
+		}
+	}
+	if len(p.Steps) == 0 {
+		bakes[p.Bake] = fmt.Sprintf("bake %s", p.Bake)
+	}
+	for _, b := range slices.Sorted(maps.Keys(bakes)) {
+		if b < 0 {
+			errs = append(errs, fmt.Errorf("%s: want 0 or more", bakes[b]))
+		}
+		if b > 0 && (p.Interval <= 0 || p.Interval > b) {
+			errs = append(errs, fmt.Errorf("analysis interval %s: want above 0 and at most the %s", p.Interval, bakes[b]))
+		}
 	}
 	if p.WarmupRequests < 1 || p.WarmupLatency <= 0 {
 		errs = append(errs, fmt.Errorf("warm-up of %d requests within %s: want at least 1 request and a positive bound", p.WarmupRequests, p.WarmupLatency))
@@ -113,19 +139,42 @@ func (p Plan) checkSteps() error {
 	return stack.ReleaseConfig{Steps: p.Steps}.CheckSteps(p.MaxStep)
 }
 
+// Bake sources: where a step's bake comes from, for the messages that name what to change.
+const (
+	BakeFromStep    = "releaseSteps" // the step's own bake
+	BakeFromDefault = "bakeMinutes"  // the plan's default
+)
+
+// BakeAt is how long a release standing at share bakes there, and where that bake comes from
+// (BakeFromStep or BakeFromDefault). A share between two steps (a shift by hand, a plan changed
+// mid-release) bakes as the next step above it: its canary already carries more than the step
+// below would give it. A share above every step has only the default.
+func (p Plan) BakeAt(share int) (time.Duration, string) {
+	for _, w := range p.Steps {
+		if w < share {
+			continue
+		}
+		if b, own := p.StepBakes[w]; own {
+			return b, BakeFromStep
+		}
+		break
+	}
+	return p.Bake, BakeFromDefault
+}
+
 // analysisOffsets are the times after a bake starts at which it is analysed: every interval,
 // and once more at the very end when the bake is not a whole number of intervals, so a bake
 // always ends with an analysis.
-func (p Plan) analysisOffsets() []time.Duration {
-	if p.Bake <= 0 {
+func (p Plan) analysisOffsets(bake time.Duration) []time.Duration {
+	if bake <= 0 {
 		return nil
 	}
 	var out []time.Duration
-	for t := p.Interval; t <= p.Bake; t += p.Interval {
+	for t := p.Interval; t <= bake; t += p.Interval {
 		out = append(out, t)
 	}
-	if len(out) == 0 || out[len(out)-1] < p.Bake {
-		out = append(out, p.Bake)
+	if len(out) == 0 || out[len(out)-1] < bake {
+		out = append(out, bake)
 	}
 	return out
 }
@@ -141,10 +190,20 @@ type PlannedStep struct {
 	Resumed bool `json:"resumed"`
 	// Changes lists what the shift changes in the stack; empty for a resumed step.
 	Changes []string `json:"changes,omitempty"`
-	// Bake and Analyses are how long the step is watched and how many analyses that takes.
+	// Bake and Analyses are how long the step is watched and how many analyses that takes;
+	// BakeFrom says whether the bake is the step's own (releaseSteps) or the default
+	// (bakeMinutes).
 	Bake        time.Duration `json:"-"`
 	BakeSeconds int64         `json:"bakeSeconds"`
+	BakeFrom    string        `json:"bakeFrom,omitempty"`
 	Analyses    int           `json:"analyses"`
+}
+
+// plannedBake fills in a planned step's bake: that of the step it stands on or goes to.
+func (p Plan) plannedBake(s PlannedStep) PlannedStep {
+	s.Bake, s.BakeFrom = p.BakeAt(s.To)
+	s.BakeSeconds, s.Analyses = int64(s.Bake/time.Second), len(p.analysisOffsets(s.Bake))
+	return s
 }
 
 // Schedule plans the rest of a release of slot from where the deployed status stands, up to
@@ -160,16 +219,15 @@ func Schedule(p Plan, slot stack.Slot, from stack.Weights, until int) []PlannedS
 		return nil
 	}
 	var out []PlannedStep
-	bake, n := p.Bake, len(p.analysisOffsets())
 	if now > 0 {
-		out = append(out, PlannedStep{From: now, To: now, Resumed: true, Bake: bake, BakeSeconds: int64(bake / time.Second), Analyses: n})
+		out = append(out, p.plannedBake(PlannedStep{From: now, To: now, Resumed: true}))
 	}
 	for _, to := range p.Steps {
 		if to <= now || to > until {
 			continue
 		}
 		before, after := share(slot, now), share(slot, to)
-		out = append(out, PlannedStep{From: now, To: to, Changes: Changes(before, after, slot.Other(), p.AlwaysReady), Bake: bake, BakeSeconds: int64(bake / time.Second), Analyses: n})
+		out = append(out, p.plannedBake(PlannedStep{From: now, To: to, Changes: Changes(before, after, slot.Other(), p.AlwaysReady)}))
 		now = to
 	}
 	return out

@@ -134,7 +134,7 @@ func TestAnalysisOffsets(t *testing.T) {
 		{time.Minute, time.Minute, []time.Duration{time.Minute}},
 	}
 	for _, tt := range tests {
-		got := Plan{Bake: tt.bake, Interval: tt.interval}.analysisOffsets()
+		got := Plan{Interval: tt.interval}.analysisOffsets(tt.bake)
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("bake %s every %s: got %v, want %v", tt.bake, tt.interval, got, tt.want)
 		}
@@ -202,5 +202,109 @@ func TestGateHealthPinsEachCall(t *testing.T) {
 	}
 	if d := NewGateHealth("https://apim.example.com/slotless/health", nil, testToken, "1.1.0", nil); d.Analysis.Timeout != AnalysisHealthTimeout || d.Analysis.Successes != 1 || d.Start.Timeout != 0 {
 		t.Errorf("got analysis %+v and start %+v, want a quick analysis gate and the gate's defaults at the start", d.Analysis, d.Start)
+	}
+}
+
+// mixedPlan is a plan whose steps bake differently: 5% two minutes of its own, 25% the default
+// ten (a plain integer), 50% not at all, 100% half an hour, with an analysis every minute.
+func mixedPlan(t *testing.T) Plan {
+	t.Helper()
+	c, err := stack.Parse(func(k string) (string, bool) {
+		v, ok := map[string]string{
+			"azure-native:location": "westeurope", "publisherEmail": "ops@example.com", "maxStep": "50",
+			"releaseSteps": `[{"weight":5,"bake":"2m"},25,{"weight":50,"bake":"0s"},{"weight":100,"bake":"30m"}]`,
+		}[k]
+		return v, ok
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlan(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestScheduleWithMixedBakes(t *testing.T) {
+	p := mixedPlan(t)
+	type step struct {
+		to       int
+		resumed  bool
+		bake     time.Duration
+		from     string
+		analyses int
+	}
+	tests := []struct {
+		name        string
+		blue, until int
+		want        []step
+	}{
+		{"fresh", 0, 0, []step{
+			{5, false, 2 * time.Minute, BakeFromStep, 2},
+			{25, false, 10 * time.Minute, BakeFromDefault, 10},
+			{50, false, 0, BakeFromStep, 0},
+			{100, false, 30 * time.Minute, BakeFromStep, 30},
+		}},
+		{"until a step of its own", 0, 5, []step{{5, false, 2 * time.Minute, BakeFromStep, 2}}},
+		// A resumed step bakes as the step it stands on.
+		{"resumed on a step of its own", 5, 25, []step{{5, true, 2 * time.Minute, BakeFromStep, 2}, {25, false, 10 * time.Minute, BakeFromDefault, 10}}},
+		{"resumed on a default step", 25, 25, []step{{25, true, 10 * time.Minute, BakeFromDefault, 10}}},
+		// Between two steps it bakes as the next step above would.
+		{"between a step of its own and a default one", 10, 25, []step{{10, true, 10 * time.Minute, BakeFromDefault, 10}, {25, false, 10 * time.Minute, BakeFromDefault, 10}}},
+		{"between a default step and one without a bake", 30, 50, []step{{30, true, 0, BakeFromStep, 0}, {50, false, 0, BakeFromStep, 0}}},
+		{"between the last two", 70, 0, []step{{70, true, 30 * time.Minute, BakeFromStep, 30}, {100, false, 30 * time.Minute, BakeFromStep, 30}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []step
+			for _, s := range Schedule(p, stack.Blue, share(stack.Blue, tt.blue), tt.until) {
+				got = append(got, step{s.To, s.Resumed, s.Bake, s.BakeFrom, s.Analyses})
+				if s.BakeSeconds != int64(s.Bake/time.Second) {
+					t.Errorf("step %d%%: bakeSeconds %d, want %d", s.To, s.BakeSeconds, int64(s.Bake/time.Second))
+				}
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestPlanValidateBakes(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(p *Plan)
+		wants []string
+	}{
+		{"mixed bakes", func(*Plan) {}, nil},
+		{"no default bake in use", func(p *Plan) {
+			p.Steps, p.StepBakes, p.Bake = []int{50, 100}, map[int]time.Duration{50: time.Minute, 100: time.Minute}, 0
+		}, nil},
+		{"interval longer than a step's own bake", func(p *Plan) { p.StepBakes[5] = 30 * time.Second }, []string{"analysis interval 1m0s: want above 0 and at most the bake 30s of the step to 5%"}},
+		{"interval longer than the default a step uses", func(p *Plan) { p.Bake = 30 * time.Second }, []string{"analysis interval 1m0s: want above 0 and at most the bake 30s"}},
+		{"a negative bake of its own", func(p *Plan) { p.StepBakes[100] = -time.Minute }, []string{"bake -1m0s of the step to 100%: want 0 or more"}},
+		{"a bake for a share that is no step", func(p *Plan) { p.StepBakes[30] = time.Minute }, []string{"a bake of its own for 30%, which is not one of the steps [5 25 50 100]"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mixedPlan(t)
+			tt.edit(&p)
+			err := p.validate()
+			if len(tt.wants) == 0 {
+				if err != nil {
+					t.Fatalf("got %v, want none", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("got no error, want %q", tt.wants)
+			}
+			for _, w := range tt.wants {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got %q, want it to contain %q", err, w)
+				}
+			}
+		})
 	}
 }

@@ -42,7 +42,11 @@ const RecordKind = "slotless.release"
 
 // RecordSchemaVersion is the version of the record's shape this slotless writes and reads. It
 // goes up when a field changes meaning or goes away; added fields keep it.
-const RecordSchemaVersion = 1
+//
+// Version 2: steps may have bakes of their own. thresholds.bakeSeconds, every step's bake in
+// version 1, is the bake of a step without its own (bakeMinutes), and stepBakeSeconds has each
+// step's. A version 1 record is read as one whose every step baked thresholds.bakeSeconds.
+const RecordSchemaVersion = 2
 
 // Record is everything a run did, for --json and slotless report.
 type Record struct {
@@ -53,7 +57,10 @@ type Record struct {
 	Slot          stack.Slot `json:"slot"`
 	Version       string     `json:"version"`
 	Steps         []int      `json:"steps"`
-	Until         int        `json:"until"`
+	// StepBakeSeconds is the bake of each of Steps, in order: the step's own (releaseSteps) or
+	// the default. Records before schema version 2 have none; use StepBakes to read either.
+	StepBakeSeconds []int64 `json:"stepBakeSeconds,omitempty"`
+	Until           int     `json:"until"`
 	// From is the deployed traffic when the run started.
 	From            stack.Weights `json:"-"`
 	FromWeights     Shares        `json:"from"`
@@ -84,9 +91,28 @@ type RecordThresholds struct {
 	ProbeMaxLatencyRatio     float64 `json:"probeMaxLatencyRatio"`
 	// WarmupLatencyMs is the bound every warm-up request must answer within.
 	WarmupLatencyMs int64 `json:"warmupLatencyMs"`
-	// AnalysisIntervalSeconds and BakeSeconds are the plan's cadence.
+	// AnalysisIntervalSeconds and BakeSeconds are the plan's cadence: BakeSeconds is the bake of
+	// a step without its own (bakeMinutes), and until schema version 2 the bake of every step.
 	AnalysisIntervalSeconds int64 `json:"analysisIntervalSeconds"`
 	BakeSeconds             int64 `json:"bakeSeconds"`
+}
+
+// StepBakes is the bake of each of r.Steps: StepBakeSeconds, or in a record that predates it
+// (schema version 1 and before) the one bake of every step, its thresholds' BakeSeconds. Nil
+// when the record says neither.
+func (r Record) StepBakes() []time.Duration {
+	var out []time.Duration
+	switch {
+	case len(r.StepBakeSeconds) == len(r.Steps) && len(r.Steps) > 0:
+		for _, s := range r.StepBakeSeconds {
+			out = append(out, time.Duration(s)*time.Second)
+		}
+	case r.Thresholds != nil && len(r.StepBakeSeconds) == 0:
+		for range r.Steps {
+			out = append(out, time.Duration(r.Thresholds.BakeSeconds)*time.Second)
+		}
+	}
+	return out
 }
 
 // newRecord starts the record of a run of plan p.

@@ -1,7 +1,7 @@
 // Package rollout is the release controller behind `slotless release`: it walks the release
 // slot through the stack's releaseSteps, warming the slot before each shift and watching each
-// step for bakeMinutes with the health and metrics gates every analysisIntervalSeconds, and it
-// rolls back at the first failing analysis.
+// step for its bake (its own from releaseSteps, else bakeMinutes) with the health and metrics
+// gates every analysisIntervalSeconds, and it rolls back at the first failing analysis.
 //
 // Everything outside the process sits behind a small interface, so the controller is the same
 // against Azure and against fakes:

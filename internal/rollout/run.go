@@ -21,7 +21,7 @@ const errorLimit = 2
 //
 // It refuses to start (ErrRefused) unless o.Slot is idle, or mid-release towards itself, and
 // passes the health gate serving o.Version. Then, for each remaining step up to o.Until, it warms
-// the slot, shifts, and bakes: the health and metrics gates run every p.Interval for p.Bake. The
+// the slot, shifts, and bakes: the health and metrics gates run every p.Interval for the step's bake. The
 // first failing analysis aborts the release and rolls the slot back at once (ErrAborted; with
 // ErrRollbackFailed too if the rollback fails). A cancelled ctx stops the run where it is without
 // moving traffic, so the next run resumes. The Record is returned in every case.
@@ -29,6 +29,10 @@ func (c *Controller) Run(ctx context.Context, p Plan, o Options) (Record, error)
 	c.start = c.clock.Now()
 	rec := newRecord(p, c.start)
 	rec.Slot, rec.Version, rec.Steps, rec.Until = o.Slot, o.Version, slices.Clone(p.Steps), o.Until
+	for _, w := range p.Steps {
+		bake, _ := p.BakeAt(w)
+		rec.StepBakeSeconds = append(rec.StepBakeSeconds, int64(bake/time.Second))
+	}
 	err := c.run(ctx, p, o, &rec)
 	rec.Finished = c.clock.Now()
 	if err != nil {
@@ -160,7 +164,7 @@ func (c *Controller) run(ctx context.Context, p Plan, o Options, rec *Record) er
 			sr.Weights = sharesOf(st.Weights)
 		}
 
-		reason, err := c.bake(ctx, p, o, &sr)
+		reason, err := c.bake(ctx, p, o, s, &sr)
 		rec.StepsTaken = append(rec.StepsTaken, sr)
 		if reason != "" {
 			return c.abort(ctx, rec, o.Slot, current, reason)
@@ -256,19 +260,20 @@ func (c *Controller) warm(ctx context.Context, p Plan, o Options, sr *StepRecord
 	return nil
 }
 
-// bake watches one step. It returns the reason to abort, or an error when ctx ends.
+// bake watches one step for its planned bake. It returns the reason to abort, or an error when
+// ctx ends.
 //
 // Each analysis judges a closed window of requests, [where the previous one ended, its offset
 // into the bake), and runs p.Lag after the window closed, once Azure Monitor has ingested it: a
 // query at the window's end would miss its late records for good. So the step passes only after
 // its last window, up to the end of the bake, has been judged, p.Lag after the bake's end; the
 // health gate and the probes watch the slot all along.
-func (c *Controller) bake(ctx context.Context, p Plan, o Options, sr *StepRecord) (string, error) {
+func (c *Controller) bake(ctx context.Context, p Plan, o Options, step PlannedStep, sr *StepRecord) (string, error) {
 	start := c.clock.Now()
 	sr.BakeStarted = start
-	offsets := p.analysisOffsets()
+	offsets := p.analysisOffsets(step.Bake)
 	if len(offsets) == 0 {
-		c.logf("no bake (bakeMinutes 0): %d%% passes unwatched", sr.To)
+		c.logf("no bake (%s): %d%% passes unwatched", noBake(step), sr.To)
 		sr.Verdict = VerdictPass
 		sr.BakeEnded = start
 		return "", nil
@@ -282,7 +287,7 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, sr *StepRecord
 	if p.Lag > 0 {
 		lag = fmt.Sprintf(", each judging the window that closed %s before (metricsLagSeconds)", p.Lag)
 	}
-	c.logf("bake %s at %d%%: %d analyses, one every %s%s", p.Bake, sr.To, len(offsets), p.Interval, lag)
+	c.logf("bake %s at %d%%: %s, one every %s%s", step.Bake, sr.To, analyses(len(offsets)), p.Interval, lag)
 	probes := newProbeWindow()
 	errorsInARow, conclusive := 0, false
 	for n, off := range offsets {
@@ -299,7 +304,7 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, sr *StepRecord
 			conclusive = conclusive || m.Verdict == VerdictPass
 		}
 		if final && a.Verdict == VerdictPass && !conclusive && sr.To < 100 {
-			c.judgeWholeStep(ctx, p, o, sr.To, stepFrom, end, &a)
+			c.judgeWholeStep(ctx, p, o, step, stepFrom, end, &a)
 		}
 		sr.Analyses = append(sr.Analyses, a)
 		// A "no" in hand is acted on even if the run was cancelled meanwhile: leaving traffic
@@ -338,7 +343,8 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, sr *StepRecord
 // judgeWholeStep is the last word on a step none of whose windows had enough traffic: the
 // whole bake is queried as one window, and when that is still too thin, the step fails unless
 // metricsInconclusive is pass. A canary nobody saw is not a canary that passed.
-func (c *Controller) judgeWholeStep(ctx context.Context, p Plan, o Options, at int, from, end time.Time, a *Analysis) {
+func (c *Controller) judgeWholeStep(ctx context.Context, p Plan, o Options, step PlannedStep, from, end time.Time, a *Analysis) {
+	at := step.To
 	m := c.checkMetrics(ctx, p, o, from, end)
 	a.Step = &m
 	switch m.Verdict {
@@ -357,8 +363,12 @@ func (c *Controller) judgeWholeStep(ctx context.Context, p Plan, o Options, at i
 	}
 	a.Verdict = VerdictFail
 	m.Verdict, m.Reason = VerdictFail, string(gate.ReasonInconclusive)
-	m.Detail = fmt.Sprintf("nobody saw the canary at %d%%: no analysis of the step, nor its whole bake of %s, had metricsMinRequests %d requests from each slot (%s); bake longer (bakeMinutes), send releaseProbes (their requests count), lower metricsMinRequests, or set metricsInconclusive: pass to accept an unseen canary",
-		at, end.Sub(from).Round(time.Second), p.Thresholds.MinRequests, m.Detail)
+	longer := "bakeMinutes"
+	if step.BakeFrom == BakeFromStep {
+		longer = "the step's bake in releaseSteps"
+	}
+	m.Detail = fmt.Sprintf("nobody saw the canary at %d%%: no analysis of the step, nor its whole bake of %s, had metricsMinRequests %d requests from each slot (%s); bake longer (%s), send releaseProbes (their requests count), lower metricsMinRequests, or set metricsInconclusive: pass to accept an unseen canary",
+		at, end.Sub(from).Round(time.Second), p.Thresholds.MinRequests, m.Detail, longer)
 }
 
 // ErrTrafficMoved is returned when the traffic is found somewhere the release did not put
@@ -614,17 +624,17 @@ func (c *Controller) printPlan(p Plan, o Options, st Status, steps []PlannedStep
 	for i, s := range steps {
 		if s.Resumed {
 			if s.Bake == 0 {
-				c.logf("  step %d: stands at %d%%: no bake (bakeMinutes 0), no shift", i+1, s.To)
+				c.logf("  step %d: stands at %d%%: no bake (%s), no shift", i+1, s.To, noBake(s))
 				continue
 			}
-			c.logf("  step %d: stands at %d%%: bake %s again (%d analyses), no shift", i+1, s.To, s.Bake, s.Analyses)
+			c.logf("  step %d: stands at %d%%: bake %s again (%s), no shift", i+1, s.To, s.Bake, analyses(s.Analyses))
 			continue
 		}
 		if s.Bake == 0 {
-			c.logf("  step %d: %d%% → %d%%: changes %s; no bake (bakeMinutes 0)", i+1, s.From, s.To, describeChanges(s.Changes))
+			c.logf("  step %d: %d%% → %d%%: changes %s; no bake (%s)", i+1, s.From, s.To, describeChanges(s.Changes), noBake(s))
 			continue
 		}
-		c.logf("  step %d: %d%% → %d%%: changes %s; bake %s (%d analyses, every %s)", i+1, s.From, s.To, describeChanges(s.Changes), s.Bake, s.Analyses, p.Interval)
+		c.logf("  step %d: %d%% → %d%%: changes %s; bake %s (%s, every %s)", i+1, s.From, s.To, describeChanges(s.Changes), s.Bake, analyses(s.Analyses), p.Interval)
 	}
 	if len(steps) == 0 {
 		c.logf("  no steps: %s already carries %d%%, past %d%%", o.Slot, st.Weights.Of(o.Slot), until)
@@ -635,6 +645,22 @@ func (c *Controller) printPlan(p Plan, o Options, st Status, steps []PlannedStep
 	last := steps[len(steps)-1].To
 	rb := Changes(share(o.Slot, last), share(o.Slot, 0), o.Slot.Other(), p.AlwaysReady)
 	c.logf("  on a failing analysis: roll %s back to 0%% at once, never blocked (from %d%% that changes %s)", o.Slot, last, describeChanges(rb))
+}
+
+// noBake says why a step has no bake: bakeMinutes 0, or a bake of 0 of its own.
+func noBake(s PlannedStep) string {
+	if s.BakeFrom == BakeFromStep {
+		return "its bake in releaseSteps is 0s"
+	}
+	return "bakeMinutes 0"
+}
+
+// analyses counts analyses in words: "1 analysis", "10 analyses".
+func analyses(n int) string {
+	if n == 1 {
+		return "1 analysis"
+	}
+	return fmt.Sprintf("%d analyses", n)
 }
 
 func plural(n int, word string) string {

@@ -703,3 +703,110 @@ func TestTrafficMovedBehindTheRelease(t *testing.T) {
 		t.Errorf("analyses before the release noticed: got %d, want 2 (the move came between the first and the second)", n)
 	}
 }
+
+// TestEachStepBakesItsOwn walks a plan whose steps bake differently: 10% three minutes of its
+// own, 50% none, 100% the default ten. Each step is watched for its own bake, with as many
+// analyses, and the record and the dry run say each step's bake.
+func TestEachStepBakesItsOwn(t *testing.T) {
+	tests := []struct {
+		name   string
+		dryRun bool
+	}{{"run", false}, {"dry run", true}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScene(t)
+			p := testPlan()
+			p.StepBakes = map[int]time.Duration{10: 3 * time.Minute, 50: 0}
+			var out strings.Builder
+			var rec Record
+			var err error
+			if tt.dryRun {
+				rec, err = New(s.clock, s.traffic, nil, nil, nil, &out).Run(context.Background(), p, Options{Slot: stack.Blue, Version: "1.1.0", DryRun: true})
+			} else {
+				s.metrics.Thresholds = p.Thresholds
+				c := s.controller()
+				c.out = &out
+				rec, err = c.Run(context.Background(), p, Options{Slot: stack.Blue, Version: "1.1.0"})
+			}
+			if err != nil {
+				t.Fatalf("got %v, want none\n%s", err, out.String())
+			}
+			wantBakes := []time.Duration{3 * time.Minute, 0, 10 * time.Minute}
+			if got := rec.StepBakes(); !slices.Equal(got, wantBakes) {
+				t.Errorf("record step bakes: got %v, want %v", got, wantBakes)
+			}
+			if !slices.Equal(rec.StepBakeSeconds, []int64{180, 0, 600}) {
+				t.Errorf("record stepBakeSeconds: got %v, want [180 0 600]", rec.StepBakeSeconds)
+			}
+			var planned []string
+			for _, ps := range rec.Planned {
+				planned = append(planned, fmt.Sprintf("%d:%ds/%d/%s", ps.To, ps.BakeSeconds, ps.Analyses, ps.BakeFrom))
+			}
+			if want := []string{"10:180s/3/releaseSteps", "50:0s/0/releaseSteps", "100:600s/10/bakeMinutes"}; !slices.Equal(planned, want) {
+				t.Errorf("planned: got %v, want %v", planned, want)
+			}
+			for _, w := range []string{
+				"step 1: 0% → 10%: changes pool weights only; bake 3m0s (3 analyses, every 1m0s)",
+				"step 2: 10% → 50%: changes pool weights only; no bake (its bake in releaseSteps is 0s)",
+				"step 3: 50% → 100%: changes pool weights + current-slot-name green-backend → blue-backend; bake 10m0s (10 analyses, every 1m0s)",
+			} {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("plan\n%s\nwant it to contain %q", out.String(), w)
+				}
+			}
+			if tt.dryRun {
+				return
+			}
+			if rec.Outcome != OutcomeComplete || len(rec.StepsTaken) != 3 {
+				t.Fatalf("got %s with %d steps, want complete in 3", rec.Outcome, len(rec.StepsTaken))
+			}
+			for i, st := range rec.StepsTaken {
+				if n := len(p.analysisOffsets(wantBakes[i])); len(st.Analyses) != n || st.Verdict != VerdictPass {
+					t.Errorf("step %d%%: got %s with %d analyses, want pass with %d", st.To, st.Verdict, len(st.Analyses), n)
+				}
+				if got := st.BakeEnded.Sub(st.BakeStarted); got < wantBakes[i] {
+					t.Errorf("step %d%%: baked %s, want at least %s", st.To, got, wantBakes[i])
+				}
+			}
+			if got := len(s.logs.log()); got != 13 {
+				t.Errorf("metrics queries: got %d, want 13 (3 at 10%%, none at 50%%, 10 at 100%%)", got)
+			}
+			if !strings.Contains(out.String(), "no bake (its bake in releaseSteps is 0s): 50% passes unwatched") {
+				t.Errorf("progress\n%s\nwant it to say 50%% passes unwatched for its own bake of 0s", out.String())
+			}
+			raw, err := json.Marshal(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(raw), `"stepBakeSeconds":[180,0,600]`) || !strings.Contains(string(raw), `"schemaVersion":2`) {
+				t.Errorf("record JSON: got %s, want stepBakeSeconds [180,0,600] and schemaVersion 2", raw)
+			}
+		})
+	}
+}
+
+// TestRecordStepBakes reads each step's bake from records of both schema versions: a version 1
+// record has one bake for every step, its thresholds' bakeSeconds.
+func TestRecordStepBakes(t *testing.T) {
+	tests := []struct {
+		name string
+		raw  string
+		want []time.Duration
+	}{
+		{"version 2", `{"schemaVersion":2,"steps":[10,50,100],"stepBakeSeconds":[30,0,600],"thresholds":{"bakeSeconds":600}}`, []time.Duration{30 * time.Second, 0, 10 * time.Minute}},
+		{"version 1", `{"schemaVersion":1,"steps":[10,50,100],"thresholds":{"bakeSeconds":600}}`, []time.Duration{10 * time.Minute, 10 * time.Minute, 10 * time.Minute}},
+		{"a watch", `{"schemaVersion":2,"thresholds":{"bakeSeconds":600}}`, nil},
+		{"bakes that do not match the steps", `{"schemaVersion":2,"steps":[10,100],"stepBakeSeconds":[30],"thresholds":{"bakeSeconds":600}}`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rec Record
+			if err := json.Unmarshal([]byte(tt.raw), &rec); err != nil {
+				t.Fatal(err)
+			}
+			if got := rec.StepBakes(); !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
