@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/pulumi/pulumi-azure-native-sdk/authorization/v3"
@@ -43,6 +44,8 @@ type colourArgs struct {
 	// tell where the slot's host storage is now (guardedHostAccount).
 	service apimService
 	keyName string
+	// held keeps the app's configuration as deployed: the slot carries traffic (PlanSettings).
+	held bool
 }
 
 func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.ResourceOption) (*Colour, error) {
@@ -116,14 +119,14 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 			},
 		},
 		SiteConfig: &web.SiteConfigArgs{
-			AppSettings:      appSettings(slot, c.HostStorage, id.ClientId, a.monitoring.AppInsights.ConnectionString),
+			AppSettings:      appSettings(slot, c.HostStorage, id.ClientId, a.monitoring.AppInsights.ConnectionString, cfg.AppSettings),
 			MinTlsVersion:    pulumi.String(web.SupportedTlsVersions_1_2),
 			ScmMinTlsVersion: pulumi.String(web.SupportedTlsVersions_1_2),
 			FtpsState:        pulumi.String(web.FtpsStateDisabled),
 			Http20Enabled:    pulumi.Bool(true),
 		},
 		Tags: a.tags,
-	}, parent, pulumi.DependsOn(roles))
+	}, appOptions(a, parent, pulumi.DependsOn(roles))...)
 	if err != nil {
 		return nil, fmt.Errorf("colour %s app: %w", slot, err)
 	}
@@ -139,27 +142,52 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 	return c, nil
 }
 
-// appSettings are identity-based, with the host storage in account. Nothing Flex Consumption
+// appOptions are the app's resource options: a slot that carries traffic keeps its
+// configuration inputs as deployed (heldAppInputs).
+func appOptions(a colourArgs, opts ...pulumi.ResourceOption) []pulumi.ResourceOption {
+	if a.held {
+		opts = append(opts, pulumi.IgnoreChanges(heldAppInputs))
+	}
+	return opts
+}
+
+// appSettings are identity-based, with the host storage in account, followed by the team's own
+// (appSettings), which may not use a name the stack owns (ownedSetting). Nothing Flex Consumption
 // rejects is set here (FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION,
 // WEBSITE_RUN_FROM_PACKAGE, ...): the runtime comes from functionAppConfig. The list is sorted by
-// name so ARM's echo of it never shows as a diff.
-func appSettings(slot Slot, account, clientID, aiConnection pulumi.StringOutput) web.NameValuePairArray {
+// name so ARM's echo of it never shows as a diff. When Pulumi holds appSettings as a secret, every
+// one of the team's values is kept secret in state.
+func appSettings(slot Slot, account, clientID, aiConnection pulumi.StringOutput, own AppSettings) web.NameValuePairArray {
 	endpoint := func(service string) pulumi.StringOutput {
 		return pulumi.Sprintf("https://%s.%s.core.windows.net", account, service)
 	}
-	pair := func(name string, value pulumi.StringInput) web.NameValuePairInput {
-		return web.NameValuePairArgs{Name: pulumi.String(name), Value: value}
+	settings := map[string]pulumi.StringInput{
+		"APPLICATIONINSIGHTS_AUTHENTICATION_STRING": pulumi.Sprintf("ClientId=%s;Authorization=AAD", clientID),
+		"APPLICATIONINSIGHTS_CONNECTION_STRING":     aiConnection,
+		"AzureWebJobsStorage__blobServiceUri":       endpoint("blob"),
+		"AzureWebJobsStorage__clientId":             clientID,
+		"AzureWebJobsStorage__credential":           pulumi.String("managedidentity"),
+		"AzureWebJobsStorage__queueServiceUri":      endpoint("queue"),
+		"AzureWebJobsStorage__tableServiceUri":      endpoint("table"),
+		"SLOT_NAME":                                 pulumi.String(string(slot)),
 	}
-	return web.NameValuePairArray{
-		pair("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", pulumi.Sprintf("ClientId=%s;Authorization=AAD", clientID)),
-		pair("APPLICATIONINSIGHTS_CONNECTION_STRING", aiConnection),
-		pair("AzureWebJobsStorage__blobServiceUri", endpoint("blob")),
-		pair("AzureWebJobsStorage__clientId", clientID),
-		pair("AzureWebJobsStorage__credential", pulumi.String("managedidentity")),
-		pair("AzureWebJobsStorage__queueServiceUri", endpoint("queue")),
-		pair("AzureWebJobsStorage__tableServiceUri", endpoint("table")),
-		pair("SLOT_NAME", pulumi.String(string(slot))),
+	for _, name := range own.Names() {
+		var v pulumi.StringInput = pulumi.String(own.Values[name])
+		if own.Secret {
+			v = pulumi.ToSecret(v).(pulumi.StringOutput)
+		}
+		settings[name] = v
 	}
+	names := make([]string, 0, len(settings))
+	for n := range settings {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make(web.NameValuePairArray, 0, len(names))
+	for _, n := range names {
+		out = append(out, web.NameValuePairArgs{Name: pulumi.String(n), Value: settings[n]})
+	}
+	return out
 }
 
 // grantRoles gives the slot's identity what its Functions host needs, and on nothing but the

@@ -65,6 +65,8 @@ type Config struct {
 	// keys) in the shared account, as every slot did before each got its own: a stack deployed
 	// before that moves each slot while it is idle (see hostStorageGuard).
 	SharedHostStorage []Slot
+	// AppSettings are the team's own settings, the same on both slots.
+	AppSettings AppSettings
 }
 
 // HostStorageShared reports whether a slot's host storage is still the shared account.
@@ -253,6 +255,7 @@ var Keys = []Key{
 	{"releasePrincipalId", "(unset: no grant)", "an Entra object id (a GUID) of a service principal or managed identity", "the identity the release stages sign in as: the stack grants it one custom role with exactly what slotless release, shift, rollback, watch, status and deploy do to this stack (see docs/security.md), and nothing else", false},
 	{"gatewayAudience", "(unset: the apps also answer at their own hosts, to the function key)", "the application (client) id, a GUID, of an Entra app registration in the stack's tenant; not with apimName", "only API Management reaches the apps: it calls them with a token for this audience, got with its own user-assigned identity, and each app's built-in authentication answers 401 to every request without one (docs/security.md#only-the-gateway-reaches-the-apps)", false},
 	{"sharedHostStorage", "[] (each slot's host storage is its own account)", `a JSON list of slots, each "green" or "blue" at most once`, "for a stack deployed before each slot had its own host storage: the slots whose Functions host keeps its storage, and its keys, in the shared account; take a slot out of the list only while it carries no traffic, since it gets new function keys (docs/security.md#each-slot-touches-only-its-own-storage)", false},
+	{"appSettings", "{} (none of your own)", "a map of setting name (letters, digits, '.' and '_') to a string: a plain value, a Pulumi secret (`pulumi config set --secret --path 'appSettings.Name' ...`) or a Key Vault reference `@Microsoft.KeyVault(SecretUri=...)`; not a name the stack owns (AzureWebJobsStorage*, APPLICATIONINSIGHTS_*, SLOT_NAME, FUNCTIONS_*) nor one Flex Consumption rejects (WEBSITE_RUN_FROM_PACKAGE, WEBSITE_CONTENT*, ...); at most 200", "your app's own settings, the same on both slots. A change is released, not applied: `pulumi up` gives it to the slot that carries no traffic, and the live slot keeps what it runs until a release makes it idle (docs/architecture.md#settings-are-released-not-applied). Key Vault references resolve with each slot's own identity", true},
 	{"alwaysReadyInstances", "0", "integer 0..1000, at most maximumInstanceCount", "Flex always-ready instances: the live slot's app gets them and the idle slot's 0, both during a release; when above 0 the first step of a release also changes the release slot's app and the last step the old slot's app, not only the pool", false},
 }
 
@@ -282,7 +285,13 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 		v, err := project.Try(key)
 		return v, err == nil
 	}
-	return Parse(src)
+	cfg, err := Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	// A value set with --secret --path makes Pulumi hold the whole key as a secret.
+	cfg.AppSettings.Secret = ctx.IsConfigSecret(ctx.Project() + ":appSettings")
+	return cfg, nil
 }
 
 var (
@@ -417,6 +426,7 @@ func ParseAll(src Source) (*Config, error) {
 	}
 
 	c.SharedHostStorage = p.slots("sharedHostStorage")
+	c.AppSettings = p.appSettings("appSettings")
 	c.GatewayAudience = strings.ToLower(p.match("gatewayAudience", "", guidRE, "an application (client) id: a GUID such as 00000000-0000-0000-0000-000000000000 (az ad app show --id <app> --query appId)"))
 	if c.GatewayAudience != "" && c.APIM.ExistingName != "" {
 		p.failf("gatewayAudience: not supported with apimName %q yet: API Management calls the apps with an identity the stack attaches to the service, and a reused service is not the stack's to change; unset one of them", c.APIM.ExistingName)

@@ -6,6 +6,7 @@ package stack
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/pulumi/pulumi-azure-native-sdk/resources/v3"
@@ -16,7 +17,7 @@ import (
 
 // Program declares the whole stack, as a plain `pulumi up` (or preview) runs it.
 func Program(ctx *pulumi.Context) error {
-	return ProgramBy(Mover{By: ByPulumiUp, At: time.Now(), Version: buildinfo.Version()})(ctx)
+	return ProgramBy(Mover{By: ByPulumiUp, At: time.Now(), Version: buildinfo.Version(), AllowLiveChange: AllowLiveChangeFrom(os.Getenv)})(ctx)
 }
 
 // ProgramBy is the program run by a mover: slotless names its command, so the pool records who
@@ -48,9 +49,23 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	if err != nil {
 		return fmt.Errorf("invalid stack config:\n%w", err)
 	}
-	version, err := versionGuard(ctx, m, cfg.Weights)
+	last, err := lastOutputs(ctx)
+	if err != nil {
+		// A backend that cannot answer must not stop an update, least of all a rollback. With
+		// no record, the version is not checked (the slotless commands check it again from
+		// the outputs they read) and no slot is held to its configuration: say so.
+		_ = ctx.Log.Warn(fmt.Sprintf("slotless could not read the outputs of the stack's last update (%v): the slotless version that last changed it is not checked, and a slot that carries traffic is not kept on its settings", err), nil)
+	}
+	version, err := versionGuard(ctx, m, cfg.Weights, last)
 	if err != nil {
 		return err
+	}
+	settings, err := PlanSettings(cfg, last, m.AllowLiveChange, m.At)
+	if err != nil {
+		return err
+	}
+	for _, w := range settings.Warnings {
+		_ = ctx.Log.Warn(w, nil)
 	}
 	api, err := LoadAPISurface(root, cfg.API.Spec, cfg.API.HealthPath)
 	if err != nil {
@@ -86,7 +101,7 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	colours := map[Slot]*Colour{}
 	for _, slot := range Slots {
 		c, err := newColour(ctx, slot, colourArgs{names: names, cfg: cfg, resourceGroup: rg, storage: st, monitoring: mon, tags: tags,
-			service: svc, keyName: ids.FunctionKey(slot)})
+			service: svc, keyName: ids.FunctionKey(slot), held: settings.Held[slot]})
 		if err != nil {
 			return err
 		}
@@ -107,6 +122,7 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	}
 	exportOutputs(ctx, cfg, names, rg, st, mon, colours, gw)
 	ctx.Export(OutSlotlessVersion, pulumi.String(version))
+	exportSettings(ctx, settings)
 	return nil
 }
 
