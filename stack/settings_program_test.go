@@ -79,7 +79,8 @@ func TestALiveSlotKeepsItsConfiguration(t *testing.T) {
 		stack.OutSettingsGenerations: map[string]any{"desired": 1.0, "green": 1.0, "blue": 1.0},
 		stack.OutSettingsHashes:      map[string]any{"desired": "old", "green": "old", "blue": "old"},
 	}
-	m := &plan.Mocks{LastOutputs: last}
+	// The fingerprints are a secret output, which the engine hands back as a secret.
+	m := &plan.Mocks{LastOutputs: last, LastSecrets: []string{stack.OutSettingsHashes}}
 	cfg := config(t, map[string]string{"appSettings": `{"FeatureX": "on"}`, "alwaysReadyInstances": "2"})
 	err := pulumi.RunErr(stack.ProgramBy(stack.Mover{By: stack.ByPulumiUp}), pulumi.WithMocks("slotless", "test", m), func(info *pulumi.RunInfo) {
 		info.Config = cfg.Values

@@ -33,7 +33,9 @@ func lastOutputs(ctx *pulumi.Context) (map[string]any, error) {
 		name = org + "/" + name
 	}
 	var res readStackOutputsResult
-	if err := ctx.Invoke(readStackOutputs, &readStackOutputsArgs{Name: name}, &res); err != nil {
+	// The raw invoke: the outputs hold secrets (settingsHashes), which the program reads back
+	// and never exports in plain text; the plain one refuses a secret result.
+	if _, err := ctx.InvokePackageRaw(readStackOutputs, &readStackOutputsArgs{Name: name}, &res, ""); err != nil {
 		return nil, fmt.Errorf("read the outputs of stack %s: %w", name, err)
 	}
 	return res.Outputs, nil

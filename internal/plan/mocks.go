@@ -90,6 +90,9 @@ type Mocks struct {
 	// pulumi:pulumi:readStackOutputs answers; none, as before a first deploy, unless a test
 	// says.
 	LastOutputs map[string]any
+	// LastSecrets names the outputs among LastOutputs that are secret, which the engine's
+	// readStackOutputs answers as secret values, as it holds them.
+	LastSecrets []string
 }
 
 // NewResource records the registration and returns ARM-shaped ids and outputs.
@@ -135,7 +138,13 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Unlock()
 	switch args.Token {
 	case "pulumi:pulumi:readStackOutputs":
-		return resource.NewPropertyMapFromMap(map[string]any{"name": args.Args["name"].StringValue(), "outputs": m.LastOutputs}), nil
+		outs := resource.NewPropertyMapFromMap(m.LastOutputs)
+		for _, k := range m.LastSecrets {
+			if v, ok := outs[resource.PropertyKey(k)]; ok {
+				outs[resource.PropertyKey(k)] = resource.MakeSecret(v)
+			}
+		}
+		return resource.PropertyMap{"name": args.Args["name"], "outputs": resource.NewObjectProperty(outs)}, nil
 	case "azure-native:web:listWebAppHostKeys":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"functionKeys": map[string]any{"default": "mock-function-key-of-" + args.Args["name"].StringValue()},
