@@ -22,6 +22,9 @@ const (
 type armSpec struct {
 	// armType is the resource's ARM type, as in its id and its `type` output.
 	armType string
+	// outputType is the `type` ARM answers when it is not armType: adding an API to a product
+	// answers with the API's own contract (ProductApi).
+	outputType string
 	// nameKey is the input that names the resource; autoname how it is generated when absent.
 	nameKey  string
 	autoname autoName
@@ -136,6 +139,17 @@ var armSpecs = map[string]armSpec{
 		armType: "Microsoft.ApiManagement/service/apis/operations", nameKey: "operationId",
 		path: func(sub string, in map[string]any) string {
 			return apimPath(sub, in) + "/apis/" + str(in, "apiId") + "/operations/" + str(in, "operationId")
+		},
+	},
+	// An API's membership of a product: PUT .../products/{productId}/apis/{apiId} "Adds an API to
+	// the specified product" and answers with the API's contract, type
+	// Microsoft.ApiManagement/service/apis, named by the API (APIM REST 2024-05-01,
+	// apimproducts.json ProductApi_CreateOrUpdate and its example ApiManagementCreateProductApi).
+	// Its parent is the product, which the service's owner creates (Cloud.PutProduct).
+	"azure-native:apimanagement:ProductApi": {
+		armType: "Microsoft.ApiManagement/service/products/apis", outputType: "Microsoft.ApiManagement/service/apis", nameKey: "apiId",
+		path: func(sub string, in map[string]any) string {
+			return apimPath(sub, in) + "/products/" + str(in, "productId") + "/apis/" + str(in, "apiId")
 		},
 	},
 	"azure-native:apimanagement:ApiPolicy": {

@@ -122,6 +122,9 @@ func (a *ARM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if a.legacyProperty(w, r, principal) {
+		return
+	}
 	if v := r.URL.Query().Get("api-version"); v != ARMAPIVersion {
 		armError(w, http.StatusBadRequest, "InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions include '%s'.", v, ARMAPIVersion)
 		return
@@ -457,4 +460,61 @@ func (a *ARM) poll(w http.ResponseWriter, opID string) {
 	delete(a.pending, opID)
 	a.mu.Unlock()
 	writeJSON(w, http.StatusOK, answer)
+}
+
+// SecretSafeAPIVersion is the first API Management REST version that never returns a secret
+// named value's value on GET: from it on, named values are namedValues, and their value comes
+// only from POST .../listValue (NamedValue `value`: "This property will not be filled on 'GET'
+// operations! Use '/listSecrets' POST request to get the value").
+const SecretSafeAPIVersion = "2019-12-01"
+
+// legacyProperty answers a GET of a named value through an API version older than
+// SecretSafeAPIVersion, where named values were "properties" (APIM REST 2019-01-01,
+// apimproperties.json Property_Get, whose PropertyContract carries the value, secret or not).
+// A read action is all it needs, so Reader gets a secret's value, unless the service's
+// apiVersionConstraint.minApiVersion refuses the version (Azure Policy built-in 549814b6,
+// "API Management minimum API version should be set to 2019-12-01 or higher": "To prevent
+// service secrets from being shared with read-only users"); the refusal's wording is APIM's
+// as microsoft/vscode-apimanagement#343 quotes it. It reports whether it answered; any other
+// request goes on to the checks of the supported version.
+func (a *ARM) legacyProperty(w http.ResponseWriter, r *http.Request, principal string) bool {
+	version := r.URL.Query().Get("api-version")
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if version == "" || version >= SecretSafeAPIVersion || r.Method != http.MethodGet || len(parts) != 10 ||
+		!strings.EqualFold(parts[5], "Microsoft.ApiManagement") || !strings.EqualFold(parts[6], "service") || !strings.EqualFold(parts[8], "properties") {
+		return false
+	}
+	service := "/" + strings.Join(parts[:8], "/")
+	svc, ok := a.load(w, service)
+	if !ok {
+		return true
+	}
+	if min := MinAPIVersion(svc); min != "" && version < min {
+		armError(w, http.StatusBadRequest, "InvalidApiVersionParameter", "API version query parameter is not specified or was specified incorrectly. Supported versions: %s and later. Example query param format: api-version=SupportedVersion", min)
+		return true
+	}
+	id := service + "/namedValues/" + parts[9]
+	if !a.allowed(w, principal, "Microsoft.ApiManagement/service/namedValues/read", id) {
+		return true
+	}
+	nv, ok := a.load(w, id)
+	if !ok {
+		return true
+	}
+	value := nv.Secret
+	if value == "" {
+		value, _ = nv.Inputs["value"].(string)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": service + "/properties/" + parts[9], "name": parts[9], "type": "Microsoft.ApiManagement/service/properties",
+		"properties": map[string]any{"displayName": nv.Inputs["displayName"], "value": value, "secret": nv.Inputs["secret"] == true, "tags": nv.Inputs["tags"]},
+	})
+	return true
+}
+
+// MinAPIVersion is a service's apiVersionConstraint.minApiVersion, "" when it sets none.
+func MinAPIVersion(svc *Resource) string {
+	constraint, _ := svc.Properties["apiVersionConstraint"].(map[string]any)
+	min, _ := constraint["minApiVersion"].(string)
+	return min
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -178,7 +179,7 @@ func (f *Fake) Diff(token string, olds, news resource.PropertyMap) (changed, rep
 // different resource, so azure-native replaces.
 func pathKey(spec armSpec, key string) bool {
 	probe := map[string]any{}
-	for _, k := range []string{"resourceGroupName", "serviceName", "apiId", "accountName", "scope", spec.nameKey} {
+	for _, k := range []string{"resourceGroupName", "serviceName", "apiId", "productId", "accountName", "scope", spec.nameKey} {
 		probe[k] = "{" + k + "}"
 	}
 	return key == spec.nameKey || strings.Contains(spec.path("sub", probe), "{"+key+"}")
@@ -256,6 +257,11 @@ func (f *Fake) create(c *Cloud, token, id string, in map[string]any) error {
 	computeOnCreate(r, in)
 	computeOnWrite(c, r)
 	c.Put(r)
+	if token == "azure-native:apimanagement:ApiManagementService" && slices.Contains(sampleProductTiers, skuName(r)) {
+		for _, p := range sampleProducts {
+			c.PutProduct(id, p)
+		}
+	}
 	if imports {
 		applyImport(c, f.Subscription, id, ops)
 	}
@@ -402,6 +408,9 @@ func (f *Fake) Delete(token, id string) error {
 			return err
 		}
 		c.Delete(id)
+		if token == "azure-native:apimanagement:Api" {
+			deleteLinksOf(c, id)
+		}
 		c.Calls = append(c.Calls, Call{Op: "delete", Token: token, Target: id})
 		return nil
 	})
@@ -421,6 +430,9 @@ func (f *Fake) outputs(token, id string, in map[string]any, prev map[string]any)
 	}
 	out["name"] = lastSegment(id)
 	out["type"] = spec.armType
+	if spec.outputType != "" {
+		out["type"] = spec.outputType
+	}
 	if v, ok := in["azureApiVersion"]; ok {
 		out["azureApiVersion"] = v
 	}
@@ -469,6 +481,13 @@ func restartSite(c *Cloud, appID string) string {
 // managed identities, by the identities it names (their principal and client ids, and the
 // tenant's id), as ARM answers them.
 func computeOnWrite(c *Cloud, r *Resource) {
+	if r.Token == "azure-native:apimanagement:ProductApi" {
+		// ARM answers with the API's contract: its path and display name.
+		if api, ok := c.Get(productAPITarget(r.ID)); ok {
+			r.Properties["path"], r.Properties["displayName"] = api.Properties["path"], api.Properties["displayName"]
+		}
+		return
+	}
 	if r.Token != "azure-native:apimanagement:ApiManagementService" {
 		return
 	}

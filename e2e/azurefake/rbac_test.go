@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
 
 const (
@@ -227,6 +229,69 @@ func TestAuthorizeData(t *testing.T) {
 			}
 			if err != nil && !strings.Contains(err.Error(), "AuthorizationPermissionMismatch") {
 				t.Errorf("got %v, want the storage service's AuthorizationPermissionMismatch", err)
+			}
+		})
+	}
+}
+
+// TestSecretsThroughOldAPIVersions: a Reader reads a secret named value's value through an API
+// version older than 2019-12-01 (named values were "properties" then, and their GET returned
+// the value), never through 2024-05-01's GET; once the service's apiVersionConstraint sets
+// minApiVersion 2019-12-01, the old version is refused for everyone.
+func TestSecretsThroughOldAPIVersions(t *testing.T) {
+	f := rbacWorld(t)
+	srv, ca, err := StartARMFor(f, "deployer", map[string]string{"reader-token": "reader", "release-token": releasePrincipal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}}}
+	svc := "/subscriptions/" + sub1 + svcPath
+	get := func(path, version, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+svc+path+"?api-version="+version, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw)
+	}
+	constrain := func(min string) {
+		t.Helper()
+		c, _ := f.Store.Load()
+		s, _ := c.Get(svc)
+		olds := pm(s.Inputs)
+		news := olds.Copy()
+		news["apiVersionConstraint"] = resource.NewObjectProperty(pm(map[string]any{"minApiVersion": min}))
+		if _, err := f.Update("azure-native:apimanagement:ApiManagementService", svc, olds, news, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name, path, version, token string
+		constraint                 string // minApiVersion set before the request, "" for none
+		status                     int
+		has, lacks                 string
+	}{
+		{"Reader, 2019-01-01, no constraint", "/properties/green-key", "2019-01-01", "reader-token", "", 200, `"value":"k"`, ""},
+		{"Reader, 2024-05-01", "/namedValues/green-key", ARMAPIVersion, "reader-token", "", 200, `"displayName":"green-key"`, `"value"`},
+		{"an identity without a read on named values", "/properties/green-key", "2019-01-01", "release-token", "", 403, "AuthorizationFailed", `"value"`},
+		{"a version between the two", "/properties/green-key", "2021-08-01", "reader-token", "", 400, "InvalidApiVersionParameter", `"value"`},
+		{"Reader, 2019-01-01, minApiVersion 2019-12-01", "/properties/green-key", "2019-01-01", "reader-token", "2019-12-01", 400, "Supported versions: 2019-12-01", `"value"`},
+		{"the deploying identity, 2019-01-01, minApiVersion 2019-12-01", "/properties/green-key", "2019-01-01", "deployer", "2019-12-01", 400, "InvalidApiVersionParameter", `"value"`},
+		{"Reader, 2024-05-01, minApiVersion 2019-12-01", "/namedValues/green-key", ARMAPIVersion, "reader-token", "2019-12-01", 200, `"displayName":"green-key"`, `"value"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.constraint != "" {
+				constrain(tt.constraint)
+			}
+			status, body := get(tt.path, tt.version, tt.token)
+			if status != tt.status || !strings.Contains(body, tt.has) || (tt.lacks != "" && strings.Contains(body, tt.lacks)) {
+				t.Errorf("got %d %s, want %d with %s and without %q", status, body, tt.status, tt.has, tt.lacks)
 			}
 		})
 	}

@@ -86,6 +86,8 @@ func (f *Fake) refuse(c *Cloud, token, id string, in map[string]any) error {
 		}
 	case "azure-native:apimanagement:Api":
 		return refuseAPIPath(c, id, in)
+	case "azure-native:apimanagement:ProductApi":
+		return refuseProductAPI(c, id)
 	case "azure-native:authorization:RoleDefinition":
 		return refuseRoleDefinition(c, id, in)
 	}

@@ -20,20 +20,6 @@ import (
 type Workspace struct {
 	pulumi.CustomResourceState
 
-	// Get an existing Workspace resource's state with the given name, ID, and optional extra
-	// properties used to qualify the lookup.
-	//
-	// @param name The _unique_ name of the resulting resource.
-	// @param id The _unique_ provider ID of the resource to lookup.
-	// @param opts Optional settings to control the behavior of the CustomResource.
-	// /
-	// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): Workspace;
-	// /**
-	// Returns true if the given object is an instance of Workspace.  This is designed to work even
-	// when multiple copies of the Pulumi SDK have been loaded into the same process.
-	// /
-	// static isInstance(obj: any): obj is Workspace;
-	// /**
 	// The Azure API version of the resource.
 	AzureApiVersion pulumi.StringOutput `pulumi:"azureApiVersion"`
 	// This is a read-only property. Represents the ID associated with the workspace.
@@ -168,20 +154,6 @@ func (o WorkspaceOutput) ToWorkspaceOutputWithContext(ctx context.Context) Works
 	return o
 }
 
-// Get an existing Workspace resource's state with the given name, ID, and optional extra
-// properties used to qualify the lookup.
-//
-// @param name The _unique_ name of the resulting resource.
-// @param id The _unique_ provider ID of the resource to lookup.
-// @param opts Optional settings to control the behavior of the CustomResource.
-// /
-// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): Workspace;
-// /**
-// Returns true if the given object is an instance of Workspace.  This is designed to work even
-// when multiple copies of the Pulumi SDK have been loaded into the same process.
-// /
-// static isInstance(obj: any): obj is Workspace;
-// /**
 // The Azure API version of the resource.
 func (o WorkspaceOutput) AzureApiVersion() pulumi.StringOutput {
 	return o.ApplyT(func(v *Workspace) pulumi.StringOutput { return v.AzureApiVersion }).(pulumi.StringOutput)
