@@ -40,6 +40,26 @@ func (u *user) appSettingsInCloud(slot stack.Slot) map[string]string {
 	return nil
 }
 
+// kvReference is a Key Vault reference in App Service's syntax.
+const kvReference = "@Microsoft.KeyVault(SecretUri=https://orders.vault.azure.net/secrets/db)"
+
+// appProperty reads one input of a slot's app as ARM holds it.
+func (u *user) appProperty(slot stack.Slot, key string) string {
+	u.t.Helper()
+	c, err := u.cloud.Load()
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	names := u.appNames()
+	for _, app := range c.ByType("azure-native:web:WebApp") {
+		if names[app.Name()] == slot {
+			v, _ := app.Inputs[key].(string)
+			return v
+		}
+	}
+	return ""
+}
+
 // appWrites are the updates of a slot's app among calls, with what they noted.
 func (u *user) appWrites(calls []azurefake.Call, slot stack.Slot) []azurefake.Call {
 	names := u.appNames()
@@ -66,7 +86,7 @@ func TestSettingsAreReleased(t *testing.T) {
 	}
 
 	before := len(u.calls())
-	u.run("pulumi config set --path appSettings.FeatureX on && pulumi up")
+	u.run("pulumi config set --path appSettings.FeatureX on && pulumi config set --path appSettings.Db '" + kvReference + "' && pulumi up")
 	calls := u.calls()[before:]
 	if w := u.appWrites(calls, stack.Green); len(w) > 0 {
 		t.Errorf("the live slot's site was written: %+v", w)
@@ -74,11 +94,15 @@ func TestSettingsAreReleased(t *testing.T) {
 	if w := u.appWrites(calls, stack.Blue); len(w) != 1 || !strings.Contains(w[0].Note, "carrying 0%") {
 		t.Errorf("the idle slot's site: got %+v, want one update, while it carried no traffic", w)
 	}
-	if g := u.appSettingsInCloud(stack.Green); g["FeatureX"] != "" {
-		t.Errorf("green, which carries the traffic, got FeatureX=%q", g["FeatureX"])
+	if g := u.appSettingsInCloud(stack.Green); g["FeatureX"] != "" || g["Db"] != "" {
+		t.Errorf("green, which carries the traffic, got FeatureX=%q, Db=%q", g["FeatureX"], g["Db"])
 	}
-	if b := u.appSettingsInCloud(stack.Blue); b["FeatureX"] != "on" {
-		t.Errorf("blue, the idle slot, has FeatureX=%q, want on", b["FeatureX"])
+	if b := u.appSettingsInCloud(stack.Blue); b["FeatureX"] != "on" || b["Db"] != kvReference {
+		t.Errorf("blue, the idle slot, has FeatureX=%q, Db=%q; want on and the reference", b["FeatureX"], b["Db"])
+	}
+	// The reference resolves with blue's own identity.
+	if id := u.appProperty(stack.Blue, "keyVaultReferenceIdentity"); !strings.HasSuffix(id, "-blue-id") {
+		t.Errorf("blue's keyVaultReferenceIdentity: got %q, want its own identity", id)
 	}
 	gens, _ := u.outputs("dev")[stack.OutSettingsGenerations].(map[string]any)
 	if gens["green"] != 1.0 || gens["blue"] != 2.0 || gens["desired"] != 2.0 {
@@ -104,6 +128,9 @@ func TestSettingsAreReleased(t *testing.T) {
 		}
 	}
 	u.sh("pulumi config set --path appSettings.FeatureX on && pulumi config set blueWeight 0")
+	if ch := u.up("dev"); len(ch.Changed()) != 0 {
+		t.Errorf("with the config back, an up changed %v; want nothing", changedNames(ch))
+	}
 
 	// The release canaries the settings like code.
 	record := filepath.Join(t.TempDir(), "release.json")

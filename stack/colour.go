@@ -98,6 +98,10 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 		Kind:              pulumi.String("functionapp,linux"),
 		ServerFarmId:      plan.ID().ToStringOutput(),
 		HttpsOnly:         pulumi.Bool(true),
+		// Key Vault references in the team's settings resolve with the slot's own identity
+		// (App Service uses the system-assigned one unless keyVaultReferenceIdentity names a
+		// user-assigned one: MicrosoftDocs, app-service-key-vault-references.md).
+		KeyVaultReferenceIdentity: keyVaultIdentity(cfg, id),
 		Identity: &web.ManagedServiceIdentityArgs{
 			Type:                   web.ManagedServiceIdentityTypeUserAssigned,
 			UserAssignedIdentities: pulumi.StringArray{id.ID().ToStringOutput()},
@@ -140,6 +144,16 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 		return nil, fmt.Errorf("colour %s outputs: %w", slot, err)
 	}
 	return c, nil
+}
+
+// keyVaultIdentity is the identity Key Vault references resolve with: the slot's own, when the
+// team's settings hold any; nil otherwise, so a stack without references keeps its apps as they
+// are.
+func keyVaultIdentity(cfg *Config, id *managedidentity.UserAssignedIdentity) pulumi.StringPtrInput {
+	if len(cfg.AppSettings.KeyVaultReferences()) == 0 {
+		return nil
+	}
+	return id.ID().ToStringOutput()
 }
 
 // appOptions are the app's resource options: a slot that carries traffic keeps its

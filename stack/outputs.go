@@ -42,6 +42,11 @@ func OutAppName(s Slot) string { return string(s) + "AppName" }
 // OutHostname names a slot's default host name output, e.g. blueHostname.
 func OutHostname(s Slot) string { return string(s) + "Hostname" }
 
+// OutIdentityPrincipalID names a slot's identity's principal (object) id output: what a team
+// grants read access to its Key Vault secrets (Key Vault Secrets User) for the references in
+// appSettings.
+func OutIdentityPrincipalID(s Slot) string { return string(s) + "IdentityPrincipalId" }
+
 // OutContainerURL names a slot's deployment container URL output.
 func OutContainerURL(s Slot) string { return string(s) + "DeploymentContainerUrl" }
 
@@ -69,5 +74,6 @@ func exportOutputs(ctx *pulumi.Context, cfg *Config, n Names, rg pulumi.StringIn
 		ctx.Export(OutAppName(s), colours[s].App.Name)
 		ctx.Export(OutHostname(s), colours[s].Hostname)
 		ctx.Export(OutContainerURL(s), st.ContainerURL(s))
+		ctx.Export(OutIdentityPrincipalID(s), colours[s].Identity.PrincipalId)
 	}
 }

@@ -124,3 +124,32 @@ func TestHeldAppInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyVaultReferencesResolveWithTheSlotsIdentity: with a Key Vault reference among the
+// team's settings, each app resolves it as its own identity; without one, the apps name none.
+func TestKeyVaultReferencesResolveWithTheSlotsIdentity(t *testing.T) {
+	for _, tt := range []struct {
+		name, settings string
+		want           bool
+	}{
+		{"a reference", `{"Db": "@Microsoft.KeyVault(SecretUri=https://orders.vault.azure.net/secrets/db)"}`, true},
+		{"plain settings", `{"FeatureX": "on"}`, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := runPlan(t, map[string]string{"appSettings": tt.settings})
+			for _, slot := range stack.Slots {
+				flat := plan.Flatten(find(t, p, "azure-native:web:WebApp", string(slot)+"-app").Inputs)
+				got, ok := flat["keyVaultReferenceIdentity"]
+				if !tt.want {
+					if ok {
+						t.Errorf("%s names keyVaultReferenceIdentity %s without a reference", slot, got)
+					}
+					continue
+				}
+				if own := "-" + string(slot) + "-id"; !strings.Contains(got, own) || !strings.Contains(got, "userAssignedIdentities") {
+					t.Errorf("%s resolves references as %s, want its own identity (…%s)", slot, got, own)
+				}
+			}
+		})
+	}
+}
