@@ -21,15 +21,16 @@ const readerRole = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 // TestProductLinkAndRoutePrefixReachTheApp: the README's dev stack, fitted to a team's API
 // Management as the stack file says. The service the stack created refuses a Reader's read of
 // the pin token through an API version older than 2019-12-01. With `apimProductIds: [partners]`
-// (a product the service's owner made) and `routePrefix: ""` (an app whose host.json serves its
-// functions at the root), an up adds the API to the product after its policy, through the
-// stand-in's ARM, and points both backends at the apps' roots. `slotless deploy` refuses a
+// (a product the service's owner made), `routePrefix: ""` (an app whose host.json serves its
+// functions at the root) and `corsMethods: [GET, POST]`, an up updates the policy's CORS, adds
+// the API to the product after it, through the stand-in's ARM, and points both backends at the
+// apps' roots. `slotless deploy` refuses a
 // package still under /api and deploys one under the root to the idle slot; a request as API
 // Management sends it (the backend's URL and the operation's path, with the backend's key)
 // reaches that app's host and its function, while the slot still running no package, served
 // under /api, answers 404. A product the service lacks fails the up, naming it.
 func TestProductLinkAndRoutePrefixReachTheApp(t *testing.T) {
-	parallel(t, 25*time.Second)
+	parallel(t, 15*time.Second)
 	u := deployed(t)
 	arm := u.withARM()
 	outs := u.outputs("dev")
@@ -53,7 +54,8 @@ func TestProductLinkAndRoutePrefixReachTheApp(t *testing.T) {
 	}
 
 	n := len(u.calls())
-	u.run(`pulumi config set --path 'apimProductIds[0]' partners && pulumi config set routePrefix "" && pulumi up`)
+	u.run(`pulumi config set --path 'apimProductIds[0]' partners && pulumi config set routePrefix "" && ` +
+		`pulumi config set --path 'corsMethods[0]' GET && pulumi config set --path 'corsMethods[1]' POST && pulumi up`)
 	c, err := u.cloud.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -66,8 +68,13 @@ func TestProductLinkAndRoutePrefixReachTheApp(t *testing.T) {
 		t.Errorf("the product link answers %v, want the API's contract (its path slotless)", link.Properties)
 	}
 	policy, created := u.callsSince(n, "update", "azure-native:apimanagement:ApiPolicy"), u.callsSince(n, "create", "azure-native:apimanagement:ProductApi")
-	if len(created) != 1 || (len(policy) == 1 && created[0] < policy[0]) {
-		t.Errorf("policy updated at %v, product link created at %v: want one link, after the policy", policy, created)
+	if len(policy) != 1 || len(created) != 1 || created[0] < policy[0] {
+		t.Errorf("policy updated at %v, product link created at %v: want one of each, the link after the policy", policy, created)
+	}
+	for _, p := range c.ByType("azure-native:apimanagement:ApiPolicy") {
+		if v, _ := p.Properties["value"].(string); !strings.Contains(v, "<method>POST</method>") || strings.Contains(v, "<method>OPTIONS</method>") {
+			t.Errorf("the policy's CORS methods are not corsMethods [GET, POST]:\n%s", v)
+		}
 	}
 	hosts := map[stack.Slot]string{}
 	for _, b := range c.ByType("azure-native:apimanagement:Backend") {
