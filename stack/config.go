@@ -151,6 +151,9 @@ type CircuitBreakerConfig struct {
 	Failures     int
 	Interval     string
 	TripDuration string
+	// FromTier is true while Failures waits for a reused service's tier: circuitBreakerFailures
+	// is unset, and its default is 0 on Consumption, else 10 (ResolveSKU).
+	FromTier bool
 }
 
 // APIMConfig says whether API Management is created or reused.
@@ -158,10 +161,14 @@ type APIMConfig struct {
 	// ExistingName and ExistingResourceGroup name a service to reuse; empty creates one.
 	ExistingName          string
 	ExistingResourceGroup string
-	SKU                   string
-	Capacity              int
-	PublisherName         string
-	PublisherEmail        string
+	// SKU is the tier: apimSku for a service the stack creates; for a reused one, the tier the
+	// service reports (ResolveSKU), "" until it is read.
+	SKU string
+	// ClaimedSKU is apimSku as set beside apimName: the reused service's own tier must agree.
+	ClaimedSKU     string
+	Capacity       int
+	PublisherName  string
+	PublisherEmail string
 }
 
 // Reuse reports whether an existing API Management service is used.
@@ -169,9 +176,22 @@ func (a APIMConfig) Reuse() bool { return a.ExistingName != "" }
 
 // APIConfig shapes the API in front of the pool.
 type APIConfig struct {
-	Path                 string
+	Path string
+	// DisplayName is the API's name in API Management (the portal, the developer portal).
+	DisplayName          string
 	SubscriptionRequired bool
 	CORSOrigins          []string
+	// CORSMethods and CORSHeaders are what the CORS policy allows a cross-origin request (its
+	// allowed-methods and allowed-headers); used only with CORSOrigins. CORSHeaders holds the
+	// subscription key header when a subscription is required (see PolicyInput).
+	CORSMethods []string
+	CORSHeaders []string
+	// ProductIDs are the products of the service the API is added to.
+	ProductIDs []string
+	// RoutePrefix is the apps' HTTP route prefix (host.json's extensions.http.routePrefix):
+	// each backend is https://<app>/<RoutePrefix>, so an operation's path under the API is the
+	// function's route. Empty when the apps serve their routes at the root.
+	RoutePrefix string
 	// Spec is the OpenAPI document the API imports, relative to Pulumi.yaml; empty for a
 	// passthrough of every method on /*.
 	Spec string
@@ -207,6 +227,28 @@ var APIMSKUs = []string{"Consumption", "Developer", "Basic", "Standard", "Premiu
 // PinTokenAllowed says which pinning tokens are accepted: URL-safe characters only.
 const PinTokenAllowed = "16..256 URL-safe characters: letters, digits, '.', '_', '~' and '-'"
 
+// CORSMethodsAllowed are the methods corsMethods may list; "*" alone allows any (the cors
+// policy's allowed-methods: "The value * indicates all methods").
+var CORSMethodsAllowed = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// DefaultCORSMethods and DefaultCORSHeaders are what the CORS policy allowed before either was
+// a key.
+var (
+	DefaultCORSMethods = []string{"GET", "OPTIONS"}
+	DefaultCORSHeaders = []string{"Content-Type", "Authorization"}
+)
+
+// DefaultRoutePrefix is the Functions host's own default route prefix ("api"), which an app
+// whose host.json sets none serves its HTTP functions under.
+const DefaultRoutePrefix = "api"
+
+// MinAPIVersion is the apiVersionConstraint.minApiVersion of a service the stack creates: the
+// oldest control-plane API version that never returns a secret named value's value on GET
+// (Azure Policy built-in "API Management minimum API version should be set to 2019-12-01 or
+// higher": "To prevent service secrets from being shared with read-only users"). The function
+// keys and the pin token are such secrets.
+const MinAPIVersion = "2019-12-01"
+
 // InstanceMemorySizes are the instance sizes Flex Consumption offers.
 var InstanceMemorySizes = []int{512, 2048, 4096}
 
@@ -224,15 +266,20 @@ var Keys = []Key{
 	{"logRetentionDays", "30", "integer 30..730", "Log Analytics retention", false},
 	{"apimName", "(create one)", "an existing API Management service name", "reuse this service instead of creating one", false},
 	{"apimResourceGroupName", "(required with apimName)", "the existing service's resource group", "where apimName lives", false},
-	{"apimSku", "Consumption", strings.Join(APIMSKUs, ", "), "tier of the created service, or of the reused one (it decides whether circuit breakers are possible)", false},
-	{"apimCapacity", "0 for Consumption, else 1", "0 for Consumption, else integer 1..12", "scale units of a created service", false},
+	{"apimSku", "Consumption; with apimName, the service's own tier", strings.Join(APIMSKUs, ", ") + "; with apimName, only the tier the service has", "tier of the created service (it decides whether circuit breakers are possible); a reused service's tier is read from the service, and a set apimSku that disagrees with it fails, naming both", false},
+	{"apimCapacity", "0 for Consumption, else 1", "0 for Consumption, else integer 1..12", "scale units of a created service; not used with apimName", false},
 	{"publisherName", "slotless", "1..100 characters", "publisher name of a created service", false},
 	{"publisherEmail", "(required to create a service)", "an e-mail address", "publisher e-mail of a created service", false},
 	{"apiPath", "slotless", "1..80 of letters, digits, '-', '_' and '/', not starting or ending with '/'", "the API's path under the gateway", false},
+	{"apiDisplayName", "slotless", "1..300 characters", "the API's name in API Management, its portal and its developer portal", false},
+	{"apimProductIds", "[] (in no product)", "a JSON list of product ids of the service, each 1..256 characters without '*', '#', '&', '+', ':', '<', '>', '?', '/' or spaces", "products of the service the API is added to (each must exist: a created service of a classic tier has starter and unlimited, any other product is the service owner's); callers can then use the product's subscription keys", false},
+	{"routePrefix", "api", "empty, or segments of letters, digits, '-', '_', '.' and '~' separated by '/', at most 100 characters, not starting or ending with '/'", "the apps' HTTP route prefix, host.json's extensions.http.routePrefix (the Functions host's default is api): each backend is https://<app>/<routePrefix>, so the app answers healthPath at /<routePrefix><healthPath>; `slotless deploy` refuses a package whose host.json says otherwise", false},
 	{"apiSpec", "(none: every method on /* passes through)", "a path to an OpenAPI 3.0 document (YAML or JSON), relative to Pulumi.yaml, that parses and leaves GET healthPath to the health operation", "the API's operations, imported by API Management from the document; the health operation is added when the document lacks it", false},
-	{"healthPath", "/health", "a path under the API: '/' then letters, digits, '-', '_' and '.', in segments separated by '/'", "the path of the health operation that the gates, the warm-up and slotless status reach each slot through; the app answers it at /api<healthPath>", false},
+	{"healthPath", "/health", "a path under the API: '/' then letters, digits, '-', '_' and '.', in segments separated by '/'", "the path of the health operation that the gates, the warm-up and slotless status reach each slot through; the app answers it at /<routePrefix><healthPath>", false},
 	{"subscriptionRequired", "true", "true or false", "whether callers need an APIM subscription key", false},
 	{"corsOrigins", "[] (no CORS policy)", "a list of http(s) origins, or [\"*\"]", "origins allowed by the API's CORS policy", false},
+	{"corsMethods", "[GET, OPTIONS]", "a JSON list of at least one of " + strings.Join(CORSMethodsAllowed, ", ") + ", or [\"*\"]", "methods the CORS policy allows a cross-origin request; used only with corsOrigins", false},
+	{"corsHeaders", "[Content-Type, Authorization]", "a JSON list of at least one HTTP header name, or [\"*\"]", "request headers the CORS policy allows; used only with corsOrigins; with subscriptionRequired, Ocp-Apim-Subscription-Key is allowed too, since browsers send the key in it", false},
 	{"pinToken", "(unset: pinning off)", PinTokenAllowed + "; set with --secret", "token that lets gates and testers pin a request to one slot with X-Slotless-Slot", true},
 	{"maxStep", "50", "integer 1..100", "largest traffic step towards a release slot without --allow-jump/--force; 100 allows pure blue/green", false},
 	{"circuitBreakerFailures", "0 on Consumption, else 10", "integer 0..10000; must be 0 on Consumption", "5xx answers within the interval that trip a slot's backend; 0 turns the breaker off", false},
@@ -312,6 +359,15 @@ var (
 	decimalRE     = regexp.MustCompile(`^\d{1,6}(\.\d{1,9})?$`)
 )
 
+var (
+	routePrefixRE = regexp.MustCompile(`^([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?$`)
+	// productIDRE is API Management's pattern for an entity id (^[^*#&+:<>?]+$, 1..256), less
+	// '/' and white space, which would change the link's ARM path.
+	productIDRE = regexp.MustCompile(`^[^*#&+:<>?/\s]{1,256}$`)
+	// headerNameRE is an HTTP field name: a token (RFC 9110, section 5.1).
+	headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+)
+
 // Parse validates raw config values. It reports every bad key at once, one line each, naming
 // the key, the value and what is allowed, and it never panics on any input.
 func Parse(src Source) (*Config, error) {
@@ -367,15 +423,19 @@ func ParseAll(src Source) (*Config, error) {
 
 	c.APIM.ExistingName = p.match("apimName", "", apimNameRE, "an API Management service name (1..50 letters, digits and '-', starting with a letter)")
 	c.APIM.ExistingResourceGroup = p.match("apimResourceGroupName", "", rgNameRE, "a resource group name of 1..90 letters, digits, '-', '_', '.', '(' or ')'")
-	c.APIM.SKU = p.oneOf("apimSku", "Consumption", APIMSKUs)
-	defaultCapacity := 1
-	if c.APIM.SKU == "Consumption" {
-		defaultCapacity = 0
-	}
-	if c.APIM.SKU == "Consumption" {
-		c.APIM.Capacity = p.intIn("apimCapacity", defaultCapacity, 0, 0)
+	reuse := c.APIM.ExistingName != ""
+	if reuse {
+		// A reused service's tier is the service's, read when the program runs (ResolveSKU);
+		// apimSku, when set, is a claim checked against it. Its scale is its owner's.
+		c.APIM.ClaimedSKU = p.oneOf("apimSku", "", APIMSKUs)
+		c.APIM.Capacity = p.intIn("apimCapacity", 0, 0, 12)
 	} else {
-		c.APIM.Capacity = p.intIn("apimCapacity", defaultCapacity, 1, 12)
+		c.APIM.SKU = p.oneOf("apimSku", "Consumption", APIMSKUs)
+		if c.APIM.SKU == "Consumption" {
+			c.APIM.Capacity = p.intIn("apimCapacity", 0, 0, 0)
+		} else {
+			c.APIM.Capacity = p.intIn("apimCapacity", 1, 1, 12)
+		}
 	}
 	c.APIM.PublisherName = p.str("publisherName", "slotless", 1, 100)
 	c.APIM.PublisherEmail = p.email("publisherEmail")
@@ -394,20 +454,34 @@ func ParseAll(src Source) (*Config, error) {
 	}
 	c.API.Spec = p.match("apiSpec", "", apiSpecRE, "a path to an OpenAPI 3.0 document ending in .yaml, .yml or .json")
 	c.API.HealthPath = p.match("healthPath", DefaultHealthPath, healthPathRE, "a path under the API: '/' then letters, digits, '-', '_' and '.', in segments separated by '/'")
+	c.API.DisplayName = p.str("apiDisplayName", "slotless", 1, 300)
 	c.API.SubscriptionRequired = p.boolean("subscriptionRequired", true)
 	c.API.CORSOrigins = p.origins("corsOrigins")
+	c.API.CORSMethods = p.corsMethods("corsMethods")
+	c.API.CORSHeaders = p.corsHeaders("corsHeaders", c.API.SubscriptionRequired)
+	c.API.ProductIDs = p.productIDs("apimProductIds")
+	c.API.RoutePrefix = p.match("routePrefix", DefaultRoutePrefix, routePrefixRE, "empty, or segments of letters, digits, '-', '_', '.' and '~' separated by '/', not starting or ending with '/', such as api or v1/functions")
+	if len(c.API.RoutePrefix) > 100 {
+		p.fail("routePrefix", c.API.RoutePrefix, "at most 100 characters")
+	}
 
 	c.ReleasePrincipalID = strings.ToLower(p.match("releasePrincipalId", "", guidRE, "an Entra object id: a GUID such as 00000000-0000-0000-0000-000000000000 (az ad sp show --id <app id> --query id)"))
 	c.PinToken = p.match("pinToken", "", pinTokenRE, PinTokenAllowed+", such as the output of `openssl rand -hex 24`")
 	c.MaxStep = p.intIn("maxStep", 50, 1, 100)
-	if c.APIM.SKU == "Consumption" {
+	_, breakerSet := src("circuitBreakerFailures")
+	switch {
+	case reuse:
+		// The tier decides the default, and whether a breaker is allowed at all (ResolveSKU).
+		c.CircuitBreaker.Failures = p.intIn("circuitBreakerFailures", 0, 0, 10000)
+		c.CircuitBreaker.FromTier = !breakerSet
+	case c.APIM.SKU == "Consumption":
 		// The Consumption tier does not support circuit breakers.
 		if raw, ok := src("circuitBreakerFailures"); ok {
 			if n, err := atoi(raw); err != nil || n != 0 {
 				p.failf("circuitBreakerFailures: %q is not allowed on the Consumption tier, which does not support circuit breakers; want 0, or another apimSku", raw)
 			}
 		}
-	} else {
+	default:
 		c.CircuitBreaker.Failures = p.intIn("circuitBreakerFailures", 10, 0, 10000)
 	}
 	c.CircuitBreaker.Interval = p.match("circuitBreakerInterval", "PT1M", isoDurationRE, "an ISO 8601 duration such as PT1M")
@@ -614,6 +688,129 @@ func (p *parser) origins(key string) []string {
 		}
 	}
 	return out
+}
+
+// ResolveSKU takes a reused service's tier as the service reports it (getApiManagementService):
+// a set apimSku must agree with it, and the tier decides the circuit breaker, as apimSku does for
+// a service the stack creates (none on Consumption, which does not support one; else 10 failures
+// unless circuitBreakerFailures says otherwise). It reports one error per key that disagrees.
+func (c *Config) ResolveSKU(sku string) error {
+	var errs []error
+	if claimed := c.APIM.ClaimedSKU; claimed != "" && !strings.EqualFold(claimed, sku) {
+		errs = append(errs, fmt.Errorf("apimSku: %q disagrees with apimName %q, which is of the %s tier; unset apimSku: a reused service's tier is read from the service", claimed, c.APIM.ExistingName, sku))
+	}
+	c.APIM.SKU = sku
+	switch {
+	case strings.EqualFold(sku, "Consumption"):
+		if !c.CircuitBreaker.FromTier && c.CircuitBreaker.Failures != 0 {
+			errs = append(errs, fmt.Errorf("circuitBreakerFailures: %d is not allowed: apimName %q is of the Consumption tier, which does not support circuit breakers; want 0", c.CircuitBreaker.Failures, c.APIM.ExistingName))
+		}
+		c.CircuitBreaker.Failures = 0
+	case c.CircuitBreaker.FromTier:
+		c.CircuitBreaker.Failures = 10
+	}
+	c.CircuitBreaker.FromTier = false
+	return errors.Join(errs...)
+}
+
+// corsMethods reads corsMethods: a JSON list of methods, upper-cased, without repeats, or "*"
+// alone.
+func (p *parser) corsMethods(key string) []string {
+	list, ok := p.list(key, DefaultCORSMethods, `a JSON list such as ["GET", "POST", "OPTIONS"], or ["*"]`)
+	if !ok {
+		return slices.Clone(DefaultCORSMethods)
+	}
+	var out []string
+	for _, m := range list {
+		m = strings.ToUpper(strings.TrimSpace(m))
+		switch {
+		case m == "*" && len(list) == 1:
+			return []string{"*"}
+		case m == "*":
+			p.failf(`%s: "*" goes alone, or list the methods without it`, key)
+			return slices.Clone(DefaultCORSMethods)
+		case !slices.Contains(CORSMethodsAllowed, m):
+			p.failf("%s: %q is not a method the CORS policy allows, want some of %s, or [\"*\"]", key, m, strings.Join(CORSMethodsAllowed, ", "))
+			return slices.Clone(DefaultCORSMethods)
+		case !slices.Contains(out, m):
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// corsHeaders reads corsHeaders: a JSON list of header names without repeats (ignoring case), or
+// "*" alone. When a subscription is required, SubscriptionKeyHeader is added if absent: a
+// browser sends the key in it, and a preflight asks for every header the request carries.
+func (p *parser) corsHeaders(key string, subscription bool) []string {
+	withKey := func(list []string) []string {
+		if subscription && !slices.Contains(list, "*") && !slices.ContainsFunc(list, func(o string) bool { return strings.EqualFold(o, SubscriptionKeyHeader) }) {
+			list = append(list, SubscriptionKeyHeader)
+		}
+		return list
+	}
+	list, ok := p.list(key, DefaultCORSHeaders, `a JSON list such as ["Content-Type", "Authorization"], or ["*"]`)
+	if !ok {
+		return withKey(slices.Clone(DefaultCORSHeaders))
+	}
+	var out []string
+	for _, h := range list {
+		h = strings.TrimSpace(h)
+		switch {
+		case h == "*" && len(list) == 1:
+			return []string{"*"}
+		case h == "*":
+			p.failf(`%s: "*" goes alone, or list the headers without it`, key)
+			return withKey(slices.Clone(DefaultCORSHeaders))
+		case !headerNameRE.MatchString(h) || len(h) > 256:
+			p.failf("%s: %q is not an HTTP header name, want 1..256 letters, digits and !#$%%&'*+.^_`|~- such as Content-Type", key, h)
+			return withKey(slices.Clone(DefaultCORSHeaders))
+		case !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, h) }):
+			out = append(out, h)
+		}
+	}
+	return withKey(out)
+}
+
+// productIDs reads apimProductIds: a JSON list of distinct product ids.
+func (p *parser) productIDs(key string) []string {
+	list, ok := p.list(key, nil, `a JSON list of product ids such as ["starter"]`)
+	if !ok || len(list) == 0 {
+		return nil
+	}
+	var out []string
+	for _, id := range list {
+		switch {
+		case !productIDRE.MatchString(id):
+			p.failf("%s: %q is not a product id, want 1..256 characters without '*', '#', '&', '+', ':', '<', '>', '?', '/' or spaces", key, id)
+			return nil
+		case slices.Contains(out, id):
+			p.failf("%s: %q is listed twice, want each product once", key, id)
+			return nil
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+// list reads a JSON list of strings, as Pulumi passes a list-typed value. ok is false when the
+// key is unset or bad (bad reports it); an empty list fails unless def is nil, since the CORS
+// lists need at least one entry.
+func (p *parser) list(key string, def []string, allowed string) ([]string, bool) {
+	raw, ok := p.src(key)
+	if !ok {
+		return nil, false
+	}
+	var list []string
+	if err := json.Unmarshal([]byte(raw), &list); err != nil {
+		p.fail(key, raw, allowed)
+		return nil, false
+	}
+	if len(list) == 0 && def != nil {
+		p.failf("%s: the list is empty, want at least one entry, such as %s", key, jsonText(def))
+		return nil, false
+	}
+	return list, true
 }
 
 // slots reads a JSON list of distinct slot names.

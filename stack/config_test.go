@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -57,11 +58,45 @@ func TestParseAccepts(t *testing.T) {
 		}},
 		{"cors wildcard when configured", map[string]string{"corsOrigins": `["*"]`}, func(c *Config) bool { return c.API.CORSOrigins[0] == "*" }},
 		{"pinning and breaker on a v2 tier", map[string]string{"pinToken": "0123456789abcdef", "apimSku": "StandardV2", "circuitBreakerFailures": "5", "circuitBreakerInterval": "PT30S"}, func(c *Config) bool {
-			return c.PinToken == "0123456789abcdef" && c.CircuitBreaker == CircuitBreakerConfig{5, "PT30S", "PT1M"}
+			return c.PinToken == "0123456789abcdef" && c.CircuitBreaker == CircuitBreakerConfig{Failures: 5, Interval: "PT30S", TripDuration: "PT1M"}
 		}},
 		{"breaker on by default off Consumption", map[string]string{"apimSku": "Premium"}, func(c *Config) bool { return c.CircuitBreaker.Failures == 10 }},
 		{"breaker off on Consumption", nil, func(c *Config) bool { return c.CircuitBreaker.Failures == 0 && c.MaxStep == 50 }},
 		{"memory 4096", map[string]string{"instanceMemoryMB": "4096"}, func(c *Config) bool { return c.InstanceMemoryMB == 4096 }},
+		// API Management fit: the defaults are what the stack did before each was a key.
+		{"api defaults", nil, func(c *Config) bool {
+			return c.API.DisplayName == "slotless" && c.API.RoutePrefix == "api" && c.API.ProductIDs == nil &&
+				slices.Equal(c.API.CORSMethods, []string{"GET", "OPTIONS"}) &&
+				slices.Equal(c.API.CORSHeaders, []string{"Content-Type", "Authorization", "Ocp-Apim-Subscription-Key"})
+		}},
+		{"display name", map[string]string{"apiDisplayName": "Orders API (prod)"}, func(c *Config) bool { return c.API.DisplayName == "Orders API (prod)" }},
+		{"empty route prefix", map[string]string{"routePrefix": ""}, func(c *Config) bool { return c.API.RoutePrefix == "" }},
+		{"nested route prefix", map[string]string{"routePrefix": "v1/functions"}, func(c *Config) bool { return c.API.RoutePrefix == "v1/functions" }},
+		{"products", map[string]string{"apimProductIds": `["starter", "partners-2024"]`}, func(c *Config) bool {
+			return slices.Equal(c.API.ProductIDs, []string{"starter", "partners-2024"})
+		}},
+		{"no products", map[string]string{"apimProductIds": `[]`}, func(c *Config) bool { return c.API.ProductIDs == nil }},
+		{"cors methods upper-cased, once each", map[string]string{"corsMethods": `["get", "POST", "Get", "options"]`}, func(c *Config) bool {
+			return slices.Equal(c.API.CORSMethods, []string{"GET", "POST", "OPTIONS"})
+		}},
+		{"any cors method", map[string]string{"corsMethods": `["*"]`}, func(c *Config) bool { return slices.Equal(c.API.CORSMethods, []string{"*"}) }},
+		{"cors headers with the subscription key added", map[string]string{"corsHeaders": `["X-Trace-Id", "x-trace-id", "Content-Type"]`}, func(c *Config) bool {
+			return slices.Equal(c.API.CORSHeaders, []string{"X-Trace-Id", "Content-Type", "Ocp-Apim-Subscription-Key"})
+		}},
+		{"cors headers naming the subscription key", map[string]string{"corsHeaders": `["ocp-apim-subscription-key"]`}, func(c *Config) bool {
+			return slices.Equal(c.API.CORSHeaders, []string{"ocp-apim-subscription-key"})
+		}},
+		{"cors headers without a subscription", map[string]string{"corsHeaders": `["Content-Type"]`, "subscriptionRequired": "false"}, func(c *Config) bool {
+			return slices.Equal(c.API.CORSHeaders, []string{"Content-Type"})
+		}},
+		{"any cors header", map[string]string{"corsHeaders": `["*"]`}, func(c *Config) bool { return slices.Equal(c.API.CORSHeaders, []string{"*"}) }},
+		// A reused service's tier is the service's: nothing is decided until it is read.
+		{"reused service, tier unread", map[string]string{"apimName": "shared-apim", "apimResourceGroupName": "shared-rg", "publisherEmail": "<unset>"}, func(c *Config) bool {
+			return c.APIM.SKU == "" && c.APIM.ClaimedSKU == "" && c.CircuitBreaker.FromTier
+		}},
+		{"reused service, tier claimed", map[string]string{"apimName": "shared-apim", "apimResourceGroupName": "shared-rg", "apimSku": "Premium", "circuitBreakerFailures": "3"}, func(c *Config) bool {
+			return c.APIM.SKU == "" && c.APIM.ClaimedSKU == "Premium" && !c.CircuitBreaker.FromTier && c.CircuitBreaker.Failures == 3
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,6 +154,22 @@ func TestParseRejects(t *testing.T) {
 		{"short pin token", map[string]string{"pinToken": "short"}, `pinToken: the value (secret, 5 characters) is not valid, want 16..256 URL-safe characters`},
 		{"max step", map[string]string{"maxStep": "0"}, "maxStep: 0 is out of range 1..100"},
 		{"unknown colour in origin scheme", map[string]string{"corsOrigins": `["ftp://a.example.com"]`}, `corsOrigins: "ftp://a.example.com" is not valid`},
+		// API Management fit.
+		{"display name empty", map[string]string{"apiDisplayName": "  "}, `apiDisplayName: "  " is not valid, want 1..300 characters`},
+		{"display name too long", map[string]string{"apiDisplayName": strings.Repeat("a", 301)}, `apiDisplayName: "aaaa`},
+		{"route prefix with a leading slash", map[string]string{"routePrefix": "/api"}, `routePrefix: "/api" is not valid, want empty, or segments of letters, digits, '-', '_', '.' and '~' separated by '/'`},
+		{"route prefix with a route parameter", map[string]string{"routePrefix": "api/{tenant}"}, `routePrefix: "api/{tenant}" is not valid`},
+		{"route prefix too long", map[string]string{"routePrefix": strings.Repeat("a", 101)}, `routePrefix: "aaaa`},
+		{"product id with a colon", map[string]string{"apimProductIds": `["team:orders"]`}, `apimProductIds: "team:orders" is not a product id, want 1..256 characters without '*', '#', '&', '+', ':', '<', '>', '?', '/' or spaces`},
+		{"product id twice", map[string]string{"apimProductIds": `["starter", "starter"]`}, `apimProductIds: "starter" is listed twice`},
+		{"products not a list", map[string]string{"apimProductIds": "starter"}, `apimProductIds: "starter" is not valid, want a JSON list of product ids`},
+		{"cors method unknown", map[string]string{"corsMethods": `["GET", "TRACE"]`}, `corsMethods: "TRACE" is not a method the CORS policy allows, want some of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, or ["*"]`},
+		{"cors methods empty", map[string]string{"corsMethods": `[]`}, `corsMethods: the list is empty, want at least one entry, such as ["GET","OPTIONS"]`},
+		{"cors method wildcard mixed", map[string]string{"corsMethods": `["*", "GET"]`}, `corsMethods: "*" goes alone`},
+		{"cors header not a token", map[string]string{"corsHeaders": `["X Trace"]`}, `corsHeaders: "X Trace" is not an HTTP header name`},
+		{"cors headers empty", map[string]string{"corsHeaders": `[]`}, `corsHeaders: the list is empty`},
+		{"cors headers not a list", map[string]string{"corsHeaders": "Content-Type"}, `corsHeaders: "Content-Type" is not valid, want a JSON list`},
+		{"reused service, unknown tier claimed", map[string]string{"apimName": "shared-apim", "apimResourceGroupName": "shared-rg", "apimSku": "Gold"}, `apimSku: "Gold" is not valid, want one of Consumption`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -470,6 +521,60 @@ func TestCheckSteps(t *testing.T) {
 				t.Errorf("got %v, want no error", err)
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestResolveSKU: a reused service's tier, as the service reports it, decides what apimSku and
+// circuitBreakerFailures may say, and the breaker's default.
+func TestResolveSKU(t *testing.T) {
+	reuse := map[string]string{"apimName": "shared-apim", "apimResourceGroupName": "shared-rg", "publisherEmail": "<unset>"}
+	with := func(extra map[string]string) map[string]string {
+		m := maps.Clone(reuse)
+		maps.Copy(m, extra)
+		return m
+	}
+	tests := []struct {
+		name     string
+		set      map[string]string
+		tier     string
+		failures int
+		want     []string // the errors, one line each; none when empty
+	}{
+		{"Consumption: no breaker", reuse, "Consumption", 0, nil},
+		{"Premium: the tier's default breaker", reuse, "Premium", 10, nil},
+		{"a tier slotless does not create", reuse, "Isolated", 10, nil},
+		{"Premium with the breaker off", with(map[string]string{"circuitBreakerFailures": "0"}), "Premium", 0, nil},
+		{"a claim that agrees", with(map[string]string{"apimSku": "StandardV2", "circuitBreakerFailures": "4"}), "StandardV2", 4, nil},
+		{"a claim that disagrees", with(map[string]string{"apimSku": "Premium"}), "Developer", 10,
+			[]string{`apimSku: "Premium" disagrees with apimName "shared-apim", which is of the Developer tier; unset apimSku: a reused service's tier is read from the service`}},
+		{"a breaker on Consumption", with(map[string]string{"circuitBreakerFailures": "5"}), "Consumption", 0,
+			[]string{`circuitBreakerFailures: 5 is not allowed: apimName "shared-apim" is of the Consumption tier, which does not support circuit breakers; want 0`}},
+		{"both", with(map[string]string{"apimSku": "Premium", "circuitBreakerFailures": "5"}), "Consumption", 0,
+			[]string{`apimSku: "Premium" disagrees with apimName "shared-apim", which is of the Consumption tier`, `circuitBreakerFailures: 5 is not allowed`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse(source(tt.set))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.ResolveSKU(tt.tier)
+			var lines []string
+			if err != nil {
+				lines = strings.Split(err.Error(), "\n")
+			}
+			if len(lines) != len(tt.want) {
+				t.Fatalf("got %q, want %d errors %q", lines, len(tt.want), tt.want)
+			}
+			for i, w := range tt.want {
+				if !strings.HasPrefix(lines[i], w) {
+					t.Errorf("error %d: got %q, want it to start %q", i, lines[i], w)
+				}
+			}
+			if c.APIM.SKU != tt.tier || c.CircuitBreaker.Failures != tt.failures || c.CircuitBreaker.FromTier {
+				t.Errorf("got tier %q, %d failures (from tier %v), want %q and %d", c.APIM.SKU, c.CircuitBreaker.Failures, c.CircuitBreaker.FromTier, tt.tier, tt.failures)
 			}
 		})
 	}

@@ -31,6 +31,9 @@ const (
 	// OutHealthPath is the health operation's path under the API (healthPath), which status
 	// and the gates append to apiUrl.
 	OutHealthPath = "healthPath"
+	// OutRoutePrefix is the apps' HTTP route prefix (routePrefix), which `slotless deploy`
+	// checks a package's host.json against.
+	OutRoutePrefix = "routePrefix"
 )
 
 // DefaultHealthPath is healthPath's default, for a stack deployed before it was exported.
@@ -56,6 +59,7 @@ func exportOutputs(ctx *pulumi.Context, cfg *Config, n Names, rg pulumi.StringIn
 		return strings.TrimSuffix(u, "/") + "/" + cfg.API.Path
 	}).(pulumi.StringOutput))
 	ctx.Export(OutHealthPath, pulumi.String(cfg.API.HealthPath))
+	ctx.Export(OutRoutePrefix, pulumi.String(cfg.API.RoutePrefix))
 	ctx.Export(OutGreenWeight, pulumi.Int(cfg.Weights.Green))
 	ctx.Export(OutBlueWeight, pulumi.Int(cfg.Weights.Blue))
 	ctx.Export(OutLiveSlot, pulumi.String(string(cfg.Weights.Live())))

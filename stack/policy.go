@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/xml"
 	"fmt"
+	"slices"
 	"strings"
 	"text/template"
 )
@@ -17,8 +18,7 @@ const PoolID = "green-blue-pool"
 var policyTemplate string
 
 var policyTmpl = template.Must(template.New("policy.xml").Funcs(template.FuncMap{
-	"xml":                   xmlEscape,
-	"subscriptionKeyHeader": func() string { return SubscriptionKeyHeader },
+	"xml": xmlEscape,
 }).Parse(policyTemplate))
 
 func xmlEscape(s string) (string, error) {
@@ -50,9 +50,17 @@ const SubscriptionKeyHeader = "Ocp-Apim-Subscription-Key"
 //     from an origin not listed proceeds without CORS headers (the browser withholds the
 //     answer from the page) instead of ending in an empty 200 that hides what happened.
 //   - The API defines no OPTIONS operation; one would take over the preflight from the policy.
+//   - allowed-methods and allowed-headers come from corsMethods and corsHeaders, in the order
+//     given: "At least one method element is required if the allowed-methods section is
+//     present", and allowed-headers is required with at least one header.
 type PolicyInput struct {
 	PoolID      string
 	CORSOrigins []string
+	// CORSMethods and CORSHeaders are the cors policy's allowed methods and headers; empty
+	// means their defaults (DefaultCORSMethods; DefaultCORSHeaders, with SubscriptionKeyHeader
+	// when a subscription is required), as Parse gives them.
+	CORSMethods []string
+	CORSHeaders []string
 	// SubscriptionRequired mirrors the API's subscriptionRequired: browsers then send
 	// SubscriptionKeyHeader, which CORS must allow.
 	SubscriptionRequired bool
@@ -92,7 +100,8 @@ const PinTokenNamedValue = "slotless-pin-token"
 // them in its service (APIMIDs), scoped when the service is reused.
 func NewPolicyInput(cfg *Config) PolicyInput {
 	ids := NewAPIMIDs(cfg)
-	in := PolicyInput{PoolID: ids.Pool(), CORSOrigins: cfg.API.CORSOrigins, SubscriptionRequired: cfg.API.SubscriptionRequired}
+	in := PolicyInput{PoolID: ids.Pool(), CORSOrigins: cfg.API.CORSOrigins, CORSMethods: cfg.API.CORSMethods, CORSHeaders: cfg.API.CORSHeaders,
+		SubscriptionRequired: cfg.API.SubscriptionRequired}
 	if cfg.PinToken != "" {
 		in.PinTokenNamedValue = ids.PinToken()
 		for _, s := range Slots {
@@ -109,6 +118,15 @@ func NewPolicyInput(cfg *Config) PolicyInput {
 // one element a line, no trailing whitespace, and escaped values. The same config always yields
 // the same bytes, so re-applying it never shows a whitespace-only diff.
 func RenderPolicy(in PolicyInput) (string, error) {
+	if len(in.CORSMethods) == 0 {
+		in.CORSMethods = DefaultCORSMethods
+	}
+	if len(in.CORSHeaders) == 0 {
+		in.CORSHeaders = slices.Clone(DefaultCORSHeaders)
+		if in.SubscriptionRequired {
+			in.CORSHeaders = append(in.CORSHeaders, SubscriptionKeyHeader)
+		}
+	}
 	var b bytes.Buffer
 	if err := policyTmpl.Execute(&b, in); err != nil {
 		return "", fmt.Errorf("render api policy: %w", err)

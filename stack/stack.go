@@ -72,6 +72,10 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 		return fmt.Errorf("invalid stack config:\n%w", err)
 	}
 	names := NewNames(ctx.Project(), ctx.Stack(), cfg)
+	reused, err := readReusedService(ctx, names, cfg)
+	if err != nil {
+		return err
+	}
 	tags := pulumi.StringMap{
 		"app":   pulumi.String(ctx.Project()),
 		"stack": pulumi.String(ctx.Stack()),
@@ -93,7 +97,7 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	if err != nil {
 		return err
 	}
-	svc, err := newAPIMService(ctx, names, cfg, rg, tags, gatewayIdentity)
+	svc, err := newAPIMService(ctx, names, cfg, rg, tags, gatewayIdentity, reused)
 	if err != nil {
 		return err
 	}

@@ -114,7 +114,9 @@ slot's app, then check the slot through API Management.
 The slot must carry no traffic, in the deployed stack and in the live pool API Management
 holds (read through ARM, as a release reads it): a slot with any weight in either is refused
 with exit code 3, and no flag overrides it. A hotfix goes to the idle slot and is released. The
-package is checked before anything is uploaded, then pushed with one deploy (POST /api/publish
+package is checked before anything is uploaded (a zip, host.json at its root, and host.json's
+extensions.http.routePrefix the stack's routePrefix, under which API Management sends every
+request; the Functions host's default is api), then pushed with one deploy (POST /api/publish
 on the app's deployment host, the deployment Flex Consumption supports), signed in with the
 release's credential; the command waits for the deployment to complete, printing its status.
 Then the pinned health gate checks the slot (--version, when given, must answer); it needs the
@@ -168,6 +170,14 @@ func (o deployOptions) run(ctx context.Context, deps deployDeps, out io.Writer) 
 	}
 	if w := d.Weights.Of(slot); w > 0 {
 		return fmt.Errorf("%w: %s carries %d%% of the traffic in stack %s; deploy to the idle slot (%s) and release it, or roll %s back to 0%% first", release.ErrBlocked, slot, w, o.stack, slot.Other(), slot)
+	}
+	prefix, ok := outs[stack.OutRoutePrefix].(string)
+	if !ok {
+		// A stack deployed before routePrefix was an output sends every request under /api.
+		prefix = stack.DefaultRoutePrefix
+	}
+	if err := pkg.CheckRoutePrefix(prefix, out); err != nil {
+		return usageError{err.Error()}
 	}
 	app, _ := outs[stack.OutAppName(slot)].(string)
 	group, _ := outs[stack.OutResourceGroup].(string)

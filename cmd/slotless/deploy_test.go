@@ -73,6 +73,9 @@ func TestDeployOnlyToTheIdleSlot(t *testing.T) {
 			[]string{"warning: no health gate"}, 1, false},
 		{"the upload fails", []string{"--slot", "blue", "--package", good}, 0, -1, "tok", errors.New("the deployment failed (status 3 Failed)"), exitFailure,
 			[]string{"deploy to blue-app2: the deployment failed"}, 1, false},
+		{"a package under another route prefix than the stack's", []string{"--slot", "blue", "--package",
+			deploytest.ZipFiles(t, "", map[string]string{"host.json": `{"extensions": {"http": {"routePrefix": ""}}}`})}, 0, -1, "tok", nil, exitUsage,
+			[]string{`host.json's extensions.http.routePrefix is "", the stack's routePrefix is "api"`}, 0, false},
 		{"a slot the live pool gives traffic, whatever the stack says", []string{"--slot", "blue", "--package", good}, 0, 10, "tok", nil, exitBlocked,
 			[]string{"blue carries 10% of the traffic in the live pool (API Management), though stack dev says 0%"}, 0, false},
 	}

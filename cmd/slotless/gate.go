@@ -40,7 +40,7 @@ func newGateCmd(d deps) *cobra.Command {
 		Use:   "gate",
 		Short: "The release gates of one slot: health and metrics",
 		Long: `A gate decides whether a release may take its next step. health polls a slot's
-/api/health, pinned to the slot through API Management; metrics compares the canary
+health operation, pinned to the slot through API Management; metrics compares the canary
 slot's requests with the stable slot's in Application Insights. A gate that says no
 prints "gate failed: <reason>: ..." and exits 1.`,
 		Example: `  slotless gate health --slot blue --expect-version 1.1.0
@@ -63,12 +63,14 @@ func newGateHealthCmd(d deps) *cobra.Command {
 	var o healthOptions
 	cmd := &cobra.Command{
 		Use:   "health",
-		Short: "Poll a slot's /api/health until it answers healthy enough times in a row",
-		Long: `Health polls the slot's /api/health until --successes healthy answers in a row come
+		Short: "Poll a slot's health operation until it answers healthy enough times in a row",
+		Long: `Health polls the slot's health operation until --successes healthy answers in a row come
 from the right slot (and --expect-version, when given), or --timeout passes. Through API
-Management (--api-url, or SLOTLESS_API_URL) each request is pinned to the slot with the
-X-Slotless-Slot header and the token in SLOTLESS_PIN_TOKEN; --url polls one address
-directly, without pinning. --timeout bounds the whole gate and each request within it.
+Management (--api-url, or SLOTLESS_API_URL) each request goes to --health-path under the API,
+pinned to the slot with the X-Slotless-Slot header and the token in SLOTLESS_PIN_TOKEN, and
+API Management sends it to the app under its route prefix (stack config routePrefix); --url
+polls one address directly, without pinning: the app's own /<routePrefix>/health, /api/health
+unless host.json says otherwise. --timeout bounds the whole gate and each request within it.
 
 It fails with the reason of the last failure: wrong-version, wrong-slot, unhealthy,
 timeout, or unreachable. No HTTP answer at all (connection refused, unknown host, TLS
@@ -92,7 +94,7 @@ unreachable without waiting out --timeout.`,
 	f := cmd.Flags()
 	slotFlag(cmd, &o.slot, "the slot that must answer: green or blue (required)")
 	f.StringVar(&o.version, "expect-version", "", "the version that must answer (any when empty)")
-	f.StringVar(&o.url, "url", "", "full health URL, e.g. a function app's /api/health; no slot pinning")
+	f.StringVar(&o.url, "url", "", "full health URL, e.g. a function app's /<routePrefix>/health; no slot pinning")
 	f.StringVar(&o.apiURL, "api-url", "", "APIM API URL (stack output apiUrl); default $"+envAPIURL)
 	f.StringVar(&o.healthPath, "health-path", stack.DefaultHealthPath, "the health operation's path under --api-url (stack output healthPath)")
 	f.IntVar(&o.successes, "successes", gate.DefaultSuccesses, "healthy answers in a row that pass the gate")

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -98,6 +99,9 @@ func identityByClientID(c *Cloud, clientID string) *Resource {
 
 // Forwarded is what API Management adds to a request it sends a function app.
 type Forwarded struct {
+	// URL is the single backend's URL, which API Management appends the operation's path under
+	// the API to: https://<app host>[/<route prefix>].
+	URL string
 	// FunctionKey is the x-functions-key the app's backend sends.
 	FunctionKey string
 	// Authorization is the header the policy's authentication-managed-identity sets, if any.
@@ -116,10 +120,11 @@ func (c *Cloud) Forward(sub, hostname string) (Forwarded, error) {
 	var service string
 	for _, b := range c.ByType("azure-native:apimanagement:Backend") {
 		u, _ := b.Inputs["url"].(string)
-		if b.Subscription != sub || !strings.Contains(u, "://"+hostname+"/") {
+		if b.Subscription != sub || !strings.EqualFold(backendHost(u), hostname) {
 			continue
 		}
 		service = parentID(b.ID)
+		out.URL = u
 		creds, _ := b.Inputs["credentials"].(map[string]any)
 		header, _ := creds["header"].(map[string]any)
 		if keys, _ := header["x-functions-key"].([]any); len(keys) > 0 {
@@ -190,9 +195,28 @@ func resolveNamedValues(c *Cloud, service, s string) string {
 	})
 }
 
-// AppAnswer is how the function app answers a request that reaches its host with this
-// Authorization header and function key: 200, or the status and reason of its refusal.
+// backendHost is the host of a backend URL, "" when it has none.
+func backendHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
+
+// AppAnswer is how the function app answers a request that reaches its host, at a route of one
+// of its functions, with this Authorization header and function key: 200, or the status and
+// reason of its refusal.
 func (c *Cloud) AppAnswer(app *Resource, authorization, functionKey string) (int, string) {
+	return c.AppAnswerAt(app, "", authorization, functionKey)
+}
+
+// AppAnswerAt is AppAnswer for a request to path on the app's host ("" for a route of one of
+// its functions). The Functions host serves HTTP functions only under the route prefix of the
+// package it runs (RoutePrefixOf): a path outside it matches no function and answers 404,
+// after built-in authentication, which runs before the host, and before any function key is
+// asked for.
+func (c *Cloud) AppAnswerAt(app *Resource, path, authorization, functionKey string) (int, string) {
 	if time.Now().UnixMilli() < app.RestartedUntilMs {
 		return http.StatusServiceUnavailable, "the app is restarting after a site update"
 	}
@@ -200,6 +224,9 @@ func (c *Cloud) AppAnswer(app *Resource, authorization, functionKey string) (int
 		if status, reason := builtInAuthentication(auth.Inputs, authorization); status != http.StatusOK {
 			return status, reason
 		}
+	}
+	if prefix := c.RoutePrefixOf(app.Name()); path != "" && !underPrefix(path, prefix) {
+		return http.StatusNotFound, fmt.Sprintf("no function of %s answers %s: its HTTP functions are under /%s (host.json extensions.http.routePrefix)", app.Name(), path, prefix)
 	}
 	if functionKey == "" || functionKey != app.FunctionKey {
 		return http.StatusUnauthorized, "the Functions host refuses the request: no valid function key"
@@ -246,6 +273,27 @@ func builtInAuthentication(in map[string]any, authorization string) (int, string
 	return http.StatusOK, ""
 }
 
+// RoutePrefixOf is the route prefix an app's Functions host serves its HTTP functions under:
+// host.json's extensions.http.routePrefix in the package last deployed to it, or "api", the
+// host's default, before any (MicrosoftDocs azure-functions, functions-host-json.md, "http").
+func (c *Cloud) RoutePrefixOf(app string) string {
+	if d := c.Deployments[strings.ToLower(app)]; d != nil && d.Status != 3 && d.RoutePrefix != nil {
+		return *d.RoutePrefix
+	}
+	return "api"
+}
+
+// underPrefix reports whether a request path is under a route prefix, ignoring case as the
+// Functions host's routing does; every path is under the empty prefix.
+func underPrefix(path, prefix string) bool {
+	if prefix == "" {
+		return true
+	}
+	p := strings.ToLower(strings.TrimPrefix(path, "/"))
+	prefix = strings.ToLower(prefix)
+	return p == prefix || strings.HasPrefix(p, prefix+"/")
+}
+
 // AppHost serves the function apps' own hosts, https://<app>.azurewebsites.net, found by the
 // request's Host: what a caller that goes around API Management reaches. The function key may
 // come as x-functions-key or as ?code=.
@@ -266,7 +314,7 @@ func (h AppHost) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if key == "" {
 			key = r.URL.Query().Get("code")
 		}
-		if status, reason := c.AppAnswer(app, r.Header.Get("Authorization"), key); status != http.StatusOK {
+		if status, reason := c.AppAnswerAt(app, r.URL.Path, r.Header.Get("Authorization"), key); status != http.StatusOK {
 			http.Error(w, reason, status)
 			return
 		}

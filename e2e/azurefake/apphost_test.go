@@ -1,6 +1,8 @@
 package azurefake
 
 import (
+	"archive/zip"
+	"bytes"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -135,4 +137,102 @@ func TestGatewayWithoutItsIdentity(t *testing.T) {
 			t.Errorf("ignore-error=%s: got %+v, %v; want no token and an error %v", tc.ignore, fwd, err, tc.wantErr)
 		}
 	}
+}
+
+// TestAppHostServesUnderTheRoutePrefix: an app's host serves its HTTP functions under the route
+// prefix of the package it runs (host.json's extensions.http.routePrefix, "api" before any
+// package or when host.json sets none): a path outside it answers 404 whatever the key, one
+// inside it the function's answer; and the gateway finds the backend of an app whose URL has no
+// path (the empty prefix).
+func TestAppHostServesUnderTheRoutePrefix(t *testing.T) {
+	f := apimWorld(t, "Consumption")
+	mustCreate(t, f, "azure-native:web:WebApp", map[string]any{"resourceGroupName": "rg", "name": "green", "kind": "functionapp,linux"})
+	srv := httptest.NewServer(AppHost{Store: f.Store})
+	t.Cleanup(srv.Close)
+	deployed := func(hostJSON string) {
+		t.Helper()
+		if err := f.Store.Update(func(c *Cloud) error {
+			if hostJSON == "" {
+				delete(c.Deployments, "green")
+				return nil
+			}
+			c.Deployments = map[string]*Deployment{"green": {App: "green", Status: 4, RoutePrefix: packageRoutePrefix(zipOf(t, map[string]string{"host.json": hostJSON}))}}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name, hostJSON, path string
+		want                 int
+	}{
+		{"no package yet: the default prefix", "", "/api/health", http.StatusOK},
+		{"no package yet: outside it", "", "/health", http.StatusNotFound},
+		{"no http section: the default prefix", `{"version": "2.0"}`, "/api/health", http.StatusOK},
+		{"an empty prefix: the root", `{"extensions": {"http": {"routePrefix": ""}}}`, "/health", http.StatusOK},
+		{"a nested prefix, in another case", `{"extensions": {"http": {"routePrefix": "v1/fn"}}}`, "/V1/Fn/orders/7", http.StatusOK},
+		{"a nested prefix: the default is outside it", `{"extensions": {"http": {"routePrefix": "v1/fn"}}}`, "/api/health", http.StatusNotFound},
+		{"a prefix is not a prefix of a longer segment", `{"extensions": {"http": {"routePrefix": "api"}}}`, "/apis/health", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			deployed(tt.hostJSON)
+			c, _ := f.Store.Load()
+			app, _ := c.Get("/subscriptions/" + sub1 + "/resourceGroups/rg/providers/Microsoft.Web/sites/green")
+			for _, key := range []string{app.FunctionKey, "wrong"} {
+				req, _ := http.NewRequest(http.MethodGet, srv.URL+tt.path, nil)
+				req.Host = "green.azurewebsites.net"
+				req.Header.Set("x-functions-key", key)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				want := tt.want
+				if key == "wrong" && want == http.StatusOK {
+					want = http.StatusUnauthorized
+				}
+				if resp.StatusCode != want {
+					t.Errorf("%s with key %q: got %d, want %d", tt.path, key[:5], resp.StatusCode, want)
+				}
+			}
+		})
+	}
+
+	// A backend without a path: the gateway sends its key, and its share counts.
+	b := single("green")
+	b["url"] = "https://green.azurewebsites.net"
+	c, _ := f.Store.Load()
+	old, _ := c.Get(backendID("green"))
+	if _, err := f.Update("azure-native:apimanagement:Backend", backendID("green"), pm(old.Inputs), pm(b), false); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, f, "azure-native:apimanagement:Backend", pool(nil))
+	c, _ = f.Store.Load()
+	if fwd, err := c.Forward(sub1, "green.azurewebsites.net"); err != nil || fwd.URL != "https://green.azurewebsites.net" {
+		t.Errorf("forward to a backend without a path: got %+v, %v", fwd, err)
+	}
+	if share := c.Share("green.azurewebsites.net"); share != 90 {
+		t.Errorf("share of a backend without a path: got %d, want 90", share)
+	}
+}
+
+// zipOf is a zip holding files with their content.
+func zipOf(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := zip.NewWriter(&b)
+	for name, body := range files {
+		fw, err := w.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fw.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

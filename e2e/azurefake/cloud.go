@@ -95,7 +95,7 @@ func (c *Cloud) Share(hostname string) int {
 	share := 0
 	for _, b := range c.ByType("azure-native:apimanagement:Backend") {
 		u, _ := b.Inputs["url"].(string)
-		if hostname == "" || !strings.Contains(u, "://"+hostname+"/") {
+		if hostname == "" || !strings.EqualFold(backendHost(u), hostname) {
 			continue
 		}
 		for _, p := range c.ByType("azure-native:apimanagement:Backend") {

@@ -34,6 +34,7 @@ var armTypes = map[string]string{
 	"azure-native:apimanagement:Api":                    "Microsoft.ApiManagement/service/apis",
 	"azure-native:apimanagement:ApiOperation":           "Microsoft.ApiManagement/service/apis/operations",
 	"azure-native:apimanagement:ApiPolicy":              "Microsoft.ApiManagement/service/apis/policies",
+	"azure-native:apimanagement:ProductApi":             "Microsoft.ApiManagement/service/products/apis",
 	"azure-native:resources:ResourceGroup":              "",
 }
 
@@ -60,6 +61,7 @@ var nameKeys = map[string]string{
 	"azure-native:apimanagement:Api":                    "apiId",
 	"azure-native:apimanagement:ApiOperation":           "operationId",
 	"azure-native:apimanagement:ApiPolicy":              "policyId",
+	"azure-native:apimanagement:ProductApi":             "apiId",
 }
 
 // Recorded is one resource registration as the engine saw it.
@@ -93,7 +95,17 @@ type Mocks struct {
 	// LastSecrets names the outputs among LastOutputs that are secret, which the engine's
 	// readStackOutputs answers as secret values, as it holds them.
 	LastSecrets []string
+	// ServiceSKU is the tier getApiManagementService answers for a reused service, which an
+	// offline plan cannot read: DefaultServiceSKU when empty.
+	ServiceSKU string
+	// ServiceMinAPIVersion is the reused service's apiVersionConstraint.minApiVersion the mock
+	// answers; empty answers no constraint.
+	ServiceMinAPIVersion string
 }
+
+// DefaultServiceSKU is the tier the mock engine gives a reused service when nothing says
+// another: the tier a stack that sets no apimSku creates.
+const DefaultServiceSKU = "Consumption"
 
 // NewResource records the registration and returns ARM-shaped ids and outputs.
 func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -151,7 +163,19 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		}), nil
 	case "azure-native:apimanagement:getApiManagementService":
 		name := args.Args["serviceName"].StringValue()
-		return resource.NewPropertyMapFromMap(map[string]any{"name": name, "gatewayUrl": "https://" + name + ".azure-api.net"}), nil
+		sku := m.ServiceSKU
+		if sku == "" {
+			sku = DefaultServiceSKU
+		}
+		capacity := 1
+		if sku == "Consumption" {
+			capacity = 0
+		}
+		answer := map[string]any{"name": name, "gatewayUrl": "https://" + name + ".azure-api.net", "sku": map[string]any{"name": sku, "capacity": capacity}}
+		if m.ServiceMinAPIVersion != "" {
+			answer["apiVersionConstraint"] = map[string]any{"minApiVersion": m.ServiceMinAPIVersion}
+		}
+		return resource.NewPropertyMapFromMap(answer), nil
 	case "azure-native:apimanagement:listNamedValue", "azure-native:apimanagement:getNamedValue":
 		return nil, fmt.Errorf("Status=404 Code=%q Message=%q", "ResourceNotFound", "named value "+args.Args["namedValueId"].StringValue()+" not found")
 	case "azure-native:apimanagement:getBackend":
@@ -204,6 +228,8 @@ func armID(token, rg string, in resource.PropertyMap, name string) string {
 		return base + "/providers/Microsoft.Storage/storageAccounts/" + str("accountName") + "/blobServices/default/containers/" + name
 	case token == "azure-native:apimanagement:ApiOperation":
 		return base + "/providers/Microsoft.ApiManagement/service/" + str("serviceName") + "/apis/" + str("apiId") + "/operations/" + name
+	case token == "azure-native:apimanagement:ProductApi":
+		return base + "/providers/Microsoft.ApiManagement/service/" + str("serviceName") + "/products/" + str("productId") + "/apis/" + name
 	case token == "azure-native:apimanagement:ApiPolicy":
 		return base + "/providers/Microsoft.ApiManagement/service/" + str("serviceName") + "/apis/" + str("apiId") + "/policies/" + name
 	case strings.HasPrefix(arm, "Microsoft.ApiManagement/service/"):
