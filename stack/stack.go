@@ -101,7 +101,7 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	colours := map[Slot]*Colour{}
 	for _, slot := range Slots {
 		c, err := newColour(ctx, slot, colourArgs{names: names, cfg: cfg, resourceGroup: rg, storage: st, monitoring: mon, tags: tags,
-			service: svc, keyName: ids.FunctionKey(slot), held: settings.Held[slot]})
+			service: svc, keyName: ids.FunctionKey(slot), held: settings.Held[slot], deployed: deployedWeights(last), poolID: ids.Pool()})
 		if err != nil {
 			return err
 		}
