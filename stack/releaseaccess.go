@@ -95,9 +95,11 @@ func newReleaseAccess(ctx *pulumi.Context, a releaseAccessArgs) (*ReleaseAccess,
 	}
 
 	role, err := authorization.NewRoleDefinition(ctx, "release-role", &authorization.RoleDefinitionArgs{
-		// A custom role's name is unique in the tenant: the resource group's name is unique in
-		// the subscription, and the stack's own.
-		RoleName:         pulumi.Sprintf("slotless release (%s)", rg.ApplyT(lastSegment).(pulumi.StringOutput)),
+		// A custom role's name is unique in the tenant (a second one answers 409
+		// RoleDefinitionWithSameNameExists: MicrosoftDocs role-based-access-control,
+		// custom-roles.md): the same stack name in another subscription, or two stacks in one
+		// resource group, must not collide, so the name carries all four.
+		RoleName:         ReleaseRoleName(ctx.Project(), ctx.Stack(), rg),
 		Description:      pulumi.String("What slotless release, shift, rollback, watch, status and deploy do to this stack, and nothing else."),
 		RoleType:         pulumi.String("CustomRole"),
 		Scope:            rg,
@@ -135,6 +137,19 @@ func newReleaseAccess(ctx *pulumi.Context, a releaseAccessArgs) (*ReleaseAccess,
 		return nil, err
 	}
 	return r, nil
+}
+
+// ReleaseRoleName is the release role's name for a stack whose resource group has the id
+// groupID: the project, the stack, the group and its subscription, which together no other
+// stack of the tenant has.
+func ReleaseRoleName(project, stackName string, groupID pulumi.StringOutput) pulumi.StringOutput {
+	return groupID.ApplyT(func(id string) (string, error) {
+		parts := strings.Split(strings.Trim(id, "/"), "/")
+		if len(parts) < 4 {
+			return "", fmt.Errorf("resource group id %q is not /subscriptions/<id>/resourceGroups/<name>", id)
+		}
+		return fmt.Sprintf("slotless release %s/%s (resource group %s, subscription %s)", project, stackName, parts[3], parts[1]), nil
+	}).(pulumi.StringOutput)
 }
 
 // prefixOf is the first n segments of an ARM id: 2 is the subscription, 4 the resource group,
