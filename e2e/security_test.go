@@ -54,7 +54,9 @@ func TestReleaseIdentityMovesTrafficAndNothingElse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = client.Write(context.Background(), target, w, "green-backend", "security test", &bytes.Buffer{})
+		// The live slot's named value follows the weights, as a break-glass rollback writes it:
+		// a long-running operation whose polling needs its own action.
+		_, err = client.Write(context.Background(), target, w, w.CurrentSlotName(), "security test", &bytes.Buffer{})
 		return err
 	}
 	if err := writeAs(releaseToken, stack.Weights{Green: 90, Blue: 10}); !authorizationFailed(err, "Microsoft.ApiManagement/service/backends/") {
@@ -68,6 +70,12 @@ func TestReleaseIdentityMovesTrafficAndNothingElse(t *testing.T) {
 	}
 	if w := u.weights(); w.Blue != 10 {
 		t.Fatalf("after the release identity's write: got %s, want blue 10", w)
+	}
+	if err := writeAs(releaseToken, stack.Weights{Blue: 100}); err != nil {
+		t.Fatalf("the release identity's break-glass promotion (the live slot's named value too): %v", err)
+	}
+	if c := u.currentSlotName(); c != "blue-backend" {
+		t.Fatalf("after the release identity's promotion: current slot %q, want blue-backend", c)
 	}
 	if err := writeAs(releaseToken, stack.Weights{Green: 100}); err != nil {
 		t.Fatalf("the release identity's rollback write: %v", err)
@@ -127,6 +135,9 @@ func TestReleaseIdentityMovesTrafficAndNothingElse(t *testing.T) {
 	if out := u.sh(asRelease + "slotless shift --stack dev --slot blue --to 10 --force"); u.weights().Blue != 10 {
 		t.Fatalf("shift as the release identity: got %s\n%s", u.weights(), out)
 	}
+	if out := u.sh(asRelease + "slotless shift --stack dev --slot blue --to 100 --force"); u.weights().Blue != 100 || u.currentSlotName() != "blue-backend" {
+		t.Fatalf("promotion as the release identity (the live slot's named value, a long-running update, too): got %s, current slot %q\n%s", u.weights(), u.currentSlotName(), out)
+	}
 	if out := u.sh(asRelease + "slotless rollback --stack dev --slot blue"); u.weights().Blue != 0 || strings.Contains(out, "break-glass") {
 		t.Fatalf("rollback as the release identity: got %s, want blue 0 through Pulumi\n%s", u.weights(), out)
 	}
@@ -146,6 +157,42 @@ func TestReleaseIdentityMovesTrafficAndNothingElse(t *testing.T) {
 	}
 	if denied == 0 {
 		t.Error("the cloud recorded no refused app update")
+	}
+}
+
+// TestReleaseIdentityShiftsAlwaysReadyApps: with alwaysReadyInstances, a shift writes the apps
+// (their always-ready counts) with a site PUT that names each slot's identity and plan, and
+// Azure's linked access check asks the release identity for the right to assign the one and
+// join the other besides the site write. Signed in as the release identity, through Pulumi, a
+// shift to blue and the rollback both move the always-ready instances with the traffic.
+func TestReleaseIdentityShiftsAlwaysReadyApps(t *testing.T) {
+	parallel(t, 25*time.Second)
+	u := deployed(t)
+	u.configure("alwaysReadyInstances 2", "releasePrincipalId "+releasePrincipal)
+	u.up("dev")
+	releaseAz := filepath.Join(t.TempDir(), "az")
+	writeAzWith(t, releaseAz, u.sub, releaseToken)
+	asRelease := "PATH=" + releaseAz + ":$PATH "
+	if err := u.cloud.Update(func(c *azurefake.Cloud) error {
+		c.ServicePrincipals = map[string]string{releaseClientID: releasePrincipal}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	u.clientID = releaseClientID
+
+	out, err := u.trySh(asRelease + "slotless shift --stack dev --slot blue --to 10 --force")
+	if err != nil || u.weights().Blue != 10 || u.alwaysReady()[stack.Blue] != 2 {
+		t.Fatalf("shift as the release identity: got %s, always-ready %v (%v)\n%s", u.weights(), u.alwaysReady(), err, out)
+	}
+	out, err = u.trySh(asRelease + "slotless rollback --stack dev --slot blue")
+	if err != nil || u.weights().Blue != 0 || u.alwaysReady()[stack.Blue] != 0 || strings.Contains(out, "break-glass") {
+		t.Fatalf("rollback as the release identity: got %s, always-ready %v (%v), want blue 0 through Pulumi\n%s", u.weights(), u.alwaysReady(), err, out)
+	}
+	for _, call := range u.calls() {
+		if strings.Contains(call.Error, "LinkedAuthorizationFailed") {
+			t.Errorf("the cloud refused %s %s: %s", call.Op, call.Target, call.Error)
+		}
 	}
 }
 

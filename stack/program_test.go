@@ -786,8 +786,14 @@ func TestReleaseAccess(t *testing.T) {
 					t.Errorf("actions %v lack %s", actions, want)
 				}
 			}
-			if got := slices.Contains(actions, "Microsoft.Web/sites/write"); got != tt.siteWrite {
-				t.Errorf("Microsoft.Web/sites/write: got %v, want %v", got, tt.siteWrite)
+			if !slices.Contains(actions, "Microsoft.ApiManagement/service/tenant/operationResults/read") {
+				t.Errorf("actions %v lack the polling of a named value's long-running write", actions)
+			}
+			// A site PUT names the slot's identity and plan: ARM's linked access check.
+			for _, a := range []string{"Microsoft.Web/sites/write", "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action", "Microsoft.Web/serverFarms/join/action"} {
+				if got := slices.Contains(actions, a); got != tt.siteWrite {
+					t.Errorf("%s: got %v, want %v", a, got, tt.siteWrite)
+				}
 			}
 			for i, want := range tt.scopes {
 				if got := role[fmt.Sprintf("assignableScopes[%d]", i)]; got != q(want) {

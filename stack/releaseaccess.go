@@ -39,6 +39,13 @@ var releaseActions = []string{
 	"Microsoft.ApiManagement/service/backends/write",
 	"Microsoft.ApiManagement/service/namedValues/read",
 	"Microsoft.ApiManagement/service/namedValues/write",
+	// A named value write is long-running: API Management answers 202 with an
+	// Azure-AsyncOperation at the service's tenant/operationResults (apimanagement 2024-05-01
+	// examples, ApiManagementUpdateNamedValue.json), which azure-native and armapimanagement poll
+	// before the final GET. Without it the write lands and the caller still sees it fail. It is
+	// not service/operationresults/read, the service's own operations (create, scale), which a
+	// release never starts.
+	"Microsoft.ApiManagement/service/tenant/operationResults/read",
 	// Every program run reads the function key API Management holds (functionKey), a secret
 	// named value; the release identity runs the program, so it needs this. It can read the
 	// stack's secrets in Pulumi state anyway, since it decrypts them to run `pulumi up`.
@@ -53,16 +60,25 @@ var releaseActions = []string{
 	"Microsoft.Insights/components/read",
 }
 
-// siteWriteAction is what a shift needs besides when alwaysReadyInstances is above 0: the apps'
-// always-ready count is part of the site (functionAppConfig), written with a site PUT. That
-// action also covers a site's settings, so it is granted only when the stack needs it.
-const siteWriteAction = "Microsoft.Web/sites/write"
+// siteWriteActions are what a shift needs besides when alwaysReadyInstances is above 0: the
+// apps' always-ready count is part of the site (functionAppConfig), written with a site PUT.
+// That action also covers a site's settings, so it is granted only when the stack needs it.
+// The PUT names the slot's user-assigned identity and its plan, and ARM's linked access check
+// asks for an action on each (LinkedAuthorizationFailed otherwise): assigning the identity
+// (MicrosoftDocs entra-docs, managed-identities-faq.md, "What Azure RBAC permissions are
+// required to work with managed identities?") and joining the plan (built-in-roles.md, Website
+// Contributor's serverFarms/join/action).
+var siteWriteActions = []string{
+	"Microsoft.Web/sites/write",
+	"Microsoft.ManagedIdentity/userAssignedIdentities/assign/action",
+	"Microsoft.Web/serverFarms/join/action",
+}
 
 // ReleaseActions returns the actions the release role holds for a config.
 func ReleaseActions(cfg *Config) []string {
 	out := slices.Clone(releaseActions)
 	if cfg.AlwaysReadyInstances > 0 {
-		out = append(out, siteWriteAction)
+		out = append(out, siteWriteActions...)
 	}
 	return out
 }
