@@ -209,7 +209,7 @@ func backendIDs(policy string) []string {
 // subscriptions of their own, each granting its release identity the release role. A custom
 // role's name is unique in the tenant, so a name made of the resource group alone (the same
 // for both: slotless-dev-rg) would make the second deploy fail with
-// RoleDefinitionWithSameNameExists. Both deploys succeed, each with its own role.
+// RoleDefinitionWithSameNameExists. Both deploys succeed, each with its own roles.
 func TestReleaseRolesOfTwoSubscriptions(t *testing.T) {
 	parallel(t, 25*time.Second)
 	cloud := newCloud(t)
@@ -231,7 +231,8 @@ func TestReleaseRolesOfTwoSubscriptions(t *testing.T) {
 		}
 		names[name] = r.ID
 	}
-	if len(names) != 2 {
-		t.Errorf("got release roles %v, want one per subscription", names)
+	// Three roles each (the main one, traffic, keys).
+	if len(names) != 6 {
+		t.Errorf("got release roles %v, want three per subscription", names)
 	}
 }

@@ -115,8 +115,12 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 		return err
 	}
 	if cfg.ReleasePrincipalID != "" {
-		if _, err := newReleaseAccess(ctx, releaseAccessArgs{names: names, cfg: cfg,
-			groupID: mon.Workspace.ID().ToStringOutput(), serviceID: gw.Pool.ID().ToStringOutput()}); err != nil {
+		gateway := []pulumi.Resource{gw.Pool, gw.CurrentSlot}
+		for _, slot := range Slots {
+			gateway = append(gateway, gw.Backends[slot])
+		}
+		if _, err := newReleaseAccess(ctx, releaseAccessArgs{names: names, cfg: cfg, ids: ids, gateway: gateway,
+			groupID: mon.Workspace.ID().ToStringOutput(), poolID: gw.Pool.ID().ToStringOutput(), currentID: gw.CurrentSlot.ID().ToStringOutput()}); err != nil {
 			return err
 		}
 	}

@@ -38,7 +38,8 @@ const ARMAPIVersion = "2024-05-01"
 //     the Azure-AsyncOperation, which needs its own action, lroPollAction), and the value
 //     changes only when it completes;
 //   - Throttle answers the next writes with 429 and Retry-After, which azcore retries;
-//   - a pool write is refused as a Pulumi update of it is (refuseBackend: members, weights).
+//   - a pool write is refused as a Pulumi update of it is (refuseBackend: members, weights);
+//   - POST .../namedValues/ID/listValue answers a secret's value (NamedValue_ListValue).
 type ARM struct {
 	Fake *Fake
 	// Token is the deploying identity's bearer token, taken as Owner.
@@ -162,6 +163,25 @@ func (a *ARM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id := "/" + strings.Join(parts, "/")
 		if a.allowed(w, principal, "Microsoft.ApiManagement/service/"+kind+"/"+verb, id) {
 			a.entity(w, r, token, id)
+		}
+	case len(parts) == 11 && strings.EqualFold(parts[8], "namedValues") && strings.EqualFold(parts[10], "listValue") && r.Method == http.MethodPost:
+		// NamedValue_ListValue: a secret's value, which GET never returns; its own action, at
+		// the named value's scope.
+		id := "/" + strings.Join(parts[:10], "/")
+		if a.allowed(w, principal, "Microsoft.ApiManagement/service/namedValues/listValue/action", id) {
+			c, err := a.Fake.Store.Load()
+			if err == nil {
+				var v map[string]any
+				if v, err = listNamedValue(c, id); err == nil {
+					writeJSON(w, http.StatusOK, v)
+					return
+				}
+			}
+			if e, ok := err.(*AzureError); ok {
+				armError(w, e.Status, e.Code, "%s", e.Message)
+				return
+			}
+			armError(w, http.StatusInternalServerError, "InternalServerError", "%v", err)
 		}
 	case len(parts) == 11 && strings.EqualFold(parts[8], "tenant") && strings.EqualFold(parts[9], "operationResults") && r.Method == http.MethodGet:
 		if a.allowed(w, principal, lroPollAction, "/"+strings.Join(parts, "/")) {

@@ -40,6 +40,10 @@ var builtinRoles = map[string]permission{
 	}},
 	// Reader
 	"acdd72a7-3385-48ef-bd42-f606fba81ae7": {Actions: []string{"*/read"}},
+	// User Access Administrator
+	"18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": {Actions: []string{"*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"}},
+	// Role Based Access Control Administrator: assignments only, no role definitions.
+	"f58310d9-a9f6-439a-9e8d-f62e7b41a168": {Actions: []string{"Microsoft.Authorization/roleAssignments/write", "Microsoft.Authorization/roleAssignments/delete", "*/read", "Microsoft.Support/*"}},
 	// Storage Blob Data Owner
 	"b7e6dc6d-f1e8-4753-8033-0f276bb0955b": {
 		Actions:     []string{"Microsoft.Storage/storageAccounts/blobServices/containers/*", "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"},
