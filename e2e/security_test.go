@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/apimanagement/armapimanagement/v3"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appservice/armappservice/v5"
 
 	"github.com/slotless/slotless/e2e/azurefake"
@@ -54,7 +56,9 @@ func TestReleaseIdentityMovesTrafficAndNothingElse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = client.Write(context.Background(), target, w, "green-backend", "security test", &bytes.Buffer{})
+		// The live slot's named value follows the weights, as a break-glass rollback writes it:
+		// a long-running operation whose polling needs its own action.
+		_, err = client.Write(context.Background(), target, w, w.CurrentSlotName(), "security test", &bytes.Buffer{})
 		return err
 	}
 	if err := writeAs(releaseToken, stack.Weights{Green: 90, Blue: 10}); !authorizationFailed(err, "Microsoft.ApiManagement/service/backends/") {
@@ -69,6 +73,12 @@ func TestReleaseIdentityMovesTrafficAndNothingElse(t *testing.T) {
 	if w := u.weights(); w.Blue != 10 {
 		t.Fatalf("after the release identity's write: got %s, want blue 10", w)
 	}
+	if err := writeAs(releaseToken, stack.Weights{Blue: 100}); err != nil {
+		t.Fatalf("the release identity's break-glass promotion (the live slot's named value too): %v", err)
+	}
+	if c := u.currentSlotName(); c != "blue-backend" {
+		t.Fatalf("after the release identity's promotion: current slot %q, want blue-backend", c)
+	}
 	if err := writeAs(releaseToken, stack.Weights{Green: 100}); err != nil {
 		t.Fatalf("the release identity's rollback write: %v", err)
 	}
@@ -77,6 +87,42 @@ func TestReleaseIdentityMovesTrafficAndNothingElse(t *testing.T) {
 	}
 	if w := u.weights(); w.Blue != 0 {
 		t.Fatalf("after the stranger's write: got %s, want blue 0", w)
+	}
+
+	// The traffic writes are granted on the pool and current-slot-name only, the key reads on
+	// the two key named values only: the release identity cannot point a slot's backend at
+	// another URL (API Management would send it the function key and the gateway's token), nor
+	// overwrite the pin token or a key, nor read the pin token.
+	apimOpts, err := pool.ARMClientOptions(pool.Options{Endpoint: a.url, Transport: tlsClient(a.pool)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backends, err := armapimanagement.NewBackendClient(u.sub, staticCredential(releaseToken), apimOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	named, err := armapimanagement.NewNamedValueClient(u.sub, staticCredential(releaseToken), apimOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, err = backends.Update(ctx, target.ResourceGroup, target.Service, stack.Green.BackendID(), "*", armapimanagement.BackendUpdateParameters{
+		Properties: &armapimanagement.BackendUpdateParameterProperties{URL: to.Ptr("https://elsewhere.example.com/api")}}, nil)
+	if !authorizationFailed(err, "Microsoft.ApiManagement/service/backends/write") {
+		t.Errorf("the release identity pointing green's backend elsewhere: got %v, want 403 AuthorizationFailed", err)
+	}
+	for _, nv := range []string{stack.PinTokenNamedValue, "green-function-key"} {
+		_, err := named.BeginUpdate(ctx, target.ResourceGroup, target.Service, nv, "*", armapimanagement.NamedValueUpdateParameters{
+			Properties: &armapimanagement.NamedValueUpdateParameterProperties{Value: to.Ptr("attacker")}}, nil)
+		if !authorizationFailed(err, "Microsoft.ApiManagement/service/namedValues/write") {
+			t.Errorf("the release identity overwriting %s: got %v, want 403 AuthorizationFailed", nv, err)
+		}
+	}
+	if _, err := named.ListValue(ctx, target.ResourceGroup, target.Service, stack.PinTokenNamedValue, nil); !authorizationFailed(err, "Microsoft.ApiManagement/service/namedValues/listValue/action") {
+		t.Errorf("the release identity reading the pin token: got %v, want 403 AuthorizationFailed", err)
+	}
+	if v, err := named.ListValue(ctx, target.ResourceGroup, target.Service, "green-function-key", nil); err != nil || v.Value == nil || *v.Value == "" {
+		t.Errorf("the release identity reading green's key, as every run of the program does: got %v", err)
 	}
 
 	if st := u.sh(asRelease + "slotless status --stack dev"); !strings.Contains(st, "live pool: green 100% / blue 0%") {
@@ -127,6 +173,9 @@ func TestReleaseIdentityMovesTrafficAndNothingElse(t *testing.T) {
 	if out := u.sh(asRelease + "slotless shift --stack dev --slot blue --to 10 --force"); u.weights().Blue != 10 {
 		t.Fatalf("shift as the release identity: got %s\n%s", u.weights(), out)
 	}
+	if out := u.sh(asRelease + "slotless shift --stack dev --slot blue --to 100 --force"); u.weights().Blue != 100 || u.currentSlotName() != "blue-backend" {
+		t.Fatalf("promotion as the release identity (the live slot's named value, a long-running update, too): got %s, current slot %q\n%s", u.weights(), u.currentSlotName(), out)
+	}
 	if out := u.sh(asRelease + "slotless rollback --stack dev --slot blue"); u.weights().Blue != 0 || strings.Contains(out, "break-glass") {
 		t.Fatalf("rollback as the release identity: got %s, want blue 0 through Pulumi\n%s", u.weights(), out)
 	}
@@ -146,6 +195,103 @@ func TestReleaseIdentityMovesTrafficAndNothingElse(t *testing.T) {
 	}
 	if denied == 0 {
 		t.Error("the cloud recorded no refused app update")
+	}
+}
+
+// TestReleaseIdentityShiftsAlwaysReadyApps: with alwaysReadyInstances, a shift writes the apps
+// (their always-ready counts) with a site PUT that names each slot's identity and plan, and
+// Azure's linked access check asks the release identity for the right to assign the one and
+// join the other besides the site write. Signed in as the release identity, through Pulumi, a
+// shift to blue and the rollback both move the always-ready instances with the traffic.
+func TestReleaseIdentityShiftsAlwaysReadyApps(t *testing.T) {
+	parallel(t, 25*time.Second)
+	u := deployed(t)
+	u.configure("alwaysReadyInstances 2", "releasePrincipalId "+releasePrincipal)
+	u.up("dev")
+	releaseAz := filepath.Join(t.TempDir(), "az")
+	writeAzWith(t, releaseAz, u.sub, releaseToken)
+	asRelease := "PATH=" + releaseAz + ":$PATH "
+	if err := u.cloud.Update(func(c *azurefake.Cloud) error {
+		c.ServicePrincipals = map[string]string{releaseClientID: releasePrincipal}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	u.clientID = releaseClientID
+
+	out, err := u.trySh(asRelease + "slotless shift --stack dev --slot blue --to 10 --force")
+	if err != nil || u.weights().Blue != 10 || u.alwaysReady()[stack.Blue] != 2 {
+		t.Fatalf("shift as the release identity: got %s, always-ready %v (%v)\n%s", u.weights(), u.alwaysReady(), err, out)
+	}
+	out, err = u.trySh(asRelease + "slotless rollback --stack dev --slot blue")
+	if err != nil || u.weights().Blue != 0 || u.alwaysReady()[stack.Blue] != 0 || strings.Contains(out, "break-glass") {
+		t.Fatalf("rollback as the release identity: got %s, always-ready %v (%v), want blue 0 through Pulumi\n%s", u.weights(), u.alwaysReady(), err, out)
+	}
+	for _, call := range u.calls() {
+		if strings.Contains(call.Error, "LinkedAuthorizationFailed") {
+			t.Errorf("the cloud refused %s %s: %s", call.Op, call.Target, call.Error)
+		}
+	}
+}
+
+// The infrastructure identity, as pipelines/README.md has a team set it up.
+const (
+	infraClientID  = "7c2b1a09-8f7e-4d6c-9b5a-3e2d1c0b9a87"
+	infraPrincipal = "8d3c2b1a-0f9e-4e7d-8c6b-4f3e2d1c0b9a"
+)
+
+// TestInfrastructureIdentityRoles: the infrastructure identity's `pulumi up` of a stack with
+// releasePrincipalId creates the release roles, custom role definitions. Contributor with Role
+// Based Access Control Administrator cannot (that role writes assignments, not definitions:
+// 403 on Microsoft.Authorization/roleDefinitions/write); Contributor with User Access
+// Administrator, as pipelines/README.md says, can.
+func TestInfrastructureIdentityRoles(t *testing.T) {
+	parallel(t, 25*time.Second)
+	cloud := newCloud(t)
+	u := newUser(t, cloud, subAlice)
+	u.configure("releasePrincipalId " + releasePrincipal)
+	subscription := "/subscriptions/" + u.sub
+	grant := func(roles ...string) {
+		t.Helper()
+		if err := cloud.Update(func(c *azurefake.Cloud) error {
+			c.ServicePrincipals = map[string]string{infraClientID: infraPrincipal}
+			for _, ra := range c.ByType("azure-native:authorization:RoleAssignment") {
+				if ra.Inputs["principalId"] == infraPrincipal {
+					c.Delete(ra.ID)
+				}
+			}
+			for i, role := range roles {
+				id := fmt.Sprintf("%s/providers/Microsoft.Authorization/roleAssignments/0000000%d-0000-4000-8000-000000000000", subscription, i)
+				c.Put(&azurefake.Resource{ID: id, Token: "azure-native:authorization:RoleAssignment", Subscription: u.sub, Inputs: map[string]any{
+					"principalId": infraPrincipal, "scope": subscription, "roleDefinitionId": subscription + "/providers/Microsoft.Authorization/roleDefinitions/" + role,
+				}})
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const (
+		contributor = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+		rbacAdmin   = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
+		uaa         = "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"
+	)
+	for _, line := range readmeCommands(t, "## Deploying to Azure") {
+		if line != "pulumi up" {
+			u.run(line)
+		}
+	}
+	u.clientID = infraClientID
+	grant(contributor, rbacAdmin)
+	if _, out, err := u.tryUp("dev"); err == nil || !strings.Contains(out, "Microsoft.Authorization/roleDefinitions/write") {
+		t.Fatalf("pulumi up as Contributor and Role Based Access Control Administrator: got %v, want 403 on roleDefinitions/write\n%s", err, out)
+	}
+	grant(contributor, uaa)
+	if _, out, err := u.tryUp("dev"); err != nil {
+		t.Fatalf("pulumi up as Contributor and User Access Administrator: %v\n%s", err, out)
+	}
+	if o := u.outputs("dev"); o[stack.OutPoolID] == nil {
+		t.Errorf("outputs after the up: %v", o)
 	}
 }
 

@@ -46,6 +46,10 @@ type colourArgs struct {
 	keyName string
 	// held keeps the app's configuration as deployed: the slot carries traffic (PlanSettings).
 	held bool
+	// deployed are the last update's weights (nil: never deployed), and poolID the pool's id in
+	// the service, which guardedHostAccount reads to know whether the slot carries traffic.
+	deployed *Weights
+	poolID   string
 }
 
 func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.ResourceOption) (*Colour, error) {
@@ -88,7 +92,7 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 	c.Plan = plan
 
 	c.SharedStorage = a.storage.Account.Name
-	c.HostStorage = guardedHostAccount(ctx, slot, cfg, a.storage.HostAccount(cfg, slot).Name, c.SharedStorage, a.service, a.keyName)
+	c.HostStorage = guardedHostAccount(ctx, slot, cfg, a.deployed, a.storage.HostAccount(cfg, slot).Name, c.SharedStorage, a.service, a.keyName, a.poolID)
 	// No name: the app's name is its *.azurewebsites.net host, global across Azure, so
 	// azure-native names it "<slot>-app" plus eight hex characters (see Names), and the backends
 	// and outputs read app.Name and app.DefaultHostName.

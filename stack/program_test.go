@@ -728,33 +728,44 @@ func TestBadAPISpecFailsThePlan(t *testing.T) {
 	}
 }
 
-// TestReleaseAccess: releasePrincipalId gets one custom role with exactly the release commands'
-// actions, assigned at the stack's resource group, and at a reused API Management service that
-// lives elsewhere; the apps' settings are never among them, and a site write only with
+// TestReleaseAccess: releasePrincipalId gets custom roles with exactly the release commands'
+// actions: reads, the deployment host and the gate's query at the stack's resource group (and at
+// a reused API Management service that lives elsewhere); the writes of traffic only on the pool
+// and current-slot-name; the reading of the keys only on the two key named values. The apps'
+// settings are never among them, and a site write (with the linked actions it needs) only with
 // always-ready instances. Without the key nothing is granted.
 func TestReleaseAccess(t *testing.T) {
 	const principal = "6f1f2a8e-3c1b-4b8e-9a51-2d7c4e0b9f10"
+	group := "/subscriptions/" + plan.MockSubscription + "/resourceGroups/slotless-test-rg"
 	for _, tt := range []struct {
 		name      string
 		overrides map[string]string
-		scopes    []string
+		scopes    []string // the main role's assignable and assignment scopes
+		service   string   // the service the child scopes are under
 		siteWrite bool
 	}{
-		{"none", nil, nil, false},
-		{"own service", map[string]string{"releasePrincipalId": strings.ToUpper(principal)}, []string{"/subscriptions/" + plan.MockSubscription + "/resourceGroups/slotless-test-rg"}, false},
-		{"always ready", map[string]string{"releasePrincipalId": principal, "alwaysReadyInstances": "1"}, []string{"/subscriptions/" + plan.MockSubscription + "/resourceGroups/slotless-test-rg"}, true},
+		{"none", nil, nil, "", false},
+		{"own service", map[string]string{"releasePrincipalId": strings.ToUpper(principal)}, []string{group}, group + "/providers/Microsoft.ApiManagement/service/", false},
+		{"always ready", map[string]string{"releasePrincipalId": principal, "alwaysReadyInstances": "1"}, []string{group}, group + "/providers/Microsoft.ApiManagement/service/", true},
 		{"reused service elsewhere", map[string]string{"releasePrincipalId": principal, "apimName": "shared-apim", "apimResourceGroupName": "shared-rg", "publisherEmail": "<unset>"},
-			[]string{"/subscriptions/" + plan.MockSubscription + "/resourceGroups/slotless-test-rg", "/subscriptions/" + plan.MockSubscription + "/resourceGroups/shared-rg/providers/Microsoft.ApiManagement/service/shared-apim"}, false},
+			[]string{group, "/subscriptions/" + plan.MockSubscription + "/resourceGroups/shared-rg/providers/Microsoft.ApiManagement/service/shared-apim"},
+			"/subscriptions/" + plan.MockSubscription + "/resourceGroups/shared-rg/providers/Microsoft.ApiManagement/service/shared-apim", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := runPlan(t, tt.overrides)
-			var roles, assignments []plan.Resource
+			// The child ids, as the program declared them (scoped on a reused service).
+			childIDs := map[string]string{}
+			roles, assignments := map[string]map[string]string{}, map[string]map[string]string{}
 			for _, r := range p.Resources {
 				switch {
+				case r.Type == "azure-native:apimanagement:Backend":
+					childIDs[r.Name] = strings.Trim(plan.Flatten(r.Inputs)["backendId"], `"`)
+				case r.Type == "azure-native:apimanagement:NamedValue":
+					childIDs[r.Name] = strings.Trim(plan.Flatten(r.Inputs)["namedValueId"], `"`)
 				case r.Type == "azure-native:authorization:RoleDefinition":
-					roles = append(roles, r)
+					roles[r.Name] = plan.Flatten(r.Inputs)
 				case r.Type == "azure-native:authorization:RoleAssignment" && strings.HasPrefix(r.Name, "release-"):
-					assignments = append(assignments, r)
+					assignments[r.Name] = plan.Flatten(r.Inputs)
 				}
 			}
 			if tt.scopes == nil {
@@ -763,40 +774,82 @@ func TestReleaseAccess(t *testing.T) {
 				}
 				return
 			}
-			if len(roles) != 1 || len(assignments) != len(tt.scopes) {
-				t.Fatalf("got %d roles and %d assignments, want 1 and %d", len(roles), len(assignments), len(tt.scopes))
-			}
-			role := plan.Flatten(roles[0].Inputs)
-			var actions []string
-			for i := 0; ; i++ {
-				a, ok := role[fmt.Sprintf("permissions[0].actions[%d]", i)]
-				if !ok {
-					break
-				}
-				actions = append(actions, strings.Trim(a, `"`))
-			}
-			for _, a := range actions {
-				if strings.HasPrefix(a, "Microsoft.Web/sites/config") || strings.HasPrefix(a, "Microsoft.Authorization/") || strings.HasPrefix(a, "Microsoft.Storage/") ||
-					strings.Contains(a, "/apis/") || strings.Contains(a, "*/write") || a == "*" {
-					t.Errorf("action %s: the release identity must not change settings, storage, roles or the API", a)
+			actionsOf := func(role map[string]string) []string {
+				var out []string
+				for i := 0; ; i++ {
+					a, ok := role[fmt.Sprintf("permissions[0].actions[%d]", i)]
+					if !ok {
+						return out
+					}
+					out = append(out, strings.Trim(a, `"`))
 				}
 			}
-			for _, want := range []string{"Microsoft.ApiManagement/service/backends/write", "Microsoft.Web/sites/publish/Action", "Microsoft.OperationalInsights/workspaces/query/read"} {
-				if !slices.Contains(actions, want) {
-					t.Errorf("actions %v lack %s", actions, want)
+			for name, role := range roles {
+				for _, a := range actionsOf(role) {
+					if strings.HasPrefix(a, "Microsoft.Web/sites/config") || strings.HasPrefix(a, "Microsoft.Authorization/") || strings.HasPrefix(a, "Microsoft.Storage/") ||
+						strings.Contains(a, "/apis/") || strings.Contains(a, "*/write") || a == "*" {
+						t.Errorf("%s action %s: the release identity must not change settings, storage, roles or the API", name, a)
+					}
+				}
+				for i, want := range tt.scopes {
+					if got := role[fmt.Sprintf("assignableScopes[%d]", i)]; got != q(want) {
+						t.Errorf("%s assignable scope %d: got %s, want %s", name, i, got, q(want))
+					}
 				}
 			}
-			if got := slices.Contains(actions, "Microsoft.Web/sites/write"); got != tt.siteWrite {
-				t.Errorf("Microsoft.Web/sites/write: got %v, want %v", got, tt.siteWrite)
-			}
-			for i, want := range tt.scopes {
-				if got := role[fmt.Sprintf("assignableScopes[%d]", i)]; got != q(want) {
-					t.Errorf("assignable scope %d: got %s, want %s", i, got, q(want))
+			main := actionsOf(roles["release-role"])
+			for _, want := range []string{"Microsoft.ApiManagement/service/backends/read", "Microsoft.Web/sites/publish/Action", "Microsoft.OperationalInsights/workspaces/query/read",
+				"Microsoft.ApiManagement/service/tenant/operationResults/read"} {
+				if !slices.Contains(main, want) {
+					t.Errorf("main role actions %v lack %s", main, want)
 				}
-				a := plan.Flatten(assignments[i].Inputs)
-				if a["scope"] != q(want) || a["principalId"] != q(principal) || a["principalType"] != q("ServicePrincipal") ||
+			}
+			for _, never := range []string{"Microsoft.ApiManagement/service/backends/write", "Microsoft.ApiManagement/service/namedValues/write", "Microsoft.ApiManagement/service/namedValues/listValue/action"} {
+				if slices.Contains(main, never) {
+					t.Errorf("main role holds %s where the group or the service is its scope", never)
+				}
+			}
+			// A site PUT names the slot's identity and plan: ARM's linked access check.
+			for _, a := range []string{"Microsoft.Web/sites/write", "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action", "Microsoft.Web/serverFarms/join/action"} {
+				if got := slices.Contains(main, a); got != tt.siteWrite {
+					t.Errorf("%s: got %v, want %v", a, got, tt.siteWrite)
+				}
+			}
+			if got := actionsOf(roles["release-traffic-role"]); !slices.Equal(got, []string{"Microsoft.ApiManagement/service/backends/write", "Microsoft.ApiManagement/service/namedValues/write"}) {
+				t.Errorf("traffic role: got %v", got)
+			}
+			if got := actionsOf(roles["release-keys-role"]); !slices.Equal(got, []string{"Microsoft.ApiManagement/service/namedValues/listValue/action"}) {
+				t.Errorf("keys role: got %v", got)
+			}
+			want := map[string]string{
+				"release-traffic-pool":    "/backends/" + childIDs[stack.PoolID],
+				"release-traffic-current": "/namedValues/" + childIDs[stack.CurrentSlotNamedValue],
+				"release-keys-green":      "/namedValues/" + childIDs["green-function-key"],
+				"release-keys-blue":       "/namedValues/" + childIDs["blue-function-key"],
+			}
+			for i, scope := range tt.scopes {
+				want[[]string{"release-group", "release-service"}[i]] = scope
+			}
+			if len(assignments) != len(want) {
+				t.Errorf("assignments: got %d, want %d", len(assignments), len(want))
+			}
+			for name, suffix := range want {
+				a, ok := assignments[name]
+				scope := strings.Trim(a["scope"], `"`)
+				switch {
+				case !ok:
+					t.Errorf("no assignment %s", name)
+					continue
+				case name != "release-group" && name != "release-service":
+					if !strings.HasPrefix(scope, tt.service) || !strings.HasSuffix(scope, suffix) {
+						t.Errorf("assignment %s: scope %s, want one under %s ending %s", name, scope, tt.service, suffix)
+					}
+				case scope != suffix:
+					t.Errorf("assignment %s: scope %s, want %s", name, scope, suffix)
+				}
+				if a["principalId"] != q(principal) || a["principalType"] != q("ServicePrincipal") ||
 					!strings.HasPrefix(a["roleDefinitionId"], q("/subscriptions/" + plan.MockSubscription + "/providers/Microsoft.Authorization/roleDefinitions/")[:60]) {
-					t.Errorf("assignment %s: got %v, want %s at %s with the release role", assignments[i].Name, a, principal, want)
+					t.Errorf("assignment %s: got %v, want %s with a release role", name, a, principal)
 				}
 			}
 		})

@@ -105,7 +105,7 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	colours := map[Slot]*Colour{}
 	for _, slot := range Slots {
 		c, err := newColour(ctx, slot, colourArgs{names: names, cfg: cfg, resourceGroup: rg, storage: st, monitoring: mon, tags: tags,
-			service: svc, keyName: ids.FunctionKey(slot), held: settings.Held[slot]})
+			service: svc, keyName: ids.FunctionKey(slot), held: settings.Held[slot], deployed: deployedWeights(last), poolID: ids.Pool()})
 		if err != nil {
 			return err
 		}
@@ -119,8 +119,12 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 		return err
 	}
 	if cfg.ReleasePrincipalID != "" {
-		if _, err := newReleaseAccess(ctx, releaseAccessArgs{names: names, cfg: cfg,
-			groupID: mon.Workspace.ID().ToStringOutput(), serviceID: gw.Pool.ID().ToStringOutput()}); err != nil {
+		gateway := []pulumi.Resource{gw.Pool, gw.CurrentSlot}
+		for _, slot := range Slots {
+			gateway = append(gateway, gw.Backends[slot])
+		}
+		if _, err := newReleaseAccess(ctx, releaseAccessArgs{names: names, cfg: cfg, ids: ids, gateway: gateway,
+			groupID: mon.Workspace.ID().ToStringOutput(), poolID: gw.Pool.ID().ToStringOutput(), currentID: gw.CurrentSlot.ID().ToStringOutput()}); err != nil {
 			return err
 		}
 	}

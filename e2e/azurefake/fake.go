@@ -43,6 +43,42 @@ func (f *Fake) authorize(c *Cloud, action, id string) error {
 	return authorize(c, principal, action, id)
 }
 
+// authorizeWrite is RBAC for the provider's write of a resource with inputs in: the write
+// itself, then ARM's linked access check of what the body names (linksOf).
+func (f *Fake) authorizeWrite(c *Cloud, token, id string, in map[string]any) error {
+	if err := f.authorize(c, action(token, "write"), id); err != nil {
+		return err
+	}
+	principal := c.ServicePrincipals[strings.ToLower(f.ClientID)]
+	if f.ClientID == "" || principal == "" {
+		return nil
+	}
+	return authorizeLinked(c, principal, action(token, "write"), id, linksOf(token, in))
+}
+
+// lroPollAction is the action of polling a named value write: API Management answers it with
+// 202 and an Azure-AsyncOperation header at the service's tenant/operationResults
+// (azure-rest-api-specs, apimanagement 2024-05-01 examples ApiManagementCreateNamedValue.json
+// and ApiManagementUpdateNamedValue.json), which azcore's poller follows before any Location
+// (azcore runtime.NewPoller: async.Applicable first), and azure-native polls every 202 with it
+// (pulumi-azure-native provider/pkg/azure/client_azcore.go, putOrPatch). The action is
+// resource-provider-operations.md's "Get list of operation results or Get result of a specific
+// operation".
+const lroPollAction = "Microsoft.ApiManagement/service/tenant/operationResults/read"
+
+// authorizePoll is RBAC for the provider's polling of a long-running write, after ARM accepted
+// it: a caller that may write but not poll changes Azure and still sees the update fail.
+func (f *Fake) authorizePoll(token, id string) error {
+	if token != "azure-native:apimanagement:NamedValue" {
+		return nil
+	}
+	c, err := f.Store.Load()
+	if err != nil {
+		return err
+	}
+	return f.authorize(c, lroPollAction, serviceID(id)+"/tenant/operationResults/"+lastSegment(id))
+}
+
 // action is the RBAC action of a verb ("read", "write", "delete") on a resource type.
 func action(token, verb string) string {
 	arm := armSpecs[token].armType
@@ -202,7 +238,7 @@ func (f *Fake) Create(token string, inputs resource.PropertyMap, preview bool) (
 	f.slow(token)
 	var outputs map[string]any
 	err := f.Store.Update(func(c *Cloud) error {
-		err := f.authorize(c, action(token, "write"), id)
+		err := f.authorizeWrite(c, token, id, in)
 		if err == nil {
 			err = f.create(c, token, id, in)
 		}
@@ -284,7 +320,7 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 		case !ok:
 			err = azErr(404, "ResourceNotFound", "The Resource '%s' was not found.", id)
 		default:
-			if err = f.authorize(c, action(token, "write"), id); err == nil {
+			if err = f.authorizeWrite(c, token, id, in); err == nil {
 				err = f.refuse(c, token, id, in)
 			}
 		}
@@ -327,6 +363,14 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	// ARM has accepted the write and it lands; only then does the provider poll it.
+	if err := f.authorizePoll(token, id); err != nil {
+		_ = f.Store.Update(func(c *Cloud) error {
+			c.Calls = append(c.Calls, Call{Op: "poll denied", Token: token, Target: id, Error: errString(err)})
+			return nil
+		})
 		return nil, err
 	}
 	return resource.NewPropertyMapFromMap(outputs), nil
