@@ -349,6 +349,10 @@ func (h startAndAnalysis) Check(ctx context.Context, slot stack.Slot) (gate.Heal
 	return h.analysis.Check(ctx, slot)
 }
 
+func (h startAndAnalysis) Control(ctx context.Context, slot stack.Slot) (gate.Answer, error) {
+	return h.analysis.Control(ctx, slot)
+}
+
 // stackTraffic is rollout.Traffic over the deployed stack and release.Shift: the guarded,
 // traffic-only path of shift and rollback.
 type stackTraffic struct {

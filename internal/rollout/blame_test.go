@@ -1,0 +1,162 @@
+package rollout
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slotless/slotless/stack"
+)
+
+// The tests in this file are the health gate during a bake blaming the canary only for what it
+// did: its own answer (X-Slot, or its health body's slot), or no answer while the stable slot
+// answers through the same gateway. The runner's network, the gateway's own 401, 429 and 5xx,
+// and answers of the other slot are errors: two analyses in a row of nothing but errors stop
+// the release without moving traffic.
+
+// gatewayAnswers answers every request from at on as API Management itself would, whichever
+// slot it is pinned to: status with the gateway's JSON, and no X-Slot.
+func gatewayAnswers(status int, message string) func(s *scene, at time.Time) {
+	return func(s *scene, at time.Time) {
+		s.app.intercept = func(w http.ResponseWriter, _ *http.Request, _ stack.Slot, now time.Time) bool {
+			if now.Before(at) {
+				return false
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			fmt.Fprintf(w, `{"statusCode":%d,"message":%q}`, status, message)
+			return true
+		}
+	}
+}
+
+// unreachable cuts every connection from at until until (zero: for good) before any answer:
+// the runner cannot reach the gateway.
+func unreachable(until time.Duration) func(s *scene, at time.Time) {
+	return func(s *scene, at time.Time) {
+		s.app.intercept = func(w http.ResponseWriter, _ *http.Request, _ stack.Slot, now time.Time) bool {
+			if now.Before(at) || (until > 0 && !now.Before(at.Add(until))) {
+				return false
+			}
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return true
+		}
+	}
+}
+
+// canaryAnswers makes the gateway answer the canary's requests (pinned to blue) with status
+// and no X-Slot, as API Management does for a backend that is down; the stable slot answers.
+func canaryAnswers(status int) func(s *scene, at time.Time) {
+	return func(s *scene, at time.Time) {
+		s.app.intercept = func(w http.ResponseWriter, _ *http.Request, slot stack.Slot, now time.Time) bool {
+			if slot != stack.Blue || now.Before(at) {
+				return false
+			}
+			w.WriteHeader(status)
+			return true
+		}
+	}
+}
+
+// canaryHangs makes the canary's health endpoint never answer: each request ends when the
+// gate gives up on it.
+func canaryHangs(s *scene, at time.Time) {
+	s.app.intercept = func(_ http.ResponseWriter, r *http.Request, slot stack.Slot, now time.Time) bool {
+		if slot != stack.Blue || now.Before(at) || !strings.HasSuffix(r.URL.Path, "/health") {
+			return false
+		}
+		<-r.Context().Done()
+		return true
+	}
+}
+
+func TestHealthBlamesOnlyWhatTheSlotDid(t *testing.T) {
+	const onset = 10 * time.Second
+	tests := []struct {
+		name   string
+		script func(s *scene, at time.Time)
+		// rolledBack: the canary is at fault; else unobserved, and blip: the bake goes on.
+		rolledBack, blip bool
+		want             string
+	}{
+		{"a rotated pin token", func(s *scene, at time.Time) { s.app.rotated, s.app.newToken = at, "pin-token-rotated-fedcba9876" }, false, false,
+			"green answered (X-Slot or body slot \"green\"), so pinning is not in effect"},
+		{"the gateway refuses the subscription key", gatewayAnswers(http.StatusUnauthorized, "Access denied due to invalid subscription key."), false, false,
+			"green did not answer healthy either (unhealthy: HTTP 401 Unauthorized)"},
+		{"the gateway's quota", gatewayAnswers(http.StatusTooManyRequests, "Rate limit is exceeded."), false, false,
+			"the gateway's quota, not the canary"},
+		{"the gateway unreachable", unreachable(0), false, false,
+			"green did not answer healthy either (unreachable"},
+		{"the gateway unreachable for 20 s: a blip", unreachable(20 * time.Second), false, true, ""},
+		{"the canary's host down: the gateway's 502 for it alone", canaryAnswers(http.StatusBadGateway), true, false,
+			"HTTP 502 Bad Gateway; green answered healthy through the same gateway at once, so the fault is the canary's"},
+		{"the canary's health endpoint hangs", canaryHangs, true, false,
+			"no answer within the gate timeout of 400ms; green answered healthy"},
+		{"the canary answers unhealthy itself", func(s *scene, at time.Time) { s.app.down(stack.Blue, at) }, true, false,
+			`HTTP 503, status "unhealthy"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newScene(t)
+			p := withProbes(testPlan())
+			p.Bake, p.Interval, p.Lag = 3*time.Minute, 30*time.Second, 30*time.Second
+			var shifted time.Time
+			s.traffic.onShift = func(at time.Time) {
+				if shifted.IsZero() {
+					shifted = at
+					tt.script(s, at.Add(onset))
+				}
+			}
+			rec, err := s.runProbing(context.Background(), p, Options{Until: 10})
+			switch {
+			case tt.rolledBack:
+				if !errors.Is(err, ErrAborted) || rec.Outcome != OutcomeRolledBack || !strings.Contains(rec.Rollback.Reason, "health gate: ") {
+					t.Fatalf("got %v (%s), want rolled back by the health gate", err, rec.Outcome)
+				}
+				if !strings.Contains(rec.Rollback.Reason, tt.want) {
+					t.Errorf("rollback reason: got %q, want %q in it", rec.Rollback.Reason, tt.want)
+				}
+				return
+			case tt.blip:
+				if err != nil || rec.Outcome != OutcomePaused || len(s.traffic.rollbacks) != 0 {
+					t.Fatalf("got %v (%s, %d rollbacks), want paused at 10%% with none", err, rec.Outcome, len(s.traffic.rollbacks))
+				}
+				errored := 0
+				for _, a := range rec.StepsTaken[0].Analyses {
+					errored += a.HealthErrors
+				}
+				if errored == 0 {
+					t.Errorf("no health check recorded an error: the outage was not seen")
+				}
+				return
+			}
+			if !errors.Is(err, ErrUnobserved) || errors.Is(err, ErrAborted) || rec.Outcome != OutcomeFailed || rec.Rollback != nil || len(s.traffic.rollbacks) != 0 {
+				t.Fatalf("got %v (%s, rollback %+v), want a release that stopped without a rollback", err, rec.Outcome, rec.Rollback)
+			}
+			if w := s.traffic.weights(); w.Blue != 10 {
+				t.Errorf("traffic: got %s, want blue left at 10%%", w)
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), "traffic was not moved: blue still carries 10%") {
+				t.Errorf("error: got %q, want %q and where traffic stands in it", err, tt.want)
+			}
+			step := rec.StepsTaken[0]
+			last := step.Analyses[len(step.Analyses)-1]
+			if step.Verdict != VerdictError || last.Verdict != VerdictError || last.HealthErrors != last.HealthChecks {
+				t.Errorf("step %s, last analysis %s with %d of %d health checks errored; want both errors, every check errored", step.Verdict, last.Verdict, last.HealthErrors, last.HealthChecks)
+			}
+			// The release stops at its second analysis of nothing but errors (errorLimit), the
+			// first after the onset being partly healthy.
+			if n := len(step.Analyses); n != 3 {
+				t.Errorf("analyses: got %d, want 3 (one partly seen, then errorLimit %d of errors)", n, errorLimit)
+			}
+		})
+	}
+}
