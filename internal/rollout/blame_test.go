@@ -160,3 +160,37 @@ func TestHealthBlamesOnlyWhatTheSlotDid(t *testing.T) {
 		})
 	}
 }
+
+// TestWatchBlamesOnlyWhatTheSlotDid: `slotless watch` judges with the release's own analysis.
+// A paused canary behind a gateway the runner cannot reach is not rolled back (the watch
+// cannot judge, exit 1, traffic left as it is), while one whose host is down is.
+func TestWatchBlamesOnlyWhatTheSlotDid(t *testing.T) {
+	w := WatchOptions{For: time.Minute, Window: 5 * time.Minute}
+	for _, tt := range []struct {
+		name    string
+		script  func(s *scene, at time.Time)
+		outcome Outcome
+	}{
+		{"the gateway unreachable", unreachable(0), OutcomeFailed},
+		{"the canary's host down", canaryAnswers(http.StatusBadGateway), OutcomeRolledBack},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := newScene(t)
+			p := withProbes(testPlan())
+			if rec, err := s.runProbing(context.Background(), p, Options{Until: 10}); err != nil || rec.Outcome != OutcomePaused {
+				t.Fatalf("release --until 10: got %v, %s; want paused", err, rec.Outcome)
+			}
+			tt.script(s, s.clock.Now())
+			s.clock.advance(context.Background(), w.Window)
+			rec, err := s.controller().Watch(context.Background(), p, w)
+			t.Logf("watch:\n%s", s.out.String())
+			if rec.Outcome != tt.outcome {
+				t.Fatalf("watch: got %s (%v), want %s", rec.Outcome, err, tt.outcome)
+			}
+			if tt.outcome == OutcomeFailed && (errors.Is(err, ErrAborted) || s.traffic.weights().Blue != 10 || !strings.Contains(err.Error(), "could not judge it")) {
+				t.Errorf("got %v with blue at %d%%, want a watch that could not judge and left blue at 10%%", err, s.traffic.weights().Blue)
+			}
+		})
+	}
+}
