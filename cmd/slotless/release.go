@@ -353,7 +353,7 @@ func (h startAndAnalysis) Check(ctx context.Context, slot stack.Slot) (gate.Heal
 	return h.analysis.Check(ctx, slot)
 }
 
-func (h startAndAnalysis) Control(ctx context.Context, slot stack.Slot) (gate.Answer, error) {
+func (h startAndAnalysis) Control(ctx context.Context, slot stack.Slot) (gate.HealthResult, error) {
 	return h.analysis.Control(ctx, slot)
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/slotless/slotless/stack"
@@ -89,16 +90,16 @@ func TestHealthBlamesOnlyWhatTheSlotDid(t *testing.T) {
 		{"a rotated pin token", func(s *scene, at time.Time) { s.app.rotated, s.app.newToken = at, "pin-token-rotated-fedcba9876" }, false, false,
 			"green answered (X-Slot or body slot \"green\"), so pinning is not in effect"},
 		{"the gateway refuses the subscription key", gatewayAnswers(http.StatusUnauthorized, "Access denied due to invalid subscription key."), false, false,
-			"green did not answer healthy either (unhealthy: HTTP 401 Unauthorized)"},
+			"HTTP 401 Unauthorized), so the fault is on the way to the slots"},
 		{"the gateway's quota", gatewayAnswers(http.StatusTooManyRequests, "Rate limit is exceeded."), false, false,
 			"the gateway's quota, not the canary"},
 		{"the gateway unreachable", unreachable(0), false, false,
 			"green did not answer healthy either (unreachable"},
 		{"the gateway unreachable for 20 s: a blip", unreachable(20 * time.Second), false, true, ""},
 		{"the canary's host down: the gateway's 502 for it alone", canaryAnswers(http.StatusBadGateway), true, false,
-			"HTTP 502 Bad Gateway; green answered healthy through the same gateway at once, so the fault is the canary's"},
+			"HTTP 502 Bad Gateway; green, asked at once through the same gateway, answered healthy, so the fault is the canary's"},
 		{"the canary's health endpoint hangs", canaryHangs, true, false,
-			"no answer within the gate timeout of 400ms; green answered healthy"},
+			"no answer within the gate timeout of 400ms; green, asked at once through the same gateway, answered healthy"},
 		{"the canary answers unhealthy itself", func(s *scene, at time.Time) { s.app.down(stack.Blue, at) }, true, false,
 			`HTTP 503, status "unhealthy"`},
 	}
@@ -193,4 +194,46 @@ func TestWatchBlamesOnlyWhatTheSlotDid(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestADeadCanaryAtGAIsRolledBack: a pure blue/green release ([100]) whose canary's host dies
+// once it carries all traffic (the gateway answers 503 for it, without the app's headers),
+// while the old slot, carrying nothing, takes a 12 s cold start to answer its first request.
+// The control waits for the stable slot's first healthy answer up to ControlHealthTimeout, so
+// the cold old slot proves the path works and the dead canary is rolled back, rather than
+// left at 100% by a release that could not tell it from the path. It runs in a synctest
+// bubble, with the production gates' timings.
+func TestADeadCanaryAtGAIsRolledBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newBubble(t)
+		defer b.close()
+		p := testPlan()
+		p.Steps, p.MaxStep = []int{100}, 100
+		var shifted time.Time
+		b.traffic.onShift = func(at time.Time, _ int) { shifted = at }
+		coldUntil := time.Time{}
+		b.app.health = func(slot stack.Slot, now time.Time) (routeAnswer, bool) {
+			switch {
+			case shifted.IsZero() || now.Before(shifted):
+				return routeAnswer{}, false
+			case slot == stack.Blue:
+				return routeAnswer{status: http.StatusServiceUnavailable}, true
+			case coldUntil.IsZero():
+				// The old slot's first request after it lost its traffic starts an instance.
+				coldUntil = now.Add(12 * time.Second)
+				return routeAnswer{status: http.StatusOK, took: 12 * time.Second}, true
+			}
+			return routeAnswer{}, false
+		}
+		rec, err := b.run(p, Options{})
+		if !errors.Is(err, ErrAborted) || rec.Outcome != OutcomeRolledBack {
+			t.Fatalf("got %v (%s), want the dead canary rolled back from 100%%", err, rec.Outcome)
+		}
+		if want := "HTTP 503 Service Unavailable; green, asked at once through the same gateway, answered healthy, so the fault is the canary's"; !strings.Contains(rec.Rollback.Reason, want) {
+			t.Errorf("rollback reason: got %q, want %q in it", rec.Rollback.Reason, want)
+		}
+		if took := rec.Rollback.Started.Sub(shifted); took > AnalysisHealthTimeout+ControlHealthTimeout {
+			t.Errorf("the rollback started %s after the shift, want within the check and its control (%s)", took, AnalysisHealthTimeout+ControlHealthTimeout)
+		}
+	})
 }

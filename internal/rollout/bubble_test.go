@@ -88,6 +88,10 @@ type bubbleApp struct {
 	healthTook time.Duration
 	routeTook  time.Duration
 	route      func(slot stack.Slot, path string, now time.Time) (routeAnswer, bool)
+	// health, when it returns true, answers a health request in the slot's stead: a status
+	// other than 200 as the gateway's own (no X-Slot), a 200 as the slot's healthy answer,
+	// either after took; hang never answers.
+	health func(slot stack.Slot, now time.Time) (routeAnswer, bool)
 	// healthAt is when each slot's health endpoint was asked, per slot.
 	healthAt map[stack.Slot][]time.Time
 	// routeSent counts the route requests each slot received.
@@ -101,7 +105,7 @@ func (a *bubbleApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slot = s
 	}
 	a.mu.Lock()
-	version, route := a.version[slot], a.route
+	version, route, health := a.version[slot], a.route, a.health
 	if r.URL.Path == "/api/health" {
 		a.healthAt[slot] = append(a.healthAt[slot], now)
 	} else {
@@ -109,7 +113,21 @@ func (a *bubbleApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	a.mu.Unlock()
 	if r.URL.Path == "/api/health" {
-		time.Sleep(a.healthTook)
+		took := a.healthTook
+		if health != nil {
+			if ans, ok := health(slot, now); ok {
+				if ans.hang {
+					<-r.Context().Done()
+					return
+				}
+				if took = ans.took; ans.status != http.StatusOK {
+					time.Sleep(took)
+					w.WriteHeader(ans.status)
+					return
+				}
+			}
+		}
+		time.Sleep(took)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Slot", string(slot))
 		w.Header().Set("X-Version", version)
@@ -242,7 +260,7 @@ func newBubble(t *testing.T) *bubble {
 		DialTLSContext: b.net.DialContext,
 	}}
 	b.health = NewGateHealth(bubbleAPI+"/health", nil, testToken, "1.1.0", nil)
-	b.health.Start.Client, b.health.Analysis.Client = b.client, b.client
+	b.health.Start.Client, b.health.Analysis.Client, b.health.Stable.Client = b.client, b.client, b.client
 	b.warmer = &HTTPWarmer{URL: bubbleAPI + "/health", PinToken: testToken, Client: b.client}
 	return b
 }

@@ -97,12 +97,13 @@ type HealthGate interface {
 	// Check is the gate of one analysis: quick, since a slot that does not answer now must be
 	// reported within the analysis, not after a start gate's timeout.
 	Check(ctx context.Context, slot stack.Slot) (gate.HealthResult, error)
-	// Control sends one pinned health request to slot and judges it for health and slot,
-	// whatever its version: whether the path through the gateway works right now. An analysis
-	// asks it of the stable slot when the canary's check failed with no answer of the canary's
-	// own to show for it (no answer, or the gateway's own 5xx or 401): if the stable slot
-	// answers healthy through the same gateway, with the same token, the fault is the canary's.
-	Control(ctx context.Context, slot stack.Slot) (gate.Answer, error)
+	// Control is the health gate pinned to slot, judged for health and slot whatever its
+	// version, passing at the first healthy answer: whether the path through the gateway works
+	// right now. An analysis asks it of the stable slot when the canary's check failed with no
+	// answer of the canary's own to show for it (no answer, or the gateway's own 5xx or 401): if
+	// the stable slot answers healthy through the same gateway, with the same token, the fault
+	// is the canary's. A "no" is a *gate.GateError.
+	Control(ctx context.Context, slot stack.Slot) (gate.HealthResult, error)
 }
 
 // MetricsGate compares the canary slot's requests with the stable slot's over the requests

@@ -500,21 +500,18 @@ func (c *Controller) checkCanary(ctx context.Context, o Options) Check {
 		chk.Detail = "the gateway's quota, not the canary: " + ge.Error()
 		return chk
 	}
-	ans, cerr := c.health.Control(ctx, o.Slot.Other())
 	stable := o.Slot.Other()
+	_, cerr := c.health.Control(ctx, stable)
+	var sge *gate.GateError
 	switch {
-	case cerr == nil && ans.Healthy:
-		chk.Detail += fmt.Sprintf("; %s answered healthy through the same gateway at once, so the fault is the canary's", stable)
-	case cerr != nil:
+	case cerr == nil:
+		chk.Detail += fmt.Sprintf("; %s, asked at once through the same gateway, answered healthy, so the fault is the canary's", stable)
+	case errors.As(cerr, &sge):
+		chk.Verdict = VerdictError
+		chk.Detail = fmt.Sprintf("could not observe the canary: %s; %s did not answer healthy either (%s), so the fault is on the way to the slots (the runner's network, the gateway, a key), not the canary's", ge.Error(), stable, sge.Error())
+	default:
 		chk.Verdict = VerdictError
 		chk.Detail = fmt.Sprintf("could not observe the canary: %s; and %s could not be asked (%v), so the release cannot tell the canary from its own path to it", ge.Error(), stable, cerr)
-	default:
-		why := string(ans.Reason)
-		if ans.Detail != "" {
-			why += ": " + ans.Detail
-		}
-		chk.Verdict = VerdictError
-		chk.Detail = fmt.Sprintf("could not observe the canary: %s; %s did not answer healthy either (%s), so the fault is on the way to the slots (the runner's network, the gateway, a key), not the canary's", ge.Error(), stable, why)
 	}
 	return chk
 }

@@ -457,6 +457,7 @@ func newScene(t *testing.T) *scene {
 	// long enough that a healthy answer on a loaded machine is never taken for a failing one.
 	s.health.Start.Interval, s.health.Start.Timeout = 10*time.Millisecond, 500*time.Millisecond
 	s.health.Analysis.Interval, s.health.Analysis.Timeout = 10*time.Millisecond, 400*time.Millisecond
+	s.health.Stable.Interval, s.health.Stable.Timeout = 10*time.Millisecond, 400*time.Millisecond
 	client, err := azquery.NewLogsClient(fakeCredential{}, &azquery.LogsClientOptions{ClientOptions: azcore.ClientOptions{
 		Cloud: cloud.Configuration{Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
 			azquery.ServiceNameLogs: {Endpoint: logsSrv.URL + "/v1", Audience: "https://api.loganalytics.io"},
