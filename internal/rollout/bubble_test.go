@@ -88,10 +88,12 @@ type bubbleApp struct {
 	healthTook time.Duration
 	routeTook  time.Duration
 	route      func(slot stack.Slot, path string, now time.Time) (routeAnswer, bool)
-	// health, when it returns true, answers a health request in the slot's stead: a status
-	// other than 200 as the gateway's own (no X-Slot), a 200 as the slot's healthy answer,
-	// either after took; hang never answers.
-	health func(slot stack.Slot, now time.Time) (routeAnswer, bool)
+	// intercept, when set, sees each request first, with the slot pinning sends it to, and
+	// answers it in the gateway's or the slot's stead when it returns true.
+	intercept func(w http.ResponseWriter, r *http.Request, slot stack.Slot, now time.Time) bool
+	// rotated is when the gateway's pinning token became newToken; zero: never.
+	rotated  time.Time
+	newToken string
 	// healthAt is when each slot's health endpoint was asked, per slot.
 	healthAt map[stack.Slot][]time.Time
 	// routeSent counts the route requests each slot received.
@@ -100,34 +102,29 @@ type bubbleApp struct {
 
 func (a *bubbleApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
+	a.mu.Lock()
+	token := a.token
+	if !a.rotated.IsZero() && !now.Before(a.rotated) {
+		token = a.newToken
+	}
+	a.mu.Unlock()
 	slot := stack.Green
-	if s, err := stack.ParseSlot(r.Header.Get(headerPinSlot)); err == nil && r.Header.Get(headerPinToken) == a.token {
+	if s, err := stack.ParseSlot(r.Header.Get(headerPinSlot)); err == nil && r.Header.Get(headerPinToken) == token {
 		slot = s
 	}
 	a.mu.Lock()
-	version, route, health := a.version[slot], a.route, a.health
+	version, route, intercept := a.version[slot], a.route, a.intercept
 	if r.URL.Path == "/api/health" {
 		a.healthAt[slot] = append(a.healthAt[slot], now)
 	} else {
 		a.routeSent[slot]++
 	}
 	a.mu.Unlock()
+	if intercept != nil && intercept(w, r, slot, now) {
+		return
+	}
 	if r.URL.Path == "/api/health" {
-		took := a.healthTook
-		if health != nil {
-			if ans, ok := health(slot, now); ok {
-				if ans.hang {
-					<-r.Context().Done()
-					return
-				}
-				if took = ans.took; ans.status != http.StatusOK {
-					time.Sleep(took)
-					w.WriteHeader(ans.status)
-					return
-				}
-			}
-		}
-		time.Sleep(took)
+		time.Sleep(a.healthTook)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Slot", string(slot))
 		w.Header().Set("X-Version", version)

@@ -477,43 +477,55 @@ func (c *Controller) analyse(ctx context.Context, p Plan, o Options, since, end,
 //     changed) says nothing about the canary: an error;
 //   - a 429 is the gateway's quota, never the canary's doing: an error;
 //   - anything else without the canary's proof (no answer, a timeout, the gateway's own 5xx,
-//     401 or 403) is asked of the stable slot at once, through the same gateway with the same
-//     token (HealthGate.Control): when the stable slot answers healthy, the path works and the
-//     fault is the canary's (a host that is down, hung, or refuses the gateway); when it does
-//     not, the release cannot see either slot, and the check is an error.
+//     401 or 403) is put to the control: the stable slot is asked at once, through the same
+//     gateway with the same token (HealthGate.Control). When it does not answer healthy, the
+//     release cannot see either slot: an error. When it does, the canary is asked again at
+//     once, so its fault stands on both sides of the stable slot's healthy answer and not on
+//     an outage of the path that ended in between: failing again, it fails; healthy again, the
+//     check passes, the earlier failure having been the path's.
 func (c *Controller) checkCanary(ctx context.Context, o Options) Check {
-	chk, err := c.checkHealth(ctx, o, c.health.Check)
-	var ge *gate.GateError
-	if chk.Verdict != VerdictFail || !errors.As(err, &ge) || ctx.Err() != nil {
-		// A pass, an error, or a healthy answer of the canary's own with another version.
-		return chk
-	}
-	switch {
-	case ge.From == string(o.Slot):
-		return chk
-	case ge.From != "":
-		chk.Verdict = VerdictError
-		chk.Detail = fmt.Sprintf("not the canary's answer: %s answered (X-Slot or body slot %q), so pinning is not in effect (has pinToken been changed? is SLOTLESS_PIN_TOKEN the stack's?): %s", ge.From, ge.From, ge.Error())
-		return chk
-	case ge.HTTPStatus == http.StatusTooManyRequests:
-		chk.Verdict = VerdictError
-		chk.Detail = "the gateway's quota, not the canary: " + ge.Error()
-		return chk
-	}
 	stable := o.Slot.Other()
-	_, cerr := c.health.Control(ctx, stable)
-	var sge *gate.GateError
-	switch {
-	case cerr == nil:
-		chk.Detail += fmt.Sprintf("; %s, asked at once through the same gateway, answered healthy, so the fault is the canary's", stable)
-	case errors.As(cerr, &sge):
-		chk.Verdict = VerdictError
-		chk.Detail = fmt.Sprintf("could not observe the canary: %s; %s did not answer healthy either (%s), so the fault is on the way to the slots (the runner's network, the gateway, a key), not the canary's", ge.Error(), stable, sge.Error())
-	default:
-		chk.Verdict = VerdictError
-		chk.Detail = fmt.Sprintf("could not observe the canary: %s; and %s could not be asked (%v), so the release cannot tell the canary from its own path to it", ge.Error(), stable, cerr)
+	var first *Check
+	for {
+		chk, err := c.checkHealth(ctx, o, c.health.Check)
+		var ge *gate.GateError
+		if chk.Verdict == VerdictPass && first != nil {
+			chk.Detail = fmt.Sprintf("a blip of the path, not the canary's: it first failed (%s), then %s and the canary answered healthy", first.Detail, stable)
+		}
+		if chk.Verdict != VerdictFail || !errors.As(err, &ge) || ctx.Err() != nil {
+			// A pass, an error, or a healthy answer of the canary's own with another version.
+			return chk
+		}
+		switch {
+		case ge.From == string(o.Slot):
+			return chk
+		case ge.From != "":
+			chk.Verdict = VerdictError
+			chk.Detail = fmt.Sprintf("not the canary's answer: %s answered (X-Slot or body slot %q), so pinning is not in effect (has pinToken been changed? is SLOTLESS_PIN_TOKEN the stack's?): %s", ge.From, ge.From, ge.Error())
+			return chk
+		case ge.HTTPStatus == http.StatusTooManyRequests:
+			chk.Verdict = VerdictError
+			chk.Detail = "the gateway's quota, not the canary: " + ge.Error()
+			return chk
+		case first != nil:
+			chk.Detail = fmt.Sprintf("%s; it failed before too, and %s, asked in between through the same gateway, answered healthy, so the fault is the canary's", chk.Detail, stable)
+			return chk
+		}
+		_, cerr := c.health.Control(ctx, stable)
+		var sge *gate.GateError
+		switch {
+		case cerr == nil:
+			first = &chk
+			continue
+		case errors.As(cerr, &sge):
+			chk.Verdict = VerdictError
+			chk.Detail = fmt.Sprintf("could not observe the canary: %s; %s did not answer healthy either (%s), so the fault is on the way to the slots (the runner's network, the gateway, a key), not the canary's", ge.Error(), stable, sge.Error())
+		default:
+			chk.Verdict = VerdictError
+			chk.Detail = fmt.Sprintf("could not observe the canary: %s; and %s could not be asked (%v), so the release cannot tell the canary from its own path to it", ge.Error(), stable, cerr)
+		}
+		return chk
 	}
-	return chk
 }
 
 // checkHealth runs one of the health gates and checks the version it reports.
