@@ -74,7 +74,9 @@ func (w *probeWindow) add(slot stack.Slot, rs []ProbeResult) {
 
 func figures(rs []ProbeResult) ProbeFigures {
 	f := ProbeFigures{Probes: len(rs)}
-	ms := make([]int64, 0, len(rs))
+	// A window's latencies fit on the stack: a simulation judges every route every round.
+	var buf [ProbeWindow]int64
+	ms := buf[:0]
 	for i := range rs {
 		if !rs[i].OK {
 			f.Failed++

@@ -168,7 +168,7 @@ func probeFalseRollbacks(rng *rand.Rand, q float64, releases, steps, rounds, rou
 // chance: a route that fails that often on the stable slot is no probe of the canary.
 func TestProbesLeaveAHealthyCanaryAlone(t *testing.T) {
 	th := testPlan().ProbeThresholds
-	if got := probeFalseRollbacks(rand.New(rand.NewPCG(30, 1)), 0.001, 50, 3, 367, 5, th); got != 0 {
+	if got := probeFalseRollbacks(rand.New(rand.NewPCG(30, 1)), 0.001, 20, 3, 367, 5, th); got != 0 {
 		t.Errorf("healthy releases rolled back by the probes at 0.1%% blips: %.1f%%, want none", 100*got)
 	}
 }
