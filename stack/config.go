@@ -96,7 +96,7 @@ type ReleaseConfig struct {
 	// MetricsLagSeconds is how long after a request Azure Monitor is taken to have ingested
 	// it: each analysis judges the window that ended this long ago.
 	MetricsLagSeconds int
-	// Probes are the requests a release sends through the gateway, pinned alternately to the
+	// Probes are the requests a release sends through the gateway, pinned at once to the
 	// canary and the stable slot, during each bake.
 	Probes []Probe
 	// ProbeThresholds say how much worse the canary's probes may do than the stable slot's.
@@ -118,11 +118,14 @@ type Probe struct {
 	ExpectStatus int `json:"expectStatus,omitempty"`
 }
 
-// ProbeThresholds judge the canary's probes against the stable slot's.
+// ProbeThresholds judge the canary's probes against the stable slot's, route by route.
 type ProbeThresholds struct {
-	// MaxFailureRateDelta is how far the canary's probe failure rate (0..1), over the last
-	// ProbeWindow probes of each slot, may exceed the stable slot's.
+	// MaxFailureRateDelta is how far the canary's failure rate (0..1) of one route, over that
+	// route's last answers from each slot, may exceed the stable slot's.
 	MaxFailureRateDelta float64
+	// FailureLimit is how many failures in a row of one route on the canary, while the stable
+	// slot's newest answer of it passed, fail the canary at once.
+	FailureLimit int
 	// MaxLatencyRatio is the largest allowed ratio of the canary's median probe latency to the
 	// stable slot's.
 	MaxLatencyRatio float64
@@ -294,8 +297,9 @@ var Keys = []Key{
 	{"metricsInconclusive", "fail", "fail or pass", "what too little traffic means: with `fail` a step below 100% whose analyses never saw enough requests (its whole bake is queried once more at the end) fails the release, which rolls it back; `pass` accepts a canary nobody saw (at 100% the stable slot has no traffic to compare with, so it never blocks there)", false},
 	{"metricsLagSeconds", "180", "integer 0..1800", "Azure Monitor's ingestion lag: each analysis judges the window that ended this long ago, so every request is judged once it has arrived, and a step passes only after its last window is judged (Azure documents a typical latency of 20 s to 3 min)", false},
 	{"metricsFailureStatus", "5xx", "5xx or 4xx", "what the metrics gate counts as a failed request besides `Success == false`: `5xx` is any 5xx and 429, `4xx` any status from 400 (the Functions host records a function's error status as a success)", false},
-	{"releaseProbes", "[] (no probes)", "a JSON list of at most 20 objects {method, path, headers, body, expectStatus}; path starts with '/', expectStatus 100..599 (default 200); no pinning, subscription or function-key headers", "requests a release sends through APIM every 2 s during each bake, pinned alternately to the canary and the stable slot, and judges in real time", false},
-	{"probeMaxFailureRateDelta", "0.3", "a number 0..1", "how far the canary's probe failure rate over its last 10 probes may exceed the stable slot's", false},
+	{"releaseProbes", "[] (no probes)", "a JSON list of at most 20 objects {method, path, headers, body, expectStatus}; path starts with '/', expectStatus 100..599 (default 200); no pinning, subscription or function-key headers", "requests a release sends through APIM every 2 s during each bake, pinned to the canary and to the stable slot at once, each carrying slotless-probe=1; each route is judged on its own against the same route on the stable slot, in real time", false},
+	{"probeMaxFailureRateDelta", "0.3", "a number 0..1", "how far the canary's failure rate of one probe route, over that route's last 10 answers from each slot, may exceed the stable slot's", false},
+	{"probeFailureLimit", "3", "integer 1..10", "failures in a row of one probe route on the canary, while the stable slot's newest answer of the same route passed, that roll the canary back at once", false},
 	{"probeMaxLatencyRatio", "3", "a number from 1 to 100", "largest allowed canary / stable median probe latency (latencies under 100 ms never fail)", false},
 	{"warmupRequests", "10", "integer 1..100", "concurrent requests, pinned to the release slot's health endpoint, that warm it before each shift", false},
 	{"warmupLatencyMs", "1000", "integer 10..60000", "the warm-up ends once every request of a round answers within this many milliseconds", false},
@@ -870,6 +874,7 @@ func (p *parser) release() ReleaseConfig {
 	r.ProbeThresholds = ProbeThresholds{
 		MaxFailureRateDelta: p.decimal("probeMaxFailureRateDelta", 0.3, 0, 1, true, "a number 0..1 such as 0.3 (30 points)"),
 		MaxLatencyRatio:     p.decimal("probeMaxLatencyRatio", 3, 1, 100, true, "a number from 1 to 100 such as 3"),
+		FailureLimit:        p.intIn("probeFailureLimit", 3, 1, 10),
 	}
 	return r
 }

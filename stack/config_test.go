@@ -300,7 +300,7 @@ func TestParseReleasePlan(t *testing.T) {
 	defaults := ReleaseConfig{
 		Steps: []int{10, 50, 100}, BakeMinutes: 10, AnalysisIntervalSeconds: 60, WarmupRequests: 10, WarmupLatencyMs: 1000,
 		Metrics:           MetricsThresholds{MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5, MinRequests: 50, InconclusiveFails: true},
-		MetricsLagSeconds: 180, ProbeThresholds: ProbeThresholds{MaxFailureRateDelta: 0.3, MaxLatencyRatio: 3},
+		MetricsLagSeconds: 180, ProbeThresholds: ProbeThresholds{MaxFailureRateDelta: 0.3, FailureLimit: 3, MaxLatencyRatio: 3},
 	}
 	tests := []struct {
 		name        string
@@ -339,9 +339,9 @@ func TestParseReleasePlan(t *testing.T) {
 			r.MetricsLagSeconds, r.Metrics.FailClientErrors, r.Metrics.InconclusiveFails = 0, true, false
 		}, 0},
 		{"probes as Pulumi passes a YAML list", map[string]string{"releaseProbes": `[{"path":"/orders"},{"method":"post","path":"/orders?dry=1","headers":{"Content-Type":"application/json"},"body":"{}","expectStatus":201}]`,
-			"probeMaxFailureRateDelta": "0.5", "probeMaxLatencyRatio": "2"}, func(r *ReleaseConfig) {
+			"probeMaxFailureRateDelta": "0.5", "probeMaxLatencyRatio": "2", "probeFailureLimit": "5"}, func(r *ReleaseConfig) {
 			r.Probes = []Probe{{Method: "GET", Path: "/orders", ExpectStatus: 200}, {Method: "POST", Path: "/orders?dry=1", Headers: map[string]string{"Content-Type": "application/json"}, Body: "{}", ExpectStatus: 201}}
-			r.ProbeThresholds = ProbeThresholds{MaxFailureRateDelta: 0.5, MaxLatencyRatio: 2}
+			r.ProbeThresholds = ProbeThresholds{MaxFailureRateDelta: 0.5, FailureLimit: 5, MaxLatencyRatio: 2}
 		}, 0},
 		{"zero failure delta allows no extra failures", map[string]string{"metricsMaxFailureRateDelta": "0"}, func(r *ReleaseConfig) { r.Metrics.MaxFailureRateDelta = 0 }, 0},
 		{"warm-up", map[string]string{"warmupRequests": "100", "warmupLatencyMs": "250"}, func(r *ReleaseConfig) { r.WarmupRequests, r.WarmupLatencyMs = 100, 250 }, 0},
@@ -423,6 +423,8 @@ func TestParseRejectsReleasePlan(t *testing.T) {
 		{"probe pinning header", map[string]string{"releaseProbes": `[{"path":"/orders","headers":{"X-Slotless-Slot":"blue"}}]`}, "releaseProbes[0]: header X-Slotless-Slot is not allowed"},
 		{"probe status", map[string]string{"releaseProbes": `[{"path":"/orders","expectStatus":700}]`}, "releaseProbes[0]: expectStatus 700 is out of range 100..599"},
 		{"probe latency ratio below 1", map[string]string{"probeMaxLatencyRatio": "0.5"}, `probeMaxLatencyRatio: "0.5" is not valid, want a number from 1 to 100`},
+		{"probe failure limit above the window", map[string]string{"probeFailureLimit": "11"}, `probeFailureLimit: 11 is out of range 1..10`},
+		{"probe failure limit of 0", map[string]string{"probeFailureLimit": "0"}, `probeFailureLimit: 0 is out of range 1..10`},
 		{"warm-up zero", map[string]string{"warmupRequests": "0"}, "warmupRequests: 0 is out of range 1..100"},
 		{"warm-up latency", map[string]string{"warmupLatencyMs": "5"}, "warmupLatencyMs: 5 is out of range 10..60000"},
 		{"always ready negative", map[string]string{"alwaysReadyInstances": "-1"}, "alwaysReadyInstances: -1 is out of range 0..1000"},

@@ -232,7 +232,7 @@ func (o deployOptions) run(ctx context.Context, deps deployDeps, out io.Writer) 
 	if key := deps.getenv(envSubscriptionKey); key != "" {
 		headers[headerSubscriptionKey] = key
 	}
-	cfg := gate.HealthConfig{URL: strings.TrimSuffix(apiURL, "/") + healthPath, Headers: headers, Slot: string(slot), ExpectVersion: o.version, Timeout: o.healthTimeout}
+	cfg := gate.HealthConfig{URL: gate.MarkProbe(strings.TrimSuffix(apiURL, "/") + healthPath), Headers: headers, Slot: string(slot), ExpectVersion: o.version, Timeout: o.healthTimeout}
 	if _, err := deps.health(ctx, cfg, out); err != nil {
 		return fmt.Errorf("%s is deployed but its health gate failed: %w", slot, err)
 	}

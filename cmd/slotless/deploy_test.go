@@ -134,8 +134,8 @@ func TestDeployOnlyToTheIdleSlot(t *testing.T) {
 			if len(uploads) != tt.uploads {
 				t.Errorf("uploads: got %d, want %d", len(uploads), tt.uploads)
 			}
-			if tt.gated && (gateCfg == nil || gateCfg.URL != "https://apim.example.net/slotless/health" || gateCfg.ExpectVersion != "1.1.0" || gateCfg.Headers[headerPinSlot] != "blue") {
-				t.Errorf("health gate: got %+v, want blue pinned at the API's /health expecting 1.1.0", gateCfg)
+			if tt.gated && (gateCfg == nil || gateCfg.URL != "https://apim.example.net/slotless/health?slotless-probe=1" || gateCfg.ExpectVersion != "1.1.0" || gateCfg.Headers[headerPinSlot] != "blue") {
+				t.Errorf("health gate: got %+v, want blue pinned at the API's /health, marked, expecting 1.1.0", gateCfg)
 			}
 		})
 	}

@@ -76,15 +76,15 @@ func TestGateHealthFlags(t *testing.T) {
 		wantHeaders []string
 	}{
 		{name: "api url from env", args: []string{"--slot", "blue"}, env: pinEnv,
-			wantURL: "https://apim.example/orders/health", wantHeaders: []string{"Ocp-Apim-Subscription-Key", "X-Slotless-Slot", "X-Slotless-Token"}},
+			wantURL: "https://apim.example/orders/health?slotless-probe=1", wantHeaders: []string{"Ocp-Apim-Subscription-Key", "X-Slotless-Slot", "X-Slotless-Token"}},
 		{name: "api url flag wins", args: []string{"--slot", "green", "--api-url", "https://other.example/api"}, env: pinEnv,
-			wantURL: "https://other.example/api/health", wantHeaders: []string{"Ocp-Apim-Subscription-Key", "X-Slotless-Slot", "X-Slotless-Token"}},
+			wantURL: "https://other.example/api/health?slotless-probe=1", wantHeaders: []string{"Ocp-Apim-Subscription-Key", "X-Slotless-Slot", "X-Slotless-Token"}},
 		{name: "direct url with function key", args: []string{"--slot", "green", "--url", "https://app.example/api/health"}, env: map[string]string{envFunctionKey: "fk", envPinToken: "ignored-0123456789"},
 			wantURL: "https://app.example/api/health", wantHeaders: []string{"x-functions-key"}},
 		{name: "direct url without keys", args: []string{"--slot", "green", "--url", "http://127.0.0.1:8080/api/health", "--successes", "1", "--interval", "1s", "--timeout", "1m", "--request-timeout", "2s"},
 			wantURL: "http://127.0.0.1:8080/api/health", wantHeaders: []string{}},
 		{name: "function key never goes to the gateway", args: []string{"--slot", "blue"}, env: map[string]string{envAPIURL: "https://apim.example/orders", envPinToken: "pin-0123456789abcdef", envFunctionKey: "fk"},
-			wantURL: "https://apim.example/orders/health", wantHeaders: []string{"X-Slotless-Slot", "X-Slotless-Token"}},
+			wantURL: "https://apim.example/orders/health?slotless-probe=1", wantHeaders: []string{"X-Slotless-Slot", "X-Slotless-Token"}},
 		{name: "bad slot", args: []string{"--slot", "red"}, env: pinEnv, wantErr: `--slot: "red" is not a slot, want green or blue`},
 		{name: "no slot", args: []string{}, env: pinEnv, wantErr: "--slot: required, want green or blue"},
 		{name: "no token", args: []string{"--slot", "blue", "--api-url", "https://apim.example"}, wantErr: "needs the pinning token (stack config pinToken) in SLOTLESS_PIN_TOKEN"},

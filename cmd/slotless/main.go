@@ -46,7 +46,8 @@ const (
 // through the generated command reference.
 const exitCodesHelp = `Exit codes:
   0  success
-  1  failure: a gate said no, a stack could not be read or applied, invalid stack config
+  1  failure: a gate said no, a stack could not be read or applied, invalid stack config,
+     a release that could not observe its canary (traffic left where it stands)
   2  usage error: an unknown command or flag, a bad or missing flag value, an unknown stack
   3  refused by a guard rail: a traffic step above maxStep, an advance whose health gate
      failed or is not configured, a plan --against that breaks a guard rail, a release

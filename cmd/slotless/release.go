@@ -70,8 +70,12 @@ with pinned requests to its health endpoint, shifts through the guarded, traffic
 shift (pool weights, current-slot-name at 100, and with alwaysReadyInstances the apps'
 always-ready count, nothing else), and bakes for the step's bake (its own from releaseSteps,
 else bakeMinutes), running the health gate and the metrics gate every
-analysisIntervalSeconds. The first failing analysis rolls the slot back to 0% at once (exit
-4); a rollback is never refused and is not cut short by Ctrl-C.
+analysisIntervalSeconds, and releaseProbes every 2 s. The first failing analysis rolls the
+slot back to 0% at once (exit 4); a rollback is never refused and is not cut short by Ctrl-C.
+A health check blames the slot only for its own answer, or for no answer while the stable
+slot answers through the same gateway: two analyses in a row that could not observe the slot
+(the gateway unreachable, a changed pinning token, Log Analytics failing) stop the release
+where it stands, without moving traffic (exit 1).
 
 --until N stops after the step that reaches N, so an approval can sit between runs. A second
 run resumes from the deployed weights, after a crash, a cancel or an approval, and never
@@ -347,6 +351,10 @@ func (h startAndAnalysis) Ready(ctx context.Context, slot stack.Slot) (gate.Heal
 
 func (h startAndAnalysis) Check(ctx context.Context, slot stack.Slot) (gate.HealthResult, error) {
 	return h.analysis.Check(ctx, slot)
+}
+
+func (h startAndAnalysis) Control(ctx context.Context, slot stack.Slot) (gate.HealthResult, error) {
+	return h.analysis.Control(ctx, slot)
 }
 
 // stackTraffic is rollout.Traffic over the deployed stack and release.Shift: the guarded,

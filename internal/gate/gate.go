@@ -49,6 +49,14 @@ const (
 type GateError struct {
 	Reason Reason
 	Detail string
+	// HTTPStatus is the status of the answer a health gate's "no" rests on, its last failing
+	// one; 0 when no answer came.
+	HTTPStatus int
+	// From is the slot that answer proves it came from: its X-Slot header, else its health
+	// body's "slot" field. Empty when it carried neither: no answer at all, or an answer of
+	// the gateway's own (an API Management 401, 429 or 502), which says nothing about what the
+	// slot did. A release blames a slot only for an answer From that slot.
+	From string
 }
 
 // Error puts the reason first so log searches and pipeline conditions can key

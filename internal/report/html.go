@@ -103,8 +103,13 @@ func (v view) facts() [][2]string {
 			// The steps bake differently: each step's bake is in the steps line.
 			cadence = fmt.Sprintf("analyses every %ds over each step's bake", t.AnalysisIntervalSeconds)
 		}
-		f = append(f, [2]string{"thresholds", fmt.Sprintf("failure rate +%.1f points, p95 ×%.2f, at least %d requests a window; probes +%.1f points, latency ×%.2f; warm-up within %d ms; %s",
-			100*t.MaxFailureRateDelta, t.MaxP95Ratio, t.MinRequests, 100*t.ProbeMaxFailureRateDelta, t.ProbeMaxLatencyRatio, t.WarmupLatencyMs, cadence)})
+		probes := fmt.Sprintf("probes +%.1f points, latency ×%.2f", 100*t.ProbeMaxFailureRateDelta, t.ProbeMaxLatencyRatio)
+		if t.ProbeFailureLimit > 0 {
+			// Schema version 3 on: each route on its own, and its failures in a row.
+			probes = fmt.Sprintf("probes per route +%.1f points, latency ×%.2f, %d failures in a row", 100*t.ProbeMaxFailureRateDelta, t.ProbeMaxLatencyRatio, t.ProbeFailureLimit)
+		}
+		f = append(f, [2]string{"thresholds", fmt.Sprintf("failure rate +%.1f points, p95 ×%.2f, at least %d requests a window; %s; warm-up within %d ms; %s",
+			100*t.MaxFailureRateDelta, t.MaxP95Ratio, t.MinRequests, probes, t.WarmupLatencyMs, cadence)})
 	}
 	return f
 }

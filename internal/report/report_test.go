@@ -308,3 +308,30 @@ func TestFactsShowEachStepsBake(t *testing.T) {
 		})
 	}
 }
+
+// TestFactsShowTheProbeThresholds: a record from schema version 3 on judges each probe route on
+// its own, with a limit of failures in a row, and says so; an older one keeps its pooled line.
+func TestFactsShowTheProbeThresholds(t *testing.T) {
+	perRoute := synthetic([]int{10, 100}, time.Minute, 10*time.Second, 0)
+	perRoute.Thresholds.ProbeFailureLimit = 3
+	v2 := synthetic([]int{10, 100}, time.Minute, 10*time.Second, 0)
+	v2.SchemaVersion = 2
+	for _, tt := range []struct {
+		name string
+		rec  rollout.Record
+		want string
+	}{
+		{"per route", perRoute, "probes per route +30.0 points, latency ×3.00, 3 failures in a row"},
+		{"a version 2 record", v2, "probes +30.0 points, latency ×3.00;"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var h bytes.Buffer
+			if err := HTML(&h, tt.rec); err != nil {
+				t.Fatal(err)
+			}
+			if page := html.UnescapeString(h.String()); !strings.Contains(page, tt.want) {
+				t.Errorf("HTML lacks %q", tt.want)
+			}
+		})
+	}
+}

@@ -3,7 +3,6 @@ package rollout
 import (
 	"context"
 	"errors"
-	"math"
 	"strings"
 	"testing"
 	"time"
@@ -17,13 +16,11 @@ import (
 // query over request rows, so a gate that looked only at Success, or queried a window before it
 // was ingested, fails these tests.
 
-// probeBound is the longest the probes take to fail a canary whose routes all fail: enough
-// failed answers to push its failure rate over the last ProbeWindow more than the delta above
-// the stable slot's, one round each (a health check and a probe to each slot, every
-// HealthWatchEvery), and one more round for the onset to fall between two.
+// probeBound is the longest the probes take to fail a canary whose routes all fail:
+// probeFailureLimit failed answers in a row, one round each (a health check and a probe to each
+// slot, every HealthWatchEvery), and one more round for the onset to fall between two.
 func probeBound(p Plan) time.Duration {
-	failures := int(math.Floor(p.ProbeThresholds.MaxFailureRateDelta*ProbeWindow)) + 1
-	return time.Duration(failures+1) * (HealthWatchEvery + 3*probeTook)
+	return time.Duration(p.ProbeThresholds.FailureLimit+1) * (HealthWatchEvery + 3*probeTook)
 }
 
 // TestProbesCatchAFailingRoute: the canary's /orders starts answering 500 a minute into its
@@ -42,7 +39,7 @@ func TestProbesCatchAFailingRoute(t *testing.T) {
 		reason string
 		limit  func(p Plan) time.Duration
 	}{
-		{"with probes", withProbes(testPlan()), "probes: canary probe failure rate", func(p Plan) time.Duration { return probeBound(p) + upTook }},
+		{"with probes", withProbes(testPlan()), "probes: GET /orders failed 3 times in a row on the canary", func(p Plan) time.Duration { return probeBound(p) + upTook }},
 		{"without probes", testPlan(), "metrics gate: failure-rate", func(p Plan) time.Duration {
 			return p.Interval + p.Lag + time.Second + probeTook + queryTook + upTook
 		}},

@@ -29,13 +29,18 @@ const (
 	AnalysisHealthTimeout  = 8 * time.Second
 	AnalysisHealthInterval = 2 * time.Second
 	HealthWatchEvery       = 2 * time.Second
+	// ControlHealthTimeout is how long the stable slot has to answer healthy when it is asked
+	// as the control of a canary check that failed without the canary's own answer: a stable
+	// slot that answers at once costs nothing, and one that carries no traffic (at the last
+	// step, the old slot, which Flex may have scaled to zero) has the time of a cold start.
+	ControlHealthTimeout = 30 * time.Second
 )
 
 // GateHealth is internal/gate's health gate as a HealthGate, pinned through APIM.
 type GateHealth struct {
-	// Start and Analysis are the gate's configs for Ready and Check; Slot and the pinning
-	// headers are set per call.
-	Start, Analysis gate.HealthConfig
+	// Start, Analysis and Stable are the gate's configs for Ready, Check and Control; Slot and
+	// the pinning headers are set per call.
+	Start, Analysis, Stable gate.HealthConfig
 	// PinToken is the stack's pinToken.
 	PinToken string
 	// Progress receives the gate's lines; nil discards them.
@@ -51,7 +56,9 @@ func NewGateHealth(healthURL string, headers map[string]string, pinToken, versio
 	base := gate.HealthConfig{URL: healthURL, Headers: headers, ExpectVersion: version}
 	analysis := base
 	analysis.Successes, analysis.Interval, analysis.Timeout = 1, AnalysisHealthInterval, AnalysisHealthTimeout
-	return GateHealth{Start: base, Analysis: analysis, PinToken: pinToken, Progress: progress}
+	control := analysis
+	control.ExpectVersion, control.Timeout = "", ControlHealthTimeout
+	return GateHealth{Start: base, Analysis: analysis, Stable: control, PinToken: pinToken, Progress: progress}
 }
 
 // Ready runs the start gate.
@@ -64,9 +71,17 @@ func (g GateHealth) Check(ctx context.Context, slot stack.Slot) (gate.HealthResu
 	return g.run(ctx, g.Analysis, slot)
 }
 
+// Control runs the control gate (Stable) on slot: one healthy answer from slot, whatever its
+// version, within ControlHealthTimeout.
+func (g GateHealth) Control(ctx context.Context, slot stack.Slot) (gate.HealthResult, error) {
+	return g.run(ctx, g.Stable, slot)
+}
+
 func (g GateHealth) run(ctx context.Context, cfg gate.HealthConfig, slot stack.Slot) (gate.HealthResult, error) {
 	cfg.Slot = string(slot)
 	cfg.Headers = pinned(cfg.Headers, slot, g.PinToken)
+	// Marked, so the metrics gate leaves the gate's own polls out of the users' figures.
+	cfg.URL = gate.MarkProbe(cfg.URL)
 	progress := g.Progress
 	if progress == nil {
 		progress = io.Discard

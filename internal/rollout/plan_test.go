@@ -36,7 +36,7 @@ func TestNewPlan(t *testing.T) {
 		Thresholds:     Thresholds{MaxFailureRateDelta: 0.01, MaxP95Ratio: 2, MinRequests: 100, InconclusiveFails: true, FailClientErrors: true},
 		WarmupRequests: 20, WarmupLatency: 500 * time.Millisecond, AlwaysReady: 2,
 		Lag: 2 * time.Minute, Probes: []stack.Probe{{Method: "GET", Path: "/orders", ExpectStatus: 200}},
-		ProbeThresholds: stack.ProbeThresholds{MaxFailureRateDelta: 0.5, MaxLatencyRatio: 3},
+		ProbeThresholds: stack.ProbeThresholds{MaxFailureRateDelta: 0.5, FailureLimit: 3, MaxLatencyRatio: 3},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)

@@ -86,9 +86,12 @@ type RecordThresholds struct {
 	MaxFailureRateDelta float64 `json:"maxFailureRateDelta"`
 	MaxP95Ratio         float64 `json:"maxP95Ratio"`
 	MinRequests         int     `json:"minRequests"`
-	// ProbeMaxFailureRateDelta and ProbeMaxLatencyRatio judge the probes the same way.
+	// ProbeMaxFailureRateDelta and ProbeMaxLatencyRatio judge each probe route the same way;
+	// ProbeFailureLimit is how many failures in a row of one route on the canary, while the
+	// stable slot's passes, fail it at once (schema version 3 on; 0 before).
 	ProbeMaxFailureRateDelta float64 `json:"probeMaxFailureRateDelta"`
 	ProbeMaxLatencyRatio     float64 `json:"probeMaxLatencyRatio"`
+	ProbeFailureLimit        int     `json:"probeFailureLimit,omitempty"`
 	// WarmupLatencyMs is the bound every warm-up request must answer within.
 	WarmupLatencyMs int64 `json:"warmupLatencyMs"`
 	// AnalysisIntervalSeconds and BakeSeconds are the plan's cadence: BakeSeconds is the bake of
@@ -125,6 +128,7 @@ func newRecord(p Plan, started time.Time) Record {
 			MinRequests:              p.Thresholds.MinRequests,
 			ProbeMaxFailureRateDelta: p.ProbeThresholds.MaxFailureRateDelta,
 			ProbeMaxLatencyRatio:     p.ProbeThresholds.MaxLatencyRatio,
+			ProbeFailureLimit:        p.ProbeThresholds.FailureLimit,
 			WarmupLatencyMs:          p.WarmupLatency.Milliseconds(),
 			AnalysisIntervalSeconds:  int64(p.Interval / time.Second),
 			BakeSeconds:              int64(p.Bake / time.Second),
@@ -174,8 +178,11 @@ type Analysis struct {
 	// the analysis, which the metrics gate follows.
 	At time.Time `json:"at"`
 	// HealthChecks counts the health gate's runs since the previous analysis; Health is the
-	// last of them.
+	// last of them. HealthErrors counts those that could not observe the canary (verdict
+	// "error": no answer of the canary's own to judge, and no proof that the gateway path
+	// works); when every check of an analysis did, the analysis is an error.
 	HealthChecks int    `json:"healthChecks"`
+	HealthErrors int    `json:"healthErrors,omitempty"`
 	Health       Check  `json:"health"`
 	Metrics      *Check `json:"metrics,omitempty"`
 	// Probes is the probes' standing when the analysis ended.
@@ -186,13 +193,29 @@ type Analysis struct {
 	Verdict string `json:"verdict"`
 }
 
-// ProbeCheck is the probes' verdict: the canary's last ProbeWindow answers against the stable
-// slot's.
+// ProbeCheck is the probes' verdict: each route's last ProbeWindow answers from the canary
+// against the same route's from the stable slot.
 type ProbeCheck struct {
 	Verdict string `json:"verdict"`
 	Detail  string `json:"detail,omitempty"`
 	// Rounds counts the probe rounds of the step so far.
-	Rounds int          `json:"rounds"`
+	Rounds int `json:"rounds"`
+	// Canary and Stable are the figures of the route the verdict rests on: the first failing
+	// route, else the one closest to failing.
+	Canary ProbeFigures `json:"canary"`
+	Stable ProbeFigures `json:"stable"`
+	// Routes are every route's verdict, in releaseProbes order.
+	Routes []RouteCheck `json:"routes,omitempty"`
+}
+
+// RouteCheck is the verdict on one route of releaseProbes (JudgeRoute).
+type RouteCheck struct {
+	// Probe names the route, "GET /orders".
+	Probe   string `json:"probe"`
+	Verdict string `json:"verdict"`
+	Detail  string `json:"detail,omitempty"`
+	// InARow is how many of the canary's newest answers of the route failed in a row.
+	InARow int          `json:"inARow"`
 	Canary ProbeFigures `json:"canary"`
 	Stable ProbeFigures `json:"stable"`
 }

@@ -47,6 +47,10 @@ var (
 	// ErrRollbackFailed is wrapped together with ErrAborted when the rollback itself failed,
 	// so traffic may still reach the failing slot.
 	ErrRollbackFailed = errors.New("rollback failed")
+	// ErrUnobserved is a bake that could not observe its canary (analyses that could not run,
+	// errorLimit in a row or at the end of a bake): the release stopped without moving traffic,
+	// since nothing says the canary failed.
+	ErrUnobserved = errors.New("the release could not observe the canary")
 )
 
 // Status is where traffic stands in the deployed stack (its outputs), not in a local file.
@@ -93,6 +97,13 @@ type HealthGate interface {
 	// Check is the gate of one analysis: quick, since a slot that does not answer now must be
 	// reported within the analysis, not after a start gate's timeout.
 	Check(ctx context.Context, slot stack.Slot) (gate.HealthResult, error)
+	// Control is the health gate pinned to slot, judged for health and slot whatever its
+	// version, passing at the first healthy answer: whether the path through the gateway works
+	// right now. An analysis asks it of the stable slot when the canary's check failed with no
+	// answer of the canary's own to show for it (no answer, or the gateway's own 5xx or 401): if
+	// the stable slot answers healthy through the same gateway, with the same token, the fault
+	// is the canary's. A "no" is a *gate.GateError.
+	Control(ctx context.Context, slot stack.Slot) (gate.HealthResult, error)
 }
 
 // MetricsGate compares the canary slot's requests with the stable slot's over the requests
@@ -104,7 +115,9 @@ type MetricsGate interface {
 }
 
 // Prober sends the stack's releaseProbes through the gateway, pinned to one slot: every probe
-// once, in order. It reports each probe's outcome; an error means none could be sent.
+// once, all at once. It reports each probe's outcome, in releaseProbes order, by ctx's
+// deadline: a probe with no answer by then is a failed answer, never left out. An error means
+// none could be sent.
 type Prober interface {
 	Probe(ctx context.Context, slot stack.Slot) ([]ProbeResult, error)
 }

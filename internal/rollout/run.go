@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -321,9 +322,9 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, step PlannedSt
 		case VerdictError:
 			errorsInARow++
 			if errorsInARow >= errorLimit || final {
-				sr.Verdict = VerdictFail
+				sr.Verdict = VerdictError
 				sr.BakeEnded = c.clock.Now()
-				return fmt.Sprintf("analysis %d at %d%% could not run (%s), so the step cannot be passed: %s", a.N, sr.To, errorCount(errorsInARow, final), failure(a)), nil
+				return "", c.unobserved(o, sr.To, fmt.Sprintf("analysis %d at %d%% could not run (%s), so the step cannot be passed: %s", a.N, sr.To, errorCount(errorsInARow, final), failure(a)))
 			}
 		default:
 			errorsInARow = 0
@@ -401,12 +402,18 @@ func errorCount(n int, final bool) string {
 	return fmt.Sprintf("%d in a row", n)
 }
 
-// analyse watches the slot until the analysis is due, then runs the health gate once more and,
-// if it passed, the metrics gate over the requests generated in [since, end). The health gate
-// runs every HealthWatchEvery in between, and the probes with it, so a slot that stops answering
-// or whose routes fail is caught within seconds rather than at the next analysis; a failing
-// check ends the analysis early and skips the metrics query, since the verdict is already in and
-// a rollback is waiting on it.
+// analyse watches the slot until the analysis is due, then runs the health gate once more and
+// the metrics gate over the requests generated in [since, end). The health gate runs every
+// HealthWatchEvery in between, and the probes with it, so a slot that stops answering or whose
+// routes fail is caught within seconds rather than at the next analysis; a failing check ends
+// the analysis early and skips the metrics query, since the verdict is already in and a
+// rollback is waiting on it.
+//
+// A health check blames the canary only for what it did (checkCanary): one that could not
+// observe it (the runner's network, the gateway's own 401 or 429) is an error, and the watch
+// goes on. An analysis whose every health check errored is an error too, whatever the metrics
+// said, unless they failed the canary: the bake's errorLimit then decides, as for a metrics
+// query that could not run.
 //
 // Windows that follow one another judge every request once, at full strength: a canary that
 // starts failing just after one window fills the whole of the next. A longer, overlapping window
@@ -425,10 +432,17 @@ func (c *Controller) analyse(ctx context.Context, p Plan, o Options, since, end,
 		}
 		a.At = c.clock.Now()
 		a.HealthChecks++
-		a.Health, _ = c.checkHealth(ctx, o, c.health.Check)
-		if a.Health.Verdict != VerdictPass || ctx.Err() != nil {
+		a.Health = c.checkCanary(ctx, o)
+		if ctx.Err() != nil {
 			a.Verdict = a.Health.Verdict
 			return a
+		}
+		switch a.Health.Verdict {
+		case VerdictFail:
+			a.Verdict = VerdictFail
+			return a
+		case VerdictError:
+			a.HealthErrors++
 		}
 		if len(p.Probes) > 0 {
 			pc := c.probe(ctx, p, o, probes)
@@ -448,7 +462,70 @@ func (c *Controller) analyse(ctx context.Context, p Plan, o Options, since, end,
 	if m.Verdict == VerdictInconclusive {
 		a.Verdict = VerdictPass
 	}
+	if a.Verdict != VerdictFail && a.HealthErrors == a.HealthChecks {
+		a.Verdict = VerdictError
+	}
 	return a
+}
+
+// checkCanary runs the analysis health gate on the canary and blames it only for what its own
+// answer shows:
+//
+//   - an answer the canary proves it gave (its X-Slot header or its health body's slot) that is
+//     unhealthy or of another version fails it;
+//   - an answer another slot gave (pinning not in effect: a rotated pinToken, a policy
+//     changed) says nothing about the canary: an error;
+//   - a 429 is the gateway's quota, never the canary's doing: an error;
+//   - anything else without the canary's proof (no answer, a timeout, the gateway's own 5xx,
+//     401 or 403) is put to the control: the stable slot is asked at once, through the same
+//     gateway with the same token (HealthGate.Control). When it does not answer healthy, the
+//     release cannot see either slot: an error. When it does, the canary is asked again at
+//     once, so its fault stands on both sides of the stable slot's healthy answer and not on
+//     an outage of the path that ended in between: failing again, it fails; healthy again, the
+//     check passes, the earlier failure having been the path's.
+func (c *Controller) checkCanary(ctx context.Context, o Options) Check {
+	stable := o.Slot.Other()
+	var first *Check
+	for {
+		chk, err := c.checkHealth(ctx, o, c.health.Check)
+		var ge *gate.GateError
+		if chk.Verdict == VerdictPass && first != nil {
+			chk.Detail = fmt.Sprintf("a blip of the path, not the canary's: it first failed (%s), then %s and the canary answered healthy", first.Detail, stable)
+		}
+		if chk.Verdict != VerdictFail || !errors.As(err, &ge) || ctx.Err() != nil {
+			// A pass, an error, or a healthy answer of the canary's own with another version.
+			return chk
+		}
+		switch {
+		case ge.From == string(o.Slot):
+			return chk
+		case ge.From != "":
+			chk.Verdict = VerdictError
+			chk.Detail = fmt.Sprintf("not the canary's answer: %s answered (X-Slot or body slot %q), so pinning is not in effect (has pinToken been changed? is SLOTLESS_PIN_TOKEN the stack's?): %s", ge.From, ge.From, ge.Error())
+			return chk
+		case ge.HTTPStatus == http.StatusTooManyRequests:
+			chk.Verdict = VerdictError
+			chk.Detail = "the gateway's quota, not the canary: " + ge.Error()
+			return chk
+		case first != nil:
+			chk.Detail = fmt.Sprintf("%s; it failed before too, and %s, asked in between through the same gateway, answered healthy, so the fault is the canary's", chk.Detail, stable)
+			return chk
+		}
+		_, cerr := c.health.Control(ctx, stable)
+		var sge *gate.GateError
+		switch {
+		case cerr == nil:
+			first = &chk
+			continue
+		case errors.As(cerr, &sge):
+			chk.Verdict = VerdictError
+			chk.Detail = fmt.Sprintf("could not observe the canary: %s; %s did not answer healthy either (%s), so the fault is on the way to the slots (the runner's network, the gateway, a key), not the canary's", ge.Error(), stable, sge.Error())
+		default:
+			chk.Verdict = VerdictError
+			chk.Detail = fmt.Sprintf("could not observe the canary: %s; and %s could not be asked (%v), so the release cannot tell the canary from its own path to it", ge.Error(), stable, cerr)
+		}
+		return chk
+	}
 }
 
 // checkHealth runs one of the health gates and checks the version it reports.
@@ -537,18 +614,37 @@ func (c *Controller) abort(ctx context.Context, rec *Record, slot stack.Slot, at
 	return fmt.Errorf("%w: %s; rolled back: %s carries 0%%", ErrAborted, reason, slot)
 }
 
+// unobserved stops a release whose bake could not observe its canary: analyses that could
+// not run errorLimit times in a row (the health gate could not reach the canary, the metrics
+// query failed), or at the end of a bake. Nothing says the canary failed, so nothing is rolled
+// back: a rollback would lose a release to a rotated token or a runner's network, and the
+// rollback path is what such a runner may not reach either. Traffic stays where the last step
+// that baked clean put it, the scheduled watch keeps judging it (its metrics gate as well as
+// its health gate), and the next run resumes from the deployed weights and bakes this step
+// again.
+func (c *Controller) unobserved(o Options, at int, why string) error {
+	c.logf("stopping: the release could not observe %s at %d%%: %s", o.Slot, at, why)
+	c.logf("traffic is left as it is: nothing says %s failed", o.Slot)
+	return fmt.Errorf("%w: %s; traffic was not moved: %s still carries %d%%. Fix what kept the release from seeing it (the pinning token, the subscription key, the runner's network, Log Analytics access) and run the release again to resume (it bakes this step again), or roll back with slotless rollback --slot %s",
+		ErrUnobserved, why, o.Slot, at, o.Slot)
+}
+
 // failure is the one-line cause of a failing or errored analysis.
 func failure(a Analysis) string {
-	if a.Health.Verdict != VerdictPass {
+	switch {
+	case a.Health.Verdict == VerdictFail:
 		return "health gate: " + a.Health.Detail
-	}
-	if a.Probes != nil && a.Probes.Verdict != VerdictPass {
+	case a.Probes != nil && a.Probes.Verdict != VerdictPass:
 		return "probes: " + a.Probes.Detail
-	}
-	if a.Step != nil && a.Step.Verdict != VerdictPass && a.Step.Verdict != VerdictInconclusive {
+	case a.Step != nil && a.Step.Verdict != VerdictPass && a.Step.Verdict != VerdictInconclusive:
 		return "metrics gate over the whole step: " + a.Step.Detail
-	}
-	if a.Metrics != nil {
+	case a.Metrics != nil && a.Metrics.Verdict != VerdictPass && a.Metrics.Verdict != VerdictInconclusive:
+		return "metrics gate: " + a.Metrics.Detail
+	case a.HealthChecks > 0 && a.HealthErrors == a.HealthChecks:
+		return fmt.Sprintf("health gate: none of its %s could observe the canary; the last: %s", plural(a.HealthChecks, "check"), a.Health.Detail)
+	case a.Health.Verdict != VerdictPass:
+		return "health gate: " + a.Health.Detail
+	case a.Metrics != nil:
 		return "metrics gate: " + a.Metrics.Detail
 	}
 	return a.Verdict
@@ -558,10 +654,18 @@ func failure(a Analysis) string {
 func describeAnalysis(a Analysis) string {
 	h := a.Health
 	line := a.Verdict + "; health " + h.Verdict
-	if h.Verdict != VerdictPass {
+	switch {
+	case h.Verdict == VerdictFail || a.Metrics == nil && a.Probes == nil && h.Verdict != VerdictPass:
 		return line + fmt.Sprintf(" at check %d: %s", a.HealthChecks, h.Detail)
+	case a.HealthErrors > 0:
+		line += fmt.Sprintf(" (%s, %d of them could not observe the canary", plural(a.HealthChecks, "check"), a.HealthErrors)
+		if h.Verdict != VerdictPass {
+			line += "; the last: " + h.Detail
+		}
+		line += ")"
+	default:
+		line += fmt.Sprintf(" (%s; %s, the last in %s)", h.Version, plural(a.HealthChecks, "check"), ms(h.Ms))
 	}
-	line += fmt.Sprintf(" (%s; %s, the last in %s)", h.Version, plural(a.HealthChecks, "check"), ms(h.Ms))
 	if pc := a.Probes; pc != nil {
 		line += "; probes " + pc.Verdict + ": " + pc.Detail
 		if pc.Verdict == VerdictFail {
@@ -611,13 +715,13 @@ func (c *Controller) printPlan(p Plan, o Options, st Status, steps []PlannedStep
 	if p.Thresholds.FailClientErrors {
 		failed = "Success false or any status from 400"
 	}
-	c.logf("  during each bake: health gate (slot %s, version %s) every %s, failing at once when it has no healthy answer for %s", o.Slot, o.Version, HealthWatchEvery, AnalysisHealthTimeout)
+	c.logf("  during each bake: health gate (slot %s, version %s) every %s, failing at once when it has no healthy answer for %s and the fault is the slot's (its own answer, or the stable slot answering through the same gateway)", o.Slot, o.Version, HealthWatchEvery, AnalysisHealthTimeout)
 	if len(p.Probes) > 0 {
 		names := make([]string, len(p.Probes))
 		for i, pr := range p.Probes {
 			names[i] = pr.Method + " " + pr.Path
 		}
-		c.logf("  with it the probes %s, pinned to each slot in turn: canary failure rate over its last %d at most %+.0f points over stable, median latency at most %.2f× stable", strings.Join(names, ", "), ProbeWindow, 100*p.ProbeThresholds.MaxFailureRateDelta, p.ProbeThresholds.MaxLatencyRatio)
+		c.logf("  with it the probes %s, pinned to each slot at once within %s, each route judged on its own: %d failures in a row on the canary while the stable slot's same route passes, or over its last %d answers a failure rate more than %+.0f points over stable or a median latency more than %.2f× stable", strings.Join(names, ", "), ProbeRoundDeadline, p.ProbeThresholds.FailureLimit, ProbeWindow, 100*p.ProbeThresholds.MaxFailureRateDelta, p.ProbeThresholds.MaxLatencyRatio)
 	}
 	c.logf("  at each analysis the metrics gate over the window since the previous one, queried %s after it closed (ingestion lag): canary failure rate (%s) at most %+.2f points over stable, p95 at most %.2f× stable, at least %d requests each; too little traffic %s",
 		p.Lag, failed, 100*p.Thresholds.MaxFailureRateDelta, p.Thresholds.MaxP95Ratio, p.Thresholds.MinRequests, inconclusive)

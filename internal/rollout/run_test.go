@@ -533,15 +533,19 @@ func TestAnalysesThatCannotRun(t *testing.T) {
 			t.Errorf("first analysis: got %s, want error", got)
 		}
 	})
-	t.Run("two in a row abort", func(t *testing.T) {
+	// Nothing says the canary failed: the release stops where it stands, and says so.
+	t.Run("two in a row stop the release without moving traffic", func(t *testing.T) {
 		s := newScene(t)
 		s.logs.errorsToGive = 2
 		rec, err := s.run(context.Background(), testPlan(), Options{})
-		if !errors.Is(err, ErrAborted) || !strings.Contains(err.Error(), "could not run (2 in a row)") {
-			t.Fatalf("got %v, want an abort after two analyses that could not run", err)
+		if !errors.Is(err, ErrUnobserved) || errors.Is(err, ErrAborted) || !strings.Contains(err.Error(), "could not run (2 in a row)") {
+			t.Fatalf("got %v, want a stop after two analyses that could not run", err)
 		}
-		if rec.Outcome != OutcomeRolledBack || s.traffic.weights().Blue != 0 {
-			t.Errorf("got %s with blue at %d%%, want rolled back", rec.Outcome, s.traffic.weights().Blue)
+		if rec.Outcome != OutcomeFailed || rec.Rollback != nil || s.traffic.weights().Blue != 10 || len(s.traffic.rollbacks) != 0 {
+			t.Errorf("got %s with blue at %d%% and %d rollbacks, want failed with blue left at 10%%", rec.Outcome, s.traffic.weights().Blue, len(s.traffic.rollbacks))
+		}
+		if got := rec.StepsTaken[0].Verdict; got != VerdictError {
+			t.Errorf("step verdict: got %s, want error: the step was not seen, not failed", got)
 		}
 	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/monitor/azquery"
 
 	"github.com/slotless/slotless/e2e/azurefake"
+	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/stack"
 )
 
@@ -216,6 +217,15 @@ type scriptedApp struct {
 	routesFailFrom map[stack.Slot]time.Time
 	probeTook      time.Duration
 	requests       int
+	// unmarked counts requests without the gate.ProbeMarker query parameter.
+	unmarked int
+	// rotated is when the gateway's pinning token became newToken (a pulumi up that changed
+	// pinToken while the release holds the old one); zero: never.
+	rotated  time.Time
+	newToken string
+	// intercept, when set, sees each request first, with the slot pinning sends it to, and
+	// answers it in the gateway's or the slot's stead when it returns true.
+	intercept func(w http.ResponseWriter, r *http.Request, slot stack.Slot, now time.Time) bool
 }
 
 type redeploy struct {
@@ -228,10 +238,18 @@ func (a *scriptedApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.clock.advance(context.Background(), a.probeTook)
 	a.mu.Lock()
 	a.requests++
+	if !gate.IsProbe(r.URL.String()) {
+		a.unmarked++
+	}
+	token := a.token
+	if !a.rotated.IsZero() && !now.Before(a.rotated) {
+		token = a.newToken
+	}
 	slot := stack.Green
-	if s, err := stack.ParseSlot(r.Header.Get(headerPinSlot)); err == nil && r.Header.Get(headerPinToken) == a.token {
+	if s, err := stack.ParseSlot(r.Header.Get(headerPinSlot)); err == nil && r.Header.Get(headerPinToken) == token {
 		slot = s
 	}
+	intercept := a.intercept
 	version := a.version[slot]
 	if rd, ok := a.redeploy[slot]; ok && !now.Before(rd.at) {
 		version = rd.version
@@ -239,6 +257,9 @@ func (a *scriptedApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	down := !a.downFrom[slot].IsZero() && !now.Before(a.downFrom[slot])
 	routesFail := !a.routesFailFrom[slot].IsZero() && !now.Before(a.routesFailFrom[slot])
 	a.mu.Unlock()
+	if intercept != nil && intercept(w, r, slot, now) {
+		return
+	}
 	if r.URL.Path != "/slotless/health" {
 		w.Header().Set("Content-Type", "application/json")
 		if routesFail || down {
@@ -436,6 +457,7 @@ func newScene(t *testing.T) *scene {
 	// long enough that a healthy answer on a loaded machine is never taken for a failing one.
 	s.health.Start.Interval, s.health.Start.Timeout = 10*time.Millisecond, 500*time.Millisecond
 	s.health.Analysis.Interval, s.health.Analysis.Timeout = 10*time.Millisecond, 400*time.Millisecond
+	s.health.Stable.Interval, s.health.Stable.Timeout = 10*time.Millisecond, 400*time.Millisecond
 	client, err := azquery.NewLogsClient(fakeCredential{}, &azquery.LogsClientOptions{ClientOptions: azcore.ClientOptions{
 		Cloud: cloud.Configuration{Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
 			azquery.ServiceNameLogs: {Endpoint: logsSrv.URL + "/v1", Audience: "https://api.loganalytics.io"},
