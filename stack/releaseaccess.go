@@ -14,7 +14,9 @@ const ReleaseAccessType = "slotless:stack:ReleaseAccess"
 
 // ReleaseAccess is what the stack grants releasePrincipalId: one custom role holding exactly the
 // actions of the release commands, assigned to the stack's resource group and, when the API
-// Management service is reused from elsewhere, to that service.
+// Management service is reused from elsewhere, to that service; when the apps report to a
+// team's telemetry elsewhere, to its component and workspace too, which the release reads (the
+// program's lookups in its traffic-only update, the metrics gate's queries).
 type ReleaseAccess struct {
 	pulumi.ResourceState
 
@@ -74,6 +76,8 @@ type releaseAccessArgs struct {
 	// groupID is any resource id in the stack's resource group; serviceID is the API Management
 	// service's (child) resource id, wherever the service lives.
 	groupID, serviceID pulumi.StringOutput
+	// telemetry are the team's component and workspace the stack reads (Monitoring.Team).
+	telemetry map[string]ResourceID
 }
 
 func newReleaseAccess(ctx *pulumi.Context, a releaseAccessArgs) (*ReleaseAccess, error) {
@@ -92,6 +96,15 @@ func newReleaseAccess(ctx *pulumi.Context, a releaseAccessArgs) (*ReleaseAccess,
 	if external {
 		assignable = append(assignable, svc)
 		scopes["service"] = svc
+	}
+	// The release role's reads follow the telemetry to the team's resources outside the stack's
+	// group: scoped to each resource, not to its group, which holds the team's other things.
+	for _, kind := range telemetryScopes {
+		if id, ok := a.telemetry[kind]; ok && !id.InGroup(a.names.ResourceGroup()) {
+			scope := pulumi.String(id.Raw).ToStringOutput()
+			assignable = append(assignable, scope)
+			scopes["telemetry-"+kind] = scope
+		}
 	}
 
 	role, err := authorization.NewRoleDefinition(ctx, "release-role", &authorization.RoleDefinitionArgs{
@@ -114,7 +127,7 @@ func newReleaseAccess(ctx *pulumi.Context, a releaseAccessArgs) (*ReleaseAccess,
 		sub, err := prefixOf(v[0].(string), 2)
 		return sub + "/providers/Microsoft.Authorization/roleDefinitions/" + v[1].(string), err
 	}).(pulumi.StringOutput)
-	for _, key := range []string{"group", "service"} {
+	for _, key := range []string{"group", "service", "telemetry-component", "telemetry-workspace"} {
 		scope, ok := scopes[key]
 		if !ok {
 			continue
@@ -136,6 +149,9 @@ func newReleaseAccess(ctx *pulumi.Context, a releaseAccessArgs) (*ReleaseAccess,
 	}
 	return r, nil
 }
+
+// telemetryScopes are the kinds of team telemetry the release role follows, in order.
+var telemetryScopes = []string{"component", "workspace"}
 
 // prefixOf is the first n segments of an ARM id: 2 is the subscription, 4 the resource group,
 // 8 a top-level resource.
