@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -169,9 +168,6 @@ func (m *Monitoring) PublishTo(s Slot) (key string, scope pulumi.StringOutput) {
 	return "team-metrics-publisher", pulumi.String(c).ToStringOutput()
 }
 
-// errTelemetry marks a team's telemetry that cannot serve.
-var errTelemetry = errors.New("telemetry")
-
 func newMonitoring(ctx *pulumi.Context, n Names, rg pulumi.StringInput, cfg *Config, tags pulumi.StringMap, team TeamTelemetry, plan TelemetryPlan) (*Monitoring, error) {
 	m := &Monitoring{plan: plan, Team: map[string]ResourceID{}}
 	if c := team.Component; c != nil {
@@ -241,16 +237,16 @@ func lookupTeamComponent(ctx *pulumi.Context, id ResourceID) (*applicationinsigh
 	const key = "appInsightsResourceId"
 	comp, err := applicationinsights.LookupComponent(ctx, &applicationinsights.LookupComponentArgs{ResourceGroupName: id.ResourceGroup, ResourceName: id.Name})
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: cannot read Application Insights %s in resource group %s of the subscription the stack deploys to (it must be there, and the identity running pulumi up needs Microsoft.Insights/components/read on it): %w",
-			errTelemetry, key, id.Name, id.ResourceGroup, err)
+		return nil, nil, fmt.Errorf("%s: cannot read Application Insights %s in resource group %s of the subscription the stack deploys to (it must be there, and the identity running pulumi up needs Microsoft.Insights/components/read on it): %w",
+			key, id.Name, id.ResourceGroup, err)
 	}
 	if comp.WorkspaceResourceId == nil || strings.TrimSpace(*comp.WorkspaceResourceId) == "" {
-		return nil, nil, fmt.Errorf("%w: %s: Application Insights %s is not workspace-based (it has no WorkspaceResourceId), and the metrics gate queries the requests in its Log Analytics workspace; migrate it to a workspace-based resource, or unset %s and let the stack create its own",
-			errTelemetry, key, id.Name, key)
+		return nil, nil, fmt.Errorf("%s: Application Insights %s is not workspace-based (it has no WorkspaceResourceId), and the metrics gate queries the requests in its Log Analytics workspace; migrate it to a workspace-based resource, or unset %s and let the stack create its own",
+			key, id.Name, key)
 	}
 	wid, err := parseWorkspaceID(*comp.WorkspaceResourceId)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: Application Insights %s's workspace: %w", errTelemetry, key, id.Name, err)
+		return nil, nil, fmt.Errorf("%s: Application Insights %s's workspace: %w", key, id.Name, err)
 	}
 	ws, err := lookupWorkspace(ctx, key, wid)
 	if err != nil {
@@ -263,11 +259,11 @@ func lookupTeamComponent(ctx *pulumi.Context, id ResourceID) (*applicationinsigh
 func lookupWorkspace(ctx *pulumi.Context, key string, id ResourceID) (*operationalinsights.LookupWorkspaceResult, error) {
 	ws, err := operationalinsights.LookupWorkspace(ctx, &operationalinsights.LookupWorkspaceArgs{ResourceGroupName: id.ResourceGroup, WorkspaceName: id.Name})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: cannot read Log Analytics workspace %s in resource group %s of the subscription the stack deploys to (it must be there, and the identity running pulumi up needs Microsoft.OperationalInsights/workspaces/read on it): %w",
-			errTelemetry, key, id.Name, id.ResourceGroup, err)
+		return nil, fmt.Errorf("%s: cannot read Log Analytics workspace %s in resource group %s of the subscription the stack deploys to (it must be there, and the identity running pulumi up needs Microsoft.OperationalInsights/workspaces/read on it): %w",
+			key, id.Name, id.ResourceGroup, err)
 	}
 	if ws.CustomerId == "" {
-		return nil, fmt.Errorf("%w: %s: Log Analytics workspace %s has no customer id, which the metrics gate queries by", errTelemetry, key, id.Name)
+		return nil, fmt.Errorf("%s: Log Analytics workspace %s has no customer id, which the metrics gate queries by", key, id.Name)
 	}
 	return ws, nil
 }

@@ -40,6 +40,10 @@ var builtinRoles = map[string]permission{
 	}},
 	// Reader
 	"acdd72a7-3385-48ef-bd42-f606fba81ae7": {Actions: []string{"*/read"}},
+	// Network Contributor (built-in-roles/networking.md): the network team's role, whose
+	// Microsoft.Network/* covers joining a subnet.
+	"4d97b98b-1d4f-4787-a291-c67834d212e7": {Actions: []string{"Microsoft.Authorization/*/read", "Microsoft.Insights/alertRules/*", "Microsoft.Network/*",
+		"Microsoft.ResourceHealth/availabilityStatuses/read", "Microsoft.Resources/deployments/*", "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Support/*"}},
 	// Storage Blob Data Owner
 	"b7e6dc6d-f1e8-4753-8033-0f276bb0955b": {
 		Actions:     []string{"Microsoft.Storage/storageAccounts/blobServices/containers/*", "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"},
