@@ -33,8 +33,9 @@ func deployWith(t *testing.T, u *user, extra ...string) {
 // TestReusedTelemetry: a team deploys with its own Application Insights, in its observability
 // group. The stack creates no workspace and no component; both apps report to the team's with
 // their own identities, each of which publishes metrics to it; the stack's outputs name it and its
-// workspace; and a release's metrics gate reads that workspace and finds the canary's requests
-// there.
+// workspace. The release identity, whose role follows the telemetry to the team's group, moves
+// traffic through Pulumi (whose program reads the team's component and workspace); and a
+// release's metrics gate reads that workspace and finds the canary's requests there.
 func TestReusedTelemetry(t *testing.T) {
 	parallel(t, 60*time.Second)
 	const sub = "00000000-0000-0000-0000-0000000a1a1a"
@@ -52,7 +53,7 @@ func TestReusedTelemetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := newUser(t, cloud, sub)
-	deployWith(t, u, "pulumi config set appInsightsResourceId "+component)
+	deployWith(t, u, "pulumi config set appInsightsResourceId "+component, "pulumi config set releasePrincipalId "+releasePrincipal)
 
 	c, err := cloud.Load()
 	if err != nil {
@@ -94,6 +95,26 @@ func TestReusedTelemetry(t *testing.T) {
 	if again := u.up("dev"); len(again.Changed()) != 0 {
 		t.Errorf("a second up changed %v, want nothing", changedNames(again))
 	}
+
+	// The release identity's traffic-only updates read the team's component and workspace.
+	u.withARM()
+	releaseAz := filepath.Join(t.TempDir(), "az")
+	writeAzWith(t, releaseAz, u.sub, releaseToken)
+	if err := cloud.Update(func(c *azurefake.Cloud) error {
+		c.ServicePrincipals = map[string]string{releaseClientID: releasePrincipal}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	u.clientID = releaseClientID
+	asRelease := "PATH=" + releaseAz + ":$PATH "
+	if out := u.sh(asRelease + "slotless shift --stack dev --slot blue --to 10 --force"); u.weights().Blue != 10 {
+		t.Fatalf("shift as the release identity: got %s\n%s", u.weights(), out)
+	}
+	if out := u.sh(asRelease + "slotless rollback --stack dev --slot blue"); u.weights().Blue != 0 {
+		t.Fatalf("rollback as the release identity: got %s\n%s", u.weights(), out)
+	}
+	u.clientID = ""
 
 	token := strings.TrimSpace(u.sh("pulumi config get pinToken"))
 	svc := withServices(t, u, token, "analysisIntervalSeconds 10", `releaseSteps [{"weight": 50, "bake": "10s"}, {"weight": 100, "bake": "0s"}]`)
