@@ -18,7 +18,7 @@ import (
 // subnet it has. An identity that may write the apps but not join the network team's subnet is
 // refused by the linked access check until it may.
 func TestSubnetIsReleased(t *testing.T) {
-	parallel(t, 45*time.Second)
+	parallel(t, 20*time.Second)
 	u := deployed(t)
 	network := "/subscriptions/" + u.sub + "/resourceGroups/network-rg/providers/Microsoft.Network/virtualNetworks/"
 	var functions, other, plain, far string

@@ -37,7 +37,7 @@ func deployWith(t *testing.T, u *user, extra ...string) {
 // traffic through Pulumi (whose program reads the team's component and workspace); and a
 // release's metrics gate reads that workspace and finds the canary's requests there.
 func TestReusedTelemetry(t *testing.T) {
-	parallel(t, 60*time.Second)
+	parallel(t, 45*time.Second)
 	const sub = "00000000-0000-0000-0000-0000000a1a1a"
 	obs := "/subscriptions/" + sub + "/resourceGroups/observability-rg"
 	component := obs + "/providers/Microsoft.Insights/components/orders-ai"
