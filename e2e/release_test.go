@@ -326,6 +326,14 @@ func releaseUser(t *testing.T, config ...string) (*user, *services) {
 	if token == "" {
 		t.Fatal("the README's deploy sets no pinToken")
 	}
+	return u, withServices(t, u, token, config...)
+}
+
+// withServices gives a deployed user's stack the scripted services, with the release plan set:
+// the API's users sending requests from now on, and the ARM facade the release reads the live
+// pool through.
+func withServices(t *testing.T, u *user, token string, config ...string) *services {
+	t.Helper()
 	// The scenarios' telemetry arrives within seconds, and the lag they wait for matches it,
 	// unless a scenario sets its own.
 	u.configure(append([]string{quickLag}, config...)...)
@@ -346,7 +354,7 @@ func releaseUser(t *testing.T, config ...string) (*user, *services) {
 	if _, err := f.Write(a.ca); err != nil {
 		t.Fatal(err)
 	}
-	return u, s
+	return s
 }
 
 // configure writes "key value" settings into the stack file, as a team's reviewed change to its

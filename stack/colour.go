@@ -106,6 +106,8 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 		// (App Service uses the system-assigned one unless keyVaultReferenceIdentity names a
 		// user-assigned one: MicrosoftDocs, app-service-key-vault-references.md).
 		KeyVaultReferenceIdentity: keyVaultIdentity(cfg, id),
+		// Outbound traffic through the team's subnet (network.go); nil leaves the app without.
+		VirtualNetworkSubnetId: subnetInput(cfg),
 		Identity: &web.ManagedServiceIdentityArgs{
 			Type:                   web.ManagedServiceIdentityTypeUserAssigned,
 			UserAssignedIdentities: pulumi.StringArray{id.ID().ToStringOutput()},
@@ -127,7 +129,7 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 			},
 		},
 		SiteConfig: &web.SiteConfigArgs{
-			AppSettings:      appSettings(slot, c.HostStorage, id.ClientId, a.monitoring.AppInsights.ConnectionString, cfg.AppSettings),
+			AppSettings:      appSettings(slot, c.HostStorage, id.ClientId, a.monitoring.ConnectionString, cfg.AppSettings),
 			MinTlsVersion:    pulumi.String(web.SupportedTlsVersions_1_2),
 			ScmMinTlsVersion: pulumi.String(web.SupportedTlsVersions_1_2),
 			FtpsState:        pulumi.String(web.FtpsStateDisabled),
@@ -211,7 +213,8 @@ func appSettings(slot Slot, account, clientID, aiConnection pulumi.StringOutput,
 // grantRoles gives the slot's identity what its Functions host needs, and on nothing but the
 // slot's own storage: blob (host keys and leases), queue and table data access on its host
 // storage account, blob data access on its own deployment container only (where its packages
-// are), and metric publishing to Application Insights for Entra-only ingestion. While
+// are), and metric publishing to the Application Insights component the slot reports to
+// (Monitoring.PublishTo), for Entra-only ingestion. While
 // sharedHostStorage lists the slot, its host still works in the shared account, so it keeps the
 // account-wide roles it had there, under the same names, until it moves.
 func (c *Colour) grantRoles(ctx *pulumi.Context, a colourArgs, parent pulumi.ResourceOption) ([]pulumi.Resource, error) {
@@ -221,12 +224,13 @@ func (c *Colour) grantRoles(ctx *pulumi.Context, a colourArgs, parent pulumi.Res
 		key, role string
 		scope     pulumi.StringOutput
 	}
+	publish, component := a.monitoring.PublishTo(c.Slot)
 	grants := []grant{
 		{"host-blob-owner", roleStorageBlobDataOwner, hostID},
 		{"host-queue-contributor", roleStorageQueueDataContrib, hostID},
 		{"host-table-contributor", roleStorageTableDataContrib, hostID},
 		{"deploy-blob-contributor", roleStorageBlobDataContrib, a.storage.Containers[c.Slot].ID().ToStringOutput()},
-		{"metrics-publisher", roleMonitoringMetricsPublisher, a.monitoring.AppInsights.ID().ToStringOutput()},
+		{publish, roleMonitoringMetricsPublisher, component},
 	}
 	if a.cfg.HostStorageShared(c.Slot) {
 		grants = append(grants, []grant{

@@ -67,7 +67,26 @@ type Config struct {
 	SharedHostStorage []Slot
 	// AppSettings are the team's own settings, the same on both slots.
 	AppSettings AppSettings
+	// SubnetID is virtualNetworkSubnetId: the subnet both apps send their outbound traffic
+	// through (network.go); empty for none.
+	SubnetID ResourceID
+	// Telemetry says where the apps report and the metrics gate reads: the stack's own
+	// Application Insights and Log Analytics, or the team's (monitoring.go).
+	Telemetry TelemetryConfig
 }
+
+// TelemetryConfig names the team's telemetry the stack reuses instead of creating its own.
+type TelemetryConfig struct {
+	// AppInsights is appInsightsResourceId: a workspace-based Application Insights component the
+	// apps report to; the gate reads its workspace. The stack creates neither.
+	AppInsights ResourceID
+	// Workspace is logAnalyticsWorkspaceResourceId: a Log Analytics workspace the stack's own
+	// Application Insights component sends to, and the gate reads.
+	Workspace ResourceID
+}
+
+// ReusesComponent reports whether the apps report to a team's Application Insights.
+func (t TelemetryConfig) ReusesComponent() bool { return t.AppInsights.Raw != "" }
 
 // HostStorageShared reports whether a slot's host storage is still the shared account.
 func (c *Config) HostStorageShared(s Slot) bool { return slices.Contains(c.SharedHostStorage, s) }
@@ -266,7 +285,7 @@ var Keys = []Key{
 	{"storageAccountName", "(generated: storage + 8 hex characters)", "3..24 lower-case letters and digits", "name the storage account yourself instead of letting azure-native generate a globally unique name; it must be free across Azure", false},
 	{"maximumInstanceCount", "100", "integer 40..1000", "Flex Consumption scale-out limit of each app", false},
 	{"instanceMemoryMB", "2048", "512, 2048 or 4096", "Flex Consumption instance size of each app", false},
-	{"logRetentionDays", "30", "integer 30..730", "Log Analytics retention", false},
+	{"logRetentionDays", "30", "integer 30..730", "retention of the stack's own Log Analytics workspace, which is not created with appInsightsResourceId or logAnalyticsWorkspaceResourceId", false},
 	{"apimName", "(create one)", "an existing API Management service name", "reuse this service instead of creating one", false},
 	{"apimResourceGroupName", "(required with apimName)", "the existing service's resource group", "where apimName lives", false},
 	{"apimSku", "Consumption; with apimName, the service's own tier", strings.Join(APIMSKUs, ", ") + "; with apimName, only the tier the service has", "tier of the created service (it decides whether circuit breakers are possible); a reused service's tier is read from the service, and a set apimSku that disagrees with it fails, naming both", false},
@@ -307,6 +326,9 @@ var Keys = []Key{
 	{"gatewayAudience", "(unset: the apps also answer at their own hosts, to the function key)", "the application (client) id, a GUID, of an Entra app registration in the stack's tenant; not with apimName", "only API Management reaches the apps: it calls them with a token for this audience, got with its own user-assigned identity, and each app's built-in authentication answers 401 to every request without one (docs/security.md#only-the-gateway-reaches-the-apps)", false},
 	{"sharedHostStorage", "[] (each slot's host storage is its own account)", `a JSON list of slots, each "green" or "blue" at most once`, "for a stack deployed before each slot had its own host storage: the slots whose Functions host keeps its storage, and its keys, in the shared account; take a slot out of the list only while it carries no traffic, since it gets new function keys (docs/security.md#each-slot-touches-only-its-own-storage)", false},
 	{"appSettings", "{} (none of your own)", "a map of setting name (letters, digits, '.' and '_') to a string: a plain value, a Pulumi secret (`pulumi config set --secret --path 'appSettings.Name' ...`) or a Key Vault reference `@Microsoft.KeyVault(SecretUri=...)`; not a name the stack owns (AzureWebJobsStorage*, APPLICATIONINSIGHTS_*, SLOT_NAME, FUNCTIONS_*) nor one Flex Consumption rejects (WEBSITE_RUN_FROM_PACKAGE, WEBSITE_CONTENT*, ...); at most 200", "your app's own settings, the same on both slots. A change is released, not applied: `pulumi up` gives it to the slot that carries no traffic, and the live slot keeps what it runs until a release makes it idle (docs/architecture.md#settings-are-released-not-applied). Key Vault references resolve with each slot's own identity", true},
+	{"virtualNetworkSubnetId", "(unset: no virtual network integration)", subnetAllowed + ", whose name has no '_'; the subnet delegated to Microsoft.App/environments, in the stack's region, and used for nothing but Flex Consumption apps", "outbound virtual network integration of both apps through one subnet, which Flex Consumption apps may share (docs/configuration.md#virtual-network-integration); the identity running pulumi up needs Microsoft.Network/virtualNetworks/subnets/join/action on it (docs/security.md#the-subnet). A change is released, not applied: pulumi up gives it to the slot that carries no traffic", false},
+	{"appInsightsResourceId", "(unset: the stack creates its own Application Insights and Log Analytics)", componentIDAllowed + ", workspace-based, in the subscription the stack deploys to; not with logAnalyticsWorkspaceResourceId", "reuse your team's Application Insights: both apps report to it, with Entra-only ingestion as each slot's identity (Monitoring Metrics Publisher on it), the metrics gate reads its Log Analytics workspace, and the stack creates neither (docs/configuration.md#your-telemetry). A change is released, not applied", false},
+	{"logAnalyticsWorkspaceResourceId", "(unset: the stack creates its own)", workspaceIDAllowed + ", in the subscription the stack deploys to; not with appInsightsResourceId", "reuse your team's Log Analytics workspace: the stack's own Application Insights sends to it, the metrics gate reads it, and no workspace is created; logRetentionDays is then the workspace's own (docs/configuration.md#your-telemetry)", false},
 	{"alwaysReadyInstances", "0", "integer 0..1000, at most maximumInstanceCount", "Flex always-ready instances: the live slot's app gets them and the idle slot's 0, both during a release; when above 0 the first step of a release also changes the release slot's app and the last step the old slot's app, not only the pool", false},
 }
 
@@ -505,6 +527,8 @@ func ParseAll(src Source) (*Config, error) {
 
 	c.SharedHostStorage = p.slots("sharedHostStorage")
 	c.AppSettings = p.appSettings("appSettings")
+	c.SubnetID = p.subnet("virtualNetworkSubnetId")
+	c.Telemetry = p.telemetry()
 	c.GatewayAudience = strings.ToLower(p.match("gatewayAudience", "", guidRE, "an application (client) id: a GUID such as 00000000-0000-0000-0000-000000000000 (az ad app show --id <app> --query appId)"))
 	if c.GatewayAudience != "" && c.APIM.ExistingName != "" {
 		p.failf("gatewayAudience: not supported with apimName %q yet: API Management calls the apps with an identity the stack attaches to the service, and a reused service is not the stack's to change; unset one of them", c.APIM.ExistingName)

@@ -17,9 +17,12 @@ const (
 	OutResourceGroup     = "resourceGroupName"
 	OutAPIMName          = "apimName"
 	OutAPIMResourceGroup = "apimResourceGroupName"
-	OutAppInsightsName   = "appInsightsName"
-	OutStorageAccount    = "storageAccountName"
-	// OutWorkspaceID is the Log Analytics workspace id (a GUID) the metrics gate queries.
+	// OutAppInsightsName names the Application Insights component the config's apps report to:
+	// the stack's own, or the team's (appInsightsResourceId, whose id is OutAppInsightsID).
+	OutAppInsightsName = "appInsightsName"
+	OutStorageAccount  = "storageAccountName"
+	// OutWorkspaceID is the Log Analytics workspace id (a GUID) the metrics gate queries: the
+	// workspace of the component the config's apps report to, the team's when reused.
 	OutWorkspaceID = "logAnalyticsWorkspaceId"
 	// OutCurrentSlotName is the deployed current-slot-name: frozen while a release is in
 	// progress, it says which slot the release started from, so a rollback knows which way is
@@ -69,9 +72,9 @@ func exportOutputs(ctx *pulumi.Context, cfg *Config, n Names, rg pulumi.StringIn
 	ctx.Export(OutResourceGroup, rg)
 	ctx.Export(OutAPIMName, gw.ServiceName)
 	ctx.Export(OutAPIMResourceGroup, pulumi.String(n.APIMResourceGroup()))
-	ctx.Export(OutAppInsightsName, mon.AppInsights.Name)
+	ctx.Export(OutAppInsightsName, mon.ComponentName)
 	ctx.Export(OutStorageAccount, st.Account.Name)
-	ctx.Export(OutWorkspaceID, mon.Workspace.CustomerId)
+	ctx.Export(OutWorkspaceID, mon.CustomerID)
 	ctx.Export(OutCurrentSlotName, gw.CurrentSlot.Value)
 	ctx.Export(OutPoolID, gw.Pool.ID())
 	for _, s := range Slots {

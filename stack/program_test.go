@@ -736,6 +736,7 @@ func TestBadAPISpecFailsThePlan(t *testing.T) {
 // always-ready instances. Without the key nothing is granted.
 func TestReleaseAccess(t *testing.T) {
 	const principal = "6f1f2a8e-3c1b-4b8e-9a51-2d7c4e0b9f10"
+	const releaseSubnet = "/subscriptions/" + plan.MockSubscription + "/resourceGroups/network-rg/providers/Microsoft.Network/virtualNetworks/orders-vnet/subnets/functions"
 	group := "/subscriptions/" + plan.MockSubscription + "/resourceGroups/slotless-test-rg"
 	for _, tt := range []struct {
 		name      string
@@ -743,13 +744,18 @@ func TestReleaseAccess(t *testing.T) {
 		scopes    []string // the main role's assignable and assignment scopes
 		service   string   // the service the child scopes are under
 		siteWrite bool
+		subnet    string // the subnet a site write names, where the network role is assigned
 	}{
-		{"none", nil, nil, "", false},
-		{"own service", map[string]string{"releasePrincipalId": strings.ToUpper(principal)}, []string{group}, group + "/providers/Microsoft.ApiManagement/service/", false},
-		{"always ready", map[string]string{"releasePrincipalId": principal, "alwaysReadyInstances": "1"}, []string{group}, group + "/providers/Microsoft.ApiManagement/service/", true},
+		{"none", nil, nil, "", false, ""},
+		{"own service", map[string]string{"releasePrincipalId": strings.ToUpper(principal)}, []string{group}, group + "/providers/Microsoft.ApiManagement/service/", false, ""},
+		{"always ready", map[string]string{"releasePrincipalId": principal, "alwaysReadyInstances": "1"}, []string{group}, group + "/providers/Microsoft.ApiManagement/service/", true, ""},
+		{"always ready in a subnet", map[string]string{"releasePrincipalId": principal, "alwaysReadyInstances": "1", "virtualNetworkSubnetId": releaseSubnet},
+			[]string{group}, group + "/providers/Microsoft.ApiManagement/service/", true, releaseSubnet},
+		{"a subnet without always-ready instances", map[string]string{"releasePrincipalId": principal, "virtualNetworkSubnetId": releaseSubnet},
+			[]string{group}, group + "/providers/Microsoft.ApiManagement/service/", false, ""},
 		{"reused service elsewhere", map[string]string{"releasePrincipalId": principal, "apimName": "shared-apim", "apimResourceGroupName": "shared-rg", "publisherEmail": "<unset>"},
 			[]string{group, "/subscriptions/" + plan.MockSubscription + "/resourceGroups/shared-rg/providers/Microsoft.ApiManagement/service/shared-apim"},
-			"/subscriptions/" + plan.MockSubscription + "/resourceGroups/shared-rg/providers/Microsoft.ApiManagement/service/shared-apim", false},
+			"/subscriptions/" + plan.MockSubscription + "/resourceGroups/shared-rg/providers/Microsoft.ApiManagement/service/shared-apim", false, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := runPlan(t, tt.overrides)
@@ -830,6 +836,12 @@ func TestReleaseAccess(t *testing.T) {
 			for i, scope := range tt.scopes {
 				want[[]string{"release-group", "release-service"}[i]] = scope
 			}
+			if tt.subnet != "" {
+				want["release-network-subnet"] = tt.subnet
+				if got := actionsOf(roles["release-network-role"]); !slices.Equal(got, []string{"Microsoft.Network/virtualNetworks/subnets/join/action"}) {
+					t.Errorf("network role: got %v", got)
+				}
+			}
 			if len(assignments) != len(want) {
 				t.Errorf("assignments: got %d, want %d", len(assignments), len(want))
 			}
@@ -840,7 +852,7 @@ func TestReleaseAccess(t *testing.T) {
 				case !ok:
 					t.Errorf("no assignment %s", name)
 					continue
-				case name != "release-group" && name != "release-service":
+				case name != "release-group" && name != "release-service" && name != "release-network-subnet":
 					if !strings.HasPrefix(scope, tt.service) || !strings.HasSuffix(scope, suffix) {
 						t.Errorf("assignment %s: scope %s, want one under %s ending %s", name, scope, tt.service, suffix)
 					}

@@ -15,8 +15,10 @@ const ReleaseAccessType = "slotless:stack:ReleaseAccess"
 // ReleaseAccess is what the stack grants releasePrincipalId: custom roles holding exactly the
 // actions of the release commands. The main one (reads, the deployment host, the gate's query)
 // is assigned to the stack's resource group and, when the API Management service is reused from
-// elsewhere, to that service; the writes of traffic only on the pool and current-slot-name, and
-// the reading of the function keys only on the two key named values.
+// elsewhere, to that service, and when the apps report to a team's telemetry elsewhere, to its
+// component and workspace too, which the release reads (the program's lookups in its
+// traffic-only update, the metrics gate's queries); the writes of traffic only on the pool and
+// current-slot-name, and the reading of the function keys only on the two key named values.
 type ReleaseAccess struct {
 	pulumi.ResourceState
 
@@ -80,6 +82,9 @@ var keyActions = []string{
 	"Microsoft.ApiManagement/service/namedValues/listValue/action",
 }
 
+// subnetJoinAction is what a site write naming the apps' subnet needs on it.
+const subnetJoinAction = "Microsoft.Network/virtualNetworks/subnets/join/action"
+
 // siteWriteActions are what a shift needs besides when alwaysReadyInstances is above 0: the
 // apps' always-ready count is part of the site (functionAppConfig), written with a site PUT.
 // That action also covers a site's settings, so it is granted only when the stack needs it.
@@ -114,6 +119,8 @@ type releaseAccessArgs struct {
 	// gateway are the API Management resources the child scopes name, which must exist before a
 	// role is assigned on them: the backends (after their key named values) and the pool.
 	gateway []pulumi.Resource
+	// telemetry are the team's component and workspace the stack reads (Monitoring.Team).
+	telemetry map[string]ResourceID
 }
 
 // A releaseGrant is one custom role of the release identity and where it is assigned.
@@ -146,6 +153,15 @@ func newReleaseAccess(ctx *pulumi.Context, a releaseAccessArgs) (*ReleaseAccess,
 		assignable = append(assignable, svc)
 		main = append(main, releaseScope{"service", svc})
 	}
+	// The release role's reads follow the telemetry to the team's resources outside the stack's
+	// group: scoped to each resource, not to its group, which holds the team's other things.
+	for _, kind := range telemetryScopes {
+		if id, ok := a.telemetry[kind]; ok && !id.InGroup(a.names.ResourceGroup()) {
+			scope := pulumi.String(id.Raw).ToStringOutput()
+			assignable = append(assignable, scope)
+			main = append(main, releaseScope{"telemetry-" + kind, scope})
+		}
+	}
 	keyScope := func(slot Slot) pulumi.StringOutput {
 		return svc.ApplyT(func(s string) string { return s + "/namedValues/" + a.ids.FunctionKey(slot) }).(pulumi.StringOutput)
 	}
@@ -153,6 +169,14 @@ func newReleaseAccess(ctx *pulumi.Context, a releaseAccessArgs) (*ReleaseAccess,
 		{"", ReleaseActions(a.cfg), main},
 		{"traffic", trafficActions, []releaseScope{{"pool", a.poolID}, {"current", a.currentID}}},
 		{"keys", keyActions, []releaseScope{{string(Green), keyScope(Green)}, {string(Blue), keyScope(Blue)}}},
+	}
+	// A shift's site write (always-ready instances) names the apps' subnet, and the linked
+	// access check asks for the right to join it on every such write (app-service/
+	// overview-vnet-integration.md, "Permissions"): granted on that subnet alone.
+	if a.cfg.AlwaysReadyInstances > 0 && a.cfg.SubnetID.Raw != "" {
+		subnet := pulumi.String(a.cfg.SubnetID.Raw).ToStringOutput()
+		assignable = append(assignable, subnet)
+		grants = append(grants, releaseGrant{"network", []string{subnetJoinAction}, []releaseScope{{"subnet", subnet}}})
 	}
 	for _, g := range grants {
 		if err := r.grant(ctx, a, g, rg, assignable); err != nil {
@@ -228,6 +252,9 @@ func ReleaseRoleName(kind, project, stackName string, groupID pulumi.StringOutpu
 		return fmt.Sprintf("%s %s/%s (resource group %s, subscription %s)", what, project, stackName, parts[3], parts[1]), nil
 	}).(pulumi.StringOutput)
 }
+
+// telemetryScopes are the kinds of team telemetry the release role follows, in order.
+var telemetryScopes = []string{"component", "workspace"}
 
 // prefixOf is the first n segments of an ARM id: 2 is the subscription, 4 the resource group,
 // 8 a top-level resource.

@@ -14,7 +14,8 @@ import (
 )
 
 // Settings are released, not applied. A change to what an app runs besides its package (its
-// settings, its runtime, its instance size) is a Flex site update, which restarts the app's
+// settings, its runtime, its instance size, its subnet, the Application Insights it reports to)
+// is a Flex site update, which restarts the app's
 // instances (Recreate, "Site update strategies in Flex Consumption"): applied to both apps by one
 // `pulumi up`, a bad connection string would reach every user at once, with no canary and no
 // rollback. So a plain update gives the new configuration to the slots that carry no traffic,
@@ -79,6 +80,11 @@ type appConfig struct {
 	RuntimeVersion       string            `json:"runtimeVersion"`
 	InstanceMemoryMB     int               `json:"instanceMemoryMB"`
 	MaximumInstanceCount int               `json:"maximumInstanceCount"`
+	// Subnet is virtualNetworkSubnetId and AppInsights appInsightsResourceId (the component the
+	// apps' connection string names), empty for none and for the stack's own: omitted then, so
+	// a stack that sets neither keeps the fingerprints it had before either existed.
+	Subnet      string `json:"subnet,omitempty"`
+	AppInsights string `json:"appInsights,omitempty"`
 }
 
 func (c *Config) appConfig() appConfig {
@@ -88,6 +94,8 @@ func (c *Config) appConfig() appConfig {
 		RuntimeVersion:       c.Runtime.Version,
 		InstanceMemoryMB:     c.InstanceMemoryMB,
 		MaximumInstanceCount: c.MaximumInstanceCount,
+		Subnet:               c.SubnetID.Raw,
+		AppInsights:          c.Telemetry.AppInsights.Raw,
 	}
 }
 
@@ -187,7 +195,7 @@ func PlanSettings(cfg *Config, last map[string]any, allowLive bool, at time.Time
 			return p, fmt.Errorf("%w: this update moves traffic onto %s (%s deployed, %s in the config) and changes the apps' configuration (settings generation %d) at once, so %s would take traffic with a configuration nobody has seen run. Apply the configuration first, with the weights as deployed (pulumi config set blueWeight %d && pulumi up gives it to %s while it is idle), then release it; or, in an emergency, %s=true pulumi up",
 				ErrSettingsWait, onto, *deployed, cfg.Weights, gen, onto, deployed.Blue, onto, EnvAllowLiveChange)
 		}
-		return p, fmt.Errorf("%w: a release is in progress (%s), so the apps' new configuration (settings generation %d: appSettings, functionRuntime, functionRuntimeVersion, instanceMemoryMB or maximumInstanceCount changed) can land on neither slot without restarting one that carries traffic. Finish the release (slotless release) or roll it back, then pulumi up gives it to the idle slot; or, in an emergency, %s=true pulumi up gives it to both now, restarting them (recorded)",
+		return p, fmt.Errorf("%w: a release is in progress (%s), so the apps' new configuration (settings generation %d: appSettings, functionRuntime, functionRuntimeVersion, instanceMemoryMB, maximumInstanceCount, virtualNetworkSubnetId or appInsightsResourceId changed) can land on neither slot without restarting one that carries traffic. Finish the release (slotless release) or roll it back, then pulumi up gives it to the idle slot; or, in an emergency, %s=true pulumi up gives it to both now, restarting them (recorded)",
 			ErrSettingsWait, cfg.Weights, gen, EnvAllowLiveChange)
 	}
 	goes := fmt.Sprintf("generation %d waits until a release makes a slot idle", gen)

@@ -1,6 +1,9 @@
 package stack
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -139,11 +142,37 @@ func TestFingerprintCoversTheConfiguration(t *testing.T) {
 		"version":   func(a *appConfig) { a.RuntimeVersion = "20" },
 		"memory":    func(a *appConfig) { a.InstanceMemoryMB = 4096 },
 		"scale-out": func(a *appConfig) { a.MaximumInstanceCount = 200 },
+		"subnet": func(a *appConfig) {
+			a.Subnet = "/subscriptions/s/resourceGroups/n/providers/Microsoft.Network/virtualNetworks/v/subnets/a"
+		},
+		"telemetry": func(a *appConfig) {
+			a.AppInsights = "/subscriptions/s/resourceGroups/o/providers/Microsoft.Insights/components/ai"
+		},
 	} {
 		c := base
 		edit(&c)
 		if c.fingerprint() == base.fingerprint() {
 			t.Errorf("changing %s kept the fingerprint", name)
 		}
+	}
+}
+
+// TestFingerprintOfAStackWithoutSubnetOrTeamTelemetry: a configuration that names no subnet and
+// reports to the stack's own telemetry has the fingerprint it had before either could be set, so
+// upgrading slotless does not make a new settings generation of nothing.
+func TestFingerprintOfAStackWithoutSubnetOrTeamTelemetry(t *testing.T) {
+	c := appConfig{Settings: map[string]string{"A": "1"}, Runtime: "node", RuntimeVersion: "22", InstanceMemoryMB: 2048, MaximumInstanceCount: 100}
+	// The configuration as it was recorded before the subnet and telemetry were part of it.
+	before := struct {
+		Settings             map[string]string `json:"settings,omitempty"`
+		Runtime              string            `json:"runtime"`
+		RuntimeVersion       string            `json:"runtimeVersion"`
+		InstanceMemoryMB     int               `json:"instanceMemoryMB"`
+		MaximumInstanceCount int               `json:"maximumInstanceCount"`
+	}{c.Settings, c.Runtime, c.RuntimeVersion, c.InstanceMemoryMB, c.MaximumInstanceCount}
+	raw, _ := json.Marshal(before)
+	sum := sha256.Sum256(raw)
+	if got, want := c.fingerprint(), hex.EncodeToString(sum[:]); got != want {
+		t.Errorf("fingerprint: got %s, want the one recorded before, %s", got, want)
 	}
 }

@@ -64,7 +64,12 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	if err != nil {
 		return err
 	}
-	for _, w := range settings.Warnings {
+	team, err := lookupTelemetry(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	telemetry := PlanTelemetry(team.Desired(), last, settings)
+	for _, w := range append(settings.Warnings, telemetry.Warnings...) {
 		_ = ctx.Log.Warn(w, nil)
 	}
 	api, err := LoadAPISurface(root, cfg.API.Spec, cfg.API.HealthPath)
@@ -89,7 +94,7 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	if err != nil {
 		return err
 	}
-	mon, err := newMonitoring(ctx, names, rg, cfg, tags)
+	mon, err := newMonitoring(ctx, names, rg, cfg, tags, team, telemetry)
 	if err != nil {
 		return err
 	}
@@ -124,13 +129,14 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 			gateway = append(gateway, gw.Backends[slot])
 		}
 		if _, err := newReleaseAccess(ctx, releaseAccessArgs{names: names, cfg: cfg, ids: ids, gateway: gateway,
-			groupID: mon.Workspace.ID().ToStringOutput(), poolID: gw.Pool.ID().ToStringOutput(), currentID: gw.CurrentSlot.ID().ToStringOutput()}); err != nil {
+			groupID: st.Account.ID().ToStringOutput(), telemetry: mon.Team, poolID: gw.Pool.ID().ToStringOutput(), currentID: gw.CurrentSlot.ID().ToStringOutput()}); err != nil {
 			return err
 		}
 	}
 	exportOutputs(ctx, cfg, names, rg, st, mon, colours, gw)
 	ctx.Export(OutSlotlessVersion, pulumi.String(version))
 	exportSettings(ctx, settings)
+	exportTelemetry(ctx, mon)
 	return nil
 }
 

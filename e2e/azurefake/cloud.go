@@ -51,6 +51,10 @@ type Cloud struct {
 	ServicePrincipals map[string]string `json:"servicePrincipals,omitempty"`
 	// Deployments are the last package pushed to each app's deployment host, by app name.
 	Deployments map[string]*Deployment `json:"deployments,omitempty"`
+	// Unregistered lists, by subscription, the resource provider namespaces not registered
+	// there (every one is, unless a test says): a Flex Consumption app joining a subnet needs
+	// Microsoft.App (network.go).
+	Unregistered map[string][]string `json:"unregistered,omitempty"`
 }
 
 // Resource is one resource as ARM holds it.

@@ -280,6 +280,11 @@ func (f *Fake) create(c *Cloud, token, id string, in map[string]any) error {
 	if err := f.refuse(c, token, id, in); err != nil {
 		return err
 	}
+	if token == "azure-native:web:WebApp" {
+		if err := f.joinSubnet(c, id, nil, in); err != nil {
+			return err
+		}
+	}
 	var ops []importedOperation
 	imports := false
 	if token == "azure-native:apimanagement:Api" {
@@ -322,6 +327,9 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 		default:
 			if err = f.authorizeWrite(c, token, id, in); err == nil {
 				err = f.refuse(c, token, id, in)
+			}
+			if err == nil && token == "azure-native:web:WebApp" {
+				err = f.joinSubnet(c, id, r.Inputs, in)
 			}
 		}
 		var ops []importedOperation

@@ -44,6 +44,10 @@ var builtinRoles = map[string]permission{
 	"18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": {Actions: []string{"*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"}},
 	// Role Based Access Control Administrator: assignments only, no role definitions.
 	"f58310d9-a9f6-439a-9e8d-f62e7b41a168": {Actions: []string{"Microsoft.Authorization/roleAssignments/write", "Microsoft.Authorization/roleAssignments/delete", "*/read", "Microsoft.Support/*"}},
+	// Network Contributor (built-in-roles/networking.md): the network team's role, whose
+	// Microsoft.Network/* covers joining a subnet.
+	"4d97b98b-1d4f-4787-a291-c67834d212e7": {Actions: []string{"Microsoft.Authorization/*/read", "Microsoft.Insights/alertRules/*", "Microsoft.Network/*",
+		"Microsoft.ResourceHealth/availabilityStatuses/read", "Microsoft.Resources/deployments/*", "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Support/*"}},
 	// Storage Blob Data Owner
 	"b7e6dc6d-f1e8-4753-8033-0f276bb0955b": {
 		Actions:     []string{"Microsoft.Storage/storageAccounts/blobServices/containers/*", "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"},
@@ -210,6 +214,9 @@ func (a *ARM) caller(r *http.Request) (principal string, ok bool) {
 	return principal, ok
 }
 
+// subnetJoinAction is what the linked access check asks of an app's subnet.
+const subnetJoinAction = "Microsoft.Network/virtualNetworks/subnets/join/action"
+
 // A link is a resource a write names in its body, and the action ARM requires of the caller on
 // it besides the write itself.
 type link struct{ action, scope string }
@@ -255,7 +262,7 @@ func linksOf(token string, in map[string]any) []link {
 			out = append(out, link{"Microsoft.Web/serverFarms/join/action", plan})
 		}
 		if subnet := str(in, "virtualNetworkSubnetId"); subnet != "" {
-			out = append(out, link{"Microsoft.Network/virtualNetworks/subnets/join/action", subnet})
+			out = append(out, link{subnetJoinAction, subnet})
 		}
 	}
 	return out
@@ -263,7 +270,8 @@ func linksOf(token string, in map[string]any) []link {
 
 // authorizeLinked is ARM's linked access check of a write the caller may perform: every linked
 // scope the body names must allow its action, or the write is refused with 403
-// LinkedAuthorizationFailed, naming the write, the missing actions and the scopes.
+// LinkedAuthorizationFailed, naming the write, the missing actions and the scopes, in ARM's
+// wording as microsoft/planetary-computer-hub#25 quotes it.
 func authorizeLinked(c *Cloud, principal, writeAction, id string, links []link) error {
 	var actions, scopes []string
 	for _, l := range links {
@@ -275,6 +283,6 @@ func authorizeLinked(c *Cloud, principal, writeAction, id string, links []link) 
 		return nil
 	}
 	return azErr(http.StatusForbidden, "LinkedAuthorizationFailed",
-		"The client '%s' with object id '%s' has permission to perform action '%s' on scope '%s'; however, it does not have permission to perform action(s) '%s' on the linked scope(s) '%s' (respectively) or the linked scope(s) are invalid.",
+		"The client '%s' with object id '%s' has permission to perform action '%s' on scope '%s'; however, it does not have permission to perform action '%s' on the linked scope(s) '%s' or the linked scope(s) are invalid.",
 		principal, principal, writeAction, id, strings.Join(actions, ","), strings.Join(scopes, ","))
 }

@@ -338,7 +338,7 @@ func TestLinkedAccess(t *testing.T) {
 	farm := rgID + "/providers/Microsoft.Web/serverfarms/plan-green"
 	subnet := rgID + "/providers/Microsoft.Network/virtualNetworks/vnet/subnets/apps"
 	site := func(extra map[string]any) map[string]any {
-		in := map[string]any{"resourceGroupName": "rg", "name": "app-green", "kind": "functionapp,linux", "serverFarmId": farm,
+		in := map[string]any{"resourceGroupName": "rg", "name": "app-green", "kind": "functionapp,linux", "serverFarmId": farm, "location": "westeurope",
 			"identity": map[string]any{"type": "UserAssigned", "userAssignedIdentities": []any{identity}}}
 		for k, v := range extra {
 			in[k] = v
@@ -367,6 +367,14 @@ func TestLinkedAccess(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			asRelease, deployer := linkWorld(t, tt.actions...)
+			if err := deployer.Store.Update(func(c *Cloud) error {
+				vnet := rgID + "/providers/Microsoft.Network/virtualNetworks/vnet"
+				c.PutVirtualNetwork(vnet, "westeurope")
+				c.PutSubnet(vnet, "apps", "10.0.0.0/27", FlexDelegation)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
 			id, _, err := deployer.Create("azure-native:web:WebApp", pm(site(nil)), false)
 			if err != nil {
 				t.Fatal(err)

@@ -101,11 +101,22 @@ type Mocks struct {
 	// ServiceMinAPIVersion is the reused service's apiVersionConstraint.minApiVersion the mock
 	// answers; empty answers no constraint.
 	ServiceMinAPIVersion string
+	// Components are what getComponent answers, by component name, as ARM holds a team's
+	// Application Insights; any other name is answered as a workspace-based component in its own
+	// resource group's workspace named after it (MockWorkspaceName), since an offline plan cannot
+	// read the team's. Workspaces are getWorkspace's answers the same way, any other name a
+	// workspace whose customer id is derived from its name.
+	Components map[string]map[string]any
+	Workspaces map[string]map[string]any
 }
 
 // DefaultServiceSKU is the tier the mock engine gives a reused service when nothing says
 // another: the tier a stack that sets no apimSku creates.
 const DefaultServiceSKU = "Consumption"
+
+// MockWorkspaceName is the workspace the mock engine says a component it was not told about
+// sends to: the component's name with "-logs".
+func MockWorkspaceName(component string) string { return component + "-logs" }
 
 // NewResource records the registration and returns ARM-shaped ids and outputs.
 func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -178,6 +189,28 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return resource.NewPropertyMapFromMap(answer), nil
 	case "azure-native:apimanagement:listNamedValue", "azure-native:apimanagement:getNamedValue":
 		return nil, fmt.Errorf("Status=404 Code=%q Message=%q", "ResourceNotFound", "named value "+args.Args["namedValueId"].StringValue()+" not found")
+	case "azure-native:applicationinsights:getComponent":
+		rg, name := args.Args["resourceGroupName"].StringValue(), args.Args["resourceName"].StringValue()
+		if c, ok := m.Components[name]; ok {
+			return resource.NewPropertyMapFromMap(c), nil
+		}
+		base := "/subscriptions/" + MockSubscription + "/resourceGroups/" + rg + "/providers/"
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": base + "Microsoft.Insights/components/" + name, "name": name, "kind": "web",
+			"connectionString":    "InstrumentationKey=mock;IngestionEndpoint=https://" + name + ".in.applicationinsights.azure.com/",
+			"workspaceResourceId": base + "Microsoft.OperationalInsights/workspaces/" + MockWorkspaceName(name),
+		}), nil
+	case "azure-native:operationalinsights:getWorkspace":
+		rg, name := args.Args["resourceGroupName"].StringValue(), args.Args["workspaceName"].StringValue()
+		if w, ok := m.Workspaces[name]; ok {
+			return resource.NewPropertyMapFromMap(w), nil
+		}
+		sum := sha256.Sum256([]byte("workspace::" + name))
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id":         "/subscriptions/" + MockSubscription + "/resourceGroups/" + rg + "/providers/Microsoft.OperationalInsights/workspaces/" + name,
+			"name":       name,
+			"customerId": uuid.Must(uuid.FromBytes(sum[:16])).String(),
+		}), nil
 	case "azure-native:apimanagement:getBackend":
 		// The plan is of a stack about to be deployed, unless a test says what APIM holds.
 		if b, ok := m.Backends[args.Args["backendId"].StringValue()]; ok {
