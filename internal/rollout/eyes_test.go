@@ -119,8 +119,8 @@ func TestLateTelemetryIsJudgedBeforeTheStepPasses(t *testing.T) {
 // TestSparseCanaryDoesNotPassSilently: with a handful of requests a minute, no window and not
 // the whole bake has metricsMinRequests, and the default (metricsInconclusive fail) rolls the
 // canary back with a message that says what to do, rather than reaching the next step unseen.
-// Probes send requests of their own, which Application Insights records as well; they are
-// judged in real time whatever the telemetry says.
+// The release's own probes are not users' requests, so they cannot make up the numbers; they
+// are judged in real time whatever the telemetry says.
 func TestSparseCanaryDoesNotPassSilently(t *testing.T) {
 	s := newScene(t)
 	s.logs.totalPerSecond = 0.2
@@ -128,7 +128,7 @@ func TestSparseCanaryDoesNotPassSilently(t *testing.T) {
 	if !errors.Is(err, ErrAborted) || rec.Outcome != OutcomeRolledBack || len(s.traffic.shifts) != 1 {
 		t.Fatalf("got %v (%s, shifts %v), want rolled back in the first step", err, rec.Outcome, s.traffic.shifts)
 	}
-	for _, want := range []string{"nobody saw the canary at 10%", "metricsMinRequests 50", "send releaseProbes", "metricsInconclusive: pass"} {
+	for _, want := range []string{"nobody saw the canary at 10%", "metricsMinRequests 50", "lower metricsMinRequests", "metricsInconclusive: pass"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error: got %q, want %q in it", err, want)
 		}
