@@ -244,11 +244,11 @@ func TestGateMetricsCommand(t *testing.T) {
 		wantErr      string
 		wantOut      string
 	}{
-		{name: "pass", canary: []any{"app-blue", "user", 400, 400, 2, 0, 0, 105.0}, inconclusive: "pass", wantOut: "verdict: pass"},
-		{name: "failure rate", canary: []any{"app-blue", "user", 400, 400, 40, 0, 0, 105.0}, inconclusive: "pass", wantErr: "gate failed: failure-rate: canary failure rate 10.00% (40 of 400) vs stable 0.50% (10 of 2000)"},
-		{name: "a 404 regression", canary: []any{"app-blue", "user", 400, 400, 0, 80, 0, 105.0}, inconclusive: "pass", wantErr: "gate failed: client-errors: canary 4xx rate 20.00% (80 of 400)"},
-		{name: "inconclusive passes", canary: []any{"app-blue", "user", 3, 3, 3, 0, 0, 900.0}, inconclusive: "pass", wantOut: "inconclusive does not block"},
-		{name: "inconclusive blocks", canary: []any{"app-blue", "user", 3, 3, 3, 0, 0, 900.0}, inconclusive: "fail", wantErr: "gate failed: inconclusive: canary app-blue had 3 users' requests"},
+		{name: "pass", canary: []any{"app-blue", "user", 400, 400, 2, 0, 0, 105.0, 400, 400}, inconclusive: "pass", wantOut: "verdict: pass"},
+		{name: "failure rate", canary: []any{"app-blue", "user", 400, 400, 40, 0, 0, 105.0, 400, 400}, inconclusive: "pass", wantErr: "gate failed: failure-rate: canary failure rate 10.00% (40 of 400) vs stable 0.50% (10 of 2000)"},
+		{name: "a 404 regression", canary: []any{"app-blue", "user", 400, 400, 0, 80, 0, 105.0, 400, 400}, inconclusive: "pass", wantErr: "gate failed: client-errors: canary 4xx rate 20.00% (80 of 400)"},
+		{name: "inconclusive passes", canary: []any{"app-blue", "user", 3, 3, 3, 0, 0, 900.0, 3, 3}, inconclusive: "pass", wantOut: "inconclusive does not block"},
+		{name: "inconclusive blocks", canary: []any{"app-blue", "user", 3, 3, 3, 0, 0, 900.0, 3, 3}, inconclusive: "fail", wantErr: "gate failed: inconclusive: canary app-blue had 3 users' requests"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,8 +257,9 @@ func TestGateMetricsCommand(t *testing.T) {
 				"columns": []map[string]string{
 					{"name": "AppRoleName", "type": "string"}, {"name": "Kind", "type": "string"}, {"name": "Rows", "type": "long"}, {"name": "Requests", "type": "long"},
 					{"name": "Failed", "type": "long"}, {"name": "ClientErrors", "type": "long"}, {"name": "Late", "type": "long"}, {"name": "P95DurationMs", "type": "real"},
+					{"name": "Settled", "type": "long"}, {"name": "SettledRows", "type": "long"},
 				},
-				"rows": [][]any{tt.canary, {"app-green", "user", 2000, 2000, 10, 0, 0, 100.0}},
+				"rows": [][]any{tt.canary, {"app-green", "user", 2000, 2000, 10, 0, 0, 100.0, 2000, 2000}},
 			}}})
 			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path != "/v1/workspaces/ws-9/query" {

@@ -300,8 +300,8 @@ func (l *fakeLogs) QueryWorkspace(_ context.Context, _ string, body azquery.Body
 	name := "PrimaryResult"
 	return azquery.LogsClientQueryWorkspaceResponse{Results: azquery.Results{Tables: []*azquery.Table{{
 		Name:    &name,
-		Columns: []*azquery.Column{col("AppRoleName"), col("Kind"), col("Rows"), col("Requests"), col("Failed"), col("ClientErrors"), col("Late"), col("P95DurationMs")},
-		Rows:    []azquery.Row{{"func-blue", "user", 1000.0, 1000.0, float64(failed), 0.0, 0.0, 100.0}, {"func-green", "user", 1000.0, 1000.0, 0.0, 0.0, 0.0, 100.0}},
+		Columns: []*azquery.Column{col("AppRoleName"), col("Kind"), col("Rows"), col("Requests"), col("Failed"), col("ClientErrors"), col("Late"), col("P95DurationMs"), col("Settled"), col("SettledRows")},
+		Rows:    []azquery.Row{{"func-blue", "user", 1000.0, 1000.0, float64(failed), 0.0, 0.0, 100.0, 1000.0, 1000.0}, {"func-green", "user", 1000.0, 1000.0, 0.0, 0.0, 0.0, 100.0, 1000.0, 1000.0}},
 	}}}}, nil
 }
 

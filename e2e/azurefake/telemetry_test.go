@@ -51,11 +51,11 @@ func ask(t *testing.T, tel *Telemetry, now time.Time, query string, start, end t
 }
 
 // figures folds an answer of the gate's query into "app/kind: requests failed clientErrors late
-// p95" lines, sorted, for comparison.
+// p95 settled" lines, sorted, for comparison.
 func figures(rows []map[string]any) string {
 	var lines []string
 	for _, r := range rows {
-		lines = append(lines, fmt.Sprintf("%s/%s: rows %v requests %v failed %v 4xx %v late %v p95 %v", r["AppRoleName"], r["Kind"], r["Rows"], r["Requests"], r["Failed"], r["ClientErrors"], r["Late"], r["P95DurationMs"]))
+		lines = append(lines, fmt.Sprintf("%s/%s: rows %v requests %v failed %v 4xx %v late %v p95 %v settled %v", r["AppRoleName"], r["Kind"], r["Rows"], r["Requests"], r["Failed"], r["ClientErrors"], r["Late"], r["P95DurationMs"], r["Settled"]))
 	}
 	slices.Sort(lines)
 	return strings.Join(lines, "\n")
@@ -93,17 +93,18 @@ func TestTelemetryAnswersTheGatesQuery(t *testing.T) {
 		row("app-other", "/api/orders", 10, 11, 500, true, 100, 9, 1),
 	)
 	q := gate.Query{CanaryApp: blue, StableApp: green, ArrivedFrom: at(0), ArrivedTo: at(60), ServedFrom: at(0), Current: at(8),
-		Exclude: []gate.Span{{From: at(40), To: at(50)}}, HealthPath: "/health", Late: time.Minute}
+		Exclude: []gate.Span{{From: at(40), To: at(50)}}, HealthPath: "/health", Late: time.Minute, SettledTo: at(30)}
 	query := gate.BuildQuery(q)
 	// The 404s count as client errors, the 500s served at 20 s arrive after the window, the
 	// sampled records count ten requests each, the queue's invocations and the other app not
-	// at all.
+	// at all; the users' requests served from 8 s to 30 s that have arrived are the settled
+	// share.
 	inWindow := strings.Join([]string{
-		"app-blue/earlier: rows 6 requests 6 failed 0 4xx 0 late 0 p95 100",
-		"app-blue/health: rows 100 requests 100 failed 0 4xx 0 late 0 p95 1",
-		"app-blue/probe: rows 50 requests 50 failed 0 4xx 0 late 0 p95 2",
-		"app-blue/user: rows 13 requests 13 failed 0 4xx 3 late 0 p95 100",
-		"app-green/user: rows 3 requests 21 failed 1 4xx 0 late 0 p95 100",
+		"app-blue/earlier: rows 6 requests 6 failed 0 4xx 0 late 0 p95 100 settled 0",
+		"app-blue/health: rows 100 requests 100 failed 0 4xx 0 late 0 p95 1 settled 0",
+		"app-blue/probe: rows 50 requests 50 failed 0 4xx 0 late 0 p95 2 settled 0",
+		"app-blue/user: rows 13 requests 13 failed 0 4xx 3 late 0 p95 100 settled 13",
+		"app-green/user: rows 3 requests 21 failed 1 4xx 0 late 0 p95 100 settled 21",
 	}, "\n")
 	ts := q.Timespan()
 	start, end, _ := ts.Values()
@@ -127,12 +128,18 @@ func TestTelemetryAnswersTheGatesQuery(t *testing.T) {
 		})
 	}
 
-	// The late 500s arrived after the window closed: the next window, by arrival, has them.
+	// The late 500s arrived after the window closed: the next window, by arrival, has them;
+	// what arrived before it is read only for the settled share, now including the late 500s.
 	next := q
 	next.ArrivedFrom, next.ArrivedTo = at(60), at(200)
 	nstart, nend, _ := next.Timespan().Values()
 	_, _, rows := ask(t, tel, at(200), gate.BuildQuery(next), nstart, nend)
-	if got, want := figures(rows), "app-blue/user: rows 13 requests 13 failed 5 4xx 0 late 5 p95 900"; got != want {
+	want := strings.Join([]string{
+		"app-blue/outside: rows 169 requests 169 failed 0 4xx 3 late 0 p95 100 settled 13",
+		"app-blue/user: rows 13 requests 13 failed 5 4xx 0 late 5 p95 900 settled 5",
+		"app-green/outside: rows 3 requests 21 failed 1 4xx 0 late 0 p95 100 settled 21",
+	}, "\n")
+	if got := figures(rows); got != want {
 		t.Errorf("the next window: got\n%s\nwant\n%s", got, want)
 	}
 }

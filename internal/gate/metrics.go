@@ -174,6 +174,12 @@ type Query struct {
 	// counted for failures, but not for the canary's share of the traffic or the latency,
 	// which belong to the step's weights. Zero is ServedFrom.
 	Current time.Time
+	// SettledTo ends the stretch, from Current, whose users' requests are counted for the
+	// canary's share whenever they arrived (the Settled figures): those served at least the
+	// lag before ArrivedTo have nearly all arrived, so their split between the apps is the
+	// pool's, where the rows of one arrival window come in batches, one app's at a time. Zero
+	// is ArrivedTo less Late.
+	SettledTo time.Time
 	// HealthPath is the API's health operation (stack config healthPath): requests whose URL
 	// path ends with it are the gates' and monitors', never users'.
 	HealthPath string
@@ -200,13 +206,15 @@ const (
 	kindEarlier = "earlier" // a user's request served before the current step, arrived late
 	kindProbe   = "probe"   // a request marked slotless-probe=1
 	kindHealth  = "health"  // a request to the health path
+	kindOutside = "outside" // a user's request that arrived before the window: counted only in Settled
 )
 
 // BuildQuery returns the KQL of one window.
 //
 //   - Rows are chosen by ingestion_time(), "the time the record was ingested and ready for
 //     query" (KQL reference), within TimeGenerated bounds: a row that arrived late is judged by
-//     the window in which it arrived, and counted in Late.
+//     the window in which it arrived, and counted in Late. The rows that arrived before the
+//     window are read too, as kind "outside", for the Settled share alone.
 //   - Only HTTP requests count: the Functions host records every invocation as a request, a
 //     queue or timer trigger's without a URL and with result code 0 (azure-functions-host#7023,
 //     azure-webjobs-sdk#1236).
@@ -233,22 +241,28 @@ func BuildQuery(q Query) string {
 	if current.IsZero() || current.Before(q.ServedFrom) {
 		current = q.ServedFrom
 	}
+	settledTo := q.SettledTo
+	if settledTo.IsZero() {
+		settledTo = q.ArrivedTo.Add(-q.Late)
+	}
+	inWindow := "true"
+	if !q.ArrivedFrom.IsZero() {
+		inWindow = fmt.Sprintf("ingestion_time() >= datetime(%s)", kqlTime(q.ArrivedFrom))
+	}
 	var b strings.Builder
 	b.WriteString("AppRequests\n")
 	fmt.Fprintf(&b, "| where TimeGenerated >= datetime(%s) and TimeGenerated < datetime(%s)\n", kqlTime(q.ServedFrom), kqlTime(servedTo))
-	if q.ArrivedFrom.IsZero() {
-		fmt.Fprintf(&b, "| where ingestion_time() < datetime(%s)\n", kqlTime(q.ArrivedTo))
-	} else {
-		fmt.Fprintf(&b, "| where ingestion_time() >= datetime(%s) and ingestion_time() < datetime(%s)\n", kqlTime(q.ArrivedFrom), kqlTime(q.ArrivedTo))
-	}
+	fmt.Fprintf(&b, "| where ingestion_time() < datetime(%s)\n", kqlTime(q.ArrivedTo))
 	for _, x := range q.Exclude {
 		fmt.Fprintf(&b, "| where not(TimeGenerated >= datetime(%s) and TimeGenerated < datetime(%s))\n", kqlTime(x.From), kqlTime(x.To))
 	}
 	fmt.Fprintf(&b, "| where AppRoleName in~ (%q, %q)\n", q.CanaryApp, q.StableApp)
 	b.WriteString("| where isnotempty(Url)\n")
-	fmt.Fprintf(&b, "| extend Status = toint(ResultCode), Path = tostring(parse_url(Url).Path), Marked = tostring(parse_url(Url)[\"Query Parameters\"][%q]) == %q, Delay = ingestion_time() - TimeGenerated\n", ProbeParam, ProbeValue)
-	fmt.Fprintf(&b, "| extend Kind = case(Path endswith %q, %q, Marked, %q, TimeGenerated < datetime(%s), %q, %q)\n", q.HealthPath, kindHealth, kindProbe, kqlTime(current), kindEarlier, kindUser)
-	fmt.Fprintf(&b, "| summarize Rows = count(), Requests = sum(ItemCount), Failed = sumif(ItemCount, %s), ClientErrors = sumif(ItemCount, Status >= 400 and Status < 500 and Status != 429), Late = sumif(ItemCount, Delay > %ds), P95DurationMs = percentilew(DurationMs, ItemCount, 95) by AppRoleName, Kind",
+	fmt.Fprintf(&b, "| extend Status = toint(ResultCode), Own = tostring(parse_url(Url).Path) endswith %q or tostring(parse_url(Url)[\"Query Parameters\"][%q]) == %q, Delay = ingestion_time() - TimeGenerated, InWindow = %s\n",
+		q.HealthPath, ProbeParam, ProbeValue, inWindow)
+	fmt.Fprintf(&b, "| extend Settled = not(Own) and TimeGenerated >= datetime(%s) and TimeGenerated < datetime(%s)\n", kqlTime(current), kqlTime(settledTo))
+	fmt.Fprintf(&b, "| extend Kind = case(not(InWindow), %q, Own and tostring(parse_url(Url).Path) endswith %q, %q, Own, %q, TimeGenerated < datetime(%s), %q, %q)\n", kindOutside, q.HealthPath, kindHealth, kindProbe, kqlTime(current), kindEarlier, kindUser)
+	fmt.Fprintf(&b, "| summarize Rows = count(), Requests = sum(ItemCount), Failed = sumif(ItemCount, %s), ClientErrors = sumif(ItemCount, Status >= 400 and Status < 500 and Status != 429), Late = sumif(ItemCount, Delay > %ds), P95DurationMs = percentilew(DurationMs, ItemCount, 95), SettledRows = countif(Settled), Settled = sumif(ItemCount, Settled) by AppRoleName, Kind",
 		failed, int64(q.Late/time.Second))
 	return b.String()
 }
@@ -282,10 +296,13 @@ type SlotFigures struct {
 	P95Ms float64
 	// Rows are the records behind Requests: with sampling, fewer than the requests.
 	Rows int64 `json:"Rows,omitempty"`
-	// Current and CurrentRows are the users' requests (and records) served in the current
-	// step: its share of the traffic.
-	Current     int64 `json:"Current,omitempty"`
-	CurrentRows int64 `json:"CurrentRows,omitempty"`
+	// Current is the window's users' requests served in the current step, whose p95 P95Ms is.
+	Current int64 `json:"Current,omitempty"`
+	// Settled and SettledRows are the users' requests (and records) of the current step served
+	// long enough ago that nearly all have arrived, whichever window they arrived in: the
+	// app's share of the traffic.
+	Settled     int64 `json:"Settled,omitempty"`
+	SettledRows int64 `json:"SettledRows,omitempty"`
 	// Late counts the users' requests that arrived more than the lag after they were served.
 	Late int64 `json:"Late,omitempty"`
 	// Probes and Health count the release's own requests: marked probes, health requests.
@@ -297,7 +314,7 @@ type SlotFigures struct {
 // upper bound that is never used for a verdict.
 func (f SlotFigures) Add(g SlotFigures) SlotFigures {
 	out := SlotFigures{App: f.App, Requests: f.Requests + g.Requests, Failed: f.Failed + g.Failed, ClientErrors: f.ClientErrors + g.ClientErrors,
-		P95Ms: max(f.P95Ms, g.P95Ms), Rows: f.Rows + g.Rows, Current: f.Current + g.Current, CurrentRows: f.CurrentRows + g.CurrentRows,
+		P95Ms: max(f.P95Ms, g.P95Ms), Rows: f.Rows + g.Rows, Current: f.Current + g.Current, Settled: f.Settled + g.Settled, SettledRows: f.SettledRows + g.SettledRows,
 		Late: f.Late + g.Late, Probes: f.Probes + g.Probes, Health: f.Health + g.Health}
 	if out.App == "" {
 		out.App = g.App
@@ -423,14 +440,15 @@ func Judge(c, s SlotFigures, t Thresholds, share float64) Judgement {
 			}
 		}
 	}
-	// The share, whenever the canary should have had enough requests to judge.
+	// The share, whenever the canary should have had enough settled requests to judge. It is
+	// the step's so far, not the window's, so it is judged at the decisive level: it would
+	// otherwise be tested again at every window.
 	if share > 0 && share < 1 {
-		total := c.Current + s.Current
-		expected := float64(total) * share
-		if expected >= float64(t.MinRequests) {
+		total := c.Settled + s.Settled
+		if expected := float64(total) * share; expected >= float64(t.MinRequests) {
 			floor := (1 - t.SampleRatioTolerance) * share
-			got := float64(c.Current) / float64(total)
-			n := c.CurrentRows + s.CurrentRows
+			got := float64(c.Settled) / float64(total)
+			n := c.SettledRows + s.SettledRows
 			if n <= 0 || n > total {
 				n = total
 			}
@@ -439,10 +457,10 @@ func Judge(c, s SlotFigures, t Thresholds, share float64) Judgement {
 			if got < floor {
 				p = BinomialAtMost(k, n, floor)
 			}
-			msg := fmt.Sprintf("canary share %.2f%% of %d users' requests, pool weight %.0f%%, allowed down to %.2f%%: one-sided p %s",
+			msg := fmt.Sprintf("canary share %.2f%% of the step's %d settled users' requests, pool weight %.0f%%, allowed down to %.2f%%: one-sided p %s",
 				100*got, total, 100*share, 100*floor, pValue(p))
-			if p < alpha {
-				fail(ReasonSampleRatio, p, msg+fmt.Sprintf(" (below %.3g): requests lost before the canary recorded them (crashes, gateway timeouts)", alpha))
+			if p < decisive {
+				fail(ReasonSampleRatio, p, msg+fmt.Sprintf(" (below %.3g): requests lost before the canary recorded them (crashes, gateway timeouts)", decisive))
 			} else {
 				j.Reasons = append(j.Reasons, msg)
 			}
@@ -461,6 +479,67 @@ func Judge(c, s SlotFigures, t Thresholds, share float64) Judgement {
 	default:
 		j.Verdict = VerdictPass
 	}
+	return j
+}
+
+// JudgeSteps compares the canary's failure and 4xx rates with the stable slot's over several
+// steps of a release at once, at the one-sided level alpha: each step is a stratum of an exact
+// stratified test (FisherStratifiedGreater), since the two slots' shares of the traffic differ
+// from step to step and a failure rate that moves with time would otherwise look like a
+// difference between them. The effect is the canary's rate against the stable slot's
+// standardized to the canary's mix of steps. It is a pure function, as Judge is.
+func JudgeSteps(steps [][2]SlotFigures, t Thresholds, alpha float64) Judgement {
+	var j Judgement
+	var c, s SlotFigures
+	for _, st := range steps {
+		c, s = c.Add(st[0]), s.Add(st[1])
+	}
+	if thin := thinness(c, s, t.MinRequests); thin != nil {
+		j.Verdict, j.Reasons = VerdictInconclusive, thin
+		return j
+	}
+	var fails []Reason
+	compare := func(r Reason, what string, failed func(SlotFigures) int64) {
+		var strata []Stratum
+		var xc, nc, expected float64
+		for _, st := range steps {
+			sc, ss := st[0], st[1]
+			oc, os := sc.observations(), ss.observations()
+			if sc.Requests == 0 || ss.Requests == 0 {
+				continue
+			}
+			rc, rs := float64(failed(sc))/float64(sc.Requests), float64(failed(ss))/float64(ss.Requests)
+			strata = append(strata, Stratum{X1: int64(math.Round(rc * float64(oc))), N1: oc, X2: int64(math.Round(rs * float64(os))), N2: os})
+			xc += float64(failed(sc))
+			nc += float64(sc.Requests)
+			expected += float64(sc.Requests) * rs
+		}
+		if nc == 0 {
+			return
+		}
+		rc, rs := xc/nc, expected/nc
+		p := 1.0
+		matters := rc-rs > t.MaxFailureRateDelta+rateEpsilon && rc > t.MaxFailureRateRatio*rs*(1+rateEpsilon)
+		if matters {
+			p = FisherStratifiedGreater(strata)
+		}
+		msg := fmt.Sprintf("over %d steps, canary %s %.2f%% of %d vs stable %.2f%% at the canary's mix of steps: %+.2f points; one-sided stratified Fisher p %s, fails below %.3g with at least %+.2f points and ×%.2f",
+			len(strata), what, 100*rc, int64(nc), 100*rs, 100*(rc-rs), pValue(p), alpha, 100*t.MaxFailureRateDelta, t.MaxFailureRateRatio)
+		j.Reasons = append(j.Reasons, msg)
+		if matters && p < alpha {
+			fails = append(fails, r)
+			j.Failing = append(j.Failing, msg)
+		}
+	}
+	compare(ReasonFailureRate, "failure rate", func(f SlotFigures) int64 { return f.Failed })
+	if t.CheckClientErrors && !t.FailClientErrors {
+		compare(ReasonClientErrors, "4xx rate", func(f SlotFigures) int64 { return f.ClientErrors })
+	}
+	if len(fails) > 0 {
+		j.Verdict, j.Reason, j.Decisive = VerdictFail, fails[0], true
+		return j
+	}
+	j.Verdict = VerdictPass
 	return j
 }
 
@@ -671,9 +750,9 @@ func validHealthPath(s string) bool {
 
 // figureRow is one row of the answer: one app's rows of one kind.
 type figureRow struct {
-	app, kind                                  string
-	rows, requests, failed, clientErrors, late int64
-	p95                                        float64
+	app, kind                                                        string
+	rows, requests, failed, clientErrors, late, settled, settledRows int64
+	p95                                                              float64
 }
 
 // parseFigures reads the summarised rows by column name, so a reordered projection does not
@@ -689,7 +768,7 @@ func parseFigures(r azquery.Results) ([]SlotFigures, error) {
 			col[*c.Name] = i
 		}
 	}
-	for _, name := range []string{"AppRoleName", "Kind", "Rows", "Requests", "Failed", "ClientErrors", "Late", "P95DurationMs"} {
+	for _, name := range []string{"AppRoleName", "Kind", "Rows", "Requests", "Failed", "ClientErrors", "Late", "P95DurationMs", "Settled", "SettledRows"} {
 		if _, ok := col[name]; !ok {
 			return nil, fmt.Errorf("column %s missing from the answer", name)
 		}
@@ -708,7 +787,7 @@ func parseFigures(r azquery.Results) ([]SlotFigures, error) {
 		for _, c := range []struct {
 			name string
 			to   *int64
-		}{{"Rows", &f.rows}, {"Requests", &f.requests}, {"Failed", &f.failed}, {"ClientErrors", &f.clientErrors}, {"Late", &f.late}} {
+		}{{"Rows", &f.rows}, {"Requests", &f.requests}, {"Failed", &f.failed}, {"ClientErrors", &f.clientErrors}, {"Late", &f.late}, {"Settled", &f.settled}, {"SettledRows", &f.settledRows}} {
 			v, err := toInt(get(c.name))
 			if err != nil {
 				return nil, fmt.Errorf("row %d %s: %w", n, c.name, err)
@@ -738,15 +817,20 @@ func parseFigures(r azquery.Results) ([]SlotFigures, error) {
 			s.ClientErrors += f.clientErrors
 			s.Rows += f.rows
 			s.Late += f.late
+			s.Settled += f.settled
+			s.SettledRows += f.settledRows
 			if f.kind == kindUser {
-				s.Current, s.CurrentRows, s.P95Ms = f.requests, f.rows, f.p95
+				s.Current, s.P95Ms = f.requests, f.p95
 			}
+		case kindOutside:
+			s.Settled += f.settled
+			s.SettledRows += f.settledRows
 		case kindProbe:
 			s.Probes += f.requests
 		case kindHealth:
 			s.Health += f.requests
 		default:
-			return nil, fmt.Errorf("row of kind %q: want user, earlier, probe or health", f.kind)
+			return nil, fmt.Errorf("row of kind %q: want user, earlier, outside, probe or health", f.kind)
 		}
 	}
 	out := make([]SlotFigures, 0, len(order))

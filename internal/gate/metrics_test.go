@@ -86,6 +86,8 @@ func table(rows ...[]any) string {
 			{"name": "ClientErrors", "type": "long"},
 			{"name": "Late", "type": "long"},
 			{"name": "P95DurationMs", "type": "real"},
+			{"name": "SettledRows", "type": "long"},
+			{"name": "Settled", "type": "long"},
 		},
 		"rows": rows,
 	}}})
@@ -95,19 +97,19 @@ func table(rows ...[]any) string {
 	return string(b)
 }
 
-// row is one app's users' requests of the current step, unsampled.
+// row is one app's users' requests of the current step, unsampled, all of them settled.
 func row(app string, requests, failed int, p95 float64) []any {
-	return []any{app, "user", requests, requests, failed, 0, 0, p95}
+	return []any{app, "user", requests, requests, failed, 0, 0, p95, requests, requests}
 }
 
-// kind is one app's rows of another kind.
+// kind is one app's rows of another kind, none of them settled.
 func kind(app, kind string, requests, failed, clientErrors, late int, p95 float64) []any {
-	return []any{app, kind, requests, requests, failed, clientErrors, late, p95}
+	return []any{app, kind, requests, requests, failed, clientErrors, late, p95, 0, 0}
 }
 
 // fig is an unsampled window's figures.
 func fig(app string, requests, failed, clientErrors int64, p95 float64) SlotFigures {
-	f := SlotFigures{App: app, Requests: requests, Failed: failed, ClientErrors: clientErrors, P95Ms: p95, Rows: requests, Current: requests, CurrentRows: requests}
+	f := SlotFigures{App: app, Requests: requests, Failed: failed, ClientErrors: clientErrors, P95Ms: p95, Rows: requests, Current: requests, Settled: requests, SettledRows: requests}
 	f.rates()
 	return f
 }
@@ -144,7 +146,7 @@ func TestJudge(t *testing.T) {
 		{name: "thin baseline", canary: fig(c, 500, 0, 0, 100), stable: fig(s, 3, 0, 0, 100), verdict: VerdictInconclusive,
 			text: "stable app-green had 3 users' requests"},
 		{name: "a missing share, though the canary is thin", canary: fig(c, 20, 0, 0, 100), stable: fig(s, 980, 0, 0, 100), share: 0.1, verdict: VerdictFail, reason: ReasonSampleRatio, decisive: true,
-			text: "canary share 2.00% of 1000 users' requests, pool weight 10%, allowed down to 7.00%"},
+			text: "canary share 2.00% of the step's 1000 settled users' requests, pool weight 10%, allowed down to 7.00%"},
 		{name: "a share within APIM's imprecision", canary: fig(c, 80, 0, 0, 100), stable: fig(s, 920, 0, 0, 100), share: 0.1, verdict: VerdictPass},
 		{name: "no share check at 100%", canary: fig(c, 100, 0, 0, 100), stable: fig(s, 900, 0, 0, 100), share: 0, verdict: VerdictPass},
 		{name: "slower, but under the floor", canary: fig(c, 600, 0, 0, 90), stable: fig(s, 5400, 0, 0, 30), share: 0.1, verdict: VerdictPass,
@@ -152,8 +154,8 @@ func TestJudge(t *testing.T) {
 		{name: "slower, over ratio and floor: never decisive alone", canary: fig(c, 600, 0, 0, 900), stable: fig(s, 5400, 0, 0, 300), share: 0.1, verdict: VerdictFail, reason: ReasonLatency},
 		{name: "with a failure limit of 1 every failure is decisive", canary: fig(c, 600, 0, 0, 900), stable: fig(s, 5400, 0, 0, 300), share: 0.1,
 			change: func(t *Thresholds) { t.FailureLimit = 1 }, verdict: VerdictFail, reason: ReasonLatency, decisive: true},
-		{name: "sampled: the test counts records, not requests", canary: SlotFigures{App: c, Requests: 600, Failed: 6, Rows: 60, Current: 600, CurrentRows: 60, P95Ms: 100},
-			stable: SlotFigures{App: s, Requests: 5400, Failed: 5, Rows: 540, Current: 5400, CurrentRows: 540, P95Ms: 100}, share: 0.1, verdict: VerdictPass},
+		{name: "sampled: the test counts records, not requests", canary: SlotFigures{App: c, Requests: 600, Failed: 6, Rows: 60, Current: 600, Settled: 600, SettledRows: 60, P95Ms: 100},
+			stable: SlotFigures{App: s, Requests: 5400, Failed: 5, Rows: 540, Current: 5400, Settled: 5400, SettledRows: 540, P95Ms: 100}, share: 0.1, verdict: VerdictPass},
 		{name: "unsampled, the same rates are sure", canary: fig(c, 600, 6, 0, 100), stable: fig(s, 5400, 5, 0, 100), share: 0.1, verdict: VerdictFail, reason: ReasonFailureRate},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -260,7 +262,7 @@ func TestMetrics(t *testing.T) {
 			}
 			// The rows that arrived in the window before the query, less the settle, served at
 			// most the lag before it.
-			for _, w := range []string{"ingestion_time() >= datetime(2026-12-04T02:59:30Z) and ingestion_time() < datetime(2026-12-04T03:09:30Z)", "TimeGenerated >= datetime(2026-12-04T02:56:30Z)"} {
+			for _, w := range []string{"InWindow = ingestion_time() >= datetime(2026-12-04T02:59:30Z)", "ingestion_time() < datetime(2026-12-04T03:09:30Z)", "TimeGenerated >= datetime(2026-12-04T02:56:30Z)"} {
 				if !strings.Contains(got.query, w) {
 					t.Errorf("query sent: got %q, want %q in it", got.query, w)
 				}
@@ -284,7 +286,7 @@ func TestMetricsQueryErrors(t *testing.T) {
 		{"partial result", http.StatusOK, `{"tables":[],"error":{"code":"PartialError","message":"some shards failed"}}`, "partial result"},
 		{"no table", http.StatusOK, `{"tables":[]}`, "no table in the answer"},
 		{"missing column", http.StatusOK, `{"tables":[{"name":"PrimaryResult","columns":[{"name":"AppRoleName","type":"string"}],"rows":[]}]}`, "column Kind missing"},
-		{"not a count", http.StatusOK, table([]any{"a-blue", "user", 1, "many", 0, 0, 0, 1.0}), "row 0 Requests"},
+		{"not a count", http.StatusOK, table([]any{"a-blue", "user", 1, "many", 0, 0, 0, 1.0, 0, 0}), "row 0 Requests"},
 		{"a kind the query does not make", http.StatusOK, table(kind("a-blue", "bots", 1, 0, 0, 0, 1)), `kind "bots"`},
 	}
 	for _, tt := range tests {
@@ -377,7 +379,8 @@ func TestMetricsConfigErrors(t *testing.T) {
 // sample app's health function answers the default health path under the host's /api prefix.
 func TestQuerySetsTheReleasesOwnRequestsApart(t *testing.T) {
 	q := BuildQuery(Query{CanaryApp: "app-blue", StableApp: "app-green", ArrivedTo: time.Now(), ServedFrom: time.Now().Add(-time.Minute), HealthPath: "/health"})
-	for _, want := range []string{`Path endswith "/health", "health"`, `["Query Parameters"]["slotless-probe"]) == "1"`, `Marked, "probe"`, "| where isnotempty(Url)"} {
+	for _, want := range []string{`Own = tostring(parse_url(Url).Path) endswith "/health" or tostring(parse_url(Url)["Query Parameters"]["slotless-probe"]) == "1"`,
+		`Own and tostring(parse_url(Url).Path) endswith "/health", "health", Own, "probe"`, "Settled = not(Own) and", "| where isnotempty(Url)"} {
 		if !strings.Contains(q, want) {
 			t.Errorf("query:\n%s\nwant %q", q, want)
 		}
@@ -421,7 +424,8 @@ func TestQueryCountsRequestsAndFailures(t *testing.T) {
 			Exclude: []Span{{start.Add(10 * time.Second), start.Add(40 * time.Second)}}, HealthPath: "/health", Late: 3 * time.Minute, FailClientErrors: tt.clientErrors})
 		for _, want := range []string{tt.want, "Status = toint(ResultCode)", "Requests = sum(ItemCount)", "Rows = count()", "percentilew(DurationMs, ItemCount, 95)",
 			"ClientErrors = sumif(ItemCount, Status >= 400 and Status < 500 and Status != 429)", "Late = sumif(ItemCount, Delay > 180s)",
-			"| where ingestion_time() >= datetime(2026-12-04T03:01:00Z) and ingestion_time() < datetime(2026-12-04T03:02:00Z)",
+			"| where ingestion_time() < datetime(2026-12-04T03:02:00Z)", "InWindow = ingestion_time() >= datetime(2026-12-04T03:01:00Z)", `not(InWindow), "outside"`,
+			"Settled = not(Own) and TimeGenerated >= datetime(2026-12-04T03:00:00Z) and TimeGenerated < datetime(2026-12-04T02:59:00Z)", "Settled = sumif(ItemCount, Settled)",
 			"| where TimeGenerated >= datetime(2026-12-04T03:00:00Z) and TimeGenerated < datetime(2026-12-04T03:02:00Z)",
 			"| where not(TimeGenerated >= datetime(2026-12-04T03:00:10Z) and TimeGenerated < datetime(2026-12-04T03:00:40Z))",
 			"by AppRoleName, Kind"} {

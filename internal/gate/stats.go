@@ -103,3 +103,67 @@ func BinomialAtMost(k, n int64, p float64) float64 {
 	}
 	return math.Max(0, 1-sum)
 }
+
+// Stratum is one 2×2 table of a stratified comparison: the first group's x1 failures of n1
+// against the second's x2 of n2.
+type Stratum struct{ X1, N1, X2, N2 int64 }
+
+// FisherStratifiedGreater is the one-sided p-value of the exact conditional test that the first
+// group fails more often than the second across strata with a common odds ratio of 1: with every
+// stratum's margins fixed, the probability that the first group's failures add up to their
+// observed total or more, the distribution of that sum being the convolution of the strata's
+// hypergeometric distributions (the exact form of the Cochran–Mantel–Haenszel test; Mehta,
+// Patel and Gray, JASA 1985). Pooling the strata's counts into one table instead can make two
+// slots that fail alike look different when both fail more in one stratum than another
+// (Simpson's paradox); conditioning on each stratum cannot.
+func FisherStratifiedGreater(strata []Stratum) float64 {
+	// dist[k] is the probability that the strata so far give the first group k failures above
+	// their lowest possible sum, offset.
+	dist, offset, observed := []float64{1}, int64(0), int64(0)
+	for _, s := range strata {
+		if s.N1 <= 0 || s.N2 <= 0 || s.X1+s.X2 == 0 {
+			continue
+		}
+		total, failures := s.N1+s.N2, s.X1+s.X2
+		lo, hi := max(0, failures-s.N2), min(failures, s.N1)
+		// The stratum's pmf, trimmed to where it carries weight: terms fall away from the
+		// mode geometrically, so the tails below tailEpsilon of the peak change no sum.
+		mode := (s.N1 + 1) * (failures + 1) / (total + 2)
+		mode = min(max(mode, lo), hi)
+		logPeak := logChoose(failures, mode) + logChoose(total-failures, s.N1-mode) - logChoose(total, s.N1)
+		pmf := map[int64]float64{mode: math.Exp(logPeak)}
+		from, to := mode, mode
+		for x, p := mode, pmf[mode]; x < hi; x++ {
+			p *= float64(failures-x) * float64(s.N1-x) / (float64(x+1) * float64(total-failures-s.N1+x+1))
+			if p < pmf[mode]*tailEpsilon {
+				break
+			}
+			pmf[x+1], to = p, x+1
+		}
+		for x, p := mode, pmf[mode]; x > lo; x-- {
+			p *= float64(x) * float64(total-failures-s.N1+x) / (float64(failures-x+1) * float64(s.N1-x+1))
+			if p < pmf[mode]*tailEpsilon {
+				break
+			}
+			pmf[x-1], from = p, x-1
+		}
+		next := make([]float64, len(dist)+int(to-from))
+		for i, d := range dist {
+			if d == 0 {
+				continue
+			}
+			for x := from; x <= to; x++ {
+				next[i+int(x-from)] += d * pmf[x]
+			}
+		}
+		dist, offset, observed = next, offset+from, observed+s.X1
+	}
+	var p float64
+	for i := len(dist) - 1; i >= 0 && offset+int64(i) >= observed; i-- {
+		p += dist[i]
+	}
+	if observed <= offset {
+		return 1
+	}
+	return math.Min(p, 1)
+}

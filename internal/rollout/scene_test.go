@@ -323,7 +323,10 @@ type loggedQuery struct {
 }
 
 // kqlArrival reads a query's ingestion_time() bounds.
-var kqlArrival = regexp.MustCompile(`ingestion_time\(\) (?:>= datetime\(([^)]+)\) and ingestion_time\(\) )?< datetime\(([^)]+)\)`)
+var (
+	kqlArrivedFrom = regexp.MustCompile(`InWindow = ingestion_time\(\) >= datetime\(([^)]+)\)`)
+	kqlArrivedTo   = regexp.MustCompile(`\| where ingestion_time\(\) < datetime\(([^)]+)\)`)
+)
 
 func newScriptedLogs(clock *fakeClock, traffic *fakeTraffic) *scriptedLogs {
 	l := &scriptedLogs{clock: clock, traffic: traffic, totalPerSecond: 100, failRate: 0.2, queryTook: queryTook,
@@ -382,11 +385,11 @@ func (l *scriptedLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if qs := l.table.Queries(); len(qs) > before {
 		q := qs[len(qs)-1]
 		lq := loggedQuery{at: now, start: q.Start, end: q.End}
-		if m := kqlArrival.FindStringSubmatch(q.KQL); m != nil {
-			if m[1] != "" {
-				lq.arrivedFrom, _ = time.Parse(time.RFC3339, m[1])
-			}
-			lq.arrivedTo, _ = time.Parse(time.RFC3339, m[2])
+		if m := kqlArrivedFrom.FindStringSubmatch(q.KQL); m != nil {
+			lq.arrivedFrom, _ = time.Parse(time.RFC3339, m[1])
+		}
+		if m := kqlArrivedTo.FindStringSubmatch(q.KQL); m != nil {
+			lq.arrivedTo, _ = time.Parse(time.RFC3339, m[1])
 		}
 		if !lq.arrivedFrom.IsZero() {
 			lq.window = lq.arrivedTo.Sub(lq.arrivedFrom)

@@ -3,6 +3,7 @@ package rollout
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,6 +36,9 @@ type exposure struct {
 	share float64
 	// baseline stands in for the stable slot at 100%: its figures from before the last shift.
 	baseline *gate.SlotFigures
+	// steps are the users' figures of this run's steps below 100% that passed, canary and
+	// stable: the strata of a step's end.
+	steps [][2]gate.SlotFigures
 	// warned is set once the health-path warning was given.
 	warned bool
 }
@@ -114,8 +118,13 @@ func judge(chk *Check, j gate.Judgement, prefix string) {
 	}
 }
 
+// BaselineSpan is the least stretch before the shift to 100% whose stable requests make the
+// baseline: every window at 100% is compared with the same baseline, so its own noise weighs on
+// all of them at once; 30 minutes takes in the whole of a default release's earlier steps.
+const BaselineSpan = 30 * time.Minute
+
 // measureBaseline reads the stable slot's figures from before the shift to 100%, over as long
-// as the step bakes: what the canary at 100% is compared with. A baseline that cannot be read
+// as the step bakes and at least BaselineSpan: what the canary at 100% is compared with. A baseline that cannot be read
 // leaves the step's windows inconclusive, which never blocks at 100%.
 func (c *Controller) measureBaseline(ctx context.Context, p Plan, o Options, step PlannedStep, sr *StepRecord) {
 	ref := sr.ShiftStarted
@@ -123,7 +132,7 @@ func (c *Controller) measureBaseline(ctx context.Context, p Plan, o Options, ste
 		ref = sr.BakeStarted
 	}
 	ref = ref.Truncate(time.Second)
-	from := ref.Add(-max(step.Bake, p.Interval))
+	from := ref.Add(-max(step.Bake, BaselineSpan))
 	t0 := c.clock.Now()
 	w := Window{ArrivedTo: c.clock.Now().Add(-settle(p)).Truncate(time.Second), ServedFrom: from, ServedTo: ref, Current: from}
 	canary, stable, err := c.metrics.Figures(ctx, o.Slot, o.Slot.Other(), w)
@@ -140,6 +149,13 @@ func (c *Controller) measureBaseline(ctx context.Context, p Plan, o Options, ste
 	c.logf("baseline for 100%%: %s", chk.Detail)
 	c.seen.baseline = &stable
 }
+
+// EndAlphaFactor sets the level a step's end is judged at: a quarter of a window's alpha
+// (0.0025 at metricsConfidence 0.99). A default release has three step ends, so together they
+// cannot spend more than 0.75% of a healthy canary's chances of a false rollback, within the 1%
+// goal (docs/releases.md, "How the metrics gate decides"), while a canary too thin to fail any
+// window alone is still judged on all the step has seen.
+const EndAlphaFactor = 0.25
 
 // metricsTally is a step's metrics windows so far: the judged ones summed, and the failing
 // ones in a row.
@@ -159,7 +175,7 @@ type metricsTally struct {
 //
 // It returns whether the window was judged (so the next one starts after it), the analysis's
 // verdict, and the running total's check, nil when it was not judged this time.
-func (t *metricsTally) take(m *Check, th Thresholds, share float64, baseline *gate.SlotFigures, final bool) (judged bool, verdict string, total *Check) {
+func (t *metricsTally) take(m *Check, th Thresholds, baseline *gate.SlotFigures, done [][2]gate.SlotFigures, final bool) (judged bool, verdict string, total *Check) {
 	verdict = m.Verdict
 	if m.Verdict == VerdictInconclusive {
 		verdict = VerdictPass
@@ -193,13 +209,28 @@ func (t *metricsTally) take(m *Check, th Thresholds, share float64, baseline *ga
 		return true, verdict, nil
 	}
 	// The running total, as sure as failureLimit windows in a row together. A p95 does not
-	// add up, so the total judges rates and the share only.
-	strict := th.Thresholds
-	strict.Confidence, strict.FailureLimit = 1-th.DecisiveAlpha(), 1
+	// add up, so the total judges rates only; the share is the step's already
+	// (gate.SlotFigures.Settled), judged with each window.
 	c, s := t.canary, t.stable
 	c.P95Ms, s.P95Ms = 0, 0
 	chk := &Check{Canary: &c, Stable: &s}
-	judge(chk, gate.Judge(c, s, strict, share), fmt.Sprintf("the step's %d judged windows together: ", t.judged))
+	strict := th.Thresholds
+	strict.Confidence, strict.FailureLimit = 1-th.DecisiveAlpha(), 1
+	j := gate.Judge(c, s, strict, 0)
+	prefix := fmt.Sprintf("the step's %d judged windows together: ", t.judged)
+	if final && j.Verdict != gate.VerdictInconclusive {
+		// The step's end: all of it at the end level, and below 100% the run's steps so far
+		// with it, each its own stratum, for the power a small step alone lacks.
+		end := EndAlphaFactor * th.Alpha()
+		if baseline != nil {
+			strict.Confidence = 1 - end
+			j = gate.Judge(c, s, strict, 0)
+		} else {
+			j = gate.JudgeSteps(append(slices.Clone(done), [2]gate.SlotFigures{t.canary, t.stable}), th.Thresholds, end)
+			prefix = fmt.Sprintf("the release's %d steps so far, at the step's end: ", len(done)+1)
+		}
+	}
+	judge(chk, j, prefix)
 	if chk.Verdict == VerdictFail {
 		return true, VerdictFail, chk
 	}
@@ -217,7 +248,7 @@ func (c *Controller) tallyMetrics(p Plan, step PlannedStep, sr *StepRecord, t *m
 		// and the next window reaches back over this one.
 		return
 	}
-	judged, verdict, total := t.take(m, p.Thresholds, c.seen.share, c.seen.baseline, final)
+	judged, verdict, total := t.take(m, p.Thresholds, c.seen.baseline, c.seen.steps, final)
 	if judged {
 		c.seen.arrived = end
 		sr.Late += m.Late
@@ -229,6 +260,9 @@ func (c *Controller) tallyMetrics(p Plan, step PlannedStep, sr *StepRecord, t *m
 		total.WindowStart, total.WindowEnd = sr.BakeStarted, end
 		total.WindowSeconds = int64(end.Sub(sr.BakeStarted).Round(time.Second) / time.Second)
 		a.Step = total
+	}
+	if final && a.Verdict == VerdictPass && total != nil && total.Verdict == VerdictPass && sr.To < 100 {
+		c.seen.steps = append(c.seen.steps, [2]gate.SlotFigures{t.canary, t.stable})
 	}
 	if !final || a.Verdict != VerdictPass || total == nil || total.Verdict != VerdictInconclusive || sr.To >= 100 {
 		return
