@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"html"
 	"os"
 	"path/filepath"
@@ -304,6 +305,42 @@ func TestFactsShowEachStepsBake(t *testing.T) {
 			}
 			if !strings.Contains(m.String(), tt.want[0]) {
 				t.Errorf("Markdown lacks %q:\n%s", tt.want[0], m.String())
+			}
+		})
+	}
+}
+
+// TestThresholdLines: the failure chart's line is the smallest effect that matters, the larger
+// of its two parts in a record of schema version 3 and the delta alone before; the p95 chart's
+// is the larger of the ratio and the floor.
+func TestThresholdLines(t *testing.T) {
+	for _, tt := range []struct {
+		name             string
+		thr              rollout.RecordThresholds
+		failure, latency float64 // at a stable 1.0% and 170 ms
+	}{
+		{"version 2: the delta and the ratio alone", rollout.RecordThresholds{MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5}, 3, 255},
+		{"version 3: the larger part of each", rollout.RecordThresholds{MaxFailureRateDelta: 0.002, MaxFailureRateRatio: 1.5, MaxP95Ratio: 1.5, P95FloorMs: 100, Confidence: 0.99}, 1.5, 270},
+		{"version 3: the delta above the ratio", rollout.RecordThresholds{MaxFailureRateDelta: 0.01, MaxFailureRateRatio: 1.5, MaxP95Ratio: 2, P95FloorMs: 100, Confidence: 0.99}, 2, 340},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := synthetic([]int{10, 100}, time.Minute, 30*time.Second, 0)
+			thr := tt.thr
+			rec.Thresholds = &thr
+			v := newView(rec)
+			line := func(c chart) float64 {
+				for _, s := range c.Series {
+					if s.Class == "threshold" && len(s.Points) > 0 {
+						return s.Points[0].V
+					}
+				}
+				return -1
+			}
+			if got := line(v.failureChart()); math.Abs(got-tt.failure) > 1e-9 {
+				t.Errorf("failure threshold: got %g%%, want %g%%", got, tt.failure)
+			}
+			if got := line(v.p95Chart()); math.Abs(got-tt.latency) > 1e-9 {
+				t.Errorf("p95 threshold: got %g ms, want %g ms", got, tt.latency)
 			}
 		})
 	}

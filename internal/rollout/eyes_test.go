@@ -258,9 +258,9 @@ func TestWorstCaseOnsetToZero(t *testing.T) {
 			worst = max(worst, s.traffic.rollbacks[0].Sub(onset))
 		}
 		t.Logf("MEASURED worst case, a canary failing during a pause to 0%% by a watch every %s: %s", every, worst)
-		// A window must hold enough of the failure to breach the delta (a tenth of it at 20%),
-		// be ingested (the lag), and the next scheduled watch must come: two periods at most,
-		// then the watch itself and one up.
+		// Enough of the failure must have arrived for a window to be decisive alone (its
+		// ingestion delay, up to the lag), and the next scheduled watch must come: two periods
+		// at most, then the watch itself and one up.
 		if limit := 2*every + p.Lag + w.For + queryTook + upTook; worst > limit {
 			t.Errorf("worst case %s, want at most %s", worst, limit)
 		}

@@ -267,9 +267,9 @@ func (c *Controller) warm(ctx context.Context, p Plan, o Options, sr *StepRecord
 // judges the users' requests that reached Log Analytics since the last judged window (see
 // windows.go): a window too thin to judge is carried into the next, a failing one counts
 // towards metricsFailureLimit unless it is decisive alone, and the step's running total of
-// judged windows is checked each time. The last analysis comes p.Lag after the bake's end, for
-// the rows still arriving, and judges what is left with the running total: a step passes only
-// on data that was judged.
+// judged windows is checked each time. The last analysis comes p.Lag (and the settle) after the
+// bake's end, for the rows still arriving, and judges what is left with the running total: a
+// step passes only on data that was judged.
 func (c *Controller) bake(ctx context.Context, p Plan, o Options, step PlannedStep, sr *StepRecord) (string, error) {
 	start := c.clock.Now()
 	sr.BakeStarted = start
@@ -283,7 +283,7 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, step PlannedSt
 	c.seen.begin(p, sr, start)
 	lag := ""
 	if p.Lag > 0 {
-		lag = fmt.Sprintf(", the last %s after the bake for the rows still arriving (metricsLagSeconds)", p.Lag)
+		lag = fmt.Sprintf(", the last %s after the bake for the rows still arriving (metricsLagSeconds)", p.Lag+settle(p))
 	}
 	c.logf("bake %s at %d%%: %s, one every %s%s", step.Bake, sr.To, analyses(len(offsets)), p.Interval, lag)
 	if sr.To == 100 {
@@ -296,7 +296,8 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, step PlannedSt
 		final := n == len(offsets)-1
 		due := start.Add(off)
 		if final {
-			due = start.Add(step.Bake + p.Lag)
+			// The last window holds every row that arrived within the lag after the bake.
+			due = start.Add(step.Bake + p.Lag + settle(p))
 		}
 		end := due.Add(-settle(p)).Truncate(time.Second)
 		if end.Before(c.seen.arrived) {
@@ -566,7 +567,7 @@ func (c *Controller) printPlan(p Plan, o Options, st Status, steps []PlannedStep
 	c.logf("  at each analysis the metrics gate over the users' requests that reached Log Analytics since the last judged window (not those served in the first %s after a shift, nor the release's own probes and health checks): %s against stable, failing at %.4g%% confidence (Fisher's exact test) when worse by more than %+.2f points and ×%.2f; p95 at most %.2f× stable or %.0f ms above it; the canary's share of the requests at least %.0f%% of its pool weight",
 		p.InitialDelay, checks, 100*th.Confidence, 100*th.MaxFailureRateDelta, th.MaxFailureRateRatio, th.MaxP95Ratio, th.P95FloorMs, 100*(1-th.SampleRatioTolerance))
 	c.logf("    a window with fewer than %d users' requests from a slot is carried into the next; %d failing windows in a row roll back, or one as sure as that many together, or the step's running total at that level; the step's last analysis comes %s after its bake, for the rows still arriving; at 100%% the canary is compared with the stable slot's baseline from before the shift; too little traffic %s",
-		th.MinRequests, th.FailureLimit, p.Lag, inconclusive)
+		th.MinRequests, th.FailureLimit, p.Lag+settle(p), inconclusive)
 	for i, s := range steps {
 		if s.Resumed {
 			if s.Bake == 0 {
