@@ -147,11 +147,12 @@ dist:
 package:
 	$(MAKE) -C functionapp package
 
-## bench: function app benchmarks, the report of a day-long release, then the cold-build cost
-## of the bindings (slow: ~5 min)
+## bench: function app benchmarks, the report of a day-long release, the metrics gate's error
+## rates in simulated releases, then the cold-build cost of the bindings (slow: ~7 min)
 bench:
 	$(MAKE) -C functionapp bench
 	$(GO) test -run XXX -bench BenchmarkReport24h -benchmem -benchtime 5x ./internal/report/
+	$(GO) test -run XXX -bench BenchmarkVerdicts -benchtime 1x ./internal/sim/ -sim.releases 2000
 	bench/coldbuild.sh
 
 clean:

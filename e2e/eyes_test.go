@@ -90,7 +90,7 @@ func TestSparseCanaryIsNotPassedSilently(t *testing.T) {
 	if len(rec.StepsTaken) != 1 || rec.Outcome != rollout.OutcomeRolledBack {
 		t.Fatalf("record: got %s after %d steps, want rolled back in the first", rec.Outcome, len(rec.StepsTaken))
 	}
-	for _, want := range []string{"nobody saw the canary at 10%", "send releaseProbes", "metricsInconclusive: pass"} {
+	for _, want := range []string{"nobody saw the canary at 10%", "lower metricsMinRequests", "metricsInconclusive: pass"} {
 		if !strings.Contains(rec.Rollback.Reason, want) {
 			t.Errorf("reason: got %q, want %q in it", rec.Rollback.Reason, want)
 		}

@@ -225,18 +225,31 @@ func (s *services) serveAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Slot", slot)
 	w.Header().Set("X-Version", version)
 	w.Header().Set("Content-Type", "application/json")
-	if r.URL.Path != "/"+s.apiPath+"/health" {
-		// Application Insights records the request like any other (a function's 500 as a
-		// success), so probes count as traffic in the telemetry too.
-		code := http.StatusOK
-		if routesFail || down {
-			code = http.StatusInternalServerError
+	// Application Insights records the request like any other, health checks and probes
+	// included, at the URL the app saw: the gateway's path under /api, with the query string
+	// the caller sent (a function's 500 recorded as a success).
+	health := r.URL.Path == "/"+s.apiPath+"/health"
+	code := http.StatusOK
+	if routesFail && !health || down {
+		code = http.StatusInternalServerError
+		if health {
+			code = http.StatusServiceUnavailable
 		}
-		now := time.Now()
-		s.mu.Lock()
-		delay := azurefake.SpreadDelay(s.delayMin, s.delayMax)(now)
-		s.mu.Unlock()
-		s.table.Add(azurefake.Row{App: app, Operation: "orders", Generated: now, Ingested: now.Add(delay), ResultCode: code, Success: true, DurationMs: 5, Count: 1})
+	}
+	now := time.Now()
+	s.mu.Lock()
+	delay := azurefake.SpreadDelay(s.delayMin, s.delayMax)(now)
+	s.mu.Unlock()
+	seen := "https://" + app + ".azurewebsites.net/api" + strings.TrimPrefix(r.URL.Path, "/"+s.apiPath)
+	if r.URL.RawQuery != "" {
+		seen += "?" + r.URL.RawQuery
+	}
+	op := "orders"
+	if health {
+		op = "health"
+	}
+	s.table.Add(azurefake.Row{App: app, Operation: op, Url: seen, Generated: now, Ingested: now.Add(delay), ResultCode: code, Success: true, DurationMs: 5, Count: 1, ItemCount: 1})
+	if !health {
 		if code != http.StatusOK {
 			w.WriteHeader(code)
 			fmt.Fprint(w, `{"error":"the order store is unreachable"}`)
@@ -335,8 +348,8 @@ func releaseUser(t *testing.T, config ...string) (*user, *services) {
 func withServices(t *testing.T, u *user, token string, config ...string) *services {
 	t.Helper()
 	// The scenarios' telemetry arrives within seconds, and the lag they wait for matches it,
-	// unless a scenario sets its own.
-	u.configure(append([]string{quickLag}, config...)...)
+	// unless a scenario sets its own; their bakes last seconds, and their apps start at once.
+	u.configure(append([]string{quickLag, "analysisInitialDelaySeconds 0"}, config...)...)
 	s := newServices(t, token)
 	s.cloud, s.sub, s.apps = &u.cloud, u.sub, map[string]string{}
 	for app, slot := range u.appNames() {

@@ -107,7 +107,10 @@ type ReleaseConfig struct {
 	// AnalysisIntervalSeconds is the pause between the analyses (health and metrics gates) of
 	// a bake.
 	AnalysisIntervalSeconds int
-	Metrics                 MetricsThresholds
+	// AnalysisInitialDelaySeconds is how long after each shift the metrics gate ignores the
+	// requests served, while new instances start.
+	AnalysisInitialDelaySeconds int
+	Metrics                     MetricsThresholds
 	// WarmupRequests is the concurrency of the warm-up before each shift.
 	WarmupRequests int
 	// WarmupLatencyMs is the bound every warm-up request of a round must answer within.
@@ -153,11 +156,23 @@ type ProbeThresholds struct {
 // MetricsThresholds are the metrics gate's limits, with the meaning of its flags. Its window is
 // the analysis interval.
 type MetricsThresholds struct {
-	// MaxFailureRateDelta is how far the canary's failure rate (0..1) may exceed the stable
-	// slot's.
+	// Confidence is each window's one-sided confidence that the canary is worse.
+	Confidence float64
+	// FailureLimit is how many failing windows in a row roll the canary back.
+	FailureLimit int
+	// MaxFailureRateDelta (0..1) and MaxFailureRateRatio are the smallest effect that matters:
+	// the canary's failure rate must exceed the stable slot's by more than both to fail.
 	MaxFailureRateDelta float64
-	// MaxP95Ratio is the largest allowed canary p95 / stable p95.
+	MaxFailureRateRatio float64
+	// ClientErrorCheck compares the canary's 4xx rate (429 aside) with the stable slot's.
+	ClientErrorCheck bool
+	// MaxP95Ratio is the largest allowed canary p95 / stable p95, and P95FloorMs how many
+	// milliseconds above the stable slot's p95 never fail.
 	MaxP95Ratio float64
+	P95FloorMs  int
+	// SampleRatioTolerance is how far below its pool weight, as a fraction of it, the canary's
+	// share of the users' requests may fall.
+	SampleRatioTolerance float64
 	// MinRequests is the fewest requests each slot needs in the window for a verdict.
 	MinRequests int
 	// InconclusiveFails makes too little traffic block, as the gate's --inconclusive fail.
@@ -309,12 +324,19 @@ var Keys = []Key{
 	{"circuitBreakerTripDuration", "PT1M", "ISO 8601 duration", "how long a tripped backend is taken out of the pool", false},
 	{"releaseSteps", "[10, 50, 100]", "a JSON list of weights 1..100, strictly ascending, ending at 100; an entry may be an object `{\"weight\": 10, \"bake\": \"30s\"}` whose bake, a Go duration in whole seconds from 0s to 24h, is that step's own", "the release slot's traffic steps in `slotless release`, which refuses a step more than maxStep above the one before (the first counts from 0); a step without a bake of its own bakes bakeMinutes; for pure blue/green set `[100]` and `maxStep` 100", false},
 	{"bakeMinutes", "10", "integer 0..1440", "how long a step is watched before the next unless its releaseSteps entry gives its own bake; 0 skips the bake and its analyses", false},
-	{"analysisIntervalSeconds", "60", "integer 10..3600, at most every bake above 0 that a step uses (bakeMinutes × 60, a step's own)", "how often the metrics gate runs during a bake, and its window: each analysis judges the requests since the one before, metricsLagSeconds after its window closed, so this plus the lag is the longest a canary with failing requests keeps its traffic before the rollback starts (the health gate and the probes run every 2 s and catch a slot that stops answering, or a failing route, sooner); raise it when too little traffic makes verdicts inconclusive", false},
-	{"metricsMaxFailureRateDelta", "0.02", "a number 0..1 (0.02 is 2 points)", "how far the canary's failure rate may exceed the stable slot's", false},
-	{"metricsMaxP95Ratio", "1.5", "a number above 0, at most 100", "largest allowed canary p95 / stable p95", false},
-	{"metricsMinRequests", "50", "integer 1..1000000", "fewest requests each slot needs in the window for a metrics verdict; fewer is inconclusive", false},
-	{"metricsInconclusive", "fail", "fail or pass", "what too little traffic means: with `fail` a step below 100% whose analyses never saw enough requests (its whole bake is queried once more at the end) fails the release, which rolls it back; `pass` accepts a canary nobody saw (at 100% the stable slot has no traffic to compare with, so it never blocks there)", false},
-	{"metricsLagSeconds", "180", "integer 0..1800", "Azure Monitor's ingestion lag: each analysis judges the window that ended this long ago, so every request is judged once it has arrived, and a step passes only after its last window is judged (Azure documents a typical latency of 20 s to 3 min)", false},
+	{"analysisIntervalSeconds", "60", "integer 10..3600, at most every bake above 0 that a step uses (bakeMinutes × 60, a step's own)", "how often the metrics gate runs during a bake: each analysis judges the users' requests that reached Log Analytics since the last judged window, so a canary with failing requests keeps its traffic about an interval and their ingestion delay (two intervals when no window alone is decisive, see metricsFailureLimit) before the rollback starts (the health gate and the probes run every 2 s and catch a slot that stops answering, or a failing route, sooner); a window too thin to judge is carried into the next", false},
+	{"analysisInitialDelaySeconds", "30", "integer 0..600, less than every bake above 0 that a step uses", "after each shift the metrics gate leaves out the requests served for this long, while instances start (cold starts would count against the canary's p95); the health gate and the probes watch it all along", false},
+	{"metricsConfidence", "0.99", "a number 0.5..0.9999", "each window's one-sided confidence: a window fails a comparison (failure rate, 4xx rate, share) only when chance alone would make the canary look that much worse less than 1 - this of the time (Fisher's exact test; a binomial test for the share)", false},
+	{"metricsFailureLimit", "2", "integer 1..10", "failing metrics windows in a row that roll the canary back; one window as sure as that many together (p below (1 - metricsConfidence) to this power) rolls it back alone, and so does the step's running total at that level", false},
+	{"metricsMaxFailureRateDelta", "0.002", "a number 0..1 (0.002 is 0.2 points)", "the absolute part of the smallest effect that matters: a canary fails on its failure rate (or 4xx rate) only when that exceeds the stable slot's by more than this and by more than metricsMaxFailureRateRatio", false},
+	{"metricsMaxFailureRateRatio", "1.5", "a number 1..100", "the relative part of the smallest effect that matters: the canary's failure rate must also be more than this multiple of the stable slot's", false},
+	{"metricsClientErrorCheck", "true", "true or false", "compare the canary's 4xx rate (429 aside) with the stable slot's, with the same test and smallest effect as failures: a changed route or contract answers 404, 405, 400 or 415, which a shared client bug would give both slots", false},
+	{"metricsMaxP95Ratio", "1.5", "a number above 0, at most 100", "largest allowed canary p95 / stable p95; a canary p95 fails only when it is above both this and metricsP95FloorMs", false},
+	{"metricsP95FloorMs", "100", "integer 0..60000", "a canary p95 at most this many milliseconds above the stable slot's never fails, whatever the ratio", false},
+	{"metricsSampleRatioTolerance", "0.3", "a number 0..1", "the canary's share of the users' requests fails when it is surely below (1 - this) times its pool weight: requests lost before the app could record them (crashes, gateway timeouts); API Management balances a weighted pool approximately, per gateway instance; 1 turns the check off", false},
+	{"metricsMinRequests", "50", "integer 1..1000000", "fewest users' requests each slot needs for a metrics verdict; a thinner window is not judged but carried into the next, and a step's running total is judged at its end", false},
+	{"metricsInconclusive", "fail", "fail or pass", "what too little traffic means: with `fail` a step below 100% whose whole bake never gathered enough requests fails the release, which rolls it back, with what to do; `pass` accepts a canary nobody saw (at 100% a thin baseline never blocks)", false},
+	{"metricsLagSeconds", "180", "integer 0..1800", "Azure Monitor's ingestion lag: a step's last analysis waits this long after its bake for the rows still arriving, and a row that arrives later than this after it was served is counted as late (Azure documents a typical latency of 20 s to 3 min); every window is judged by arrival, so late rows are judged, never lost", false},
 	{"metricsFailureStatus", "5xx", "5xx or 4xx", "what the metrics gate counts as a failed request besides `Success == false`: `5xx` is any 5xx and 429, `4xx` any status from 400 (the Functions host records a function's error status as a success)", false},
 	{"releaseProbes", "[] (no probes)", "a JSON list of at most 20 objects {method, path, headers, body, expectStatus}; path starts with '/', expectStatus 100..599 (default 200); no pinning, subscription or function-key headers", "requests a release sends through APIM every 2 s during each bake, pinned to the canary and to the stable slot at once, each carrying slotless-probe=1; each route is judged on its own against the same route on the stable slot, in real time", false},
 	{"probeMaxFailureRateDelta", "0.3", "a number 0..1", "how far the canary's failure rate of one probe route, over that route's last 10 answers from each slot, may exceed the stable slot's", false},
@@ -877,21 +899,32 @@ func DefaultReleaseSteps() []int { return slices.Clone(defaultReleaseSteps) }
 // and lowering maxStep must never block a rollback.
 func (p *parser) release() ReleaseConfig {
 	r := ReleaseConfig{
-		BakeMinutes:             p.intIn("bakeMinutes", 10, 0, 1440),
-		AnalysisIntervalSeconds: p.intIn("analysisIntervalSeconds", 60, 10, 3600),
-		WarmupRequests:          p.intIn("warmupRequests", 10, 1, 100),
-		WarmupLatencyMs:         p.intIn("warmupLatencyMs", 1000, 10, 60000),
+		BakeMinutes:                 p.intIn("bakeMinutes", 10, 0, 1440),
+		AnalysisIntervalSeconds:     p.intIn("analysisIntervalSeconds", 60, 10, 3600),
+		AnalysisInitialDelaySeconds: p.intIn("analysisInitialDelaySeconds", 30, 0, 600),
+		WarmupRequests:              p.intIn("warmupRequests", 10, 1, 100),
+		WarmupLatencyMs:             p.intIn("warmupLatencyMs", 1000, 10, 60000),
 	}
 	r.Steps, r.StepBakes = p.steps("releaseSteps")
 	if !p.failed("bakeMinutes") && !p.failed("analysisIntervalSeconds") {
 		p.checkInterval(r)
 	}
+	// A bake the interval is already too long for is reported once, for the interval.
+	if !p.failed("bakeMinutes") && !p.failed("analysisInitialDelaySeconds") && !p.failed("analysisIntervalSeconds") {
+		p.checkInitialDelay(r)
+	}
 	r.Metrics = MetricsThresholds{
-		MaxFailureRateDelta: p.decimal("metricsMaxFailureRateDelta", 0.02, 0, 1, true, "a number 0..1 such as 0.02 (2 points)"),
-		MaxP95Ratio:         p.decimal("metricsMaxP95Ratio", 1.5, 0, 100, false, "a number above 0, at most 100, such as 1.5"),
-		MinRequests:         p.intIn("metricsMinRequests", 50, 1, 1000000),
-		InconclusiveFails:   p.oneOf("metricsInconclusive", "fail", []string{"fail", "pass"}) == "fail",
-		FailClientErrors:    p.oneOf("metricsFailureStatus", "5xx", []string{"5xx", "4xx"}) == "4xx",
+		Confidence:           p.decimal("metricsConfidence", 0.99, 0.5, 0.9999, true, "a number 0.5..0.9999 such as 0.99"),
+		FailureLimit:         p.intIn("metricsFailureLimit", 2, 1, 10),
+		MaxFailureRateDelta:  p.decimal("metricsMaxFailureRateDelta", 0.002, 0, 1, true, "a number 0..1 such as 0.002 (0.2 points)"),
+		MaxFailureRateRatio:  p.decimal("metricsMaxFailureRateRatio", 1.5, 1, 100, true, "a number 1..100 such as 1.5"),
+		ClientErrorCheck:     p.boolean("metricsClientErrorCheck", true),
+		MaxP95Ratio:          p.decimal("metricsMaxP95Ratio", 1.5, 0, 100, false, "a number above 0, at most 100, such as 1.5"),
+		P95FloorMs:           p.intIn("metricsP95FloorMs", 100, 0, 60000),
+		SampleRatioTolerance: p.decimal("metricsSampleRatioTolerance", 0.3, 0, 1, true, "a number 0..1 such as 0.3"),
+		MinRequests:          p.intIn("metricsMinRequests", 50, 1, 1000000),
+		InconclusiveFails:    p.oneOf("metricsInconclusive", "fail", []string{"fail", "pass"}) == "fail",
+		FailClientErrors:     p.oneOf("metricsFailureStatus", "5xx", []string{"5xx", "4xx"}) == "4xx",
 	}
 	r.MetricsLagSeconds = p.intIn("metricsLagSeconds", 180, 0, 1800)
 	r.Probes = p.probes("releaseProbes")
@@ -1128,6 +1161,26 @@ func (p *parser) checkInterval(r ReleaseConfig) {
 		} else {
 			p.failf("analysisIntervalSeconds: %d is longer than the bake of %d minutes; want at most %d, or a longer bakeMinutes",
 				r.AnalysisIntervalSeconds, r.BakeMinutes, r.BakeMinutes*60)
+		}
+		return
+	}
+}
+
+// checkInitialDelay holds analysisInitialDelaySeconds below every bake above 0 in use: a delay
+// as long as its bake would leave the step with nothing the metrics gate may judge.
+func (p *parser) checkInitialDelay(r ReleaseConfig) {
+	delay := time.Duration(r.AnalysisInitialDelaySeconds) * time.Second
+	for i, w := range r.Steps {
+		bake, own := r.Bake(w)
+		if bake == 0 || delay < bake {
+			continue
+		}
+		if own {
+			p.failf("analysisInitialDelaySeconds: %d leaves nothing of the bake of %s of releaseSteps[%d] (weight %d) to judge; want less than %d, or a longer bake for that step",
+				r.AnalysisInitialDelaySeconds, bake, i, w, int(bake/time.Second))
+		} else {
+			p.failf("analysisInitialDelaySeconds: %d leaves nothing of the bake of %d minutes to judge; want less than %d, or a longer bakeMinutes",
+				r.AnalysisInitialDelaySeconds, r.BakeMinutes, r.BakeMinutes*60)
 		}
 		return
 	}

@@ -298,8 +298,9 @@ func TestPinTokenDocumented(t *testing.T) {
 
 func TestParseReleasePlan(t *testing.T) {
 	defaults := ReleaseConfig{
-		Steps: []int{10, 50, 100}, BakeMinutes: 10, AnalysisIntervalSeconds: 60, WarmupRequests: 10, WarmupLatencyMs: 1000,
-		Metrics:           MetricsThresholds{MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5, MinRequests: 50, InconclusiveFails: true},
+		Steps: []int{10, 50, 100}, BakeMinutes: 10, AnalysisIntervalSeconds: 60, AnalysisInitialDelaySeconds: 30, WarmupRequests: 10, WarmupLatencyMs: 1000,
+		Metrics: MetricsThresholds{Confidence: 0.99, FailureLimit: 2, MaxFailureRateDelta: 0.002, MaxFailureRateRatio: 1.5, ClientErrorCheck: true,
+			MaxP95Ratio: 1.5, P95FloorMs: 100, SampleRatioTolerance: 0.3, MinRequests: 50, InconclusiveFails: true},
 		MetricsLagSeconds: 180, ProbeThresholds: ProbeThresholds{MaxFailureRateDelta: 0.3, FailureLimit: 3, MaxLatencyRatio: 3},
 	}
 	tests := []struct {
@@ -322,8 +323,8 @@ func TestParseReleasePlan(t *testing.T) {
 		{"own bakes mixed with integers", map[string]string{"releaseSteps": `[{"weight":5,"bake":"2m"},25,{"weight":50,"bake":"1h30m"},{"weight":100}]`}, func(r *ReleaseConfig) {
 			r.Steps, r.StepBakes = []int{5, 25, 50, 100}, map[int]time.Duration{5: 2 * time.Minute, 50: 90 * time.Minute}
 		}, 0},
-		{"second-scale bakes with a short interval", map[string]string{"releaseSteps": `[{"weight":10,"bake":"20s"},{"weight":50,"bake":"10s"},{"weight":100,"bake":"10s"}]`, "analysisIntervalSeconds": "10"}, func(r *ReleaseConfig) {
-			r.StepBakes, r.AnalysisIntervalSeconds = map[int]time.Duration{10: 20 * time.Second, 50: 10 * time.Second, 100: 10 * time.Second}, 10
+		{"second-scale bakes with a short interval and delay", map[string]string{"releaseSteps": `[{"weight":10,"bake":"20s"},{"weight":50,"bake":"10s"},{"weight":100,"bake":"10s"}]`, "analysisIntervalSeconds": "10", "analysisInitialDelaySeconds": "5"}, func(r *ReleaseConfig) {
+			r.StepBakes, r.AnalysisIntervalSeconds, r.AnalysisInitialDelaySeconds = map[int]time.Duration{10: 20 * time.Second, 50: 10 * time.Second, 100: 10 * time.Second}, 10, 5
 		}, 0},
 		{"a bake of 0 and a day", map[string]string{"releaseSteps": `[{"weight":10,"bake":"0s"},{"weight":50,"bake":"24h"},100]`}, func(r *ReleaseConfig) {
 			r.StepBakes = map[int]time.Duration{10: 0, 50: 24 * time.Hour}
@@ -332,8 +333,11 @@ func TestParseReleasePlan(t *testing.T) {
 		{"interval above an unused bakeMinutes", map[string]string{"releaseSteps": `[{"weight":50,"bake":"10m"},{"weight":100,"bake":"0s"}]`, "bakeMinutes": "1", "analysisIntervalSeconds": "600"}, func(r *ReleaseConfig) {
 			r.Steps, r.StepBakes, r.BakeMinutes, r.AnalysisIntervalSeconds = []int{50, 100}, map[int]time.Duration{50: 10 * time.Minute, 100: 0}, 1, 600
 		}, 0},
-		{"thresholds", map[string]string{"metricsMaxFailureRateDelta": "0.005", "metricsMaxP95Ratio": "2", "metricsMinRequests": "200", "metricsInconclusive": "fail"}, func(r *ReleaseConfig) {
-			r.Metrics = MetricsThresholds{MaxFailureRateDelta: 0.005, MaxP95Ratio: 2, MinRequests: 200, InconclusiveFails: true}
+		{"thresholds", map[string]string{"metricsMaxFailureRateDelta": "0.005", "metricsMaxP95Ratio": "2", "metricsMinRequests": "200", "metricsInconclusive": "fail",
+			"metricsConfidence": "0.999", "metricsFailureLimit": "3", "metricsMaxFailureRateRatio": "2", "metricsClientErrorCheck": "false", "metricsP95FloorMs": "0",
+			"metricsSampleRatioTolerance": "1", "analysisInitialDelaySeconds": "0"}, func(r *ReleaseConfig) {
+			r.Metrics = MetricsThresholds{Confidence: 0.999, FailureLimit: 3, MaxFailureRateDelta: 0.005, MaxFailureRateRatio: 2, MaxP95Ratio: 2, SampleRatioTolerance: 1, MinRequests: 200, InconclusiveFails: true}
+			r.AnalysisInitialDelaySeconds = 0
 		}, 0},
 		{"telemetry as Azure writes it", map[string]string{"metricsLagSeconds": "0", "metricsFailureStatus": "4xx", "metricsInconclusive": "pass"}, func(r *ReleaseConfig) {
 			r.MetricsLagSeconds, r.Metrics.FailClientErrors, r.Metrics.InconclusiveFails = 0, true, false
@@ -403,7 +407,19 @@ func TestParseRejectsReleasePlan(t *testing.T) {
 		{"bake negative", map[string]string{"bakeMinutes": "-1"}, "bakeMinutes: -1 is out of range 0..1440"},
 		{"interval too short", map[string]string{"analysisIntervalSeconds": "5"}, "analysisIntervalSeconds: 5 is out of range 10..3600"},
 		{"interval longer than the bake", map[string]string{"bakeMinutes": "5", "analysisIntervalSeconds": "600"}, "analysisIntervalSeconds: 600 is longer than the bake of 5 minutes; want at most 300, or a longer bakeMinutes"},
-		{"delta as percent", map[string]string{"metricsMaxFailureRateDelta": "2"}, `metricsMaxFailureRateDelta: "2" is not valid, want a number 0..1 such as 0.02 (2 points)`},
+		{"initial delay as long as a step's own bake", map[string]string{"releaseSteps": `[{"weight":10,"bake":"30s"},100]`, "analysisIntervalSeconds": "10"},
+			"analysisInitialDelaySeconds: 30 leaves nothing of the bake of 30s of releaseSteps[0] (weight 10) to judge; want less than 30, or a longer bake for that step"},
+		{"initial delay as long as the default bake", map[string]string{"bakeMinutes": "1", "analysisInitialDelaySeconds": "60"},
+			"analysisInitialDelaySeconds: 60 leaves nothing of the bake of 1 minutes to judge; want less than 60, or a longer bakeMinutes"},
+		{"initial delay too long", map[string]string{"analysisInitialDelaySeconds": "601"}, "analysisInitialDelaySeconds: 601 is out of range 0..600"},
+		{"confidence as percent", map[string]string{"metricsConfidence": "99"}, `metricsConfidence: "99" is not valid, want a number 0.5..0.9999 such as 0.99`},
+		{"confidence certain", map[string]string{"metricsConfidence": "1"}, `metricsConfidence: "1" is not valid`},
+		{"failure limit zero", map[string]string{"metricsFailureLimit": "0"}, "metricsFailureLimit: 0 is out of range 1..10"},
+		{"failure rate ratio below 1", map[string]string{"metricsMaxFailureRateRatio": "0.5"}, `metricsMaxFailureRateRatio: "0.5" is not valid, want a number 1..100 such as 1.5`},
+		{"client error check word", map[string]string{"metricsClientErrorCheck": "yes"}, `metricsClientErrorCheck: "yes" is not valid, want true or false`},
+		{"p95 floor negative", map[string]string{"metricsP95FloorMs": "-1"}, "metricsP95FloorMs: -1 is out of range 0..60000"},
+		{"sample ratio tolerance above 1", map[string]string{"metricsSampleRatioTolerance": "1.5"}, `metricsSampleRatioTolerance: "1.5" is not valid, want a number 0..1 such as 0.3`},
+		{"delta as percent", map[string]string{"metricsMaxFailureRateDelta": "2"}, `metricsMaxFailureRateDelta: "2" is not valid, want a number 0..1 such as 0.002 (0.2 points)`},
 		{"delta negative", map[string]string{"metricsMaxFailureRateDelta": "-0.1"}, `metricsMaxFailureRateDelta: "-0.1" is not valid`},
 		{"delta exponent", map[string]string{"metricsMaxFailureRateDelta": "2e-2"}, `metricsMaxFailureRateDelta: "2e-2" is not valid`},
 		{"delta NaN", map[string]string{"metricsMaxFailureRateDelta": "NaN"}, `metricsMaxFailureRateDelta: "NaN" is not valid`},

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -141,9 +142,13 @@ func TestGateMetricsFlags(t *testing.T) {
 		wantErr string
 		want    gate.MetricsConfig
 	}{
-		{name: "defaults", args: base, want: gate.MetricsConfig{WorkspaceID: "ws", CanaryApp: "app-blue", StableApp: "app-green", Window: 10 * time.Minute, Lag: 3 * time.Minute, MinRequests: 50, MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5}},
-		{name: "all set", args: append(base, "--window", "30m", "--min-requests", "5", "--max-failure-rate-delta", "0", "--max-p95-ratio", "2", "--inconclusive", "fail", "--lag", "90s", "--failure-status", "4xx"),
-			want: gate.MetricsConfig{WorkspaceID: "ws", CanaryApp: "app-blue", StableApp: "app-green", Window: 30 * time.Minute, Lag: 90 * time.Second, FailClientErrors: true, MinRequests: 5, MaxFailureRateDelta: 0, MaxP95Ratio: 2, InconclusiveBlocks: true}},
+		{name: "defaults: the stack's", args: base, want: gate.MetricsConfig{WorkspaceID: "ws", CanaryApp: "app-blue", StableApp: "app-green", Window: 10 * time.Minute, Lag: 3 * time.Minute,
+			HealthPath: "/health", Thresholds: gate.DefaultThresholds()}},
+		{name: "all set", args: append(base, "--window", "30m", "--min-requests", "5", "--max-failure-rate-delta", "0", "--max-p95-ratio", "2", "--inconclusive", "fail", "--lag", "90s", "--failure-status", "4xx",
+			"--confidence", "0.999", "--max-failure-rate-ratio", "2", "--client-error-check=false", "--p95-floor-ms", "250", "--sample-ratio-tolerance", "0.5", "--weight", "10", "--health-path", "/status"),
+			want: gate.MetricsConfig{WorkspaceID: "ws", CanaryApp: "app-blue", StableApp: "app-green", Window: 30 * time.Minute, Lag: 90 * time.Second, HealthPath: "/status", Share: 0.1, InconclusiveBlocks: true,
+				Thresholds: gate.Thresholds{MinRequests: 5, Confidence: 0.999, FailureLimit: gate.DefaultFailureLimit, MaxFailureRateDelta: 0, MaxFailureRateRatio: 2, FailClientErrors: true,
+					MaxP95Ratio: 2, P95FloorMs: 250, SampleRatioTolerance: 0.5}}},
 		{name: "bad slot", args: []string{"--slot", "red"}, wantErr: `--slot: "red" is not a slot, want green or blue`},
 		{name: "missing names", args: []string{"--slot", "blue"}, wantErr: "--canary-app: required; --stable-app: required; --workspace-id: required"},
 		{name: "bad inconclusive", args: append(base, "--inconclusive", "maybe"), wantErr: `--inconclusive: "maybe", want pass or fail`},
@@ -152,6 +157,10 @@ func TestGateMetricsFlags(t *testing.T) {
 		{name: "zero ratio", args: append(base, "--max-p95-ratio", "0"), wantErr: "--max-p95-ratio: 0"},
 		{name: "zero min requests", args: append(base, "--min-requests", "0"), wantErr: "--min-requests: 0, want at least 1"},
 		{name: "zero window", args: append(base, "--window", "0s"), wantErr: "--window: 0s"},
+		{name: "confidence as a percentage", args: append(base, "--confidence", "99"), wantErr: "--confidence: 99, want 0.5 to below 1"},
+		{name: "ratio below 1", args: append(base, "--max-failure-rate-ratio", "0.5"), wantErr: "--max-failure-rate-ratio: 0.5, want 1 or more"},
+		{name: "weight of all", args: append(base, "--weight", "100"), wantErr: "--weight: 100, want 1..99, or 0 to skip the share check"},
+		{name: "tolerance above 1", args: append(base, "--sample-ratio-tolerance", "2"), wantErr: "--sample-ratio-tolerance: 2, want 0 to 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,7 +175,7 @@ func TestGateMetricsFlags(t *testing.T) {
 			if err != nil {
 				t.Fatalf("got error %v, want none", err)
 			}
-			if cfg != tt.want || slot != "blue" {
+			if !reflect.DeepEqual(cfg, tt.want) || slot != "blue" {
 				t.Errorf("got %+v slot %s, want %+v slot blue", cfg, slot, tt.want)
 			}
 		})
@@ -235,20 +244,22 @@ func TestGateMetricsCommand(t *testing.T) {
 		wantErr      string
 		wantOut      string
 	}{
-		{name: "pass", canary: []any{"app-blue", 400, 2, 0.005, 105.0}, inconclusive: "pass", wantOut: "verdict: pass"},
-		{name: "failure rate", canary: []any{"app-blue", 400, 40, 0.1, 105.0}, inconclusive: "pass", wantErr: "gate failed: failure-rate: canary failure rate 10.00% vs stable 0.50%"},
-		{name: "inconclusive passes", canary: []any{"app-blue", 3, 3, 1.0, 900.0}, inconclusive: "pass", wantOut: "inconclusive does not block"},
-		{name: "inconclusive blocks", canary: []any{"app-blue", 3, 3, 1.0, 900.0}, inconclusive: "fail", wantErr: "gate failed: inconclusive: canary app-blue had 3 requests"},
+		{name: "pass", canary: []any{"app-blue", "user", 400, 400, 2, 0, 0, 105.0, 400, 400}, inconclusive: "pass", wantOut: "verdict: pass"},
+		{name: "failure rate", canary: []any{"app-blue", "user", 400, 400, 40, 0, 0, 105.0, 400, 400}, inconclusive: "pass", wantErr: "gate failed: failure-rate: canary failure rate 10.00% (40 of 400) vs stable 0.50% (10 of 2000)"},
+		{name: "a 404 regression", canary: []any{"app-blue", "user", 400, 400, 0, 80, 0, 105.0, 400, 400}, inconclusive: "pass", wantErr: "gate failed: client-errors: canary 4xx rate 20.00% (80 of 400)"},
+		{name: "inconclusive passes", canary: []any{"app-blue", "user", 3, 3, 3, 0, 0, 900.0, 3, 3}, inconclusive: "pass", wantOut: "inconclusive does not block"},
+		{name: "inconclusive blocks", canary: []any{"app-blue", "user", 3, 3, 3, 0, 0, 900.0, 3, 3}, inconclusive: "fail", wantErr: "gate failed: inconclusive: canary app-blue had 3 users' requests"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			body, _ := json.Marshal(map[string]any{"tables": []any{map[string]any{
 				"name": "PrimaryResult",
 				"columns": []map[string]string{
-					{"name": "AppRoleName", "type": "string"}, {"name": "Requests", "type": "long"}, {"name": "Failed", "type": "long"},
-					{"name": "FailureRate", "type": "real"}, {"name": "P95DurationMs", "type": "real"},
+					{"name": "AppRoleName", "type": "string"}, {"name": "Kind", "type": "string"}, {"name": "Rows", "type": "long"}, {"name": "Requests", "type": "long"},
+					{"name": "Failed", "type": "long"}, {"name": "ClientErrors", "type": "long"}, {"name": "Late", "type": "long"}, {"name": "P95DurationMs", "type": "real"},
+					{"name": "Settled", "type": "long"}, {"name": "SettledRows", "type": "long"},
 				},
-				"rows": [][]any{tt.canary, {"app-green", 2000, 10, 0.005, 100.0}},
+				"rows": [][]any{tt.canary, {"app-green", "user", 2000, 2000, 10, 0, 0, 100.0, 2000, 2000}},
 			}}})
 			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path != "/v1/workspaces/ws-9/query" {

@@ -268,7 +268,7 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 	if err != nil {
 		return nil, fmt.Errorf("release: metrics gate: %w", err)
 	}
-	metrics := rollout.GateMetrics{Client: client, WorkspaceID: workspace, Apps: apps, Thresholds: p.Thresholds}
+	metrics := rollout.NewGateMetrics(client, workspace, apps, p)
 	if err := preflightMetrics(ctx, metrics, credName, progress); err != nil {
 		return nil, err
 	}
@@ -333,9 +333,8 @@ func preflightMetrics(ctx context.Context, m rollout.GateMetrics, credName strin
 	qctx, cancel := context.WithTimeout(ctx, metricsQueryTimeout)
 	defer cancel()
 	end := time.Now().Add(-time.Minute)
-	_, err := m.Metrics(qctx, stack.Blue, stack.Green, end.Add(-time.Minute), end)
-	var ge *gate.GateError
-	if err != nil && !errors.As(err, &ge) {
+	_, _, err := m.Figures(qctx, stack.Blue, stack.Green, rollout.Window{ArrivedFrom: end.Add(-time.Minute), ArrivedTo: end, ServedFrom: end.Add(-2 * time.Minute)})
+	if err != nil {
 		return fmt.Errorf("release: the metrics gate cannot query Log Analytics (workspace %s, credential: %s), so every analysis would fail; nothing was moved: %w", m.WorkspaceID, credName, err)
 	}
 	fmt.Fprintf(progress, "metrics gate: Log Analytics workspace %s answers (credential: %s)\n", m.WorkspaceID, credName)

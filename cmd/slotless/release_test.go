@@ -133,7 +133,7 @@ func TestReleaseDryRunOffline(t *testing.T) {
 func TestReleaseDryRunShowsEachStepsBake(t *testing.T) {
 	withoutPulumi(t)
 	dir := project(t, stackYAML("slotless:blueWeight: 0", "slotless:analysisIntervalSeconds: 10",
-		"slotless:releaseSteps:", "    - weight: 10", "      bake: 30s", "    - 50", "    - {weight: 100, bake: 0s}"))
+		"slotless:analysisInitialDelaySeconds: 5", "slotless:releaseSteps:", "    - weight: 10", "      bake: 30s", "    - 50", "    - {weight: 100, bake: 0s}"))
 	tests := []struct {
 		name    string
 		args    []string
@@ -300,8 +300,8 @@ func (l *fakeLogs) QueryWorkspace(_ context.Context, _ string, body azquery.Body
 	name := "PrimaryResult"
 	return azquery.LogsClientQueryWorkspaceResponse{Results: azquery.Results{Tables: []*azquery.Table{{
 		Name:    &name,
-		Columns: []*azquery.Column{col("AppRoleName"), col("Requests"), col("Failed"), col("FailureRate"), col("P95DurationMs")},
-		Rows:    []azquery.Row{{"func-blue", 1000.0, float64(failed), float64(failed) / 1000, 100.0}, {"func-green", 1000.0, 0.0, 0.0, 100.0}},
+		Columns: []*azquery.Column{col("AppRoleName"), col("Kind"), col("Rows"), col("Requests"), col("Failed"), col("ClientErrors"), col("Late"), col("P95DurationMs"), col("Settled"), col("SettledRows")},
+		Rows:    []azquery.Row{{"func-blue", "user", 1000.0, 1000.0, float64(failed), 0.0, 0.0, 100.0, 1000.0, 1000.0}, {"func-green", "user", 1000.0, 1000.0, 0.0, 0.0, 0.0, 100.0, 1000.0, 1000.0}},
 	}}}}, nil
 }
 

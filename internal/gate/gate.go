@@ -31,18 +31,7 @@ const (
 	ReasonUnreachable Reason = "unreachable"
 )
 
-// Reasons a metrics gate fails with.
-const (
-	// ReasonFailureRate means the canary's failure rate exceeds the stable
-	// slot's by more than the allowed delta.
-	ReasonFailureRate Reason = "failure-rate"
-	// ReasonLatency means the canary's p95 duration exceeds the allowed
-	// multiple of the stable slot's.
-	ReasonLatency Reason = "p95-latency"
-	// ReasonInconclusive means there was too little traffic to compare and
-	// the gate was told to block in that case.
-	ReasonInconclusive Reason = "inconclusive"
-)
+// The metrics gate's reasons are in metrics.go, beside the checks that give them.
 
 // GateError is a gate's "no". Detail is meant for people and never contains
 // header values, which may hold keys and tokens.

@@ -13,6 +13,9 @@ import (
 // users reach.
 const ProbeMarker = "slotless-probe"
 
+// ProbeValue is the value MarkProbe gives ProbeMarker, the one the metrics query leaves out.
+const ProbeValue = "1"
+
 // MarkProbe returns raw with ProbeMarker=1 added to its query. A URL whose query already names
 // ProbeMarker, with any value, is returned as it is: the caller's own path decides then. The
 // rest of the query is kept byte for byte (it may hold a function key or a signature whose
@@ -30,7 +33,7 @@ func MarkProbe(raw string) string {
 	case !strings.HasSuffix(base, "?") && !strings.HasSuffix(base, "&"):
 		base += "&"
 	}
-	base += ProbeMarker + "=1"
+	base += ProbeMarker + "=" + ProbeValue
 	if hasFragment {
 		base += "#" + fragment
 	}

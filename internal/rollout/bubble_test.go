@@ -203,14 +203,14 @@ func (f *bubbleTraffic) Rollback(_ context.Context, slot stack.Slot) error {
 // which the metrics gate's windows do not change; scene_test.go runs the real metrics gate.
 type bubbleMetrics struct{ queryTook time.Duration }
 
-func (m bubbleMetrics) Metrics(ctx context.Context, canary, stable stack.Slot, start, end time.Time) (gate.MetricsResult, error) {
+func (m bubbleMetrics) Figures(ctx context.Context, canary, stable stack.Slot, _ Window) (gate.SlotFigures, gate.SlotFigures, error) {
 	if err := (SystemClock{}).Sleep(ctx, m.queryTook); err != nil {
-		return gate.MetricsResult{}, err
+		return gate.SlotFigures{}, gate.SlotFigures{}, err
 	}
 	figures := func(slot stack.Slot) gate.SlotFigures {
-		return gate.SlotFigures{App: apps[slot], Requests: 1000, Failed: 1, FailureRate: 0.001, P95Ms: 120}
+		return gate.SlotFigures{App: apps[slot], Requests: 1000, Failed: 1, FailureRate: 0.001, P95Ms: 120, Rows: 1000, Current: 1000}
 	}
-	return gate.MetricsResult{Verdict: gate.VerdictPass, Canary: figures(canary), Stable: figures(stable)}, nil
+	return figures(canary), figures(stable), nil
 }
 
 // bubble is one release's world. Build it with newBubble inside synctest.Test, and close it

@@ -116,8 +116,8 @@ func TestLateTelemetryIsJudgedBeforeTheStepPasses(t *testing.T) {
 // TestSparseCanaryDoesNotPassSilently: with a handful of requests a minute, no window and not
 // the whole bake has metricsMinRequests, and the default (metricsInconclusive fail) rolls the
 // canary back with a message that says what to do, rather than reaching the next step unseen.
-// Probes send requests of their own, which Application Insights records as well; they are
-// judged in real time whatever the telemetry says.
+// The release's own probes are not users' requests, so they cannot make up the numbers; they
+// are judged in real time whatever the telemetry says.
 func TestSparseCanaryDoesNotPassSilently(t *testing.T) {
 	s := newScene(t)
 	s.logs.totalPerSecond = 0.2
@@ -125,7 +125,7 @@ func TestSparseCanaryDoesNotPassSilently(t *testing.T) {
 	if !errors.Is(err, ErrAborted) || rec.Outcome != OutcomeRolledBack || len(s.traffic.shifts) != 1 {
 		t.Fatalf("got %v (%s, shifts %v), want rolled back in the first step", err, rec.Outcome, s.traffic.shifts)
 	}
-	for _, want := range []string{"nobody saw the canary at 10%", "metricsMinRequests 50", "send releaseProbes", "metricsInconclusive: pass"} {
+	for _, want := range []string{"nobody saw the canary at 10%", "metricsMinRequests 50", "lower metricsMinRequests", "metricsInconclusive: pass"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error: got %q, want %q in it", err, want)
 		}
@@ -255,9 +255,9 @@ func TestWorstCaseOnsetToZero(t *testing.T) {
 			worst = max(worst, s.traffic.rollbacks[0].Sub(onset))
 		}
 		t.Logf("MEASURED worst case, a canary failing during a pause to 0%% by a watch every %s: %s", every, worst)
-		// A window must hold enough of the failure to breach the delta (a tenth of it at 20%),
-		// be ingested (the lag), and the next scheduled watch must come: two periods at most,
-		// then the watch itself and one up.
+		// Enough of the failure must have arrived for a window to be decisive alone (its
+		// ingestion delay, up to the lag), and the next scheduled watch must come: two periods
+		// at most, then the watch itself and one up.
 		if limit := 2*every + p.Lag + w.For + queryTook + upTook; worst > limit {
 			t.Errorf("worst case %s, want at most %s", worst, limit)
 		}

@@ -100,36 +100,40 @@ func pinned(headers map[string]string, slot stack.Slot, token string) map[string
 	return out
 }
 
-// GateMetrics is internal/gate's metrics gate as a MetricsGate.
+// GateMetrics is internal/gate's metrics query as a MetricsGate.
 type GateMetrics struct {
 	Client gate.LogsQuerier
 	// WorkspaceID is the stack output logAnalyticsWorkspaceId.
 	WorkspaceID string
 	// Apps are the function app names of each slot (stack outputs greenAppName, blueAppName),
 	// which Application Insights records as AppRoleName.
-	Apps       map[stack.Slot]string
-	Thresholds Thresholds
-	// Progress receives the gate's figures table; nil discards it, as the controller prints
-	// its own line per analysis.
-	Progress io.Writer
+	Apps map[stack.Slot]string
+	// HealthPath is the stack's healthPath, whose requests are never users'; Lag is
+	// metricsLagSeconds, past which a row is late; FailClientErrors is metricsFailureStatus 4xx.
+	HealthPath       string
+	Lag              time.Duration
+	FailClientErrors bool
 }
 
-// Metrics runs the gate over the requests generated in [start, end). Too little traffic never
-// blocks here, whatever the thresholds say: the controller decides, since that depends on the
-// step.
-func (g GateMetrics) Metrics(ctx context.Context, canary, stable stack.Slot, start, end time.Time) (gate.MetricsResult, error) {
-	cfg := gate.MetricsConfig{
-		WorkspaceID: g.WorkspaceID, CanaryApp: g.Apps[canary], StableApp: g.Apps[stable],
-		Window: max(end.Sub(start), time.Second), End: end, FailClientErrors: g.Thresholds.FailClientErrors,
-		MinRequests: g.Thresholds.MinRequests, MaxFailureRateDelta: g.Thresholds.MaxFailureRateDelta, MaxP95Ratio: g.Thresholds.MaxP95Ratio,
+// NewGateMetrics is the metrics query of plan p over the workspace and the slots' apps.
+func NewGateMetrics(client gate.LogsQuerier, workspaceID string, apps map[stack.Slot]string, p Plan) GateMetrics {
+	return GateMetrics{Client: client, WorkspaceID: workspaceID, Apps: apps, HealthPath: p.HealthPath, Lag: p.Lag, FailClientErrors: p.Thresholds.FailClientErrors}
+}
+
+// Figures runs one window's query, within gate.QueryTimeout.
+func (g GateMetrics) Figures(ctx context.Context, canary, stable stack.Slot, w Window) (gate.SlotFigures, gate.SlotFigures, error) {
+	if err := gate.ValidateApps(g.Apps[canary], g.Apps[stable]); err != nil {
+		return gate.SlotFigures{}, gate.SlotFigures{}, fmt.Errorf("metrics gate %s against %s: %w", canary, stable, err)
 	}
-	progress := g.Progress
-	if progress == nil {
-		progress = io.Discard
+	healthPath := g.HealthPath
+	if healthPath == "" {
+		healthPath = stack.DefaultHealthPath
 	}
-	res, err := gate.Metrics(ctx, g.Client, cfg, progress)
+	q := gate.Query{CanaryApp: g.Apps[canary], StableApp: g.Apps[stable], ArrivedFrom: w.ArrivedFrom, ArrivedTo: w.ArrivedTo, ServedFrom: w.ServedFrom, ServedTo: w.ServedTo,
+		Exclude: w.Exclude, Current: w.Current, HealthPath: healthPath, Late: g.Lag, FailClientErrors: g.FailClientErrors}
+	c, s, _, err := gate.QueryFigures(ctx, g.Client, g.WorkspaceID, q)
 	if err != nil {
-		return res, fmt.Errorf("metrics gate %s against %s: %w", canary, stable, err)
+		return c, s, fmt.Errorf("metrics gate %s against %s: %w", canary, stable, err)
 	}
-	return res, nil
+	return c, s, nil
 }

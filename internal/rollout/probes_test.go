@@ -102,7 +102,7 @@ func (s *scene) runProbing(ctx context.Context, p Plan, o Options) (Record, erro
 	if o.Version == "" {
 		o.Version = "1.1.0"
 	}
-	s.metrics.Thresholds = p.Thresholds
+	s.metrics = NewGateMetrics(s.metrics.Client, s.metrics.WorkspaceID, apps, p)
 	var health HealthGate = s.health
 	if s.analysisHealth != nil {
 		health = s.analysisHealth

@@ -46,7 +46,14 @@ const RecordKind = "slotless.release"
 // Version 2: steps may have bakes of their own. thresholds.bakeSeconds, every step's bake in
 // version 1, is the bake of a step without its own (bakeMinutes), and stepBakeSeconds has each
 // step's. A version 1 record is read as one whose every step baked thresholds.bakeSeconds.
-const RecordSchemaVersion = 2
+//
+// Version 3: a metrics window holds the rows that arrived in it (windowStart and windowEnd
+// bound ingestion_time(), no longer TimeGenerated); thresholds.maxFailureRateDelta is the
+// absolute part of the smallest effect that matters, judged with a one-sided test at
+// thresholds.confidence (in version 2 and before, the whole rule); a check's canary and stable
+// figures are the users' requests only. Older records read as before: their windows by the time
+// served, their thresholds without the new fields.
+const RecordSchemaVersion = 3
 
 // Record is everything a run did, for --json and slotless report.
 type Record struct {
@@ -81,11 +88,24 @@ type Record struct {
 
 // RecordThresholds are a plan's limits as a record keeps them.
 type RecordThresholds struct {
-	// MaxFailureRateDelta and MaxP95Ratio bound the canary's metrics against the stable slot's;
-	// MinRequests is the traffic a window needs to be judged.
+	// MaxFailureRateDelta and MaxFailureRateRatio are the smallest effect that matters (before
+	// schema version 3, the delta alone was the rule); MaxP95Ratio and P95FloorMs bound the
+	// canary's p95; MinRequests is the traffic a window needs to be judged.
 	MaxFailureRateDelta float64 `json:"maxFailureRateDelta"`
+	MaxFailureRateRatio float64 `json:"maxFailureRateRatio,omitempty"`
 	MaxP95Ratio         float64 `json:"maxP95Ratio"`
+	P95FloorMs          float64 `json:"p95FloorMs,omitempty"`
 	MinRequests         int     `json:"minRequests"`
+	// Confidence is each window's one-sided confidence and FailureLimit the failing windows in
+	// a row that fail a step; ClientErrorCheck compares 4xx rates; SampleRatioTolerance bounds
+	// the canary's missing share; InitialDelaySeconds and LagSeconds are
+	// analysisInitialDelaySeconds and metricsLagSeconds. All from schema version 3.
+	Confidence           float64 `json:"confidence,omitempty"`
+	FailureLimit         int     `json:"failureLimit,omitempty"`
+	ClientErrorCheck     bool    `json:"clientErrorCheck,omitempty"`
+	SampleRatioTolerance float64 `json:"sampleRatioTolerance,omitempty"`
+	InitialDelaySeconds  int64   `json:"initialDelaySeconds,omitempty"`
+	LagSeconds           int64   `json:"lagSeconds,omitempty"`
 	// ProbeMaxFailureRateDelta and ProbeMaxLatencyRatio judge each probe route the same way;
 	// ProbeFailureLimit is how many failures in a row of one route on the canary, while the
 	// stable slot's passes, fail it at once (schema version 3 on; 0 before).
@@ -124,8 +144,16 @@ func newRecord(p Plan, started time.Time) Record {
 		Kind: RecordKind, SchemaVersion: RecordSchemaVersion, Started: started,
 		Thresholds: &RecordThresholds{
 			MaxFailureRateDelta:      p.Thresholds.MaxFailureRateDelta,
+			MaxFailureRateRatio:      p.Thresholds.MaxFailureRateRatio,
 			MaxP95Ratio:              p.Thresholds.MaxP95Ratio,
+			P95FloorMs:               p.Thresholds.P95FloorMs,
 			MinRequests:              p.Thresholds.MinRequests,
+			Confidence:               p.Thresholds.Confidence,
+			FailureLimit:             p.Thresholds.FailureLimit,
+			ClientErrorCheck:         p.Thresholds.CheckClientErrors && !p.Thresholds.FailClientErrors,
+			SampleRatioTolerance:     p.Thresholds.SampleRatioTolerance,
+			InitialDelaySeconds:      int64(p.InitialDelay / time.Second),
+			LagSeconds:               int64(p.Lag / time.Second),
 			ProbeMaxFailureRateDelta: p.ProbeThresholds.MaxFailureRateDelta,
 			ProbeMaxLatencyRatio:     p.ProbeThresholds.MaxLatencyRatio,
 			ProbeFailureLimit:        p.ProbeThresholds.FailureLimit,
@@ -160,6 +188,13 @@ type StepRecord struct {
 	BakeEnded   time.Time  `json:"bakeEnded,omitzero"`
 	Analyses    []Analysis `json:"analyses"`
 	Verdict     string     `json:"verdict"`
+	// Late counts the users' requests judged in the step's windows that arrived more than
+	// metricsLagSeconds after they were served: a window by the time served, queried the lag
+	// after it closed, would have lost them.
+	Late int64 `json:"late,omitempty"`
+	// Baseline is the stable slot's figures from before the shift to 100%, which that step's
+	// windows are compared with.
+	Baseline *Check `json:"baseline,omitempty"`
 }
 
 // Warmup is a warm-up as recorded.
@@ -187,8 +222,8 @@ type Analysis struct {
 	Metrics      *Check `json:"metrics,omitempty"`
 	// Probes is the probes' standing when the analysis ended.
 	Probes *ProbeCheck `json:"probes,omitempty"`
-	// Step is the metrics gate over the whole step, run at its last analysis when no window of
-	// the step had enough traffic.
+	// Step is the step's running total of judged windows: at its last analysis, and at any
+	// analysis where the total failed.
 	Step    *Check `json:"step,omitempty"`
 	Verdict string `json:"verdict"`
 }
@@ -242,11 +277,17 @@ type Check struct {
 	Attempts      int    `json:"attempts,omitempty"`
 	WindowSeconds int64  `json:"windowSeconds,omitempty"`
 	// WindowStart and WindowEnd bound the requests the metrics gate judged, by the time they
-	// were generated.
+	// arrived (ingestion_time()); before schema version 3, by the time they were served.
 	WindowStart time.Time         `json:"windowStart,omitzero"`
 	WindowEnd   time.Time         `json:"windowEnd,omitzero"`
 	Canary      *gate.SlotFigures `json:"canary,omitempty"`
 	Stable      *gate.SlotFigures `json:"stable,omitempty"`
+	// Decisive marks a failing window sure enough to fail alone; InARow is how many failing
+	// windows in a row it makes; Late counts its requests that arrived more than
+	// metricsLagSeconds after they were served.
+	Decisive bool  `json:"decisive,omitempty"`
+	InARow   int   `json:"inARow,omitempty"`
+	Late     int64 `json:"late,omitempty"`
 	// Ms is how long the check took.
 	Ms int64 `json:"ms"`
 }

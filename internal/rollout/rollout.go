@@ -106,12 +106,22 @@ type HealthGate interface {
 	Control(ctx context.Context, slot stack.Slot) (gate.HealthResult, error)
 }
 
-// MetricsGate compares the canary slot's requests with the stable slot's over the requests
-// generated in [start, end). A breach is a *gate.GateError with the figures in the result; any
-// other error means the query could not run. Too little traffic is VerdictInconclusive without
-// an error: whether that blocks is the controller's call, since it depends on the step.
+// MetricsGate reads the canary slot's and the stable slot's request figures over one window;
+// an error means the query could not run. The controller judges the figures (gate.Judge), so
+// how a window is judged is the same whatever answers the query.
 type MetricsGate interface {
-	Metrics(ctx context.Context, canary, stable stack.Slot, start, end time.Time) (gate.MetricsResult, error)
+	Figures(ctx context.Context, canary, stable stack.Slot, w Window) (canaryFigures, stableFigures gate.SlotFigures, err error)
+}
+
+// Window is the requests one metrics query reads: those that arrived (ingestion_time()) in
+// [ArrivedFrom, ArrivedTo), served (TimeGenerated) in [ServedFrom, ServedTo) outside Exclude;
+// those served before Current belong to an earlier step. A zero ArrivedFrom has no lower
+// bound and a zero ServedTo is ArrivedTo.
+type Window struct {
+	ArrivedFrom, ArrivedTo time.Time
+	ServedFrom, ServedTo   time.Time
+	Exclude                []gate.Span
+	Current                time.Time
 }
 
 // Prober sends the stack's releaseProbes through the gateway, pinned to one slot: every probe
@@ -175,9 +185,8 @@ type Controller struct {
 	prober  Prober
 	out     io.Writer
 	start   time.Time
-	// judged is where the last judged metrics window ended: the next one starts there, so
-	// every request from the first shift on is judged exactly once.
-	judged time.Time
+	// seen is what the metrics gate has judged of this run's exposure so far.
+	seen exposure
 }
 
 // WithProber returns c sending the plan's probes through p during each bake; without one, a

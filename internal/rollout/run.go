@@ -264,11 +264,13 @@ func (c *Controller) warm(ctx context.Context, p Plan, o Options, sr *StepRecord
 // bake watches one step for its planned bake. It returns the reason to abort, or an error when
 // ctx ends.
 //
-// Each analysis judges a closed window of requests, [where the previous one ended, its offset
-// into the bake), and runs p.Lag after the window closed, once Azure Monitor has ingested it: a
-// query at the window's end would miss its late records for good. So the step passes only after
-// its last window, up to the end of the bake, has been judged, p.Lag after the bake's end; the
-// health gate and the probes watch the slot all along.
+// The health gate and the probes watch the slot all along; every p.Interval an analysis also
+// judges the users' requests that reached Log Analytics since the last judged window (see
+// windows.go): a window too thin to judge is carried into the next, a failing one counts
+// towards metricsFailureLimit unless it is decisive alone, and the step's running total of
+// judged windows is checked each time. The last analysis comes p.Lag (and the settle) after the
+// bake's end, for the rows still arriving, and judges what is left with the running total: a
+// step passes only on data that was judged.
 func (c *Controller) bake(ctx context.Context, p Plan, o Options, step PlannedStep, sr *StepRecord) (string, error) {
 	start := c.clock.Now()
 	sr.BakeStarted = start
@@ -279,34 +281,32 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, step PlannedSt
 		sr.BakeEnded = start
 		return "", nil
 	}
-	// Window bounds are whole seconds, as the query API's timespan is.
-	if c.judged.IsZero() || c.judged.After(start) {
-		c.judged = start.Truncate(time.Second)
-	}
-	stepFrom := c.judged
+	c.seen.begin(p, sr, start)
 	lag := ""
 	if p.Lag > 0 {
-		lag = fmt.Sprintf(", each judging the window that closed %s before (metricsLagSeconds)", p.Lag)
+		lag = fmt.Sprintf(", the last %s after the bake for the rows still arriving (metricsLagSeconds)", p.Lag+settle(p))
 	}
 	c.logf("bake %s at %d%%: %s, one every %s%s", step.Bake, sr.To, analyses(len(offsets)), p.Interval, lag)
+	if sr.To == 100 {
+		c.measureBaseline(ctx, p, o, step, sr)
+	}
 	probes := newProbeWindow()
-	errorsInARow, conclusive := 0, false
+	var tally metricsTally
+	errorsInARow := 0
 	for n, off := range offsets {
 		final := n == len(offsets)-1
-		end := start.Add(off).Truncate(time.Second)
-		a := c.analyse(ctx, p, o, c.judged, end, end.Add(p.Lag), probes)
+		due := start.Add(off)
+		if final {
+			// The last window holds every row that arrived within the lag after the bake.
+			due = start.Add(step.Bake + p.Lag + settle(p))
+		}
+		end := due.Add(-settle(p)).Truncate(time.Second)
+		if end.Before(c.seen.arrived) {
+			end = c.seen.arrived
+		}
+		a := c.analyse(ctx, p, o, c.seen.arrived, end, due, probes)
 		a.N = n + 1
-		if m := a.Metrics; m != nil {
-			if m.Verdict != VerdictError {
-				// A window that could not be queried is not judged: the next one reaches back
-				// over it.
-				c.judged = end
-			}
-			conclusive = conclusive || m.Verdict == VerdictPass
-		}
-		if final && a.Verdict == VerdictPass && !conclusive && sr.To < 100 {
-			c.judgeWholeStep(ctx, p, o, step, stepFrom, end, &a)
-		}
+		c.tallyMetrics(p, step, sr, &tally, &a, end, final)
 		sr.Analyses = append(sr.Analyses, a)
 		// A "no" in hand is acted on even if the run was cancelled meanwhile: leaving traffic
 		// on a slot known to fail is worse than a rollback nobody waited for.
@@ -339,37 +339,6 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, step PlannedSt
 	sr.BakeEnded = c.clock.Now()
 	c.logf("bake at %d%% passed", sr.To)
 	return "", nil
-}
-
-// judgeWholeStep is the last word on a step none of whose windows had enough traffic: the
-// whole bake is queried as one window, and when that is still too thin, the step fails unless
-// metricsInconclusive is pass. A canary nobody saw is not a canary that passed.
-func (c *Controller) judgeWholeStep(ctx context.Context, p Plan, o Options, step PlannedStep, from, end time.Time, a *Analysis) {
-	at := step.To
-	m := c.checkMetrics(ctx, p, o, from, end)
-	a.Step = &m
-	switch m.Verdict {
-	case VerdictPass:
-		return
-	case VerdictFail:
-		a.Verdict = VerdictFail
-		return
-	case VerdictError:
-		a.Verdict = VerdictError
-		return
-	}
-	if !p.Thresholds.InconclusiveFails {
-		m.Detail += "; passed unseen, as metricsInconclusive is pass"
-		return
-	}
-	a.Verdict = VerdictFail
-	m.Verdict, m.Reason = VerdictFail, string(gate.ReasonInconclusive)
-	longer := "bakeMinutes"
-	if step.BakeFrom == BakeFromStep {
-		longer = "the step's bake in releaseSteps"
-	}
-	m.Detail = fmt.Sprintf("nobody saw the canary at %d%%: no analysis of the step, nor its whole bake of %s, had metricsMinRequests %d requests from each slot (%s); bake longer (%s), send releaseProbes (their requests count), lower metricsMinRequests, or set metricsInconclusive: pass to accept an unseen canary",
-		at, end.Sub(from).Round(time.Second), p.Thresholds.MinRequests, m.Detail, longer)
 }
 
 // ErrTrafficMoved is returned when the traffic is found somewhere the release did not put
@@ -550,35 +519,6 @@ func (c *Controller) checkHealth(ctx context.Context, o Options, gateFn func(con
 	return chk, err
 }
 
-// checkMetrics runs the metrics gate over the requests generated in [start, end). Too little
-// traffic is VerdictInconclusive here; what it means is the bake's call (judgeWholeStep).
-func (c *Controller) checkMetrics(ctx context.Context, p Plan, o Options, start, end time.Time) Check {
-	t0 := c.clock.Now()
-	res, err := c.metrics.Metrics(ctx, o.Slot, o.Slot.Other(), start, end)
-	window := max(end.Sub(start), 0)
-	chk := Check{WindowSeconds: int64(window.Round(time.Second) / time.Second), WindowStart: start, WindowEnd: end, Ms: c.clock.Now().Sub(t0).Milliseconds()}
-	if res.Canary.App != "" || res.Stable.App != "" {
-		canary, stable := res.Canary, res.Stable
-		chk.Canary, chk.Stable = &canary, &stable
-	}
-	var ge *gate.GateError
-	switch {
-	case errors.As(err, &ge) && ge.Reason == gate.ReasonInconclusive:
-		chk.Verdict, chk.Detail = VerdictInconclusive, ge.Error()
-	case errors.As(err, &ge):
-		chk.Verdict, chk.Reason, chk.Detail = VerdictFail, string(ge.Reason), ge.Error()
-	case err != nil:
-		chk.Verdict, chk.Detail = VerdictError, err.Error()
-	case res.Verdict == gate.VerdictFail:
-		chk.Verdict, chk.Detail = VerdictFail, strings.Join(res.Reasons, "; ")
-	case res.Verdict == gate.VerdictInconclusive:
-		chk.Verdict, chk.Detail = VerdictInconclusive, strings.Join(res.Reasons, "; ")
-	default:
-		chk.Verdict, chk.Detail = VerdictPass, strings.Join(res.Reasons, "; ")
-	}
-	return chk
-}
-
 // abort rolls the slot back after a failing analysis. The rollback runs on a context that
 // outlives a cancellation, because stopping it half-way would leave traffic on a slot known to
 // fail; the Traffic implementation bounds how long it may take.
@@ -709,7 +649,7 @@ func (c *Controller) printPlan(p Plan, o Options, st Status, steps []PlannedStep
 	c.logf("  before each shift: warm %s with %d concurrent pinned requests to its health endpoint until all answer within %s", o.Slot, p.WarmupRequests, p.WarmupLatency)
 	inconclusive := "passes (metricsInconclusive pass)"
 	if p.Thresholds.InconclusiveFails {
-		inconclusive = "fails a step below 100% none of whose windows, nor its whole bake, had enough"
+		inconclusive = "fails a step below 100% whose whole bake never had enough"
 	}
 	failed := "Success false, 5xx or 429"
 	if p.Thresholds.FailClientErrors {
@@ -723,8 +663,15 @@ func (c *Controller) printPlan(p Plan, o Options, st Status, steps []PlannedStep
 		}
 		c.logf("  with it the probes %s, pinned to each slot at once within %s, each route judged on its own: %d failures in a row on the canary while the stable slot's same route passes, or over its last %d answers a failure rate more than %+.0f points over stable or a median latency more than %.2f× stable", strings.Join(names, ", "), ProbeRoundDeadline, p.ProbeThresholds.FailureLimit, ProbeWindow, 100*p.ProbeThresholds.MaxFailureRateDelta, p.ProbeThresholds.MaxLatencyRatio)
 	}
-	c.logf("  at each analysis the metrics gate over the window since the previous one, queried %s after it closed (ingestion lag): canary failure rate (%s) at most %+.2f points over stable, p95 at most %.2f× stable, at least %d requests each; too little traffic %s",
-		p.Lag, failed, 100*p.Thresholds.MaxFailureRateDelta, p.Thresholds.MaxP95Ratio, p.Thresholds.MinRequests, inconclusive)
+	th := p.Thresholds
+	checks := "failure rate (" + failed + ")"
+	if th.CheckClientErrors && !th.FailClientErrors {
+		checks += ", 4xx rate"
+	}
+	c.logf("  at each analysis the metrics gate over the users' requests that reached Log Analytics since the last judged window (not those served in the first %s after a shift, nor the release's own probes and health checks): %s against stable, failing at %.4g%% confidence (Fisher's exact test) when worse by more than %+.2f points and ×%.2f; p95 at most %.2f× stable or %.0f ms above it; the canary's share of the requests at least %.0f%% of its pool weight",
+		p.InitialDelay, checks, 100*th.Confidence, 100*th.MaxFailureRateDelta, th.MaxFailureRateRatio, th.MaxP95Ratio, th.P95FloorMs, 100*(1-th.SampleRatioTolerance))
+	c.logf("    a window with fewer than %d users' requests from a slot is carried into the next; %d failing windows in a row roll back, or one as sure as that many together, or the step's running total at that level; the step's last analysis comes %s after its bake, for the rows still arriving; at 100%% the canary is compared with the stable slot's baseline from before the shift; too little traffic %s",
+		th.MinRequests, th.FailureLimit, p.Lag+settle(p), inconclusive)
 	for i, s := range steps {
 		if s.Resumed {
 			if s.Bake == 0 {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -327,13 +328,26 @@ type scriptedLogs struct {
 	errorsToGive   int // the next queries answer 500
 	queryTook      time.Duration
 	queries        []loggedQuery
+	// extra, when set, gives rows beside the users' for each whole second: the gates' own
+	// requests, a queue trigger's invocations.
+	extra     func(at time.Time) []azurefake.Row
+	extraNext time.Time
 }
 
 type loggedQuery struct {
-	at         time.Time
-	start, end time.Time
-	window     time.Duration
+	at time.Time
+	// start and end are the request's timespan, by the time served; arrivedFrom and arrivedTo
+	// the query's ingestion_time() bounds (arrivedFrom zero for a baseline, which has none).
+	start, end             time.Time
+	arrivedFrom, arrivedTo time.Time
+	window                 time.Duration
 }
+
+// kqlArrival reads a query's ingestion_time() bounds.
+var (
+	kqlArrivedFrom = regexp.MustCompile(`InWindow = ingestion_time\(\) >= datetime\(([^)]+)\)`)
+	kqlArrivedTo   = regexp.MustCompile(`\| where ingestion_time\(\) < datetime\(([^)]+)\)`)
+)
 
 func newScriptedLogs(clock *fakeClock, traffic *fakeTraffic) *scriptedLogs {
 	l := &scriptedLogs{clock: clock, traffic: traffic, totalPerSecond: 100, failRate: 0.2, queryTook: queryTook,
@@ -372,7 +386,17 @@ func (l *scriptedLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if outage {
 		l.errorsToGive--
 	}
+	var extra []azurefake.Row
+	if l.extra != nil {
+		if l.extraNext.IsZero() {
+			l.extraNext = epoch
+		}
+		for ; !l.extraNext.Add(time.Second).After(now); l.extraNext = l.extraNext.Add(time.Second) {
+			extra = append(extra, l.extra(l.extraNext)...)
+		}
+	}
 	l.mu.Unlock()
+	l.table.Add(extra...)
 	l.users.Until(l.table, epoch, now)
 	if outage {
 		l.table.FailNext(1)
@@ -381,8 +405,18 @@ func (l *scriptedLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.table.ServeHTTP(w, r)
 	if qs := l.table.Queries(); len(qs) > before {
 		q := qs[len(qs)-1]
+		lq := loggedQuery{at: now, start: q.Start, end: q.End}
+		if m := kqlArrivedFrom.FindStringSubmatch(q.KQL); m != nil {
+			lq.arrivedFrom, _ = time.Parse(time.RFC3339, m[1])
+		}
+		if m := kqlArrivedTo.FindStringSubmatch(q.KQL); m != nil {
+			lq.arrivedTo, _ = time.Parse(time.RFC3339, m[1])
+		}
+		if !lq.arrivedFrom.IsZero() {
+			lq.window = lq.arrivedTo.Sub(lq.arrivedFrom)
+		}
 		l.mu.Lock()
-		l.queries = append(l.queries, loggedQuery{at: now, start: q.Start, end: q.End, window: q.End.Sub(q.Start)})
+		l.queries = append(l.queries, lq)
 		l.mu.Unlock()
 	}
 	l.clock.advance(context.Background(), l.queryTook)
@@ -468,7 +502,7 @@ func newScene(t *testing.T) *scene {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.metrics = GateMetrics{Client: client, WorkspaceID: "00000000-0000-0000-0000-000000000001", Apps: apps, Thresholds: testPlan().Thresholds}
+	s.metrics = NewGateMetrics(client, "00000000-0000-0000-0000-000000000001", apps, testPlan())
 	s.warmer = &HTTPWarmer{URL: appSrv.URL + "/slotless/health", PinToken: testToken, Timeout: 2 * time.Second, Pause: 10 * time.Millisecond}
 	return s
 }
@@ -515,7 +549,7 @@ func (s *scene) run(ctx context.Context, p Plan, o Options) (Record, error) {
 	if o.Version == "" {
 		o.Version = "1.1.0"
 	}
-	s.metrics.Thresholds = p.Thresholds
+	s.metrics = NewGateMetrics(s.metrics.Client, s.metrics.WorkspaceID, apps, p)
 	rec, err := s.controller().Run(ctx, p, o)
 	s.t.Logf("progress:\n%s", s.out.String())
 	s.out.Reset()

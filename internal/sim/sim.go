@@ -1,0 +1,351 @@
+// Package sim runs releases through the real release controller (internal/rollout) against
+// synthetic traffic on a fake clock, so that the gates' error rates can be measured: how often a
+// healthy canary is rolled back, how often a bad one is caught, and how fast.
+//
+// Everything the controller decides is the production code: the plan from the stack's defaults,
+// the bake loop, the metrics windows, their accumulation and failure limit, and gate.Judge. What
+// is synthetic is what lies outside the process: the users (Poisson arrivals split by the pool's
+// weights as they stand each second, binomial failures), Log Analytics (each second's rows of
+// each slot become readable after an ingestion delay drawn for them), the deployed stack (a
+// shift or a rollback takes a fixed time) and a health gate that always passes. Latency is not
+// modelled: both slots answer in the same time, so the p95 check never fires.
+package sim
+
+import (
+	"context"
+	"io"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/internal/rollout"
+	"github.com/slotless/slotless/stack"
+)
+
+// Cell is one set of conditions a release runs in.
+type Cell struct {
+	// RPS is the users' requests a second, both slots together.
+	RPS float64
+	// StableFailure is the share of the stable slot's requests that fail, CanaryFailure the
+	// canary's.
+	StableFailure, CanaryFailure float64
+	// CanaryLost is the share of the canary's requests lost before its app records them.
+	CanaryLost float64
+	// DelayMin and DelayMax bound the ingestion delay, drawn uniformly for each second's rows
+	// of each slot; zero gives Azure's typical 20 s to 3 min.
+	DelayMin, DelayMax time.Duration
+	// ShiftTook is how long a shift or a rollback takes; zero is 40 s, a traffic-only up
+	// against ARM.
+	ShiftTook time.Duration
+	// Plan is the release plan; a zero plan is the stack's defaults.
+	Plan *rollout.Plan
+}
+
+// Result is how one release ended.
+type Result struct {
+	Outcome rollout.Outcome
+	// RolledBack is true when the canary was rolled back; Inconclusive when that was for too
+	// little data (never a verdict against the canary).
+	RolledBack, Inconclusive bool
+	// At is the canary's share when it was rolled back, or where the release ended.
+	At int
+	// Reason is the rollback's.
+	Reason string
+	// TimeToZero is from the end of the first shift to the end of the rollback.
+	TimeToZero time.Duration
+	// Took is the release's fake time.
+	Took time.Duration
+}
+
+// DefaultPlan is the plan of a stack with every release key at its default.
+func DefaultPlan() rollout.Plan {
+	c, err := stack.Parse(func(k string) (string, bool) {
+		v, ok := map[string]string{"azure-native:location": "westeurope", "publisherEmail": "ops@example.com"}[k]
+		return v, ok
+	})
+	if err != nil {
+		panic(err)
+	}
+	p, err := rollout.NewPlan(c)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// epoch is when every simulated release starts.
+var epoch = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+
+// Run releases blue from 0 to 100 in cell, with the random source seeded by seed: the same cell
+// and seed give the same release.
+func Run(cell Cell, seed uint64) Result {
+	p := DefaultPlan()
+	if cell.Plan != nil {
+		p = *cell.Plan
+	}
+	if cell.DelayMin == 0 && cell.DelayMax == 0 {
+		cell.DelayMin, cell.DelayMax = 20*time.Second, 3*time.Minute
+	}
+	if cell.ShiftTook == 0 {
+		cell.ShiftTook = 40 * time.Second
+	}
+	w := &world{cell: cell, lag: p.Lag, rng: rand.New(rand.NewPCG(seed, 0x5107)), now: epoch, weights: []weightsAt{{epoch, 0}}}
+	c := rollout.New(w, w, health{}, w, warmer{}, io.Discard)
+	rec, _ := c.Run(context.Background(), p, rollout.Options{Slot: stack.Blue, Version: "1.1.0"})
+	res := Result{Outcome: rec.Outcome, Took: rec.Finished.Sub(rec.Started)}
+	if len(rec.StepsTaken) > 0 {
+		res.At = rec.StepsTaken[len(rec.StepsTaken)-1].To
+	}
+	if rb := rec.Rollback; rb != nil {
+		res.RolledBack, res.Reason = true, rb.Reason
+		res.Inconclusive = strings.Contains(rb.Reason, "nobody saw the canary")
+		if len(rec.StepsTaken) > 0 {
+			res.TimeToZero = rb.Finished.Sub(rec.StepsTaken[0].ShiftFinished)
+		}
+	}
+	return res
+}
+
+// weightsAt is the canary's share from an instant on.
+type weightsAt struct {
+	from  time.Time
+	share int
+}
+
+// bucket is one second's recorded requests of one slot, readable from arrived on.
+type bucket struct {
+	served, arrived time.Time
+	canary          bool
+	n, failed       int64
+}
+
+// world is the clock, the deployed stack, the users and Log Analytics of one release.
+type world struct {
+	mu      sync.Mutex
+	cell    Cell
+	lag     time.Duration
+	rng     *rand.Rand
+	now     time.Time
+	weights []weightsAt
+	// buckets are the users' requests of every second up to generated, in order.
+	buckets   []bucket
+	generated time.Time
+}
+
+// Now is the fake clock.
+func (w *world) Now() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.now
+}
+
+// Sleep moves the fake clock.
+func (w *world) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	if d > 0 {
+		w.now = w.now.Add(d)
+	}
+	w.mu.Unlock()
+	return nil
+}
+
+func (w *world) share() int { return w.weights[len(w.weights)-1].share }
+
+// Status is the deployed weights; green is where a release of blue starts from.
+func (w *world) Status(context.Context) (rollout.Status, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	s := w.share()
+	weights := stack.Weights{Green: 100 - s, Blue: s}
+	name := stack.Green.BackendID()
+	if s == 100 {
+		name = stack.Blue.BackendID()
+	}
+	return rollout.Status{Weights: weights, CurrentSlotName: name}, nil
+}
+
+// Shift applies the new share once the update has taken ShiftTook.
+func (w *world) Shift(_ context.Context, _ stack.Slot, to int) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.now = w.now.Add(w.cell.ShiftTook)
+	w.weights = append(w.weights, weightsAt{w.now, to})
+	return nil
+}
+
+// Rollback puts the canary at 0 once the update has taken ShiftTook.
+func (w *world) Rollback(context.Context, stack.Slot) error {
+	return w.Shift(context.Background(), stack.Blue, 0)
+}
+
+// shareAt is the canary's share at an instant.
+func (w *world) shareAt(t time.Time) int {
+	s := 0
+	for _, x := range w.weights {
+		if x.from.After(t) {
+			break
+		}
+		s = x.share
+	}
+	return s
+}
+
+// generate writes the users' requests of every whole second up to now.
+func (w *world) generate() {
+	if w.generated.IsZero() {
+		w.generated = epoch
+	}
+	for ; !w.generated.Add(time.Second).After(w.now); w.generated = w.generated.Add(time.Second) {
+		t := w.generated
+		s := float64(w.shareAt(t)) / 100
+		for _, canary := range []bool{false, true} {
+			mean, rate := w.cell.RPS*(1-s), w.cell.StableFailure
+			if canary {
+				mean, rate = w.cell.RPS*s, w.cell.CanaryFailure
+			}
+			if mean <= 0 {
+				continue
+			}
+			n := poisson(w.rng, mean)
+			if canary {
+				n -= binomial(w.rng, n, w.cell.CanaryLost)
+			}
+			if n == 0 {
+				continue
+			}
+			delay := w.cell.DelayMin + time.Duration(w.rng.Float64()*float64(w.cell.DelayMax-w.cell.DelayMin))
+			w.buckets = append(w.buckets, bucket{served: t, arrived: t.Add(delay), canary: canary, n: n, failed: binomial(w.rng, n, rate)})
+		}
+	}
+}
+
+// Figures answers a metrics window as the gate's query over Log Analytics would.
+func (w *world) Figures(_ context.Context, canarySlot, stableSlot stack.Slot, win rollout.Window) (gate.SlotFigures, gate.SlotFigures, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.generate()
+	servedTo := win.ServedTo
+	if servedTo.IsZero() {
+		servedTo = win.ArrivedTo
+	}
+	settledTo := win.ArrivedTo.Add(-w.lag)
+	c, s := gate.SlotFigures{App: string(canarySlot)}, gate.SlotFigures{App: string(stableSlot)}
+	for _, b := range w.buckets {
+		if b.served.Before(win.ServedFrom) || !b.served.Before(servedTo) || b.arrived.After(w.now) || !b.arrived.Before(win.ArrivedTo) || excluded(b.served, win.Exclude) {
+			continue
+		}
+		f := &s
+		if b.canary {
+			f = &c
+		}
+		// The step's users' requests served the lag before the window's end, whenever they
+		// arrived: the share.
+		if !b.served.Before(win.Current) && b.served.Before(settledTo) {
+			f.Settled += b.n
+			f.SettledRows += b.n
+		}
+		if !win.ArrivedFrom.IsZero() && b.arrived.Before(win.ArrivedFrom) {
+			continue
+		}
+		f.Requests += b.n
+		f.Rows += b.n
+		f.Failed += b.failed
+		if !b.served.Before(win.Current) {
+			f.Current += b.n
+		}
+		if b.arrived.Sub(b.served) > w.lag {
+			f.Late += b.n
+		}
+	}
+	for _, f := range []*gate.SlotFigures{&c, &s} {
+		if f.Requests > 0 {
+			f.FailureRate = float64(f.Failed) / float64(f.Requests)
+			f.P95Ms = 100
+			// The release's health checks reach both apps.
+			f.Health = 1
+		}
+	}
+	return c, s, nil
+}
+
+func excluded(t time.Time, spans []gate.Span) bool {
+	for _, x := range spans {
+		if !t.Before(x.From) && t.Before(x.To) {
+			return true
+		}
+	}
+	return false
+}
+
+// health is a health gate that always passes with the release's version.
+type health struct{}
+
+func (health) Ready(context.Context, stack.Slot) (gate.HealthResult, error) {
+	return gate.HealthResult{Version: "1.1.0", Attempts: 1}, nil
+}
+
+func (health) Check(context.Context, stack.Slot) (gate.HealthResult, error) {
+	return gate.HealthResult{Version: "1.1.0", Attempts: 1}, nil
+}
+
+func (health) Control(context.Context, stack.Slot) (gate.HealthResult, error) {
+	return gate.HealthResult{Version: "1.1.0", Attempts: 1}, nil
+}
+
+// warmer warms at once.
+type warmer struct{}
+
+func (warmer) Warmup(context.Context, stack.Slot, int, time.Duration) (rollout.WarmupResult, error) {
+	return rollout.WarmupResult{Rounds: 1, Requests: 1}, nil
+}
+
+// poisson draws a Poisson count: Knuth's method for small means, a rounded normal above 30.
+func poisson(r *rand.Rand, mean float64) int64 {
+	if mean >= 30 {
+		return max(0, int64(math.Round(mean+math.Sqrt(mean)*r.NormFloat64())))
+	}
+	limit, k, p := math.Exp(-mean), int64(0), 1.0
+	for {
+		p *= r.Float64()
+		if p <= limit {
+			return k
+		}
+		k++
+	}
+}
+
+// binomial draws successes of n trials of probability p: one by one for small n, a rounded
+// normal where n·p·(1-p) is large enough for it, and a Poisson where p is small.
+func binomial(r *rand.Rand, n int64, p float64) int64 {
+	switch {
+	case n <= 0 || p <= 0:
+		return 0
+	case p >= 1:
+		return n
+	case n <= 64:
+		var k int64
+		for range n {
+			if r.Float64() < p {
+				k++
+			}
+		}
+		return k
+	case float64(n)*p*(1-p) >= 30:
+		return min(n, max(0, int64(math.Round(float64(n)*p+math.Sqrt(float64(n)*p*(1-p))*r.NormFloat64()))))
+	case p < 0.1:
+		return min(n, poisson(r, float64(n)*p))
+	}
+	var k int64
+	for range n {
+		if r.Float64() < p {
+			k++
+		}
+	}
+	return k
+}
