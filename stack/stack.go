@@ -60,6 +60,9 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	if err != nil {
 		return err
 	}
+	if err := AuthPhaseGuard(cfg, last); err != nil {
+		return err
+	}
 	settings, err := PlanSettings(cfg, last, m.AllowLiveChange, m.At)
 	if err != nil {
 		return err
@@ -123,6 +126,7 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	exportOutputs(ctx, cfg, names, rg, st, mon, colours, gw)
 	ctx.Export(OutSlotlessVersion, pulumi.String(version))
 	exportSettings(ctx, settings)
+	exportGatewayAuth(ctx, cfg, gatewayIdentity)
 	return nil
 }
 
