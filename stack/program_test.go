@@ -867,4 +867,3 @@ func TestHostStorageFollowsConfig(t *testing.T) {
 		})
 	}
 }
-
