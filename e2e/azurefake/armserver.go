@@ -159,9 +159,29 @@ func (a *ARM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if a.allowed(w, principal, "Microsoft.ApiManagement/service/"+kind+"/"+verb, id) {
 			a.entity(w, r, token, id)
 		}
+	case len(parts) == 11 && strings.EqualFold(parts[8], "namedValues") && strings.EqualFold(parts[10], "listValue") && r.Method == http.MethodPost:
+		id := "/" + strings.Join(parts[:10], "/")
+		if a.allowed(w, principal, "Microsoft.ApiManagement/service/namedValues/listValue/action", id) {
+			a.listValue(w, id)
+		}
 	default:
 		armError(w, http.StatusNotFound, "InvalidResourceType", "The resource type could not be found in the namespace for api version '%s'.", ARMAPIVersion)
 	}
+}
+
+// listValue answers NamedValueClient.ListValue (POST .../namedValues/{id}/listValue): the
+// value, a secret one's included, which no GET returns (NamedValue_ListValue, "Gets the secret
+// of the named value specified by its identifier", APIM REST 2024-05-01).
+func (a *ARM) listValue(w http.ResponseWriter, id string) {
+	nv, ok := a.load(w, id)
+	if !ok {
+		return
+	}
+	value := nv.Secret
+	if value == "" {
+		value, _ = nv.Inputs["value"].(string)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"value": value})
 }
 
 // site reports whether a request names a function app (Microsoft.Web/sites/NAME), or one of

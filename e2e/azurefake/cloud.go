@@ -47,10 +47,14 @@ type Cloud struct {
 	Calls []Call `json:"calls,omitempty"`
 	// ServicePrincipals are the tenant's service principals the stand-in knows, object id by
 	// lower-cased client id: a provider signed in as one of them is authorized by its role
-	// assignments (Fake.ClientID), as azure-native's calls are on Azure.
+	// assignments (Fake.ClientID), as azure-native's calls are on Azure, and Entra issues
+	// tokens only for a resource among them (IssueToken).
 	ServicePrincipals map[string]string `json:"servicePrincipals,omitempty"`
 	// Deployments are the last package pushed to each app's deployment host, by app name.
 	Deployments map[string]*Deployment `json:"deployments,omitempty"`
+	// BuiltInAuthNotEnforced makes the function apps accept built-in authentication settings
+	// and check nothing, as Flex Consumption's preview documented it (see apphost.go).
+	BuiltInAuthNotEnforced bool `json:"builtInAuthNotEnforced,omitempty"`
 }
 
 // Resource is one resource as ARM holds it.
