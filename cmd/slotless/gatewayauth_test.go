@@ -97,14 +97,18 @@ func TestDeployChecksDirectCalls(t *testing.T) {
 				outputs: func(context.Context, string, string) (map[string]any, error) {
 					return gatewayOutputs(tt.phase, "https://apim.example.net/slotless"), nil
 				},
-				credential: func(func(string) string) (azcore.TokenCredential, string, error) { return nil, "a test credential", nil },
+				credential: func(func(string) string) (azcore.TokenCredential, string, error) {
+					return nil, "a test credential", nil
+				},
 				deployer: func(context.Context, azcore.TokenCredential, string, string, string, time.Duration, func(string) string) (packageDeployer, error) {
 					return fakeUpload{deployed: &uploads}, nil
 				},
 				livePool: func(context.Context, string, string, map[string]any, func(string) string) (stack.Weights, error) {
 					return stack.Weights{Green: 100}, nil
 				},
-				health: func(context.Context, gate.HealthConfig, io.Writer) (gate.HealthResult, error) { return gate.HealthResult{}, nil },
+				health: func(context.Context, gate.HealthConfig, io.Writer) (gate.HealthResult, error) {
+					return gate.HealthResult{}, nil
+				},
 				getenv: func(k string) string {
 					if k == envPinToken {
 						return tt.token
@@ -186,7 +190,9 @@ func TestGatewayAuthCommand(t *testing.T) {
 			gw, marks := principalGateway(t, tt.seen)
 			d, _ := withOutputs(t, gatewayOutputs(tt.phase, gw.URL+"/orders"), nil)
 			calls := &directCalls{open: map[stack.Slot]bool{stack.Blue: tt.open}}
-			d.deploy.credential = func(func(string) string) (azcore.TokenCredential, string, error) { return nil, "a test credential", nil }
+			d.deploy.credential = func(func(string) string) (azcore.TokenCredential, string, error) {
+				return nil, "a test credential", nil
+			}
 			calls.wire(&d.deploy)
 			env := map[string]string{envPinToken: tt.token}
 			d.getenv = func(k string) string { return env[k] }
