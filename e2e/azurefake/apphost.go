@@ -53,7 +53,7 @@ import (
 //     the right one, functions-bindings-http-webhook-trigger.md, "Authorization level"), and an
 //     app restarted by a site update does not answer yet (AppAnswer).
 //   - Cloud.BuiltInAuthNotEnforced models Flex Consumption as its preview documented it:
-//     "EasyAuth is currently not supported. Unauthenticated callers currently aren't blocked
+//     "EasyAuth isn't currently supported. Unauthenticated callers currently aren't blocked
 //     when EasyAuth is enabled in a Flex Consumption plan app" (MicrosoftDocs azure-docs,
 //     azure-functions/flex-consumption-plan.md, Considerations, ms.date 05/24/2024): the
 //     settings are accepted and nothing is checked, nor any principal passed on. Without it,
@@ -82,10 +82,10 @@ type Claims struct {
 // application id, or api://<application id>).
 func (c *Cloud) IssueToken(clientID, resource string) (string, error) {
 	mi := identityByClientID(c, clientID)
-	if mi == nil {
+	if mi == nil || !c.replicated(clientID) {
 		return "", fmt.Errorf("AADSTS700016: application with identifier '%s' was not found in the directory", clientID)
 	}
-	if !c.HasServicePrincipal(resource) {
+	if !c.HasServicePrincipal(resource) || !c.replicated(resource) {
 		tenant, _ := mi.Properties["tenantId"].(string)
 		return "", fmt.Errorf("invalid_resource: AADSTS500011: The resource principal named %s was not found in the tenant named %s. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant", resource, tenant)
 	}
@@ -113,6 +113,7 @@ func (c *Cloud) CreateServicePrincipal(appID string) string {
 		return oid
 	}
 	c.ServicePrincipals[id] = uuid.NewString()
+	c.newPrincipal(id)
 	return c.ServicePrincipals[id]
 }
 

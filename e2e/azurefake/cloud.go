@@ -55,6 +55,14 @@ type Cloud struct {
 	// BuiltInAuthNotEnforced makes the function apps accept built-in authentication settings
 	// and check nothing, as Flex Consumption's preview documented it (see apphost.go).
 	BuiltInAuthNotEnforced bool `json:"builtInAuthNotEnforced,omitempty"`
+	// EntraLags keeps each service principal created from then on out of token issuance until
+	// the test calls Replicate (Unreplicated holds their client ids); see replication.go.
+	EntraLags    bool     `json:"entraLags,omitempty"`
+	Unreplicated []string `json:"unreplicated,omitempty"`
+	// WatchUsers makes every successful create, update and delete record what a request through
+	// API Management gets from each app right after it (UsersSaw); see userview.go.
+	WatchUsers bool         `json:"watchUsers,omitempty"`
+	UsersSaw   []UserAnswer `json:"usersSaw,omitempty"`
 }
 
 // Resource is one resource as ARM holds it.
