@@ -210,13 +210,7 @@ func (s *services) serveAPI(w http.ResponseWriter, r *http.Request) {
 				if r.Name() != app {
 					continue
 				}
-				host, _ := r.Properties["defaultHostName"].(string)
-				fwd, err := c.Forward(s.sub, host)
-				if err != nil {
-					http.Error(w, "the gateway failed the request: "+err.Error(), http.StatusInternalServerError)
-					return
-				}
-				a := c.AppSees(r, fwd.Authorization, fwd.FunctionKey)
+				a := c.ThroughGateway(s.sub, r)
 				if a.Status != http.StatusOK {
 					http.Error(w, a.Reason, a.Status)
 					return

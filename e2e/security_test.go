@@ -164,6 +164,9 @@ const gatewayAudience = "5f0c2b1a-8e7d-4c6b-9a5f-4e3d2c1b0a9f"
 // scripted API behind API Management forwarding each pinned request as the gateway would (its
 // policy's token, the backend's key, the app's built-in authentication), the apps' own hosts
 // at https://<app>.azurewebsites.net through the stand-in's proxy, and the Resource Manager.
+// What the users get through the gateway is recorded after every write of every update
+// (azurefake's WatchUsers) and after every change the test makes to Azure (cloudDo), so a
+// scenario sees each state an update goes through, not the moments it happens to sample.
 type gatewayUser struct {
 	*user
 	t     *testing.T
@@ -188,13 +191,26 @@ func newGatewayUser(t *testing.T) *gatewayUser {
 	proxy := httptest.NewServer(azurefake.AppProxy{Hosts: azurefake.AppHost{Store: u.cloud}, CA: a.pool})
 	t.Cleanup(proxy.Close)
 	g.proxy = proxy.URL
+	g.cloudDo(func(c *azurefake.Cloud) { c.WatchUsers = true })
 	return g
 }
 
-// cloudDo changes the test's Azure.
+// afterTestChange marks a UserAnswer recorded after a change the test made, not after a write.
+const afterTestChange = -1
+
+// cloudDo changes the test's Azure, and records what the users get through the gateway then.
 func (g *gatewayUser) cloudDo(fn func(c *azurefake.Cloud)) {
 	g.t.Helper()
-	if err := g.cloud.Update(func(c *azurefake.Cloud) error { fn(c); return nil }); err != nil {
+	if err := g.cloud.Update(func(c *azurefake.Cloud) error {
+		fn(c)
+		if c.WatchUsers {
+			for _, a := range c.GatewayAnswers(g.sub) {
+				a.Call = afterTestChange
+				c.UsersSaw = append(c.UsersSaw, a)
+			}
+		}
+		return nil
+	}); err != nil {
 		g.t.Fatal(err)
 	}
 }
@@ -202,6 +218,40 @@ func (g *gatewayUser) cloudDo(fn func(c *azurefake.Cloud)) {
 // createServicePrincipal is `az ad sp create --id <gatewayAudience>`, as docs/security.md says.
 func (g *gatewayUser) createServicePrincipal() {
 	g.cloudDo(func(c *azurefake.Cloud) { c.CreateServicePrincipal(gatewayAudience) })
+}
+
+// saw is how many answers the users' view holds so far, to read the ones after it.
+func (g *gatewayUser) saw() int {
+	g.t.Helper()
+	c, err := g.cloud.Load()
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return len(c.UsersSaw)
+}
+
+// usersRefused describes each answer since answer n that refused a user: any answer but 200
+// from an app carrying traffic, and a 401 from any app (pinned requests, the gates' and the
+// probes', reach the idle one). Each names the write after which it was seen.
+func (g *gatewayUser) usersRefused(n int) []string {
+	g.t.Helper()
+	c, err := g.cloud.Load()
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	var out []string
+	for _, a := range c.UsersSaw[n:] {
+		if a.Status == http.StatusOK || a.Share == 0 && a.Status != http.StatusUnauthorized {
+			continue
+		}
+		after := "a change the test made"
+		if a.Call != afterTestChange {
+			call := c.Calls[a.Call]
+			after = fmt.Sprintf("call %d, %s %s %s", a.Call, call.Op, call.Token, call.Target[strings.LastIndex(call.Target, "/providers/")+1:])
+		}
+		out = append(out, fmt.Sprintf("%s (%d%%) answered %d (%s) after %s", a.App, a.Share, a.Status, a.Reason, after))
+	}
+	return out
 }
 
 // get sends a GET and returns the status and body.
@@ -256,24 +306,28 @@ func (g *gatewayUser) gatewayAuth() (string, error) {
 	return g.trySh(fmt.Sprintf("env SLOTLESS_PIN_TOKEN=%s HTTPS_PROXY=%s slotless gateway-auth --stack dev --api-url %s/slotless", g.s.pinToken, g.proxy, g.s.health.URL))
 }
 
-// output is one of the stack's outputs.
+// output is one of the stack's outputs, by the name `pulumi stack output` takes.
 func (g *gatewayUser) output(name string) string {
 	g.t.Helper()
 	return strings.TrimSpace(g.sh("pulumi stack output " + name))
 }
 
-// TestGatewayAudienceNeedsAServicePrincipal: the app registration of docs/security.md's first
-// step has no service principal until `az ad sp create`, so Entra refuses the gateway's token
-// (AADSTS500011). Turning gatewayAudience on (observe) costs the users nothing: the apps let
-// requests without a token through, and `slotless gateway-auth` fails naming the missing
-// service principal. Forced to require anyway, the gateway fails each request with Entra's
-// reason (500 from API Management), instead of the apps answering 401 to every user. Once the
-// service principal exists, the slots see the gateway's principal and requests go through.
+// TestGatewayAudienceNeedsAServicePrincipal: the app registration `az ad app create` makes has
+// no service principal until `az ad sp create --id <appId>` (docs/security.md's setup), so
+// Entra refuses the gateway's token (AADSTS500011). Turning gatewayAudience on costs the users
+// nothing at any write of the update: the apps validate tokens without requiring them
+// (observe), and `slotless gateway-auth` fails naming the service principal to create. Forced
+// to require anyway, the gateway fails each request with Entra's reason (API Management's
+// 500), never the apps' 401 to every user that reads as the callers' fault. Once the service
+// principal exists, each slot sees the gateway's principal and gateway-auth passes.
 func TestGatewayAudienceNeedsAServicePrincipal(t *testing.T) {
 	parallel(t, 25*time.Second)
 	g := newGatewayUser(t)
 
 	g.run("pulumi config set gatewayAudience " + gatewayAudience + " && pulumi up")
+	if refused := g.usersRefused(0); len(refused) > 0 {
+		t.Errorf("turning gatewayAudience on without a service principal refused users:\n%s", strings.Join(refused, "\n"))
+	}
 	for _, slot := range []string{"green", "blue"} {
 		if status, body := g.pinned(slot); status != http.StatusOK {
 			t.Fatalf("gatewayAudience set, no service principal: a pinned request to %s got %d (%s), want 200: turning it on must not refuse users", slot, status, body)
@@ -285,7 +339,13 @@ func TestGatewayAudienceNeedsAServicePrincipal(t *testing.T) {
 		t.Errorf("gateway-auth without a service principal: got exit %d\n%s\nwant 1, naming the service principal to create", exitCode(err), out)
 	}
 
+	n := g.saw()
 	g.run("pulumi config set gatewayAuthPhase require && pulumi up")
+	for _, refused := range g.usersRefused(n) {
+		if strings.Contains(refused, "answered 401") {
+			t.Errorf("require without a service principal: an app answered the gateway's request 401: %s", refused)
+		}
+	}
 	for _, slot := range []string{"green", "blue"} {
 		status, body := g.pinned(slot)
 		if status != http.StatusInternalServerError || !strings.Contains(body, "AADSTS500011") || !strings.Contains(body, "the gateway failed the request") {
@@ -293,14 +353,18 @@ func TestGatewayAudienceNeedsAServicePrincipal(t *testing.T) {
 		}
 	}
 
+	n = g.saw()
 	g.createServicePrincipal()
+	if refused := g.usersRefused(n); len(refused) > 0 {
+		t.Errorf("after az ad sp create, users are still refused:\n%s", strings.Join(refused, "\n"))
+	}
 	for _, slot := range []string{"green", "blue"} {
-		if status, body := g.pinned(slot); status != http.StatusOK || !strings.Contains(body, `"clientPrincipalId":"`+g.output(stack.OutGatewayPrincipalID)+`"`) {
+		if status, body := g.pinned(slot); status != http.StatusOK || !strings.Contains(body, `"clientPrincipalId":"`+g.output("gatewayPrincipalId")+`"`) {
 			t.Errorf("after az ad sp create, a pinned request to %s: got %d %s, want 200 seeing the gateway's principal", slot, status, body)
 		}
 	}
-	if out := g.sh(fmt.Sprintf("env SLOTLESS_PIN_TOKEN=%s HTTPS_PROXY=%s slotless gateway-auth --stack dev --api-url %s/slotless", g.s.pinToken, g.proxy, g.s.health.URL)); !strings.Contains(out, "only the gateway reaches the apps") {
-		t.Errorf("gateway-auth after az ad sp create:\n%s\nwant it passed", out)
+	if out, err := g.gatewayAuth(); err != nil || !strings.Contains(out, "only the gateway reaches the apps") {
+		t.Errorf("gateway-auth after az ad sp create: %v\n%s\nwant it passed", err, out)
 	}
 }
 
@@ -308,7 +372,8 @@ func TestGatewayAudienceNeedsAServicePrincipal(t *testing.T) {
 // deploy` checks that the deployed slot's app refuses a direct call (its own host, its
 // function key read from API Management, no token). On a Flex that enforces built-in
 // authentication the deploy succeeds; on one that does not (as its preview documented), the
-// same configuration is accepted by Azure and the deploy fails, naming the app and the status.
+// same configuration is accepted by Azure and the deploy fails, naming the app, the status it
+// answered and what to check.
 func TestDeployRefusesAnAppAnsweringDirectCalls(t *testing.T) {
 	parallel(t, 25*time.Second)
 	g := newGatewayUser(t)
@@ -319,13 +384,13 @@ func TestDeployRefusesAnAppAnsweringDirectCalls(t *testing.T) {
 	pkg, _ := packageZip(t, "host.json", "health/function.json")
 	deploy := fmt.Sprintf("env HTTPS_PROXY=%s slotless deploy --stack dev --slot blue --package %s", g.proxy, pkg)
 
-	out := g.sh(deploy)
-	if want := blue + " refuses a direct call with its function key and no token (401 at https://" + blue + ".azurewebsites.net/api/health)"; !strings.Contains(out, want) {
-		t.Errorf("deploy on a Flex that enforces built-in authentication: got\n%s\nwant %q", out, want)
+	out, err := g.trySh(deploy)
+	if want := blue + " refuses a direct call with its function key and no token (401 at https://" + blue + ".azurewebsites.net/api/health)"; err != nil || !strings.Contains(out, want) {
+		t.Errorf("deploy on a Flex that enforces built-in authentication: got %v\n%s\nwant success and %q", err, out, want)
 	}
 
 	g.cloudDo(func(c *azurefake.Cloud) { c.BuiltInAuthNotEnforced = true })
-	out, err := g.trySh(deploy)
+	out, err = g.trySh(deploy)
 	for _, want := range []string{"status 4 Success", "blue is deployed, but blue: the app answers callers that go around API Management: " + blue + " answered 200, want 401", "az webapp auth show --name " + blue} {
 		if exitCode(err) != 1 || !strings.Contains(out, want) {
 			t.Errorf("deploy on a Flex that does not enforce it: got exit %d\n%s\nwant 1 and %q", exitCode(err), out, want)
@@ -336,20 +401,23 @@ func TestDeployRefusesAnAppAnsweringDirectCalls(t *testing.T) {
 	}
 }
 
-// TestGatewayAuthRollsOutInTwoPhases: on the README's dev stack each app answers a direct call
-// to its own host with its function key. Requiring the gateway's token in the update that
-// turns it on is refused. With gatewayAudience set (observe) the apps still answer direct
-// calls, every pinned request gets through and each slot sees the gateway's principal, which
-// `slotless gateway-auth` reports as require being safe; the policy changed before either app
-// validated tokens. With gatewayAuthPhase require, the same direct call is refused with 401
-// while requests through API Management still reach both slots; the idle slot's app changed
-// first. Turning it off runs in reverse: removing gatewayAudience while it is required is
-// refused, observe goes first, then the audience goes, the policy's token before the apps'
-// authentication.
+// TestGatewayAuthRollsOutInTwoPhases: Entra replicates the gateway identity some time after ARM
+// creates it (the stand-in holds it back until the test lets replication finish), which no
+// DependsOn can order. On the README's dev stack each app answers a direct call with its
+// function key. Requiring the gateway's token in the update that turns it on is refused. With
+// gatewayAudience set (observe) the apps still answer direct calls and every request gets
+// through without a token; `slotless gateway-auth` says require is not safe while the
+// identity gets no token, and safe once each slot sees its principal. With gatewayAuthPhase
+// require the same direct call is refused with 401 while requests through API Management
+// still reach both slots; the idle slot's app changed first. Turning it off runs in reverse:
+// removing gatewayAudience while it is required is refused; observe goes first, then the
+// audience, the policy's token before the apps' authentication. At no write of any of these
+// updates does a request through the gateway get a 401.
 func TestGatewayAuthRollsOutInTwoPhases(t *testing.T) {
 	parallel(t, 30*time.Second)
 	g := newGatewayUser(t)
 	g.createServicePrincipal()
+	g.cloudDo(func(c *azurefake.Cloud) { c.EntraLags = true })
 	both := func(what string, want int, got func(string) int) {
 		t.Helper()
 		for _, slot := range []string{"green", "blue"} {
@@ -361,6 +429,11 @@ func TestGatewayAuthRollsOutInTwoPhases(t *testing.T) {
 	pinnedStatus := func(slot string) int { status, _ := g.pinned(slot); return status }
 	both("before gatewayAudience, a direct call with the key (the shape this closes)", http.StatusOK, g.direct)
 	both("before gatewayAudience, a pinned request", http.StatusOK, pinnedStatus)
+	defer func() {
+		if refused := g.usersRefused(0); len(refused) > 0 {
+			t.Errorf("requests through the gateway refused during the rollout:\n%s", strings.Join(refused, "\n"))
+		}
+	}()
 
 	g.sh("pulumi config set gatewayAudience " + gatewayAudience + " && pulumi config set gatewayAuthPhase require")
 	if _, out, err := g.tryUp("dev"); err == nil || !strings.Contains(out, "gatewayAuthPhase: require, but the last update left the apps without the gateway's authentication (off)") {
@@ -370,7 +443,7 @@ func TestGatewayAuthRollsOutInTwoPhases(t *testing.T) {
 
 	n := len(g.calls())
 	g.run("pulumi up")
-	if got := g.output(stack.OutGatewayAuthPhase); got != "observe" {
+	if got := g.output("gatewayAuthPhase"); got != "observe" {
 		t.Errorf("gatewayAuthPhase output: got %q, want observe", got)
 	}
 	both("observe, a direct call with the key", http.StatusOK, g.direct)
@@ -379,8 +452,12 @@ func TestGatewayAuthRollsOutInTwoPhases(t *testing.T) {
 	if len(policies) != 1 || len(auth) != 2 || auth[0] < policies[0] {
 		t.Errorf("observe: policy updated at %v, authentication created at %v; want the policy first, then both apps", policies, auth)
 	}
-	if out := g.sh(fmt.Sprintf("env SLOTLESS_PIN_TOKEN=%s slotless gateway-auth --stack dev --api-url %s/slotless", g.s.pinToken, g.s.health.URL)); !strings.Contains(out, "require is safe: both slots see the gateway's principal") {
-		t.Errorf("gateway-auth in observe:\n%s\nwant require safe", out)
+	if out, err := g.gatewayAuth(); exitCode(err) != 1 || !strings.Contains(out, "require is not safe yet") || !strings.Contains(out, "green: its app saw no principal") {
+		t.Errorf("gateway-auth in observe, the gateway identity not replicated yet: got exit %d\n%s\nwant 1: require is not safe yet", exitCode(err), out)
+	}
+	g.cloudDo(func(c *azurefake.Cloud) { c.Replicate() })
+	if out, err := g.gatewayAuth(); err != nil || !strings.Contains(out, "require is safe: both slots see the gateway's principal") {
+		t.Errorf("gateway-auth in observe, the identity replicated: %v\n%s\nwant require safe", err, out)
 	}
 
 	n = len(g.calls())
@@ -420,7 +497,7 @@ func TestGatewayAuthRollsOutInTwoPhases(t *testing.T) {
 		t.Errorf("turning gatewayAudience off: policy updated at %v, authentication deleted at %v; want the policy first, then both deleted", policies, deleted)
 	}
 	both("after gatewayAudience is removed, a direct call with the key", http.StatusOK, g.direct)
-	if got := g.output(stack.OutGatewayAuthPhase); got != "off" {
+	if got := g.output("gatewayAuthPhase"); got != "off" {
 		t.Errorf("gatewayAuthPhase output: got %q, want off", got)
 	}
 }
