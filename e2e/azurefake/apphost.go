@@ -40,7 +40,7 @@ import (
 //     given: one for one of its audiences (the registration's client id is always one),
 //     signed by the tenant and not expired, passes the caller's principal to the code as
 //     X-MS-CLIENT-PRINCIPAL-ID ("External requests aren't allowed to set these headers, so
-//     they're present only if App Service sets them", app-service/configure-authentication-
+//     they're present only if set by App Service", app-service/configure-authentication-
 //     user-identities.md); one from an application its policy does not allow is answered 403
 //     (app-service/configure-authentication-provider-aad.md, "Use a built-in authorization
 //     policy"). Requiring authentication, it answers a request without a valid token with its
@@ -62,8 +62,9 @@ import (
 //     Consumption app and enables built-in authentication on it).
 //
 // Not modelled: token lifetimes and caching (API Management caches tokens until they expire),
-// v1/v2 issuer differences, the minutes an identity attached to a service takes to be usable,
-// and what AllowAnonymous does with a token that fails validation (taken here as no token).
+// v1/v2 issuer differences, how long Entra takes to replicate a new identity or service
+// principal (replication.go holds them back until the test lets go, with no duration), and
+// what AllowAnonymous does with a token that fails validation (taken here as no token).
 
 // tenantKey signs the stand-in tenant's tokens; a token signed otherwise is not the tenant's.
 var tenantKey = []byte("azurefake tenant signing key")

@@ -19,7 +19,7 @@ import (
 // wrong either way; what tells the two apart is what the app's code sees. App Service passes
 // the caller's principal to the code as the X-MS-CLIENT-PRINCIPAL-ID request header only when
 // it validated the caller's token ("External requests aren't allowed to set these headers, so
-// they're present only if App Service sets them", MicrosoftDocs azure-docs,
+// they're present only if set by App Service", MicrosoftDocs azure-docs,
 // app-service/configure-authentication-user-identities.md), and for the gateway's
 // user-assigned identity that id is its principal (object) id. The health function returns
 // the header it got as clientPrincipalId (the health contract, docs/bring-your-own-app.md), so
