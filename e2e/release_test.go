@@ -197,24 +197,25 @@ func (s *services) serveAPI(w http.ResponseWriter, r *http.Request) {
 	version, down, routesFail := s.versions[slot], s.down[slot], s.routesFail[slot]
 	cloud, app := s.cloud, s.apps[slot]
 	s.mu.Unlock()
+	// principal is what the app's built-in authentication passed to its code, which the health
+	// function returns as clientPrincipalId.
+	var principal string
 	if cloud != nil && app != "" {
 		// The gateway forwards the request as API Management would: with the key its backend
-		// sends and the token its policy gets, and the app answers as its host would.
+		// sends and the token its policy gets, and the app answers as its host would. A request
+		// the gateway fails or the app's authentication refuses never reaches the Functions
+		// host, so Application Insights records nothing of it.
 		if c, err := cloud.Load(); err == nil {
 			for _, r := range c.ByType("azure-native:web:WebApp") {
 				if r.Name() != app {
 					continue
 				}
-				host, _ := r.Properties["defaultHostName"].(string)
-				fwd, err := c.Forward(s.sub, host)
-				if err != nil {
-					http.Error(w, "the gateway failed the request: "+err.Error(), http.StatusInternalServerError)
+				a := c.ThroughGateway(s.sub, r)
+				if a.Status != http.StatusOK {
+					http.Error(w, a.Reason, a.Status)
 					return
 				}
-				if status, reason := c.AppAnswer(r, fwd.Authorization, fwd.FunctionKey); status != http.StatusOK {
-					http.Error(w, reason, status)
-					return
-				}
+				principal = a.Principal
 			}
 		}
 	}
@@ -263,7 +264,7 @@ func (s *services) serveAPI(w http.ResponseWriter, r *http.Request) {
 		status, check = "fail", `{"status":"fail","error":"dependency down","durationMs":1}`
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	fmt.Fprintf(w, `{"status":%q,"slot":%q,"version":%q,"uptimeSeconds":60,"checks":{"config":%s}}`, status, slot, version, check)
+	fmt.Fprintf(w, `{"status":%q,"slot":%q,"version":%q,"uptimeSeconds":60,"checks":{"config":%s},"clientPrincipalId":%q}`, status, slot, version, check, principal)
 }
 
 // failCanary makes 20% of the canary's requests answer 500 from now on, recorded with

@@ -61,6 +61,11 @@ type Config struct {
 	// its own managed identity, and each app's built-in authentication refuses every request
 	// without one. Empty leaves the apps reachable at their own hosts with the function key.
 	GatewayAudience string
+	// GatewayAuthPhase is how far the apps' built-in authentication is rolled out with
+	// GatewayAudience (observe, then require; see gatewayauth.go); off without it.
+	// GatewayAuthPhaseSet reports whether the stack file sets it, rather than taking the default.
+	GatewayAuthPhase    AuthPhase
+	GatewayAuthPhaseSet bool
 	// SharedHostStorage lists the slots whose Functions host still keeps its storage (and so its
 	// keys) in the shared account, as every slot did before each got its own: a stack deployed
 	// before that moves each slot while it is idle (see hostStorageGuard).
@@ -345,7 +350,8 @@ var Keys = []Key{
 	{"warmupRequests", "10", "integer 1..100", "concurrent requests, pinned to the release slot's health endpoint, that warm it before each shift", false},
 	{"warmupLatencyMs", "1000", "integer 10..60000", "the warm-up ends once every request of a round answers within this many milliseconds", false},
 	{"releasePrincipalId", "(unset: no grant)", "an Entra object id (a GUID) of a service principal or managed identity", "the identity the release stages sign in as: the stack grants it one custom role with exactly what slotless release, shift, rollback, watch, status and deploy do to this stack (see docs/security.md), and nothing else", false},
-	{"gatewayAudience", "(unset: the apps also answer at their own hosts, to the function key)", "the application (client) id, a GUID, of an Entra app registration in the stack's tenant; not with apimName", "only API Management reaches the apps: it calls them with a token for this audience, got with its own user-assigned identity, and each app's built-in authentication answers 401 to every request without one (docs/security.md#only-the-gateway-reaches-the-apps)", false},
+	{"gatewayAudience", "(unset: the apps also answer at their own hosts, to the function key)", "the application (client) id, a GUID, of an Entra app registration in the stack's tenant that has a service principal (`az ad sp create --id <appId>`); not with apimName", "only API Management reaches the apps: it calls them with a token for this audience, got with its own user-assigned identity, and each app's built-in authentication validates it, and with gatewayAuthPhase require answers 401 to every request without one (docs/security.md#only-the-gateway-reaches-the-apps)", false},
+	{"gatewayAuthPhase", "observe (off without gatewayAudience)", "observe or require; require only with gatewayAudience, and only after an update in observe", "how far the gateway's authentication is rolled out: observe validates the gateway's token and lets requests without one through, so `slotless gateway-auth` can show each slot sees the gateway's principal before anything is refused; require answers 401 to requests without it (the idle slot's app first) and fails at the gateway a request it cannot get a token for. Turn it off in reverse: observe, then unset gatewayAudience (docs/security.md#only-the-gateway-reaches-the-apps)", false},
 	{"sharedHostStorage", "[] (each slot's host storage is its own account)", `a JSON list of slots, each "green" or "blue" at most once`, "for a stack deployed before each slot had its own host storage: the slots whose Functions host keeps its storage, and its keys, in the shared account; take a slot out of the list only while it carries no traffic, since it gets new function keys (docs/security.md#each-slot-touches-only-its-own-storage)", false},
 	{"appSettings", "{} (none of your own)", "a map of setting name (letters, digits, '.' and '_') to a string: a plain value, a Pulumi secret (`pulumi config set --secret --path 'appSettings.Name' ...`) or a Key Vault reference `@Microsoft.KeyVault(SecretUri=...)`; not a name the stack owns (AzureWebJobsStorage*, APPLICATIONINSIGHTS_*, SLOT_NAME, FUNCTIONS_*) nor one Flex Consumption rejects (WEBSITE_RUN_FROM_PACKAGE, WEBSITE_CONTENT*, ...); at most 200", "your app's own settings, the same on both slots. A change is released, not applied: `pulumi up` gives it to the slot that carries no traffic, and the live slot keeps what it runs until a release makes it idle (docs/architecture.md#settings-are-released-not-applied). Key Vault references resolve with each slot's own identity", true},
 	{"virtualNetworkSubnetId", "(unset: no virtual network integration)", subnetAllowed + ", whose name has no '_'; the subnet delegated to Microsoft.App/environments, in the stack's region, and used for nothing but Flex Consumption apps", "outbound virtual network integration of both apps through one subnet, which Flex Consumption apps may share (docs/configuration.md#virtual-network-integration); the identity running pulumi up needs Microsoft.Network/virtualNetworks/subnets/join/action on it (docs/security.md#the-subnet). A change is released, not applied: pulumi up gives it to the slot that carries no traffic", false},
@@ -555,6 +561,7 @@ func ParseAll(src Source) (*Config, error) {
 	if c.GatewayAudience != "" && c.APIM.ExistingName != "" {
 		p.failf("gatewayAudience: not supported with apimName %q yet: API Management calls the apps with an identity the stack attaches to the service, and a reused service is not the stack's to change; unset one of them", c.APIM.ExistingName)
 	}
+	c.GatewayAuthPhase, c.GatewayAuthPhaseSet = p.gatewayAuthPhase(c.GatewayAudience)
 
 	if len(p.errs) > 0 {
 		return c, errors.Join(p.errs...)

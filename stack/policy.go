@@ -73,12 +73,23 @@ type PolicyInput struct {
 	// token for this audience, got with the user-assigned identity whose client id the named
 	// value GatewayClientIDNamedValue holds (MicrosoftDocs azure-docs,
 	// api-management/authentication-managed-identity-policy.md): the token goes in the
-	// Authorization header, replacing the caller's. ignore-error="true" lets a request through
-	// without a token when none can be had, so an app that does not require one yet (the
-	// policy goes first, the apps' authentication after) never sees an error from it; an app
-	// that requires one answers 401 either way.
+	// Authorization header, replacing the caller's.
 	GatewayAudience           string
 	GatewayClientIDNamedValue string
+	// GatewayTokenRequired is the require phase (gatewayAuthPhase): a request the gateway cannot
+	// get a token for fails at the gateway. The policy's ignore-error is then "false", its
+	// default: "If set to true, the policy pipeline continues to execute even if an access
+	// token isn't obtained" (the policy reference), so with false the pipeline stops and the
+	// caller gets API Management's own error (500 without an on-error section, error handling
+	// in API Management policies: "callers will receive 400 or 500 HTTP response messages"),
+	// with Entra's reason (AADSTS500011 for an audience without a service principal) in the
+	// gateway's trace and logs, and no request reaches an app without a token. With "true"
+	// the request went on without one and each app answered 401, which reads as the caller's
+	// fault and hides the cause in Entra. A <choose> returning a 503 of its own would need
+	// the state of output-token-variable-name after a failed request, which the reference does
+	// not document. In observe the apps let requests without a token through, so the policy
+	// does too (ignore-error="true"), and `slotless gateway-auth` shows what the apps saw.
+	GatewayTokenRequired bool
 }
 
 // GatewayClientIDNamedValue is the named value holding the client id of the identity API
@@ -110,6 +121,7 @@ func NewPolicyInput(cfg *Config) PolicyInput {
 	}
 	if cfg.GatewayAudience != "" {
 		in.GatewayAudience, in.GatewayClientIDNamedValue = cfg.GatewayAudience, ids.GatewayClientID()
+		in.GatewayTokenRequired = cfg.GatewayAuthPhase == AuthRequire
 	}
 	return in
 }

@@ -60,6 +60,9 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	if err != nil {
 		return err
 	}
+	if err := AuthPhaseGuard(cfg, last); err != nil {
+		return err
+	}
 	settings, err := PlanSettings(cfg, last, m.AllowLiveChange, m.At)
 	if err != nil {
 		return err
@@ -137,6 +140,7 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	ctx.Export(OutSlotlessVersion, pulumi.String(version))
 	exportSettings(ctx, settings)
 	exportTelemetry(ctx, mon)
+	exportGatewayAuth(ctx, cfg, gatewayIdentity)
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/slotless/slotless/internal/credential"
 	"github.com/slotless/slotless/internal/deploy"
 	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/internal/gatewayauth"
 	"github.com/slotless/slotless/internal/plan"
 	"github.com/slotless/slotless/internal/pool"
 	"github.com/slotless/slotless/internal/release"
@@ -43,7 +44,11 @@ type deployDeps struct {
 	// livePool reads the pool's weights as API Management holds them.
 	livePool func(ctx context.Context, dir, stackName string, outs map[string]any, getenv func(string) string) (stack.Weights, error)
 	health   func(ctx context.Context, cfg gate.HealthConfig, progress io.Writer) (gate.HealthResult, error)
-	getenv   func(string) string
+	// functionKey reads a slot's function key from API Management, and directCall checks that
+	// an app refuses a request around the gateway: the gateway-only path's check.
+	functionKey func(ctx context.Context, cred azcore.TokenCredential, poolID string, slot stack.Slot, getenv func(string) string) (string, error)
+	directCall  func(ctx context.Context, d gatewayauth.DirectCall, progress io.Writer) error
+	getenv      func(string) string
 }
 
 // realDeployDeps reach the deployed stack, Azure and the slot for real.
@@ -52,11 +57,15 @@ func realDeployDeps() deployDeps {
 		outputs: func(ctx context.Context, dir, name string) (map[string]any, error) {
 			return stackOutputs(ctx, dir, name)
 		},
-		credential: credential.Azure,
-		deployer:   oneDeployer,
-		livePool:   livePoolWeights,
-		health:     gate.Health,
-		getenv:     os.Getenv,
+		credential:  credential.Azure,
+		deployer:    oneDeployer,
+		livePool:    livePoolWeights,
+		health:      gate.Health,
+		functionKey: armFunctionKey,
+		directCall: func(ctx context.Context, d gatewayauth.DirectCall, progress io.Writer) error {
+			return d.Check(ctx, progress)
+		},
+		getenv: os.Getenv,
 	}
 }
 
@@ -121,7 +130,12 @@ on the app's deployment host, the deployment Flex Consumption supports), signed 
 release's credential; the command waits for the deployment to complete, printing its status.
 Then the pinned health gate checks the slot (--version, when given, must answer); it needs the
 pinning token in SLOTLESS_PIN_TOKEN, and is skipped with a warning without it, unless --version
-asks for it.`,
+asks for it.
+
+With gatewayAudience required (the stack's gatewayAuthPhase output is require), the deployment
+counts as done only once the slot's app refuses, with 401, a request to its own host that
+carries its function key (read from API Management) and no token: an app that answers it is
+open to anyone holding the key, and the command fails naming the app and the status.`,
 		Example: `  slotless deploy --slot blue --package app.zip --version 1.1.0
   slotless deploy --slot green --package dist/app.zip --stack prod --timeout 15m`,
 		Args: noArgs,
@@ -212,7 +226,7 @@ func (o deployOptions) run(ctx context.Context, deps deployDeps, out io.Writer) 
 
 	if token == "" {
 		fmt.Fprintf(out, "warning: no health gate: set %s (stack config pinToken) to check %s through API Management\n", envPinToken, slot)
-		return nil
+		return afterDeploy(ctx, deps, cred, outs, o.stack, slot, out)
 	}
 	apiURL := o.apiURL
 	if apiURL == "" {
@@ -236,5 +250,5 @@ func (o deployOptions) run(ctx context.Context, deps deployDeps, out io.Writer) 
 	if _, err := deps.health(ctx, cfg, out); err != nil {
 		return fmt.Errorf("%s is deployed but its health gate failed: %w", slot, err)
 	}
-	return nil
+	return afterDeploy(ctx, deps, cred, outs, o.stack, slot, out)
 }

@@ -40,21 +40,45 @@ func gatewayWorld(t *testing.T, ignoreError string) (*Fake, *Resource) {
 	mustCreate(t, f, "azure-native:apimanagement:Api", apim(map[string]any{"apiId": "api", "path": "api", "displayName": "api", "protocols": []any{"https"}}))
 	mustCreate(t, f, "azure-native:apimanagement:ApiPolicy", apim(map[string]any{"apiId": "api", "policyId": "policy", "format": "xml",
 		"value": `<policies><inbound><base /><set-backend-service backend-id="green" /><authentication-managed-identity resource="aud-1" client-id="{{gateway-client-id}}" ignore-error="` + ignoreError + `" /></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`}))
+	// `az ad sp create --id aud-1`: the audience's registration has a service principal.
+	if err := f.Store.Update(func(c *Cloud) error { c.CreateServicePrincipal("aud-1"); return nil }); err != nil {
+		t.Fatal(err)
+	}
 	c, _ = f.Store.Load()
 	r, _ := c.Get(app)
 	return f, r
 }
 
-// requireGateway gives the app built-in authentication accepting audience aud-1 from clientID.
+// requireGateway gives the app built-in authentication requiring audience aud-1 from clientID.
 func requireGateway(t *testing.T, f *Fake, app *Resource, clientID string) {
+	t.Helper()
+	gatewayAuth(t, f, app, clientID, map[string]any{"requireAuthentication": true, "unauthenticatedClientAction": "Return401"})
+}
+
+// gatewayAuth gives the app built-in authentication validating audience aud-1 from clientID,
+// with the given global validation.
+func gatewayAuth(t *testing.T, f *Fake, app *Resource, clientID string, global map[string]any) {
 	t.Helper()
 	mustCreate(t, f, "azure-native:web:WebAppAuthSettingsV2", map[string]any{"resourceGroupName": "rg", "name": app.Name(),
 		"platform":         map[string]any{"enabled": true},
-		"globalValidation": map[string]any{"requireAuthentication": true, "unauthenticatedClientAction": "Return401"},
+		"globalValidation": global,
 		"identityProviders": map[string]any{"azureActiveDirectory": map[string]any{"enabled": true,
 			"registration": map[string]any{"clientId": "aud-1"},
 			"validation":   map[string]any{"allowedAudiences": []any{"api://aud-1"}, "defaultAuthorizationPolicy": map[string]any{"allowedApplications": []any{clientID}}}}},
 	})
+}
+
+// gatewayIdentity is the client and principal id of the identity the world's service has.
+func gatewayIdentity(t *testing.T, c *Cloud) (clientID, principalID string) {
+	t.Helper()
+	for _, r := range c.ByType("azure-native:managedidentity:UserAssignedIdentity") {
+		clientID, _ = r.Properties["clientId"].(string)
+		principalID, _ = r.Properties["principalId"].(string)
+	}
+	if clientID == "" || principalID == "" {
+		t.Fatal("no gateway identity")
+	}
+	return clientID, principalID
 }
 
 // TestGatewayReachesAnAppThatRequiresIt: the gateway sends the key and, from its policy, a
@@ -78,7 +102,11 @@ func TestGatewayReachesAnAppThatRequiresIt(t *testing.T) {
 	requireGateway(t, f, app, clientID)
 	c, _ = f.Store.Load()
 	app, _ = c.Get(app.ID)
-	other, _ := c.IssueToken(clientID, "another-audience")
+	c.CreateServicePrincipal("another-audience")
+	other, err := c.IssueToken(clientID, "another-audience")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, authorization, key string
 		want                     int
@@ -235,4 +263,103 @@ func zipOf(t *testing.T, files map[string]string) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// TestTokensNeedAServicePrincipal: Entra issues the gateway's identity a token for an
+// audience only once the audience's registration has a service principal, by its application
+// id or its api:// URI; before, the request fails with AADSTS500011 naming the resource, and
+// the gateway goes on without a token under ignore-error="true", or fails the request with
+// Entra's reason under "false".
+func TestTokensNeedAServicePrincipal(t *testing.T) {
+	for _, tt := range []struct {
+		name, resource, ignoreError string
+		sp                          bool
+		wantToken                   bool
+		wantErr                     string
+	}{
+		{"with a service principal", "aud-1", "false", true, true, ""},
+		{"its api:// URI", "api://aud-1", "false", true, true, ""},
+		{"without, ignore-error false", "aud-1", "false", false, false, "AADSTS500011: The resource principal named aud-1 was not found in the tenant named"},
+		{"without, ignore-error true", "aud-1", "true", false, false, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, _ := gatewayWorld(t, tt.ignoreError)
+			if err := f.Store.Update(func(c *Cloud) error {
+				if !tt.sp {
+					delete(c.ServicePrincipals, "aud-1")
+				}
+				for _, p := range c.ByType("azure-native:apimanagement:ApiPolicy") {
+					p.Inputs["value"] = strings.Replace(p.Inputs["value"].(string), `resource="aud-1"`, `resource="`+tt.resource+`"`, 1)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			c, _ := f.Store.Load()
+			clientID, _ := gatewayIdentity(t, c)
+			if _, err := c.IssueToken(clientID, tt.resource); (err == nil) != tt.sp {
+				t.Errorf("IssueToken: got %v, want a token %v", err, tt.sp)
+			}
+			fwd, err := c.Forward(sub1, "green.azurewebsites.net")
+			if got := strings.HasPrefix(fwd.Authorization, "Bearer "); got != tt.wantToken {
+				t.Errorf("forward: token %v, want %v (%+v)", got, tt.wantToken, fwd)
+			}
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Errorf("forward: got %v, want error %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestBuiltInAuthenticationPhases: an app that validates the gateway's tokens passes the
+// gateway's principal to its code on a request that carries one, whether it requires them
+// (Return401) or not (AllowAnonymous); without a valid token it answers 401 when it requires
+// one and lets the request through without a principal when it does not; a token from another
+// application is refused with 403 either way. An app on a Flex that does not enforce built-in
+// authentication answers everything as if it had none, and passes no principal on.
+func TestBuiltInAuthenticationPhases(t *testing.T) {
+	observe := map[string]any{"requireAuthentication": false, "unauthenticatedClientAction": "AllowAnonymous"}
+	require := map[string]any{"requireAuthentication": true, "unauthenticatedClientAction": "Return401"}
+	for _, tt := range []struct {
+		name        string
+		global      map[string]any
+		notEnforced bool
+		// want is the status and whether the code sees the gateway's principal, for: the
+		// gateway's request, the key alone, a token from another application, a forged token.
+		want [4]int
+		sees [4]bool
+	}{
+		{"observe", observe, false, [4]int{200, 200, 403, 200}, [4]bool{true, false, false, false}},
+		{"require", require, false, [4]int{200, 401, 403, 401}, [4]bool{true, false, false, false}},
+		{"require, not enforced", require, true, [4]int{200, 200, 200, 200}, [4]bool{false, false, false, false}},
+		{"observe, not enforced", observe, true, [4]int{200, 200, 200, 200}, [4]bool{false, false, false, false}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f, app := gatewayWorld(t, "true")
+			c, _ := f.Store.Load()
+			clientID, principalID := gatewayIdentity(t, c)
+			gatewayAuth(t, f, app, clientID, tt.global)
+			if err := f.Store.Update(func(c *Cloud) error { c.BuiltInAuthNotEnforced = tt.notEnforced; return nil }); err != nil {
+				t.Fatal(err)
+			}
+			c, _ = f.Store.Load()
+			app, _ = c.Get(app.ID)
+			fwd, err := c.Forward(sub1, "green.azurewebsites.net")
+			if err != nil {
+				t.Fatal(err)
+			}
+			exp := time.Now().Add(time.Hour).Unix()
+			for i, auth := range []string{
+				fwd.Authorization,
+				"",
+				"Bearer " + signToken(Claims{Aud: "aud-1", AppID: "someone-else", Oid: "someone", Exp: exp}, tenantKey),
+				"Bearer " + ForgeToken(Claims{Aud: "aud-1", AppID: clientID, Oid: principalID, Exp: exp}),
+			} {
+				a := c.AppSees(app, auth, fwd.FunctionKey)
+				if a.Status != tt.want[i] || (a.Principal == principalID) != tt.sees[i] || !tt.sees[i] && a.Principal != "" {
+					t.Errorf("request %d: got %d, principal %q (%s); want %d, the gateway's principal %v", i, a.Status, a.Principal, a.Reason, tt.want[i], tt.sees[i])
+				}
+			}
+		})
+	}
 }

@@ -250,6 +250,7 @@ func (f *Fake) Create(token string, inputs resource.PropertyMap, preview bool) (
 		if err != nil {
 			return err
 		}
+		c.watchUsers(f.Subscription)
 		r, _ := c.Get(id)
 		outputs = r.Properties
 		return nil
@@ -298,6 +299,10 @@ func (f *Fake) create(c *Cloud, token, id string, in map[string]any) error {
 	computeOnCreate(r, in)
 	computeOnWrite(c, r)
 	c.Put(r)
+	if token == "azure-native:managedidentity:UserAssignedIdentity" {
+		// ARM creates the identity's service principal with it, which Entra replicates later.
+		c.newPrincipal(str(r.Properties, "clientId"))
+	}
 	if token == "azure-native:apimanagement:ApiManagementService" && slices.Contains(sampleProductTiers, skuName(r)) {
 		for _, p := range sampleProducts {
 			c.PutProduct(id, p)
@@ -367,6 +372,7 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 		if token == "azure-native:apimanagement:NamedValue" {
 			r.Secret = secretOf(in)
 		}
+		c.watchUsers(f.Subscription)
 		outputs = r.Properties
 		return nil
 	})
@@ -464,6 +470,7 @@ func (f *Fake) Delete(token, id string) error {
 			deleteLinksOf(c, id)
 		}
 		c.Calls = append(c.Calls, Call{Op: "delete", Token: token, Target: id})
+		c.watchUsers(f.Subscription)
 		return nil
 	})
 }
