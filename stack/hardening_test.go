@@ -1,9 +1,11 @@
 package stack_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/slotless/slotless/internal/plan"
+	"github.com/slotless/slotless/stack"
 )
 
 // TestHardening: the settings that close what no release needs, on every resource they apply
@@ -60,5 +62,27 @@ func TestHardening(t *testing.T) {
 		if counts[typ] != want {
 			t.Errorf("%s count: got %d, want %d", typ, counts[typ], want)
 		}
+	}
+}
+
+// TestSharedHostStorageOf: the deployed stack's list of slots still in the shared account, as
+// slotless deploy reads it; a stack deployed before the output existed says nothing.
+func TestSharedHostStorageOf(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		outs   map[string]any
+		want   []stack.Slot
+		wantOK bool
+	}{
+		{"none listed", map[string]any{stack.OutSharedHostStorage: []any{}}, nil, true},
+		{"both", map[string]any{stack.OutSharedHostStorage: []any{"green", "blue"}}, []stack.Slot{stack.Green, stack.Blue}, true},
+		{"before the output existed", map[string]any{}, nil, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := stack.SharedHostStorageOf(tt.outs)
+			if !slices.Equal(got, tt.want) || ok != tt.wantOK {
+				t.Errorf("got %v %v, want %v %v", got, ok, tt.want, tt.wantOK)
+			}
+		})
 	}
 }
