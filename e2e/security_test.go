@@ -17,11 +17,14 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/monitor/azquery"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/apimanagement/armapimanagement/v3"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appservice/armappservice/v5"
 
 	"github.com/slotless/slotless/e2e/azurefake"
+	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/pool"
 	"github.com/slotless/slotless/stack"
 )
@@ -126,6 +129,8 @@ func TestReleaseIdentityMovesTrafficAndNothingElse(t *testing.T) {
 		t.Errorf("the release identity reading green's key, as every run of the program does: got %v", err)
 	}
 
+	releaseQueriesTheGatesTableAlone(t, u)
+
 	if st := u.sh(asRelease + "slotless status --stack dev"); !strings.Contains(st, "live pool: green 100% / blue 0%") {
 		t.Errorf("status as the release identity: got\n%s\nwant the live pool read through ARM", st)
 	}
@@ -196,6 +201,55 @@ func TestReleaseIdentityMovesTrafficAndNothingElse(t *testing.T) {
 	}
 	if denied == 0 {
 		t.Error("the cloud recorded no refused app update")
+	}
+}
+
+// releaseQueriesTheGatesTableAlone: the release role the stack granted reads the table the
+// metrics gate queries and no other. Signed in as the release identity, the gate's own query
+// (gate.QueryFigures, through the Log Analytics SDK) of the deployed workspace is answered by a
+// query API that authorizes it by the cloud's role assignments; a query of another table is
+// refused with 403 InsufficientAccessError, and so is the gate's query for a principal the stack
+// granted nothing.
+func releaseQueriesTheGatesTableAlone(t *testing.T, u *user) {
+	t.Helper()
+	logs := &azurefake.Telemetry{Now: time.Now, Token: e2eToken, Access: &azurefake.QueryAccess{Store: &u.cloud,
+		Principals: map[string]string{releaseToken: releasePrincipal, strangerToken: strangerPrincipal}}}
+	srv := httptest.NewTLSServer(logs)
+	t.Cleanup(srv.Close)
+	workspace, _ := u.outputs("dev")[stack.OutWorkspaceID].(string)
+	apps := map[stack.Slot]string{}
+	for name, slot := range u.appNames() {
+		apps[slot] = name
+	}
+	client := func(token string) *azquery.LogsClient {
+		c, err := azquery.NewLogsClient(staticCredential(token), &azquery.LogsClientOptions{ClientOptions: azcore.ClientOptions{
+			Cloud:     cloud.Configuration{Services: map[cloud.ServiceName]cloud.ServiceConfiguration{azquery.ServiceNameLogs: {Endpoint: srv.URL + "/v1", Audience: srv.URL}}},
+			Transport: srv.Client(),
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	now := time.Now().UTC()
+	q := gate.Query{CanaryApp: apps[stack.Blue], StableApp: apps[stack.Green], ServedFrom: now.Add(-10 * time.Minute), ArrivedFrom: now.Add(-5 * time.Minute), ArrivedTo: now, HealthPath: stack.DefaultHealthPath}
+	ctx := context.Background()
+	if _, _, kql, err := gate.QueryFigures(ctx, client(releaseToken), workspace, q); err != nil {
+		t.Errorf("the metrics gate's query as the release identity: %v\n%s", err, kql)
+	}
+	if n := len(logs.Queries()); n != 1 {
+		t.Errorf("the query API answered %d queries, want the gate's", n)
+	}
+	ts := q.Timespan()
+	for _, tc := range []struct{ who, token, query string }{
+		{"the release identity, another table", releaseToken, "AppTraces | summarize n = count() by AppRoleName"},
+		{"a principal without the role, the gate's query", strangerToken, gate.BuildQuery(q)},
+	} {
+		_, err := client(tc.token).QueryWorkspace(ctx, workspace, azquery.Body{Query: &tc.query, Timespan: &ts}, nil)
+		var re *azcore.ResponseError
+		if !errors.As(err, &re) || re.StatusCode != http.StatusForbidden || re.ErrorCode != "InsufficientAccessError" {
+			t.Errorf("%s: got %v, want 403 InsufficientAccessError", tc.who, err)
+		}
 	}
 }
 

@@ -142,6 +142,9 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 	}
 	c.App = app
 	c.Hostname = app.DefaultHostName
+	if err := disableBasicPublishing(ctx, slot, app, a.resourceGroup, parent); err != nil {
+		return nil, err
+	}
 
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"appName":  app.Name,

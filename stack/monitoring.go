@@ -199,7 +199,13 @@ func newMonitoring(ctx *pulumi.Context, n Names, rg pulumi.StringInput, cfg *Con
 			Location:          pulumi.String(cfg.Location),
 			Sku:               &operationalinsights.WorkspaceSkuArgs{Name: pulumi.String(operationalinsights.WorkspaceSkuNameEnumPerGB2018)},
 			RetentionInDays:   pulumi.Int(cfg.LogRetentionDays),
-			Tags:              tags,
+			// Entra only: the workspace's shared keys, which agents and the Data Collector API
+			// send with, are refused ("Disable Non-AAD based Auth"). Nothing of the stack uses
+			// them: the query API takes Entra tokens only (Azure Monitor, "Log Analytics API
+			// overview": "To query your workspaces, you must use Microsoft Entra
+			// authentication"), and the component sends with the apps' identities.
+			Features: &operationalinsights.WorkspaceFeaturesArgs{DisableLocalAuth: pulumi.Bool(true)},
+			Tags:     tags,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("log analytics workspace: %w", err)

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -37,7 +38,23 @@ const (
 	// OutRoutePrefix is the apps' HTTP route prefix (routePrefix), which `slotless deploy`
 	// checks a package's host.json against.
 	OutRoutePrefix = "routePrefix"
+	// OutSharedHostStorage lists the slots whose host storage this update left in the shared
+	// account (sharedHostStorage): their identities hold data roles on the whole account, both
+	// deployment containers included, so `slotless deploy` refuses them.
+	OutSharedHostStorage = "sharedHostStorage"
 )
+
+// SharedHostStorageOf reads OutSharedHostStorage from a stack's outputs; a stack deployed
+// before it was exported lists nothing, and ok is false.
+func SharedHostStorageOf(outs map[string]any) (slots []Slot, ok bool) {
+	list, ok := outs[OutSharedHostStorage].([]any)
+	for _, v := range list {
+		if s, err := ParseSlot(fmt.Sprint(v)); err == nil {
+			slots = append(slots, s)
+		}
+	}
+	return slots, ok
+}
 
 // DefaultHealthPath is healthPath's default, for a stack deployed before it was exported.
 const DefaultHealthPath = "/health"
@@ -77,6 +94,11 @@ func exportOutputs(ctx *pulumi.Context, cfg *Config, n Names, rg pulumi.StringIn
 	ctx.Export(OutWorkspaceID, mon.CustomerID)
 	ctx.Export(OutCurrentSlotName, gw.CurrentSlot.Value)
 	ctx.Export(OutPoolID, gw.Pool.ID())
+	shared := pulumi.StringArray{}
+	for _, s := range cfg.SharedHostStorage {
+		shared = append(shared, pulumi.String(string(s)))
+	}
+	ctx.Export(OutSharedHostStorage, shared)
 	for _, s := range Slots {
 		ctx.Export(OutAppName(s), colours[s].App.Name)
 		ctx.Export(OutHostname(s), colours[s].Hostname)

@@ -368,9 +368,9 @@ func TestColourChildrenAreParented(t *testing.T) {
 			}
 		}
 	}
-	// identity, five role assignments, plan, app
-	if children != 8 {
-		t.Errorf("got %d green children, want 8", children)
+	// identity, five role assignments, plan, app, the scm and ftp basic publishing policies
+	if children != 10 {
+		t.Errorf("got %d green children, want 10", children)
 	}
 }
 
@@ -796,6 +796,9 @@ func TestReleaseAccess(t *testing.T) {
 						strings.Contains(a, "/apis/") || strings.Contains(a, "*/write") || a == "*" {
 						t.Errorf("%s action %s: the release identity must not change settings, storage, roles or the API", name, a)
 					}
+					if strings.Contains(a, "/query/") && strings.Contains(a, "*") {
+						t.Errorf("%s action %s: the release identity reads the gate's tables, not every table of the workspace", name, a)
+					}
 				}
 				for i, want := range tt.scopes {
 					if got := role[fmt.Sprintf("assignableScopes[%d]", i)]; got != q(want) {
@@ -805,7 +808,7 @@ func TestReleaseAccess(t *testing.T) {
 			}
 			main := actionsOf(roles["release-role"])
 			for _, want := range []string{"Microsoft.ApiManagement/service/backends/read", "Microsoft.Web/sites/publish/Action", "Microsoft.OperationalInsights/workspaces/query/read",
-				"Microsoft.ApiManagement/service/tenant/operationResults/read"} {
+				"Microsoft.OperationalInsights/workspaces/query/AppRequests/read", "Microsoft.ApiManagement/service/tenant/operationResults/read"} {
 				if !slices.Contains(main, want) {
 					t.Errorf("main role actions %v lack %s", main, want)
 				}

@@ -55,11 +55,30 @@ var releaseActions = []string{
 	// slotless deploy: the app's deployment host, and the one-deploy upload with an Entra token.
 	"Microsoft.Web/sites/read",
 	"Microsoft.Web/sites/publish/Action",
-	// The metrics gate's query of AppRequests.
+	// The metrics gate's query of AppRequests: the right to query the workspace, and to read
+	// that table alone (queryActions), not every table of a workspace that may be a team's own.
 	"Microsoft.OperationalInsights/workspaces/read",
 	"Microsoft.OperationalInsights/workspaces/query/read",
-	"Microsoft.OperationalInsights/workspaces/query/*/read",
 	"Microsoft.Insights/components/read",
+}
+
+// GateTables are the Log Analytics tables the metrics gate's query reads: internal/gate's
+// BuildQuery reads AppRequests, with no union, join or lookup of another table
+// (TestReleaseRoleReadsOnlyTheGatesTables builds the query and checks).
+var GateTables = []string{"AppRequests"}
+
+// queryActions grant reading each of the gate's tables, with the table-level action Log Analytics
+// checks for a query in a workspace, Microsoft.OperationalInsights/workspaces/query/<table>/read
+// beside workspaces/query/read (MicrosoftDocs azure-monitor-docs, logs/manage-table-access.md,
+// "Configure table-level access (legacy method)": "Grant access to only the SecurityBaseline
+// table"; logs/manage-access.md, "Workspace permissions"). A role that also held */read (Reader,
+// Contributor) would read every table anyway; this one holds no wildcard.
+func queryActions() []string {
+	out := make([]string, 0, len(GateTables))
+	for _, t := range GateTables {
+		out = append(out, "Microsoft.OperationalInsights/workspaces/query/"+t+"/read")
+	}
+	return out
 }
 
 // trafficActions are the writes of a shift, a rollback and the break-glass path, granted only on
@@ -101,7 +120,7 @@ var siteWriteActions = []string{
 
 // ReleaseActions returns the actions the release role holds for a config.
 func ReleaseActions(cfg *Config) []string {
-	out := slices.Clone(releaseActions)
+	out := append(slices.Clone(releaseActions), queryActions()...)
 	if cfg.AlwaysReadyInstances > 0 {
 		out = append(out, siteWriteActions...)
 	}
@@ -265,5 +284,3 @@ func prefixOf(id string, n int) (string, error) {
 	}
 	return "/" + strings.Join(parts[:n], "/"), nil
 }
-
-func lastSegment(id string) string { return id[strings.LastIndex(id, "/")+1:] }

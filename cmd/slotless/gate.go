@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/slotless/slotless/internal/apiurl"
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/stack"
 )
@@ -163,21 +164,21 @@ func newHealthTarget(rawURL, apiURL, healthPath string, getenv func(string) stri
 		if !absoluteHTTP(rawURL) {
 			return nil, usageError{"--url: want an absolute http or https URL"}
 		}
+		if err := apiurl.Check("--url", rawURL, "the function key"); err != nil {
+			return nil, usageError{err.Error()}
+		}
 		t.url = rawURL
 		if key := getenv(envFunctionKey); key != "" {
 			t.headers[headerFunctionKey] = key
 		}
 		return t, nil
 	}
-	base := apiURL
-	if base == "" {
-		base = getenv(envAPIURL)
-	}
+	base, source := apiurl.Resolve(apiURL, getenv(envAPIURL), "")
 	if base == "" {
 		return nil, nil
 	}
-	if !absoluteHTTP(base) {
-		return nil, usagef("--api-url: %q is not an absolute http or https URL", base)
+	if err := apiurl.CheckAPI(source, base); err != nil {
+		return nil, usageError{err.Error()}
 	}
 	token := getenv(envPinToken)
 	if token == "" {
@@ -371,6 +372,16 @@ func parseSlotFlag(v string) (stack.Slot, error) {
 		return "", usagef("--slot: %v", err)
 	}
 	return slot, nil
+}
+
+// checkAPIURL refuses an API URL that would carry the pinning token in clear
+// (internal/apiurl): a usage error for a flag or the environment, a failure for a stack output.
+func checkAPIURL(source, value string) error {
+	err := apiurl.CheckAPI(source, value)
+	if err == nil || source == apiurl.SourceOutput {
+		return err
+	}
+	return usageError{err.Error()}
 }
 
 // absoluteHTTP reports whether s is a URL the gate can poll.

@@ -93,6 +93,16 @@ func TestGateHealthFlags(t *testing.T) {
 		{name: "both targets", args: []string{"--slot", "blue", "--url", "http://a/x", "--api-url", "http://b"}, env: pinEnv, wantErr: "--url and --api-url: give one, not both"},
 		{name: "relative url", args: []string{"--slot", "blue", "--url", "/api/health?code=SECRET"}, wantErr: "--url: want an absolute http or https URL"},
 		{name: "bad api url", args: []string{"--slot", "blue", "--api-url", "apim.example"}, env: pinEnv, wantErr: `--api-url: "apim.example" is not an absolute`},
+		// The pinning token and the subscription key never travel in clear; a local test
+		// server on the same machine may take them over http.
+		{name: "plain http api url", args: []string{"--slot", "blue", "--api-url", "http://apim.example/orders"}, env: pinEnv,
+			wantErr: `--api-url: "http://apim.example/orders" is plain http to apim.example, which would carry the pinning token and the subscription key in clear; want an absolute https URL, or http to a loopback address (localhost, 127.0.0.1, [::1]) for a local test server`},
+		{name: "plain http api url from env", args: []string{"--slot", "blue"}, env: map[string]string{envAPIURL: "http://apim.example/orders", envPinToken: "pin-0123456789abcdef"},
+			wantErr: `SLOTLESS_API_URL: "http://apim.example/orders" is plain http to apim.example`},
+		{name: "api url of a local test server", args: []string{"--slot", "blue", "--api-url", "http://127.0.0.1:8080/orders"}, env: pinEnv,
+			wantURL: "http://127.0.0.1:8080/orders/health?slotless-probe=1", wantHeaders: []string{"Ocp-Apim-Subscription-Key", "X-Slotless-Slot", "X-Slotless-Token"}},
+		{name: "plain http direct url with a key in its query", args: []string{"--slot", "blue", "--url", "http://app.example/api/health?code=SECRET"},
+			wantErr: `--url: "http://app.example/api/health (query and user left out)" is plain http to app.example, which would carry the function key in clear`},
 		{name: "zero successes", args: []string{"--slot", "blue", "--successes", "0"}, env: pinEnv, wantErr: "--successes: 0, want at least 1"},
 		{name: "negative interval", args: []string{"--slot", "blue", "--interval", "-1s"}, env: pinEnv, wantErr: "--interval: -1s, want a positive duration"},
 		{name: "zero timeout", args: []string{"--slot", "blue", "--timeout", "0s"}, env: pinEnv, wantErr: "--timeout: 0s, want a positive duration"},

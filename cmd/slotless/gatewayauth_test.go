@@ -97,6 +97,7 @@ func TestDeployChecksDirectCalls(t *testing.T) {
 				outputs: func(context.Context, string, string) (map[string]any, error) {
 					return gatewayOutputs(tt.phase, "https://apim.example.net/slotless"), nil
 				},
+				config: func(string, string) (*stack.Config, error) { return &stack.Config{}, nil },
 				credential: func(func(string) string) (azcore.TokenCredential, string, error) {
 					return nil, "a test credential", nil
 				},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/slotless/slotless/internal/apiurl"
 	"github.com/slotless/slotless/internal/credential"
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/plan"
@@ -227,15 +228,13 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 			fmt.Fprintf(progress, "warning: %s\n", w)
 		}
 	}
-	apiURL := o.apiURL
+	output, _ := outs[stack.OutAPIURL].(string)
+	apiURL, source := apiurl.Resolve(o.apiURL, getenv(envAPIURL), output)
 	if apiURL == "" {
-		apiURL = getenv(envAPIURL)
-	}
-	if apiURL == "" {
-		apiURL, _ = outs[stack.OutAPIURL].(string)
-	}
-	if !absoluteHTTP(apiURL) {
 		return nil, fmt.Errorf("release: no API URL: pass --api-url or set %s, or deploy the stack so it has an apiUrl output", envAPIURL)
+	}
+	if err := checkAPIURL(source, apiURL); err != nil {
+		return nil, fmt.Errorf("release: %w", err)
 	}
 	var missing []string
 	workspace, _ := outs[stack.OutWorkspaceID].(string)

@@ -82,6 +82,9 @@ func (f *Fake) authorizePoll(token, id string) error {
 // action is the RBAC action of a verb ("read", "write", "delete") on a resource type.
 func action(token, verb string) string {
 	arm := armSpecs[token].armType
+	if t := armSpecs[token].rbacType; t != "" {
+		arm = t
+	}
 	if arm == "Microsoft.Resources/resourceGroups" {
 		arm = "Microsoft.Resources/subscriptions/resourceGroups"
 	}

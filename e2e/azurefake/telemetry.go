@@ -44,8 +44,12 @@ import (
 type Telemetry struct {
 	// Now is the clock visibility is judged by.
 	Now func() time.Time
-	// Token is the bearer token the API accepts.
+	// Token is the bearer token of the deploying identity, which the API takes as the
+	// workspace's owner.
 	Token string
+	// Access, when set, accepts its principals' tokens too and authorizes their queries by the
+	// cloud's role assignments (queryaccess.go).
+	Access *QueryAccess
 
 	mu      sync.Mutex
 	rows    []Row
@@ -113,7 +117,8 @@ func (t *Telemetry) Queries() []Query {
 // service applies on top of the query's own filters ("Query API: timespan").
 func (t *Telemetry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	if r.Header.Get("Authorization") != "Bearer "+t.Token {
+	principal, ok := t.caller(r)
+	if !ok {
 		w.WriteHeader(http.StatusUnauthorized)
 		fmt.Fprint(w, `{"error":{"code":"InvalidAuthenticationToken","message":"the access token is missing or invalid"}}`)
 		return
@@ -129,6 +134,17 @@ func (t *Telemetry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		badArgument(w, "the timespan is required here: "+err.Error())
 		return
+	}
+	if principal != "" {
+		tables, err := queryTables(body.Query)
+		if err != nil {
+			badArgument(w, err.Error())
+			return
+		}
+		if status, err := t.Access.authorize(principal, parts[3], tables); err != nil {
+			queryError(w, status, err)
+			return
+		}
 	}
 	stages, err := compile(body.Query, now)
 	if err != nil {
@@ -175,6 +191,22 @@ func (t *Telemetry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if after != nil {
 		after(n)
 	}
+}
+
+// caller is the principal a request's bearer token names: "" for the deploying identity's
+// Token, else the principal Access maps it to; ok is false for a token the API does not know.
+func (t *Telemetry) caller(r *http.Request) (principal string, ok bool) {
+	token, found := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	switch {
+	case !found:
+		return "", false
+	case token == t.Token:
+		return "", true
+	case t.Access != nil:
+		principal, ok = t.Access.Principals[token]
+		return principal, ok
+	}
+	return "", false
 }
 
 func badArgument(w http.ResponseWriter, msg string) {

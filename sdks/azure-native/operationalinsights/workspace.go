@@ -24,6 +24,8 @@ type Workspace struct {
 	AzureApiVersion pulumi.StringOutput `pulumi:"azureApiVersion"`
 	// This is a read-only property. Represents the ID associated with the workspace.
 	CustomerId pulumi.StringOutput `pulumi:"customerId"`
+	// Workspace features.
+	Features WorkspaceFeaturesResponsePtrOutput `pulumi:"features"`
 	// The geo-location where the resource lives
 	Location pulumi.StringOutput `pulumi:"location"`
 	// The name of the resource
@@ -87,6 +89,8 @@ func WorkspaceExists(ctx *pulumi.Context,
 }
 
 type workspaceArgs struct {
+	// Workspace features.
+	Features *WorkspaceFeatures `pulumi:"features"`
 	// The geo-location where the resource lives
 	Location *string `pulumi:"location"`
 	// The name of the resource group. The name is case insensitive.
@@ -103,6 +107,8 @@ type workspaceArgs struct {
 
 // The set of arguments for constructing a Workspace resource.
 type WorkspaceArgs struct {
+	// Workspace features.
+	Features WorkspaceFeaturesPtrInput
 	// The geo-location where the resource lives
 	Location pulumi.StringPtrInput
 	// The name of the resource group. The name is case insensitive.
@@ -162,6 +168,11 @@ func (o WorkspaceOutput) AzureApiVersion() pulumi.StringOutput {
 // This is a read-only property. Represents the ID associated with the workspace.
 func (o WorkspaceOutput) CustomerId() pulumi.StringOutput {
 	return o.ApplyT(func(v *Workspace) pulumi.StringOutput { return v.CustomerId }).(pulumi.StringOutput)
+}
+
+// Workspace features.
+func (o WorkspaceOutput) Features() WorkspaceFeaturesResponsePtrOutput {
+	return o.ApplyT(func(v *Workspace) WorkspaceFeaturesResponsePtrOutput { return v.Features }).(WorkspaceFeaturesResponsePtrOutput)
 }
 
 // The geo-location where the resource lives
