@@ -192,21 +192,6 @@ func (a *ARM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// listValue answers NamedValueClient.ListValue (POST .../namedValues/{id}/listValue): the
-// value, a secret one's included, which no GET returns (NamedValue_ListValue, "Gets the secret
-// of the named value specified by its identifier", APIM REST 2024-05-01).
-func (a *ARM) listValue(w http.ResponseWriter, id string) {
-	nv, ok := a.load(w, id)
-	if !ok {
-		return
-	}
-	value := nv.Secret
-	if value == "" {
-		value, _ = nv.Inputs["value"].(string)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"value": value})
-}
-
 // site reports whether a request names a function app (Microsoft.Web/sites/NAME), or one of
 // its config resources (.../config/NAME), with the app's id.
 func (a *ARM) site(r *http.Request) (id, config string, ok bool) {
