@@ -82,10 +82,14 @@ func (o watchOptions) run(ctx context.Context, cmd *cobra.Command, getenv func(s
 	// The watch is built as a release is, without a version to expect: it judges whatever the
 	// canary serves.
 	ro := releaseRunOptions{d: o.d, stack: o.stack, dir: o.dir, apiURL: o.apiURL, logsEndpoint: o.logsEndpoint, watching: true}
-	ctl, err := ro.controller(ctx, cfg, parsed, p, progress, getenv)
+	ctl, told, err := ro.controller(ctx, cfg, parsed, p, progress, cmd.ErrOrStderr(), getenv)
 	if err != nil {
 		return err
 	}
 	rec, err := ctl.Watch(ctx, p, rollout.WatchOptions{For: o.watchFor, Window: o.window})
+	// A rollback is told once it is written; a healthy canary, or one the watch could not judge,
+	// tells nobody. Neither changes err.
+	told.Watched(rec)
+	rec.Notifications = told.Close()
 	return writeRecord(cmd, o.asJSON, rec, err)
 }
