@@ -91,7 +91,12 @@ A run needs what shift and gate need: the Pulumi CLI and a logged-in backend, th
 (--api-url, SLOTLESS_API_URL, else the stack output apiUrl), SLOTLESS_PIN_TOKEN (and
 SLOTLESS_SUBSCRIPTION_KEY when the API requires one), and Azure credentials for the Log
 Analytics query API (the workspace and app names come from the stack outputs). Those
-credentials are checked with one query before anything moves.`
+credentials are checked with one query before anything moves.
+
+With the stack's notify config, each webhook is told of the start, every shift and passed bake,
+GA, a rollback (once written) and a stop, in the background: a webhook that fails or never
+answers costs a warning on stderr and a line of the record's notifications, never a delay or
+the exit code (docs/releases.md#notifications).`
 
 func newReleaseRunCmd(d deps) *cobra.Command {
 	o := releaseRunOptions{d: d}

@@ -38,7 +38,8 @@ release's own bake judges the rest when it resumes.
 A failure to judge (the Log Analytics query failing, say) exits 1 and leaves traffic alone, so
 the scheduled run shows red. It needs what release needs: SLOTLESS_PIN_TOKEN (and
 SLOTLESS_SUBSCRIPTION_KEY when the API requires one), Azure credentials for Log Analytics and
-ARM, and the Pulumi CLI for the rollback.`
+ARM, and the Pulumi CLI for the rollback. A rollback, once written, is told to the stack's
+notify webhooks; a canary left alone tells nobody.`
 
 func newWatchCmd(d deps) *cobra.Command {
 	o := watchOptions{d: d}
