@@ -127,3 +127,34 @@ func TestReleaseTellsTheStacksWebhooks(t *testing.T) {
 		t.Errorf("a webhook URL shows in the output:\n%s", all)
 	}
 }
+
+// TestPlanRefusesAWebhookURLInPlainText: the offline plan, which runs the program as pulumi up
+// does, accepts notify URLs encrypted in the stack file and refuses one in plain text, naming it
+// by its index, and a list whose every URL is plain; it never shows a URL.
+func TestPlanRefusesAWebhookURLInPlainText(t *testing.T) {
+	const plain = "https://hooks.slack.com/services/T0/B0/SECRETSECRET"
+	for _, tt := range []struct {
+		name    string
+		notify  string
+		code    int
+		wantErr string
+	}{
+		{"every URL encrypted", "- kind: slack\n      url:\n        secure: v1:aaaa\n    - kind: teams\n      url:\n        secure: v1:bbbb", 0, ""},
+		{"one in plain text beside an encrypted one", "- kind: slack\n      url:\n        secure: v1:aaaa\n    - kind: teams\n      url: " + plain, 1,
+			"notify[1].url: is in plain text in the stack file; a webhook URL is a credential: encrypt it with pulumi config set --secret --path 'notify[1].url'"},
+		{"every URL in plain text", "- kind: slack\n      url: " + plain, 1, "notify: the webhook URLs are in plain text in the stack file"},
+		{"an unknown kind", "- kind: discord\n      url:\n        secure: v1:aaaa", 1, `notify[0].kind: "discord" is not valid, want one of slack, teams, json`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := project(t, stackYAML("slotless:notify:\n    "+tt.notify))
+			var out, errb bytes.Buffer
+			code := runWith(realDeps(), []string{"plan", "--dir", dir, "--stack", "ci"}, &out, &errb)
+			if code != tt.code || !strings.Contains(errb.String(), tt.wantErr) {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit %d saying %q", code, errb.String(), tt.code, tt.wantErr)
+			}
+			if strings.Contains(out.String()+errb.String(), "SECRET") {
+				t.Errorf("the plan shows a webhook URL:\n%s%s", out.String(), errb.String())
+			}
+		})
+	}
+}
