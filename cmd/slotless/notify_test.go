@@ -14,6 +14,7 @@ import (
 
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/notify"
+	"github.com/slotless/slotless/internal/report"
 	"github.com/slotless/slotless/internal/rollout"
 )
 
@@ -156,5 +157,47 @@ func TestPlanRefusesAWebhookURLInPlainText(t *testing.T) {
 				t.Errorf("the plan shows a webhook URL:\n%s%s", out.String(), errb.String())
 			}
 		})
+	}
+}
+
+// TestWatchTellsItsRollback: a watch that finds the standing canary failing rolls it back and then
+// tells the stack's webhooks, with the report's headline; the exit code is the rollback's.
+func TestWatchTellsItsRollback(t *testing.T) {
+	const token = "pin-0123456789abcdef"
+	// blue does not answer its health checks; green does.
+	health := slotHealth(t, token, map[string]string{"green": "1.0.0"})
+	for k, v := range map[string]string{envPinToken: token, envAPIURL: "", envSubscriptionKey: "", "GITHUB_ACTIONS": "", "TF_BUILD": ""} {
+		t.Setenv(k, v)
+	}
+	doc := &receiver{status: http.StatusOK}
+	srv := httptest.NewServer(doc)
+	defer srv.Close()
+	dir := project(t, stackYAML("slotless:blueWeight: 10", "slotless:notify:\n    - kind: json\n      url:\n        secure: v1:aaaa"))
+	fake := notifyingStack{
+		fakeDeployed: &fakeDeployed{blue: 10, config: map[string]string{"blueWeight": "10"}, env: map[string]string{}},
+		notify:       fmt.Sprintf(`[{"kind":"json","url":%q}]`, srv.URL+"/hook/SECRET"),
+	}
+	d := realDeps()
+	d.openReleaseStack = func(context.Context, string, string) (releaseStack, error) { return fake, nil }
+	d.logsQuerier = func(string, func(string) string) (gate.LogsQuerier, string, error) { return &fakeLogs{}, "fake", nil }
+	var out, errb bytes.Buffer
+	args := []string{"watch", "--dir", dir, "--stack", "ci", "--for", "1s", "--api-url", health.URL + "/orders", "--json"}
+	if code := runWith(d, args, &out, &errb); code != exitAborted {
+		t.Fatalf("exit %d, want %d (rolled back)\n%s", code, exitAborted, errb.String())
+	}
+	var rec rollout.Record
+	if err := json.Unmarshal(out.Bytes(), &rec); err != nil {
+		t.Fatalf("stdout is not the record: %v\n%s", err, out.String())
+	}
+	if rec.Outcome != rollout.OutcomeRolledBack || len(rec.Notifications) != 1 || rec.Notifications[0].Event != string(notify.WatchRolledBack) || rec.Notifications[0].Outcome != notify.OutcomeSent {
+		t.Fatalf("record: got %s with notifications %+v, want rolled back and the webhook told", rec.Outcome, rec.Notifications)
+	}
+	var msg struct{ Event, Headline, Slot, By, Reason string }
+	if len(doc.bodies) != 1 || json.Unmarshal(doc.bodies[0], &msg) != nil {
+		t.Fatalf("the webhook got %q, want one json message", doc.bodies)
+	}
+	headline, _ := report.Headline(rec)
+	if msg.Event != string(notify.WatchRolledBack) || msg.Headline != headline || msg.Slot != "blue" || msg.By != "slotless watch" || !strings.Contains(msg.Reason, "watch at 10%: health gate") {
+		t.Errorf("the webhook got %+v, want the watch's rollback with the report's headline %q", msg, headline)
 	}
 }
