@@ -13,10 +13,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/slotless/slotless/internal/notify"
+	"github.com/slotless/slotless/internal/pool"
 	"github.com/slotless/slotless/internal/report"
 	"github.com/slotless/slotless/internal/rollout"
 )
@@ -328,4 +330,77 @@ func jsonString(t *testing.T, s string) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSuffix(strings.TrimSpace(b.String()), `"`)[1:]
+}
+
+// breakGlassUser is a deployed dev stack at blue 10% with the ARM facade, and one json webhook.
+func breakGlassUser(t *testing.T) (*user, *hook) {
+	t.Helper()
+	u := deployed(t)
+	u.withARM()
+	u.run("pulumi config set blueWeight 10 && pulumi up")
+	doc, docURL := newHook(t, http.StatusOK, false)
+	u.sh(fmt.Sprintf(`pulumi config set-all --stack dev --path --plaintext 'notify[0].kind=json' --secret 'notify[0].url=%s'`, docURL))
+	return u, doc
+}
+
+// TestBreakGlassRollbackIsTold: a rollback that has to write the pool through ARM because a
+// killed update left the stack locked tells the stack's webhooks after the write: the stack
+// still opens and decrypts the URLs, and the json webhook gets rollback.breakGlass with the
+// reason. Exit 6, blue at 0%.
+func TestBreakGlassRollbackIsTold(t *testing.T) {
+	parallel(t, 40*time.Second)
+	u, doc := breakGlassUser(t)
+	u.hold("azure-native:apimanagement:Backend")
+	cmd, out := u.start("slotless shift --stack dev --slot blue --to 50 --force")
+	u.waitHeld()
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	u.waitHolderGone()
+	u.release()
+	if len(u.locks()) == 0 {
+		t.Fatalf("the killed update left no lock:\n%s", out.String())
+	}
+	rb, err := u.trySh("slotless rollback --stack dev --slot blue")
+	t.Log(rb)
+	if code := exitCode(err); code != 6 || u.weights().Blue != 0 {
+		t.Fatalf("exit %d, %s; want 6 and blue at 0", code, u.weights())
+	}
+	if got := doc.events(t); len(got) != 1 || got[0] != string(notify.BreakGlass) {
+		t.Fatalf("the webhook was told %v, want one rollback.breakGlass", got)
+	}
+	var msg struct{ Slot, By, Reason, Headline string }
+	if err := json.Unmarshal([]byte(doc.message(t, string(notify.BreakGlass))), &msg); err != nil {
+		t.Fatal(err)
+	}
+	if msg.Slot != "blue" || msg.By != pool.BreakGlassBy || msg.Reason == "" || !strings.Contains(msg.Headline, "Pulumi state lags Azure until the next pulumi up") {
+		t.Errorf("the webhook got %+v", msg)
+	}
+	if !strings.Contains(rb, "notify[0] (json) told of the break-glass write") || strings.Contains(rb, "SECRET-") {
+		t.Errorf("the rollback does not say the webhook was told, or shows its URL")
+	}
+}
+
+// TestBreakGlassWithTheBackendDownSaysNobodyWasTold: with the Pulumi backend unreachable the
+// webhook URLs, the stack's secrets, cannot be decrypted: the rollback is written (exit 6, blue
+// at 0%) and says nobody was told.
+func TestBreakGlassWithTheBackendDownSaysNobodyWasTold(t *testing.T) {
+	parallel(t, 15*time.Second)
+	u, doc := breakGlassUser(t)
+	blocker := filepath.Join(t.TempDir(), "not-a-directory")
+	if err := os.WriteFile(blocker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rb, err := u.trySh("PULUMI_BACKEND_URL=file://" + blocker + "/backend slotless rollback --stack dev --slot blue")
+	t.Log(rb)
+	if code := exitCode(err); code != 6 || u.weights().Blue != 0 {
+		t.Fatalf("exit %d, %s; want 6 and blue at 0", code, u.weights())
+	}
+	if !strings.Contains(rb, "warning: nobody was told of the break-glass write: the stack's notify webhooks are its secrets, and the stack cannot be opened to decrypt them") {
+		t.Errorf("the rollback does not say nobody was told")
+	}
+	if _, got := doc.holding(); got != 0 {
+		t.Errorf("the webhook got %d messages, want none", got)
+	}
 }
