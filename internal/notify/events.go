@@ -182,6 +182,11 @@ func releaseEndEvent(o Origin, rec rollout.Record, at time.Time) (Event, bool) {
 	case rollout.OutcomeRollbackFailed:
 		kind, sev = ReleaseRollbackFailed, SeverityFailure
 	case rollout.OutcomeAborted, rollout.OutcomeFailed, rollout.OutcomeInterrupted:
+		if !begun(rec) {
+			// Stopped before its start was told, with no traffic on its slot: nothing changed
+			// that a channel heard of, and the CI run shows the failure.
+			return Event{}, false
+		}
 		kind, sev = ReleaseStopped, SeverityWarning
 	default:
 		return Event{}, false
@@ -198,6 +203,16 @@ func releaseEndEvent(o Origin, rec rollout.Record, at time.Time) (Event, bool) {
 		e.Title = fmt.Sprintf("Release of %s %s stopped on %s", rec.Slot, rec.Version, o.Stack)
 	}
 	return e, true
+}
+
+// begun reports whether a release had told its start (its start gate passed) or its slot
+// carried traffic when it began.
+func begun(rec rollout.Record) bool {
+	share := rec.FromWeights.Blue
+	if rec.Slot == stack.Green {
+		share = rec.FromWeights.Green
+	}
+	return share > 0 || (rec.Start != nil && rec.Start.Verdict == rollout.VerdictPass)
 }
 
 // watchEndEvent is the message of a watch that rolled its canary back, or failed to; a watch

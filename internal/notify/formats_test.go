@@ -188,23 +188,35 @@ func TestWhichEndsAreTold(t *testing.T) {
 		release      EventKind
 		watch        EventKind
 		wantSeverity Severity
+		// unstarted is a release that failed before its start gate passed, from 0%.
+		unstarted bool
 	}{
-		{rollout.OutcomeComplete, ReleaseCompleted, "", SeveritySuccess},
-		{rollout.OutcomeRolledBack, ReleaseRolledBack, WatchRolledBack, SeverityWarning},
-		{rollout.OutcomeRollbackFailed, ReleaseRollbackFailed, WatchRollbackFailed, SeverityFailure},
-		{rollout.OutcomeAborted, ReleaseStopped, "", SeverityWarning},
-		{rollout.OutcomeFailed, ReleaseStopped, "", SeverityWarning},
-		{rollout.OutcomeInterrupted, ReleaseStopped, "", SeverityWarning},
-		{rollout.OutcomePaused, "", "", ""},
-		{rollout.OutcomeNothingToDo, "", "", ""},
-		{rollout.OutcomeDryRun, "", "", ""},
-		{rollout.OutcomeRefused, "", "", ""},
-		{rollout.OutcomeInvalid, "", "", ""},
-		{rollout.OutcomeWatched, "", "", ""},
+		{rollout.OutcomeComplete, ReleaseCompleted, "", SeveritySuccess, false},
+		{rollout.OutcomeRolledBack, ReleaseRolledBack, WatchRolledBack, SeverityWarning, false},
+		{rollout.OutcomeRollbackFailed, ReleaseRollbackFailed, WatchRollbackFailed, SeverityFailure, false},
+		{rollout.OutcomeAborted, ReleaseStopped, "", SeverityWarning, false},
+		{rollout.OutcomeFailed, ReleaseStopped, "", SeverityWarning, false},
+		{rollout.OutcomeInterrupted, ReleaseStopped, "", SeverityWarning, false},
+		{rollout.OutcomeFailed, "", "", "", true},
+		{rollout.OutcomeInterrupted, "", "", "", true},
+		{rollout.OutcomePaused, "", "", "", false},
+		{rollout.OutcomeNothingToDo, "", "", "", false},
+		{rollout.OutcomeDryRun, "", "", "", false},
+		{rollout.OutcomeRefused, "", "", "", false},
+		{rollout.OutcomeInvalid, "", "", "", false},
+		{rollout.OutcomeWatched, "", "", "", false},
 	} {
-		t.Run(string(tt.outcome), func(t *testing.T) {
+		name := string(tt.outcome)
+		if tt.unstarted {
+			name += " before its start"
+		}
+		t.Run(name, func(t *testing.T) {
 			rec := rolledBack()
 			rec.Outcome = tt.outcome
+			rec.Start = &rollout.Check{Verdict: rollout.VerdictPass}
+			if tt.unstarted {
+				rec.Start = nil
+			}
 			e, ok := releaseEndEvent(origin, rec, t0)
 			if ok != (tt.release != "") || e.Kind != tt.release {
 				t.Errorf("release: got %q (%v), want %q", e.Kind, ok, tt.release)
