@@ -78,6 +78,9 @@ type Config struct {
 	// Telemetry says where the apps report and the metrics gate reads: the stack's own
 	// Application Insights and Log Analytics, or the team's (monitoring.go).
 	Telemetry TelemetryConfig
+	// Notify are the webhooks told of every release, watch rollback and break-glass write
+	// (notify.go); their URLs are secrets.
+	Notify []NotifyTarget
 }
 
 // TelemetryConfig names the team's telemetry the stack reuses instead of creating its own.
@@ -357,6 +360,7 @@ var Keys = []Key{
 	{"virtualNetworkSubnetId", "(unset: no virtual network integration)", subnetAllowed + ", whose name has no '_'; the subnet delegated to Microsoft.App/environments, in the stack's region, and used for nothing but Flex Consumption apps", "outbound virtual network integration of both apps through one subnet, which Flex Consumption apps may share (docs/configuration.md#virtual-network-integration); the identity running pulumi up needs Microsoft.Network/virtualNetworks/subnets/join/action on it (docs/security.md#the-subnet). A change is released, not applied: pulumi up gives it to the slot that carries no traffic", false},
 	{"appInsightsResourceId", "(unset: the stack creates its own Application Insights and Log Analytics)", componentIDAllowed + ", workspace-based, in the subscription the stack deploys to; not with logAnalyticsWorkspaceResourceId", "reuse your team's Application Insights: both apps report to it, with Entra-only ingestion as each slot's identity (Monitoring Metrics Publisher on it), the metrics gate reads its Log Analytics workspace, and the stack creates neither (docs/configuration.md#your-telemetry). A change is released, not applied", false},
 	{"logAnalyticsWorkspaceResourceId", "(unset: the stack creates its own)", workspaceIDAllowed + ", in the subscription the stack deploys to; not with appInsightsResourceId", "reuse your team's Log Analytics workspace: the stack's own Application Insights sends to it, the metrics gate reads it, and no workspace is created; logRetentionDays is then the workspace's own (docs/configuration.md#your-telemetry)", false},
+	{"notify", "[] (nobody is told)", NotifyAllowed, "webhooks (Slack, Microsoft Teams Workflows, or slotless's JSON) told of every release start, step, GA, rollback and stop, every break-glass write and every watch rollback, with the report's headline, the stack, slot, version, who and a link to the run; sent in the background, so a failing webhook never delays or fails a release or a rollback (docs/releases.md#notifications)", true},
 	{"alwaysReadyInstances", "0", "integer 0..1000, at most maximumInstanceCount", "Flex always-ready instances: the live slot's app gets them and the idle slot's 0, both during a release; when above 0 the first step of a release also changes the release slot's app and the last step the old slot's app, not only the pool", false},
 }
 
@@ -392,6 +396,9 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	}
 	// A value set with --secret --path makes Pulumi hold the whole key as a secret.
 	cfg.AppSettings.Secret = ctx.IsConfigSecret(ctx.Project() + ":appSettings")
+	if msg := NotifySecretProblem("notify", cfg.Notify, ctx.IsConfigSecret(ctx.Project()+":notify")); msg != "" {
+		return nil, errors.New(msg)
+	}
 	return cfg, nil
 }
 
@@ -557,6 +564,7 @@ func ParseAll(src Source) (*Config, error) {
 	c.AppSettings = p.appSettings("appSettings")
 	c.SubnetID = p.subnet("virtualNetworkSubnetId")
 	c.Telemetry = p.telemetry()
+	c.Notify = p.notify("notify")
 	c.GatewayAudience = strings.ToLower(p.match("gatewayAudience", "", guidRE, "an application (client) id: a GUID such as 00000000-0000-0000-0000-000000000000 (az ad app show --id <app> --query appId)"))
 	if c.GatewayAudience != "" && c.APIM.ExistingName != "" {
 		p.failf("gatewayAudience: not supported with apimName %q yet: API Management calls the apps with an identity the stack attaches to the service, and a reused service is not the stack's to change; unset one of them", c.APIM.ExistingName)

@@ -38,7 +38,8 @@ release's own bake judges the rest when it resumes.
 A failure to judge (the Log Analytics query failing, say) exits 1 and leaves traffic alone, so
 the scheduled run shows red. It needs what release needs: SLOTLESS_PIN_TOKEN (and
 SLOTLESS_SUBSCRIPTION_KEY when the API requires one), Azure credentials for Log Analytics and
-ARM, and the Pulumi CLI for the rollback.`
+ARM, and the Pulumi CLI for the rollback. A rollback, once written, is told to the stack's
+notify webhooks; a canary left alone tells nobody.`
 
 func newWatchCmd(d deps) *cobra.Command {
 	o := watchOptions{d: d}
@@ -82,10 +83,14 @@ func (o watchOptions) run(ctx context.Context, cmd *cobra.Command, getenv func(s
 	// The watch is built as a release is, without a version to expect: it judges whatever the
 	// canary serves.
 	ro := releaseRunOptions{d: o.d, stack: o.stack, dir: o.dir, apiURL: o.apiURL, logsEndpoint: o.logsEndpoint, watching: true}
-	ctl, err := ro.controller(ctx, cfg, parsed, p, progress, getenv)
+	ctl, told, err := ro.controller(ctx, cfg, parsed, p, progress, cmd.ErrOrStderr(), getenv)
 	if err != nil {
 		return err
 	}
 	rec, err := ctl.Watch(ctx, p, rollout.WatchOptions{For: o.watchFor, Window: o.window})
+	// A rollback is told once it is written; a healthy canary, or one the watch could not judge,
+	// tells nobody. Neither changes err.
+	told.Watched(rec)
+	rec.Notifications = told.Close()
 	return writeRecord(cmd, o.asJSON, rec, err)
 }

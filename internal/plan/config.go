@@ -23,7 +23,7 @@ const SecretPlaceholder = "[secret]"
 // SecretStandIn is what the program is given for an encrypted value the offline plan cannot
 // decrypt. It passes validation of keys meant to be secret, and the program marks every such
 // value secret, so it shows as SecretPlaceholder.
-const SecretStandIn = "offline-plan-stand-in-for-an-encrypted-value"
+const SecretStandIn = stack.OfflineSecret
 
 // StackConfig is a stack's flattened configuration as Pulumi hands it to the program:
 // namespaced keys ("orders:blueWeight") to string values, lists and maps as JSON.

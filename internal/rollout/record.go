@@ -84,6 +84,24 @@ type Record struct {
 	Start      *Check       `json:"start,omitempty"`
 	StepsTaken []StepRecord `json:"stepRecords"`
 	Rollback   *RollbackRec `json:"rollback,omitempty"`
+	// Notifications are the messages the stack's notify targets were sent about the run, and how
+	// each ended; never a target's URL, which is a secret.
+	Notifications []Notification `json:"notifications,omitempty"`
+}
+
+// Notification is one message to one notify target and how its delivery ended.
+type Notification struct {
+	// Target is the target's index in notify, Kind its format (slack, teams, json).
+	Target int    `json:"target"`
+	Kind   string `json:"kind"`
+	// Event is what the message told (release.started, release.rolledBack, ...).
+	Event string `json:"event"`
+	// Outcome is sent, failed (an answer that retrying cannot change), gave-up (retries or the
+	// message's time ran out) or not-sent; Attempts counts the requests made.
+	Outcome  string `json:"outcome"`
+	Attempts int    `json:"attempts"`
+	// Detail says why a message was not delivered: the status or the error, never the URL.
+	Detail string `json:"detail,omitempty"`
 }
 
 // RecordThresholds are a plan's limits as a record keeps them.

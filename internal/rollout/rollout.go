@@ -183,10 +183,52 @@ type Controller struct {
 	metrics MetricsGate
 	warmer  Warmer
 	prober  Prober
-	out     io.Writer
-	start   time.Time
+	// progress, when set, is told of each Progress (WithProgress).
+	progress func(Progress)
+	out      io.Writer
+	start    time.Time
 	// seen is what the metrics gate has judged of this run's exposure so far.
 	seen exposure
+}
+
+// ProgressEvent names a moment of a release that others are told of as it happens.
+type ProgressEvent string
+
+// The moments of a release a Progress is sent at.
+const (
+	// ProgressStarted: the start gate passed, and the release is about to take its first step.
+	ProgressStarted ProgressEvent = "started"
+	// ProgressShifted: a step's shift is done and read back; its bake begins.
+	ProgressShifted ProgressEvent = "shifted"
+	// ProgressPassed: a step's bake passed.
+	ProgressPassed ProgressEvent = "passed"
+)
+
+// Progress is one moment of a release, for WithProgress. How a run ended is its Record,
+// returned by Run.
+type Progress struct {
+	Event ProgressEvent
+	// Record is the run so far.
+	Record Record
+	// Step is the step the event is about (shifted, passed), Index its number from 1 among the
+	// Steps the run plans from where it started.
+	Step         StepRecord
+	Index, Steps int
+}
+
+// WithProgress returns c calling f at each Progress of a release. f runs on the release's own
+// path, between its shifts and bakes, so it must return at once: a notification is queued there
+// and sent elsewhere, never waited for.
+func (c *Controller) WithProgress(f func(Progress)) *Controller {
+	c.progress = f
+	return c
+}
+
+// tell passes p to WithProgress's function, if any.
+func (c *Controller) tell(p Progress) {
+	if c.progress != nil {
+		c.progress(p)
+	}
 }
 
 // WithProber returns c sending the plan's probes through p during each bake; without one, a

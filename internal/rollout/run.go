@@ -116,6 +116,7 @@ func (c *Controller) run(ctx context.Context, p Plan, o Options, rec *Record) er
 		return err
 	}
 	c.logf("health gate: %s serves %s", o.Slot, o.Version)
+	c.tell(Progress{Event: ProgressStarted, Record: *rec, Steps: len(steps)})
 
 	for i, s := range steps {
 		sr := StepRecord{From: s.From, To: s.To, Resumed: s.Resumed, Changes: s.Changes}
@@ -160,6 +161,7 @@ func (c *Controller) run(ctx context.Context, p Plan, o Options, rec *Record) er
 				return fmt.Errorf("%w: after the shift to %d%% %s gives %s %d%% (%s): something else changed the traffic", ErrTrafficMoved, s.To, where, o.Slot, current, after.Weights)
 			}
 			c.logf("shifted in %s: %s", sr.ShiftFinished.Sub(sr.ShiftStarted).Round(time.Second), after.Weights)
+			c.tell(Progress{Event: ProgressShifted, Record: *rec, Step: sr, Index: i + 1, Steps: len(steps)})
 		}
 		if s.Resumed {
 			sr.Weights = sharesOf(st.Weights)
@@ -176,6 +178,7 @@ func (c *Controller) run(ctx context.Context, p Plan, o Options, rec *Record) er
 		if err != nil {
 			return err
 		}
+		c.tell(Progress{Event: ProgressPassed, Record: *rec, Step: sr, Index: i + 1, Steps: len(steps)})
 	}
 
 	last := steps[len(steps)-1].To
