@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/internal/rollout"
 )
 
 // The error-rate grid: releases of the default plan (10 → 50 → 100, 10-minute bakes) in every
@@ -69,9 +70,12 @@ func (c GridCell) Cell() Cell {
 }
 
 // Cells is the whole grid, traffic first, then the stable slot's rate, then the canary.
-func Cells() []GridCell {
+func Cells() []GridCell { return CellsAt(Traffic) }
+
+// CellsAt is the grid at other traffic: every stable rate and canary at each of traffic.
+func CellsAt(traffic []float64) []GridCell {
 	var out []GridCell
-	for _, rps := range Traffic {
+	for _, rps := range traffic {
 		for _, s := range StableRates {
 			for _, m := range Models {
 				out = append(out, GridCell{rps, s, m})
@@ -151,25 +155,36 @@ func (t *Tally) MeanRequests(i int) float64 {
 	return float64(t.Requests[i]) / float64(t.Steps[i])
 }
 
-// RunGrid runs releases releases (seeds 0 to releases-1) in each cell, healthy in a cell of a
-// healthy canary, workers at a time, and tallies each cell. The seeds make it repeatable: the
-// same cells and counts give the same tallies, whatever the number of workers. progress, when
-// not nil, is called after each cell.
-func RunGrid(cells []GridCell, releases, healthy, workers int, progress func(Tally)) []Tally {
-	workers = max(workers, 1)
+// Grid is how a grid's cells are run.
+type Grid struct {
+	// Releases run in each cell (seeds 0 to Releases-1), Healthy in a cell of a healthy
+	// canary, whose false rollbacks need the most; Workers at once.
+	Releases, Healthy, Workers int
+	// Plan replaces the stack's default plan (PlanWith); nil keeps it.
+	Plan *rollout.Plan
+	// Progress, when not nil, is called after each cell.
+	Progress func(Tally)
+}
+
+// Run runs every cell and tallies it. The seeds make it repeatable: the same cells, plan and
+// counts give the same tallies, whatever the number of workers.
+func (g Grid) Run(cells []GridCell) []Tally {
+	workers := max(g.Workers, 1)
 	out := make([]Tally, len(cells))
 	for i, c := range cells {
-		releases := releases
+		releases := g.Releases
 		if c.Model.Healthy {
-			releases = healthy
+			releases = g.Healthy
 		}
+		cell := c.Cell()
+		cell.Plan = g.Plan
 		results := make([]Result, releases)
 		seeds := make(chan int)
 		var wg sync.WaitGroup
 		for range workers {
 			wg.Go(func() {
 				for s := range seeds {
-					results[s] = Run(c.Cell(), uint64(s))
+					results[s] = Run(cell, uint64(s))
 				}
 			})
 		}
@@ -182,8 +197,8 @@ func RunGrid(cells []GridCell, releases, healthy, workers int, progress func(Tal
 		for _, r := range results {
 			out[i].Add(r)
 		}
-		if progress != nil {
-			progress(out[i])
+		if g.Progress != nil {
+			g.Progress(out[i])
 		}
 	}
 	return out

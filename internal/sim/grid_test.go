@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,11 +21,14 @@ var (
 	gridOut      = flag.String("grid.out", "", "file TestGrid writes the grid's Markdown tables to")
 	gridWorkers  = flag.Int("grid.workers", runtime.GOMAXPROCS(0), "releases TestGrid runs at once")
 	gridMatch    = flag.String("grid.match", "", "regular expression: TestGrid runs only the cells whose row key (\"| 10/s | 1% | healthy |\") it matches")
+	gridTraffic  = flag.String("grid.traffic", "", "requests a second of the grid's rows, comma-separated, instead of 0.5,1,10,100")
+	gridSet      = flag.String("grid.set", "", "stack config keys to set instead of their defaults, key=value, comma-separated: metricsConfidence=0.98")
 )
 
 // TestGrid runs the whole error-rate grid (-grid.releases releases a cell, -grid.healthy a
 // healthy cell), then the bake sizing (-grid.sizing releases a rung), and writes the tables
-// docs/performance.md publishes to -grid.out:
+// docs/performance.md publishes to -grid.out. -grid.match, -grid.traffic and -grid.set run a
+// part of it, at other traffic, or with other settings:
 //
 //	go test -count=1 -timeout 3h -run 'TestGrid$' ./internal/sim/ -grid.releases 2000 -grid.healthy 5000 -grid.sizing 1000 -grid.out grid.md
 func TestGrid(t *testing.T) {
@@ -32,24 +36,50 @@ func TestGrid(t *testing.T) {
 		t.Skip("the full grid runs with -grid.releases N (make bench)")
 	}
 	cells := Cells()
+	if *gridTraffic != "" {
+		var traffic []float64
+		for _, f := range strings.Split(*gridTraffic, ",") {
+			rps, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil || rps <= 0 {
+				t.Fatalf("-grid.traffic: %q is not a positive number of requests a second", f)
+			}
+			traffic = append(traffic, rps)
+		}
+		cells = CellsAt(traffic)
+	}
+	grid := Grid{Releases: *gridReleases, Healthy: *gridHealthy, Workers: *gridWorkers}
+	if grid.Healthy == 0 {
+		grid.Healthy = grid.Releases
+	}
+	if *gridSet != "" {
+		set := map[string]string{}
+		for _, kv := range strings.Split(*gridSet, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				t.Fatalf("-grid.set: %q is not key=value", kv)
+			}
+			set[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+		p, err := PlanWith(set)
+		if err != nil {
+			t.Fatalf("-grid.set %s: %v", *gridSet, err)
+		}
+		grid.Plan = &p
+		t.Logf("the plan's stack config sets %s", *gridSet)
+	}
 	if *gridMatch != "" {
 		re := regexp.MustCompile(*gridMatch)
 		cells = slices.DeleteFunc(cells, func(c GridCell) bool { return !re.MatchString(RowKey(c)) })
 	}
 	start := time.Now()
-	healthy := *gridHealthy
-	if healthy == 0 {
-		healthy = *gridReleases
-	}
-	ts := RunGrid(cells, *gridReleases, healthy, *gridWorkers, func(tl Tally) {
-		t.Logf("%s %s", Row(tl), time.Since(start).Round(time.Second))
-	})
-	md := Markdown(ts, *gridReleases, healthy)
+	grid.Progress = func(tl Tally) { t.Logf("%s %s", Row(tl), time.Since(start).Round(time.Second)) }
+	ts := grid.Run(cells)
+	md := Markdown(ts, grid.Releases, grid.Healthy)
 	t.Logf("the grid took %s", time.Since(start).Round(time.Second))
 	if *gridSizing > 0 {
 		sizingStart := time.Now()
 		perRPS, later := Calibration(ts)
-		sz := Size(perRPS, later, *gridSizing, *gridWorkers, func(s Sized) {
+		sz := Size(perRPS, later, Grid{Releases: *gridSizing, Workers: *gridWorkers, Plan: grid.Plan}, func(s Sized) {
 			t.Logf("%s %s", SizingRow(s), time.Since(start).Round(time.Second))
 		})
 		md += "\n" + SizingNote(perRPS, later, *gridSizing) + "\n\n" + SizingMarkdown(sz)
@@ -69,7 +99,7 @@ func TestGrid(t *testing.T) {
 // checks. So the published table cannot lose or reorder a cell, or a column, without this test
 // failing; its figures come from make bench.
 func TestGridTableInTheDocs(t *testing.T) {
-	ts := RunGrid(Cells(), 2, 2, 1, nil)
+	ts := Grid{Releases: 2, Healthy: 2, Workers: 1}.Run(Cells())
 	want := tableRows(t, strings.NewReader(Markdown(ts, 2, 2)), TableHeader)
 	f, err := os.Open("../../docs/performance.md")
 	if err != nil {

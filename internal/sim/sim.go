@@ -87,18 +87,28 @@ type Result struct {
 
 // DefaultPlan is the plan of a stack with every release key at its default.
 func DefaultPlan() rollout.Plan {
-	c, err := stack.Parse(func(k string) (string, bool) {
-		v, ok := map[string]string{"azure-native:location": "westeurope", "publisherEmail": "ops@example.com"}[k]
-		return v, ok
-	})
-	if err != nil {
-		panic(err)
-	}
-	p, err := rollout.NewPlan(c)
+	p, err := PlanWith(nil)
 	if err != nil {
 		panic(err)
 	}
 	return p
+}
+
+// PlanWith is the plan of a stack whose config sets the keys of set ("metricsConfidence":
+// "0.98") and leaves every other release key at its default, parsed as a stack's own config
+// is, so a simulation of another setting is refused as the stack would refuse it.
+func PlanWith(set map[string]string) (rollout.Plan, error) {
+	c, err := stack.Parse(func(k string) (string, bool) {
+		if v, ok := set[k]; ok {
+			return v, true
+		}
+		v, ok := map[string]string{"azure-native:location": "westeurope", "publisherEmail": "ops@example.com"}[k]
+		return v, ok
+	})
+	if err != nil {
+		return rollout.Plan{}, err
+	}
+	return rollout.NewPlan(c)
 }
 
 // epoch is when every simulated release starts.

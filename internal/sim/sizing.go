@@ -45,15 +45,18 @@ type Sized struct {
 
 // Size runs the sizing: perRPS is the canary's judged requests in the 10% step for each request
 // a second of traffic, and later the judged requests of the later steps below 100% for each of
-// the 10% step's (both from healthy releases: Tally.MeanRequests); releases are run per rung.
-func Size(perRPS, later float64, releases, workers int, progress func(Sized)) []Sized {
+// the 10% step's (both from healthy releases: Calibration); grid.Releases are run per rung,
+// with grid's plan and workers.
+func Size(perRPS, later float64, grid Grid, progress func(Sized)) []Sized {
+	releases := grid.Releases
+	grid.Healthy, grid.Progress = releases, nil
 	var out []Sized
 	for _, g := range SizingGoals {
 		for _, s := range StableRates {
 			sz := Sized{Goal: g, Stable: s, Releases: releases}
 			for _, r := range SizingLadder {
 				cell := GridCell{RPS: float64(r) / perRPS, Stable: s, Model: g.Model}
-				t := RunGrid([]GridCell{cell}, releases, releases, workers, nil)[0]
+				t := grid.Run([]GridCell{cell})[0]
 				caught := t.Before50
 				if g.BeforeGA {
 					caught = t.BeforeGA
