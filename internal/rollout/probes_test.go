@@ -343,3 +343,32 @@ func TestEveryRequestOfTheReleaseIsMarked(t *testing.T) {
 		t.Errorf("the probe with a marker of its own was sent as %v, want its query as written", own)
 	}
 }
+
+// TestAProbeCheckKeepsWhatItSaw: a route's window keeps its newest ProbeWindow answers and
+// moves in place as rounds come, so a check judged earlier (an analysis's record) must not
+// change when later rounds push its answers out: the failure it names stays the one it saw,
+// whatever the window holds now.
+func TestAProbeCheckKeepsWhatItSaw(t *testing.T) {
+	th := testPlan().ProbeThresholds
+	w := newProbeWindow()
+	var first ProbeCheck
+	for round := 1; round <= 2*ProbeWindow; round++ {
+		c := answers("GET /orders", ".")[0]
+		if round == 1 {
+			c = ProbeResult{Probe: "GET /orders", Status: 500, Ms: 40, Error: "answered 500 in round 1"}
+		}
+		w.add(stack.Blue, []ProbeResult{c})
+		w.add(stack.Green, answers("GET /orders", "."))
+		pc := w.judge(th, stack.Blue)
+		if round == ProbeWindow {
+			first = pc
+		}
+	}
+	last := first.Routes[0].Canary.LastFailure
+	if last == nil || last.Error != "answered 500 in round 1" || first.Routes[0].Canary.Failed != 1 {
+		t.Fatalf("the check of round %d: %d failures, the last %+v; want the one failure of round 1 it saw", ProbeWindow, first.Routes[0].Canary.Failed, last)
+	}
+	if now := w.judge(th, stack.Blue); now.Routes[0].Canary.Failed != 0 {
+		t.Errorf("the window after %d more rounds: %d failures, want none (round 1 has left it)", ProbeWindow, now.Routes[0].Canary.Failed)
+	}
+}

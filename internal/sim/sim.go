@@ -3,19 +3,24 @@
 // healthy canary is rolled back, how often a bad one is caught, and how fast.
 //
 // Everything the controller decides is the production code: the plan from the stack's defaults,
-// the bake loop, the metrics windows, their accumulation and failure limit, and gate.Judge. What
-// is synthetic is what lies outside the process: the users (Poisson arrivals split by the pool's
-// weights as they stand each second, binomial failures), Log Analytics (each second's rows of
-// each slot become readable after an ingestion delay drawn for them), the deployed stack (a
-// shift or a rollback takes a fixed time) and a health gate that always passes. Latency is not
+// the bake loop, the metrics windows, their accumulation and failure limit, gate.Judge, and the
+// probes' rounds and route verdicts (JudgeRoute). What is synthetic is what lies outside the
+// process: the users (Poisson arrivals split by the pool's weights as they stand each second,
+// binomial failures), Log Analytics (each second's rows of each slot become readable after an
+// ingestion delay drawn for them; a query takes QueryTook), the deployed stack (a shift or a
+// rollback takes a fixed time), a health gate that always passes after HealthTook, and a prober
+// whose routes answer after RouteTook, each answer failing by chance at the cell's blip rate,
+// and one route failing every answer on the canary when the cell says so. Latency is not
 // modelled: both slots answer in the same time, so the p95 check never fires.
 package sim
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -40,9 +45,24 @@ type Cell struct {
 	// ShiftTook is how long a shift or a rollback takes; zero is 40 s, a traffic-only up
 	// against ARM.
 	ShiftTook time.Duration
+	// Routes is how many releaseProbes the release sends (GET /orders/1 … /orders/Routes),
+	// every round to both slots; zero sends none. FailingRoute (1-based, 0 none) is a route
+	// that answers 500 to every probe of the canary; ProbeBlip is the chance that any one
+	// probe answer of either slot fails by chance (an instance being replaced).
+	Routes, FailingRoute int
+	ProbeBlip            float64
 	// Plan is the release plan; a zero plan is the stack's defaults.
 	Plan *rollout.Plan
 }
+
+// Costs of what lies outside the process, in fake time: Azure-like figures, the same as the
+// probe model's (internal/rollout/bubble_test.go): a health answer, a probe route's answer,
+// one Log Analytics query.
+const (
+	HealthTook = 50 * time.Millisecond
+	RouteTook  = 80 * time.Millisecond
+	QueryTook  = 3 * time.Second
+)
 
 // Result is how one release ended.
 type Result struct {
@@ -52,28 +72,43 @@ type Result struct {
 	RolledBack, Inconclusive bool
 	// At is the canary's share when it was rolled back, or where the release ended.
 	At int
-	// Reason is the rollback's.
-	Reason string
-	// TimeToZero is from the end of the first shift to the end of the rollback.
-	TimeToZero time.Duration
+	// Reason is the rollback's; ByProbes is set when the probes failed the canary.
+	Reason   string
+	ByProbes bool
+	// Caught is from the end of the first shift to the start of the rollback (the failing
+	// analysis's verdict), TimeToZero to its end.
+	Caught, TimeToZero time.Duration
+	// Requests are the canary's users' requests each step judged, in order of the steps
+	// taken, for the steps that reached their last analysis (0 for one cut short).
+	Requests [4]int64
 	// Took is the release's fake time.
 	Took time.Duration
 }
 
 // DefaultPlan is the plan of a stack with every release key at its default.
 func DefaultPlan() rollout.Plan {
-	c, err := stack.Parse(func(k string) (string, bool) {
-		v, ok := map[string]string{"azure-native:location": "westeurope", "publisherEmail": "ops@example.com"}[k]
-		return v, ok
-	})
-	if err != nil {
-		panic(err)
-	}
-	p, err := rollout.NewPlan(c)
+	p, err := PlanWith(nil)
 	if err != nil {
 		panic(err)
 	}
 	return p
+}
+
+// PlanWith is the plan of a stack whose config sets the keys of set ("metricsConfidence":
+// "0.98") and leaves every other release key at its default, parsed as a stack's own config
+// is, so a simulation of another setting is refused as the stack would refuse it.
+func PlanWith(set map[string]string) (rollout.Plan, error) {
+	c, err := stack.Parse(func(k string) (string, bool) {
+		if v, ok := set[k]; ok {
+			return v, true
+		}
+		v, ok := map[string]string{"azure-native:location": "westeurope", "publisherEmail": "ops@example.com"}[k]
+		return v, ok
+	})
+	if err != nil {
+		return rollout.Plan{}, err
+	}
+	return rollout.NewPlan(c)
 }
 
 // epoch is when every simulated release starts.
@@ -93,16 +128,40 @@ func Run(cell Cell, seed uint64) Result {
 		cell.ShiftTook = 40 * time.Second
 	}
 	w := &world{cell: cell, lag: p.Lag, rng: rand.New(rand.NewPCG(seed, 0x5107)), now: epoch, weights: []weightsAt{{epoch, 0}}}
-	c := rollout.New(w, w, health{}, w, warmer{}, io.Discard)
+	c := rollout.New(w, w, health{w}, w, warmer{}, io.Discard)
+	if cell.Routes > 0 {
+		p.Probes = nil
+		for i := range cell.Routes {
+			pr := stack.Probe{Method: "GET", Path: fmt.Sprintf("/orders/%d", i+1), ExpectStatus: http.StatusOK}
+			p.Probes = append(p.Probes, pr)
+			w.routes = append(w.routes, pr.Method+" "+pr.Path)
+		}
+		// Each slot's answers draw from a source of their own: the prober asks both slots at
+		// once, and the same seed must give the same release whichever answers first.
+		w.probeRNG = map[stack.Slot]*rand.Rand{
+			stack.Blue:  rand.New(rand.NewPCG(seed, 0xb10e)),
+			stack.Green: rand.New(rand.NewPCG(seed, 0x6ee4)),
+		}
+		c.WithProber(w)
+	}
 	rec, _ := c.Run(context.Background(), p, rollout.Options{Slot: stack.Blue, Version: "1.1.0"})
 	res := Result{Outcome: rec.Outcome, Took: rec.Finished.Sub(rec.Started)}
 	if len(rec.StepsTaken) > 0 {
 		res.At = rec.StepsTaken[len(rec.StepsTaken)-1].To
 	}
+	for i, sr := range rec.StepsTaken {
+		if n := len(sr.Analyses); i < len(res.Requests) && n > 0 {
+			if st := sr.Analyses[n-1].Step; st != nil && st.Canary != nil {
+				res.Requests[i] = st.Canary.Requests
+			}
+		}
+	}
 	if rb := rec.Rollback; rb != nil {
 		res.RolledBack, res.Reason = true, rb.Reason
 		res.Inconclusive = strings.Contains(rb.Reason, "nobody saw the canary")
+		res.ByProbes = strings.Contains(rb.Reason, "failed: probes: ")
 		if len(rec.StepsTaken) > 0 {
+			res.Caught = rb.Started.Sub(rec.StepsTaken[0].ShiftFinished)
 			res.TimeToZero = rb.Finished.Sub(rec.StepsTaken[0].ShiftFinished)
 		}
 	}
@@ -133,6 +192,9 @@ type world struct {
 	// buckets are the users' requests of every second up to generated, in order.
 	buckets   []bucket
 	generated time.Time
+	// probeRNG draws each slot's probe answers; routes name the probes as results do.
+	probeRNG map[stack.Slot]*rand.Rand
+	routes   []string
 }
 
 // Now is the fake clock.
@@ -271,7 +333,30 @@ func (w *world) Figures(_ context.Context, canarySlot, stableSlot stack.Slot, wi
 			f.Health = 1
 		}
 	}
+	// The query's answer is what had arrived when it started; it comes QueryTook later.
+	w.now = w.now.Add(QueryTook)
 	return c, s, nil
+}
+
+// Probe answers one round of the release's probes from slot: every route 200 after RouteTook,
+// but for a blip (ProbeBlip) and, on the canary, the failing route's 500. The rounds of both
+// slots run at once, so only the canary's call moves the clock: a round takes RouteTook.
+func (w *world) Probe(_ context.Context, slot stack.Slot) ([]rollout.ProbeResult, error) {
+	rng := w.probeRNG[slot]
+	out := make([]rollout.ProbeResult, w.cell.Routes)
+	for i := range out {
+		r := rollout.ProbeResult{Probe: w.routes[i], Status: http.StatusOK, OK: true, Ms: RouteTook.Milliseconds()}
+		if rng.Float64() < w.cell.ProbeBlip || slot == stack.Blue && i+1 == w.cell.FailingRoute {
+			r.Status, r.OK, r.Error = http.StatusInternalServerError, false, "answered 500, want 200"
+		}
+		out[i] = r
+	}
+	if slot == stack.Blue {
+		w.mu.Lock()
+		w.now = w.now.Add(RouteTook)
+		w.mu.Unlock()
+	}
+	return out, nil
 }
 
 func excluded(t time.Time, spans []gate.Span) bool {
@@ -283,20 +368,19 @@ func excluded(t time.Time, spans []gate.Span) bool {
 	return false
 }
 
-// health is a health gate that always passes with the release's version.
-type health struct{}
+// health is a health gate that always passes with the release's version, after HealthTook.
+type health struct{ w *world }
 
-func (health) Ready(context.Context, stack.Slot) (gate.HealthResult, error) {
+func (h health) answer() (gate.HealthResult, error) {
+	h.w.mu.Lock()
+	defer h.w.mu.Unlock()
+	h.w.now = h.w.now.Add(HealthTook)
 	return gate.HealthResult{Version: "1.1.0", Attempts: 1}, nil
 }
 
-func (health) Check(context.Context, stack.Slot) (gate.HealthResult, error) {
-	return gate.HealthResult{Version: "1.1.0", Attempts: 1}, nil
-}
-
-func (health) Control(context.Context, stack.Slot) (gate.HealthResult, error) {
-	return gate.HealthResult{Version: "1.1.0", Attempts: 1}, nil
-}
+func (h health) Ready(context.Context, stack.Slot) (gate.HealthResult, error)   { return h.answer() }
+func (h health) Check(context.Context, stack.Slot) (gate.HealthResult, error)   { return h.answer() }
+func (h health) Control(context.Context, stack.Slot) (gate.HealthResult, error) { return h.answer() }
 
 // warmer warms at once.
 type warmer struct{}
