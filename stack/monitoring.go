@@ -43,6 +43,28 @@ const (
 // ("desired"): ownTelemetry for the stack's own, else the team's component's id.
 const OutTelemetryComponents = "telemetryComponents"
 
+// OutTelemetryComponentIDs gives, per slot, the ARM id of the Application Insights component the
+// slot's app reports to: the metrics gate counts each app's rows only from its own component
+// (gate.Query), by _ResourceId, which ingestion sets and the app cannot.
+const OutTelemetryComponentIDs = "telemetryComponentIds"
+
+// TelemetryComponentsOf reads OutTelemetryComponentIDs from a stack's outputs. A stack last
+// deployed before it was exported has none: ids is nil (the gate selects by AppRoleName alone)
+// and warning says so and names the upgrade.
+func TelemetryComponentsOf(outs map[string]any) (ids map[Slot]string, warning string) {
+	rec := stringMap(outs[OutTelemetryComponentIDs])
+	for _, s := range Slots {
+		if rec[string(s)] == "" {
+			return nil, fmt.Sprintf("the stack has no %s output (it was last deployed by an older slotless): the metrics gate tells the slots apart by AppRoleName alone, which each app's own telemetry sets, so the canary could write rows that count as the stable slot's; run pulumi up with this slotless, and release once more so the live slot moves to its own component", OutTelemetryComponentIDs)
+		}
+	}
+	ids = map[Slot]string{}
+	for _, s := range Slots {
+		ids[s] = rec[string(s)]
+	}
+	return ids, ""
+}
+
 // OutAppInsightsID is the ARM id of the component the config's apps report to.
 const OutAppInsightsID = "appInsightsId"
 

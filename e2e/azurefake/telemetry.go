@@ -62,6 +62,11 @@ type Telemetry struct {
 // Row is a bucket of identical AppRequests records.
 type Row struct {
 	App, Operation string
+	// Component is the ARM id of the Application Insights component the app sent the row to:
+	// the one its connection string names. Log Analytics gives it as _ResourceId, lower case,
+	// whatever the app's telemetry says ("Standard columns in Azure Monitor Logs": _ResourceId
+	// "contains a unique identifier for the resource that the record is associated with").
+	Component string
 	// Url is the request's URL as the app saw it; empty for an invocation that is not an HTTP
 	// request (a queue or timer trigger), which the Functions host records as a request too.
 	Url                 string
@@ -232,8 +237,10 @@ type Users struct {
 	// Rate, when set, is the requests a second at an instant, instead of PerSecond.
 	Rate         func(at time.Time) float64
 	BaseFailures float64
-	// Apps maps a slot to its app name (AppRoleName).
-	Apps map[string]string
+	// Apps maps a slot to its app name (AppRoleName), and Components to the component its app
+	// sends to (Row.Component); a slot without one sends rows without.
+	Apps       map[string]string
+	Components map[string]string
 	// Weights gives each slot's share in percent at an instant.
 	Weights func(at time.Time) map[string]int
 	// Failing gives the share of a slot's requests that fail at an instant, and Status the
@@ -301,7 +308,7 @@ func (u *Users) Until(t *Telemetry, from, now time.Time) {
 				continue
 			}
 			ok := n - fail - thrown
-			base := Row{App: app, Operation: "orders", Url: "https://" + app + ".azurewebsites.net/api/orders", Generated: at, Ingested: ingested, DurationMs: dur, ItemCount: 1}
+			base := Row{App: app, Component: u.Components[slot], Operation: "orders", Url: "https://" + app + ".azurewebsites.net/api/orders", Generated: at, Ingested: ingested, DurationMs: dur, ItemCount: 1}
 			for _, b := range []struct {
 				code    int
 				success bool
