@@ -237,10 +237,12 @@ type Users struct {
 	// Rate, when set, is the requests a second at an instant, instead of PerSecond.
 	Rate         func(at time.Time) float64
 	BaseFailures float64
-	// Apps maps a slot to its app name (AppRoleName), and Components to the component its app
-	// sends to (Row.Component); a slot without one sends rows without.
-	Apps       map[string]string
-	Components map[string]string
+	// Apps maps a slot to its app name (AppRoleName).
+	Apps map[string]string
+	// Component, when set, is where a slot's app sends its telemetry now (Row.Component), as
+	// ingestion decides it (Cloud.SendTelemetry); ok false drops the slot's rows, as ingestion
+	// refuses them. Nil sends rows without a component.
+	Component func(slot string) (component string, ok bool)
 	// Weights gives each slot's share in percent at an instant.
 	Weights func(at time.Time) map[string]int
 	// Failing gives the share of a slot's requests that fail at an instant, and Status the
@@ -308,7 +310,14 @@ func (u *Users) Until(t *Telemetry, from, now time.Time) {
 				continue
 			}
 			ok := n - fail - thrown
-			base := Row{App: app, Component: u.Components[slot], Operation: "orders", Url: "https://" + app + ".azurewebsites.net/api/orders", Generated: at, Ingested: ingested, DurationMs: dur, ItemCount: 1}
+			component, sent := "", true
+			if u.Component != nil {
+				component, sent = u.Component(slot)
+			}
+			if !sent {
+				continue
+			}
+			base := Row{App: app, Component: component, Operation: "orders", Url: "https://" + app + ".azurewebsites.net/api/orders", Generated: at, Ingested: ingested, DurationMs: dur, ItemCount: 1}
 			for _, b := range []struct {
 				code    int
 				success bool
