@@ -16,8 +16,9 @@ import (
 // that by AppRoleName the stable slot fails more than the canary. Its telemetry goes where
 // ingestion puts it: into its own component, the only one its identity may publish to (its
 // attempts with the stable slot's connection string are refused). The metrics gate counts each
-// app's requests only from its own component (_ResourceId), so the forged requests are not the
-// stable slot's, and the canary is rolled back for its failure rate. When both slots report to
+// app's requests only from its own component (_ResourceId), and with a component per slot the
+// component alone decides the slot, so the forged requests are the canary's own, not the stable
+// slot's, and the canary is rolled back for its failure rate. When both slots report to
 // one component and the gate selects by AppRoleName, the forgery passes the canary.
 func TestACanaryCannotWriteTheStableSlotsFigures(t *testing.T) {
 	parallel(t, 60*time.Second)
@@ -50,7 +51,7 @@ func TestACanaryCannotWriteTheStableSlotsFigures(t *testing.T) {
 		t.Errorf("the canary's sends with the stable slot's connection string: got refusals %q, want ingestion's 403", refusals)
 	}
 	for _, q := range svc.table.Queries() {
-		if !strings.Contains(q.KQL, "_ResourceId =~") {
+		if !strings.Contains(q.KQL, "| where _ResourceId in~ (") {
 			t.Errorf("a gate query selects without the components:\n%s", q.KQL)
 			break
 		}

@@ -55,21 +55,25 @@ const OutTelemetryComponents = "telemetryComponents"
 // (gate.Query), by _ResourceId, which ingestion sets and the app cannot.
 const OutTelemetryComponentIDs = "telemetryComponentIds"
 
-// TelemetryComponentsOf reads OutTelemetryComponentIDs from a stack's outputs. A stack last
-// deployed before it was exported has none: ids is nil (the gate selects by AppRoleName alone)
-// and warning says so and names the upgrade.
-func TelemetryComponentsOf(outs map[string]any) (ids map[Slot]string, warning string) {
+// TelemetryComponentsOf reads OutTelemetryComponentIDs from a stack's outputs, and whether
+// each slot reports to a component of its own (OutTelemetryComponents slotTelemetry for both),
+// which no other app writes to: the gate may then tell the slots apart by component alone. A
+// stack last deployed before the ids were exported has none: ids is nil (the gate selects by
+// AppRoleName alone) and warning says so and names the upgrade.
+func TelemetryComponentsOf(outs map[string]any) (ids map[Slot]string, own bool, warning string) {
 	rec := stringMap(outs[OutTelemetryComponentIDs])
 	for _, s := range Slots {
 		if rec[string(s)] == "" {
-			return nil, fmt.Sprintf("the stack has no %s output (it was last deployed by an older slotless): the metrics gate tells the slots apart by AppRoleName alone, which each app's own telemetry sets, so the canary could write rows that count as the stable slot's; run pulumi up with this slotless, and release once more so the live slot moves to its own component", OutTelemetryComponentIDs)
+			return nil, false, fmt.Sprintf("the stack has no %s output (it was last deployed by an older slotless): the metrics gate tells the slots apart by AppRoleName alone, which each app's own telemetry sets, so the canary could write rows that count as the stable slot's; run pulumi up with this slotless, and release once more so the live slot moves to its own component", OutTelemetryComponentIDs)
 		}
 	}
-	ids = map[Slot]string{}
+	kinds := stringMap(outs[OutTelemetryComponents])
+	ids, own = map[Slot]string{}, true
 	for _, s := range Slots {
 		ids[s] = rec[string(s)]
+		own = own && kinds[string(s)] == slotTelemetry
 	}
-	return ids, ""
+	return ids, own, ""
 }
 
 // OutAppInsightsID is the ARM id of the component the config's apps report to.

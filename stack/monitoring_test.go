@@ -79,16 +79,22 @@ func TestTelemetryComponentsOf(t *testing.T) {
 		name string
 		outs map[string]any
 		want map[Slot]string
+		own  bool
 		warn string
 	}{
-		{"both", map[string]any{OutTelemetryComponentIDs: map[string]any{"green": g, "blue": b}}, map[Slot]string{Green: g, Blue: b}, ""},
-		{"deployed before", map[string]any{}, nil, "the stack has no telemetryComponentIds output (it was last deployed by an older slotless): the metrics gate tells the slots apart by AppRoleName alone"},
-		{"one slot", map[string]any{OutTelemetryComponentIDs: map[string]any{"green": g}}, nil, "run pulumi up with this slotless, and release once more"},
+		{"each its own", map[string]any{OutTelemetryComponentIDs: map[string]any{"green": g, "blue": b}, OutTelemetryComponents: map[string]any{"green": "slot", "blue": "slot", "desired": "slot"}},
+			map[Slot]string{Green: g, Blue: b}, true, ""},
+		{"green still on the shared component", map[string]any{OutTelemetryComponentIDs: map[string]any{"green": g, "blue": b}, OutTelemetryComponents: map[string]any{"green": "own", "blue": "slot"}},
+			map[Slot]string{Green: g, Blue: b}, false, ""},
+		{"the team's", map[string]any{OutTelemetryComponentIDs: map[string]any{"green": g, "blue": g}, OutTelemetryComponents: map[string]any{"green": g, "blue": g}},
+			map[Slot]string{Green: g, Blue: g}, false, ""},
+		{"deployed before", map[string]any{}, nil, false, "the stack has no telemetryComponentIds output (it was last deployed by an older slotless): the metrics gate tells the slots apart by AppRoleName alone"},
+		{"one slot", map[string]any{OutTelemetryComponentIDs: map[string]any{"green": g}}, nil, false, "run pulumi up with this slotless, and release once more"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, warn := TelemetryComponentsOf(tt.outs)
-			if !maps.Equal(got, tt.want) || (tt.warn == "") != (warn == "") || !strings.Contains(warn, tt.warn) {
-				t.Errorf("got %v %q, want %v %q", got, warn, tt.want, tt.warn)
+			got, own, warn := TelemetryComponentsOf(tt.outs)
+			if !maps.Equal(got, tt.want) || own != tt.own || (tt.warn == "") != (warn == "") || !strings.Contains(warn, tt.warn) {
+				t.Errorf("got %v own %v %q, want %v own %v %q", got, own, warn, tt.want, tt.own, tt.warn)
 			}
 		})
 	}

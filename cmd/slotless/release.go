@@ -268,11 +268,11 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 		return nil, fmt.Errorf("release: metrics gate: %w", err)
 	}
 	metrics := rollout.NewGateMetrics(client, workspace, apps, p)
-	components, warning := stack.TelemetryComponentsOf(outs)
+	components, own, warning := stack.TelemetryComponentsOf(outs)
 	if warning != "" {
 		fmt.Fprintf(progress, "warning: %s\n", warning)
 	}
-	metrics.Components = components
+	metrics.Components, metrics.OwnComponents = components, own
 	if err := preflightMetrics(ctx, metrics, credName, progress); err != nil {
 		return nil, err
 	}

@@ -40,7 +40,9 @@ func (s standIn) QueryWorkspace(_ context.Context, workspaceID string, body azqu
 // for an app only when it came from that app's component (_ResourceId, which ingestion sets
 // from where the data was sent, compared without regard to case as Log Analytics stores it
 // lower case); the canary's rows named as the stable app, written into the canary's own
-// component, do not count as the stable slot's. Without the components (a stack deployed
+// component, do not count as the stable slot's. When each component is its slot's own, the
+// component alone decides: rows named alike on both slots are told apart, and the canary's
+// rows under the stable app's name count as the canary's. Without the components (a stack deployed
 // before they were exported) the role name alone decides, and the forgery counts.
 func TestQuerySelectsEachAppFromItsOwnComponent(t *testing.T) {
 	const (
@@ -57,6 +59,7 @@ func TestQuerySelectsEachAppFromItsOwnComponent(t *testing.T) {
 		name                       string
 		rows                       []azurefake.Row
 		canaryComp, stableComp     string
+		own                        bool
 		wantCanary, wantStable     int64
 		wantCanaryFailed, wantFail int64
 	}{
@@ -79,6 +82,19 @@ func TestQuerySelectsEachAppFromItsOwnComponent(t *testing.T) {
 		{name: "one team component for both: the role name decides",
 			rows:       []azurefake.Row{row("app-blue", shared, 200, 10), row("app-green", shared, 200, 30)},
 			canaryComp: shared, stableComp: shared, wantCanary: 10, wantStable: 30},
+		{name: "components of their own: both slots' telemetry named alike still told apart",
+			rows:       []azurefake.Row{row("orders", canaryComp, 200, 80), row("orders", canaryComp, 500, 20), row("orders", stableComp, 200, 100)},
+			canaryComp: canaryComp, stableComp: stableComp, own: true, wantCanary: 100, wantCanaryFailed: 20, wantStable: 100},
+		{name: "components of their own: the canary's rows named as the stable app are the canary's",
+			rows: []azurefake.Row{row("app-blue", canaryComp, 200, 80), row("app-blue", canaryComp, 500, 20), row("app-green", stableComp, 200, 100),
+				row("app-green", canaryComp, 500, 250), row("app-green", shared, 200, 900)},
+			canaryComp: canaryComp, stableComp: stableComp, own: true, wantCanary: 350, wantCanaryFailed: 270, wantStable: 100},
+		{name: "components of their own, but one component for both: the role name decides",
+			rows:       []azurefake.Row{row("app-blue", shared, 200, 10), row("app-green", shared, 200, 30), row("orders", shared, 200, 900)},
+			canaryComp: shared, stableComp: strings.ToUpper(shared), own: true, wantCanary: 10, wantStable: 30},
+		{name: "not their own: a row must carry its app's name",
+			rows:       []azurefake.Row{row("orders", canaryComp, 200, 80), row("app-green", stableComp, 200, 100)},
+			canaryComp: canaryComp, stableComp: stableComp, wantCanary: 0, wantStable: 100},
 		{name: "no components known: the role name alone, so the forgery counts",
 			rows:       []azurefake.Row{row("app-blue", canaryComp, 500, 20), row("app-green", stableComp, 200, 100), row("app-green", canaryComp, 200, 5000)},
 			wantCanary: 20, wantCanaryFailed: 20, wantStable: 5100},
@@ -86,7 +102,7 @@ func TestQuerySelectsEachAppFromItsOwnComponent(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			table := &azurefake.Telemetry{Now: func() time.Time { return start.Add(time.Hour) }, Token: "t"}
 			table.Add(tt.rows...)
-			q := Query{CanaryApp: "app-blue", StableApp: "app-green", CanaryComponent: tt.canaryComp, StableComponent: tt.stableComp,
+			q := Query{CanaryApp: "app-blue", StableApp: "app-green", CanaryComponent: tt.canaryComp, StableComponent: tt.stableComp, OwnComponents: tt.own,
 				ArrivedTo: start.Add(time.Minute), ServedFrom: start, HealthPath: "/health", Late: time.Minute}
 			c, s, kql, err := QueryFigures(context.Background(), standIn{table}, "ws", q)
 			if err != nil {

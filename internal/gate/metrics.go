@@ -161,6 +161,13 @@ type Query struct {
 	// sent to, so the canary cannot write rows that count as the stable slot's. Both empty (a
 	// stack deployed before the output existed) select by AppRoleName alone.
 	CanaryComponent, StableComponent string
+	// OwnComponents says each of the two (different) components holds one slot's telemetry
+	// only, as the stack's component per slot does (telemetryComponents "slot" for both): a
+	// row then counts for the slot whose component it is in, whatever its AppRoleName, so two
+	// slots whose telemetry carries one role name (cloud_RoleName, OTEL_SERVICE_NAME set alike)
+	// are still told apart. Without it a row must also carry its slot's app name, since a
+	// component another app reports to (a team's) holds other apps' rows too.
+	OwnComponents bool
 	// ArrivedFrom and ArrivedTo bound ingestion_time(); a zero ArrivedFrom has no lower bound.
 	ArrivedFrom, ArrivedTo time.Time
 	// ServedFrom and ServedTo bound TimeGenerated, the time each request started; a zero
@@ -227,7 +234,7 @@ const (
 //     AppRoleName is whatever the app's telemetry says (cloud_RoleName, OTEL_SERVICE_NAME), but
 //     _ResourceId is set at ingestion from the component the data was sent to (Azure Monitor,
 //     "Standard columns in Azure Monitor Logs": _ResourceId), which the other slot's identity
-//     may not publish to.
+//     may not publish to. With OwnComponents the component alone decides the slot.
 //   - The release's own requests are set apart: those to the health path, whatever the
 //     function is called, and those whose URL carries slotless-probe=1.
 //
@@ -261,11 +268,17 @@ func BuildQuery(q Query) string {
 	for _, x := range q.Exclude {
 		fmt.Fprintf(&b, "| where not(TimeGenerated >= datetime(%s) and TimeGenerated < datetime(%s))\n", kqlTime(x.From), kqlTime(x.To))
 	}
-	if q.CanaryComponent != "" && q.StableComponent != "" {
+	canaryComponent, stableComponent := strings.ToLower(q.CanaryComponent), strings.ToLower(q.StableComponent)
+	switch {
+	case q.OwnComponents && canaryComponent != "" && stableComponent != "" && canaryComponent != stableComponent:
+		// Each row becomes its component's slot's, under that slot's app name.
+		fmt.Fprintf(&b, "| where _ResourceId in~ (%q, %q)\n", canaryComponent, stableComponent)
+		fmt.Fprintf(&b, "| extend AppRoleName = case(_ResourceId =~ %q, %q, %q)\n", canaryComponent, q.CanaryApp, q.StableApp)
+	case canaryComponent != "" && stableComponent != "":
 		// _ResourceId is lower case in Log Analytics; =~ compares without regard to case.
 		fmt.Fprintf(&b, "| where (AppRoleName =~ %q and _ResourceId =~ %q) or (AppRoleName =~ %q and _ResourceId =~ %q)\n",
-			q.CanaryApp, strings.ToLower(q.CanaryComponent), q.StableApp, strings.ToLower(q.StableComponent))
-	} else {
+			q.CanaryApp, canaryComponent, q.StableApp, stableComponent)
+	default:
 		fmt.Fprintf(&b, "| where AppRoleName in~ (%q, %q)\n", q.CanaryApp, q.StableApp)
 	}
 	b.WriteString("| where isnotempty(Url)\n")

@@ -26,7 +26,8 @@ func (l *recordingLogs) QueryWorkspace(_ context.Context, _ string, body azquery
 
 // TestGateMetricsSelectsEachSlotsComponent: the release's metrics gate takes each app's rows
 // from the component its slot reports to (Components, the stack output telemetryComponentIds),
-// the canary's and the stable slot's by slot, whichever slot is the canary; without them it
+// the canary's and the stable slot's by slot, whichever slot is the canary, by component alone
+// when each is its slot's own (OwnComponents); without them it
 // selects by AppRoleName alone; a component that is not a component's id is refused before any
 // query.
 func TestGateMetricsSelectsEachSlotsComponent(t *testing.T) {
@@ -38,20 +39,23 @@ func TestGateMetricsSelectsEachSlotsComponent(t *testing.T) {
 	for _, tt := range []struct {
 		name       string
 		components map[stack.Slot]string
+		own        bool
 		canary     stack.Slot
 		want       string
 		wantErr    string
 	}{
-		{"blue canary", map[stack.Slot]string{stack.Green: green, stack.Blue: blue}, stack.Blue,
+		{"blue canary", map[stack.Slot]string{stack.Green: green, stack.Blue: blue}, false, stack.Blue,
 			`| where (AppRoleName =~ "app-blue" and _ResourceId =~ "` + strings.ToLower(blue) + `") or (AppRoleName =~ "app-green" and _ResourceId =~ "` + strings.ToLower(green) + `")`, ""},
-		{"green canary", map[stack.Slot]string{stack.Green: green, stack.Blue: blue}, stack.Green,
+		{"components of their own", map[stack.Slot]string{stack.Green: green, stack.Blue: blue}, true, stack.Blue,
+			`| where _ResourceId in~ ("` + strings.ToLower(blue) + `", "` + strings.ToLower(green) + `")` + "\n" + `| extend AppRoleName = case(_ResourceId =~ "` + strings.ToLower(blue) + `", "app-blue", "app-green")`, ""},
+		{"green canary", map[stack.Slot]string{stack.Green: green, stack.Blue: blue}, false, stack.Green,
 			`| where (AppRoleName =~ "app-green" and _ResourceId =~ "` + strings.ToLower(green) + `") or (AppRoleName =~ "app-blue" and _ResourceId =~ "` + strings.ToLower(blue) + `")`, ""},
-		{"a stack without the output", nil, stack.Blue, `| where AppRoleName in~ ("app-blue", "app-green")`, ""},
-		{"not a component", map[stack.Slot]string{stack.Green: green, stack.Blue: `x") or true or ("`}, stack.Blue, "", "canary component"},
+		{"a stack without the output", nil, false, stack.Blue, `| where AppRoleName in~ ("app-blue", "app-green")`, ""},
+		{"not a component", map[stack.Slot]string{stack.Green: green, stack.Blue: `x") or true or ("`}, true, stack.Blue, "", "canary component"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			logs := &recordingLogs{}
-			g := GateMetrics{Client: logs, WorkspaceID: "ws", Apps: apps, Components: tt.components, HealthPath: "/health", Lag: time.Minute}
+			g := GateMetrics{Client: logs, WorkspaceID: "ws", Apps: apps, Components: tt.components, OwnComponents: tt.own, HealthPath: "/health", Lag: time.Minute}
 			now := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
 			_, _, err := g.Figures(context.Background(), tt.canary, tt.canary.Other(), Window{ArrivedFrom: now.Add(-time.Minute), ArrivedTo: now, ServedFrom: now.Add(-2 * time.Minute)})
 			if tt.wantErr != "" {

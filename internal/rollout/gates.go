@@ -113,6 +113,9 @@ type GateMetrics struct {
 	// telemetryComponentIds): each app's rows count only from its own component (gate.Query).
 	// Nil, for a stack deployed before the output existed, selects by AppRoleName alone.
 	Components map[stack.Slot]string
+	// OwnComponents says each slot's component is its own (gate.Query's): the component alone
+	// decides the slot.
+	OwnComponents bool
 	// HealthPath is the stack's healthPath, whose requests are never users'; Lag is
 	// metricsLagSeconds, past which a row is late; FailClientErrors is metricsFailureStatus 4xx.
 	HealthPath       string
@@ -134,7 +137,7 @@ func (g GateMetrics) Figures(ctx context.Context, canary, stable stack.Slot, w W
 	if healthPath == "" {
 		healthPath = stack.DefaultHealthPath
 	}
-	q := gate.Query{CanaryApp: g.Apps[canary], StableApp: g.Apps[stable], CanaryComponent: g.Components[canary], StableComponent: g.Components[stable], ArrivedFrom: w.ArrivedFrom, ArrivedTo: w.ArrivedTo, ServedFrom: w.ServedFrom, ServedTo: w.ServedTo,
+	q := gate.Query{CanaryApp: g.Apps[canary], StableApp: g.Apps[stable], CanaryComponent: g.Components[canary], StableComponent: g.Components[stable], OwnComponents: g.OwnComponents, ArrivedFrom: w.ArrivedFrom, ArrivedTo: w.ArrivedTo, ServedFrom: w.ServedFrom, ServedTo: w.ServedTo,
 		Exclude: w.Exclude, Current: w.Current, HealthPath: healthPath, Late: g.Lag, FailClientErrors: g.FailClientErrors}
 	c, s, _, err := gate.QueryFigures(ctx, g.Client, g.WorkspaceID, q)
 	if err != nil {
