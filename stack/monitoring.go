@@ -138,12 +138,17 @@ func (t TelemetryPlan) stacks() bool {
 
 // PlanTelemetry decides which component each slot reports to, from the settings plan and the
 // last update's record: desired is the config's (slotTelemetry, or the team's component id as
-// ARM answers it). A stack deployed before the record existed reported to its shared one.
+// ARM answers it). A slot that carries traffic (settings.Held) keeps what it reports to, as it
+// keeps its settings: the record says what, and without a record, the config's component when
+// it runs the config's configuration, except that a stack deployed before each slot had its own
+// component reported to its shared one. Every other slot takes the config's. So a stack whose
+// slots shared one component gets a component per slot a slot at a time, in updates where that
+// slot carries no traffic, as a settings change would, without a new settings generation.
 func PlanTelemetry(desired string, last map[string]any, settings SettingsPlan) TelemetryPlan {
 	prev := stringMap(last[OutTelemetryComponents])
 	t := TelemetryPlan{Components: map[string]string{desiredKey: desired}}
 	for _, s := range Slots {
-		if settings.Hashes[string(s)] == settings.Hashes[desiredKey] {
+		if !settings.Held[s] {
 			t.Components[string(s)] = desired
 			continue
 		}
@@ -151,6 +156,9 @@ func PlanTelemetry(desired string, last map[string]any, settings SettingsPlan) T
 		was := prev[string(s)]
 		if was == "" {
 			was = ownTelemetry
+			if settings.Hashes[string(s)] == settings.Hashes[desiredKey] && desired != slotTelemetry {
+				was = desired
+			}
 		}
 		t.Components[string(s)] = was
 		if !strings.EqualFold(was, desired) {

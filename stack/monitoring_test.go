@@ -6,15 +6,18 @@ import (
 	"testing"
 )
 
-// TestPlanTelemetry: each slot reports to the component of the configuration it runs: the
-// config's when it takes the config's fingerprint, what the record says (or the stack's own,
-// before there was a record, the stack's shared one) when it keeps its own. The shared component
-// stays while any slot reports there.
+// TestPlanTelemetry: a slot that carries no traffic reports to the config's component; one that
+// carries traffic keeps what the record says it reports to (before there was a record: the
+// config's component when it runs the config's settings, except that the stack's own telemetry
+// was one shared component then). The shared component stays while any slot reports there.
 func TestPlanTelemetry(t *testing.T) {
 	const team = "/subscriptions/s/resourceGroups/o/providers/Microsoft.Insights/components/orders-ai"
 	const other = "/subscriptions/s/resourceGroups/o/providers/Microsoft.Insights/components/old-ai"
 	level := SettingsPlan{Hashes: map[string]string{desiredKey: "new", "green": "new", "blue": "new"}}
-	greenBehind := SettingsPlan{Hashes: map[string]string{desiredKey: "new", "green": "old", "blue": "new"}}
+	// greenBehind: green carries traffic and keeps an older configuration; greenLive: green
+	// carries traffic and runs the config's.
+	greenBehind := SettingsPlan{Hashes: map[string]string{desiredKey: "new", "green": "old", "blue": "new"}, Held: map[Slot]bool{Green: true}}
+	greenLive := SettingsPlan{Hashes: map[string]string{desiredKey: "new", "green": "new", "blue": "new"}, Held: map[Slot]bool{Green: true}}
 	for _, tt := range []struct {
 		name     string
 		desired  string
@@ -29,6 +32,15 @@ func TestPlanTelemetry(t *testing.T) {
 		{"upgrading a stack whose slots shared its component, no record, green live and kept", slotTelemetry, map[string]any{OutBlueWeight: 0.0}, greenBehind,
 			map[string]string{desiredKey: slotTelemetry, "green": ownTelemetry, "blue": slotTelemetry}, true,
 			[]string{"telemetry: green keeps reporting to the stack's shared Application Insights until a release makes it idle, and that component stays until then; it sends to the same workspace, so the metrics gate reads green's requests from it"}},
+		{"upgrading, no record, green live on the config's settings", slotTelemetry, map[string]any{OutBlueWeight: 0.0}, greenLive,
+			map[string]string{desiredKey: slotTelemetry, "green": ownTelemetry, "blue": slotTelemetry}, true, []string{"telemetry: green keeps reporting to the stack's shared Application Insights"}},
+		{"upgrading, a release in progress: both keep the shared one", slotTelemetry, map[string]any{OutBlueWeight: 10.0},
+			SettingsPlan{Hashes: map[string]string{desiredKey: "new", "green": "new", "blue": "new"}, Held: map[Slot]bool{Green: true, Blue: true}},
+			map[string]string{desiredKey: slotTelemetry, "green": ownTelemetry, "blue": ownTelemetry}, true, []string{"green keeps reporting", "blue keeps reporting"}},
+		{"the team's, green live, before the record", team, map[string]any{OutBlueWeight: 0.0}, greenLive,
+			map[string]string{desiredKey: team, "green": team, "blue": team}, false, nil},
+		{"upgraded, green live, recorded", slotTelemetry, map[string]any{OutTelemetryComponents: map[string]any{"green": slotTelemetry, "blue": slotTelemetry}}, greenLive,
+			map[string]string{desiredKey: slotTelemetry, "green": slotTelemetry, "blue": slotTelemetry}, false, nil},
 		{"upgrading, recorded as shared", slotTelemetry, map[string]any{OutTelemetryComponents: map[string]any{"green": ownTelemetry, "blue": ownTelemetry, desiredKey: ownTelemetry}}, greenBehind,
 			map[string]string{desiredKey: slotTelemetry, "green": ownTelemetry, "blue": slotTelemetry}, true, []string{"green keeps reporting to the stack's shared"}},
 		{"upgraded: both on their own", slotTelemetry, map[string]any{OutTelemetryComponents: map[string]any{"green": ownTelemetry, "blue": slotTelemetry}}, level,

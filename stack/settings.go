@@ -85,10 +85,6 @@ type appConfig struct {
 	// a stack that sets neither keeps the fingerprints it had before either existed.
 	Subnet      string `json:"subnet,omitempty"`
 	AppInsights string `json:"appInsights,omitempty"`
-	// Components is slotTelemetry when each slot reports to a component of its own (not with
-	// appInsightsResourceId): a stack deployed when both slots shared the stack's one component
-	// moves to its own a slot at a time, as any settings change, the live slot last.
-	Components string `json:"components,omitempty"`
 }
 
 func (c *Config) appConfig() appConfig {
@@ -100,16 +96,7 @@ func (c *Config) appConfig() appConfig {
 		MaximumInstanceCount: c.MaximumInstanceCount,
 		Subnet:               c.SubnetID.Raw,
 		AppInsights:          c.Telemetry.AppInsights.Raw,
-		Components:           componentsOf(c.Telemetry),
 	}
-}
-
-// componentsOf is appConfig.Components for a telemetry config.
-func componentsOf(t TelemetryConfig) string {
-	if t.ReusesComponent() {
-		return ""
-	}
-	return slotTelemetry
 }
 
 // fingerprint identifies a configuration: the SHA-256 of its canonical JSON (maps marshal with
