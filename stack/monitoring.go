@@ -47,7 +47,8 @@ const (
 )
 
 // OutTelemetryComponents records which component each slot reports to, and the config's
-// ("desired"): ownTelemetry for the stack's own, else the team's component's id.
+// ("desired"): slotTelemetry for the slot's own, ownTelemetry for the stack's former shared
+// one, else the team's component's id.
 const OutTelemetryComponents = "telemetryComponents"
 
 // OutTelemetryComponentIDs gives, per slot, the ARM id of the Application Insights component the

@@ -21,9 +21,9 @@ import (
 //     ingested"). The app sends as the identity APPLICATIONINSIGHTS_AUTHENTICATION_STRING names
 //     by its client id; without it, the telemetry is unauthenticated.
 //
-// What the ingestion endpoint answers a refused sender (the documentation's troubleshooting
-// lists 401 for a missing token and 403 for a principal without the role) is modelled as those
-// statuses; nothing of the stack reads them.
+// What the ingestion endpoint answers a refused sender is modelled as 401 without a token and
+// 403 without the role, unchecked against Azure (README, Approximations); nothing of the stack
+// reads them, and the gate only ever sees that the rows are not there.
 
 // SendTelemetry is the ingestion of app's telemetry sent with connection string to, or with the
 // app's own APPLICATIONINSIGHTS_CONNECTION_STRING when to is "": the component the rows land in
