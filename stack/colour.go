@@ -129,7 +129,7 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 			},
 		},
 		SiteConfig: &web.SiteConfigArgs{
-			AppSettings:      appSettings(slot, c.HostStorage, id.ClientId, a.monitoring.ConnectionString, cfg.AppSettings),
+			AppSettings:      appSettings(slot, c.HostStorage, id.ClientId, a.monitoring.ConnectionString(slot), cfg.AppSettings),
 			MinTlsVersion:    pulumi.String(web.SupportedTlsVersions_1_2),
 			ScmMinTlsVersion: pulumi.String(web.SupportedTlsVersions_1_2),
 			FtpsState:        pulumi.String(web.FtpsStateDisabled),

@@ -10,27 +10,34 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
-// Telemetry: where both slots report, and where the metrics gate reads their requests. By
-// default the stack creates a Log Analytics workspace and a workspace-based Application Insights
-// component in its own group. A team with its own telemetry reuses it instead, so its alerts and
-// dashboards keep seeing the app:
-//   - appInsightsResourceId names the team's component: the apps report there and the gate reads
-//     the component's Log Analytics workspace; the stack creates neither;
-//   - logAnalyticsWorkspaceResourceId names the team's workspace: the stack's own component
-//     sends to it and the gate reads it; no workspace is created.
+// Telemetry: where the slots report, and where the metrics gate reads their requests. By default
+// the stack creates a Log Analytics workspace and one workspace-based Application Insights
+// component per slot in its own group. A team with its own telemetry reuses it instead, so its
+// alerts and dashboards keep seeing the app:
+//   - appInsightsResourceId names the team's component: both apps report there and the gate
+//     reads the component's Log Analytics workspace; the stack creates neither;
+//   - logAnalyticsWorkspaceResourceId names the team's workspace: the slots' own components
+//     send to it and the gate reads it; no workspace is created.
 //
 // Either way the apps send with Entra ID as their own identities
 // (APPLICATIONINSIGHTS_AUTHENTICATION_STRING), each holding Monitoring Metrics Publisher on the
-// component it reports to. A reused component must be workspace-based: the gate queries
-// AppRequests in a workspace, which a classic component has none of.
+// component it reports to and on no other, and the stack's components refuse anything else
+// (local authentication off). A component per slot is what keeps the canary from writing the
+// stable slot's figures: the metrics gate counts each app's requests only from its own
+// component, by _ResourceId, which Azure Monitor sets at ingestion from the resource the data
+// was sent to (gate.Query); the canary's identity may not publish to the stable slot's. With
+// one team component both slots share it, and the gate tells them apart by AppRoleName alone,
+// which the apps' own telemetry sets. A reused component must be workspace-based: the gate
+// queries AppRequests in a workspace, which a classic component has none of.
 //
 // The component is part of each app's configuration (its connection string is a setting), so a
-// change of appInsightsResourceId is released, not applied: the idle slot reports to the new
-// component first, and the live one keeps its own until a release makes it idle. The stack's
-// own component and workspace therefore stay while any slot still reports there, and each
-// slot's identity publishes to the component that slot reports to. Which one that is, is
-// recorded per slot in the output telemetryComponents ("own", or the team's component id),
-// read back at the next update like the settings generations.
+// change of component is released, not applied: the idle slot reports to the new one first, and
+// the live one keeps its own until a release makes it idle. That holds for a stack deployed
+// when both slots shared the stack's one component (ownTelemetry): the live slot keeps
+// reporting there, and that component stays, until a release makes the slot idle. Which
+// component each slot reports to is recorded per slot in the output telemetryComponents
+// (slotTelemetry, ownTelemetry, or the team's component id), read back at the next update like
+// the settings generations, and its resource id in telemetryComponentIds, which the gate reads.
 
 // componentIDAllowed and workspaceIDAllowed are what appInsightsResourceId and
 // logAnalyticsWorkspaceResourceId allow, for the keys' documentation and messages.
@@ -40,14 +47,46 @@ const (
 )
 
 // OutTelemetryComponents records which component each slot reports to, and the config's
-// ("desired"): ownTelemetry for the stack's own, else the team's component's id.
+// ("desired"): slotTelemetry for the slot's own, ownTelemetry for the stack's former shared
+// one, else the team's component's id.
 const OutTelemetryComponents = "telemetryComponents"
+
+// OutTelemetryComponentIDs gives, per slot, the ARM id of the Application Insights component the
+// slot's app reports to: the metrics gate counts each app's rows only from its own component
+// (gate.Query), by _ResourceId, which ingestion sets and the app cannot.
+const OutTelemetryComponentIDs = "telemetryComponentIds"
+
+// TelemetryComponentsOf reads OutTelemetryComponentIDs from a stack's outputs, and whether
+// each slot reports to a component of its own (OutTelemetryComponents slotTelemetry for both),
+// which no other app writes to: the gate may then tell the slots apart by component alone. A
+// stack last deployed before the ids were exported has none: ids is nil (the gate selects by
+// AppRoleName alone) and warning says so and names the upgrade.
+func TelemetryComponentsOf(outs map[string]any) (ids map[Slot]string, own bool, warning string) {
+	rec := stringMap(outs[OutTelemetryComponentIDs])
+	for _, s := range Slots {
+		if rec[string(s)] == "" {
+			return nil, false, fmt.Sprintf("the stack has no %s output (it was last deployed by an older slotless): the metrics gate tells the slots apart by AppRoleName alone, which each app's own telemetry sets, so the canary could write rows that count as the stable slot's; run pulumi up with this slotless, and release once more so the live slot moves to its own component", OutTelemetryComponentIDs)
+		}
+	}
+	kinds := stringMap(outs[OutTelemetryComponents])
+	ids, own = map[Slot]string{}, true
+	for _, s := range Slots {
+		ids[s] = rec[string(s)]
+		own = own && kinds[string(s)] == slotTelemetry
+	}
+	return ids, own, ""
+}
 
 // OutAppInsightsID is the ARM id of the component the config's apps report to.
 const OutAppInsightsID = "appInsightsId"
 
-// ownTelemetry marks the stack's own component in the telemetry record.
-const ownTelemetry = "own"
+// ownTelemetry marks, in the telemetry record, the stack's shared component (Names.AppInsights),
+// which both slots reported to before each had its own; slotTelemetry marks the slot's own
+// component (Names.SlotAppInsights), and under desiredKey, a component per slot.
+const (
+	ownTelemetry  = "own"
+	slotTelemetry = "slot"
+)
 
 // telemetry reads appInsightsResourceId and logAnalyticsWorkspaceResourceId.
 func (p *parser) telemetry() TelemetryConfig {
@@ -73,11 +112,25 @@ type TelemetryPlan struct {
 	Warnings []string
 }
 
-// Own reports whether any slot, or the config, reports to the stack's own component: then it
-// stays in the update.
+// Own reports whether any slot still reports to the stack's shared component: then it stays in
+// the update.
 func (t TelemetryPlan) Own() bool {
-	for _, c := range t.Components {
-		if c == ownTelemetry {
+	for _, s := range Slots {
+		if t.Components[string(s)] == ownTelemetry {
+			return true
+		}
+	}
+	return false
+}
+
+// SlotOwn reports whether slot s reports to a component of its own, which the update keeps.
+func (t TelemetryPlan) SlotOwn(s Slot) bool { return t.Components[string(s)] == slotTelemetry }
+
+// stacks reports whether any slot reports to a component of the stack's (shared or its own),
+// which then needs the stack's workspace or the team's.
+func (t TelemetryPlan) stacks() bool {
+	for _, s := range Slots {
+		if c := t.Components[string(s)]; c == ownTelemetry || c == slotTelemetry {
 			return true
 		}
 	}
@@ -85,13 +138,18 @@ func (t TelemetryPlan) Own() bool {
 }
 
 // PlanTelemetry decides which component each slot reports to, from the settings plan and the
-// last update's record: desired is the config's (ownTelemetry, or the team's component id as ARM
-// answers it). A stack deployed before the record existed reported to its own.
+// last update's record: desired is the config's (slotTelemetry, or the team's component id as
+// ARM answers it). A slot that carries traffic (settings.Held) keeps what it reports to, as it
+// keeps its settings: the record says what, and without a record, the config's component when
+// it runs the config's configuration, except that a stack deployed before each slot had its own
+// component reported to its shared one. Every other slot takes the config's. So a stack whose
+// slots shared one component gets a component per slot a slot at a time, in updates where that
+// slot carries no traffic, as a settings change would, without a new settings generation.
 func PlanTelemetry(desired string, last map[string]any, settings SettingsPlan) TelemetryPlan {
 	prev := stringMap(last[OutTelemetryComponents])
 	t := TelemetryPlan{Components: map[string]string{desiredKey: desired}}
 	for _, s := range Slots {
-		if settings.Hashes[string(s)] == settings.Hashes[desiredKey] {
+		if !settings.Held[s] {
 			t.Components[string(s)] = desired
 			continue
 		}
@@ -99,14 +157,26 @@ func PlanTelemetry(desired string, last map[string]any, settings SettingsPlan) T
 		was := prev[string(s)]
 		if was == "" {
 			was = ownTelemetry
+			if settings.Hashes[string(s)] == settings.Hashes[desiredKey] && desired != slotTelemetry {
+				was = desired
+			}
 		}
 		t.Components[string(s)] = was
 		if !strings.EqualFold(was, desired) {
-			where := "the stack's own Application Insights"
-			if was != ownTelemetry {
-				where = was
+			switch {
+			case was == ownTelemetry && desired == slotTelemetry:
+				t.Warnings = append(t.Warnings, fmt.Sprintf("telemetry: %s keeps reporting to the stack's shared Application Insights until a release makes it idle, and that component stays until then; it sends to the same workspace, so the metrics gate reads %s's requests from it (and the other slot's from its own component, which %s's identity may not publish to)", s, s, s))
+			default:
+				where := "the stack's shared Application Insights"
+				switch was {
+				case slotTelemetry:
+					where = "its own Application Insights"
+				case ownTelemetry:
+				default:
+					where = was
+				}
+				t.Warnings = append(t.Warnings, fmt.Sprintf("telemetry: %s keeps reporting to %s until a release makes it idle, and that component stays until then; the metrics gate reads the config's workspace, where %s has no requests meanwhile (metricsInconclusive decides what that means)", s, where, s))
 			}
-			t.Warnings = append(t.Warnings, fmt.Sprintf("telemetry: %s keeps reporting to %s until a release makes it idle, and that component stays until then; the metrics gate reads the config's workspace, where %s has no requests meanwhile (metricsInconclusive decides what that means)", s, where, s))
 		}
 	}
 	return t
@@ -119,12 +189,13 @@ type TeamTelemetry struct {
 	Workspace *operationalinsights.LookupWorkspaceResult
 }
 
-// Desired is the config's entry in the telemetry record.
+// Desired is the config's entry in the telemetry record: the team's component, else a
+// component per slot.
 func (t TeamTelemetry) Desired() string {
 	if t.Component != nil {
 		return t.Component.Id
 	}
-	return ownTelemetry
+	return slotTelemetry
 }
 
 // lookupTelemetry reads the team's telemetry the config names, before anything is registered,
@@ -142,38 +213,65 @@ func lookupTelemetry(ctx *pulumi.Context, cfg *Config) (TeamTelemetry, error) {
 }
 
 // Monitoring is the telemetry of one update: the component the config's apps report to and its
-// workspace, and the stack's own component and workspace when they are in the update.
+// workspace, and the stack's own components and workspace when they are in the update.
 type Monitoring struct {
-	// ComponentID, ComponentName and ConnectionString are the config's component's.
-	ComponentID, ComponentName, ConnectionString pulumi.StringOutput
-	// CustomerID is its workspace's id (a GUID), which the metrics gate queries.
+	// ComponentID and ComponentName are the config's component's: the team's, or with a
+	// component per slot, green's (each slot's is in telemetryComponentIds).
+	ComponentID, ComponentName pulumi.StringOutput
+	// CustomerID is the workspace's id (a GUID), which the metrics gate queries.
 	CustomerID pulumi.StringOutput
-	// Workspace and AppInsights are the stack's own, nil when not in the update.
+	// Workspace and AppInsights (the shared component) are the stack's own, nil when not in the
+	// update; Slots are the slots' own components in the update.
 	Workspace   *operationalinsights.Workspace
 	AppInsights *applicationinsights.Component
+	Slots       map[Slot]*applicationinsights.Component
 	// Team are the team's resources the release identity reads through (the component, its
 	// workspace), by kind: what the release role follows outside the stack's group.
 	Team map[string]ResourceID
+	// team is the team's component, nil unless appInsightsResourceId.
+	team *applicationinsights.LookupComponentResult
 	// plan is which component each slot reports to.
 	plan TelemetryPlan
 }
 
 // PublishTo is the component a slot's identity publishes metrics to, and the key of that
-// grant: the stack's own component, or the team's.
+// grant: its own component, the stack's shared one, or the team's. The key differs by
+// component, so a slot that moves gets a new grant and loses the old one.
 func (m *Monitoring) PublishTo(s Slot) (key string, scope pulumi.StringOutput) {
-	c := m.plan.Components[string(s)]
-	if c == ownTelemetry {
+	switch c := m.plan.Components[string(s)]; c {
+	case slotTelemetry:
+		return "own-metrics-publisher", m.Slots[s].ID().ToStringOutput()
+	case ownTelemetry:
 		return "metrics-publisher", m.AppInsights.ID().ToStringOutput()
+	default:
+		return "team-metrics-publisher", pulumi.String(c).ToStringOutput()
 	}
-	return "team-metrics-publisher", pulumi.String(c).ToStringOutput()
+}
+
+// ComponentOf is the ARM id of the component slot s reports to.
+func (m *Monitoring) ComponentOf(s Slot) pulumi.StringOutput {
+	_, id := m.PublishTo(s)
+	return id
+}
+
+// ConnectionString is what slot s's app sends with: its component's connection string. A slot
+// that carries traffic keeps the one it was deployed with (heldAppInputs), which this matches.
+func (m *Monitoring) ConnectionString(s Slot) pulumi.StringOutput {
+	switch c := m.plan.Components[string(s)]; c {
+	case slotTelemetry:
+		return m.Slots[s].ConnectionString
+	case ownTelemetry:
+		return m.AppInsights.ConnectionString
+	default:
+		return pulumi.String(m.team.ConnectionString).ToStringOutput()
+	}
 }
 
 func newMonitoring(ctx *pulumi.Context, n Names, rg pulumi.StringInput, cfg *Config, tags pulumi.StringMap, team TeamTelemetry, plan TelemetryPlan) (*Monitoring, error) {
-	m := &Monitoring{plan: plan, Team: map[string]ResourceID{}}
+	m := &Monitoring{plan: plan, Team: map[string]ResourceID{}, Slots: map[Slot]*applicationinsights.Component{}, team: team.Component}
 	if c := team.Component; c != nil {
 		// The ids ARM answers with, not the configured text: what the role assignments scope.
 		m.ComponentID, m.ComponentName = pulumi.String(c.Id).ToStringOutput(), pulumi.String(c.Name).ToStringOutput()
-		m.ConnectionString = pulumi.String(c.ConnectionString).ToStringOutput()
 		m.CustomerID = pulumi.String(team.Workspace.CustomerId).ToStringOutput()
 		if id, err := parseComponentID(c.Id); err == nil {
 			m.Team["component"] = id
@@ -184,11 +282,11 @@ func newMonitoring(ctx *pulumi.Context, n Names, rg pulumi.StringInput, cfg *Con
 			m.Team["workspace"] = id
 		}
 	}
-	if !plan.Own() {
+	if !plan.stacks() {
 		return m, nil
 	}
 
-	// The stack's own component, in its own workspace or the team's.
+	// The stack's components, in its own workspace or the team's.
 	var workspaceID, customerID pulumi.StringOutput
 	if w := team.Workspace; w != nil && team.Component == nil {
 		workspaceID, customerID = pulumi.String(w.Id).ToStringOutput(), pulumi.String(w.CustomerId).ToStringOutput()
@@ -203,7 +301,7 @@ func newMonitoring(ctx *pulumi.Context, n Names, rg pulumi.StringInput, cfg *Con
 			// send with, are refused ("Disable Non-AAD based Auth"). Nothing of the stack uses
 			// them: the query API takes Entra tokens only (Azure Monitor, "Log Analytics API
 			// overview": "To query your workspaces, you must use Microsoft Entra
-			// authentication"), and the component sends with the apps' identities.
+			// authentication"), and the components send with the apps' identities.
 			Features: &operationalinsights.WorkspaceFeaturesArgs{DisableLocalAuth: pulumi.Bool(true)},
 			Tags:     tags,
 		})
@@ -213,26 +311,48 @@ func newMonitoring(ctx *pulumi.Context, n Names, rg pulumi.StringInput, cfg *Con
 		m.Workspace = ws
 		workspaceID, customerID = ws.ID().ToStringOutput(), ws.CustomerId
 	}
-	ai, err := applicationinsights.NewComponent(ctx, "appinsights", &applicationinsights.ComponentArgs{
-		ResourceName:        pulumi.String(n.AppInsights()),
-		ResourceGroupName:   rg,
-		Location:            pulumi.String(cfg.Location),
-		Kind:                pulumi.String("web"),
-		ApplicationType:     pulumi.String(applicationinsights.ApplicationTypeWeb),
-		IngestionMode:       pulumi.String(applicationinsights.IngestionModeLogAnalytics),
-		WorkspaceResourceId: workspaceID,
-		// Entra-only ingestion: the apps authenticate with their identities, as Microsoft's
-		// Flex samples do, so the connection string alone cannot send telemetry.
-		DisableLocalAuth: pulumi.Bool(true),
-		Tags:             tags,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("application insights: %w", err)
+	component := func(name, resourceName string) (*applicationinsights.Component, error) {
+		return applicationinsights.NewComponent(ctx, name, &applicationinsights.ComponentArgs{
+			ResourceName:        pulumi.String(resourceName),
+			ResourceGroupName:   rg,
+			Location:            pulumi.String(cfg.Location),
+			Kind:                pulumi.String("web"),
+			ApplicationType:     pulumi.String(applicationinsights.ApplicationTypeWeb),
+			IngestionMode:       pulumi.String(applicationinsights.IngestionModeLogAnalytics),
+			WorkspaceResourceId: workspaceID,
+			// Entra-only ingestion: the apps authenticate with their identities, as Microsoft's
+			// Flex samples do, so the connection string alone cannot send telemetry, and only
+			// the identity granted Monitoring Metrics Publisher here can.
+			DisableLocalAuth: pulumi.Bool(true),
+			Tags:             tags,
+		})
 	}
-	m.AppInsights = ai
+	if plan.Own() {
+		ai, err := component("appinsights", n.AppInsights())
+		if err != nil {
+			return nil, fmt.Errorf("application insights: %w", err)
+		}
+		m.AppInsights = ai
+	}
+	for _, s := range Slots {
+		if !plan.SlotOwn(s) {
+			continue
+		}
+		ai, err := component("appinsights-"+string(s), n.SlotAppInsights(s))
+		if err != nil {
+			return nil, fmt.Errorf("application insights of %s: %w", s, err)
+		}
+		m.Slots[s] = ai
+	}
 	if team.Component == nil {
-		m.ComponentID, m.ComponentName, m.ConnectionString = ai.ID().ToStringOutput(), ai.Name, ai.ConnectionString
 		m.CustomerID = customerID
+		// The config's component: green's own, else whichever of the stack's is in the update.
+		for _, ai := range []*applicationinsights.Component{m.Slots[Green], m.Slots[Blue], m.AppInsights} {
+			if ai != nil {
+				m.ComponentID, m.ComponentName = ai.ID().ToStringOutput(), ai.Name
+				break
+			}
+		}
 	}
 	return m, nil
 }
@@ -274,7 +394,8 @@ func lookupWorkspace(ctx *pulumi.Context, key string, id ResourceID) (*operation
 	return ws, nil
 }
 
-// exportTelemetry records which component each slot reports to.
+// exportTelemetry records which component each slot reports to, by kind (the plan's record)
+// and by resource id (what the metrics gate selects each slot's rows by).
 func exportTelemetry(ctx *pulumi.Context, m *Monitoring) {
 	rec := pulumi.StringMap{}
 	keys := make([]string, 0, len(m.plan.Components))
@@ -286,5 +407,10 @@ func exportTelemetry(ctx *pulumi.Context, m *Monitoring) {
 		rec[k] = pulumi.String(m.plan.Components[k])
 	}
 	ctx.Export(OutTelemetryComponents, rec)
+	ids := pulumi.StringMap{}
+	for _, s := range Slots {
+		ids[string(s)] = m.ComponentOf(s)
+	}
+	ctx.Export(OutTelemetryComponentIDs, ids)
 	ctx.Export(OutAppInsightsID, m.ComponentID)
 }

@@ -84,7 +84,8 @@ func TestEveryResourceAndItsKeyProperties(t *testing.T) {
 		{"azure-native:storage:BlobContainer", "deploy-green", map[string]string{"containerName": `"app-package-green"`, "publicAccess": `"None"`}},
 		{"azure-native:storage:BlobContainer", "deploy-blue", map[string]string{"containerName": `"app-package-blue"`}},
 		{"azure-native:operationalinsights:Workspace", "logs", map[string]string{"sku.name": `"PerGB2018"`, "retentionInDays": "30"}},
-		{"azure-native:applicationinsights:Component", "appinsights", map[string]string{"kind": `"web"`, "ingestionMode": `"LogAnalytics"`, "disableLocalAuth": "true"}},
+		{"azure-native:applicationinsights:Component", "appinsights-green", map[string]string{"kind": `"web"`, "ingestionMode": `"LogAnalytics"`, "disableLocalAuth": "true", "resourceName": q("slotless-" + hash + "-green-appi")}},
+		{"azure-native:applicationinsights:Component", "appinsights-blue", map[string]string{"kind": `"web"`, "ingestionMode": `"LogAnalytics"`, "disableLocalAuth": "true", "resourceName": q("slotless-" + hash + "-blue-appi")}},
 		{"azure-native:web:AppServicePlan", "green-plan", map[string]string{"sku.name": `"FC1"`, "sku.tier": `"FlexConsumption"`, "reserved": "true"}},
 		{"azure-native:web:AppServicePlan", "blue-plan", map[string]string{"sku.name": `"FC1"`}},
 		{"azure-native:web:WebApp", "blue-app", map[string]string{
@@ -107,7 +108,7 @@ func TestEveryResourceAndItsKeyProperties(t *testing.T) {
 		{"azure-native:authorization:RoleAssignment", "green-deploy-blob-contributor", map[string]string{
 			"scope":            q(sharedID + "/blobServices/default/containers/app-package-green"),
 			"roleDefinitionId": `"/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/roleDefinitions/ba92f5b4-2d11-453d-a403-e96b0029c9fe"`}},
-		{"azure-native:authorization:RoleAssignment", "blue-metrics-publisher", map[string]string{
+		{"azure-native:authorization:RoleAssignment", "blue-own-metrics-publisher", map[string]string{
 			"roleDefinitionId": `"/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/roleDefinitions/3913510d-42f4-4e42-8a64-420c390055eb"`}},
 		{"azure-native:apimanagement:ApiManagementService", "apim", map[string]string{"sku.name": `"Consumption"`, "sku.capacity": "0", "publisherEmail": `"ops@example.com"`}},
 		{"azure-native:apimanagement:Backend", "green-backend", map[string]string{
@@ -307,7 +308,7 @@ func TestFlexRejectedSettingsAreNeverSet(t *testing.T) {
 		want := map[string]string{
 			"SLOT_NAME": string(slot), "AzureWebJobsStorage__credential": "managedidentity",
 			"AzureWebJobsStorage__clientId":         "client-id-of-slotless-" + hash + "-" + string(slot) + "-id",
-			"APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=mock;IngestionEndpoint=https://slotless-" + hash + "-appi.in.applicationinsights.azure.com/",
+			"APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=mock;IngestionEndpoint=https://slotless-" + hash + "-" + string(slot) + "-appi.in.applicationinsights.azure.com/",
 		}
 		for k, v := range want {
 			if settings[k] != v {

@@ -1,6 +1,7 @@
 package stack_test
 
 import (
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -167,7 +168,7 @@ func TestReusedApplicationInsights(t *testing.T) {
 	}
 }
 
-// TestReusedWorkspace: with logAnalyticsWorkspaceResourceId the stack's own component sends to
+// TestReusedWorkspace: with logAnalyticsWorkspaceResourceId the slots' own components send to
 // the team's workspace, and no workspace is created.
 func TestReusedWorkspace(t *testing.T) {
 	m := &plan.Mocks{}
@@ -177,13 +178,18 @@ func TestReusedWorkspace(t *testing.T) {
 	if n := countOf(m, "azure-native:operationalinsights:Workspace"); n != 0 {
 		t.Errorf("%d workspaces registered, want none", n)
 	}
-	ai := recorded(m, "azure-native:applicationinsights:Component", "appinsights")
-	if ai == nil {
-		t.Fatal("no component of the stack's own")
+	for _, slot := range stack.Slots {
+		ai := recorded(m, "azure-native:applicationinsights:Component", "appinsights-"+string(slot))
+		if ai == nil {
+			t.Fatalf("no component of %s's own", slot)
+		}
+		want := "/subscriptions/" + plan.MockSubscription + "/resourceGroups/observability-rg/providers/Microsoft.OperationalInsights/workspaces/orders-logs"
+		if got := flatOf(ai)["workspaceResourceId"]; got != q(want) {
+			t.Errorf("%s's component sends to %s, want the team's workspace %s", slot, got, want)
+		}
 	}
-	want := "/subscriptions/" + plan.MockSubscription + "/resourceGroups/observability-rg/providers/Microsoft.OperationalInsights/workspaces/orders-logs"
-	if got := flatOf(ai)["workspaceResourceId"]; got != q(want) {
-		t.Errorf("the component sends to %s, want the team's workspace %s", got, want)
+	if recorded(m, "azure-native:applicationinsights:Component", "appinsights") != nil {
+		t.Error("a shared component in a new stack")
 	}
 }
 
@@ -278,6 +284,141 @@ func TestReleaseAccessFollowsTheTelemetry(t *testing.T) {
 				if got := role["assignableScopes["+itoa(i)+"]"]; got != q(want) {
 					t.Errorf("assignable scope %d: got %s, want %s", i, got, q(want))
 				}
+			}
+		})
+	}
+}
+
+// componentOf is the ARM id the mock engine gives a component of the stack's group.
+func componentOf(name string) string {
+	return "/subscriptions/" + plan.MockSubscription + "/resourceGroups/slotless-test-rg/providers/Microsoft.Insights/components/" + name
+}
+
+// publisherGrants are the Monitoring Metrics Publisher assignments of a slot's identity: their
+// names and scopes.
+func publisherGrants(m *plan.Mocks, slot stack.Slot) map[string]string {
+	out := map[string]string{}
+	for _, r := range m.Recorded {
+		if r.Type != "azure-native:authorization:RoleAssignment" || !strings.HasPrefix(r.Name, string(slot)+"-") {
+			continue
+		}
+		f := flatOf(&r)
+		if strings.HasSuffix(f["roleDefinitionId"], `/3913510d-42f4-4e42-8a64-420c390055eb"`) {
+			out[r.Name] = strings.Trim(f["scope"], `"`)
+		}
+	}
+	return out
+}
+
+// connectionString is the APPLICATIONINSIGHTS_CONNECTION_STRING a slot's app is given.
+func connectionString(m *plan.Mocks, slot stack.Slot) string {
+	app := flatOf(recorded(m, "azure-native:web:WebApp", string(slot)+"-app"))
+	for i := 0; ; i++ {
+		n, ok := app["siteConfig.appSettings["+itoa(i)+"].name"]
+		if !ok {
+			return ""
+		}
+		if n == q("APPLICATIONINSIGHTS_CONNECTION_STRING") {
+			return strings.Trim(app["siteConfig.appSettings["+itoa(i)+"].value"], `"`)
+		}
+	}
+}
+
+// TestEachSlotReportsToItsOwnComponent: a stack of its own telemetry creates a component per
+// slot in its workspace, each Entra-only; each app sends to its own, and its identity may
+// publish to its own and to no other, so the canary cannot write into the stable slot's
+// component, whose rows the metrics gate takes as the stable slot's (_ResourceId).
+func TestEachSlotReportsToItsOwnComponent(t *testing.T) {
+	m := &plan.Mocks{}
+	if err := runWith(t, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	if recorded(m, "azure-native:applicationinsights:Component", "appinsights") != nil {
+		t.Error("a shared component in a new stack")
+	}
+	for _, slot := range stack.Slots {
+		name := "slotless-" + hash + "-" + string(slot) + "-appi"
+		ai := recorded(m, "azure-native:applicationinsights:Component", "appinsights-"+string(slot))
+		if ai == nil {
+			t.Fatalf("no component of %s's own", slot)
+		}
+		f := flatOf(ai)
+		if f["resourceName"] != q(name) || f["disableLocalAuth"] != "true" || f["ingestionMode"] != q("LogAnalytics") || f["workspaceResourceId"] == "" {
+			t.Errorf("%s's component: %v, want %s, workspace-based, Entra-only", slot, f, name)
+		}
+		if got := connectionString(m, slot); !strings.Contains(got, name+".in.applicationinsights") {
+			t.Errorf("%s sends to %q, want its own component %s", slot, got, name)
+		}
+		want := map[string]string{string(slot) + "-own-metrics-publisher": componentOf(name)}
+		if got := publisherGrants(m, slot); !maps.Equal(got, want) {
+			t.Errorf("%s's publisher grants: %v, want only %v", slot, got, want)
+		}
+	}
+}
+
+// TestUpgradeFromTheSharedComponent: a stack deployed when both slots shared its one component,
+// green live. Green keeps its settings, so it keeps reporting to the shared component, which
+// stays, and its identity keeps publishing there; blue, idle, moves to its own component and
+// publishes there only. The next update after a release that makes green idle moves green too,
+// and the shared component goes.
+func TestUpgradeFromTheSharedComponent(t *testing.T) {
+	shared := componentOf("slotless-" + hash + "-appi")
+	blueOwn := componentOf("slotless-" + hash + "-blue-appi")
+	greenOwn := componentOf("slotless-" + hash + "-green-appi")
+	for _, tt := range []struct {
+		name       string
+		last       map[string]any
+		components []string
+		grants     map[stack.Slot]map[string]string
+		sends      map[stack.Slot]string
+	}{
+		{"green live, recorded as shared",
+			map[string]any{
+				stack.OutBlueWeight:          0.0,
+				stack.OutSettingsGenerations: map[string]any{"desired": 1.0, "green": 1.0, "blue": 1.0},
+				stack.OutSettingsHashes:      map[string]any{"desired": "before", "green": "before", "blue": "before"},
+				stack.OutTelemetryComponents: map[string]any{"desired": "own", "green": "own", "blue": "own"},
+			},
+			[]string{"appinsights", "appinsights-blue"},
+			map[stack.Slot]map[string]string{stack.Green: {"green-metrics-publisher": shared}, stack.Blue: {"blue-own-metrics-publisher": blueOwn}},
+			map[stack.Slot]string{stack.Blue: "slotless-" + hash + "-blue-appi"}},
+		{"green live, deployed before the record",
+			map[string]any{
+				stack.OutBlueWeight:          0.0,
+				stack.OutSettingsGenerations: map[string]any{"desired": 1.0, "green": 1.0, "blue": 1.0},
+				stack.OutSettingsHashes:      map[string]any{"desired": "before", "green": "before", "blue": "before"},
+			},
+			[]string{"appinsights", "appinsights-blue"},
+			map[stack.Slot]map[string]string{stack.Green: {"green-metrics-publisher": shared}, stack.Blue: {"blue-own-metrics-publisher": blueOwn}},
+			map[stack.Slot]string{stack.Blue: "slotless-" + hash + "-blue-appi"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &plan.Mocks{LastOutputs: tt.last, LastSecrets: []string{stack.OutSettingsHashes}}
+			if err := runWith(t, m, nil); err != nil {
+				t.Fatal(err)
+			}
+			var components []string
+			for _, r := range m.Recorded {
+				if r.Type == "azure-native:applicationinsights:Component" {
+					components = append(components, r.Name)
+				}
+			}
+			slices.Sort(components)
+			if !slices.Equal(components, tt.components) {
+				t.Errorf("components %v, want %v", components, tt.components)
+			}
+			for slot, want := range tt.grants {
+				if got := publisherGrants(m, slot); !maps.Equal(got, want) {
+					t.Errorf("%s's publisher grants: %v, want only %v", slot, got, want)
+				}
+			}
+			for slot, name := range tt.sends {
+				if got := connectionString(m, slot); !strings.Contains(got, name+".in.applicationinsights") {
+					t.Errorf("%s sends to %q, want %s", slot, got, name)
+				}
+			}
+			if slices.Contains(components, "appinsights-green") {
+				t.Errorf("green has a component of its own (%s) before it reports there", greenOwn)
 			}
 		})
 	}

@@ -222,6 +222,7 @@ func gateResult(name string, err error) error {
 // metricsOptions are the flags of gate metrics.
 type metricsOptions struct {
 	slot, canaryApp, stableApp, workspace, inconclusive, failureStatus, healthPath string
+	canaryComponent, stableComponent                                               string
 	window, lag                                                                    time.Duration
 	minRequests, weight                                                            int
 	confidence, maxDelta, maxRatio, maxFailureRatio, p95Floor, tolerance           float64
@@ -248,11 +249,18 @@ than both --max-failure-rate-delta and --max-failure-rate-ratio; when its p95 is
 --max-p95-ratio times and --p95-floor-ms more than the stable slot's; or, with --weight, when
 its share of the requests is surely below (1 - --sample-ratio-tolerance) times its weight.
 Fewer than --min-requests on either side is inconclusive, which blocks only with
---inconclusive fail.`,
+--inconclusive fail.
+
+With --canary-component and --stable-component (stack output telemetryComponentIds), each
+app's requests count only from the Application Insights component it reports to, selected by
+_ResourceId, which ingestion sets and the app cannot: a canary cannot write requests that count
+as the stable slot's. Without them the apps are told apart by AppRoleName alone.`,
 		Example: `  slotless gate metrics --slot blue --window 10m --weight 10 \
     --canary-app "$(pulumi stack output blueAppName)" \
     --stable-app "$(pulumi stack output greenAppName)" \
-    --workspace-id "$(pulumi stack output logAnalyticsWorkspaceId)"`,
+    --workspace-id "$(pulumi stack output logAnalyticsWorkspaceId)" \
+    --canary-component "$(pulumi stack output telemetryComponentIds | jq -r .blue)" \
+    --stable-component "$(pulumi stack output telemetryComponentIds | jq -r .green)"`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, slot, err := o.config()
@@ -279,6 +287,8 @@ Fewer than --min-requests on either side is inconclusive, which blocks only with
 	slotFlag(cmd, &o.slot, "the canary slot: green or blue (required)")
 	f.StringVar(&o.canaryApp, "canary-app", "", "the canary slot's function app name, stack output <slot>AppName (required)")
 	f.StringVar(&o.stableApp, "stable-app", "", "the stable slot's function app name (required)")
+	f.StringVar(&o.canaryComponent, "canary-component", "", "the canary slot's Application Insights component id, stack output telemetryComponentIds.<slot>; with --stable-component, each app's rows count only from its own component")
+	f.StringVar(&o.stableComponent, "stable-component", "", "the stable slot's Application Insights component id (with --canary-component)")
 	f.StringVar(&o.workspace, "workspace-id", "", "Log Analytics workspace ID (GUID), stack output logAnalyticsWorkspaceId (required)")
 	f.DurationVar(&o.window, "window", gate.DefaultWindow, "the stretch of arrivals to judge: the requests that reached Log Analytics in this long before the query")
 	f.DurationVar(&o.lag, "lag", gate.DefaultLag, "Azure Monitor's ingestion lag: requests served up to this long before the window still count, and a request arriving later than this counts as late")
@@ -309,6 +319,11 @@ func (o metricsOptions) config() (gate.MetricsConfig, stack.Slot, error) {
 		if strings.TrimSpace(req.value) == "" {
 			problems = append(problems, req.name+": required")
 		}
+	}
+	if (o.canaryComponent == "") != (o.stableComponent == "") {
+		problems = append(problems, "--canary-component and --stable-component: give both (stack output telemetryComponentIds) or neither")
+	} else if err := gate.ValidateComponents(o.canaryComponent, o.stableComponent); err != nil {
+		problems = append(problems, strings.NewReplacer("canary component", "--canary-component", "stable component", "--stable-component").Replace(err.Error()))
 	}
 	if o.window <= 0 {
 		problems = append(problems, fmt.Sprintf("--window: %s, want a positive duration", o.window))
@@ -357,7 +372,7 @@ func (o metricsOptions) config() (gate.MetricsConfig, stack.Slot, error) {
 	th.CheckClientErrors, th.FailClientErrors = o.clientErrors, o.failureStatus == "4xx"
 	th.MaxP95Ratio, th.P95FloorMs, th.SampleRatioTolerance = o.maxRatio, o.p95Floor, o.tolerance
 	return gate.MetricsConfig{
-		WorkspaceID: o.workspace, CanaryApp: o.canaryApp, StableApp: o.stableApp, Window: o.window, Lag: o.lag,
+		WorkspaceID: o.workspace, CanaryApp: o.canaryApp, StableApp: o.stableApp, CanaryComponent: o.canaryComponent, StableComponent: o.stableComponent, Window: o.window, Lag: o.lag,
 		HealthPath: o.healthPath, Share: float64(o.weight) / 100, Thresholds: th, InconclusiveBlocks: o.inconclusive == "fail",
 	}, slot, nil
 }

@@ -144,6 +144,12 @@ func TestGateHealthFlags(t *testing.T) {
 	}
 }
 
+// compBlue and compGreen are the slots' Application Insights components.
+const (
+	compBlue  = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-orders/providers/Microsoft.Insights/components/appi-orders-blue"
+	compGreen = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-orders/providers/Microsoft.Insights/components/appi-orders-green"
+)
+
 func TestGateMetricsFlags(t *testing.T) {
 	base := []string{"--slot", "blue", "--canary-app", "app-blue", "--stable-app", "app-green", "--workspace-id", "ws"}
 	tests := []struct {
@@ -159,6 +165,11 @@ func TestGateMetricsFlags(t *testing.T) {
 			want: gate.MetricsConfig{WorkspaceID: "ws", CanaryApp: "app-blue", StableApp: "app-green", Window: 30 * time.Minute, Lag: 90 * time.Second, HealthPath: "/status", Share: 0.1, InconclusiveBlocks: true,
 				Thresholds: gate.Thresholds{MinRequests: 5, Confidence: 0.999, FailureLimit: gate.DefaultFailureLimit, MaxFailureRateDelta: 0, MaxFailureRateRatio: 2, FailClientErrors: true,
 					MaxP95Ratio: 2, P95FloorMs: 250, SampleRatioTolerance: 0.5}}},
+		{name: "components", args: append(base, "--canary-component", compBlue, "--stable-component", compGreen),
+			want: gate.MetricsConfig{WorkspaceID: "ws", CanaryApp: "app-blue", StableApp: "app-green", CanaryComponent: compBlue, StableComponent: compGreen,
+				Window: 10 * time.Minute, Lag: 3 * time.Minute, HealthPath: "/health", Thresholds: gate.DefaultThresholds()}},
+		{name: "one component", args: append(base, "--canary-component", compBlue), wantErr: "--canary-component and --stable-component: give both (stack output telemetryComponentIds) or neither"},
+		{name: "not a component", args: append(base, "--canary-component", compBlue, "--stable-component", "appi-green"), wantErr: `--stable-component "appi-green": want an Application Insights component's resource id`},
 		{name: "bad slot", args: []string{"--slot", "red"}, wantErr: `--slot: "red" is not a slot, want green or blue`},
 		{name: "missing names", args: []string{"--slot", "blue"}, wantErr: "--canary-app: required; --stable-app: required; --workspace-id: required"},
 		{name: "bad inconclusive", args: append(base, "--inconclusive", "maybe"), wantErr: `--inconclusive: "maybe", want pass or fail`},

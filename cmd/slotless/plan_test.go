@@ -103,9 +103,10 @@ func TestPlanCommand(t *testing.T) {
 			}
 			// No apiSpec: the API passes through, with seven operations on /* and the health one; three
 			// storage accounts (shared, and each slot's host storage) and the shared one's blob
-			// service, five roles and two basic publishing policies per slot.
-			if len(p.Resources) != 48 {
-				t.Errorf("got %d resources, want 48", len(p.Resources))
+			// service, five roles, two basic publishing policies and an Application Insights
+			// component per slot.
+			if len(p.Resources) != 49 {
+				t.Errorf("got %d resources, want 49", len(p.Resources))
 			}
 		})
 	}

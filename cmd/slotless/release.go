@@ -282,6 +282,11 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 		return nil, nil, fmt.Errorf("release: metrics gate: %w", err)
 	}
 	metrics := rollout.NewGateMetrics(client, workspace, apps, p)
+	components, own, warning := stack.TelemetryComponentsOf(outs)
+	if warning != "" {
+		fmt.Fprintf(progress, "warning: %s\n", warning)
+	}
+	metrics.Components, metrics.OwnComponents = components, own
 	if err := preflightMetrics(ctx, metrics, credName, progress); err != nil {
 		return nil, nil, err
 	}

@@ -41,14 +41,14 @@ func (r kqlRow) column(name string) (any, error) {
 }
 
 // rowOf is a Row as its columns: ResultCode is a string in AppRequests, ItemCount 1 unless
-// sampled.
+// sampled, _ResourceId the component's id in lower case, as Log Analytics stores it.
 func rowOf(r Row) kqlRow {
 	items := r.ItemCount
 	if items == 0 {
 		items = 1
 	}
 	return kqlRow{ingested: r.Ingested, cols: map[string]any{
-		"TimeGenerated": r.Generated, "AppRoleName": r.App, "OperationName": r.Operation, "Url": r.Url,
+		"TimeGenerated": r.Generated, "_ResourceId": strings.ToLower(r.Component), "AppRoleName": r.App, "OperationName": r.Operation, "Url": r.Url,
 		"ResultCode": strconv.Itoa(r.ResultCode), "Success": r.Success, "DurationMs": r.DurationMs, "ItemCount": int64(items),
 	}}
 }

@@ -62,6 +62,11 @@ type Telemetry struct {
 // Row is a bucket of identical AppRequests records.
 type Row struct {
 	App, Operation string
+	// Component is the ARM id of the Application Insights component the app sent the row to:
+	// the one its connection string names. Log Analytics gives it as _ResourceId, lower case,
+	// whatever the app's telemetry says ("Standard columns in Azure Monitor Logs": _ResourceId
+	// "contains a unique identifier for the resource that the record is associated with").
+	Component string
 	// Url is the request's URL as the app saw it; empty for an invocation that is not an HTTP
 	// request (a queue or timer trigger), which the Functions host records as a request too.
 	Url                 string
@@ -234,6 +239,10 @@ type Users struct {
 	BaseFailures float64
 	// Apps maps a slot to its app name (AppRoleName).
 	Apps map[string]string
+	// Component, when set, is where a slot's app sends its telemetry now (Row.Component), as
+	// ingestion decides it (Cloud.SendTelemetry); ok false drops the slot's rows, as ingestion
+	// refuses them. Nil sends rows without a component.
+	Component func(slot string) (component string, ok bool)
 	// Weights gives each slot's share in percent at an instant.
 	Weights func(at time.Time) map[string]int
 	// Failing gives the share of a slot's requests that fail at an instant, and Status the
@@ -301,7 +310,14 @@ func (u *Users) Until(t *Telemetry, from, now time.Time) {
 				continue
 			}
 			ok := n - fail - thrown
-			base := Row{App: app, Operation: "orders", Url: "https://" + app + ".azurewebsites.net/api/orders", Generated: at, Ingested: ingested, DurationMs: dur, ItemCount: 1}
+			component, sent := "", true
+			if u.Component != nil {
+				component, sent = u.Component(slot)
+			}
+			if !sent {
+				continue
+			}
+			base := Row{App: app, Component: component, Operation: "orders", Url: "https://" + app + ".azurewebsites.net/api/orders", Generated: at, Ingested: ingested, DurationMs: dur, ItemCount: 1}
 			for _, b := range []struct {
 				code    int
 				success bool

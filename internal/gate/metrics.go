@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -154,6 +155,19 @@ type Span struct{ From, To time.Time }
 // judged twice, and none is lost for arriving after a fixed lag.
 type Query struct {
 	CanaryApp, StableApp string
+	// CanaryComponent and StableComponent are the Application Insights components the slots
+	// report to (stack output telemetryComponentIds): each app's rows count only from its own
+	// component, selected by _ResourceId, which ingestion sets from the resource the data was
+	// sent to, so the canary cannot write rows that count as the stable slot's. Both empty (a
+	// stack deployed before the output existed) select by AppRoleName alone.
+	CanaryComponent, StableComponent string
+	// OwnComponents says each of the two (different) components holds one slot's telemetry
+	// only, as the stack's component per slot does (telemetryComponents "slot" for both): a
+	// row then counts for the slot whose component it is in, whatever its AppRoleName, so two
+	// slots whose telemetry carries one role name (cloud_RoleName, OTEL_SERVICE_NAME set alike)
+	// are still told apart. Without it a row must also carry its slot's app name, since a
+	// component another app reports to (a team's) holds other apps' rows too.
+	OwnComponents bool
 	// ArrivedFrom and ArrivedTo bound ingestion_time(); a zero ArrivedFrom has no lower bound.
 	ArrivedFrom, ArrivedTo time.Time
 	// ServedFrom and ServedTo bound TimeGenerated, the time each request started; a zero
@@ -216,10 +230,16 @@ const (
 //   - A failure is Success == false, or a 5xx or 429 ResultCode (with FailClientErrors, any
 //     status from 400): the Functions host records an HTTP invocation whose function returned
 //     an error status as Success == true unless it threw (Azure/azure-functions-host#6511).
+//   - Each app's rows are taken from its own component when the components are known: the
+//     AppRoleName is whatever the app's telemetry says (cloud_RoleName, OTEL_SERVICE_NAME), but
+//     _ResourceId is set at ingestion from the component the data was sent to (Azure Monitor,
+//     "Standard columns in Azure Monitor Logs": _ResourceId), which the other slot's identity
+//     may not publish to. With OwnComponents the component alone decides the slot.
 //   - The release's own requests are set apart: those to the health path, whatever the
 //     function is called, and those whose URL carries slotless-probe=1.
 //
-// App names are validated by the caller, since they are spliced in.
+// App names and component ids are validated by the caller (ValidateApps, ValidateComponents),
+// since they are spliced in.
 func BuildQuery(q Query) string {
 	failed := "Success == false or Status >= 500 or Status == 429"
 	if q.FailClientErrors {
@@ -248,7 +268,19 @@ func BuildQuery(q Query) string {
 	for _, x := range q.Exclude {
 		fmt.Fprintf(&b, "| where not(TimeGenerated >= datetime(%s) and TimeGenerated < datetime(%s))\n", kqlTime(x.From), kqlTime(x.To))
 	}
-	fmt.Fprintf(&b, "| where AppRoleName in~ (%q, %q)\n", q.CanaryApp, q.StableApp)
+	canaryComponent, stableComponent := strings.ToLower(q.CanaryComponent), strings.ToLower(q.StableComponent)
+	switch {
+	case q.OwnComponents && canaryComponent != "" && stableComponent != "" && canaryComponent != stableComponent:
+		// Each row becomes its component's slot's, under that slot's app name.
+		fmt.Fprintf(&b, "| where _ResourceId in~ (%q, %q)\n", canaryComponent, stableComponent)
+		fmt.Fprintf(&b, "| extend AppRoleName = case(_ResourceId =~ %q, %q, %q)\n", canaryComponent, q.CanaryApp, q.StableApp)
+	case canaryComponent != "" && stableComponent != "":
+		// _ResourceId is lower case in Log Analytics; =~ compares without regard to case.
+		fmt.Fprintf(&b, "| where (AppRoleName =~ %q and _ResourceId =~ %q) or (AppRoleName =~ %q and _ResourceId =~ %q)\n",
+			q.CanaryApp, canaryComponent, q.StableApp, stableComponent)
+	default:
+		fmt.Fprintf(&b, "| where AppRoleName in~ (%q, %q)\n", q.CanaryApp, q.StableApp)
+	}
 	b.WriteString("| where isnotempty(Url)\n")
 	fmt.Fprintf(&b, "| extend Status = toint(ResultCode), Own = tostring(parse_url(Url).Path) endswith %q or tostring(parse_url(Url)[\"Query Parameters\"][%q]) == %q, Delay = ingestion_time() - TimeGenerated, InWindow = %s\n",
 		q.HealthPath, ProbeMarker, ProbeValue, inWindow)
@@ -591,6 +623,9 @@ type MetricsConfig struct {
 	// CanaryApp and StableApp are the function app names, which Application Insights records
 	// as AppRoleName.
 	CanaryApp, StableApp string
+	// CanaryComponent and StableComponent are the components the apps report to (Query's);
+	// both empty selects by AppRoleName alone.
+	CanaryComponent, StableComponent string
 	// Window is how long a stretch of arrivals is judged: the rows that reached Log Analytics
 	// in the Window before the query (less Settle).
 	Window time.Duration
@@ -640,7 +675,7 @@ func Metrics(ctx context.Context, client LogsQuerier, cfg MetricsConfig, progres
 	}
 	end := now().UTC().Add(-Settle).Truncate(time.Second)
 	start := end.Add(-cfg.Window)
-	q := Query{CanaryApp: cfg.CanaryApp, StableApp: cfg.StableApp, ArrivedFrom: start, ArrivedTo: end,
+	q := Query{CanaryApp: cfg.CanaryApp, StableApp: cfg.StableApp, CanaryComponent: cfg.CanaryComponent, StableComponent: cfg.StableComponent, ArrivedFrom: start, ArrivedTo: end,
 		ServedFrom: start.Add(-cfg.Lag), HealthPath: cfg.HealthPath, Late: cfg.Lag, FailClientErrors: cfg.Thresholds.FailClientErrors}
 	res := MetricsResult{Timespan: q.Timespan()}
 	fmt.Fprintf(progress, "metrics gate: AppRequests in workspace %s that arrived in the %s to %s, served since %s\n", cfg.WorkspaceID, cfg.Window, end.Format(time.RFC3339), q.ServedFrom.Format(time.RFC3339))
@@ -679,7 +714,7 @@ func (cfg MetricsConfig) validate() error {
 	if strings.TrimSpace(cfg.WorkspaceID) == "" {
 		errs = append(errs, errors.New("workspace ID: empty"))
 	}
-	errs = append(errs, ValidateApps(cfg.CanaryApp, cfg.StableApp))
+	errs = append(errs, ValidateApps(cfg.CanaryApp, cfg.StableApp), ValidateComponents(cfg.CanaryComponent, cfg.StableComponent))
 	if cfg.Window <= 0 {
 		errs = append(errs, fmt.Errorf("window: %s, want a positive duration", cfg.Window))
 	}
@@ -706,6 +741,25 @@ func ValidateApps(canary, stable string) error {
 	}
 	if canary != "" && strings.EqualFold(canary, stable) {
 		errs = append(errs, fmt.Errorf("canary and stable app are both %q", canary))
+	}
+	return errors.Join(errs...)
+}
+
+// componentID is an Application Insights component's ARM id; its characters are also what
+// keeps it inert inside a KQL string literal.
+var componentID = regexp.MustCompile(`(?i)^/subscriptions/[0-9a-f-]{36}/resourceGroups/[-\w.()]{1,90}/providers/Microsoft\.Insights/components/[-\w.()]{1,260}$`)
+
+// ValidateComponents checks the two component ids the query splices in: both empty (select by
+// AppRoleName alone) or both a component's ARM id.
+func ValidateComponents(canary, stable string) error {
+	if canary == "" && stable == "" {
+		return nil
+	}
+	var errs []error
+	for _, c := range []struct{ name, value string }{{"canary component", canary}, {"stable component", stable}} {
+		if !componentID.MatchString(c.value) {
+			errs = append(errs, fmt.Errorf("%s %q: want an Application Insights component's resource id, /subscriptions/<subscription id>/resourceGroups/<group>/providers/Microsoft.Insights/components/<name>", c.name, c.value))
+		}
 	}
 	return errors.Join(errs...)
 }

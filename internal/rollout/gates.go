@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -108,6 +109,13 @@ type GateMetrics struct {
 	// Apps are the function app names of each slot (stack outputs greenAppName, blueAppName),
 	// which Application Insights records as AppRoleName.
 	Apps map[stack.Slot]string
+	// Components are the Application Insights components the slots report to (stack output
+	// telemetryComponentIds): each app's rows count only from its own component (gate.Query).
+	// Nil, for a stack deployed before the output existed, selects by AppRoleName alone.
+	Components map[stack.Slot]string
+	// OwnComponents says each slot's component is its own (gate.Query's): the component alone
+	// decides the slot.
+	OwnComponents bool
 	// HealthPath is the stack's healthPath, whose requests are never users'; Lag is
 	// metricsLagSeconds, past which a row is late; FailClientErrors is metricsFailureStatus 4xx.
 	HealthPath       string
@@ -122,14 +130,14 @@ func NewGateMetrics(client gate.LogsQuerier, workspaceID string, apps map[stack.
 
 // Figures runs one window's query, within gate.QueryTimeout.
 func (g GateMetrics) Figures(ctx context.Context, canary, stable stack.Slot, w Window) (gate.SlotFigures, gate.SlotFigures, error) {
-	if err := gate.ValidateApps(g.Apps[canary], g.Apps[stable]); err != nil {
+	if err := errors.Join(gate.ValidateApps(g.Apps[canary], g.Apps[stable]), gate.ValidateComponents(g.Components[canary], g.Components[stable])); err != nil {
 		return gate.SlotFigures{}, gate.SlotFigures{}, fmt.Errorf("metrics gate %s against %s: %w", canary, stable, err)
 	}
 	healthPath := g.HealthPath
 	if healthPath == "" {
 		healthPath = stack.DefaultHealthPath
 	}
-	q := gate.Query{CanaryApp: g.Apps[canary], StableApp: g.Apps[stable], ArrivedFrom: w.ArrivedFrom, ArrivedTo: w.ArrivedTo, ServedFrom: w.ServedFrom, ServedTo: w.ServedTo,
+	q := gate.Query{CanaryApp: g.Apps[canary], StableApp: g.Apps[stable], CanaryComponent: g.Components[canary], StableComponent: g.Components[stable], OwnComponents: g.OwnComponents, ArrivedFrom: w.ArrivedFrom, ArrivedTo: w.ArrivedTo, ServedFrom: w.ServedFrom, ServedTo: w.ServedTo,
 		Exclude: w.Exclude, Current: w.Current, HealthPath: healthPath, Late: g.Lag, FailClientErrors: g.FailClientErrors}
 	c, s, _, err := gate.QueryFigures(ctx, g.Client, g.WorkspaceID, q)
 	if err != nil {
