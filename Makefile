@@ -147,11 +147,20 @@ dist:
 package:
 	$(MAKE) -C functionapp package
 
-## bench: function app benchmarks, the report of a day-long release, then the cold-build cost
-## of the bindings (slow: ~5 min)
+## bench: function app benchmarks, the report of a day-long release, the gates' error rates
+## (the grid of docs/performance.md, "How often the gates are wrong": GRID_RELEASES releases a
+## cell, GRID_HEALTHY a healthy one, then the bake sizing, GRID_SIZING a rung; its tables go to
+## .cache/grid.md), then the cold-build cost of the bindings (slow: the grid about 25 min of 2
+## cores, the build ~7 min)
+GRID_RELEASES ?= 2000
+GRID_HEALTHY  ?= 5000
+GRID_SIZING   ?= 1000
 bench:
 	$(MAKE) -C functionapp bench
 	$(GO) test -run XXX -bench BenchmarkReport24h -benchmem -benchtime 5x ./internal/report/
+	$(GO) test -run XXX -bench BenchmarkRelease ./internal/sim/
+	mkdir -p .cache
+	$(GO) test -count=1 -timeout 4h -v -run 'TestGrid$$' ./internal/sim/ -grid.releases $(GRID_RELEASES) -grid.healthy $(GRID_HEALTHY) -grid.sizing $(GRID_SIZING) -grid.out $(CURDIR)/.cache/grid.md
 	bench/coldbuild.sh
 
 clean:

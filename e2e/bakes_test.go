@@ -16,7 +16,7 @@ import (
 
 // TestReleaseReachesGA: a healthy release walks 10 → 50 → 100, each step baking for its own
 // bake from releaseSteps (20 s, 10 s, 10 s: two analyses, one, one), each analysis with the
-// health gate and the metrics gate's figures, and changes the pool and, at 100,
+// health gate and the metrics gate's figures (a thin window carried into the next), and changes the pool and, at 100,
 // current-slot-name: nothing else.
 func TestReleaseReachesGA(t *testing.T) {
 	parallel(t, 90*time.Second)
@@ -60,9 +60,12 @@ func TestReleaseReachesGA(t *testing.T) {
 		if baked := s.BakeEnded.Sub(s.BakeStarted); baked < bake {
 			t.Errorf("step %d: baked %s, want at least its own %s", i+1, baked, bake)
 		}
-		for _, a := range s.Analyses {
-			if a.Health.Version != "1.1.0" || a.Metrics == nil || a.Metrics.Canary == nil || a.Metrics.Canary.Requests < 50 {
-				t.Errorf("step %d analysis %d: got health %+v metrics %+v, want version 1.1.0 and the canary's figures", i+1, a.N, a.Health, a.Metrics)
+		// A window too thin to judge is carried into the next, so only the step's last analysis
+		// must have judged enough of the canary's requests.
+		for j, a := range s.Analyses {
+			last := j == len(s.Analyses)-1
+			if a.Health.Version != "1.1.0" || a.Metrics == nil || a.Metrics.Canary == nil || last && a.Metrics.Canary.Requests < 50 {
+				t.Errorf("step %d analysis %d: got health %+v metrics %+v, want version 1.1.0 and the canary's figures (at least 50 requests by the last)", i+1, a.N, a.Health, a.Metrics)
 			}
 		}
 	}

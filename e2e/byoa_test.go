@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slotless/slotless/e2e/azurefake"
 	"github.com/slotless/slotless/internal/rollout"
 	"github.com/slotless/slotless/stack"
 )
@@ -60,12 +61,19 @@ func TestBringYourOwnNodeApp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, app := range c.ByType("azure-native:web:WebApp") {
-		fc, _ := app.Inputs["functionAppConfig"].(map[string]any)
-		rt, _ := fc["runtime"].(map[string]any)
-		if rt["name"] != "node" || rt["version"] != "22" {
-			t.Errorf("%s runtime: got %v, want node 22", app.Name(), rt)
+	// The stack was deployed before the team chose its runtime: the idle slot takes it, the live
+	// one keeps what it runs until a release makes it idle (docs/architecture.md).
+	runtimes := func(c *azurefake.Cloud) map[string]string {
+		got := map[string]string{}
+		for _, app := range c.ByType("azure-native:web:WebApp") {
+			fc, _ := app.Inputs["functionAppConfig"].(map[string]any)
+			rt, _ := fc["runtime"].(map[string]any)
+			got[strings.SplitN(app.Name(), "-", 2)[0]] = fmt.Sprint(rt["name"], " ", rt["version"])
 		}
+		return got
+	}
+	if got := runtimes(c); got["blue"] != "node 22" || got["green"] == "node 22" {
+		t.Errorf("runtimes: got %v, want node 22 on the idle blue only", got)
 	}
 	apis := c.ByType("azure-native:apimanagement:Api")
 	if len(apis) != 1 {
@@ -101,5 +109,13 @@ func TestBringYourOwnNodeApp(t *testing.T) {
 	}
 	if outs := u.outputs("dev"); outs[stack.OutLiveSlot] != "blue" {
 		t.Errorf("live slot: got %v, want blue", outs[stack.OutLiveSlot])
+	}
+	// After GA the next up brings the now idle green level.
+	u.run("pulumi up")
+	if c, err = u.cloud.Load(); err != nil {
+		t.Fatal(err)
+	}
+	if got := runtimes(c); got["blue"] != "node 22" || got["green"] != "node 22" {
+		t.Errorf("runtimes after GA and an up: got %v, want node 22 on both", got)
 	}
 }

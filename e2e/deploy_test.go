@@ -150,10 +150,58 @@ func TestDeploy(t *testing.T) {
 				t.Errorf("API operations: got %v, want those of functionapp/openapi.yaml, %v", got, want)
 			}
 
+			hardened(t, c)
+
 			again := u.up("dev")
 			if changed := again.Changed(); len(changed) != 0 {
 				t.Errorf("a second up with no config change changed %v, want nothing", changed)
 			}
 		})
+	}
+}
+
+// hardened checks what the deployed stack closes, as Azure holds it: every storage account
+// refuses cross-tenant replication and copies from other tenants, the deployment containers'
+// blob service keeps deleted and overwritten packages, both apps refuse basic-auth publishing
+// to their deployment host and FTP, and the workspace refuses its shared keys.
+func hardened(t *testing.T, c *azurefake.Cloud) {
+	t.Helper()
+	accounts := c.ByType("azure-native:storage:StorageAccount")
+	if len(accounts) != 3 {
+		t.Errorf("got %d storage accounts, want the shared one and one per slot", len(accounts))
+	}
+	for _, a := range accounts {
+		if a.Properties["allowCrossTenantReplication"] != false || a.Properties["allowedCopyScope"] != "AAD" {
+			t.Errorf("storage account %s: allowCrossTenantReplication %v, allowedCopyScope %v; want false and AAD", a.Name(), a.Properties["allowCrossTenantReplication"], a.Properties["allowedCopyScope"])
+		}
+	}
+	services := c.ByType("azure-native:storage:BlobServiceProperties")
+	if len(services) != 1 {
+		t.Fatalf("got %d blob services written, want the shared account's alone", len(services))
+	}
+	p := services[0].Properties
+	for _, key := range []string{"deleteRetentionPolicy", "containerDeleteRetentionPolicy"} {
+		if r, _ := p[key].(map[string]any); r["enabled"] != true || r["days"] != float64(stack.PackageRetentionDays) {
+			t.Errorf("blob service %s: got %v, want enabled for %d days", key, p[key], stack.PackageRetentionDays)
+		}
+	}
+	if p["isVersioningEnabled"] != true {
+		t.Errorf("blob service: versioning %v, want on", p["isVersioningEnabled"])
+	}
+	for _, token := range []string{"azure-native:web:WebAppScmAllowed", "azure-native:web:WebAppFtpAllowed"} {
+		policies := c.ByType(token)
+		if len(policies) != 2 {
+			t.Errorf("got %d %s, want one per app", len(policies), token)
+		}
+		for _, r := range policies {
+			if r.Properties["allow"] != false {
+				t.Errorf("%s: allow %v, want false", r.ID, r.Properties["allow"])
+			}
+		}
+	}
+	for _, w := range c.ByType("azure-native:operationalinsights:Workspace") {
+		if f, _ := w.Properties["features"].(map[string]any); f["disableLocalAuth"] != true {
+			t.Errorf("workspace %s: features %v, want disableLocalAuth", w.Name(), w.Properties["features"])
+		}
 	}
 }

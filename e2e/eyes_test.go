@@ -90,7 +90,7 @@ func TestSparseCanaryIsNotPassedSilently(t *testing.T) {
 	if len(rec.StepsTaken) != 1 || rec.Outcome != rollout.OutcomeRolledBack {
 		t.Fatalf("record: got %s after %d steps, want rolled back in the first", rec.Outcome, len(rec.StepsTaken))
 	}
-	for _, want := range []string{"nobody saw the canary at 10%", "send releaseProbes", "metricsInconclusive: pass"} {
+	for _, want := range []string{"nobody saw the canary at 10%", "lower metricsMinRequests", "metricsInconclusive: pass"} {
 		if !strings.Contains(rec.Rollback.Reason, want) {
 			t.Errorf("reason: got %q, want %q in it", rec.Rollback.Reason, want)
 		}
@@ -125,7 +125,7 @@ func TestProbesCatchAFailingRoute(t *testing.T) {
 		t.Errorf("exit: got %d, want 4", code)
 	}
 	rec := readRecord(t, record)
-	if rec.Rollback == nil || !strings.Contains(rec.Rollback.Reason, "probes: canary probe failure rate") {
+	if rec.Rollback == nil || !strings.Contains(rec.Rollback.Reason, "probes: GET /orders failed 3 times in a row on the canary") {
 		t.Fatalf("record: got rollback %+v, want one for the probes", rec.Rollback)
 	}
 	failing := rec.StepsTaken[0].Analyses[len(rec.StepsTaken[0].Analyses)-1]
@@ -135,9 +135,9 @@ func TestProbesCatchAFailingRoute(t *testing.T) {
 	took := zero.Sub(onset)
 	shift := rec.Rollback.Finished.Sub(rec.Rollback.Started)
 	t.Logf("MEASURED failing route to 0%% by the probes: %s (the rollback's up %s)", took.Round(100*time.Millisecond), shift.Round(100*time.Millisecond))
-	// Four failed answers push the canary's rate over the last 10 more than 30 points above
-	// stable's; one round every 2 s, one more for the onset, and a second for the cloud's poll.
-	if limit := 5*(rollout.HealthWatchEvery+time.Second) + shift + time.Second; took > limit {
+	// Three failed answers in a row of a route (probeFailureLimit) while the stable slot's pass;
+	// one round every 2 s, one more for the onset, and a second for the cloud's poll.
+	if limit := 4*(rollout.HealthWatchEvery+time.Second) + shift + time.Second; took > limit {
 		t.Errorf("failing route to 0%%: got %s, want at most %s", took, limit)
 	}
 }

@@ -80,6 +80,12 @@ type services struct {
 	apps  map[string]string
 	// failingSince is when the canary started failing; zero while it is healthy.
 	failingSince time.Time
+	// forgeAsStable makes the canary's code write requests named as the stable app
+	// (forgeUntil), from forgeNext on; forgeRefusals are ingestion's refusals of its attempts
+	// with the stable slot's connection string.
+	forgeAsStable bool
+	forgeNext     time.Time
+	forgeRefusals []string
 	// delayMin and delayMax bound the ingestion delay of each second's requests.
 	delayMin, delayMax time.Duration
 	perSecond          float64
@@ -124,6 +130,7 @@ func (s *services) startUsers() {
 	s.users = &azurefake.Users{
 		BaseFailures: 0.001,
 		Apps:         s.apps,
+		Component:    s.componentOf,
 		Weights:      func(time.Time) map[string]int { return s.poolWeights() },
 		Failing: func(slot string, at time.Time) float64 {
 			s.mu.Lock()
@@ -155,11 +162,105 @@ func (s *services) startUsers() {
 				s.mu.Lock()
 				s.users.PerSecond = s.perSecond
 				s.mu.Unlock()
-				s.users.Until(s.table, from, time.Now())
+				now := time.Now()
+				s.users.Until(s.table, from, now)
+				s.forgeUntil(from, now)
 			}
 		}
 	}()
 	s.t.Cleanup(func() { close(s.stop) })
+}
+
+// componentOf is where slot's app sends its telemetry now, as the stand-in's ingestion decides
+// it from the app's settings and its identity's roles (Cloud.SendTelemetry); ok is false when
+// ingestion refuses it. Without a cloud, rows carry no component.
+func (s *services) componentOf(slot string) (component string, ok bool) {
+	s.mu.Lock()
+	cloud, app := s.cloud, s.apps[slot]
+	s.mu.Unlock()
+	if cloud == nil {
+		return "", true
+	}
+	c, err := cloud.Load()
+	if err != nil {
+		return "", false
+	}
+	for _, r := range c.ByType("azure-native:web:WebApp") {
+		if r.Name() == app {
+			component, err := c.SendTelemetry(r, "")
+			return component, err == nil
+		}
+	}
+	return "", false
+}
+
+// forgeUntil writes, for every whole second since the last call, what the canary's code sends
+// once forgeAsStable is set: failing requests named as the stable app, forgeRatio times the
+// canary's own requests that second, so the stable slot's failure rate looks like the
+// canary's. The code sends them as the app sends everything, with its settings and identity:
+// they land where ingestion puts them (Cloud.SendTelemetry), and an attempt with the stable
+// slot's connection string is recorded in forgeRefusals when ingestion refuses it.
+func (s *services) forgeUntil(from, now time.Time) {
+	s.mu.Lock()
+	on, cloud := s.forgeAsStable, s.cloud
+	canaryApp, stableApp := s.apps["blue"], s.apps["green"]
+	if s.forgeNext.IsZero() {
+		s.forgeNext = from.Truncate(time.Second)
+	}
+	next := s.forgeNext
+	perSecond, lo, hi := s.perSecond, s.delayMin, s.delayMax
+	s.mu.Unlock()
+	if !on || cloud == nil {
+		s.mu.Lock()
+		s.forgeNext = now.Truncate(time.Second)
+		s.mu.Unlock()
+		return
+	}
+	c, err := cloud.Load()
+	if err != nil {
+		return
+	}
+	var canary, stable *azurefake.Resource
+	for _, r := range c.ByType("azure-native:web:WebApp") {
+		switch r.Name() {
+		case canaryApp:
+			canary = r
+		case stableApp:
+			stable = r
+		}
+	}
+	if canary == nil || stable == nil {
+		return
+	}
+	own, ownErr := c.SendTelemetry(canary, "")
+	_, stableErr := c.SendTelemetry(canary, c.ConnectionStringOf(componentIn(c, stable)))
+	weights := s.poolWeights()
+	var rows []azurefake.Row
+	for ; !next.Add(time.Second).After(now); next = next.Add(time.Second) {
+		n := int(perSecond * float64(weights["blue"]) / 100 * forgeRatio)
+		if ownErr != nil || n == 0 {
+			continue
+		}
+		rows = append(rows, azurefake.Row{App: stableApp, Component: own, Operation: "orders", Url: "https://" + stableApp + ".azurewebsites.net/api/orders",
+			Generated: next, Ingested: next.Add(azurefake.SpreadDelay(lo, hi)(next)), ResultCode: http.StatusInternalServerError, Success: true, DurationMs: 5, Count: n, ItemCount: 1})
+	}
+	s.table.Add(rows...)
+	s.mu.Lock()
+	s.forgeNext = next
+	if stableErr != nil {
+		s.forgeRefusals = append(s.forgeRefusals, stableErr.Error())
+	}
+	s.mu.Unlock()
+}
+
+// forgeRatio is how many failing requests named as the stable app the forging canary writes
+// for each of its own: with its 20% failing, the stable slot's rate rises above the canary's.
+const forgeRatio = 2.5
+
+// componentIn is the component an app's connection string names, by instrumentation key.
+func componentIn(c *azurefake.Cloud, app *azurefake.Resource) string {
+	id, _ := c.SendTelemetry(app, "")
+	return id
 }
 
 // poolWeights reads each slot's share from the pool as the stand-in's ARM holds it.
@@ -197,24 +298,31 @@ func (s *services) serveAPI(w http.ResponseWriter, r *http.Request) {
 	version, down, routesFail := s.versions[slot], s.down[slot], s.routesFail[slot]
 	cloud, app := s.cloud, s.apps[slot]
 	s.mu.Unlock()
+	// principal is what the app's built-in authentication passed to its code, which the health
+	// function returns as clientPrincipalId.
+	var principal, component string
+	sent := true
 	if cloud != nil && app != "" {
 		// The gateway forwards the request as API Management would: with the key its backend
-		// sends and the token its policy gets, and the app answers as its host would.
+		// sends and the token its policy gets, and the app answers as its host would. A request
+		// the gateway fails or the app's authentication refuses never reaches the Functions
+		// host, so Application Insights records nothing of it.
 		if c, err := cloud.Load(); err == nil {
 			for _, r := range c.ByType("azure-native:web:WebApp") {
 				if r.Name() != app {
 					continue
 				}
-				host, _ := r.Properties["defaultHostName"].(string)
-				fwd, err := c.Forward(s.sub, host)
-				if err != nil {
-					http.Error(w, "the gateway failed the request: "+err.Error(), http.StatusInternalServerError)
+				a := c.ThroughGateway(s.sub, r)
+				if a.Status != http.StatusOK {
+					http.Error(w, a.Reason, a.Status)
 					return
 				}
-				if status, reason := c.AppAnswer(r, fwd.Authorization, fwd.FunctionKey); status != http.StatusOK {
-					http.Error(w, reason, status)
-					return
-				}
+				principal = a.Principal
+				// The app's telemetry goes where its connection string says, if ingestion
+				// takes it from the app's identity.
+				var err error
+				component, err = c.SendTelemetry(r, "")
+				sent = err == nil
 			}
 		}
 	}
@@ -225,18 +333,33 @@ func (s *services) serveAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Slot", slot)
 	w.Header().Set("X-Version", version)
 	w.Header().Set("Content-Type", "application/json")
-	if r.URL.Path != "/"+s.apiPath+"/health" {
-		// Application Insights records the request like any other (a function's 500 as a
-		// success), so probes count as traffic in the telemetry too.
-		code := http.StatusOK
-		if routesFail || down {
-			code = http.StatusInternalServerError
+	// Application Insights records the request like any other, health checks and probes
+	// included, at the URL the app saw: the gateway's path under /api, with the query string
+	// the caller sent (a function's 500 recorded as a success).
+	health := r.URL.Path == "/"+s.apiPath+"/health"
+	code := http.StatusOK
+	if routesFail && !health || down {
+		code = http.StatusInternalServerError
+		if health {
+			code = http.StatusServiceUnavailable
 		}
-		now := time.Now()
-		s.mu.Lock()
-		delay := azurefake.SpreadDelay(s.delayMin, s.delayMax)(now)
-		s.mu.Unlock()
-		s.table.Add(azurefake.Row{App: app, Operation: "orders", Generated: now, Ingested: now.Add(delay), ResultCode: code, Success: true, DurationMs: 5, Count: 1})
+	}
+	now := time.Now()
+	s.mu.Lock()
+	delay := azurefake.SpreadDelay(s.delayMin, s.delayMax)(now)
+	s.mu.Unlock()
+	seen := "https://" + app + ".azurewebsites.net/api" + strings.TrimPrefix(r.URL.Path, "/"+s.apiPath)
+	if r.URL.RawQuery != "" {
+		seen += "?" + r.URL.RawQuery
+	}
+	op := "orders"
+	if health {
+		op = "health"
+	}
+	if sent {
+		s.table.Add(azurefake.Row{App: app, Component: component, Operation: op, Url: seen, Generated: now, Ingested: now.Add(delay), ResultCode: code, Success: true, DurationMs: 5, Count: 1, ItemCount: 1})
+	}
+	if !health {
 		if code != http.StatusOK {
 			w.WriteHeader(code)
 			fmt.Fprint(w, `{"error":"the order store is unreachable"}`)
@@ -250,7 +373,7 @@ func (s *services) serveAPI(w http.ResponseWriter, r *http.Request) {
 		status, check = "fail", `{"status":"fail","error":"dependency down","durationMs":1}`
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	fmt.Fprintf(w, `{"status":%q,"slot":%q,"version":%q,"uptimeSeconds":60,"checks":{"config":%s}}`, status, slot, version, check)
+	fmt.Fprintf(w, `{"status":%q,"slot":%q,"version":%q,"uptimeSeconds":60,"checks":{"config":%s},"clientPrincipalId":%q}`, status, slot, version, check, principal)
 }
 
 // failCanary makes 20% of the canary's requests answer 500 from now on, recorded with
@@ -326,9 +449,17 @@ func releaseUser(t *testing.T, config ...string) (*user, *services) {
 	if token == "" {
 		t.Fatal("the README's deploy sets no pinToken")
 	}
+	return u, withServices(t, u, token, config...)
+}
+
+// withServices gives a deployed user's stack the scripted services, with the release plan set:
+// the API's users sending requests from now on, and the ARM facade the release reads the live
+// pool through.
+func withServices(t *testing.T, u *user, token string, config ...string) *services {
+	t.Helper()
 	// The scenarios' telemetry arrives within seconds, and the lag they wait for matches it,
-	// unless a scenario sets its own.
-	u.configure(append([]string{quickLag}, config...)...)
+	// unless a scenario sets its own; their bakes last seconds, and their apps start at once.
+	u.configure(append([]string{quickLag, "analysisInitialDelaySeconds 0"}, config...)...)
 	s := newServices(t, token)
 	s.cloud, s.sub, s.apps = &u.cloud, u.sub, map[string]string{}
 	for app, slot := range u.appNames() {
@@ -346,7 +477,7 @@ func releaseUser(t *testing.T, config ...string) (*user, *services) {
 	if _, err := f.Write(a.ca); err != nil {
 		t.Fatal(err)
 	}
-	return u, s
+	return s
 }
 
 // configure writes "key value" settings into the stack file, as a team's reviewed change to its

@@ -14,10 +14,10 @@ import (
 	"time"
 )
 
-// TestSecretsNeverInPlainText: after the README's deploy, neither `pulumi stack export`, any
-// raw file of the state backend (checkpoints, backups, history), the stack's outputs, a
-// preview's log, the plan, status nor a --json record holds a function key or the pin token in
-// plain text. The keys are read from the cloud (what the Functions hosts hold) and the
+// TestSecretsNeverInPlainText: after the README's deploy and a secret app setting, neither
+// `pulumi stack export`, any raw file of the state backend (checkpoints, backups, history), the
+// stack's outputs, a preview's log, the plan, status nor a --json record holds a function key,
+// the pin token or the setting in plain text. The keys are read from the cloud (what the Functions hosts hold) and the
 // token from the stack config, so the test looks for the real values, wherever the engine might
 // have put them.
 func TestSecretsNeverInPlainText(t *testing.T) {
@@ -55,6 +55,28 @@ func TestSecretsNeverInPlainText(t *testing.T) {
 		if !held[v] {
 			t.Errorf("the %s is not held by any secret named value in API Management", what)
 		}
+	}
+
+	// A team's secret app setting, set as docs/configuration.md says, beside a plain one. It
+	// reaches the idle app (blue), and the plain one stays readable.
+	const dbPassword = "db-password-3f9c1e7a5b"
+	u.run("pulumi config set --secret --path appSettings.DbPassword " + dbPassword + " && pulumi config set --path appSettings.FeatureX on && pulumi up")
+	secrets["secret app setting"] = dbPassword
+	if c, err = cloud.Load(); err != nil {
+		t.Fatal(err)
+	}
+	reached := false
+	for _, app := range c.ByType("azure-native:web:WebApp") {
+		sc, _ := app.Inputs["siteConfig"].(map[string]any)
+		list, _ := sc["appSettings"].([]any)
+		for _, e := range list {
+			if m, _ := e.(map[string]any); m["name"] == "DbPassword" && m["value"] == dbPassword {
+				reached = true
+			}
+		}
+	}
+	if !reached {
+		t.Error("the secret app setting reached no app in the cloud")
 	}
 
 	export := u.sh("pulumi stack export")

@@ -191,13 +191,25 @@ func TestSlotlessShiftTouchesOnlyTraffic(t *testing.T) {
 		t.Fatalf("pool: got %s, want blue 10", w)
 	}
 
-	// A change that is not traffic is waiting, e.g. from a merged pull request.
+	// An app change waiting mid-release can land on neither slot: the program refuses it and
+	// says what to do, and the shift puts the config back.
 	u.sh("pulumi config set maximumInstanceCount 200")
 	out, err := u.trySh("slotless shift --stack dev --slot blue --to 50 --force")
-	if code := exitCode(err); code != 3 {
-		t.Fatalf("shift with a pending app change: exit %d, want 3 (refused)\n%s", code, out)
+	if err == nil || !strings.Contains(out, "a release is in progress") || !strings.Contains(out, "SLOTLESS_ALLOW_LIVE_CHANGE") {
+		t.Errorf("shift with a pending app change mid-release: got %v, want the program's refusal with the way out\n%s", err, out)
 	}
-	for _, want := range []string{"blue-app", "green-app", "--allow-other-changes"} {
+	if got := strings.TrimSpace(u.sh("pulumi config get blueWeight")); got != "10" {
+		t.Errorf("blueWeight after the program refused: got %s, want 10 (put back)", got)
+	}
+
+	// A change that is not traffic, and not the apps', is waiting, e.g. from a merged pull
+	// request.
+	u.sh("pulumi config rm maximumInstanceCount && pulumi config set apiDisplayName Orders")
+	out, err = u.trySh("slotless shift --stack dev --slot blue --to 50 --force")
+	if code := exitCode(err); code != 3 {
+		t.Fatalf("shift with a pending API change: exit %d, want 3 (refused)\n%s", code, out)
+	}
+	for _, want := range []string{"api", "--allow-other-changes"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("refusal: got\n%s\nwant it to name %s", out, want)
 		}
@@ -216,11 +228,11 @@ func TestSlotlessShiftTouchesOnlyTraffic(t *testing.T) {
 	if w := u.weights(); w.Blue != 0 {
 		t.Errorf("pool after rollback: got %s, want blue 0", w)
 	}
-	if n := appMaxInstances(t, u); n != 100 {
-		t.Errorf("apps' maximumInstanceCount after rollback: got %d, want 100 (the pending change left alone)", n)
+	if got := apiDisplayName(t, u); got != "slotless" {
+		t.Errorf("API display name after rollback: got %q, want slotless (the pending change left alone)", got)
 	}
 	// The pending change is still there for a normal up.
-	if names := changedNames(u.up("dev")); !slices.Contains(names, "update blue-app") {
+	if names := changedNames(u.up("dev")); !slices.Contains(names, "update api") {
 		t.Errorf("up after the rollback changed %v, want the pending app change", names)
 	}
 }
@@ -313,22 +325,20 @@ func TestStatus(t *testing.T) {
 	}
 }
 
-func appMaxInstances(t *testing.T, u *user) int {
+func apiDisplayName(t *testing.T, u *user) string {
 	t.Helper()
 	c, err := u.cloud.Load()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range c.ByType("azure-native:web:WebApp") {
-		if r.Subscription != u.sub {
-			continue
+	for _, r := range c.ByType("azure-native:apimanagement:Api") {
+		if r.Subscription == u.sub {
+			name, _ := r.Inputs["displayName"].(string)
+			return name
 		}
-		fc, _ := r.Inputs["functionAppConfig"].(map[string]any)
-		sc, _ := fc["scaleAndConcurrency"].(map[string]any)
-		return int(sc["maximumInstanceCount"].(float64))
 	}
-	t.Fatal("no web app in the cloud")
-	return 0
+	t.Fatal("no API in the cloud")
+	return ""
 }
 
 // TestConcurrentUpdate: while another update holds the stack (a Pulumi Deployments run on a
@@ -341,8 +351,8 @@ func TestConcurrentUpdate(t *testing.T) {
 	parallel(t, 75*time.Second)
 	u := deployed(t)
 	u.run("pulumi config set blueWeight 10 && pulumi up")
-	u.hold("azure-native:web:WebApp")
-	u.sh("pulumi config set maximumInstanceCount 200")
+	u.hold("azure-native:apimanagement:Api")
+	u.sh("pulumi config set apiDisplayName Orders")
 	done := make(chan error, 1)
 	go func() {
 		_, out, err := u.tryUp("dev")

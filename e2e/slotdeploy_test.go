@@ -31,8 +31,9 @@ func packageZip(t *testing.T, files ...string) (path, sum string) {
 // Resource Manager and deployment host. The idle slot takes the package: found through ARM,
 // uploaded with one deploy, waited for while it builds, restarting an app that carries no
 // traffic. The live slot is refused with exit 3, and so is the idle slot once a portal edit
-// gives it 10% that the stack does not know of; a package that is not a zip is refused with
-// exit 2. Nothing refused reaches the deployment host.
+// gives it 10% that the stack does not know of, or while the stack file still lists it in
+// sharedHostStorage; a package that is not a zip is refused with exit 2. Nothing refused reaches
+// the deployment host.
 func TestDeployOnlyToTheIdleSlot(t *testing.T) {
 	parallel(t, 15*time.Second)
 	u := deployed(t)
@@ -83,6 +84,15 @@ func TestDeployOnlyToTheIdleSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused("slotless deploy --stack dev --slot blue --package "+notZip, 2, "not a zip archive")
+
+	// A slot the stack file still lists in sharedHostStorage may write the whole shared
+	// account, green's package included: refused until it has moved.
+	if shared, ok := stack.SharedHostStorageOf(u.outputs("dev")); !ok || len(shared) != 0 {
+		t.Errorf("the deployed stack's sharedHostStorage: got %v (recorded %v), want none", shared, ok)
+	}
+	u.sh("pulumi config set --path 'sharedHostStorage[0]' blue")
+	refused("slotless deploy --stack dev --slot blue --package "+pkg, 3, "sharedHostStorage: blue is listed (in the stack file Pulumi.dev.yaml)")
+	u.sh("pulumi config rm sharedHostStorage")
 
 	// Someone in the portal gives blue 10%; the stack still says 0.
 	u.portalEdit(stack.Weights{Green: 90, Blue: 10})

@@ -204,3 +204,35 @@ func backendIDs(policy string) []string {
 	}
 	return out
 }
+
+// TestReleaseRolesOfTwoSubscriptions: two teams in one tenant each deploy a stack named dev, in
+// subscriptions of their own, each granting its release identity the release role. A custom
+// role's name is unique in the tenant, so a name made of the resource group alone (the same
+// for both: slotless-dev-rg) would make the second deploy fail with
+// RoleDefinitionWithSameNameExists. Both deploys succeed, each with its own roles.
+func TestReleaseRolesOfTwoSubscriptions(t *testing.T) {
+	parallel(t, 25*time.Second)
+	cloud := newCloud(t)
+	alice := newUser(t, cloud, subAlice)
+	bob := newUser(t, cloud, subBob)
+	for _, u := range []*user{alice, bob} {
+		u.configure("releasePrincipalId " + releasePrincipal)
+		deploy(t, u)
+	}
+	c, err := cloud.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, r := range c.ByType("azure-native:authorization:RoleDefinition") {
+		name, _ := r.Inputs["roleName"].(string)
+		if other, dup := names[name]; dup {
+			t.Errorf("two release roles named %q: %s and %s", name, other, r.ID)
+		}
+		names[name] = r.ID
+	}
+	// Three roles each (the main one, traffic, keys).
+	if len(names) != 6 {
+		t.Errorf("got release roles %v, want three per subscription", names)
+	}
+}

@@ -30,6 +30,10 @@ type healthResponse struct {
 	Version       string                 `json:"version"`
 	UptimeSeconds float64                `json:"uptimeSeconds"`
 	Checks        map[string]checkResult `json:"checks"`
+	// ClientPrincipalID is the X-MS-CLIENT-PRINCIPAL-ID header App Service authentication set
+	// on the request, empty without: slotless gateway-auth reads it to tell whether the slot
+	// accepts the gateway's token (the health contract, docs/bring-your-own-app.md).
+	ClientPrincipalID string `json:"clientPrincipalId"`
 }
 
 // checkResult is one entry of healthResponse.Checks.
@@ -64,6 +68,8 @@ func (a *app) handleHealth(w http.ResponseWriter, r *http.Request) {
 		Version:       a.cfg.Version,
 		UptimeSeconds: a.now().Sub(a.started).Seconds(),
 		Checks:        make(map[string]checkResult, len(a.checks)),
+
+		ClientPrincipalID: r.Header.Get("X-MS-CLIENT-PRINCIPAL-ID"),
 	}
 	for i, c := range a.checks {
 		resp.Checks[c.Name] = results[i]

@@ -80,6 +80,11 @@ func TestHealth(t *testing.T) {
 			}
 			a, logs := newTestApp(cfg, slog.LevelInfo, tt.checks)
 			rec := do(a.routes(), http.MethodGet, "/api/health", nil)
+			const principal = "0d7c2b1a-0000-4000-8000-000000000001"
+			withPrincipal := do(a.routes(), http.MethodGet, "/api/health", http.Header{"X-Ms-Client-Principal-Id": {principal}})
+			if got := decode[healthResponse](t, withPrincipal).ClientPrincipalID; got != principal {
+				t.Errorf("clientPrincipalId with the header: got %q, want %q", got, principal)
+			}
 			if got := rec.Code; got != tt.wantStatus {
 				t.Fatalf("status: got %v, want %v (body %q)", got, tt.wantStatus, rec.Body.String())
 			}

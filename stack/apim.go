@@ -24,6 +24,8 @@ type Gateway struct {
 	Backends    map[Slot]*apimanagement.Backend
 	Pool        *apimanagement.Backend
 	API         *apimanagement.Api
+	// Products are the API's memberships of the service's products (apimProductIds).
+	Products []*apimanagement.ProductApi
 	// Policy is the API's policy, which the apps' authentication waits for (requireGateway).
 	Policy      *apimanagement.ApiPolicy
 	CurrentSlot *apimanagement.NamedValue
@@ -59,18 +61,41 @@ func (s apimService) readyInputs() []any {
 	return in
 }
 
-// newAPIMService names the reused service or creates one, with the gateway identity attached
-// when there is one. It comes before the slots, whose host storage guard reads what the service
-// holds.
-func newAPIMService(ctx *pulumi.Context, n Names, cfg *Config, rg pulumi.StringInput, tags pulumi.StringMap, gatewayIdentity *managedidentity.UserAssignedIdentity) (apimService, error) {
-	if cfg.APIM.Reuse() {
-		s := apimService{Name: pulumi.String(n.APIM()).ToStringOutput(), ResourceGroup: pulumi.String(n.APIMResourceGroup())}
-		existing := apimanagement.LookupApiManagementServiceOutput(ctx, apimanagement.LookupApiManagementServiceOutputArgs{
-			ResourceGroupName: s.ResourceGroup,
-			ServiceName:       s.Name,
-		})
-		s.GatewayURL = existing.GatewayUrl()
-		return s, nil
+// readReusedService reads a reused service (apimName) before anything is declared: its tier
+// decides what the backends may carry, and a tier that apimSku or circuitBreakerFailures
+// disagrees with is invalid config, which fails before any resource is registered. It warns when
+// the service lacks the minimum API version a created service gets. Nil for a created service.
+// A reused service exists before any update, so the read runs at preview too.
+func readReusedService(ctx *pulumi.Context, n Names, cfg *Config) (*apimanagement.LookupApiManagementServiceResult, error) {
+	if !cfg.APIM.Reuse() {
+		return nil, nil
+	}
+	existing, err := apimanagement.LookupApiManagementService(ctx, &apimanagement.LookupApiManagementServiceArgs{
+		ResourceGroupName: n.APIMResourceGroup(),
+		ServiceName:       n.APIM(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("apimName %q in apimResourceGroupName %q: read the service: %w", n.APIM(), n.APIMResourceGroup(), err)
+	}
+	if err := cfg.ResolveSKU(existing.Sku.Name); err != nil {
+		return nil, fmt.Errorf("invalid stack config:\n%w", err)
+	}
+	if msg := reusedServiceWarning(n.APIM(), existing.ApiVersionConstraint); msg != "" {
+		_ = ctx.Log.Warn(msg, nil)
+	}
+	return existing, nil
+}
+
+// newAPIMService names the reused service (read by readReusedService) or creates one, with the
+// gateway identity attached when there is one. It comes before the slots, whose host storage
+// guard reads what the service holds.
+func newAPIMService(ctx *pulumi.Context, n Names, cfg *Config, rg pulumi.StringInput, tags pulumi.StringMap, gatewayIdentity *managedidentity.UserAssignedIdentity, existing *apimanagement.LookupApiManagementServiceResult) (apimService, error) {
+	if existing != nil {
+		return apimService{
+			Name:          pulumi.String(n.APIM()).ToStringOutput(),
+			ResourceGroup: pulumi.String(n.APIMResourceGroup()),
+			GatewayURL:    pulumi.String(existing.GatewayUrl).ToStringOutput(),
+		}, nil
 	}
 	var identity *apimanagement.ApiManagementServiceIdentityArgs
 	if gatewayIdentity != nil {
@@ -93,12 +118,44 @@ func newAPIMService(ctx *pulumi.Context, n Names, cfg *Config, rg pulumi.StringI
 			Name:     pulumi.String(cfg.APIM.SKU),
 			Capacity: pulumi.Int(cfg.APIM.Capacity),
 		},
-		Tags: tags,
+		// Older control-plane API versions return a secret named value's value to anyone who
+		// can read the service, Reader included: the function keys and the pin token.
+		ApiVersionConstraint: &apimanagement.ApiVersionConstraintArgs{MinApiVersion: pulumi.String(MinAPIVersion)},
+		Tags:                 tags,
 	})
 	if err != nil {
 		return apimService{}, fmt.Errorf("apim service: %w", err)
 	}
 	return apimService{Name: svc.Name, ResourceGroup: rg, GatewayURL: svc.GatewayUrl, Created: svc}, nil
+}
+
+// reusedServiceWarning says what a reused service lacks that a created one has: a minimum
+// control-plane API version of MinAPIVersion or later, without which a Reader of the service can
+// read its secret named values, this stack's among them, through older API versions. The service
+// is its owner's to change; "" when it has one.
+func reusedServiceWarning(service string, c *apimanagement.ApiVersionConstraintResponse) string {
+	min := ""
+	if c != nil && c.MinApiVersion != nil {
+		min = *c.MinApiVersion
+	}
+	if min >= MinAPIVersion {
+		return ""
+	}
+	has := "sets no apiVersionConstraint.minApiVersion"
+	if min != "" {
+		has = fmt.Sprintf("sets apiVersionConstraint.minApiVersion %s", min)
+	}
+	return fmt.Sprintf("apimName %q %s: anyone who can read the service, Reader included, can read its secret named values (this stack's function keys and pin token among them) through API versions older than %s; ask its owner to set minApiVersion %s or later (docs/security.md#a-reused-api-management-service)", service, has, MinAPIVersion, MinAPIVersion)
+}
+
+// BackendURL is a slot's backend: the app's host and the apps' route prefix (host.json's
+// extensions.http.routePrefix), so the path of an operation under the API is the route of the
+// function that answers it.
+func BackendURL(host, routePrefix string) string {
+	if routePrefix == "" {
+		return "https://" + host
+	}
+	return "https://" + host + "/" + routePrefix
 }
 
 // gatewayArgs are what the gateway needs from the rest of the stack.
@@ -127,7 +184,7 @@ func newGateway(ctx *pulumi.Context, a gatewayArgs) (*Gateway, error) {
 	// Logical names stay the same whatever the ids: the release path addresses the pool and
 	// current-slot-name by URN.
 	for _, slot := range Slots {
-		b, err := newSlotBackend(ctx, slot, ids, a.colours[slot], a.cfg.CircuitBreaker, svcRG, svcName, a.resourceGroup, on)
+		b, err := newSlotBackend(ctx, slot, ids, a.colours[slot], a.cfg, svcRG, svcName, a.resourceGroup, on)
 		if err != nil {
 			return nil, err
 		}
@@ -253,7 +310,7 @@ func functionKeyName(slot Slot) string { return string(slot) + "-function-key" }
 // newSlotBackend stores the slot's function key as a secret named value and declares the single
 // backend that sends it as x-functions-key by reference, so the key is never in a backend's
 // properties, title or description.
-func newSlotBackend(ctx *pulumi.Context, slot Slot, ids APIMIDs, c *Colour, cb CircuitBreakerConfig, svcRG, svcName, appRG pulumi.StringInput, on pulumi.ResourceOption) (*apimanagement.Backend, error) {
+func newSlotBackend(ctx *pulumi.Context, slot Slot, ids APIMIDs, c *Colour, cfg *Config, svcRG, svcName, appRG pulumi.StringInput, on pulumi.ResourceOption) (*apimanagement.Backend, error) {
 	// A backend refers to a named value by its display name, so id and display name are one.
 	keyName := ids.FunctionKey(slot)
 	key := functionKey(ctx, c, appRG, svcRG, svcName, keyName)
@@ -278,7 +335,9 @@ func newSlotBackend(ctx *pulumi.Context, slot Slot, ids APIMIDs, c *Colour, cb C
 		ServiceName:       svcName,
 		Title:             pulumi.String(string(slot) + " slot"),
 		Description:       pulumi.String("The " + string(slot) + " Flex Consumption function app"),
-		Url:               pulumi.Sprintf("https://%s/api", c.Hostname),
+		Url: c.Hostname.ApplyT(func(host string) string {
+			return BackendURL(host, cfg.API.RoutePrefix)
+		}).(pulumi.StringOutput),
 		// "http" is APIM's protocol value for any HTTP(S) backend; "https" is not valid.
 		Protocol: pulumi.String(apimanagement.BackendProtocolHttp),
 		Credentials: &apimanagement.BackendCredentialsContractArgs{
@@ -288,7 +347,7 @@ func newSlotBackend(ctx *pulumi.Context, slot Slot, ids APIMIDs, c *Colour, cb C
 			ValidateCertificateChain: pulumi.Bool(true),
 			ValidateCertificateName:  pulumi.Bool(true),
 		},
-		CircuitBreaker: circuitBreaker(cb),
+		CircuitBreaker: circuitBreaker(cfg.CircuitBreaker),
 	}, on, pulumi.DependsOn([]pulumi.Resource{nv}))
 	if err != nil {
 		return nil, fmt.Errorf("apim backend %s: %w", id, err)
@@ -330,7 +389,7 @@ func (g *Gateway) declareAPI(ctx *pulumi.Context, a gatewayArgs, ids APIMIDs, sv
 		ApiId:                pulumi.String(ids.API()),
 		ResourceGroupName:    svcRG,
 		ServiceName:          svcName,
-		DisplayName:          pulumi.String("slotless"),
+		DisplayName:          pulumi.String(a.cfg.API.DisplayName),
 		Description:          pulumi.String("Routes every request through the green/blue weighted pool"),
 		Path:                 pulumi.String(a.cfg.API.Path),
 		Protocols:            pulumi.StringArray{pulumi.String(string(apimanagement.ProtocolHttps))},
@@ -414,5 +473,19 @@ func (g *Gateway) declareAPI(ctx *pulumi.Context, a gatewayArgs, ids APIMIDs, sv
 		return fmt.Errorf("apim api policy: %w", err)
 	}
 	g.Policy = policy
+	// A product's subscribers reach the API only once its policy routes every request to the
+	// pool.
+	for _, id := range a.cfg.API.ProductIDs {
+		link, err := apimanagement.NewProductApi(ctx, "product-"+id, &apimanagement.ProductApiArgs{
+			ApiId:             api.Name,
+			ProductId:         pulumi.String(id),
+			ResourceGroupName: svcRG,
+			ServiceName:       svcName,
+		}, pulumi.DependsOn([]pulumi.Resource{api, policy}))
+		if err != nil {
+			return fmt.Errorf("apim product %s: %w", id, err)
+		}
+		g.Products = append(g.Products, link)
+	}
 	return nil
 }

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/pulumi/pulumi-azure-native-sdk/authorization/v3"
@@ -43,6 +44,12 @@ type colourArgs struct {
 	// tell where the slot's host storage is now (guardedHostAccount).
 	service apimService
 	keyName string
+	// held keeps the app's configuration as deployed: the slot carries traffic (PlanSettings).
+	held bool
+	// deployed are the last update's weights (nil: never deployed), and poolID the pool's id in
+	// the service, which guardedHostAccount reads to know whether the slot carries traffic.
+	deployed *Weights
+	poolID   string
 }
 
 func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.ResourceOption) (*Colour, error) {
@@ -85,7 +92,7 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 	c.Plan = plan
 
 	c.SharedStorage = a.storage.Account.Name
-	c.HostStorage = guardedHostAccount(ctx, slot, cfg, a.storage.HostAccount(cfg, slot).Name, c.SharedStorage, a.service, a.keyName)
+	c.HostStorage = guardedHostAccount(ctx, slot, cfg, a.deployed, a.storage.HostAccount(cfg, slot).Name, c.SharedStorage, a.service, a.keyName, a.poolID)
 	// No name: the app's name is its *.azurewebsites.net host, global across Azure, so
 	// azure-native names it "<slot>-app" plus eight hex characters (see Names), and the backends
 	// and outputs read app.Name and app.DefaultHostName.
@@ -95,6 +102,12 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 		Kind:              pulumi.String("functionapp,linux"),
 		ServerFarmId:      plan.ID().ToStringOutput(),
 		HttpsOnly:         pulumi.Bool(true),
+		// Key Vault references in the team's settings resolve with the slot's own identity
+		// (App Service uses the system-assigned one unless keyVaultReferenceIdentity names a
+		// user-assigned one: MicrosoftDocs, app-service-key-vault-references.md).
+		KeyVaultReferenceIdentity: keyVaultIdentity(cfg, id),
+		// Outbound traffic through the team's subnet (network.go); nil leaves the app without.
+		VirtualNetworkSubnetId: subnetInput(cfg),
 		Identity: &web.ManagedServiceIdentityArgs{
 			Type:                   web.ManagedServiceIdentityTypeUserAssigned,
 			UserAssignedIdentities: pulumi.StringArray{id.ID().ToStringOutput()},
@@ -116,19 +129,22 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 			},
 		},
 		SiteConfig: &web.SiteConfigArgs{
-			AppSettings:      appSettings(slot, c.HostStorage, id.ClientId, a.monitoring.AppInsights.ConnectionString),
+			AppSettings:      appSettings(slot, c.HostStorage, id.ClientId, a.monitoring.ConnectionString(slot), cfg.AppSettings),
 			MinTlsVersion:    pulumi.String(web.SupportedTlsVersions_1_2),
 			ScmMinTlsVersion: pulumi.String(web.SupportedTlsVersions_1_2),
 			FtpsState:        pulumi.String(web.FtpsStateDisabled),
 			Http20Enabled:    pulumi.Bool(true),
 		},
 		Tags: a.tags,
-	}, parent, pulumi.DependsOn(roles))
+	}, appOptions(a, parent, pulumi.DependsOn(roles))...)
 	if err != nil {
 		return nil, fmt.Errorf("colour %s app: %w", slot, err)
 	}
 	c.App = app
 	c.Hostname = app.DefaultHostName
+	if err := disableBasicPublishing(ctx, slot, app, a.resourceGroup, parent); err != nil {
+		return nil, err
+	}
 
 	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
 		"appName":  app.Name,
@@ -139,33 +155,69 @@ func newColour(ctx *pulumi.Context, slot Slot, a colourArgs, opts ...pulumi.Reso
 	return c, nil
 }
 
-// appSettings are identity-based, with the host storage in account. Nothing Flex Consumption
+// keyVaultIdentity is the identity Key Vault references resolve with: the slot's own, when the
+// team's settings hold any; nil otherwise, so a stack without references keeps its apps as they
+// are.
+func keyVaultIdentity(cfg *Config, id *managedidentity.UserAssignedIdentity) pulumi.StringPtrInput {
+	if len(cfg.AppSettings.KeyVaultReferences()) == 0 {
+		return nil
+	}
+	return id.ID().ToStringOutput()
+}
+
+// appOptions are the app's resource options: a slot that carries traffic keeps its
+// configuration inputs as deployed (heldAppInputs).
+func appOptions(a colourArgs, opts ...pulumi.ResourceOption) []pulumi.ResourceOption {
+	if a.held {
+		opts = append(opts, pulumi.IgnoreChanges(heldAppInputs))
+	}
+	return opts
+}
+
+// appSettings are identity-based, with the host storage in account, followed by the team's own
+// (appSettings), which may not use a name the stack owns (ownedSetting). Nothing Flex Consumption
 // rejects is set here (FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION,
 // WEBSITE_RUN_FROM_PACKAGE, ...): the runtime comes from functionAppConfig. The list is sorted by
-// name so ARM's echo of it never shows as a diff.
-func appSettings(slot Slot, account, clientID, aiConnection pulumi.StringOutput) web.NameValuePairArray {
+// name so ARM's echo of it never shows as a diff. When Pulumi holds appSettings as a secret, every
+// one of the team's values is kept secret in state.
+func appSettings(slot Slot, account, clientID, aiConnection pulumi.StringOutput, own AppSettings) web.NameValuePairArray {
 	endpoint := func(service string) pulumi.StringOutput {
 		return pulumi.Sprintf("https://%s.%s.core.windows.net", account, service)
 	}
-	pair := func(name string, value pulumi.StringInput) web.NameValuePairInput {
-		return web.NameValuePairArgs{Name: pulumi.String(name), Value: value}
+	settings := map[string]pulumi.StringInput{
+		"APPLICATIONINSIGHTS_AUTHENTICATION_STRING": pulumi.Sprintf("ClientId=%s;Authorization=AAD", clientID),
+		"APPLICATIONINSIGHTS_CONNECTION_STRING":     aiConnection,
+		"AzureWebJobsStorage__blobServiceUri":       endpoint("blob"),
+		"AzureWebJobsStorage__clientId":             clientID,
+		"AzureWebJobsStorage__credential":           pulumi.String("managedidentity"),
+		"AzureWebJobsStorage__queueServiceUri":      endpoint("queue"),
+		"AzureWebJobsStorage__tableServiceUri":      endpoint("table"),
+		"SLOT_NAME":                                 pulumi.String(string(slot)),
 	}
-	return web.NameValuePairArray{
-		pair("APPLICATIONINSIGHTS_AUTHENTICATION_STRING", pulumi.Sprintf("ClientId=%s;Authorization=AAD", clientID)),
-		pair("APPLICATIONINSIGHTS_CONNECTION_STRING", aiConnection),
-		pair("AzureWebJobsStorage__blobServiceUri", endpoint("blob")),
-		pair("AzureWebJobsStorage__clientId", clientID),
-		pair("AzureWebJobsStorage__credential", pulumi.String("managedidentity")),
-		pair("AzureWebJobsStorage__queueServiceUri", endpoint("queue")),
-		pair("AzureWebJobsStorage__tableServiceUri", endpoint("table")),
-		pair("SLOT_NAME", pulumi.String(string(slot))),
+	for _, name := range own.Names() {
+		var v pulumi.StringInput = pulumi.String(own.Values[name])
+		if own.Secret {
+			v = pulumi.ToSecret(v).(pulumi.StringOutput)
+		}
+		settings[name] = v
 	}
+	names := make([]string, 0, len(settings))
+	for n := range settings {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make(web.NameValuePairArray, 0, len(names))
+	for _, n := range names {
+		out = append(out, web.NameValuePairArgs{Name: pulumi.String(n), Value: settings[n]})
+	}
+	return out
 }
 
 // grantRoles gives the slot's identity what its Functions host needs, and on nothing but the
 // slot's own storage: blob (host keys and leases), queue and table data access on its host
 // storage account, blob data access on its own deployment container only (where its packages
-// are), and metric publishing to Application Insights for Entra-only ingestion. While
+// are), and metric publishing to the Application Insights component the slot reports to
+// (Monitoring.PublishTo), for Entra-only ingestion. While
 // sharedHostStorage lists the slot, its host still works in the shared account, so it keeps the
 // account-wide roles it had there, under the same names, until it moves.
 func (c *Colour) grantRoles(ctx *pulumi.Context, a colourArgs, parent pulumi.ResourceOption) ([]pulumi.Resource, error) {
@@ -175,12 +227,13 @@ func (c *Colour) grantRoles(ctx *pulumi.Context, a colourArgs, parent pulumi.Res
 		key, role string
 		scope     pulumi.StringOutput
 	}
+	publish, component := a.monitoring.PublishTo(c.Slot)
 	grants := []grant{
 		{"host-blob-owner", roleStorageBlobDataOwner, hostID},
 		{"host-queue-contributor", roleStorageQueueDataContrib, hostID},
 		{"host-table-contributor", roleStorageTableDataContrib, hostID},
 		{"deploy-blob-contributor", roleStorageBlobDataContrib, a.storage.Containers[c.Slot].ID().ToStringOutput()},
-		{"metrics-publisher", roleMonitoringMetricsPublisher, a.monitoring.AppInsights.ID().ToStringOutput()},
+		{publish, roleMonitoringMetricsPublisher, component},
 	}
 	if a.cfg.HostStorageShared(c.Slot) {
 		grants = append(grants, []grant{

@@ -61,11 +61,40 @@ type Config struct {
 	// its own managed identity, and each app's built-in authentication refuses every request
 	// without one. Empty leaves the apps reachable at their own hosts with the function key.
 	GatewayAudience string
+	// GatewayAuthPhase is how far the apps' built-in authentication is rolled out with
+	// GatewayAudience (observe, then require; see gatewayauth.go); off without it.
+	// GatewayAuthPhaseSet reports whether the stack file sets it, rather than taking the default.
+	GatewayAuthPhase    AuthPhase
+	GatewayAuthPhaseSet bool
 	// SharedHostStorage lists the slots whose Functions host still keeps its storage (and so its
 	// keys) in the shared account, as every slot did before each got its own: a stack deployed
 	// before that moves each slot while it is idle (see hostStorageGuard).
 	SharedHostStorage []Slot
+	// AppSettings are the team's own settings, the same on both slots.
+	AppSettings AppSettings
+	// SubnetID is virtualNetworkSubnetId: the subnet both apps send their outbound traffic
+	// through (network.go); empty for none.
+	SubnetID ResourceID
+	// Telemetry says where the apps report and the metrics gate reads: the stack's own
+	// Application Insights and Log Analytics, or the team's (monitoring.go).
+	Telemetry TelemetryConfig
+	// Notify are the webhooks told of every release, watch rollback and break-glass write
+	// (notify.go); their URLs are secrets.
+	Notify []NotifyTarget
 }
+
+// TelemetryConfig names the team's telemetry the stack reuses instead of creating its own.
+type TelemetryConfig struct {
+	// AppInsights is appInsightsResourceId: a workspace-based Application Insights component the
+	// apps report to; the gate reads its workspace. The stack creates neither.
+	AppInsights ResourceID
+	// Workspace is logAnalyticsWorkspaceResourceId: a Log Analytics workspace the stack's own
+	// Application Insights component sends to, and the gate reads.
+	Workspace ResourceID
+}
+
+// ReusesComponent reports whether the apps report to a team's Application Insights.
+func (t TelemetryConfig) ReusesComponent() bool { return t.AppInsights.Raw != "" }
 
 // HostStorageShared reports whether a slot's host storage is still the shared account.
 func (c *Config) HostStorageShared(s Slot) bool { return slices.Contains(c.SharedHostStorage, s) }
@@ -86,7 +115,10 @@ type ReleaseConfig struct {
 	// AnalysisIntervalSeconds is the pause between the analyses (health and metrics gates) of
 	// a bake.
 	AnalysisIntervalSeconds int
-	Metrics                 MetricsThresholds
+	// AnalysisInitialDelaySeconds is how long after each shift the metrics gate ignores the
+	// requests served, while new instances start.
+	AnalysisInitialDelaySeconds int
+	Metrics                     MetricsThresholds
 	// WarmupRequests is the concurrency of the warm-up before each shift.
 	WarmupRequests int
 	// WarmupLatencyMs is the bound every warm-up request of a round must answer within.
@@ -94,7 +126,7 @@ type ReleaseConfig struct {
 	// MetricsLagSeconds is how long after a request Azure Monitor is taken to have ingested
 	// it: each analysis judges the window that ended this long ago.
 	MetricsLagSeconds int
-	// Probes are the requests a release sends through the gateway, pinned alternately to the
+	// Probes are the requests a release sends through the gateway, pinned at once to the
 	// canary and the stable slot, during each bake.
 	Probes []Probe
 	// ProbeThresholds say how much worse the canary's probes may do than the stable slot's.
@@ -116,11 +148,14 @@ type Probe struct {
 	ExpectStatus int `json:"expectStatus,omitempty"`
 }
 
-// ProbeThresholds judge the canary's probes against the stable slot's.
+// ProbeThresholds judge the canary's probes against the stable slot's, route by route.
 type ProbeThresholds struct {
-	// MaxFailureRateDelta is how far the canary's probe failure rate (0..1), over the last
-	// ProbeWindow probes of each slot, may exceed the stable slot's.
+	// MaxFailureRateDelta is how far the canary's failure rate (0..1) of one route, over that
+	// route's last answers from each slot, may exceed the stable slot's.
 	MaxFailureRateDelta float64
+	// FailureLimit is how many failures in a row of one route on the canary, while the stable
+	// slot's newest answer of it passed, fail the canary at once.
+	FailureLimit int
 	// MaxLatencyRatio is the largest allowed ratio of the canary's median probe latency to the
 	// stable slot's.
 	MaxLatencyRatio float64
@@ -129,11 +164,23 @@ type ProbeThresholds struct {
 // MetricsThresholds are the metrics gate's limits, with the meaning of its flags. Its window is
 // the analysis interval.
 type MetricsThresholds struct {
-	// MaxFailureRateDelta is how far the canary's failure rate (0..1) may exceed the stable
-	// slot's.
+	// Confidence is each window's one-sided confidence that the canary is worse.
+	Confidence float64
+	// FailureLimit is how many failing windows in a row roll the canary back.
+	FailureLimit int
+	// MaxFailureRateDelta (0..1) and MaxFailureRateRatio are the smallest effect that matters:
+	// the canary's failure rate must exceed the stable slot's by more than both to fail.
 	MaxFailureRateDelta float64
-	// MaxP95Ratio is the largest allowed canary p95 / stable p95.
+	MaxFailureRateRatio float64
+	// ClientErrorCheck compares the canary's 4xx rate (429 aside) with the stable slot's.
+	ClientErrorCheck bool
+	// MaxP95Ratio is the largest allowed canary p95 / stable p95, and P95FloorMs how many
+	// milliseconds above the stable slot's p95 never fail.
 	MaxP95Ratio float64
+	P95FloorMs  int
+	// SampleRatioTolerance is how far below its pool weight, as a fraction of it, the canary's
+	// share of the users' requests may fall.
+	SampleRatioTolerance float64
 	// MinRequests is the fewest requests each slot needs in the window for a verdict.
 	MinRequests int
 	// InconclusiveFails makes too little traffic block, as the gate's --inconclusive fail.
@@ -149,6 +196,9 @@ type CircuitBreakerConfig struct {
 	Failures     int
 	Interval     string
 	TripDuration string
+	// FromTier is true while Failures waits for a reused service's tier: circuitBreakerFailures
+	// is unset, and its default is 0 on Consumption, else 10 (ResolveSKU).
+	FromTier bool
 }
 
 // APIMConfig says whether API Management is created or reused.
@@ -156,10 +206,14 @@ type APIMConfig struct {
 	// ExistingName and ExistingResourceGroup name a service to reuse; empty creates one.
 	ExistingName          string
 	ExistingResourceGroup string
-	SKU                   string
-	Capacity              int
-	PublisherName         string
-	PublisherEmail        string
+	// SKU is the tier: apimSku for a service the stack creates; for a reused one, the tier the
+	// service reports (ResolveSKU), "" until it is read.
+	SKU string
+	// ClaimedSKU is apimSku as set beside apimName: the reused service's own tier must agree.
+	ClaimedSKU     string
+	Capacity       int
+	PublisherName  string
+	PublisherEmail string
 }
 
 // Reuse reports whether an existing API Management service is used.
@@ -167,9 +221,22 @@ func (a APIMConfig) Reuse() bool { return a.ExistingName != "" }
 
 // APIConfig shapes the API in front of the pool.
 type APIConfig struct {
-	Path                 string
+	Path string
+	// DisplayName is the API's name in API Management (the portal, the developer portal).
+	DisplayName          string
 	SubscriptionRequired bool
 	CORSOrigins          []string
+	// CORSMethods and CORSHeaders are what the CORS policy allows a cross-origin request (its
+	// allowed-methods and allowed-headers); used only with CORSOrigins. CORSHeaders holds the
+	// subscription key header when a subscription is required (see PolicyInput).
+	CORSMethods []string
+	CORSHeaders []string
+	// ProductIDs are the products of the service the API is added to.
+	ProductIDs []string
+	// RoutePrefix is the apps' HTTP route prefix (host.json's extensions.http.routePrefix):
+	// each backend is https://<app>/<RoutePrefix>, so an operation's path under the API is the
+	// function's route. Empty when the apps serve their routes at the root.
+	RoutePrefix string
 	// Spec is the OpenAPI document the API imports, relative to Pulumi.yaml; empty for a
 	// passthrough of every method on /*.
 	Spec string
@@ -205,6 +272,28 @@ var APIMSKUs = []string{"Consumption", "Developer", "Basic", "Standard", "Premiu
 // PinTokenAllowed says which pinning tokens are accepted: URL-safe characters only.
 const PinTokenAllowed = "16..256 URL-safe characters: letters, digits, '.', '_', '~' and '-'"
 
+// CORSMethodsAllowed are the methods corsMethods may list; "*" alone allows any (the cors
+// policy's allowed-methods: "The value * indicates all methods").
+var CORSMethodsAllowed = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+
+// DefaultCORSMethods and DefaultCORSHeaders are what the CORS policy allowed before either was
+// a key.
+var (
+	DefaultCORSMethods = []string{"GET", "OPTIONS"}
+	DefaultCORSHeaders = []string{"Content-Type", "Authorization"}
+)
+
+// DefaultRoutePrefix is the Functions host's own default route prefix ("api"), which an app
+// whose host.json sets none serves its HTTP functions under.
+const DefaultRoutePrefix = "api"
+
+// MinAPIVersion is the apiVersionConstraint.minApiVersion of a service the stack creates: the
+// oldest control-plane API version that never returns a secret named value's value on GET
+// (Azure Policy built-in "API Management minimum API version should be set to 2019-12-01 or
+// higher": "To prevent service secrets from being shared with read-only users"). The function
+// keys and the pin token are such secrets.
+const MinAPIVersion = "2019-12-01"
+
 // InstanceMemorySizes are the instance sizes Flex Consumption offers.
 var InstanceMemorySizes = []int{512, 2048, 4096}
 
@@ -213,24 +302,29 @@ var Keys = []Key{
 	{"blueWeight", "0", "integer 0..100", "percent of API traffic sent to blue; green gets the rest", false},
 	{"greenWeight", "100 - blueWeight", "integer 0..100, summing to 100 with blueWeight", "optional; when set it must agree with blueWeight", false},
 	{"prefix", "slotless", "3..12 lower-case letters and digits, starting with a letter", "starts the name of every resource scoped to its resource group (the group itself, plans, identities, Log Analytics, Application Insights); globally unique names are generated, see Names", false},
-	{"functionRuntime", "custom", strings.Join(RuntimeNames, ", "), "the language stack of both apps (Flex's functionAppConfig.runtime.name); changing it changes both apps, a reviewed change", false},
+	{"functionRuntime", "custom", strings.Join(RuntimeNames, ", "), "the language stack of both apps (Flex's functionAppConfig.runtime.name); a change is released like a package: pulumi up gives it to the idle slot, and a release takes it live", false},
 	{"functionRuntimeVersion", "the runtime's Flex default: dotnet-isolated 8.0, node 22, python 3.12, java 17, powershell 7.4, custom 1.0", "dotnet-isolated 8.0, 9.0, 10.0; node 20, 22; python 3.10, 3.11, 3.12, 3.13; java 17, 21; powershell 7.4; custom 1.0", "the runtime's version (functionAppConfig.runtime.version), as ARM's functionAppStacks lists it for Flex Consumption (Az.Functions' recorded East Asia answers); the list is per region and changes, and only Azure can say what a region offers today", false},
 	{"resourceGroupName", "(create <prefix>-<stack>-rg)", "an existing resource group name, 1..90 characters", "deploy into this resource group instead of creating one", false},
 	{"storageAccountName", "(generated: storage + 8 hex characters)", "3..24 lower-case letters and digits", "name the storage account yourself instead of letting azure-native generate a globally unique name; it must be free across Azure", false},
 	{"maximumInstanceCount", "100", "integer 40..1000", "Flex Consumption scale-out limit of each app", false},
 	{"instanceMemoryMB", "2048", "512, 2048 or 4096", "Flex Consumption instance size of each app", false},
-	{"logRetentionDays", "30", "integer 30..730", "Log Analytics retention", false},
+	{"logRetentionDays", "30", "integer 30..730", "retention of the stack's own Log Analytics workspace, which is not created with appInsightsResourceId or logAnalyticsWorkspaceResourceId", false},
 	{"apimName", "(create one)", "an existing API Management service name", "reuse this service instead of creating one", false},
 	{"apimResourceGroupName", "(required with apimName)", "the existing service's resource group", "where apimName lives", false},
-	{"apimSku", "Consumption", strings.Join(APIMSKUs, ", "), "tier of the created service, or of the reused one (it decides whether circuit breakers are possible)", false},
-	{"apimCapacity", "0 for Consumption, else 1", "0 for Consumption, else integer 1..12", "scale units of a created service", false},
+	{"apimSku", "Consumption; with apimName, the service's own tier", strings.Join(APIMSKUs, ", ") + "; with apimName, only the tier the service has", "tier of the created service (it decides whether circuit breakers are possible); a reused service's tier is read from the service, and a set apimSku that disagrees with it fails, naming both", false},
+	{"apimCapacity", "0 for Consumption, else 1", "0 for Consumption, else integer 1..12", "scale units of a created service; not used with apimName", false},
 	{"publisherName", "slotless", "1..100 characters", "publisher name of a created service", false},
 	{"publisherEmail", "(required to create a service)", "an e-mail address", "publisher e-mail of a created service", false},
 	{"apiPath", "slotless", "1..80 of letters, digits, '-', '_' and '/', not starting or ending with '/'", "the API's path under the gateway", false},
+	{"apiDisplayName", "slotless", "1..300 characters", "the API's name in API Management, its portal and its developer portal", false},
+	{"apimProductIds", "[] (in no product)", "a JSON list of product ids of the service, each 1..256 characters without '*', '#', '&', '+', ':', '<', '>', '?', '/' or spaces", "products of the service the API is added to (each must exist: a created service of a classic tier has starter and unlimited, any other product is the service owner's); callers can then use the product's subscription keys", false},
+	{"routePrefix", "api", "empty, or segments of letters, digits, '-', '_', '.' and '~' separated by '/', at most 100 characters, not starting or ending with '/'", "the apps' HTTP route prefix, host.json's extensions.http.routePrefix (the Functions host's default is api): each backend is https://<app>/<routePrefix>, so the app answers healthPath at /<routePrefix><healthPath>; `slotless deploy` refuses a package whose host.json says otherwise", false},
 	{"apiSpec", "(none: every method on /* passes through)", "a path to an OpenAPI 3.0 document (YAML or JSON), relative to Pulumi.yaml, that parses and leaves GET healthPath to the health operation", "the API's operations, imported by API Management from the document; the health operation is added when the document lacks it", false},
-	{"healthPath", "/health", "a path under the API: '/' then letters, digits, '-', '_' and '.', in segments separated by '/'", "the path of the health operation that the gates, the warm-up and slotless status reach each slot through; the app answers it at /api<healthPath>", false},
+	{"healthPath", "/health", "a path under the API: '/' then letters, digits, '-', '_' and '.', in segments separated by '/'", "the path of the health operation that the gates, the warm-up and slotless status reach each slot through; the app answers it at /<routePrefix><healthPath>", false},
 	{"subscriptionRequired", "true", "true or false", "whether callers need an APIM subscription key", false},
 	{"corsOrigins", "[] (no CORS policy)", "a list of http(s) origins, or [\"*\"]", "origins allowed by the API's CORS policy", false},
+	{"corsMethods", "[GET, OPTIONS]", "a JSON list of at least one of " + strings.Join(CORSMethodsAllowed, ", ") + ", or [\"*\"]", "methods the CORS policy allows a cross-origin request; used only with corsOrigins", false},
+	{"corsHeaders", "[Content-Type, Authorization]", "a JSON list of at least one HTTP header name, or [\"*\"]", "request headers the CORS policy allows; used only with corsOrigins; with subscriptionRequired, Ocp-Apim-Subscription-Key is allowed too, since browsers send the key in it", false},
 	{"pinToken", "(unset: pinning off)", PinTokenAllowed + "; set with --secret", "token that lets gates and testers pin a request to one slot with X-Slotless-Slot", true},
 	{"maxStep", "50", "integer 1..100", "largest traffic step towards a release slot without --allow-jump/--force; 100 allows pure blue/green", false},
 	{"circuitBreakerFailures", "0 on Consumption, else 10", "integer 0..10000; must be 0 on Consumption", "5xx answers within the interval that trip a slot's backend; 0 turns the breaker off", false},
@@ -238,21 +332,35 @@ var Keys = []Key{
 	{"circuitBreakerTripDuration", "PT1M", "ISO 8601 duration", "how long a tripped backend is taken out of the pool", false},
 	{"releaseSteps", "[10, 50, 100]", "a JSON list of weights 1..100, strictly ascending, ending at 100; an entry may be an object `{\"weight\": 10, \"bake\": \"30s\"}` whose bake, a Go duration in whole seconds from 0s to 24h, is that step's own", "the release slot's traffic steps in `slotless release`, which refuses a step more than maxStep above the one before (the first counts from 0); a step without a bake of its own bakes bakeMinutes; for pure blue/green set `[100]` and `maxStep` 100", false},
 	{"bakeMinutes", "10", "integer 0..1440", "how long a step is watched before the next unless its releaseSteps entry gives its own bake; 0 skips the bake and its analyses", false},
-	{"analysisIntervalSeconds", "60", "integer 10..3600, at most every bake above 0 that a step uses (bakeMinutes × 60, a step's own)", "how often the metrics gate runs during a bake, and its window: each analysis judges the requests since the one before, metricsLagSeconds after its window closed, so this plus the lag is the longest a canary with failing requests keeps its traffic before the rollback starts (the health gate and the probes run every 2 s and catch a slot that stops answering, or a failing route, sooner); raise it when too little traffic makes verdicts inconclusive", false},
-	{"metricsMaxFailureRateDelta", "0.02", "a number 0..1 (0.02 is 2 points)", "how far the canary's failure rate may exceed the stable slot's", false},
-	{"metricsMaxP95Ratio", "1.5", "a number above 0, at most 100", "largest allowed canary p95 / stable p95", false},
-	{"metricsMinRequests", "50", "integer 1..1000000", "fewest requests each slot needs in the window for a metrics verdict; fewer is inconclusive", false},
-	{"metricsInconclusive", "fail", "fail or pass", "what too little traffic means: with `fail` a step below 100% whose analyses never saw enough requests (its whole bake is queried once more at the end) fails the release, which rolls it back; `pass` accepts a canary nobody saw (at 100% the stable slot has no traffic to compare with, so it never blocks there)", false},
-	{"metricsLagSeconds", "180", "integer 0..1800", "Azure Monitor's ingestion lag: each analysis judges the window that ended this long ago, so every request is judged once it has arrived, and a step passes only after its last window is judged (Azure documents a typical latency of 20 s to 3 min)", false},
+	{"analysisIntervalSeconds", "60", "integer 10..3600, at most every bake above 0 that a step uses (bakeMinutes × 60, a step's own)", "how often the metrics gate runs during a bake: each analysis judges the users' requests that reached Log Analytics since the last judged window, so a canary with failing requests keeps its traffic about an interval and their ingestion delay (two intervals when no window alone is decisive, see metricsFailureLimit) before the rollback starts (the health gate and the probes run every 2 s and catch a slot that stops answering, or a failing route, sooner); a window too thin to judge is carried into the next", false},
+	{"analysisInitialDelaySeconds", "30", "integer 0..600, less than every bake above 0 that a step uses", "after each shift the metrics gate leaves out the requests served for this long, while instances start (cold starts would count against the canary's p95); the health gate and the probes watch it all along", false},
+	{"metricsConfidence", "0.99", "a number 0.5..0.9999", "each window's one-sided confidence: a window fails a comparison (failure rate, 4xx rate, share) only when chance alone would make the canary look that much worse less than 1 - this of the time (Fisher's exact test; a binomial test for the share)", false},
+	{"metricsFailureLimit", "2", "integer 1..10", "failing metrics windows in a row that roll the canary back; one window as sure as that many together (p below (1 - metricsConfidence) to this power) rolls it back alone, and so does the step's running total at that level", false},
+	{"metricsMaxFailureRateDelta", "0.002", "a number 0..1 (0.002 is 0.2 points)", "the absolute part of the smallest effect that matters: a canary fails on its failure rate (or 4xx rate) only when that exceeds the stable slot's by more than this and by more than metricsMaxFailureRateRatio", false},
+	{"metricsMaxFailureRateRatio", "1.5", "a number 1..100", "the relative part of the smallest effect that matters: the canary's failure rate must also be more than this multiple of the stable slot's", false},
+	{"metricsClientErrorCheck", "true", "true or false", "compare the canary's 4xx rate (429 aside) with the stable slot's, with the same test and smallest effect as failures: a changed route or contract answers 404, 405, 400 or 415, which a shared client bug would give both slots", false},
+	{"metricsMaxP95Ratio", "1.5", "a number above 0, at most 100", "largest allowed canary p95 / stable p95; a canary p95 fails only when it is above both this and metricsP95FloorMs", false},
+	{"metricsP95FloorMs", "100", "integer 0..60000", "a canary p95 at most this many milliseconds above the stable slot's never fails, whatever the ratio", false},
+	{"metricsSampleRatioTolerance", "0.3", "a number 0..1", "the canary's share of the users' requests fails when it is surely below (1 - this) times its pool weight: requests lost before the app could record them (crashes, gateway timeouts); API Management balances a weighted pool approximately, per gateway instance; 1 turns the check off", false},
+	{"metricsMinRequests", "50", "integer 1..1000000", "fewest users' requests each slot needs for a metrics verdict; a thinner window is not judged but carried into the next, and a step's running total is judged at its end", false},
+	{"metricsInconclusive", "fail", "fail or pass", "what too little traffic means: with `fail` a step below 100% whose whole bake never gathered enough requests fails the release, which rolls it back, with what to do; `pass` accepts a canary nobody saw (at 100% a thin baseline never blocks)", false},
+	{"metricsLagSeconds", "180", "integer 0..1800", "Azure Monitor's ingestion lag: a step's last analysis waits this long after its bake for the rows still arriving, and a row that arrives later than this after it was served is counted as late (Azure documents a typical latency of 20 s to 3 min); every window is judged by arrival, so late rows are judged, never lost", false},
 	{"metricsFailureStatus", "5xx", "5xx or 4xx", "what the metrics gate counts as a failed request besides `Success == false`: `5xx` is any 5xx and 429, `4xx` any status from 400 (the Functions host records a function's error status as a success)", false},
-	{"releaseProbes", "[] (no probes)", "a JSON list of at most 20 objects {method, path, headers, body, expectStatus}; path starts with '/', expectStatus 100..599 (default 200); no pinning, subscription or function-key headers", "requests a release sends through APIM every 2 s during each bake, pinned alternately to the canary and the stable slot, and judges in real time", false},
-	{"probeMaxFailureRateDelta", "0.3", "a number 0..1", "how far the canary's probe failure rate over its last 10 probes may exceed the stable slot's", false},
+	{"releaseProbes", "[] (no probes)", "a JSON list of at most 20 objects {method, path, headers, body, expectStatus}; path starts with '/', expectStatus 100..599 (default 200); no pinning, subscription or function-key headers", "requests a release sends through APIM every 2 s during each bake, pinned to the canary and to the stable slot at once, each carrying slotless-probe=1; each route is judged on its own against the same route on the stable slot, in real time", false},
+	{"probeMaxFailureRateDelta", "0.3", "a number 0..1", "how far the canary's failure rate of one probe route, over that route's last 10 answers from each slot, may exceed the stable slot's", false},
+	{"probeFailureLimit", "3", "integer 1..10", "failures in a row of one probe route on the canary, while the stable slot's newest answer of the same route passed, that roll the canary back at once", false},
 	{"probeMaxLatencyRatio", "3", "a number from 1 to 100", "largest allowed canary / stable median probe latency (latencies under 100 ms never fail)", false},
 	{"warmupRequests", "10", "integer 1..100", "concurrent requests, pinned to the release slot's health endpoint, that warm it before each shift", false},
 	{"warmupLatencyMs", "1000", "integer 10..60000", "the warm-up ends once every request of a round answers within this many milliseconds", false},
 	{"releasePrincipalId", "(unset: no grant)", "an Entra object id (a GUID) of a service principal or managed identity", "the identity the release stages sign in as: the stack grants it one custom role with exactly what slotless release, shift, rollback, watch, status and deploy do to this stack (see docs/security.md), and nothing else", false},
-	{"gatewayAudience", "(unset: the apps also answer at their own hosts, to the function key)", "the application (client) id, a GUID, of an Entra app registration in the stack's tenant; not with apimName", "only API Management reaches the apps: it calls them with a token for this audience, got with its own user-assigned identity, and each app's built-in authentication answers 401 to every request without one (docs/security.md#only-the-gateway-reaches-the-apps)", false},
+	{"gatewayAudience", "(unset: the apps also answer at their own hosts, to the function key)", "the application (client) id, a GUID, of an Entra app registration in the stack's tenant that has a service principal (`az ad sp create --id <appId>`); not with apimName", "only API Management reaches the apps: it calls them with a token for this audience, got with its own user-assigned identity, and each app's built-in authentication validates it, and with gatewayAuthPhase require answers 401 to every request without one (docs/security.md#only-the-gateway-reaches-the-apps)", false},
+	{"gatewayAuthPhase", "observe (off without gatewayAudience)", "observe or require; require only with gatewayAudience, and only after an update in observe", "how far the gateway's authentication is rolled out: observe validates the gateway's token and lets requests without one through, so `slotless gateway-auth` can show each slot sees the gateway's principal before anything is refused; require answers 401 to requests without it (the idle slot's app first) and fails at the gateway a request it cannot get a token for. Turn it off in reverse: observe, then unset gatewayAudience (docs/security.md#only-the-gateway-reaches-the-apps)", false},
 	{"sharedHostStorage", "[] (each slot's host storage is its own account)", `a JSON list of slots, each "green" or "blue" at most once`, "for a stack deployed before each slot had its own host storage: the slots whose Functions host keeps its storage, and its keys, in the shared account; take a slot out of the list only while it carries no traffic, since it gets new function keys (docs/security.md#each-slot-touches-only-its-own-storage)", false},
+	{"appSettings", "{} (none of your own)", "a map of setting name (letters, digits, '.' and '_') to a string: a plain value, a Pulumi secret (`pulumi config set --secret --path 'appSettings.Name' ...`) or a Key Vault reference `@Microsoft.KeyVault(SecretUri=...)`; not a name the stack owns (AzureWebJobsStorage*, APPLICATIONINSIGHTS_*, SLOT_NAME, FUNCTIONS_*) nor one Flex Consumption rejects (WEBSITE_RUN_FROM_PACKAGE, WEBSITE_CONTENT*, ...); at most 200", "your app's own settings, the same on both slots. A change is released, not applied: `pulumi up` gives it to the slot that carries no traffic, and the live slot keeps what it runs until a release makes it idle (docs/architecture.md#settings-are-released-not-applied). Key Vault references resolve with each slot's own identity", true},
+	{"virtualNetworkSubnetId", "(unset: no virtual network integration)", subnetAllowed + ", whose name has no '_'; the subnet delegated to Microsoft.App/environments, in the stack's region, and used for nothing but Flex Consumption apps", "outbound virtual network integration of both apps through one subnet, which Flex Consumption apps may share (docs/configuration.md#virtual-network-integration); the identity running pulumi up needs Microsoft.Network/virtualNetworks/subnets/join/action on it (docs/security.md#the-subnet). A change is released, not applied: pulumi up gives it to the slot that carries no traffic", false},
+	{"appInsightsResourceId", "(unset: the stack creates its own Log Analytics and an Application Insights per slot)", componentIDAllowed + ", workspace-based, in the subscription the stack deploys to; not with logAnalyticsWorkspaceResourceId", "reuse your team's Application Insights: both apps report to it, with Entra-only ingestion as each slot's identity (Monitoring Metrics Publisher on it), the metrics gate reads its Log Analytics workspace, and the stack creates neither; both slots then share one component, so the gate tells them apart by AppRoleName alone, which the apps' own telemetry sets (docs/configuration.md#your-telemetry). A change is released, not applied", false},
+	{"logAnalyticsWorkspaceResourceId", "(unset: the stack creates its own)", workspaceIDAllowed + ", in the subscription the stack deploys to; not with appInsightsResourceId", "reuse your team's Log Analytics workspace: the slots' own Application Insights components send to it, the metrics gate reads it, and no workspace is created; logRetentionDays is then the workspace's own (docs/configuration.md#your-telemetry)", false},
+	{"notify", "[] (nobody is told)", NotifyAllowed, "webhooks (Slack, Microsoft Teams Workflows, or slotless's JSON) told of every release start, step, GA, rollback and stop, every break-glass write and every watch rollback, with the report's headline, the stack, slot, version, who and a link to the run; sent in the background, so a failing webhook never delays or fails a release or a rollback (docs/releases.md#notifications)", true},
 	{"alwaysReadyInstances", "0", "integer 0..1000, at most maximumInstanceCount", "Flex always-ready instances: the live slot's app gets them and the idle slot's 0, both during a release; when above 0 the first step of a release also changes the release slot's app and the last step the old slot's app, not only the pool", false},
 }
 
@@ -282,7 +390,16 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 		v, err := project.Try(key)
 		return v, err == nil
 	}
-	return Parse(src)
+	cfg, err := Parse(src)
+	if err != nil {
+		return nil, err
+	}
+	// A value set with --secret --path makes Pulumi hold the whole key as a secret.
+	cfg.AppSettings.Secret = ctx.IsConfigSecret(ctx.Project() + ":appSettings")
+	if msg := NotifySecretProblem("notify", cfg.Notify, ctx.IsConfigSecret(ctx.Project()+":notify")); msg != "" {
+		return nil, errors.New(msg)
+	}
+	return cfg, nil
 }
 
 var (
@@ -301,6 +418,15 @@ var (
 	pinTokenRE    = regexp.MustCompile(`^[A-Za-z0-9._~-]{16,256}$`)
 	isoDurationRE = regexp.MustCompile(`^P(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?$`)
 	decimalRE     = regexp.MustCompile(`^\d{1,6}(\.\d{1,9})?$`)
+)
+
+var (
+	routePrefixRE = regexp.MustCompile(`^([A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*)?$`)
+	// productIDRE is API Management's pattern for an entity id (^[^*#&+:<>?]+$, 1..256), less
+	// '/' and white space, which would change the link's ARM path.
+	productIDRE = regexp.MustCompile(`^[^*#&+:<>?/\s]{1,256}$`)
+	// headerNameRE is an HTTP field name: a token (RFC 9110, section 5.1).
+	headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 )
 
 // Parse validates raw config values. It reports every bad key at once, one line each, naming
@@ -358,15 +484,19 @@ func ParseAll(src Source) (*Config, error) {
 
 	c.APIM.ExistingName = p.match("apimName", "", apimNameRE, "an API Management service name (1..50 letters, digits and '-', starting with a letter)")
 	c.APIM.ExistingResourceGroup = p.match("apimResourceGroupName", "", rgNameRE, "a resource group name of 1..90 letters, digits, '-', '_', '.', '(' or ')'")
-	c.APIM.SKU = p.oneOf("apimSku", "Consumption", APIMSKUs)
-	defaultCapacity := 1
-	if c.APIM.SKU == "Consumption" {
-		defaultCapacity = 0
-	}
-	if c.APIM.SKU == "Consumption" {
-		c.APIM.Capacity = p.intIn("apimCapacity", defaultCapacity, 0, 0)
+	reuse := c.APIM.ExistingName != ""
+	if reuse {
+		// A reused service's tier is the service's, read when the program runs (ResolveSKU);
+		// apimSku, when set, is a claim checked against it. Its scale is its owner's.
+		c.APIM.ClaimedSKU = p.oneOf("apimSku", "", APIMSKUs)
+		c.APIM.Capacity = p.intIn("apimCapacity", 0, 0, 12)
 	} else {
-		c.APIM.Capacity = p.intIn("apimCapacity", defaultCapacity, 1, 12)
+		c.APIM.SKU = p.oneOf("apimSku", "Consumption", APIMSKUs)
+		if c.APIM.SKU == "Consumption" {
+			c.APIM.Capacity = p.intIn("apimCapacity", 0, 0, 0)
+		} else {
+			c.APIM.Capacity = p.intIn("apimCapacity", 1, 1, 12)
+		}
 	}
 	c.APIM.PublisherName = p.str("publisherName", "slotless", 1, 100)
 	c.APIM.PublisherEmail = p.email("publisherEmail")
@@ -385,20 +515,34 @@ func ParseAll(src Source) (*Config, error) {
 	}
 	c.API.Spec = p.match("apiSpec", "", apiSpecRE, "a path to an OpenAPI 3.0 document ending in .yaml, .yml or .json")
 	c.API.HealthPath = p.match("healthPath", DefaultHealthPath, healthPathRE, "a path under the API: '/' then letters, digits, '-', '_' and '.', in segments separated by '/'")
+	c.API.DisplayName = p.str("apiDisplayName", "slotless", 1, 300)
 	c.API.SubscriptionRequired = p.boolean("subscriptionRequired", true)
 	c.API.CORSOrigins = p.origins("corsOrigins")
+	c.API.CORSMethods = p.corsMethods("corsMethods")
+	c.API.CORSHeaders = p.corsHeaders("corsHeaders", c.API.SubscriptionRequired)
+	c.API.ProductIDs = p.productIDs("apimProductIds")
+	c.API.RoutePrefix = p.match("routePrefix", DefaultRoutePrefix, routePrefixRE, "empty, or segments of letters, digits, '-', '_', '.' and '~' separated by '/', not starting or ending with '/', such as api or v1/functions")
+	if len(c.API.RoutePrefix) > 100 {
+		p.fail("routePrefix", c.API.RoutePrefix, "at most 100 characters")
+	}
 
 	c.ReleasePrincipalID = strings.ToLower(p.match("releasePrincipalId", "", guidRE, "an Entra object id: a GUID such as 00000000-0000-0000-0000-000000000000 (az ad sp show --id <app id> --query id)"))
 	c.PinToken = p.match("pinToken", "", pinTokenRE, PinTokenAllowed+", such as the output of `openssl rand -hex 24`")
 	c.MaxStep = p.intIn("maxStep", 50, 1, 100)
-	if c.APIM.SKU == "Consumption" {
+	_, breakerSet := src("circuitBreakerFailures")
+	switch {
+	case reuse:
+		// The tier decides the default, and whether a breaker is allowed at all (ResolveSKU).
+		c.CircuitBreaker.Failures = p.intIn("circuitBreakerFailures", 0, 0, 10000)
+		c.CircuitBreaker.FromTier = !breakerSet
+	case c.APIM.SKU == "Consumption":
 		// The Consumption tier does not support circuit breakers.
 		if raw, ok := src("circuitBreakerFailures"); ok {
 			if n, err := atoi(raw); err != nil || n != 0 {
 				p.failf("circuitBreakerFailures: %q is not allowed on the Consumption tier, which does not support circuit breakers; want 0, or another apimSku", raw)
 			}
 		}
-	} else {
+	default:
 		c.CircuitBreaker.Failures = p.intIn("circuitBreakerFailures", 10, 0, 10000)
 	}
 	c.CircuitBreaker.Interval = p.match("circuitBreakerInterval", "PT1M", isoDurationRE, "an ISO 8601 duration such as PT1M")
@@ -417,10 +561,15 @@ func ParseAll(src Source) (*Config, error) {
 	}
 
 	c.SharedHostStorage = p.slots("sharedHostStorage")
+	c.AppSettings = p.appSettings("appSettings")
+	c.SubnetID = p.subnet("virtualNetworkSubnetId")
+	c.Telemetry = p.telemetry()
+	c.Notify = p.notify("notify")
 	c.GatewayAudience = strings.ToLower(p.match("gatewayAudience", "", guidRE, "an application (client) id: a GUID such as 00000000-0000-0000-0000-000000000000 (az ad app show --id <app> --query appId)"))
 	if c.GatewayAudience != "" && c.APIM.ExistingName != "" {
 		p.failf("gatewayAudience: not supported with apimName %q yet: API Management calls the apps with an identity the stack attaches to the service, and a reused service is not the stack's to change; unset one of them", c.APIM.ExistingName)
 	}
+	c.GatewayAuthPhase, c.GatewayAuthPhaseSet = p.gatewayAuthPhase(c.GatewayAudience)
 
 	if len(p.errs) > 0 {
 		return c, errors.Join(p.errs...)
@@ -606,6 +755,129 @@ func (p *parser) origins(key string) []string {
 	return out
 }
 
+// ResolveSKU takes a reused service's tier as the service reports it (getApiManagementService):
+// a set apimSku must agree with it, and the tier decides the circuit breaker, as apimSku does for
+// a service the stack creates (none on Consumption, which does not support one; else 10 failures
+// unless circuitBreakerFailures says otherwise). It reports one error per key that disagrees.
+func (c *Config) ResolveSKU(sku string) error {
+	var errs []error
+	if claimed := c.APIM.ClaimedSKU; claimed != "" && !strings.EqualFold(claimed, sku) {
+		errs = append(errs, fmt.Errorf("apimSku: %q disagrees with apimName %q, which is of the %s tier; unset apimSku: a reused service's tier is read from the service", claimed, c.APIM.ExistingName, sku))
+	}
+	c.APIM.SKU = sku
+	switch {
+	case strings.EqualFold(sku, "Consumption"):
+		if !c.CircuitBreaker.FromTier && c.CircuitBreaker.Failures != 0 {
+			errs = append(errs, fmt.Errorf("circuitBreakerFailures: %d is not allowed: apimName %q is of the Consumption tier, which does not support circuit breakers; want 0", c.CircuitBreaker.Failures, c.APIM.ExistingName))
+		}
+		c.CircuitBreaker.Failures = 0
+	case c.CircuitBreaker.FromTier:
+		c.CircuitBreaker.Failures = 10
+	}
+	c.CircuitBreaker.FromTier = false
+	return errors.Join(errs...)
+}
+
+// corsMethods reads corsMethods: a JSON list of methods, upper-cased, without repeats, or "*"
+// alone.
+func (p *parser) corsMethods(key string) []string {
+	list, ok := p.list(key, DefaultCORSMethods, `a JSON list such as ["GET", "POST", "OPTIONS"], or ["*"]`)
+	if !ok {
+		return slices.Clone(DefaultCORSMethods)
+	}
+	var out []string
+	for _, m := range list {
+		m = strings.ToUpper(strings.TrimSpace(m))
+		switch {
+		case m == "*" && len(list) == 1:
+			return []string{"*"}
+		case m == "*":
+			p.failf(`%s: "*" goes alone, or list the methods without it`, key)
+			return slices.Clone(DefaultCORSMethods)
+		case !slices.Contains(CORSMethodsAllowed, m):
+			p.failf("%s: %q is not a method the CORS policy allows, want some of %s, or [\"*\"]", key, m, strings.Join(CORSMethodsAllowed, ", "))
+			return slices.Clone(DefaultCORSMethods)
+		case !slices.Contains(out, m):
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// corsHeaders reads corsHeaders: a JSON list of header names without repeats (ignoring case), or
+// "*" alone. When a subscription is required, SubscriptionKeyHeader is added if absent: a
+// browser sends the key in it, and a preflight asks for every header the request carries.
+func (p *parser) corsHeaders(key string, subscription bool) []string {
+	withKey := func(list []string) []string {
+		if subscription && !slices.Contains(list, "*") && !slices.ContainsFunc(list, func(o string) bool { return strings.EqualFold(o, SubscriptionKeyHeader) }) {
+			list = append(list, SubscriptionKeyHeader)
+		}
+		return list
+	}
+	list, ok := p.list(key, DefaultCORSHeaders, `a JSON list such as ["Content-Type", "Authorization"], or ["*"]`)
+	if !ok {
+		return withKey(slices.Clone(DefaultCORSHeaders))
+	}
+	var out []string
+	for _, h := range list {
+		h = strings.TrimSpace(h)
+		switch {
+		case h == "*" && len(list) == 1:
+			return []string{"*"}
+		case h == "*":
+			p.failf(`%s: "*" goes alone, or list the headers without it`, key)
+			return withKey(slices.Clone(DefaultCORSHeaders))
+		case !headerNameRE.MatchString(h) || len(h) > 256:
+			p.failf("%s: %q is not an HTTP header name, want 1..256 letters, digits and !#$%%&'*+.^_`|~- such as Content-Type", key, h)
+			return withKey(slices.Clone(DefaultCORSHeaders))
+		case !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, h) }):
+			out = append(out, h)
+		}
+	}
+	return withKey(out)
+}
+
+// productIDs reads apimProductIds: a JSON list of distinct product ids.
+func (p *parser) productIDs(key string) []string {
+	list, ok := p.list(key, nil, `a JSON list of product ids such as ["starter"]`)
+	if !ok || len(list) == 0 {
+		return nil
+	}
+	var out []string
+	for _, id := range list {
+		switch {
+		case !productIDRE.MatchString(id):
+			p.failf("%s: %q is not a product id, want 1..256 characters without '*', '#', '&', '+', ':', '<', '>', '?', '/' or spaces", key, id)
+			return nil
+		case slices.Contains(out, id):
+			p.failf("%s: %q is listed twice, want each product once", key, id)
+			return nil
+		}
+		out = append(out, id)
+	}
+	return out
+}
+
+// list reads a JSON list of strings, as Pulumi passes a list-typed value. ok is false when the
+// key is unset or bad (bad reports it); an empty list fails unless def is nil, since the CORS
+// lists need at least one entry.
+func (p *parser) list(key string, def []string, allowed string) ([]string, bool) {
+	raw, ok := p.src(key)
+	if !ok {
+		return nil, false
+	}
+	var list []string
+	if err := json.Unmarshal([]byte(raw), &list); err != nil {
+		p.fail(key, raw, allowed)
+		return nil, false
+	}
+	if len(list) == 0 && def != nil {
+		p.failf("%s: the list is empty, want at least one entry, such as %s", key, jsonText(def))
+		return nil, false
+	}
+	return list, true
+}
+
 // slots reads a JSON list of distinct slot names.
 func (p *parser) slots(key string) []Slot {
 	raw, ok := p.src(key)
@@ -642,27 +914,39 @@ func DefaultReleaseSteps() []int { return slices.Clone(defaultReleaseSteps) }
 // and lowering maxStep must never block a rollback.
 func (p *parser) release() ReleaseConfig {
 	r := ReleaseConfig{
-		BakeMinutes:             p.intIn("bakeMinutes", 10, 0, 1440),
-		AnalysisIntervalSeconds: p.intIn("analysisIntervalSeconds", 60, 10, 3600),
-		WarmupRequests:          p.intIn("warmupRequests", 10, 1, 100),
-		WarmupLatencyMs:         p.intIn("warmupLatencyMs", 1000, 10, 60000),
+		BakeMinutes:                 p.intIn("bakeMinutes", 10, 0, 1440),
+		AnalysisIntervalSeconds:     p.intIn("analysisIntervalSeconds", 60, 10, 3600),
+		AnalysisInitialDelaySeconds: p.intIn("analysisInitialDelaySeconds", 30, 0, 600),
+		WarmupRequests:              p.intIn("warmupRequests", 10, 1, 100),
+		WarmupLatencyMs:             p.intIn("warmupLatencyMs", 1000, 10, 60000),
 	}
 	r.Steps, r.StepBakes = p.steps("releaseSteps")
 	if !p.failed("bakeMinutes") && !p.failed("analysisIntervalSeconds") {
 		p.checkInterval(r)
 	}
+	// A bake the interval is already too long for is reported once, for the interval.
+	if !p.failed("bakeMinutes") && !p.failed("analysisInitialDelaySeconds") && !p.failed("analysisIntervalSeconds") {
+		p.checkInitialDelay(r)
+	}
 	r.Metrics = MetricsThresholds{
-		MaxFailureRateDelta: p.decimal("metricsMaxFailureRateDelta", 0.02, 0, 1, true, "a number 0..1 such as 0.02 (2 points)"),
-		MaxP95Ratio:         p.decimal("metricsMaxP95Ratio", 1.5, 0, 100, false, "a number above 0, at most 100, such as 1.5"),
-		MinRequests:         p.intIn("metricsMinRequests", 50, 1, 1000000),
-		InconclusiveFails:   p.oneOf("metricsInconclusive", "fail", []string{"fail", "pass"}) == "fail",
-		FailClientErrors:    p.oneOf("metricsFailureStatus", "5xx", []string{"5xx", "4xx"}) == "4xx",
+		Confidence:           p.decimal("metricsConfidence", 0.99, 0.5, 0.9999, true, "a number 0.5..0.9999 such as 0.99"),
+		FailureLimit:         p.intIn("metricsFailureLimit", 2, 1, 10),
+		MaxFailureRateDelta:  p.decimal("metricsMaxFailureRateDelta", 0.002, 0, 1, true, "a number 0..1 such as 0.002 (0.2 points)"),
+		MaxFailureRateRatio:  p.decimal("metricsMaxFailureRateRatio", 1.5, 1, 100, true, "a number 1..100 such as 1.5"),
+		ClientErrorCheck:     p.boolean("metricsClientErrorCheck", true),
+		MaxP95Ratio:          p.decimal("metricsMaxP95Ratio", 1.5, 0, 100, false, "a number above 0, at most 100, such as 1.5"),
+		P95FloorMs:           p.intIn("metricsP95FloorMs", 100, 0, 60000),
+		SampleRatioTolerance: p.decimal("metricsSampleRatioTolerance", 0.3, 0, 1, true, "a number 0..1 such as 0.3"),
+		MinRequests:          p.intIn("metricsMinRequests", 50, 1, 1000000),
+		InconclusiveFails:    p.oneOf("metricsInconclusive", "fail", []string{"fail", "pass"}) == "fail",
+		FailClientErrors:     p.oneOf("metricsFailureStatus", "5xx", []string{"5xx", "4xx"}) == "4xx",
 	}
 	r.MetricsLagSeconds = p.intIn("metricsLagSeconds", 180, 0, 1800)
 	r.Probes = p.probes("releaseProbes")
 	r.ProbeThresholds = ProbeThresholds{
 		MaxFailureRateDelta: p.decimal("probeMaxFailureRateDelta", 0.3, 0, 1, true, "a number 0..1 such as 0.3 (30 points)"),
 		MaxLatencyRatio:     p.decimal("probeMaxLatencyRatio", 3, 1, 100, true, "a number from 1 to 100 such as 3"),
+		FailureLimit:        p.intIn("probeFailureLimit", 3, 1, 10),
 	}
 	return r
 }
@@ -892,6 +1176,26 @@ func (p *parser) checkInterval(r ReleaseConfig) {
 		} else {
 			p.failf("analysisIntervalSeconds: %d is longer than the bake of %d minutes; want at most %d, or a longer bakeMinutes",
 				r.AnalysisIntervalSeconds, r.BakeMinutes, r.BakeMinutes*60)
+		}
+		return
+	}
+}
+
+// checkInitialDelay holds analysisInitialDelaySeconds below every bake above 0 in use: a delay
+// as long as its bake would leave the step with nothing the metrics gate may judge.
+func (p *parser) checkInitialDelay(r ReleaseConfig) {
+	delay := time.Duration(r.AnalysisInitialDelaySeconds) * time.Second
+	for i, w := range r.Steps {
+		bake, own := r.Bake(w)
+		if bake == 0 || delay < bake {
+			continue
+		}
+		if own {
+			p.failf("analysisInitialDelaySeconds: %d leaves nothing of the bake of %s of releaseSteps[%d] (weight %d) to judge; want less than %d, or a longer bake for that step",
+				r.AnalysisInitialDelaySeconds, bake, i, w, int(bake/time.Second))
+		} else {
+			p.failf("analysisInitialDelaySeconds: %d leaves nothing of the bake of %d minutes to judge; want less than %d, or a longer bakeMinutes",
+				r.AnalysisInitialDelaySeconds, r.BakeMinutes, r.BakeMinutes*60)
 		}
 		return
 	}

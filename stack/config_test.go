@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
@@ -57,11 +58,45 @@ func TestParseAccepts(t *testing.T) {
 		}},
 		{"cors wildcard when configured", map[string]string{"corsOrigins": `["*"]`}, func(c *Config) bool { return c.API.CORSOrigins[0] == "*" }},
 		{"pinning and breaker on a v2 tier", map[string]string{"pinToken": "0123456789abcdef", "apimSku": "StandardV2", "circuitBreakerFailures": "5", "circuitBreakerInterval": "PT30S"}, func(c *Config) bool {
-			return c.PinToken == "0123456789abcdef" && c.CircuitBreaker == CircuitBreakerConfig{5, "PT30S", "PT1M"}
+			return c.PinToken == "0123456789abcdef" && c.CircuitBreaker == CircuitBreakerConfig{Failures: 5, Interval: "PT30S", TripDuration: "PT1M"}
 		}},
 		{"breaker on by default off Consumption", map[string]string{"apimSku": "Premium"}, func(c *Config) bool { return c.CircuitBreaker.Failures == 10 }},
 		{"breaker off on Consumption", nil, func(c *Config) bool { return c.CircuitBreaker.Failures == 0 && c.MaxStep == 50 }},
 		{"memory 4096", map[string]string{"instanceMemoryMB": "4096"}, func(c *Config) bool { return c.InstanceMemoryMB == 4096 }},
+		// API Management fit: the defaults are what the stack did before each was a key.
+		{"api defaults", nil, func(c *Config) bool {
+			return c.API.DisplayName == "slotless" && c.API.RoutePrefix == "api" && c.API.ProductIDs == nil &&
+				slices.Equal(c.API.CORSMethods, []string{"GET", "OPTIONS"}) &&
+				slices.Equal(c.API.CORSHeaders, []string{"Content-Type", "Authorization", "Ocp-Apim-Subscription-Key"})
+		}},
+		{"display name", map[string]string{"apiDisplayName": "Orders API (prod)"}, func(c *Config) bool { return c.API.DisplayName == "Orders API (prod)" }},
+		{"empty route prefix", map[string]string{"routePrefix": ""}, func(c *Config) bool { return c.API.RoutePrefix == "" }},
+		{"nested route prefix", map[string]string{"routePrefix": "v1/functions"}, func(c *Config) bool { return c.API.RoutePrefix == "v1/functions" }},
+		{"products", map[string]string{"apimProductIds": `["starter", "partners-2024"]`}, func(c *Config) bool {
+			return slices.Equal(c.API.ProductIDs, []string{"starter", "partners-2024"})
+		}},
+		{"no products", map[string]string{"apimProductIds": `[]`}, func(c *Config) bool { return c.API.ProductIDs == nil }},
+		{"cors methods upper-cased, once each", map[string]string{"corsMethods": `["get", "POST", "Get", "options"]`}, func(c *Config) bool {
+			return slices.Equal(c.API.CORSMethods, []string{"GET", "POST", "OPTIONS"})
+		}},
+		{"any cors method", map[string]string{"corsMethods": `["*"]`}, func(c *Config) bool { return slices.Equal(c.API.CORSMethods, []string{"*"}) }},
+		{"cors headers with the subscription key added", map[string]string{"corsHeaders": `["X-Trace-Id", "x-trace-id", "Content-Type"]`}, func(c *Config) bool {
+			return slices.Equal(c.API.CORSHeaders, []string{"X-Trace-Id", "Content-Type", "Ocp-Apim-Subscription-Key"})
+		}},
+		{"cors headers naming the subscription key", map[string]string{"corsHeaders": `["ocp-apim-subscription-key"]`}, func(c *Config) bool {
+			return slices.Equal(c.API.CORSHeaders, []string{"ocp-apim-subscription-key"})
+		}},
+		{"cors headers without a subscription", map[string]string{"corsHeaders": `["Content-Type"]`, "subscriptionRequired": "false"}, func(c *Config) bool {
+			return slices.Equal(c.API.CORSHeaders, []string{"Content-Type"})
+		}},
+		{"any cors header", map[string]string{"corsHeaders": `["*"]`}, func(c *Config) bool { return slices.Equal(c.API.CORSHeaders, []string{"*"}) }},
+		// A reused service's tier is the service's: nothing is decided until it is read.
+		{"reused service, tier unread", map[string]string{"apimName": "shared-apim", "apimResourceGroupName": "shared-rg", "publisherEmail": "<unset>"}, func(c *Config) bool {
+			return c.APIM.SKU == "" && c.APIM.ClaimedSKU == "" && c.CircuitBreaker.FromTier
+		}},
+		{"reused service, tier claimed", map[string]string{"apimName": "shared-apim", "apimResourceGroupName": "shared-rg", "apimSku": "Premium", "circuitBreakerFailures": "3"}, func(c *Config) bool {
+			return c.APIM.SKU == "" && c.APIM.ClaimedSKU == "Premium" && !c.CircuitBreaker.FromTier && c.CircuitBreaker.Failures == 3
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,6 +154,22 @@ func TestParseRejects(t *testing.T) {
 		{"short pin token", map[string]string{"pinToken": "short"}, `pinToken: the value (secret, 5 characters) is not valid, want 16..256 URL-safe characters`},
 		{"max step", map[string]string{"maxStep": "0"}, "maxStep: 0 is out of range 1..100"},
 		{"unknown colour in origin scheme", map[string]string{"corsOrigins": `["ftp://a.example.com"]`}, `corsOrigins: "ftp://a.example.com" is not valid`},
+		// API Management fit.
+		{"display name empty", map[string]string{"apiDisplayName": "  "}, `apiDisplayName: "  " is not valid, want 1..300 characters`},
+		{"display name too long", map[string]string{"apiDisplayName": strings.Repeat("a", 301)}, `apiDisplayName: "aaaa`},
+		{"route prefix with a leading slash", map[string]string{"routePrefix": "/api"}, `routePrefix: "/api" is not valid, want empty, or segments of letters, digits, '-', '_', '.' and '~' separated by '/'`},
+		{"route prefix with a route parameter", map[string]string{"routePrefix": "api/{tenant}"}, `routePrefix: "api/{tenant}" is not valid`},
+		{"route prefix too long", map[string]string{"routePrefix": strings.Repeat("a", 101)}, `routePrefix: "aaaa`},
+		{"product id with a colon", map[string]string{"apimProductIds": `["team:orders"]`}, `apimProductIds: "team:orders" is not a product id, want 1..256 characters without '*', '#', '&', '+', ':', '<', '>', '?', '/' or spaces`},
+		{"product id twice", map[string]string{"apimProductIds": `["starter", "starter"]`}, `apimProductIds: "starter" is listed twice`},
+		{"products not a list", map[string]string{"apimProductIds": "starter"}, `apimProductIds: "starter" is not valid, want a JSON list of product ids`},
+		{"cors method unknown", map[string]string{"corsMethods": `["GET", "TRACE"]`}, `corsMethods: "TRACE" is not a method the CORS policy allows, want some of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, or ["*"]`},
+		{"cors methods empty", map[string]string{"corsMethods": `[]`}, `corsMethods: the list is empty, want at least one entry, such as ["GET","OPTIONS"]`},
+		{"cors method wildcard mixed", map[string]string{"corsMethods": `["*", "GET"]`}, `corsMethods: "*" goes alone`},
+		{"cors header not a token", map[string]string{"corsHeaders": `["X Trace"]`}, `corsHeaders: "X Trace" is not an HTTP header name`},
+		{"cors headers empty", map[string]string{"corsHeaders": `[]`}, `corsHeaders: the list is empty`},
+		{"cors headers not a list", map[string]string{"corsHeaders": "Content-Type"}, `corsHeaders: "Content-Type" is not valid, want a JSON list`},
+		{"reused service, unknown tier claimed", map[string]string{"apimName": "shared-apim", "apimResourceGroupName": "shared-rg", "apimSku": "Gold"}, `apimSku: "Gold" is not valid, want one of Consumption`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -247,9 +298,10 @@ func TestPinTokenDocumented(t *testing.T) {
 
 func TestParseReleasePlan(t *testing.T) {
 	defaults := ReleaseConfig{
-		Steps: []int{10, 50, 100}, BakeMinutes: 10, AnalysisIntervalSeconds: 60, WarmupRequests: 10, WarmupLatencyMs: 1000,
-		Metrics:           MetricsThresholds{MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5, MinRequests: 50, InconclusiveFails: true},
-		MetricsLagSeconds: 180, ProbeThresholds: ProbeThresholds{MaxFailureRateDelta: 0.3, MaxLatencyRatio: 3},
+		Steps: []int{10, 50, 100}, BakeMinutes: 10, AnalysisIntervalSeconds: 60, AnalysisInitialDelaySeconds: 30, WarmupRequests: 10, WarmupLatencyMs: 1000,
+		Metrics: MetricsThresholds{Confidence: 0.99, FailureLimit: 2, MaxFailureRateDelta: 0.002, MaxFailureRateRatio: 1.5, ClientErrorCheck: true,
+			MaxP95Ratio: 1.5, P95FloorMs: 100, SampleRatioTolerance: 0.3, MinRequests: 50, InconclusiveFails: true},
+		MetricsLagSeconds: 180, ProbeThresholds: ProbeThresholds{MaxFailureRateDelta: 0.3, FailureLimit: 3, MaxLatencyRatio: 3},
 	}
 	tests := []struct {
 		name        string
@@ -271,8 +323,8 @@ func TestParseReleasePlan(t *testing.T) {
 		{"own bakes mixed with integers", map[string]string{"releaseSteps": `[{"weight":5,"bake":"2m"},25,{"weight":50,"bake":"1h30m"},{"weight":100}]`}, func(r *ReleaseConfig) {
 			r.Steps, r.StepBakes = []int{5, 25, 50, 100}, map[int]time.Duration{5: 2 * time.Minute, 50: 90 * time.Minute}
 		}, 0},
-		{"second-scale bakes with a short interval", map[string]string{"releaseSteps": `[{"weight":10,"bake":"20s"},{"weight":50,"bake":"10s"},{"weight":100,"bake":"10s"}]`, "analysisIntervalSeconds": "10"}, func(r *ReleaseConfig) {
-			r.StepBakes, r.AnalysisIntervalSeconds = map[int]time.Duration{10: 20 * time.Second, 50: 10 * time.Second, 100: 10 * time.Second}, 10
+		{"second-scale bakes with a short interval and delay", map[string]string{"releaseSteps": `[{"weight":10,"bake":"20s"},{"weight":50,"bake":"10s"},{"weight":100,"bake":"10s"}]`, "analysisIntervalSeconds": "10", "analysisInitialDelaySeconds": "5"}, func(r *ReleaseConfig) {
+			r.StepBakes, r.AnalysisIntervalSeconds, r.AnalysisInitialDelaySeconds = map[int]time.Duration{10: 20 * time.Second, 50: 10 * time.Second, 100: 10 * time.Second}, 10, 5
 		}, 0},
 		{"a bake of 0 and a day", map[string]string{"releaseSteps": `[{"weight":10,"bake":"0s"},{"weight":50,"bake":"24h"},100]`}, func(r *ReleaseConfig) {
 			r.StepBakes = map[int]time.Duration{10: 0, 50: 24 * time.Hour}
@@ -281,16 +333,19 @@ func TestParseReleasePlan(t *testing.T) {
 		{"interval above an unused bakeMinutes", map[string]string{"releaseSteps": `[{"weight":50,"bake":"10m"},{"weight":100,"bake":"0s"}]`, "bakeMinutes": "1", "analysisIntervalSeconds": "600"}, func(r *ReleaseConfig) {
 			r.Steps, r.StepBakes, r.BakeMinutes, r.AnalysisIntervalSeconds = []int{50, 100}, map[int]time.Duration{50: 10 * time.Minute, 100: 0}, 1, 600
 		}, 0},
-		{"thresholds", map[string]string{"metricsMaxFailureRateDelta": "0.005", "metricsMaxP95Ratio": "2", "metricsMinRequests": "200", "metricsInconclusive": "fail"}, func(r *ReleaseConfig) {
-			r.Metrics = MetricsThresholds{MaxFailureRateDelta: 0.005, MaxP95Ratio: 2, MinRequests: 200, InconclusiveFails: true}
+		{"thresholds", map[string]string{"metricsMaxFailureRateDelta": "0.005", "metricsMaxP95Ratio": "2", "metricsMinRequests": "200", "metricsInconclusive": "fail",
+			"metricsConfidence": "0.999", "metricsFailureLimit": "3", "metricsMaxFailureRateRatio": "2", "metricsClientErrorCheck": "false", "metricsP95FloorMs": "0",
+			"metricsSampleRatioTolerance": "1", "analysisInitialDelaySeconds": "0"}, func(r *ReleaseConfig) {
+			r.Metrics = MetricsThresholds{Confidence: 0.999, FailureLimit: 3, MaxFailureRateDelta: 0.005, MaxFailureRateRatio: 2, MaxP95Ratio: 2, SampleRatioTolerance: 1, MinRequests: 200, InconclusiveFails: true}
+			r.AnalysisInitialDelaySeconds = 0
 		}, 0},
 		{"telemetry as Azure writes it", map[string]string{"metricsLagSeconds": "0", "metricsFailureStatus": "4xx", "metricsInconclusive": "pass"}, func(r *ReleaseConfig) {
 			r.MetricsLagSeconds, r.Metrics.FailClientErrors, r.Metrics.InconclusiveFails = 0, true, false
 		}, 0},
 		{"probes as Pulumi passes a YAML list", map[string]string{"releaseProbes": `[{"path":"/orders"},{"method":"post","path":"/orders?dry=1","headers":{"Content-Type":"application/json"},"body":"{}","expectStatus":201}]`,
-			"probeMaxFailureRateDelta": "0.5", "probeMaxLatencyRatio": "2"}, func(r *ReleaseConfig) {
+			"probeMaxFailureRateDelta": "0.5", "probeMaxLatencyRatio": "2", "probeFailureLimit": "5"}, func(r *ReleaseConfig) {
 			r.Probes = []Probe{{Method: "GET", Path: "/orders", ExpectStatus: 200}, {Method: "POST", Path: "/orders?dry=1", Headers: map[string]string{"Content-Type": "application/json"}, Body: "{}", ExpectStatus: 201}}
-			r.ProbeThresholds = ProbeThresholds{MaxFailureRateDelta: 0.5, MaxLatencyRatio: 2}
+			r.ProbeThresholds = ProbeThresholds{MaxFailureRateDelta: 0.5, FailureLimit: 5, MaxLatencyRatio: 2}
 		}, 0},
 		{"zero failure delta allows no extra failures", map[string]string{"metricsMaxFailureRateDelta": "0"}, func(r *ReleaseConfig) { r.Metrics.MaxFailureRateDelta = 0 }, 0},
 		{"warm-up", map[string]string{"warmupRequests": "100", "warmupLatencyMs": "250"}, func(r *ReleaseConfig) { r.WarmupRequests, r.WarmupLatencyMs = 100, 250 }, 0},
@@ -352,7 +407,19 @@ func TestParseRejectsReleasePlan(t *testing.T) {
 		{"bake negative", map[string]string{"bakeMinutes": "-1"}, "bakeMinutes: -1 is out of range 0..1440"},
 		{"interval too short", map[string]string{"analysisIntervalSeconds": "5"}, "analysisIntervalSeconds: 5 is out of range 10..3600"},
 		{"interval longer than the bake", map[string]string{"bakeMinutes": "5", "analysisIntervalSeconds": "600"}, "analysisIntervalSeconds: 600 is longer than the bake of 5 minutes; want at most 300, or a longer bakeMinutes"},
-		{"delta as percent", map[string]string{"metricsMaxFailureRateDelta": "2"}, `metricsMaxFailureRateDelta: "2" is not valid, want a number 0..1 such as 0.02 (2 points)`},
+		{"initial delay as long as a step's own bake", map[string]string{"releaseSteps": `[{"weight":10,"bake":"30s"},100]`, "analysisIntervalSeconds": "10"},
+			"analysisInitialDelaySeconds: 30 leaves nothing of the bake of 30s of releaseSteps[0] (weight 10) to judge; want less than 30, or a longer bake for that step"},
+		{"initial delay as long as the default bake", map[string]string{"bakeMinutes": "1", "analysisInitialDelaySeconds": "60"},
+			"analysisInitialDelaySeconds: 60 leaves nothing of the bake of 1 minutes to judge; want less than 60, or a longer bakeMinutes"},
+		{"initial delay too long", map[string]string{"analysisInitialDelaySeconds": "601"}, "analysisInitialDelaySeconds: 601 is out of range 0..600"},
+		{"confidence as percent", map[string]string{"metricsConfidence": "99"}, `metricsConfidence: "99" is not valid, want a number 0.5..0.9999 such as 0.99`},
+		{"confidence certain", map[string]string{"metricsConfidence": "1"}, `metricsConfidence: "1" is not valid`},
+		{"failure limit zero", map[string]string{"metricsFailureLimit": "0"}, "metricsFailureLimit: 0 is out of range 1..10"},
+		{"failure rate ratio below 1", map[string]string{"metricsMaxFailureRateRatio": "0.5"}, `metricsMaxFailureRateRatio: "0.5" is not valid, want a number 1..100 such as 1.5`},
+		{"client error check word", map[string]string{"metricsClientErrorCheck": "yes"}, `metricsClientErrorCheck: "yes" is not valid, want true or false`},
+		{"p95 floor negative", map[string]string{"metricsP95FloorMs": "-1"}, "metricsP95FloorMs: -1 is out of range 0..60000"},
+		{"sample ratio tolerance above 1", map[string]string{"metricsSampleRatioTolerance": "1.5"}, `metricsSampleRatioTolerance: "1.5" is not valid, want a number 0..1 such as 0.3`},
+		{"delta as percent", map[string]string{"metricsMaxFailureRateDelta": "2"}, `metricsMaxFailureRateDelta: "2" is not valid, want a number 0..1 such as 0.002 (0.2 points)`},
 		{"delta negative", map[string]string{"metricsMaxFailureRateDelta": "-0.1"}, `metricsMaxFailureRateDelta: "-0.1" is not valid`},
 		{"delta exponent", map[string]string{"metricsMaxFailureRateDelta": "2e-2"}, `metricsMaxFailureRateDelta: "2e-2" is not valid`},
 		{"delta NaN", map[string]string{"metricsMaxFailureRateDelta": "NaN"}, `metricsMaxFailureRateDelta: "NaN" is not valid`},
@@ -372,6 +439,8 @@ func TestParseRejectsReleasePlan(t *testing.T) {
 		{"probe pinning header", map[string]string{"releaseProbes": `[{"path":"/orders","headers":{"X-Slotless-Slot":"blue"}}]`}, "releaseProbes[0]: header X-Slotless-Slot is not allowed"},
 		{"probe status", map[string]string{"releaseProbes": `[{"path":"/orders","expectStatus":700}]`}, "releaseProbes[0]: expectStatus 700 is out of range 100..599"},
 		{"probe latency ratio below 1", map[string]string{"probeMaxLatencyRatio": "0.5"}, `probeMaxLatencyRatio: "0.5" is not valid, want a number from 1 to 100`},
+		{"probe failure limit above the window", map[string]string{"probeFailureLimit": "11"}, `probeFailureLimit: 11 is out of range 1..10`},
+		{"probe failure limit of 0", map[string]string{"probeFailureLimit": "0"}, `probeFailureLimit: 0 is out of range 1..10`},
 		{"warm-up zero", map[string]string{"warmupRequests": "0"}, "warmupRequests: 0 is out of range 1..100"},
 		{"warm-up latency", map[string]string{"warmupLatencyMs": "5"}, "warmupLatencyMs: 5 is out of range 10..60000"},
 		{"always ready negative", map[string]string{"alwaysReadyInstances": "-1"}, "alwaysReadyInstances: -1 is out of range 0..1000"},
@@ -470,6 +539,60 @@ func TestCheckSteps(t *testing.T) {
 				t.Errorf("got %v, want no error", err)
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Errorf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestResolveSKU: a reused service's tier, as the service reports it, decides what apimSku and
+// circuitBreakerFailures may say, and the breaker's default.
+func TestResolveSKU(t *testing.T) {
+	reuse := map[string]string{"apimName": "shared-apim", "apimResourceGroupName": "shared-rg", "publisherEmail": "<unset>"}
+	with := func(extra map[string]string) map[string]string {
+		m := maps.Clone(reuse)
+		maps.Copy(m, extra)
+		return m
+	}
+	tests := []struct {
+		name     string
+		set      map[string]string
+		tier     string
+		failures int
+		want     []string // the errors, one line each; none when empty
+	}{
+		{"Consumption: no breaker", reuse, "Consumption", 0, nil},
+		{"Premium: the tier's default breaker", reuse, "Premium", 10, nil},
+		{"a tier slotless does not create", reuse, "Isolated", 10, nil},
+		{"Premium with the breaker off", with(map[string]string{"circuitBreakerFailures": "0"}), "Premium", 0, nil},
+		{"a claim that agrees", with(map[string]string{"apimSku": "StandardV2", "circuitBreakerFailures": "4"}), "StandardV2", 4, nil},
+		{"a claim that disagrees", with(map[string]string{"apimSku": "Premium"}), "Developer", 10,
+			[]string{`apimSku: "Premium" disagrees with apimName "shared-apim", which is of the Developer tier; unset apimSku: a reused service's tier is read from the service`}},
+		{"a breaker on Consumption", with(map[string]string{"circuitBreakerFailures": "5"}), "Consumption", 0,
+			[]string{`circuitBreakerFailures: 5 is not allowed: apimName "shared-apim" is of the Consumption tier, which does not support circuit breakers; want 0`}},
+		{"both", with(map[string]string{"apimSku": "Premium", "circuitBreakerFailures": "5"}), "Consumption", 0,
+			[]string{`apimSku: "Premium" disagrees with apimName "shared-apim", which is of the Consumption tier`, `circuitBreakerFailures: 5 is not allowed`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse(source(tt.set))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.ResolveSKU(tt.tier)
+			var lines []string
+			if err != nil {
+				lines = strings.Split(err.Error(), "\n")
+			}
+			if len(lines) != len(tt.want) {
+				t.Fatalf("got %q, want %d errors %q", lines, len(tt.want), tt.want)
+			}
+			for i, w := range tt.want {
+				if !strings.HasPrefix(lines[i], w) {
+					t.Errorf("error %d: got %q, want it to start %q", i, lines[i], w)
+				}
+			}
+			if c.APIM.SKU != tt.tier || c.CircuitBreaker.Failures != tt.failures || c.CircuitBreaker.FromTier {
+				t.Errorf("got tier %q, %d failures (from tier %v), want %q and %d", c.APIM.SKU, c.CircuitBreaker.Failures, c.CircuitBreaker.FromTier, tt.tier, tt.failures)
 			}
 		})
 	}

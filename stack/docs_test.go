@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -50,5 +51,35 @@ func TestPulumiYAMLDeclaresOnlyKeysWithDefaults(t *testing.T) {
 		if !declared && !strings.Contains(string(raw), " "+k.Name) {
 			t.Errorf("Pulumi.yaml neither declares %s nor names it among the optional keys", k.Name)
 		}
+	}
+}
+
+// TestSampleServesUnderTheDefaultRoutePrefix: the sample app's host.json sets the route prefix
+// the dev stack's backends send every request under (routePrefix, unset there), or every request
+// through API Management would reach a path the sample does not serve.
+func TestSampleServesUnderTheDefaultRoutePrefix(t *testing.T) {
+	raw, err := os.ReadFile("../functionapp/host.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var host struct {
+		Extensions struct {
+			HTTP struct {
+				RoutePrefix *string `json:"routePrefix"`
+			} `json:"http"`
+		} `json:"extensions"`
+	}
+	if err := json.Unmarshal(raw, &host); err != nil {
+		t.Fatal(err)
+	}
+	dev, err := os.ReadFile("../Pulumi.dev.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(dev), "routePrefix") {
+		t.Fatal("Pulumi.dev.yaml sets routePrefix: compare the sample's host.json with it instead")
+	}
+	if p := host.Extensions.HTTP.RoutePrefix; p == nil || *p != DefaultRoutePrefix {
+		t.Errorf("functionapp/host.json extensions.http.routePrefix: got %v, want %q, the dev stack's", p, DefaultRoutePrefix)
 	}
 }

@@ -21,6 +21,8 @@ type keyMocks struct {
 	heldTags     []string
 	hostFailures int
 	hostCalls    int
+	// poolBlue, when set, is blue's weight in the pool API Management holds; else it has none.
+	poolBlue *int
 }
 
 func (m *keyMocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -44,6 +46,14 @@ func (m *keyMocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) 
 			out["tags"] = tags
 		}
 		return resource.NewPropertyMapFromMap(out), nil
+	case "azure-native:apimanagement:getBackend":
+		if m.poolBlue == nil {
+			return nil, errors.New(`Status=404 Code="ResourceNotFound" Message="backend not found"`)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"name": "green-blue-pool", "pool": map[string]any{"services": []any{
+			map[string]any{"id": "/x/backends/green-backend", "weight": float64(100 - *m.poolBlue), "priority": 1.0},
+			map[string]any{"id": "/x/backends/blue-backend", "weight": float64(*m.poolBlue), "priority": 1.0},
+		}}}), nil
 	case "azure-native:apimanagement:listNamedValue":
 		if m.namedValue != nil {
 			return nil, m.namedValue

@@ -52,8 +52,12 @@ func (n Names) DeploymentContainer(s Slot) string { return "app-package-" + stri
 // Workspace is the Log Analytics workspace.
 func (n Names) Workspace() string { return n.base() + "-logs" }
 
-// AppInsights is the Application Insights component.
+// AppInsights is the stack's shared Application Insights component, which both slots reported
+// to before each had its own; it stays while a slot that carries traffic still reports there.
 func (n Names) AppInsights() string { return n.base() + "-appi" }
+
+// SlotAppInsights is a slot's own Application Insights component.
+func (n Names) SlotAppInsights(s Slot) string { return n.base() + "-" + string(s) + "-appi" }
 
 // Plan is a slot's FC1 plan.
 func (n Names) Plan(s Slot) string { return n.base() + "-" + string(s) + "-plan" }

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -17,9 +18,12 @@ const (
 	OutResourceGroup     = "resourceGroupName"
 	OutAPIMName          = "apimName"
 	OutAPIMResourceGroup = "apimResourceGroupName"
-	OutAppInsightsName   = "appInsightsName"
-	OutStorageAccount    = "storageAccountName"
-	// OutWorkspaceID is the Log Analytics workspace id (a GUID) the metrics gate queries.
+	// OutAppInsightsName names the Application Insights component the config's apps report to:
+	// the stack's own, or the team's (appInsightsResourceId, whose id is OutAppInsightsID).
+	OutAppInsightsName = "appInsightsName"
+	OutStorageAccount  = "storageAccountName"
+	// OutWorkspaceID is the Log Analytics workspace id (a GUID) the metrics gate queries: the
+	// workspace of the component the config's apps report to, the team's when reused.
 	OutWorkspaceID = "logAnalyticsWorkspaceId"
 	// OutCurrentSlotName is the deployed current-slot-name: frozen while a release is in
 	// progress, it says which slot the release started from, so a rollback knows which way is
@@ -31,7 +35,26 @@ const (
 	// OutHealthPath is the health operation's path under the API (healthPath), which status
 	// and the gates append to apiUrl.
 	OutHealthPath = "healthPath"
+	// OutRoutePrefix is the apps' HTTP route prefix (routePrefix), which `slotless deploy`
+	// checks a package's host.json against.
+	OutRoutePrefix = "routePrefix"
+	// OutSharedHostStorage lists the slots whose host storage this update left in the shared
+	// account (sharedHostStorage): their identities hold data roles on the whole account, both
+	// deployment containers included, so `slotless deploy` refuses them.
+	OutSharedHostStorage = "sharedHostStorage"
 )
+
+// SharedHostStorageOf reads OutSharedHostStorage from a stack's outputs; a stack deployed
+// before it was exported lists nothing, and ok is false.
+func SharedHostStorageOf(outs map[string]any) (slots []Slot, ok bool) {
+	list, ok := outs[OutSharedHostStorage].([]any)
+	for _, v := range list {
+		if s, err := ParseSlot(fmt.Sprint(v)); err == nil {
+			slots = append(slots, s)
+		}
+	}
+	return slots, ok
+}
 
 // DefaultHealthPath is healthPath's default, for a stack deployed before it was exported.
 const DefaultHealthPath = "/health"
@@ -42,6 +65,11 @@ func OutAppName(s Slot) string { return string(s) + "AppName" }
 // OutHostname names a slot's default host name output, e.g. blueHostname.
 func OutHostname(s Slot) string { return string(s) + "Hostname" }
 
+// OutIdentityPrincipalID names a slot's identity's principal (object) id output: what a team
+// grants read access to its Key Vault secrets (Key Vault Secrets User) for the references in
+// appSettings.
+func OutIdentityPrincipalID(s Slot) string { return string(s) + "IdentityPrincipalId" }
+
 // OutContainerURL names a slot's deployment container URL output.
 func OutContainerURL(s Slot) string { return string(s) + "DeploymentContainerUrl" }
 
@@ -51,6 +79,7 @@ func exportOutputs(ctx *pulumi.Context, cfg *Config, n Names, rg pulumi.StringIn
 		return strings.TrimSuffix(u, "/") + "/" + cfg.API.Path
 	}).(pulumi.StringOutput))
 	ctx.Export(OutHealthPath, pulumi.String(cfg.API.HealthPath))
+	ctx.Export(OutRoutePrefix, pulumi.String(cfg.API.RoutePrefix))
 	ctx.Export(OutGreenWeight, pulumi.Int(cfg.Weights.Green))
 	ctx.Export(OutBlueWeight, pulumi.Int(cfg.Weights.Blue))
 	ctx.Export(OutLiveSlot, pulumi.String(string(cfg.Weights.Live())))
@@ -60,14 +89,20 @@ func exportOutputs(ctx *pulumi.Context, cfg *Config, n Names, rg pulumi.StringIn
 	ctx.Export(OutResourceGroup, rg)
 	ctx.Export(OutAPIMName, gw.ServiceName)
 	ctx.Export(OutAPIMResourceGroup, pulumi.String(n.APIMResourceGroup()))
-	ctx.Export(OutAppInsightsName, mon.AppInsights.Name)
+	ctx.Export(OutAppInsightsName, mon.ComponentName)
 	ctx.Export(OutStorageAccount, st.Account.Name)
-	ctx.Export(OutWorkspaceID, mon.Workspace.CustomerId)
+	ctx.Export(OutWorkspaceID, mon.CustomerID)
 	ctx.Export(OutCurrentSlotName, gw.CurrentSlot.Value)
 	ctx.Export(OutPoolID, gw.Pool.ID())
+	shared := pulumi.StringArray{}
+	for _, s := range cfg.SharedHostStorage {
+		shared = append(shared, pulumi.String(string(s)))
+	}
+	ctx.Export(OutSharedHostStorage, shared)
 	for _, s := range Slots {
 		ctx.Export(OutAppName(s), colours[s].App.Name)
 		ctx.Export(OutHostname(s), colours[s].Hostname)
 		ctx.Export(OutContainerURL(s), st.ContainerURL(s))
+		ctx.Export(OutIdentityPrincipalID(s), colours[s].Identity.PrincipalId)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/xml"
 	"fmt"
+	"slices"
 	"strings"
 	"text/template"
 )
@@ -17,8 +18,7 @@ const PoolID = "green-blue-pool"
 var policyTemplate string
 
 var policyTmpl = template.Must(template.New("policy.xml").Funcs(template.FuncMap{
-	"xml":                   xmlEscape,
-	"subscriptionKeyHeader": func() string { return SubscriptionKeyHeader },
+	"xml": xmlEscape,
 }).Parse(policyTemplate))
 
 func xmlEscape(s string) (string, error) {
@@ -50,9 +50,17 @@ const SubscriptionKeyHeader = "Ocp-Apim-Subscription-Key"
 //     from an origin not listed proceeds without CORS headers (the browser withholds the
 //     answer from the page) instead of ending in an empty 200 that hides what happened.
 //   - The API defines no OPTIONS operation; one would take over the preflight from the policy.
+//   - allowed-methods and allowed-headers come from corsMethods and corsHeaders, in the order
+//     given: "At least one method element is required if the allowed-methods section is
+//     present", and allowed-headers is required with at least one header.
 type PolicyInput struct {
 	PoolID      string
 	CORSOrigins []string
+	// CORSMethods and CORSHeaders are the cors policy's allowed methods and headers; empty
+	// means their defaults (DefaultCORSMethods; DefaultCORSHeaders, with SubscriptionKeyHeader
+	// when a subscription is required), as Parse gives them.
+	CORSMethods []string
+	CORSHeaders []string
 	// SubscriptionRequired mirrors the API's subscriptionRequired: browsers then send
 	// SubscriptionKeyHeader, which CORS must allow.
 	SubscriptionRequired bool
@@ -65,12 +73,23 @@ type PolicyInput struct {
 	// token for this audience, got with the user-assigned identity whose client id the named
 	// value GatewayClientIDNamedValue holds (MicrosoftDocs azure-docs,
 	// api-management/authentication-managed-identity-policy.md): the token goes in the
-	// Authorization header, replacing the caller's. ignore-error="true" lets a request through
-	// without a token when none can be had, so an app that does not require one yet (the
-	// policy goes first, the apps' authentication after) never sees an error from it; an app
-	// that requires one answers 401 either way.
+	// Authorization header, replacing the caller's.
 	GatewayAudience           string
 	GatewayClientIDNamedValue string
+	// GatewayTokenRequired is the require phase (gatewayAuthPhase): a request the gateway cannot
+	// get a token for fails at the gateway. The policy's ignore-error is then "false", its
+	// default: "If set to true, the policy pipeline continues to execute even if an access
+	// token isn't obtained" (the policy reference), so with false the pipeline stops and the
+	// caller gets API Management's own error (500 without an on-error section, error handling
+	// in API Management policies: "callers will receive 400 or 500 HTTP response messages"),
+	// with Entra's reason (AADSTS500011 for an audience without a service principal) in the
+	// gateway's trace and logs, and no request reaches an app without a token. With "true"
+	// the request went on without one and each app answered 401, which reads as the caller's
+	// fault and hides the cause in Entra. A <choose> returning a 503 of its own would need
+	// the state of output-token-variable-name after a failed request, which the reference does
+	// not document. In observe the apps let requests without a token through, so the policy
+	// does too (ignore-error="true"), and `slotless gateway-auth` shows what the apps saw.
+	GatewayTokenRequired bool
 }
 
 // GatewayClientIDNamedValue is the named value holding the client id of the identity API
@@ -92,7 +111,8 @@ const PinTokenNamedValue = "slotless-pin-token"
 // them in its service (APIMIDs), scoped when the service is reused.
 func NewPolicyInput(cfg *Config) PolicyInput {
 	ids := NewAPIMIDs(cfg)
-	in := PolicyInput{PoolID: ids.Pool(), CORSOrigins: cfg.API.CORSOrigins, SubscriptionRequired: cfg.API.SubscriptionRequired}
+	in := PolicyInput{PoolID: ids.Pool(), CORSOrigins: cfg.API.CORSOrigins, CORSMethods: cfg.API.CORSMethods, CORSHeaders: cfg.API.CORSHeaders,
+		SubscriptionRequired: cfg.API.SubscriptionRequired}
 	if cfg.PinToken != "" {
 		in.PinTokenNamedValue = ids.PinToken()
 		for _, s := range Slots {
@@ -101,6 +121,7 @@ func NewPolicyInput(cfg *Config) PolicyInput {
 	}
 	if cfg.GatewayAudience != "" {
 		in.GatewayAudience, in.GatewayClientIDNamedValue = cfg.GatewayAudience, ids.GatewayClientID()
+		in.GatewayTokenRequired = cfg.GatewayAuthPhase == AuthRequire
 	}
 	return in
 }
@@ -109,6 +130,15 @@ func NewPolicyInput(cfg *Config) PolicyInput {
 // one element a line, no trailing whitespace, and escaped values. The same config always yields
 // the same bytes, so re-applying it never shows a whitespace-only diff.
 func RenderPolicy(in PolicyInput) (string, error) {
+	if len(in.CORSMethods) == 0 {
+		in.CORSMethods = DefaultCORSMethods
+	}
+	if len(in.CORSHeaders) == 0 {
+		in.CORSHeaders = slices.Clone(DefaultCORSHeaders)
+		if in.SubscriptionRequired {
+			in.CORSHeaders = append(in.CORSHeaders, SubscriptionKeyHeader)
+		}
+	}
 	var b bytes.Buffer
 	if err := policyTmpl.Execute(&b, in); err != nil {
 		return "", fmt.Errorf("render api policy: %w", err)

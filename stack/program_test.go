@@ -84,7 +84,8 @@ func TestEveryResourceAndItsKeyProperties(t *testing.T) {
 		{"azure-native:storage:BlobContainer", "deploy-green", map[string]string{"containerName": `"app-package-green"`, "publicAccess": `"None"`}},
 		{"azure-native:storage:BlobContainer", "deploy-blue", map[string]string{"containerName": `"app-package-blue"`}},
 		{"azure-native:operationalinsights:Workspace", "logs", map[string]string{"sku.name": `"PerGB2018"`, "retentionInDays": "30"}},
-		{"azure-native:applicationinsights:Component", "appinsights", map[string]string{"kind": `"web"`, "ingestionMode": `"LogAnalytics"`, "disableLocalAuth": "true"}},
+		{"azure-native:applicationinsights:Component", "appinsights-green", map[string]string{"kind": `"web"`, "ingestionMode": `"LogAnalytics"`, "disableLocalAuth": "true", "resourceName": q("slotless-" + hash + "-green-appi")}},
+		{"azure-native:applicationinsights:Component", "appinsights-blue", map[string]string{"kind": `"web"`, "ingestionMode": `"LogAnalytics"`, "disableLocalAuth": "true", "resourceName": q("slotless-" + hash + "-blue-appi")}},
 		{"azure-native:web:AppServicePlan", "green-plan", map[string]string{"sku.name": `"FC1"`, "sku.tier": `"FlexConsumption"`, "reserved": "true"}},
 		{"azure-native:web:AppServicePlan", "blue-plan", map[string]string{"sku.name": `"FC1"`}},
 		{"azure-native:web:WebApp", "blue-app", map[string]string{
@@ -107,7 +108,7 @@ func TestEveryResourceAndItsKeyProperties(t *testing.T) {
 		{"azure-native:authorization:RoleAssignment", "green-deploy-blob-contributor", map[string]string{
 			"scope":            q(sharedID + "/blobServices/default/containers/app-package-green"),
 			"roleDefinitionId": `"/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/roleDefinitions/ba92f5b4-2d11-453d-a403-e96b0029c9fe"`}},
-		{"azure-native:authorization:RoleAssignment", "blue-metrics-publisher", map[string]string{
+		{"azure-native:authorization:RoleAssignment", "blue-own-metrics-publisher", map[string]string{
 			"roleDefinitionId": `"/subscriptions/00000000-0000-0000-0000-000000000000/providers/Microsoft.Authorization/roleDefinitions/3913510d-42f4-4e42-8a64-420c390055eb"`}},
 		{"azure-native:apimanagement:ApiManagementService", "apim", map[string]string{"sku.name": `"Consumption"`, "sku.capacity": "0", "publisherEmail": `"ops@example.com"`}},
 		{"azure-native:apimanagement:Backend", "green-backend", map[string]string{
@@ -307,7 +308,7 @@ func TestFlexRejectedSettingsAreNeverSet(t *testing.T) {
 		want := map[string]string{
 			"SLOT_NAME": string(slot), "AzureWebJobsStorage__credential": "managedidentity",
 			"AzureWebJobsStorage__clientId":         "client-id-of-slotless-" + hash + "-" + string(slot) + "-id",
-			"APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=mock;IngestionEndpoint=https://slotless-" + hash + "-appi.in.applicationinsights.azure.com/",
+			"APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=mock;IngestionEndpoint=https://slotless-" + hash + "-" + string(slot) + "-appi.in.applicationinsights.azure.com/",
 		}
 		for k, v := range want {
 			if settings[k] != v {
@@ -368,9 +369,9 @@ func TestColourChildrenAreParented(t *testing.T) {
 			}
 		}
 	}
-	// identity, five role assignments, plan, app
-	if children != 8 {
-		t.Errorf("got %d green children, want 8", children)
+	// identity, five role assignments, plan, app, the scm and ftp basic publishing policies
+	if children != 10 {
+		t.Errorf("got %d green children, want 10", children)
 	}
 }
 
@@ -728,33 +729,50 @@ func TestBadAPISpecFailsThePlan(t *testing.T) {
 	}
 }
 
-// TestReleaseAccess: releasePrincipalId gets one custom role with exactly the release commands'
-// actions, assigned at the stack's resource group, and at a reused API Management service that
-// lives elsewhere; the apps' settings are never among them, and a site write only with
+// TestReleaseAccess: releasePrincipalId gets custom roles with exactly the release commands'
+// actions: reads, the deployment host and the gate's query at the stack's resource group (and at
+// a reused API Management service that lives elsewhere); the writes of traffic only on the pool
+// and current-slot-name; the reading of the keys only on the two key named values. The apps'
+// settings are never among them, and a site write (with the linked actions it needs) only with
 // always-ready instances. Without the key nothing is granted.
 func TestReleaseAccess(t *testing.T) {
 	const principal = "6f1f2a8e-3c1b-4b8e-9a51-2d7c4e0b9f10"
+	const releaseSubnet = "/subscriptions/" + plan.MockSubscription + "/resourceGroups/network-rg/providers/Microsoft.Network/virtualNetworks/orders-vnet/subnets/functions"
+	group := "/subscriptions/" + plan.MockSubscription + "/resourceGroups/slotless-test-rg"
 	for _, tt := range []struct {
 		name      string
 		overrides map[string]string
-		scopes    []string
+		scopes    []string // the main role's assignable and assignment scopes
+		service   string   // the service the child scopes are under
 		siteWrite bool
+		subnet    string // the subnet a site write names, where the network role is assigned
 	}{
-		{"none", nil, nil, false},
-		{"own service", map[string]string{"releasePrincipalId": strings.ToUpper(principal)}, []string{"/subscriptions/" + plan.MockSubscription + "/resourceGroups/slotless-test-rg"}, false},
-		{"always ready", map[string]string{"releasePrincipalId": principal, "alwaysReadyInstances": "1"}, []string{"/subscriptions/" + plan.MockSubscription + "/resourceGroups/slotless-test-rg"}, true},
+		{"none", nil, nil, "", false, ""},
+		{"own service", map[string]string{"releasePrincipalId": strings.ToUpper(principal)}, []string{group}, group + "/providers/Microsoft.ApiManagement/service/", false, ""},
+		{"always ready", map[string]string{"releasePrincipalId": principal, "alwaysReadyInstances": "1"}, []string{group}, group + "/providers/Microsoft.ApiManagement/service/", true, ""},
+		{"always ready in a subnet", map[string]string{"releasePrincipalId": principal, "alwaysReadyInstances": "1", "virtualNetworkSubnetId": releaseSubnet},
+			[]string{group}, group + "/providers/Microsoft.ApiManagement/service/", true, releaseSubnet},
+		{"a subnet without always-ready instances", map[string]string{"releasePrincipalId": principal, "virtualNetworkSubnetId": releaseSubnet},
+			[]string{group}, group + "/providers/Microsoft.ApiManagement/service/", false, ""},
 		{"reused service elsewhere", map[string]string{"releasePrincipalId": principal, "apimName": "shared-apim", "apimResourceGroupName": "shared-rg", "publisherEmail": "<unset>"},
-			[]string{"/subscriptions/" + plan.MockSubscription + "/resourceGroups/slotless-test-rg", "/subscriptions/" + plan.MockSubscription + "/resourceGroups/shared-rg/providers/Microsoft.ApiManagement/service/shared-apim"}, false},
+			[]string{group, "/subscriptions/" + plan.MockSubscription + "/resourceGroups/shared-rg/providers/Microsoft.ApiManagement/service/shared-apim"},
+			"/subscriptions/" + plan.MockSubscription + "/resourceGroups/shared-rg/providers/Microsoft.ApiManagement/service/shared-apim", false, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			p := runPlan(t, tt.overrides)
-			var roles, assignments []plan.Resource
+			// The child ids, as the program declared them (scoped on a reused service).
+			childIDs := map[string]string{}
+			roles, assignments := map[string]map[string]string{}, map[string]map[string]string{}
 			for _, r := range p.Resources {
 				switch {
+				case r.Type == "azure-native:apimanagement:Backend":
+					childIDs[r.Name] = strings.Trim(plan.Flatten(r.Inputs)["backendId"], `"`)
+				case r.Type == "azure-native:apimanagement:NamedValue":
+					childIDs[r.Name] = strings.Trim(plan.Flatten(r.Inputs)["namedValueId"], `"`)
 				case r.Type == "azure-native:authorization:RoleDefinition":
-					roles = append(roles, r)
+					roles[r.Name] = plan.Flatten(r.Inputs)
 				case r.Type == "azure-native:authorization:RoleAssignment" && strings.HasPrefix(r.Name, "release-"):
-					assignments = append(assignments, r)
+					assignments[r.Name] = plan.Flatten(r.Inputs)
 				}
 			}
 			if tt.scopes == nil {
@@ -763,40 +781,91 @@ func TestReleaseAccess(t *testing.T) {
 				}
 				return
 			}
-			if len(roles) != 1 || len(assignments) != len(tt.scopes) {
-				t.Fatalf("got %d roles and %d assignments, want 1 and %d", len(roles), len(assignments), len(tt.scopes))
-			}
-			role := plan.Flatten(roles[0].Inputs)
-			var actions []string
-			for i := 0; ; i++ {
-				a, ok := role[fmt.Sprintf("permissions[0].actions[%d]", i)]
-				if !ok {
-					break
-				}
-				actions = append(actions, strings.Trim(a, `"`))
-			}
-			for _, a := range actions {
-				if strings.HasPrefix(a, "Microsoft.Web/sites/config") || strings.HasPrefix(a, "Microsoft.Authorization/") || strings.HasPrefix(a, "Microsoft.Storage/") ||
-					strings.Contains(a, "/apis/") || strings.Contains(a, "*/write") || a == "*" {
-					t.Errorf("action %s: the release identity must not change settings, storage, roles or the API", a)
+			actionsOf := func(role map[string]string) []string {
+				var out []string
+				for i := 0; ; i++ {
+					a, ok := role[fmt.Sprintf("permissions[0].actions[%d]", i)]
+					if !ok {
+						return out
+					}
+					out = append(out, strings.Trim(a, `"`))
 				}
 			}
-			for _, want := range []string{"Microsoft.ApiManagement/service/backends/write", "Microsoft.Web/sites/publish/Action", "Microsoft.OperationalInsights/workspaces/query/read"} {
-				if !slices.Contains(actions, want) {
-					t.Errorf("actions %v lack %s", actions, want)
+			for name, role := range roles {
+				for _, a := range actionsOf(role) {
+					if strings.HasPrefix(a, "Microsoft.Web/sites/config") || strings.HasPrefix(a, "Microsoft.Authorization/") || strings.HasPrefix(a, "Microsoft.Storage/") ||
+						strings.Contains(a, "/apis/") || strings.Contains(a, "*/write") || a == "*" {
+						t.Errorf("%s action %s: the release identity must not change settings, storage, roles or the API", name, a)
+					}
+					if strings.Contains(a, "/query/") && strings.Contains(a, "*") {
+						t.Errorf("%s action %s: the release identity reads the gate's tables, not every table of the workspace", name, a)
+					}
+				}
+				for i, want := range tt.scopes {
+					if got := role[fmt.Sprintf("assignableScopes[%d]", i)]; got != q(want) {
+						t.Errorf("%s assignable scope %d: got %s, want %s", name, i, got, q(want))
+					}
 				}
 			}
-			if got := slices.Contains(actions, "Microsoft.Web/sites/write"); got != tt.siteWrite {
-				t.Errorf("Microsoft.Web/sites/write: got %v, want %v", got, tt.siteWrite)
-			}
-			for i, want := range tt.scopes {
-				if got := role[fmt.Sprintf("assignableScopes[%d]", i)]; got != q(want) {
-					t.Errorf("assignable scope %d: got %s, want %s", i, got, q(want))
+			main := actionsOf(roles["release-role"])
+			for _, want := range []string{"Microsoft.ApiManagement/service/backends/read", "Microsoft.Web/sites/publish/Action", "Microsoft.OperationalInsights/workspaces/query/read",
+				"Microsoft.OperationalInsights/workspaces/query/AppRequests/read", "Microsoft.ApiManagement/service/tenant/operationResults/read"} {
+				if !slices.Contains(main, want) {
+					t.Errorf("main role actions %v lack %s", main, want)
 				}
-				a := plan.Flatten(assignments[i].Inputs)
-				if a["scope"] != q(want) || a["principalId"] != q(principal) || a["principalType"] != q("ServicePrincipal") ||
+			}
+			for _, never := range []string{"Microsoft.ApiManagement/service/backends/write", "Microsoft.ApiManagement/service/namedValues/write", "Microsoft.ApiManagement/service/namedValues/listValue/action"} {
+				if slices.Contains(main, never) {
+					t.Errorf("main role holds %s where the group or the service is its scope", never)
+				}
+			}
+			// A site PUT names the slot's identity and plan: ARM's linked access check.
+			for _, a := range []string{"Microsoft.Web/sites/write", "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action", "Microsoft.Web/serverFarms/join/action"} {
+				if got := slices.Contains(main, a); got != tt.siteWrite {
+					t.Errorf("%s: got %v, want %v", a, got, tt.siteWrite)
+				}
+			}
+			if got := actionsOf(roles["release-traffic-role"]); !slices.Equal(got, []string{"Microsoft.ApiManagement/service/backends/write", "Microsoft.ApiManagement/service/namedValues/write"}) {
+				t.Errorf("traffic role: got %v", got)
+			}
+			if got := actionsOf(roles["release-keys-role"]); !slices.Equal(got, []string{"Microsoft.ApiManagement/service/namedValues/listValue/action"}) {
+				t.Errorf("keys role: got %v", got)
+			}
+			want := map[string]string{
+				"release-traffic-pool":    "/backends/" + childIDs[stack.PoolID],
+				"release-traffic-current": "/namedValues/" + childIDs[stack.CurrentSlotNamedValue],
+				"release-keys-green":      "/namedValues/" + childIDs["green-function-key"],
+				"release-keys-blue":       "/namedValues/" + childIDs["blue-function-key"],
+			}
+			for i, scope := range tt.scopes {
+				want[[]string{"release-group", "release-service"}[i]] = scope
+			}
+			if tt.subnet != "" {
+				want["release-network-subnet"] = tt.subnet
+				if got := actionsOf(roles["release-network-role"]); !slices.Equal(got, []string{"Microsoft.Network/virtualNetworks/subnets/join/action"}) {
+					t.Errorf("network role: got %v", got)
+				}
+			}
+			if len(assignments) != len(want) {
+				t.Errorf("assignments: got %d, want %d", len(assignments), len(want))
+			}
+			for name, suffix := range want {
+				a, ok := assignments[name]
+				scope := strings.Trim(a["scope"], `"`)
+				switch {
+				case !ok:
+					t.Errorf("no assignment %s", name)
+					continue
+				case name != "release-group" && name != "release-service" && name != "release-network-subnet":
+					if !strings.HasPrefix(scope, tt.service) || !strings.HasSuffix(scope, suffix) {
+						t.Errorf("assignment %s: scope %s, want one under %s ending %s", name, scope, tt.service, suffix)
+					}
+				case scope != suffix:
+					t.Errorf("assignment %s: scope %s, want %s", name, scope, suffix)
+				}
+				if a["principalId"] != q(principal) || a["principalType"] != q("ServicePrincipal") ||
 					!strings.HasPrefix(a["roleDefinitionId"], q("/subscriptions/" + plan.MockSubscription + "/providers/Microsoft.Authorization/roleDefinitions/")[:60]) {
-					t.Errorf("assignment %s: got %v, want %s at %s with the release role", assignments[i].Name, a, principal, want)
+					t.Errorf("assignment %s: got %v, want %s with a release role", name, a, principal)
 				}
 			}
 		})
@@ -865,82 +934,5 @@ func TestHostStorageFollowsConfig(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestGatewayAudience: with gatewayAudience, API Management gets a user-assigned identity, its
-// policy sends a token for the audience got with that identity, and each app's built-in
-// authentication answers 401 to any request without one for that audience from that identity;
-// the apps' authentication waits for the policy. Without it, none of this is declared.
-func TestGatewayAudience(t *testing.T) {
-	const audience = "5f0c2b1a-8e7d-4c6b-9a5f-4e3d2c1b0a9f"
-	mocks, err := plan.Execute("test", config(t, map[string]string{"gatewayAudience": strings.ToUpper(audience)}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := runPlan(t, map[string]string{"gatewayAudience": audience})
-	identity := find(t, p, "azure-native:managedidentity:UserAssignedIdentity", "gateway-identity")
-	if got := identity.Inputs["resourceName"]; got != "slotless-"+hash+"-gateway-id" {
-		t.Errorf("gateway identity name: got %v", got)
-	}
-	identityID := "/subscriptions/" + plan.MockSubscription + "/resourceGroups/slotless-test-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/slotless-" + hash + "-gateway-id"
-	svc := plan.Flatten(find(t, p, "azure-native:apimanagement:ApiManagementService", "apim").Inputs)
-	if svc["identity.type"] != q("UserAssigned") {
-		t.Errorf("service identity type: got %s, want UserAssigned", svc["identity.type"])
-	}
-	if _, ok := svc["identity.userAssignedIdentities."+identityID]; !ok {
-		t.Errorf("service identities %v lack %s", svc, identityID)
-	}
-	clientID := "client-id-of-slotless-" + hash + "-gateway-id"
-	if got := find(t, p, "azure-native:apimanagement:NamedValue", stack.GatewayClientIDNamedValue).Inputs["value"]; got != clientID {
-		t.Errorf("gateway-client-id: got %v, want %s", got, clientID)
-	}
-	policy := find(t, p, "azure-native:apimanagement:ApiPolicy", "api-policy").Inputs["value"].(string)
-	if want := `<authentication-managed-identity resource="` + audience + `" client-id="{{gateway-client-id}}" ignore-error="true" />`; !strings.Contains(policy, want) {
-		t.Errorf("policy lacks %s:\n%s", want, policy)
-	}
-	var policyURN string
-	for _, r := range mocks.Recorded {
-		if r.Type == "azure-native:apimanagement:ApiPolicy" {
-			policyURN = "urn:pulumi:test::slotless::azure-native:apimanagement:ApiPolicy::" + r.Name
-		}
-	}
-	for _, slot := range stack.Slots {
-		auth := plan.Flatten(find(t, p, "azure-native:web:WebAppAuthSettingsV2", string(slot)+"-auth").Inputs)
-		for path, want := range map[string]string{
-			"name":                                   q(plan.MockAutoName("azure-native:web:WebApp", string(slot)+"-app")),
-			"platform.enabled":                       "true",
-			"globalValidation.requireAuthentication": "true",
-			"globalValidation.unauthenticatedClientAction":                                                        q("Return401"),
-			"identityProviders.azureActiveDirectory.enabled":                                                      "true",
-			"identityProviders.azureActiveDirectory.registration.clientId":                                        q(audience),
-			"identityProviders.azureActiveDirectory.validation.allowedAudiences[0]":                               q(audience),
-			"identityProviders.azureActiveDirectory.validation.allowedAudiences[1]":                               q("api://" + audience),
-			"identityProviders.azureActiveDirectory.validation.defaultAuthorizationPolicy.allowedApplications[0]": q(clientID),
-		} {
-			if got := auth[path]; got != want {
-				t.Errorf("%s-auth %s: got %s, want %s", slot, path, got, want)
-			}
-		}
-		for _, r := range mocks.Recorded {
-			if r.Type == "azure-native:web:WebAppAuthSettingsV2" && r.Name == string(slot)+"-auth" {
-				if !slices.Contains(r.DependsOn, policyURN) {
-					t.Errorf("%s-auth depends on %v, want the API policy %s: the gateway sends tokens before an app requires them", slot, r.DependsOn, policyURN)
-				}
-				if !strings.Contains(r.Parent, stack.ColourType+"::"+string(slot)) {
-					t.Errorf("%s-auth: parent %s, want its Colour", slot, r.Parent)
-				}
-			}
-		}
-	}
-
-	without := runPlan(t, nil)
-	for _, r := range without.Resources {
-		if r.Type == "azure-native:web:WebAppAuthSettingsV2" || r.Name == "gateway-identity" || r.Name == stack.GatewayClientIDNamedValue {
-			t.Errorf("without gatewayAudience: got %s %s", r.Type, r.Name)
-		}
-	}
-	if _, ok := plan.Flatten(find(t, without, "azure-native:apimanagement:ApiManagementService", "apim").Inputs)["identity.type"]; ok {
-		t.Error("without gatewayAudience the service has an identity")
 	}
 }

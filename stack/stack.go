@@ -6,6 +6,7 @@ package stack
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/pulumi/pulumi-azure-native-sdk/resources/v3"
@@ -16,7 +17,7 @@ import (
 
 // Program declares the whole stack, as a plain `pulumi up` (or preview) runs it.
 func Program(ctx *pulumi.Context) error {
-	return ProgramBy(Mover{By: ByPulumiUp, At: time.Now(), Version: buildinfo.Version()})(ctx)
+	return ProgramBy(Mover{By: ByPulumiUp, At: time.Now(), Version: buildinfo.Version(), AllowLiveChange: AllowLiveChangeFrom(os.Getenv)})(ctx)
 }
 
 // ProgramBy is the program run by a mover: slotless names its command, so the pool records who
@@ -48,15 +49,41 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	if err != nil {
 		return fmt.Errorf("invalid stack config:\n%w", err)
 	}
-	version, err := versionGuard(ctx, m, cfg.Weights)
+	last, err := lastOutputs(ctx)
+	if err != nil {
+		// A backend that cannot answer must not stop an update, least of all a rollback. With
+		// no record, the version is not checked (the slotless commands check it again from
+		// the outputs they read) and no slot is held to its configuration: say so.
+		_ = ctx.Log.Warn(fmt.Sprintf("slotless could not read the outputs of the stack's last update (%v): the slotless version that last changed it is not checked, and a slot that carries traffic is not kept on its settings", err), nil)
+	}
+	version, err := versionGuard(ctx, m, cfg.Weights, last)
 	if err != nil {
 		return err
+	}
+	if err := AuthPhaseGuard(cfg, last); err != nil {
+		return err
+	}
+	settings, err := PlanSettings(cfg, last, m.AllowLiveChange, m.At)
+	if err != nil {
+		return err
+	}
+	team, err := lookupTelemetry(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	telemetry := PlanTelemetry(team.Desired(), last, settings)
+	for _, w := range append(settings.Warnings, telemetry.Warnings...) {
+		_ = ctx.Log.Warn(w, nil)
 	}
 	api, err := LoadAPISurface(root, cfg.API.Spec, cfg.API.HealthPath)
 	if err != nil {
 		return fmt.Errorf("invalid stack config:\n%w", err)
 	}
 	names := NewNames(ctx.Project(), ctx.Stack(), cfg)
+	reused, err := readReusedService(ctx, names, cfg)
+	if err != nil {
+		return err
+	}
 	tags := pulumi.StringMap{
 		"app":   pulumi.String(ctx.Project()),
 		"stack": pulumi.String(ctx.Stack()),
@@ -70,7 +97,7 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	if err != nil {
 		return err
 	}
-	mon, err := newMonitoring(ctx, names, rg, cfg, tags)
+	mon, err := newMonitoring(ctx, names, rg, cfg, tags, team, telemetry)
 	if err != nil {
 		return err
 	}
@@ -78,7 +105,7 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	if err != nil {
 		return err
 	}
-	svc, err := newAPIMService(ctx, names, cfg, rg, tags, gatewayIdentity)
+	svc, err := newAPIMService(ctx, names, cfg, rg, tags, gatewayIdentity, reused)
 	if err != nil {
 		return err
 	}
@@ -86,7 +113,7 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	colours := map[Slot]*Colour{}
 	for _, slot := range Slots {
 		c, err := newColour(ctx, slot, colourArgs{names: names, cfg: cfg, resourceGroup: rg, storage: st, monitoring: mon, tags: tags,
-			service: svc, keyName: ids.FunctionKey(slot)})
+			service: svc, keyName: ids.FunctionKey(slot), held: settings.Held[slot], deployed: deployedWeights(last), poolID: ids.Pool()})
 		if err != nil {
 			return err
 		}
@@ -100,13 +127,20 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 		return err
 	}
 	if cfg.ReleasePrincipalID != "" {
-		if _, err := newReleaseAccess(ctx, releaseAccessArgs{names: names, cfg: cfg,
-			groupID: mon.Workspace.ID().ToStringOutput(), serviceID: gw.Pool.ID().ToStringOutput()}); err != nil {
+		gateway := []pulumi.Resource{gw.Pool, gw.CurrentSlot}
+		for _, slot := range Slots {
+			gateway = append(gateway, gw.Backends[slot])
+		}
+		if _, err := newReleaseAccess(ctx, releaseAccessArgs{names: names, cfg: cfg, ids: ids, gateway: gateway,
+			groupID: st.Account.ID().ToStringOutput(), telemetry: mon.Team, poolID: gw.Pool.ID().ToStringOutput(), currentID: gw.CurrentSlot.ID().ToStringOutput()}); err != nil {
 			return err
 		}
 	}
 	exportOutputs(ctx, cfg, names, rg, st, mon, colours, gw)
 	ctx.Export(OutSlotlessVersion, pulumi.String(version))
+	exportSettings(ctx, settings)
+	exportTelemetry(ctx, mon)
+	exportGatewayAuth(ctx, cfg, gatewayIdentity)
 	return nil
 }
 

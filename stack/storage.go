@@ -27,7 +27,8 @@ type Storage struct {
 // newStorage declares an account that accepts identity-based access only: no shared keys, no
 // anonymous blob access, HTTPS and TLS 1.2. Its name is global across Azure, so unless
 // storageAccountName overrides it, azure-native names it (see Names): the logical name "storage"
-// has no dash, so "storage" plus eight hex characters is a valid account name.
+// has no dash, so "storage" plus eight hex characters is a valid account name. Its blob service
+// keeps what the deployment containers lose for a while (packageProtection).
 func newStorage(ctx *pulumi.Context, n Names, rg pulumi.StringInput, cfg *Config, tags pulumi.StringMap) (*Storage, error) {
 	var accountName pulumi.StringPtrInput
 	if name := n.StorageAccount(); name != "" {
@@ -51,6 +52,9 @@ func newStorage(ctx *pulumi.Context, n Names, rg pulumi.StringInput, cfg *Config
 		s.Containers[slot] = c
 		s.containerNames[slot] = n.DeploymentContainer(slot)
 	}
+	if err := packageProtection(ctx, acct, rg); err != nil {
+		return nil, err
+	}
 	// Derived from the name rather than read from primaryEndpoints, so it is known at preview.
 	s.BlobEndpoint = pulumi.Sprintf("https://%s.blob.core.windows.net/", acct.Name)
 
@@ -71,7 +75,15 @@ func newStorage(ctx *pulumi.Context, n Names, rg pulumi.StringInput, cfg *Config
 // HostStorageName is the logical name of a slot's host storage account.
 func HostStorageName(slot Slot) string { return "host" + string(slot) }
 
-// identityOnlyAccount declares an account that accepts identity-based access only.
+// identityOnlyAccount declares an account that accepts identity-based access only, and that
+// neither replicates its objects to another tenant nor takes copies from one:
+//   - allowCrossTenantReplication false: no object replication policy may name an account in
+//     another Microsoft Entra tenant (MicrosoftDocs azure-docs, storage/blobs/
+//     object-replication-prevent-cross-tenant-policies.md);
+//   - allowedCopyScope AAD: a copy into the account (Put Blob From URL, Copy Blob) is accepted
+//     only from an account in the same tenant, else 403 (storage/common/
+//     security-restrict-copy-operations.md). Nothing of the stack copies: packages are uploaded,
+//     and the hosts write their own blobs.
 func identityOnlyAccount(ctx *pulumi.Context, logical string, name pulumi.StringPtrInput, rg pulumi.StringInput, cfg *Config, tags pulumi.StringMap) (*storage.StorageAccount, error) {
 	return storage.NewStorageAccount(ctx, logical, &storage.StorageAccountArgs{
 		AccountName:                  name,
@@ -84,6 +96,8 @@ func identityOnlyAccount(ctx *pulumi.Context, logical string, name pulumi.String
 		DefaultToOAuthAuthentication: pulumi.Bool(true),
 		EnableHttpsTrafficOnly:       pulumi.Bool(true),
 		MinimumTlsVersion:            pulumi.String(storage.MinimumTlsVersion_TLS1_2),
+		AllowCrossTenantReplication:  pulumi.Bool(false),
+		AllowedCopyScope:             pulumi.String(storage.AllowedCopyScopeAAD),
 		Tags:                         tags,
 	})
 }

@@ -25,6 +25,9 @@ type Mover struct {
 	// Version is the slotless running the program (buildinfo.Version), which the stack records
 	// (output slotlessVersion) and checks against the version that last changed it.
 	Version string
+	// AllowLiveChange gives a new app configuration to the slots that carry traffic too
+	// (EnvAllowLiveChange), restarting them; by default they keep theirs until a release.
+	AllowLiveChange bool
 }
 
 // ByPulumiUp is the mover of a plain `pulumi up`.

@@ -33,7 +33,9 @@ func lastOutputs(ctx *pulumi.Context) (map[string]any, error) {
 		name = org + "/" + name
 	}
 	var res readStackOutputsResult
-	if err := ctx.Invoke(readStackOutputs, &readStackOutputsArgs{Name: name}, &res); err != nil {
+	// The raw invoke: the outputs hold secrets (settingsHashes), which the program reads back
+	// and never exports in plain text; the plain one refuses a secret result.
+	if _, err := ctx.InvokePackageRaw(readStackOutputs, &readStackOutputsArgs{Name: name}, &res, ""); err != nil {
 		return nil, fmt.Errorf("read the outputs of stack %s: %w", name, err)
 	}
 	return res.Outputs, nil
@@ -45,14 +47,7 @@ func lastOutputs(ctx *pulumi.Context) (map[string]any, error) {
 // progress started from is a rollback, and goes through under skew with a warning: version
 // skew never keeps traffic on a failing slot. slotless's own commands check the deployed
 // version themselves, with the same rules and the same exception, before they run the program.
-func versionGuard(ctx *pulumi.Context, m Mover, w Weights) (string, error) {
-	last, err := lastOutputs(ctx)
-	if err != nil {
-		// A backend that cannot answer must not stop an update, least of all a rollback; the
-		// slotless commands check the deployed version again from the outputs they read.
-		_ = ctx.Log.Warn(fmt.Sprintf("slotless could not check which version last changed this stack: %v", err), nil)
-		return m.Version, nil
-	}
+func versionGuard(ctx *pulumi.Context, m Mover, w Weights, last map[string]any) (string, error) {
 	recorded, _ := last[OutSlotlessVersion].(string)
 	if !m.PlainUpdate() {
 		return pin.Record(m.Version, recorded), nil

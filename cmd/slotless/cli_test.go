@@ -138,6 +138,13 @@ func TestEveryUsageErrorExitsTwo(t *testing.T) {
 		{[]string{"rollback", "--dir", dir, "--stack", "ci", "--slot", "red"}, `--slot: "red" is not a slot`},
 		{[]string{"rollback", "--dir", dir, "--stack", "ci", "--slot", "blue", "--api-url", "https://a"}, "unknown flag: --api-url"},
 		{[]string{"status", "--api-url", "apim.example"}, "is not an absolute http or https URL"},
+		// Every command that sends the pinning token refuses plain http to another machine.
+		{[]string{"status", "--api-url", "http://apim.example/orders"}, `--api-url: "http://apim.example/orders" is plain http to apim.example`},
+		{[]string{"shift", "--dir", dir, "--stack", "ci", "--slot", "blue", "--to", "10", "--api-url", "http://apim.example"}, `--api-url: "http://apim.example" is plain http`},
+		{[]string{"promote", "--dir", dir, "--stack", "ci", "--slot", "blue", "--api-url", "http://apim.example"}, `--api-url: "http://apim.example" is plain http`},
+		{[]string{"release", "--dir", dir, "--stack", "ci", "--slot", "blue", "--version", "1.1.0", "--api-url", "http://apim.example"}, `release: --api-url: "http://apim.example" is plain http`},
+		{[]string{"watch", "--dir", dir, "--stack", "ci", "--api-url", "http://apim.example"}, `watch: --api-url: "http://apim.example" is plain http`},
+		{[]string{"deploy", "--dir", dir, "--stack", "ci", "--slot", "blue", "--package", "app.zip", "--api-url", "http://apim.example"}, `--api-url: "http://apim.example" is plain http`},
 		{[]string{"completion", "tcsh"}, `unknown command "tcsh", want one of bash, fish, zsh`},
 		{[]string{"report"}, "report: want one argument, the record file"},
 		{[]string{"report", "a.json", "b.json"}, "report: want one argument, the record file"},

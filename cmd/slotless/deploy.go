@@ -12,9 +12,11 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/appservice/armappservice/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/slotless/slotless/internal/apiurl"
 	"github.com/slotless/slotless/internal/credential"
 	"github.com/slotless/slotless/internal/deploy"
 	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/internal/gatewayauth"
 	"github.com/slotless/slotless/internal/plan"
 	"github.com/slotless/slotless/internal/pool"
 	"github.com/slotless/slotless/internal/release"
@@ -36,14 +38,20 @@ type packageDeployer interface {
 // deployDeps are what deploy reaches beyond its flags: the deployed stack, Azure and the gate.
 // newRootCmd passes the real ones; tests pass their own.
 type deployDeps struct {
-	outputs    func(ctx context.Context, dir, name string) (map[string]any, error)
+	outputs func(ctx context.Context, dir, name string) (map[string]any, error)
+	// config reads the stack file, for the slots it lists in sharedHostStorage.
+	config     func(dir, name string) (*stack.Config, error)
 	credential func(getenv func(string) string) (azcore.TokenCredential, string, error)
 	// deployer finds the app's deployment host and returns what uploads to it.
 	deployer func(ctx context.Context, cred azcore.TokenCredential, subscription, resourceGroup, app string, timeout time.Duration, getenv func(string) string) (packageDeployer, error)
 	// livePool reads the pool's weights as API Management holds them.
 	livePool func(ctx context.Context, dir, stackName string, outs map[string]any, getenv func(string) string) (stack.Weights, error)
 	health   func(ctx context.Context, cfg gate.HealthConfig, progress io.Writer) (gate.HealthResult, error)
-	getenv   func(string) string
+	// functionKey reads a slot's function key from API Management, and directCall checks that
+	// an app refuses a request around the gateway: the gateway-only path's check.
+	functionKey func(ctx context.Context, cred azcore.TokenCredential, poolID string, slot stack.Slot, getenv func(string) string) (string, error)
+	directCall  func(ctx context.Context, d gatewayauth.DirectCall, progress io.Writer) error
+	getenv      func(string) string
 }
 
 // realDeployDeps reach the deployed stack, Azure and the slot for real.
@@ -52,12 +60,30 @@ func realDeployDeps() deployDeps {
 		outputs: func(ctx context.Context, dir, name string) (map[string]any, error) {
 			return stackOutputs(ctx, dir, name)
 		},
-		credential: credential.Azure,
-		deployer:   oneDeployer,
-		livePool:   livePoolWeights,
-		health:     gate.Health,
-		getenv:     os.Getenv,
+		config:      parsedStackConfig,
+		credential:  credential.Azure,
+		deployer:    oneDeployer,
+		livePool:    livePoolWeights,
+		health:      gate.Health,
+		functionKey: armFunctionKey,
+		directCall: func(ctx context.Context, d gatewayauth.DirectCall, progress io.Writer) error {
+			return d.Check(ctx, progress)
+		},
+		getenv: os.Getenv,
 	}
+}
+
+// parsedStackConfig reads and validates Pulumi.<stack>.yaml in dir.
+func parsedStackConfig(dir, stackName string) (*stack.Config, error) {
+	raw, err := plan.LoadConfig(dir, stackName)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := stack.ParseAll(raw.Source())
+	if err != nil {
+		return nil, fmt.Errorf("invalid stack config:\n%w", err)
+	}
+	return cfg, nil
 }
 
 // livePoolWeights reads the stack's pool through ARM, as the release's guard does.
@@ -113,13 +139,23 @@ slot's app, then check the slot through API Management.
 
 The slot must carry no traffic, in the deployed stack and in the live pool API Management
 holds (read through ARM, as a release reads it): a slot with any weight in either is refused
-with exit code 3, and no flag overrides it. A hotfix goes to the idle slot and is released. The
-package is checked before anything is uploaded, then pushed with one deploy (POST /api/publish
+with exit code 3, and no flag overrides it. So is a slot still listed in sharedHostStorage, in
+the stack file or the deployed stack: its identity may write the whole shared account, the
+other slot's package included, so it moves to its own host storage first. A hotfix goes to the idle slot and is released. The
+package is checked before anything is uploaded (a zip, host.json at its root, and host.json's
+extensions.http.routePrefix the stack's routePrefix, under which API Management sends every
+request; the Functions host's default is api), then pushed with one deploy (POST /api/publish
 on the app's deployment host, the deployment Flex Consumption supports), signed in with the
 release's credential; the command waits for the deployment to complete, printing its status.
 Then the pinned health gate checks the slot (--version, when given, must answer); it needs the
 pinning token in SLOTLESS_PIN_TOKEN, and is skipped with a warning without it, unless --version
-asks for it.`,
+asks for it. The API's URL must be https (plain http only to a loopback address, for a local
+test server): the gate's requests carry the pinning token.
+
+With gatewayAudience required (the stack's gatewayAuthPhase output is require), the deployment
+counts as done only once the slot's app refuses, with 401, a request to its own host that
+carries its function key (read from API Management) and no token: an app that answers it is
+open to anyone holding the key, and the command fails naming the app and the status.`,
 		Example: `  slotless deploy --slot blue --package app.zip --version 1.1.0
   slotless deploy --slot green --package dist/app.zip --stack prod --timeout 15m`,
 		Args: noArgs,
@@ -149,6 +185,12 @@ func (o deployOptions) run(ctx context.Context, deps deployDeps, out io.Writer) 
 	if o.timeout <= 0 || o.healthTimeout <= 0 {
 		return usagef("--timeout and --health-timeout: want positive durations")
 	}
+	// A URL given by hand is checked before anything is uploaded; the stack's, once read.
+	if given, source := apiurl.Resolve(o.apiURL, deps.getenv(envAPIURL), ""); given != "" {
+		if err := checkAPIURL(source, given); err != nil {
+			return err
+		}
+	}
 	pkg, err := deploy.CheckPackage(o.pkg)
 	if err != nil {
 		return usageError{err.Error()}
@@ -168,6 +210,22 @@ func (o deployOptions) run(ctx context.Context, deps deployDeps, out io.Writer) 
 	}
 	if w := d.Weights.Of(slot); w > 0 {
 		return fmt.Errorf("%w: %s carries %d%% of the traffic in stack %s; deploy to the idle slot (%s) and release it, or roll %s back to 0%% first", release.ErrBlocked, slot, w, o.stack, slot.Other(), slot)
+	}
+	stackCfg, err := deps.config(o.dir, o.stack)
+	if err != nil {
+		return err
+	}
+	deployedShared, _ := stack.SharedHostStorageOf(outs)
+	if err := deploy.CheckHostStorage(slot, o.stack, stackCfg.SharedHostStorage, deployedShared); err != nil {
+		return fmt.Errorf("%w: %w", release.ErrBlocked, err)
+	}
+	prefix, ok := outs[stack.OutRoutePrefix].(string)
+	if !ok {
+		// A stack deployed before routePrefix was an output sends every request under /api.
+		prefix = stack.DefaultRoutePrefix
+	}
+	if err := pkg.CheckRoutePrefix(prefix, out); err != nil {
+		return usageError{err.Error()}
 	}
 	app, _ := outs[stack.OutAppName(slot)].(string)
 	group, _ := outs[stack.OutResourceGroup].(string)
@@ -202,29 +260,27 @@ func (o deployOptions) run(ctx context.Context, deps deployDeps, out io.Writer) 
 
 	if token == "" {
 		fmt.Fprintf(out, "warning: no health gate: set %s (stack config pinToken) to check %s through API Management\n", envPinToken, slot)
-		return nil
+		return afterDeploy(ctx, deps, cred, outs, o.stack, slot, out)
 	}
-	apiURL := o.apiURL
-	if apiURL == "" {
-		apiURL = deps.getenv(envAPIURL)
-	}
-	if apiURL == "" {
-		apiURL, _ = outs[stack.OutAPIURL].(string)
-	}
+	output, _ := outs[stack.OutAPIURL].(string)
+	apiURL, source := apiurl.Resolve(o.apiURL, deps.getenv(envAPIURL), output)
 	healthPath, _ := outs[stack.OutHealthPath].(string)
 	if healthPath == "" {
 		healthPath = stack.DefaultHealthPath
 	}
-	if !absoluteHTTP(apiURL) {
+	if apiURL == "" {
 		return fmt.Errorf("no API URL for the health gate: pass --api-url or set %s, or deploy the stack so it has an apiUrl output", envAPIURL)
+	}
+	if err := checkAPIURL(source, apiURL); err != nil {
+		return fmt.Errorf("%s is deployed, but its health gate cannot run: %w", slot, err)
 	}
 	headers := map[string]string{headerPinSlot: string(slot), headerPinToken: token}
 	if key := deps.getenv(envSubscriptionKey); key != "" {
 		headers[headerSubscriptionKey] = key
 	}
-	cfg := gate.HealthConfig{URL: strings.TrimSuffix(apiURL, "/") + healthPath, Headers: headers, Slot: string(slot), ExpectVersion: o.version, Timeout: o.healthTimeout}
+	cfg := gate.HealthConfig{URL: gate.MarkProbe(strings.TrimSuffix(apiURL, "/") + healthPath), Headers: headers, Slot: string(slot), ExpectVersion: o.version, Timeout: o.healthTimeout}
 	if _, err := deps.health(ctx, cfg, out); err != nil {
 		return fmt.Errorf("%s is deployed but its health gate failed: %w", slot, err)
 	}
-	return nil
+	return afterDeploy(ctx, deps, cred, outs, o.stack, slot, out)
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/slotless/slotless/internal/apiurl"
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/stack"
 )
@@ -40,7 +41,7 @@ func newGateCmd(d deps) *cobra.Command {
 		Use:   "gate",
 		Short: "The release gates of one slot: health and metrics",
 		Long: `A gate decides whether a release may take its next step. health polls a slot's
-/api/health, pinned to the slot through API Management; metrics compares the canary
+health operation, pinned to the slot through API Management; metrics compares the canary
 slot's requests with the stable slot's in Application Insights. A gate that says no
 prints "gate failed: <reason>: ..." and exits 1.`,
 		Example: `  slotless gate health --slot blue --expect-version 1.1.0
@@ -63,12 +64,14 @@ func newGateHealthCmd(d deps) *cobra.Command {
 	var o healthOptions
 	cmd := &cobra.Command{
 		Use:   "health",
-		Short: "Poll a slot's /api/health until it answers healthy enough times in a row",
-		Long: `Health polls the slot's /api/health until --successes healthy answers in a row come
+		Short: "Poll a slot's health operation until it answers healthy enough times in a row",
+		Long: `Health polls the slot's health operation until --successes healthy answers in a row come
 from the right slot (and --expect-version, when given), or --timeout passes. Through API
-Management (--api-url, or SLOTLESS_API_URL) each request is pinned to the slot with the
-X-Slotless-Slot header and the token in SLOTLESS_PIN_TOKEN; --url polls one address
-directly, without pinning. --timeout bounds the whole gate and each request within it.
+Management (--api-url, or SLOTLESS_API_URL) each request goes to --health-path under the API,
+pinned to the slot with the X-Slotless-Slot header and the token in SLOTLESS_PIN_TOKEN, and
+API Management sends it to the app under its route prefix (stack config routePrefix); --url
+polls one address directly, without pinning: the app's own /<routePrefix>/health, /api/health
+unless host.json says otherwise. --timeout bounds the whole gate and each request within it.
 
 It fails with the reason of the last failure: wrong-version, wrong-slot, unhealthy,
 timeout, or unreachable. No HTTP answer at all (connection refused, unknown host, TLS
@@ -92,7 +95,7 @@ unreachable without waiting out --timeout.`,
 	f := cmd.Flags()
 	slotFlag(cmd, &o.slot, "the slot that must answer: green or blue (required)")
 	f.StringVar(&o.version, "expect-version", "", "the version that must answer (any when empty)")
-	f.StringVar(&o.url, "url", "", "full health URL, e.g. a function app's /api/health; no slot pinning")
+	f.StringVar(&o.url, "url", "", "full health URL, e.g. a function app's /<routePrefix>/health; no slot pinning")
 	f.StringVar(&o.apiURL, "api-url", "", "APIM API URL (stack output apiUrl); default $"+envAPIURL)
 	f.StringVar(&o.healthPath, "health-path", stack.DefaultHealthPath, "the health operation's path under --api-url (stack output healthPath)")
 	f.IntVar(&o.successes, "successes", gate.DefaultSuccesses, "healthy answers in a row that pass the gate")
@@ -161,21 +164,21 @@ func newHealthTarget(rawURL, apiURL, healthPath string, getenv func(string) stri
 		if !absoluteHTTP(rawURL) {
 			return nil, usageError{"--url: want an absolute http or https URL"}
 		}
+		if err := apiurl.Check("--url", rawURL, "the function key"); err != nil {
+			return nil, usageError{err.Error()}
+		}
 		t.url = rawURL
 		if key := getenv(envFunctionKey); key != "" {
 			t.headers[headerFunctionKey] = key
 		}
 		return t, nil
 	}
-	base := apiURL
-	if base == "" {
-		base = getenv(envAPIURL)
-	}
+	base, source := apiurl.Resolve(apiURL, getenv(envAPIURL), "")
 	if base == "" {
 		return nil, nil
 	}
-	if !absoluteHTTP(base) {
-		return nil, usagef("--api-url: %q is not an absolute http or https URL", base)
+	if err := apiurl.CheckAPI(source, base); err != nil {
+		return nil, usageError{err.Error()}
 	}
 	token := getenv(envPinToken)
 	if token == "" {
@@ -184,7 +187,8 @@ func newHealthTarget(rawURL, apiURL, healthPath string, getenv func(string) stri
 	if !strings.HasPrefix(healthPath, "/") {
 		return nil, usagef("--health-path: %q does not start with /", healthPath)
 	}
-	t.url = strings.TrimSuffix(base, "/") + healthPath
+	// Marked, so the metrics gate leaves slotless's own requests out of the users' figures.
+	t.url = gate.MarkProbe(strings.TrimSuffix(base, "/") + healthPath)
 	t.headers[headerPinToken] = token
 	t.pinned = true
 	return t, nil
@@ -217,10 +221,12 @@ func gateResult(name string, err error) error {
 
 // metricsOptions are the flags of gate metrics.
 type metricsOptions struct {
-	slot, canaryApp, stableApp, workspace, inconclusive, failureStatus string
-	window, lag                                                        time.Duration
-	minRequests                                                        int
-	maxDelta, maxRatio                                                 float64
+	slot, canaryApp, stableApp, workspace, inconclusive, failureStatus, healthPath string
+	canaryComponent, stableComponent                                               string
+	window, lag                                                                    time.Duration
+	minRequests, weight                                                            int
+	confidence, maxDelta, maxRatio, maxFailureRatio, p95Floor, tolerance           float64
+	clientErrors                                                                   bool
 }
 
 func newGateMetricsCmd(d deps) *cobra.Command {
@@ -228,19 +234,33 @@ func newGateMetricsCmd(d deps) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "metrics",
 		Short: "Compare the canary slot's requests with the stable slot's in Application Insights",
-		Long: `Metrics reads request count, failure rate and p95 duration of both slots' apps over
---window, ending --lag ago so Azure Monitor has ingested it, from the Log Analytics workspace Application Insights writes to (query API,
-Azure credentials as release picks them: the Azure Pipelines service connection or the
-GitHub job's OIDC token, else az login, environment or a managed identity), and fails
-when the canary's failure rate (Success == false, or a 5xx or 429 status: the Functions
-host records an error status as a success unless the function threw) exceeds the stable slot's by more than
---max-failure-rate-delta, or its p95 exceeds --max-p95-ratio times the stable p95. Fewer
-than --min-requests on either side is inconclusive, which blocks only with
---inconclusive fail.`,
-		Example: `  slotless gate metrics --slot blue --window 10m \
+		Long: `Metrics judges one window of the users' requests of both slots' apps as a release judges
+each of its windows: the requests that reached the Log Analytics workspace Application
+Insights writes to in the --window before the query (served at most --lag before the window),
+read with the query API and the Azure credentials release picks (the Azure Pipelines service
+connection or the GitHub job's OIDC token, else az login, environment or a managed identity).
+Only HTTP requests count, each sampled record as the requests it stands for; requests to
+--health-path and requests marked slotless-probe=1 are the release's own, not users'.
+
+It fails when the canary's failure rate (Success == false, or a 5xx or 429 status: the
+Functions host records an error status as a success unless the function threw) or its 4xx rate
+is higher than the stable slot's at --confidence (Fisher's exact test, one-sided) and by more
+than both --max-failure-rate-delta and --max-failure-rate-ratio; when its p95 is above both
+--max-p95-ratio times and --p95-floor-ms more than the stable slot's; or, with --weight, when
+its share of the requests is surely below (1 - --sample-ratio-tolerance) times its weight.
+Fewer than --min-requests on either side is inconclusive, which blocks only with
+--inconclusive fail.
+
+With --canary-component and --stable-component (stack output telemetryComponentIds), each
+app's requests count only from the Application Insights component it reports to, selected by
+_ResourceId, which ingestion sets and the app cannot: a canary cannot write requests that count
+as the stable slot's. Without them the apps are told apart by AppRoleName alone.`,
+		Example: `  slotless gate metrics --slot blue --window 10m --weight 10 \
     --canary-app "$(pulumi stack output blueAppName)" \
     --stable-app "$(pulumi stack output greenAppName)" \
-    --workspace-id "$(pulumi stack output logAnalyticsWorkspaceId)"`,
+    --workspace-id "$(pulumi stack output logAnalyticsWorkspaceId)" \
+    --canary-component "$(pulumi stack output telemetryComponentIds | jq -r .blue)" \
+    --stable-component "$(pulumi stack output telemetryComponentIds | jq -r .green)"`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, slot, err := o.config()
@@ -262,17 +282,27 @@ than --min-requests on either side is inconclusive, which blocks only with
 			return gateResult("metrics", err)
 		},
 	}
+	def := gate.DefaultThresholds()
 	f := cmd.Flags()
 	slotFlag(cmd, &o.slot, "the canary slot: green or blue (required)")
 	f.StringVar(&o.canaryApp, "canary-app", "", "the canary slot's function app name, stack output <slot>AppName (required)")
 	f.StringVar(&o.stableApp, "stable-app", "", "the stable slot's function app name (required)")
+	f.StringVar(&o.canaryComponent, "canary-component", "", "the canary slot's Application Insights component id, stack output telemetryComponentIds.<slot>; with --stable-component, each app's rows count only from its own component")
+	f.StringVar(&o.stableComponent, "stable-component", "", "the stable slot's Application Insights component id (with --canary-component)")
 	f.StringVar(&o.workspace, "workspace-id", "", "Log Analytics workspace ID (GUID), stack output logAnalyticsWorkspaceId (required)")
-	f.DurationVar(&o.window, "window", gate.DefaultWindow, "how long a stretch of requests to judge")
-	f.DurationVar(&o.lag, "lag", gate.DefaultLag, "Azure Monitor's ingestion lag: the window ends this long ago, so it holds every request it names")
+	f.DurationVar(&o.window, "window", gate.DefaultWindow, "the stretch of arrivals to judge: the requests that reached Log Analytics in this long before the query")
+	f.DurationVar(&o.lag, "lag", gate.DefaultLag, "Azure Monitor's ingestion lag: requests served up to this long before the window still count, and a request arriving later than this counts as late")
+	f.StringVar(&o.healthPath, "health-path", stack.DefaultHealthPath, "the API's health operation (stack config healthPath): its requests are the gates', not users'")
+	f.IntVar(&o.weight, "weight", 0, "the canary's pool weight in percent during the window, 1..99, for the share check; 0 skips it")
 	f.StringVar(&o.failureStatus, "failure-status", "5xx", "which statuses count as failures besides Success == false: 5xx (5xx and 429) or 4xx (every status from 400)")
-	f.IntVar(&o.minRequests, "min-requests", gate.DefaultMinRequests, "fewest requests per app for a verdict")
-	f.Float64Var(&o.maxDelta, "max-failure-rate-delta", gate.DefaultMaxFailureRateDelta, "how far the canary's failure rate (0..1) may exceed the stable slot's")
-	f.Float64Var(&o.maxRatio, "max-p95-ratio", gate.DefaultMaxP95Ratio, "largest allowed canary p95 / stable p95")
+	f.IntVar(&o.minRequests, "min-requests", def.MinRequests, "fewest users' requests per app for a verdict")
+	f.Float64Var(&o.confidence, "confidence", def.Confidence, "one-sided confidence that the canary is worse, 0.5 to below 1")
+	f.Float64Var(&o.maxDelta, "max-failure-rate-delta", def.MaxFailureRateDelta, "the smallest excess failure rate (0..1) that matters")
+	f.Float64Var(&o.maxFailureRatio, "max-failure-rate-ratio", def.MaxFailureRateRatio, "the smallest multiple of the stable slot's failure rate that matters, 1 or more")
+	f.BoolVar(&o.clientErrors, "client-error-check", def.CheckClientErrors, "compare the 4xx rates (429 aside) as well")
+	f.Float64Var(&o.maxRatio, "max-p95-ratio", def.MaxP95Ratio, "largest allowed canary p95 / stable p95")
+	f.Float64Var(&o.p95Floor, "p95-floor-ms", def.P95FloorMs, "a canary p95 at most this many ms above the stable slot's never fails")
+	f.Float64Var(&o.tolerance, "sample-ratio-tolerance", def.SampleRatioTolerance, "how far below its weight, as a fraction of it, the canary's share may fall (0..1)")
 	f.StringVar(&o.inconclusive, "inconclusive", "pass", "what too little traffic means: pass or fail")
 	_ = cmd.RegisterFlagCompletionFunc("inconclusive", cobra.FixedCompletions([]string{"pass", "fail"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -290,20 +320,43 @@ func (o metricsOptions) config() (gate.MetricsConfig, stack.Slot, error) {
 			problems = append(problems, req.name+": required")
 		}
 	}
+	if (o.canaryComponent == "") != (o.stableComponent == "") {
+		problems = append(problems, "--canary-component and --stable-component: give both (stack output telemetryComponentIds) or neither")
+	} else if err := gate.ValidateComponents(o.canaryComponent, o.stableComponent); err != nil {
+		problems = append(problems, strings.NewReplacer("canary component", "--canary-component", "stable component", "--stable-component").Replace(err.Error()))
+	}
 	if o.window <= 0 {
 		problems = append(problems, fmt.Sprintf("--window: %s, want a positive duration", o.window))
 	}
 	if o.minRequests < 1 {
 		problems = append(problems, fmt.Sprintf("--min-requests: %d, want at least 1", o.minRequests))
 	}
+	if !(o.confidence >= 0.5 && o.confidence < 1) {
+		problems = append(problems, fmt.Sprintf("--confidence: %g, want 0.5 to below 1 (0.99 is 99%%)", o.confidence))
+	}
 	if !(o.maxDelta >= 0 && o.maxDelta <= 1) {
-		problems = append(problems, fmt.Sprintf("--max-failure-rate-delta: %g, want 0 to 1 (0.02 is 2 points)", o.maxDelta))
+		problems = append(problems, fmt.Sprintf("--max-failure-rate-delta: %g, want 0 to 1 (0.002 is 0.2 points)", o.maxDelta))
+	}
+	if !(o.maxFailureRatio >= 1) {
+		problems = append(problems, fmt.Sprintf("--max-failure-rate-ratio: %g, want 1 or more", o.maxFailureRatio))
 	}
 	if !(o.maxRatio > 0) {
 		problems = append(problems, fmt.Sprintf("--max-p95-ratio: %g, want a positive number", o.maxRatio))
 	}
+	if !(o.p95Floor >= 0) {
+		problems = append(problems, fmt.Sprintf("--p95-floor-ms: %g, want 0 or more", o.p95Floor))
+	}
+	if !(o.tolerance >= 0 && o.tolerance <= 1) {
+		problems = append(problems, fmt.Sprintf("--sample-ratio-tolerance: %g, want 0 to 1", o.tolerance))
+	}
+	if o.weight < 0 || o.weight > 99 {
+		problems = append(problems, fmt.Sprintf("--weight: %d, want 1..99, or 0 to skip the share check", o.weight))
+	}
 	if o.lag < 0 {
 		problems = append(problems, fmt.Sprintf("--lag: %s, want 0 or more", o.lag))
+	}
+	if !strings.HasPrefix(o.healthPath, "/") {
+		problems = append(problems, fmt.Sprintf("--health-path: %q does not start with /", o.healthPath))
 	}
 	if o.failureStatus != "5xx" && o.failureStatus != "4xx" {
 		problems = append(problems, fmt.Sprintf("--failure-status: %q, want 5xx or 4xx", o.failureStatus))
@@ -314,10 +367,13 @@ func (o metricsOptions) config() (gate.MetricsConfig, stack.Slot, error) {
 	if len(problems) > 0 {
 		return gate.MetricsConfig{}, "", usageError{strings.Join(problems, "; ")}
 	}
+	th := gate.DefaultThresholds()
+	th.MinRequests, th.Confidence, th.MaxFailureRateDelta, th.MaxFailureRateRatio = o.minRequests, o.confidence, o.maxDelta, o.maxFailureRatio
+	th.CheckClientErrors, th.FailClientErrors = o.clientErrors, o.failureStatus == "4xx"
+	th.MaxP95Ratio, th.P95FloorMs, th.SampleRatioTolerance = o.maxRatio, o.p95Floor, o.tolerance
 	return gate.MetricsConfig{
-		WorkspaceID: o.workspace, CanaryApp: o.canaryApp, StableApp: o.stableApp,
-		Window: o.window, Lag: o.lag, FailClientErrors: o.failureStatus == "4xx", MinRequests: o.minRequests, MaxFailureRateDelta: o.maxDelta, MaxP95Ratio: o.maxRatio,
-		InconclusiveBlocks: o.inconclusive == "fail",
+		WorkspaceID: o.workspace, CanaryApp: o.canaryApp, StableApp: o.stableApp, CanaryComponent: o.canaryComponent, StableComponent: o.stableComponent, Window: o.window, Lag: o.lag,
+		HealthPath: o.healthPath, Share: float64(o.weight) / 100, Thresholds: th, InconclusiveBlocks: o.inconclusive == "fail",
 	}, slot, nil
 }
 
@@ -331,6 +387,16 @@ func parseSlotFlag(v string) (stack.Slot, error) {
 		return "", usagef("--slot: %v", err)
 	}
 	return slot, nil
+}
+
+// checkAPIURL refuses an API URL that would carry the pinning token in clear
+// (internal/apiurl): a usage error for a flag or the environment, a failure for a stack output.
+func checkAPIURL(source, value string) error {
+	err := apiurl.CheckAPI(source, value)
+	if err == nil || source == apiurl.SourceOutput {
+		return err
+	}
+	return usageError{err.Error()}
 }
 
 // absoluteHTTP reports whether s is a URL the gate can poll.

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -76,15 +77,15 @@ func TestGateHealthFlags(t *testing.T) {
 		wantHeaders []string
 	}{
 		{name: "api url from env", args: []string{"--slot", "blue"}, env: pinEnv,
-			wantURL: "https://apim.example/orders/health", wantHeaders: []string{"Ocp-Apim-Subscription-Key", "X-Slotless-Slot", "X-Slotless-Token"}},
+			wantURL: "https://apim.example/orders/health?slotless-probe=1", wantHeaders: []string{"Ocp-Apim-Subscription-Key", "X-Slotless-Slot", "X-Slotless-Token"}},
 		{name: "api url flag wins", args: []string{"--slot", "green", "--api-url", "https://other.example/api"}, env: pinEnv,
-			wantURL: "https://other.example/api/health", wantHeaders: []string{"Ocp-Apim-Subscription-Key", "X-Slotless-Slot", "X-Slotless-Token"}},
+			wantURL: "https://other.example/api/health?slotless-probe=1", wantHeaders: []string{"Ocp-Apim-Subscription-Key", "X-Slotless-Slot", "X-Slotless-Token"}},
 		{name: "direct url with function key", args: []string{"--slot", "green", "--url", "https://app.example/api/health"}, env: map[string]string{envFunctionKey: "fk", envPinToken: "ignored-0123456789"},
 			wantURL: "https://app.example/api/health", wantHeaders: []string{"x-functions-key"}},
 		{name: "direct url without keys", args: []string{"--slot", "green", "--url", "http://127.0.0.1:8080/api/health", "--successes", "1", "--interval", "1s", "--timeout", "1m", "--request-timeout", "2s"},
 			wantURL: "http://127.0.0.1:8080/api/health", wantHeaders: []string{}},
 		{name: "function key never goes to the gateway", args: []string{"--slot", "blue"}, env: map[string]string{envAPIURL: "https://apim.example/orders", envPinToken: "pin-0123456789abcdef", envFunctionKey: "fk"},
-			wantURL: "https://apim.example/orders/health", wantHeaders: []string{"X-Slotless-Slot", "X-Slotless-Token"}},
+			wantURL: "https://apim.example/orders/health?slotless-probe=1", wantHeaders: []string{"X-Slotless-Slot", "X-Slotless-Token"}},
 		{name: "bad slot", args: []string{"--slot", "red"}, env: pinEnv, wantErr: `--slot: "red" is not a slot, want green or blue`},
 		{name: "no slot", args: []string{}, env: pinEnv, wantErr: "--slot: required, want green or blue"},
 		{name: "no token", args: []string{"--slot", "blue", "--api-url", "https://apim.example"}, wantErr: "needs the pinning token (stack config pinToken) in SLOTLESS_PIN_TOKEN"},
@@ -92,6 +93,16 @@ func TestGateHealthFlags(t *testing.T) {
 		{name: "both targets", args: []string{"--slot", "blue", "--url", "http://a/x", "--api-url", "http://b"}, env: pinEnv, wantErr: "--url and --api-url: give one, not both"},
 		{name: "relative url", args: []string{"--slot", "blue", "--url", "/api/health?code=SECRET"}, wantErr: "--url: want an absolute http or https URL"},
 		{name: "bad api url", args: []string{"--slot", "blue", "--api-url", "apim.example"}, env: pinEnv, wantErr: `--api-url: "apim.example" is not an absolute`},
+		// The pinning token and the subscription key never travel in clear; a local test
+		// server on the same machine may take them over http.
+		{name: "plain http api url", args: []string{"--slot", "blue", "--api-url", "http://apim.example/orders"}, env: pinEnv,
+			wantErr: `--api-url: "http://apim.example/orders" is plain http to apim.example, which would carry the pinning token and the subscription key in clear; want an absolute https URL, or http to a loopback address (localhost, 127.0.0.1, [::1]) for a local test server`},
+		{name: "plain http api url from env", args: []string{"--slot", "blue"}, env: map[string]string{envAPIURL: "http://apim.example/orders", envPinToken: "pin-0123456789abcdef"},
+			wantErr: `SLOTLESS_API_URL: "http://apim.example/orders" is plain http to apim.example`},
+		{name: "api url of a local test server", args: []string{"--slot", "blue", "--api-url", "http://127.0.0.1:8080/orders"}, env: pinEnv,
+			wantURL: "http://127.0.0.1:8080/orders/health?slotless-probe=1", wantHeaders: []string{"Ocp-Apim-Subscription-Key", "X-Slotless-Slot", "X-Slotless-Token"}},
+		{name: "plain http direct url with a key in its query", args: []string{"--slot", "blue", "--url", "http://app.example/api/health?code=SECRET"},
+			wantErr: `--url: "http://app.example/api/health (query and user left out)" is plain http to app.example, which would carry the function key in clear`},
 		{name: "zero successes", args: []string{"--slot", "blue", "--successes", "0"}, env: pinEnv, wantErr: "--successes: 0, want at least 1"},
 		{name: "negative interval", args: []string{"--slot", "blue", "--interval", "-1s"}, env: pinEnv, wantErr: "--interval: -1s, want a positive duration"},
 		{name: "zero timeout", args: []string{"--slot", "blue", "--timeout", "0s"}, env: pinEnv, wantErr: "--timeout: 0s, want a positive duration"},
@@ -133,6 +144,12 @@ func TestGateHealthFlags(t *testing.T) {
 	}
 }
 
+// compBlue and compGreen are the slots' Application Insights components.
+const (
+	compBlue  = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-orders/providers/Microsoft.Insights/components/appi-orders-blue"
+	compGreen = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-orders/providers/Microsoft.Insights/components/appi-orders-green"
+)
+
 func TestGateMetricsFlags(t *testing.T) {
 	base := []string{"--slot", "blue", "--canary-app", "app-blue", "--stable-app", "app-green", "--workspace-id", "ws"}
 	tests := []struct {
@@ -141,9 +158,18 @@ func TestGateMetricsFlags(t *testing.T) {
 		wantErr string
 		want    gate.MetricsConfig
 	}{
-		{name: "defaults", args: base, want: gate.MetricsConfig{WorkspaceID: "ws", CanaryApp: "app-blue", StableApp: "app-green", Window: 10 * time.Minute, Lag: 3 * time.Minute, MinRequests: 50, MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5}},
-		{name: "all set", args: append(base, "--window", "30m", "--min-requests", "5", "--max-failure-rate-delta", "0", "--max-p95-ratio", "2", "--inconclusive", "fail", "--lag", "90s", "--failure-status", "4xx"),
-			want: gate.MetricsConfig{WorkspaceID: "ws", CanaryApp: "app-blue", StableApp: "app-green", Window: 30 * time.Minute, Lag: 90 * time.Second, FailClientErrors: true, MinRequests: 5, MaxFailureRateDelta: 0, MaxP95Ratio: 2, InconclusiveBlocks: true}},
+		{name: "defaults: the stack's", args: base, want: gate.MetricsConfig{WorkspaceID: "ws", CanaryApp: "app-blue", StableApp: "app-green", Window: 10 * time.Minute, Lag: 3 * time.Minute,
+			HealthPath: "/health", Thresholds: gate.DefaultThresholds()}},
+		{name: "all set", args: append(base, "--window", "30m", "--min-requests", "5", "--max-failure-rate-delta", "0", "--max-p95-ratio", "2", "--inconclusive", "fail", "--lag", "90s", "--failure-status", "4xx",
+			"--confidence", "0.999", "--max-failure-rate-ratio", "2", "--client-error-check=false", "--p95-floor-ms", "250", "--sample-ratio-tolerance", "0.5", "--weight", "10", "--health-path", "/status"),
+			want: gate.MetricsConfig{WorkspaceID: "ws", CanaryApp: "app-blue", StableApp: "app-green", Window: 30 * time.Minute, Lag: 90 * time.Second, HealthPath: "/status", Share: 0.1, InconclusiveBlocks: true,
+				Thresholds: gate.Thresholds{MinRequests: 5, Confidence: 0.999, FailureLimit: gate.DefaultFailureLimit, MaxFailureRateDelta: 0, MaxFailureRateRatio: 2, FailClientErrors: true,
+					MaxP95Ratio: 2, P95FloorMs: 250, SampleRatioTolerance: 0.5}}},
+		{name: "components", args: append(base, "--canary-component", compBlue, "--stable-component", compGreen),
+			want: gate.MetricsConfig{WorkspaceID: "ws", CanaryApp: "app-blue", StableApp: "app-green", CanaryComponent: compBlue, StableComponent: compGreen,
+				Window: 10 * time.Minute, Lag: 3 * time.Minute, HealthPath: "/health", Thresholds: gate.DefaultThresholds()}},
+		{name: "one component", args: append(base, "--canary-component", compBlue), wantErr: "--canary-component and --stable-component: give both (stack output telemetryComponentIds) or neither"},
+		{name: "not a component", args: append(base, "--canary-component", compBlue, "--stable-component", "appi-green"), wantErr: `--stable-component "appi-green": want an Application Insights component's resource id`},
 		{name: "bad slot", args: []string{"--slot", "red"}, wantErr: `--slot: "red" is not a slot, want green or blue`},
 		{name: "missing names", args: []string{"--slot", "blue"}, wantErr: "--canary-app: required; --stable-app: required; --workspace-id: required"},
 		{name: "bad inconclusive", args: append(base, "--inconclusive", "maybe"), wantErr: `--inconclusive: "maybe", want pass or fail`},
@@ -152,6 +178,10 @@ func TestGateMetricsFlags(t *testing.T) {
 		{name: "zero ratio", args: append(base, "--max-p95-ratio", "0"), wantErr: "--max-p95-ratio: 0"},
 		{name: "zero min requests", args: append(base, "--min-requests", "0"), wantErr: "--min-requests: 0, want at least 1"},
 		{name: "zero window", args: append(base, "--window", "0s"), wantErr: "--window: 0s"},
+		{name: "confidence as a percentage", args: append(base, "--confidence", "99"), wantErr: "--confidence: 99, want 0.5 to below 1"},
+		{name: "ratio below 1", args: append(base, "--max-failure-rate-ratio", "0.5"), wantErr: "--max-failure-rate-ratio: 0.5, want 1 or more"},
+		{name: "weight of all", args: append(base, "--weight", "100"), wantErr: "--weight: 100, want 1..99, or 0 to skip the share check"},
+		{name: "tolerance above 1", args: append(base, "--sample-ratio-tolerance", "2"), wantErr: "--sample-ratio-tolerance: 2, want 0 to 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,7 +196,7 @@ func TestGateMetricsFlags(t *testing.T) {
 			if err != nil {
 				t.Fatalf("got error %v, want none", err)
 			}
-			if cfg != tt.want || slot != "blue" {
+			if !reflect.DeepEqual(cfg, tt.want) || slot != "blue" {
 				t.Errorf("got %+v slot %s, want %+v slot blue", cfg, slot, tt.want)
 			}
 		})
@@ -235,20 +265,22 @@ func TestGateMetricsCommand(t *testing.T) {
 		wantErr      string
 		wantOut      string
 	}{
-		{name: "pass", canary: []any{"app-blue", 400, 2, 0.005, 105.0}, inconclusive: "pass", wantOut: "verdict: pass"},
-		{name: "failure rate", canary: []any{"app-blue", 400, 40, 0.1, 105.0}, inconclusive: "pass", wantErr: "gate failed: failure-rate: canary failure rate 10.00% vs stable 0.50%"},
-		{name: "inconclusive passes", canary: []any{"app-blue", 3, 3, 1.0, 900.0}, inconclusive: "pass", wantOut: "inconclusive does not block"},
-		{name: "inconclusive blocks", canary: []any{"app-blue", 3, 3, 1.0, 900.0}, inconclusive: "fail", wantErr: "gate failed: inconclusive: canary app-blue had 3 requests"},
+		{name: "pass", canary: []any{"app-blue", "user", 400, 400, 2, 0, 0, 105.0, 400, 400}, inconclusive: "pass", wantOut: "verdict: pass"},
+		{name: "failure rate", canary: []any{"app-blue", "user", 400, 400, 40, 0, 0, 105.0, 400, 400}, inconclusive: "pass", wantErr: "gate failed: failure-rate: canary failure rate 10.00% (40 of 400) vs stable 0.50% (10 of 2000)"},
+		{name: "a 404 regression", canary: []any{"app-blue", "user", 400, 400, 0, 80, 0, 105.0, 400, 400}, inconclusive: "pass", wantErr: "gate failed: client-errors: canary 4xx rate 20.00% (80 of 400)"},
+		{name: "inconclusive passes", canary: []any{"app-blue", "user", 3, 3, 3, 0, 0, 900.0, 3, 3}, inconclusive: "pass", wantOut: "inconclusive does not block"},
+		{name: "inconclusive blocks", canary: []any{"app-blue", "user", 3, 3, 3, 0, 0, 900.0, 3, 3}, inconclusive: "fail", wantErr: "gate failed: inconclusive: canary app-blue had 3 users' requests"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			body, _ := json.Marshal(map[string]any{"tables": []any{map[string]any{
 				"name": "PrimaryResult",
 				"columns": []map[string]string{
-					{"name": "AppRoleName", "type": "string"}, {"name": "Requests", "type": "long"}, {"name": "Failed", "type": "long"},
-					{"name": "FailureRate", "type": "real"}, {"name": "P95DurationMs", "type": "real"},
+					{"name": "AppRoleName", "type": "string"}, {"name": "Kind", "type": "string"}, {"name": "Rows", "type": "long"}, {"name": "Requests", "type": "long"},
+					{"name": "Failed", "type": "long"}, {"name": "ClientErrors", "type": "long"}, {"name": "Late", "type": "long"}, {"name": "P95DurationMs", "type": "real"},
+					{"name": "Settled", "type": "long"}, {"name": "SettledRows", "type": "long"},
 				},
-				"rows": [][]any{tt.canary, {"app-green", 2000, 10, 0.005, 100.0}},
+				"rows": [][]any{tt.canary, {"app-green", "user", 2000, 2000, 10, 0, 0, 100.0, 2000, 2000}},
 			}}})
 			srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.URL.Path != "/v1/workspaces/ws-9/query" {

@@ -31,7 +31,7 @@ func serveLanguageHost(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	program := func(root, version string) pulumi.RunFunc {
-		return stack.ProgramIn(root, stack.Mover{By: stack.ByPulumiUp, At: time.Now(), Version: version})
+		return stack.ProgramIn(root, stack.Mover{By: stack.ByPulumiUp, At: time.Now(), Version: version, AllowLiveChange: stack.AllowLiveChangeFrom(os.Getenv)})
 	}
 	if err := langhost.Serve(ctx, args, stdout, stderr, buildinfo.Version(), program); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", langhost.PluginName, err)

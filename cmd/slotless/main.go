@@ -46,11 +46,13 @@ const (
 // through the generated command reference.
 const exitCodesHelp = `Exit codes:
   0  success
-  1  failure: a gate said no, a stack could not be read or applied, invalid stack config
+  1  failure: a gate said no, a stack could not be read or applied, invalid stack config,
+     a release that could not observe its canary (traffic left where it stands)
   2  usage error: an unknown command or flag, a bad or missing flag value, an unknown stack
   3  refused by a guard rail: a traffic step above maxStep, an advance whose health gate
      failed or is not configured, a plan --against that breaks a guard rail, a release
-     that may not start (the slot is not idle or does not serve --version)
+     that may not start (the slot is not idle or does not serve --version), a deploy to a
+     slot that carries traffic or is still listed in sharedHostStorage
   4  release aborted: an analysis failed and the release slot was rolled back to 0% (or
      it carried no traffic yet)
   5  release aborted and its rollback failed: traffic may still reach the failing slot;
@@ -62,7 +64,7 @@ const exitCodesHelp = `Exit codes:
 const envHelp = `Environment (secrets come from the environment, never from flags, so they stay out of
 process listings and pipeline logs):
   SLOTLESS_API_URL           the API's URL, stack output apiUrl (gate health, shift, promote,
-                             release)
+                             release): https, or http to a loopback address only
   SLOTLESS_PIN_TOKEN         the slot-pinning token, stack config pinToken
   SLOTLESS_SUBSCRIPTION_KEY  an APIM subscription key, when the API requires one
   SLOTLESS_FUNCTION_KEY      a function key, sent only to a direct --url, never to the gateway`
@@ -171,7 +173,8 @@ release stands. Laptops and pipelines run the same commands.
 		},
 	})
 	root.AddCommand(newPlanCmd(), newStatusCmd(d), newGateCmd(d), newDeployCmd(d.deploy),
-		newShiftCmd(d), newPromoteCmd(d), newRollbackCmd(d), newReleaseRunCmd(d), newWatchCmd(d), newRecordCmd(d), newReportCmd(), newInitCmd(d), newVersionCmd(), newCompletionCmd())
+		newShiftCmd(d), newPromoteCmd(d), newRollbackCmd(d), newReleaseRunCmd(d), newWatchCmd(d), newRecordCmd(d), newReportCmd(), newInitCmd(d), newVersionCmd(), newCompletionCmd(),
+		newGatewayAuthCmd(d))
 	return root
 }
 

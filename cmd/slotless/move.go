@@ -13,7 +13,9 @@ import (
 
 	"github.com/slotless/slotless/internal/engine"
 	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/internal/notify"
 	"github.com/slotless/slotless/internal/plan"
+	"github.com/slotless/slotless/internal/pool"
 	projectfile "github.com/slotless/slotless/internal/project"
 	"github.com/slotless/slotless/internal/release"
 	"github.com/slotless/slotless/stack"
@@ -130,7 +132,7 @@ func (o moveOptions) run(ctx context.Context, cmd *cobra.Command, name string) e
 	}
 
 	if name == "rollback" && !o.writeOnly {
-		return o.rollback(ctx, stdout, cfg, parsed, req, os.Getenv)
+		return o.rollback(ctx, stdout, cmd.ErrOrStderr(), cfg, parsed, req, os.Getenv)
 	}
 	var st release.Stack
 	if o.writeOnly {
@@ -157,7 +159,7 @@ func (o moveOptions) run(ctx context.Context, cmd *cobra.Command, name string) e
 
 // rollback takes the slot to 0% through release.RollbackSlot: the live pool read first, the
 // Pulumi update, and the break-glass write through ARM when that update cannot go through.
-func (o moveOptions) rollback(ctx context.Context, stdout io.Writer, raw plan.StackConfig, cfg *stack.Config, req release.ShiftRequest, getenv func(string) string) error {
+func (o moveOptions) rollback(ctx context.Context, stdout, stderr io.Writer, raw plan.StackConfig, cfg *stack.Config, req release.ShiftRequest, getenv func(string) string) error {
 	rule := release.TrafficOnly
 	req.Traffic = func(s engine.Step) bool { return rule(s) }
 	var opened release.Stack
@@ -200,10 +202,41 @@ func (o moveOptions) rollback(ctx context.Context, stdout io.Writer, raw plan.St
 		return err
 	}
 	if res.BreakGlass {
+		o.tellBreakGlass(ctx, raw, opened, req.Slot, res.Reason, getenv, stdout, stderr)
 		return fmt.Errorf("%w: %s is at 0%%, but the Pulumi update could not go through (%s). Pulumi state lags Azure until the next pulumi up, which converges it without moving traffic. If a job that died holds the stack's lock, check that no update is running, then clear it with pulumi cancel (Pulumi Cloud) or by deleting the lock file under .pulumi/locks (a file or cloud-storage backend)",
 			release.ErrBreakGlass, req.Slot, res.Reason)
 	}
 	return nil
+}
+
+// tellBreakGlass tells the stack's notify webhooks of a break-glass write, after it: through the
+// stack the rollback opened, else one opened now, since the webhook URLs are the stack's secrets
+// and only its secrets provider decrypts them. When the backend is what kept the update from
+// going through, that may fail too: it says so, and the rollback stands.
+func (o moveOptions) tellBreakGlass(ctx context.Context, raw plan.StackConfig, opened release.Stack, slot stack.Slot, reason string, getenv func(string) string, stdout, stderr io.Writer) {
+	if _, set := raw.Source()("notify"); !set {
+		return
+	}
+	// The write is done; a Ctrl-C since does not take the telling of it away.
+	ctx = context.WithoutCancel(ctx)
+	st := opened
+	if st == nil {
+		octx, cancel := context.WithTimeout(ctx, notifyReadTimeout)
+		var err error
+		st, err = o.d.openStack(octx, o.dir, o.stack, "slotless rollback")
+		cancel()
+		if err != nil {
+			fmt.Fprintf(stderr, "warning: nobody was told of the break-glass write: the stack's notify webhooks are its secrets, and the stack cannot be opened to decrypt them (%s)\n", oneLine(err))
+			return
+		}
+	}
+	told := newNotifier(ctx, raw, o.stack, st, "slotless rollback", getenv, stdout, stderr)
+	told.BreakGlass(slot, pool.BreakGlassBy, reason)
+	for _, n := range told.Close() {
+		if n.Outcome == notify.OutcomeSent {
+			fmt.Fprintf(stdout, "notify[%d] (%s) told of the break-glass write\n", n.Target, n.Kind)
+		}
+	}
 }
 
 // healthGate builds the health check an advance must pass, or nil when no target is given. It

@@ -82,6 +82,9 @@ func (o planOptions) run(stdout io.Writer) error {
 
 func printPlan(w io.Writer, p *plan.Plan) {
 	fmt.Fprintf(w, "stack %s: traffic green %d%% / blue %d%%, live %s\n", p.Stack, p.Traffic.Green, p.Traffic.Blue, p.Traffic.Live)
+	for _, a := range p.Assumptions {
+		fmt.Fprintf(w, "assumes: %s\n", a)
+	}
 	fmt.Fprintf(w, "%d resources:\n", len(p.Resources))
 	for _, r := range p.Resources {
 		fmt.Fprintf(w, "\n  %s  %s\n", r.Type, r.Name)

@@ -102,9 +102,11 @@ func TestPlanCommand(t *testing.T) {
 				}
 			}
 			// No apiSpec: the API passes through, with seven operations on /* and the health one; three
-			// storage accounts (shared, and each slot's host storage), five roles per slot.
-			if len(p.Resources) != 43 {
-				t.Errorf("got %d resources, want 43", len(p.Resources))
+			// storage accounts (shared, and each slot's host storage) and the shared one's blob
+			// service, five roles, two basic publishing policies and an Application Insights
+			// component per slot.
+			if len(p.Resources) != 49 {
+				t.Errorf("got %d resources, want 49", len(p.Resources))
 			}
 		})
 	}

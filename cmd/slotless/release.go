@@ -16,8 +16,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/slotless/slotless/internal/apiurl"
 	"github.com/slotless/slotless/internal/credential"
 	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/internal/notify"
 	"github.com/slotless/slotless/internal/plan"
 	"github.com/slotless/slotless/internal/pool"
 	projectfile "github.com/slotless/slotless/internal/project"
@@ -70,8 +72,12 @@ with pinned requests to its health endpoint, shifts through the guarded, traffic
 shift (pool weights, current-slot-name at 100, and with alwaysReadyInstances the apps'
 always-ready count, nothing else), and bakes for the step's bake (its own from releaseSteps,
 else bakeMinutes), running the health gate and the metrics gate every
-analysisIntervalSeconds. The first failing analysis rolls the slot back to 0% at once (exit
-4); a rollback is never refused and is not cut short by Ctrl-C.
+analysisIntervalSeconds, and releaseProbes every 2 s. The first failing analysis rolls the
+slot back to 0% at once (exit 4); a rollback is never refused and is not cut short by Ctrl-C.
+A health check blames the slot only for its own answer, or for no answer while the stable
+slot answers through the same gateway: two analyses in a row that could not observe the slot
+(the gateway unreachable, a changed pinning token, Log Analytics failing) stop the release
+where it stands, without moving traffic (exit 1).
 
 --until N stops after the step that reaches N, so an approval can sit between runs. A second
 run resumes from the deployed weights, after a crash, a cancel or an approval, and never
@@ -86,7 +92,12 @@ A run needs what shift and gate need: the Pulumi CLI and a logged-in backend, th
 (--api-url, SLOTLESS_API_URL, else the stack output apiUrl), SLOTLESS_PIN_TOKEN (and
 SLOTLESS_SUBSCRIPTION_KEY when the API requires one), and Azure credentials for the Log
 Analytics query API (the workspace and app names come from the stack outputs). Those
-credentials are checked with one query before anything moves.`
+credentials are checked with one query before anything moves.
+
+With the stack's notify config, each webhook is told of the start, every shift and passed bake,
+GA, a rollback (once written) and a stop, in the background: a webhook that fails or never
+answers costs a warning on stderr and a line of the record's notifications, never a delay or
+the exit code (docs/releases.md#notifications).`
 
 func newReleaseRunCmd(d deps) *cobra.Command {
 	o := releaseRunOptions{d: d}
@@ -147,14 +158,20 @@ func (o releaseRunOptions) run(ctx context.Context, cmd *cobra.Command, getenv f
 	progress := progressOut(cmd, o.asJSON)
 	opts := rollout.Options{Slot: slot, Version: o.version, Until: o.until, DryRun: o.dryRun}
 	var ctl *rollout.Controller
+	var told *notify.Notifier
 	if o.dryRun {
 		ctl = rollout.New(nil, o.dryRunTraffic(ctx, progress), nil, nil, nil, progress)
 	} else {
-		if ctl, err = o.controller(ctx, cfg, parsed, p, progress, getenv); err != nil {
+		if ctl, told, err = o.controller(ctx, cfg, parsed, p, progress, cmd.ErrOrStderr(), getenv); err != nil {
 			return err
 		}
 	}
 	rec, err := ctl.Run(ctx, p, opts)
+	// How the run ended is told once Run has returned, after any rollback's write; the messages
+	// still in flight are waited for (at most one message's time) only so the record can say how
+	// each ended. Neither changes err.
+	told.Released(rec)
+	rec.Notifications = told.Close()
 	if o.reportDir != "" {
 		if rerr := writeReportDir(o.reportDir, rec); rerr != nil {
 			err = errors.Join(err, rerr)
@@ -193,45 +210,45 @@ func (o releaseRunOptions) dryRunTraffic(ctx context.Context, progress io.Writer
 }
 
 // controller wires a real run: the deployed stack, the gates and the warm-up against the API,
-// and the metrics gate against Log Analytics, checked once before anything moves.
-func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig, cfg *stack.Config, p rollout.Plan, progress io.Writer, getenv func(string) string) (*rollout.Controller, error) {
+// and the metrics gate against Log Analytics, checked once before anything moves; and the
+// stack's notify webhooks, told of the run's moments and of a break-glass write (nil without
+// them).
+func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig, cfg *stack.Config, p rollout.Plan, progress, warn io.Writer, getenv func(string) string) (*rollout.Controller, *notify.Notifier, error) {
 	token := getenv(envPinToken)
 	if token == "" {
-		return nil, usagef("release: the health gate and the warm-up pin each request to the slot through API Management and need the pinning token (stack config pinToken) in %s", envPinToken)
+		return nil, nil, usagef("release: the health gate and the warm-up pin each request to the slot through API Management and need the pinning token (stack config pinToken) in %s", envPinToken)
 	}
 	st, err := o.d.openReleaseStack(ctx, o.dir, o.stack)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	outs, err := st.Outputs(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Version skew refuses the release before anything moves or warms; its own rollbacks are
 	// never refused.
 	proj, err := projectfile.Load(o.dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !o.watching {
 		deployed, _ := release.DeployedFromOutputs(outs)
 		warnings, err := release.CheckVersion(o.d.version, proj.Version, deployed)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, w := range warnings {
 			fmt.Fprintf(progress, "warning: %s\n", w)
 		}
 	}
-	apiURL := o.apiURL
+	output, _ := outs[stack.OutAPIURL].(string)
+	apiURL, source := apiurl.Resolve(o.apiURL, getenv(envAPIURL), output)
 	if apiURL == "" {
-		apiURL = getenv(envAPIURL)
+		return nil, nil, fmt.Errorf("release: no API URL: pass --api-url or set %s, or deploy the stack so it has an apiUrl output", envAPIURL)
 	}
-	if apiURL == "" {
-		apiURL, _ = outs[stack.OutAPIURL].(string)
-	}
-	if !absoluteHTTP(apiURL) {
-		return nil, fmt.Errorf("release: no API URL: pass --api-url or set %s, or deploy the stack so it has an apiUrl output", envAPIURL)
+	if err := checkAPIURL(source, apiURL); err != nil {
+		return nil, nil, fmt.Errorf("release: %w", err)
 	}
 	var missing []string
 	workspace, _ := outs[stack.OutWorkspaceID].(string)
@@ -242,7 +259,7 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("release: the stack has no %s output, which the metrics gate needs: deploy it with this program (pulumi up)", strings.Join(missing, ", "))
+		return nil, nil, fmt.Errorf("release: the stack has no %s output, which the metrics gate needs: deploy it with this program (pulumi up)", strings.Join(missing, ", "))
 	}
 	for _, s := range stack.Slots {
 		apps[s], _ = outs[stack.OutAppName(s)].(string)
@@ -262,16 +279,21 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 
 	client, credName, err := o.d.logsQuerier(o.logsEndpoint, getenv)
 	if err != nil {
-		return nil, fmt.Errorf("release: metrics gate: %w", err)
+		return nil, nil, fmt.Errorf("release: metrics gate: %w", err)
 	}
-	metrics := rollout.GateMetrics{Client: client, WorkspaceID: workspace, Apps: apps, Thresholds: p.Thresholds}
+	metrics := rollout.NewGateMetrics(client, workspace, apps, p)
+	components, own, warning := stack.TelemetryComponentsOf(outs)
+	if warning != "" {
+		fmt.Fprintf(progress, "warning: %s\n", warning)
+	}
+	metrics.Components, metrics.OwnComponents = components, own
 	if err := preflightMetrics(ctx, metrics, credName, progress); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	warmer := &rollout.HTTPWarmer{URL: healthURL, PinToken: token, Headers: headers}
 	refresh, err := credential.ARMTokenRefresher(getenv)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if refresh != nil {
 		fmt.Fprintln(progress, "updates: azure-native gets a fresh federated token from Azure Pipelines before each shift and rollback")
@@ -288,12 +310,18 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 		_, err := warmer.Warmup(ctx, slot, p.WarmupRequests, p.WarmupLatency)
 		return err
 	}
-	ctrl := rollout.New(nil, traffic, health, metrics, warmer, progress)
+	by := "slotless release"
+	if o.watching {
+		by = "slotless watch"
+	}
+	told := newNotifier(ctx, raw, o.stack, st, by, getenv, progress, warn)
+	traffic.breakGlass = told.BreakGlass
+	ctrl := rollout.New(nil, traffic, health, metrics, warmer, progress).WithProgress(told.Progress)
 	if len(p.Probes) > 0 {
 		ctrl.WithProber(rollout.HTTPProber{APIURL: apiURL, Headers: headers, PinToken: token, Probes: p.Probes})
 		fmt.Fprintf(progress, "probes: %d releaseProbes through %s, pinned to each slot every %s during each bake\n", len(p.Probes), apiURL, rollout.HealthWatchEvery)
 	}
-	return ctrl, nil
+	return ctrl, told, nil
 }
 
 // preflightLivePool reads the live pool once through ARM. When it answers, the release reads
@@ -329,9 +357,8 @@ func preflightMetrics(ctx context.Context, m rollout.GateMetrics, credName strin
 	qctx, cancel := context.WithTimeout(ctx, metricsQueryTimeout)
 	defer cancel()
 	end := time.Now().Add(-time.Minute)
-	_, err := m.Metrics(qctx, stack.Blue, stack.Green, end.Add(-time.Minute), end)
-	var ge *gate.GateError
-	if err != nil && !errors.As(err, &ge) {
+	_, _, err := m.Figures(qctx, stack.Blue, stack.Green, rollout.Window{ArrivedFrom: end.Add(-time.Minute), ArrivedTo: end, ServedFrom: end.Add(-2 * time.Minute)})
+	if err != nil {
 		return fmt.Errorf("release: the metrics gate cannot query Log Analytics (workspace %s, credential: %s), so every analysis would fail; nothing was moved: %w", m.WorkspaceID, credName, err)
 	}
 	fmt.Fprintf(progress, "metrics gate: Log Analytics workspace %s answers (credential: %s)\n", m.WorkspaceID, credName)
@@ -347,6 +374,10 @@ func (h startAndAnalysis) Ready(ctx context.Context, slot stack.Slot) (gate.Heal
 
 func (h startAndAnalysis) Check(ctx context.Context, slot stack.Slot) (gate.HealthResult, error) {
 	return h.analysis.Check(ctx, slot)
+}
+
+func (h startAndAnalysis) Control(ctx context.Context, slot stack.Slot) (gate.HealthResult, error) {
+	return h.analysis.Control(ctx, slot)
 }
 
 // stackTraffic is rollout.Traffic over the deployed stack and release.Shift: the guarded,
@@ -365,6 +396,8 @@ type stackTraffic struct {
 	file release.Stack
 	// readyAfterRestart waits for the release slot after its site update; nil waits for nothing.
 	readyAfterRestart func(context.Context, stack.Slot) error
+	// breakGlass, when set, is told of a rollback written through ARM, once it is written.
+	breakGlass func(slot stack.Slot, by, reason string)
 	// running is this slotless's version and pinned the version the project pins, which each
 	// shift checks again.
 	running, pinned string
@@ -413,6 +446,9 @@ func (t stackTraffic) Rollback(ctx context.Context, slot stack.Slot) error {
 	res, err := release.RollbackSlot(ctx, func(context.Context) (release.Stack, error) { return t.st, nil }, t.live, t.file, req, t.out)
 	if err == nil && res.BreakGlass {
 		fmt.Fprintf(t.out, "rolled back through ARM (break-glass) because the Pulumi update could not go through (%s); Pulumi state lags until the next pulumi up\n", res.Reason)
+		if t.breakGlass != nil {
+			t.breakGlass(slot, pool.BreakGlassBy, res.Reason)
+		}
 	}
 	return err
 }

@@ -133,7 +133,7 @@ func TestReleaseDryRunOffline(t *testing.T) {
 func TestReleaseDryRunShowsEachStepsBake(t *testing.T) {
 	withoutPulumi(t)
 	dir := project(t, stackYAML("slotless:blueWeight: 0", "slotless:analysisIntervalSeconds: 10",
-		"slotless:releaseSteps:", "    - weight: 10", "      bake: 30s", "    - 50", "    - {weight: 100, bake: 0s}"))
+		"slotless:analysisInitialDelaySeconds: 5", "slotless:releaseSteps:", "    - weight: 10", "      bake: 30s", "    - 50", "    - {weight: 100, bake: 0s}"))
 	tests := []struct {
 		name    string
 		args    []string
@@ -300,8 +300,8 @@ func (l *fakeLogs) QueryWorkspace(_ context.Context, _ string, body azquery.Body
 	name := "PrimaryResult"
 	return azquery.LogsClientQueryWorkspaceResponse{Results: azquery.Results{Tables: []*azquery.Table{{
 		Name:    &name,
-		Columns: []*azquery.Column{col("AppRoleName"), col("Requests"), col("Failed"), col("FailureRate"), col("P95DurationMs")},
-		Rows:    []azquery.Row{{"func-blue", 1000.0, float64(failed), float64(failed) / 1000, 100.0}, {"func-green", 1000.0, 0.0, 0.0, 100.0}},
+		Columns: []*azquery.Column{col("AppRoleName"), col("Kind"), col("Rows"), col("Requests"), col("Failed"), col("ClientErrors"), col("Late"), col("P95DurationMs"), col("Settled"), col("SettledRows")},
+		Rows:    []azquery.Row{{"func-blue", "user", 1000.0, 1000.0, float64(failed), 0.0, 0.0, 100.0, 1000.0, 1000.0}, {"func-green", "user", 1000.0, 1000.0, 0.0, 0.0, 0.0, 100.0, 1000.0, 1000.0}},
 	}}}}, nil
 }
 
@@ -377,7 +377,9 @@ func TestReleaseRunWiresTheController(t *testing.T) {
 		t.Errorf("record: got %s with %d steps, want complete in 3 warmed steps", rec.Outcome, len(rec.StepsTaken))
 	}
 	for _, want := range []string{"metrics gate: Log Analytics workspace ws-1 answers (credential: fake)", "updates: azure-native gets a fresh federated token from Azure Pipelines before each shift and rollback",
-		"with the traffic: blue-app always-ready instances 0 → 2", "release complete: blue carries 100% with 1.1.0"} {
+		"with the traffic: blue-app always-ready instances 0 → 2", "release complete: blue carries 100% with 1.1.0",
+		// The fake stack has no telemetryComponentIds: the gate falls back to AppRoleName and says so.
+		"warning: the stack has no telemetryComponentIds output (it was last deployed by an older slotless)"} {
 		if !strings.Contains(errb.String(), want) {
 			t.Errorf("progress: got\n%s\nwant it to contain %q", errb.String(), want)
 		}

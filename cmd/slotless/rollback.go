@@ -25,7 +25,9 @@ current-slot-name directly through ARM (break-glass), marks the pool's descripti
 the weights in Pulumi.<stack>.yaml and exits 6: traffic is at 0%, and the next pulumi up
 converges state without moving traffic. It never runs pulumi cancel: a lock's holder may still
 be running. ARM is reached with the release's Azure credential; ARM_RESOURCE_MANAGER_ENDPOINT
-names a Resource Manager other than Azure's public cloud.`,
+names a Resource Manager other than Azure's public cloud. A break-glass write, once made, is
+told to the stack's notify webhooks, whose URLs only the stack's secrets provider decrypts:
+with the backend down that may fail too, and it says so.`,
 	example: `  slotless rollback --stack dev --slot blue
   slotless rollback --slot blue --write-only   # edit Pulumi.dev.yaml only, for GitOps`,
 }

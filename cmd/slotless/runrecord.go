@@ -8,15 +8,20 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/slotless/slotless/internal/apiurl"
 	"github.com/slotless/slotless/internal/plan"
 	"github.com/slotless/slotless/internal/rollout"
 	"github.com/slotless/slotless/stack"
 )
 
-// checkEndpoints validates the --api-url and --logs-endpoint that release and watch share.
+// checkEndpoints validates the --api-url and --logs-endpoint that release and watch share. The
+// logs endpoint gets an Entra token, which the Log Analytics client sends over https only
+// (azcore's bearer token policy refuses plain http).
 func checkEndpoints(command, apiURL, logsEndpoint string) error {
-	if apiURL != "" && !absoluteHTTP(apiURL) {
-		return usagef("%s: --api-url: %q is not an absolute http or https URL", command, apiURL)
+	if apiURL != "" {
+		if err := apiurl.CheckAPI(apiurl.SourceFlag, apiURL); err != nil {
+			return usagef("%s: %v", command, err)
+		}
 	}
 	if logsEndpoint != "" && !absoluteHTTP(logsEndpoint) {
 		return usagef("%s: --logs-endpoint: %q is not an absolute http or https URL", command, logsEndpoint)

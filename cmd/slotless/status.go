@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/spf13/cobra"
 
+	"github.com/slotless/slotless/internal/apiurl"
 	"github.com/slotless/slotless/internal/engine"
 	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/internal/plan"
@@ -101,8 +102,10 @@ func (o statusOptions) run(ctx context.Context, stdout io.Writer, getenv func(st
 	if o.reqTimeout <= 0 {
 		return usagef("--request-timeout: %s, want a positive duration", o.reqTimeout)
 	}
-	if o.apiURL != "" && !absoluteHTTP(o.apiURL) {
-		return usagef("--api-url: %q is not an absolute http or https URL", o.apiURL)
+	if o.apiURL != "" {
+		if err := checkAPIURL(apiurl.SourceFlag, o.apiURL); err != nil {
+			return err
+		}
 	}
 	outs, err := o.d.stackOutputs(ctx, o.dir, o.stack)
 	if err != nil {
@@ -113,16 +116,21 @@ func (o statusOptions) run(ctx context.Context, stdout io.Writer, getenv func(st
 		return err
 	}
 	readLive(ctx, &st, o, outs, getenv)
-	st.APIURL = o.apiURL
-	if st.APIURL == "" {
-		st.APIURL, _ = outs[stack.OutAPIURL].(string)
-	}
+	output, _ := outs[stack.OutAPIURL].(string)
+	var source string
+	st.APIURL, source = apiurl.Resolve(o.apiURL, "", output)
 	token := getenv(envPinToken)
+	var urlErr error
+	if st.APIURL != "" {
+		urlErr = checkAPIURL(source, st.APIURL)
+	}
 	switch {
 	case st.APIURL == "":
 		st.SlotsSkipped = "no API URL: pass --api-url, or deploy the stack so it has an apiUrl output"
 	case token == "":
 		st.SlotsSkipped = "no pinning token: set " + envPinToken + " (stack config pinToken) to ask each slot through API Management"
+	case urlErr != nil:
+		st.SlotsSkipped = urlErr.Error()
 	default:
 		healthPath, _ := outs[stack.OutHealthPath].(string)
 		if healthPath == "" {
@@ -130,7 +138,8 @@ func (o statusOptions) run(ctx context.Context, stdout io.Writer, getenv func(st
 		}
 		st.HealthURL = strings.TrimSuffix(st.APIURL, "/") + healthPath
 		key := getenv(envSubscriptionKey)
-		st.Slots = status.AskSlots(ctx, st.HealthURL, func(slot stack.Slot) map[string]string {
+		// Marked, so the metrics gate leaves these requests out of the users' figures.
+		st.Slots = status.AskSlots(ctx, gate.MarkProbe(st.HealthURL), func(slot stack.Slot) map[string]string {
 			h := map[string]string{headerPinSlot: string(slot), headerPinToken: token}
 			if key != "" {
 				h[headerSubscriptionKey] = key

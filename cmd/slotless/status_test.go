@@ -68,6 +68,7 @@ func TestStatus(t *testing.T) {
 	afterGA := map[string]any{
 		"greenWeight": 0.0, "blueWeight": 100.0, "liveSlot": "blue", "idleSlot": "green",
 		"currentSlotName": "blue-backend", "apiUrl": gw.URL + "/orders",
+		"settingsGenerations": map[string]any{"green": 1.0, "blue": 2.0, "desired": 2.0},
 	}
 	olderStack := map[string]any{"greenWeight": 50.0, "blueWeight": 50.0, "liveSlot": "green", "idleSlot": "", "apiUrl": gw.URL + "/orders"}
 	tests := []struct {
@@ -99,10 +100,14 @@ func TestStatus(t *testing.T) {
 			"live slot: blue\nidle slot: green\n",
 			"release: none in progress; the next one deploys to green\n",
 			"current-slot-name: blue-backend\n",
+			"settings: green runs generation 1, blue generation 2; the config asks for 2 (green gets it once it is idle, at the next pulumi up)\n",
 			"  blue   version 1.1.0  healthy\n",
 		}, func(t *testing.T, st status.Status) {
 			if st.ReleaseInProgress || st.LiveSlot != "blue" || st.IdleSlot != "green" || st.Origin != "" || len(st.Warnings) > 0 {
 				t.Errorf("got %+v, want blue live, green idle, nothing in progress", st)
+			}
+			if st.Settings == nil || *st.Settings != (status.SettingsStatus{Green: 1, Blue: 2, Desired: 2}) {
+				t.Errorf("settings: got %+v, want green 1, blue 2, desired 2", st.Settings)
 			}
 		}},
 		{"an unhealthy slot is reported", midRelease, []string{"--api-url", sickBlue.URL + "/orders"}, testPinToken, []string{

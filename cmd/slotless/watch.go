@@ -28,14 +28,18 @@ while nobody is running slotless is still rolled back.
 It reads where traffic stands (the live pool when ARM answers, else the deployed stack). With
 one slot carrying all traffic there is nothing to watch, and it exits 0. Otherwise the canary
 is the slot current-slot-name does not name: the health gate and the stack's releaseProbes
-watch it for --for, pinned through APIM, then the metrics gate judges the --window of
-telemetry that ended metricsLagSeconds ago, canary against the stable slot, with the stack's
-thresholds. Too little traffic never fails a watch; the release's own bake judges that.
+watch it for --for, pinned through APIM, then the metrics gate judges the users' requests that
+reached Log Analytics in the --window before it, canary against the stable slot, with the
+stack's thresholds. A watch judges one window with no failing windows before it to count, and
+runs as long as a pause lasts, so it rolls back only on a window decisive alone (as sure as
+metricsFailureLimit failing windows together); too little traffic never fails a watch. The
+release's own bake judges the rest when it resumes.
 
 A failure to judge (the Log Analytics query failing, say) exits 1 and leaves traffic alone, so
 the scheduled run shows red. It needs what release needs: SLOTLESS_PIN_TOKEN (and
 SLOTLESS_SUBSCRIPTION_KEY when the API requires one), Azure credentials for Log Analytics and
-ARM, and the Pulumi CLI for the rollback.`
+ARM, and the Pulumi CLI for the rollback. A rollback, once written, is told to the stack's
+notify webhooks; a canary left alone tells nobody.`
 
 func newWatchCmd(d deps) *cobra.Command {
 	o := watchOptions{d: d}
@@ -53,7 +57,7 @@ func newWatchCmd(d deps) *cobra.Command {
 	f := cmd.Flags()
 	stackFlags(cmd, &o.stack, &o.dir, "stack to watch")
 	f.DurationVar(&o.watchFor, "for", time.Minute, "how long the health gate and the probes watch the canary")
-	f.DurationVar(&o.window, "window", 5*time.Minute, "the stretch of telemetry the metrics gate judges, ending metricsLagSeconds ago; the schedule's interval, so every request is judged once")
+	f.DurationVar(&o.window, "window", 5*time.Minute, "the stretch of arrivals the metrics gate judges: the requests that reached Log Analytics this long before the query; the schedule's interval, so every request is judged once")
 	f.BoolVar(&o.asJSON, "json", false, "print the record as JSON on stdout; progress goes to stderr")
 	f.StringVar(&o.apiURL, "api-url", "", "the API's URL for the health gate and the probes; default $"+envAPIURL+", else the stack output apiUrl")
 	f.StringVar(&o.logsEndpoint, "logs-endpoint", "", "the Log Analytics query API (default: Azure's public cloud)")
@@ -79,10 +83,14 @@ func (o watchOptions) run(ctx context.Context, cmd *cobra.Command, getenv func(s
 	// The watch is built as a release is, without a version to expect: it judges whatever the
 	// canary serves.
 	ro := releaseRunOptions{d: o.d, stack: o.stack, dir: o.dir, apiURL: o.apiURL, logsEndpoint: o.logsEndpoint, watching: true}
-	ctl, err := ro.controller(ctx, cfg, parsed, p, progress, getenv)
+	ctl, told, err := ro.controller(ctx, cfg, parsed, p, progress, cmd.ErrOrStderr(), getenv)
 	if err != nil {
 		return err
 	}
 	rec, err := ctl.Watch(ctx, p, rollout.WatchOptions{For: o.watchFor, Window: o.window})
+	// A rollback is told once it is written; a healthy canary, or one the watch could not judge,
+	// tells nobody. Neither changes err.
+	told.Watched(rec)
+	rec.Notifications = told.Close()
 	return writeRecord(cmd, o.asJSON, rec, err)
 }

@@ -22,6 +22,15 @@ const (
 type armSpec struct {
 	// armType is the resource's ARM type, as in its id and its `type` output.
 	armType string
+	// outputType is the `type` ARM answers when it is not armType: adding an API to a product
+	// answers with the API's own contract (ProductApi).
+	outputType string
+	// rbacType is the resource type of the resource's RBAC actions when it is not armType: each
+	// basic publishing policy has its own (Microsoft.Web/sites/basicPublishingCredentialsPolicies/
+	// scm/Write, .../ftp/Write: MicrosoftDocs azure-docs, app-service/
+	// configure-basic-auth-disable.md, "Create a custom role with no permissions for basic
+	// authentication").
+	rbacType string
 	// nameKey is the input that names the resource; autoname how it is generated when absent.
 	nameKey  string
 	autoname autoName
@@ -73,6 +82,15 @@ var armSpecs = map[string]armSpec{
 				rgPath(sub, in), str(in, "accountName"), str(in, "containerName"))
 		},
 	},
+	// An account's blob service: one per account, named default (Blob Services - Set Service
+	// Properties, PUT .../storageAccounts/{accountName}/blobServices/default; azure-native's
+	// blobServicesName: "Blob Service Name must be 'default'"). Its parent is the account.
+	"azure-native:storage:BlobServiceProperties": {
+		armType: "Microsoft.Storage/storageAccounts/blobServices", nameKey: "blobServicesName", autoname: autoFixed, fixedName: "default",
+		path: func(sub string, in map[string]any) string {
+			return fmt.Sprintf("%s/providers/Microsoft.Storage/storageAccounts/%s/blobServices/%s", rgPath(sub, in), str(in, "accountName"), str(in, "blobServicesName"))
+		},
+	},
 	"azure-native:operationalinsights:Workspace": {
 		armType: "Microsoft.OperationalInsights/workspaces", nameKey: "workspaceName",
 		path: providerPath("Microsoft.OperationalInsights", "workspaces", "workspaceName"),
@@ -112,6 +130,21 @@ var armSpecs = map[string]armSpec{
 			return providerPath("Microsoft.Web", "sites", "name")(sub, in) + "/config/authsettingsV2"
 		},
 	},
+	// A site's basic publishing credentials policies: scm (its deployment host) and ftp, each
+	// one per app, named by the app (Web Apps - Update Scm Allowed / Update Ftp Allowed, PUT
+	// .../sites/{name}/basicPublishingCredentialsPolicies/scm and /ftp). Their parent is the site.
+	"azure-native:web:WebAppScmAllowed": {
+		armType: "Microsoft.Web/sites/basicPublishingCredentialsPolicies", rbacType: "Microsoft.Web/sites/basicPublishingCredentialsPolicies/scm", nameKey: "name",
+		path: func(sub string, in map[string]any) string {
+			return providerPath("Microsoft.Web", "sites", "name")(sub, in) + "/basicPublishingCredentialsPolicies/scm"
+		},
+	},
+	"azure-native:web:WebAppFtpAllowed": {
+		armType: "Microsoft.Web/sites/basicPublishingCredentialsPolicies", rbacType: "Microsoft.Web/sites/basicPublishingCredentialsPolicies/ftp", nameKey: "name",
+		path: func(sub string, in map[string]any) string {
+			return providerPath("Microsoft.Web", "sites", "name")(sub, in) + "/basicPublishingCredentialsPolicies/ftp"
+		},
+	},
 	"azure-native:apimanagement:ApiManagementService": {
 		armType: "Microsoft.ApiManagement/service", nameKey: "serviceName", global: "API Management service",
 		path: apimPath,
@@ -136,6 +169,17 @@ var armSpecs = map[string]armSpec{
 		armType: "Microsoft.ApiManagement/service/apis/operations", nameKey: "operationId",
 		path: func(sub string, in map[string]any) string {
 			return apimPath(sub, in) + "/apis/" + str(in, "apiId") + "/operations/" + str(in, "operationId")
+		},
+	},
+	// An API's membership of a product: PUT .../products/{productId}/apis/{apiId} "Adds an API to
+	// the specified product" and answers with the API's contract, type
+	// Microsoft.ApiManagement/service/apis, named by the API (APIM REST 2024-05-01,
+	// apimproducts.json ProductApi_CreateOrUpdate and its example ApiManagementCreateProductApi).
+	// Its parent is the product, which the service's owner creates (Cloud.PutProduct).
+	"azure-native:apimanagement:ProductApi": {
+		armType: "Microsoft.ApiManagement/service/products/apis", outputType: "Microsoft.ApiManagement/service/apis", nameKey: "apiId",
+		path: func(sub string, in map[string]any) string {
+			return apimPath(sub, in) + "/products/" + str(in, "productId") + "/apis/" + str(in, "apiId")
 		},
 	},
 	"azure-native:apimanagement:ApiPolicy": {

@@ -30,12 +30,16 @@ const ARMAPIVersion = "2024-05-01"
 //   - a backend or named value PATCH needs If-Match, "*" or the current ETag (412
 //     PreconditionFailed), as the REST spec makes If-Match required on Backend_Update and
 //     NamedValue_Update;
-//   - a named value PATCH is a long-running operation: 202 with a Location that answers 202
-//     until the operation completes, then 200 with the entity (NamedValue_Update is
-//     x-ms-long-running-operation with final-state-via location; armapimanagement's
-//     NamedValueClient.BeginUpdate polls it), and the value changes only when it completes;
+//   - a named value PATCH is a long-running operation: 202 with an Azure-AsyncOperation at the
+//     service's tenant/operationResults, which answers InProgress until the operation
+//     completes, then Succeeded, and a Location that answers 202, then 200 with the entity, as
+//     the 2024-05-01 example ApiManagementUpdateNamedValue.json shows both (NamedValue_Update
+//     is x-ms-long-running-operation; armapimanagement's NamedValueClient.BeginUpdate polls
+//     the Azure-AsyncOperation, which needs its own action, lroPollAction), and the value
+//     changes only when it completes;
 //   - Throttle answers the next writes with 429 and Retry-After, which azcore retries;
-//   - a pool write is refused as a Pulumi update of it is (refuseBackend: members, weights).
+//   - a pool write is refused as a Pulumi update of it is (refuseBackend: members, weights);
+//   - POST .../namedValues/ID/listValue answers a secret's value (NamedValue_ListValue).
 type ARM struct {
 	Fake *Fake
 	// Token is the deploying identity's bearer token, taken as Owner.
@@ -45,9 +49,10 @@ type ARM struct {
 	Principals map[string]string
 
 	mu sync.Mutex
-	// pending are named value updates in flight, by operation id.
-	pending map[string]*pendingOp
-	next    int
+	// pending are named value updates in flight, by operation id; finished are those done.
+	pending  map[string]*pendingOp
+	finished map[string]bool
+	next     int
 }
 
 type pendingOp struct {
@@ -122,6 +127,9 @@ func (a *ARM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	if a.legacyProperty(w, r, principal) {
+		return
+	}
 	if v := r.URL.Query().Get("api-version"); v != ARMAPIVersion {
 		armError(w, http.StatusBadRequest, "InvalidApiVersionParameter", "The api-version '%s' is invalid. The supported versions include '%s'.", v, ARMAPIVersion)
 		return
@@ -155,6 +163,29 @@ func (a *ARM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id := "/" + strings.Join(parts, "/")
 		if a.allowed(w, principal, "Microsoft.ApiManagement/service/"+kind+"/"+verb, id) {
 			a.entity(w, r, token, id)
+		}
+	case len(parts) == 11 && strings.EqualFold(parts[8], "namedValues") && strings.EqualFold(parts[10], "listValue") && r.Method == http.MethodPost:
+		// NamedValue_ListValue: a secret's value, which GET never returns; its own action, at
+		// the named value's scope.
+		id := "/" + strings.Join(parts[:10], "/")
+		if a.allowed(w, principal, "Microsoft.ApiManagement/service/namedValues/listValue/action", id) {
+			c, err := a.Fake.Store.Load()
+			if err == nil {
+				var v map[string]any
+				if v, err = listNamedValue(c, id); err == nil {
+					writeJSON(w, http.StatusOK, v)
+					return
+				}
+			}
+			if e, ok := err.(*AzureError); ok {
+				armError(w, e.Status, e.Code, "%s", e.Message)
+				return
+			}
+			armError(w, http.StatusInternalServerError, "InternalServerError", "%v", err)
+		}
+	case len(parts) == 11 && strings.EqualFold(parts[8], "tenant") && strings.EqualFold(parts[9], "operationResults") && r.Method == http.MethodGet:
+		if a.allowed(w, principal, lroPollAction, "/"+strings.Join(parts, "/")) {
+			a.operationResult(w, parts[10])
 		}
 	default:
 		armError(w, http.StatusNotFound, "InvalidResourceType", "The resource type could not be found in the namespace for api version '%s'.", ARMAPIVersion)
@@ -400,7 +431,8 @@ func (a *ARM) write(w http.ResponseWriter, r *http.Request, token, id string) {
 		}
 		armError(w, status, e.Code, "%s", e.Message)
 	case status == http.StatusAccepted:
-		w.Header().Set("Location", fmt.Sprintf("https://%s%s?api-version=%s&asyncId=%s", r.Host, id, ARMAPIVersion, opID))
+		w.Header().Set("Location", fmt.Sprintf("https://%s%s?api-version=%s&asyncId=%s&asyncCode=200", r.Host, id, ARMAPIVersion, opID))
+		w.Header().Set("Azure-AsyncOperation", fmt.Sprintf("https://%s%s/tenant/operationResults/%s?api-version=%s", r.Host, serviceID(id), opID, ARMAPIVersion))
 		w.Header().Set("Retry-After", "1")
 		w.WriteHeader(http.StatusAccepted)
 	default:
@@ -421,9 +453,10 @@ func apply(res *Resource, props map[string]any) {
 	}
 }
 
-// poll answers a long-running operation's Location: in progress on the first poll, done (with
-// the change applied) on the next.
-func (a *ARM) poll(w http.ResponseWriter, opID string) {
+// advance moves a long-running operation on by one poll, through either of its URLs: in
+// progress on the first, done (with the change applied) on the next. It returns the entity once
+// done; found is false for an operation it does not know (one already finished included).
+func (a *ARM) advance(opID string) (answer map[string]any, done, found bool, err error) {
 	a.mu.Lock()
 	op, ok := a.pending[opID]
 	if ok {
@@ -431,16 +464,12 @@ func (a *ARM) poll(w http.ResponseWriter, opID string) {
 	}
 	a.mu.Unlock()
 	if !ok {
-		armError(w, http.StatusNotFound, "OperationNotFound", "Operation %s was not found.", opID)
-		return
+		return nil, false, false, nil
 	}
 	if op.polls < 2 {
-		w.Header().Set("Retry-After", "1")
-		w.WriteHeader(http.StatusAccepted)
-		return
+		return nil, false, true, nil
 	}
-	var answer map[string]any
-	err := a.Fake.Store.Update(func(c *Cloud) error {
+	err = a.Fake.Store.Update(func(c *Cloud) error {
 		res, ok := c.Get(op.id)
 		if !ok {
 			return azErr(404, "ResourceNotFound", "The Resource '%s' was not found.", op.id)
@@ -449,12 +478,113 @@ func (a *ARM) poll(w http.ResponseWriter, opID string) {
 		answer = armBody(res)
 		return nil
 	})
-	if err != nil {
-		armError(w, http.StatusNotFound, "ResourceNotFound", "%v", err)
-		return
+	if err == nil {
+		a.mu.Lock()
+		delete(a.pending, opID)
+		a.mu.Unlock()
 	}
+	return answer, err == nil, true, err
+}
+
+// poll answers a long-running operation's Location: 202 while in progress, then 200 with the
+// entity.
+func (a *ARM) poll(w http.ResponseWriter, opID string) {
+	answer, done, found, err := a.advance(opID)
+	switch {
+	case !found:
+		armError(w, http.StatusNotFound, "OperationNotFound", "Operation %s was not found.", opID)
+	case err != nil:
+		armError(w, http.StatusNotFound, "ResourceNotFound", "%v", err)
+	case !done:
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusAccepted)
+	default:
+		writeJSON(w, http.StatusOK, answer)
+	}
+}
+
+// operationResult answers a long-running operation's Azure-AsyncOperation URL,
+// .../service/NAME/tenant/operationResults/ID, with API Management's OperationResultContract
+// (apimanagement 2024-05-01 definitions.json): 200 with status InProgress, then Succeeded. The
+// entity itself then comes from the final GET of the original URL, which azcore's poller makes
+// for a PATCH or PUT (internal/pollers/async, Result). An operation that already finished is
+// Succeeded, as an operation result stays readable after the operation.
+func (a *ARM) operationResult(w http.ResponseWriter, opID string) {
+	_, done, found, err := a.advance(opID)
 	a.mu.Lock()
-	delete(a.pending, opID)
+	finished := a.finished[opID]
+	if done {
+		if a.finished == nil {
+			a.finished = map[string]bool{}
+		}
+		a.finished[opID] = true
+	}
 	a.mu.Unlock()
-	writeJSON(w, http.StatusOK, answer)
+	switch {
+	case !found && !finished:
+		armError(w, http.StatusNotFound, "OperationNotFound", "Operation %s was not found.", opID)
+	case err != nil:
+		writeJSON(w, http.StatusOK, map[string]any{"id": opID, "name": opID, "status": "Failed", "error": map[string]any{"code": "ResourceNotFound", "message": err.Error()}})
+	case done || finished:
+		writeJSON(w, http.StatusOK, map[string]any{"id": opID, "name": opID, "status": "Succeeded"})
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"id": opID, "name": opID, "status": "InProgress"})
+	}
+}
+
+// SecretSafeAPIVersion is the first API Management REST version that never returns a secret
+// named value's value on GET: from it on, named values are namedValues, and their value comes
+// only from POST .../listValue (NamedValue `value`: "This property will not be filled on 'GET'
+// operations! Use '/listSecrets' POST request to get the value").
+const SecretSafeAPIVersion = "2019-12-01"
+
+// legacyProperty answers a GET of a named value through an API version older than
+// SecretSafeAPIVersion, where named values were "properties" (APIM REST 2019-01-01,
+// apimproperties.json Property_Get, whose PropertyContract carries the value, secret or not).
+// A read action is all it needs, so Reader gets a secret's value, unless the service's
+// apiVersionConstraint.minApiVersion refuses the version (Azure Policy built-in 549814b6,
+// "API Management minimum API version should be set to 2019-12-01 or higher": "To prevent
+// service secrets from being shared with read-only users"); the refusal's wording is APIM's
+// as microsoft/vscode-apimanagement#343 quotes it. It reports whether it answered; any other
+// request goes on to the checks of the supported version.
+func (a *ARM) legacyProperty(w http.ResponseWriter, r *http.Request, principal string) bool {
+	version := r.URL.Query().Get("api-version")
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if version == "" || version >= SecretSafeAPIVersion || r.Method != http.MethodGet || len(parts) != 10 ||
+		!strings.EqualFold(parts[5], "Microsoft.ApiManagement") || !strings.EqualFold(parts[6], "service") || !strings.EqualFold(parts[8], "properties") {
+		return false
+	}
+	service := "/" + strings.Join(parts[:8], "/")
+	svc, ok := a.load(w, service)
+	if !ok {
+		return true
+	}
+	if min := MinAPIVersion(svc); min != "" && version < min {
+		armError(w, http.StatusBadRequest, "InvalidApiVersionParameter", "API version query parameter is not specified or was specified incorrectly. Supported versions: %s and later. Example query param format: api-version=SupportedVersion", min)
+		return true
+	}
+	id := service + "/namedValues/" + parts[9]
+	if !a.allowed(w, principal, "Microsoft.ApiManagement/service/namedValues/read", id) {
+		return true
+	}
+	nv, ok := a.load(w, id)
+	if !ok {
+		return true
+	}
+	value := nv.Secret
+	if value == "" {
+		value, _ = nv.Inputs["value"].(string)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"id": service + "/properties/" + parts[9], "name": parts[9], "type": "Microsoft.ApiManagement/service/properties",
+		"properties": map[string]any{"displayName": nv.Inputs["displayName"], "value": value, "secret": nv.Inputs["secret"] == true, "tags": nv.Inputs["tags"]},
+	})
+	return true
+}
+
+// MinAPIVersion is a service's apiVersionConstraint.minApiVersion, "" when it sets none.
+func MinAPIVersion(svc *Resource) string {
+	constraint, _ := svc.Properties["apiVersionConstraint"].(map[string]any)
+	min, _ := constraint["minApiVersion"].(string)
+	return min
 }

@@ -47,10 +47,26 @@ type Cloud struct {
 	Calls []Call `json:"calls,omitempty"`
 	// ServicePrincipals are the tenant's service principals the stand-in knows, object id by
 	// lower-cased client id: a provider signed in as one of them is authorized by its role
-	// assignments (Fake.ClientID), as azure-native's calls are on Azure.
+	// assignments (Fake.ClientID), as azure-native's calls are on Azure, and Entra issues
+	// tokens only for a resource among them (IssueToken).
 	ServicePrincipals map[string]string `json:"servicePrincipals,omitempty"`
 	// Deployments are the last package pushed to each app's deployment host, by app name.
 	Deployments map[string]*Deployment `json:"deployments,omitempty"`
+	// Unregistered lists, by subscription, the resource provider namespaces not registered
+	// there (every one is, unless a test says): a Flex Consumption app joining a subnet needs
+	// Microsoft.App (network.go).
+	Unregistered map[string][]string `json:"unregistered,omitempty"`
+	// BuiltInAuthNotEnforced makes the function apps accept built-in authentication settings
+	// and check nothing, as Flex Consumption's preview documented it (see apphost.go).
+	BuiltInAuthNotEnforced bool `json:"builtInAuthNotEnforced,omitempty"`
+	// EntraLags keeps each service principal created from then on out of token issuance until
+	// the test calls Replicate (Unreplicated holds their client ids); see replication.go.
+	EntraLags    bool     `json:"entraLags,omitempty"`
+	Unreplicated []string `json:"unreplicated,omitempty"`
+	// WatchUsers makes every successful create, update and delete record what a request through
+	// API Management gets from each app right after it (UsersSaw); see userview.go.
+	WatchUsers bool         `json:"watchUsers,omitempty"`
+	UsersSaw   []UserAnswer `json:"usersSaw,omitempty"`
 }
 
 // Resource is one resource as ARM holds it.
@@ -95,7 +111,7 @@ func (c *Cloud) Share(hostname string) int {
 	share := 0
 	for _, b := range c.ByType("azure-native:apimanagement:Backend") {
 		u, _ := b.Inputs["url"].(string)
-		if hostname == "" || !strings.Contains(u, "://"+hostname+"/") {
+		if hostname == "" || !strings.EqualFold(backendHost(u), hostname) {
 			continue
 		}
 		for _, p := range c.ByType("azure-native:apimanagement:Backend") {

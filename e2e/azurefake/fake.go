@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -42,9 +43,48 @@ func (f *Fake) authorize(c *Cloud, action, id string) error {
 	return authorize(c, principal, action, id)
 }
 
+// authorizeWrite is RBAC for the provider's write of a resource with inputs in: the write
+// itself, then ARM's linked access check of what the body names (linksOf).
+func (f *Fake) authorizeWrite(c *Cloud, token, id string, in map[string]any) error {
+	if err := f.authorize(c, action(token, "write"), id); err != nil {
+		return err
+	}
+	principal := c.ServicePrincipals[strings.ToLower(f.ClientID)]
+	if f.ClientID == "" || principal == "" {
+		return nil
+	}
+	return authorizeLinked(c, principal, action(token, "write"), id, linksOf(token, in))
+}
+
+// lroPollAction is the action of polling a named value write: API Management answers it with
+// 202 and an Azure-AsyncOperation header at the service's tenant/operationResults
+// (azure-rest-api-specs, apimanagement 2024-05-01 examples ApiManagementCreateNamedValue.json
+// and ApiManagementUpdateNamedValue.json), which azcore's poller follows before any Location
+// (azcore runtime.NewPoller: async.Applicable first), and azure-native polls every 202 with it
+// (pulumi-azure-native provider/pkg/azure/client_azcore.go, putOrPatch). The action is
+// resource-provider-operations.md's "Get list of operation results or Get result of a specific
+// operation".
+const lroPollAction = "Microsoft.ApiManagement/service/tenant/operationResults/read"
+
+// authorizePoll is RBAC for the provider's polling of a long-running write, after ARM accepted
+// it: a caller that may write but not poll changes Azure and still sees the update fail.
+func (f *Fake) authorizePoll(token, id string) error {
+	if token != "azure-native:apimanagement:NamedValue" {
+		return nil
+	}
+	c, err := f.Store.Load()
+	if err != nil {
+		return err
+	}
+	return f.authorize(c, lroPollAction, serviceID(id)+"/tenant/operationResults/"+lastSegment(id))
+}
+
 // action is the RBAC action of a verb ("read", "write", "delete") on a resource type.
 func action(token, verb string) string {
 	arm := armSpecs[token].armType
+	if t := armSpecs[token].rbacType; t != "" {
+		arm = t
+	}
 	if arm == "Microsoft.Resources/resourceGroups" {
 		arm = "Microsoft.Resources/subscriptions/resourceGroups"
 	}
@@ -178,7 +218,7 @@ func (f *Fake) Diff(token string, olds, news resource.PropertyMap) (changed, rep
 // different resource, so azure-native replaces.
 func pathKey(spec armSpec, key string) bool {
 	probe := map[string]any{}
-	for _, k := range []string{"resourceGroupName", "serviceName", "apiId", "accountName", "scope", spec.nameKey} {
+	for _, k := range []string{"resourceGroupName", "serviceName", "apiId", "productId", "accountName", "scope", spec.nameKey} {
 		probe[k] = "{" + k + "}"
 	}
 	return key == spec.nameKey || strings.Contains(spec.path("sub", probe), "{"+key+"}")
@@ -201,7 +241,7 @@ func (f *Fake) Create(token string, inputs resource.PropertyMap, preview bool) (
 	f.slow(token)
 	var outputs map[string]any
 	err := f.Store.Update(func(c *Cloud) error {
-		err := f.authorize(c, action(token, "write"), id)
+		err := f.authorizeWrite(c, token, id, in)
 		if err == nil {
 			err = f.create(c, token, id, in)
 		}
@@ -213,6 +253,7 @@ func (f *Fake) Create(token string, inputs resource.PropertyMap, preview bool) (
 		if err != nil {
 			return err
 		}
+		c.watchUsers(f.Subscription)
 		r, _ := c.Get(id)
 		outputs = r.Properties
 		return nil
@@ -243,6 +284,11 @@ func (f *Fake) create(c *Cloud, token, id string, in map[string]any) error {
 	if err := f.refuse(c, token, id, in); err != nil {
 		return err
 	}
+	if token == "azure-native:web:WebApp" {
+		if err := f.joinSubnet(c, id, nil, in); err != nil {
+			return err
+		}
+	}
 	var ops []importedOperation
 	imports := false
 	if token == "azure-native:apimanagement:Api" {
@@ -256,6 +302,15 @@ func (f *Fake) create(c *Cloud, token, id string, in map[string]any) error {
 	computeOnCreate(r, in)
 	computeOnWrite(c, r)
 	c.Put(r)
+	if token == "azure-native:managedidentity:UserAssignedIdentity" {
+		// ARM creates the identity's service principal with it, which Entra replicates later.
+		c.newPrincipal(str(r.Properties, "clientId"))
+	}
+	if token == "azure-native:apimanagement:ApiManagementService" && slices.Contains(sampleProductTiers, skuName(r)) {
+		for _, p := range sampleProducts {
+			c.PutProduct(id, p)
+		}
+	}
 	if imports {
 		applyImport(c, f.Subscription, id, ops)
 	}
@@ -278,8 +333,11 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 		case !ok:
 			err = azErr(404, "ResourceNotFound", "The Resource '%s' was not found.", id)
 		default:
-			if err = f.authorize(c, action(token, "write"), id); err == nil {
+			if err = f.authorizeWrite(c, token, id, in); err == nil {
 				err = f.refuse(c, token, id, in)
+			}
+			if err == nil && token == "azure-native:web:WebApp" {
+				err = f.joinSubnet(c, id, r.Inputs, in)
 			}
 		}
 		var ops []importedOperation
@@ -317,10 +375,19 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 		if token == "azure-native:apimanagement:NamedValue" {
 			r.Secret = secretOf(in)
 		}
+		c.watchUsers(f.Subscription)
 		outputs = r.Properties
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	// ARM has accepted the write and it lands; only then does the provider poll it.
+	if err := f.authorizePoll(token, id); err != nil {
+		_ = f.Store.Update(func(c *Cloud) error {
+			c.Calls = append(c.Calls, Call{Op: "poll denied", Token: token, Target: id, Error: errString(err)})
+			return nil
+		})
 		return nil, err
 	}
 	return resource.NewPropertyMapFromMap(outputs), nil
@@ -402,7 +469,11 @@ func (f *Fake) Delete(token, id string) error {
 			return err
 		}
 		c.Delete(id)
+		if token == "azure-native:apimanagement:Api" {
+			deleteLinksOf(c, id)
+		}
 		c.Calls = append(c.Calls, Call{Op: "delete", Token: token, Target: id})
+		c.watchUsers(f.Subscription)
 		return nil
 	})
 }
@@ -421,6 +492,9 @@ func (f *Fake) outputs(token, id string, in map[string]any, prev map[string]any)
 	}
 	out["name"] = lastSegment(id)
 	out["type"] = spec.armType
+	if spec.outputType != "" {
+		out["type"] = spec.outputType
+	}
 	if v, ok := in["azureApiVersion"]; ok {
 		out["azureApiVersion"] = v
 	}
@@ -469,6 +543,13 @@ func restartSite(c *Cloud, appID string) string {
 // managed identities, by the identities it names (their principal and client ids, and the
 // tenant's id), as ARM answers them.
 func computeOnWrite(c *Cloud, r *Resource) {
+	if r.Token == "azure-native:apimanagement:ProductApi" {
+		// ARM answers with the API's contract: its path and display name.
+		if api, ok := c.Get(productAPITarget(r.ID)); ok {
+			r.Properties["path"], r.Properties["displayName"] = api.Properties["path"], api.Properties["displayName"]
+		}
+		return
+	}
 	if r.Token != "azure-native:apimanagement:ApiManagementService" {
 		return
 	}

@@ -34,6 +34,12 @@ func (f *Fake) Invoke(token string, args resource.PropertyMap) (resource.Propert
 		case "azure-native:apimanagement:getNamedValue":
 			target = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ApiManagement/service/%s/namedValues/%s", f.Subscription, str(in, "resourceGroupName"), str(in, "serviceName"), str(in, "namedValueId"))
 			out, err = getChild(c, target, "Named value")
+		case "azure-native:applicationinsights:getComponent":
+			target = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Insights/components/%s", f.Subscription, str(in, "resourceGroupName"), str(in, "resourceName"))
+			out, err = getResource(c, target, "Microsoft.Insights/components", str(in, "resourceGroupName"))
+		case "azure-native:operationalinsights:getWorkspace":
+			target = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.OperationalInsights/workspaces/%s", f.Subscription, str(in, "resourceGroupName"), str(in, "workspaceName"))
+			out, err = getResource(c, target, "Microsoft.OperationalInsights/workspaces", str(in, "resourceGroupName"))
 		case "azure-native:apimanagement:listNamedValue":
 			target = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ApiManagement/service/%s/namedValues/%s", f.Subscription, str(in, "resourceGroupName"), str(in, "serviceName"), str(in, "namedValueId"))
 			out, err = listNamedValue(c, target)
@@ -62,6 +68,8 @@ var invokeActions = map[string]string{
 	"azure-native:apimanagement:getBackend":              "Microsoft.ApiManagement/service/backends/read",
 	"azure-native:apimanagement:getNamedValue":           "Microsoft.ApiManagement/service/namedValues/read",
 	"azure-native:apimanagement:listNamedValue":          "Microsoft.ApiManagement/service/namedValues/listValue/action",
+	"azure-native:applicationinsights:getComponent":      "Microsoft.Insights/components/read",
+	"azure-native:operationalinsights:getWorkspace":      "Microsoft.OperationalInsights/workspaces/read",
 }
 
 // listHostKeys is served by the app's Functions host, not by ARM alone
@@ -87,6 +95,21 @@ func getService(c *Cloud, id string, in map[string]any) (map[string]any, error) 
 	r, ok := c.Get(id)
 	if !ok {
 		return nil, azErr(404, "ResourceNotFound", "The Resource 'Microsoft.ApiManagement/service/%s' under resource group '%s' was not found.", str(in, "serviceName"), str(in, "resourceGroupName"))
+	}
+	out := map[string]any{"id": r.ID}
+	for k, v := range r.Properties {
+		out[k] = v
+	}
+	return out, nil
+}
+
+// getResource is ARM's GET of a top-level resource (Components_Get, Workspaces_Get): what ARM
+// holds for it with its id, or ResourceNotFound naming its type, name and resource group, as
+// ARM words a GET of a resource that does not exist.
+func getResource(c *Cloud, id, armType, group string) (map[string]any, error) {
+	r, ok := c.Get(id)
+	if !ok {
+		return nil, azErr(404, "ResourceNotFound", "The Resource '%s/%s' under resource group '%s' was not found.", armType, lastSegment(id), group)
 	}
 	out := map[string]any{"id": r.ID}
 	for k, v := range r.Properties {

@@ -15,6 +15,8 @@ func TestInvokes(t *testing.T) {
 		getSvc   = "azure-native:apimanagement:getApiManagementService"
 		listNV   = "azure-native:apimanagement:listNamedValue"
 		getBE    = "azure-native:apimanagement:getBackend"
+		getAI    = "azure-native:applicationinsights:getComponent"
+		getWS    = "azure-native:operationalinsights:getWorkspace"
 	)
 	f := apimWorld(t, "Consumption")
 	mustCreate(t, f, "azure-native:web:WebApp", map[string]any{"resourceGroupName": "rg", "name": "green-app1a2b3c4d"})
@@ -23,8 +25,12 @@ func TestInvokes(t *testing.T) {
 	if err := f.Store.Update(func(c *Cloud) error { c.HostsDown = []string{"blue-app1a2b3c4d"}; return nil }); err != nil {
 		t.Fatal(err)
 	}
+	ws := mustCreate(t, f, "azure-native:operationalinsights:Workspace", map[string]any{"resourceGroupName": "rg", "workspaceName": "team-logs", "location": "westeurope"})
+	ai := mustCreate(t, f, "azure-native:applicationinsights:Component", map[string]any{"resourceGroupName": "rg", "resourceName": "team-ai", "kind": "web", "applicationType": "web", "location": "westeurope", "workspaceResourceId": ws})
 	c, _ := f.Store.Load()
 	green, _ := c.Get("/subscriptions/" + sub1 + "/resourceGroups/rg/providers/Microsoft.Web/sites/green-app1a2b3c4d")
+	team, _ := c.Get(ai)
+	logs, _ := c.Get(ws)
 
 	tests := []struct {
 		name, token string
@@ -62,6 +68,18 @@ func TestInvokes(t *testing.T) {
 		{"an existing backend", getBE, apim(map[string]any{"backendId": "green"}), "", func(t *testing.T, out resource.PropertyMap) {
 			if out["url"].StringValue() != "https://green.azurewebsites.net/api" || out["id"].StringValue() != backendID("green") {
 				t.Errorf("got url %v id %v", out["url"], out["id"])
+			}
+		}, true},
+		{"an Application Insights that does not exist", getAI, map[string]any{"resourceGroupName": "rg", "resourceName": "other-ai"}, "The Resource 'Microsoft.Insights/components/other-ai' under resource group 'rg' was not found", nil, true},
+		{"a team's Application Insights", getAI, map[string]any{"resourceGroupName": "rg", "resourceName": "team-ai"}, "", func(t *testing.T, out resource.PropertyMap) {
+			if out["id"].StringValue() != ai || out["connectionString"].StringValue() != team.Properties["connectionString"] || out["workspaceResourceId"].StringValue() != ws {
+				t.Errorf("got id %v connectionString %v workspaceResourceId %v, want the component's", out["id"], out["connectionString"], out["workspaceResourceId"])
+			}
+		}, true},
+		{"a workspace that does not exist", getWS, map[string]any{"resourceGroupName": "rg", "workspaceName": "other-logs"}, "The Resource 'Microsoft.OperationalInsights/workspaces/other-logs' under resource group 'rg' was not found", nil, true},
+		{"a team's workspace", getWS, map[string]any{"resourceGroupName": "rg", "workspaceName": "team-logs"}, "", func(t *testing.T, out resource.PropertyMap) {
+			if out["id"].StringValue() != ws || out["customerId"].StringValue() != logs.Properties["customerId"] {
+				t.Errorf("got id %v customerId %v, want the workspace's", out["id"], out["customerId"])
 			}
 		}, true},
 		{"missing argument", listNV, map[string]any{"namedValueId": "green-key", "serviceName": "svc"}, "missing required property 'resourceGroupName'", nil, false},

@@ -40,6 +40,14 @@ var builtinRoles = map[string]permission{
 	}},
 	// Reader
 	"acdd72a7-3385-48ef-bd42-f606fba81ae7": {Actions: []string{"*/read"}},
+	// User Access Administrator
+	"18d7d88d-d35e-4fb5-a5c3-7773c20a72d9": {Actions: []string{"*/read", "Microsoft.Authorization/*", "Microsoft.Support/*"}},
+	// Role Based Access Control Administrator: assignments only, no role definitions.
+	"f58310d9-a9f6-439a-9e8d-f62e7b41a168": {Actions: []string{"Microsoft.Authorization/roleAssignments/write", "Microsoft.Authorization/roleAssignments/delete", "*/read", "Microsoft.Support/*"}},
+	// Network Contributor (built-in-roles/networking.md): the network team's role, whose
+	// Microsoft.Network/* covers joining a subnet.
+	"4d97b98b-1d4f-4787-a291-c67834d212e7": {Actions: []string{"Microsoft.Authorization/*/read", "Microsoft.Insights/alertRules/*", "Microsoft.Network/*",
+		"Microsoft.ResourceHealth/availabilityStatuses/read", "Microsoft.Resources/deployments/*", "Microsoft.Resources/subscriptions/resourceGroups/read", "Microsoft.Support/*"}},
 	// Storage Blob Data Owner
 	"b7e6dc6d-f1e8-4753-8033-0f276bb0955b": {
 		Actions:     []string{"Microsoft.Storage/storageAccounts/blobServices/containers/*", "Microsoft.Storage/storageAccounts/blobServices/generateUserDelegationKey/action"},
@@ -204,4 +212,77 @@ func (a *ARM) caller(r *http.Request) (principal string, ok bool) {
 	}
 	principal, ok = a.Principals[token]
 	return principal, ok
+}
+
+// subnetJoinAction is what the linked access check asks of an app's subnet.
+const subnetJoinAction = "Microsoft.Network/virtualNetworks/subnets/join/action"
+
+// A link is a resource a write names in its body, and the action ARM requires of the caller on
+// it besides the write itself.
+type link struct{ action, scope string }
+
+// linksOf are the linked scopes of a write of token with these inputs. ARM refuses a write
+// whose body names a resource the caller may not link with 403 LinkedAuthorizationFailed
+// (MicrosoftDocs azure-docs, azure-resource-manager/troubleshooting/
+// common-deployment-errors.md). The stand-in checks every write that names a link, changed or
+// not, since ARM sees the request and not a difference; that is the inconvenient reading, and
+// whether Azure skips an unchanged link only Azure can confirm:
+//   - a user-assigned identity named in identity.userAssignedIdentities needs
+//     Microsoft.ManagedIdentity/userAssignedIdentities/assign/action on it (MicrosoftDocs
+//     entra-docs, managed-identities-azure-resources/managed-identities-faq.md, "What Azure RBAC
+//     permissions are required to work with managed identities?": "You'll also need
+//     Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action action over the
+//     user-assigned identity"; resource-provider-operations.md names the action
+//     userAssignedIdentities/assign/action);
+//   - an app's plan (serverFarmId) needs Microsoft.Web/serverFarms/join/action on the plan
+//     (built-in-roles.md, Website Contributor: "Can manage websites but not the web plans to
+//     which they are connected", holding serverFarms/join/action for that);
+//   - an app's virtual network integration (virtualNetworkSubnetId) needs
+//     Microsoft.Network/virtualNetworks/subnets/join/action on the subnet (app-service/
+//     overview-vnet-integration.md, "Permissions").
+func linksOf(token string, in map[string]any) []link {
+	var out []link
+	if identity, ok := in["identity"].(map[string]any); ok {
+		var ids []string
+		switch users := identity["userAssignedIdentities"].(type) {
+		case map[string]any:
+			for id := range users {
+				ids = append(ids, id)
+			}
+		case []any:
+			ids = strs(users)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			out = append(out, link{"Microsoft.ManagedIdentity/userAssignedIdentities/assign/action", id})
+		}
+	}
+	if token == "azure-native:web:WebApp" {
+		if plan := str(in, "serverFarmId"); plan != "" {
+			out = append(out, link{"Microsoft.Web/serverFarms/join/action", plan})
+		}
+		if subnet := str(in, "virtualNetworkSubnetId"); subnet != "" {
+			out = append(out, link{subnetJoinAction, subnet})
+		}
+	}
+	return out
+}
+
+// authorizeLinked is ARM's linked access check of a write the caller may perform: every linked
+// scope the body names must allow its action, or the write is refused with 403
+// LinkedAuthorizationFailed, naming the write, the missing actions and the scopes, in ARM's
+// wording as microsoft/planetary-computer-hub#25 quotes it.
+func authorizeLinked(c *Cloud, principal, writeAction, id string, links []link) error {
+	var actions, scopes []string
+	for _, l := range links {
+		if authorize(c, principal, l.action, l.scope) != nil {
+			actions, scopes = append(actions, l.action), append(scopes, l.scope)
+		}
+	}
+	if len(actions) == 0 {
+		return nil
+	}
+	return azErr(http.StatusForbidden, "LinkedAuthorizationFailed",
+		"The client '%s' with object id '%s' has permission to perform action '%s' on scope '%s'; however, it does not have permission to perform action '%s' on the linked scope(s) '%s' or the linked scope(s) are invalid.",
+		principal, principal, writeAction, id, strings.Join(actions, ","), strings.Join(scopes, ","))
 }

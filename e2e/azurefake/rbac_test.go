@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 )
 
 const (
@@ -227,6 +229,246 @@ func TestAuthorizeData(t *testing.T) {
 			}
 			if err != nil && !strings.Contains(err.Error(), "AuthorizationPermissionMismatch") {
 				t.Errorf("got %v, want the storage service's AuthorizationPermissionMismatch", err)
+			}
+		})
+	}
+}
+
+// TestSecretsThroughOldAPIVersions: a Reader reads a secret named value's value through an API
+// version older than 2019-12-01 (named values were "properties" then, and their GET returned
+// the value), never through 2024-05-01's GET; once the service's apiVersionConstraint sets
+// minApiVersion 2019-12-01, the old version is refused for everyone.
+func TestSecretsThroughOldAPIVersions(t *testing.T) {
+	f := rbacWorld(t)
+	srv, ca, err := StartARMFor(f, "deployer", map[string]string{"reader-token": "reader", "release-token": releasePrincipal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}}}
+	svc := "/subscriptions/" + sub1 + svcPath
+	get := func(path, version, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+svc+path+"?api-version="+version, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(raw)
+	}
+	constrain := func(min string) {
+		t.Helper()
+		c, _ := f.Store.Load()
+		s, _ := c.Get(svc)
+		olds := pm(s.Inputs)
+		news := olds.Copy()
+		news["apiVersionConstraint"] = resource.NewObjectProperty(pm(map[string]any{"minApiVersion": min}))
+		if _, err := f.Update("azure-native:apimanagement:ApiManagementService", svc, olds, news, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name, path, version, token string
+		constraint                 string // minApiVersion set before the request, "" for none
+		status                     int
+		has, lacks                 string
+	}{
+		{"Reader, 2019-01-01, no constraint", "/properties/green-key", "2019-01-01", "reader-token", "", 200, `"value":"k"`, ""},
+		{"Reader, 2024-05-01", "/namedValues/green-key", ARMAPIVersion, "reader-token", "", 200, `"displayName":"green-key"`, `"value"`},
+		{"an identity without a read on named values", "/properties/green-key", "2019-01-01", "release-token", "", 403, "AuthorizationFailed", `"value"`},
+		{"a version between the two", "/properties/green-key", "2021-08-01", "reader-token", "", 400, "InvalidApiVersionParameter", `"value"`},
+		{"Reader, 2019-01-01, minApiVersion 2019-12-01", "/properties/green-key", "2019-01-01", "reader-token", "2019-12-01", 400, "Supported versions: 2019-12-01", `"value"`},
+		{"the deploying identity, 2019-01-01, minApiVersion 2019-12-01", "/properties/green-key", "2019-01-01", "deployer", "2019-12-01", 400, "InvalidApiVersionParameter", `"value"`},
+		{"Reader, 2024-05-01, minApiVersion 2019-12-01", "/namedValues/green-key", ARMAPIVersion, "reader-token", "2019-12-01", 200, `"displayName":"green-key"`, `"value"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.constraint != "" {
+				constrain(tt.constraint)
+			}
+			status, body := get(tt.path, tt.version, tt.token)
+			if status != tt.status || !strings.Contains(body, tt.has) || (tt.lacks != "" && strings.Contains(body, tt.lacks)) {
+				t.Errorf("got %d %s, want %d with %s and without %q", status, body, tt.status, tt.has, tt.lacks)
+			}
+		})
+	}
+}
+
+// linkWorld is a cloud where the release principal holds a custom role with actions at the
+// group, signed in as the provider's client; it returns the provider as that principal.
+func linkWorld(t *testing.T, actions ...string) (asRelease *Fake, deployer *Fake) {
+	t.Helper()
+	f := apimWorld(t, "Consumption")
+	mustCreate(t, f, "azure-native:apimanagement:NamedValue", apim(map[string]any{"namedValueId": "current", "displayName": "current", "value": "green-backend"}))
+	role := mustCreate(t, f, "azure-native:authorization:RoleDefinition", map[string]any{
+		"roleDefinitionId": "3e9f6d5b-4c7a-4f8e-8d1b-0a9c8b7f6e5d", "scope": rgID, "roleName": "release", "roleType": "CustomRole", "assignableScopes": []any{rgID},
+		"permissions": []any{map[string]any{"actions": strsAny(actions)}},
+	})
+	mustCreate(t, f, "azure-native:authorization:RoleAssignment", map[string]any{
+		"roleAssignmentName": "4f0a7e6c-5d8b-4a9f-9e2c-1b0d9c8a7f6e",
+		"scope":              rgID, "principalId": releasePrincipal, "roleDefinitionId": "/subscriptions/" + sub1 + "/providers/Microsoft.Authorization/roleDefinitions/" + lastSegment(role),
+	})
+	if err := f.Store.Update(func(c *Cloud) error {
+		c.ServicePrincipals = map[string]string{"release-client": releasePrincipal}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r := *f
+	r.ClientID = "release-client"
+	return &r, f
+}
+
+func strsAny(in []string) []any {
+	out := make([]any, len(in))
+	for i, s := range in {
+		out[i] = s
+	}
+	return out
+}
+
+// TestLinkedAccess: a site write that names the slot's identity and plan needs, besides
+// Microsoft.Web/sites/write, the right to assign the identity and to join the plan, on every
+// write that names them; a write the caller may not make at all is AuthorizationFailed first.
+func TestLinkedAccess(t *testing.T) {
+	identity := rgID + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id-green"
+	farm := rgID + "/providers/Microsoft.Web/serverfarms/plan-green"
+	subnet := rgID + "/providers/Microsoft.Network/virtualNetworks/vnet/subnets/apps"
+	site := func(extra map[string]any) map[string]any {
+		in := map[string]any{"resourceGroupName": "rg", "name": "app-green", "kind": "functionapp,linux", "serverFarmId": farm, "location": "westeurope",
+			"identity": map[string]any{"type": "UserAssigned", "userAssignedIdentities": []any{identity}}}
+		for k, v := range extra {
+			in[k] = v
+		}
+		return in
+	}
+	const (
+		write      = "Microsoft.Web/sites/write"
+		assign     = "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"
+		join       = "Microsoft.Web/serverFarms/join/action"
+		subnetJoin = "Microsoft.Network/virtualNetworks/subnets/join/action"
+	)
+	for _, tt := range []struct {
+		name    string
+		actions []string
+		extra   map[string]any
+		want    string // "" for allowed, else what the error names
+	}{
+		{"all three", []string{write, assign, join}, nil, ""},
+		{"no assign", []string{write, join}, nil, "LinkedAuthorizationFailed"},
+		{"no join", []string{write, assign}, nil, "'" + join + "' on the linked scope(s) '" + farm + "'"},
+		{"neither", []string{write}, nil, assign + "," + join},
+		{"no write at all", []string{assign, join}, nil, "AuthorizationFailed"},
+		{"a subnet to join", []string{write, assign, join}, map[string]any{"virtualNetworkSubnetId": subnet}, subnetJoin},
+		{"and the right to join it", []string{write, assign, join, subnetJoin}, map[string]any{"virtualNetworkSubnetId": subnet}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			asRelease, deployer := linkWorld(t, tt.actions...)
+			if err := deployer.Store.Update(func(c *Cloud) error {
+				vnet := rgID + "/providers/Microsoft.Network/virtualNetworks/vnet"
+				c.PutVirtualNetwork(vnet, "westeurope")
+				c.PutSubnet(vnet, "apps", "10.0.0.0/27", FlexDelegation)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			id, _, err := deployer.Create("azure-native:web:WebApp", pm(site(nil)), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The same links as before: ARM checks the request, not a difference.
+			_, err = asRelease.Update("azure-native:web:WebApp", id, nil, pm(site(tt.extra)), false)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("got %v, want the update allowed", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("got %v, want an error naming %s", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestNamedValuePolling: a named value update is long-running, and polling it is its own
+// action. Through the provider, a caller that may write but not poll changes the value (ARM
+// accepted it) and still sees the update fail; through the Resource Manager, the 202 carries
+// an Azure-AsyncOperation the caller polls to Succeeded, refused without the action.
+func TestNamedValuePolling(t *testing.T) {
+	const nvWrite = "Microsoft.ApiManagement/service/namedValues/*"
+	current := "/subscriptions/" + sub1 + svcPath + "/namedValues/current"
+	for _, tt := range []struct {
+		name    string
+		actions []string
+		denied  bool
+	}{
+		{"write without poll", []string{nvWrite}, true},
+		{"write and poll", []string{nvWrite, lroPollAction}, false},
+	} {
+		t.Run("provider: "+tt.name, func(t *testing.T) {
+			asRelease, _ := linkWorld(t, tt.actions...)
+			c, _ := asRelease.Store.Load()
+			old, _ := c.Get(current)
+			in := pm(old.Inputs)
+			in["value"] = resource.NewStringProperty("blue-backend")
+			_, err := asRelease.Update("azure-native:apimanagement:NamedValue", current, nil, in, false)
+			if got := err != nil && strings.Contains(err.Error(), lroPollAction); got != tt.denied {
+				t.Errorf("update: got %v, want denied %v", err, tt.denied)
+			}
+			c, _ = asRelease.Store.Load()
+			if r, _ := c.Get(current); r.Properties["value"] != "blue-backend" {
+				t.Errorf("the value: got %v, want blue-backend either way (ARM accepted the write)", r.Properties["value"])
+			}
+		})
+		t.Run("Resource Manager: "+tt.name, func(t *testing.T) {
+			_, deployer := linkWorld(t, tt.actions...)
+			srv, ca, err := StartARMFor(deployer, "deployer", map[string]string{"release-token": releasePrincipal})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool(), MinVersion: tls.VersionTLS12}}}
+			do := func(method, url string, body any) (*http.Response, string) {
+				t.Helper()
+				var r io.Reader
+				if body != nil {
+					raw, _ := json.Marshal(body)
+					r = bytes.NewReader(raw)
+				}
+				req, _ := http.NewRequest(method, url, r)
+				req.Header.Set("Authorization", "Bearer release-token")
+				req.Header.Set("If-Match", "*")
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				raw, _ := io.ReadAll(resp.Body)
+				return resp, string(raw)
+			}
+			resp, body := do("PATCH", srv.URL+current+"?api-version="+ARMAPIVersion, map[string]any{"properties": map[string]any{"value": "blue-backend"}})
+			async := resp.Header.Get("Azure-AsyncOperation")
+			if resp.StatusCode != 202 || !strings.Contains(async, svcPath+"/tenant/operationResults/") || !strings.Contains(resp.Header.Get("Location"), "asyncId=") {
+				t.Fatalf("PATCH: got %d %s, Azure-AsyncOperation %q, Location %q", resp.StatusCode, body, async, resp.Header.Get("Location"))
+			}
+			var statuses []string
+			for range 2 {
+				resp, body = do("GET", async, nil)
+				if resp.StatusCode != 200 {
+					statuses = append(statuses, resp.Status+" "+body)
+					break
+				}
+				var op struct{ Status string }
+				_ = json.Unmarshal([]byte(body), &op)
+				statuses = append(statuses, op.Status)
+			}
+			want := "InProgress,Succeeded"
+			if tt.denied {
+				want = "403 Forbidden"
+			}
+			if got := strings.Join(statuses, ","); !strings.HasPrefix(got, want) || tt.denied && !strings.Contains(got, lroPollAction) {
+				t.Errorf("polls: got %s, want %s", got, want)
 			}
 		})
 	}

@@ -86,8 +86,30 @@ func (f *Fake) refuse(c *Cloud, token, id string, in map[string]any) error {
 		}
 	case "azure-native:apimanagement:Api":
 		return refuseAPIPath(c, id, in)
+	case "azure-native:apimanagement:ProductApi":
+		return refuseProductAPI(c, id)
 	case "azure-native:authorization:RoleDefinition":
 		return refuseRoleDefinition(c, id, in)
+	case "azure-native:storage:BlobServiceProperties":
+		return refuseBlobService(id, in)
+	}
+	return nil
+}
+
+// refuseBlobService applies the blob service's rules: it is named default, and a soft delete
+// policy keeps deleted items 1 to 365 days (azure-rest-api-specs, storage blob.json: the
+// BlobServicesName path parameter's only value is "default", DeleteRetentionPolicy.days has
+// minimum 1 and maximum 365; azure-native's descriptions of both say the same).
+func refuseBlobService(id string, in map[string]any) error {
+	if name := lastSegment(id); name != "default" {
+		return azErr(400, "InvalidResourceName", "The blob service name '%s' is not valid: it must be 'default'.", name)
+	}
+	for _, key := range []string{"deleteRetentionPolicy", "containerDeleteRetentionPolicy"} {
+		p, _ := in[key].(map[string]any)
+		days, set := p["days"].(float64)
+		if set && (days < 1 || days > 365) {
+			return azErr(400, "InvalidRequestPropertyValue", "%s.days: %v is out of range; the retention is 1 to 365 days.", key, days)
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -28,6 +29,9 @@ type Deployment struct {
 	// Reads counts the status reads; the deployment completes at the first one, so a client
 	// that does not wait for it sees it building.
 	Reads int `json:"reads"`
+	// RoutePrefix is the package's host.json extensions.http.routePrefix, the Functions host's
+	// "api" when it sets none; nil when host.json cannot be read.
+	RoutePrefix *string `json:"routePrefix,omitempty"`
 }
 
 // The deployment host of a Flex app, as the Azure CLI uses it for `az functionapp deployment
@@ -113,6 +117,8 @@ func (a *ARM) publish(w http.ResponseWriter, r *http.Request, app string) {
 		d := &Deployment{ID: id, App: app, SHA256: hex.EncodeToString(sum[:]), Bytes: len(raw), Status: 1, StatusText: "Building"}
 		if !hasHostJSON(raw) {
 			d.Status, d.StatusText = 3, "Failed: no host.json at the root of the package"
+		} else {
+			d.RoutePrefix = packageRoutePrefix(raw)
 		}
 		if c.Deployments == nil {
 			c.Deployments = map[string]*Deployment{}
@@ -175,4 +181,46 @@ func hasHostJSON(raw []byte) bool {
 		}
 	}
 	return false
+}
+
+// packageRoutePrefix reads the route prefix the Functions host serves a package's HTTP
+// functions under: host.json's extensions.http.routePrefix (keys in any case, as the host's
+// configuration reads them), or "api" when host.json sets none; nil when host.json does not
+// parse.
+func packageRoutePrefix(raw []byte) *string {
+	z, err := zip.NewReader(bytes.NewReader(raw), int64(len(raw)))
+	if err != nil {
+		return nil
+	}
+	for _, f := range z.File {
+		if f.Name != "host.json" {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return nil
+		}
+		var doc map[string]any
+		err = json.NewDecoder(rc).Decode(&doc)
+		rc.Close()
+		if err != nil {
+			return nil
+		}
+		prefix := "api"
+		node := any(doc)
+		for _, key := range []string{"extensions", "http", "routePrefix"} {
+			m, _ := node.(map[string]any)
+			node = nil
+			for k, v := range m {
+				if strings.EqualFold(k, key) {
+					node = v
+				}
+			}
+		}
+		if s, ok := node.(string); ok {
+			prefix = strings.Trim(s, "/")
+		}
+		return &prefix
+	}
+	return nil
 }

@@ -46,6 +46,50 @@ func TestCheckPackage(t *testing.T) {
 	}
 }
 
+// TestRoutePrefix: a package's route prefix is host.json's extensions.http.routePrefix (keys in
+// any case, slashes trimmed), the Functions host's "api" when it sets none; a package whose
+// prefix is not the stack's is refused naming both, and one whose host.json's prefix cannot be
+// read is let through with a warning.
+func TestRoutePrefix(t *testing.T) {
+	host := func(doc string) string {
+		return deploytest.ZipFiles(t, "", map[string]string{"host.json": doc, "health/function.json": "{}"})
+	}
+	tests := []struct {
+		name, hostJSON, stack string
+		prefix                string
+		refused, warned       string
+	}{
+		{"no http section", `{"version": "2.0"}`, "api", "api", "", ""},
+		{"the sample's", `{"version": "2.0", "extensions": {"http": {"routePrefix": "api"}}}`, "api", "api", "", ""},
+		{"empty", `{"extensions": {"http": {"routePrefix": ""}}}`, "", "", "", ""},
+		{"keys in another case, slashes", `{"Extensions": {"HTTP": {"RoutePrefix": "/v1/fn/"}}}`, "v1/fn", "v1/fn", "", ""},
+		{"empty, stack at the default", `{"extensions": {"http": {"routePrefix": ""}}}`, "api", "",
+			`host.json's extensions.http.routePrefix is "", the stack's routePrefix is "api": API Management would send every request under /api, where this app serves nothing`, ""},
+		{"the default, stack empty", `{"version": "2.0"}`, "", "api", `host.json's extensions.http.routePrefix is "api", the stack's routePrefix is ""`, ""},
+		{"not a string", `{"extensions": {"http": {"routePrefix": 1}}}`, "api", "", "", "routePrefix cannot be read (extensions.http.routePrefix is 1, not a string)"},
+		{"comments", "{\n  // the sample\n  \"version\": \"2.0\"\n}", "api", "", "", "routePrefix cannot be read (invalid character '/'"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pkg, err := CheckPackage(host(tt.hostJSON))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pkg.HostJSONErr == nil && pkg.RoutePrefix != tt.prefix {
+				t.Errorf("route prefix: got %q, want %q", pkg.RoutePrefix, tt.prefix)
+			}
+			var warn bytes.Buffer
+			err = pkg.CheckRoutePrefix(tt.stack, &warn)
+			if (tt.refused == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tt.refused)) {
+				t.Errorf("refusal: got %v, want %q", err, tt.refused)
+			}
+			if (tt.warned == "") != (warn.Len() == 0) || !strings.Contains(warn.String(), tt.warned) {
+				t.Errorf("warning: got %q, want %q", warn.String(), tt.warned)
+			}
+		})
+	}
+}
+
 type staticToken struct{}
 
 func (staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"sort"
 	"strings"
@@ -56,7 +57,7 @@ func Open(ctx context.Context, o Options) (*Stack, error) {
 	if o.Program == nil {
 		dir := o.Dir
 		o.Program = func(ctx *pulumi.Context) error {
-			return stack.ProgramIn(dir, stack.Mover{By: stack.ByPulumiUp, At: time.Now(), Version: buildinfo.Version()})(ctx)
+			return stack.ProgramIn(dir, stack.Mover{By: stack.ByPulumiUp, At: time.Now(), Version: buildinfo.Version(), AllowLiveChange: stack.AllowLiveChangeFrom(os.Getenv)})(ctx)
 		}
 	}
 	file, err := project.Load(o.Dir)

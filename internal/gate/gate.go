@@ -31,24 +31,21 @@ const (
 	ReasonUnreachable Reason = "unreachable"
 )
 
-// Reasons a metrics gate fails with.
-const (
-	// ReasonFailureRate means the canary's failure rate exceeds the stable
-	// slot's by more than the allowed delta.
-	ReasonFailureRate Reason = "failure-rate"
-	// ReasonLatency means the canary's p95 duration exceeds the allowed
-	// multiple of the stable slot's.
-	ReasonLatency Reason = "p95-latency"
-	// ReasonInconclusive means there was too little traffic to compare and
-	// the gate was told to block in that case.
-	ReasonInconclusive Reason = "inconclusive"
-)
+// The metrics gate's reasons are in metrics.go, beside the checks that give them.
 
 // GateError is a gate's "no". Detail is meant for people and never contains
 // header values, which may hold keys and tokens.
 type GateError struct {
 	Reason Reason
 	Detail string
+	// HTTPStatus is the status of the answer a health gate's "no" rests on, its last failing
+	// one; 0 when no answer came.
+	HTTPStatus int
+	// From is the slot that answer proves it came from: its X-Slot header, else its health
+	// body's "slot" field. Empty when it carried neither: no answer at all, or an answer of
+	// the gateway's own (an API Management 401, 429 or 502), which says nothing about what the
+	// slot did. A release blames a slot only for an answer From that slot.
+	From string
 }
 
 // Error puts the reason first so log searches and pipeline conditions can key

@@ -105,6 +105,8 @@ type observation struct {
 	slot       string
 	version    string
 	checks     map[string]string
+	// from is the slot the answer proves it came from (X-Slot, else the body's "slot").
+	from string
 }
 
 // Answer is what one health request saw: the verdict of a single poll of the gate.
@@ -121,6 +123,9 @@ type Answer struct {
 	Status  string `json:"status,omitempty"`
 	Slot    string `json:"slot,omitempty"`
 	Version string `json:"version,omitempty"`
+	// From is the slot the answer proves it came from: its X-Slot header, else the body's
+	// "slot"; empty for no answer or an answer of the gateway's own.
+	From string `json:"from,omitempty"`
 	// Checks maps each check of the app to its status.
 	Checks map[string]string `json:"checks,omitempty"`
 }
@@ -144,7 +149,7 @@ func Probe(ctx context.Context, cfg HealthConfig) (Answer, error) {
 	}
 	return Answer{
 		Healthy: obs.ok, Reason: obs.reason, Detail: obs.detail, HTTPStatus: obs.httpStatus,
-		Status: obs.status, Slot: obs.slot, Version: obs.version, Checks: obs.checks,
+		Status: obs.status, Slot: obs.slot, Version: obs.version, From: obs.from, Checks: obs.checks,
 	}, nil
 }
 
@@ -250,7 +255,7 @@ polling:
 	if res.Consecutive > 0 {
 		detail += fmt.Sprintf("; then %d healthy", res.Consecutive)
 	}
-	return res, &GateError{Reason: last.reason, Detail: detail}
+	return res, &GateError{Reason: last.reason, Detail: detail, HTTPStatus: last.httpStatus, From: last.from}
 }
 
 // withDefaults fills zero fields and rejects values that cannot work.
@@ -347,9 +352,11 @@ func judge(status int, header http.Header, body []byte, cfg HealthConfig) observ
 	var h healthBody
 	jsonErr := json.Unmarshal(body, &h)
 	headerSlot, headerVersion := header.Get("X-Slot"), header.Get("X-Version")
-	obs := observation{httpStatus: status, status: h.Status, slot: h.Slot, version: h.Version}
+	obs := observation{httpStatus: status, status: h.Status, slot: h.Slot, version: h.Version, from: headerSlot}
 	if jsonErr != nil {
 		obs.slot, obs.version = headerSlot, headerVersion
+	} else if obs.from == "" {
+		obs.from = h.Slot
 	}
 	obs.summary = fmt.Sprintf("HTTP %d slot=%s version=%s", status, orDash(obs.slot), orDash(obs.version))
 	if len(h.Checks) > 0 {

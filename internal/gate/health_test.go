@@ -506,9 +506,9 @@ func TestProbe(t *testing.T) {
 		url  string
 		want Answer
 	}{
-		{"healthy", healthy.URL, Answer{Healthy: true, HTTPStatus: 200, Status: "ok", Slot: "blue", Version: "1.1.0", Checks: map[string]string{"config": "ok"}}},
-		{"answered by the other slot", wrongSlot.URL, Answer{Reason: ReasonWrongSlot, HTTPStatus: 200, Status: "ok", Slot: "green", Version: "1.0.0", Checks: map[string]string{"config": "ok"}}},
-		{"unhealthy", sick.URL, Answer{Reason: ReasonUnhealthy, HTTPStatus: 503, Status: "fail", Slot: "blue", Version: "1.1.0", Checks: map[string]string{"config": "fail"}}},
+		{"healthy", healthy.URL, Answer{Healthy: true, HTTPStatus: 200, Status: "ok", Slot: "blue", Version: "1.1.0", From: "blue", Checks: map[string]string{"config": "ok"}}},
+		{"answered by the other slot", wrongSlot.URL, Answer{Reason: ReasonWrongSlot, HTTPStatus: 200, Status: "ok", Slot: "green", Version: "1.0.0", From: "green", Checks: map[string]string{"config": "ok"}}},
+		{"unhealthy", sick.URL, Answer{Reason: ReasonUnhealthy, HTTPStatus: 503, Status: "fail", Slot: "blue", Version: "1.1.0", From: "blue", Checks: map[string]string{"config": "fail"}}},
 		{"refused", "http://" + closedPort(t), Answer{Reason: ReasonUnreachable}},
 	}
 	for _, tt := range tests {
@@ -526,4 +526,91 @@ func TestProbe(t *testing.T) {
 	if v, _ := seen.Load("X-Slotless-Slot"); v != "blue" {
 		t.Errorf("X-Slotless-Slot: got %v, want blue", v)
 	}
+}
+
+// TestGateErrorSaysWhoAnswered: a "no" carries the status of the answer it rests on and the
+// slot that answer proves it came from (X-Slot, else the health body's slot), and nothing
+// when the answer was the gateway's own or never came, so a release can blame a slot only
+// for what it did.
+func TestGateErrorSaysWhoAnswered(t *testing.T) {
+	tests := []struct {
+		name   string
+		url    func(t *testing.T) string
+		status int
+		from   string
+	}{
+		{"the slot unhealthy", func(t *testing.T) string {
+			srv, _, _ := scripted(t, answer{status: 503, slot: "blue", version: "1.1.0"})
+			return srv.URL
+		}, 503, "blue"},
+		{"the other slot", func(t *testing.T) string {
+			srv, _, _ := scripted(t, answer{status: 200, slot: "green", version: "1.0.0"})
+			return srv.URL
+		}, 200, "green"},
+		{"the body's slot without X-Slot", func(t *testing.T) string {
+			srv, _, _ := scripted(t, answer{status: 500, slot: "blue", xslot: "none", version: "1.1.0"})
+			return srv.URL
+		}, 500, "blue"},
+		{"the gateway's 401", func(t *testing.T) string {
+			srv, _, _ := scripted(t, answer{status: 401, xslot: "none", raw: `{"statusCode":401,"message":"Access denied due to invalid subscription key."}`})
+			return srv.URL
+		}, 401, ""},
+		{"the gateway's 502", func(t *testing.T) string {
+			srv, _, _ := scripted(t, answer{status: 502, xslot: "none", raw: "Bad Gateway"})
+			return srv.URL
+		}, 502, ""},
+		{"no answer", func(t *testing.T) string { return "http://" + closedPort(t) }, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Health(context.Background(), HealthConfig{URL: tt.url(t), Slot: "blue", Successes: 1, Interval: 10 * time.Millisecond, Timeout: 200 * time.Millisecond}, nil)
+			var ge *GateError
+			if !errors.As(err, &ge) {
+				t.Fatalf("got %v, want a gate error", err)
+			}
+			if ge.HTTPStatus != tt.status || ge.From != tt.from {
+				t.Errorf("got status %d from %q, want %d from %q (%v)", ge.HTTPStatus, ge.From, tt.status, tt.from, err)
+			}
+		})
+	}
+}
+
+// TestProbeMarkerLeavesTheAppAlone: the sample app, the one that gets deployed, answers the
+// health contract and its routes the same with the marker a release adds to every request it
+// sends through the gateway (its router matches paths, and no handler reads the parameter).
+func TestProbeMarkerLeavesTheAppAlone(t *testing.T) {
+	base := startApp(t, "SLOT_NAME=green", "APP_VERSION=1.2.0")
+	if _, err := Health(context.Background(), HealthConfig{
+		URL: MarkProbe(base + "/api/health"), Slot: "green", ExpectVersion: "1.2.0",
+		Successes: 1, Interval: 20 * time.Millisecond, Timeout: 5 * time.Second,
+	}, nil); err != nil {
+		t.Errorf("health gate on the marked URL: %v", err)
+	}
+	for _, path := range []string{"/api/orders", "/api/orders/42", "/api/orders?page=2"} {
+		plain, marked := get(t, base+path), get(t, MarkProbe(base+path))
+		if plain.status != http.StatusOK || marked.status != plain.status || marked.slot != plain.slot || marked.orderID != plain.orderID {
+			t.Errorf("GET %s: got %+v marked, %+v plain; want the same 200", path, marked, plain)
+		}
+	}
+}
+
+// routeAnswer is what a test reads of one answer of the sample app's orders route.
+type routeAnswer struct {
+	status        int
+	slot, orderID string
+}
+
+func get(t *testing.T, url string) routeAnswer {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Slot    string `json:"slot"`
+		OrderID string `json:"orderId"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return routeAnswer{status: resp.StatusCode, slot: body.Slot, orderID: body.OrderID}
 }

@@ -38,6 +38,7 @@ type queryAPI struct {
 	got    struct {
 		method, path, auth string
 		query, timespan    string
+		prefer             string
 	}
 }
 
@@ -47,6 +48,7 @@ func (q *queryAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q.mu.Lock()
 	q.got.method, q.got.path, q.got.auth = r.Method, r.URL.Path, r.Header.Get("Authorization")
 	q.got.query, q.got.timespan = body.Query, body.Timespan
+	q.got.prefer = r.Header.Get("Prefer")
 	status, resp := q.status, q.body
 	q.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
@@ -71,16 +73,21 @@ func logsClient(t *testing.T, srv *httptest.Server) *azquery.LogsClient {
 	return c
 }
 
-// table renders a query answer in the API's documented JSON shape.
+// table renders a query answer in the API's documented JSON shape, with the gate's columns.
 func table(rows ...[]any) string {
 	b, err := json.Marshal(map[string]any{"tables": []any{map[string]any{
 		"name": "PrimaryResult",
 		"columns": []map[string]string{
 			{"name": "AppRoleName", "type": "string"},
+			{"name": "Kind", "type": "string"},
+			{"name": "Rows", "type": "long"},
 			{"name": "Requests", "type": "long"},
 			{"name": "Failed", "type": "long"},
-			{"name": "FailureRate", "type": "real"},
+			{"name": "ClientErrors", "type": "long"},
+			{"name": "Late", "type": "long"},
 			{"name": "P95DurationMs", "type": "real"},
+			{"name": "SettledRows", "type": "long"},
+			{"name": "Settled", "type": "long"},
 		},
 		"rows": rows,
 	}}})
@@ -90,20 +97,96 @@ func table(rows ...[]any) string {
 	return string(b)
 }
 
+// row is one app's users' requests of the current step, unsampled, all of them settled.
 func row(app string, requests, failed int, p95 float64) []any {
-	rate := 0.0
-	if requests > 0 {
-		rate = float64(failed) / float64(requests)
-	}
-	return []any{app, requests, failed, rate, p95}
+	return []any{app, "user", requests, requests, failed, 0, 0, p95, requests, requests}
 }
 
+// kind is one app's rows of another kind, none of them settled.
+func kind(app, kind string, requests, failed, clientErrors, late int, p95 float64) []any {
+	return []any{app, kind, requests, requests, failed, clientErrors, late, p95, 0, 0}
+}
+
+// fig is an unsampled window's figures.
+func fig(app string, requests, failed, clientErrors int64, p95 float64) SlotFigures {
+	f := SlotFigures{App: app, Requests: requests, Failed: failed, ClientErrors: clientErrors, P95Ms: p95, Rows: requests, Current: requests, Settled: requests, SettledRows: requests}
+	f.rates()
+	return f
+}
+
+// TestJudge: one window's verdict, check by check, at the defaults unless a case says.
+func TestJudge(t *testing.T) {
+	const c, s = "app-blue", "app-green"
+	def := DefaultThresholds()
+	for _, tt := range []struct {
+		name           string
+		canary, stable SlotFigures
+		share          float64
+		change         func(*Thresholds)
+		verdict        Verdict
+		reason         Reason
+		decisive       bool
+		text           string
+	}{
+		{name: "healthy", canary: fig(c, 600, 1, 0, 120), stable: fig(s, 5400, 6, 0, 110), share: 0.1, verdict: VerdictPass,
+			text: "canary failure rate 0.17% (1 of 600) vs stable 0.11% (6 of 5400)"},
+		{name: "two of 55 at a 1% base: noise, not a regression", canary: fig(c, 55, 2, 0, 100), stable: fig(s, 495, 5, 0, 100), share: 0.1, verdict: VerdictPass,
+			text: "one-sided Fisher p 0.1"},
+		{name: "a fifth failing", canary: fig(c, 600, 120, 0, 100), stable: fig(s, 5400, 6, 0, 100), share: 0.1, verdict: VerdictFail, reason: ReasonFailureRate, decisive: true,
+			text: "+19.89 points"},
+		{name: "sure, but not decisive alone", canary: fig(c, 60, 4, 0, 100), stable: fig(s, 540, 5, 0, 100), share: 0.1, verdict: VerdictFail, reason: ReasonFailureRate},
+		{name: "sure, but smaller than the effect that matters", canary: fig(c, 60000, 1320, 0, 100), stable: fig(s, 540000, 10800, 0, 100), share: 0.1, verdict: VerdictPass,
+			text: "fails below 0.01 with at least +0.20 points and ×1.50"},
+		{name: "a 404 regression", canary: fig(c, 600, 0, 120, 100), stable: fig(s, 5400, 0, 54, 100), share: 0.1, verdict: VerdictFail, reason: ReasonClientErrors, decisive: true,
+			text: "canary 4xx rate 20.00%"},
+		{name: "404s, with the 4xx check off", canary: fig(c, 600, 0, 120, 100), stable: fig(s, 5400, 0, 54, 100), share: 0.1,
+			change: func(t *Thresholds) { t.CheckClientErrors = false }, verdict: VerdictPass},
+		{name: "thin canary", canary: fig(c, 10, 5, 0, 900), stable: fig(s, 90, 0, 0, 100), share: 0.1, verdict: VerdictInconclusive,
+			text: "canary app-blue had 10 users' requests, want at least 50"},
+		{name: "thin baseline", canary: fig(c, 500, 0, 0, 100), stable: fig(s, 3, 0, 0, 100), verdict: VerdictInconclusive,
+			text: "stable app-green had 3 users' requests"},
+		{name: "a missing share, though the canary is thin", canary: fig(c, 20, 0, 0, 100), stable: fig(s, 980, 0, 0, 100), share: 0.1, verdict: VerdictFail, reason: ReasonSampleRatio, decisive: true,
+			text: "canary share 2.00% of the step's 1000 settled users' requests, pool weight 10%, allowed down to 7.00%"},
+		{name: "a share within APIM's imprecision", canary: fig(c, 80, 0, 0, 100), stable: fig(s, 920, 0, 0, 100), share: 0.1, verdict: VerdictPass},
+		{name: "no share check at 100%", canary: fig(c, 100, 0, 0, 100), stable: fig(s, 900, 0, 0, 100), share: 0, verdict: VerdictPass},
+		{name: "slower, but under the floor", canary: fig(c, 600, 0, 0, 90), stable: fig(s, 5400, 0, 0, 30), share: 0.1, verdict: VerdictPass,
+			text: "ratio 3.00, allowed 1.50 or up to 100 ms more"},
+		{name: "slower, over ratio and floor: never decisive alone", canary: fig(c, 600, 0, 0, 900), stable: fig(s, 5400, 0, 0, 300), share: 0.1, verdict: VerdictFail, reason: ReasonLatency},
+		{name: "with a failure limit of 1 every failure is decisive", canary: fig(c, 600, 0, 0, 900), stable: fig(s, 5400, 0, 0, 300), share: 0.1,
+			change: func(t *Thresholds) { t.FailureLimit = 1 }, verdict: VerdictFail, reason: ReasonLatency, decisive: true},
+		{name: "sampled: the test counts records, not requests", canary: SlotFigures{App: c, Requests: 600, Failed: 6, Rows: 60, Current: 600, Settled: 600, SettledRows: 60, P95Ms: 100},
+			stable: SlotFigures{App: s, Requests: 5400, Failed: 5, Rows: 540, Current: 5400, Settled: 5400, SettledRows: 540, P95Ms: 100}, share: 0.1, verdict: VerdictPass},
+		{name: "unsampled, the same rates are sure", canary: fig(c, 600, 6, 0, 100), stable: fig(s, 5400, 5, 0, 100), share: 0.1, verdict: VerdictFail, reason: ReasonFailureRate},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			th := def
+			if tt.change != nil {
+				tt.change(&th)
+			}
+			if tt.canary.Requests > 0 && tt.canary.FailureRate == 0 {
+				tt.canary.rates()
+				tt.stable.rates()
+			}
+			j := Judge(tt.canary, tt.stable, th, tt.share)
+			if j.Verdict != tt.verdict || j.Reason != tt.reason || j.Decisive != tt.decisive {
+				t.Errorf("got %s %q decisive %v, want %s %q decisive %v: %s", j.Verdict, j.Reason, j.Decisive, tt.verdict, tt.reason, tt.decisive, strings.Join(j.Reasons, "; "))
+			}
+			if text := strings.Join(j.Reasons, "; "); !strings.Contains(text, tt.text) {
+				t.Errorf("reasons: got %q, want %q in them", text, tt.text)
+			}
+			if (j.Verdict == VerdictFail) != (len(j.Failing) > 0) {
+				t.Errorf("failing reasons %q with verdict %s", j.Failing, j.Verdict)
+			}
+		})
+	}
+}
+
+// TestMetrics: one window through the real azquery client, judged as a release judges it.
 func TestMetrics(t *testing.T) {
 	const canary, stable = "func-slotless-blue", "func-slotless-green"
-	base := MetricsConfig{
-		WorkspaceID: "ws-1", CanaryApp: canary, StableApp: stable, Window: 10 * time.Minute,
-		MinRequests: 50, MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5,
-	}
+	now := time.Date(2026, 12, 4, 3, 10, 0, 0, time.UTC)
+	base := MetricsConfig{WorkspaceID: "ws-1", CanaryApp: canary, StableApp: stable, Window: 10 * time.Minute, Lag: 3 * time.Minute,
+		HealthPath: "/health", Share: 0.1, Thresholds: DefaultThresholds(), Now: func() time.Time { return now }}
 	tests := []struct {
 		name        string
 		body        string
@@ -111,25 +194,21 @@ func TestMetrics(t *testing.T) {
 		wantVerdict Verdict
 		wantReason  Reason // "" means no error
 		wantText    []string
+		wantWarning bool
 	}{
-		{name: "good canary", body: table(row(canary, 200, 2, 120), row(stable, 1800, 9, 110)), wantVerdict: VerdictPass,
-			wantText: []string{"canary failure rate 1.00% vs stable 0.50%: +0.50 points, allowed +2.00", "ratio 1.09, allowed 1.50"}},
-		{name: "at the thresholds", body: table(row(canary, 100, 3, 150), row(stable, 100, 1, 100)), wantVerdict: VerdictPass},
-		{name: "failure rate too high", body: table(row(canary, 200, 20, 120), row(stable, 1800, 9, 110)), wantVerdict: VerdictFail, wantReason: ReasonFailureRate,
-			wantText: []string{"canary failure rate 10.00% vs stable 0.50%: +9.50 points, allowed +2.00"}},
-		{name: "p95 too high", body: table(row(canary, 200, 0, 400), row(stable, 1800, 0, 100)), wantVerdict: VerdictFail, wantReason: ReasonLatency,
-			wantText: []string{"canary p95 400.0 ms vs stable 100.0 ms: ratio 4.00, allowed 1.50"}},
-		{name: "both too high", body: table(row(stable, 1800, 0, 100), row(canary, 200, 50, 400)), wantVerdict: VerdictFail, wantReason: ReasonFailureRate,
-			wantText: []string{"+25.00 points", "ratio 4.00"}},
-		{name: "role names in another case", body: table(row(strings.ToUpper(canary), 200, 20, 120), row(stable, 1800, 9, 110)), wantVerdict: VerdictFail, wantReason: ReasonFailureRate},
-		{name: "too little canary traffic", body: table(row(canary, 10, 5, 900), row(stable, 1800, 9, 110)), wantVerdict: VerdictInconclusive,
-			wantText: []string{"canary func-slotless-blue had 10 requests, want at least 50"}},
-		{name: "too little canary traffic, blocking", body: table(row(canary, 10, 5, 900), row(stable, 1800, 9, 110)), blocks: true, wantVerdict: VerdictInconclusive, wantReason: ReasonInconclusive,
-			wantText: []string{"canary func-slotless-blue had 10 requests, want at least 50"}},
-		{name: "no canary row at all, blocking", body: table(row(stable, 1800, 9, 110)), blocks: true, wantVerdict: VerdictInconclusive, wantReason: ReasonInconclusive,
-			wantText: []string{"had 0 requests"}},
-		{name: "thin baseline", body: table(row(canary, 500, 0, 100), row(stable, 3, 0, 100)), wantVerdict: VerdictInconclusive,
-			wantText: []string{"stable func-slotless-green had 3 requests"}},
+		{name: "good canary", body: table(row(canary, 200, 0, 120), row(stable, 1800, 2, 110), kind(canary, "health", 30, 0, 0, 0, 1)), wantVerdict: VerdictPass,
+			wantText: []string{"canary failure rate 0.00% (0 of 200) vs stable 0.11% (2 of 1800)", "ratio 1.09, allowed 1.50"}},
+		{name: "failure rate too high", body: table(row(canary, 200, 20, 120), row(stable, 1800, 9, 110), kind(canary, "health", 30, 0, 0, 0, 1)), wantVerdict: VerdictFail, wantReason: ReasonFailureRate,
+			wantText: []string{"canary failure rate 10.00% (20 of 200) vs stable 0.50% (9 of 1800): +9.50 points"}},
+		{name: "late rows from before the step count for failures", body: table(row(canary, 200, 0, 100), kind(canary, "earlier", 100, 20, 0, 100, 5000), row(stable, 1800, 9, 110), kind(canary, "health", 30, 0, 0, 0, 1)),
+			wantVerdict: VerdictFail, wantReason: ReasonFailureRate, wantText: []string{"(20 of 300)"}},
+		{name: "role names in another case", body: table(row(strings.ToUpper(canary), 200, 20, 120), row(stable, 1800, 9, 110)), wantVerdict: VerdictFail, wantReason: ReasonFailureRate, wantWarning: true},
+		{name: "probes do not count as users", body: table(row(canary, 20, 2, 120), kind(canary, "probe", 600, 0, 0, 0, 3), row(stable, 980, 1, 110)), wantVerdict: VerdictFail, wantReason: ReasonSampleRatio, wantWarning: true},
+		{name: "too little canary traffic", body: table(row(canary, 10, 5, 900), row(stable, 90, 0, 110)), wantVerdict: VerdictInconclusive, wantWarning: true,
+			wantText: []string{"canary func-slotless-blue had 10 users' requests, want at least 50"}},
+		{name: "too little canary traffic, blocking", body: table(row(canary, 10, 5, 900), row(stable, 90, 0, 110)), blocks: true, wantVerdict: VerdictInconclusive, wantReason: ReasonInconclusive, wantWarning: true,
+			wantText: []string{"canary func-slotless-blue had 10 users' requests, want at least 50"}},
+		{name: "no canary row at all, blocking", body: table(row(stable, 1800, 9, 110)), blocks: true, wantVerdict: VerdictFail, wantReason: ReasonSampleRatio, wantWarning: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,12 +231,15 @@ func TestMetrics(t *testing.T) {
 			}
 			text := strings.Join(res.Reasons, "; ")
 			if err != nil {
-				text = err.Error()
+				text += err.Error()
 			}
 			for _, w := range tt.wantText {
 				if !strings.Contains(text, w) {
 					t.Errorf("reasons: got %q, want %q in them", text, w)
 				}
+			}
+			if got := len(res.Warnings) > 0; got != tt.wantWarning {
+				t.Errorf("warnings: got %q, want some: %v", res.Warnings, tt.wantWarning)
 			}
 			out := progress.String()
 			for _, w := range []string{"canary  func-slotless-blue", "stable  func-slotless-green", "verdict: " + string(tt.wantVerdict)} {
@@ -178,24 +260,22 @@ func TestMetrics(t *testing.T) {
 			if got.query != res.Query {
 				t.Errorf("query sent: got %q, want %q", got.query, res.Query)
 			}
-			for _, w := range []string{"AppRequests", `in~ ("func-slotless-blue", "func-slotless-green")`, "countif(Success == false or Status >= 500 or Status == 429)", "percentile(DurationMs, 95)", "by AppRoleName", "TimeGenerated >= datetime("} {
+			// The rows that arrived in the window before the query, less the settle, served at
+			// most the lag before it.
+			for _, w := range []string{"InWindow = ingestion_time() >= datetime(2026-12-04T02:59:30Z)", "ingestion_time() < datetime(2026-12-04T03:09:30Z)", "TimeGenerated >= datetime(2026-12-04T02:56:30Z)"} {
 				if !strings.Contains(got.query, w) {
 					t.Errorf("query sent: got %q, want %q in it", got.query, w)
 				}
 			}
-			start, end, err := azquery.TimeInterval(got.timespan).Values()
-			if err != nil {
-				t.Fatalf("timespan %q: %v", got.timespan, err)
-			}
-			if d := end.Sub(start); d != cfg.Window {
-				t.Errorf("timespan length: got %v, want %v", d, cfg.Window)
+			if got.prefer != "wait=50" {
+				t.Errorf("Prefer header: got %q, want the service told to give up before the client (wait=50)", got.prefer)
 			}
 		})
 	}
 }
 
 func TestMetricsQueryErrors(t *testing.T) {
-	cfg := MetricsConfig{WorkspaceID: "ws-1", CanaryApp: "a-blue", StableApp: "a-green", Window: time.Minute, MinRequests: 1, MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5}
+	cfg := MetricsConfig{WorkspaceID: "ws-1", CanaryApp: "a-blue", StableApp: "a-green", Window: time.Minute, HealthPath: "/health", Thresholds: DefaultThresholds()}
 	tests := []struct {
 		name   string
 		status int
@@ -205,8 +285,9 @@ func TestMetricsQueryErrors(t *testing.T) {
 		{"forbidden", http.StatusForbidden, `{"error":{"code":"InsufficientAccessError","message":"no access"}}`, "query workspace ws-1"},
 		{"partial result", http.StatusOK, `{"tables":[],"error":{"code":"PartialError","message":"some shards failed"}}`, "partial result"},
 		{"no table", http.StatusOK, `{"tables":[]}`, "no table in the answer"},
-		{"missing column", http.StatusOK, `{"tables":[{"name":"PrimaryResult","columns":[{"name":"AppRoleName","type":"string"}],"rows":[]}]}`, "column Requests missing"},
-		{"not a count", http.StatusOK, table([]any{"a-blue", "many", 0, 0.0, 1.0}), "row 0 Requests"},
+		{"missing column", http.StatusOK, `{"tables":[{"name":"PrimaryResult","columns":[{"name":"AppRoleName","type":"string"}],"rows":[]}]}`, "column Kind missing"},
+		{"not a count", http.StatusOK, table([]any{"a-blue", "user", 1, "many", 0, 0, 0, 1.0, 0, 0}), "row 0 Requests"},
+		{"a kind the query does not make", http.StatusOK, table(kind("a-blue", "bots", 1, 0, 0, 0, 1)), `kind "bots"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -224,8 +305,40 @@ func TestMetricsQueryErrors(t *testing.T) {
 	}
 }
 
+// deadlineQuerier records the deadline and the options of the query it is asked.
+type deadlineQuerier struct {
+	deadline time.Time
+	has      bool
+	wait     int
+}
+
+func (d *deadlineQuerier) QueryWorkspace(ctx context.Context, _ string, _ azquery.Body, o *azquery.LogsClientQueryWorkspaceOptions) (azquery.LogsClientQueryWorkspaceResponse, error) {
+	d.deadline, d.has = ctx.Deadline()
+	if o != nil && o.Options != nil && o.Options.Wait != nil {
+		d.wait = *o.Options.Wait
+	}
+	return azquery.LogsClientQueryWorkspaceResponse{}, context.DeadlineExceeded
+}
+
+// TestEveryQueryHasATimeout: a query that never answers cannot hold a release: its context
+// ends QueryTimeout after it starts, and the service is told to give up sooner.
+func TestEveryQueryHasATimeout(t *testing.T) {
+	d := &deadlineQuerier{}
+	before := time.Now()
+	_, _, _, err := QueryFigures(context.Background(), d, "ws", Query{CanaryApp: "a-blue", StableApp: "a-green", ArrivedTo: before, ServedFrom: before.Add(-time.Hour), HealthPath: "/health"})
+	if !d.has || d.deadline.Before(before.Add(QueryTimeout)) || d.deadline.After(time.Now().Add(QueryTimeout)) {
+		t.Errorf("deadline: got %v (set %v), want %s after the query started", d.deadline, d.has, QueryTimeout)
+	}
+	if d.wait <= 0 || time.Duration(d.wait)*time.Second >= QueryTimeout {
+		t.Errorf("server wait: got %ds, want above 0 and below %s", d.wait, QueryTimeout)
+	}
+	if err == nil || !strings.Contains(err.Error(), "query workspace ws") {
+		t.Errorf("got %v, want the query's error", err)
+	}
+}
+
 func TestMetricsConfigErrors(t *testing.T) {
-	good := MetricsConfig{WorkspaceID: "ws", CanaryApp: "a-blue", StableApp: "a-green", Window: time.Minute, MinRequests: 1, MaxFailureRateDelta: 0, MaxP95Ratio: 1}
+	good := MetricsConfig{WorkspaceID: "ws", CanaryApp: "a-blue", StableApp: "a-green", Window: time.Minute, HealthPath: "/health", Thresholds: DefaultThresholds()}
 	tests := []struct {
 		name   string
 		change func(*MetricsConfig)
@@ -236,9 +349,15 @@ func TestMetricsConfigErrors(t *testing.T) {
 		{"empty stable app", func(c *MetricsConfig) { c.StableApp = "" }, `stable app ""`},
 		{"same app twice", func(c *MetricsConfig) { c.StableApp = "A-BLUE" }, "both"},
 		{"zero window", func(c *MetricsConfig) { c.Window = 0 }, "window: 0s"},
-		{"zero min requests", func(c *MetricsConfig) { c.MinRequests = 0 }, "min requests: 0"},
-		{"negative delta", func(c *MetricsConfig) { c.MaxFailureRateDelta = -0.1 }, "max failure rate delta: -0.1"},
-		{"zero ratio", func(c *MetricsConfig) { c.MaxP95Ratio = 0 }, "max p95 ratio: 0"},
+		{"quote in health path", func(c *MetricsConfig) { c.HealthPath = `/h" or true` }, "health path"},
+		{"zero min requests", func(c *MetricsConfig) { c.Thresholds.MinRequests = 0 }, "min requests: 0"},
+		{"certainty", func(c *MetricsConfig) { c.Thresholds.Confidence = 1 }, "confidence: 1"},
+		{"no failure limit", func(c *MetricsConfig) { c.Thresholds.FailureLimit = 0 }, "failure limit: 0"},
+		{"negative delta", func(c *MetricsConfig) { c.Thresholds.MaxFailureRateDelta = -0.1 }, "max failure rate delta: -0.1"},
+		{"ratio below 1", func(c *MetricsConfig) { c.Thresholds.MaxFailureRateRatio = 0.5 }, "max failure rate ratio: 0.5"},
+		{"zero p95 ratio", func(c *MetricsConfig) { c.Thresholds.MaxP95Ratio = 0 }, "max p95 ratio: 0"},
+		{"tolerance above 1", func(c *MetricsConfig) { c.Thresholds.SampleRatioTolerance = 2 }, "sample ratio tolerance: 2"},
+		{"share of 1", func(c *MetricsConfig) { c.Share = 1 }, "share: 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,15 +374,21 @@ func TestMetricsConfigErrors(t *testing.T) {
 	}
 }
 
-// TestQueryLeavesOutHealthProbes: the query drops the requests of the function the health gate
-// probes, and that function is the app's: a renamed function would bring the probes back into
-// the canary's figures.
-func TestQueryLeavesOutHealthProbes(t *testing.T) {
-	q := BuildQuery("app-blue", "app-green", time.Now().Add(-time.Minute), time.Now(), false)
-	if want := fmt.Sprintf("| where OperationName != %q", HealthOperation); !strings.Contains(q, want) {
-		t.Errorf("query:\n%s\nwant a line %q", q, want)
+// TestQuerySetsTheReleasesOwnRequestsApart: requests to the health path, whatever the function
+// behind it is called, and requests marked as probes are kinds of their own, never users'; the
+// sample app's health function answers the default health path under the host's /api prefix.
+func TestQuerySetsTheReleasesOwnRequestsApart(t *testing.T) {
+	q := BuildQuery(Query{CanaryApp: "app-blue", StableApp: "app-green", ArrivedTo: time.Now(), ServedFrom: time.Now().Add(-time.Minute), HealthPath: "/health"})
+	for _, want := range []string{`Own = tostring(parse_url(Url).Path) endswith "/health" or tostring(parse_url(Url)["Query Parameters"]["slotless-probe"]) == "1"`,
+		`Own and tostring(parse_url(Url).Path) endswith "/health", "health", Own, "probe"`, "Settled = not(Own) and", "| where isnotempty(Url)"} {
+		if !strings.Contains(q, want) {
+			t.Errorf("query:\n%s\nwant %q", q, want)
+		}
 	}
-	raw, err := os.ReadFile(filepath.Join("..", "..", "functionapp", HealthOperation, "function.json"))
+	if strings.Contains(q, "OperationName") {
+		t.Errorf("query:\n%s\nwant no match on the function's name", q)
+	}
+	raw, err := os.ReadFile(filepath.Join("..", "..", "functionapp", "health", "function.json"))
 	if err != nil {
 		t.Fatalf("the health gate's function: %v", err)
 	}
@@ -276,65 +401,64 @@ func TestQueryLeavesOutHealthProbes(t *testing.T) {
 	if err := json.Unmarshal(raw, &fn); err != nil {
 		t.Fatal(err)
 	}
-	if len(fn.Bindings) == 0 || fn.Bindings[0].Type != "httpTrigger" || fn.Bindings[0].Route != "health" {
-		t.Errorf("functionapp/%s/function.json: got bindings %+v, want the httpTrigger of route health", HealthOperation, fn.Bindings)
+	if len(fn.Bindings) == 0 || fn.Bindings[0].Type != "httpTrigger" || "/api/"+fn.Bindings[0].Route != "/api/health" {
+		t.Errorf("functionapp/health/function.json: got bindings %+v, want the httpTrigger of route health", fn.Bindings)
 	}
 }
 
-// TestQueryCountsFailuresByStatus: a failure is Success == false or an error status, because the
-// Functions host records a function's 500 as a success (Azure/azure-functions-host#6511); a
-// 4xx other than 429 is the caller's error unless failClientErrors says otherwise. The window is
-// absolute, so contiguous windows never judge a request twice.
-func TestQueryCountsFailuresByStatus(t *testing.T) {
+// TestQueryCountsRequestsAndFailures: a failure is Success == false or an error status, because
+// the Functions host records a function's 500 as a success (Azure/azure-functions-host#6511); a
+// 4xx other than 429 is counted apart unless failClientErrors makes it a failure; every count is
+// of requests (sum of ItemCount), the p95 weighted by it; rows are chosen by arrival, the
+// shifts left out.
+func TestQueryCountsRequestsAndFailures(t *testing.T) {
 	start := time.Date(2026, 12, 4, 3, 0, 0, 0, time.UTC)
-	end := start.Add(time.Minute)
 	for _, tt := range []struct {
 		clientErrors bool
 		want         string
 	}{
-		{false, "Failed = countif(Success == false or Status >= 500 or Status == 429)"},
-		{true, "Failed = countif(Success == false or Status >= 400)"},
+		{false, "Failed = sumif(ItemCount, Success == false or Status >= 500 or Status == 429)"},
+		{true, "Failed = sumif(ItemCount, Success == false or Status >= 400)"},
 	} {
-		q := BuildQuery("app-blue", "app-green", start, end, tt.clientErrors)
-		for _, want := range []string{tt.want, "| extend Status = toint(ResultCode)", "| where TimeGenerated >= datetime(2026-12-04T03:00:00Z) and TimeGenerated < datetime(2026-12-04T03:01:00Z)"} {
+		q := BuildQuery(Query{CanaryApp: "app-blue", StableApp: "app-green", ArrivedFrom: start.Add(time.Minute), ArrivedTo: start.Add(2 * time.Minute), ServedFrom: start,
+			Exclude: []Span{{start.Add(10 * time.Second), start.Add(40 * time.Second)}}, HealthPath: "/health", Late: 3 * time.Minute, FailClientErrors: tt.clientErrors})
+		for _, want := range []string{tt.want, "Status = toint(ResultCode)", "Requests = sum(ItemCount)", "Rows = count()", "percentilew(DurationMs, ItemCount, 95)",
+			"ClientErrors = sumif(ItemCount, Status >= 400 and Status < 500 and Status != 429)", "Late = sumif(ItemCount, Delay > 180s)",
+			"| where ingestion_time() < datetime(2026-12-04T03:02:00Z)", "InWindow = ingestion_time() >= datetime(2026-12-04T03:01:00Z)", `not(InWindow), "outside"`,
+			"Settled = not(Own) and TimeGenerated >= datetime(2026-12-04T03:00:00Z) and TimeGenerated < datetime(2026-12-04T02:59:00Z)", "Settled = sumif(ItemCount, Settled)",
+			"| where TimeGenerated >= datetime(2026-12-04T03:00:00Z) and TimeGenerated < datetime(2026-12-04T03:02:00Z)",
+			"| where not(TimeGenerated >= datetime(2026-12-04T03:00:10Z) and TimeGenerated < datetime(2026-12-04T03:00:40Z))",
+			"by AppRoleName, Kind"} {
 			if !strings.Contains(q, want) {
 				t.Errorf("query (failClientErrors %v):\n%s\nwant %q", tt.clientErrors, q, want)
 			}
 		}
 		if strings.Contains(q, "ago(") {
-			t.Errorf("query:\n%s\nwant an absolute window, not ago()", q)
+			t.Errorf("query:\n%s\nwant absolute bounds, not ago()", q)
 		}
 	}
 }
 
-// TestMetricsWindowEndsTheLagAgo: without an End the window ends Lag before the query, so Azure
-// Monitor has ingested it; with one, it ends exactly there, in whole seconds as the timespan is.
-func TestMetricsWindowEndsTheLagAgo(t *testing.T) {
-	api := &queryAPI{status: http.StatusOK, body: table(row("a-blue", 100, 0, 10), row("a-green", 100, 0, 10))}
-	srv := httptest.NewTLSServer(api)
-	t.Cleanup(srv.Close)
-	cfg := MetricsConfig{WorkspaceID: "ws-1", CanaryApp: "a-blue", StableApp: "a-green", Window: time.Minute, Lag: 3 * time.Minute, MinRequests: 1, MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5}
+// TestWarnings: no request to the health path at all means the path is not what the app
+// records, and the release's own health checks may be counted as users'.
+func TestWarnings(t *testing.T) {
+	users := SlotFigures{App: "a", Requests: 100}
+	if w := Warnings(users, users, "/health"); len(w) != 1 || !strings.Contains(w[0], "no request to the health path /health") {
+		t.Errorf("no health requests: got %q, want a warning naming the path", w)
+	}
+	users.Health = 3
+	if w := Warnings(users, SlotFigures{}, "/health"); w != nil {
+		t.Errorf("health requests seen: got %q, want none", w)
+	}
+	if w := Warnings(SlotFigures{}, SlotFigures{}, "/health"); w != nil {
+		t.Errorf("nothing at all: got %q, want none (nothing to say about an empty window)", w)
+	}
+}
 
-	before := time.Now()
-	res, err := Metrics(context.Background(), logsClient(t, srv), cfg, nil)
-	after := time.Now()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, end, err := res.Timespan.Values()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if end.Before(before.Add(-cfg.Lag).Add(-time.Second)) || end.After(after.Add(-cfg.Lag)) {
-		t.Errorf("window end: got %s, want %s ago (between %s and %s)", end, cfg.Lag, before.Add(-cfg.Lag), after.Add(-cfg.Lag))
-	}
-
-	cfg.End = time.Date(2026, 12, 4, 3, 1, 0, 0, time.UTC)
-	res, err = Metrics(context.Background(), logsClient(t, srv), cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "2026-12-04T03:00:00Z/2026-12-04T03:01:00Z"; string(res.Timespan) != want {
-		t.Errorf("timespan: got %s, want %s", res.Timespan, want)
+// TestSlotFiguresAdd: windows add up, rates recomputed.
+func TestSlotFiguresAdd(t *testing.T) {
+	got := fig("a", 100, 10, 5, 200).Add(fig("a", 300, 10, 15, 100))
+	if got.Requests != 400 || got.Failed != 20 || got.FailureRate != 0.05 || got.ClientErrorRate != 0.05 || got.P95Ms != 200 || got.Current != 400 {
+		t.Errorf("got %+v", got)
 	}
 }

@@ -41,3 +41,26 @@ func TestPipelinesREADMEDocumentsReleaseRules(t *testing.T) {
 		}
 	}
 }
+
+// TestReleaseEnvironmentsAreBranchRestricted: the setup gives every release environment of the
+// stack a federated credential whose subject names the environment alone, so it must also
+// restrict the environment to the release tags and the default branch; both loops list the same
+// environments.
+func TestReleaseEnvironmentsAreBranchRestricted(t *testing.T) {
+	readme := string(readFile(t, "pipelines/README.md"))
+	var loops []string
+	for _, line := range strings.Split(readme, "\n") {
+		if strings.HasPrefix(line, "for env in ") {
+			loops = append(loops, line)
+		}
+	}
+	if len(loops) != 2 || loops[0] != loops[1] {
+		t.Fatalf("pipelines/README.md: got environment loops %q, want the credentials' and the branch policies' over the same environments", loops)
+	}
+	_, policies, _ := strings.Cut(readme, "deployment_branch_policy")
+	for _, want := range []string{"deployment_branch_policy[custom_branch_policies]=true", "deployment-branch-policies\" -f name='dev-v*' -f type=tag", "-f name=main -f type=branch"} {
+		if !strings.Contains("deployment_branch_policy"+policies, want) {
+			t.Errorf("pipelines/README.md: the branch policies lack %q", want)
+		}
+	}
+}

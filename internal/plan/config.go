@@ -23,7 +23,7 @@ const SecretPlaceholder = "[secret]"
 // SecretStandIn is what the program is given for an encrypted value the offline plan cannot
 // decrypt. It passes validation of keys meant to be secret, and the program marks every such
 // value secret, so it shows as SecretPlaceholder.
-const SecretStandIn = "offline-plan-stand-in-for-an-encrypted-value"
+const SecretStandIn = stack.OfflineSecret
 
 // StackConfig is a stack's flattened configuration as Pulumi hands it to the program:
 // namespaced keys ("orders:blueWeight") to string values, lists and maps as JSON.
@@ -172,14 +172,17 @@ func (c *StackConfig) MergeStack(raw []byte) error {
 	}
 	for key, value := range st.Config {
 		key = c.namespaced(key)
-		if m, ok := value.(map[string]any); ok {
-			if _, secure := m["secure"]; secure && len(m) == 1 {
-				c.Values[key] = SecretStandIn
-				if !slices.Contains(c.Secrets, key) {
-					c.Secrets = append(c.Secrets, key)
-				}
-				continue
-			}
+		if isSecure(value) {
+			c.Values[key] = SecretStandIn
+			c.markSecret(key)
+			continue
+		}
+		// A value set with --secret --path (appSettings.DbPassword) is secure inside a
+		// structured value: Pulumi then holds the whole key as a secret, and the program gets
+		// it decrypted; the offline plan gets the stand-in in its place.
+		value, nested := standInSecure(value)
+		if nested {
+			c.markSecret(key)
 		}
 		v, err := flatten(value)
 		if err != nil {
@@ -189,6 +192,49 @@ func (c *StackConfig) MergeStack(raw []byte) error {
 	}
 	sort.Strings(c.Secrets)
 	return nil
+}
+
+// isSecure reports whether a stack file's value is an encrypted one, {secure: ...}.
+func isSecure(value any) bool {
+	m, ok := value.(map[string]any)
+	if !ok || len(m) != 1 {
+		return false
+	}
+	_, secure := m["secure"]
+	return secure
+}
+
+// standInSecure replaces every encrypted value inside a structured one with SecretStandIn, and
+// reports whether there was any.
+func standInSecure(value any) (any, bool) {
+	switch v := value.(type) {
+	case map[string]any:
+		if isSecure(v) {
+			return SecretStandIn, true
+		}
+		out, found := make(map[string]any, len(v)), false
+		for k, e := range v {
+			var n bool
+			out[k], n = standInSecure(e)
+			found = found || n
+		}
+		return out, found
+	case []any:
+		out, found := make([]any, len(v)), false
+		for i, e := range v {
+			var n bool
+			out[i], n = standInSecure(e)
+			found = found || n
+		}
+		return out, found
+	}
+	return value, false
+}
+
+func (c *StackConfig) markSecret(key string) {
+	if !slices.Contains(c.Secrets, key) {
+		c.Secrets = append(c.Secrets, key)
+	}
 }
 
 // flatten renders a YAML value the way Pulumi passes config to a program: scalars as their

@@ -34,6 +34,7 @@ var armTypes = map[string]string{
 	"azure-native:apimanagement:Api":                    "Microsoft.ApiManagement/service/apis",
 	"azure-native:apimanagement:ApiOperation":           "Microsoft.ApiManagement/service/apis/operations",
 	"azure-native:apimanagement:ApiPolicy":              "Microsoft.ApiManagement/service/apis/policies",
+	"azure-native:apimanagement:ProductApi":             "Microsoft.ApiManagement/service/products/apis",
 	"azure-native:resources:ResourceGroup":              "",
 }
 
@@ -60,6 +61,7 @@ var nameKeys = map[string]string{
 	"azure-native:apimanagement:Api":                    "apiId",
 	"azure-native:apimanagement:ApiOperation":           "operationId",
 	"azure-native:apimanagement:ApiPolicy":              "policyId",
+	"azure-native:apimanagement:ProductApi":             "apiId",
 }
 
 // Recorded is one resource registration as the engine saw it.
@@ -90,7 +92,31 @@ type Mocks struct {
 	// pulumi:pulumi:readStackOutputs answers; none, as before a first deploy, unless a test
 	// says.
 	LastOutputs map[string]any
+	// LastSecrets names the outputs among LastOutputs that are secret, which the engine's
+	// readStackOutputs answers as secret values, as it holds them.
+	LastSecrets []string
+	// ServiceSKU is the tier getApiManagementService answers for a reused service, which an
+	// offline plan cannot read: DefaultServiceSKU when empty.
+	ServiceSKU string
+	// ServiceMinAPIVersion is the reused service's apiVersionConstraint.minApiVersion the mock
+	// answers; empty answers no constraint.
+	ServiceMinAPIVersion string
+	// Components are what getComponent answers, by component name, as ARM holds a team's
+	// Application Insights; any other name is answered as a workspace-based component in its own
+	// resource group's workspace named after it (MockWorkspaceName), since an offline plan cannot
+	// read the team's. Workspaces are getWorkspace's answers the same way, any other name a
+	// workspace whose customer id is derived from its name.
+	Components map[string]map[string]any
+	Workspaces map[string]map[string]any
 }
+
+// DefaultServiceSKU is the tier the mock engine gives a reused service when nothing says
+// another: the tier a stack that sets no apimSku creates.
+const DefaultServiceSKU = "Consumption"
+
+// MockWorkspaceName is the workspace the mock engine says a component it was not told about
+// sends to: the component's name with "-logs".
+func MockWorkspaceName(component string) string { return component + "-logs" }
 
 // NewResource records the registration and returns ARM-shaped ids and outputs.
 func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -135,16 +161,56 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	m.mu.Unlock()
 	switch args.Token {
 	case "pulumi:pulumi:readStackOutputs":
-		return resource.NewPropertyMapFromMap(map[string]any{"name": args.Args["name"].StringValue(), "outputs": m.LastOutputs}), nil
+		outs := resource.NewPropertyMapFromMap(m.LastOutputs)
+		for _, k := range m.LastSecrets {
+			if v, ok := outs[resource.PropertyKey(k)]; ok {
+				outs[resource.PropertyKey(k)] = resource.MakeSecret(v)
+			}
+		}
+		return resource.PropertyMap{"name": args.Args["name"], "outputs": resource.NewObjectProperty(outs)}, nil
 	case "azure-native:web:listWebAppHostKeys":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"functionKeys": map[string]any{"default": "mock-function-key-of-" + args.Args["name"].StringValue()},
 		}), nil
 	case "azure-native:apimanagement:getApiManagementService":
 		name := args.Args["serviceName"].StringValue()
-		return resource.NewPropertyMapFromMap(map[string]any{"name": name, "gatewayUrl": "https://" + name + ".azure-api.net"}), nil
+		sku := m.ServiceSKU
+		if sku == "" {
+			sku = DefaultServiceSKU
+		}
+		capacity := 1
+		if sku == "Consumption" {
+			capacity = 0
+		}
+		answer := map[string]any{"name": name, "gatewayUrl": "https://" + name + ".azure-api.net", "sku": map[string]any{"name": sku, "capacity": capacity}}
+		if m.ServiceMinAPIVersion != "" {
+			answer["apiVersionConstraint"] = map[string]any{"minApiVersion": m.ServiceMinAPIVersion}
+		}
+		return resource.NewPropertyMapFromMap(answer), nil
 	case "azure-native:apimanagement:listNamedValue", "azure-native:apimanagement:getNamedValue":
 		return nil, fmt.Errorf("Status=404 Code=%q Message=%q", "ResourceNotFound", "named value "+args.Args["namedValueId"].StringValue()+" not found")
+	case "azure-native:applicationinsights:getComponent":
+		rg, name := args.Args["resourceGroupName"].StringValue(), args.Args["resourceName"].StringValue()
+		if c, ok := m.Components[name]; ok {
+			return resource.NewPropertyMapFromMap(c), nil
+		}
+		base := "/subscriptions/" + MockSubscription + "/resourceGroups/" + rg + "/providers/"
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": base + "Microsoft.Insights/components/" + name, "name": name, "kind": "web",
+			"connectionString":    "InstrumentationKey=mock;IngestionEndpoint=https://" + name + ".in.applicationinsights.azure.com/",
+			"workspaceResourceId": base + "Microsoft.OperationalInsights/workspaces/" + MockWorkspaceName(name),
+		}), nil
+	case "azure-native:operationalinsights:getWorkspace":
+		rg, name := args.Args["resourceGroupName"].StringValue(), args.Args["workspaceName"].StringValue()
+		if w, ok := m.Workspaces[name]; ok {
+			return resource.NewPropertyMapFromMap(w), nil
+		}
+		sum := sha256.Sum256([]byte("workspace::" + name))
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id":         "/subscriptions/" + MockSubscription + "/resourceGroups/" + rg + "/providers/Microsoft.OperationalInsights/workspaces/" + name,
+			"name":       name,
+			"customerId": uuid.Must(uuid.FromBytes(sum[:16])).String(),
+		}), nil
 	case "azure-native:apimanagement:getBackend":
 		// The plan is of a stack about to be deployed, unless a test says what APIM holds.
 		if b, ok := m.Backends[args.Args["backendId"].StringValue()]; ok {
@@ -195,6 +261,8 @@ func armID(token, rg string, in resource.PropertyMap, name string) string {
 		return base + "/providers/Microsoft.Storage/storageAccounts/" + str("accountName") + "/blobServices/default/containers/" + name
 	case token == "azure-native:apimanagement:ApiOperation":
 		return base + "/providers/Microsoft.ApiManagement/service/" + str("serviceName") + "/apis/" + str("apiId") + "/operations/" + name
+	case token == "azure-native:apimanagement:ProductApi":
+		return base + "/providers/Microsoft.ApiManagement/service/" + str("serviceName") + "/products/" + str("productId") + "/apis/" + name
 	case token == "azure-native:apimanagement:ApiPolicy":
 		return base + "/providers/Microsoft.ApiManagement/service/" + str("serviceName") + "/apis/" + str("apiId") + "/policies/" + name
 	case strings.HasPrefix(arm, "Microsoft.ApiManagement/service/"):

@@ -19,6 +19,8 @@ type Plan struct {
 	Stack     string     `json:"stack"`
 	Traffic   Traffic    `json:"traffic"`
 	Resources []Resource `json:"resources"`
+	// Assumptions are what the plan took for what only Azure can say, one sentence each.
+	Assumptions []string `json:"assumptions,omitempty"`
 }
 
 // Traffic is the split the pool applies, and the live slot.
@@ -68,6 +70,9 @@ func Run(stackName string, cfg StackConfig) (*Plan, error) {
 		Stack:   stackName,
 		Traffic: Traffic{Green: parsed.Weights.Green, Blue: parsed.Weights.Blue, Live: string(parsed.Weights.Live())},
 	}
+	if parsed.APIM.Reuse() {
+		p.Assumptions = append(p.Assumptions, fmt.Sprintf("apimName %s: its tier is read from the service when the program runs on Azure; this plan takes it to be %s (%s), which decides the circuit breakers", parsed.APIM.ExistingName, mocks.serviceSKU(), reusedSKUWhy(parsed)))
+	}
 	for _, r := range mocks.Recorded {
 		p.Resources = append(p.Resources, Resource{Type: r.Type, Name: r.Name, Inputs: plain(r.Inputs), IgnoreChanges: r.Ignore})
 	}
@@ -85,6 +90,10 @@ func Run(stackName string, cfg StackConfig) (*Plan, error) {
 // also when the program fails, so a caller can see what was registered before the failure.
 func Execute(stackName string, cfg StackConfig) (*Mocks, error) {
 	mocks := &Mocks{}
+	// A reused service's tier is Azure's to say; a plan takes apimSku's claim when there is one.
+	if parsed, _ := stack.ParseAll(cfg.Source()); parsed != nil {
+		mocks.ServiceSKU = parsed.APIM.ClaimedSKU
+	}
 	withConfig := func(info *pulumi.RunInfo) {
 		info.Config = cfg.Values
 		info.ConfigSecretKeys = cfg.Secrets
@@ -147,4 +156,20 @@ func (p *Plan) Find(typ, name string) *Resource {
 		}
 	}
 	return nil
+}
+
+// serviceSKU is the tier the mocks answer for a reused service.
+func (m *Mocks) serviceSKU() string {
+	if m.ServiceSKU == "" {
+		return DefaultServiceSKU
+	}
+	return m.ServiceSKU
+}
+
+// reusedSKUWhy says where a plan's tier for a reused service came from.
+func reusedSKUWhy(c *stack.Config) string {
+	if c.APIM.ClaimedSKU != "" {
+		return "apimSku says so"
+	}
+	return "set apimSku to plan another"
 }

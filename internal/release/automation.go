@@ -121,6 +121,19 @@ func (a *AutoStack) GetConfigs(ctx context.Context, keys ...string) (map[string]
 	return out, nil
 }
 
+// DecryptedConfig reads one key of the stack's config with its secrets decrypted by the stack's
+// own secrets provider, as `pulumi config --show-secrets` does, for a value a command needs in
+// clear (notify.ConfigReader: the webhook URLs). secret says whether Pulumi holds the key as a
+// secret. Its error is the CLI's error line alone: the CLI's output holds decrypted values.
+func (a *AutoStack) DecryptedConfig(ctx context.Context, key string) (value string, secret, found bool, err error) {
+	all, err := a.s.GetAllConfigWithOptions(ctx, &auto.GetAllConfigOptions{ShowSecrets: true})
+	if err != nil {
+		return "", false, false, fmt.Errorf("read the stack's config with its secrets provider: %s", engine.Message(err))
+	}
+	v, ok := all[project.Key(a.s.Project(), key)]
+	return v.Value, v.Secret, ok, nil
+}
+
 // SetConfig implements Stack.
 func (a *AutoStack) SetConfig(ctx context.Context, key, value string) error {
 	return a.s.SetConfig(ctx, project.Key(a.s.Project(), key), auto.ConfigValue{Value: value})

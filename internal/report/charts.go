@@ -98,7 +98,8 @@ func (v view) failureChart() chart {
 		}
 		return 100 * m.Canary.FailureRate, 100 * m.Stable.FailureRate, true
 	}, func(stable float64) (float64, bool) {
-		return stable + 100*v.thr.MaxFailureRateDelta, v.rec.Thresholds != nil
+		// The smallest effect that matters: both parts (schema version 3), or the delta alone.
+		return max(stable+100*v.thr.MaxFailureRateDelta, stable*v.thr.MaxFailureRateRatio), v.rec.Thresholds != nil
 	})
 	c.YMax = niceMax(top*1.1, 5)
 	c.Empty = "no metrics window was judged"
@@ -121,7 +122,8 @@ func (v view) p95Chart() chart {
 		}
 		return m.Canary.P95Ms, m.Stable.P95Ms, true
 	}, func(stable float64) (float64, bool) {
-		return stable * v.thr.MaxP95Ratio, v.rec.Thresholds != nil && stable > 0
+		// A p95 fails above both the ratio and the floor (schema version 3; 0 before).
+		return max(stable*v.thr.MaxP95Ratio, stable+v.thr.P95FloorMs), v.rec.Thresholds != nil && stable > 0
 	})
 	c.YMax = niceMax(top*1.1, 10)
 	c.Empty = "no metrics window had requests"

@@ -103,8 +103,19 @@ func (v view) facts() [][2]string {
 			// The steps bake differently: each step's bake is in the steps line.
 			cadence = fmt.Sprintf("analyses every %ds over each step's bake", t.AnalysisIntervalSeconds)
 		}
-		f = append(f, [2]string{"thresholds", fmt.Sprintf("failure rate +%.1f points, p95 ×%.2f, at least %d requests a window; probes +%.1f points, latency ×%.2f; warm-up within %d ms; %s",
-			100*t.MaxFailureRateDelta, t.MaxP95Ratio, t.MinRequests, 100*t.ProbeMaxFailureRateDelta, t.ProbeMaxLatencyRatio, t.WarmupLatencyMs, cadence)})
+		probes := fmt.Sprintf("probes +%.1f points, latency ×%.2f", 100*t.ProbeMaxFailureRateDelta, t.ProbeMaxLatencyRatio)
+		if t.ProbeFailureLimit > 0 {
+			// Schema version 3 on: each route on its own, and its failures in a row.
+			probes = fmt.Sprintf("probes per route +%.1f points, latency ×%.2f, %d failures in a row", 100*t.ProbeMaxFailureRateDelta, t.ProbeMaxLatencyRatio, t.ProbeFailureLimit)
+		}
+		metrics := fmt.Sprintf("failure rate +%.1f points, p95 ×%.2f, at least %d requests a window", 100*t.MaxFailureRateDelta, t.MaxP95Ratio, t.MinRequests)
+		if t.Confidence > 0 {
+			// Schema version 3 on: a one-sided test, and the smallest effect that matters.
+			metrics = fmt.Sprintf("failure rate worse at %.4g%% confidence by more than +%.2f points and ×%.2f, %d failing windows in a row; p95 ×%.2f and +%.0f ms; at least %d users' requests a window",
+				100*t.Confidence, 100*t.MaxFailureRateDelta, t.MaxFailureRateRatio, t.FailureLimit, t.MaxP95Ratio, t.P95FloorMs, t.MinRequests)
+		}
+		f = append(f, [2]string{"thresholds", fmt.Sprintf("%s; %s; warm-up within %d ms; %s",
+			metrics, probes, t.WarmupLatencyMs, cadence)})
 	}
 	return f
 }

@@ -92,6 +92,14 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
+// Headline is the one sentence both reports lead with, how the run ended and why ("The release
+// of blue 1.1.0 was rolled back to 0% after 57s, because ..."), and whether the run ended where
+// its operator wanted it. A notification of the run's end says the same sentence.
+func Headline(rec rollout.Record) (string, bool) {
+	v := newView(rec)
+	return v.headline, v.ok
+}
+
 // headline is the one sentence at the top of both reports: how the run ended, and why.
 func headline(rec rollout.Record, as []analysis) (string, bool) {
 	who := fmt.Sprintf("The release of %s %s", orDash(string(rec.Slot)), orDash(rec.Version))

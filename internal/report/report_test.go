@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -304,6 +305,69 @@ func TestFactsShowEachStepsBake(t *testing.T) {
 			}
 			if !strings.Contains(m.String(), tt.want[0]) {
 				t.Errorf("Markdown lacks %q:\n%s", tt.want[0], m.String())
+			}
+		})
+	}
+}
+
+// TestFactsShowTheProbeThresholds: a record from schema version 3 on judges each probe route on
+// its own, with a limit of failures in a row, and says so; an older one keeps its pooled line.
+func TestFactsShowTheProbeThresholds(t *testing.T) {
+	perRoute := synthetic([]int{10, 100}, time.Minute, 10*time.Second, 0)
+	perRoute.Thresholds.ProbeFailureLimit = 3
+	v2 := synthetic([]int{10, 100}, time.Minute, 10*time.Second, 0)
+	v2.SchemaVersion = 2
+	for _, tt := range []struct {
+		name string
+		rec  rollout.Record
+		want string
+	}{
+		{"per route", perRoute, "probes per route +30.0 points, latency ×3.00, 3 failures in a row"},
+		{"a version 2 record", v2, "probes +30.0 points, latency ×3.00;"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var h bytes.Buffer
+			if err := HTML(&h, tt.rec); err != nil {
+				t.Fatal(err)
+			}
+			if page := html.UnescapeString(h.String()); !strings.Contains(page, tt.want) {
+				t.Errorf("HTML lacks %q", tt.want)
+			}
+		})
+	}
+}
+
+// TestThresholdLines: the failure chart's line is the smallest effect that matters, the larger
+// of its two parts in a record of schema version 3 and the delta alone before; the p95 chart's
+// is the larger of the ratio and the floor.
+func TestThresholdLines(t *testing.T) {
+	for _, tt := range []struct {
+		name             string
+		thr              rollout.RecordThresholds
+		failure, latency float64 // at a stable 1.0% and 170 ms
+	}{
+		{"version 2: the delta and the ratio alone", rollout.RecordThresholds{MaxFailureRateDelta: 0.02, MaxP95Ratio: 1.5}, 3, 255},
+		{"version 3: the larger part of each", rollout.RecordThresholds{MaxFailureRateDelta: 0.002, MaxFailureRateRatio: 1.5, MaxP95Ratio: 1.5, P95FloorMs: 100, Confidence: 0.99}, 1.5, 270},
+		{"version 3: the delta above the ratio", rollout.RecordThresholds{MaxFailureRateDelta: 0.01, MaxFailureRateRatio: 1.5, MaxP95Ratio: 2, P95FloorMs: 100, Confidence: 0.99}, 2, 340},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := synthetic([]int{10, 100}, time.Minute, 30*time.Second, 0)
+			thr := tt.thr
+			rec.Thresholds = &thr
+			v := newView(rec)
+			line := func(c chart) float64 {
+				for _, s := range c.Series {
+					if s.Class == "threshold" && len(s.Points) > 0 {
+						return s.Points[0].V
+					}
+				}
+				return -1
+			}
+			if got := line(v.failureChart()); math.Abs(got-tt.failure) > 1e-9 {
+				t.Errorf("failure threshold: got %g%%, want %g%%", got, tt.failure)
+			}
+			if got := line(v.p95Chart()); math.Abs(got-tt.latency) > 1e-9 {
+				t.Errorf("p95 threshold: got %g ms, want %g ms", got, tt.latency)
 			}
 		})
 	}

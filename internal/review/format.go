@@ -19,6 +19,9 @@ func (r Report) Text(w io.Writer) {
 			fmt.Fprintf(w, "      %s: %s → %s\n", p.Path, orNone(p.Before), orNone(p.After))
 		}
 	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
 	if r.OK() {
 		fmt.Fprintln(w, "guard rails: ok")
 		return
@@ -40,6 +43,9 @@ func (r Report) Markdown(w io.Writer) {
 		for _, f := range r.Findings {
 			fmt.Fprintf(w, "- `%s`: %s\n", f.Rule, f.Message)
 		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "\n**Note:** %s\n", n)
 	}
 	fmt.Fprintln(w)
 	if len(r.Changes) == 0 {

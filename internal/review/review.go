@@ -34,6 +34,9 @@ type Report struct {
 	Move     string            `json:"move"`
 	Changes  []plan.Change     `json:"changes"`
 	Findings []release.Finding `json:"findings"`
+	// Notes say what the change does that a reviewer should know but that breaks no guard
+	// rail: a slot that keeps its configuration until a release.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // OK reports whether no guard rail is broken.
@@ -49,9 +52,11 @@ func Review(base, head *plan.Plan, opts Options) Report {
 		r.Changes = []plan.Change{}
 	}
 	r.Findings = append(r.Findings, release.CheckStep(m, opts.MaxStep, opts.AllowJump)...)
+	findings, notes := liveChanges(r.Changes, from, to)
 	if !opts.AllowLiveChange {
-		r.Findings = append(r.Findings, liveChanges(r.Changes, from, to)...)
+		r.Findings = append(r.Findings, findings...)
 	}
+	r.Notes = notes
 	if r.Findings == nil {
 		r.Findings = []release.Finding{}
 	}
@@ -66,8 +71,13 @@ const alwaysReadyPath = "functionAppConfig.scaleAndConcurrency.alwaysReady"
 // count alone changes with a move of the weights is not flagged: with alwaysReadyInstances set,
 // the count follows the weights (the first and last steps of a release change it), so it is
 // part of the shift under review. The same count changed without a move is flagged as usual.
-func liveChanges(changes []plan.Change, from, to stack.Weights) []release.Finding {
-	var out []release.Finding
+//
+// A change to the app's configuration (stack.HeldAppInputs: its settings, runtime, size) on a
+// slot that keeps carrying traffic is no finding: `pulumi up` holds it there and gives it to the
+// idle slot, and a release takes it live; the note says so. Two cases of it the program refuses,
+// and so does the review: the configuration changes on a slot the same change moves traffic
+// onto, and during a release, when it could land on neither slot.
+func liveChanges(changes []plan.Change, from, to stack.Weights) (findings []release.Finding, notes []string) {
 	for _, c := range changes {
 		if !strings.HasPrefix(c.Type, "azure-native:web:") {
 			continue
@@ -83,16 +93,49 @@ func liveChanges(changes []plan.Change, from, to stack.Weights) []release.Findin
 			if share == 0 {
 				continue
 			}
-			var paths []string
+			var heldPaths, otherPaths []string
 			for _, p := range c.Properties {
-				paths = append(paths, p.Path)
+				if c.Type == "azure-native:web:WebApp" && held(p.Path) {
+					heldPaths = append(heldPaths, p.Path)
+				} else {
+					otherPaths = append(otherPaths, p.Path)
+				}
 			}
-			out = append(out, release.Finding{Rule: release.RuleLiveChange, Message: fmt.Sprintf(
-				"%s %s changes (%s) while %s carries %d%% of traffic; change the idle slot, or pass --allow-live-change",
-				c.Kind, c.Name, strings.Join(paths, ", "), slot, share)})
+			if len(otherPaths) > 0 || c.Kind != plan.Update {
+				paths := append(otherPaths, heldPaths...)
+				findings = append(findings, release.Finding{Rule: release.RuleLiveChange, Message: fmt.Sprintf(
+					"%s %s changes (%s) while %s carries %d%% of traffic; change the idle slot, or pass --allow-live-change",
+					c.Kind, c.Name, strings.Join(paths, ", "), slot, share)})
+				continue
+			}
+			switch {
+			case from.Of(slot) == 0:
+				findings = append(findings, release.Finding{Rule: release.RuleLiveChange, Message: fmt.Sprintf(
+					"%s's configuration changes (%s) in the change that moves traffic onto it (%s → %s), so it would take traffic with a configuration nobody has seen run, and pulumi up refuses it; apply the configuration with the weights as they are, then release it",
+					slot, strings.Join(heldPaths, ", "), from, to)})
+			case to.Of(slot.Other()) > 0 && from.Of(slot.Other()) == 0:
+				// The change moves traffic onto the other slot: its own finding says why.
+			case to.Of(slot.Other()) > 0:
+				findings = append(findings, release.Finding{Rule: release.RuleLiveChange, Message: fmt.Sprintf(
+					"the apps' configuration changes (%s) while both slots carry traffic (%s), so it can land on neither slot and pulumi up refuses it; finish or roll back the release first",
+					strings.Join(heldPaths, ", "), to)})
+			default:
+				notes = append(notes, fmt.Sprintf("%s carries %d%% of traffic, so it keeps its configuration until a release makes it idle; pulumi up gives the change (%s) to %s, and slotless release takes it live",
+					slot, share, strings.Join(heldPaths, ", "), slot.Other()))
+			}
 		}
 	}
-	return out
+	return findings, notes
+}
+
+// held reports whether an app's input path is one a slot that carries traffic keeps.
+func held(path string) bool {
+	for _, h := range stack.HeldAppInputs() {
+		if path == h || strings.HasPrefix(path, h+".") || strings.HasPrefix(path, h+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 // onlyAlwaysReady reports whether an update changes an app's always-ready setting and nothing

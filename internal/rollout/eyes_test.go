@@ -3,7 +3,6 @@ package rollout
 import (
 	"context"
 	"errors"
-	"math"
 	"strings"
 	"testing"
 	"time"
@@ -17,13 +16,11 @@ import (
 // query over request rows, so a gate that looked only at Success, or queried a window before it
 // was ingested, fails these tests.
 
-// probeBound is the longest the probes take to fail a canary whose routes all fail: enough
-// failed answers to push its failure rate over the last ProbeWindow more than the delta above
-// the stable slot's, one round each (a health check and a probe to each slot, every
-// HealthWatchEvery), and one more round for the onset to fall between two.
+// probeBound is the longest the probes take to fail a canary whose routes all fail:
+// probeFailureLimit failed answers in a row, one round each (a health check and a probe to each
+// slot, every HealthWatchEvery), and one more round for the onset to fall between two.
 func probeBound(p Plan) time.Duration {
-	failures := int(math.Floor(p.ProbeThresholds.MaxFailureRateDelta*ProbeWindow)) + 1
-	return time.Duration(failures+1) * (HealthWatchEvery + 3*probeTook)
+	return time.Duration(p.ProbeThresholds.FailureLimit+1) * (HealthWatchEvery + 3*probeTook)
 }
 
 // TestProbesCatchAFailingRoute: the canary's /orders starts answering 500 a minute into its
@@ -42,7 +39,7 @@ func TestProbesCatchAFailingRoute(t *testing.T) {
 		reason string
 		limit  func(p Plan) time.Duration
 	}{
-		{"with probes", withProbes(testPlan()), "probes: canary probe failure rate", func(p Plan) time.Duration { return probeBound(p) + upTook }},
+		{"with probes", withProbes(testPlan()), "probes: GET /orders failed 3 times in a row on the canary", func(p Plan) time.Duration { return probeBound(p) + upTook }},
 		{"without probes", testPlan(), "metrics gate: failure-rate", func(p Plan) time.Duration {
 			return p.Interval + p.Lag + time.Second + probeTook + queryTook + upTook
 		}},
@@ -119,8 +116,8 @@ func TestLateTelemetryIsJudgedBeforeTheStepPasses(t *testing.T) {
 // TestSparseCanaryDoesNotPassSilently: with a handful of requests a minute, no window and not
 // the whole bake has metricsMinRequests, and the default (metricsInconclusive fail) rolls the
 // canary back with a message that says what to do, rather than reaching the next step unseen.
-// Probes send requests of their own, which Application Insights records as well; they are
-// judged in real time whatever the telemetry says.
+// The release's own probes are not users' requests, so they cannot make up the numbers; they
+// are judged in real time whatever the telemetry says.
 func TestSparseCanaryDoesNotPassSilently(t *testing.T) {
 	s := newScene(t)
 	s.logs.totalPerSecond = 0.2
@@ -128,7 +125,7 @@ func TestSparseCanaryDoesNotPassSilently(t *testing.T) {
 	if !errors.Is(err, ErrAborted) || rec.Outcome != OutcomeRolledBack || len(s.traffic.shifts) != 1 {
 		t.Fatalf("got %v (%s, shifts %v), want rolled back in the first step", err, rec.Outcome, s.traffic.shifts)
 	}
-	for _, want := range []string{"nobody saw the canary at 10%", "metricsMinRequests 50", "send releaseProbes", "metricsInconclusive: pass"} {
+	for _, want := range []string{"nobody saw the canary at 10%", "metricsMinRequests 50", "lower metricsMinRequests", "metricsInconclusive: pass"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error: got %q, want %q in it", err, want)
 		}
@@ -258,9 +255,9 @@ func TestWorstCaseOnsetToZero(t *testing.T) {
 			worst = max(worst, s.traffic.rollbacks[0].Sub(onset))
 		}
 		t.Logf("MEASURED worst case, a canary failing during a pause to 0%% by a watch every %s: %s", every, worst)
-		// A window must hold enough of the failure to breach the delta (a tenth of it at 20%),
-		// be ingested (the lag), and the next scheduled watch must come: two periods at most,
-		// then the watch itself and one up.
+		// Enough of the failure must have arrived for a window to be decisive alone (its
+		// ingestion delay, up to the lag), and the next scheduled watch must come: two periods
+		// at most, then the watch itself and one up.
 		if limit := 2*every + p.Lag + w.For + queryTook + upTook; worst > limit {
 			t.Errorf("worst case %s, want at most %s", worst, limit)
 		}

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -29,13 +30,18 @@ const (
 	AnalysisHealthTimeout  = 8 * time.Second
 	AnalysisHealthInterval = 2 * time.Second
 	HealthWatchEvery       = 2 * time.Second
+	// ControlHealthTimeout is how long the stable slot has to answer healthy when it is asked
+	// as the control of a canary check that failed without the canary's own answer: a stable
+	// slot that answers at once costs nothing, and one that carries no traffic (at the last
+	// step, the old slot, which Flex may have scaled to zero) has the time of a cold start.
+	ControlHealthTimeout = 30 * time.Second
 )
 
 // GateHealth is internal/gate's health gate as a HealthGate, pinned through APIM.
 type GateHealth struct {
-	// Start and Analysis are the gate's configs for Ready and Check; Slot and the pinning
-	// headers are set per call.
-	Start, Analysis gate.HealthConfig
+	// Start, Analysis and Stable are the gate's configs for Ready, Check and Control; Slot and
+	// the pinning headers are set per call.
+	Start, Analysis, Stable gate.HealthConfig
 	// PinToken is the stack's pinToken.
 	PinToken string
 	// Progress receives the gate's lines; nil discards them.
@@ -51,7 +57,9 @@ func NewGateHealth(healthURL string, headers map[string]string, pinToken, versio
 	base := gate.HealthConfig{URL: healthURL, Headers: headers, ExpectVersion: version}
 	analysis := base
 	analysis.Successes, analysis.Interval, analysis.Timeout = 1, AnalysisHealthInterval, AnalysisHealthTimeout
-	return GateHealth{Start: base, Analysis: analysis, PinToken: pinToken, Progress: progress}
+	control := analysis
+	control.ExpectVersion, control.Timeout = "", ControlHealthTimeout
+	return GateHealth{Start: base, Analysis: analysis, Stable: control, PinToken: pinToken, Progress: progress}
 }
 
 // Ready runs the start gate.
@@ -64,9 +72,17 @@ func (g GateHealth) Check(ctx context.Context, slot stack.Slot) (gate.HealthResu
 	return g.run(ctx, g.Analysis, slot)
 }
 
+// Control runs the control gate (Stable) on slot: one healthy answer from slot, whatever its
+// version, within ControlHealthTimeout.
+func (g GateHealth) Control(ctx context.Context, slot stack.Slot) (gate.HealthResult, error) {
+	return g.run(ctx, g.Stable, slot)
+}
+
 func (g GateHealth) run(ctx context.Context, cfg gate.HealthConfig, slot stack.Slot) (gate.HealthResult, error) {
 	cfg.Slot = string(slot)
 	cfg.Headers = pinned(cfg.Headers, slot, g.PinToken)
+	// Marked, so the metrics gate leaves the gate's own polls out of the users' figures.
+	cfg.URL = gate.MarkProbe(cfg.URL)
 	progress := g.Progress
 	if progress == nil {
 		progress = io.Discard
@@ -85,36 +101,47 @@ func pinned(headers map[string]string, slot stack.Slot, token string) map[string
 	return out
 }
 
-// GateMetrics is internal/gate's metrics gate as a MetricsGate.
+// GateMetrics is internal/gate's metrics query as a MetricsGate.
 type GateMetrics struct {
 	Client gate.LogsQuerier
 	// WorkspaceID is the stack output logAnalyticsWorkspaceId.
 	WorkspaceID string
 	// Apps are the function app names of each slot (stack outputs greenAppName, blueAppName),
 	// which Application Insights records as AppRoleName.
-	Apps       map[stack.Slot]string
-	Thresholds Thresholds
-	// Progress receives the gate's figures table; nil discards it, as the controller prints
-	// its own line per analysis.
-	Progress io.Writer
+	Apps map[stack.Slot]string
+	// Components are the Application Insights components the slots report to (stack output
+	// telemetryComponentIds): each app's rows count only from its own component (gate.Query).
+	// Nil, for a stack deployed before the output existed, selects by AppRoleName alone.
+	Components map[stack.Slot]string
+	// OwnComponents says each slot's component is its own (gate.Query's): the component alone
+	// decides the slot.
+	OwnComponents bool
+	// HealthPath is the stack's healthPath, whose requests are never users'; Lag is
+	// metricsLagSeconds, past which a row is late; FailClientErrors is metricsFailureStatus 4xx.
+	HealthPath       string
+	Lag              time.Duration
+	FailClientErrors bool
 }
 
-// Metrics runs the gate over the requests generated in [start, end). Too little traffic never
-// blocks here, whatever the thresholds say: the controller decides, since that depends on the
-// step.
-func (g GateMetrics) Metrics(ctx context.Context, canary, stable stack.Slot, start, end time.Time) (gate.MetricsResult, error) {
-	cfg := gate.MetricsConfig{
-		WorkspaceID: g.WorkspaceID, CanaryApp: g.Apps[canary], StableApp: g.Apps[stable],
-		Window: max(end.Sub(start), time.Second), End: end, FailClientErrors: g.Thresholds.FailClientErrors,
-		MinRequests: g.Thresholds.MinRequests, MaxFailureRateDelta: g.Thresholds.MaxFailureRateDelta, MaxP95Ratio: g.Thresholds.MaxP95Ratio,
+// NewGateMetrics is the metrics query of plan p over the workspace and the slots' apps.
+func NewGateMetrics(client gate.LogsQuerier, workspaceID string, apps map[stack.Slot]string, p Plan) GateMetrics {
+	return GateMetrics{Client: client, WorkspaceID: workspaceID, Apps: apps, HealthPath: p.HealthPath, Lag: p.Lag, FailClientErrors: p.Thresholds.FailClientErrors}
+}
+
+// Figures runs one window's query, within gate.QueryTimeout.
+func (g GateMetrics) Figures(ctx context.Context, canary, stable stack.Slot, w Window) (gate.SlotFigures, gate.SlotFigures, error) {
+	if err := errors.Join(gate.ValidateApps(g.Apps[canary], g.Apps[stable]), gate.ValidateComponents(g.Components[canary], g.Components[stable])); err != nil {
+		return gate.SlotFigures{}, gate.SlotFigures{}, fmt.Errorf("metrics gate %s against %s: %w", canary, stable, err)
 	}
-	progress := g.Progress
-	if progress == nil {
-		progress = io.Discard
+	healthPath := g.HealthPath
+	if healthPath == "" {
+		healthPath = stack.DefaultHealthPath
 	}
-	res, err := gate.Metrics(ctx, g.Client, cfg, progress)
+	q := gate.Query{CanaryApp: g.Apps[canary], StableApp: g.Apps[stable], CanaryComponent: g.Components[canary], StableComponent: g.Components[stable], OwnComponents: g.OwnComponents, ArrivedFrom: w.ArrivedFrom, ArrivedTo: w.ArrivedTo, ServedFrom: w.ServedFrom, ServedTo: w.ServedTo,
+		Exclude: w.Exclude, Current: w.Current, HealthPath: healthPath, Late: g.Lag, FailClientErrors: g.FailClientErrors}
+	c, s, _, err := gate.QueryFigures(ctx, g.Client, g.WorkspaceID, q)
 	if err != nil {
-		return res, fmt.Errorf("metrics gate %s against %s: %w", canary, stable, err)
+		return c, s, fmt.Errorf("metrics gate %s against %s: %w", canary, stable, err)
 	}
-	return res, nil
+	return c, s, nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/stack"
 )
 
@@ -32,23 +33,27 @@ type Plan struct {
 	// AlwaysReady is the stack's alwaysReadyInstances; it decides whether a shift changes the
 	// apps as well as the pool.
 	AlwaysReady int
-	// Lag is Azure Monitor's ingestion lag (metricsLagSeconds): an analysis judges the window
-	// that ended Lag ago, so each analysis of a bake comes Lag after its window closes.
+	// Lag is Azure Monitor's ingestion lag (metricsLagSeconds): a step's last analysis comes Lag
+	// after its bake, for the rows still arriving, and a row that arrives later than Lag after it
+	// was served counts as late.
 	Lag time.Duration
+	// InitialDelay is analysisInitialDelaySeconds: the requests served this long after each
+	// shift are left out of the metrics, while instances start.
+	InitialDelay time.Duration
+	// HealthPath is the API's health operation (healthPath): its requests are the gates', not
+	// users'.
+	HealthPath string
 	// Probes are releaseProbes; ProbeThresholds judge them.
 	Probes          []stack.Probe
 	ProbeThresholds stack.ProbeThresholds
 }
 
-// Thresholds are the metrics gate's limits, with the meaning of its flags.
+// Thresholds are the metrics gate's limits (gate.Thresholds judges a window with them) and
+// what too little traffic means for a step.
 type Thresholds struct {
-	MaxFailureRateDelta float64
-	MaxP95Ratio         float64
-	MinRequests         int
-	// InconclusiveFails makes a step whose analyses never saw enough traffic fail.
+	gate.Thresholds
+	// InconclusiveFails makes a step whose whole bake never gathered enough traffic fail.
 	InconclusiveFails bool
-	// FailClientErrors counts every 4xx as a failed request (metricsFailureStatus 4xx).
-	FailClientErrors bool
 }
 
 // NewPlan builds the plan from a validated stack config. It refuses a plan with a step larger
@@ -66,13 +71,23 @@ func NewPlan(c *stack.Config) (Plan, error) {
 		StepBakes: maps.Clone(r.StepBakes),
 		Interval:  time.Duration(r.AnalysisIntervalSeconds) * time.Second,
 		Thresholds: Thresholds{
-			MaxFailureRateDelta: r.Metrics.MaxFailureRateDelta,
-			MaxP95Ratio:         r.Metrics.MaxP95Ratio,
-			MinRequests:         r.Metrics.MinRequests,
-			InconclusiveFails:   r.Metrics.InconclusiveFails,
-			FailClientErrors:    r.Metrics.FailClientErrors,
+			Thresholds: gate.Thresholds{
+				MinRequests:          r.Metrics.MinRequests,
+				Confidence:           r.Metrics.Confidence,
+				FailureLimit:         r.Metrics.FailureLimit,
+				MaxFailureRateDelta:  r.Metrics.MaxFailureRateDelta,
+				MaxFailureRateRatio:  r.Metrics.MaxFailureRateRatio,
+				CheckClientErrors:    r.Metrics.ClientErrorCheck,
+				FailClientErrors:     r.Metrics.FailClientErrors,
+				MaxP95Ratio:          r.Metrics.MaxP95Ratio,
+				P95FloorMs:           float64(r.Metrics.P95FloorMs),
+				SampleRatioTolerance: r.Metrics.SampleRatioTolerance,
+			},
+			InconclusiveFails: r.Metrics.InconclusiveFails,
 		},
 		Lag:             time.Duration(r.MetricsLagSeconds) * time.Second,
+		InitialDelay:    time.Duration(r.AnalysisInitialDelaySeconds) * time.Second,
+		HealthPath:      c.API.HealthPath,
 		Probes:          slices.Clone(r.Probes),
 		ProbeThresholds: r.ProbeThresholds,
 		WarmupRequests:  r.WarmupRequests,
@@ -127,6 +142,9 @@ func (p Plan) validate() error {
 	}
 	if p.Lag < 0 {
 		errs = append(errs, fmt.Errorf("metrics lag %s: want 0 or more", p.Lag))
+	}
+	if p.InitialDelay < 0 {
+		errs = append(errs, fmt.Errorf("initial delay %s: want 0 or more", p.InitialDelay))
 	}
 	if p.MaxStep < 1 {
 		errs = append(errs, fmt.Errorf("maxStep %d: want 1..100", p.MaxStep))

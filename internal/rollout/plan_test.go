@@ -19,6 +19,8 @@ func TestNewPlan(t *testing.T) {
 			"azure-native:location": "westeurope", "publisherEmail": "ops@example.com",
 			"releaseSteps": "[5, 25, 50, 100]", "bakeMinutes": "15", "analysisIntervalSeconds": "90",
 			"metricsMaxFailureRateDelta": "0.01", "metricsMaxP95Ratio": "2", "metricsMinRequests": "100", "metricsInconclusive": "fail",
+			"metricsConfidence": "0.995", "metricsFailureLimit": "3", "metricsMaxFailureRateRatio": "2", "metricsClientErrorCheck": "false",
+			"metricsP95FloorMs": "250", "metricsSampleRatioTolerance": "0.5", "analysisInitialDelaySeconds": "45", "healthPath": "/status/live",
 			"warmupRequests": "20", "warmupLatencyMs": "500", "alwaysReadyInstances": "2",
 			"metricsLagSeconds": "120", "metricsFailureStatus": "4xx", "releaseProbes": `[{"path":"/orders"}]`, "probeMaxFailureRateDelta": "0.5",
 		}[k]
@@ -33,10 +35,11 @@ func TestNewPlan(t *testing.T) {
 	}
 	want := Plan{
 		Steps: []int{5, 25, 50, 100}, MaxStep: 50, Bake: 15 * time.Minute, Interval: 90 * time.Second,
-		Thresholds:     Thresholds{MaxFailureRateDelta: 0.01, MaxP95Ratio: 2, MinRequests: 100, InconclusiveFails: true, FailClientErrors: true},
+		Thresholds: Thresholds{Thresholds: gate.Thresholds{MinRequests: 100, Confidence: 0.995, FailureLimit: 3, MaxFailureRateDelta: 0.01, MaxFailureRateRatio: 2,
+			FailClientErrors: true, MaxP95Ratio: 2, P95FloorMs: 250, SampleRatioTolerance: 0.5}, InconclusiveFails: true},
 		WarmupRequests: 20, WarmupLatency: 500 * time.Millisecond, AlwaysReady: 2,
-		Lag: 2 * time.Minute, Probes: []stack.Probe{{Method: "GET", Path: "/orders", ExpectStatus: 200}},
-		ProbeThresholds: stack.ProbeThresholds{MaxFailureRateDelta: 0.5, MaxLatencyRatio: 3},
+		Lag: 2 * time.Minute, InitialDelay: 45 * time.Second, HealthPath: "/status/live", Probes: []stack.Probe{{Method: "GET", Path: "/orders", ExpectStatus: 200}},
+		ProbeThresholds: stack.ProbeThresholds{MaxFailureRateDelta: 0.5, FailureLimit: 3, MaxLatencyRatio: 3},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)

@@ -46,7 +46,14 @@ const RecordKind = "slotless.release"
 // Version 2: steps may have bakes of their own. thresholds.bakeSeconds, every step's bake in
 // version 1, is the bake of a step without its own (bakeMinutes), and stepBakeSeconds has each
 // step's. A version 1 record is read as one whose every step baked thresholds.bakeSeconds.
-const RecordSchemaVersion = 2
+//
+// Version 3: a metrics window holds the rows that arrived in it (windowStart and windowEnd
+// bound ingestion_time(), no longer TimeGenerated); thresholds.maxFailureRateDelta is the
+// absolute part of the smallest effect that matters, judged with a one-sided test at
+// thresholds.confidence (in version 2 and before, the whole rule); a check's canary and stable
+// figures are the users' requests only. Older records read as before: their windows by the time
+// served, their thresholds without the new fields.
+const RecordSchemaVersion = 3
 
 // Record is everything a run did, for --json and slotless report.
 type Record struct {
@@ -77,18 +84,52 @@ type Record struct {
 	Start      *Check       `json:"start,omitempty"`
 	StepsTaken []StepRecord `json:"stepRecords"`
 	Rollback   *RollbackRec `json:"rollback,omitempty"`
+	// Notifications are the messages the stack's notify targets were sent about the run, and how
+	// each ended; never a target's URL, which is a secret.
+	Notifications []Notification `json:"notifications,omitempty"`
+}
+
+// Notification is one message to one notify target and how its delivery ended.
+type Notification struct {
+	// Target is the target's index in notify, Kind its format (slack, teams, json).
+	Target int    `json:"target"`
+	Kind   string `json:"kind"`
+	// Event is what the message told (release.started, release.rolledBack, ...).
+	Event string `json:"event"`
+	// Outcome is sent, failed (an answer that retrying cannot change), gave-up (retries or the
+	// message's time ran out) or not-sent; Attempts counts the requests made.
+	Outcome  string `json:"outcome"`
+	Attempts int    `json:"attempts"`
+	// Detail says why a message was not delivered: the status or the error, never the URL.
+	Detail string `json:"detail,omitempty"`
 }
 
 // RecordThresholds are a plan's limits as a record keeps them.
 type RecordThresholds struct {
-	// MaxFailureRateDelta and MaxP95Ratio bound the canary's metrics against the stable slot's;
-	// MinRequests is the traffic a window needs to be judged.
+	// MaxFailureRateDelta and MaxFailureRateRatio are the smallest effect that matters (before
+	// schema version 3, the delta alone was the rule); MaxP95Ratio and P95FloorMs bound the
+	// canary's p95; MinRequests is the traffic a window needs to be judged.
 	MaxFailureRateDelta float64 `json:"maxFailureRateDelta"`
+	MaxFailureRateRatio float64 `json:"maxFailureRateRatio,omitempty"`
 	MaxP95Ratio         float64 `json:"maxP95Ratio"`
+	P95FloorMs          float64 `json:"p95FloorMs,omitempty"`
 	MinRequests         int     `json:"minRequests"`
-	// ProbeMaxFailureRateDelta and ProbeMaxLatencyRatio judge the probes the same way.
+	// Confidence is each window's one-sided confidence and FailureLimit the failing windows in
+	// a row that fail a step; ClientErrorCheck compares 4xx rates; SampleRatioTolerance bounds
+	// the canary's missing share; InitialDelaySeconds and LagSeconds are
+	// analysisInitialDelaySeconds and metricsLagSeconds. All from schema version 3.
+	Confidence           float64 `json:"confidence,omitempty"`
+	FailureLimit         int     `json:"failureLimit,omitempty"`
+	ClientErrorCheck     bool    `json:"clientErrorCheck,omitempty"`
+	SampleRatioTolerance float64 `json:"sampleRatioTolerance,omitempty"`
+	InitialDelaySeconds  int64   `json:"initialDelaySeconds,omitempty"`
+	LagSeconds           int64   `json:"lagSeconds,omitempty"`
+	// ProbeMaxFailureRateDelta and ProbeMaxLatencyRatio judge each probe route the same way;
+	// ProbeFailureLimit is how many failures in a row of one route on the canary, while the
+	// stable slot's passes, fail it at once (schema version 3 on; 0 before).
 	ProbeMaxFailureRateDelta float64 `json:"probeMaxFailureRateDelta"`
 	ProbeMaxLatencyRatio     float64 `json:"probeMaxLatencyRatio"`
+	ProbeFailureLimit        int     `json:"probeFailureLimit,omitempty"`
 	// WarmupLatencyMs is the bound every warm-up request must answer within.
 	WarmupLatencyMs int64 `json:"warmupLatencyMs"`
 	// AnalysisIntervalSeconds and BakeSeconds are the plan's cadence: BakeSeconds is the bake of
@@ -121,10 +162,19 @@ func newRecord(p Plan, started time.Time) Record {
 		Kind: RecordKind, SchemaVersion: RecordSchemaVersion, Started: started,
 		Thresholds: &RecordThresholds{
 			MaxFailureRateDelta:      p.Thresholds.MaxFailureRateDelta,
+			MaxFailureRateRatio:      p.Thresholds.MaxFailureRateRatio,
 			MaxP95Ratio:              p.Thresholds.MaxP95Ratio,
+			P95FloorMs:               p.Thresholds.P95FloorMs,
 			MinRequests:              p.Thresholds.MinRequests,
+			Confidence:               p.Thresholds.Confidence,
+			FailureLimit:             p.Thresholds.FailureLimit,
+			ClientErrorCheck:         p.Thresholds.CheckClientErrors && !p.Thresholds.FailClientErrors,
+			SampleRatioTolerance:     p.Thresholds.SampleRatioTolerance,
+			InitialDelaySeconds:      int64(p.InitialDelay / time.Second),
+			LagSeconds:               int64(p.Lag / time.Second),
 			ProbeMaxFailureRateDelta: p.ProbeThresholds.MaxFailureRateDelta,
 			ProbeMaxLatencyRatio:     p.ProbeThresholds.MaxLatencyRatio,
+			ProbeFailureLimit:        p.ProbeThresholds.FailureLimit,
 			WarmupLatencyMs:          p.WarmupLatency.Milliseconds(),
 			AnalysisIntervalSeconds:  int64(p.Interval / time.Second),
 			BakeSeconds:              int64(p.Bake / time.Second),
@@ -156,6 +206,13 @@ type StepRecord struct {
 	BakeEnded   time.Time  `json:"bakeEnded,omitzero"`
 	Analyses    []Analysis `json:"analyses"`
 	Verdict     string     `json:"verdict"`
+	// Late counts the users' requests judged in the step's windows that arrived more than
+	// metricsLagSeconds after they were served: a window by the time served, queried the lag
+	// after it closed, would have lost them.
+	Late int64 `json:"late,omitempty"`
+	// Baseline is the stable slot's figures from before the shift to 100%, which that step's
+	// windows are compared with.
+	Baseline *Check `json:"baseline,omitempty"`
 }
 
 // Warmup is a warm-up as recorded.
@@ -174,25 +231,44 @@ type Analysis struct {
 	// the analysis, which the metrics gate follows.
 	At time.Time `json:"at"`
 	// HealthChecks counts the health gate's runs since the previous analysis; Health is the
-	// last of them.
+	// last of them. HealthErrors counts those that could not observe the canary (verdict
+	// "error": no answer of the canary's own to judge, and no proof that the gateway path
+	// works); when every check of an analysis did, the analysis is an error.
 	HealthChecks int    `json:"healthChecks"`
+	HealthErrors int    `json:"healthErrors,omitempty"`
 	Health       Check  `json:"health"`
 	Metrics      *Check `json:"metrics,omitempty"`
 	// Probes is the probes' standing when the analysis ended.
 	Probes *ProbeCheck `json:"probes,omitempty"`
-	// Step is the metrics gate over the whole step, run at its last analysis when no window of
-	// the step had enough traffic.
+	// Step is the step's running total of judged windows: at its last analysis, and at any
+	// analysis where the total failed.
 	Step    *Check `json:"step,omitempty"`
 	Verdict string `json:"verdict"`
 }
 
-// ProbeCheck is the probes' verdict: the canary's last ProbeWindow answers against the stable
-// slot's.
+// ProbeCheck is the probes' verdict: each route's last ProbeWindow answers from the canary
+// against the same route's from the stable slot.
 type ProbeCheck struct {
 	Verdict string `json:"verdict"`
 	Detail  string `json:"detail,omitempty"`
 	// Rounds counts the probe rounds of the step so far.
-	Rounds int          `json:"rounds"`
+	Rounds int `json:"rounds"`
+	// Canary and Stable are the figures of the route the verdict rests on: the first failing
+	// route, else the one closest to failing.
+	Canary ProbeFigures `json:"canary"`
+	Stable ProbeFigures `json:"stable"`
+	// Routes are every route's verdict, in releaseProbes order.
+	Routes []RouteCheck `json:"routes,omitempty"`
+}
+
+// RouteCheck is the verdict on one route of releaseProbes (JudgeRoute).
+type RouteCheck struct {
+	// Probe names the route, "GET /orders".
+	Probe   string `json:"probe"`
+	Verdict string `json:"verdict"`
+	Detail  string `json:"detail,omitempty"`
+	// InARow is how many of the canary's newest answers of the route failed in a row.
+	InARow int          `json:"inARow"`
 	Canary ProbeFigures `json:"canary"`
 	Stable ProbeFigures `json:"stable"`
 }
@@ -219,11 +295,17 @@ type Check struct {
 	Attempts      int    `json:"attempts,omitempty"`
 	WindowSeconds int64  `json:"windowSeconds,omitempty"`
 	// WindowStart and WindowEnd bound the requests the metrics gate judged, by the time they
-	// were generated.
+	// arrived (ingestion_time()); before schema version 3, by the time they were served.
 	WindowStart time.Time         `json:"windowStart,omitzero"`
 	WindowEnd   time.Time         `json:"windowEnd,omitzero"`
 	Canary      *gate.SlotFigures `json:"canary,omitempty"`
 	Stable      *gate.SlotFigures `json:"stable,omitempty"`
+	// Decisive marks a failing window sure enough to fail alone; InARow is how many failing
+	// windows in a row it makes; Late counts its requests that arrived more than
+	// metricsLagSeconds after they were served.
+	Decisive bool  `json:"decisive,omitempty"`
+	InARow   int   `json:"inARow,omitempty"`
+	Late     int64 `json:"late,omitempty"`
 	// Ms is how long the check took.
 	Ms int64 `json:"ms"`
 }

@@ -47,6 +47,10 @@ var (
 	// ErrRollbackFailed is wrapped together with ErrAborted when the rollback itself failed,
 	// so traffic may still reach the failing slot.
 	ErrRollbackFailed = errors.New("rollback failed")
+	// ErrUnobserved is a bake that could not observe its canary (analyses that could not run,
+	// errorLimit in a row or at the end of a bake): the release stopped without moving traffic,
+	// since nothing says the canary failed.
+	ErrUnobserved = errors.New("the release could not observe the canary")
 )
 
 // Status is where traffic stands in the deployed stack (its outputs), not in a local file.
@@ -93,18 +97,37 @@ type HealthGate interface {
 	// Check is the gate of one analysis: quick, since a slot that does not answer now must be
 	// reported within the analysis, not after a start gate's timeout.
 	Check(ctx context.Context, slot stack.Slot) (gate.HealthResult, error)
+	// Control is the health gate pinned to slot, judged for health and slot whatever its
+	// version, passing at the first healthy answer: whether the path through the gateway works
+	// right now. An analysis asks it of the stable slot when the canary's check failed with no
+	// answer of the canary's own to show for it (no answer, or the gateway's own 5xx or 401): if
+	// the stable slot answers healthy through the same gateway, with the same token, the fault
+	// is the canary's. A "no" is a *gate.GateError.
+	Control(ctx context.Context, slot stack.Slot) (gate.HealthResult, error)
 }
 
-// MetricsGate compares the canary slot's requests with the stable slot's over the requests
-// generated in [start, end). A breach is a *gate.GateError with the figures in the result; any
-// other error means the query could not run. Too little traffic is VerdictInconclusive without
-// an error: whether that blocks is the controller's call, since it depends on the step.
+// MetricsGate reads the canary slot's and the stable slot's request figures over one window;
+// an error means the query could not run. The controller judges the figures (gate.Judge), so
+// how a window is judged is the same whatever answers the query.
 type MetricsGate interface {
-	Metrics(ctx context.Context, canary, stable stack.Slot, start, end time.Time) (gate.MetricsResult, error)
+	Figures(ctx context.Context, canary, stable stack.Slot, w Window) (canaryFigures, stableFigures gate.SlotFigures, err error)
+}
+
+// Window is the requests one metrics query reads: those that arrived (ingestion_time()) in
+// [ArrivedFrom, ArrivedTo), served (TimeGenerated) in [ServedFrom, ServedTo) outside Exclude;
+// those served before Current belong to an earlier step. A zero ArrivedFrom has no lower
+// bound and a zero ServedTo is ArrivedTo.
+type Window struct {
+	ArrivedFrom, ArrivedTo time.Time
+	ServedFrom, ServedTo   time.Time
+	Exclude                []gate.Span
+	Current                time.Time
 }
 
 // Prober sends the stack's releaseProbes through the gateway, pinned to one slot: every probe
-// once, in order. It reports each probe's outcome; an error means none could be sent.
+// once, all at once. It reports each probe's outcome, in releaseProbes order, by ctx's
+// deadline: a probe with no answer by then is a failed answer, never left out. An error means
+// none could be sent.
 type Prober interface {
 	Probe(ctx context.Context, slot stack.Slot) ([]ProbeResult, error)
 }
@@ -160,11 +183,52 @@ type Controller struct {
 	metrics MetricsGate
 	warmer  Warmer
 	prober  Prober
-	out     io.Writer
-	start   time.Time
-	// judged is where the last judged metrics window ended: the next one starts there, so
-	// every request from the first shift on is judged exactly once.
-	judged time.Time
+	// progress, when set, is told of each Progress (WithProgress).
+	progress func(Progress)
+	out      io.Writer
+	start    time.Time
+	// seen is what the metrics gate has judged of this run's exposure so far.
+	seen exposure
+}
+
+// ProgressEvent names a moment of a release that others are told of as it happens.
+type ProgressEvent string
+
+// The moments of a release a Progress is sent at.
+const (
+	// ProgressStarted: the start gate passed, and the release is about to take its first step.
+	ProgressStarted ProgressEvent = "started"
+	// ProgressShifted: a step's shift is done and read back; its bake begins.
+	ProgressShifted ProgressEvent = "shifted"
+	// ProgressPassed: a step's bake passed.
+	ProgressPassed ProgressEvent = "passed"
+)
+
+// Progress is one moment of a release, for WithProgress. How a run ended is its Record,
+// returned by Run.
+type Progress struct {
+	Event ProgressEvent
+	// Record is the run so far.
+	Record Record
+	// Step is the step the event is about (shifted, passed), Index its number from 1 among the
+	// Steps the run plans from where it started.
+	Step         StepRecord
+	Index, Steps int
+}
+
+// WithProgress returns c calling f at each Progress of a release. f runs on the release's own
+// path, between its shifts and bakes, so it must return at once: a notification is queued there
+// and sent elsewhere, never waited for.
+func (c *Controller) WithProgress(f func(Progress)) *Controller {
+	c.progress = f
+	return c
+}
+
+// tell passes p to WithProgress's function, if any.
+func (c *Controller) tell(p Progress) {
+	if c.progress != nil {
+		c.progress(p)
+	}
 }
 
 // WithProber returns c sending the plan's probes through p during each bake; without one, a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -115,6 +116,7 @@ func (c *Controller) run(ctx context.Context, p Plan, o Options, rec *Record) er
 		return err
 	}
 	c.logf("health gate: %s serves %s", o.Slot, o.Version)
+	c.tell(Progress{Event: ProgressStarted, Record: *rec, Steps: len(steps)})
 
 	for i, s := range steps {
 		sr := StepRecord{From: s.From, To: s.To, Resumed: s.Resumed, Changes: s.Changes}
@@ -159,6 +161,7 @@ func (c *Controller) run(ctx context.Context, p Plan, o Options, rec *Record) er
 				return fmt.Errorf("%w: after the shift to %d%% %s gives %s %d%% (%s): something else changed the traffic", ErrTrafficMoved, s.To, where, o.Slot, current, after.Weights)
 			}
 			c.logf("shifted in %s: %s", sr.ShiftFinished.Sub(sr.ShiftStarted).Round(time.Second), after.Weights)
+			c.tell(Progress{Event: ProgressShifted, Record: *rec, Step: sr, Index: i + 1, Steps: len(steps)})
 		}
 		if s.Resumed {
 			sr.Weights = sharesOf(st.Weights)
@@ -175,6 +178,7 @@ func (c *Controller) run(ctx context.Context, p Plan, o Options, rec *Record) er
 		if err != nil {
 			return err
 		}
+		c.tell(Progress{Event: ProgressPassed, Record: *rec, Step: sr, Index: i + 1, Steps: len(steps)})
 	}
 
 	last := steps[len(steps)-1].To
@@ -263,11 +267,13 @@ func (c *Controller) warm(ctx context.Context, p Plan, o Options, sr *StepRecord
 // bake watches one step for its planned bake. It returns the reason to abort, or an error when
 // ctx ends.
 //
-// Each analysis judges a closed window of requests, [where the previous one ended, its offset
-// into the bake), and runs p.Lag after the window closed, once Azure Monitor has ingested it: a
-// query at the window's end would miss its late records for good. So the step passes only after
-// its last window, up to the end of the bake, has been judged, p.Lag after the bake's end; the
-// health gate and the probes watch the slot all along.
+// The health gate and the probes watch the slot all along; every p.Interval an analysis also
+// judges the users' requests that reached Log Analytics since the last judged window (see
+// windows.go): a window too thin to judge is carried into the next, a failing one counts
+// towards metricsFailureLimit unless it is decisive alone, and the step's running total of
+// judged windows is checked each time. The last analysis comes p.Lag (and the settle) after the
+// bake's end, for the rows still arriving, and judges what is left with the running total: a
+// step passes only on data that was judged.
 func (c *Controller) bake(ctx context.Context, p Plan, o Options, step PlannedStep, sr *StepRecord) (string, error) {
 	start := c.clock.Now()
 	sr.BakeStarted = start
@@ -278,34 +284,32 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, step PlannedSt
 		sr.BakeEnded = start
 		return "", nil
 	}
-	// Window bounds are whole seconds, as the query API's timespan is.
-	if c.judged.IsZero() || c.judged.After(start) {
-		c.judged = start.Truncate(time.Second)
-	}
-	stepFrom := c.judged
+	c.seen.begin(p, sr, start)
 	lag := ""
 	if p.Lag > 0 {
-		lag = fmt.Sprintf(", each judging the window that closed %s before (metricsLagSeconds)", p.Lag)
+		lag = fmt.Sprintf(", the last %s after the bake for the rows still arriving (metricsLagSeconds)", p.Lag+settle(p))
 	}
 	c.logf("bake %s at %d%%: %s, one every %s%s", step.Bake, sr.To, analyses(len(offsets)), p.Interval, lag)
+	if sr.To == 100 {
+		c.measureBaseline(ctx, p, o, step, sr)
+	}
 	probes := newProbeWindow()
-	errorsInARow, conclusive := 0, false
+	var tally metricsTally
+	errorsInARow := 0
 	for n, off := range offsets {
 		final := n == len(offsets)-1
-		end := start.Add(off).Truncate(time.Second)
-		a := c.analyse(ctx, p, o, c.judged, end, end.Add(p.Lag), probes)
+		due := start.Add(off)
+		if final {
+			// The last window holds every row that arrived within the lag after the bake.
+			due = start.Add(step.Bake + p.Lag + settle(p))
+		}
+		end := due.Add(-settle(p)).Truncate(time.Second)
+		if end.Before(c.seen.arrived) {
+			end = c.seen.arrived
+		}
+		a := c.analyse(ctx, p, o, c.seen.arrived, end, due, probes)
 		a.N = n + 1
-		if m := a.Metrics; m != nil {
-			if m.Verdict != VerdictError {
-				// A window that could not be queried is not judged: the next one reaches back
-				// over it.
-				c.judged = end
-			}
-			conclusive = conclusive || m.Verdict == VerdictPass
-		}
-		if final && a.Verdict == VerdictPass && !conclusive && sr.To < 100 {
-			c.judgeWholeStep(ctx, p, o, step, stepFrom, end, &a)
-		}
+		c.tallyMetrics(p, step, sr, &tally, &a, end, final)
 		sr.Analyses = append(sr.Analyses, a)
 		// A "no" in hand is acted on even if the run was cancelled meanwhile: leaving traffic
 		// on a slot known to fail is worse than a rollback nobody waited for.
@@ -321,9 +325,9 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, step PlannedSt
 		case VerdictError:
 			errorsInARow++
 			if errorsInARow >= errorLimit || final {
-				sr.Verdict = VerdictFail
+				sr.Verdict = VerdictError
 				sr.BakeEnded = c.clock.Now()
-				return fmt.Sprintf("analysis %d at %d%% could not run (%s), so the step cannot be passed: %s", a.N, sr.To, errorCount(errorsInARow, final), failure(a)), nil
+				return "", c.unobserved(o, sr.To, fmt.Sprintf("analysis %d at %d%% could not run (%s), so the step cannot be passed: %s", a.N, sr.To, errorCount(errorsInARow, final), failure(a)))
 			}
 		default:
 			errorsInARow = 0
@@ -338,37 +342,6 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, step PlannedSt
 	sr.BakeEnded = c.clock.Now()
 	c.logf("bake at %d%% passed", sr.To)
 	return "", nil
-}
-
-// judgeWholeStep is the last word on a step none of whose windows had enough traffic: the
-// whole bake is queried as one window, and when that is still too thin, the step fails unless
-// metricsInconclusive is pass. A canary nobody saw is not a canary that passed.
-func (c *Controller) judgeWholeStep(ctx context.Context, p Plan, o Options, step PlannedStep, from, end time.Time, a *Analysis) {
-	at := step.To
-	m := c.checkMetrics(ctx, p, o, from, end)
-	a.Step = &m
-	switch m.Verdict {
-	case VerdictPass:
-		return
-	case VerdictFail:
-		a.Verdict = VerdictFail
-		return
-	case VerdictError:
-		a.Verdict = VerdictError
-		return
-	}
-	if !p.Thresholds.InconclusiveFails {
-		m.Detail += "; passed unseen, as metricsInconclusive is pass"
-		return
-	}
-	a.Verdict = VerdictFail
-	m.Verdict, m.Reason = VerdictFail, string(gate.ReasonInconclusive)
-	longer := "bakeMinutes"
-	if step.BakeFrom == BakeFromStep {
-		longer = "the step's bake in releaseSteps"
-	}
-	m.Detail = fmt.Sprintf("nobody saw the canary at %d%%: no analysis of the step, nor its whole bake of %s, had metricsMinRequests %d requests from each slot (%s); bake longer (%s), send releaseProbes (their requests count), lower metricsMinRequests, or set metricsInconclusive: pass to accept an unseen canary",
-		at, end.Sub(from).Round(time.Second), p.Thresholds.MinRequests, m.Detail, longer)
 }
 
 // ErrTrafficMoved is returned when the traffic is found somewhere the release did not put
@@ -401,12 +374,18 @@ func errorCount(n int, final bool) string {
 	return fmt.Sprintf("%d in a row", n)
 }
 
-// analyse watches the slot until the analysis is due, then runs the health gate once more and,
-// if it passed, the metrics gate over the requests generated in [since, end). The health gate
-// runs every HealthWatchEvery in between, and the probes with it, so a slot that stops answering
-// or whose routes fail is caught within seconds rather than at the next analysis; a failing
-// check ends the analysis early and skips the metrics query, since the verdict is already in and
-// a rollback is waiting on it.
+// analyse watches the slot until the analysis is due, then runs the health gate once more and
+// the metrics gate over the requests generated in [since, end). The health gate runs every
+// HealthWatchEvery in between, and the probes with it, so a slot that stops answering or whose
+// routes fail is caught within seconds rather than at the next analysis; a failing check ends
+// the analysis early and skips the metrics query, since the verdict is already in and a
+// rollback is waiting on it.
+//
+// A health check blames the canary only for what it did (checkCanary): one that could not
+// observe it (the runner's network, the gateway's own 401 or 429) is an error, and the watch
+// goes on. An analysis whose every health check errored is an error too, whatever the metrics
+// said, unless they failed the canary: the bake's errorLimit then decides, as for a metrics
+// query that could not run.
 //
 // Windows that follow one another judge every request once, at full strength: a canary that
 // starts failing just after one window fills the whole of the next. A longer, overlapping window
@@ -425,10 +404,17 @@ func (c *Controller) analyse(ctx context.Context, p Plan, o Options, since, end,
 		}
 		a.At = c.clock.Now()
 		a.HealthChecks++
-		a.Health, _ = c.checkHealth(ctx, o, c.health.Check)
-		if a.Health.Verdict != VerdictPass || ctx.Err() != nil {
+		a.Health = c.checkCanary(ctx, o)
+		if ctx.Err() != nil {
 			a.Verdict = a.Health.Verdict
 			return a
+		}
+		switch a.Health.Verdict {
+		case VerdictFail:
+			a.Verdict = VerdictFail
+			return a
+		case VerdictError:
+			a.HealthErrors++
 		}
 		if len(p.Probes) > 0 {
 			pc := c.probe(ctx, p, o, probes)
@@ -448,7 +434,70 @@ func (c *Controller) analyse(ctx context.Context, p Plan, o Options, since, end,
 	if m.Verdict == VerdictInconclusive {
 		a.Verdict = VerdictPass
 	}
+	if a.Verdict != VerdictFail && a.HealthErrors == a.HealthChecks {
+		a.Verdict = VerdictError
+	}
 	return a
+}
+
+// checkCanary runs the analysis health gate on the canary and blames it only for what its own
+// answer shows:
+//
+//   - an answer the canary proves it gave (its X-Slot header or its health body's slot) that is
+//     unhealthy or of another version fails it;
+//   - an answer another slot gave (pinning not in effect: a rotated pinToken, a policy
+//     changed) says nothing about the canary: an error;
+//   - a 429 is the gateway's quota, never the canary's doing: an error;
+//   - anything else without the canary's proof (no answer, a timeout, the gateway's own 5xx,
+//     401 or 403) is put to the control: the stable slot is asked at once, through the same
+//     gateway with the same token (HealthGate.Control). When it does not answer healthy, the
+//     release cannot see either slot: an error. When it does, the canary is asked again at
+//     once, so its fault stands on both sides of the stable slot's healthy answer and not on
+//     an outage of the path that ended in between: failing again, it fails; healthy again, the
+//     check passes, the earlier failure having been the path's.
+func (c *Controller) checkCanary(ctx context.Context, o Options) Check {
+	stable := o.Slot.Other()
+	var first *Check
+	for {
+		chk, err := c.checkHealth(ctx, o, c.health.Check)
+		var ge *gate.GateError
+		if chk.Verdict == VerdictPass && first != nil {
+			chk.Detail = fmt.Sprintf("a blip of the path, not the canary's: it first failed (%s), then %s and the canary answered healthy", first.Detail, stable)
+		}
+		if chk.Verdict != VerdictFail || !errors.As(err, &ge) || ctx.Err() != nil {
+			// A pass, an error, or a healthy answer of the canary's own with another version.
+			return chk
+		}
+		switch {
+		case ge.From == string(o.Slot):
+			return chk
+		case ge.From != "":
+			chk.Verdict = VerdictError
+			chk.Detail = fmt.Sprintf("not the canary's answer: %s answered (X-Slot or body slot %q), so pinning is not in effect (has pinToken been changed? is SLOTLESS_PIN_TOKEN the stack's?): %s", ge.From, ge.From, ge.Error())
+			return chk
+		case ge.HTTPStatus == http.StatusTooManyRequests:
+			chk.Verdict = VerdictError
+			chk.Detail = "the gateway's quota, not the canary: " + ge.Error()
+			return chk
+		case first != nil:
+			chk.Detail = fmt.Sprintf("%s; it failed before too, and %s, asked in between through the same gateway, answered healthy, so the fault is the canary's", chk.Detail, stable)
+			return chk
+		}
+		_, cerr := c.health.Control(ctx, stable)
+		var sge *gate.GateError
+		switch {
+		case cerr == nil:
+			first = &chk
+			continue
+		case errors.As(cerr, &sge):
+			chk.Verdict = VerdictError
+			chk.Detail = fmt.Sprintf("could not observe the canary: %s; %s did not answer healthy either (%s), so the fault is on the way to the slots (the runner's network, the gateway, a key), not the canary's", ge.Error(), stable, sge.Error())
+		default:
+			chk.Verdict = VerdictError
+			chk.Detail = fmt.Sprintf("could not observe the canary: %s; and %s could not be asked (%v), so the release cannot tell the canary from its own path to it", ge.Error(), stable, cerr)
+		}
+		return chk
+	}
 }
 
 // checkHealth runs one of the health gates and checks the version it reports.
@@ -471,35 +520,6 @@ func (c *Controller) checkHealth(ctx context.Context, o Options, gateFn func(con
 		chk.Verdict = VerdictPass
 	}
 	return chk, err
-}
-
-// checkMetrics runs the metrics gate over the requests generated in [start, end). Too little
-// traffic is VerdictInconclusive here; what it means is the bake's call (judgeWholeStep).
-func (c *Controller) checkMetrics(ctx context.Context, p Plan, o Options, start, end time.Time) Check {
-	t0 := c.clock.Now()
-	res, err := c.metrics.Metrics(ctx, o.Slot, o.Slot.Other(), start, end)
-	window := max(end.Sub(start), 0)
-	chk := Check{WindowSeconds: int64(window.Round(time.Second) / time.Second), WindowStart: start, WindowEnd: end, Ms: c.clock.Now().Sub(t0).Milliseconds()}
-	if res.Canary.App != "" || res.Stable.App != "" {
-		canary, stable := res.Canary, res.Stable
-		chk.Canary, chk.Stable = &canary, &stable
-	}
-	var ge *gate.GateError
-	switch {
-	case errors.As(err, &ge) && ge.Reason == gate.ReasonInconclusive:
-		chk.Verdict, chk.Detail = VerdictInconclusive, ge.Error()
-	case errors.As(err, &ge):
-		chk.Verdict, chk.Reason, chk.Detail = VerdictFail, string(ge.Reason), ge.Error()
-	case err != nil:
-		chk.Verdict, chk.Detail = VerdictError, err.Error()
-	case res.Verdict == gate.VerdictFail:
-		chk.Verdict, chk.Detail = VerdictFail, strings.Join(res.Reasons, "; ")
-	case res.Verdict == gate.VerdictInconclusive:
-		chk.Verdict, chk.Detail = VerdictInconclusive, strings.Join(res.Reasons, "; ")
-	default:
-		chk.Verdict, chk.Detail = VerdictPass, strings.Join(res.Reasons, "; ")
-	}
-	return chk
 }
 
 // abort rolls the slot back after a failing analysis. The rollback runs on a context that
@@ -537,18 +557,37 @@ func (c *Controller) abort(ctx context.Context, rec *Record, slot stack.Slot, at
 	return fmt.Errorf("%w: %s; rolled back: %s carries 0%%", ErrAborted, reason, slot)
 }
 
+// unobserved stops a release whose bake could not observe its canary: analyses that could
+// not run errorLimit times in a row (the health gate could not reach the canary, the metrics
+// query failed), or at the end of a bake. Nothing says the canary failed, so nothing is rolled
+// back: a rollback would lose a release to a rotated token or a runner's network, and the
+// rollback path is what such a runner may not reach either. Traffic stays where the last step
+// that baked clean put it, the scheduled watch keeps judging it (its metrics gate as well as
+// its health gate), and the next run resumes from the deployed weights and bakes this step
+// again.
+func (c *Controller) unobserved(o Options, at int, why string) error {
+	c.logf("stopping: the release could not observe %s at %d%%: %s", o.Slot, at, why)
+	c.logf("traffic is left as it is: nothing says %s failed", o.Slot)
+	return fmt.Errorf("%w: %s; traffic was not moved: %s still carries %d%%. Fix what kept the release from seeing it (the pinning token, the subscription key, the runner's network, Log Analytics access) and run the release again to resume (it bakes this step again), or roll back with slotless rollback --slot %s",
+		ErrUnobserved, why, o.Slot, at, o.Slot)
+}
+
 // failure is the one-line cause of a failing or errored analysis.
 func failure(a Analysis) string {
-	if a.Health.Verdict != VerdictPass {
+	switch {
+	case a.Health.Verdict == VerdictFail:
 		return "health gate: " + a.Health.Detail
-	}
-	if a.Probes != nil && a.Probes.Verdict != VerdictPass {
+	case a.Probes != nil && a.Probes.Verdict != VerdictPass:
 		return "probes: " + a.Probes.Detail
-	}
-	if a.Step != nil && a.Step.Verdict != VerdictPass && a.Step.Verdict != VerdictInconclusive {
+	case a.Step != nil && a.Step.Verdict != VerdictPass && a.Step.Verdict != VerdictInconclusive:
 		return "metrics gate over the whole step: " + a.Step.Detail
-	}
-	if a.Metrics != nil {
+	case a.Metrics != nil && a.Metrics.Verdict != VerdictPass && a.Metrics.Verdict != VerdictInconclusive:
+		return "metrics gate: " + a.Metrics.Detail
+	case a.HealthChecks > 0 && a.HealthErrors == a.HealthChecks:
+		return fmt.Sprintf("health gate: none of its %s could observe the canary; the last: %s", plural(a.HealthChecks, "check"), a.Health.Detail)
+	case a.Health.Verdict != VerdictPass:
+		return "health gate: " + a.Health.Detail
+	case a.Metrics != nil:
 		return "metrics gate: " + a.Metrics.Detail
 	}
 	return a.Verdict
@@ -558,10 +597,18 @@ func failure(a Analysis) string {
 func describeAnalysis(a Analysis) string {
 	h := a.Health
 	line := a.Verdict + "; health " + h.Verdict
-	if h.Verdict != VerdictPass {
+	switch {
+	case h.Verdict == VerdictFail || a.Metrics == nil && a.Probes == nil && h.Verdict != VerdictPass:
 		return line + fmt.Sprintf(" at check %d: %s", a.HealthChecks, h.Detail)
+	case a.HealthErrors > 0:
+		line += fmt.Sprintf(" (%s, %d of them could not observe the canary", plural(a.HealthChecks, "check"), a.HealthErrors)
+		if h.Verdict != VerdictPass {
+			line += "; the last: " + h.Detail
+		}
+		line += ")"
+	default:
+		line += fmt.Sprintf(" (%s; %s, the last in %s)", h.Version, plural(a.HealthChecks, "check"), ms(h.Ms))
 	}
-	line += fmt.Sprintf(" (%s; %s, the last in %s)", h.Version, plural(a.HealthChecks, "check"), ms(h.Ms))
 	if pc := a.Probes; pc != nil {
 		line += "; probes " + pc.Verdict + ": " + pc.Detail
 		if pc.Verdict == VerdictFail {
@@ -605,22 +652,29 @@ func (c *Controller) printPlan(p Plan, o Options, st Status, steps []PlannedStep
 	c.logf("  before each shift: warm %s with %d concurrent pinned requests to its health endpoint until all answer within %s", o.Slot, p.WarmupRequests, p.WarmupLatency)
 	inconclusive := "passes (metricsInconclusive pass)"
 	if p.Thresholds.InconclusiveFails {
-		inconclusive = "fails a step below 100% none of whose windows, nor its whole bake, had enough"
+		inconclusive = "fails a step below 100% whose whole bake never had enough"
 	}
 	failed := "Success false, 5xx or 429"
 	if p.Thresholds.FailClientErrors {
 		failed = "Success false or any status from 400"
 	}
-	c.logf("  during each bake: health gate (slot %s, version %s) every %s, failing at once when it has no healthy answer for %s", o.Slot, o.Version, HealthWatchEvery, AnalysisHealthTimeout)
+	c.logf("  during each bake: health gate (slot %s, version %s) every %s, failing at once when it has no healthy answer for %s and the fault is the slot's (its own answer, or the stable slot answering through the same gateway)", o.Slot, o.Version, HealthWatchEvery, AnalysisHealthTimeout)
 	if len(p.Probes) > 0 {
 		names := make([]string, len(p.Probes))
 		for i, pr := range p.Probes {
 			names[i] = pr.Method + " " + pr.Path
 		}
-		c.logf("  with it the probes %s, pinned to each slot in turn: canary failure rate over its last %d at most %+.0f points over stable, median latency at most %.2f× stable", strings.Join(names, ", "), ProbeWindow, 100*p.ProbeThresholds.MaxFailureRateDelta, p.ProbeThresholds.MaxLatencyRatio)
+		c.logf("  with it the probes %s, pinned to each slot at once within %s, each route judged on its own: %d failures in a row on the canary while the stable slot's same route passes, or over its last %d answers a failure rate more than %+.0f points over stable or a median latency more than %.2f× stable", strings.Join(names, ", "), ProbeRoundDeadline, p.ProbeThresholds.FailureLimit, ProbeWindow, 100*p.ProbeThresholds.MaxFailureRateDelta, p.ProbeThresholds.MaxLatencyRatio)
 	}
-	c.logf("  at each analysis the metrics gate over the window since the previous one, queried %s after it closed (ingestion lag): canary failure rate (%s) at most %+.2f points over stable, p95 at most %.2f× stable, at least %d requests each; too little traffic %s",
-		p.Lag, failed, 100*p.Thresholds.MaxFailureRateDelta, p.Thresholds.MaxP95Ratio, p.Thresholds.MinRequests, inconclusive)
+	th := p.Thresholds
+	checks := "failure rate (" + failed + ")"
+	if th.CheckClientErrors && !th.FailClientErrors {
+		checks += ", 4xx rate"
+	}
+	c.logf("  at each analysis the metrics gate over the users' requests that reached Log Analytics since the last judged window (not those served in the first %s after a shift, nor the release's own probes and health checks): %s against stable, failing at %.4g%% confidence (Fisher's exact test) when worse by more than %+.2f points and ×%.2f; p95 at most %.2f× stable or %.0f ms above it; the canary's share of the requests at least %.0f%% of its pool weight",
+		p.InitialDelay, checks, 100*th.Confidence, 100*th.MaxFailureRateDelta, th.MaxFailureRateRatio, th.MaxP95Ratio, th.P95FloorMs, 100*(1-th.SampleRatioTolerance))
+	c.logf("    a window with fewer than %d users' requests from a slot is carried into the next; %d failing windows in a row roll back, or one as sure as that many together, or the step's running total at that level; the step's last analysis comes %s after its bake, for the rows still arriving; at 100%% the canary is compared with the stable slot's baseline from before the shift; too little traffic %s",
+		th.MinRequests, th.FailureLimit, p.Lag+settle(p), inconclusive)
 	for i, s := range steps {
 		if s.Resumed {
 			if s.Bake == 0 {

@@ -48,34 +48,60 @@ func TestHealthyReleaseReachesHundred(t *testing.T) {
 		}
 		for i := 1; i < len(st.Analyses); i++ {
 			// Analyses keep to the interval's grid: their own time does not push the next one.
-			if gap := st.Analyses[i].At.Sub(st.Analyses[i-1].At); gap != p.Interval {
-				t.Errorf("step %d%%: analyses %d and %d are %s apart, want %s", st.To, i, i+1, gap, p.Interval)
+			// The last comes the lag after the bake, for the rows still arriving.
+			want := p.Interval
+			if i == len(st.Analyses)-1 {
+				want += p.Lag + gate.Settle
+			}
+			if gap := st.Analyses[i].At.Sub(st.Analyses[i-1].At); gap != want {
+				t.Errorf("step %d%%: analyses %d and %d are %s apart, want %s", st.To, i, i+1, gap, want)
 			}
 		}
 	}
-	// The metrics windows follow one another from the first shift on, so every request is
-	// judged exactly once; each is queried only once Azure Monitor has ingested it (metricsLag
-	// after it closed); within a step each is one interval, and the first of a later step
-	// reaches back to where the previous step's last one ended.
+	// The metrics windows follow one another by the time rows arrived, from the first shift's
+	// initial delay on, so every request is judged exactly once however late it arrived; each
+	// ends the settle before it is queried; within a step each is one interval but the last,
+	// which takes the lag too. The step to 100% reads the stable slot's baseline first.
 	qs := s.logs.log()
-	for i, q := range qs {
-		if i > 0 && !q.start.Equal(qs[i-1].end) {
-			t.Errorf("metrics window %d starts at %s, want where window %d ended, %s", i+1, q.start.Sub(epoch), i, qs[i-1].end.Sub(epoch))
+	var windows []loggedQuery
+	baselines := 0
+	for _, q := range qs {
+		if q.arrivedFrom.IsZero() {
+			baselines++
+			continue
 		}
-		if q.at.Before(q.end.Add(p.Lag)) {
-			t.Errorf("metrics window %d ending %s was queried at %s, want at least the lag %s after its end", i+1, q.end.Sub(epoch), q.at.Sub(epoch), p.Lag)
+		windows = append(windows, q)
+	}
+	first := rec.StepsTaken[0].ShiftFinished.Add(p.InitialDelay).Truncate(time.Second)
+	for i, q := range windows {
+		if i == 0 && !q.arrivedFrom.Equal(first) {
+			t.Errorf("metrics window 1 starts at %s, want the first shift's end plus the initial delay, %s", q.arrivedFrom.Sub(epoch), first.Sub(epoch))
 		}
-		if i%10 != 0 && (q.window < p.Interval-time.Second || q.window > p.Interval+time.Second) {
-			t.Errorf("metrics window %d: %s, want the interval %s", i+1, q.window, p.Interval)
+		if i > 0 && !q.arrivedFrom.Equal(windows[i-1].arrivedTo) {
+			t.Errorf("metrics window %d starts at %s, want where window %d ended, %s", i+1, q.arrivedFrom.Sub(epoch), i, windows[i-1].arrivedTo.Sub(epoch))
+		}
+		if q.at.Before(q.arrivedTo.Add(gate.Settle)) {
+			t.Errorf("metrics window %d ending %s was queried at %s, want at least %s after its end", i+1, q.arrivedTo.Sub(epoch), q.at.Sub(epoch), gate.Settle)
+		}
+		// The first window of a later step also reads what arrived while the step before
+		// ended and the shift ran: the late rows of the step before are judged there.
+		spansAShift := false
+		for _, st := range rec.StepsTaken[1:] {
+			spansAShift = spansAShift || q.arrivedFrom.Before(st.ShiftStarted) && q.arrivedTo.After(st.ShiftStarted)
+		}
+		if d := q.window - p.Interval; !spansAShift && (d < -time.Second || d > time.Second) && (d < p.Lag+gate.Settle-time.Second || d > p.Lag+gate.Settle+time.Second) {
+			t.Errorf("metrics window %d: %s, want the interval %s, or with the lag for a step's last", i+1, q.window, p.Interval)
 		}
 	}
-	if len(qs) != 30 {
-		t.Errorf("metrics queries: got %d, want 30", len(qs))
+	// The run's first analysis comes before anything served after the shift and its initial
+	// delay can have arrived: it queries nothing.
+	if len(windows) != 29 || baselines != 1 {
+		t.Errorf("metrics queries: got %d windows and %d baselines, want 29 and 1", len(windows), baselines)
 	}
-	// At 100% the stable slot has no traffic: inconclusive, which does not block there.
+	// At 100% the stable slot has no traffic: the canary is compared with its baseline.
 	last := rec.StepsTaken[2].Analyses[9]
-	if last.Metrics == nil || last.Metrics.Verdict != VerdictInconclusive || last.Verdict != VerdictPass {
-		t.Errorf("last analysis at 100%%: got %+v, want an inconclusive metrics verdict that passes", last)
+	if last.Metrics == nil || last.Metrics.Verdict != VerdictPass || !strings.Contains(last.Metrics.Detail, "baseline") || rec.StepsTaken[2].Baseline == nil {
+		t.Errorf("last analysis at 100%%: got %+v, want a pass against the baseline", last.Metrics)
 	}
 	if took := rec.Finished.Sub(rec.Started); took < 3*p.Bake {
 		t.Errorf("release took %s of fake time, want at least three bakes", took)
@@ -169,13 +195,12 @@ func runWithOnsetAfterShift(ctx context.Context, s *scene, p Plan, after time.Du
 // across one analysis interval of the first bake, and reports the longest time from the first
 // failing request to the canary's traffic being 0. The scripted costs are a 40 s traffic-only
 // up, 200 ms per health probe, 3 s per Log Analytics query, and an ingestion delay spread
-// between 20 s and 3 min (metricsLagSeconds 180, the default).
+// between 20 s and 3 min.
 //
-// The bound: the failure is caught by the first analysis whose window it fills enough to
-// breach the threshold. A canary failing a share r of its requests breaches a delta d once it
-// fills d/r of a window, so at worst it began d/r of an interval before a window closed, slipped
-// under, and the next window catches it, judged the lag after it closed; then that analysis's
-// own time and one up.
+// The bound: windows are read by arrival, so the failing requests are judged as soon as enough
+// of them have arrived, at the latest in the first analysis after their ingestion delay (at
+// most 3 min) and the settle; with a fifth of the canary's requests failing that window is
+// decisive alone, so the analysis's own time and one up follow.
 func TestWorstCaseFailureToZero(t *testing.T) {
 	p := testPlan()
 	var worst time.Duration
@@ -191,14 +216,12 @@ func TestWorstCaseFailureToZero(t *testing.T) {
 			worst, worstAt = d, off
 		}
 	}
-	failRate := newScene(t).logs.failRate
-	under := time.Duration(float64(p.Interval) * p.Thresholds.MaxFailureRateDelta / failRate)
+	ingestion := newScene(t).logs.lagMax
 	// Windows end on whole seconds, as the query API's timespan does: up to one more second.
-	if limit := p.Interval + under + p.Lag + time.Second + probeTook + queryTook + upTook; worst > limit {
-		t.Errorf("worst case %s, want at most %s: one interval, the %s a %.0f%% failure hides under a %.0f-point delta, the lag, one analysis and one up",
-			worst, limit, under, 100*failRate, 100*p.Thresholds.MaxFailureRateDelta)
+	if limit := p.Interval + ingestion + gate.Settle + time.Second + probeTook + queryTook + upTook; worst > limit {
+		t.Errorf("worst case %s, want at most %s: one interval, the ingestion delay (%s), the settle, one analysis and one up", worst, limit, ingestion)
 	}
-	t.Logf("worst case, canary failing to traffic 0: %s (onset %s into the bake; interval %s, analysis %s, up %s)", worst, worstAt, p.Interval, probeTook+queryTook, upTook)
+	t.Logf("MEASURED worst case, canary failing to traffic 0: %s (onset %s into the bake; interval %s, analysis %s, up %s)", worst, worstAt, p.Interval, probeTook+queryTook, upTook)
 }
 
 // timedHealth is the analysis health gate on the fake clock: its "no" to a slot that never
@@ -529,19 +552,24 @@ func TestAnalysesThatCannotRun(t *testing.T) {
 		if err != nil || rec.Outcome != OutcomePaused {
 			t.Fatalf("got %v, %s; want paused at 10", err, rec.Outcome)
 		}
-		if got := rec.StepsTaken[0].Analyses[0].Verdict; got != VerdictError {
-			t.Errorf("first analysis: got %s, want error", got)
+		// The first analysis comes before anything can have arrived: the second queries first.
+		if got := rec.StepsTaken[0].Analyses[1].Verdict; got != VerdictError {
+			t.Errorf("first analysis that queried: got %s, want error", got)
 		}
 	})
-	t.Run("two in a row abort", func(t *testing.T) {
+	// Nothing says the canary failed: the release stops where it stands, and says so.
+	t.Run("two in a row stop the release without moving traffic", func(t *testing.T) {
 		s := newScene(t)
 		s.logs.errorsToGive = 2
 		rec, err := s.run(context.Background(), testPlan(), Options{})
-		if !errors.Is(err, ErrAborted) || !strings.Contains(err.Error(), "could not run (2 in a row)") {
-			t.Fatalf("got %v, want an abort after two analyses that could not run", err)
+		if !errors.Is(err, ErrUnobserved) || errors.Is(err, ErrAborted) || !strings.Contains(err.Error(), "could not run (2 in a row)") {
+			t.Fatalf("got %v, want a stop after two analyses that could not run", err)
 		}
-		if rec.Outcome != OutcomeRolledBack || s.traffic.weights().Blue != 0 {
-			t.Errorf("got %s with blue at %d%%, want rolled back", rec.Outcome, s.traffic.weights().Blue)
+		if rec.Outcome != OutcomeFailed || rec.Rollback != nil || s.traffic.weights().Blue != 10 || len(s.traffic.rollbacks) != 0 {
+			t.Errorf("got %s with blue at %d%% and %d rollbacks, want failed with blue left at 10%%", rec.Outcome, s.traffic.weights().Blue, len(s.traffic.rollbacks))
+		}
+		if got := rec.StepsTaken[0].Verdict; got != VerdictError {
+			t.Errorf("step verdict: got %s, want error: the step was not seen, not failed", got)
 		}
 	})
 }
@@ -570,14 +598,14 @@ func TestInconclusivePolicy(t *testing.T) {
 			if got := len(rec.StepsTaken[0].Analyses); got != tt.analyses {
 				t.Errorf("analyses at 10%%: got %d, want %d", got, tt.analyses)
 			}
-			// The whole bake is queried once more before the verdict: 60 requests over 10
+			// The step's running total is judged at its last analysis: 60 requests over 10
 			// minutes are still too few for 50 from each slot.
 			last := rec.StepsTaken[0].Analyses[tt.analyses-1]
 			if last.Step == nil || last.Step.WindowSeconds < int64(p.Bake/time.Second)-1 {
-				t.Errorf("last analysis: got whole-step check %+v, want the whole bake queried", last.Step)
+				t.Errorf("last analysis: got whole-step check %+v, want the whole bake judged", last.Step)
 			}
 			if tt.wantErr {
-				for _, want := range []string{"nobody saw the canary at 10%", "bake longer (bakeMinutes), send releaseProbes", "metricsInconclusive: pass"} {
+				for _, want := range []string{"nobody saw the canary at 10%", "bake longer (bakeMinutes), lower metricsMinRequests", "metricsInconclusive: pass"} {
 					if !strings.Contains(err.Error(), want) {
 						t.Errorf("got %v, want it to say %q", err, want)
 					}
@@ -662,7 +690,8 @@ func TestRecordJSON(t *testing.T) {
 			t.Errorf("step record has no %q", k)
 		}
 	}
-	a := step["analyses"].([]any)[0].(map[string]any)
+	// The first analysis comes before anything can have arrived; the second judges a window.
+	a := step["analyses"].([]any)[1].(map[string]any)
 	m := a["metrics"].(map[string]any)
 	for _, k := range []string{"verdict", "windowSeconds", "canary", "stable"} {
 		if _, ok := m[k]; !ok {
@@ -682,7 +711,7 @@ func TestTrafficMovedBehindTheRelease(t *testing.T) {
 	s := newScene(t)
 	p := testPlan()
 	var onset, shiftedAt time.Time
-	rec, err := runWithOnsetAfterShift(context.Background(), s, p, p.Lag+3*p.Interval/2, &onset, &shiftedAt, func(s *scene, at time.Time) {
+	rec, err := runWithOnsetAfterShift(context.Background(), s, p, 3*p.Interval/2, &onset, &shiftedAt, func(s *scene, at time.Time) {
 		s.clock.at(at, func() {
 			s.traffic.mu.Lock()
 			s.traffic.apply(stack.Weights{Green: 100})
@@ -723,7 +752,7 @@ func TestEachStepBakesItsOwn(t *testing.T) {
 			if tt.dryRun {
 				rec, err = New(s.clock, s.traffic, nil, nil, nil, &out).Run(context.Background(), p, Options{Slot: stack.Blue, Version: "1.1.0", DryRun: true})
 			} else {
-				s.metrics.Thresholds = p.Thresholds
+				s.metrics = NewGateMetrics(s.metrics.Client, s.metrics.WorkspaceID, apps, p)
 				c := s.controller()
 				c.out = &out
 				rec, err = c.Run(context.Background(), p, Options{Slot: stack.Blue, Version: "1.1.0"})
@@ -769,7 +798,7 @@ func TestEachStepBakesItsOwn(t *testing.T) {
 				}
 			}
 			if got := len(s.logs.log()); got != 13 {
-				t.Errorf("metrics queries: got %d, want 13 (3 at 10%%, none at 50%%, 10 at 100%%)", got)
+				t.Errorf("metrics queries: got %d, want 13 (2 at 10%%, as the first analysis comes before anything can have arrived; none at 50%%; the baseline and 10 at 100%%)", got)
 			}
 			if !strings.Contains(out.String(), "no bake (its bake in releaseSteps is 0s): 50% passes unwatched") {
 				t.Errorf("progress\n%s\nwant it to say 50%% passes unwatched for its own bake of 0s", out.String())
@@ -778,8 +807,8 @@ func TestEachStepBakesItsOwn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.Contains(string(raw), `"stepBakeSeconds":[180,0,600]`) || !strings.Contains(string(raw), `"schemaVersion":2`) {
-				t.Errorf("record JSON: got %s, want stepBakeSeconds [180,0,600] and schemaVersion 2", raw)
+			if !strings.Contains(string(raw), `"stepBakeSeconds":[180,0,600]`) || !strings.Contains(string(raw), `"schemaVersion":3`) {
+				t.Errorf("record JSON: got %s, want stepBakeSeconds [180,0,600] and schemaVersion 3", raw)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/monitor/azquery"
 
 	"github.com/slotless/slotless/e2e/azurefake"
+	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/stack"
 )
 
@@ -216,6 +218,15 @@ type scriptedApp struct {
 	routesFailFrom map[stack.Slot]time.Time
 	probeTook      time.Duration
 	requests       int
+	// unmarked counts requests without the gate.ProbeMarker query parameter.
+	unmarked int
+	// rotated is when the gateway's pinning token became newToken (a pulumi up that changed
+	// pinToken while the release holds the old one); zero: never.
+	rotated  time.Time
+	newToken string
+	// intercept, when set, sees each request first, with the slot pinning sends it to, and
+	// answers it in the gateway's or the slot's stead when it returns true.
+	intercept func(w http.ResponseWriter, r *http.Request, slot stack.Slot, now time.Time) bool
 }
 
 type redeploy struct {
@@ -228,10 +239,18 @@ func (a *scriptedApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	a.clock.advance(context.Background(), a.probeTook)
 	a.mu.Lock()
 	a.requests++
+	if !gate.IsProbe(r.URL.String()) {
+		a.unmarked++
+	}
+	token := a.token
+	if !a.rotated.IsZero() && !now.Before(a.rotated) {
+		token = a.newToken
+	}
 	slot := stack.Green
-	if s, err := stack.ParseSlot(r.Header.Get(headerPinSlot)); err == nil && r.Header.Get(headerPinToken) == a.token {
+	if s, err := stack.ParseSlot(r.Header.Get(headerPinSlot)); err == nil && r.Header.Get(headerPinToken) == token {
 		slot = s
 	}
+	intercept := a.intercept
 	version := a.version[slot]
 	if rd, ok := a.redeploy[slot]; ok && !now.Before(rd.at) {
 		version = rd.version
@@ -239,6 +258,9 @@ func (a *scriptedApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	down := !a.downFrom[slot].IsZero() && !now.Before(a.downFrom[slot])
 	routesFail := !a.routesFailFrom[slot].IsZero() && !now.Before(a.routesFailFrom[slot])
 	a.mu.Unlock()
+	if intercept != nil && intercept(w, r, slot, now) {
+		return
+	}
 	if r.URL.Path != "/slotless/health" {
 		w.Header().Set("Content-Type", "application/json")
 		if routesFail || down {
@@ -306,13 +328,26 @@ type scriptedLogs struct {
 	errorsToGive   int // the next queries answer 500
 	queryTook      time.Duration
 	queries        []loggedQuery
+	// extra, when set, gives rows beside the users' for each whole second: the gates' own
+	// requests, a queue trigger's invocations.
+	extra     func(at time.Time) []azurefake.Row
+	extraNext time.Time
 }
 
 type loggedQuery struct {
-	at         time.Time
-	start, end time.Time
-	window     time.Duration
+	at time.Time
+	// start and end are the request's timespan, by the time served; arrivedFrom and arrivedTo
+	// the query's ingestion_time() bounds (arrivedFrom zero for a baseline, which has none).
+	start, end             time.Time
+	arrivedFrom, arrivedTo time.Time
+	window                 time.Duration
 }
+
+// kqlArrival reads a query's ingestion_time() bounds.
+var (
+	kqlArrivedFrom = regexp.MustCompile(`InWindow = ingestion_time\(\) >= datetime\(([^)]+)\)`)
+	kqlArrivedTo   = regexp.MustCompile(`\| where ingestion_time\(\) < datetime\(([^)]+)\)`)
+)
 
 func newScriptedLogs(clock *fakeClock, traffic *fakeTraffic) *scriptedLogs {
 	l := &scriptedLogs{clock: clock, traffic: traffic, totalPerSecond: 100, failRate: 0.2, queryTook: queryTook,
@@ -351,7 +386,17 @@ func (l *scriptedLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if outage {
 		l.errorsToGive--
 	}
+	var extra []azurefake.Row
+	if l.extra != nil {
+		if l.extraNext.IsZero() {
+			l.extraNext = epoch
+		}
+		for ; !l.extraNext.Add(time.Second).After(now); l.extraNext = l.extraNext.Add(time.Second) {
+			extra = append(extra, l.extra(l.extraNext)...)
+		}
+	}
 	l.mu.Unlock()
+	l.table.Add(extra...)
 	l.users.Until(l.table, epoch, now)
 	if outage {
 		l.table.FailNext(1)
@@ -360,8 +405,18 @@ func (l *scriptedLogs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.table.ServeHTTP(w, r)
 	if qs := l.table.Queries(); len(qs) > before {
 		q := qs[len(qs)-1]
+		lq := loggedQuery{at: now, start: q.Start, end: q.End}
+		if m := kqlArrivedFrom.FindStringSubmatch(q.KQL); m != nil {
+			lq.arrivedFrom, _ = time.Parse(time.RFC3339, m[1])
+		}
+		if m := kqlArrivedTo.FindStringSubmatch(q.KQL); m != nil {
+			lq.arrivedTo, _ = time.Parse(time.RFC3339, m[1])
+		}
+		if !lq.arrivedFrom.IsZero() {
+			lq.window = lq.arrivedTo.Sub(lq.arrivedFrom)
+		}
 		l.mu.Lock()
-		l.queries = append(l.queries, loggedQuery{at: now, start: q.Start, end: q.End, window: q.End.Sub(q.Start)})
+		l.queries = append(l.queries, lq)
 		l.mu.Unlock()
 	}
 	l.clock.advance(context.Background(), l.queryTook)
@@ -436,6 +491,7 @@ func newScene(t *testing.T) *scene {
 	// long enough that a healthy answer on a loaded machine is never taken for a failing one.
 	s.health.Start.Interval, s.health.Start.Timeout = 10*time.Millisecond, 500*time.Millisecond
 	s.health.Analysis.Interval, s.health.Analysis.Timeout = 10*time.Millisecond, 400*time.Millisecond
+	s.health.Stable.Interval, s.health.Stable.Timeout = 10*time.Millisecond, 400*time.Millisecond
 	client, err := azquery.NewLogsClient(fakeCredential{}, &azquery.LogsClientOptions{ClientOptions: azcore.ClientOptions{
 		Cloud: cloud.Configuration{Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
 			azquery.ServiceNameLogs: {Endpoint: logsSrv.URL + "/v1", Audience: "https://api.loganalytics.io"},
@@ -446,7 +502,7 @@ func newScene(t *testing.T) *scene {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.metrics = GateMetrics{Client: client, WorkspaceID: "00000000-0000-0000-0000-000000000001", Apps: apps, Thresholds: testPlan().Thresholds}
+	s.metrics = NewGateMetrics(client, "00000000-0000-0000-0000-000000000001", apps, testPlan())
 	s.warmer = &HTTPWarmer{URL: appSrv.URL + "/slotless/health", PinToken: testToken, Timeout: 2 * time.Second, Pause: 10 * time.Millisecond}
 	return s
 }
@@ -493,7 +549,7 @@ func (s *scene) run(ctx context.Context, p Plan, o Options) (Record, error) {
 	if o.Version == "" {
 		o.Version = "1.1.0"
 	}
-	s.metrics.Thresholds = p.Thresholds
+	s.metrics = NewGateMetrics(s.metrics.Client, s.metrics.WorkspaceID, apps, p)
 	rec, err := s.controller().Run(ctx, p, o)
 	s.t.Logf("progress:\n%s", s.out.String())
 	s.out.Reset()

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/slotless/slotless/internal/gate"
 	"github.com/slotless/slotless/stack"
 )
 
@@ -26,7 +27,9 @@ const maxWarmupBody = 64 << 10
 
 // HTTPWarmer warms a slot through APIM with pinned requests to its health endpoint.
 type HTTPWarmer struct {
-	// URL is the API's health URL: stack output apiUrl + "/health".
+	// URL is the API's health URL: stack output apiUrl + "/health". Every request adds the
+	// gate.ProbeMarker query parameter to it, so the metrics gate can leave the warm-up out of
+	// the users' figures.
 	URL string
 	// PinToken is the stack's pinToken; every request carries it with X-Slotless-Slot.
 	PinToken string
@@ -155,7 +158,7 @@ func (h *HTTPWarmer) round(ctx context.Context, client *http.Client, slot stack.
 func (h *HTTPWarmer) one(ctx context.Context, client *http.Client, slot stack.Slot, headers map[string]string, reqTimeout time.Duration) (time.Duration, error) {
 	rctx, cancel := context.WithTimeout(ctx, reqTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, http.MethodGet, h.URL, nil)
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, gate.MarkProbe(h.URL), nil)
 	if err != nil {
 		return 0, errors.New("build request failed")
 	}

@@ -12,8 +12,9 @@ import (
 type WatchOptions struct {
 	// For is how long the health gate and the probes watch the canary, every HealthWatchEvery.
 	For time.Duration
-	// Window is the stretch of telemetry the metrics gate judges: it ends the plan's Lag ago,
-	// so Azure Monitor has ingested it. A watch run every Window judges every request once.
+	// Window is the stretch of telemetry the metrics gate judges: the users' requests that
+	// reached Log Analytics in the Window before the query. A watch run every Window judges
+	// every request once, however late it arrived.
 	Window time.Duration
 }
 
@@ -70,15 +71,28 @@ func (c *Controller) watch(ctx context.Context, p Plan, w WatchOptions, rec *Rec
 	rec.Slot = canary
 	o := Options{Slot: canary}
 	now := c.clock.Now()
-	// The metrics query runs after the watch, so its window ends the lag before then.
-	end := now.Add(w.For - p.Lag).Truncate(time.Second)
+	// The metrics query runs after the watch: it reads the rows that reached Log Analytics in
+	// the window before then, served at most the lag before the window.
+	end := now.Add(w.For - settle(p)).Truncate(time.Second)
 	since := end.Add(-w.Window)
-	c.logf("watching %s at %d%% for %s: health gate every %s, %d probes; then the metrics gate over [%s, %s), which Azure Monitor has ingested (metricsLagSeconds %d)",
-		canary, at, w.For, HealthWatchEvery, len(p.Probes), since.UTC().Format(time.TimeOnly), end.UTC().Format(time.TimeOnly), int(p.Lag/time.Second))
+	c.seen = exposure{since: since.Add(-p.Lag), current: since.Add(-p.Lag), arrived: since, share: float64(at) / 100}
+	c.logf("watching %s at %d%% for %s: health gate every %s, %d probes; then the metrics gate over the users' requests that reached Log Analytics in [%s, %s), served since %s",
+		canary, at, w.For, HealthWatchEvery, len(p.Probes), since.UTC().Format(time.TimeOnly), end.UTC().Format(time.TimeOnly), c.seen.since.UTC().Format(time.TimeOnly))
 	sr := StepRecord{From: at, To: at, Resumed: true, Weights: sharesOf(st.Weights), BakeStarted: now}
 	a := c.analyse(ctx, p, o, since, end, now.Add(w.For), newProbeWindow())
 	a.N = 1
+	if m := a.Metrics; m != nil && m.Verdict == VerdictFail && !m.Decisive && a.Verdict == VerdictFail {
+		// A watch judges one window, with no failing windows before it to count towards
+		// metricsFailureLimit, and runs every few minutes for as long as a pause lasts: it rolls
+		// back on a window decisive alone, and leaves the rest to the release's own bake, which
+		// judges the step again when it resumes.
+		a.Verdict = VerdictPass
+		m.Detail += " (not decisive alone: a watch leaves it to the release's bake)"
+	}
 	sr.Analyses = []Analysis{a}
+	if m := a.Metrics; m != nil {
+		sr.Late = m.Late
+	}
 	sr.BakeEnded = c.clock.Now()
 	sr.Verdict = a.Verdict
 	rec.StepsTaken = []StepRecord{sr}

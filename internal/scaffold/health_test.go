@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/internal/gatewayauth"
 )
 
 // The health functions of node, python and java run here against stand-ins of their Functions
@@ -255,7 +256,7 @@ func checkHealthAnswer(t *testing.T, url, version string) {
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatalf("the body is not JSON: %v", err)
 	}
-	want := map[string]any{"status": "ok", "slot": "blue", "version": version}
+	want := map[string]any{"status": "ok", "slot": "blue", "version": version, "clientPrincipalId": ""}
 	if resp.StatusCode != 200 || fmt.Sprint(body) != fmt.Sprint(want) || resp.Header.Get("X-Slot") != "blue" ||
 		!strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 		t.Errorf("got HTTP %d %v, X-Slot %q, Content-Type %q; want 200 %v, X-Slot blue, application/json",
@@ -263,11 +264,24 @@ func checkHealthAnswer(t *testing.T, url, version string) {
 	}
 
 	ctx := context.Background()
+	// App Service authentication sets X-MS-CLIENT-PRINCIPAL-ID on a request whose token it
+	// validated; slotless gateway-auth reads it back from the answer.
+	const principal = "0d7c2b1a-0000-4000-8000-000000000001"
+	probe := gatewayauth.Probe{HealthURL: url, Headers: map[string]string{"X-MS-CLIENT-PRINCIPAL-ID": principal}}
+	seen, err := probe.Ask(ctx, "blue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seen.Judge(principal, "aud"); err != nil {
+		t.Errorf("with the principal header: %v", err)
+	}
 	expect := version
 	if expect == "" {
 		expect = "v1.2.0"
 	}
-	a, err := gate.Probe(ctx, gate.HealthConfig{URL: url, Slot: "blue", ExpectVersion: expect})
+	// The gate asks with the marker a release adds to every request it sends (read as it is,
+	// above, the answer is without it): the function must answer the same.
+	a, err := gate.Probe(ctx, gate.HealthConfig{URL: gate.MarkProbe(url), Slot: "blue", ExpectVersion: expect})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,8 +44,22 @@ type Status struct {
 	// Slots is each slot's answer to one pinned health request, green first.
 	Slots []SlotHealth `json:"slots,omitempty"`
 	// SlotsSkipped says why the slots were not asked.
-	SlotsSkipped string   `json:"slotsSkipped,omitempty"`
-	Warnings     []string `json:"warnings,omitempty"`
+	SlotsSkipped string `json:"slotsSkipped,omitempty"`
+	// Settings says which settings generation each slot runs and which the deployed config
+	// asks for (stack output settingsGenerations); nil for a stack deployed before they were
+	// recorded.
+	Settings *SettingsStatus `json:"settings,omitempty"`
+	Warnings []string        `json:"warnings,omitempty"`
+}
+
+// SettingsStatus is the apps' configuration: the generation each slot runs (0: from before
+// generations were recorded) and the one the config asks for.
+type SettingsStatus struct {
+	Green   int `json:"green"`
+	Blue    int `json:"blue"`
+	Desired int `json:"desired"`
+	// LiveChange is the last configuration forced onto a slot that carried traffic.
+	LiveChange string `json:"liveChange,omitempty"`
 }
 
 // LiveStatus is the live pool and what it says of who set it.
@@ -98,6 +112,11 @@ func FromOutputs(name string, outs map[string]any) (Status, error) {
 	st.ReleaseInProgress = w.InProgress()
 	if idle, ok := w.Idle(); ok && st.IdleSlot != string(idle) {
 		st.Warnings = append(st.Warnings, fmt.Sprintf("idleSlot output %q disagrees with the weights, which leave %s idle", st.IdleSlot, idle))
+	}
+	if gens, ok := outs[stack.OutSettingsGenerations].(map[string]any); ok {
+		n := func(k string) int { v, _ := outputInt(gens[k]); return v }
+		st.Settings = &SettingsStatus{Green: n(string(stack.Green)), Blue: n(string(stack.Blue)), Desired: n("desired")}
+		st.Settings.LiveChange, _ = outs[stack.OutSettingsLiveChange].(string)
 	}
 	st.CurrentSlotName, _ = outs[stack.OutCurrentSlotName].(string) // older stacks lack it
 	if st.CurrentSlotName == "" {
@@ -188,6 +207,22 @@ func (st Status) Print(w io.Writer) {
 	if st.CurrentSlotName != "" {
 		fmt.Fprintf(w, "current-slot-name: %s\n", st.CurrentSlotName)
 	}
+	if s := st.Settings; s != nil {
+		fmt.Fprintf(w, "settings: green runs generation %s, blue generation %s; the config asks for %d", generation(s.Green), generation(s.Blue), s.Desired)
+		var behind []string
+		for slot, g := range map[string]int{"green": s.Green, "blue": s.Blue} {
+			if g != s.Desired {
+				behind = append(behind, slot)
+			}
+		}
+		if len(behind) == 1 {
+			fmt.Fprintf(w, " (%s gets it once it is idle, at the next pulumi up)", behind[0])
+		}
+		fmt.Fprintln(w)
+		if s.LiveChange != "" {
+			fmt.Fprintf(w, "settings: last forced onto a live slot: %s\n", s.LiveChange)
+		}
+	}
 	for _, warning := range st.Warnings {
 		fmt.Fprintf(w, "warning: %s\n", warning)
 	}
@@ -203,6 +238,14 @@ func (st Status) Print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %-5s  version %s  %s\n", s.Slot, orDash(s.Version), verdict)
 	}
+}
+
+// generation names a settings generation; 0 is one from before generations were recorded.
+func generation(g int) string {
+	if g == 0 {
+		return "unknown (from before generations were recorded)"
+	}
+	return strconv.Itoa(g)
 }
 
 func orDash(s string) string {

@@ -144,10 +144,31 @@ func TestResourcesReachTheEngineAsTheSchemaSays(t *testing.T) {
 			{[]any{"siteConfig", "appSettings", 0, "name"}, "SLOT_NAME"},
 			{[]any{"siteConfig", "ftpsState"}, "Disabled"},
 		}},
+		{"WebApp network and Key Vault identity", "azure-native:web:WebApp", func(ctx *pulumi.Context) error {
+			_, err := web.NewWebApp(ctx, "x", &web.WebAppArgs{
+				ResourceGroupName:         pulumi.String("rg"),
+				VirtualNetworkSubnetId:    pulumi.String("/subscriptions/s/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v/subnets/apps"),
+				KeyVaultReferenceIdentity: pulumi.String("/id"),
+			})
+			return err
+		}, []want{
+			{[]any{"virtualNetworkSubnetId"}, "/subscriptions/s/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/v/subnets/apps"},
+			{[]any{"keyVaultReferenceIdentity"}, "/id"},
+		}},
 		{"ApiManagementService", "azure-native:apimanagement:ApiManagementService", func(ctx *pulumi.Context) error {
 			_, err := apimanagement.NewApiManagementService(ctx, "x", &apimanagement.ApiManagementServiceArgs{ResourceGroupName: pulumi.String("rg"), PublisherEmail: pulumi.String("a@b.c"), PublisherName: pulumi.String("n"), Sku: &apimanagement.ApiManagementServiceSkuPropertiesArgs{Name: pulumi.String(apimanagement.SkuTypeConsumption), Capacity: pulumi.Int(0)}})
 			return err
 		}, []want{{[]any{"sku", "name"}, "Consumption"}, {[]any{"sku", "capacity"}, 0.0}, {[]any{"publisherEmail"}, "a@b.c"}}},
+		{"ApiManagementService version constraint", "azure-native:apimanagement:ApiManagementService", func(ctx *pulumi.Context) error {
+			_, err := apimanagement.NewApiManagementService(ctx, "x", &apimanagement.ApiManagementServiceArgs{ResourceGroupName: pulumi.String("rg"), PublisherEmail: pulumi.String("a@b.c"), PublisherName: pulumi.String("n"),
+				Sku:                  &apimanagement.ApiManagementServiceSkuPropertiesArgs{Name: pulumi.String(apimanagement.SkuTypeDeveloper), Capacity: pulumi.Int(1)},
+				ApiVersionConstraint: &apimanagement.ApiVersionConstraintArgs{MinApiVersion: pulumi.String("2019-12-01")}})
+			return err
+		}, []want{{[]any{"apiVersionConstraint", "minApiVersion"}, "2019-12-01"}}},
+		{"ProductApi", "azure-native:apimanagement:ProductApi", func(ctx *pulumi.Context) error {
+			_, err := apimanagement.NewProductApi(ctx, "x", &apimanagement.ProductApiArgs{ResourceGroupName: pulumi.String("rg"), ServiceName: pulumi.String("s"), ProductId: pulumi.String("partners"), ApiId: pulumi.String("orders")})
+			return err
+		}, []want{{[]any{"productId"}, "partners"}, {[]any{"apiId"}, "orders"}, {[]any{"serviceName"}, "s"}}},
 		{"Api", "azure-native:apimanagement:Api", func(ctx *pulumi.Context) error {
 			_, err := apimanagement.NewApi(ctx, "x", &apimanagement.ApiArgs{ResourceGroupName: pulumi.String("rg"), ServiceName: pulumi.String("s"), Path: pulumi.String("orders"), Protocols: pulumi.StringArray{pulumi.String("https")}})
 			return err
@@ -256,4 +277,88 @@ func TestFunctionsReachTheEngineAsTheSchemaSays(t *testing.T) {
 	if keys != "k" || gateway != "https://gw" {
 		t.Errorf("got keys %q gateway %q, want k and https://gw", keys, gateway)
 	}
+}
+
+// TestLookupsReadWhatTheSchemaDeclares: the lookups a stack makes of what it does not own (a
+// reused service's tier and version constraint, a team's Application Insights and Log Analytics)
+// send their arguments under the schema's names and decode the answer's nested and typed fields.
+func TestLookupsReadWhatTheSchemaDeclares(t *testing.T) {
+	tests := []struct {
+		name   string
+		token  string
+		answer map[string]any
+		lookup func(ctx *pulumi.Context) (args map[string]string, got []any, err error)
+		want   []any
+	}{
+		{"getApiManagementService", "azure-native:apimanagement:getApiManagementService",
+			map[string]any{"name": "apim", "gatewayUrl": "https://gw", "sku": map[string]any{"name": "Premium", "capacity": 2}, "apiVersionConstraint": map[string]any{"minApiVersion": "2019-12-01"}},
+			func(ctx *pulumi.Context) (map[string]string, []any, error) {
+				r, err := apimanagement.LookupApiManagementService(ctx, &apimanagement.LookupApiManagementServiceArgs{ResourceGroupName: "rg", ServiceName: "apim"})
+				if err != nil {
+					return nil, nil, err
+				}
+				var min string
+				if r.ApiVersionConstraint != nil && r.ApiVersionConstraint.MinApiVersion != nil {
+					min = *r.ApiVersionConstraint.MinApiVersion
+				}
+				return map[string]string{"resourceGroupName": "rg", "serviceName": "apim"}, []any{r.Sku.Name, r.Sku.Capacity, min}, nil
+			}, []any{"Premium", 2, "2019-12-01"}},
+		{"getComponent", "azure-native:applicationinsights:getComponent",
+			map[string]any{"id": "/ai", "name": "team-ai", "appId": "app", "connectionString": "InstrumentationKey=k", "instrumentationKey": "k", "workspaceResourceId": "/ws", "disableLocalAuth": true, "tags": map[string]any{"team": "orders"}},
+			func(ctx *pulumi.Context) (map[string]string, []any, error) {
+				r, err := applicationinsights.LookupComponent(ctx, &applicationinsights.LookupComponentArgs{ResourceGroupName: "rg", ResourceName: "team-ai"})
+				if err != nil {
+					return nil, nil, err
+				}
+				return map[string]string{"resourceGroupName": "rg", "resourceName": "team-ai"}, []any{r.Id, r.ConnectionString, *r.WorkspaceResourceId, *r.DisableLocalAuth, r.Tags["team"]}, nil
+			}, []any{"/ai", "InstrumentationKey=k", "/ws", true, "orders"}},
+		{"getWorkspace", "azure-native:operationalinsights:getWorkspace",
+			map[string]any{"id": "/ws", "name": "team-logs", "customerId": "guid", "retentionInDays": 90, "sku": map[string]any{"name": "PerGB2018"}},
+			func(ctx *pulumi.Context) (map[string]string, []any, error) {
+				r, err := operationalinsights.LookupWorkspace(ctx, &operationalinsights.LookupWorkspaceArgs{ResourceGroupName: "rg", WorkspaceName: "team-logs"})
+				if err != nil {
+					return nil, nil, err
+				}
+				return map[string]string{"resourceGroupName": "rg", "workspaceName": "team-logs"}, []any{r.Id, r.CustomerId, *r.RetentionInDays, r.Sku.Name}, nil
+			}, []any{"/ws", "guid", 90, "PerGB2018"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &answering{answer: tt.answer}
+			var args map[string]string
+			var got []any
+			err := pulumi.RunErr(func(ctx *pulumi.Context) error {
+				var err error
+				args, got, err = tt.lookup(ctx)
+				return err
+			}, pulumi.WithMocks("project", "stack", rec))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rec.calls) != 1 || rec.calls[0].Token != tt.token {
+				t.Fatalf("got calls %v, want one %s", rec.calls, tt.token)
+			}
+			for k, v := range args {
+				if got := rec.calls[0].Args[resource.PropertyKey(k)]; !got.IsString() || got.StringValue() != v {
+					t.Errorf("argument %s: got %v, want %q", k, got, v)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("decoded %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// answering is a mock engine whose every call answers with one result.
+type answering struct {
+	recorder
+	answer map[string]any
+}
+
+func (a *answering) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.calls = append(a.calls, args)
+	return resource.NewPropertyMapFromMap(a.answer), nil
 }

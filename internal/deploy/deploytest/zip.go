@@ -3,8 +3,10 @@ package deploytest
 
 import (
 	"archive/zip"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -27,6 +29,36 @@ func Zip(t testing.TB, path string, files ...string) string {
 			t.Fatal(err)
 		}
 		if _, err := fw.Write([]byte(`{"version": "2.0"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// ZipFiles writes a zip at path holding each file with the given content, and returns path. An
+// empty path means app.zip in a fresh temporary folder.
+func ZipFiles(t testing.TB, path string, files map[string]string) string {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "app.zip")
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := zip.NewWriter(f)
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		fw, err := w.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fw.Write([]byte(files[name])); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -20,6 +20,8 @@ import (
 type ApiManagementService struct {
 	pulumi.CustomResourceState
 
+	// Control Plane Apis version constraint for the API Management service.
+	ApiVersionConstraint ApiVersionConstraintResponsePtrOutput `pulumi:"apiVersionConstraint"`
 	// The Azure API version of the resource.
 	AzureApiVersion pulumi.StringOutput `pulumi:"azureApiVersion"`
 	// Gateway URL of the API Management service.
@@ -100,6 +102,8 @@ func ApiManagementServiceExists(ctx *pulumi.Context,
 }
 
 type apiManagementServiceArgs struct {
+	// Control Plane Apis version constraint for the API Management service.
+	ApiVersionConstraint *ApiVersionConstraint `pulumi:"apiVersionConstraint"`
 	// Managed service identity of the Api Management service.
 	Identity *ApiManagementServiceIdentity `pulumi:"identity"`
 	// Resource location.
@@ -120,6 +124,8 @@ type apiManagementServiceArgs struct {
 
 // The set of arguments for constructing a ApiManagementService resource.
 type ApiManagementServiceArgs struct {
+	// Control Plane Apis version constraint for the API Management service.
+	ApiVersionConstraint ApiVersionConstraintPtrInput
 	// Managed service identity of the Api Management service.
 	Identity ApiManagementServiceIdentityPtrInput
 	// Resource location.
@@ -173,6 +179,11 @@ func (o ApiManagementServiceOutput) ToApiManagementServiceOutput() ApiManagement
 
 func (o ApiManagementServiceOutput) ToApiManagementServiceOutputWithContext(ctx context.Context) ApiManagementServiceOutput {
 	return o
+}
+
+// Control Plane Apis version constraint for the API Management service.
+func (o ApiManagementServiceOutput) ApiVersionConstraint() ApiVersionConstraintResponsePtrOutput {
+	return o.ApplyT(func(v *ApiManagementService) ApiVersionConstraintResponsePtrOutput { return v.ApiVersionConstraint }).(ApiVersionConstraintResponsePtrOutput)
 }
 
 // The Azure API version of the resource.

@@ -20,20 +20,6 @@ import (
 type ApiOperation struct {
 	pulumi.CustomResourceState
 
-	// Get an existing ApiOperation resource's state with the given name, ID, and optional extra
-	// properties used to qualify the lookup.
-	//
-	// @param name The _unique_ name of the resulting resource.
-	// @param id The _unique_ provider ID of the resource to lookup.
-	// @param opts Optional settings to control the behavior of the CustomResource.
-	// /
-	// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): ApiOperation;
-	// /**
-	// Returns true if the given object is an instance of ApiOperation.  This is designed to work even
-	// when multiple copies of the Pulumi SDK have been loaded into the same process.
-	// /
-	// static isInstance(obj: any): obj is ApiOperation;
-	// /**
 	// The Azure API version of the resource.
 	AzureApiVersion pulumi.StringOutput `pulumi:"azureApiVersion"`
 	// Description of the operation. May include HTML formatting tags.
@@ -193,20 +179,6 @@ func (o ApiOperationOutput) ToApiOperationOutputWithContext(ctx context.Context)
 	return o
 }
 
-// Get an existing ApiOperation resource's state with the given name, ID, and optional extra
-// properties used to qualify the lookup.
-//
-// @param name The _unique_ name of the resulting resource.
-// @param id The _unique_ provider ID of the resource to lookup.
-// @param opts Optional settings to control the behavior of the CustomResource.
-// /
-// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): ApiOperation;
-// /**
-// Returns true if the given object is an instance of ApiOperation.  This is designed to work even
-// when multiple copies of the Pulumi SDK have been loaded into the same process.
-// /
-// static isInstance(obj: any): obj is ApiOperation;
-// /**
 // The Azure API version of the resource.
 func (o ApiOperationOutput) AzureApiVersion() pulumi.StringOutput {
 	return o.ApplyT(func(v *ApiOperation) pulumi.StringOutput { return v.AzureApiVersion }).(pulumi.StringOutput)

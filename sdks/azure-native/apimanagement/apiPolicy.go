@@ -20,20 +20,6 @@ import (
 type ApiPolicy struct {
 	pulumi.CustomResourceState
 
-	// Get an existing ApiPolicy resource's state with the given name, ID, and optional extra
-	// properties used to qualify the lookup.
-	//
-	// @param name The _unique_ name of the resulting resource.
-	// @param id The _unique_ provider ID of the resource to lookup.
-	// @param opts Optional settings to control the behavior of the CustomResource.
-	// /
-	// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): ApiPolicy;
-	// /**
-	// Returns true if the given object is an instance of ApiPolicy.  This is designed to work even
-	// when multiple copies of the Pulumi SDK have been loaded into the same process.
-	// /
-	// static isInstance(obj: any): obj is ApiPolicy;
-	// /**
 	// The Azure API version of the resource.
 	AzureApiVersion pulumi.StringOutput `pulumi:"azureApiVersion"`
 	// Format of the policyContent.
@@ -171,20 +157,6 @@ func (o ApiPolicyOutput) ToApiPolicyOutputWithContext(ctx context.Context) ApiPo
 	return o
 }
 
-// Get an existing ApiPolicy resource's state with the given name, ID, and optional extra
-// properties used to qualify the lookup.
-//
-// @param name The _unique_ name of the resulting resource.
-// @param id The _unique_ provider ID of the resource to lookup.
-// @param opts Optional settings to control the behavior of the CustomResource.
-// /
-// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): ApiPolicy;
-// /**
-// Returns true if the given object is an instance of ApiPolicy.  This is designed to work even
-// when multiple copies of the Pulumi SDK have been loaded into the same process.
-// /
-// static isInstance(obj: any): obj is ApiPolicy;
-// /**
 // The Azure API version of the resource.
 func (o ApiPolicyOutput) AzureApiVersion() pulumi.StringOutput {
 	return o.ApplyT(func(v *ApiPolicy) pulumi.StringOutput { return v.AzureApiVersion }).(pulumi.StringOutput)

@@ -20,20 +20,6 @@ import (
 type Backend struct {
 	pulumi.CustomResourceState
 
-	// Get an existing Backend resource's state with the given name, ID, and optional extra
-	// properties used to qualify the lookup.
-	//
-	// @param name The _unique_ name of the resulting resource.
-	// @param id The _unique_ provider ID of the resource to lookup.
-	// @param opts Optional settings to control the behavior of the CustomResource.
-	// /
-	// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): Backend;
-	// /**
-	// Returns true if the given object is an instance of Backend.  This is designed to work even
-	// when multiple copies of the Pulumi SDK have been loaded into the same process.
-	// /
-	// static isInstance(obj: any): obj is Backend;
-	// /**
 	// The Azure API version of the resource.
 	AzureApiVersion pulumi.StringOutput `pulumi:"azureApiVersion"`
 	// Backend Circuit Breaker Configuration
@@ -198,20 +184,6 @@ func (o BackendOutput) ToBackendOutputWithContext(ctx context.Context) BackendOu
 	return o
 }
 
-// Get an existing Backend resource's state with the given name, ID, and optional extra
-// properties used to qualify the lookup.
-//
-// @param name The _unique_ name of the resulting resource.
-// @param id The _unique_ provider ID of the resource to lookup.
-// @param opts Optional settings to control the behavior of the CustomResource.
-// /
-// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): Backend;
-// /**
-// Returns true if the given object is an instance of Backend.  This is designed to work even
-// when multiple copies of the Pulumi SDK have been loaded into the same process.
-// /
-// static isInstance(obj: any): obj is Backend;
-// /**
 // The Azure API version of the resource.
 func (o BackendOutput) AzureApiVersion() pulumi.StringOutput {
 	return o.ApplyT(func(v *Backend) pulumi.StringOutput { return v.AzureApiVersion }).(pulumi.StringOutput)

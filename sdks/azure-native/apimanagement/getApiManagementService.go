@@ -34,6 +34,8 @@ type LookupApiManagementServiceArgs struct {
 }
 
 type LookupApiManagementServiceResult struct {
+	// Control Plane Apis version constraint for the API Management service.
+	ApiVersionConstraint *ApiVersionConstraintResponse `pulumi:"apiVersionConstraint"`
 	// Gateway URL of the API Management service.
 	GatewayUrl string `pulumi:"gatewayUrl"`
 	// Resource ID.
@@ -80,6 +82,11 @@ func (o LookupApiManagementServiceResultOutput) ToLookupApiManagementServiceResu
 
 func (o LookupApiManagementServiceResultOutput) ToLookupApiManagementServiceResultOutputWithContext(ctx context.Context) LookupApiManagementServiceResultOutput {
 	return o
+}
+
+// Control Plane Apis version constraint for the API Management service.
+func (o LookupApiManagementServiceResultOutput) ApiVersionConstraint() ApiVersionConstraintResponsePtrOutput {
+	return o.ApplyT(func(v LookupApiManagementServiceResult) *ApiVersionConstraintResponse { return v.ApiVersionConstraint }).(ApiVersionConstraintResponsePtrOutput)
 }
 
 // Gateway URL of the API Management service.

@@ -37,20 +37,6 @@ type LookupNamedValueArgs struct {
 
 // NamedValue details.
 type LookupNamedValueResult struct {
-	// Get an existing NamedValue resource's state with the given name, ID, and optional extra
-	// properties used to qualify the lookup.
-	//
-	// @param name The _unique_ name of the resulting resource.
-	// @param id The _unique_ provider ID of the resource to lookup.
-	// @param opts Optional settings to control the behavior of the CustomResource.
-	// /
-	// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): NamedValue;
-	// /**
-	// Returns true if the given object is an instance of NamedValue.  This is designed to work even
-	// when multiple copies of the Pulumi SDK have been loaded into the same process.
-	// /
-	// static isInstance(obj: any): obj is NamedValue;
-	// /**
 	// The Azure API version of the resource.
 	AzureApiVersion string `pulumi:"azureApiVersion"`
 	// Unique name of NamedValue. It may contain only letters, digits, period, dash, and underscore characters.
@@ -102,20 +88,6 @@ func (o LookupNamedValueResultOutput) ToLookupNamedValueResultOutputWithContext(
 	return o
 }
 
-// Get an existing NamedValue resource's state with the given name, ID, and optional extra
-// properties used to qualify the lookup.
-//
-// @param name The _unique_ name of the resulting resource.
-// @param id The _unique_ provider ID of the resource to lookup.
-// @param opts Optional settings to control the behavior of the CustomResource.
-// /
-// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): NamedValue;
-// /**
-// Returns true if the given object is an instance of NamedValue.  This is designed to work even
-// when multiple copies of the Pulumi SDK have been loaded into the same process.
-// /
-// static isInstance(obj: any): obj is NamedValue;
-// /**
 // The Azure API version of the resource.
 func (o LookupNamedValueResultOutput) AzureApiVersion() pulumi.StringOutput {
 	return o.ApplyT(func(v LookupNamedValueResult) string { return v.AzureApiVersion }).(pulumi.StringOutput)

@@ -33,6 +33,8 @@ func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi
 		r = &Backend{}
 	case "azure-native:apimanagement:NamedValue":
 		r = &NamedValue{}
+	case "azure-native:apimanagement:ProductApi":
+		r = &ProductApi{}
 	default:
 		return nil, fmt.Errorf("unknown resource type: %s", typ)
 	}

@@ -384,6 +384,206 @@ func (o ApiManagementServiceSkuPropertiesResponseOutput) Name() pulumi.StringOut
 	return o.ApplyT(func(v ApiManagementServiceSkuPropertiesResponse) string { return v.Name }).(pulumi.StringOutput)
 }
 
+// Control Plane Apis version constraint for the API Management service.
+type ApiVersionConstraint struct {
+	// Limit control plane API calls to API Management service with version equal to or newer than this value.
+	MinApiVersion *string `pulumi:"minApiVersion"`
+}
+
+// ApiVersionConstraintInput is an input type that accepts ApiVersionConstraintArgs and ApiVersionConstraintOutput values.
+// You can construct a concrete instance of `ApiVersionConstraintInput` via:
+//
+//	ApiVersionConstraintArgs{...}
+type ApiVersionConstraintInput interface {
+	pulumi.Input
+
+	ToApiVersionConstraintOutput() ApiVersionConstraintOutput
+	ToApiVersionConstraintOutputWithContext(context.Context) ApiVersionConstraintOutput
+}
+
+// Control Plane Apis version constraint for the API Management service.
+type ApiVersionConstraintArgs struct {
+	// Limit control plane API calls to API Management service with version equal to or newer than this value.
+	MinApiVersion pulumi.StringPtrInput `pulumi:"minApiVersion"`
+}
+
+func (ApiVersionConstraintArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*ApiVersionConstraint)(nil)).Elem()
+}
+
+func (i ApiVersionConstraintArgs) ToApiVersionConstraintOutput() ApiVersionConstraintOutput {
+	return i.ToApiVersionConstraintOutputWithContext(context.Background())
+}
+
+func (i ApiVersionConstraintArgs) ToApiVersionConstraintOutputWithContext(ctx context.Context) ApiVersionConstraintOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ApiVersionConstraintOutput)
+}
+
+func (i ApiVersionConstraintArgs) ToApiVersionConstraintPtrOutput() ApiVersionConstraintPtrOutput {
+	return i.ToApiVersionConstraintPtrOutputWithContext(context.Background())
+}
+
+func (i ApiVersionConstraintArgs) ToApiVersionConstraintPtrOutputWithContext(ctx context.Context) ApiVersionConstraintPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ApiVersionConstraintOutput).ToApiVersionConstraintPtrOutputWithContext(ctx)
+}
+
+// ApiVersionConstraintPtrInput is an input type that accepts ApiVersionConstraintArgs, ApiVersionConstraintPtr and ApiVersionConstraintPtrOutput values.
+// You can construct a concrete instance of `ApiVersionConstraintPtrInput` via:
+//
+//	        ApiVersionConstraintArgs{...}
+//
+//	or:
+//
+//	        nil
+type ApiVersionConstraintPtrInput interface {
+	pulumi.Input
+
+	ToApiVersionConstraintPtrOutput() ApiVersionConstraintPtrOutput
+	ToApiVersionConstraintPtrOutputWithContext(context.Context) ApiVersionConstraintPtrOutput
+}
+
+type apiVersionConstraintPtrType ApiVersionConstraintArgs
+
+func ApiVersionConstraintPtr(v *ApiVersionConstraintArgs) ApiVersionConstraintPtrInput {
+	return (*apiVersionConstraintPtrType)(v)
+}
+
+func (*apiVersionConstraintPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**ApiVersionConstraint)(nil)).Elem()
+}
+
+func (i *apiVersionConstraintPtrType) ToApiVersionConstraintPtrOutput() ApiVersionConstraintPtrOutput {
+	return i.ToApiVersionConstraintPtrOutputWithContext(context.Background())
+}
+
+func (i *apiVersionConstraintPtrType) ToApiVersionConstraintPtrOutputWithContext(ctx context.Context) ApiVersionConstraintPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(ApiVersionConstraintPtrOutput)
+}
+
+// Control Plane Apis version constraint for the API Management service.
+type ApiVersionConstraintOutput struct{ *pulumi.OutputState }
+
+func (ApiVersionConstraintOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*ApiVersionConstraint)(nil)).Elem()
+}
+
+func (o ApiVersionConstraintOutput) ToApiVersionConstraintOutput() ApiVersionConstraintOutput {
+	return o
+}
+
+func (o ApiVersionConstraintOutput) ToApiVersionConstraintOutputWithContext(ctx context.Context) ApiVersionConstraintOutput {
+	return o
+}
+
+func (o ApiVersionConstraintOutput) ToApiVersionConstraintPtrOutput() ApiVersionConstraintPtrOutput {
+	return o.ToApiVersionConstraintPtrOutputWithContext(context.Background())
+}
+
+func (o ApiVersionConstraintOutput) ToApiVersionConstraintPtrOutputWithContext(ctx context.Context) ApiVersionConstraintPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v ApiVersionConstraint) *ApiVersionConstraint {
+		return &v
+	}).(ApiVersionConstraintPtrOutput)
+}
+
+// Limit control plane API calls to API Management service with version equal to or newer than this value.
+func (o ApiVersionConstraintOutput) MinApiVersion() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ApiVersionConstraint) *string { return v.MinApiVersion }).(pulumi.StringPtrOutput)
+}
+
+type ApiVersionConstraintPtrOutput struct{ *pulumi.OutputState }
+
+func (ApiVersionConstraintPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**ApiVersionConstraint)(nil)).Elem()
+}
+
+func (o ApiVersionConstraintPtrOutput) ToApiVersionConstraintPtrOutput() ApiVersionConstraintPtrOutput {
+	return o
+}
+
+func (o ApiVersionConstraintPtrOutput) ToApiVersionConstraintPtrOutputWithContext(ctx context.Context) ApiVersionConstraintPtrOutput {
+	return o
+}
+
+func (o ApiVersionConstraintPtrOutput) Elem() ApiVersionConstraintOutput {
+	return o.ApplyT(func(v *ApiVersionConstraint) ApiVersionConstraint {
+		if v != nil {
+			return *v
+		}
+		var ret ApiVersionConstraint
+		return ret
+	}).(ApiVersionConstraintOutput)
+}
+
+// Limit control plane API calls to API Management service with version equal to or newer than this value.
+func (o ApiVersionConstraintPtrOutput) MinApiVersion() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ApiVersionConstraint) *string {
+		if v == nil {
+			return nil
+		}
+		return v.MinApiVersion
+	}).(pulumi.StringPtrOutput)
+}
+
+// Control Plane Apis version constraint for the API Management service.
+type ApiVersionConstraintResponse struct {
+	// Limit control plane API calls to API Management service with version equal to or newer than this value.
+	MinApiVersion *string `pulumi:"minApiVersion"`
+}
+
+// Control Plane Apis version constraint for the API Management service.
+type ApiVersionConstraintResponseOutput struct{ *pulumi.OutputState }
+
+func (ApiVersionConstraintResponseOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*ApiVersionConstraintResponse)(nil)).Elem()
+}
+
+func (o ApiVersionConstraintResponseOutput) ToApiVersionConstraintResponseOutput() ApiVersionConstraintResponseOutput {
+	return o
+}
+
+func (o ApiVersionConstraintResponseOutput) ToApiVersionConstraintResponseOutputWithContext(ctx context.Context) ApiVersionConstraintResponseOutput {
+	return o
+}
+
+// Limit control plane API calls to API Management service with version equal to or newer than this value.
+func (o ApiVersionConstraintResponseOutput) MinApiVersion() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v ApiVersionConstraintResponse) *string { return v.MinApiVersion }).(pulumi.StringPtrOutput)
+}
+
+type ApiVersionConstraintResponsePtrOutput struct{ *pulumi.OutputState }
+
+func (ApiVersionConstraintResponsePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**ApiVersionConstraintResponse)(nil)).Elem()
+}
+
+func (o ApiVersionConstraintResponsePtrOutput) ToApiVersionConstraintResponsePtrOutput() ApiVersionConstraintResponsePtrOutput {
+	return o
+}
+
+func (o ApiVersionConstraintResponsePtrOutput) ToApiVersionConstraintResponsePtrOutputWithContext(ctx context.Context) ApiVersionConstraintResponsePtrOutput {
+	return o
+}
+
+func (o ApiVersionConstraintResponsePtrOutput) Elem() ApiVersionConstraintResponseOutput {
+	return o.ApplyT(func(v *ApiVersionConstraintResponse) ApiVersionConstraintResponse {
+		if v != nil {
+			return *v
+		}
+		var ret ApiVersionConstraintResponse
+		return ret
+	}).(ApiVersionConstraintResponseOutput)
+}
+
+// Limit control plane API calls to API Management service with version equal to or newer than this value.
+func (o ApiVersionConstraintResponsePtrOutput) MinApiVersion() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *ApiVersionConstraintResponse) *string {
+		if v == nil {
+			return nil
+		}
+		return v.MinApiVersion
+	}).(pulumi.StringPtrOutput)
+}
+
 // Authentication Scheme name.
 type BackendBaseParametersPool struct {
 	// The list of backend entities belonging to a pool.
@@ -2432,6 +2632,10 @@ func init() {
 	pulumi.RegisterOutputType(ApiManagementServiceIdentityResponsePtrOutput{})
 	pulumi.RegisterOutputType(ApiManagementServiceSkuPropertiesOutput{})
 	pulumi.RegisterOutputType(ApiManagementServiceSkuPropertiesResponseOutput{})
+	pulumi.RegisterOutputType(ApiVersionConstraintOutput{})
+	pulumi.RegisterOutputType(ApiVersionConstraintPtrOutput{})
+	pulumi.RegisterOutputType(ApiVersionConstraintResponseOutput{})
+	pulumi.RegisterOutputType(ApiVersionConstraintResponsePtrOutput{})
 	pulumi.RegisterOutputType(BackendBaseParametersPoolOutput{})
 	pulumi.RegisterOutputType(BackendBaseParametersPoolPtrOutput{})
 	pulumi.RegisterOutputType(BackendBaseParametersResponsePoolOutput{})

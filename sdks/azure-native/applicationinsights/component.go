@@ -20,20 +20,6 @@ import (
 type Component struct {
 	pulumi.CustomResourceState
 
-	// Get an existing Component resource's state with the given name, ID, and optional extra
-	// properties used to qualify the lookup.
-	//
-	// @param name The _unique_ name of the resulting resource.
-	// @param id The _unique_ provider ID of the resource to lookup.
-	// @param opts Optional settings to control the behavior of the CustomResource.
-	// /
-	// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): Component;
-	// /**
-	// Returns true if the given object is an instance of Component.  This is designed to work even
-	// when multiple copies of the Pulumi SDK have been loaded into the same process.
-	// /
-	// static isInstance(obj: any): obj is Component;
-	// /**
 	// Application Insights Unique ID for your Application.
 	AppId pulumi.StringOutput `pulumi:"appId"`
 	// Type of application being monitored.
@@ -194,20 +180,6 @@ func (o ComponentOutput) ToComponentOutputWithContext(ctx context.Context) Compo
 	return o
 }
 
-// Get an existing Component resource's state with the given name, ID, and optional extra
-// properties used to qualify the lookup.
-//
-// @param name The _unique_ name of the resulting resource.
-// @param id The _unique_ provider ID of the resource to lookup.
-// @param opts Optional settings to control the behavior of the CustomResource.
-// /
-// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): Component;
-// /**
-// Returns true if the given object is an instance of Component.  This is designed to work even
-// when multiple copies of the Pulumi SDK have been loaded into the same process.
-// /
-// static isInstance(obj: any): obj is Component;
-// /**
 // Application Insights Unique ID for your Application.
 func (o ComponentOutput) AppId() pulumi.StringOutput {
 	return o.ApplyT(func(v *Component) pulumi.StringOutput { return v.AppId }).(pulumi.StringOutput)

@@ -20,20 +20,6 @@ import (
 type UserAssignedIdentity struct {
 	pulumi.CustomResourceState
 
-	// Get an existing UserAssignedIdentity resource's state with the given name, ID, and optional extra
-	// properties used to qualify the lookup.
-	//
-	// @param name The _unique_ name of the resulting resource.
-	// @param id The _unique_ provider ID of the resource to lookup.
-	// @param opts Optional settings to control the behavior of the CustomResource.
-	// /
-	// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): UserAssignedIdentity;
-	// /**
-	// Returns true if the given object is an instance of UserAssignedIdentity.  This is designed to work even
-	// when multiple copies of the Pulumi SDK have been loaded into the same process.
-	// /
-	// static isInstance(obj: any): obj is UserAssignedIdentity;
-	// /**
 	// The Azure API version of the resource.
 	AzureApiVersion pulumi.StringOutput `pulumi:"azureApiVersion"`
 	// The id of the app associated with the identity. This is a random generated UUID by MSI.
@@ -160,20 +146,6 @@ func (o UserAssignedIdentityOutput) ToUserAssignedIdentityOutputWithContext(ctx 
 	return o
 }
 
-// Get an existing UserAssignedIdentity resource's state with the given name, ID, and optional extra
-// properties used to qualify the lookup.
-//
-// @param name The _unique_ name of the resulting resource.
-// @param id The _unique_ provider ID of the resource to lookup.
-// @param opts Optional settings to control the behavior of the CustomResource.
-// /
-// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): UserAssignedIdentity;
-// /**
-// Returns true if the given object is an instance of UserAssignedIdentity.  This is designed to work even
-// when multiple copies of the Pulumi SDK have been loaded into the same process.
-// /
-// static isInstance(obj: any): obj is UserAssignedIdentity;
-// /**
 // The Azure API version of the resource.
 func (o UserAssignedIdentityOutput) AzureApiVersion() pulumi.StringOutput {
 	return o.ApplyT(func(v *UserAssignedIdentity) pulumi.StringOutput { return v.AzureApiVersion }).(pulumi.StringOutput)

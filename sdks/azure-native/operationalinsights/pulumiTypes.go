@@ -13,6 +13,206 @@ import (
 
 var _ = utilities.GetEnvOrDefault
 
+// Workspace features.
+type WorkspaceFeatures struct {
+	// Disable Non-AAD based Auth.
+	DisableLocalAuth *bool `pulumi:"disableLocalAuth"`
+}
+
+// WorkspaceFeaturesInput is an input type that accepts WorkspaceFeaturesArgs and WorkspaceFeaturesOutput values.
+// You can construct a concrete instance of `WorkspaceFeaturesInput` via:
+//
+//	WorkspaceFeaturesArgs{...}
+type WorkspaceFeaturesInput interface {
+	pulumi.Input
+
+	ToWorkspaceFeaturesOutput() WorkspaceFeaturesOutput
+	ToWorkspaceFeaturesOutputWithContext(context.Context) WorkspaceFeaturesOutput
+}
+
+// Workspace features.
+type WorkspaceFeaturesArgs struct {
+	// Disable Non-AAD based Auth.
+	DisableLocalAuth pulumi.BoolPtrInput `pulumi:"disableLocalAuth"`
+}
+
+func (WorkspaceFeaturesArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*WorkspaceFeatures)(nil)).Elem()
+}
+
+func (i WorkspaceFeaturesArgs) ToWorkspaceFeaturesOutput() WorkspaceFeaturesOutput {
+	return i.ToWorkspaceFeaturesOutputWithContext(context.Background())
+}
+
+func (i WorkspaceFeaturesArgs) ToWorkspaceFeaturesOutputWithContext(ctx context.Context) WorkspaceFeaturesOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(WorkspaceFeaturesOutput)
+}
+
+func (i WorkspaceFeaturesArgs) ToWorkspaceFeaturesPtrOutput() WorkspaceFeaturesPtrOutput {
+	return i.ToWorkspaceFeaturesPtrOutputWithContext(context.Background())
+}
+
+func (i WorkspaceFeaturesArgs) ToWorkspaceFeaturesPtrOutputWithContext(ctx context.Context) WorkspaceFeaturesPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(WorkspaceFeaturesOutput).ToWorkspaceFeaturesPtrOutputWithContext(ctx)
+}
+
+// WorkspaceFeaturesPtrInput is an input type that accepts WorkspaceFeaturesArgs, WorkspaceFeaturesPtr and WorkspaceFeaturesPtrOutput values.
+// You can construct a concrete instance of `WorkspaceFeaturesPtrInput` via:
+//
+//	        WorkspaceFeaturesArgs{...}
+//
+//	or:
+//
+//	        nil
+type WorkspaceFeaturesPtrInput interface {
+	pulumi.Input
+
+	ToWorkspaceFeaturesPtrOutput() WorkspaceFeaturesPtrOutput
+	ToWorkspaceFeaturesPtrOutputWithContext(context.Context) WorkspaceFeaturesPtrOutput
+}
+
+type workspaceFeaturesPtrType WorkspaceFeaturesArgs
+
+func WorkspaceFeaturesPtr(v *WorkspaceFeaturesArgs) WorkspaceFeaturesPtrInput {
+	return (*workspaceFeaturesPtrType)(v)
+}
+
+func (*workspaceFeaturesPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**WorkspaceFeatures)(nil)).Elem()
+}
+
+func (i *workspaceFeaturesPtrType) ToWorkspaceFeaturesPtrOutput() WorkspaceFeaturesPtrOutput {
+	return i.ToWorkspaceFeaturesPtrOutputWithContext(context.Background())
+}
+
+func (i *workspaceFeaturesPtrType) ToWorkspaceFeaturesPtrOutputWithContext(ctx context.Context) WorkspaceFeaturesPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(WorkspaceFeaturesPtrOutput)
+}
+
+// Workspace features.
+type WorkspaceFeaturesOutput struct{ *pulumi.OutputState }
+
+func (WorkspaceFeaturesOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*WorkspaceFeatures)(nil)).Elem()
+}
+
+func (o WorkspaceFeaturesOutput) ToWorkspaceFeaturesOutput() WorkspaceFeaturesOutput {
+	return o
+}
+
+func (o WorkspaceFeaturesOutput) ToWorkspaceFeaturesOutputWithContext(ctx context.Context) WorkspaceFeaturesOutput {
+	return o
+}
+
+func (o WorkspaceFeaturesOutput) ToWorkspaceFeaturesPtrOutput() WorkspaceFeaturesPtrOutput {
+	return o.ToWorkspaceFeaturesPtrOutputWithContext(context.Background())
+}
+
+func (o WorkspaceFeaturesOutput) ToWorkspaceFeaturesPtrOutputWithContext(ctx context.Context) WorkspaceFeaturesPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v WorkspaceFeatures) *WorkspaceFeatures {
+		return &v
+	}).(WorkspaceFeaturesPtrOutput)
+}
+
+// Disable Non-AAD based Auth.
+func (o WorkspaceFeaturesOutput) DisableLocalAuth() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v WorkspaceFeatures) *bool { return v.DisableLocalAuth }).(pulumi.BoolPtrOutput)
+}
+
+type WorkspaceFeaturesPtrOutput struct{ *pulumi.OutputState }
+
+func (WorkspaceFeaturesPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**WorkspaceFeatures)(nil)).Elem()
+}
+
+func (o WorkspaceFeaturesPtrOutput) ToWorkspaceFeaturesPtrOutput() WorkspaceFeaturesPtrOutput {
+	return o
+}
+
+func (o WorkspaceFeaturesPtrOutput) ToWorkspaceFeaturesPtrOutputWithContext(ctx context.Context) WorkspaceFeaturesPtrOutput {
+	return o
+}
+
+func (o WorkspaceFeaturesPtrOutput) Elem() WorkspaceFeaturesOutput {
+	return o.ApplyT(func(v *WorkspaceFeatures) WorkspaceFeatures {
+		if v != nil {
+			return *v
+		}
+		var ret WorkspaceFeatures
+		return ret
+	}).(WorkspaceFeaturesOutput)
+}
+
+// Disable Non-AAD based Auth.
+func (o WorkspaceFeaturesPtrOutput) DisableLocalAuth() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *WorkspaceFeatures) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.DisableLocalAuth
+	}).(pulumi.BoolPtrOutput)
+}
+
+// Workspace features.
+type WorkspaceFeaturesResponse struct {
+	// Disable Non-AAD based Auth.
+	DisableLocalAuth *bool `pulumi:"disableLocalAuth"`
+}
+
+// Workspace features.
+type WorkspaceFeaturesResponseOutput struct{ *pulumi.OutputState }
+
+func (WorkspaceFeaturesResponseOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*WorkspaceFeaturesResponse)(nil)).Elem()
+}
+
+func (o WorkspaceFeaturesResponseOutput) ToWorkspaceFeaturesResponseOutput() WorkspaceFeaturesResponseOutput {
+	return o
+}
+
+func (o WorkspaceFeaturesResponseOutput) ToWorkspaceFeaturesResponseOutputWithContext(ctx context.Context) WorkspaceFeaturesResponseOutput {
+	return o
+}
+
+// Disable Non-AAD based Auth.
+func (o WorkspaceFeaturesResponseOutput) DisableLocalAuth() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v WorkspaceFeaturesResponse) *bool { return v.DisableLocalAuth }).(pulumi.BoolPtrOutput)
+}
+
+type WorkspaceFeaturesResponsePtrOutput struct{ *pulumi.OutputState }
+
+func (WorkspaceFeaturesResponsePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**WorkspaceFeaturesResponse)(nil)).Elem()
+}
+
+func (o WorkspaceFeaturesResponsePtrOutput) ToWorkspaceFeaturesResponsePtrOutput() WorkspaceFeaturesResponsePtrOutput {
+	return o
+}
+
+func (o WorkspaceFeaturesResponsePtrOutput) ToWorkspaceFeaturesResponsePtrOutputWithContext(ctx context.Context) WorkspaceFeaturesResponsePtrOutput {
+	return o
+}
+
+func (o WorkspaceFeaturesResponsePtrOutput) Elem() WorkspaceFeaturesResponseOutput {
+	return o.ApplyT(func(v *WorkspaceFeaturesResponse) WorkspaceFeaturesResponse {
+		if v != nil {
+			return *v
+		}
+		var ret WorkspaceFeaturesResponse
+		return ret
+	}).(WorkspaceFeaturesResponseOutput)
+}
+
+// Disable Non-AAD based Auth.
+func (o WorkspaceFeaturesResponsePtrOutput) DisableLocalAuth() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *WorkspaceFeaturesResponse) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.DisableLocalAuth
+	}).(pulumi.BoolPtrOutput)
+}
+
 // The SKU (tier) of a workspace.
 type WorkspaceSku struct {
 	// The name of the SKU.
@@ -214,6 +414,10 @@ func (o WorkspaceSkuResponsePtrOutput) Name() pulumi.StringPtrOutput {
 }
 
 func init() {
+	pulumi.RegisterOutputType(WorkspaceFeaturesOutput{})
+	pulumi.RegisterOutputType(WorkspaceFeaturesPtrOutput{})
+	pulumi.RegisterOutputType(WorkspaceFeaturesResponseOutput{})
+	pulumi.RegisterOutputType(WorkspaceFeaturesResponsePtrOutput{})
 	pulumi.RegisterOutputType(WorkspaceSkuOutput{})
 	pulumi.RegisterOutputType(WorkspaceSkuPtrOutput{})
 	pulumi.RegisterOutputType(WorkspaceSkuResponseOutput{})

@@ -20,24 +20,12 @@ import (
 type Workspace struct {
 	pulumi.CustomResourceState
 
-	// Get an existing Workspace resource's state with the given name, ID, and optional extra
-	// properties used to qualify the lookup.
-	//
-	// @param name The _unique_ name of the resulting resource.
-	// @param id The _unique_ provider ID of the resource to lookup.
-	// @param opts Optional settings to control the behavior of the CustomResource.
-	// /
-	// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): Workspace;
-	// /**
-	// Returns true if the given object is an instance of Workspace.  This is designed to work even
-	// when multiple copies of the Pulumi SDK have been loaded into the same process.
-	// /
-	// static isInstance(obj: any): obj is Workspace;
-	// /**
 	// The Azure API version of the resource.
 	AzureApiVersion pulumi.StringOutput `pulumi:"azureApiVersion"`
 	// This is a read-only property. Represents the ID associated with the workspace.
 	CustomerId pulumi.StringOutput `pulumi:"customerId"`
+	// Workspace features.
+	Features WorkspaceFeaturesResponsePtrOutput `pulumi:"features"`
 	// The geo-location where the resource lives
 	Location pulumi.StringOutput `pulumi:"location"`
 	// The name of the resource
@@ -101,6 +89,8 @@ func WorkspaceExists(ctx *pulumi.Context,
 }
 
 type workspaceArgs struct {
+	// Workspace features.
+	Features *WorkspaceFeatures `pulumi:"features"`
 	// The geo-location where the resource lives
 	Location *string `pulumi:"location"`
 	// The name of the resource group. The name is case insensitive.
@@ -117,6 +107,8 @@ type workspaceArgs struct {
 
 // The set of arguments for constructing a Workspace resource.
 type WorkspaceArgs struct {
+	// Workspace features.
+	Features WorkspaceFeaturesPtrInput
 	// The geo-location where the resource lives
 	Location pulumi.StringPtrInput
 	// The name of the resource group. The name is case insensitive.
@@ -168,20 +160,6 @@ func (o WorkspaceOutput) ToWorkspaceOutputWithContext(ctx context.Context) Works
 	return o
 }
 
-// Get an existing Workspace resource's state with the given name, ID, and optional extra
-// properties used to qualify the lookup.
-//
-// @param name The _unique_ name of the resulting resource.
-// @param id The _unique_ provider ID of the resource to lookup.
-// @param opts Optional settings to control the behavior of the CustomResource.
-// /
-// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): Workspace;
-// /**
-// Returns true if the given object is an instance of Workspace.  This is designed to work even
-// when multiple copies of the Pulumi SDK have been loaded into the same process.
-// /
-// static isInstance(obj: any): obj is Workspace;
-// /**
 // The Azure API version of the resource.
 func (o WorkspaceOutput) AzureApiVersion() pulumi.StringOutput {
 	return o.ApplyT(func(v *Workspace) pulumi.StringOutput { return v.AzureApiVersion }).(pulumi.StringOutput)
@@ -190,6 +168,11 @@ func (o WorkspaceOutput) AzureApiVersion() pulumi.StringOutput {
 // This is a read-only property. Represents the ID associated with the workspace.
 func (o WorkspaceOutput) CustomerId() pulumi.StringOutput {
 	return o.ApplyT(func(v *Workspace) pulumi.StringOutput { return v.CustomerId }).(pulumi.StringOutput)
+}
+
+// Workspace features.
+func (o WorkspaceOutput) Features() WorkspaceFeaturesResponsePtrOutput {
+	return o.ApplyT(func(v *Workspace) WorkspaceFeaturesResponsePtrOutput { return v.Features }).(WorkspaceFeaturesResponsePtrOutput)
 }
 
 // The geo-location where the resource lives

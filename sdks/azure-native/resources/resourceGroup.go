@@ -19,20 +19,6 @@ import (
 type ResourceGroup struct {
 	pulumi.CustomResourceState
 
-	// Get an existing ResourceGroup resource's state with the given name, ID, and optional extra
-	// properties used to qualify the lookup.
-	//
-	// @param name The _unique_ name of the resulting resource.
-	// @param id The _unique_ provider ID of the resource to lookup.
-	// @param opts Optional settings to control the behavior of the CustomResource.
-	// /
-	// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): ResourceGroup;
-	// /**
-	// Returns true if the given object is an instance of ResourceGroup.  This is designed to work even
-	// when multiple copies of the Pulumi SDK have been loaded into the same process.
-	// /
-	// static isInstance(obj: any): obj is ResourceGroup;
-	// /**
 	// The Azure API version of the resource.
 	AzureApiVersion pulumi.StringOutput `pulumi:"azureApiVersion"`
 	// The location of the resource group. It cannot be changed after the resource group has been created. It must be one of the supported Azure locations.
@@ -146,20 +132,6 @@ func (o ResourceGroupOutput) ToResourceGroupOutputWithContext(ctx context.Contex
 	return o
 }
 
-// Get an existing ResourceGroup resource's state with the given name, ID, and optional extra
-// properties used to qualify the lookup.
-//
-// @param name The _unique_ name of the resulting resource.
-// @param id The _unique_ provider ID of the resource to lookup.
-// @param opts Optional settings to control the behavior of the CustomResource.
-// /
-// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): ResourceGroup;
-// /**
-// Returns true if the given object is an instance of ResourceGroup.  This is designed to work even
-// when multiple copies of the Pulumi SDK have been loaded into the same process.
-// /
-// static isInstance(obj: any): obj is ResourceGroup;
-// /**
 // The Azure API version of the resource.
 func (o ResourceGroupOutput) AzureApiVersion() pulumi.StringOutput {
 	return o.ApplyT(func(v *ResourceGroup) pulumi.StringOutput { return v.AzureApiVersion }).(pulumi.StringOutput)

@@ -20,20 +20,6 @@ import (
 type BlobContainer struct {
 	pulumi.CustomResourceState
 
-	// Get an existing BlobContainer resource's state with the given name, ID, and optional extra
-	// properties used to qualify the lookup.
-	//
-	// @param name The _unique_ name of the resulting resource.
-	// @param id The _unique_ provider ID of the resource to lookup.
-	// @param opts Optional settings to control the behavior of the CustomResource.
-	// /
-	// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): BlobContainer;
-	// /**
-	// Returns true if the given object is an instance of BlobContainer.  This is designed to work even
-	// when multiple copies of the Pulumi SDK have been loaded into the same process.
-	// /
-	// static isInstance(obj: any): obj is BlobContainer;
-	// /**
 	// The Azure API version of the resource.
 	AzureApiVersion pulumi.StringOutput `pulumi:"azureApiVersion"`
 	// The name of the resource
@@ -155,20 +141,6 @@ func (o BlobContainerOutput) ToBlobContainerOutputWithContext(ctx context.Contex
 	return o
 }
 
-// Get an existing BlobContainer resource's state with the given name, ID, and optional extra
-// properties used to qualify the lookup.
-//
-// @param name The _unique_ name of the resulting resource.
-// @param id The _unique_ provider ID of the resource to lookup.
-// @param opts Optional settings to control the behavior of the CustomResource.
-// /
-// static get(name: string, id: pulumi.Input<pulumi.ID>, opts?: pulumi.CustomResourceOptions): BlobContainer;
-// /**
-// Returns true if the given object is an instance of BlobContainer.  This is designed to work even
-// when multiple copies of the Pulumi SDK have been loaded into the same process.
-// /
-// static isInstance(obj: any): obj is BlobContainer;
-// /**
 // The Azure API version of the resource.
 func (o BlobContainerOutput) AzureApiVersion() pulumi.StringOutput {
 	return o.ApplyT(func(v *BlobContainer) pulumi.StringOutput { return v.AzureApiVersion }).(pulumi.StringOutput)

@@ -23,6 +23,8 @@ func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi
 	switch typ {
 	case "azure-native:storage:BlobContainer":
 		r = &BlobContainer{}
+	case "azure-native:storage:BlobServiceProperties":
+		r = &BlobServiceProperties{}
 	case "azure-native:storage:StorageAccount":
 		r = &StorageAccount{}
 	default:

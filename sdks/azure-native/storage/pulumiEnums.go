@@ -10,6 +10,172 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// Restrict copy to and from Storage Accounts within an AAD tenant or with Private Links to the same VNet.
+type AllowedCopyScope string
+
+const (
+	AllowedCopyScopePrivateLink = AllowedCopyScope("PrivateLink")
+	AllowedCopyScopeAAD         = AllowedCopyScope("AAD")
+)
+
+func (AllowedCopyScope) ElementType() reflect.Type {
+	return reflect.TypeOf((*AllowedCopyScope)(nil)).Elem()
+}
+
+func (e AllowedCopyScope) ToAllowedCopyScopeOutput() AllowedCopyScopeOutput {
+	return pulumi.ToOutput(e).(AllowedCopyScopeOutput)
+}
+
+func (e AllowedCopyScope) ToAllowedCopyScopeOutputWithContext(ctx context.Context) AllowedCopyScopeOutput {
+	return pulumi.ToOutputWithContext(ctx, e).(AllowedCopyScopeOutput)
+}
+
+func (e AllowedCopyScope) ToAllowedCopyScopePtrOutput() AllowedCopyScopePtrOutput {
+	return e.ToAllowedCopyScopePtrOutputWithContext(context.Background())
+}
+
+func (e AllowedCopyScope) ToAllowedCopyScopePtrOutputWithContext(ctx context.Context) AllowedCopyScopePtrOutput {
+	return AllowedCopyScope(e).ToAllowedCopyScopeOutputWithContext(ctx).ToAllowedCopyScopePtrOutputWithContext(ctx)
+}
+
+func (e AllowedCopyScope) ToStringOutput() pulumi.StringOutput {
+	return pulumi.ToOutput(pulumi.String(e)).(pulumi.StringOutput)
+}
+
+func (e AllowedCopyScope) ToStringOutputWithContext(ctx context.Context) pulumi.StringOutput {
+	return pulumi.ToOutputWithContext(ctx, pulumi.String(e)).(pulumi.StringOutput)
+}
+
+func (e AllowedCopyScope) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return pulumi.String(e).ToStringPtrOutputWithContext(context.Background())
+}
+
+func (e AllowedCopyScope) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return pulumi.String(e).ToStringOutputWithContext(ctx).ToStringPtrOutputWithContext(ctx)
+}
+
+type AllowedCopyScopeOutput struct{ *pulumi.OutputState }
+
+func (AllowedCopyScopeOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*AllowedCopyScope)(nil)).Elem()
+}
+
+func (o AllowedCopyScopeOutput) ToAllowedCopyScopeOutput() AllowedCopyScopeOutput {
+	return o
+}
+
+func (o AllowedCopyScopeOutput) ToAllowedCopyScopeOutputWithContext(ctx context.Context) AllowedCopyScopeOutput {
+	return o
+}
+
+func (o AllowedCopyScopeOutput) ToAllowedCopyScopePtrOutput() AllowedCopyScopePtrOutput {
+	return o.ToAllowedCopyScopePtrOutputWithContext(context.Background())
+}
+
+func (o AllowedCopyScopeOutput) ToAllowedCopyScopePtrOutputWithContext(ctx context.Context) AllowedCopyScopePtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v AllowedCopyScope) *AllowedCopyScope {
+		return &v
+	}).(AllowedCopyScopePtrOutput)
+}
+
+func (o AllowedCopyScopeOutput) ToStringOutput() pulumi.StringOutput {
+	return o.ToStringOutputWithContext(context.Background())
+}
+
+func (o AllowedCopyScopeOutput) ToStringOutputWithContext(ctx context.Context) pulumi.StringOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e AllowedCopyScope) string {
+		return string(e)
+	}).(pulumi.StringOutput)
+}
+
+func (o AllowedCopyScopeOutput) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o AllowedCopyScopeOutput) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e AllowedCopyScope) *string {
+		v := string(e)
+		return &v
+	}).(pulumi.StringPtrOutput)
+}
+
+type AllowedCopyScopePtrOutput struct{ *pulumi.OutputState }
+
+func (AllowedCopyScopePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**AllowedCopyScope)(nil)).Elem()
+}
+
+func (o AllowedCopyScopePtrOutput) ToAllowedCopyScopePtrOutput() AllowedCopyScopePtrOutput {
+	return o
+}
+
+func (o AllowedCopyScopePtrOutput) ToAllowedCopyScopePtrOutputWithContext(ctx context.Context) AllowedCopyScopePtrOutput {
+	return o
+}
+
+func (o AllowedCopyScopePtrOutput) Elem() AllowedCopyScopeOutput {
+	return o.ApplyT(func(v *AllowedCopyScope) AllowedCopyScope {
+		if v != nil {
+			return *v
+		}
+		var ret AllowedCopyScope
+		return ret
+	}).(AllowedCopyScopeOutput)
+}
+
+func (o AllowedCopyScopePtrOutput) ToStringPtrOutput() pulumi.StringPtrOutput {
+	return o.ToStringPtrOutputWithContext(context.Background())
+}
+
+func (o AllowedCopyScopePtrOutput) ToStringPtrOutputWithContext(ctx context.Context) pulumi.StringPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, e *AllowedCopyScope) *string {
+		if e == nil {
+			return nil
+		}
+		v := string(*e)
+		return &v
+	}).(pulumi.StringPtrOutput)
+}
+
+// AllowedCopyScopeInput is an input type that accepts values of the AllowedCopyScope enum
+// A concrete instance of `AllowedCopyScopeInput` can be one of the following:
+//
+//	AllowedCopyScopePrivateLink
+//	AllowedCopyScopeAAD
+type AllowedCopyScopeInput interface {
+	pulumi.Input
+
+	ToAllowedCopyScopeOutput() AllowedCopyScopeOutput
+	ToAllowedCopyScopeOutputWithContext(context.Context) AllowedCopyScopeOutput
+}
+
+var allowedCopyScopePtrType = reflect.TypeOf((**AllowedCopyScope)(nil)).Elem()
+
+type AllowedCopyScopePtrInput interface {
+	pulumi.Input
+
+	ToAllowedCopyScopePtrOutput() AllowedCopyScopePtrOutput
+	ToAllowedCopyScopePtrOutputWithContext(context.Context) AllowedCopyScopePtrOutput
+}
+
+type allowedCopyScopePtr string
+
+func AllowedCopyScopePtr(v string) AllowedCopyScopePtrInput {
+	return (*allowedCopyScopePtr)(&v)
+}
+
+func (*allowedCopyScopePtr) ElementType() reflect.Type {
+	return allowedCopyScopePtrType
+}
+
+func (in *allowedCopyScopePtr) ToAllowedCopyScopePtrOutput() AllowedCopyScopePtrOutput {
+	return pulumi.ToOutput(in).(AllowedCopyScopePtrOutput)
+}
+
+func (in *allowedCopyScopePtr) ToAllowedCopyScopePtrOutputWithContext(ctx context.Context) AllowedCopyScopePtrOutput {
+	return pulumi.ToOutputWithContext(ctx, in).(AllowedCopyScopePtrOutput)
+}
+
 // Encryption key type to be used for the encryption service. 'Account' key type implies that an account-scoped encryption key will be used. 'Service' key type implies that a default service key is used.
 type Kind string
 
@@ -879,6 +1045,8 @@ func (in *skuNamePtr) ToSkuNamePtrOutputWithContext(ctx context.Context) SkuName
 }
 
 func init() {
+	pulumi.RegisterOutputType(AllowedCopyScopeOutput{})
+	pulumi.RegisterOutputType(AllowedCopyScopePtrOutput{})
 	pulumi.RegisterOutputType(KindOutput{})
 	pulumi.RegisterOutputType(KindPtrOutput{})
 	pulumi.RegisterOutputType(MinimumTlsVersionOutput{})

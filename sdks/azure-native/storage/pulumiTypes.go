@@ -13,6 +13,278 @@ import (
 
 var _ = utilities.GetEnvOrDefault
 
+// The service properties for soft delete.
+type DeleteRetentionPolicy struct {
+	// This property when set to true allows deletion of the soft deleted blob versions and snapshots. This property cannot be used blob restore policy. This property only applies to blob service and does not apply to containers or file share.
+	AllowPermanentDelete *bool `pulumi:"allowPermanentDelete"`
+	// Indicates the number of days that the deleted item should be retained. The minimum specified value can be 1 and the maximum value can be 365.
+	Days *int `pulumi:"days"`
+	// Indicates whether DeleteRetentionPolicy is enabled.
+	Enabled *bool `pulumi:"enabled"`
+}
+
+// DeleteRetentionPolicyInput is an input type that accepts DeleteRetentionPolicyArgs and DeleteRetentionPolicyOutput values.
+// You can construct a concrete instance of `DeleteRetentionPolicyInput` via:
+//
+//	DeleteRetentionPolicyArgs{...}
+type DeleteRetentionPolicyInput interface {
+	pulumi.Input
+
+	ToDeleteRetentionPolicyOutput() DeleteRetentionPolicyOutput
+	ToDeleteRetentionPolicyOutputWithContext(context.Context) DeleteRetentionPolicyOutput
+}
+
+// The service properties for soft delete.
+type DeleteRetentionPolicyArgs struct {
+	// This property when set to true allows deletion of the soft deleted blob versions and snapshots. This property cannot be used blob restore policy. This property only applies to blob service and does not apply to containers or file share.
+	AllowPermanentDelete pulumi.BoolPtrInput `pulumi:"allowPermanentDelete"`
+	// Indicates the number of days that the deleted item should be retained. The minimum specified value can be 1 and the maximum value can be 365.
+	Days pulumi.IntPtrInput `pulumi:"days"`
+	// Indicates whether DeleteRetentionPolicy is enabled.
+	Enabled pulumi.BoolPtrInput `pulumi:"enabled"`
+}
+
+func (DeleteRetentionPolicyArgs) ElementType() reflect.Type {
+	return reflect.TypeOf((*DeleteRetentionPolicy)(nil)).Elem()
+}
+
+func (i DeleteRetentionPolicyArgs) ToDeleteRetentionPolicyOutput() DeleteRetentionPolicyOutput {
+	return i.ToDeleteRetentionPolicyOutputWithContext(context.Background())
+}
+
+func (i DeleteRetentionPolicyArgs) ToDeleteRetentionPolicyOutputWithContext(ctx context.Context) DeleteRetentionPolicyOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DeleteRetentionPolicyOutput)
+}
+
+func (i DeleteRetentionPolicyArgs) ToDeleteRetentionPolicyPtrOutput() DeleteRetentionPolicyPtrOutput {
+	return i.ToDeleteRetentionPolicyPtrOutputWithContext(context.Background())
+}
+
+func (i DeleteRetentionPolicyArgs) ToDeleteRetentionPolicyPtrOutputWithContext(ctx context.Context) DeleteRetentionPolicyPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DeleteRetentionPolicyOutput).ToDeleteRetentionPolicyPtrOutputWithContext(ctx)
+}
+
+// DeleteRetentionPolicyPtrInput is an input type that accepts DeleteRetentionPolicyArgs, DeleteRetentionPolicyPtr and DeleteRetentionPolicyPtrOutput values.
+// You can construct a concrete instance of `DeleteRetentionPolicyPtrInput` via:
+//
+//	        DeleteRetentionPolicyArgs{...}
+//
+//	or:
+//
+//	        nil
+type DeleteRetentionPolicyPtrInput interface {
+	pulumi.Input
+
+	ToDeleteRetentionPolicyPtrOutput() DeleteRetentionPolicyPtrOutput
+	ToDeleteRetentionPolicyPtrOutputWithContext(context.Context) DeleteRetentionPolicyPtrOutput
+}
+
+type deleteRetentionPolicyPtrType DeleteRetentionPolicyArgs
+
+func DeleteRetentionPolicyPtr(v *DeleteRetentionPolicyArgs) DeleteRetentionPolicyPtrInput {
+	return (*deleteRetentionPolicyPtrType)(v)
+}
+
+func (*deleteRetentionPolicyPtrType) ElementType() reflect.Type {
+	return reflect.TypeOf((**DeleteRetentionPolicy)(nil)).Elem()
+}
+
+func (i *deleteRetentionPolicyPtrType) ToDeleteRetentionPolicyPtrOutput() DeleteRetentionPolicyPtrOutput {
+	return i.ToDeleteRetentionPolicyPtrOutputWithContext(context.Background())
+}
+
+func (i *deleteRetentionPolicyPtrType) ToDeleteRetentionPolicyPtrOutputWithContext(ctx context.Context) DeleteRetentionPolicyPtrOutput {
+	return pulumi.ToOutputWithContext(ctx, i).(DeleteRetentionPolicyPtrOutput)
+}
+
+// The service properties for soft delete.
+type DeleteRetentionPolicyOutput struct{ *pulumi.OutputState }
+
+func (DeleteRetentionPolicyOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*DeleteRetentionPolicy)(nil)).Elem()
+}
+
+func (o DeleteRetentionPolicyOutput) ToDeleteRetentionPolicyOutput() DeleteRetentionPolicyOutput {
+	return o
+}
+
+func (o DeleteRetentionPolicyOutput) ToDeleteRetentionPolicyOutputWithContext(ctx context.Context) DeleteRetentionPolicyOutput {
+	return o
+}
+
+func (o DeleteRetentionPolicyOutput) ToDeleteRetentionPolicyPtrOutput() DeleteRetentionPolicyPtrOutput {
+	return o.ToDeleteRetentionPolicyPtrOutputWithContext(context.Background())
+}
+
+func (o DeleteRetentionPolicyOutput) ToDeleteRetentionPolicyPtrOutputWithContext(ctx context.Context) DeleteRetentionPolicyPtrOutput {
+	return o.ApplyTWithContext(ctx, func(_ context.Context, v DeleteRetentionPolicy) *DeleteRetentionPolicy {
+		return &v
+	}).(DeleteRetentionPolicyPtrOutput)
+}
+
+// This property when set to true allows deletion of the soft deleted blob versions and snapshots. This property cannot be used blob restore policy. This property only applies to blob service and does not apply to containers or file share.
+func (o DeleteRetentionPolicyOutput) AllowPermanentDelete() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v DeleteRetentionPolicy) *bool { return v.AllowPermanentDelete }).(pulumi.BoolPtrOutput)
+}
+
+// Indicates the number of days that the deleted item should be retained. The minimum specified value can be 1 and the maximum value can be 365.
+func (o DeleteRetentionPolicyOutput) Days() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v DeleteRetentionPolicy) *int { return v.Days }).(pulumi.IntPtrOutput)
+}
+
+// Indicates whether DeleteRetentionPolicy is enabled.
+func (o DeleteRetentionPolicyOutput) Enabled() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v DeleteRetentionPolicy) *bool { return v.Enabled }).(pulumi.BoolPtrOutput)
+}
+
+type DeleteRetentionPolicyPtrOutput struct{ *pulumi.OutputState }
+
+func (DeleteRetentionPolicyPtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**DeleteRetentionPolicy)(nil)).Elem()
+}
+
+func (o DeleteRetentionPolicyPtrOutput) ToDeleteRetentionPolicyPtrOutput() DeleteRetentionPolicyPtrOutput {
+	return o
+}
+
+func (o DeleteRetentionPolicyPtrOutput) ToDeleteRetentionPolicyPtrOutputWithContext(ctx context.Context) DeleteRetentionPolicyPtrOutput {
+	return o
+}
+
+func (o DeleteRetentionPolicyPtrOutput) Elem() DeleteRetentionPolicyOutput {
+	return o.ApplyT(func(v *DeleteRetentionPolicy) DeleteRetentionPolicy {
+		if v != nil {
+			return *v
+		}
+		var ret DeleteRetentionPolicy
+		return ret
+	}).(DeleteRetentionPolicyOutput)
+}
+
+// This property when set to true allows deletion of the soft deleted blob versions and snapshots. This property cannot be used blob restore policy. This property only applies to blob service and does not apply to containers or file share.
+func (o DeleteRetentionPolicyPtrOutput) AllowPermanentDelete() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *DeleteRetentionPolicy) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.AllowPermanentDelete
+	}).(pulumi.BoolPtrOutput)
+}
+
+// Indicates the number of days that the deleted item should be retained. The minimum specified value can be 1 and the maximum value can be 365.
+func (o DeleteRetentionPolicyPtrOutput) Days() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *DeleteRetentionPolicy) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Days
+	}).(pulumi.IntPtrOutput)
+}
+
+// Indicates whether DeleteRetentionPolicy is enabled.
+func (o DeleteRetentionPolicyPtrOutput) Enabled() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *DeleteRetentionPolicy) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.Enabled
+	}).(pulumi.BoolPtrOutput)
+}
+
+// The service properties for soft delete.
+type DeleteRetentionPolicyResponse struct {
+	// This property when set to true allows deletion of the soft deleted blob versions and snapshots. This property cannot be used blob restore policy. This property only applies to blob service and does not apply to containers or file share.
+	AllowPermanentDelete *bool `pulumi:"allowPermanentDelete"`
+	// Indicates the number of days that the deleted item should be retained. The minimum specified value can be 1 and the maximum value can be 365.
+	Days *int `pulumi:"days"`
+	// Indicates whether DeleteRetentionPolicy is enabled.
+	Enabled *bool `pulumi:"enabled"`
+}
+
+// The service properties for soft delete.
+type DeleteRetentionPolicyResponseOutput struct{ *pulumi.OutputState }
+
+func (DeleteRetentionPolicyResponseOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((*DeleteRetentionPolicyResponse)(nil)).Elem()
+}
+
+func (o DeleteRetentionPolicyResponseOutput) ToDeleteRetentionPolicyResponseOutput() DeleteRetentionPolicyResponseOutput {
+	return o
+}
+
+func (o DeleteRetentionPolicyResponseOutput) ToDeleteRetentionPolicyResponseOutputWithContext(ctx context.Context) DeleteRetentionPolicyResponseOutput {
+	return o
+}
+
+// This property when set to true allows deletion of the soft deleted blob versions and snapshots. This property cannot be used blob restore policy. This property only applies to blob service and does not apply to containers or file share.
+func (o DeleteRetentionPolicyResponseOutput) AllowPermanentDelete() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v DeleteRetentionPolicyResponse) *bool { return v.AllowPermanentDelete }).(pulumi.BoolPtrOutput)
+}
+
+// Indicates the number of days that the deleted item should be retained. The minimum specified value can be 1 and the maximum value can be 365.
+func (o DeleteRetentionPolicyResponseOutput) Days() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v DeleteRetentionPolicyResponse) *int { return v.Days }).(pulumi.IntPtrOutput)
+}
+
+// Indicates whether DeleteRetentionPolicy is enabled.
+func (o DeleteRetentionPolicyResponseOutput) Enabled() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v DeleteRetentionPolicyResponse) *bool { return v.Enabled }).(pulumi.BoolPtrOutput)
+}
+
+type DeleteRetentionPolicyResponsePtrOutput struct{ *pulumi.OutputState }
+
+func (DeleteRetentionPolicyResponsePtrOutput) ElementType() reflect.Type {
+	return reflect.TypeOf((**DeleteRetentionPolicyResponse)(nil)).Elem()
+}
+
+func (o DeleteRetentionPolicyResponsePtrOutput) ToDeleteRetentionPolicyResponsePtrOutput() DeleteRetentionPolicyResponsePtrOutput {
+	return o
+}
+
+func (o DeleteRetentionPolicyResponsePtrOutput) ToDeleteRetentionPolicyResponsePtrOutputWithContext(ctx context.Context) DeleteRetentionPolicyResponsePtrOutput {
+	return o
+}
+
+func (o DeleteRetentionPolicyResponsePtrOutput) Elem() DeleteRetentionPolicyResponseOutput {
+	return o.ApplyT(func(v *DeleteRetentionPolicyResponse) DeleteRetentionPolicyResponse {
+		if v != nil {
+			return *v
+		}
+		var ret DeleteRetentionPolicyResponse
+		return ret
+	}).(DeleteRetentionPolicyResponseOutput)
+}
+
+// This property when set to true allows deletion of the soft deleted blob versions and snapshots. This property cannot be used blob restore policy. This property only applies to blob service and does not apply to containers or file share.
+func (o DeleteRetentionPolicyResponsePtrOutput) AllowPermanentDelete() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *DeleteRetentionPolicyResponse) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.AllowPermanentDelete
+	}).(pulumi.BoolPtrOutput)
+}
+
+// Indicates the number of days that the deleted item should be retained. The minimum specified value can be 1 and the maximum value can be 365.
+func (o DeleteRetentionPolicyResponsePtrOutput) Days() pulumi.IntPtrOutput {
+	return o.ApplyT(func(v *DeleteRetentionPolicyResponse) *int {
+		if v == nil {
+			return nil
+		}
+		return v.Days
+	}).(pulumi.IntPtrOutput)
+}
+
+// Indicates whether DeleteRetentionPolicy is enabled.
+func (o DeleteRetentionPolicyResponsePtrOutput) Enabled() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *DeleteRetentionPolicyResponse) *bool {
+		if v == nil {
+			return nil
+		}
+		return v.Enabled
+	}).(pulumi.BoolPtrOutput)
+}
+
 // The URIs that are used to perform a retrieval of a public blob, queue, table, web or dfs object.
 type EndpointsResponse struct {
 	// Gets the blob endpoint.
@@ -142,6 +414,10 @@ func (o SkuResponseOutput) Tier() pulumi.StringOutput {
 }
 
 func init() {
+	pulumi.RegisterOutputType(DeleteRetentionPolicyOutput{})
+	pulumi.RegisterOutputType(DeleteRetentionPolicyPtrOutput{})
+	pulumi.RegisterOutputType(DeleteRetentionPolicyResponseOutput{})
+	pulumi.RegisterOutputType(DeleteRetentionPolicyResponsePtrOutput{})
 	pulumi.RegisterOutputType(EndpointsResponseOutput{})
 	pulumi.RegisterOutputType(SkuOutput{})
 	pulumi.RegisterOutputType(SkuResponseOutput{})

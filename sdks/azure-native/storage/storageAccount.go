@@ -22,8 +22,12 @@ type StorageAccount struct {
 
 	// Allow or disallow public access to all blobs or containers in the storage account. The default interpretation is false for this property.
 	AllowBlobPublicAccess pulumi.BoolPtrOutput `pulumi:"allowBlobPublicAccess"`
+	// Allow or disallow cross AAD tenant object replication. Set this property to true for new or existing accounts only if object replication policies will involve storage accounts in different AAD tenants. The default interpretation is false for new accounts to follow best security practices by default.
+	AllowCrossTenantReplication pulumi.BoolPtrOutput `pulumi:"allowCrossTenantReplication"`
 	// Indicates whether the storage account permits requests to be authorized with the account access key via Shared Key. If false, then all requests, including shared access signatures, must be authorized with Azure Active Directory (Azure AD). The default value is null, which is equivalent to true.
 	AllowSharedKeyAccess pulumi.BoolPtrOutput `pulumi:"allowSharedKeyAccess"`
+	// Restrict copy to and from Storage Accounts within an AAD tenant or with Private Links to the same VNet.
+	AllowedCopyScope pulumi.StringPtrOutput `pulumi:"allowedCopyScope"`
 	// The Azure API version of the resource.
 	AzureApiVersion pulumi.StringOutput `pulumi:"azureApiVersion"`
 	// Allows https traffic only to storage service if sets to true.
@@ -105,8 +109,12 @@ type storageAccountArgs struct {
 	AccountName *string `pulumi:"accountName"`
 	// Allow or disallow public access to all blobs or containers in the storage account. The default interpretation is false for this property.
 	AllowBlobPublicAccess *bool `pulumi:"allowBlobPublicAccess"`
+	// Allow or disallow cross AAD tenant object replication. Set this property to true for new or existing accounts only if object replication policies will involve storage accounts in different AAD tenants. The default interpretation is false for new accounts to follow best security practices by default.
+	AllowCrossTenantReplication *bool `pulumi:"allowCrossTenantReplication"`
 	// Indicates whether the storage account permits requests to be authorized with the account access key via Shared Key. If false, then all requests, including shared access signatures, must be authorized with Azure Active Directory (Azure AD). The default value is null, which is equivalent to true.
 	AllowSharedKeyAccess *bool `pulumi:"allowSharedKeyAccess"`
+	// Restrict copy to and from Storage Accounts within an AAD tenant or with Private Links to the same VNet.
+	AllowedCopyScope *string `pulumi:"allowedCopyScope"`
 	// A boolean flag which indicates whether the default authentication is OAuth or not. The default interpretation is false for this property.
 	DefaultToOAuthAuthentication *bool `pulumi:"defaultToOAuthAuthentication"`
 	// Allows https traffic only to storage service if sets to true. The default value is true since API version 2019-04-01.
@@ -133,8 +141,12 @@ type StorageAccountArgs struct {
 	AccountName pulumi.StringPtrInput
 	// Allow or disallow public access to all blobs or containers in the storage account. The default interpretation is false for this property.
 	AllowBlobPublicAccess pulumi.BoolPtrInput
+	// Allow or disallow cross AAD tenant object replication. Set this property to true for new or existing accounts only if object replication policies will involve storage accounts in different AAD tenants. The default interpretation is false for new accounts to follow best security practices by default.
+	AllowCrossTenantReplication pulumi.BoolPtrInput
 	// Indicates whether the storage account permits requests to be authorized with the account access key via Shared Key. If false, then all requests, including shared access signatures, must be authorized with Azure Active Directory (Azure AD). The default value is null, which is equivalent to true.
 	AllowSharedKeyAccess pulumi.BoolPtrInput
+	// Restrict copy to and from Storage Accounts within an AAD tenant or with Private Links to the same VNet.
+	AllowedCopyScope pulumi.StringPtrInput
 	// A boolean flag which indicates whether the default authentication is OAuth or not. The default interpretation is false for this property.
 	DefaultToOAuthAuthentication pulumi.BoolPtrInput
 	// Allows https traffic only to storage service if sets to true. The default value is true since API version 2019-04-01.
@@ -197,9 +209,19 @@ func (o StorageAccountOutput) AllowBlobPublicAccess() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *StorageAccount) pulumi.BoolPtrOutput { return v.AllowBlobPublicAccess }).(pulumi.BoolPtrOutput)
 }
 
+// Allow or disallow cross AAD tenant object replication. Set this property to true for new or existing accounts only if object replication policies will involve storage accounts in different AAD tenants. The default interpretation is false for new accounts to follow best security practices by default.
+func (o StorageAccountOutput) AllowCrossTenantReplication() pulumi.BoolPtrOutput {
+	return o.ApplyT(func(v *StorageAccount) pulumi.BoolPtrOutput { return v.AllowCrossTenantReplication }).(pulumi.BoolPtrOutput)
+}
+
 // Indicates whether the storage account permits requests to be authorized with the account access key via Shared Key. If false, then all requests, including shared access signatures, must be authorized with Azure Active Directory (Azure AD). The default value is null, which is equivalent to true.
 func (o StorageAccountOutput) AllowSharedKeyAccess() pulumi.BoolPtrOutput {
 	return o.ApplyT(func(v *StorageAccount) pulumi.BoolPtrOutput { return v.AllowSharedKeyAccess }).(pulumi.BoolPtrOutput)
+}
+
+// Restrict copy to and from Storage Accounts within an AAD tenant or with Private Links to the same VNet.
+func (o StorageAccountOutput) AllowedCopyScope() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *StorageAccount) pulumi.StringPtrOutput { return v.AllowedCopyScope }).(pulumi.StringPtrOutput)
 }
 
 // The Azure API version of the resource.

@@ -27,6 +27,10 @@ func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi
 		r = &WebApp{}
 	case "azure-native:web:WebAppAuthSettingsV2":
 		r = &WebAppAuthSettingsV2{}
+	case "azure-native:web:WebAppFtpAllowed":
+		r = &WebAppFtpAllowed{}
+	case "azure-native:web:WebAppScmAllowed":
+		r = &WebAppScmAllowed{}
 	default:
 		return nil, fmt.Errorf("unknown resource type: %s", typ)
 	}

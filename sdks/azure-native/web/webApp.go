@@ -31,6 +31,8 @@ type WebApp struct {
 	HttpsOnly pulumi.BoolPtrOutput `pulumi:"httpsOnly"`
 	// Managed service identity.
 	Identity ManagedServiceIdentityResponsePtrOutput `pulumi:"identity"`
+	// Identity to use for Key Vault Reference authentication.
+	KeyVaultReferenceIdentity pulumi.StringPtrOutput `pulumi:"keyVaultReferenceIdentity"`
 	// Kind of resource. If the resource is an app, you can refer to https://github.com/Azure/app-service-linux-docs/blob/master/Things_You_Should_Know/kind_property.md#app-service-resource-kind-reference for details supported values for kind.
 	Kind pulumi.StringPtrOutput `pulumi:"kind"`
 	// The geo-location where the resource lives
@@ -45,6 +47,9 @@ type WebApp struct {
 	Tags pulumi.StringMapOutput `pulumi:"tags"`
 	// The type of the resource. E.g. "Microsoft.Compute/virtualMachines" or "Microsoft.Storage/storageAccounts"
 	Type pulumi.StringOutput `pulumi:"type"`
+	// Azure Resource Manager ID of the Virtual network and subnet to be joined by Regional VNET Integration.
+	// This must be of the form /subscriptions/{subscriptionName}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/virtualNetworks/{vnetName}/subnets/{subnetName}
+	VirtualNetworkSubnetId pulumi.StringPtrOutput `pulumi:"virtualNetworkSubnetId"`
 }
 
 // NewWebApp registers a new resource with the given unique name, arguments, and options.
@@ -103,6 +108,8 @@ type webAppArgs struct {
 	HttpsOnly *bool `pulumi:"httpsOnly"`
 	// Managed service identity.
 	Identity *ManagedServiceIdentity `pulumi:"identity"`
+	// Identity to use for Key Vault Reference authentication.
+	KeyVaultReferenceIdentity *string `pulumi:"keyVaultReferenceIdentity"`
 	// Kind of resource. If the resource is an app, you can refer to https://github.com/Azure/app-service-linux-docs/blob/master/Things_You_Should_Know/kind_property.md#app-service-resource-kind-reference for details supported values for kind.
 	Kind *string `pulumi:"kind"`
 	// The geo-location where the resource lives
@@ -119,6 +126,9 @@ type webAppArgs struct {
 	SiteConfig *SiteConfig `pulumi:"siteConfig"`
 	// Resource tags.
 	Tags map[string]string `pulumi:"tags"`
+	// Azure Resource Manager ID of the Virtual network and subnet to be joined by Regional VNET Integration.
+	// This must be of the form /subscriptions/{subscriptionName}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/virtualNetworks/{vnetName}/subnets/{subnetName}
+	VirtualNetworkSubnetId *string `pulumi:"virtualNetworkSubnetId"`
 }
 
 // The set of arguments for constructing a WebApp resource.
@@ -130,6 +140,8 @@ type WebAppArgs struct {
 	HttpsOnly pulumi.BoolPtrInput
 	// Managed service identity.
 	Identity ManagedServiceIdentityPtrInput
+	// Identity to use for Key Vault Reference authentication.
+	KeyVaultReferenceIdentity pulumi.StringPtrInput
 	// Kind of resource. If the resource is an app, you can refer to https://github.com/Azure/app-service-linux-docs/blob/master/Things_You_Should_Know/kind_property.md#app-service-resource-kind-reference for details supported values for kind.
 	Kind pulumi.StringPtrInput
 	// The geo-location where the resource lives
@@ -146,6 +158,9 @@ type WebAppArgs struct {
 	SiteConfig SiteConfigPtrInput
 	// Resource tags.
 	Tags pulumi.StringMapInput
+	// Azure Resource Manager ID of the Virtual network and subnet to be joined by Regional VNET Integration.
+	// This must be of the form /subscriptions/{subscriptionName}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/virtualNetworks/{vnetName}/subnets/{subnetName}
+	VirtualNetworkSubnetId pulumi.StringPtrInput
 }
 
 func (WebAppArgs) ElementType() reflect.Type {
@@ -211,6 +226,11 @@ func (o WebAppOutput) Identity() ManagedServiceIdentityResponsePtrOutput {
 	return o.ApplyT(func(v *WebApp) ManagedServiceIdentityResponsePtrOutput { return v.Identity }).(ManagedServiceIdentityResponsePtrOutput)
 }
 
+// Identity to use for Key Vault Reference authentication.
+func (o WebAppOutput) KeyVaultReferenceIdentity() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *WebApp) pulumi.StringPtrOutput { return v.KeyVaultReferenceIdentity }).(pulumi.StringPtrOutput)
+}
+
 // Kind of resource. If the resource is an app, you can refer to https://github.com/Azure/app-service-linux-docs/blob/master/Things_You_Should_Know/kind_property.md#app-service-resource-kind-reference for details supported values for kind.
 func (o WebAppOutput) Kind() pulumi.StringPtrOutput {
 	return o.ApplyT(func(v *WebApp) pulumi.StringPtrOutput { return v.Kind }).(pulumi.StringPtrOutput)
@@ -244,6 +264,12 @@ func (o WebAppOutput) Tags() pulumi.StringMapOutput {
 // The type of the resource. E.g. "Microsoft.Compute/virtualMachines" or "Microsoft.Storage/storageAccounts"
 func (o WebAppOutput) Type() pulumi.StringOutput {
 	return o.ApplyT(func(v *WebApp) pulumi.StringOutput { return v.Type }).(pulumi.StringOutput)
+}
+
+// Azure Resource Manager ID of the Virtual network and subnet to be joined by Regional VNET Integration.
+// This must be of the form /subscriptions/{subscriptionName}/resourceGroups/{resourceGroupName}/providers/Microsoft.Network/virtualNetworks/{vnetName}/subnets/{subnetName}
+func (o WebAppOutput) VirtualNetworkSubnetId() pulumi.StringPtrOutput {
+	return o.ApplyT(func(v *WebApp) pulumi.StringPtrOutput { return v.VirtualNetworkSubnetId }).(pulumi.StringPtrOutput)
 }
 
 func init() {

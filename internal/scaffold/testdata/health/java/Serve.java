@@ -60,7 +60,7 @@ public class Serve {
             for (Registration r : regs) {
                 if (path.equals("/api/" + r.route()) && r.methods().contains(verb)) {
                     try {
-                        HttpResponseMessage res = (HttpResponseMessage) r.method().invoke(r.target(), request(exchange.getRequestURI(), verb), context(r.name()));
+                        HttpResponseMessage res = (HttpResponseMessage) r.method().invoke(r.target(), request(exchange.getRequestURI(), verb, headers(exchange)), context(r.name()));
                         byte[] body = String.valueOf(res.getBody()).getBytes(StandardCharsets.UTF_8);
                         ((Response) res).headers.forEach((k, v) -> exchange.getResponseHeaders().add(k, v));
                         exchange.sendResponseHeaders(res.getStatusCode(), body.length);
@@ -138,7 +138,14 @@ public class Serve {
         };
     }
 
-    static HttpRequestMessage<Optional<String>> request(URI uri, String verb) {
+    // headers are the request's, one value a name, with the names as the client sent them.
+    static Map<String, String> headers(com.sun.net.httpserver.HttpExchange exchange) {
+        Map<String, String> out = new LinkedHashMap<>();
+        exchange.getRequestHeaders().forEach((k, v) -> out.put(k, v.get(0)));
+        return out;
+    }
+
+    static HttpRequestMessage<Optional<String>> request(URI uri, String verb, Map<String, String> headers) {
         return new HttpRequestMessage<>() {
             public URI getUri() {
                 return uri;
@@ -149,7 +156,7 @@ public class Serve {
             }
 
             public Map<String, String> getHeaders() {
-                return Map.of();
+                return headers;
             }
 
             public Map<String, String> getQueryParameters() {

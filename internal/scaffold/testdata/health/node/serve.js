@@ -24,7 +24,7 @@ const server = http.createServer(async (req, res) => {
     return;
   }
   try {
-    const out = (await reg.options.handler({ method: req.method, url: url.href }, { log() {} })) ?? {};
+    const out = (await reg.options.handler({ method: req.method, url: url.href, headers: new Headers(req.headers) }, { log() {} })) ?? {};
     const headers = { ...(out.headers ?? {}) };
     let body = out.body ?? '';
     if (out.jsonBody !== undefined) {

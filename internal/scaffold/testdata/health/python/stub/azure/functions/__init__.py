@@ -1,6 +1,7 @@
 """A stand-in for azure.functions (the v2 programming model) with only what a blueprint uses when
 it is imported: Blueprint and its route and function_name decorators, AuthLevel, HttpRequest and
-HttpResponse (body, status_code, headers, mimetype, charset, get_body). The decorators record
+HttpResponse (body, status_code, headers, mimetype, charset, get_body), a request's headers read
+case-insensitively as the library's HttpRequestHeaders are. The decorators record
 each function, so the test server can call it as the Functions host calls an HTTP trigger.
 """
 
@@ -19,13 +20,23 @@ class HttpRequest:
     def __init__(self, method, url, headers=None, params=None, route_params=None, body=b""):
         self.method = method
         self.url = url
-        self.headers = dict(headers or {})
+        self.headers = _Headers(headers or {})
         self.params = dict(params or {})
         self.route_params = dict(route_params or {})
         self._body = body
 
     def get_body(self):
         return self._body
+
+
+class _Headers(dict):
+    """A request's headers, by lower-cased name."""
+
+    def __init__(self, headers):
+        super().__init__({k.lower(): v for k, v in headers.items()})
+
+    def get(self, key, default=None):
+        return super().get(key.lower(), default)
 
 
 class HttpResponse:

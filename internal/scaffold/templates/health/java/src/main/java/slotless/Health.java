@@ -1,8 +1,10 @@
 // The health function slotless's gates, warm-up and probes reach each slot through: GET
-// /api/health answers 200 with {"status": "ok", "slot", "version"} and the X-Slot header (the
-// health contract in slotless's docs/bring-your-own-app.md). The slot is the SLOT_NAME app
-// setting the stack gives each app; the version is the VERSION file the build writes into the
-// package root, next to the app's jar, read once when the class loads.
+// /api/health answers 200 with {"status": "ok", "slot", "version", "clientPrincipalId"} and the
+// X-Slot header (the health contract in slotless's docs/bring-your-own-app.md). The slot is the
+// SLOT_NAME app setting the stack gives each app; the version is the VERSION file the build
+// writes into the package root, next to the app's jar, read once when the class loads;
+// clientPrincipalId is the X-MS-CLIENT-PRINCIPAL-ID header App Service authentication set on
+// this request (empty without), which slotless gateway-auth reads.
 package slotless;
 
 import com.microsoft.azure.functions.ExecutionContext;
@@ -38,7 +40,14 @@ public class Health {
             HttpRequestMessage<Optional<String>> request,
             final ExecutionContext context) {
         String slot = Optional.ofNullable(System.getenv("SLOT_NAME")).orElse("");
-        String body = "{\"status\":\"ok\",\"slot\":" + json(slot) + ",\"version\":" + json(VERSION) + "}";
+        String principal = "";
+        for (var h : request.getHeaders().entrySet()) {
+            if (h.getKey().equalsIgnoreCase("x-ms-client-principal-id")) {
+                principal = h.getValue();
+            }
+        }
+        String body = "{\"status\":\"ok\",\"slot\":" + json(slot) + ",\"version\":" + json(VERSION)
+                + ",\"clientPrincipalId\":" + json(principal) + "}";
         return request.createResponseBuilder(HttpStatus.OK)
                 .header("Content-Type", "application/json")
                 .header("X-Slot", slot)
