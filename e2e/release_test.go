@@ -92,6 +92,14 @@ type services struct {
 	// apiPath is the API's path under the gateway (apiPath): slotless for this repository's
 	// stack, a team's own otherwise.
 	apiPath string
+	// usersThroughGateway, once set, loses each of a slot's users' requests that its app
+	// refuses as the gateway forwards it (Cloud.ThroughGatewayAt, at a route of the API): a
+	// request the app's built-in authentication refuses never reaches the Functions host, so
+	// Application Insights records nothing of it.
+	usersThroughGateway bool
+	// redirect, when set for a slot, makes every request pinned to it answer 302 with this
+	// URL as the Location (the slot's app sending callers to a login page on another host).
+	redirect map[string]string
 }
 
 func newServices(t *testing.T, pinToken string) *services {
@@ -132,6 +140,7 @@ func (s *services) startUsers() {
 		Apps:         s.apps,
 		Component:    s.componentOf,
 		Weights:      func(time.Time) map[string]int { return s.poolWeights() },
+		Lost:         s.lostAtGateway,
 		Failing: func(slot string, at time.Time) float64 {
 			s.mu.Lock()
 			defer s.mu.Unlock()
@@ -169,6 +178,36 @@ func (s *services) startUsers() {
 		}
 	}()
 	s.t.Cleanup(func() { close(s.stop) })
+}
+
+// lostAtGateway is the share of slot's users' requests lost before its app's Functions host
+// (usersThroughGateway): all of them while the app refuses the gateway's request to a route.
+func (s *services) lostAtGateway(slot string, _ time.Time) float64 {
+	s.mu.Lock()
+	on, cloud, app := s.usersThroughGateway, s.cloud, s.apps[slot]
+	s.mu.Unlock()
+	if !on || cloud == nil {
+		return 0
+	}
+	c, err := cloud.Load()
+	if err != nil {
+		return 0
+	}
+	for _, r := range c.ByType("azure-native:web:WebApp") {
+		if r.Name() == app && c.ThroughGatewayAt(s.sub, r, appPath(c, app, "/orders")).Status != http.StatusOK {
+			return 1
+		}
+	}
+	return 0
+}
+
+// appPath is the path on app's host that API Management forwards an operation's path under the
+// API to: the path under the route prefix of the package the app runs.
+func appPath(c *azurefake.Cloud, app, operation string) string {
+	if prefix := c.RoutePrefixOf(app); prefix != "" {
+		return "/" + prefix + operation
+	}
+	return operation
 }
 
 // componentOf is where slot's app sends its telemetry now, as the stand-in's ingestion decides
@@ -293,11 +332,16 @@ func (s *services) poolWeights() map[string]int {
 // serveAPI answers <api>/... for the slot a request is pinned to: /health as the function
 // app's health function does, any other route as the sample's orders function.
 func (s *services) serveAPI(w http.ResponseWriter, r *http.Request) {
+	req := r
 	slot := r.Header.Get("X-Slotless-Slot")
 	s.mu.Lock()
 	version, down, routesFail := s.versions[slot], s.down[slot], s.routesFail[slot]
-	cloud, app := s.cloud, s.apps[slot]
+	cloud, app, redirect := s.cloud, s.apps[slot], s.redirect[slot]
 	s.mu.Unlock()
+	if redirect != "" {
+		http.Redirect(w, r, redirect, http.StatusFound)
+		return
+	}
 	// principal is what the app's built-in authentication passed to its code, which the health
 	// function returns as clientPrincipalId.
 	var principal, component string
@@ -312,7 +356,7 @@ func (s *services) serveAPI(w http.ResponseWriter, r *http.Request) {
 				if r.Name() != app {
 					continue
 				}
-				a := c.ThroughGateway(s.sub, r)
+				a := c.ThroughGatewayAt(s.sub, r, appPath(c, r.Name(), strings.TrimPrefix(req.URL.Path, "/"+s.apiPath)))
 				if a.Status != http.StatusOK {
 					http.Error(w, a.Reason, a.Status)
 					return

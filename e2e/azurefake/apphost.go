@@ -65,7 +65,9 @@ import (
 // Not modelled: token lifetimes and caching (API Management caches tokens until they expire),
 // v1/v2 issuer differences, how long Entra takes to replicate a new identity or service
 // principal (replication.go holds them back until the test lets go, with no duration), and
-// what AllowAnonymous does with a token that fails validation (taken here as no token).
+// what AllowAnonymous does with a token that fails validation (taken here as no token), nor
+// how excludedPaths matches beyond an exact path (wildcards, prefixes), nor whether an excluded
+// path still applies the authorization policy to a valid token (taken here as it does).
 
 // tenantKey signs the stand-in tenant's tokens; a token signed otherwise is not the tenant's.
 var tenantKey = []byte("azurefake tenant signing key")
@@ -307,7 +309,7 @@ func (c *Cloud) AppSeesAt(app *Resource, path, authorization, functionKey string
 	}
 	var principal string
 	if auth, ok := c.Get(app.ID + "/config/authsettingsV2"); ok && !c.BuiltInAuthNotEnforced {
-		a := builtInAuthentication(auth.Inputs, authorization)
+		a := builtInAuthentication(auth.Inputs, path, authorization)
 		if a.Status != http.StatusOK {
 			return a
 		}
@@ -322,10 +324,15 @@ func (c *Cloud) AppSeesAt(app *Resource, path, authorization, functionKey string
 	return Answer{Status: http.StatusOK, Principal: principal}
 }
 
-// builtInAuthentication is App Service authentication deciding on a request: the caller's
-// principal when the request carries a valid token, its refusal when it requires one and the
-// request has none.
-func builtInAuthentication(in map[string]any, authorization string) Answer {
+// builtInAuthentication is App Service authentication deciding on a request to path ("" for a
+// route of one of the app's functions): the caller's principal when the request carries a valid
+// token, its refusal when it requires one and the request has none. A path listed in
+// globalValidation.excludedPaths ("The paths for which unauthenticated flow would not be
+// redirected to the login page", azure-rest-api-specs, Microsoft.Web AuthSettingsV2.json,
+// GlobalValidation) is not refused for want of a valid token, whatever the unauthenticated
+// action: teams list their health endpoint there so that platform health checks reach it. The
+// stand-in matches an excluded path exactly, ignoring case.
+func builtInAuthentication(in map[string]any, path, authorization string) Answer {
 	platform, _ := in["platform"].(map[string]any)
 	global, _ := in["globalValidation"].(map[string]any)
 	if platform["enabled"] != true {
@@ -359,8 +366,9 @@ func builtInAuthentication(in map[string]any, authorization string) Answer {
 	case !slices.ContainsFunc(audiences, func(a string) bool { return strings.EqualFold(a, cl.Aud) }):
 		refusal = fmt.Sprintf("App Service authentication: the token's audience %s is not allowed", cl.Aud)
 	}
+	excluded := path != "" && slices.ContainsFunc(strs(global["excludedPaths"]), func(p string) bool { return strings.EqualFold(p, path) })
 	switch {
-	case refusal != "" && required:
+	case refusal != "" && required && !excluded:
 		return Answer{Status: unauthenticated, Reason: refusal}
 	case refusal != "":
 		return Answer{Status: http.StatusOK}

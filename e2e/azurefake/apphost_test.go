@@ -363,3 +363,43 @@ func TestBuiltInAuthenticationPhases(t *testing.T) {
 		})
 	}
 }
+
+// TestExcludedPathsAreNotRefused: an app requiring authentication whose registration names
+// another audience than the gateway's token answers the gateway's request to its routes 401,
+// before the Functions host, but a path listed in globalValidation.excludedPaths (any case)
+// reaches the host without a principal, where the function key still decides.
+func TestExcludedPathsAreNotRefused(t *testing.T) {
+	f, app := gatewayWorld(t, "true")
+	c, _ := f.Store.Load()
+	clientID, _ := gatewayIdentity(t, c)
+	mustCreate(t, f, "azure-native:web:WebAppAuthSettingsV2", map[string]any{"resourceGroupName": "rg", "name": app.Name(),
+		"platform":         map[string]any{"enabled": true},
+		"globalValidation": map[string]any{"requireAuthentication": true, "unauthenticatedClientAction": "Return401", "excludedPaths": []any{"/api/health"}},
+		"identityProviders": map[string]any{"azureActiveDirectory": map[string]any{"enabled": true,
+			"registration": map[string]any{"clientId": "another-app"},
+			"validation":   map[string]any{"allowedAudiences": []any{"api://another-app"}, "defaultAuthorizationPolicy": map[string]any{"allowedApplications": []any{clientID}}}}},
+	})
+	c, _ = f.Store.Load()
+	app, _ = c.Get(app.ID)
+	for _, tt := range []struct {
+		path      string
+		key       bool
+		want      int
+		reasonHas string
+	}{
+		{"", true, http.StatusUnauthorized, "the token's audience aud-1 is not allowed"},
+		{"/api/orders", true, http.StatusUnauthorized, "the token's audience aud-1 is not allowed"},
+		{"/api/health", true, http.StatusOK, ""},
+		{"/API/Health", true, http.StatusOK, ""},
+		{"/api/health", false, http.StatusUnauthorized, "no valid function key"},
+	} {
+		a := c.ThroughGatewayAt(sub1, app, tt.path)
+		if !tt.key {
+			fwd, _ := c.Forward(sub1, "green.azurewebsites.net")
+			a = c.AppSeesAt(app, tt.path, fwd.Authorization, "")
+		}
+		if a.Status != tt.want || !strings.Contains(a.Reason, tt.reasonHas) || a.Principal != "" {
+			t.Errorf("%q (key %v): got %d %q, principal %q; want %d %q and no principal", tt.path, tt.key, a.Status, a.Reason, a.Principal, tt.want, tt.reasonHas)
+		}
+	}
+}

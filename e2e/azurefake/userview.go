@@ -32,12 +32,18 @@ type UserAnswer struct {
 // failed policy with its on-error section, 500 by default) or the app's answer to the key and
 // the token the gateway sends (Forward, AppSees).
 func (c *Cloud) ThroughGateway(sub string, app *Resource) Answer {
+	return c.ThroughGatewayAt(sub, app, "")
+}
+
+// ThroughGatewayAt is ThroughGateway for a request to path on the app's host ("" for a route of
+// one of its functions), as the app's built-in authentication and Functions host see it.
+func (c *Cloud) ThroughGatewayAt(sub string, app *Resource, path string) Answer {
 	host, _ := app.Properties["defaultHostName"].(string)
 	fwd, err := c.Forward(sub, host)
 	if err != nil {
 		return Answer{Status: http.StatusInternalServerError, Reason: "the gateway failed the request: " + err.Error()}
 	}
-	return c.AppSees(app, fwd.Authorization, fwd.FunctionKey)
+	return c.AppSeesAt(app, path, fwd.Authorization, fwd.FunctionKey)
 }
 
 // GatewayAnswers is what a request through API Management gets now from each function app of
