@@ -164,15 +164,17 @@ func TestACanaryRefusingTheGatewayIsRolledBackForItsShare(t *testing.T) {
 	}
 }
 
-// TestReleaseFollowsNoRedirect (threat 12): the canary's health endpoint, and every request
-// pinned to it, answers 302 to another host (its app sending callers to a login page there).
-// The release sends its pinned requests with the pinning token and the API Management
-// subscription key; a receiver at the redirect's target records what reaches it. Nothing does:
-// no request of the release follows the redirect, so neither secret leaves for that host. The
-// release counts the 302 as the canary not being ready, and stops before moving any traffic.
-func TestReleaseFollowsNoRedirect(t *testing.T) {
-	parallel(t, 25*time.Second)
-	u, svc := releaseUser(t, "analysisIntervalSeconds 10", `releaseSteps [{"weight": 10, "bake": "20s"}, 50, 100]`)
+// TestHealthGateFollowsNoRedirect (threat 12): the idle slot's health endpoint, and every
+// request pinned to it, answers 302 to another host (its app sending callers to a login page
+// there). After a deployment, `slotless deploy`'s health gate sends its pinned requests with the
+// pinning token and the API Management subscription key; a receiver at the redirect's target
+// records what reaches it. Nothing does: the gate follows no redirect, so neither secret leaves
+// for that host, and it counts the 302 as unhealthy: the deploy fails, naming it.
+func TestHealthGateFollowsNoRedirect(t *testing.T) {
+	parallel(t, 8*time.Second)
+	u := deployed(t)
+	u.withARM()
+	svc := newServices(t, golden.pinToken)
 	const subscriptionKey = "subscription-key-5d1e0c7a"
 	var mu sync.Mutex
 	var reached []string
@@ -195,8 +197,9 @@ func TestReleaseFollowsNoRedirect(t *testing.T) {
 	svc.redirect = map[string]string{"blue": target.String() + "/login"}
 	svc.mu.Unlock()
 
-	record := filepath.Join(t.TempDir(), "release.json")
-	out, err := u.trySh("env SLOTLESS_SUBSCRIPTION_KEY=" + subscriptionKey + " " + svc.release("", record))
+	pkg, _ := packageZip(t, "host.json", "health/function.json")
+	out, err := u.trySh(fmt.Sprintf("env SLOTLESS_PIN_TOKEN=%s SLOTLESS_SUBSCRIPTION_KEY=%s slotless deploy --stack dev --slot blue --package %s --api-url %s/slotless --health-timeout 3s",
+		golden.pinToken, subscriptionKey, pkg, svc.health.URL))
 	t.Log(out)
 	mu.Lock()
 	got := append([]string(nil), reached...)
@@ -204,13 +207,7 @@ func TestReleaseFollowsNoRedirect(t *testing.T) {
 	if len(got) > 0 {
 		t.Errorf("the redirect's target got %d requests, want none: %s", len(got), strings.Join(got, "; "))
 	}
-	if code := exitCode(err); code == 0 {
-		t.Errorf("exit: got 0, want the release stopped")
-	}
-	if !strings.Contains(out, "302") {
-		t.Errorf("the release does not name the redirect (302):\n%s", out)
-	}
-	if w := u.weights(); w.Blue != 0 {
-		t.Errorf("pool: got %s, want blue 0: no traffic moved to a canary that answers with a redirect", w)
+	if want := "blue is deployed but its health gate failed"; exitCode(err) == 0 || !strings.Contains(out, want) || !strings.Contains(out, "HTTP 302") {
+		t.Errorf("deploy: got exit %d, want a failure saying %q and naming the 302:\n%s", exitCode(err), want, out)
 	}
 }
