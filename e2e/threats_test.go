@@ -33,7 +33,7 @@ import (
 // green new function keys while API Management still sent the old one: 401 for every user.
 // What the users get through the gateway is recorded after every write (WatchUsers).
 func TestHostStorageMoveReadsTheLivePool(t *testing.T) {
-	parallel(t, 25*time.Second)
+	parallel(t, 10*time.Second)
 	u := deployed(t)
 	a := u.withARM()
 	u.run("pulumi config set blueWeight 100 && pulumi up")
