@@ -93,7 +93,7 @@ func TestHostStorageMoveReadsTheLivePool(t *testing.T) {
 // release rolls it back in its first step, naming the lost share, not passing it as
 // inconclusive.
 func TestACanaryRefusingTheGatewayIsRolledBackForItsShare(t *testing.T) {
-	parallel(t, 50*time.Second)
+	parallel(t, 45*time.Second)
 	u, svc := releaseUser(t, "analysisIntervalSeconds 10", `releaseSteps [{"weight": 10, "bake": "30s"}, 50, 100]`,
 		"gatewayAudience "+gatewayAudience)
 	u.sh("pulumi config rm releaseProbes")
@@ -146,7 +146,7 @@ func TestACanaryRefusingTheGatewayIsRolledBackForItsShare(t *testing.T) {
 	if rec.Outcome != rollout.OutcomeRolledBack || rec.Rollback == nil || len(rec.StepsTaken) != 1 || rec.StepsTaken[0].To != 10 {
 		t.Fatalf("record: got %s after %d steps, rollback %+v; want rolled back in the first step, at 10%%", rec.Outcome, len(rec.StepsTaken), rec.Rollback)
 	}
-	for _, want := range []string{"metrics gate: sample-ratio", "canary share 0.00%", "pool weight 10%"} {
+	for _, want := range []string{"metrics gate: sample-ratio", "canary share 0.00%", "pool weight 10%", "its app's authentication refusing the gateway"} {
 		if !strings.Contains(rec.Rollback.Reason, want) {
 			t.Errorf("rollback reason: got %q, want %q in it", rec.Rollback.Reason, want)
 		}

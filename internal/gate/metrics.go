@@ -484,7 +484,7 @@ func Judge(c, s SlotFigures, t Thresholds, share float64) Judgement {
 			msg := fmt.Sprintf("canary share %.2f%% of the step's %d settled users' requests, pool weight %.0f%%, allowed down to %.2f%%: one-sided p %s",
 				100*got, total, 100*share, 100*floor, pValue(p))
 			if p < decisive {
-				fail(ReasonSampleRatio, p, msg+fmt.Sprintf(" (below %.3g): requests lost before the canary recorded them (crashes, gateway timeouts)", decisive))
+				fail(ReasonSampleRatio, p, msg+fmt.Sprintf(" (below %.3g): requests lost before the canary recorded them (crashes, gateway timeouts, its app's authentication refusing the gateway)", decisive))
 			} else {
 				j.Reasons = append(j.Reasons, msg)
 			}
