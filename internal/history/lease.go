@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -221,4 +222,65 @@ func IsHeld(err error) (Holder, bool) {
 		return h.Holder, true
 	}
 	return Holder{}, false
+}
+
+// Wait says how long AcquireWaiting waits for a lease another holds: up to For, trying again
+// every Every (default 5 s), saying so on Progress.
+type Wait struct {
+	For, Every time.Duration
+	Progress   io.Writer
+	// sleep waits d or until ctx ends; tests replace it.
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+// AcquireWaiting is Acquire that waits for another holder to let go: the watcher holds the
+// lease for one tick, well under a minute, and a holder that died loses it within its
+// duration. After w.For it gives up with the *HeldError naming the holder. Any other error
+// is returned at once: whether to go on without the lease is the caller's to decide.
+func (s *Store) AcquireWaiting(ctx context.Context, h Holder, d time.Duration, w Wait) (*Lease, error) {
+	every, sleep, out := w.Every, w.sleep, w.Progress
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	if sleep == nil {
+		sleep = sleepCtx
+	}
+	if out == nil {
+		out = io.Discard
+	}
+	var waited time.Duration
+	var last Holder
+	for {
+		l, err := s.Acquire(ctx, h, d)
+		other, held := IsHeld(err)
+		if !held {
+			if err == nil && waited > 0 {
+				fmt.Fprintf(out, "lease: taken after waiting %s\n", waited.Round(time.Second))
+			}
+			return l, err
+		}
+		if waited >= w.For {
+			return nil, fmt.Errorf("gave up after waiting %s: %w", waited.Round(time.Second), err)
+		}
+		if other != last {
+			fmt.Fprintf(out, "lease: held by %s; waiting up to %s for it\n", other, (w.For - waited).Round(time.Second))
+			last = other
+		}
+		step := min(every, w.For-waited)
+		if err := sleep(ctx, step); err != nil {
+			return nil, err
+		}
+		waited += step
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
