@@ -59,8 +59,13 @@ const BlobHostSuffix = ".blob.core.windows.net"
 //   - Time never ends a lease here: a fixed lease expires, and a breaking one is broken, when
 //     the test says so (Cloud.ExpireLeases), never after a duration the test waits for.
 //
-// Not modelled: page and append blobs, blocks (Put Block/Put Block List: azblob's
-// UploadBuffer sends one Put Blob below 256 MiB), snapshots, versions, tags, soft delete,
+// What the client sends is azblob v1.8.3's: lease.BlobClient's operations set x-ms-lease-action,
+// x-ms-lease-duration and x-ms-proposed-lease-id (internal/generated/zz_blob_client.go,
+// AcquireLease and its siblings); blockblob.Client.UploadBuffer sends one Put Blob up to
+// MaxUploadBlobBytes (blockblob/client.go, uploadFromReader); container.Client's
+// NewListBlobsFlatPager sends restype=container&comp=list with prefix and marker.
+//
+// Not modelled: page and append blobs, blocks (Put Block/Put Block List), snapshots, versions, tags, soft delete,
 // container leases, Delete Blob, ranges, SAS validation, the minutes a role assignment takes to
 // apply, and throttling.
 type BlobService struct {
