@@ -5,9 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/spf13/cobra"
@@ -66,8 +70,30 @@ func openHistory(url string, getenv func(string) string) (*history.Store, error)
 		return nil, err
 	}
 	return history.Open(url, cred, &azblob.ClientOptions{ClientOptions: policy.ClientOptions{
-		Retry: policy.RetryOptions{MaxRetries: 2, RetryDelay: time.Second, MaxRetryDelay: 4 * time.Second, TryTimeout: 20 * time.Second},
+		Retry: policy.RetryOptions{MaxRetries: 2, RetryDelay: time.Second, MaxRetryDelay: 4 * time.Second, TryTimeout: 20 * time.Second, ShouldRetry: retryHistory},
 	}})
+}
+
+// retryStatuses are the answers azcore's retry policy retries by default (policy.RetryOptions:
+// "408, 429, 500, 502, 503, 504"); ShouldRetry replaces that list, so it is kept here.
+var retryStatuses = []int{http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout}
+
+// retryHistory is azcore's retry rule, but for a name that does not resolve: an account's
+// endpoint that DNS does not know will not appear within a retry's backoff, and the command is
+// better told at once that its history is out of reach.
+func retryHistory(resp *http.Response, err error) bool {
+	if err != nil {
+		var dns *net.DNSError
+		return !(errors.As(err, &dns) && dns.IsNotFound)
+	}
+	return resp != nil && slices.Contains(retryStatuses, resp.StatusCode)
+}
+
+// unreachable reports whether err says the history did not answer at all (no HTTP answer), so a
+// command stops trying it for the rest of its run instead of paying for each attempt.
+func unreachable(err error) bool {
+	var re *azcore.ResponseError
+	return err != nil && !errors.As(err, &re) && !history.IsHeldErr(err)
 }
 
 // historyFor opens the history for a command that has the stack's outputs, or says on warn why
@@ -137,6 +163,10 @@ func startRelease(ctx context.Context, flag string, outs map[string]any, stackNa
 	}
 	if err != nil {
 		fmt.Fprintf(warn, "warning: the release runs WITHOUT the stack's lease, which cannot be taken (%v): the watcher cannot see it, and may judge this canary too (both only ever roll back; the pool write stays ETag-conditional)\n", err)
+		if unreachable(err) {
+			r.store = nil // not tried again in this run
+			return r, nil
+		}
 	} else {
 		r.lease, r.keep = l, l.Keep(ctx, leaseRenewEvery)
 		fmt.Fprintf(progress, "lease: held for this release (%s), renewed every %s; history %s\n", r.base.ID, leaseRenewEvery, s.URL())
@@ -165,6 +195,9 @@ func startWatch(ctx context.Context, flag string, outs map[string]any, stackName
 	}
 	if err != nil {
 		fmt.Fprintf(warn, "warning: the watch runs without the stack's lease (%v)\n", err)
+		if unreachable(err) {
+			r.store = nil
+		}
 		return r, false
 	}
 	r.lease, r.keep = l, l.Keep(ctx, leaseRenewEvery)
@@ -244,6 +277,9 @@ func startMove(ctx context.Context, command, flag string, outs map[string]any, s
 		cancel()
 		if err != nil {
 			fmt.Fprintf(progress, "lease: the rollback goes on without the stack's lease (%v): a rollback never waits for it\n", err)
+			if unreachable(err) {
+				m.store = nil
+			}
 			return m, nil
 		}
 	} else {
@@ -253,6 +289,9 @@ func startMove(ctx context.Context, command, flag string, outs map[string]any, s
 		}
 		if err != nil {
 			fmt.Fprintf(warn, "warning: the %s runs without the stack's lease, which cannot be taken (%v)\n", command, err)
+			if unreachable(err) {
+				m.store = nil
+			}
 			return m, nil
 		}
 	}

@@ -215,6 +215,12 @@ func realTicker(every time.Duration) (<-chan time.Time, func()) {
 	return t.C, t.Stop
 }
 
+// IsHeldErr reports whether err is a lease held by another.
+func IsHeldErr(err error) bool {
+	_, held := IsHeld(err)
+	return held
+}
+
 // IsHeld reports whether err is a lease held by another, and by whom.
 func IsHeld(err error) (Holder, bool) {
 	var h *HeldError
