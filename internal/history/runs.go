@@ -30,8 +30,8 @@ func By(command, actor string) string {
 
 // EntryOf is the entry of a run that ended, from its record: outcome, the report's headline as
 // reason (report.Headline: one sentence, the same the reports and the notifications lead
-// with), and the whole record, as `slotless report --id` reads it. A release paused at --until
-// stays in flight, standing on its last step.
+// with), and the whole record, as `slotless report --id` reads it. A release paused at --until,
+// or stopped where it stood, stays in flight, standing on its last step.
 func EntryOf(id, kind, by, stackName string, rec rollout.Record) (Entry, error) {
 	raw, err := json.Marshal(rec)
 	if err != nil {
@@ -42,13 +42,23 @@ func EntryOf(id, kind, by, stackName string, rec rollout.Record) (Entry, error) 
 		ID: id, Kind: kind, Started: rec.Started, Finished: rec.Finished, By: by, Stack: stackName,
 		Slot: string(rec.Slot), Version: rec.Version, Outcome: string(rec.Outcome), Reason: headline, Record: raw,
 	}
-	if kind == KindRelease && rec.Outcome == rollout.OutcomePaused {
+	if n := len(rec.StepsTaken); kind == KindRelease && n > 0 && standsMidway(rec) {
 		e.InFlight = true
-		if n := len(rec.StepsTaken); n > 0 {
-			e.Step = stepOf(rec.StepsTaken[n-1], n, rec.Steps)
-		}
+		e.Step = stepOf(rec.StepsTaken[n-1], n, rec.Steps)
 	}
 	return e, nil
+}
+
+// standsMidway reports whether a release that ended left its canary with part of the traffic
+// for a later run to go on from: paused at --until, or stopped where it stood (interrupted, a
+// shift or a read that failed).
+func standsMidway(rec rollout.Record) bool {
+	switch rec.Outcome {
+	case rollout.OutcomePaused, rollout.OutcomeInterrupted, rollout.OutcomeFailed:
+		to := rec.StepsTaken[len(rec.StepsTaken)-1].To
+		return to > 0 && to < 100
+	}
+	return false
 }
 
 // stepOf is where a release stands on step index (from 1) of the steps it plans.

@@ -133,3 +133,35 @@ func TestMoveRecordHeadlines(t *testing.T) {
 		})
 	}
 }
+
+// TestEntryOfAReleaseThatStopsMidway: a release that leaves its canary with part of the traffic
+// stays in flight on its last step; one that ended at 0% or 100%, or moved nothing, does not.
+func TestEntryOfAReleaseThatStopsMidway(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		outcome  rollout.Outcome
+		lastTo   int
+		inFlight bool
+	}{
+		{rollout.OutcomePaused, 10, true},
+		{rollout.OutcomeInterrupted, 50, true},
+		{rollout.OutcomeFailed, 50, true},
+		{rollout.OutcomeComplete, 100, false},
+		{rollout.OutcomeRolledBack, 10, false},
+		{rollout.OutcomeRefused, 0, false},
+	} {
+		t.Run(string(tt.outcome), func(t *testing.T) {
+			rec := rollout.Record{Kind: rollout.RecordKind, Slot: stack.Blue, Version: "1.1.0", Steps: []int{10, 50, 100}, Outcome: tt.outcome, Started: t0, Finished: t0.Add(time.Minute)}
+			if tt.lastTo > 0 {
+				rec.StepsTaken = []rollout.StepRecord{{From: 0, To: tt.lastTo}}
+			}
+			e, err := EntryOf(NewID(KindRelease, t0), KindRelease, "slotless release", "dev", rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.InFlight != tt.inFlight || (tt.inFlight && (e.Step == nil || e.Step.Weight != tt.lastTo)) {
+				t.Fatalf("got in flight %v, step %+v; want %v at %d%%", e.InFlight, e.Step, tt.inFlight, tt.lastTo)
+			}
+		})
+	}
+}

@@ -45,8 +45,13 @@ type Lease struct {
 }
 
 // movesTraffic reports whether an entry's run may have moved traffic since a release: a
-// release, shift, promote, rollback, break-glass write, or a watcher run that rolled back.
+// release, shift, promote, rollback, break-glass write, or a watcher run that rolled back; not
+// one refused before anything moved, nor a dry run.
 func movesTraffic(e history.Entry) bool {
+	switch rollout.Outcome(e.Outcome) {
+	case rollout.OutcomeRefused, rollout.OutcomeInvalid, rollout.OutcomeDryRun, rollout.OutcomeNothingToDo:
+		return false // nothing moved
+	}
 	switch e.Kind {
 	case history.KindWatcher:
 		return e.Outcome == string(rollout.OutcomeRolledBack) || e.Outcome == string(rollout.OutcomeRollbackFailed)

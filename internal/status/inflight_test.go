@@ -19,6 +19,7 @@ func TestInFlightOf(t *testing.T) {
 	done := history.Entry{ID: "r0", Kind: history.KindRelease, Outcome: "complete"}
 	rollback := history.Entry{ID: "rb", Kind: history.KindRollback, Outcome: "rolled-back"}
 	healthyTick := history.Entry{ID: "w", Kind: history.KindWatcher, Outcome: "watched"}
+	refused := history.Entry{ID: "rf", Kind: history.KindRelease, Outcome: "refused"}
 	watcherRollback := history.Entry{ID: "wr", Kind: history.KindWatcher, Outcome: "rolled-back"}
 	for _, tt := range []struct {
 		name    string
@@ -29,6 +30,7 @@ func TestInFlightOf(t *testing.T) {
 		{"a running release", []history.Entry{running, done}, "r1", false},
 		{"a paused release, a healthy watcher tick since", []history.Entry{healthyTick, paused}, "r2", true},
 		{"rolled back since", []history.Entry{rollback, running}, "", false},
+		{"a release refused since, with nothing moved", []history.Entry{refused, paused}, "r2", true},
 		{"rolled back by the watcher since", []history.Entry{watcherRollback, paused}, "", false},
 		{"the last release completed", []history.Entry{done, running}, "", false},
 		{"no history", nil, "", false},
