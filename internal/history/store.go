@@ -188,7 +188,9 @@ func (s *Store) Get(ctx context.Context, id string) (Entry, error) {
 // ids sort by start time, so the newest are the last names in the listing.
 func (s *Store) List(ctx context.Context, limit int) ([]Entry, error) {
 	var ids []string
-	pager := s.container.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: to.Ptr(recordsPrefix)})
+	// XML, as List Blobs has always answered: azblob's Auto format "resolves to XML" in this
+	// release and may move to Apache Arrow in a later one, which this pins against.
+	pager := s.container.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: to.Ptr(recordsPrefix), ResponseFormat: container.StorageResponseFormatXML})
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
