@@ -130,6 +130,7 @@ func TestReleaseIdentityMovesTrafficAndNothingElse(t *testing.T) {
 	}
 
 	releaseQueriesTheGatesTableAlone(t, u)
+	releaseAloneWritesTheHistory(t, u)
 
 	if st := u.sh(asRelease + "slotless status --stack dev"); !strings.Contains(st, "live pool: green 100% / blue 0%") {
 		t.Errorf("status as the release identity: got\n%s\nwant the live pool read through ARM", st)

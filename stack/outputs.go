@@ -42,6 +42,10 @@ const (
 	// account (sharedHostStorage): their identities hold data roles on the whole account, both
 	// deployment containers included, so `slotless deploy` refuses them.
 	OutSharedHostStorage = "sharedHostStorage"
+	// OutHistoryURL is the history container's URL, https://<account>.blob.core.windows.net/
+	// history (HistoryContainerName), where `slotless history`, `report --id`, `status` and every
+	// run that records itself find it.
+	OutHistoryURL = "historyUrl"
 )
 
 // SharedHostStorageOf reads OutSharedHostStorage from a stack's outputs; a stack deployed

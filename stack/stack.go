@@ -97,6 +97,10 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	if err != nil {
 		return err
 	}
+	hist, err := newHistory(ctx, st, rg)
+	if err != nil {
+		return err
+	}
 	mon, err := newMonitoring(ctx, names, rg, cfg, tags, team, telemetry)
 	if err != nil {
 		return err
@@ -135,8 +139,12 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 			groupID: st.Account.ID().ToStringOutput(), telemetry: mon.Team, poolID: gw.Pool.ID().ToStringOutput(), currentID: gw.CurrentSlot.ID().ToStringOutput()}); err != nil {
 			return err
 		}
+		if err := hist.GrantWriter(ctx, "release", pulumi.String(cfg.ReleasePrincipalID)); err != nil {
+			return err
+		}
 	}
 	exportOutputs(ctx, cfg, names, rg, st, mon, colours, gw)
+	ctx.Export(OutHistoryURL, hist.URL)
 	ctx.Export(OutSlotlessVersion, pulumi.String(version))
 	exportSettings(ctx, settings)
 	exportTelemetry(ctx, mon)

@@ -67,7 +67,9 @@ process listings and pipeline logs):
                              release): https, or http to a loopback address only
   SLOTLESS_PIN_TOKEN         the slot-pinning token, stack config pinToken
   SLOTLESS_SUBSCRIPTION_KEY  an APIM subscription key, when the API requires one
-  SLOTLESS_FUNCTION_KEY      a function key, sent only to a direct --url, never to the gateway`
+  SLOTLESS_FUNCTION_KEY      a function key, sent only to a direct --url, never to the gateway
+  SLOTLESS_HISTORY_URL       the stack's history container (stack output historyUrl), for when
+                             the Pulumi backend is down`
 
 // usageError is bad command-line input: exit code 2.
 type usageError struct{ msg string }
@@ -173,7 +175,7 @@ release stands. Laptops and pipelines run the same commands.
 		},
 	})
 	root.AddCommand(newPlanCmd(), newStatusCmd(d), newGateCmd(d), newDeployCmd(d.deploy),
-		newShiftCmd(d), newPromoteCmd(d), newRollbackCmd(d), newReleaseRunCmd(d), newWatchCmd(d), newRecordCmd(d), newReportCmd(), newInitCmd(d), newVersionCmd(), newCompletionCmd(),
+		newShiftCmd(d), newPromoteCmd(d), newRollbackCmd(d), newReleaseRunCmd(d), newWatchCmd(d), newRecordCmd(d), newReportCmd(d), newHistoryCmd(d), newInitCmd(d), newVersionCmd(), newCompletionCmd(),
 		newGatewayAuthCmd(d))
 	return root
 }

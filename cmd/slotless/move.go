@@ -13,11 +13,13 @@ import (
 
 	"github.com/slotless/slotless/internal/engine"
 	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/internal/history"
 	"github.com/slotless/slotless/internal/notify"
 	"github.com/slotless/slotless/internal/plan"
 	"github.com/slotless/slotless/internal/pool"
 	projectfile "github.com/slotless/slotless/internal/project"
 	"github.com/slotless/slotless/internal/release"
+	"github.com/slotless/slotless/internal/rollout"
 	"github.com/slotless/slotless/stack"
 )
 
@@ -41,6 +43,9 @@ type moveOptions struct {
 	wait             time.Duration
 	apiURL, url      string
 	healthTimeout    time.Duration
+	// historyURL is --history-url; leaseWait how long a shift or promote waits for the lease.
+	historyURL string
+	leaseWait  time.Duration
 }
 
 // moveHelp is a traffic command's help: what it does and an example.
@@ -76,6 +81,7 @@ func newMoveCmd(d deps, name string, h moveHelp) *cobra.Command {
 		f.IntVar(&o.to, "to", 0, "the slot's new share of traffic, 0..100 (required)")
 	}
 	f.BoolVar(&o.writeOnly, "write-only", false, "only edit Pulumi.<stack>.yaml, for GitOps; do not run pulumi up")
+	historyFlag(cmd, &o.historyURL)
 	if name == "rollback" {
 		f.IntVar(&o.retries, "retries", release.DefaultRollbackAttempts, "attempts while another update holds the stack")
 		f.DurationVar(&o.retryInterval, "retry-interval", release.DefaultRollbackInterval, "wait between those attempts")
@@ -87,6 +93,7 @@ func newMoveCmd(d deps, name string, h moveHelp) *cobra.Command {
 		f.StringVar(&o.url, "url", "", "a full health URL, overriding --api-url")
 		f.DurationVar(&o.healthTimeout, "health-timeout", 5*time.Minute, "how long the health gate may take")
 		f.DurationVar(&o.wait, "wait", 2*time.Minute, "how long to wait for another update that holds the stack before failing (0s: fail at once)")
+		f.DurationVar(&o.leaseWait, "lease-wait", defaultLeaseWait, "how long to wait for the stack's lease while another holds it (a release, the watcher) before exiting 3 (0s: at once)")
 	}
 	return cmd
 }
@@ -153,9 +160,32 @@ func (o moveOptions) run(ctx context.Context, cmd *cobra.Command, name string) e
 		}
 		req.Traffic = release.TrafficWith(changes)
 	}
-	_, err = release.Shift(ctx, st, req, stdout)
+	var mv *moveRun
+	if !o.writeOnly {
+		outs, _ := stackOutputsOf(ctx, st)
+		if mv, err = startMove(ctx, name, o.historyURL, outs, o.stack, o.leaseWait, os.Getenv, stdout, cmd.ErrOrStderr()); err != nil {
+			return err
+		}
+	}
+	started := time.Now().UTC()
+	m, err := release.Shift(ctx, st, req, stdout)
+	if mv != nil && !(err == nil && m.Kind == release.NoMove) {
+		mv.finish(ctx, name, history.MoveRecord(name, string(slot), o.to, sharesOf(m.From), sharesOf(m.To), "", started, time.Now().UTC(), "", err))
+	}
 	return err
 }
+
+// stackOutputsOf reads an opened stack's outputs, where the history is found.
+func stackOutputsOf(ctx context.Context, st release.Stack) (map[string]any, error) {
+	if o, ok := st.(interface {
+		Outputs(context.Context) (map[string]any, error)
+	}); ok {
+		return o.Outputs(ctx)
+	}
+	return nil, errors.New("the stack is not open")
+}
+
+func sharesOf(w stack.Weights) rollout.Shares { return rollout.Shares{Green: w.Green, Blue: w.Blue} }
 
 // rollback takes the slot to 0% through release.RollbackSlot: the live pool read first, the
 // Pulumi update, and the break-glass write through ARM when that update cannot go through.
@@ -163,12 +193,27 @@ func (o moveOptions) rollback(ctx context.Context, stdout, stderr io.Writer, raw
 	rule := release.TrafficOnly
 	req.Traffic = func(s engine.Step) bool { return rule(s) }
 	var opened release.Stack
+	// The lease: one short attempt once the history is known (from --history-url or
+	// SLOTLESS_HISTORY_URL at once, else from the outputs once the stack opens), never a wait.
+	var mv *moveRun
+	begin := func(outs map[string]any) {
+		if mv == nil {
+			mv, _ = startMove(ctx, "rollback", o.historyURL, outs, o.stack, 0, getenv, stdout, stderr)
+		}
+	}
+	if url, _ := historyURL(o.historyURL, getenv, nil); url != "" {
+		begin(nil)
+	}
+	started := time.Now().UTC()
 	open := func(ctx context.Context) (release.Stack, error) {
 		st, err := o.d.openStack(ctx, o.dir, o.stack, "slotless rollback")
 		if err != nil {
 			return nil, err
 		}
 		opened = st
+		if outs, err := stackOutputsOf(ctx, st); err == nil {
+			begin(outs)
+		}
 		if n := cfg.AlwaysReadyInstances; n > 0 {
 			d, err := st.Deployed(ctx)
 			if err != nil {
@@ -198,6 +243,15 @@ func (o moveOptions) rollback(ctx context.Context, stdout, stderr io.Writer, raw
 	}
 	file := release.FileStack{Path: filepath.Join(o.dir, "Pulumi."+o.stack+".yaml")}
 	res, err := release.RollbackSlot(ctx, open, live, file, req, stdout)
+	if mv == nil {
+		// Never opened (the backend down): recorded all the same when the history is known.
+		mv = recordOnly(ctx, "rollback", o.historyURL, nil, o.stack, getenv, stderr)
+	}
+	kind, reason := history.KindRollback, ""
+	if res.BreakGlass {
+		kind, reason = history.KindBreakGlass, "through ARM (break-glass) because the Pulumi update could not go through: "+res.Reason
+	}
+	mv.finish(ctx, kind, history.MoveRecord("rollback", string(req.Slot), 0, rollout.Shares{}, sharesOf(weightsGiving(req.Slot, 0)), "", started, time.Now().UTC(), reason, err))
 	if err != nil {
 		return err
 	}

@@ -103,10 +103,10 @@ func TestPlanCommand(t *testing.T) {
 			}
 			// No apiSpec: the API passes through, with seven operations on /* and the health one; three
 			// storage accounts (shared, and each slot's host storage) and the shared one's blob
-			// service, five roles, two basic publishing policies and an Application Insights
-			// component per slot.
-			if len(p.Resources) != 49 {
-				t.Errorf("got %d resources, want 49", len(p.Resources))
+			// service, five roles, two basic publishing policies, an Application Insights
+			// component per slot, and the history container.
+			if len(p.Resources) != 50 {
+				t.Errorf("got %d resources, want 50", len(p.Resources))
 			}
 		})
 	}

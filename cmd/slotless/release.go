@@ -57,6 +57,9 @@ type releaseRunOptions struct {
 	// watching marks slotless watch, which only judges and rolls back: version skew never
 	// stops it.
 	watching bool
+	// historyURL is --history-url; leaseWait how long a release waits for the stack's lease.
+	historyURL string
+	leaseWait  time.Duration
 }
 
 const releaseLong = `Release walks the slot from where the deployed stack stands to GA (or to --until), watching
@@ -123,6 +126,8 @@ func newReleaseRunCmd(d deps) *cobra.Command {
 	f.StringVar(&o.apiURL, "api-url", "", "the API's URL for the health gate and the warm-up; default $"+envAPIURL+", else the stack output apiUrl")
 	f.StringVar(&o.logsEndpoint, "logs-endpoint", "", "the Log Analytics query API, e.g. https://api.loganalytics.us/v1 in Azure Government (default: Azure's public cloud)")
 	f.StringVar(&o.reportDir, "report-dir", "", "after the run, whatever its outcome, write release.json, release.html and release.md (see slotless report) into this folder")
+	historyFlag(cmd, &o.historyURL)
+	f.DurationVar(&o.leaseWait, "lease-wait", defaultLeaseWait, "how long to wait for the stack's lease while another holds it (the watcher, for one tick) before exiting 3 (0s: at once)")
 	return cmd
 }
 
@@ -159,14 +164,25 @@ func (o releaseRunOptions) run(ctx context.Context, cmd *cobra.Command, getenv f
 	opts := rollout.Options{Slot: slot, Version: o.version, Until: o.until, DryRun: o.dryRun}
 	var ctl *rollout.Controller
 	var told *notify.Notifier
+	var run *historyRun
 	if o.dryRun {
 		ctl = rollout.New(nil, o.dryRunTraffic(ctx, progress), nil, nil, nil, progress)
 	} else {
-		if ctl, told, err = o.controller(ctx, cfg, parsed, p, progress, cmd.ErrOrStderr(), getenv); err != nil {
+		var outs map[string]any
+		if ctl, told, outs, err = o.controller(ctx, cfg, parsed, p, progress, cmd.ErrOrStderr(), getenv); err != nil {
 			return err
 		}
+		// The lease and the history: the last thing before anything moves.
+		if run, err = startRelease(ctx, o.historyURL, outs, o.stack, slot, o.version, o.leaseWait, p, getenv, progress, cmd.ErrOrStderr()); err != nil {
+			return err
+		}
+		ctl.WithProgress(func(pr rollout.Progress) {
+			told.Progress(pr)
+			run.progress(pr)
+		}).WithAnalysed(run.progress)
 	}
 	rec, err := ctl.Run(ctx, p, opts)
+	run.finish(ctx, rec)
 	// How the run ended is told once Run has returned, after any rollback's write; the messages
 	// still in flight are waited for (at most one message's time) only so the record can say how
 	// each ended. Neither changes err.
@@ -212,31 +228,31 @@ func (o releaseRunOptions) dryRunTraffic(ctx context.Context, progress io.Writer
 // controller wires a real run: the deployed stack, the gates and the warm-up against the API,
 // and the metrics gate against Log Analytics, checked once before anything moves; and the
 // stack's notify webhooks, told of the run's moments and of a break-glass write (nil without
-// them).
-func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig, cfg *stack.Config, p rollout.Plan, progress, warn io.Writer, getenv func(string) string) (*rollout.Controller, *notify.Notifier, error) {
+// them). It returns the stack's outputs too, where the history is found.
+func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig, cfg *stack.Config, p rollout.Plan, progress, warn io.Writer, getenv func(string) string) (*rollout.Controller, *notify.Notifier, map[string]any, error) {
 	token := getenv(envPinToken)
 	if token == "" {
-		return nil, nil, usagef("release: the health gate and the warm-up pin each request to the slot through API Management and need the pinning token (stack config pinToken) in %s", envPinToken)
+		return nil, nil, nil, usagef("release: the health gate and the warm-up pin each request to the slot through API Management and need the pinning token (stack config pinToken) in %s", envPinToken)
 	}
 	st, err := o.d.openReleaseStack(ctx, o.dir, o.stack)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	outs, err := st.Outputs(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// Version skew refuses the release before anything moves or warms; its own rollbacks are
 	// never refused.
 	proj, err := projectfile.Load(o.dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if !o.watching {
 		deployed, _ := release.DeployedFromOutputs(outs)
 		warnings, err := release.CheckVersion(o.d.version, proj.Version, deployed)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		for _, w := range warnings {
 			fmt.Fprintf(progress, "warning: %s\n", w)
@@ -245,10 +261,10 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 	output, _ := outs[stack.OutAPIURL].(string)
 	apiURL, source := apiurl.Resolve(o.apiURL, getenv(envAPIURL), output)
 	if apiURL == "" {
-		return nil, nil, fmt.Errorf("release: no API URL: pass --api-url or set %s, or deploy the stack so it has an apiUrl output", envAPIURL)
+		return nil, nil, nil, fmt.Errorf("release: no API URL: pass --api-url or set %s, or deploy the stack so it has an apiUrl output", envAPIURL)
 	}
 	if err := checkAPIURL(source, apiURL); err != nil {
-		return nil, nil, fmt.Errorf("release: %w", err)
+		return nil, nil, nil, fmt.Errorf("release: %w", err)
 	}
 	var missing []string
 	workspace, _ := outs[stack.OutWorkspaceID].(string)
@@ -259,7 +275,7 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 		}
 	}
 	if len(missing) > 0 {
-		return nil, nil, fmt.Errorf("release: the stack has no %s output, which the metrics gate needs: deploy it with this program (pulumi up)", strings.Join(missing, ", "))
+		return nil, nil, nil, fmt.Errorf("release: the stack has no %s output, which the metrics gate needs: deploy it with this program (pulumi up)", strings.Join(missing, ", "))
 	}
 	for _, s := range stack.Slots {
 		apps[s], _ = outs[stack.OutAppName(s)].(string)
@@ -279,7 +295,7 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 
 	client, credName, err := o.d.logsQuerier(o.logsEndpoint, getenv)
 	if err != nil {
-		return nil, nil, fmt.Errorf("release: metrics gate: %w", err)
+		return nil, nil, nil, fmt.Errorf("release: metrics gate: %w", err)
 	}
 	metrics := rollout.NewGateMetrics(client, workspace, apps, p)
 	components, own, warning := stack.TelemetryComponentsOf(outs)
@@ -288,12 +304,12 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 	}
 	metrics.Components, metrics.OwnComponents = components, own
 	if err := preflightMetrics(ctx, metrics, credName, progress); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	warmer := &rollout.HTTPWarmer{URL: healthURL, PinToken: token, Headers: headers}
 	refresh, err := credential.ARMTokenRefresher(getenv)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if refresh != nil {
 		fmt.Fprintln(progress, "updates: azure-native gets a fresh federated token from Azure Pipelines before each shift and rollback")
@@ -321,7 +337,7 @@ func (o releaseRunOptions) controller(ctx context.Context, raw plan.StackConfig,
 		ctrl.WithProber(rollout.HTTPProber{APIURL: apiURL, Headers: headers, PinToken: token, Probes: p.Probes})
 		fmt.Fprintf(progress, "probes: %d releaseProbes through %s, pinned to each slot every %s during each bake\n", len(p.Probes), apiURL, rollout.HealthWatchEvery)
 	}
-	return ctrl, told, nil
+	return ctrl, told, outs, nil
 }
 
 // preflightLivePool reads the live pool once through ARM. When it answers, the release reads

@@ -67,6 +67,7 @@ type statusOptions struct {
 	stack, dir, apiURL string
 	asJSON             bool
 	reqTimeout         time.Duration
+	historyURL         string
 }
 
 func newStatusCmd(d deps) *cobra.Command {
@@ -95,6 +96,7 @@ whatever the slots answer.`,
 	f.BoolVar(&o.asJSON, "json", false, "print JSON for machines")
 	f.StringVar(&o.apiURL, "api-url", "", "the API's URL for the slots' health; default the stack output apiUrl")
 	f.DurationVar(&o.reqTimeout, "request-timeout", gate.DefaultRequestTimeout, "limit for each slot's health request")
+	historyFlag(cmd, &o.historyURL)
 	return cmd
 }
 
@@ -116,6 +118,7 @@ func (o statusOptions) run(ctx context.Context, stdout io.Writer, getenv func(st
 		return err
 	}
 	readLive(ctx, &st, o, outs, getenv)
+	readHistory(ctx, &st, o.historyURL, outs, getenv)
 	output, _ := outs[stack.OutAPIURL].(string)
 	var source string
 	st.APIURL, source = apiurl.Resolve(o.apiURL, "", output)
@@ -155,6 +158,42 @@ func (o statusOptions) run(ctx context.Context, stdout io.Writer, getenv func(st
 	}
 	st.Print(stdout)
 	return nil
+}
+
+// historyReadTimeout bounds status's reading of the history: what it printed before does not
+// wait on it.
+const historyReadTimeout = 30 * time.Second
+
+// historyLimit is how many of the newest entries status reads to find the release in flight.
+const historyLimit = 20
+
+// readHistory reads the release in flight and the lease's holder from the stack's history into
+// st; when it cannot, st says why in one line and the rest of status stands.
+func readHistory(ctx context.Context, st *status.Status, flag string, outs map[string]any, getenv func(string) string) {
+	url, why := historyURL(flag, getenv, outs)
+	if url == "" {
+		st.HistorySkipped = why
+		return
+	}
+	s, err := openHistory(url, getenv)
+	if err != nil {
+		st.HistorySkipped = err.Error()
+		return
+	}
+	hctx, cancel := context.WithTimeout(ctx, historyReadTimeout)
+	defer cancel()
+	entries, err := s.List(hctx, historyLimit)
+	if err != nil {
+		st.HistorySkipped = "the history cannot be read: " + oneLine(err)
+		return
+	}
+	st.InFlight = status.InFlightOf(entries, time.Now())
+	h, held, err := s.Holder(hctx)
+	if err != nil {
+		st.HistorySkipped = "the lease cannot be read: " + oneLine(err)
+		return
+	}
+	st.Lease = &status.Lease{Held: held, Kind: h.Kind, ID: h.ID, By: h.By, Since: h.Since}
 }
 
 // readLive reads the live pool through ARM into st and notes where it differs from state.

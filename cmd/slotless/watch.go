@@ -17,6 +17,7 @@ type watchOptions struct {
 	apiURL, logsEndpoint string
 	watchFor, window     time.Duration
 	asJSON               bool
+	historyURL           string
 }
 
 const watchLong = `Watch judges a release that stands between two runs (after --until, while an approval
@@ -61,6 +62,7 @@ func newWatchCmd(d deps) *cobra.Command {
 	f.BoolVar(&o.asJSON, "json", false, "print the record as JSON on stdout; progress goes to stderr")
 	f.StringVar(&o.apiURL, "api-url", "", "the API's URL for the health gate and the probes; default $"+envAPIURL+", else the stack output apiUrl")
 	f.StringVar(&o.logsEndpoint, "logs-endpoint", "", "the Log Analytics query API (default: Azure's public cloud)")
+	historyFlag(cmd, &o.historyURL)
 	return cmd
 }
 
@@ -83,14 +85,20 @@ func (o watchOptions) run(ctx context.Context, cmd *cobra.Command, getenv func(s
 	// The watch is built as a release is, without a version to expect: it judges whatever the
 	// canary serves.
 	ro := releaseRunOptions{d: o.d, stack: o.stack, dir: o.dir, apiURL: o.apiURL, logsEndpoint: o.logsEndpoint, watching: true}
-	ctl, told, err := ro.controller(ctx, cfg, parsed, p, progress, cmd.ErrOrStderr(), getenv)
+	ctl, told, outs, err := ro.controller(ctx, cfg, parsed, p, progress, cmd.ErrOrStderr(), getenv)
 	if err != nil {
 		return err
+	}
+	// A release or the in-Azure watcher that holds the stack's lease judges the canary itself.
+	run, skip := startWatch(ctx, o.historyURL, outs, o.stack, getenv, progress, cmd.ErrOrStderr())
+	if skip {
+		return nil
 	}
 	rec, err := ctl.Watch(ctx, p, rollout.WatchOptions{For: o.watchFor, Window: o.window})
 	// A rollback is told once it is written; a healthy canary, or one the watch could not judge,
 	// tells nobody. Neither changes err.
 	told.Watched(rec)
 	rec.Notifications = told.Close()
+	run.finish(ctx, rec)
 	return writeRecord(cmd, o.asJSON, rec, err)
 }

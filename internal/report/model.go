@@ -102,6 +102,9 @@ func Headline(rec rollout.Record) (string, bool) {
 
 // headline is the one sentence at the top of both reports: how the run ended, and why.
 func headline(rec rollout.Record, as []analysis) (string, bool) {
+	if rec.Command != "" {
+		return moveHeadline(rec)
+	}
 	who := fmt.Sprintf("The release of %s %s", orDash(string(rec.Slot)), orDash(rec.Version))
 	if rec.Outcome == rollout.OutcomeWatched || (rec.Version == "" && rec.Outcome != "") {
 		who = fmt.Sprintf("The watch of %s", orDash(string(rec.Slot)))
@@ -135,6 +138,29 @@ func headline(rec rollout.Record, as []analysis) (string, bool) {
 		return fmt.Sprintf("%s was a dry run: nothing moved.", who), true
 	default:
 		return fmt.Sprintf("%s ended %s: %s.", who, orDash(string(rec.Outcome)), firstLine(orDash(rec.Error))), false
+	}
+}
+
+// moveHeadline is the headline of a shift, promote or rollback: one move, no gates of its own.
+func moveHeadline(rec rollout.Record) (string, bool) {
+	took := rec.Finished.Sub(rec.Started).Round(time.Second)
+	to := 0
+	if len(rec.Steps) > 0 {
+		to = rec.Steps[0]
+	}
+	switch rec.Outcome {
+	case rollout.OutcomeRolledBack:
+		line := fmt.Sprintf("slotless rollback took %s to 0%% in %s", orDash(string(rec.Slot)), took)
+		if rec.Rollback != nil && rec.Rollback.Reason != "" {
+			line += ", " + strings.TrimSuffix(firstLine(rec.Rollback.Reason), ".")
+		}
+		return line + ".", true
+	case rollout.OutcomeComplete:
+		return fmt.Sprintf("slotless %s moved %s to %d%% in %s.", rec.Command, orDash(string(rec.Slot)), to, took), true
+	case rollout.OutcomeRollbackFailed:
+		return fmt.Sprintf("slotless rollback of %s failed: it may still carry traffic; roll it back by hand (%s).", orDash(string(rec.Slot)), firstLine(rec.Error)), false
+	default:
+		return fmt.Sprintf("slotless %s of %s to %d%% ended %s: %s.", rec.Command, orDash(string(rec.Slot)), to, orDash(string(rec.Outcome)), strings.TrimSuffix(firstLine(orDash(rec.Error)), ".")), false
 	}
 }
 

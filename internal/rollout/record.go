@@ -59,11 +59,14 @@ const RecordSchemaVersion = 3
 type Record struct {
 	// Kind is RecordKind and SchemaVersion RecordSchemaVersion; a record without them predates
 	// both.
-	Kind          string     `json:"kind"`
-	SchemaVersion int        `json:"schemaVersion"`
-	Slot          stack.Slot `json:"slot"`
-	Version       string     `json:"version"`
-	Steps         []int      `json:"steps"`
+	Kind          string `json:"kind"`
+	SchemaVersion int    `json:"schemaVersion"`
+	// Command is the command that made a record that is not a release's nor a watch's: shift,
+	// promote or rollback, which move traffic once and judge nothing of their own.
+	Command string     `json:"command,omitempty"`
+	Slot    stack.Slot `json:"slot"`
+	Version string     `json:"version"`
+	Steps   []int      `json:"steps"`
 	// StepBakeSeconds is the bake of each of Steps, in order: the step's own (releaseSteps) or
 	// the default. Records before schema version 2 have none; use StepBakes to read either.
 	StepBakeSeconds []int64 `json:"stepBakeSeconds,omitempty"`

@@ -183,8 +183,11 @@ type Controller struct {
 	metrics MetricsGate
 	warmer  Warmer
 	prober  Prober
-	// progress, when set, is told of each Progress (WithProgress).
+	// progress, when set, is told of each Progress (WithProgress); analysed of each analysis
+	// (WithAnalysed), and at is the step being baked, for it.
 	progress func(Progress)
+	analysed func(Progress)
+	at       Progress
 	out      io.Writer
 	start    time.Time
 	// seen is what the metrics gate has judged of this run's exposure so far.
@@ -202,6 +205,8 @@ const (
 	ProgressShifted ProgressEvent = "shifted"
 	// ProgressPassed: a step's bake passed.
 	ProgressPassed ProgressEvent = "passed"
+	// ProgressAnalysed: an analysis of a bake ended; only WithAnalysed's function is told.
+	ProgressAnalysed ProgressEvent = "analysed"
 )
 
 // Progress is one moment of a release, for WithProgress. How a run ended is its Record,
@@ -221,6 +226,15 @@ type Progress struct {
 // and sent elsewhere, never waited for.
 func (c *Controller) WithProgress(f func(Progress)) *Controller {
 	c.progress = f
+	return c
+}
+
+// WithAnalysed returns c calling f after each analysis of a bake, with the step as it stands
+// (its analyses so far), so the history can show a release in flight. Like WithProgress's, f
+// must return at once. Notifications are not sent per analysis: WithProgress's function is not
+// told of them.
+func (c *Controller) WithAnalysed(f func(Progress)) *Controller {
+	c.analysed = f
 	return c
 }
 

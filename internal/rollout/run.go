@@ -167,6 +167,7 @@ func (c *Controller) run(ctx context.Context, p Plan, o Options, rec *Record) er
 			sr.Weights = sharesOf(st.Weights)
 		}
 
+		c.at = Progress{Event: ProgressAnalysed, Record: *rec, Index: i + 1, Steps: len(steps)}
 		reason, err := c.bake(ctx, p, o, s, &sr)
 		rec.StepsTaken = append(rec.StepsTaken, sr)
 		if reason != "" {
@@ -317,6 +318,11 @@ func (c *Controller) bake(ctx context.Context, p Plan, o Options, step PlannedSt
 			return "", ctx.Err()
 		}
 		c.logf("analysis %d/%d at %d%%: %s", a.N, len(offsets), sr.To, describeAnalysis(a))
+		if c.analysed != nil {
+			at := c.at
+			at.Step = *sr
+			c.analysed(at)
+		}
 		switch a.Verdict {
 		case VerdictFail:
 			sr.Verdict = VerdictFail

@@ -49,7 +49,12 @@ type Status struct {
 	// asks for (stack output settingsGenerations); nil for a stack deployed before they were
 	// recorded.
 	Settings *SettingsStatus `json:"settings,omitempty"`
-	Warnings []string        `json:"warnings,omitempty"`
+	// InFlight is the release in flight as the stack's history keeps it, and Lease who holds
+	// the stack's lease; HistorySkipped says why the history could not be read.
+	InFlight       *InFlight `json:"inFlight,omitempty"`
+	Lease          *Lease    `json:"lease,omitempty"`
+	HistorySkipped string    `json:"historySkipped,omitempty"`
+	Warnings       []string  `json:"warnings,omitempty"`
 }
 
 // SettingsStatus is the apps' configuration: the generation each slot runs (0: from before
@@ -207,6 +212,7 @@ func (st Status) Print(w io.Writer) {
 	if st.CurrentSlotName != "" {
 		fmt.Fprintf(w, "current-slot-name: %s\n", st.CurrentSlotName)
 	}
+	st.printHistory(w)
 	if s := st.Settings; s != nil {
 		fmt.Fprintf(w, "settings: green runs generation %s, blue generation %s; the config asks for %d", generation(s.Green), generation(s.Blue), s.Desired)
 		var behind []string
