@@ -56,6 +56,7 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 		// the outputs they read) and no slot is held to its configuration: say so.
 		_ = ctx.Log.Warn(fmt.Sprintf("slotless could not read the outputs of the stack's last update (%v): the slotless version that last changed it is not checked, and a slot that carries traffic is not kept on its settings", err), nil)
 	}
+	keepWatcherRollback(ctx, cfg, m, last)
 	version, err := versionGuard(ctx, m, cfg.Weights, last)
 	if err != nil {
 		return err
