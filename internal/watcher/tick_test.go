@@ -81,9 +81,11 @@ func (h health) answer(slot stack.Slot) (gate.HealthResult, error) {
 	}
 	return gate.HealthResult{Slot: string(slot), Version: "1.0.0"}, nil
 }
-func (h health) Ready(_ context.Context, s stack.Slot) (gate.HealthResult, error)   { return h.answer(s) }
-func (h health) Check(_ context.Context, s stack.Slot) (gate.HealthResult, error)   { return h.answer(s) }
-func (h health) Control(_ context.Context, s stack.Slot) (gate.HealthResult, error) { return h.answer(s) }
+func (h health) Ready(_ context.Context, s stack.Slot) (gate.HealthResult, error) { return h.answer(s) }
+func (h health) Check(_ context.Context, s stack.Slot) (gate.HealthResult, error) { return h.answer(s) }
+func (h health) Control(_ context.Context, s stack.Slot) (gate.HealthResult, error) {
+	return h.answer(s)
+}
 
 // metrics gives both slots clean figures, or fails the query (Log Analytics down).
 type metrics struct{ down bool }
@@ -99,7 +101,7 @@ func (m metrics) Figures(context.Context, stack.Slot, stack.Slot, rollout.Window
 type told struct{ recs []rollout.Record }
 
 func (t *told) WatcherWatched(rec rollout.Record) { t.recs = append(t.recs, rec) }
-func (t *told) Close() []rollout.Notification    { return nil }
+func (t *told) Close() []rollout.Notification     { return nil }
 
 func settings(t *testing.T) Settings {
 	cfg, err := stack.Parse(func(k string) (string, bool) {
