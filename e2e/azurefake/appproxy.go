@@ -22,6 +22,9 @@ const AppHostSuffix = ".azurewebsites.net"
 type AppProxy struct {
 	Hosts http.Handler
 	CA    *CA
+	// Blobs, when set, answers for <account>.blob.core.windows.net of the cloud's storage
+	// accounts (BlobService); a name no account has does not resolve.
+	Blobs *BlobService
 }
 
 func (p AppProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -33,8 +36,16 @@ func (p AppProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		name = r.Host
 	}
-	if !strings.HasSuffix(name, AppHostSuffix) {
-		http.Error(w, "the proxy reaches only the function apps' own hosts (*"+AppHostSuffix+"), not "+name, http.StatusForbidden)
+	hosts := p.Hosts
+	switch {
+	case p.Blobs != nil && strings.HasSuffix(strings.ToLower(name), BlobHostSuffix):
+		if !p.Blobs.Knows(name) {
+			http.Error(w, "no such host: "+name, http.StatusBadGateway)
+			return
+		}
+		hosts = p.Blobs
+	case !strings.HasSuffix(name, AppHostSuffix):
+		http.Error(w, "the proxy reaches only the function apps' own hosts (*"+AppHostSuffix+") and the storage accounts' blob endpoints, not "+name, http.StatusForbidden)
 		return
 	}
 	cert, err := p.CA.CertificateFor(name)
@@ -64,7 +75,7 @@ func (p AppProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		rec := httptest.NewRecorder()
-		p.Hosts.ServeHTTP(rec, req)
+		hosts.ServeHTTP(rec, req)
 		req.Body.Close()
 		resp := rec.Result()
 		// The recorder's answer has no length, which HTTP/1.1 would end by closing the

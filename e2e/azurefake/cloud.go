@@ -67,6 +67,8 @@ type Cloud struct {
 	// API Management gets from each app right after it (UsersSaw); see userview.go.
 	WatchUsers bool         `json:"watchUsers,omitempty"`
 	UsersSaw   []UserAnswer `json:"usersSaw,omitempty"`
+	// Blobs are the storage accounts' blobs, by account/container/name (BlobService).
+	Blobs map[string]*Blob `json:"blobs,omitempty"`
 }
 
 // Resource is one resource as ARM holds it.
