@@ -137,6 +137,11 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 			return err
 		}
 	}
+	if cfg.Watcher {
+		if err := declareWatcher(ctx, cfg, rg, tags, st, mon, colours, gw, version); err != nil {
+			return err
+		}
+	}
 	exportOutputs(ctx, cfg, names, rg, st, mon, colours, gw)
 	ctx.Export(OutSlotlessVersion, pulumi.String(version))
 	exportSettings(ctx, settings)

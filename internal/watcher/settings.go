@@ -25,25 +25,25 @@ const (
 	// EnvConfig is a JSON object of the stack config values the judging needs (the plan's
 	// keys: steps, thresholds, probes, health path, lag), raw as the stack file has them,
 	// parsed by the same stack.Parse and rollout.NewPlan as a release's.
-	EnvConfig = "SLOTLESS_WATCHER_CONFIG"
+	EnvConfig = stack.EnvWatcherConfig
 	// EnvOutputs is a JSON object of the stack outputs the judging needs, under the names the
 	// stack exports them (apiUrl, poolId, logAnalyticsWorkspaceId, the app names, the
 	// telemetry components, historyUrl).
-	EnvOutputs = "SLOTLESS_WATCHER_OUTPUTS"
+	EnvOutputs = stack.EnvWatcherOutputs
 	// EnvProject and EnvStack name the stack, for records and messages.
-	EnvProject = "SLOTLESS_WATCHER_PROJECT"
-	EnvStack   = "SLOTLESS_WATCHER_STACK"
+	EnvProject = stack.EnvWatcherProject
+	EnvStack   = stack.EnvWatcherStack
 	// EnvSchedule is the timer's NCRONTAB expression (watcherSchedule): the window a tick
 	// judges at least is its period.
-	EnvSchedule = "SLOTLESS_WATCHER_SCHEDULE"
+	EnvSchedule = stack.EnvWatcherSchedule
 	// EnvVersion is the slotless version the stack expects the watcher to run.
-	EnvVersion = "SLOTLESS_WATCHER_VERSION"
+	EnvVersion = stack.EnvWatcherVersion
 	// EnvPinToken, EnvSubscriptionKey and EnvNotify are secrets, held by Pulumi as secrets and
 	// written only as app settings: the pinning token, the API's subscription key when it
 	// requires one, and the notify targets (stack config notify, a JSON list).
-	EnvPinToken        = "SLOTLESS_PIN_TOKEN"
+	EnvPinToken        = stack.EnvWatcherPinToken
 	EnvSubscriptionKey = "SLOTLESS_SUBSCRIPTION_KEY"
-	EnvNotify          = "SLOTLESS_NOTIFY"
+	EnvNotify          = stack.EnvWatcherNotify
 	// EnvClientID is the watcher identity's client id, which ManagedIdentityCredential asks
 	// the host's identity endpoint for.
 	EnvClientID = "AZURE_CLIENT_ID"
@@ -54,17 +54,9 @@ const (
 	EnvARMAudience  = "ARM_RESOURCE_MANAGER_AUDIENCE"
 )
 
-// PlanKeys are the stack config keys a tick judges by: the release plan's, the health path,
-// and what rollout.NewPlan checks them against. The stack copies exactly these into EnvConfig.
-var PlanKeys = []string{
-	"releaseSteps", "bakeMinutes", "analysisIntervalSeconds", "analysisInitialDelaySeconds",
-	"metricsConfidence", "metricsFailureLimit", "metricsMaxFailureRateDelta", "metricsMaxFailureRateRatio",
-	"metricsClientErrorCheck", "metricsMaxP95Ratio", "metricsP95FloorMs", "metricsSampleRatioTolerance",
-	"metricsMinRequests", "metricsInconclusive", "metricsLagSeconds", "metricsFailureStatus",
-	"releaseProbes", "probeMaxFailureRateDelta", "probeFailureLimit", "probeMaxLatencyRatio",
-	"warmupRequests", "warmupLatencyMs", "maxStep", "healthPath", "subscriptionRequired",
-	"apiPath", "routePrefix", "azure-native:location", "publisherEmail", "apimName", "apimResourceGroupName",
-}
+// PlanKeys are the stack config keys a tick judges by (stack.WatcherPlanKeys): the stack
+// copies exactly these into EnvConfig.
+var PlanKeys = stack.WatcherPlanKeys
 
 // Settings are one tick's inputs, read from the app's settings.
 type Settings struct {
@@ -151,3 +143,6 @@ func Load(getenv func(string) string) (Settings, error) {
 
 // Period is the longest time the schedule leaves between two ticks.
 func (s Settings) Period() time.Duration { return s.Schedule.Period() }
+
+// OutHistoryURL is the stack output naming the history container (https://<account>.blob.core.windows.net/history).
+const OutHistoryURL = "historyUrl"
