@@ -282,7 +282,7 @@ func watcherSettings(ctx *pulumi.Context, a watcherArgs, account, clientID pulum
 	raw := map[string]string{}
 	for _, k := range WatcherPlanKeys {
 		if v, err := project.Try(k); err == nil {
-			raw[k] = v
+			raw[k] = canonicalJSON(v)
 		}
 	}
 	raw["azure-native:location"] = a.cfg.Location
@@ -356,4 +356,25 @@ func declareWatcher(ctx *pulumi.Context, cfg *Config, rg pulumi.StringInput, tag
 	_, err := newWatcher(ctx, watcherArgs{cfg: cfg, resourceGroup: rg, groupID: groupID, tags: tags, assignable: assignable,
 		poolID: gw.Pool.ID().ToStringOutput(), currentID: gw.CurrentSlot.ID().ToStringOutput(), outputs: outputs, version: version})
 	return err
+}
+
+// canonicalJSON compacts a structured config value (a list or object, which Pulumi hands the
+// program as JSON) with its keys sorted, so the setting is the same whichever way the engine
+// serialised it: the CLI's language host and an Automation API run may order an object's keys
+// differently, and a setting that changed for that alone would be a change of the watcher app
+// in a traffic-only update. Plain values are left as they are.
+func canonicalJSON(v string) string {
+	t := strings.TrimSpace(v)
+	if !strings.HasPrefix(t, "[") && !strings.HasPrefix(t, "{") {
+		return v
+	}
+	var x any
+	if json.Unmarshal([]byte(t), &x) != nil {
+		return v
+	}
+	b, err := json.Marshal(x)
+	if err != nil {
+		return v
+	}
+	return string(b)
 }
