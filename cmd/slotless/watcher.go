@@ -36,8 +36,10 @@ func newWatcherCmd(d deps) *cobra.Command {
 		Use:   "watcher",
 		Short: "The watcher in Azure: its package, its deployment, and the handler it runs",
 		Long:  watcherLong,
-		Args:  cobra.ArbitraryArgs,
-		RunE:  needSubcommand,
+		Example: `  slotless watcher deploy --stack dev
+  slotless watcher package -o watcher.zip`,
+		Args: cobra.ArbitraryArgs,
+		RunE: needSubcommand,
 	}
 	cmd.AddCommand(newWatcherServeCmd(d), newWatcherPackageCmd(), newWatcherDeployCmd(d))
 	return cmd
@@ -50,6 +52,8 @@ func newWatcherServeCmd(d deps) *cobra.Command {
 		Long: `Serve is the custom handler the watcher's Functions host starts: it listens on
 FUNCTIONS_CUSTOMHANDLER_PORT, and each POST /watch from the host is one tick, judged from the
 app's settings (SLOTLESS_WATCHER_*) as the watcher's managed identity. Not for a laptop.`,
+		Example: `  # host.json of the watcher's package runs:
+  slotless watcher serve`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			port := d.getenv(watcher.EnvHandlerPort)
@@ -123,7 +127,8 @@ func newWatcherPackageCmd() *cobra.Command {
 watch function's function.json (a timer whose schedule is the app setting
 SLOTLESS_WATCHER_SCHEDULE), and this slotless when it is linux/amd64, the platform of Flex
 Consumption.`,
-		Args: noArgs,
+		Example: `  slotless watcher package -o watcher.zip`,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return writeWatcherPackage(out)
 		},
@@ -153,8 +158,9 @@ func newWatcherDeployCmd(d deps) *cobra.Command {
 		Short: "Deploy this slotless to the stack's watcher app",
 		Long: `Deploy packages this slotless as the watcher (slotless watcher package) and deploys it to the
 stack's watcher app (stack output watcherAppName) with the same one-deploy path as slotless
-deploy. slotless release does it by itself when the watcher runs another version.`,
-		Args: noArgs,
+deploy. Run it after the pulumi up that creates the watcher, and after each upgrade of slotless.`,
+		Example: `  slotless watcher deploy --stack dev`,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return deployWatcher(cmd.Context(), d, dir, stackName, timeout, cmd.ErrOrStderr())
 		},
