@@ -81,6 +81,12 @@ type Config struct {
 	// Notify are the webhooks told of every release, watch rollback and break-glass write
 	// (notify.go); their URLs are secrets.
 	Notify []NotifyTarget
+	// Watcher declares the watcher app (watcher.go): a third Flex Consumption app that runs
+	// slotless on a timer and judges a canary standing between runs, from inside Azure.
+	Watcher bool
+	// WatcherSchedule is the watcher's timer: an NCRONTAB expression with seconds whose
+	// occurrences are at most a minute apart.
+	WatcherSchedule string
 }
 
 // TelemetryConfig names the team's telemetry the stack reuses instead of creating its own.
@@ -361,6 +367,8 @@ var Keys = []Key{
 	{"appInsightsResourceId", "(unset: the stack creates its own Log Analytics and an Application Insights per slot)", componentIDAllowed + ", workspace-based, in the subscription the stack deploys to; not with logAnalyticsWorkspaceResourceId", "reuse your team's Application Insights: both apps report to it, with Entra-only ingestion as each slot's identity (Monitoring Metrics Publisher on it), the metrics gate reads its Log Analytics workspace, and the stack creates neither; both slots then share one component, so the gate tells them apart by AppRoleName alone, which the apps' own telemetry sets (docs/configuration.md#your-telemetry). A change is released, not applied", false},
 	{"logAnalyticsWorkspaceResourceId", "(unset: the stack creates its own)", workspaceIDAllowed + ", in the subscription the stack deploys to; not with appInsightsResourceId", "reuse your team's Log Analytics workspace: the slots' own Application Insights components send to it, the metrics gate reads it, and no workspace is created; logRetentionDays is then the workspace's own (docs/configuration.md#your-telemetry)", false},
 	{"notify", "[] (nobody is told)", NotifyAllowed, "webhooks (Slack, Microsoft Teams Workflows, or slotless's JSON) told of every release start, step, GA, rollback and stop, every break-glass write and every watch rollback, with the report's headline, the stack, slot, version, who and a link to the run; sent in the background, so a failing webhook never delays or fails a release or a rollback (docs/releases.md#notifications)", true},
+	{"watcher", "true", "true or false", "declare the watcher: a third Flex Consumption app, with its own identity, that runs this stack's slotless on a timer and judges a canary standing between runs (an --until pause, an approval) with the release's own verdicts, rolling it back through ARM alone, at any hour and with no CI runner or Pulumi backend (docs/releases.md#the-watcher); false removes it and its resources", false},
+	{"watcherSchedule", DefaultWatcherSchedule, WatcherScheduleAllowed, "when the watcher's timer fires (UTC); each run judges the telemetry since the last judged window, so a late or missed run judges the gap", false},
 	{"alwaysReadyInstances", "0", "integer 0..1000, at most maximumInstanceCount", "Flex always-ready instances: the live slot's app gets them and the idle slot's 0, both during a release; when above 0 the first step of a release also changes the release slot's app and the last step the old slot's app, not only the pool", false},
 }
 
@@ -565,6 +573,8 @@ func ParseAll(src Source) (*Config, error) {
 	c.SubnetID = p.subnet("virtualNetworkSubnetId")
 	c.Telemetry = p.telemetry()
 	c.Notify = p.notify("notify")
+	c.Watcher = p.boolean("watcher", true)
+	c.WatcherSchedule = p.watcherSchedule("watcherSchedule")
 	c.GatewayAudience = strings.ToLower(p.match("gatewayAudience", "", guidRE, "an application (client) id: a GUID such as 00000000-0000-0000-0000-000000000000 (az ad app show --id <app> --query appId)"))
 	if c.GatewayAudience != "" && c.APIM.ExistingName != "" {
 		p.failf("gatewayAudience: not supported with apimName %q yet: API Management calls the apps with an identity the stack attaches to the service, and a reused service is not the stack's to change; unset one of them", c.APIM.ExistingName)

@@ -58,7 +58,7 @@ func TestHardening(t *testing.T) {
 	}
 	// One blob service: the host accounts' hosts rewrite their keys and leases all the time,
 	// which versioning would keep every copy of.
-	for typ, want := range map[string]int{"azure-native:storage:BlobServiceProperties": 1, "azure-native:web:WebAppScmAllowed": 2, "azure-native:web:WebAppFtpAllowed": 2} {
+	for typ, want := range map[string]int{"azure-native:storage:BlobServiceProperties": 1, "azure-native:web:WebAppScmAllowed": 3, "azure-native:web:WebAppFtpAllowed": 3} {
 		if counts[typ] != want {
 			t.Errorf("%s count: got %d, want %d", typ, counts[typ], want)
 		}

@@ -139,9 +139,9 @@ func TestEveryResourceAndItsKeyProperties(t *testing.T) {
 		counts[r.Type]++
 	}
 	wantCounts := map[string]int{
-		"azure-native:authorization:RoleAssignment": 10, "azure-native:apimanagement:Backend": 3, "azure-native:storage:StorageAccount": 3,
+		"azure-native:authorization:RoleAssignment": 17, "azure-native:apimanagement:Backend": 3, "azure-native:storage:StorageAccount": 4,
 		"azure-native:apimanagement:NamedValue": 3, "azure-native:apimanagement:ApiOperation": 8,
-		"azure-native:web:WebApp": 2, stack.ColourType: 2,
+		"azure-native:web:WebApp": 3, stack.ColourType: 2,
 	}
 	for typ, want := range wantCounts {
 		if counts[typ] != want {
@@ -514,7 +514,7 @@ func TestGlobalNamesAreGenerated(t *testing.T) {
 			t.Errorf("%s %s: a generated name such as %q is not a valid name (%s); choose a logical name that keeps it valid", r.Type, r.Name, name, re)
 		}
 	}
-	for typ, want := range map[string]int{"azure-native:storage:StorageAccount": 3, "azure-native:web:WebApp": 2, "azure-native:apimanagement:ApiManagementService": 1, "azure-native:authorization:RoleAssignment": 10} {
+	for typ, want := range map[string]int{"azure-native:storage:StorageAccount": 4, "azure-native:web:WebApp": 3, "azure-native:apimanagement:ApiManagementService": 1, "azure-native:authorization:RoleAssignment": 17} {
 		if seen[typ] != want {
 			t.Errorf("%s: got %d, want %d", typ, seen[typ], want)
 		}
@@ -769,7 +769,7 @@ func TestReleaseAccess(t *testing.T) {
 					childIDs[r.Name] = strings.Trim(plan.Flatten(r.Inputs)["backendId"], `"`)
 				case r.Type == "azure-native:apimanagement:NamedValue":
 					childIDs[r.Name] = strings.Trim(plan.Flatten(r.Inputs)["namedValueId"], `"`)
-				case r.Type == "azure-native:authorization:RoleDefinition":
+				case r.Type == "azure-native:authorization:RoleDefinition" && strings.HasPrefix(r.Name, "release-"):
 					roles[r.Name] = plan.Flatten(r.Inputs)
 				case r.Type == "azure-native:authorization:RoleAssignment" && strings.HasPrefix(r.Name, "release-"):
 					assignments[r.Name] = plan.Flatten(r.Inputs)

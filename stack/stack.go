@@ -56,6 +56,7 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 		// the outputs they read) and no slot is held to its configuration: say so.
 		_ = ctx.Log.Warn(fmt.Sprintf("slotless could not read the outputs of the stack's last update (%v): the slotless version that last changed it is not checked, and a slot that carries traffic is not kept on its settings", err), nil)
 	}
+	keepWatcherRollback(ctx, cfg, m, last)
 	version, err := versionGuard(ctx, m, cfg.Weights, last)
 	if err != nil {
 		return err
@@ -140,6 +141,11 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 			return err
 		}
 		if err := hist.GrantWriter(ctx, "release", pulumi.String(cfg.ReleasePrincipalID)); err != nil {
+			return err
+		}
+	}
+	if cfg.Watcher {
+		if err := declareWatcher(ctx, cfg, rg, tags, st, mon, colours, gw, version); err != nil {
 			return err
 		}
 	}

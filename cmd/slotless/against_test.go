@@ -40,7 +40,8 @@ func TestPlanAgainst(t *testing.T) {
 		{"pure blue/green team", stackYAML("slotless:blueWeight: 0"), stackYAML("slotless:blueWeight: 100", "slotless:maxStep: 100"), nil, 0,
 			"advance", nil, nil, nil},
 		{"rollback is never blocked", stackYAML("slotless:blueWeight: 40"), stackYAML("slotless:blueWeight: 0", "slotless:maxStep: 10"), nil, 0,
-			"rollback: blue 40% → 0%", nil, []string{"green-blue-pool"}, nil},
+			// maxStep is part of the plan the watcher judges by, so its app's settings change too.
+			"rollback: blue 40% → 0%", nil, []string{"green-blue-pool", "watcher-app"}, nil},
 		{"a new configuration: the live slot keeps its own", stackYAML("slotless:blueWeight: 0"), stackYAML("slotless:blueWeight: 0", "slotless:instanceMemoryMB: 4096"), nil, 0,
 			"no traffic change", nil, []string{"blue-app", "green-app"}, []string{"none broken", "**Note:** green carries 100% of traffic, so it keeps its configuration until a release makes it idle"}},
 		{"a new configuration with traffic onto its slot", stackYAML("slotless:blueWeight: 0"), stackYAML("slotless:blueWeight: 10", "slotless:appSettings:\n    FeatureX: \"on\""), nil, 3,

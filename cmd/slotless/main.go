@@ -177,6 +177,7 @@ release stands. Laptops and pipelines run the same commands.
 	root.AddCommand(newPlanCmd(), newStatusCmd(d), newGateCmd(d), newDeployCmd(d.deploy),
 		newShiftCmd(d), newPromoteCmd(d), newRollbackCmd(d), newReleaseRunCmd(d), newWatchCmd(d), newRecordCmd(d), newReportCmd(d), newHistoryCmd(d), newInitCmd(d), newVersionCmd(), newCompletionCmd(),
 		newGatewayAuthCmd(d))
+	root.AddCommand(newWatcherCmd(d))
 	return root
 }
 

@@ -104,9 +104,11 @@ func TestPlanCommand(t *testing.T) {
 			// No apiSpec: the API passes through, with seven operations on /* and the health one; three
 			// storage accounts (shared, and each slot's host storage) and the shared one's blob
 			// service, five roles, two basic publishing policies, an Application Insights
-			// component per slot, and the history container.
-			if len(p.Resources) != 50 {
-				t.Errorf("got %d resources, want 50", len(p.Resources))
+			// component per slot, and the history container; and the watcher (on by default): its
+			// identity, host storage and package container, plan, app, two basic publishing
+			// policies, two roles and seven role assignments.
+			if len(p.Resources) != 66 {
+				t.Errorf("got %d resources, want 66", len(p.Resources))
 			}
 		})
 	}

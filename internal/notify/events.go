@@ -37,6 +37,11 @@ const (
 	WatchRolledBack EventKind = "watch.rolledBack"
 	// WatchRollbackFailed: the watch's rollback failed too.
 	WatchRollbackFailed EventKind = "watch.rollbackFailed"
+	// WatcherRolledBack: the watcher in Azure found the standing canary failing and rolled it
+	// back through ARM.
+	WatcherRolledBack EventKind = "watcher.rolledBack"
+	// WatcherRollbackFailed: the watcher's rollback failed too.
+	WatcherRollbackFailed EventKind = "watcher.rollbackFailed"
 )
 
 // Severity says how a message should look: a colour in Slack's and Teams' terms.
@@ -227,6 +232,22 @@ func watchEndEvent(o Origin, rec rollout.Record, at time.Time) (Event, bool) {
 	case rollout.OutcomeRollbackFailed:
 		e := endEvent(o, rec, WatchRollbackFailed, SeverityFailure, at)
 		e.Title = fmt.Sprintf("The watch's rollback of %s FAILED on %s: roll it back by hand", rec.Slot, o.Stack)
+		return e, true
+	}
+	return Event{}, false
+}
+
+// watcherEndEvent is watchEndEvent for the watcher in Azure: its own kinds, so a receiver can
+// tell a rollback nobody's CI ran from one a scheduled CI watch made.
+func watcherEndEvent(o Origin, rec rollout.Record, at time.Time) (Event, bool) {
+	switch rec.Outcome {
+	case rollout.OutcomeRolledBack:
+		e := endEvent(o, rec, WatcherRolledBack, SeverityWarning, at)
+		e.Title = fmt.Sprintf("The watcher rolled %s back on %s", rec.Slot, o.Stack)
+		return e, true
+	case rollout.OutcomeRollbackFailed:
+		e := endEvent(o, rec, WatcherRollbackFailed, SeverityFailure, at)
+		e.Title = fmt.Sprintf("The watcher's rollback of %s FAILED on %s: roll it back by hand", rec.Slot, o.Stack)
 		return e, true
 	}
 	return Event{}, false

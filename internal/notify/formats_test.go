@@ -228,6 +228,12 @@ func TestWhichEndsAreTold(t *testing.T) {
 			if ok != (tt.watch != "") || w.Kind != tt.watch {
 				t.Errorf("watch: got %q (%v), want %q", w.Kind, ok, tt.watch)
 			}
+			// The watcher in Azure is told of on the same ends as the CI watch, under its own
+			// kinds.
+			wantWatcher := map[EventKind]EventKind{WatchRolledBack: WatcherRolledBack, WatchRollbackFailed: WatcherRollbackFailed}[tt.watch]
+			if w, ok := watcherEndEvent(origin, rec, t0); ok != (wantWatcher != "") || w.Kind != wantWatcher || (ok && !strings.HasPrefix(w.Title, "The watcher")) {
+				t.Errorf("watcher: got %q %q (%v), want %q", w.Kind, w.Title, ok, wantWatcher)
+			}
 		})
 	}
 }

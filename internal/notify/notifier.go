@@ -51,6 +51,17 @@ func (n *Notifier) Watched(rec rollout.Record) {
 	}
 }
 
+// WatcherWatched tells how one run of the watcher in Azure ended, when it rolled its canary
+// back or failed to.
+func (n *Notifier) WatcherWatched(rec rollout.Record) {
+	if !n.active() {
+		return
+	}
+	if e, ok := watcherEndEvent(n.origin, rec, n.clock.Now()); ok {
+		n.sender.Send(n.targets, e)
+	}
+}
+
 // BreakGlass tells of a rollback written through ARM, once the write is done.
 func (n *Notifier) BreakGlass(slot stack.Slot, by, reason string) {
 	if !n.active() {

@@ -117,19 +117,7 @@ func RollbackSlot(ctx context.Context, open func(context.Context) (Stack, error)
 	}
 	reason := phase + ": " + oneLine(pulumiErr)
 	fmt.Fprintf(out, "break-glass: the Pulumi update cannot go through (%s); writing the pool through ARM\n", reason)
-	before := liveNow
-	if before == nil {
-		if l, err := live.Read(ctx); err == nil {
-			before = &l
-		}
-	}
-	var note string
-	if before != nil {
-		note = stack.NextRecord(before.Weights, before.Description, to, stack.Mover{By: pool.BreakGlassBy, At: time.Now()}).String()
-	} else {
-		note = stack.PoolRecord{Weights: to, By: pool.BreakGlassBy, At: time.Now()}.String()
-	}
-	if _, err := live.Write(ctx, to, to.CurrentSlotName(), note, out); err != nil {
+	if err := WriteRollback(ctx, live, liveNow, req.Slot, pool.BreakGlassBy, out); err != nil {
 		return RollbackResult{}, fmt.Errorf("rollback through Pulumi failed (%w), and so did the break-glass write through ARM: %w", pulumiErr, err)
 	}
 	fmt.Fprintf(out, "traffic: %s, written through ARM (break-glass)\n", to)
@@ -141,6 +129,28 @@ func RollbackSlot(ctx context.Context, open func(context.Context) (Stack, error)
 		}
 	}
 	return RollbackResult{BreakGlass: true, Reason: reason}, nil
+}
+
+// WriteRollback takes slot to 0% by writing the pool's weights and current-slot-name through
+// ARM alone (the break-glass write), the pool's record naming by; before is the pool as last
+// read, nil to read it now. The write is ETag-conditional (pool.Located), so it never silently
+// overwrites a move made since the read. The watcher rolls back this way, as does a rollback
+// whose Pulumi update could not go through.
+func WriteRollback(ctx context.Context, live LivePool, before *pool.Live, slot stack.Slot, by string, out io.Writer) error {
+	to := weightsWith(slot, 0)
+	if before == nil {
+		if l, err := live.Read(ctx); err == nil {
+			before = &l
+		}
+	}
+	var note string
+	if before != nil {
+		note = stack.NextRecord(before.Weights, before.Description, to, stack.Mover{By: by, At: time.Now()}).String()
+	} else {
+		note = stack.PoolRecord{Weights: to, By: by, At: time.Now()}.String()
+	}
+	_, err := live.Write(ctx, to, to.CurrentSlotName(), note, out)
+	return err
 }
 
 // RecordWeights writes w into a stack's config: blueWeight, and greenWeight when it is set.

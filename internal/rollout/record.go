@@ -87,6 +87,9 @@ type Record struct {
 	Start      *Check       `json:"start,omitempty"`
 	StepsTaken []StepRecord `json:"stepRecords"`
 	Rollback   *RollbackRec `json:"rollback,omitempty"`
+	// Unjudged is a stretch of arrivals no metrics window judged: a watcher whose runs stopped
+	// for longer than its longest window judges the gap's end and names the rest here.
+	Unjudged *gate.Span `json:"unjudged,omitempty"`
 	// Notifications are the messages the stack's notify targets were sent about the run, and how
 	// each ended; never a target's URL, which is a secret.
 	Notifications []Notification `json:"notifications,omitempty"`

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/slotless/slotless/internal/gate"
 )
 
 // WatchOptions is one `slotless watch`: a scheduled look at a release that stands between two
@@ -16,6 +18,27 @@ type WatchOptions struct {
 	// reached Log Analytics in the Window before the query. A watch run every Window judges
 	// every request once, however late it arrived.
 	Window time.Duration
+	// From, when set, is where the last judged window ended (the watcher's persisted cursor):
+	// the metrics gate judges the arrivals from there to the end of this watch, so a late or
+	// missed run judges the gap, and no row goes unjudged. The window is Window at least and
+	// MaxWindow at most: a longer gap is judged over its last MaxWindow, and the stretch before
+	// that is named in the record (Record.Unjudged), never passed over in silence.
+	From      time.Time
+	MaxWindow time.Duration
+}
+
+// Judged is the window of arrivals a watch's metrics gate judged, and whether it reached a
+// verdict over it (pass, fail or too little traffic): a window the query could not read was
+// not judged, and the next watch must judge it again.
+func (r Record) Judged() (from, to time.Time, ok bool) {
+	if len(r.StepsTaken) != 1 || len(r.StepsTaken[0].Analyses) != 1 {
+		return time.Time{}, time.Time{}, false
+	}
+	m := r.StepsTaken[0].Analyses[0].Metrics
+	if m == nil || m.Verdict == VerdictError {
+		return time.Time{}, time.Time{}, false
+	}
+	return m.WindowStart, m.WindowEnd, true
 }
 
 // Watch judges the canary of a release in progress once, as an analysis of its bake does: the
@@ -75,6 +98,18 @@ func (c *Controller) watch(ctx context.Context, p Plan, w WatchOptions, rec *Rec
 	// the window before then, served at most the lag before the window.
 	end := now.Add(w.For - settle(p)).Truncate(time.Second)
 	since := end.Add(-w.Window)
+	if !w.From.IsZero() && w.From.Before(end) {
+		if w.From.Before(since) {
+			since = w.From
+		}
+		if w.MaxWindow > 0 && end.Sub(since) > w.MaxWindow {
+			cut := end.Add(-w.MaxWindow)
+			rec.Unjudged = &gate.Span{From: since, To: cut}
+			c.logf("warning: the last judged window ended at %s, more than %s ago: the arrivals in [%s, %s) are not judged",
+				since.UTC().Format(time.RFC3339), w.MaxWindow, since.UTC().Format(time.RFC3339), cut.UTC().Format(time.RFC3339))
+			since = cut
+		}
+	}
 	c.seen = exposure{since: since.Add(-p.Lag), current: since.Add(-p.Lag), arrived: since, share: float64(at) / 100}
 	c.logf("watching %s at %d%% for %s: health gate every %s, %d probes; then the metrics gate over the users' requests that reached Log Analytics in [%s, %s), served since %s",
 		canary, at, w.For, HealthWatchEvery, len(p.Probes), since.UTC().Format(time.TimeOnly), end.UTC().Format(time.TimeOnly), c.seen.since.UTC().Format(time.TimeOnly))

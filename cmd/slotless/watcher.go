@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slotless/slotless/internal/deploy"
+	"github.com/slotless/slotless/internal/history"
+	"github.com/slotless/slotless/internal/notify"
+	"github.com/slotless/slotless/internal/pool"
+	"github.com/slotless/slotless/internal/rollout"
+	"github.com/slotless/slotless/internal/watcher"
+	"github.com/slotless/slotless/stack"
+)
+
+const watcherLong = `The watcher is a third Flex Consumption app the stack declares (stack config watcher, on by
+default), running this very slotless as a custom handler with one timer-triggered function
+(watcherSchedule, every minute by default). Each run judges a canary standing between runs (an
+--until pause, an approval) with the release's own health gate, probes and metrics gate, and
+rolls it back through ARM alone when it fails: no CI runner, no Pulumi backend and no secret
+outside Azure. A release holds the stack's lease while it runs, and the watcher leaves the
+canary to it. See docs/releases.md#the-watcher.`
+
+func newWatcherCmd(d deps) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "watcher",
+		Short: "The watcher in Azure: its package, its deployment, and the handler it runs",
+		Long:  watcherLong,
+		Example: `  slotless watcher deploy --stack dev
+  slotless watcher package -o watcher.zip`,
+		Args: cobra.ArbitraryArgs,
+		RunE: needSubcommand,
+	}
+	cmd.AddCommand(newWatcherServeCmd(d), newWatcherPackageCmd(), newWatcherDeployCmd(d))
+	return cmd
+}
+
+func newWatcherServeCmd(d deps) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the Functions host's timer invocations (the watcher app runs this)",
+		Long: `Serve is the custom handler the watcher's Functions host starts: it listens on
+FUNCTIONS_CUSTOMHANDLER_PORT, and each POST /watch from the host is one tick, judged from the
+app's settings (SLOTLESS_WATCHER_*) as the watcher's managed identity. Not for a laptop.`,
+		Example: `  # host.json of the watcher's package runs:
+  slotless watcher serve`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			port := d.getenv(watcher.EnvHandlerPort)
+			if port == "" {
+				return usagef("watcher serve: %s is not set: the Functions host sets it for a custom handler", watcher.EnvHandlerPort)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:"+port)
+			if err != nil {
+				return fmt.Errorf("watcher serve: %s %s: %w", watcher.EnvHandlerPort, port, err)
+			}
+			srv := &http.Server{Handler: watcher.Handler(func(ctx context.Context, timer watcher.TimerInfo) ([]string, any, error) {
+				return watcherTick(ctx, d.getenv, timer)
+			}), ReadHeaderTimeout: 30 * time.Second}
+			go func() {
+				<-cmd.Context().Done()
+				_ = srv.Close()
+			}()
+			fmt.Fprintf(cmd.ErrOrStderr(), "watcher: serving the %s function on %s\n", watcher.FunctionName, ln.Addr())
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		},
+	}
+}
+
+// watcherTick is one invocation: the settings read afresh (the stack may have changed them),
+// the managed identity, the history store, and the tick.
+func watcherTick(ctx context.Context, getenv func(string) string, timer watcher.TimerInfo) ([]string, any, error) {
+	var out bytes.Buffer
+	if timer.IsPastDue {
+		fmt.Fprintln(&out, "this run is past due: occurrences were missed (the app was down or a run overran); it judges from the cursor, so the gap is judged")
+	}
+	s, err := watcher.Load(getenv)
+	if err != nil && s.Config == nil {
+		return watcher.Lines(out.String()), nil, err
+	}
+	if err != nil {
+		fmt.Fprintf(&out, "warning: %v\n", err)
+	}
+	cred, err := watcher.Credential(s)
+	if err != nil {
+		return watcher.Lines(out.String()), nil, err
+	}
+	clock := rollout.SystemClock{}
+	build, err := watcher.Controller(s, cred, clock, &out)
+	if err != nil {
+		return watcher.Lines(out.String()), nil, err
+	}
+	url, _ := s.Outputs[watcher.OutHistoryURL].(string)
+	hs, err := history.Open(url, cred, nil)
+	if err != nil {
+		return watcher.Lines(out.String()), nil, fmt.Errorf("%s: %s: %w", watcher.EnvOutputs, watcher.OutHistoryURL, err)
+	}
+	var told watcher.Notifier
+	if len(s.Notify) > 0 {
+		sender := notify.NewSender(notify.NewHTTPClient(), notify.SystemClock{}, notify.DefaultLimits, &out)
+		told = notify.New(s.Notify, notify.Origin{Project: s.Project, Stack: s.Stack, By: stack.WatcherBy}, sender, notify.SystemClock{})
+	}
+	t := watcher.Tick{Settings: s, Store: watcher.HistoryStore{S: hs, Stack: s.Stack}, Controller: build, Notifier: told, Clock: clock, By: stack.WatcherBy, Out: &out}
+	res, err := t.Run(ctx)
+	return watcher.Lines(out.String()), res.Summary(), err
+}
+
+func newWatcherPackageCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "package",
+		Short: "Write the watcher's deployment package (host.json, the timer function, slotless for linux/amd64)",
+		Long: `Package writes the watcher app's zip: host.json naming slotless as the custom handler, the
+watch function's function.json (a timer whose schedule is the app setting
+SLOTLESS_WATCHER_SCHEDULE), and this slotless when it is linux/amd64, the platform of Flex
+Consumption.`,
+		Example: `  slotless watcher package -o watcher.zip`,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return writeWatcherPackage(out)
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "watcher.zip", "where to write the zip")
+	return cmd
+}
+
+// writeWatcherPackage writes the watcher's zip to path.
+func writeWatcherPackage(path string) error {
+	bin, ok := watcher.Self()
+	if !ok {
+		return fmt.Errorf("watcher package: this slotless is not %s, the watcher app's platform; run it from a %s slotless (the release archive of the pinned version, installed by install.sh)", watcher.Platform, watcher.Platform)
+	}
+	var buf bytes.Buffer
+	if err := watcher.WritePackage(&buf, bin); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, buf.Bytes())
+}
+
+func newWatcherDeployCmd(d deps) *cobra.Command {
+	var stackName, dir string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "deploy",
+		Short: "Deploy this slotless to the stack's watcher app",
+		Long: `Deploy packages this slotless as the watcher (slotless watcher package) and deploys it to the
+stack's watcher app (stack output watcherAppName) with the same one-deploy path as slotless
+deploy. Run it after the pulumi up that creates the watcher, and after each upgrade of slotless.`,
+		Example: `  slotless watcher deploy --stack dev`,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return deployWatcher(cmd.Context(), d, dir, stackName, timeout, cmd.ErrOrStderr())
+		},
+	}
+	stackFlags(cmd, &stackName, &dir, "stack whose watcher to deploy")
+	cmd.Flags().DurationVar(&timeout, "timeout", 10*time.Minute, "how long to wait for the deployment")
+	return cmd
+}
+
+// deployWatcher packages this slotless and deploys it to the stack's watcher app.
+func deployWatcher(ctx context.Context, d deps, dir, stackName string, timeout time.Duration, progress interface{ Write([]byte) (int, error) }) error {
+	outs, err := d.deploy.outputs(ctx, dir, stackName)
+	if err != nil {
+		return err
+	}
+	app, _ := outs[stack.OutWatcherAppName].(string)
+	group, _ := outs[stack.OutResourceGroup].(string)
+	target, err := pool.TargetFromPoolID(fmt.Sprint(outs[stack.OutPoolID]))
+	if app == "" || group == "" || err != nil {
+		return fmt.Errorf("watcher deploy: the stack has no %s, %s or %s output: turn the watcher on (stack config watcher true) and run pulumi up", stack.OutWatcherAppName, stack.OutResourceGroup, stack.OutPoolID)
+	}
+	tmp, err := os.MkdirTemp("", "slotless-watcher-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	zipPath := filepath.Join(tmp, "watcher.zip")
+	if err := writeWatcherPackage(zipPath); err != nil {
+		return err
+	}
+	pkg, err := deploy.CheckPackage(zipPath)
+	if err != nil {
+		return err
+	}
+	cred, how, err := d.deploy.credential(d.getenv)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(progress, "watcher: deploying slotless %s to %s (signed in with %s)\n", d.version, app, how)
+	up, err := d.deploy.deployer(ctx, cred, target.Subscription, group, app, timeout, d.getenv)
+	if err != nil {
+		return err
+	}
+	if err := up.Deploy(ctx, pkg, progress); err != nil {
+		return fmt.Errorf("watcher deploy to %s: %w", app, err)
+	}
+	fmt.Fprintf(progress, "watcher: %s runs slotless %s\n", app, strings.TrimSpace(d.version))
+	return nil
+}

@@ -1,0 +1,195 @@
+package watcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/slotless/slotless/internal/rollout"
+)
+
+// LeaseFor is how long a tick's lease lasts unrenewed: Azure's longest finite blob lease. A
+// tick takes well under a minute; a watcher that dies mid-tick leaves the lease to expire.
+const LeaseFor = 60 * time.Second
+
+// MaxWindow is the longest stretch of telemetry one tick judges: after the watcher was down
+// (or refused the lease) for longer, a tick judges the last MaxWindow and names the rest in its
+// record (rollout.Record.Unjudged) and its history entry.
+const MaxWindow = 30 * time.Minute
+
+// MaxWatchFor bounds how long one tick watches the canary with the health gate and the
+// probes; a shorter schedule watches for half its period, so a tick ends before the next.
+const MaxWatchFor = 20 * time.Second
+
+// Holder names who holds the lease.
+type Holder struct {
+	Kind, ID, By string
+	Since        time.Time
+}
+
+// HeldError is a lease held by another.
+type HeldError struct{ Holder Holder }
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("the lease is held by %s %s (%s) since %s", e.Holder.Kind, e.Holder.ID, e.Holder.By, e.Holder.Since.UTC().Format(time.RFC3339))
+}
+
+// Store is what a tick needs of the stack's history storage: the lease a release holds while it
+// judges its own canary, the cursor (where the last judged window ended) and the records.
+type Store interface {
+	// Acquire takes the lease for d; a *HeldError when another holds it.
+	Acquire(ctx context.Context, h Holder, d time.Duration) (release func(context.Context) error, err error)
+	// Cursor is where the last judged window ended (zero when none yet), and how to move it
+	// on, conditionally on nobody having moved it since.
+	Cursor(ctx context.Context) (at time.Time, advance func(ctx context.Context, to time.Time) error, err error)
+	// Put stores a tick's record as a history entry.
+	Put(ctx context.Context, rec rollout.Record, by string) error
+}
+
+// Notifier is told how a tick ended (notify.Notifier's WatcherWatched and Close).
+type Notifier interface {
+	WatcherWatched(rollout.Record)
+	Close() []rollout.Notification
+}
+
+// Outcome of one tick, besides the record's own.
+type Outcome string
+
+const (
+	// OutcomeSkipped: another holds the lease (a release judging its own canary, a shift).
+	OutcomeSkipped Outcome = "skipped"
+	// OutcomeNoLease: the lease could not be read, so the tick cannot tell whether a release
+	// is judging: it does not act (the CI watch is the second line) and fails, so the
+	// platform's monitoring shows it.
+	OutcomeNoLease Outcome = "no-lease"
+	// OutcomeJudged: the tick ran the watch; Record says how it ended.
+	OutcomeJudged Outcome = "judged"
+)
+
+// Result is how one tick ended.
+type Result struct {
+	Outcome Outcome
+	Held    *Holder
+	Record  *rollout.Record
+	// JudgedTo is where the cursor moved to, zero when it did not move.
+	JudgedTo time.Time
+	// Took is the tick's own time, from its start to its end.
+	Took time.Duration
+}
+
+// Tick is one run of the watcher.
+type Tick struct {
+	Settings Settings
+	Store    Store
+	// Controller builds the watch's controller: the live pool through ARM for traffic, the
+	// gates and the prober against the API, the metrics gate against Log Analytics.
+	Controller func() *rollout.Controller
+	Notifier   Notifier
+	Clock      rollout.Clock
+	// By names the watcher in the lease, the records and the messages.
+	By  string
+	Out io.Writer
+}
+
+// Run is one tick: take the lease (a live release holds it: skip, it judges itself), judge the
+// canary standing in the live pool from the cursor to now with the release's own controller,
+// roll it back through ARM when it fails, tell the notify targets, move the cursor over what
+// was judged, record what needs recording, and give the lease back. The health gate and the
+// probes run whatever the metrics query does, so a tick that cannot read Log Analytics still
+// rolls back a canary that stopped answering.
+func (t Tick) Run(ctx context.Context) (Result, error) {
+	start := t.Clock.Now()
+	res, err := t.run(ctx)
+	res.Took = t.Clock.Now().Sub(start)
+	return res, err
+}
+
+func (t Tick) run(ctx context.Context) (Result, error) {
+	now := t.Clock.Now()
+	release, err := t.Store.Acquire(ctx, Holder{Kind: "watcher", ID: now.UTC().Format("20060102T150405Z"), By: t.By, Since: now}, LeaseFor)
+	var held *HeldError
+	switch {
+	case errors.As(err, &held):
+		fmt.Fprintf(t.Out, "skipped: %s holds the lease since %s (%s); it judges the canary itself\n", held.Holder.Kind, held.Holder.Since.UTC().Format(time.RFC3339), held.Holder.By)
+		if held.Holder.Kind == "release" {
+			// A release judges its own exposure while it holds the lease: the watcher's
+			// cursor moves past what the release judged, so it never judges it twice.
+			t.advance(ctx, now.Truncate(time.Second))
+		}
+		return Result{Outcome: OutcomeSkipped, Held: &held.Holder}, nil
+	case err != nil:
+		return Result{Outcome: OutcomeNoLease}, fmt.Errorf("the lease cannot be read, so a release may be judging this canary; the watcher does not act on it this time (the scheduled CI watch is the second line): %w", err)
+	}
+	defer func() {
+		if err := release(context.WithoutCancel(ctx)); err != nil {
+			fmt.Fprintf(t.Out, "warning: the lease could not be given back (%v); it expires within %s\n", err, LeaseFor)
+		}
+	}()
+
+	from, advance, err := t.Store.Cursor(ctx)
+	if err != nil {
+		// Without the cursor the tick still judges its own window: nobody else judges it.
+		fmt.Fprintf(t.Out, "warning: the cursor cannot be read (%v); judging the last %s only\n", err, t.window())
+		advance = nil
+	}
+	p := t.Settings.Plan
+	period := t.window()
+	w := rollout.WatchOptions{For: min(period/2, MaxWatchFor), Window: period, From: from, MaxWindow: MaxWindow}
+	rec, werr := t.Controller().Watch(ctx, p, w)
+	res := Result{Outcome: OutcomeJudged, Record: &rec}
+
+	if rec.Outcome == rollout.OutcomeNothingToDo {
+		// One slot carries all the traffic: nothing is exposed, so nothing is left unjudged.
+		if advance != nil {
+			to := t.Clock.Now().Truncate(time.Second)
+			if t.move(ctx, advance, to) {
+				res.JudgedTo = to
+			}
+		}
+		return res, nil
+	}
+	if _, to, ok := rec.Judged(); ok && advance != nil {
+		if t.move(ctx, advance, to) {
+			res.JudgedTo = to
+		}
+	}
+	if t.Notifier != nil {
+		t.Notifier.WatcherWatched(rec)
+		rec.Notifications = t.Notifier.Close()
+	}
+	if rec.Outcome != rollout.OutcomeWatched || rec.Unjudged != nil {
+		// A healthy tick over a judged window leaves its trace in the cursor; the history keeps
+		// the ticks that acted, could not judge, or left a stretch unjudged.
+		if err := t.Store.Put(ctx, rec, t.By); err != nil {
+			fmt.Fprintf(t.Out, "warning: the run could not be recorded in the history (%v)\n", err)
+		}
+	}
+	return res, werr
+}
+
+// window is the least stretch a tick judges: the schedule's period.
+func (t Tick) window() time.Duration {
+	if p := t.Settings.Period(); p > 0 {
+		return p
+	}
+	return time.Minute
+}
+
+// advance moves the cursor to `to` when it stands before it.
+func (t Tick) advance(ctx context.Context, to time.Time) {
+	at, adv, err := t.Store.Cursor(ctx)
+	if err != nil || !at.Before(to) {
+		return
+	}
+	t.move(ctx, adv, to)
+}
+
+func (t Tick) move(ctx context.Context, advance func(context.Context, time.Time) error, to time.Time) bool {
+	if err := advance(ctx, to); err != nil {
+		fmt.Fprintf(t.Out, "warning: the cursor could not be moved to %s (%v); the next run judges from where it stands\n", to.UTC().Format(time.RFC3339), err)
+		return false
+	}
+	return true
+}

@@ -1,0 +1,86 @@
+package stack_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/slotless/slotless/internal/plan"
+	"github.com/slotless/slotless/stack"
+)
+
+// TestWatcherIsDeclared: on by default, the watcher is a Flex app running the custom handler
+// runtime with its own identity and host storage; its secrets are Pulumi secrets; its roles read
+// and query, and write traffic on the pool and current-slot-name alone, never deploy or read a
+// key; watcher false declares none of it.
+func TestWatcherIsDeclared(t *testing.T) {
+	const token = "0123456789abcdef0123"
+	p := runPlan(t, map[string]string{"pinToken": token, "watcherSchedule": "*/20 * * * * *"})
+	app := plan.Flatten(find(t, p, "azure-native:web:WebApp", "watcher-app").Inputs)
+	for path, want := range map[string]string{
+		"functionAppConfig.runtime.name": `"custom"`, "functionAppConfig.runtime.version": `"1.0"`,
+		"functionAppConfig.scaleAndConcurrency.instanceMemoryMB": fmt.Sprint(stack.WatcherInstanceMemoryMB),
+		"identity.type": `"UserAssigned"`, "httpsOnly": "true",
+	} {
+		if got := app[path]; got != want {
+			t.Errorf("watcher app %s: got %s, want %s", path, got, want)
+		}
+	}
+	settings := map[string]string{}
+	for i := 0; ; i++ {
+		name, ok := app[fmt.Sprintf("siteConfig.appSettings[%d].name", i)]
+		if !ok {
+			break
+		}
+		settings[strings.Trim(name, `"`)] = app[fmt.Sprintf("siteConfig.appSettings[%d].value", i)]
+	}
+	for _, k := range []string{stack.EnvWatcherConfig, stack.EnvWatcherOutputs, stack.EnvWatcherSchedule, stack.EnvWatcherPinToken, "AZURE_CLIENT_ID", "AzureWebJobsStorage__credential"} {
+		if _, ok := settings[k]; !ok {
+			t.Errorf("watcher app has no setting %s", k)
+		}
+	}
+	if got := settings[stack.EnvWatcherSchedule]; got != `"*/20 * * * * *"` {
+		t.Errorf("schedule setting %s, want the config's", got)
+	}
+	for k, v := range settings {
+		if strings.Contains(v, token) {
+			t.Errorf("setting %s holds the pinning token in plain text", k)
+		}
+	}
+	find(t, p, "azure-native:web:WebAppScmAllowed", "watcher-scm-basic-auth")
+	for _, r := range p.Resources {
+		if r.Type != "azure-native:authorization:RoleDefinition" || !strings.HasPrefix(r.Name, "watcher") {
+			continue
+		}
+		flat := plan.Flatten(r.Inputs)
+		for i := 0; ; i++ {
+			a, ok := flat[fmt.Sprintf("permissions[0].actions[%d]", i)]
+			if !ok {
+				break
+			}
+			a = strings.Trim(a, `"`)
+			if strings.Contains(a, "Microsoft.Web/") || strings.Contains(a, "listValue") || strings.Contains(a, "Microsoft.Authorization/") || strings.Contains(a, "*") {
+				t.Errorf("%s action %s: the watcher never deploys, reads a key or changes roles", r.Name, a)
+			}
+			if strings.HasSuffix(a, "/write") && r.Name != "watcher-traffic-role" {
+				t.Errorf("%s action %s: writes belong to the traffic role, assigned on the pool and current-slot-name alone", r.Name, a)
+			}
+		}
+	}
+	var traffic []string
+	for _, r := range p.Resources {
+		if r.Type == "azure-native:authorization:RoleAssignment" && strings.HasPrefix(r.Name, "watcher-traffic-") {
+			traffic = append(traffic, r.Name)
+		}
+	}
+	if strings.Join(traffic, ",") != "watcher-traffic-current,watcher-traffic-pool" {
+		t.Errorf("watcher traffic assignments %v, want on current-slot-name and the pool only", traffic)
+	}
+
+	off := runPlan(t, map[string]string{"watcher": "false"})
+	for _, r := range off.Resources {
+		if strings.HasPrefix(r.Name, "watcher") {
+			t.Errorf("watcher false still declares %s %s", r.Type, r.Name)
+		}
+	}
+}
