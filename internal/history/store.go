@@ -188,9 +188,10 @@ func (s *Store) Get(ctx context.Context, id string) (Entry, error) {
 // ids sort by start time, so the newest are the last names in the listing.
 func (s *Store) List(ctx context.Context, limit int) ([]Entry, error) {
 	var ids []string
-	// XML, as List Blobs has always answered: azblob's Auto format "resolves to XML" in this
-	// release and may move to Apache Arrow in a later one, which this pins against.
-	pager := s.container.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: to.Ptr(recordsPrefix), ResponseFormat: container.StorageResponseFormatXML})
+	// azblob is held at v1.7.0, whose List Blobs answers XML only: v1.8 adds an Apache Arrow
+	// response format whose decoder (apache/arrow-go) grew the binary by 8 MB, a cost every
+	// download and the watcher's package would pay for a listing of a few hundred names.
+	pager := s.container.NewListBlobsFlatPager(&container.ListBlobsFlatOptions{Prefix: to.Ptr(recordsPrefix)})
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
