@@ -84,9 +84,12 @@ $(PULUMI_CLI): e2e/cli/go.mod
 ## of them run at once than there are cores: E2E_PARALLEL at a time, the longest first
 ## (e2e/schedule_test.go admits them; -parallel only lets every test reach it). On 2 cores ten
 ## took 145 to 163 s, sixteen no less (docs/performance.md).
+# GOGC=400: most of the suite's CPU is the Pulumi CLI's, started about 2,500 times, and Go's
+# collector runs several cycles during each start's initialisation; collecting four times less
+# often cut the suite's CPU by about a tenth (docs/performance.md). Memory is not the limit.
 E2E_PARALLEL ?= 10
 e2e: engine
-	E2E_SLOTS=$(E2E_PARALLEL) $(GO) test -count=1 -tags e2e -timeout 40m -parallel 64 ./e2e/
+	GOGC=400 E2E_SLOTS=$(E2E_PARALLEL) $(GO) test -count=1 -tags e2e -timeout 40m -parallel 64 ./e2e/
 
 ## report-records: refresh the report's test records (internal/report/testdata) from the engine
 ## suite's healthy, rolled-back and resumed releases; then make report-screenshot
