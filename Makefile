@@ -84,7 +84,7 @@ $(PULUMI_CLI): e2e/cli/go.mod
 ## of them run at once than there are cores: E2E_PARALLEL at a time, the longest first
 ## (e2e/schedule_test.go admits them; -parallel only lets every test reach it). On 2 cores ten
 ## took 145 to 163 s, sixteen no less (docs/performance.md).
-# GOGC=400: most of the suite's CPU is the Pulumi CLI's, started about 2,500 times, and Go's
+# GOGC=400: most of the suite's CPU is the Pulumi CLI's, started hundreds of times, and Go's
 # collector runs several cycles during each start's initialisation; collecting four times less
 # often cut the suite's CPU by about a tenth (docs/performance.md). Memory is not the limit.
 E2E_PARALLEL ?= 10
