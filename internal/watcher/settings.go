@@ -50,6 +50,9 @@ const (
 	// EnvLogsEndpoint, EnvARMEndpoint and EnvARMAudience name the Log Analytics query API and
 	// Resource Manager outside Azure's public cloud; empty is the public cloud.
 	EnvLogsEndpoint = "SLOTLESS_LOGS_ENDPOINT"
+	// EnvLogsAudience is the audience of the query API's tokens with EnvLogsEndpoint; empty
+	// is the endpoint's origin, as for a sovereign cloud's query API.
+	EnvLogsAudience = "SLOTLESS_LOGS_AUDIENCE"
 	EnvARMEndpoint  = "ARM_RESOURCE_MANAGER_ENDPOINT"
 	EnvARMAudience  = "ARM_RESOURCE_MANAGER_AUDIENCE"
 )
@@ -69,11 +72,11 @@ type Settings struct {
 	Version string
 	// PinToken and SubscriptionKey reach the slots through the gateway; Notify are the
 	// targets told of a rollback. All three are secrets.
-	PinToken, SubscriptionKey string
-	Notify                    []stack.NotifyTarget
-	ClientID                  string
-	LogsEndpoint              string
-	ARMEndpoint, ARMAudience  string
+	PinToken, SubscriptionKey  string
+	Notify                     []stack.NotifyTarget
+	ClientID                   string
+	LogsEndpoint, LogsAudience string
+	ARMEndpoint, ARMAudience   string
 }
 
 // Load reads the settings; every problem is named by its setting.
@@ -137,7 +140,8 @@ func Load(getenv func(string) string) (Settings, error) {
 	}
 	s.Version = getenv(EnvVersion)
 	s.ClientID = getenv(EnvClientID)
-	s.LogsEndpoint, s.ARMEndpoint, s.ARMAudience = getenv(EnvLogsEndpoint), getenv(EnvARMEndpoint), getenv(EnvARMAudience)
+	s.LogsEndpoint, s.LogsAudience = getenv(EnvLogsEndpoint), getenv(EnvLogsAudience)
+	s.ARMEndpoint, s.ARMAudience = getenv(EnvARMEndpoint), getenv(EnvARMAudience)
 	return s, errors.Join(errs...)
 }
 
