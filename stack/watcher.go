@@ -54,6 +54,10 @@ const (
 // watcherName is the watcher's logical name, and its "slot" in messages shared with the slots.
 const watcherName = "watcher"
 
+// WatcherAppResource is the logical name of the watcher's app (a web:WebApp), which a traffic
+// change applies with the pool when its settings alone differ (internal/release).
+const WatcherAppResource = watcherName + "-app"
+
 // watcherReadActions are what a tick reads: the pool and current-slot-name through ARM, and the
 // metrics gate's query of AppRequests alone. The same actions as the release role's reads.
 var watcherReadActions = []string{
@@ -165,7 +169,7 @@ func newWatcher(ctx *pulumi.Context, a watcherArgs) (*Watcher, error) {
 		return nil, fmt.Errorf("watcher plan: %w", err)
 	}
 	blob := host.PrimaryEndpoints.Blob()
-	app, err := web.NewWebApp(ctx, watcherName+"-app", &web.WebAppArgs{
+	app, err := web.NewWebApp(ctx, WatcherAppResource, &web.WebAppArgs{
 		ResourceGroupName: a.resourceGroup,
 		Location:          pulumi.String(cfg.Location),
 		Kind:              pulumi.String("functionapp,linux"),
