@@ -154,10 +154,16 @@ func TestWatcherRollsBackAPausedCanary(t *testing.T) {
 	onset := svc.failCanary()
 	const within = 3
 	var ticks time.Duration
+	var logs []string
 	n := 0
 	for ; n < within && u.weights().Blue != 0; n++ {
 		e := w.fire(t)
 		ticks += e.Took
+		logs = append(logs, e.Logs...)
+	}
+	// Rolled back for the failure it was shown, not for a verdict on data it misread.
+	if why := strings.Join(logs, "\n"); !strings.Contains(why, "metrics gate: failure-rate") || strings.Contains(why, "sample-ratio") {
+		t.Errorf("the watcher's rollback does not name the canary's failure rate (or names a sample-ratio failure of a canary that lost nothing):\n%s", why)
 	}
 	took := time.Since(onset)
 	if got := u.weights(); got.Blue != 0 || u.currentSlotName() != "green-backend" {
