@@ -139,7 +139,7 @@ func TestEveryResourceAndItsKeyProperties(t *testing.T) {
 		counts[r.Type]++
 	}
 	wantCounts := map[string]int{
-		"azure-native:authorization:RoleAssignment": 17, "azure-native:apimanagement:Backend": 3, "azure-native:storage:StorageAccount": 4,
+		"azure-native:authorization:RoleAssignment": 18, "azure-native:apimanagement:Backend": 3, "azure-native:storage:StorageAccount": 4,
 		"azure-native:apimanagement:NamedValue": 3, "azure-native:apimanagement:ApiOperation": 8,
 		"azure-native:web:WebApp": 3, stack.ColourType: 2,
 	}
@@ -514,7 +514,7 @@ func TestGlobalNamesAreGenerated(t *testing.T) {
 			t.Errorf("%s %s: a generated name such as %q is not a valid name (%s); choose a logical name that keeps it valid", r.Type, r.Name, name, re)
 		}
 	}
-	for typ, want := range map[string]int{"azure-native:storage:StorageAccount": 4, "azure-native:web:WebApp": 3, "azure-native:apimanagement:ApiManagementService": 1, "azure-native:authorization:RoleAssignment": 17} {
+	for typ, want := range map[string]int{"azure-native:storage:StorageAccount": 4, "azure-native:web:WebApp": 3, "azure-native:apimanagement:ApiManagementService": 1, "azure-native:authorization:RoleAssignment": 18} {
 		if seen[typ] != want {
 			t.Errorf("%s: got %d, want %d", typ, seen[typ], want)
 		}

@@ -145,7 +145,7 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 		}
 	}
 	if cfg.Watcher {
-		if err := declareWatcher(ctx, cfg, rg, tags, st, mon, colours, gw, version); err != nil {
+		if err := declareWatcher(ctx, cfg, rg, tags, st, hist, mon, colours, gw, version); err != nil {
 			return err
 		}
 	}

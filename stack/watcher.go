@@ -99,6 +99,9 @@ type watcherArgs struct {
 	// assignable are the watcher roles' assignable scopes: the stack's group, and a reused
 	// service's when it lives elsewhere.
 	assignable pulumi.StringArray
+	// history is the stack's history container, where the watcher takes the lease, moves its
+	// cursor and writes its runs (outputs carry its URL).
+	history *History
 }
 
 func newWatcher(ctx *pulumi.Context, a watcherArgs) (*Watcher, error) {
@@ -156,6 +159,10 @@ func newWatcher(ctx *pulumi.Context, a watcherArgs) (*Watcher, error) {
 		return nil, err
 	}
 	roles = append(roles, access...)
+	if err := a.history.GrantWriter(ctx, watcherName, id.PrincipalId); err != nil {
+		return nil, err
+	}
+	roles = append(roles, a.history.writers[watcherName])
 
 	plan, err := web.NewAppServicePlan(ctx, watcherName+"-plan", &web.AppServicePlanArgs{
 		ResourceGroupName: a.resourceGroup,
@@ -330,8 +337,8 @@ func watcherSettings(ctx *pulumi.Context, a watcherArgs, account, clientID pulum
 }
 
 // declareWatcher declares the watcher over the stack's gateway and telemetry, with the outputs
-// it judges by.
-func declareWatcher(ctx *pulumi.Context, cfg *Config, rg pulumi.StringInput, tags pulumi.StringMap, st *Storage, mon *Monitoring, colours map[Slot]*Colour, gw *Gateway, version string) error {
+// it judges by, and makes it a writer of the stack's history (its lease, cursor and records).
+func declareWatcher(ctx *pulumi.Context, cfg *Config, rg pulumi.StringInput, tags pulumi.StringMap, st *Storage, hist *History, mon *Monitoring, colours map[Slot]*Colour, gw *Gateway, version string) error {
 	kinds := pulumi.StringMap{}
 	for k, v := range mon.plan.Components {
 		kinds[k] = pulumi.String(v)
@@ -348,6 +355,7 @@ func declareWatcher(ctx *pulumi.Context, cfg *Config, rg pulumi.StringInput, tag
 		OutWorkspaceID:           mon.CustomerID,
 		OutTelemetryComponents:   kinds,
 		OutTelemetryComponentIDs: ids,
+		OutHistoryURL:            hist.URL,
 	}
 	for _, s := range Slots {
 		outputs[OutAppName(s)] = colours[s].App.Name
@@ -358,7 +366,8 @@ func declareWatcher(ctx *pulumi.Context, cfg *Config, rg pulumi.StringInput, tag
 		assignable = append(assignable, gw.Pool.ID().ToStringOutput().ApplyT(func(id string) (string, error) { return prefixOf(id, 8) }).(pulumi.StringOutput))
 	}
 	_, err := newWatcher(ctx, watcherArgs{cfg: cfg, resourceGroup: rg, groupID: groupID, tags: tags, assignable: assignable,
-		poolID: gw.Pool.ID().ToStringOutput(), currentID: gw.CurrentSlot.ID().ToStringOutput(), outputs: outputs, version: version})
+		poolID: gw.Pool.ID().ToStringOutput(), currentID: gw.CurrentSlot.ID().ToStringOutput(), outputs: outputs, version: version,
+		history: hist})
 	return err
 }
 

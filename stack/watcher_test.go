@@ -1,7 +1,9 @@
 package stack_test
 
 import (
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -38,6 +40,15 @@ func TestWatcherIsDeclared(t *testing.T) {
 		if _, ok := settings[k]; !ok {
 			t.Errorf("watcher app has no setting %s", k)
 		}
+	}
+	// The history's URL among the outputs it judges by: its lease, cursor and records.
+	var outs map[string]any
+	if raw, err := strconv.Unquote(settings[stack.EnvWatcherOutputs]); err != nil || json.Unmarshal([]byte(raw), &outs) != nil {
+		t.Errorf("outputs setting %s: want a JSON object", settings[stack.EnvWatcherOutputs])
+	}
+	account := strings.Trim(find(t, p, "azure-native:storage:BlobContainer", "history").Inputs["accountName"].(string), `"`)
+	if got, want := outs[stack.OutHistoryURL], "https://"+account+".blob.core.windows.net/"+stack.HistoryContainerName; got != want {
+		t.Errorf("outputs setting %s: got %v, want %s", stack.OutHistoryURL, got, want)
 	}
 	if got := settings[stack.EnvWatcherSchedule]; got != `"*/20 * * * * *"` {
 		t.Errorf("schedule setting %s, want the config's", got)

@@ -112,7 +112,7 @@ func Load(getenv func(string) string) (Settings, error) {
 		errs = append(errs, fmt.Errorf("%s: want a JSON object of stack outputs: %w", EnvOutputs, err))
 	}
 	var missing []string
-	for _, k := range []string{stack.OutAPIURL, stack.OutPoolID, stack.OutWorkspaceID, stack.OutAppName(stack.Green), stack.OutAppName(stack.Blue)} {
+	for _, k := range []string{stack.OutAPIURL, stack.OutPoolID, stack.OutWorkspaceID, stack.OutAppName(stack.Green), stack.OutAppName(stack.Blue), stack.OutHistoryURL} {
 		if v, _ := s.Outputs[k].(string); v == "" {
 			missing = append(missing, k)
 		}
@@ -148,5 +148,6 @@ func Load(getenv func(string) string) (Settings, error) {
 // Period is the longest time the schedule leaves between two ticks.
 func (s Settings) Period() time.Duration { return s.Schedule.Period() }
 
-// OutHistoryURL is the stack output naming the history container (https://<account>.blob.core.windows.net/history).
-const OutHistoryURL = "historyUrl"
+// OutHistoryURL is the output, in EnvOutputs, naming the history container
+// (https://<account>.blob.core.windows.net/history).
+const OutHistoryURL = stack.OutHistoryURL
