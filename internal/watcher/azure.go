@@ -120,7 +120,7 @@ func (a ARMTraffic) Status(ctx context.Context) (rollout.Status, error) {
 	if err != nil {
 		return rollout.Status{}, fmt.Errorf("read the live pool through ARM: %w", err)
 	}
-	return rollout.Status{Weights: l.Weights, CurrentSlotName: l.CurrentSlotName, Source: "the live pool"}, nil
+	return rollout.Status{Weights: l.Weights, CurrentSlotName: l.CurrentSlotName, Source: "the live pool", Record: l.Description}, nil
 }
 
 // Shift is refused: the watcher only ever takes a canary to 0%.
