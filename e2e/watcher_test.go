@@ -11,7 +11,11 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -220,5 +224,155 @@ func TestWatcherRollsBackAPausedCanary(t *testing.T) {
 	}
 	if got := u.weights(); got.Blue != 0 || !strings.Contains(upOut, "slotless record --stack dev") {
 		t.Errorf("pulumi up with the stale stack file: %s; want blue kept at 0 and a warning naming slotless record", got)
+	}
+}
+
+// judgedWindow reads, from a tick's logs, the arrivals its metrics gate judged: the window's
+// start as the watch printed it (a time of day), on the date of end, the tick's judgedTo.
+var judgedWindowRE = regexp.MustCompile(`reached Log Analytics in \[(\d\d:\d\d:\d\d), (\d\d:\d\d:\d\d)\)`)
+
+// TestWatcherLeavesAHealthyCanaryAloneAndNeverJudgesBesideARelease: one deployed stack, a
+// release paused at 10% with a healthy canary, and the watcher on a four-second schedule.
+//
+// A simulated night: 44 occurrences, 36 of them missed while the app was down (Miss, twice):
+// each comeback runs one catch-up execution marked IsPastDue, not one per missed occurrence;
+// every execution judges the canary and leaves it alone; no notification but the release's own
+// reaches the webhook; the history holds no watcher entry (a tick that left a stretch unjudged
+// would write one); and each window starts at or before where the last one ended, so the
+// cursor covers every arrival.
+//
+// Then one judge at a time, every hold by construction: a release resuming from 10% takes the
+// stack's lease and is held in its first request to the API; the occurrences fired meanwhile
+// skip, naming the release; the release is killed, and its lease, which a dead process no longer
+// renews, still keeps the watcher out until it has expired (ExpireLeases), when the next
+// occurrence judges the canary. A tick held in its Log Analytics query holds the lease: a
+// `slotless shift` waits for it (--lease-wait 1s) and moves nothing, exiting 3 naming the
+// watcher, while a `slotless rollback` goes through at once; the held tick, let go, writes
+// nothing over it.
+func TestWatcherLeavesAHealthyCanaryAloneAndNeverJudgesBesideARelease(t *testing.T) {
+	parallel(t, 90*time.Second)
+	const period = 4 * time.Second
+	// A four-second window has about 40 of the canary's users' requests: enough to judge.
+	w := watcherUser(t, "*/4 * * * * *", period, "metricsMinRequests 20")
+	u, svc := w.u, w.svc
+	u.sh(w.hist.env + svc.release("--until 10", filepath.Join(t.TempDir(), "release.json")))
+	if got := u.weights(); got.Blue != 10 {
+		t.Fatalf("pool after --until 10: got %s, want blue 10", got)
+	}
+	told := w.hook.events(t)
+
+	// The night.
+	start := time.Now()
+	var last time.Time
+	executions, occurrences := 0, 0
+	for _, step := range []struct{ miss, fire int }{{0, 3}, {12, 2}, {24, 3}} {
+		if step.miss > 0 {
+			w.host.Miss(step.miss)
+			occurrences += step.miss
+		}
+		for i := 0; i < step.fire; i++ {
+			e := w.fire(t)
+			executions++
+			occurrences++
+			if pastDue := step.miss > 0 && i == 0; e.Timer.IsPastDue != pastDue {
+				t.Errorf("execution %d: IsPastDue %v, want %v (one catch-up run after the app was down)", executions, e.Timer.IsPastDue, pastDue)
+			}
+			m := summary(t, e)
+			if !e.Succeeded() || m["outcome"] != "judged" || m["record"] != "watched" {
+				t.Fatalf("execution %d: %d, %v; want the healthy canary watched", executions, e.Status, m)
+			}
+			to, err := time.Parse(time.RFC3339, fmt.Sprint(m["judgedTo"]))
+			if err != nil || !to.After(last) {
+				t.Fatalf("execution %d: judged to %v (%v), want past %s", executions, m["judgedTo"], err, last)
+			}
+			got := judgedWindowRE.FindStringSubmatch(strings.Join(e.Logs, "\n"))
+			if got == nil {
+				t.Fatalf("execution %d: no judged window in its logs", executions)
+			}
+			from, err := time.Parse(time.DateOnly+" "+time.TimeOnly, to.UTC().Format(time.DateOnly)+" "+got[1])
+			if err == nil && from.After(to) {
+				from = from.AddDate(0, 0, -1) // the window began before midnight
+			}
+			if err != nil || !last.IsZero() && from.After(last) {
+				t.Errorf("execution %d: judged from %s, but the last window ended at %s: the arrivals between were never judged", executions, got[1], last.Format(time.TimeOnly))
+			}
+			last = to
+		}
+	}
+	t.Logf("MEASURED a night of %d occurrences (%d executed, %d missed) in %s", occurrences, executions, occurrences-executions, time.Since(start).Round(time.Millisecond))
+	if got := u.weights(); got.Blue != 10 {
+		t.Fatalf("after the night: %s, want the canary left at blue 10", got)
+	}
+	if got := w.hook.events(t); !slices.Equal(got, told) {
+		t.Errorf("the webhook got %v during the night, want nothing after the release's own %v", got[len(told):], told)
+	}
+	for _, e := range w.hist.entries(t) {
+		if e.Kind == history.KindWatcher {
+			t.Errorf("the history has a watcher entry after a healthy night: %+v", e)
+		}
+	}
+
+	// A release resuming from 10% holds the lease; it is held in its first request to the API.
+	held, let := svc.holdDirect()
+	defer let()
+	rel, relOut := u.start("env " + w.hist.env + svc.release("--until 50", filepath.Join(t.TempDir(), "resumed.json")))
+	select {
+	case <-held:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the resumed release never reached the API:\n%s", relOut.String())
+	}
+	skips := func(why string) {
+		t.Helper()
+		e := w.fire(t)
+		m := summary(t, e)
+		if !e.Succeeded() || m["outcome"] != "skipped" || !strings.HasPrefix(fmt.Sprint(m["heldBy"]), "release ") {
+			t.Errorf("an occurrence %s: %d, %v; want it skipped, naming the release", why, e.Status, m)
+		}
+	}
+	skips("while the release runs")
+	skips("while the release runs, again")
+	_ = syscall.Kill(-rel.Process.Pid, syscall.SIGKILL)
+	_ = rel.Wait()
+	let()
+	skips("after the release died, before its lease expired")
+	if err := u.cloud.Update(func(c *azurefake.Cloud) error { c.ExpireLeases(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if e := w.fire(t); summary(t, e)["outcome"] != "judged" || summary(t, e)["record"] != "watched" {
+		t.Errorf("the occurrence after the dead release's lease expired: %v, want it to judge the canary", summary(t, e))
+	}
+	if got := u.weights(); got.Blue != 10 {
+		t.Fatalf("after the dead release: %s, want blue 10", got)
+	}
+
+	// A tick held in its metrics query holds the lease.
+	queried, letQuery := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	svc.onQuery(func(int) { once.Do(func() { close(queried); <-letQuery }) })
+	tick, err := w.host.Go(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan struct{})
+	go func() { tick.Wait(); close(ended) }()
+	select {
+	case <-queried:
+	case <-ended:
+		t.Fatalf("the tick ended without querying Log Analytics: %s\n%s", tick.ReturnValue, strings.Join(tick.Logs, "\n"))
+	}
+	out, err := u.trySh(w.hist.env + "slotless shift --stack dev --slot blue --to 50 --lease-wait 1s")
+	if code := exitCode(err); code != 3 || !strings.Contains(out, "held by watcher") || u.weights().Blue != 10 {
+		t.Errorf("a shift while a tick holds the lease: exit %d, pool %s; want 3, naming the watcher, and blue 10\n%s", code, u.weights(), out)
+	}
+	out, err = u.trySh(w.hist.env + "slotless rollback --stack dev --slot blue")
+	if err != nil || u.weights().Blue != 0 || !strings.Contains(out, "a rollback never waits for it") {
+		t.Errorf("a rollback while a tick holds the lease: %v, pool %s; want it through at once\n%s", err, u.weights(), out)
+	}
+	close(letQuery)
+	svc.onQuery(nil)
+	e := tick.Wait()
+	t.Logf("the held tick: %d, %s\n%s", e.Status, e.ReturnValue, strings.Join(e.Logs, "\n"))
+	if rec, ok := stack.ParsePoolRecord(u.poolDescription()); !ok || rec.By == stack.WatcherBy || u.weights().Blue != 0 {
+		t.Errorf("after the held tick: %s, record %q; want the rollback's blue 0, not the watcher's write", u.weights(), u.poolDescription())
 	}
 }

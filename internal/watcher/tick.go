@@ -165,8 +165,14 @@ func (t Tick) run(ctx context.Context) (Result, error) {
 		return res, nil
 	}
 	if _, to, ok := rec.Judged(); ok && advance != nil {
+		// A release that held the lease moved the cursor past its own run: a window ending
+		// before it leaves the cursor where it stands (a cursor never goes back), with the
+		// pool's setting this tick saw.
 		next.At = to
-		if t.move(ctx, advance, next) {
+		if to.Before(cur.At) {
+			next.At = cur.At
+		}
+		if t.move(ctx, advance, next) && to.After(cur.At) {
 			res.JudgedTo = to
 		}
 	}

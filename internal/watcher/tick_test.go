@@ -281,3 +281,29 @@ func TestTickCountsTheShareFromWhenTheWeightStood(t *testing.T) {
 		t.Errorf("the pool was written %d times, want none", lp.writes)
 	}
 }
+
+// TestTickBehindTheCursor: a release that held the lease moved the cursor past its run, so the
+// next tick's window ends before it: the cursor stays (it never goes back), keeps the pool's
+// setting the tick saw, and nothing warns.
+func TestTickBehindTheCursor(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 3, 15, 0, 0, time.UTC)
+	c := &clock{now: t0}
+	ahead := t0.Add(time.Minute)
+	st := &store{cursor: ahead}
+	lp := &livePool{live: pool.Live{Weights: stack.Weights{Green: 90, Blue: 10}, CurrentSlotName: "green-backend"}}
+	var out strings.Builder
+	tick := Tick{Settings: settings(t), Store: st, Clock: c, By: "slotless watcher", Out: &out,
+		Controller: func() *rollout.Controller {
+			return rollout.New(c, ARMTraffic{Live: lp, Out: &out}, health{}, metrics{}, nil, &out)
+		}}
+	res, err := tick.Run(context.Background())
+	if err != nil || res.Record == nil || res.Record.Outcome != rollout.OutcomeWatched {
+		t.Fatalf("got %v, %+v; want watched", err, res.Record)
+	}
+	if !st.cursor.Equal(ahead) || !res.JudgedTo.IsZero() || st.mark == "" {
+		t.Errorf("cursor %s (judged to %s), mark %q; want it kept at %s with the pool's setting", st.cursor, res.JudgedTo, st.mark, ahead)
+	}
+	if strings.Contains(out.String(), "cursor") {
+		t.Errorf("a tick behind the cursor warns about it:\n%s", out.String())
+	}
+}
