@@ -29,7 +29,10 @@ const (
 	EnvWatcherSchedule = "SLOTLESS_WATCHER_SCHEDULE"
 	EnvWatcherVersion  = "SLOTLESS_WATCHER_VERSION"
 	EnvWatcherPinToken = "SLOTLESS_PIN_TOKEN"
-	EnvWatcherNotify   = "SLOTLESS_NOTIFY"
+	// EnvWatcherSubscriptionKey is the key of the watcher's own API Management subscription
+	// (watcherkey.go), the name slotless release reads a key from too.
+	EnvWatcherSubscriptionKey = "SLOTLESS_SUBSCRIPTION_KEY"
+	EnvWatcherNotify          = "SLOTLESS_NOTIFY"
 )
 
 // WatcherPlanKeys are the config keys copied, raw, into EnvWatcherConfig: the release plan's
@@ -102,6 +105,8 @@ type watcherArgs struct {
 	// history is the stack's history container, where the watcher takes the lease, moves its
 	// cursor and writes its runs (outputs carry its URL).
 	history *History
+	// key is the watcher's API Management subscription when the API requires a key, else nil.
+	key *watcherSubscription
 }
 
 func newWatcher(ctx *pulumi.Context, a watcherArgs) (*Watcher, error) {
@@ -286,8 +291,8 @@ func watcherAccess(ctx *pulumi.Context, a watcherArgs, id *managedidentity.UserA
 }
 
 // watcherSettings are the watcher app's settings: the host's identity-based storage, the
-// identity's client id, and what a tick judges by; the pinning token and the notify targets
-// as Pulumi secrets.
+// identity's client id, and what a tick judges by; the pinning token, the subscription key and
+// the notify targets as Pulumi secrets.
 func watcherSettings(ctx *pulumi.Context, a watcherArgs, account, clientID pulumi.StringOutput) web.NameValuePairArray {
 	project := config.New(ctx, ctx.Project())
 	raw := map[string]string{}
@@ -321,6 +326,10 @@ func watcherSettings(ctx *pulumi.Context, a watcherArgs, account, clientID pulum
 	if a.cfg.PinToken != "" {
 		settings[EnvWatcherPinToken] = pulumi.ToSecret(pulumi.String(a.cfg.PinToken)).(pulumi.StringOutput)
 	}
+	if a.key != nil {
+		// Already a Pulumi secret: listSecrets' answer, wrapped as one where it is read.
+		settings[EnvWatcherSubscriptionKey] = a.key.Key
+	}
 	if v, err := project.Try("notify"); err == nil && v != "" {
 		settings[EnvWatcherNotify] = pulumi.ToSecret(pulumi.String(v)).(pulumi.StringOutput)
 	}
@@ -338,7 +347,7 @@ func watcherSettings(ctx *pulumi.Context, a watcherArgs, account, clientID pulum
 
 // declareWatcher declares the watcher over the stack's gateway and telemetry, with the outputs
 // it judges by, and makes it a writer of the stack's history (its lease, cursor and records).
-func declareWatcher(ctx *pulumi.Context, cfg *Config, rg pulumi.StringInput, tags pulumi.StringMap, st *Storage, hist *History, mon *Monitoring, colours map[Slot]*Colour, gw *Gateway, version string) error {
+func declareWatcher(ctx *pulumi.Context, cfg *Config, rg pulumi.StringInput, tags pulumi.StringMap, st *Storage, hist *History, mon *Monitoring, colours map[Slot]*Colour, gw *Gateway, key *watcherSubscription, version string) error {
 	kinds := pulumi.StringMap{}
 	for k, v := range mon.plan.Components {
 		kinds[k] = pulumi.String(v)
@@ -367,7 +376,7 @@ func declareWatcher(ctx *pulumi.Context, cfg *Config, rg pulumi.StringInput, tag
 	}
 	_, err := newWatcher(ctx, watcherArgs{cfg: cfg, resourceGroup: rg, groupID: groupID, tags: tags, assignable: assignable,
 		poolID: gw.Pool.ID().ToStringOutput(), currentID: gw.CurrentSlot.ID().ToStringOutput(), outputs: outputs, version: version,
-		history: hist})
+		history: hist, key: key})
 	return err
 }
 

@@ -95,3 +95,59 @@ func TestWatcherIsDeclared(t *testing.T) {
 		}
 	}
 }
+
+// TestWatcherHasASubscriptionKey: when the API requires a subscription key (the default), the
+// watcher gets a subscription of its own, active, scoped to this API alone and without
+// tracing, and its key, read with listSubscriptionSecrets, as a secret setting; without the
+// requirement, or without the watcher, there is neither.
+func TestWatcherHasASubscriptionKey(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		overrides map[string]string
+		want      bool
+	}{
+		{"the default", nil, true},
+		{"no key required", map[string]string{"subscriptionRequired": "false"}, false},
+		{"no watcher", map[string]string{"watcher": "false"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := runPlan(t, tt.overrides)
+			sub := p.Find("azure-native:apimanagement:Subscription", "watcher-subscription")
+			if (sub != nil) != tt.want {
+				t.Fatalf("watcher subscription declared: got %v, want %v", sub != nil, tt.want)
+			}
+			if !tt.want {
+				return
+			}
+			api := plan.MockAutoName("azure-native:apimanagement:Api", "api")
+			if id := strings.Trim(plan.Flatten(find(t, p, "azure-native:apimanagement:Api", "api").Inputs)["apiId"], `"`); id != "" {
+				api = id
+			}
+			in := plan.Flatten(sub.Inputs)
+			for path, want := range map[string]string{"scope": `"/apis/` + api + `"`, "state": `"active"`, "allowTracing": "false"} {
+				if in[path] != want {
+					t.Errorf("watcher subscription %s: got %s, want %s", path, in[path], want)
+				}
+			}
+			app := plan.Flatten(find(t, p, "azure-native:web:WebApp", "watcher-app").Inputs)
+			found := false
+			for i := 0; ; i++ {
+				name, ok := app[fmt.Sprintf("siteConfig.appSettings[%d].name", i)]
+				if !ok {
+					break
+				}
+				if name != `"`+stack.EnvWatcherSubscriptionKey+`"` {
+					continue
+				}
+				found = true
+				sid := plan.MockAutoName("azure-native:apimanagement:Subscription", "watcher-subscription")
+				if v := app[fmt.Sprintf("siteConfig.appSettings[%d].value", i)]; strings.Contains(v, "mock-primary-key-of-"+sid) || v != `"[secret]"` {
+					t.Errorf("the subscription key setting: got %s, want it a secret", v)
+				}
+			}
+			if !found {
+				t.Errorf("watcher app has no setting %s", stack.EnvWatcherSubscriptionKey)
+			}
+		})
+	}
+}
