@@ -100,8 +100,11 @@ type watcherArgs struct {
 	outputs pulumi.Map
 	version string
 	// assignable are the watcher roles' assignable scopes: the stack's group, and a reused
-	// service's when it lives elsewhere.
+	// service's and the team's telemetry when they live elsewhere.
 	assignable pulumi.StringArray
+	// readScopes are where the watcher's reads and query are assigned, by the key in the
+	// assignment's logical name: those same scopes.
+	readScopes map[string]pulumi.StringOutput
 	// history is the stack's history container, where the watcher takes the lease, moves its
 	// cursor and writes its runs (outputs carry its URL).
 	history *History
@@ -235,7 +238,9 @@ func newWatcher(ctx *pulumi.Context, a watcherArgs) (*Watcher, error) {
 const WatcherInstanceMemoryMB = 512
 
 // watcherAccess gives the watcher's identity the release role's reads and the metrics query
-// where the stack is, and the traffic writes on the pool and current-slot-name alone.
+// where the stack is (its group, a reused service in another group, the team's telemetry
+// elsewhere, as releaseaccess.go assigns the release role's), and the traffic writes on the
+// pool and current-slot-name alone.
 func watcherAccess(ctx *pulumi.Context, a watcherArgs, id *managedidentity.UserAssignedIdentity) ([]pulumi.Resource, error) {
 	rg := a.groupID
 	var out []pulumi.Resource
@@ -244,7 +249,7 @@ func watcherAccess(ctx *pulumi.Context, a watcherArgs, id *managedidentity.UserA
 		actions []string
 		scopes  map[string]pulumi.StringOutput
 	}{
-		{"", WatcherActions(), map[string]pulumi.StringOutput{"group": rg}},
+		{"", WatcherActions(), a.readScopes},
 		{"traffic", trafficActions, map[string]pulumi.StringOutput{"pool": a.poolID, "current": a.currentID}},
 	} {
 		logical := watcherName
@@ -370,11 +375,8 @@ func declareWatcher(ctx *pulumi.Context, cfg *Config, rg pulumi.StringInput, tag
 		outputs[OutAppName(s)] = colours[s].App.Name
 	}
 	groupID := st.Account.ID().ToStringOutput().ApplyT(func(id string) (string, error) { return prefixOf(id, 4) }).(pulumi.StringOutput)
-	assignable := pulumi.StringArray{groupID}
-	if cfg.APIM.ExistingName != "" && !strings.EqualFold(cfg.APIM.ExistingResourceGroup, NewNames(ctx.Project(), ctx.Stack(), cfg).ResourceGroup()) {
-		assignable = append(assignable, gw.Pool.ID().ToStringOutput().ApplyT(func(id string) (string, error) { return prefixOf(id, 8) }).(pulumi.StringOutput))
-	}
-	_, err := newWatcher(ctx, watcherArgs{cfg: cfg, resourceGroup: rg, groupID: groupID, tags: tags, assignable: assignable,
+	assignable, reads := watcherReadScopes(cfg, NewNames(ctx.Project(), ctx.Stack(), cfg).ResourceGroup(), groupID, gw.Pool.ID().ToStringOutput(), mon.Team)
+	_, err := newWatcher(ctx, watcherArgs{cfg: cfg, resourceGroup: rg, groupID: groupID, tags: tags, assignable: assignable, readScopes: reads,
 		poolID: gw.Pool.ID().ToStringOutput(), currentID: gw.CurrentSlot.ID().ToStringOutput(), outputs: outputs, version: version,
 		history: hist, key: key})
 	return err
@@ -399,4 +401,27 @@ func canonicalJSON(v string) string {
 		return v
 	}
 	return string(b)
+}
+
+// watcherReadScopes are where the watcher reads and queries, as the release role's main
+// assignment (newReleaseAccess): the stack's group; a reused API Management service in another
+// group, where the tick reads the pool and current-slot-name; and the team's Application
+// Insights component and Log Analytics workspace when they live outside the group, which the
+// metrics gate queries. Each is also an assignable scope of the watcher's roles.
+func watcherReadScopes(cfg *Config, stackGroup string, groupID, poolID pulumi.StringOutput, team map[string]ResourceID) (pulumi.StringArray, map[string]pulumi.StringOutput) {
+	assignable := pulumi.StringArray{groupID}
+	reads := map[string]pulumi.StringOutput{"group": groupID}
+	if cfg.APIM.ExistingName != "" && !strings.EqualFold(cfg.APIM.ExistingResourceGroup, stackGroup) {
+		svc := poolID.ApplyT(func(id string) (string, error) { return prefixOf(id, 8) }).(pulumi.StringOutput)
+		assignable = append(assignable, svc)
+		reads["service"] = svc
+	}
+	for _, kind := range telemetryScopes {
+		if id, ok := team[kind]; ok && !id.InGroup(stackGroup) {
+			scope := pulumi.String(id.Raw).ToStringOutput()
+			assignable = append(assignable, scope)
+			reads["telemetry-"+kind] = scope
+		}
+	}
+	return assignable, reads
 }

@@ -3,6 +3,8 @@ package stack_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -147,6 +149,57 @@ func TestWatcherHasASubscriptionKey(t *testing.T) {
 			}
 			if !found {
 				t.Errorf("watcher app has no setting %s", stack.EnvWatcherSubscriptionKey)
+			}
+		})
+	}
+}
+
+// TestWatcherReadsWhereTheStackIs: the watcher's reads and query are assigned where it reads,
+// as the release role's are: the stack's group, a reused API Management service in another
+// group (the pool and current-slot-name are there), and the team's telemetry outside the group
+// (the metrics gate queries its workspace); each is an assignable scope of its roles.
+func TestWatcherReadsWhereTheStackIs(t *testing.T) {
+	group := "/subscriptions/" + plan.MockSubscription + "/resourceGroups/slotless-test-rg"
+	shared := "/subscriptions/" + plan.MockSubscription + "/resourceGroups/shared-rg/providers/Microsoft.ApiManagement/service/shared-apim"
+	for _, tt := range []struct {
+		name      string
+		overrides map[string]string
+		want      map[string]string // assignment logical name -> scope
+	}{
+		{"own service", nil, map[string]string{"watcher-group": group}},
+		{"reused service elsewhere", map[string]string{"apimName": "shared-apim", "apimResourceGroupName": "shared-rg", "publisherEmail": "<unset>"},
+			map[string]string{"watcher-group": group, "watcher-service": shared}},
+		{"reused service in the stack's group", map[string]string{"apimName": "shared-apim", "apimResourceGroupName": "slotless-test-rg", "publisherEmail": "<unset>"},
+			map[string]string{"watcher-group": group}},
+		{"the team's telemetry elsewhere", map[string]string{"appInsightsResourceId": teamComponent},
+			map[string]string{"watcher-group": group, "watcher-telemetry-component": mockTeamComponent, "watcher-telemetry-workspace": mockTeamWorkspace}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &plan.Mocks{}
+			if err := runWith(t, m, tt.overrides); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, r := range m.Recorded {
+				if r.Type == "azure-native:authorization:RoleAssignment" && strings.HasPrefix(r.Name, "watcher-") && !strings.HasPrefix(r.Name, "watcher-traffic-") && !strings.HasPrefix(r.Name, "watcher-host-") && r.Name != "watcher-deploy-blob-contributor" {
+					got[r.Name] = strings.Trim(flatOf(&r)["scope"], `"`)
+				}
+			}
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("the watcher's read assignments: got %v, want %v", got, tt.want)
+			}
+			role := flatOf(recorded(m, "azure-native:authorization:RoleDefinition", "watcher-role"))
+			var assignable []string
+			for i := 0; ; i++ {
+				s, ok := role[fmt.Sprintf("assignableScopes[%d]", i)]
+				if !ok {
+					break
+				}
+				assignable = append(assignable, strings.Trim(s, `"`))
+			}
+			want := slices.Sorted(maps.Values(tt.want))
+			if slices.Sort(assignable); !slices.Equal(assignable, want) {
+				t.Errorf("the watcher role's assignable scopes: got %v, want %v", assignable, want)
 			}
 		})
 	}
