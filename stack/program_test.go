@@ -769,6 +769,8 @@ func TestReleaseAccess(t *testing.T) {
 					childIDs[r.Name] = strings.Trim(plan.Flatten(r.Inputs)["backendId"], `"`)
 				case r.Type == "azure-native:apimanagement:NamedValue":
 					childIDs[r.Name] = strings.Trim(plan.Flatten(r.Inputs)["namedValueId"], `"`)
+				case r.Type == "azure-native:apimanagement:Subscription":
+					childIDs[r.Name] = plan.MockAutoName(r.Type, r.Name)
 				case r.Type == "azure-native:authorization:RoleDefinition" && strings.HasPrefix(r.Name, "release-"):
 					roles[r.Name] = plan.Flatten(r.Inputs)
 				case r.Type == "azure-native:authorization:RoleAssignment" && strings.HasPrefix(r.Name, "release-"):
@@ -828,14 +830,17 @@ func TestReleaseAccess(t *testing.T) {
 			if got := actionsOf(roles["release-traffic-role"]); !slices.Equal(got, []string{"Microsoft.ApiManagement/service/backends/write", "Microsoft.ApiManagement/service/namedValues/write"}) {
 				t.Errorf("traffic role: got %v", got)
 			}
-			if got := actionsOf(roles["release-keys-role"]); !slices.Equal(got, []string{"Microsoft.ApiManagement/service/namedValues/listValue/action"}) {
+			// The keys of the slots, and the watcher's subscription key (the watcher is on, and
+			// the API requires a key, by default), each read on its own resource alone.
+			if got := actionsOf(roles["release-keys-role"]); !slices.Equal(got, []string{"Microsoft.ApiManagement/service/namedValues/listValue/action", "Microsoft.ApiManagement/service/subscriptions/listSecrets/action"}) {
 				t.Errorf("keys role: got %v", got)
 			}
 			want := map[string]string{
-				"release-traffic-pool":    "/backends/" + childIDs[stack.PoolID],
-				"release-traffic-current": "/namedValues/" + childIDs[stack.CurrentSlotNamedValue],
-				"release-keys-green":      "/namedValues/" + childIDs["green-function-key"],
-				"release-keys-blue":       "/namedValues/" + childIDs["blue-function-key"],
+				"release-traffic-pool":              "/backends/" + childIDs[stack.PoolID],
+				"release-traffic-current":           "/namedValues/" + childIDs[stack.CurrentSlotNamedValue],
+				"release-keys-green":                "/namedValues/" + childIDs["green-function-key"],
+				"release-keys-blue":                 "/namedValues/" + childIDs["blue-function-key"],
+				"release-keys-watcher-subscription": "/subscriptions/" + childIDs["watcher-subscription"],
 			}
 			for i, scope := range tt.scopes {
 				want[[]string{"release-group", "release-service"}[i]] = scope

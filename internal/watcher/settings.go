@@ -42,7 +42,7 @@ const (
 	// written only as app settings: the pinning token, the API's subscription key when it
 	// requires one, and the notify targets (stack config notify, a JSON list).
 	EnvPinToken        = stack.EnvWatcherPinToken
-	EnvSubscriptionKey = "SLOTLESS_SUBSCRIPTION_KEY"
+	EnvSubscriptionKey = stack.EnvWatcherSubscriptionKey
 	EnvNotify          = stack.EnvWatcherNotify
 	// EnvClientID is the watcher identity's client id, which ManagedIdentityCredential asks
 	// the host's identity endpoint for.
