@@ -100,13 +100,48 @@ type services struct {
 	// redirect, when set for a slot, makes every request pinned to it answer 302 with this
 	// URL as the Location (the slot's app sending callers to a login page on another host).
 	redirect map[string]string
+	// hold, when set, runs before each request the commands send to the API directly (not the
+	// watcher's, which come through the gateway): a test holds a release open there.
+	hold func()
+}
+
+// serveDirect answers the commands' requests (--api-url), after hold.
+func (s *services) serveDirect(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	hold := s.hold
+	s.mu.Unlock()
+	if hold != nil {
+		hold()
+	}
+	s.serveAPI(w, r)
+}
+
+// holdDirect holds every request the commands send to the API directly open until the
+// returned let is called; held is closed when the first one is held.
+func (s *services) holdDirect() (held <-chan struct{}, let func()) {
+	h, release := make(chan struct{}), make(chan struct{})
+	var first, once sync.Once
+	s.mu.Lock()
+	s.hold = func() {
+		first.Do(func() { close(h) })
+		<-release
+	}
+	s.mu.Unlock()
+	return h, func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.hold = nil
+			s.mu.Unlock()
+			close(release)
+		})
+	}
 }
 
 func newServices(t *testing.T, pinToken string) *services {
 	t.Helper()
 	s := &services{t: t, pinToken: pinToken, versions: map[string]string{"green": "1.0.0", "blue": "1.1.0"}, down: map[string]bool{}, routesFail: map[string]bool{},
 		delayMin: quickDelayMin, delayMax: quickDelayMax, perSecond: usersPerSecond, stop: make(chan struct{}), apiPath: "slotless"}
-	s.health = httptest.NewServer(http.HandlerFunc(s.serveAPI))
+	s.health = httptest.NewServer(http.HandlerFunc(s.serveDirect))
 	t.Cleanup(s.health.Close)
 	s.table = &azurefake.Telemetry{Now: time.Now, Token: e2eToken}
 	s.logs = httptest.NewTLSServer(s.table)

@@ -139,7 +139,7 @@ func TestEveryResourceAndItsKeyProperties(t *testing.T) {
 		counts[r.Type]++
 	}
 	wantCounts := map[string]int{
-		"azure-native:authorization:RoleAssignment": 17, "azure-native:apimanagement:Backend": 3, "azure-native:storage:StorageAccount": 4,
+		"azure-native:authorization:RoleAssignment": 18, "azure-native:apimanagement:Backend": 3, "azure-native:storage:StorageAccount": 4,
 		"azure-native:apimanagement:NamedValue": 3, "azure-native:apimanagement:ApiOperation": 8,
 		"azure-native:web:WebApp": 3, stack.ColourType: 2,
 	}
@@ -514,7 +514,7 @@ func TestGlobalNamesAreGenerated(t *testing.T) {
 			t.Errorf("%s %s: a generated name such as %q is not a valid name (%s); choose a logical name that keeps it valid", r.Type, r.Name, name, re)
 		}
 	}
-	for typ, want := range map[string]int{"azure-native:storage:StorageAccount": 4, "azure-native:web:WebApp": 3, "azure-native:apimanagement:ApiManagementService": 1, "azure-native:authorization:RoleAssignment": 17} {
+	for typ, want := range map[string]int{"azure-native:storage:StorageAccount": 4, "azure-native:web:WebApp": 3, "azure-native:apimanagement:ApiManagementService": 1, "azure-native:authorization:RoleAssignment": 18} {
 		if seen[typ] != want {
 			t.Errorf("%s: got %d, want %d", typ, seen[typ], want)
 		}
@@ -769,6 +769,8 @@ func TestReleaseAccess(t *testing.T) {
 					childIDs[r.Name] = strings.Trim(plan.Flatten(r.Inputs)["backendId"], `"`)
 				case r.Type == "azure-native:apimanagement:NamedValue":
 					childIDs[r.Name] = strings.Trim(plan.Flatten(r.Inputs)["namedValueId"], `"`)
+				case r.Type == "azure-native:apimanagement:Subscription":
+					childIDs[r.Name] = plan.MockAutoName(r.Type, r.Name)
 				case r.Type == "azure-native:authorization:RoleDefinition" && strings.HasPrefix(r.Name, "release-"):
 					roles[r.Name] = plan.Flatten(r.Inputs)
 				case r.Type == "azure-native:authorization:RoleAssignment" && strings.HasPrefix(r.Name, "release-"):
@@ -828,14 +830,17 @@ func TestReleaseAccess(t *testing.T) {
 			if got := actionsOf(roles["release-traffic-role"]); !slices.Equal(got, []string{"Microsoft.ApiManagement/service/backends/write", "Microsoft.ApiManagement/service/namedValues/write"}) {
 				t.Errorf("traffic role: got %v", got)
 			}
-			if got := actionsOf(roles["release-keys-role"]); !slices.Equal(got, []string{"Microsoft.ApiManagement/service/namedValues/listValue/action"}) {
+			// The keys of the slots, and the watcher's subscription key (the watcher is on, and
+			// the API requires a key, by default), each read on its own resource alone.
+			if got := actionsOf(roles["release-keys-role"]); !slices.Equal(got, []string{"Microsoft.ApiManagement/service/namedValues/listValue/action", "Microsoft.ApiManagement/service/subscriptions/listSecrets/action"}) {
 				t.Errorf("keys role: got %v", got)
 			}
 			want := map[string]string{
-				"release-traffic-pool":    "/backends/" + childIDs[stack.PoolID],
-				"release-traffic-current": "/namedValues/" + childIDs[stack.CurrentSlotNamedValue],
-				"release-keys-green":      "/namedValues/" + childIDs["green-function-key"],
-				"release-keys-blue":       "/namedValues/" + childIDs["blue-function-key"],
+				"release-traffic-pool":              "/backends/" + childIDs[stack.PoolID],
+				"release-traffic-current":           "/namedValues/" + childIDs[stack.CurrentSlotNamedValue],
+				"release-keys-green":                "/namedValues/" + childIDs["green-function-key"],
+				"release-keys-blue":                 "/namedValues/" + childIDs["blue-function-key"],
+				"release-keys-watcher-subscription": "/subscriptions/" + childIDs["watcher-subscription"],
 			}
 			for i, scope := range tt.scopes {
 				want[[]string{"release-group", "release-service"}[i]] = scope

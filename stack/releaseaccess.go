@@ -101,6 +101,11 @@ var keyActions = []string{
 	"Microsoft.ApiManagement/service/namedValues/listValue/action",
 }
 
+// watcherKeyAction is granted, with keyActions, on the watcher's subscription alone: every
+// program run lists its key for the watcher's settings (watcherkey.go), and the release identity
+// runs the program. It lists no other subscription of a reused service.
+const watcherKeyAction = "Microsoft.ApiManagement/service/subscriptions/listSecrets/action"
+
 // subnetJoinAction is what a site write naming the apps' subnet needs on it.
 const subnetJoinAction = "Microsoft.Network/virtualNetworks/subnets/join/action"
 
@@ -140,6 +145,9 @@ type releaseAccessArgs struct {
 	gateway []pulumi.Resource
 	// telemetry are the team's component and workspace the stack reads (Monitoring.Team).
 	telemetry map[string]ResourceID
+	// watcherKey is the watcher's API Management subscription, whose key every program run
+	// lists; nil when there is none.
+	watcherKey *watcherSubscription
 }
 
 // A releaseGrant is one custom role of the release identity and where it is assigned.
@@ -184,10 +192,15 @@ func newReleaseAccess(ctx *pulumi.Context, a releaseAccessArgs) (*ReleaseAccess,
 	keyScope := func(slot Slot) pulumi.StringOutput {
 		return svc.ApplyT(func(s string) string { return s + "/namedValues/" + a.ids.FunctionKey(slot) }).(pulumi.StringOutput)
 	}
+	keys := releaseGrant{"keys", keyActions, []releaseScope{{string(Green), keyScope(Green)}, {string(Blue), keyScope(Blue)}}}
+	if a.watcherKey != nil {
+		keys.actions = append(slices.Clone(keyActions), watcherKeyAction)
+		keys.scopes = append(keys.scopes, releaseScope{"watcher-subscription", a.watcherKey.Scope})
+	}
 	grants := []releaseGrant{
 		{"", ReleaseActions(a.cfg), main},
 		{"traffic", trafficActions, []releaseScope{{"pool", a.poolID}, {"current", a.currentID}}},
-		{"keys", keyActions, []releaseScope{{string(Green), keyScope(Green)}, {string(Blue), keyScope(Blue)}}},
+		keys,
 	}
 	// A shift's site write (always-ready instances) names the apps' subnet, and the linked
 	// access check asks for the right to join it on every such write (app-service/

@@ -131,12 +131,19 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 	if err := requireGateway(ctx, cfg, colours, rg, gatewayIdentity, gw.Policy); err != nil {
 		return err
 	}
+	wsub, err := newWatcherSubscription(ctx, cfg, svc.ResourceGroup, gw)
+	if err != nil {
+		return err
+	}
 	if cfg.ReleasePrincipalID != "" {
 		gateway := []pulumi.Resource{gw.Pool, gw.CurrentSlot}
 		for _, slot := range Slots {
 			gateway = append(gateway, gw.Backends[slot])
 		}
-		if _, err := newReleaseAccess(ctx, releaseAccessArgs{names: names, cfg: cfg, ids: ids, gateway: gateway,
+		if wsub != nil {
+			gateway = append(gateway, wsub.Subscription)
+		}
+		if _, err := newReleaseAccess(ctx, releaseAccessArgs{names: names, cfg: cfg, ids: ids, gateway: gateway, watcherKey: wsub,
 			groupID: st.Account.ID().ToStringOutput(), telemetry: mon.Team, poolID: gw.Pool.ID().ToStringOutput(), currentID: gw.CurrentSlot.ID().ToStringOutput()}); err != nil {
 			return err
 		}
@@ -145,7 +152,7 @@ func program(ctx *pulumi.Context, root string, m Mover) error {
 		}
 	}
 	if cfg.Watcher {
-		if err := declareWatcher(ctx, cfg, rg, tags, st, mon, colours, gw, version); err != nil {
+		if err := declareWatcher(ctx, cfg, rg, tags, st, hist, mon, colours, gw, wsub, version); err != nil {
 			return err
 		}
 	}

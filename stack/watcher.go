@@ -29,7 +29,10 @@ const (
 	EnvWatcherSchedule = "SLOTLESS_WATCHER_SCHEDULE"
 	EnvWatcherVersion  = "SLOTLESS_WATCHER_VERSION"
 	EnvWatcherPinToken = "SLOTLESS_PIN_TOKEN"
-	EnvWatcherNotify   = "SLOTLESS_NOTIFY"
+	// EnvWatcherSubscriptionKey is the key of the watcher's own API Management subscription
+	// (watcherkey.go), the name slotless release reads a key from too.
+	EnvWatcherSubscriptionKey = "SLOTLESS_SUBSCRIPTION_KEY"
+	EnvWatcherNotify          = "SLOTLESS_NOTIFY"
 )
 
 // WatcherPlanKeys are the config keys copied, raw, into EnvWatcherConfig: the release plan's
@@ -53,6 +56,10 @@ const (
 
 // watcherName is the watcher's logical name, and its "slot" in messages shared with the slots.
 const watcherName = "watcher"
+
+// WatcherAppResource is the logical name of the watcher's app (a web:WebApp), which a traffic
+// change applies with the pool when its settings alone differ (internal/release).
+const WatcherAppResource = watcherName + "-app"
 
 // watcherReadActions are what a tick reads: the pool and current-slot-name through ARM, and the
 // metrics gate's query of AppRequests alone. The same actions as the release role's reads.
@@ -93,8 +100,16 @@ type watcherArgs struct {
 	outputs pulumi.Map
 	version string
 	// assignable are the watcher roles' assignable scopes: the stack's group, and a reused
-	// service's when it lives elsewhere.
+	// service's and the team's telemetry when they live elsewhere.
 	assignable pulumi.StringArray
+	// readScopes are where the watcher's reads and query are assigned, by the key in the
+	// assignment's logical name: those same scopes.
+	readScopes map[string]pulumi.StringOutput
+	// history is the stack's history container, where the watcher takes the lease, moves its
+	// cursor and writes its runs (outputs carry its URL).
+	history *History
+	// key is the watcher's API Management subscription when the API requires a key, else nil.
+	key *watcherSubscription
 }
 
 func newWatcher(ctx *pulumi.Context, a watcherArgs) (*Watcher, error) {
@@ -152,6 +167,10 @@ func newWatcher(ctx *pulumi.Context, a watcherArgs) (*Watcher, error) {
 		return nil, err
 	}
 	roles = append(roles, access...)
+	if err := a.history.GrantWriter(ctx, watcherName, id.PrincipalId); err != nil {
+		return nil, err
+	}
+	roles = append(roles, a.history.writers[watcherName])
 
 	plan, err := web.NewAppServicePlan(ctx, watcherName+"-plan", &web.AppServicePlanArgs{
 		ResourceGroupName: a.resourceGroup,
@@ -165,7 +184,7 @@ func newWatcher(ctx *pulumi.Context, a watcherArgs) (*Watcher, error) {
 		return nil, fmt.Errorf("watcher plan: %w", err)
 	}
 	blob := host.PrimaryEndpoints.Blob()
-	app, err := web.NewWebApp(ctx, watcherName+"-app", &web.WebAppArgs{
+	app, err := web.NewWebApp(ctx, WatcherAppResource, &web.WebAppArgs{
 		ResourceGroupName: a.resourceGroup,
 		Location:          pulumi.String(cfg.Location),
 		Kind:              pulumi.String("functionapp,linux"),
@@ -219,7 +238,9 @@ func newWatcher(ctx *pulumi.Context, a watcherArgs) (*Watcher, error) {
 const WatcherInstanceMemoryMB = 512
 
 // watcherAccess gives the watcher's identity the release role's reads and the metrics query
-// where the stack is, and the traffic writes on the pool and current-slot-name alone.
+// where the stack is (its group, a reused service in another group, the team's telemetry
+// elsewhere, as releaseaccess.go assigns the release role's), and the traffic writes on the
+// pool and current-slot-name alone.
 func watcherAccess(ctx *pulumi.Context, a watcherArgs, id *managedidentity.UserAssignedIdentity) ([]pulumi.Resource, error) {
 	rg := a.groupID
 	var out []pulumi.Resource
@@ -228,7 +249,7 @@ func watcherAccess(ctx *pulumi.Context, a watcherArgs, id *managedidentity.UserA
 		actions []string
 		scopes  map[string]pulumi.StringOutput
 	}{
-		{"", WatcherActions(), map[string]pulumi.StringOutput{"group": rg}},
+		{"", WatcherActions(), a.readScopes},
 		{"traffic", trafficActions, map[string]pulumi.StringOutput{"pool": a.poolID, "current": a.currentID}},
 	} {
 		logical := watcherName
@@ -275,8 +296,8 @@ func watcherAccess(ctx *pulumi.Context, a watcherArgs, id *managedidentity.UserA
 }
 
 // watcherSettings are the watcher app's settings: the host's identity-based storage, the
-// identity's client id, and what a tick judges by; the pinning token and the notify targets
-// as Pulumi secrets.
+// identity's client id, and what a tick judges by; the pinning token, the subscription key and
+// the notify targets as Pulumi secrets.
 func watcherSettings(ctx *pulumi.Context, a watcherArgs, account, clientID pulumi.StringOutput) web.NameValuePairArray {
 	project := config.New(ctx, ctx.Project())
 	raw := map[string]string{}
@@ -310,6 +331,10 @@ func watcherSettings(ctx *pulumi.Context, a watcherArgs, account, clientID pulum
 	if a.cfg.PinToken != "" {
 		settings[EnvWatcherPinToken] = pulumi.ToSecret(pulumi.String(a.cfg.PinToken)).(pulumi.StringOutput)
 	}
+	if a.key != nil {
+		// Already a Pulumi secret: listSecrets' answer, wrapped as one where it is read.
+		settings[EnvWatcherSubscriptionKey] = a.key.Key
+	}
 	if v, err := project.Try("notify"); err == nil && v != "" {
 		settings[EnvWatcherNotify] = pulumi.ToSecret(pulumi.String(v)).(pulumi.StringOutput)
 	}
@@ -326,8 +351,8 @@ func watcherSettings(ctx *pulumi.Context, a watcherArgs, account, clientID pulum
 }
 
 // declareWatcher declares the watcher over the stack's gateway and telemetry, with the outputs
-// it judges by.
-func declareWatcher(ctx *pulumi.Context, cfg *Config, rg pulumi.StringInput, tags pulumi.StringMap, st *Storage, mon *Monitoring, colours map[Slot]*Colour, gw *Gateway, version string) error {
+// it judges by, and makes it a writer of the stack's history (its lease, cursor and records).
+func declareWatcher(ctx *pulumi.Context, cfg *Config, rg pulumi.StringInput, tags pulumi.StringMap, st *Storage, hist *History, mon *Monitoring, colours map[Slot]*Colour, gw *Gateway, key *watcherSubscription, version string) error {
 	kinds := pulumi.StringMap{}
 	for k, v := range mon.plan.Components {
 		kinds[k] = pulumi.String(v)
@@ -344,17 +369,16 @@ func declareWatcher(ctx *pulumi.Context, cfg *Config, rg pulumi.StringInput, tag
 		OutWorkspaceID:           mon.CustomerID,
 		OutTelemetryComponents:   kinds,
 		OutTelemetryComponentIDs: ids,
+		OutHistoryURL:            hist.URL,
 	}
 	for _, s := range Slots {
 		outputs[OutAppName(s)] = colours[s].App.Name
 	}
 	groupID := st.Account.ID().ToStringOutput().ApplyT(func(id string) (string, error) { return prefixOf(id, 4) }).(pulumi.StringOutput)
-	assignable := pulumi.StringArray{groupID}
-	if cfg.APIM.ExistingName != "" && !strings.EqualFold(cfg.APIM.ExistingResourceGroup, NewNames(ctx.Project(), ctx.Stack(), cfg).ResourceGroup()) {
-		assignable = append(assignable, gw.Pool.ID().ToStringOutput().ApplyT(func(id string) (string, error) { return prefixOf(id, 8) }).(pulumi.StringOutput))
-	}
-	_, err := newWatcher(ctx, watcherArgs{cfg: cfg, resourceGroup: rg, groupID: groupID, tags: tags, assignable: assignable,
-		poolID: gw.Pool.ID().ToStringOutput(), currentID: gw.CurrentSlot.ID().ToStringOutput(), outputs: outputs, version: version})
+	assignable, reads := watcherReadScopes(cfg, NewNames(ctx.Project(), ctx.Stack(), cfg).ResourceGroup(), groupID, gw.Pool.ID().ToStringOutput(), mon.Team)
+	_, err := newWatcher(ctx, watcherArgs{cfg: cfg, resourceGroup: rg, groupID: groupID, tags: tags, assignable: assignable, readScopes: reads,
+		poolID: gw.Pool.ID().ToStringOutput(), currentID: gw.CurrentSlot.ID().ToStringOutput(), outputs: outputs, version: version,
+		history: hist, key: key})
 	return err
 }
 
@@ -377,4 +401,27 @@ func canonicalJSON(v string) string {
 		return v
 	}
 	return string(b)
+}
+
+// watcherReadScopes are where the watcher reads and queries, as the release role's main
+// assignment (newReleaseAccess): the stack's group; a reused API Management service in another
+// group, where the tick reads the pool and current-slot-name; and the team's Application
+// Insights component and Log Analytics workspace when they live outside the group, which the
+// metrics gate queries. Each is also an assignable scope of the watcher's roles.
+func watcherReadScopes(cfg *Config, stackGroup string, groupID, poolID pulumi.StringOutput, team map[string]ResourceID) (pulumi.StringArray, map[string]pulumi.StringOutput) {
+	assignable := pulumi.StringArray{groupID}
+	reads := map[string]pulumi.StringOutput{"group": groupID}
+	if cfg.APIM.ExistingName != "" && !strings.EqualFold(cfg.APIM.ExistingResourceGroup, stackGroup) {
+		svc := poolID.ApplyT(func(id string) (string, error) { return prefixOf(id, 8) }).(pulumi.StringOutput)
+		assignable = append(assignable, svc)
+		reads["service"] = svc
+	}
+	for _, kind := range telemetryScopes {
+		if id, ok := team[kind]; ok && !id.InGroup(stackGroup) {
+			scope := pulumi.String(id.Raw).ToStringOutput()
+			assignable = append(assignable, scope)
+			reads["telemetry-"+kind] = scope
+		}
+	}
+	return assignable, reads
 }

@@ -106,9 +106,10 @@ func TestPlanCommand(t *testing.T) {
 			// service, five roles, two basic publishing policies, an Application Insights
 			// component per slot, and the history container; and the watcher (on by default): its
 			// identity, host storage and package container, plan, app, two basic publishing
-			// policies, two roles and seven role assignments.
-			if len(p.Resources) != 66 {
-				t.Errorf("got %d resources, want 66", len(p.Resources))
+			// policies, two roles and seven role assignments, its writer's assignment on the
+			// history container and its API Management subscription.
+			if len(p.Resources) != 68 {
+				t.Errorf("got %d resources, want 68", len(p.Resources))
 			}
 		})
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -41,7 +42,7 @@ func newWatcherCmd(d deps) *cobra.Command {
 		Args: cobra.ArbitraryArgs,
 		RunE: needSubcommand,
 	}
-	cmd.AddCommand(newWatcherServeCmd(d), newWatcherPackageCmd(), newWatcherDeployCmd(d))
+	cmd.AddCommand(newWatcherServeCmd(d), newWatcherPackageCmd(d), newWatcherDeployCmd(d))
 	return cmd
 }
 
@@ -118,7 +119,7 @@ func watcherTick(ctx context.Context, getenv func(string) string, timer watcher.
 	return watcher.Lines(out.String()), res.Summary(), err
 }
 
-func newWatcherPackageCmd() *cobra.Command {
+func newWatcherPackageCmd(d deps) *cobra.Command {
 	var out string
 	cmd := &cobra.Command{
 		Use:   "package",
@@ -126,22 +127,33 @@ func newWatcherPackageCmd() *cobra.Command {
 		Long: `Package writes the watcher app's zip: host.json naming slotless as the custom handler, the
 watch function's function.json (a timer whose schedule is the app setting
 SLOTLESS_WATCHER_SCHEDULE), and this slotless when it is linux/amd64, the platform of Flex
-Consumption.`,
+Consumption; on any other machine, the linux/amd64 binary of this same version, downloaded
+from its release (SLOTLESS_DOWNLOAD_URL overrides where, as for install.sh) and refused unless
+its SHA256SUMS vouches for it.`,
 		Example: `  slotless watcher package -o watcher.zip`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return writeWatcherPackage(out)
+			return writeWatcherPackage(cmd.Context(), d, out, cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVarP(&out, "output", "o", "watcher.zip", "where to write the zip")
 	return cmd
 }
 
-// writeWatcherPackage writes the watcher's zip to path.
-func writeWatcherPackage(path string) error {
+// writeWatcherPackage writes the watcher's zip to path: with this slotless when it is
+// linux/amd64, else with the linux/amd64 binary of this very version, downloaded from the
+// release (SLOTLESS_DOWNLOAD_URL overrides where) and checked against its SHA256SUMS.
+func writeWatcherPackage(ctx context.Context, d deps, path string, progress io.Writer) error {
 	bin, ok := watcher.Self()
 	if !ok {
-		return fmt.Errorf("watcher package: this slotless is not %s, the watcher app's platform; run it from a %s slotless (the release archive of the pinned version, installed by install.sh)", watcher.Platform, watcher.Platform)
+		tmp, err := os.MkdirTemp("", "slotless-watcher-bin-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		if bin, err = watcher.FetchBinary(ctx, http.DefaultClient, d.getenv(watcher.EnvDownloadURL), d.version, tmp, progress); err != nil {
+			return fmt.Errorf("watcher package: %w", err)
+		}
 	}
 	var buf bytes.Buffer
 	if err := watcher.WritePackage(&buf, bin); err != nil {
@@ -171,7 +183,7 @@ deploy. Run it after the pulumi up that creates the watcher, and after each upgr
 }
 
 // deployWatcher packages this slotless and deploys it to the stack's watcher app.
-func deployWatcher(ctx context.Context, d deps, dir, stackName string, timeout time.Duration, progress interface{ Write([]byte) (int, error) }) error {
+func deployWatcher(ctx context.Context, d deps, dir, stackName string, timeout time.Duration, progress io.Writer) error {
 	outs, err := d.deploy.outputs(ctx, dir, stackName)
 	if err != nil {
 		return err
@@ -188,7 +200,7 @@ func deployWatcher(ctx context.Context, d deps, dir, stackName string, timeout t
 	}
 	defer os.RemoveAll(tmp)
 	zipPath := filepath.Join(tmp, "watcher.zip")
-	if err := writeWatcherPackage(zipPath); err != nil {
+	if err := writeWatcherPackage(ctx, d, zipPath, progress); err != nil {
 		return err
 	}
 	pkg, err := deploy.CheckPackage(zipPath)

@@ -101,6 +101,9 @@ func (c *Cloud) IssueToken(clientID, resource string) (string, error) {
 // id, or its default application id URI api://<id>, that has a service principal in the
 // tenant.
 func (c *Cloud) HasServicePrincipal(resource string) bool {
+	if isFirstParty(resource) {
+		return true
+	}
 	id := strings.ToLower(strings.TrimPrefix(resource, "api://"))
 	_, ok := c.ServicePrincipals[id]
 	return ok

@@ -25,7 +25,13 @@ type AppProxy struct {
 	// Blobs, when set, answers for <account>.blob.core.windows.net of the cloud's storage
 	// accounts (BlobService); a name no account has does not resolve.
 	Blobs *BlobService
+	// Gateway, when set, answers for <service>.azure-api.net: API Management's gateway, as a
+	// process in Azure reaches the API by its public gateway URL (the stack's apiUrl).
+	Gateway http.Handler
 }
+
+// GatewayHostSuffix is the domain of API Management's gateways, <service>.azure-api.net.
+const GatewayHostSuffix = ".azure-api.net"
 
 func (p AppProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodConnect {
@@ -44,6 +50,8 @@ func (p AppProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		hosts = p.Blobs
+	case p.Gateway != nil && strings.HasSuffix(strings.ToLower(name), GatewayHostSuffix):
+		hosts = p.Gateway
 	case !strings.HasSuffix(name, AppHostSuffix):
 		http.Error(w, "the proxy reaches only the function apps' own hosts (*"+AppHostSuffix+") and the storage accounts' blob endpoints, not "+name, http.StatusForbidden)
 		return

@@ -155,6 +155,12 @@ var armSpecs = map[string]armSpec{
 			return apimPath(sub, in) + "/namedValues/" + str(in, "namedValueId")
 		},
 	},
+	"azure-native:apimanagement:Subscription": {
+		armType: "Microsoft.ApiManagement/service/subscriptions", nameKey: "sid",
+		path: func(sub string, in map[string]any) string {
+			return apimPath(sub, in) + "/subscriptions/" + str(in, "sid")
+		},
+	},
 	"azure-native:apimanagement:Backend": {
 		armType: "Microsoft.ApiManagement/service/backends", nameKey: "backendId",
 		path: func(sub string, in map[string]any) string {

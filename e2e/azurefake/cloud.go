@@ -86,8 +86,10 @@ type Resource struct {
 	FunctionKey string `json:"functionKey,omitempty"`
 	// KeyCalls counts a function app's key requests, for HostStartCalls.
 	KeyCalls int `json:"keyCalls,omitempty"`
-	// Secret holds a secret named value's value, which ARM never returns on GET.
-	Secret string `json:"secret,omitempty"`
+	// Secret holds a secret named value's value, or a subscription's primary key, which ARM
+	// never returns on GET; SecondaryKey a subscription's other key (subscription.go).
+	Secret       string `json:"secret,omitempty"`
+	SecondaryKey string `json:"secondaryKey,omitempty"`
 	// RestartedUntilMs is when a function app restarted by a site update answers again (Unix
 	// milliseconds); see Cloud.SiteUpdateRestartMs.
 	RestartedUntilMs int64 `json:"restartedUntilMs,omitempty"`

@@ -375,6 +375,9 @@ func (f *Fake) Update(token, id string, olds resource.PropertyMap, news resource
 		if token == "azure-native:apimanagement:NamedValue" {
 			r.Secret = secretOf(in)
 		}
+		if token == subscriptionToken {
+			subscriptionWritten(r)
+		}
 		c.watchUsers(f.Subscription)
 		outputs = r.Properties
 		return nil
@@ -502,6 +505,9 @@ func (f *Fake) outputs(token, id string, in map[string]any, prev map[string]any)
 		// ARM never returns a secret named value's value on GET.
 		delete(out, "value")
 	}
+	if token == subscriptionToken {
+		subscriptionOutputs(out)
+	}
 	return out
 }
 
@@ -606,6 +612,8 @@ func computeOnCreate(r *Resource, in map[string]any) {
 		p["gatewayUrl"] = "https://" + name + ".azure-api.net"
 	case "azure-native:apimanagement:NamedValue":
 		r.Secret = secretOf(in)
+	case subscriptionToken:
+		subscriptionWritten(r)
 	}
 }
 

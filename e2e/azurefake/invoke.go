@@ -43,6 +43,9 @@ func (f *Fake) Invoke(token string, args resource.PropertyMap) (resource.Propert
 		case "azure-native:apimanagement:listNamedValue":
 			target = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ApiManagement/service/%s/namedValues/%s", f.Subscription, str(in, "resourceGroupName"), str(in, "serviceName"), str(in, "namedValueId"))
 			out, err = listNamedValue(c, target)
+		case "azure-native:apimanagement:listSubscriptionSecrets":
+			target = fmt.Sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ApiManagement/service/%s/subscriptions/%s", f.Subscription, str(in, "resourceGroupName"), str(in, "serviceName"), str(in, "sid"))
+			out, err = listSubscriptionSecrets(c, target)
 		default:
 			err = fmt.Errorf("invoke type %s not found", token)
 		}
@@ -68,6 +71,7 @@ var invokeActions = map[string]string{
 	"azure-native:apimanagement:getBackend":              "Microsoft.ApiManagement/service/backends/read",
 	"azure-native:apimanagement:getNamedValue":           "Microsoft.ApiManagement/service/namedValues/read",
 	"azure-native:apimanagement:listNamedValue":          "Microsoft.ApiManagement/service/namedValues/listValue/action",
+	"azure-native:apimanagement:listSubscriptionSecrets": "Microsoft.ApiManagement/service/subscriptions/listSecrets/action",
 	"azure-native:applicationinsights:getComponent":      "Microsoft.Insights/components/read",
 	"azure-native:operationalinsights:getWorkspace":      "Microsoft.OperationalInsights/workspaces/read",
 }

@@ -210,8 +210,12 @@ func (a *ARM) caller(r *http.Request) (principal string, ok bool) {
 	if token == a.Token {
 		return "", true
 	}
-	principal, ok = a.Principals[token]
-	return principal, ok
+	if principal, ok = a.Principals[token]; ok {
+		return principal, ok
+	}
+	// A token Entra issued for Resource Manager, a managed identity's included
+	// (IdentityEndpoint), signs in as its principal.
+	return tenantPrincipal(token, armAudiences...)
 }
 
 // subnetJoinAction is what the linked access check asks of an app's subnet.

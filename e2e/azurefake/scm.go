@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -139,6 +141,12 @@ func (a *ARM) publish(w http.ResponseWriter, r *http.Request, app string) {
 	case err != nil:
 		http.Error(w, err.Error(), http.StatusNotFound)
 	default:
+		// The package stays where the app's host loads it from (FunctionsHost), beside the
+		// cloud file rather than in it.
+		if err := a.Fake.Store.keepPackage(app, raw); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		w.WriteHeader(http.StatusAccepted)
 		_, _ = fmt.Fprintf(w, "%q", id)
 	}
@@ -223,4 +231,17 @@ func packageRoutePrefix(raw []byte) *string {
 		return &prefix
 	}
 	return nil
+}
+
+// PackageOf is the path of the package last deployed to app, as its host loads it.
+func (s Store) PackageOf(app string) string {
+	return filepath.Join(filepath.Dir(s.Path), "packages", strings.ToLower(app)+".zip")
+}
+
+func (s Store) keepPackage(app string, raw []byte) error {
+	p := s.PackageOf(app)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(p, raw, 0o644)
 }

@@ -208,8 +208,12 @@ func (t *Telemetry) caller(r *http.Request) (principal string, ok bool) {
 	case token == t.Token:
 		return "", true
 	case t.Access != nil:
-		principal, ok = t.Access.Principals[token]
-		return principal, ok
+		if principal, ok = t.Access.Principals[token]; ok {
+			return principal, ok
+		}
+		// A token Entra issued for the query API, a managed identity's included
+		// (IdentityEndpoint), is its principal's, authorized by its roles.
+		return tenantPrincipal(token, logsAudiences...)
 	}
 	return "", false
 }

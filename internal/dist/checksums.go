@@ -44,3 +44,23 @@ func sha256File(path string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// SumFor is the checksum SHA256SUMS gives name, read as install.sh reads it: the first line
+// whose file field is name, in text mode or in binary mode ("*name"). A file the release does
+// not list is an error, so nothing it does not vouch for is used.
+func SumFor(sums []byte, name string) (string, error) {
+	for _, line := range strings.Split(string(sums), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) != 2 || (fields[1] != name && fields[1] != "*"+name) {
+			continue
+		}
+		if len(fields[0]) != sha256.Size*2 {
+			return "", fmt.Errorf("%s: the line for %s has %q, not a SHA-256 in hex", SumsFile, name, fields[0])
+		}
+		if _, err := hex.DecodeString(fields[0]); err != nil {
+			return "", fmt.Errorf("%s: the line for %s has %q, not a SHA-256 in hex", SumsFile, name, fields[0])
+		}
+		return strings.ToLower(fields[0]), nil
+	}
+	return "", fmt.Errorf("%s has no line for %s: refusing a file the release does not vouch for", SumsFile, name)
+}

@@ -22,8 +22,13 @@ var ErrCursorMoved = errors.New("the cursor moved since it was read")
 // judges the gap instead of leaving telemetry nobody judged. The etag is the blob's as read,
 // so advancing it is conditional on nobody having moved it since.
 type Cursor struct {
-	At   time.Time
-	etag azcore.ETag
+	At time.Time
+	// Mark is what the cursor's owner saw beside it and Stood when it counts that from: the
+	// watcher's, the pool's setting (weights, current-slot-name and record) and the instant it
+	// counts the canary's weight as standing from. AdvanceCursor writes the ones c carries.
+	Mark  string
+	Stood time.Time
+	etag  azcore.ETag
 	// name is the cursor's, so the value Cursor returned is all AdvanceCursor needs.
 	name string
 }
@@ -38,7 +43,9 @@ func cursorBlob(name string) (string, error) {
 }
 
 type cursorBody struct {
-	At time.Time `json:"at"`
+	At    time.Time `json:"at"`
+	Mark  string    `json:"mark,omitempty"`
+	Stood time.Time `json:"stood,omitzero"`
 }
 
 // Cursor reads the named cursor; its At is zero when it was never advanced.
@@ -58,12 +65,12 @@ func (s *Store) Cursor(ctx context.Context, name string) (Cursor, error) {
 	if err := json.Unmarshal(raw, &body); err != nil {
 		return Cursor{}, fmt.Errorf("cursor %s in %s: %w", name, s.url, err)
 	}
-	return Cursor{At: body.At, etag: etag, name: name}, nil
+	return Cursor{At: body.At, Mark: body.Mark, Stood: body.Stood, etag: etag, name: name}, nil
 }
 
-// AdvanceCursor moves the cursor c (as Cursor read it) to to, only if nobody moved
-// it since (If-Match on its ETag; If-None-Match: * for a cursor never written): else
-// ErrCursorMoved. A cursor never goes back.
+// AdvanceCursor moves the cursor c (as Cursor read it) to to, with c's Mark and Stood, only if
+// nobody moved it since (If-Match on its ETag; If-None-Match: * for a cursor never written):
+// else ErrCursorMoved. A cursor never goes back.
 func (s *Store) AdvanceCursor(ctx context.Context, c Cursor, to time.Time) error {
 	name := c.name
 	b, err := cursorBlob(name)
@@ -77,7 +84,11 @@ func (s *Store) AdvanceCursor(ctx context.Context, c Cursor, to time.Time) error
 	if c.etag == "" {
 		cond = &blob.ModifiedAccessConditions{IfNoneMatch: ptr(azcore.ETagAny)}
 	}
-	raw, _ := json.Marshal(cursorBody{At: to.UTC()})
+	body := cursorBody{At: to.UTC(), Mark: c.Mark}
+	if !c.Stood.IsZero() {
+		body.Stood = c.Stood.UTC()
+	}
+	raw, _ := json.Marshal(body)
 	_, err = s.container.NewBlockBlobClient(b).UploadBuffer(ctx, raw, &blockblob.UploadBufferOptions{
 		HTTPHeaders:      &blob.HTTPHeaders{BlobContentType: ptr("application/json")},
 		AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: cond},

@@ -344,8 +344,13 @@ func TestTheCursorMovesOnceAndForward(t *testing.T) {
 		t.Fatalf("got %v, want %v", c1a.At, t1)
 	}
 	t2 := t1.Add(time.Minute)
+	// What the owner saw beside the cursor is kept with it, and read back.
+	c1a.Mark, c1a.Stood = "green 90% / blue 10%", t1.Add(30*time.Second)
 	if err := a.AdvanceCursor(ctx, c1a, t2); err != nil {
 		t.Fatal(err)
+	}
+	if got, _ := b.Cursor(ctx, "canary"); got.Mark != c1a.Mark || !got.Stood.Equal(c1a.Stood) {
+		t.Fatalf("the cursor's mark: got %q since %v, want %q since %v", got.Mark, got.Stood, c1a.Mark, c1a.Stood)
 	}
 	if err := b.AdvanceCursor(ctx, c1b, t2.Add(time.Minute)); !errors.Is(err, ErrCursorMoved) {
 		t.Fatalf("advancing a cursor moved since it was read: got %v, want ErrCursorMoved", err)

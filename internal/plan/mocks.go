@@ -62,6 +62,7 @@ var nameKeys = map[string]string{
 	"azure-native:apimanagement:ApiOperation":           "operationId",
 	"azure-native:apimanagement:ApiPolicy":              "policyId",
 	"azure-native:apimanagement:ProductApi":             "apiId",
+	"azure-native:apimanagement:Subscription":           "sid",
 }
 
 // Recorded is one resource registration as the engine saw it.
@@ -189,6 +190,10 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return resource.NewPropertyMapFromMap(answer), nil
 	case "azure-native:apimanagement:listNamedValue", "azure-native:apimanagement:getNamedValue":
 		return nil, fmt.Errorf("Status=404 Code=%q Message=%q", "ResourceNotFound", "named value "+args.Args["namedValueId"].StringValue()+" not found")
+	case "azure-native:apimanagement:listSubscriptionSecrets":
+		// API Management generates a subscription's keys on create; the mock's stand for them.
+		sid := args.Args["sid"].StringValue()
+		return resource.NewPropertyMapFromMap(map[string]any{"primaryKey": "mock-primary-key-of-" + sid, "secondaryKey": "mock-secondary-key-of-" + sid}), nil
 	case "azure-native:applicationinsights:getComponent":
 		rg, name := args.Args["resourceGroupName"].StringValue(), args.Args["resourceName"].StringValue()
 		if c, ok := m.Components[name]; ok {

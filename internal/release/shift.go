@@ -248,22 +248,28 @@ func Shift(ctx context.Context, st Stack, req ShiftRequest, out io.Writer) (Move
 	}
 	fmt.Fprintf(out, "applied: %s; %s\n", to, changes)
 	if len(after) > 0 {
-		// Traffic has left these apps: their site update restarts nothing anyone uses. A
-		// failure leaves the count for the next update and fails nothing, a rollback least.
-		fmt.Fprintf(out, "pulumi up, always-ready counts after the traffic (--target %s)...\n", strings.Join(after, " --target "))
+		// Traffic has left these apps, or they never carry any (the watcher): their site
+		// update restarts nothing anyone uses. A failure leaves the change for the next update
+		// and fails nothing, a rollback least.
+		fmt.Fprintf(out, "pulumi up, the apps' updates that go with the traffic, after it (--target %s)...\n", strings.Join(after, " --target "))
 		if _, err := st.Up(ctx, out, after); err != nil {
-			fmt.Fprintf(out, "warning: the always-ready update failed (%v); traffic is at %s all the same, and the next pulumi up applies the count\n", oneLine(err), to)
+			fmt.Fprintf(out, "warning: the update of %s failed (%v); traffic is at %s all the same, and the next pulumi up applies it\n", strings.Join(after, ", "), oneLine(err), to)
 		}
 	}
 	return m, nil
 }
 
-// orderAppUpdates splits the apps a traffic change updates (their always-ready count alone) by
-// when the update may run: a count raised on the release slot before the traffic reaches it,
-// every other after the traffic has left (a rollback's all after: it moves the pool alone
-// first). The traffic update itself then carries only the pool and current-slot-name.
+// orderAppUpdates splits the apps a traffic change updates (their always-ready count alone, or
+// the watcher's settings alone) by when the update may run: a count raised on the release slot
+// before the traffic reaches it, every other after the traffic has left (a rollback's all
+// after: it moves the pool alone first), the watcher's always after, so it never delays or
+// fails a move. The traffic update itself then carries only the pool and current-slot-name.
 func orderAppUpdates(req ShiftRequest, apps []engine.Step) (before, after []string) {
 	for _, s := range apps {
+		if WatcherSettingsOnly(s) {
+			after = append(after, s.URN)
+			continue
+		}
 		_, was, _ := splitAlwaysReady(s.OldInputs)
 		_, now, _ := splitAlwaysReady(s.NewInputs)
 		if now > was && !req.Rollback {
@@ -293,6 +299,8 @@ func planTraffic(ctx context.Context, st Stack, req ShiftRequest, traffic func(e
 	var apps []engine.Step
 	for _, s := range pre.Changed() {
 		switch {
+		case WatcherSettingsOnly(s):
+			apps = append(apps, s)
 		case !traffic(s):
 			others = append(others, describe(s))
 		case !TrafficOnly(s):

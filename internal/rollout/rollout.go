@@ -63,6 +63,10 @@ type Status struct {
 	// Source says where the status was read when it is not the deployed stack, such as a
 	// dry run's stack file; empty means the deployed stack.
 	Source string
+	// Record is the pool's record of who set the weights and when (its description), when
+	// the status was read from the live pool; it tells a setting from a later one with the
+	// same weights.
+	Record string
 }
 
 // Origin is the slot the current-slot-name names: the slot a release in progress started from.

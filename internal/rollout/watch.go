@@ -25,6 +25,14 @@ type WatchOptions struct {
 	// that is named in the record (Record.Unjudged), never passed over in silence.
 	From      time.Time
 	MaxWindow time.Duration
+	// Stood, when set, says from when the canary is known to have carried the weight the watch
+	// finds (st): the canary's share of the users' requests and its latency count only the
+	// requests served from then, since those served before were split by the weights before
+	// (a pause seconds ago: the window is mostly the step before, where the canary had less or
+	// nothing). The requests served before count for the failure rates alone, as a release
+	// counts its earlier steps' late rows. Nil: the weight is taken to have stood for the whole
+	// window.
+	Stood func(st Status) time.Time
 }
 
 // Judged is the window of arrivals a watch's metrics gate judged, and whether it reached a
@@ -110,7 +118,19 @@ func (c *Controller) watch(ctx context.Context, p Plan, w WatchOptions, rec *Rec
 			since = cut
 		}
 	}
-	c.seen = exposure{since: since.Add(-p.Lag), current: since.Add(-p.Lag), arrived: since, share: float64(at) / 100}
+	current := since.Add(-p.Lag)
+	if w.Stood != nil {
+		// Rounded up to the second the query counts by, so no request of the step before counts.
+		stood := w.Stood(st)
+		if t := stood.Truncate(time.Second); t.Before(stood) {
+			stood = t.Add(time.Second)
+		}
+		if stood.After(current) {
+			current = stood
+			c.logf("%s carries %d%% since %s at the earliest: its share and latency count the users' requests served from then", canary, at, current.UTC().Format(time.TimeOnly))
+		}
+	}
+	c.seen = exposure{since: since.Add(-p.Lag), current: current, arrived: since, share: float64(at) / 100}
 	c.logf("watching %s at %d%% for %s: health gate every %s, %d probes; then the metrics gate over the users' requests that reached Log Analytics in [%s, %s), served since %s",
 		canary, at, w.For, HealthWatchEvery, len(p.Probes), since.UTC().Format(time.TimeOnly), end.UTC().Format(time.TimeOnly), c.seen.since.UTC().Format(time.TimeOnly))
 	sr := StepRecord{From: at, To: at, Resumed: true, Weights: sharesOf(st.Weights), BakeStarted: now}

@@ -2,8 +2,11 @@ package rollout
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/slotless/slotless/stack"
 )
 
 // TestWatchJudgesFromTheCursor: a watch given where the last judged window ended judges the
@@ -64,3 +67,72 @@ func TestWatchJudgesFromTheCursor(t *testing.T) {
 		}
 	})
 }
+
+// TestWatchCountsTheShareFromWhenTheWeightStood: a watch soon after a pause (the canary moved
+// to 10% seconds ago) reads a window of the users' requests mostly served before the move, at
+// 0%: counted for the share, a healthy canary looks as if it lost its requests. Told when the
+// weight stood (Stood), the watch counts the share and latency from then only; the requests
+// before still count for the failure rates.
+func TestWatchCountsTheShareFromWhenTheWeightStood(t *testing.T) {
+	const window = 5 * time.Minute
+	for _, tt := range []struct {
+		name string
+		// stood is when the watch is told the weight stood, relative to the move; nil: not told.
+		stood       *time.Duration
+		wantOutcome Outcome
+		wantSettled bool // the share was counted over some requests
+	}{
+		{name: "not told: the window's requests before the move count against the canary", wantOutcome: OutcomeRolledBack},
+		{name: "told the move's instant", stood: ptr(time.Duration(0)), wantOutcome: OutcomeWatched, wantSettled: true},
+		{name: "told an instant after the window (first seen now)", stood: ptr(time.Hour), wantOutcome: OutcomeWatched},
+		{name: "stood for long before the window", stood: ptr(-time.Hour), wantOutcome: OutcomeWatched, wantSettled: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newScene(t)
+			p := testPlan()
+			// Both slots' rows arrive within seconds here, so a 5-minute window is mostly
+			// settled: the case where the share would be judged.
+			s.logs.lagMin, s.logs.lagMax = time.Second, 5*time.Second
+			p.Lag = 10 * time.Second
+			s.metrics = NewGateMetrics(s.metrics.Client, s.metrics.WorkspaceID, apps, p)
+			moved := epoch.Add(time.Hour)
+			if tt.stood != nil && *tt.stood < 0 {
+				moved = epoch.Add(5 * time.Minute)
+			}
+			s.clock.advance(context.Background(), moved.Sub(epoch))
+			s.traffic.mu.Lock()
+			s.traffic.apply(stack.Weights{Green: 90, Blue: 10})
+			s.traffic.name = "green-backend"
+			s.traffic.mu.Unlock()
+			s.clock.advance(context.Background(), time.Hour+20*time.Second-moved.Sub(epoch))
+			w := WatchOptions{For: 10 * time.Second, Window: window}
+			if tt.stood != nil {
+				w.Stood = func(st Status) time.Time {
+					if st.Weights.Blue != 10 {
+						t.Errorf("Stood asked about %s, want the weights found", st.Weights)
+					}
+					return moved.Add(*tt.stood)
+				}
+			}
+			rec, _ := s.controller().Watch(context.Background(), p, w)
+			t.Logf("%s", s.out.String())
+			if rec.Outcome != tt.wantOutcome {
+				t.Fatalf("outcome %s (%s), want %s", rec.Outcome, rec.Error, tt.wantOutcome)
+			}
+			if tt.wantOutcome == OutcomeRolledBack && !strings.Contains(rec.Error, "sample-ratio") {
+				t.Errorf("rolled back for %q, want the share check", rec.Error)
+			}
+			m := rec.StepsTaken[0].Analyses[0].Metrics
+			if m == nil || m.Canary == nil || m.Canary.Requests == 0 {
+				t.Fatalf("the metrics gate judged no canary requests: %+v", m)
+			}
+			if tt.stood != nil {
+				if settled := m.Canary.Settled + m.Stable.Settled; (settled > 0) != tt.wantSettled {
+					t.Errorf("share counted over %d settled requests, want some: %v", settled, tt.wantSettled)
+				}
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -53,7 +53,7 @@ func Controller(s Settings, cred azcore.TokenCredential, clock rollout.Clock, ou
 		return nil, err
 	}
 	live := &pool.Located{Client: client, Locate: func(context.Context, *pool.Client) (pool.Target, error) { return target, nil }}
-	logs, err := logsClient(cred, s.LogsEndpoint)
+	logs, err := logsClient(cred, s.LogsEndpoint, s.LogsAudience)
 	if err != nil {
 		return nil, err
 	}
@@ -83,16 +83,20 @@ func Controller(s Settings, cred azcore.TokenCredential, clock rollout.Clock, ou
 	}, nil
 }
 
-// logsClient is the Log Analytics query client as the watcher's identity.
-func logsClient(cred azcore.TokenCredential, endpoint string) (*azquery.LogsClient, error) {
+// logsClient is the Log Analytics query client as the watcher's identity: Azure's public query
+// API, or endpoint with audience (its origin when empty).
+func logsClient(cred azcore.TokenCredential, endpoint, audience string) (*azquery.LogsClient, error) {
 	opts := &azquery.LogsClientOptions{}
 	if endpoint != "" {
 		u, err := url.Parse(endpoint)
 		if err != nil || u.Host == "" {
 			return nil, fmt.Errorf("%s %q: want an absolute URL", EnvLogsEndpoint, endpoint)
 		}
+		if audience == "" {
+			audience = u.Scheme + "://" + u.Host
+		}
 		opts.Cloud = cloud.Configuration{Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
-			azquery.ServiceNameLogs: {Endpoint: endpoint, Audience: u.Scheme + "://" + u.Host},
+			azquery.ServiceNameLogs: {Endpoint: endpoint, Audience: audience},
 		}}
 	}
 	c, err := azquery.NewLogsClient(cred, opts)
@@ -116,7 +120,7 @@ func (a ARMTraffic) Status(ctx context.Context) (rollout.Status, error) {
 	if err != nil {
 		return rollout.Status{}, fmt.Errorf("read the live pool through ARM: %w", err)
 	}
-	return rollout.Status{Weights: l.Weights, CurrentSlotName: l.CurrentSlotName, Source: "the live pool"}, nil
+	return rollout.Status{Weights: l.Weights, CurrentSlotName: l.CurrentSlotName, Source: "the live pool", Record: l.Description}, nil
 }
 
 // Shift is refused: the watcher only ever takes a canary to 0%.

@@ -35,12 +35,15 @@ func (h HistoryStore) Acquire(ctx context.Context, who Holder, d time.Duration) 
 }
 
 // Cursor reads the watcher's cursor.
-func (h HistoryStore) Cursor(ctx context.Context) (time.Time, func(context.Context, time.Time) error, error) {
+func (h HistoryStore) Cursor(ctx context.Context) (Cursor, func(context.Context, Cursor) error, error) {
 	c, err := h.S.Cursor(ctx, CursorName)
 	if err != nil {
-		return time.Time{}, nil, err
+		return Cursor{}, nil, err
 	}
-	return c.At, func(ctx context.Context, to time.Time) error { return h.S.AdvanceCursor(ctx, c, to) }, nil
+	return Cursor{At: c.At, Mark: c.Mark, Stood: c.Stood}, func(ctx context.Context, to Cursor) error {
+		c.Mark, c.Stood = to.Mark, to.Stood
+		return h.S.AdvanceCursor(ctx, c, to.At)
+	}, nil
 }
 
 // Put writes the tick's record as a history entry of kind watcher, its reason the report's

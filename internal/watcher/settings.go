@@ -42,7 +42,7 @@ const (
 	// written only as app settings: the pinning token, the API's subscription key when it
 	// requires one, and the notify targets (stack config notify, a JSON list).
 	EnvPinToken        = stack.EnvWatcherPinToken
-	EnvSubscriptionKey = "SLOTLESS_SUBSCRIPTION_KEY"
+	EnvSubscriptionKey = stack.EnvWatcherSubscriptionKey
 	EnvNotify          = stack.EnvWatcherNotify
 	// EnvClientID is the watcher identity's client id, which ManagedIdentityCredential asks
 	// the host's identity endpoint for.
@@ -50,6 +50,9 @@ const (
 	// EnvLogsEndpoint, EnvARMEndpoint and EnvARMAudience name the Log Analytics query API and
 	// Resource Manager outside Azure's public cloud; empty is the public cloud.
 	EnvLogsEndpoint = "SLOTLESS_LOGS_ENDPOINT"
+	// EnvLogsAudience is the audience of the query API's tokens with EnvLogsEndpoint; empty
+	// is the endpoint's origin, as for a sovereign cloud's query API.
+	EnvLogsAudience = "SLOTLESS_LOGS_AUDIENCE"
 	EnvARMEndpoint  = "ARM_RESOURCE_MANAGER_ENDPOINT"
 	EnvARMAudience  = "ARM_RESOURCE_MANAGER_AUDIENCE"
 )
@@ -69,11 +72,11 @@ type Settings struct {
 	Version string
 	// PinToken and SubscriptionKey reach the slots through the gateway; Notify are the
 	// targets told of a rollback. All three are secrets.
-	PinToken, SubscriptionKey string
-	Notify                    []stack.NotifyTarget
-	ClientID                  string
-	LogsEndpoint              string
-	ARMEndpoint, ARMAudience  string
+	PinToken, SubscriptionKey  string
+	Notify                     []stack.NotifyTarget
+	ClientID                   string
+	LogsEndpoint, LogsAudience string
+	ARMEndpoint, ARMAudience   string
 }
 
 // Load reads the settings; every problem is named by its setting.
@@ -109,7 +112,7 @@ func Load(getenv func(string) string) (Settings, error) {
 		errs = append(errs, fmt.Errorf("%s: want a JSON object of stack outputs: %w", EnvOutputs, err))
 	}
 	var missing []string
-	for _, k := range []string{stack.OutAPIURL, stack.OutPoolID, stack.OutWorkspaceID, stack.OutAppName(stack.Green), stack.OutAppName(stack.Blue)} {
+	for _, k := range []string{stack.OutAPIURL, stack.OutPoolID, stack.OutWorkspaceID, stack.OutAppName(stack.Green), stack.OutAppName(stack.Blue), stack.OutHistoryURL} {
 		if v, _ := s.Outputs[k].(string); v == "" {
 			missing = append(missing, k)
 		}
@@ -137,12 +140,14 @@ func Load(getenv func(string) string) (Settings, error) {
 	}
 	s.Version = getenv(EnvVersion)
 	s.ClientID = getenv(EnvClientID)
-	s.LogsEndpoint, s.ARMEndpoint, s.ARMAudience = getenv(EnvLogsEndpoint), getenv(EnvARMEndpoint), getenv(EnvARMAudience)
+	s.LogsEndpoint, s.LogsAudience = getenv(EnvLogsEndpoint), getenv(EnvLogsAudience)
+	s.ARMEndpoint, s.ARMAudience = getenv(EnvARMEndpoint), getenv(EnvARMAudience)
 	return s, errors.Join(errs...)
 }
 
 // Period is the longest time the schedule leaves between two ticks.
 func (s Settings) Period() time.Duration { return s.Schedule.Period() }
 
-// OutHistoryURL is the stack output naming the history container (https://<account>.blob.core.windows.net/history).
-const OutHistoryURL = "historyUrl"
+// OutHistoryURL is the output, in EnvOutputs, naming the history container
+// (https://<account>.blob.core.windows.net/history).
+const OutHistoryURL = stack.OutHistoryURL

@@ -36,14 +36,23 @@ func (e *HeldError) Error() string {
 	return fmt.Sprintf("the lease is held by %s %s (%s) since %s", e.Holder.Kind, e.Holder.ID, e.Holder.By, e.Holder.Since.UTC().Format(time.RFC3339))
 }
 
+// Cursor is what a tick leaves the next: where the last judged window ended, and the pool's
+// setting it saw (weights, current-slot-name and record: Mark) with the instant from which it
+// counts the canary's weight as standing (Stood).
+type Cursor struct {
+	At    time.Time
+	Mark  string
+	Stood time.Time
+}
+
 // Store is what a tick needs of the stack's history storage: the lease a release holds while it
-// judges its own canary, the cursor (where the last judged window ended) and the records.
+// judges its own canary, the cursor and the records.
 type Store interface {
 	// Acquire takes the lease for d; a *HeldError when another holds it.
 	Acquire(ctx context.Context, h Holder, d time.Duration) (release func(context.Context) error, err error)
-	// Cursor is where the last judged window ended (zero when none yet), and how to move it
+	// Cursor is the cursor as the last tick left it (zero when none yet), and how to move it
 	// on, conditionally on nobody having moved it since.
-	Cursor(ctx context.Context) (at time.Time, advance func(ctx context.Context, to time.Time) error, err error)
+	Cursor(ctx context.Context) (c Cursor, advance func(ctx context.Context, to Cursor) error, err error)
 	// Put stores a tick's record as a history entry.
 	Put(ctx context.Context, rec rollout.Record, by string) error
 }
@@ -128,30 +137,42 @@ func (t Tick) run(ctx context.Context) (Result, error) {
 		}
 	}()
 
-	from, advance, err := t.Store.Cursor(ctx)
+	cur, advance, err := t.Store.Cursor(ctx)
 	if err != nil {
 		// Without the cursor the tick still judges its own window: nobody else judges it.
 		fmt.Fprintf(t.Out, "warning: the cursor cannot be read (%v); judging the last %s only\n", err, t.window())
-		advance = nil
+		cur, advance = Cursor{}, nil
 	}
 	p := t.Settings.Plan
 	period := t.window()
-	w := rollout.WatchOptions{For: min(period/2, MaxWatchFor), Window: period, From: from, MaxWindow: MaxWindow}
+	next := cur
+	w := rollout.WatchOptions{For: min(period/2, MaxWatchFor), Window: period, From: cur.At, MaxWindow: MaxWindow,
+		Stood: func(st rollout.Status) time.Time {
+			next.Mark, next.Stood = t.stood(cur, st)
+			return next.Stood
+		}}
 	rec, werr := t.Controller().Watch(ctx, p, w)
 	res := Result{Outcome: OutcomeJudged, Record: &rec}
 
 	if rec.Outcome == rollout.OutcomeNothingToDo {
 		// One slot carries all the traffic: nothing is exposed, so nothing is left unjudged.
 		if advance != nil {
-			to := t.Clock.Now().Truncate(time.Second)
-			if t.move(ctx, advance, to) {
-				res.JudgedTo = to
+			next.At = t.Clock.Now().Truncate(time.Second)
+			if t.move(ctx, advance, next) {
+				res.JudgedTo = next.At
 			}
 		}
 		return res, nil
 	}
 	if _, to, ok := rec.Judged(); ok && advance != nil {
-		if t.move(ctx, advance, to) {
+		// A release that held the lease moved the cursor past its own run: a window ending
+		// before it leaves the cursor where it stands (a cursor never goes back), with the
+		// pool's setting this tick saw.
+		next.At = to
+		if to.Before(cur.At) {
+			next.At = cur.At
+		}
+		if t.move(ctx, advance, next) && to.After(cur.At) {
 			res.JudgedTo = to
 		}
 	}
@@ -177,18 +198,33 @@ func (t Tick) window() time.Duration {
 	return time.Minute
 }
 
-// advance moves the cursor to `to` when it stands before it.
-func (t Tick) advance(ctx context.Context, to time.Time) {
-	at, adv, err := t.Store.Cursor(ctx)
-	if err != nil || !at.Before(to) {
-		return
+// stood is from when a tick counts the canary's weight in st as standing: the pool's setting
+// (its weights, current-slot-name and record, which names who set it and when) is the one the
+// cursor's tick saw, so it stood since then; or it is new, and the move may have been written
+// just before this tick read it, so it counts from now and the plan's initial delay, as a
+// release counts a step from its shift's end and that delay. The record's own time cannot
+// serve: it is when the mover's run started, before its write reached the pool.
+func (t Tick) stood(cur Cursor, st rollout.Status) (mark string, stood time.Time) {
+	mark = fmt.Sprintf("%s; current-slot-name %s; %s", st.Weights, st.CurrentSlotName, st.Record)
+	if mark == cur.Mark && !cur.Stood.IsZero() {
+		return mark, cur.Stood
 	}
-	t.move(ctx, adv, to)
+	return mark, t.Clock.Now().Add(t.Settings.Plan.InitialDelay)
 }
 
-func (t Tick) move(ctx context.Context, advance func(context.Context, time.Time) error, to time.Time) bool {
+// advance moves the cursor to `to` when it stands before it.
+func (t Tick) advance(ctx context.Context, to time.Time) {
+	c, adv, err := t.Store.Cursor(ctx)
+	if err != nil || !c.At.Before(to) {
+		return
+	}
+	c.At = to
+	t.move(ctx, adv, c)
+}
+
+func (t Tick) move(ctx context.Context, advance func(context.Context, Cursor) error, to Cursor) bool {
 	if err := advance(ctx, to); err != nil {
-		fmt.Fprintf(t.Out, "warning: the cursor could not be moved to %s (%v); the next run judges from where it stands\n", to.UTC().Format(time.RFC3339), err)
+		fmt.Fprintf(t.Out, "warning: the cursor could not be moved to %s (%v); the next run judges from where it stands\n", to.At.UTC().Format(time.RFC3339), err)
 		return false
 	}
 	return true

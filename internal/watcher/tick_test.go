@@ -35,8 +35,11 @@ type store struct {
 	held    *Holder
 	readErr error
 	cursor  time.Time
-	puts    []rollout.Record
-	leased  bool
+	// mark and stood are what the last tick saw of the pool, as the cursor keeps them.
+	mark   string
+	stood  time.Time
+	puts   []rollout.Record
+	leased bool
 }
 
 func (s *store) Acquire(_ context.Context, h Holder, _ time.Duration) (func(context.Context) error, error) {
@@ -50,8 +53,11 @@ func (s *store) Acquire(_ context.Context, h Holder, _ time.Duration) (func(cont
 	return func(context.Context) error { s.leased = false; return nil }, nil
 }
 
-func (s *store) Cursor(context.Context) (time.Time, func(context.Context, time.Time) error, error) {
-	return s.cursor, func(_ context.Context, to time.Time) error { s.cursor = to; return nil }, nil
+func (s *store) Cursor(context.Context) (Cursor, func(context.Context, Cursor) error, error) {
+	return Cursor{At: s.cursor, Mark: s.mark, Stood: s.stood}, func(_ context.Context, to Cursor) error {
+		s.cursor, s.mark, s.stood = to.At, to.Mark, to.Stood
+		return nil
+	}, nil
 }
 
 func (s *store) Put(_ context.Context, rec rollout.Record, _ string) error {
@@ -188,5 +194,116 @@ func TestTick(t *testing.T) {
 				t.Error("the tick did not give the lease back")
 			}
 		})
+	}
+}
+
+// users are the users' requests as the metrics gate counts them over a window: 100 a second,
+// the canary's share 0 before moved and 10% from then on, none failing.
+type users struct {
+	moved   time.Time
+	windows []rollout.Window
+}
+
+func (u *users) Figures(_ context.Context, _, _ stack.Slot, w rollout.Window) (gate.SlotFigures, gate.SlotFigures, error) {
+	u.windows = append(u.windows, w)
+	var c, s gate.SlotFigures
+	for at := w.ServedFrom; at.Before(w.ArrivedTo); at = at.Add(time.Second) {
+		n := int64(0)
+		if !at.Before(u.moved) {
+			n = 10
+		}
+		c.Requests, c.Rows, s.Requests, s.Rows = c.Requests+n, c.Rows+n, s.Requests+100-n, s.Rows+100-n
+		if !at.Before(w.Current) {
+			c.Settled, c.SettledRows, c.Current = c.Settled+n, c.SettledRows+n, c.Current+n
+			s.Settled, s.SettledRows, s.Current = s.Settled+100-n, s.SettledRows+100-n, s.Current+100-n
+		}
+	}
+	c.P95Ms, s.P95Ms = 50, 50
+	return c, s, nil
+}
+
+// TestTickCountsTheShareFromWhenTheWeightStood: a tick seconds after a release paused at 10%
+// reads a window served mostly at 0%. It counts the canary's share only from when it first saw
+// the pool's setting (and the initial delay), so a healthy canary is not rolled back as one
+// that lost its requests; the next tick, finding the same setting, counts from that first
+// sighting; a new setting (a shift, even to the same weights) counts afresh.
+func TestTickCountsTheShareFromWhenTheWeightStood(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 3, 15, 0, 0, time.UTC)
+	record := func(by string, at time.Time) string {
+		return stack.PoolRecord{Weights: stack.Weights{Green: 90, Blue: 10}, By: by, At: at}.String()
+	}
+	c := &clock{now: t0}
+	st := &store{}
+	lp := &livePool{live: pool.Live{Weights: stack.Weights{Green: 90, Blue: 10}, CurrentSlotName: "green-backend", Description: record("slotless release", t0.Add(-time.Minute))}}
+	u := &users{moved: t0.Add(-2 * time.Second)}
+	var out strings.Builder
+	s := settings(t)
+	tick := Tick{Settings: s, Store: st, Clock: c, By: "slotless watcher", Out: &out,
+		Controller: func() *rollout.Controller {
+			return rollout.New(c, ARMTraffic{Live: lp, Out: &out}, health{}, u, nil, &out)
+		}}
+	delay := s.Plan.InitialDelay
+	var first time.Time
+	for _, step := range []struct {
+		name string
+		// reshift writes a new record with the same weights before the tick; fresh says the
+		// tick counts from its own start, else from the first tick's.
+		reshift, fresh bool
+	}{
+		{name: "first sight, seconds after the pause", fresh: true},
+		{name: "the same setting, a period later"},
+		{name: "a new setting with the same weights", reshift: true, fresh: true},
+	} {
+		if step.fresh {
+			first = c.Now().Add(delay)
+		}
+		want := first
+		if step.reshift {
+			lp.live.Description = record("slotless shift", c.Now().Add(-time.Second))
+			u.moved = c.Now().Add(-time.Second)
+		}
+		res, err := tick.Run(context.Background())
+		t.Logf("%s:\n%s", step.name, out.String())
+		out.Reset()
+		if err != nil || res.Record == nil || res.Record.Outcome != rollout.OutcomeWatched {
+			t.Fatalf("%s: %v, %+v; want the healthy canary watched and left alone", step.name, err, res.Record)
+		}
+		w := u.windows[len(u.windows)-1]
+		if !w.Current.Equal(want.Truncate(time.Second)) {
+			t.Errorf("%s: the share counted from %s, want %s", step.name, w.Current.Format(time.TimeOnly), want.Format(time.TimeOnly))
+		}
+		if !st.stood.Equal(want) || !strings.Contains(st.mark, lp.live.Description) {
+			t.Errorf("%s: the cursor keeps %q since %s, want the pool's setting since %s", step.name, st.mark, st.stood, want)
+		}
+		c.now = c.now.Add(10 * time.Second)
+	}
+	if lp.writes != 0 {
+		t.Errorf("the pool was written %d times, want none", lp.writes)
+	}
+}
+
+// TestTickBehindTheCursor: a release that held the lease moved the cursor past its run, so the
+// next tick's window ends before it: the cursor stays (it never goes back), keeps the pool's
+// setting the tick saw, and nothing warns.
+func TestTickBehindTheCursor(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 3, 15, 0, 0, time.UTC)
+	c := &clock{now: t0}
+	ahead := t0.Add(time.Minute)
+	st := &store{cursor: ahead}
+	lp := &livePool{live: pool.Live{Weights: stack.Weights{Green: 90, Blue: 10}, CurrentSlotName: "green-backend"}}
+	var out strings.Builder
+	tick := Tick{Settings: settings(t), Store: st, Clock: c, By: "slotless watcher", Out: &out,
+		Controller: func() *rollout.Controller {
+			return rollout.New(c, ARMTraffic{Live: lp, Out: &out}, health{}, metrics{}, nil, &out)
+		}}
+	res, err := tick.Run(context.Background())
+	if err != nil || res.Record == nil || res.Record.Outcome != rollout.OutcomeWatched {
+		t.Fatalf("got %v, %+v; want watched", err, res.Record)
+	}
+	if !st.cursor.Equal(ahead) || !res.JudgedTo.IsZero() || st.mark == "" {
+		t.Errorf("cursor %s (judged to %s), mark %q; want it kept at %s with the pool's setting", st.cursor, res.JudgedTo, st.mark, ahead)
+	}
+	if strings.Contains(out.String(), "cursor") {
+		t.Errorf("a tick behind the cursor warns about it:\n%s", out.String())
 	}
 }

@@ -68,6 +68,10 @@ type Fake struct {
 	Version string
 	// Prints is what the binary prints for `version`; empty: what a real one of Version prints.
 	Prints string
+	// Platform is the archive's platform; the zero value is the host's, whose binary the
+	// installers' tests run. Another is for a reader that only unpacks it (the watcher's
+	// package takes linux/amd64's binary on any machine).
+	Platform dist.Platform
 }
 
 // Add writes a version's release for the host: the archive around a fake binary, the
@@ -76,6 +80,9 @@ type Fake struct {
 func (r *Release) Add(t testing.TB, f Fake) string {
 	t.Helper()
 	host := Host()
+	if f.Platform != (dist.Platform{}) {
+		host = f.Platform
+	}
 	prints := f.Prints
 	if prints == "" {
 		prints = fmt.Sprintf("slotless %s (go-fake, %s)", f.Version, host)

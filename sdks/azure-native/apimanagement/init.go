@@ -35,6 +35,8 @@ func (m *module) Construct(ctx *pulumi.Context, name, typ, urn string) (r pulumi
 		r = &NamedValue{}
 	case "azure-native:apimanagement:ProductApi":
 		r = &ProductApi{}
+	case "azure-native:apimanagement:Subscription":
+		r = &Subscription{}
 	default:
 		return nil, fmt.Errorf("unknown resource type: %s", typ)
 	}
