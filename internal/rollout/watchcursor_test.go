@@ -152,7 +152,7 @@ func TestRecordJudgedTo(t *testing.T) {
 	}{
 		{name: "no step yet"},
 		{name: "a step with no analysis yet", steps: []StepRecord{{To: 10}}},
-		{name: "the last pass of the last step", steps: []StepRecord{{To: 10, Analyses: []Analysis{a(VerdictPass, t0.Add(-2 * time.Minute))}}, {To: 50, Analyses: []Analysis{a(VerdictPass, t0.Add(-time.Minute)), a(VerdictInconclusive, t0)}}}, want: t0},
+		{name: "the last pass of the last step", steps: []StepRecord{{To: 10, Analyses: []Analysis{a(VerdictPass, t0.Add(-2*time.Minute))}}, {To: 50, Analyses: []Analysis{a(VerdictPass, t0.Add(-time.Minute)), a(VerdictInconclusive, t0)}}}, want: t0},
 		{name: "a window that could not be read", steps: []StepRecord{{To: 10, Analyses: []Analysis{a(VerdictPass, t0.Add(-time.Minute)), a(VerdictError, t0)}}}, want: t0.Add(-time.Minute)},
 		{name: "an analysis without the metrics gate", steps: []StepRecord{{To: 10, Analyses: []Analysis{{Verdict: VerdictFail}}}}},
 	} {
