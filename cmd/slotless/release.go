@@ -427,7 +427,7 @@ func (t stackTraffic) Status(ctx context.Context) (rollout.Status, error) {
 		l, err := t.live.Read(qctx)
 		cancel()
 		if err == nil {
-			return rollout.Status{Weights: l.Weights, CurrentSlotName: l.CurrentSlotName, Source: "the live pool"}, nil
+			return rollout.Status{Weights: l.Weights, CurrentSlotName: l.CurrentSlotName, Source: "the live pool", Record: l.Description}, nil
 		}
 		fmt.Fprintf(t.out, "warning: could not read the live pool (%v); reading the deployed stack\n", err)
 	}

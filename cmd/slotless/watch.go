@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/slotless/slotless/internal/release"
 	"github.com/slotless/slotless/internal/rollout"
 )
 
@@ -84,7 +87,15 @@ func (o watchOptions) run(ctx context.Context, cmd *cobra.Command, getenv func(s
 	progress := progressOut(cmd, o.asJSON)
 	// The watch is built as a release is, without a version to expect: it judges whatever the
 	// canary serves.
-	ro := releaseRunOptions{d: o.d, stack: o.stack, dir: o.dir, apiURL: o.apiURL, logsEndpoint: o.logsEndpoint, watching: true}
+	// The stack it opens is kept, for when its last update ended (watchStood).
+	var opened releaseStack
+	d := o.d
+	d.openReleaseStack = func(ctx context.Context, dir, name string) (releaseStack, error) {
+		st, err := o.d.openReleaseStack(ctx, dir, name)
+		opened = st
+		return st, err
+	}
+	ro := releaseRunOptions{d: d, stack: o.stack, dir: o.dir, apiURL: o.apiURL, logsEndpoint: o.logsEndpoint, watching: true}
 	ctl, told, outs, err := ro.controller(ctx, cfg, parsed, p, progress, cmd.ErrOrStderr(), getenv)
 	if err != nil {
 		return err
@@ -94,11 +105,42 @@ func (o watchOptions) run(ctx context.Context, cmd *cobra.Command, getenv func(s
 	if skip {
 		return nil
 	}
-	rec, err := ctl.Watch(ctx, p, rollout.WatchOptions{For: o.watchFor, Window: o.window})
+	rec, err := ctl.Watch(ctx, p, rollout.WatchOptions{For: o.watchFor, Window: o.window, Stood: watchStood(ctx, opened, outs, p, progress)})
 	// A rollback is told once it is written; a healthy canary, or one the watch could not judge,
 	// tells nobody. Neither changes err.
 	told.Watched(rec)
 	rec.Notifications = told.Close()
 	run.finish(ctx, rec)
 	return writeRecord(cmd, o.asJSON, rec, err)
+}
+
+// updateHistory is a stack whose update history can be read (release.AutoStack).
+type updateHistory interface {
+	LastUpdateEnded(ctx context.Context) (time.Time, bool, error)
+}
+
+// watchStood is from when the watch counts the canary's weight as standing
+// (rollout.StoodSince): Pulumi state's weights from the outputs, the end of the stack's last
+// update from its history, and the live pool's record from the status the watch read. A watch
+// keeps no cursor, so without these it would count the share over a window served mostly
+// before a pause, while the canary had less or nothing, and roll back a healthy canary.
+func watchStood(ctx context.Context, st releaseStack, outs map[string]any, p rollout.Plan, progress io.Writer) func(rollout.Status) time.Time {
+	return func(s rollout.Status) time.Time {
+		var w rollout.Written
+		if d, err := release.DeployedFromOutputs(outs); err == nil {
+			w.State, w.StateKnown = d.Weights, true
+		}
+		if h, ok := st.(updateHistory); ok {
+			end, ok, err := h.LastUpdateEnded(ctx)
+			switch {
+			case err != nil:
+				fmt.Fprintf(progress, "warning: %v; the canary's share counts from this watch\n", err)
+			case ok:
+				w.LastUpdate = end
+			}
+		}
+		at, why := rollout.StoodSince(s, w, time.Now(), p)
+		fmt.Fprintf(progress, "the canary's share and latency count from %s, the plan's initial delay after: %s\n", at.UTC().Format(time.RFC3339), why)
+		return at
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/opthistory"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"gopkg.in/yaml.v3"
 
@@ -312,4 +313,25 @@ func (f FileStack) load() (*yaml.Node, *yaml.Node, error) {
 	cfg := &yaml.Node{Kind: yaml.MappingNode}
 	root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "config"}, cfg)
 	return &doc, cfg, nil
+}
+
+// LastUpdateEnded is when the stack's newest update (its history's newest entry) ended: every
+// traffic write made through Pulumi ended before it. The history's times are whole seconds
+// (`pulumi stack history --json` prints the backend's Unix seconds), so the instant returned is
+// the second after, never before the end. ok is false while that update still runs (no end
+// time yet) or when the stack has no history. Secrets stay hidden: the history is asked
+// without --show-secrets, which the Automation API passes by default.
+func (a *AutoStack) LastUpdateEnded(ctx context.Context) (time.Time, bool, error) {
+	h, err := a.s.History(ctx, 1, 1, opthistory.ShowSecrets(false))
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read the stack's update history: %w", err)
+	}
+	if len(h) == 0 || h[0].EndTime == nil {
+		return time.Time{}, false, nil
+	}
+	end, err := time.Parse(time.RFC3339, *h[0].EndTime)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("the stack's update history: end time %q: %w", *h[0].EndTime, err)
+	}
+	return end.Add(time.Second), true, nil
 }

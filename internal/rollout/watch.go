@@ -49,6 +49,23 @@ func (r Record) Judged() (from, to time.Time, ok bool) {
 	return m.WindowStart, m.WindowEnd, true
 }
 
+// JudgedTo is where the run's metrics gate is known to have judged the arrivals to: the latest
+// end of a window one of its analyses reached a verdict over (a window the query could not read
+// was not judged). Zero when none did. A release writes its record to its in-flight history
+// entry at every analysis, so the watcher, skipping a tick while a release holds the lease,
+// moves its cursor no further than this: a release that dies leaves the rest for the watcher.
+func (r Record) JudgedTo() time.Time {
+	var to time.Time
+	for _, s := range r.StepsTaken {
+		for _, a := range s.Analyses {
+			if m := a.Metrics; m != nil && m.Verdict != "" && m.Verdict != VerdictError && m.WindowEnd.After(to) {
+				to = m.WindowEnd
+			}
+		}
+	}
+	return to
+}
+
 // Watch judges the canary of a release in progress once, as an analysis of its bake does: the
 // health gate and the probes for o.For, then the metrics gate over o.Window. A failing verdict
 // rolls the canary back (ErrAborted), through the same never-refused path as a release. With

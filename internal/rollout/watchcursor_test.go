@@ -136,3 +136,30 @@ func TestWatchCountsTheShareFromWhenTheWeightStood(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestRecordJudgedTo: how far a release's record says its metrics gate judged the arrivals: the
+// latest end of a window with a verdict, over every step; a window the query could not read,
+// or an analysis without the metrics gate, judged nothing.
+func TestRecordJudgedTo(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 3, 15, 0, 0, time.UTC)
+	a := func(verdict string, end time.Time) Analysis {
+		return Analysis{Metrics: &Check{Verdict: verdict, WindowStart: end.Add(-time.Minute), WindowEnd: end}}
+	}
+	for _, tt := range []struct {
+		name  string
+		steps []StepRecord
+		want  time.Time
+	}{
+		{name: "no step yet"},
+		{name: "a step with no analysis yet", steps: []StepRecord{{To: 10}}},
+		{name: "the last pass of the last step", steps: []StepRecord{{To: 10, Analyses: []Analysis{a(VerdictPass, t0.Add(-2*time.Minute))}}, {To: 50, Analyses: []Analysis{a(VerdictPass, t0.Add(-time.Minute)), a(VerdictInconclusive, t0)}}}, want: t0},
+		{name: "a window that could not be read", steps: []StepRecord{{To: 10, Analyses: []Analysis{a(VerdictPass, t0.Add(-time.Minute)), a(VerdictError, t0)}}}, want: t0.Add(-time.Minute)},
+		{name: "an analysis without the metrics gate", steps: []StepRecord{{To: 10, Analyses: []Analysis{{Verdict: VerdictFail}}}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := (Record{StepsTaken: tt.steps}).JudgedTo(); !got.Equal(tt.want) {
+				t.Errorf("got %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

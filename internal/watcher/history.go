@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/slotless/slotless/internal/history"
@@ -62,4 +63,21 @@ func (h HistoryStore) Put(ctx context.Context, rec rollout.Record, by string) er
 		Started: rec.Started, Finished: rec.Finished, By: by, Stack: h.Stack,
 		Slot: string(rec.Slot), Version: rec.Version, Outcome: string(rec.Outcome), Reason: headline, Record: raw,
 	})
+}
+
+// Judged reads the holder's history entry (the lease names it by its id) and returns where its
+// record's analyses judged the arrivals to; zero when it records none yet.
+func (h HistoryStore) Judged(ctx context.Context, who Holder) (time.Time, error) {
+	e, err := h.S.Get(ctx, who.ID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var rec rollout.Record
+	if len(e.Record) == 0 {
+		return time.Time{}, nil
+	}
+	if err := json.Unmarshal(e.Record, &rec); err != nil {
+		return time.Time{}, fmt.Errorf("history entry %s: its record: %w", who.ID, err)
+	}
+	return rec.JudgedTo(), nil
 }

@@ -55,6 +55,10 @@ type Store interface {
 	Cursor(ctx context.Context) (c Cursor, advance func(ctx context.Context, to Cursor) error, err error)
 	// Put stores a tick's record as a history entry.
 	Put(ctx context.Context, rec rollout.Record, by string) error
+	// Judged is where the holder of the lease is known to have judged the arrivals to: the end
+	// of the last window its in-flight history entry records (rollout.Record.JudgedTo); zero
+	// when it records none.
+	Judged(ctx context.Context, h Holder) (time.Time, error)
 }
 
 // Notifier is told how a tick ended (notify.Notifier's WatcherWatched and Close).
@@ -122,12 +126,27 @@ func (t Tick) run(ctx context.Context) (Result, error) {
 	switch {
 	case errors.As(err, &held):
 		fmt.Fprintf(t.Out, "skipped: %s holds the lease since %s (%s); it judges the canary itself\n", held.Holder.Kind, held.Holder.Since.UTC().Format(time.RFC3339), held.Holder.By)
+		res := Result{Outcome: OutcomeSkipped, Held: &held.Holder}
 		if held.Holder.Kind == "release" {
-			// A release judges its own exposure while it holds the lease: the watcher's
-			// cursor moves past what the release judged, so it never judges it twice.
-			t.advance(ctx, now.Truncate(time.Second))
+			// A release judges its own exposure while it holds the lease, and records how far
+			// at every analysis: the watcher's cursor moves to there, so it never judges that
+			// twice, and no further, so what a release that dies leaves unjudged (from its
+			// last analysis to its death) is judged once the lease frees.
+			to, err := t.Store.Judged(ctx, held.Holder)
+			switch {
+			case err != nil:
+				fmt.Fprintf(t.Out, "warning: how far the release judged cannot be read (%v); the cursor stays where it is\n", err)
+			case !to.IsZero():
+				if to.After(now) {
+					to = now
+				}
+				// Truncated: the cursor never reaches past an arrival the release judged.
+				if to = to.Truncate(time.Second); t.advance(ctx, to) {
+					res.JudgedTo = to
+				}
+			}
 		}
-		return Result{Outcome: OutcomeSkipped, Held: &held.Holder}, nil
+		return res, nil
 	case err != nil:
 		return Result{Outcome: OutcomeNoLease}, fmt.Errorf("the lease cannot be read, so a release may be judging this canary; the watcher does not act on it this time (the scheduled CI watch is the second line): %w", err)
 	}
@@ -212,14 +231,14 @@ func (t Tick) stood(cur Cursor, st rollout.Status) (mark string, stood time.Time
 	return mark, t.Clock.Now().Add(t.Settings.Plan.InitialDelay)
 }
 
-// advance moves the cursor to `to` when it stands before it.
-func (t Tick) advance(ctx context.Context, to time.Time) {
+// advance moves the cursor to `to` when it stands before it, and reports whether it moved.
+func (t Tick) advance(ctx context.Context, to time.Time) bool {
 	c, adv, err := t.Store.Cursor(ctx)
 	if err != nil || !c.At.Before(to) {
-		return
+		return false
 	}
 	c.At = to
-	t.move(ctx, adv, c)
+	return t.move(ctx, adv, c)
 }
 
 func (t Tick) move(ctx context.Context, advance func(context.Context, Cursor) error, to Cursor) bool {

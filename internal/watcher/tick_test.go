@@ -40,7 +40,13 @@ type store struct {
 	stood  time.Time
 	puts   []rollout.Record
 	leased bool
+	// judged is how far the lease's holder records having judged, judgedErr why it cannot be
+	// read.
+	judged    time.Time
+	judgedErr error
 }
+
+func (s *store) Judged(context.Context, Holder) (time.Time, error) { return s.judged, s.judgedErr }
 
 func (s *store) Acquire(_ context.Context, h Holder, _ time.Duration) (func(context.Context) error, error) {
 	switch {
@@ -147,7 +153,7 @@ func TestTick(t *testing.T) {
 		recorded   bool
 		told       bool
 	}{
-		{name: "a release holds the lease", held: &Holder{Kind: "release", By: "slotless release", Since: t0.Add(-time.Minute)}, live: canary, outcome: OutcomeSkipped, cursor: true},
+		{name: "a release holds the lease, no analysis recorded yet", held: &Holder{Kind: "release", By: "slotless release", Since: t0.Add(-time.Minute)}, live: canary, outcome: OutcomeSkipped},
 		{name: "a previous tick holds the lease", held: &Holder{Kind: "watcher", By: "slotless watcher", Since: t0.Add(-5 * time.Second)}, live: canary, outcome: OutcomeSkipped},
 		{name: "the lease cannot be read", readErr: errors.New("storage: 503"), live: canary, outcome: OutcomeNoLease, err: true},
 		{name: "nothing to watch", live: idle, outcome: OutcomeJudged, rec: rollout.OutcomeNothingToDo, cursor: true},
@@ -305,5 +311,67 @@ func TestTickBehindTheCursor(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "cursor") {
 		t.Errorf("a tick behind the cursor warns about it:\n%s", out.String())
+	}
+}
+
+// TestTickSkipsOnlyWhatTheReleaseJudged: a tick that finds a release holding the lease moves
+// the cursor to where the release's in-flight entry says its analyses judged the arrivals to,
+// never past it (nor back, nor past now): a release that dies after its last analysis leaves
+// the stretch since for the watcher, which judges from there once the lease frees.
+func TestTickSkipsOnlyWhatTheReleaseJudged(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 3, 15, 0, 0, time.UTC)
+	cursor := t0.Add(-2 * time.Minute)
+	for _, tt := range []struct {
+		name      string
+		judged    time.Time
+		judgedErr error
+		want      time.Time // the cursor after the skip
+	}{
+		{name: "the release judged to 20 s ago", judged: t0.Add(-20 * time.Second), want: t0.Add(-20 * time.Second)},
+		{name: "to a fraction of a second", judged: t0.Add(-20*time.Second + 700*time.Millisecond), want: t0.Add(-20 * time.Second)},
+		{name: "no analysis recorded yet", want: cursor},
+		{name: "judged only to before the cursor", judged: cursor.Add(-time.Minute), want: cursor},
+		{name: "its entry cannot be read", judged: t0, judgedErr: errors.New("storage: 503"), want: cursor},
+		{name: "a record ahead of the tick's clock", judged: t0.Add(time.Minute), want: t0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &clock{now: t0}
+			st := &store{held: &Holder{Kind: "release", ID: "20261207T031000Z-release-0123abcd", By: "slotless release", Since: t0.Add(-5 * time.Minute)},
+				cursor: cursor, judged: tt.judged, judgedErr: tt.judgedErr}
+			lp := &livePool{live: pool.Live{Weights: stack.Weights{Green: 90, Blue: 10}, CurrentSlotName: "green-backend"}}
+			u := &users{moved: t0.Add(-time.Hour)}
+			var out strings.Builder
+			tick := Tick{Settings: settings(t), Store: st, Clock: c, By: "slotless watcher", Out: &out,
+				Controller: func() *rollout.Controller {
+					return rollout.New(c, ARMTraffic{Live: lp, Out: &out}, health{}, u, nil, &out)
+				}}
+			res, err := tick.Run(context.Background())
+			if err != nil || res.Outcome != OutcomeSkipped {
+				t.Fatalf("got %s, %v; want skipped", res.Outcome, err)
+			}
+			if !st.cursor.Equal(tt.want) {
+				t.Fatalf("cursor at %s after the skip, want %s", st.cursor.Format(time.TimeOnly), tt.want.Format(time.TimeOnly))
+			}
+			if tt.judgedErr != nil && !strings.Contains(out.String(), "503") {
+				t.Errorf("an unreadable entry is not said:\n%s", out.String())
+			}
+
+			// The release dies; once its lease frees, the next tick judges from the cursor.
+			st.held = nil
+			c.now = t0.Add(10 * time.Second)
+			res, err = tick.Run(context.Background())
+			if err != nil || res.Record == nil || res.Record.Outcome != rollout.OutcomeWatched || len(u.windows) != 1 {
+				t.Fatalf("the tick after the release died: %v, %+v; want the canary watched", err, res.Record)
+			}
+			// From the cursor, or earlier when that is less than the schedule's period ago.
+			w := u.windows[0]
+			want := tt.want
+			if least := w.ArrivedTo.Add(-tick.window()); least.Before(want) {
+				want = least
+			}
+			if !w.ArrivedFrom.Equal(want) {
+				t.Errorf("the tick after the release died judged arrivals from %s, want from %s (the cursor at %s)", w.ArrivedFrom.Format(time.TimeOnly), want.Format(time.TimeOnly), tt.want.Format(time.TimeOnly))
+			}
+		})
 	}
 }
