@@ -60,3 +60,8 @@ func (h HistoryStore) Put(ctx context.Context, rec rollout.Record, by string) er
 		Slot: string(rec.Slot), Version: rec.Version, Outcome: string(rec.Outcome), Reason: headline, Record: raw,
 	})
 }
+
+// Beat writes the tick's heartbeat (HeartbeatName).
+func (h HistoryStore) Beat(ctx context.Context, hb history.Heartbeat) error {
+	return h.S.PutHeartbeat(ctx, HeartbeatName, hb)
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/slotless/slotless/internal/history"
 	"github.com/slotless/slotless/internal/rollout"
 )
 
@@ -46,6 +47,8 @@ type Store interface {
 	Cursor(ctx context.Context) (at time.Time, advance func(ctx context.Context, to time.Time) error, err error)
 	// Put stores a tick's record as a history entry.
 	Put(ctx context.Context, rec rollout.Record, by string) error
+	// Beat writes the tick's heartbeat, the one a healthy tick leaves too.
+	Beat(ctx context.Context, h history.Heartbeat) error
 }
 
 // Notifier is told how a tick ended (notify.Notifier's WatcherWatched and Close).
@@ -73,8 +76,10 @@ type Result struct {
 	Outcome Outcome
 	Held    *Holder
 	Record  *rollout.Record
-	// JudgedTo is where the cursor moved to, zero when it did not move.
+	// JudgedTo is where the cursor moved to, zero when it did not move; Cursor where it stands
+	// after the tick, as far as the tick knows (zero when it could not read it).
 	JudgedTo time.Time
+	Cursor   time.Time
 	// Took is the tick's own time, from its start to its end.
 	Took time.Duration
 }
@@ -91,6 +96,8 @@ type Tick struct {
 	// By names the watcher in the lease, the records and the messages.
 	By  string
 	Out io.Writer
+	// Version is the slotless this tick runs, written in its heartbeat.
+	Version string
 }
 
 // Run is one tick: take the lease (a live release holds it: skip, it judges itself), judge the
@@ -99,10 +106,19 @@ type Tick struct {
 // was judged, record what needs recording, and give the lease back. The health gate and the
 // probes run whatever the metrics query does, so a tick that cannot read Log Analytics still
 // rolls back a canary that stopped answering.
+// Every tick ends with its heartbeat (heartbeat.go), a healthy one included, so a watcher that
+// stopped can be told from one that finds nothing to do; a heartbeat that cannot be written is
+// a warning.
 func (t Tick) Run(ctx context.Context) (Result, error) {
 	start := t.Clock.Now()
 	res, err := t.run(ctx)
+	if !res.JudgedTo.IsZero() {
+		res.Cursor = res.JudgedTo
+	}
 	res.Took = t.Clock.Now().Sub(start)
+	if berr := t.Store.Beat(context.WithoutCancel(ctx), t.beat(res, start)); berr != nil {
+		fmt.Fprintf(t.Out, "warning: the heartbeat could not be written (%v); slotless status will call the watcher down\n", berr)
+	}
 	return res, err
 }
 
@@ -113,12 +129,13 @@ func (t Tick) run(ctx context.Context) (Result, error) {
 	switch {
 	case errors.As(err, &held):
 		fmt.Fprintf(t.Out, "skipped: %s holds the lease since %s (%s); it judges the canary itself\n", held.Holder.Kind, held.Holder.Since.UTC().Format(time.RFC3339), held.Holder.By)
+		res := Result{Outcome: OutcomeSkipped, Held: &held.Holder}
 		if held.Holder.Kind == "release" {
 			// A release judges its own exposure while it holds the lease: the watcher's
 			// cursor moves past what the release judged, so it never judges it twice.
-			t.advance(ctx, now.Truncate(time.Second))
+			res.Cursor = t.advance(ctx, now.Truncate(time.Second))
 		}
-		return Result{Outcome: OutcomeSkipped, Held: &held.Holder}, nil
+		return res, nil
 	case err != nil:
 		return Result{Outcome: OutcomeNoLease}, fmt.Errorf("the lease cannot be read, so a release may be judging this canary; the watcher does not act on it this time (the scheduled CI watch is the second line): %w", err)
 	}
@@ -138,7 +155,7 @@ func (t Tick) run(ctx context.Context) (Result, error) {
 	period := t.window()
 	w := rollout.WatchOptions{For: min(period/2, MaxWatchFor), Window: period, From: from, MaxWindow: MaxWindow}
 	rec, werr := t.Controller().Watch(ctx, p, w)
-	res := Result{Outcome: OutcomeJudged, Record: &rec}
+	res := Result{Outcome: OutcomeJudged, Record: &rec, Cursor: from}
 
 	if rec.Outcome == rollout.OutcomeNothingToDo {
 		// One slot carries all the traffic: nothing is exposed, so nothing is left unjudged.
@@ -177,13 +194,16 @@ func (t Tick) window() time.Duration {
 	return time.Minute
 }
 
-// advance moves the cursor to `to` when it stands before it.
-func (t Tick) advance(ctx context.Context, to time.Time) {
+// advance moves the cursor to `to` when it stands before it, and returns where it stands.
+func (t Tick) advance(ctx context.Context, to time.Time) time.Time {
 	at, adv, err := t.Store.Cursor(ctx)
 	if err != nil || !at.Before(to) {
-		return
+		return at
 	}
-	t.move(ctx, adv, to)
+	if t.move(ctx, adv, to) {
+		return to
+	}
+	return at
 }
 
 func (t Tick) move(ctx context.Context, advance func(context.Context, time.Time) error, to time.Time) bool {
