@@ -89,7 +89,6 @@ type Watcher struct {
 }
 
 type watcherArgs struct {
-	names         Names
 	cfg           *Config
 	resourceGroup pulumi.StringInput
 	groupID       pulumi.StringOutput
