@@ -162,13 +162,14 @@ func TestDeploy(t *testing.T) {
 
 // hardened checks what the deployed stack closes, as Azure holds it: every storage account
 // refuses cross-tenant replication and copies from other tenants, the deployment containers'
-// blob service keeps deleted and overwritten packages, both apps refuse basic-auth publishing
-// to their deployment host and FTP, and the workspace refuses its shared keys.
+// blob service keeps deleted and overwritten packages, the slots' apps and the watcher's refuse
+// basic-auth publishing to their deployment host and FTP, and the workspace refuses its shared
+// keys.
 func hardened(t *testing.T, c *azurefake.Cloud) {
 	t.Helper()
 	accounts := c.ByType("azure-native:storage:StorageAccount")
-	if len(accounts) != 3 {
-		t.Errorf("got %d storage accounts, want the shared one and one per slot", len(accounts))
+	if len(accounts) != 4 {
+		t.Errorf("got %d storage accounts, want the shared one, one per slot and the watcher's", len(accounts))
 	}
 	for _, a := range accounts {
 		if a.Properties["allowCrossTenantReplication"] != false || a.Properties["allowedCopyScope"] != "AAD" {
@@ -190,8 +191,8 @@ func hardened(t *testing.T, c *azurefake.Cloud) {
 	}
 	for _, token := range []string{"azure-native:web:WebAppScmAllowed", "azure-native:web:WebAppFtpAllowed"} {
 		policies := c.ByType(token)
-		if len(policies) != 2 {
-			t.Errorf("got %d %s, want one per app", len(policies), token)
+		if len(policies) != 3 {
+			t.Errorf("got %d %s, want one per app, the watcher's included", len(policies), token)
 		}
 		for _, r := range policies {
 			if r.Properties["allow"] != false {

@@ -135,10 +135,6 @@ func newUser(t testing.TB, cloud azurefake.Store, sub string) *user {
 			if raw, err = withoutSecretsProvider(raw); err != nil {
 				t.Fatal(err)
 			}
-			// The scenarios that are not about the watcher run without it, as a team that
-			// turns it off does: it adds an app, its storage and seven role assignments to
-			// every deploy.
-			raw = append(raw, []byte("  slotless:watcher: false\n")...)
 		}
 		if err := os.WriteFile(filepath.Join(u.dir, f), raw, 0o644); err != nil {
 			t.Fatal(err)

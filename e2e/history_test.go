@@ -140,17 +140,26 @@ func TestHistoryListsTheRunsAndStatusShowsTheReleaseInFlight(t *testing.T) {
 	if w := u.weights(); w.Blue != 0 {
 		t.Fatalf("after the refused release: got %s, want blue 0", w)
 	}
+	// Before anything else, the release found no heartbeat of the watcher and deployed itself
+	// to it, and noted the deploy.
+	if !strings.Contains(out, "it has never run") || !strings.Contains(out, "deploying slotless") {
+		t.Errorf("the first release: want it to deploy the watcher, which never ran\n%s", out)
+	}
 	if err := tick.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 
 	record := filepath.Join(t.TempDir(), "release.json")
-	u.sh(h.env + svc.release("--until 10", record))
+	out = u.sh(h.env + svc.release("--until 10", record))
+	// Its own deploy of a moment ago: the watcher's first tick is due, no second deploy.
+	if !strings.Contains(out, "its first tick is due") || strings.Contains(out, "deploying slotless") {
+		t.Errorf("the second release: want no second deploy of the watcher\n%s", out)
+	}
 	if rec := readRecord(t, record); rec.Outcome != rollout.OutcomePaused || u.weights().Blue != 10 {
 		t.Fatalf("release --until 10: got %s, blue %d", rec.Outcome, u.weights().Blue)
 	}
 	st := u.sh(h.env + "slotless status --stack dev")
-	for _, want := range []string{"in flight: release ", "of blue 1.1.0", "step 1/3 at 10%", "paused at 10%", "last analysis: pass at ", "lease: free"} {
+	for _, want := range []string{"in flight: release ", "of blue 1.1.0", "step 1/3 at 10%", "paused at 10%", "last analysis: pass at ", "lease: free", "watcher: no heartbeat: it has never run"} {
 		if !strings.Contains(st, want) {
 			t.Errorf("status: want %q in\n%s", want, st)
 		}

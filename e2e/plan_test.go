@@ -72,9 +72,10 @@ func plainSecrets(v any) any {
 var providerKeys = []string{"azureApiVersion", "__createBeforeDelete"}
 
 // mockMarkers are parts of values the mock engine makes up for what only Azure computes: an
-// identity's client and principal ids and Application Insights' connection string. A planned
+// identity's client and principal ids, a workspace's customer id and Application Insights'
+// connection string. A planned
 // value holding one cannot equal the deployed value. Secrets and unknowns show as placeholders.
-var mockMarkers = []string{"client-id-of-", "principal-id-of-", "InstrumentationKey=mock", plan.SecretPlaceholder, "[unknown]"}
+var mockMarkers = []string{"client-id-of-", "principal-id-of-", "customer-id-of-", "InstrumentationKey=mock", plan.SecretPlaceholder, "[unknown]"}
 
 // TestPlanAgreesWithEngine: `slotless plan --json` (plan.Run with plan.LoadConfig, the code the
 // CLI runs) lists the resources and inputs the engine registered for the same config, after the

@@ -649,10 +649,15 @@ func readRecord(t *testing.T, path string) rollout.Record {
 }
 
 // writes describes the cloud writes among calls, in order: each create, update or delete as
-// "<op> <what>", naming the traffic resources and the slots' apps.
+// "<op> <what>", naming the traffic resources, the slots' apps and the watcher's.
 func (u *user) writes(calls []azurefake.Call) []string {
 	u.t.Helper()
-	apps := u.appNames()
+	outs, err := u.stack("dev").PlainOutputs(u.t.Context())
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	apps := slotApps(outs)
+	watcherApp, _ := outs[stack.OutWatcherAppName].(string)
 	var out []string
 	for _, c := range calls {
 		if c.Preview || c.Error != "" || (c.Op != "create" && c.Op != "update" && c.Op != "delete") {
@@ -667,6 +672,8 @@ func (u *user) writes(calls []azurefake.Call) []string {
 			what = "current-slot-name"
 		case c.Token == "azure-native:web:WebApp" && apps[name] != "":
 			what = string(apps[name]) + " app"
+		case c.Token == "azure-native:web:WebApp" && name == watcherApp:
+			what = "watcher app"
 		}
 		out = append(out, c.Op+" "+what)
 	}
@@ -680,6 +687,11 @@ func (u *user) appNames() map[string]stack.Slot {
 	if err != nil {
 		u.t.Fatal(err)
 	}
+	return slotApps(outs)
+}
+
+// slotApps maps each slot's app name to its slot, from a stack's outputs.
+func slotApps(outs map[string]any) map[string]stack.Slot {
 	m := map[string]stack.Slot{}
 	for _, s := range stack.Slots {
 		if n, _ := outs[stack.OutAppName(s)].(string); n != "" {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/slotless/slotless/stack"
 )
 
 // TestSecretsNeverInPlainText: after the README's deploy and a secret app setting, neither
@@ -31,7 +33,11 @@ func TestSecretsNeverInPlainText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	slots := u.appNames()
 	for _, app := range c.ByType("azure-native:web:WebApp") {
+		if slots[app.Name()] == "" {
+			continue // the watcher's app: API Management holds no key of it
+		}
 		if app.FunctionKey == "" {
 			t.Fatalf("app %s has no function key in the cloud", app.ID)
 		}
@@ -56,6 +62,13 @@ func TestSecretsNeverInPlainText(t *testing.T) {
 			t.Errorf("the %s is not held by any secret named value in API Management", what)
 		}
 	}
+	// The watcher's subscription key, which the program reads back from API Management and
+	// writes as the watcher's app setting: it did reach the app.
+	sub := u.watcherSubscriptionInCloud()
+	if key := u.watcherSettingsInCloud()[stack.EnvWatcherSubscriptionKey]; sub.Secret == "" || key != sub.Secret {
+		t.Errorf("the watcher's subscription key did not reach its app setting")
+	}
+	secrets["watcher's subscription key"] = sub.Secret
 
 	// A team's secret app setting, set as docs/configuration.md says, beside a plain one. It
 	// reaches the idle app (blue), and the plain one stays readable.

@@ -183,12 +183,25 @@ func TestShiftIsTrafficOnly(t *testing.T) {
 func TestSlotlessShiftTouchesOnlyTraffic(t *testing.T) {
 	parallel(t, 35*time.Second)
 	u := deployed(t)
+	// A plan key set since the last pulumi up, as a team tunes its next release: the watcher's
+	// settings (the plan it judges by) change with it, and the shift applies them after the
+	// traffic instead of refusing.
+	u.sh("pulumi config set bakeMinutes 1")
 	out := u.sh("slotless shift --stack dev --slot blue --to 10 --force")
 	if !strings.Contains(out, "applied: green 90% / blue 10%") {
 		t.Errorf("shift output: got\n%s\nwant it to say what it applied", out)
 	}
 	if w := u.weights(); w.Blue != 10 {
 		t.Fatalf("pool: got %s, want blue 10", w)
+	}
+	settings := u.watcherSettingsInCloud()
+	if plan := settings[stack.EnvWatcherConfig]; !strings.Contains(plan, `"bakeMinutes":"1"`) {
+		t.Errorf("the watcher's plan after the shift: got %s, want the bakeMinutes just set", plan)
+	}
+	// The API requires a key (the default): the watcher's is its own subscription's, active.
+	if sub := u.watcherSubscriptionInCloud(); sub.Secret == "" || settings[stack.EnvWatcherSubscriptionKey] != sub.Secret || sub.Properties["state"] != "active" {
+		t.Errorf("the watcher's subscription key: setting set %v, equal to its subscription's %v, subscription state %v; want its active subscription's key",
+			settings[stack.EnvWatcherSubscriptionKey] != "", settings[stack.EnvWatcherSubscriptionKey] == sub.Secret, sub.Properties["state"])
 	}
 
 	// An app change waiting mid-release can land on neither slot: the program refuses it and
@@ -459,4 +472,45 @@ func (u *user) waitFor(out *lockedBuffer, want string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	u.t.Fatalf("never printed %q:\n%s", want, out.String())
+}
+
+// watcherSettingsInCloud reads the watcher app's settings as ARM holds them, by name.
+func (u *user) watcherSettingsInCloud() map[string]string {
+	u.t.Helper()
+	c, err := u.cloud.Load()
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	name, _ := u.outputs("dev")[stack.OutWatcherAppName].(string)
+	for _, app := range c.ByType("azure-native:web:WebApp") {
+		if app.Name() != name {
+			continue
+		}
+		sc, _ := app.Inputs["siteConfig"].(map[string]any)
+		list, _ := sc["appSettings"].([]any)
+		out := map[string]string{}
+		for _, e := range list {
+			m, _ := e.(map[string]any)
+			n, _ := m["name"].(string)
+			v, _ := m["value"].(string)
+			out[n] = v
+		}
+		return out
+	}
+	u.t.Fatalf("no watcher app %q in the cloud", name)
+	return nil
+}
+
+// watcherSubscriptionInCloud is the watcher's API Management subscription as the cloud holds it.
+func (u *user) watcherSubscriptionInCloud() *azurefake.Resource {
+	u.t.Helper()
+	c, err := u.cloud.Load()
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	subs := c.ByType("azure-native:apimanagement:Subscription")
+	if len(subs) != 1 {
+		u.t.Fatalf("got %d API Management subscriptions in the cloud, want the watcher's", len(subs))
+	}
+	return subs[0]
 }

@@ -64,8 +64,8 @@ func TestTwoUsersDeployTheDevStack(t *testing.T) {
 			t.Errorf("storage account %s is recorded in subscription %s", r.ID, r.Subscription)
 		}
 	}
-	if n := len(c.ByType("azure-native:web:WebApp")); n != 4 {
-		t.Errorf("got %d function apps in the cloud, want 4 (two per user)", n)
+	if n := len(c.ByType("azure-native:web:WebApp")); n != 6 {
+		t.Errorf("got %d function apps in the cloud, want 6 (two slots and the watcher per user)", n)
 	}
 	for _, u := range []*user{alice, bob} {
 		if changed := u.up("dev").Changed(); len(changed) != 0 {
@@ -231,8 +231,13 @@ func TestReleaseRolesOfTwoSubscriptions(t *testing.T) {
 		}
 		names[name] = r.ID
 	}
-	// Three roles each (the main one, traffic, keys).
-	if len(names) != 6 {
-		t.Errorf("got release roles %v, want three per subscription", names)
+	// Three release roles each (the main one, traffic, keys), and two of the watcher's (its
+	// reads, its traffic).
+	count := map[string]int{}
+	for name := range names {
+		count[strings.Fields(name)[1]]++
+	}
+	if count["release"] != 6 || count["watcher"] != 2 || count["watcher-traffic"] != 2 {
+		t.Errorf("got roles %v, want three release roles and two of the watcher's per subscription", names)
 	}
 }

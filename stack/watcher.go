@@ -89,7 +89,6 @@ type Watcher struct {
 }
 
 type watcherArgs struct {
-	names         Names
 	cfg           *Config
 	resourceGroup pulumi.StringInput
 	groupID       pulumi.StringOutput
@@ -183,7 +182,6 @@ func newWatcher(ctx *pulumi.Context, a watcherArgs) (*Watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watcher plan: %w", err)
 	}
-	blob := host.PrimaryEndpoints.Blob()
 	app, err := web.NewWebApp(ctx, WatcherAppResource, &web.WebAppArgs{
 		ResourceGroupName: a.resourceGroup,
 		Location:          pulumi.String(cfg.Location),
@@ -196,8 +194,10 @@ func newWatcher(ctx *pulumi.Context, a watcherArgs) (*Watcher, error) {
 		},
 		FunctionAppConfig: &web.FunctionAppConfigArgs{
 			Deployment: &web.FunctionsDeploymentArgs{Storage: &web.FunctionsDeploymentStorageArgs{
-				Type:  pulumi.String(web.FunctionsDeploymentStorageTypeBlobContainer),
-				Value: pulumi.Sprintf("%s%s", blob, container.Name),
+				Type: pulumi.String(web.FunctionsDeploymentStorageTypeBlobContainer),
+				// Built from the account's name as the slots' is (Storage.ContainerURL), not read
+				// back from the account: an offline plan has the name, not ARM's endpoints.
+				Value: pulumi.Sprintf("https://%s.blob.core.windows.net/%s", host.Name, container.Name),
 				Authentication: &web.FunctionsDeploymentStorageAuthenticationArgs{
 					Type:                           pulumi.String(web.AuthenticationTypeUserAssignedIdentity),
 					UserAssignedIdentityResourceId: id.ID().ToStringOutput(),

@@ -19,6 +19,7 @@ import (
 	"github.com/slotless/slotless/internal/apiurl"
 	"github.com/slotless/slotless/internal/credential"
 	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/internal/ncrontab"
 	"github.com/slotless/slotless/internal/notify"
 	"github.com/slotless/slotless/internal/plan"
 	"github.com/slotless/slotless/internal/pool"
@@ -85,6 +86,11 @@ where it stands, without moving traffic (exit 1).
 --until N stops after the step that reaches N, so an approval can sit between runs. A second
 run resumes from the deployed weights, after a crash, a cancel or an approval, and never
 starts again from 0: it first bakes again the step it stands on.
+
+Before the first shift, when the stack declares the watcher, it reads the watcher's heartbeat
+and deploys this slotless to it (as slotless watcher deploy does) when it never ran, has not run
+for more than three periods, or runs another version, so the canary a paused run leaves is
+watched by the same verdicts; a deploy that fails is a warning, never a failed release.
 
 --dry-run prints the plan (each step, its bake and analyses, the gates and what each shift
 changes in the stack) and changes nothing: no gate, warm-up, shift or rollback runs. It reads
@@ -171,6 +177,11 @@ func (o releaseRunOptions) run(ctx context.Context, cmd *cobra.Command, getenv f
 		var outs map[string]any
 		if ctl, told, outs, err = o.controller(ctx, cfg, parsed, p, progress, cmd.ErrOrStderr(), getenv); err != nil {
 			return err
+		}
+		// The watcher runs this slotless before anything moves, so a canary this run leaves
+		// paused is watched by the same verdicts.
+		if !o.watching {
+			ensureWatcher(ctx, o.d, outs, o.historyURL, watcherPeriod(parsed), getenv, cmd.ErrOrStderr())
 		}
 		// The lease and the history: the last thing before anything moves.
 		if run, err = startRelease(ctx, o.historyURL, outs, o.stack, slot, o.version, o.leaseWait, p, getenv, progress, cmd.ErrOrStderr()); err != nil {
@@ -575,4 +586,12 @@ func joinSteps(steps []int) string {
 		parts[i] = fmt.Sprint(s)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// watcherPeriod is the longest stretch the stack's watcherSchedule leaves between two ticks.
+func watcherPeriod(cfg *stack.Config) time.Duration {
+	if s, err := ncrontab.Parse(cfg.WatcherSchedule); err == nil {
+		return s.Period()
+	}
+	return time.Minute
 }

@@ -17,8 +17,10 @@ import (
 	"github.com/slotless/slotless/internal/apiurl"
 	"github.com/slotless/slotless/internal/engine"
 	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/internal/history"
 	"github.com/slotless/slotless/internal/plan"
 	"github.com/slotless/slotless/internal/status"
+	"github.com/slotless/slotless/internal/watcher"
 	"github.com/slotless/slotless/stack"
 )
 
@@ -80,7 +82,9 @@ and the idle slot, whether a release is in progress, and currentSlotName, the sl
 live when the release began. It needs the Pulumi CLI and a logged-in backend, as shift does.
 It also reads the live pool through ARM, with the release's Azure credential: the weights users
 follow, who set them and when (the pool's record), and a warning when they differ from Pulumi
-state (a portal edit, a break-glass rollback).
+state (a portal edit, a break-glass rollback). From the stack's history it reads the release
+in flight, who holds the lease, and the watcher's heartbeat: when it last ran, which version,
+what it found, or that it has not run for several periods (it is down).
 
 With the API's URL (--api-url, else the stack's apiUrl output) and the pinning token in
 SLOTLESS_PIN_TOKEN, it also sends one request per slot to <api>/health, pinned to that slot,
@@ -188,6 +192,7 @@ func readHistory(ctx context.Context, st *status.Status, flag string, outs map[s
 		return
 	}
 	st.InFlight = status.InFlightOf(entries, time.Now())
+	readWatcher(hctx, st, s, outs, time.Now())
 	h, held, err := s.Holder(hctx)
 	if err != nil {
 		st.HistorySkipped = "the lease cannot be read: " + oneLine(err)
@@ -228,4 +233,18 @@ func readLive(ctx context.Context, st *status.Status, o statusOptions, outs map[
 		st.Warnings = append(st.Warnings, fmt.Sprintf("the live pool (green %d%% / blue %d%%) differs from Pulumi state (green %d%% / blue %d%%): traffic was moved outside Pulumi (the portal, a break-glass rollback); users follow the live pool, and the next pulumi up or slotless command reconciles state", ls.Green, ls.Blue, st.Weights.Green, st.Weights.Blue))
 	}
 	st.Live = ls
+}
+
+// readWatcher reads the watcher's heartbeat into st when the stack declares a watcher.
+func readWatcher(ctx context.Context, st *status.Status, s *history.Store, outs map[string]any, now time.Time) {
+	if app, _ := outs[stack.OutWatcherAppName].(string); app == "" {
+		return
+	}
+	h, found, err := s.Heartbeat(ctx, watcher.HeartbeatName)
+	if err != nil {
+		st.Watcher = &status.Watcher{Skipped: "its heartbeat cannot be read: " + oneLine(err)}
+		return
+	}
+	live := watcher.Live(h, found, now, "")
+	st.Watcher = &status.Watcher{Line: live.String(), Running: found && !live.Stale, LastRan: h.At, Version: h.Version, Found: h.Found, MissedPeriods: live.Missed}
 }

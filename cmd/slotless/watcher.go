@@ -66,7 +66,7 @@ app's settings (SLOTLESS_WATCHER_*) as the watcher's managed identity. Not for a
 				return fmt.Errorf("watcher serve: %s %s: %w", watcher.EnvHandlerPort, port, err)
 			}
 			srv := &http.Server{Handler: watcher.Handler(func(ctx context.Context, timer watcher.TimerInfo) ([]string, any, error) {
-				return watcherTick(ctx, d.getenv, timer)
+				return watcherTick(ctx, d.getenv, d.version, timer)
 			}), ReadHeaderTimeout: 30 * time.Second}
 			go func() {
 				<-cmd.Context().Done()
@@ -83,7 +83,7 @@ app's settings (SLOTLESS_WATCHER_*) as the watcher's managed identity. Not for a
 
 // watcherTick is one invocation: the settings read afresh (the stack may have changed them),
 // the managed identity, the history store, and the tick.
-func watcherTick(ctx context.Context, getenv func(string) string, timer watcher.TimerInfo) ([]string, any, error) {
+func watcherTick(ctx context.Context, getenv func(string) string, version string, timer watcher.TimerInfo) ([]string, any, error) {
 	var out bytes.Buffer
 	if timer.IsPastDue {
 		fmt.Fprintln(&out, "this run is past due: occurrences were missed (the app was down or a run overran); it judges from the cursor, so the gap is judged")
@@ -114,7 +114,7 @@ func watcherTick(ctx context.Context, getenv func(string) string, timer watcher.
 		sender := notify.NewSender(notify.NewHTTPClient(), notify.SystemClock{}, notify.DefaultLimits, &out)
 		told = notify.New(s.Notify, notify.Origin{Project: s.Project, Stack: s.Stack, By: stack.WatcherBy}, sender, notify.SystemClock{})
 	}
-	t := watcher.Tick{Settings: s, Store: watcher.HistoryStore{S: hs, Stack: s.Stack}, Controller: build, Notifier: told, Clock: clock, By: stack.WatcherBy, Out: &out}
+	t := watcher.Tick{Settings: s, Store: watcher.HistoryStore{S: hs, Stack: s.Stack}, Controller: build, Notifier: told, Clock: clock, By: stack.WatcherBy, Out: &out, Version: version}
 	res, err := t.Run(ctx)
 	return watcher.Lines(out.String()), res.Summary(), err
 }
@@ -188,6 +188,11 @@ func deployWatcher(ctx context.Context, d deps, dir, stackName string, timeout t
 	if err != nil {
 		return err
 	}
+	return deployWatcherTo(ctx, d, outs, timeout, progress)
+}
+
+// deployWatcherTo deploys this slotless to the watcher app the outputs name.
+func deployWatcherTo(ctx context.Context, d deps, outs map[string]any, timeout time.Duration, progress io.Writer) error {
 	app, _ := outs[stack.OutWatcherAppName].(string)
 	group, _ := outs[stack.OutResourceGroup].(string)
 	target, err := pool.TargetFromPoolID(fmt.Sprint(outs[stack.OutPoolID]))
@@ -221,4 +226,57 @@ func deployWatcher(ctx context.Context, d deps, dir, stackName string, timeout t
 	}
 	fmt.Fprintf(progress, "watcher: %s runs slotless %s\n", app, strings.TrimSpace(d.version))
 	return nil
+}
+
+// watcherDeployTimeout bounds the deploy a release makes of the watcher: a release does not wait
+// longer than this on it before it warns and goes on.
+const watcherDeployTimeout = 3 * time.Minute
+
+// ensureWatcher is the check at the start of a release: when the stack declares the watcher and
+// its heartbeat is missing, stale or from another slotless, it deploys this slotless to the
+// watcher (deployWatcherTo, the code of slotless watcher deploy), so every release is watched
+// by its own version with nothing in the pipelines. A deploy made within the last periods
+// whose first tick is not due yet is not made again. It never fails the release: what it cannot
+// do is a warning. Progress goes to w (stderr).
+func ensureWatcher(ctx context.Context, d deps, outs map[string]any, flag string, period time.Duration, getenv func(string) string, w io.Writer) {
+	if app, _ := outs[stack.OutWatcherAppName].(string); app == "" {
+		return // the stack declares no watcher
+	}
+	now := time.Now()
+	var s *history.Store
+	url, why := historyURL(flag, getenv, outs)
+	if url == "" {
+		fmt.Fprintf(w, "watcher: its heartbeat cannot be read (%s): deploying it to be sure it runs slotless %s\n", why, d.version)
+	} else if hs, err := openHistory(url, getenv); err != nil {
+		fmt.Fprintf(w, "watcher: its heartbeat cannot be read (%v): deploying it to be sure it runs slotless %s\n", oneLine(err), d.version)
+	} else {
+		s = hs
+		hctx, cancel := context.WithTimeout(ctx, historyReadTimeout)
+		h, found, err := s.Heartbeat(hctx, watcher.HeartbeatName)
+		var dep history.Heartbeat
+		var deployed bool
+		if err == nil {
+			dep, deployed, err = s.Heartbeat(hctx, watcher.DeployedName)
+		}
+		cancel()
+		if err != nil {
+			fmt.Fprintf(w, "watcher: its heartbeat cannot be read (%v): deploying it to be sure it runs slotless %s\n", oneLine(err), d.version)
+		} else {
+			deploy, line := watcher.DecideDeploy(h, found, dep, deployed, now, d.version)
+			fmt.Fprintln(w, line)
+			if !deploy {
+				return
+			}
+		}
+	}
+	if err := deployWatcherTo(ctx, d, outs, watcherDeployTimeout, w); err != nil {
+		fmt.Fprintf(w, "warning: the watcher could not be deployed (%v); the release goes on, and a canary it leaves paused is watched only by the CI watch until slotless watcher deploy succeeds\n", oneLine(err))
+		return
+	}
+	if s != nil {
+		mark := history.Heartbeat{Version: d.version, At: now.UTC(), PeriodSeconds: int(period / time.Second), Outcome: "deployed", Found: "deployed by slotless release"}
+		if err := s.PutHeartbeat(ctx, watcher.DeployedName, mark); err != nil {
+			fmt.Fprintf(w, "warning: the watcher's deploy could not be noted in the history (%v); the next release deploys it again until it ticks\n", oneLine(err))
+		}
+	}
 }

@@ -146,6 +146,8 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "azure-native:managedidentity:UserAssignedIdentity":
 		out["clientId"] = resource.NewStringProperty("client-id-of-" + name)
 		out["principalId"] = resource.NewStringProperty("principal-id-of-" + name)
+	case "azure-native:operationalinsights:Workspace":
+		out["customerId"] = resource.NewStringProperty("customer-id-of-" + name)
 	case "azure-native:applicationinsights:Component":
 		out["connectionString"] = resource.NewStringProperty("InstrumentationKey=mock;IngestionEndpoint=https://" + name + ".in.applicationinsights.azure.com/")
 	case "azure-native:apimanagement:ApiManagementService":

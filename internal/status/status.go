@@ -54,7 +54,9 @@ type Status struct {
 	InFlight       *InFlight `json:"inFlight,omitempty"`
 	Lease          *Lease    `json:"lease,omitempty"`
 	HistorySkipped string    `json:"historySkipped,omitempty"`
-	Warnings       []string  `json:"warnings,omitempty"`
+	// Watcher is the watcher's heartbeat, when the stack declares a watcher.
+	Watcher  *Watcher `json:"watcher,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // SettingsStatus is the apps' configuration: the generation each slot runs (0: from before
@@ -213,6 +215,7 @@ func (st Status) Print(w io.Writer) {
 		fmt.Fprintf(w, "current-slot-name: %s\n", st.CurrentSlotName)
 	}
 	st.printHistory(w)
+	st.printWatcher(w)
 	if s := st.Settings; s != nil {
 		fmt.Fprintf(w, "settings: green runs generation %s, blue generation %s; the config asks for %d", generation(s.Green), generation(s.Blue), s.Desired)
 		var behind []string

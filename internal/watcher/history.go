@@ -81,3 +81,8 @@ func (h HistoryStore) Judged(ctx context.Context, who Holder) (time.Time, error)
 	}
 	return rec.JudgedTo(), nil
 }
+
+// Beat writes the tick's heartbeat (HeartbeatName).
+func (h HistoryStore) Beat(ctx context.Context, hb history.Heartbeat) error {
+	return h.S.PutHeartbeat(ctx, HeartbeatName, hb)
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/slotless/slotless/internal/history"
 	"github.com/slotless/slotless/internal/rollout"
 )
 
@@ -59,6 +60,8 @@ type Store interface {
 	// of the last window its in-flight history entry records (rollout.Record.JudgedTo); zero
 	// when it records none.
 	Judged(ctx context.Context, h Holder) (time.Time, error)
+	// Beat writes the tick's heartbeat, the one a healthy tick leaves too.
+	Beat(ctx context.Context, h history.Heartbeat) error
 }
 
 // Notifier is told how a tick ended (notify.Notifier's WatcherWatched and Close).
@@ -86,8 +89,10 @@ type Result struct {
 	Outcome Outcome
 	Held    *Holder
 	Record  *rollout.Record
-	// JudgedTo is where the cursor moved to, zero when it did not move.
+	// JudgedTo is where the cursor moved to, zero when it did not move; Cursor where it stands
+	// after the tick, as far as the tick knows (zero when it could not read it).
 	JudgedTo time.Time
+	Cursor   time.Time
 	// Took is the tick's own time, from its start to its end.
 	Took time.Duration
 }
@@ -104,6 +109,8 @@ type Tick struct {
 	// By names the watcher in the lease, the records and the messages.
 	By  string
 	Out io.Writer
+	// Version is the slotless this tick runs, written in its heartbeat.
+	Version string
 }
 
 // Run is one tick: take the lease (a live release holds it: skip, it judges itself), judge the
@@ -112,10 +119,19 @@ type Tick struct {
 // was judged, record what needs recording, and give the lease back. The health gate and the
 // probes run whatever the metrics query does, so a tick that cannot read Log Analytics still
 // rolls back a canary that stopped answering.
+// Every tick ends with its heartbeat (heartbeat.go), a healthy one included, so a watcher that
+// stopped can be told from one that finds nothing to do; a heartbeat that cannot be written is
+// a warning.
 func (t Tick) Run(ctx context.Context) (Result, error) {
 	start := t.Clock.Now()
 	res, err := t.run(ctx)
+	if !res.JudgedTo.IsZero() {
+		res.Cursor = res.JudgedTo
+	}
 	res.Took = t.Clock.Now().Sub(start)
+	if berr := t.Store.Beat(context.WithoutCancel(ctx), t.beat(res, start)); berr != nil {
+		fmt.Fprintf(t.Out, "warning: the heartbeat could not be written (%v); slotless status will call the watcher down\n", berr)
+	}
 	return res, err
 }
 
@@ -171,7 +187,7 @@ func (t Tick) run(ctx context.Context) (Result, error) {
 			return next.Stood
 		}}
 	rec, werr := t.Controller().Watch(ctx, p, w)
-	res := Result{Outcome: OutcomeJudged, Record: &rec}
+	res := Result{Outcome: OutcomeJudged, Record: &rec, Cursor: cur.At}
 
 	if rec.Outcome == rollout.OutcomeNothingToDo {
 		// One slot carries all the traffic: nothing is exposed, so nothing is left unjudged.

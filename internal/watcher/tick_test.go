@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/slotless/slotless/internal/gate"
+	"github.com/slotless/slotless/internal/history"
 	"github.com/slotless/slotless/internal/ncrontab"
 	"github.com/slotless/slotless/internal/pool"
 	"github.com/slotless/slotless/internal/rollout"
@@ -39,6 +40,7 @@ type store struct {
 	mark   string
 	stood  time.Time
 	puts   []rollout.Record
+	beats  []history.Heartbeat
 	leased bool
 	// judged is how far the lease's holder records having judged, judgedErr why it cannot be
 	// read.
@@ -68,6 +70,11 @@ func (s *store) Cursor(context.Context) (Cursor, func(context.Context, Cursor) e
 
 func (s *store) Put(_ context.Context, rec rollout.Record, _ string) error {
 	s.puts = append(s.puts, rec)
+	return nil
+}
+
+func (s *store) Beat(_ context.Context, h history.Heartbeat) error {
+	s.beats = append(s.beats, h)
 	return nil
 }
 
@@ -152,12 +159,13 @@ func TestTick(t *testing.T) {
 		cursor     bool // the cursor moved
 		recorded   bool
 		told       bool
+		found      string // what its heartbeat says it found
 	}{
-		{name: "a release holds the lease, no analysis recorded yet", held: &Holder{Kind: "release", By: "slotless release", Since: t0.Add(-time.Minute)}, live: canary, outcome: OutcomeSkipped},
-		{name: "a previous tick holds the lease", held: &Holder{Kind: "watcher", By: "slotless watcher", Since: t0.Add(-5 * time.Second)}, live: canary, outcome: OutcomeSkipped},
-		{name: "the lease cannot be read", readErr: errors.New("storage: 503"), live: canary, outcome: OutcomeNoLease, err: true},
-		{name: "nothing to watch", live: idle, outcome: OutcomeJudged, rec: rollout.OutcomeNothingToDo, cursor: true},
-		{name: "a healthy canary", live: canary, outcome: OutcomeJudged, rec: rollout.OutcomeWatched, cursor: true, told: true},
+		{name: "a release holds the lease, no analysis recorded yet", held: &Holder{Kind: "release", By: "slotless release", Since: t0.Add(-time.Minute)}, live: canary, outcome: OutcomeSkipped, found: "release holds the lease"},
+		{name: "a previous tick holds the lease", held: &Holder{Kind: "watcher", By: "slotless watcher", Since: t0.Add(-5 * time.Second)}, live: canary, outcome: OutcomeSkipped, found: "watcher holds the lease"},
+		{name: "the lease cannot be read", readErr: errors.New("storage: 503"), live: canary, outcome: OutcomeNoLease, err: true, found: "could not be read"},
+		{name: "nothing to watch", live: idle, outcome: OutcomeJudged, rec: rollout.OutcomeNothingToDo, cursor: true, found: "nothing to watch"},
+		{name: "a healthy canary", live: canary, outcome: OutcomeJudged, rec: rollout.OutcomeWatched, cursor: true, told: true, found: "blue: watched"},
 		{name: "a dead canary", live: canary, h: health{canaryDown: true}, outcome: OutcomeJudged, rec: rollout.OutcomeRolledBack, err: true, rolledBack: true, recorded: true, told: true},
 		{name: "Log Analytics down, canary healthy", live: canary, m: metrics{down: true}, outcome: OutcomeJudged, rec: rollout.OutcomeFailed, err: true, recorded: true, told: true},
 		{name: "Log Analytics down, canary dead", live: canary, h: health{canaryDown: true}, m: metrics{down: true}, outcome: OutcomeJudged, rec: rollout.OutcomeRolledBack, err: true, rolledBack: true, recorded: true, told: true},
@@ -168,7 +176,7 @@ func TestTick(t *testing.T) {
 			lp := &livePool{live: tt.live}
 			n := &told{}
 			var out strings.Builder
-			tick := Tick{Settings: settings(t), Store: st, Clock: c, By: "slotless watcher", Out: &out, Notifier: n,
+			tick := Tick{Settings: settings(t), Store: st, Clock: c, By: "slotless watcher", Out: &out, Notifier: n, Version: "v1.2.3",
 				Controller: func() *rollout.Controller {
 					return rollout.New(c, ARMTraffic{Live: lp, Out: &out}, tt.h, tt.m, nil, &out)
 				}}
@@ -198,6 +206,17 @@ func TestTick(t *testing.T) {
 			}
 			if st.leased {
 				t.Error("the tick did not give the lease back")
+			}
+			// Every tick leaves its heartbeat, a healthy or skipped one too.
+			if len(st.beats) != 1 {
+				t.Fatalf("%d heartbeats, want 1", len(st.beats))
+			}
+			b := st.beats[0]
+			if b.Version != "v1.2.3" || !b.At.Equal(t0) || b.Outcome != string(tt.outcome) || b.PeriodSeconds != 10 || (tt.found != "" && !strings.Contains(b.Found, tt.found)) {
+				t.Errorf("heartbeat %+v; want version v1.2.3 at %s, outcome %s, period 10 s, found %q", b, t0, tt.outcome, tt.found)
+			}
+			if tt.cursor && !b.Cursor.Equal(st.cursor) {
+				t.Errorf("heartbeat cursor %s, want where the cursor stands, %s", b.Cursor, st.cursor)
 			}
 		})
 	}
