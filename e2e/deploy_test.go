@@ -94,6 +94,7 @@ func TestDeploy(t *testing.T) {
 				}
 			}
 			u := newUser(t, cloud, sub)
+			u.withWatcher()
 			for _, line := range readmeCommands(t, "## Deploying to Azure") {
 				if line != "pulumi up" {
 					u.run(line)

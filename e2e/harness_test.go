@@ -135,6 +135,13 @@ func newUser(t testing.TB, cloud azurefake.Store, sub string) *user {
 			if raw, err = withoutSecretsProvider(raw); err != nil {
 				t.Fatal(err)
 			}
+			// The watcher is on by default, and it costs every deploy an app, its storage
+			// and seven role assignments, and every release its deployment: more than a quarter of
+			// the suite's CPU when every scenario had it, which make test's five minutes cannot
+			// carry. So a scenario runs without it unless it is about the watcher or about what
+			// a team's default stack holds: those call withWatcher (the team repository's
+			// stack file, written by slotless init, has it as a team gets it).
+			raw = append(raw, []byte("  slotless:watcher: false\n")...)
 		}
 		if err := os.WriteFile(filepath.Join(u.dir, f), raw, 0o644); err != nil {
 			t.Fatal(err)
@@ -402,4 +409,25 @@ func (u *user) calls() []azurefake.Call {
 		u.t.Fatal(err)
 	}
 	return c.Calls
+}
+
+// withWatcher gives a user's stack the watcher as a team's stack has it by default, before
+// its deploy (or, on a deployed stack, with the update that follows): an edit of the stack
+// file, which exists before the stack does, or pulumi config set once the file is Pulumi's.
+func (u *user) withWatcher() {
+	u.t.Helper()
+	file := filepath.Join(u.dir, "Pulumi.dev.yaml")
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	off := []byte("  slotless:watcher: false\n")
+	if !bytes.Contains(raw, off) {
+		// A deployed stack's file, rewritten by pulumi config set since.
+		u.sh("pulumi config set watcher true")
+		return
+	}
+	if err := os.WriteFile(file, bytes.Replace(raw, off, nil, 1), 0o644); err != nil {
+		u.t.Fatal(err)
+	}
 }

@@ -125,6 +125,8 @@ func (h *historyWorld) entries(t *testing.T) []history.Entry {
 func TestHistoryListsTheRunsAndStatusShowsTheReleaseInFlight(t *testing.T) {
 	parallel(t, 45*time.Second)
 	u, svc := releaseUser(t, "analysisIntervalSeconds 10", `releaseSteps [{"weight": 10, "bake": "10s"}, 50, 100]`)
+	u.withWatcher()
+	u.up("dev")
 	h := withHistory(t, u)
 	ctx := context.Background()
 

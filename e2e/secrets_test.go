@@ -26,6 +26,7 @@ func TestSecretsNeverInPlainText(t *testing.T) {
 	parallel(t, 30*time.Second)
 	cloud := newCloud(t)
 	u := newUser(t, cloud, subAlice)
+	u.withWatcher()
 	deploy(t, u)
 
 	secrets := map[string]string{}

@@ -183,6 +183,8 @@ func TestShiftIsTrafficOnly(t *testing.T) {
 func TestSlotlessShiftTouchesOnlyTraffic(t *testing.T) {
 	parallel(t, 35*time.Second)
 	u := deployed(t)
+	u.withWatcher()
+	u.up("dev")
 	// A plan key set since the last pulumi up, as a team tunes its next release: the watcher's
 	// settings (the plan it judges by) change with it, and the shift applies them after the
 	// traffic instead of refusing.

@@ -41,6 +41,8 @@ func TestTwoUsersDeployTheDevStack(t *testing.T) {
 	cloud := newCloud(t)
 	alice := newUser(t, cloud, subAlice)
 	bob := newUser(t, cloud, subBob)
+	alice.withWatcher()
+	bob.withWatcher()
 	deploy(t, alice)
 	deploy(t, bob)
 
@@ -216,6 +218,7 @@ func TestReleaseRolesOfTwoSubscriptions(t *testing.T) {
 	alice := newUser(t, cloud, subAlice)
 	bob := newUser(t, cloud, subBob)
 	for _, u := range []*user{alice, bob} {
+		u.withWatcher()
 		u.configure("releasePrincipalId " + releasePrincipal)
 		deploy(t, u)
 	}
