@@ -41,8 +41,6 @@ func TestTwoUsersDeployTheDevStack(t *testing.T) {
 	cloud := newCloud(t)
 	alice := newUser(t, cloud, subAlice)
 	bob := newUser(t, cloud, subBob)
-	alice.withWatcher()
-	bob.withWatcher()
 	deploy(t, alice)
 	deploy(t, bob)
 
@@ -66,8 +64,8 @@ func TestTwoUsersDeployTheDevStack(t *testing.T) {
 			t.Errorf("storage account %s is recorded in subscription %s", r.ID, r.Subscription)
 		}
 	}
-	if n := len(c.ByType("azure-native:web:WebApp")); n != 6 {
-		t.Errorf("got %d function apps in the cloud, want 6 (two slots and the watcher per user)", n)
+	if n := len(c.ByType("azure-native:web:WebApp")); n != 4 {
+		t.Errorf("got %d function apps in the cloud, want 4 (two per user)", n)
 	}
 	for _, u := range []*user{alice, bob} {
 		if changed := u.up("dev").Changed(); len(changed) != 0 {
