@@ -27,11 +27,10 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 .PHONY: test checks lint unit browser report-screenshot e2e engine report-records bench-shift sdk sdk-check conform pipelines-lint plan build dist package bench clean
 
 ## test: everything CI checks — lint, unit and mock tests, SDK regeneration and conformance,
-## and the pipeline definitions. The unit tests and the engine suite run side by side: the
-## engine suite keeps about one and a half of two cores busy, and the unit tests' longest
-## packages mostly wait on their own HTTP servers, so together they take about 4 min 35 s
-## warm instead of 5 min 35 s one after the other (each one's output is printed whole when it
-## ends)
+## and the pipeline definitions. The checks, the unit tests and the engine suite run side by
+## side (each one's output is printed whole when it ends): the unit tests' longest packages
+## mostly wait on their own HTTP servers, and the engine suite is CPU-bound, so together they
+## take 4 min 37 s to 5 min 5 s warm on 2 cores (docs/performance.md)
 test: sdk-check
 	$(MAKE) --no-print-directory -j3 --output-sync=target checks unit e2e
 
