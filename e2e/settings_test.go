@@ -25,19 +25,24 @@ func (u *user) appSettingsInCloud(slot stack.Slot) map[string]string {
 		if names[app.Name()] != slot {
 			continue
 		}
-		sc, _ := app.Inputs["siteConfig"].(map[string]any)
-		list, _ := sc["appSettings"].([]any)
-		out := map[string]string{}
-		for _, e := range list {
-			m, _ := e.(map[string]any)
-			n, _ := m["name"].(string)
-			v, _ := m["value"].(string)
-			out[n] = v
-		}
-		return out
+		return appSettingsOf(app)
 	}
 	u.t.Fatalf("no %s app in the cloud", slot)
 	return nil
+}
+
+// appSettingsOf is an app's settings as the cloud holds its inputs, by name.
+func appSettingsOf(app *azurefake.Resource) map[string]string {
+	sc, _ := app.Inputs["siteConfig"].(map[string]any)
+	list, _ := sc["appSettings"].([]any)
+	out := map[string]string{}
+	for _, e := range list {
+		m, _ := e.(map[string]any)
+		n, _ := m["name"].(string)
+		v, _ := m["value"].(string)
+		out[n] = v
+	}
+	return out
 }
 
 // kvReference is a Key Vault reference in App Service's syntax.

@@ -488,16 +488,7 @@ func (u *user) watcherSettingsInCloud() map[string]string {
 		if app.Name() != name {
 			continue
 		}
-		sc, _ := app.Inputs["siteConfig"].(map[string]any)
-		list, _ := sc["appSettings"].([]any)
-		out := map[string]string{}
-		for _, e := range list {
-			m, _ := e.(map[string]any)
-			n, _ := m["name"].(string)
-			v, _ := m["value"].(string)
-			out[n] = v
-		}
-		return out
+		return appSettingsOf(app)
 	}
 	u.t.Fatalf("no watcher app %q in the cloud", name)
 	return nil

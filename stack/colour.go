@@ -201,16 +201,7 @@ func appSettings(slot Slot, account, clientID, aiConnection pulumi.StringOutput,
 		}
 		settings[name] = v
 	}
-	names := make([]string, 0, len(settings))
-	for n := range settings {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := make(web.NameValuePairArray, 0, len(names))
-	for _, n := range names {
-		out = append(out, web.NameValuePairArgs{Name: pulumi.String(n), Value: settings[n]})
-	}
-	return out
+	return nameValuePairs(settings)
 }
 
 // grantRoles gives the slot's identity what its Functions host needs, and on nothing but the
@@ -272,4 +263,19 @@ func roleDefinitionID(scope pulumi.StringOutput, role string) pulumi.StringOutpu
 		}
 		return "/subscriptions/" + parts[1] + "/providers/Microsoft.Authorization/roleDefinitions/" + role, nil
 	}).(pulumi.StringOutput)
+}
+
+// nameValuePairs is an app's settings as ARM takes them, sorted by name so that the same
+// settings always make the same input and a preview shows no change where there is none.
+func nameValuePairs(settings map[string]pulumi.StringInput) web.NameValuePairArray {
+	names := make([]string, 0, len(settings))
+	for n := range settings {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make(web.NameValuePairArray, 0, len(names))
+	for _, n := range names {
+		out = append(out, web.NameValuePairArgs{Name: pulumi.String(n), Value: settings[n]})
+	}
+	return out
 }

@@ -338,16 +338,7 @@ func watcherSettings(ctx *pulumi.Context, a watcherArgs, account, clientID pulum
 	if v, err := project.Try("notify"); err == nil && v != "" {
 		settings[EnvWatcherNotify] = pulumi.ToSecret(pulumi.String(v)).(pulumi.StringOutput)
 	}
-	names := make([]string, 0, len(settings))
-	for n := range settings {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	out := make(web.NameValuePairArray, 0, len(names))
-	for _, n := range names {
-		out = append(out, web.NameValuePairArgs{Name: pulumi.String(n), Value: settings[n]})
-	}
-	return out
+	return nameValuePairs(settings)
 }
 
 // declareWatcher declares the watcher over the stack's gateway and telemetry, with the outputs
