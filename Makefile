@@ -30,7 +30,7 @@ VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 
 ## and the pipeline definitions. The checks, the unit tests and the engine suite run side by
 ## side (each one's output is printed whole when it ends): the unit tests' longest packages
 ## mostly wait on their own HTTP servers, and the engine suite is CPU-bound, so together they
-## take 4 min 37 s to 5 min 5 s warm on 2 cores (docs/performance.md)
+## take 4 min 37 s to 5 min 23 s warm on 2 cores (docs/performance.md)
 test: sdk-check
 	$(MAKE) --no-print-directory -j3 --output-sync=target checks unit e2e
 

@@ -83,14 +83,20 @@ func (h *HTTPWarmer) Warmup(ctx context.Context, slot stack.Slot, concurrency in
 	var res WarmupResult
 	var last round
 	for {
-		last = h.round(wctx, &client, slot, concurrency, bound, reqTimeout)
+		r := h.round(wctx, &client, slot, concurrency, bound, reqTimeout)
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("warm-up of %s stopped: %w", slot, err)
+		}
+		if wctx.Err() != nil && r.answered == 0 && res.Rounds > 0 {
+			// A round the warm-up's own time limit cut short says only that time ran out;
+			// the round before it says what the slot answered (a redirect, say).
+			break
+		}
+		last = r
 		res.Rounds++
 		res.Requests += concurrency
 		if res.Rounds == 1 {
 			res.Cold = last.slowest
-		}
-		if err := ctx.Err(); err != nil {
-			return res, fmt.Errorf("warm-up of %s stopped: %w", slot, err)
 		}
 		if errors.Is(last.problem, errWrongSlot) {
 			return res, fmt.Errorf("warm-up of %s: %w", slot, last.problem)
